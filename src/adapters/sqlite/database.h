@@ -1,0 +1,116 @@
+// SQLite database for the embedded deployment: WAL mode, one writer thread that commits in
+// groups, and a pool of read connections.
+//
+// write(fn) queues fn for the writer thread, which runs many queued writes inside one
+// transaction (each in its own savepoint, so a failing one rolls back alone) and commits with
+// synchronous=FULL; write() returns only once that commit is durable. read(fn) runs fn on a
+// read connection from the pool on the calling thread. Both block: call them from worker
+// threads, never from an I/O thread. Thread-safe. Errors come back as Result; SQLite's
+// exceptions never leave this adapter.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+
+namespace parley::sqlite {
+
+// A prepared statement borrowed from a connection's cache; reset when it goes out of scope.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view v);
+  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+  Stmt& bind(int i, std::int64_t v);
+  Stmt& bind(int i, int v) { return bind(i, std::int64_t{v}); }
+  Stmt& bind_null(int i);
+  Stmt& bind_blob(int i, std::string_view v);
+  Stmt& bind(int i, const std::optional<std::string>& v) {
+    return v ? bind(i, std::string_view(*v)) : bind_null(i);
+  }
+
+  // True while a row is available; throws SqliteError on failure (caught at the boundary).
+  bool step();
+  // Runs to completion; returns sqlite3_changes() of the connection.
+  int exec();
+
+  std::string text(int col) const;
+  std::int64_t integer(int col) const;
+  bool is_null(int col) const;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Cached by SQL text: prepared once per connection.
+  Stmt prepare(std::string_view sql);
+  void exec_script(const char* sql);
+  sqlite3* raw() { return db_; }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+// A numbered schema step of one component (a module's tables). Applied once, in order.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+class Database {
+ public:
+  using WriteFn = std::function<Result<void>(Connection&)>;
+  using ReadFn = std::function<Result<void>(Connection&)>;
+
+  static Result<std::unique_ptr<Database>> open(const std::string& path);
+  ~Database();
+
+  // Applies component's migrations not yet applied, each in its own transaction.
+  Result<void> migrate(std::string_view component, const std::vector<Migration>& steps);
+
+  Result<void> write(WriteFn fn);
+  Result<void> read(const ReadFn& fn);
+
+  // Finishes queued writes, checkpoints the WAL and closes. Later writes fail (unavailable).
+  void stop();
+
+  // Writes committed and the number of commits (transactions) they took; for tests and metrics.
+  struct Stats {
+    std::uint64_t writes = 0;
+    std::uint64_t commits = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  explicit Database(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Translates a thrown SqliteError (or any exception) into an Error at an adapter boundary.
+Error sqlite_error(const std::exception& e);
+bool is_unique_violation(const std::exception& e);
+
+}  // namespace parley::sqlite

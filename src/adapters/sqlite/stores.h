@@ -1,0 +1,16 @@
+// SQLite implementations of the module store ports. Each creates and migrates its own tables
+// (component name = module name) in the shared Database.
+#pragma once
+
+#include <memory>
+
+#include "adapters/sqlite/database.h"
+#include "modules/auth/store.h"
+#include "modules/users/store.h"
+
+namespace parley::sqlite {
+
+Result<std::unique_ptr<users::UserStore>> make_user_store(Database& db);
+Result<std::unique_ptr<auth::AuthStore>> make_auth_store(Database& db);
+
+}  // namespace parley::sqlite

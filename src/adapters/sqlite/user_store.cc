@@ -1,0 +1,138 @@
+#include <string>
+
+#include "adapters/sqlite/stores.h"
+
+namespace parley::sqlite {
+namespace {
+
+const std::vector<Migration> kMigrations = {
+    {1,
+     "CREATE TABLE users ("
+     "  id TEXT PRIMARY KEY,"
+     "  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+     "  display_name TEXT NOT NULL COLLATE NOCASE,"
+     "  status_text TEXT NOT NULL DEFAULT '',"
+     "  avatar_url TEXT NOT NULL DEFAULT '',"
+     "  email TEXT,"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE INDEX users_display_name ON users(display_name COLLATE NOCASE);"},
+};
+
+constexpr const char* kColumns =
+    "id, username, display_name, status_text, avatar_url, email, created_at";
+
+users::User row_to_user(const Stmt& s) {
+  users::User u;
+  u.id = s.text(0);
+  u.username = s.text(1);
+  u.display_name = s.text(2);
+  u.status_text = s.text(3);
+  u.avatar_url = s.text(4);
+  if (!s.is_null(5)) u.email = s.text(5);
+  u.created_at = s.integer(6);
+  return u;
+}
+
+// LIKE pattern for "starts with prefix", with the prefix's own wildcards escaped.
+std::string like_prefix(const std::string& prefix) {
+  std::string p;
+  for (char c : prefix) {
+    if (c == '%' || c == '_' || c == '\\') p += '\\';
+    p += c;
+  }
+  return p + "%";
+}
+
+class SqliteUserStore final : public users::UserStore {
+ public:
+  explicit SqliteUserStore(Database& db) : db_(db) {}
+
+  Result<void> insert(const users::User& u) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      try {
+        c.prepare("INSERT INTO users (id, username, display_name, status_text, avatar_url, email,"
+                  " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, u.id)
+            .bind(2, u.username)
+            .bind(3, u.display_name)
+            .bind(4, u.status_text)
+            .bind(5, u.avatar_url)
+            .bind(6, u.email)
+            .bind(7, u.created_at)
+            .exec();
+      } catch (const std::exception& e) {
+        if (is_unique_violation(e)) return fail(Errc::already_exists, "username is taken", "username");
+        throw;
+      }
+      return ok();
+    });
+  }
+
+  Result<users::User> get(const std::string& id) override {
+    return one(std::string("SELECT ") + kColumns + " FROM users WHERE id = ?", id);
+  }
+
+  Result<users::User> get_by_username(const std::string& username) override {
+    return one(std::string("SELECT ") + kColumns + " FROM users WHERE username = ?", username);
+  }
+
+  Result<void> update_profile(const std::string& id, const std::string& display_name,
+                              const std::string& status_text) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      int n = c.prepare("UPDATE users SET display_name = ?, status_text = ? WHERE id = ?")
+                  .bind(1, display_name)
+                  .bind(2, status_text)
+                  .bind(3, id)
+                  .exec();
+      if (n == 0) return fail(Errc::not_found, "no such user");
+      return ok();
+    });
+  }
+
+  Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,
+                                                 const std::optional<std::string>& after) override {
+    std::vector<users::User> out;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(std::string("SELECT ") + kColumns +
+                         " FROM users WHERE (username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1"
+                         " ESCAPE '\\') AND username > ?2 ORDER BY username LIMIT ?3");
+      q.bind(1, like_prefix(prefix)).bind(2, after.value_or("")).bind(3, limit);
+      while (q.step()) out.push_back(row_to_user(q));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<void> remove(const std::string& id) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      c.prepare("DELETE FROM users WHERE id = ?").bind(1, id).exec();
+      return ok();
+    });
+  }
+
+ private:
+  Result<users::User> one(const std::string& sql, const std::string& key) {
+    std::optional<users::User> found;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(sql);
+      q.bind(1, key);
+      if (q.step()) found = row_to_user(q);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!found) return fail(Errc::not_found, "no such user");
+    return std::move(*found);
+  }
+
+  Database& db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<users::UserStore>> make_user_store(Database& db) {
+  if (auto m = db.migrate("users", kMigrations); !m) return fail(m.error());
+  return std::unique_ptr<users::UserStore>(new SqliteUserStore(db));
+}
+
+}  // namespace parley::sqlite

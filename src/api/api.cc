@@ -1,0 +1,66 @@
+#include "api/api.h"
+
+#include "context.h"
+#include "core/metrics.h"
+#include "gateway.h"
+
+namespace parley::api {
+
+net::Handler respond(ResultHandler h) {
+  return [h = std::move(h)](net::Request& req) -> net::Response {
+    auto r = h(req);
+    return r ? std::move(*r) : error_response(r.error());
+  };
+}
+
+net::Handler authed(Context& ctx, AuthedHandler h) {
+  return respond([&ctx, h = std::move(h)](net::Request& req) -> Result<net::Response> {
+    auto p = authenticate(ctx.s.auth, req);
+    if (!p) return fail(p.error());
+    return h(req, *p);
+  });
+}
+
+void add_ops_routes(net::Router& r, Context& ctx) {
+  r.add(
+      net::Method::get, "/api/v1/health",
+      [&ctx](net::Request&) {
+        return json_response(200, {{"status", "ok"}, {"version", ctx.opts.version}});
+      },
+      true);
+  r.add(
+      net::Method::get, "/metrics",
+      [](net::Request&) {
+        net::Response resp;
+        resp.content_type = "text/plain; version=0.0.4";
+        resp.body = metrics::render_text();
+        return resp;
+      },
+      true);
+}
+
+struct Api::Impl {
+  Context ctx;
+  std::unique_ptr<Gateway> gateway;
+};
+
+Api::Api(Services services, ApiOptions options)
+    : impl_(std::make_unique<Impl>(Impl{Context{services, std::move(options), {}}, nullptr})) {}
+
+Api::~Api() = default;
+
+Result<void> Api::init() {
+  if (auto r = impl_->ctx.client.init(impl_->ctx.opts.trusted_proxies); !r) return r;
+  impl_->gateway = std::make_unique<Gateway>(impl_->ctx);
+  return ok();
+}
+
+void Api::register_routes(net::Router& router) {
+  add_ops_routes(router, impl_->ctx);
+  add_auth_routes(router, impl_->ctx);
+  add_user_routes(router, impl_->ctx);
+}
+
+net::WsFactory Api::websocket_factory() { return impl_->gateway->factory(); }
+
+}  // namespace parley::api

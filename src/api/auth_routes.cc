@@ -1,0 +1,154 @@
+#include "context.h"
+#include "core/json.h"
+
+namespace parley::api {
+namespace {
+
+boost::json::object tokens_json(const auth::Tokens& t) {
+  return {{"access_token", t.access_token},
+          {"refresh_token", t.refresh_token},
+          {"expires_in", t.expires_in_s}};
+}
+
+net::Response authenticated_response(int status, const auth::Authenticated& a) {
+  auto body = tokens_json(a.tokens);
+  body["user"] = user_json(a.user);
+  return json_response(status, body);
+}
+
+// The username a login or register names, normalised, for per-account rate limits.
+std::string account_key(const std::string& username) {
+  auto u = users::normalise_username(username);
+  return u ? *u : std::string("~invalid");
+}
+
+}  // namespace
+
+void add_auth_routes(net::Router& r, Context& ctx) {
+  r.add(net::Method::post, "/api/v1/auth/register",
+        respond([&ctx](net::Request& req) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto username = json::required_string(*body, "username");
+          if (!username) return fail(username.error());
+          auto password = json::required_string(*body, "password");
+          if (!password) return fail(password.error());
+          auto display = json::optional_string(*body, "display_name");
+          if (!display) return fail(display.error());
+          auto email = json::optional_string(*body, "email");
+          if (!email) return fail(email.error());
+          auto device = json::optional_string(*body, "device_name");
+          if (!device) return fail(device.error());
+          if (auto rl = rate_limit(ctx.s.limiter,
+                                   {{"register:ip:" + ctx.client.of(req),
+                                     ctx.opts.limits.register_per_ip}});
+              !rl)
+            return fail(rl.error());
+          auto a = ctx.s.auth.register_user({*username, *password, *display, *email, *device});
+          if (!a) return fail(a.error());
+          return authenticated_response(201, *a);
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/login",
+        respond([&ctx](net::Request& req) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto username = json::required_string(*body, "username");
+          if (!username) return fail(username.error());
+          auto password = json::required_string(*body, "password");
+          if (!password) return fail(password.error());
+          auto totp = json::optional_string(*body, "totp_code");
+          if (!totp) return fail(totp.error());
+          auto device = json::optional_string(*body, "device_name");
+          if (!device) return fail(device.error());
+          if (auto rl = rate_limit(
+                  ctx.s.limiter,
+                  {{"login:ip:" + ctx.client.of(req), ctx.opts.limits.login_per_ip},
+                   {"login:user:" + account_key(*username), ctx.opts.limits.login_per_account}});
+              !rl)
+            return fail(rl.error());
+          auto a = ctx.s.auth.login({*username, *password, *totp, *device});
+          if (!a) return fail(a.error());
+          return authenticated_response(200, *a);
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/refresh",
+        respond([&ctx](net::Request& req) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto token = json::required_string(*body, "refresh_token");
+          if (!token) return fail(token.error());
+          if (auto rl = rate_limit(ctx.s.limiter, {{"refresh:ip:" + ctx.client.of(req),
+                                                    ctx.opts.limits.refresh_per_ip}});
+              !rl)
+            return fail(rl.error());
+          auto t = ctx.s.auth.refresh(*token);
+          if (!t) return fail(t.error());
+          return json_response(200, tokens_json(*t));
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/logout",
+        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+          if (auto r = ctx.s.auth.logout(p); !r) return fail(r.error());
+          return no_content();
+        }));
+
+  r.add(net::Method::get, "/api/v1/auth/sessions",
+        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+          auto list = ctx.s.auth.sessions(p);
+          if (!list) return fail(list.error());
+          boost::json::array out;
+          for (const auto& s : *list)
+            out.push_back({{"id", s.id},
+                           {"device_name", s.device_name},
+                           {"created_at", s.created_at},
+                           {"last_seen_at", s.last_seen_at},
+                           {"current", s.current}});
+          return json_response(200, {{"sessions", std::move(out)}});
+        }));
+
+  r.add(net::Method::del, "/api/v1/auth/sessions/{id}",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          if (auto r = ctx.s.auth.revoke_session(p, std::string(req.param("id"))); !r)
+            return fail(r.error());
+          return no_content();
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/totp/setup",
+        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+          if (auto rl = rate_limit(ctx.s.limiter, {{"totp:user:" + p.user_id,
+                                                    ctx.opts.limits.totp_per_account}});
+              !rl)
+            return fail(rl.error());
+          auto s = ctx.s.auth.totp_setup(p);
+          if (!s) return fail(s.error());
+          return json_response(200, {{"secret", s->secret_base32}, {"otpauth_uri", s->otpauth_uri}});
+        }));
+
+  auto code_route = [&ctx](bool enable) {
+    return authed(ctx, [&ctx, enable](net::Request& req,
+                                      const auth::Principal& p) -> Result<net::Response> {
+      auto body = parse_body(req);
+      if (!body) return fail(body.error());
+      auto code = json::required_string(*body, "code");
+      if (!code) return fail(code.error());
+      if (auto rl = rate_limit(ctx.s.limiter,
+                               {{"totp:user:" + p.user_id, ctx.opts.limits.totp_per_account}});
+          !rl)
+        return fail(rl.error());
+      if (!enable) {
+        if (auto r = ctx.s.auth.totp_disable(p, *code); !r) return fail(r.error());
+        return no_content();
+      }
+      auto codes = ctx.s.auth.totp_enable(p, *code);
+      if (!codes) return fail(codes.error());
+      boost::json::array arr;
+      for (const auto& c : *codes) arr.push_back(boost::json::string(c));
+      return json_response(200, {{"recovery_codes", std::move(arr)}});
+    });
+  };
+  r.add(net::Method::post, "/api/v1/auth/totp/enable", code_route(true));
+  r.add(net::Method::post, "/api/v1/auth/totp/disable", code_route(false));
+}
+
+}  // namespace parley::api

@@ -1,0 +1,29 @@
+// What every route file shares: the services, options and helpers. Private to api/.
+#pragma once
+
+#include <functional>
+
+#include "api/api.h"
+#include "http_support.h"
+
+namespace parley::api {
+
+struct Context {
+  Services s;
+  ApiOptions opts;
+  ClientAddress client;
+};
+
+using ResultHandler = std::function<Result<net::Response>(net::Request&)>;
+using AuthedHandler = std::function<Result<net::Response>(net::Request&, const auth::Principal&)>;
+
+// Turns a Result-returning handler into a net::Handler: errors go through the error table.
+net::Handler respond(ResultHandler h);
+// The same, after authenticating the bearer token.
+net::Handler authed(Context& ctx, AuthedHandler h);
+
+void add_ops_routes(net::Router& r, Context& ctx);
+void add_auth_routes(net::Router& r, Context& ctx);
+void add_user_routes(net::Router& r, Context& ctx);
+
+}  // namespace parley::api

@@ -1,0 +1,159 @@
+#include "gateway.h"
+
+#include "core/json.h"
+#include "core/log.h"
+
+namespace parley::api {
+namespace {
+
+std::shared_ptr<const std::string> frame(const boost::json::object& o) {
+  return std::make_shared<const std::string>(json::serialize(o));
+}
+
+std::shared_ptr<const std::string> error_frame(const boost::json::value& req, const Error& e) {
+  boost::json::object out{{"type", "error"},
+                          {"error", {{"code", wire_error(e).code}, {"message", e.message}}}};
+  if (!req.is_null()) out["req"] = req;
+  return frame(out);
+}
+
+// One per WebSocket connection; lives on the connection's I/O thread. State shared with work
+// running on the pool sits in State, so the session may close while that work is in flight.
+class GatewaySession final : public net::WsSession {
+  struct State {
+    enum class Phase { awaiting_hello, authenticating, ready, closed } phase = Phase::awaiting_hello;
+    auth::Principal principal;
+  };
+
+ public:
+  GatewaySession(Context& ctx, Gateway& gw, std::shared_ptr<net::WsConnection> conn)
+      : ctx_(ctx), gw_(gw), conn_(std::move(conn)), state_(std::make_shared<State>()) {}
+
+  void on_text(std::string_view text) override {
+    auto parsed = json::parse_object(text);
+    if (!parsed) {
+      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
+      return conn_->send(error_frame(nullptr, parsed.error()));
+    }
+    const auto& msg = *parsed;
+    boost::json::value req = msg.contains("req") ? msg.at("req") : boost::json::value();
+    auto type = json::required_string(msg, "type");
+    if (!type) {
+      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
+      return conn_->send(error_frame(req, type.error()));
+    }
+    switch (state_->phase) {
+      case State::Phase::awaiting_hello:
+        if (*type != "hello") return unauthorized("hello first");
+        return hello(msg);
+      case State::Phase::authenticating:
+        return conn_->send(error_frame(req, {Errc::unauthenticated, "hello in progress", {}, 0}));
+      case State::Phase::ready:
+        break;
+      case State::Phase::closed:
+        return;
+    }
+    auto rl = rate_limit(ctx_.s.limiter, {{"ws:user:" + state_->principal.user_id,
+                                           ctx_.opts.limits.ws_frames_per_user}});
+    if (!rl) return conn_->send(error_frame(req, rl.error()));
+    if (*type == "ping") {
+      boost::json::object pong{{"type", "pong"}};
+      if (!req.is_null()) pong["req"] = req;
+      return conn_->send(frame(pong));
+    }
+    if (*type == "hello")
+      return conn_->send(error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
+    conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + *type + "\"", {}, 0}));
+  }
+
+  void on_close() override {
+    if (state_->phase == State::Phase::ready) gw_.remove(state_->principal.session_id, conn_->id());
+    state_->phase = State::Phase::closed;
+  }
+
+ private:
+  void unauthorized(const char* why) {
+    state_->phase = State::Phase::closed;
+    conn_->close(net::kCloseUnauthorized, why);
+  }
+
+  void hello(const boost::json::object& msg) {
+    auto token = json::required_string(msg, "token");
+    if (!token) return unauthorized("hello needs a token");
+    state_->phase = State::Phase::authenticating;
+    // authenticate() may read the store: do it on the pool, come back to the I/O thread.
+    auto submitted = ctx_.s.pool.try_submit(
+        [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(*token)] {
+          auto p = ctx.s.auth.authenticate(token);
+          conn->post([&ctx, &gw, conn, state, p = std::move(p)] {
+            if (state->phase != State::Phase::authenticating) return;
+            if (!p) {
+              state->phase = State::Phase::closed;
+              return conn->close(net::kCloseUnauthorized, "invalid or expired token");
+            }
+            state->phase = State::Phase::ready;
+            state->principal = *p;
+            conn->mark_ready();
+            gw.add(p->session_id, conn);
+            conn->send(frame({{"type", "ready"},
+                              {"user_id", p->user_id},
+                              {"session_id", p->session_id},
+                              {"heartbeat_ms", ctx.opts.heartbeat_ms}}));
+          });
+        });
+    if (!submitted) {
+      state_->phase = State::Phase::closed;
+      conn_->close(1013, "server busy, retry");  // 1013: try again later
+    }
+  }
+
+  Context& ctx_;
+  Gateway& gw_;
+  std::shared_ptr<net::WsConnection> conn_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+Gateway::Gateway(Context& ctx) : ctx_(ctx) {
+  revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic,
+                                      [this](std::string_view sid) { close_session(std::string(sid)); });
+}
+
+Gateway::~Gateway() = default;
+
+net::WsFactory Gateway::factory() {
+  return [this](std::shared_ptr<net::WsConnection> conn, const net::Request&) {
+    return std::make_unique<GatewaySession>(ctx_, *this, std::move(conn));
+  };
+}
+
+void Gateway::add(const std::string& session_id, const std::shared_ptr<net::WsConnection>& c) {
+  std::lock_guard lock(mu_);
+  by_session_[session_id].push_back(c);
+}
+
+void Gateway::remove(const std::string& session_id, std::uint64_t conn_id) {
+  std::lock_guard lock(mu_);
+  auto it = by_session_.find(session_id);
+  if (it == by_session_.end()) return;
+  std::erase_if(it->second, [&](const std::weak_ptr<net::WsConnection>& w) {
+    auto c = w.lock();
+    return !c || c->id() == conn_id;
+  });
+  if (it->second.empty()) by_session_.erase(it);
+}
+
+void Gateway::close_session(const std::string& session_id) {
+  std::vector<std::shared_ptr<net::WsConnection>> conns;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_session_.find(session_id);
+    if (it == by_session_.end()) return;
+    for (auto& w : it->second)
+      if (auto c = w.lock()) conns.push_back(std::move(c));
+  }
+  for (auto& c : conns) c->close(net::kCloseUnauthorized, "session revoked");
+}
+
+}  // namespace parley::api

@@ -1,0 +1,36 @@
+// The WebSocket gateway of API.md: hello handshake, ping, and the registry of authenticated
+// connections by session (and user) that server-side events are delivered through. Closes the
+// sockets of a revoked session (4001) when auth publishes the revocation. Private to api/.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "context.h"
+#include "net/websocket.h"
+
+namespace parley::api {
+
+class Gateway {
+ public:
+  explicit Gateway(Context& ctx);
+  ~Gateway();
+  net::WsFactory factory();
+
+  // Registry, used by sessions on ready/close.
+  void add(const std::string& session_id, const std::shared_ptr<net::WsConnection>& c);
+  void remove(const std::string& session_id, std::uint64_t conn_id);
+
+ private:
+  void close_session(const std::string& session_id);
+
+  Context& ctx_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::weak_ptr<net::WsConnection>>> by_session_;
+  std::unique_ptr<Bus::Subscription> revocations_;
+};
+
+}  // namespace parley::api

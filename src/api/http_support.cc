@@ -1,0 +1,124 @@
+#include "http_support.h"
+
+#include "core/json.h"
+
+namespace parley::api {
+
+WireError wire_error(const Error& e) {
+  switch (e.code) {
+    case Errc::invalid_argument: return {422, "validation_failed"};
+    case Errc::malformed: return {400, "bad_request"};
+    case Errc::unauthenticated: return {401, "unauthorized"};
+    case Errc::second_factor_required: return {401, "totp_required"};
+    case Errc::permission_denied: return {403, "forbidden"};
+    case Errc::not_found: return {404, "not_found"};
+    case Errc::already_exists: return {409, "conflict"};
+    case Errc::failed_precondition: return {409, "conflict"};
+    case Errc::too_large: return {413, "payload_too_large"};
+    case Errc::resource_exhausted: return {429, "rate_limited"};
+    case Errc::unavailable: return {503, "unavailable"};
+    case Errc::internal: return {500, "internal"};
+  }
+  return {500, "internal"};
+}
+
+net::Response error_response(const Error& e) {
+  auto w = wire_error(e);
+  // Internal details stay in the logs.
+  auto r = net::error_response(w.status, w.code,
+                               e.code == Errc::internal ? "internal error" : e.message, e.field);
+  if (e.code == Errc::resource_exhausted)
+    r.headers.push_back({"Retry-After", std::to_string(std::max(1, e.retry_after_s))});
+  if (w.status == 401) r.headers.push_back({"WWW-Authenticate", "Bearer"});
+  return r;
+}
+
+net::Response json_response(int status, const boost::json::value& body) {
+  net::Response r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
+
+net::Response no_content() {
+  net::Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+Result<boost::json::object> parse_body(const net::Request& req) {
+  return json::parse_object(req.body);
+}
+
+Result<int> page_limit(const net::Request& req) {
+  auto raw = req.query("limit");
+  if (!raw) return 50;
+  if (raw->empty() || raw->size() > 9 || raw->find_first_not_of("0123456789") != std::string::npos)
+    return fail(Errc::malformed, "limit must be an integer", "limit");
+  int v = std::stoi(*raw);
+  if (v < 1 || v > 200) return fail(Errc::invalid_argument, "limit must be 1 to 200", "limit");
+  return v;
+}
+
+boost::json::object user_json(const users::User& u) {
+  return {{"id", u.id},
+          {"username", u.username},
+          {"display_name", u.display_name},
+          {"status_text", u.status_text},
+          {"avatar_url", u.avatar_url},
+          {"created_at", u.created_at}};
+}
+
+Result<void> ClientAddress::init(const std::vector<std::string>& trusted) {
+  for (const auto& t : trusted) {
+    auto c = net::Cidr::parse(t);
+    if (!c) return fail(Errc::invalid_argument, "trusted proxy \"" + t + "\" is not an address or CIDR");
+    trusted_.push_back(*c);
+  }
+  return ok();
+}
+
+bool ClientAddress::trusted(std::string_view ip) const {
+  for (const auto& c : trusted_)
+    if (c.contains(ip)) return true;
+  return false;
+}
+
+std::string ClientAddress::of(const net::Request& req) const {
+  if (trusted_.empty() || !trusted(req.peer_ip)) return req.peer_ip;
+  std::string_view xff = req.header("X-Forwarded-For");
+  // Right to left: the last hop a trusted proxy added is the client it saw.
+  while (!xff.empty()) {
+    auto comma = xff.rfind(',');
+    std::string_view hop = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
+    xff = comma == std::string_view::npos ? std::string_view{} : xff.substr(0, comma);
+    while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
+    while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
+    if (hop.empty()) continue;
+    if (!trusted(hop)) return std::string(hop);
+  }
+  return req.peer_ip;
+}
+
+Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req) {
+  std::string_view h = req.header("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer)
+    return fail(Errc::unauthenticated, "missing bearer token");
+  return auth.authenticate(std::string(h.substr(kBearer.size())));
+}
+
+Result<void> rate_limit(ratelimit::RateLimiter& limiter,
+                        std::initializer_list<std::pair<std::string, ratelimit::Policy>> keys) {
+  for (const auto& [key, policy] : keys) {
+    auto d = limiter.take(key, policy);
+    if (!d.allowed) {
+      Error e{Errc::resource_exhausted, "too many attempts; retry later", {}, d.retry_after_s};
+      return fail(std::move(e));
+    }
+  }
+  return ok();
+}
+
+}  // namespace parley::api

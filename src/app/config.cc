@@ -1,0 +1,281 @@
+#include "app/config.h"
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include "core/text.h"
+
+namespace parley::app {
+namespace {
+
+using Setter = std::function<Result<void>(Config&, const std::string&)>;
+
+Result<std::uint64_t> parse_uint(const std::string& v, const std::string& key, std::uint64_t max) {
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+    return fail(Errc::invalid_argument, key + ": expected a whole number, got \"" + v + "\"");
+  auto n = std::stoull(v);
+  if (n > max)
+    return fail(Errc::invalid_argument, key + ": " + v + " is over the maximum " + std::to_string(max));
+  return n;
+}
+
+Result<bool> parse_bool(const std::string& v, const std::string& key) {
+  if (v == "true" || v == "on" || v == "yes" || v == "1") return true;
+  if (v == "false" || v == "off" || v == "no" || v == "0") return false;
+  return fail(Errc::invalid_argument, key + ": expected true or false, got \"" + v + "\"");
+}
+
+// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m: a bucket of BURST refilled over PERIOD.
+Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& key) {
+  auto slash = v.find('/');
+  auto bad = [&] {
+    return fail(Errc::invalid_argument,
+                key + ": expected BURST/PERIOD such as 10/1m or 100/1s, got \"" + v + "\"");
+  };
+  if (slash == std::string::npos) return bad();
+  std::string burst = v.substr(0, slash), period = v.substr(slash + 1);
+  std::size_t unit_at = period.find_first_not_of("0123456789");
+  if (burst.empty() || burst.find_first_not_of("0123456789") != std::string::npos ||
+      unit_at == 0 || unit_at == std::string::npos || burst.size() > 9 || unit_at > 9)
+    return bad();
+  std::string unit = period.substr(unit_at);
+  long long amount = std::stoll(period.substr(0, unit_at));
+  long long ms = unit == "ms" ? amount : unit == "s" ? amount * 1000 : unit == "m" ? amount * 60'000
+                                                                                   : -1;
+  long long b = std::stoll(burst);
+  if (ms <= 0 || b <= 0) return bad();
+  // The bucket refills completely over the period: one token every period/burst.
+  return ratelimit::Policy{static_cast<double>(b), std::max<long long>(1, ms / b)};
+}
+
+const std::map<std::string, Setter>& setters() {
+  static const std::map<std::string, Setter> s = {
+      {"listen",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto colon = v.rfind(':');
+         if (colon == std::string::npos || colon == 0)
+           return fail(Errc::invalid_argument, "listen: expected HOST:PORT, got \"" + v + "\"");
+         auto port = parse_uint(v.substr(colon + 1), "listen port", 65535);
+         if (!port) return fail(port.error());
+         std::string host = v.substr(0, colon);
+         if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+           host = host.substr(1, host.size() - 2);
+         c.host = host;
+         c.port = static_cast<std::uint16_t>(*port);
+         return ok();
+       }},
+      {"data_dir",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "data_dir: must not be empty");
+         c.data_dir = v;
+         return ok();
+       }},
+      {"log_format",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v == "text") c.log_format = log::Format::text;
+         else if (v == "json") c.log_format = log::Format::json;
+         else return fail(Errc::invalid_argument, "log_format: expected text or json, got \"" + v + "\"");
+         return ok();
+       }},
+      {"log_level",
+       [](Config& c, const std::string& v) -> Result<void> {
+         static const std::map<std::string, log::Level> levels = {
+             {"debug", log::Level::debug}, {"info", log::Level::info},
+             {"warn", log::Level::warn}, {"error", log::Level::error}};
+         auto it = levels.find(v);
+         if (it == levels.end())
+           return fail(Errc::invalid_argument, "log_level: expected debug, info, warn or error");
+         c.log_level = it->second;
+         return ok();
+       }},
+      {"access_log",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto b = parse_bool(v, "access_log");
+         if (!b) return fail(b.error());
+         c.access_log = *b;
+         return ok();
+       }},
+      {"io_threads",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto n = parse_uint(v, "io_threads", 256);
+         if (!n) return fail(n.error());
+         c.io_threads = static_cast<unsigned>(*n);
+         return ok();
+       }},
+      {"workers",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto n = parse_uint(v, "workers", 1024);
+         if (!n) return fail(n.error());
+         c.workers = static_cast<unsigned>(*n);
+         return ok();
+       }},
+      {"max_body_bytes",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto n = parse_uint(v, "max_body_bytes", 1ULL << 30);
+         if (!n) return fail(n.error());
+         if (*n < 1024) return fail(Errc::invalid_argument, "max_body_bytes: at least 1024");
+         c.max_body_bytes = *n;
+         return ok();
+       }},
+      {"trusted_proxies",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.trusted_proxies.clear();
+         std::size_t start = 0;
+         while (start <= v.size()) {
+           auto comma = v.find(',', start);
+           if (comma == std::string::npos) comma = v.size();
+           std::string item(text::trim(std::string_view(v).substr(start, comma - start)));
+           if (!item.empty()) c.trusted_proxies.push_back(item);
+           start = comma + 1;
+         }
+         return ok();  // each entry is parsed (and rejected) by api at start
+       }},
+      {"rate_limits",
+       [](Config& c, const std::string& v) -> Result<void> {
+         // NAME=BURST/PERIOD,... e.g. "login_per_account=5/1m,register_per_ip=100/1m"
+         std::map<std::string, ratelimit::Policy*> named = {
+             {"register_per_ip", &c.rate_limits.register_per_ip},
+             {"login_per_ip", &c.rate_limits.login_per_ip},
+             {"login_per_account", &c.rate_limits.login_per_account},
+             {"refresh_per_ip", &c.rate_limits.refresh_per_ip},
+             {"totp_per_account", &c.rate_limits.totp_per_account},
+             {"ws_frames_per_user", &c.rate_limits.ws_frames_per_user}};
+         std::size_t start = 0;
+         while (start < v.size()) {
+           auto comma = v.find(',', start);
+           if (comma == std::string::npos) comma = v.size();
+           std::string item(text::trim(std::string_view(v).substr(start, comma - start)));
+           start = comma + 1;
+           if (item.empty()) continue;
+           auto eq = item.find('=');
+           auto it = named.find(item.substr(0, eq));
+           if (eq == std::string::npos || it == named.end())
+             return fail(Errc::invalid_argument, "rate_limits: unknown limit \"" + item + "\"");
+           auto p = parse_policy(item.substr(eq + 1), "rate_limits " + it->first);
+           if (!p) return fail(p.error());
+           *it->second = *p;
+         }
+         return ok();
+       }},
+  };
+  return s;
+}
+
+Result<void> apply(Config& c, const std::string& key, const std::string& value,
+                   const std::string& where) {
+  auto it = setters().find(key);
+  if (it == setters().end()) return fail(Errc::invalid_argument, where + ": unknown setting \"" + key + "\"");
+  auto r = it->second(c, value);
+  if (!r) return fail(Errc::invalid_argument, where + ": " + r.error().message);
+  return ok();
+}
+
+Result<void> load_file(Config& c, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(Errc::invalid_argument, "cannot read config file " + path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    std::string_view t = text::trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    auto eq = t.find('=');
+    std::string where = path + ":" + std::to_string(n);
+    if (eq == std::string_view::npos)
+      return fail(Errc::invalid_argument, where + ": expected key = value");
+    std::string key(text::trim(t.substr(0, eq)));
+    std::string value(text::trim(t.substr(eq + 1)));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (auto r = apply(c, key, value, where); !r) return r;
+  }
+  return ok();
+}
+
+// "--data-dir" -> "data_dir"
+std::string flag_key(std::string_view flag) {
+  std::string k(flag.substr(2));
+  for (char& ch : k)
+    if (ch == '-') ch = '_';
+  return k;
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
+  Config c;
+  // Pair up flags first so --config is known before anything is applied.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 || a.size() < 3)
+      return fail(Errc::invalid_argument, "unexpected argument \"" + a + "\" (see parley --help)");
+    std::string key, value;
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      key = flag_key(a.substr(0, eq));
+      value = a.substr(eq + 1);
+    } else {
+      key = flag_key(a);
+      if (i + 1 >= args.size())
+        return fail(Errc::invalid_argument, a + " needs a value (see parley --help)");
+      value = args[++i];
+    }
+    if (key == "config") config_file = value;
+    else flags.emplace_back(key, value);
+  }
+  std::vector<std::pair<std::string, std::string>> env;
+  for (char** e = envp; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("PARLEY_", 0) != 0) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string key = text::ascii_lower(kv.substr(7, eq - 7));
+    std::string value(kv.substr(eq + 1));
+    if (key == "config") {
+      if (config_file.empty()) config_file = value;
+    } else {
+      env.emplace_back(key, value);
+    }
+  }
+  if (!config_file.empty())
+    if (auto r = load_file(c, config_file); !r) return fail(r.error());
+  for (const auto& [k, v] : env)
+    if (auto r = apply(c, k, v, "environment PARLEY_" + text::ascii_lower(k)); !r) {
+      return fail(r.error());
+    }
+  for (const auto& [k, v] : flags)
+    if (auto r = apply(c, k, v, "--" + k); !r) return fail(r.error());
+  return c;
+}
+
+const char* usage() {
+  return R"(parley: a self-hosted communication server
+
+Usage:
+  parley serve [options]     run the server (API, WebSocket and, later, the web app)
+  parley version             print the version
+  parley --help              this text
+
+Options (also as PARLEY_<NAME> environment variables and "name = value" lines in a file
+given with --config FILE; flags win over the environment, which wins over the file):
+  --listen HOST:PORT         address to serve on (default 127.0.0.1:8080; port 0 picks one)
+  --data-dir DIR             where the database and keys live (default ./data)
+  --log-format text|json     log lines as text or JSON lines (default text)
+  --log-level LEVEL          debug, info, warn or error (default info)
+  --access-log true|false    one log line per HTTP request (default true)
+  --io-threads N             I/O threads, 0 = one per core (default 0)
+  --workers N                threads for storage and hashing, 0 = 4 per core, at least 8
+  --max-body-bytes N         largest request body accepted (default 1048576)
+  --trusted-proxies LIST     comma-separated addresses/CIDRs whose X-Forwarded-For is believed
+  --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
+                             login_per_ip (30/1m), login_per_account (10/5m),
+                             refresh_per_ip (60/1m), totp_per_account (5/150s),
+                             ws_frames_per_user (200/2s)
+)";
+}
+
+}  // namespace parley::app

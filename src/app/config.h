@@ -1,0 +1,36 @@
+// Server configuration: defaults, then a config file (--config FILE, "key = value" lines), then
+// PARLEY_* environment variables, then command-line flags; each later source wins. Every value
+// is checked at load; a bad one stops start-up with one clear line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "core/result.h"
+
+namespace parley::app {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string data_dir = "./data";
+  log::Format log_format = log::Format::text;
+  log::Level log_level = log::Level::info;
+  bool access_log = true;
+  unsigned io_threads = 0;  // 0: one per core
+  unsigned workers = 0;     // 0: 4 per core, at least 8
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::vector<std::string> trusted_proxies;
+  api::RateLimits rate_limits;
+};
+
+// Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.
+Result<Config> load_config(const std::vector<std::string>& args, char** envp);
+
+// The text of `parley --help`.
+const char* usage();
+
+}  // namespace parley::app

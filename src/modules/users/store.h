@@ -1,0 +1,39 @@
+// UserStore: the port through which the users module keeps its table. Implemented by adapters
+// (SQLite, PostgreSQL); every implementation passes store_contract.h. Blocking; thread-safe.
+// insert() fails with already_exists when the username is taken (case-insensitively).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace parley::users {
+
+struct User {
+  std::string id;
+  std::string username;
+  std::string display_name;
+  std::string status_text;
+  std::string avatar_url;
+  std::optional<std::string> email;
+  Millis created_at = 0;
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  virtual Result<void> insert(const User& u) = 0;
+  virtual Result<User> get(const std::string& id) = 0;
+  virtual Result<User> get_by_username(const std::string& username) = 0;
+  virtual Result<void> update_profile(const std::string& id, const std::string& display_name,
+                                      const std::string& status_text) = 0;
+  // Ordered by username; only usernames greater than after (when given).
+  virtual Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
+                                                  const std::optional<std::string>& after) = 0;
+  virtual Result<void> remove(const std::string& id) = 0;
+};
+
+}  // namespace parley::users

@@ -1,0 +1,108 @@
+// The contract every UserStore implementation must pass. An adapter's test instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, UserStoreContract, testing::Values(&make_sqlite_store));
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "modules/users/store.h"
+
+namespace parley::users {
+
+using UserStoreFactory = std::function<std::shared_ptr<UserStore>()>;
+
+class UserStoreContract : public ::testing::TestWithParam<UserStoreFactory> {
+ protected:
+  void SetUp() override { store = GetParam()(); }
+  User make(const std::string& id, const std::string& username, const std::string& display) {
+    User u;
+    u.id = id;
+    u.username = username;
+    u.display_name = display;
+    u.created_at = 1000;
+    return u;
+  }
+  std::shared_ptr<UserStore> store;
+};
+
+TEST_P(UserStoreContract, InsertThenGetByIdAndUsername) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "Alice A")));
+  auto byid = store->get("01A");
+  ASSERT_TRUE(byid);
+  EXPECT_EQ(byid->username, "alice");
+  EXPECT_EQ(byid->display_name, "Alice A");
+  EXPECT_EQ(byid->created_at, 1000);
+  auto byname = store->get_by_username("alice");
+  ASSERT_TRUE(byname);
+  EXPECT_EQ(byname->id, "01A");
+}
+
+TEST_P(UserStoreContract, UnknownIdIsNotFound) {
+  auto r = store->get("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::not_found);
+}
+
+TEST_P(UserStoreContract, DuplicateUsernameIsAlreadyExistsCaseInsensitively) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  auto r = store->insert(make("01B", "ALICE", "B"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::already_exists);
+  EXPECT_FALSE(store->get("01B"));
+}
+
+TEST_P(UserStoreContract, UpdateProfileChangesOnlyProfileFields) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->update_profile("01A", "Alice", "busy"));
+  auto u = store->get("01A");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->display_name, "Alice");
+  EXPECT_EQ(u->status_text, "busy");
+  EXPECT_EQ(u->username, "alice");
+  auto missing = store->update_profile("nope", "x", "y");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_P(UserStoreContract, SearchPrefixMatchesUsernameOrDisplayNameInOrderWithPaging) {
+  ASSERT_TRUE(store->insert(make("1", "bob", "Robert")));
+  ASSERT_TRUE(store->insert(make("2", "alice", "Alice")));
+  ASSERT_TRUE(store->insert(make("3", "rob", "Rob")));
+  ASSERT_TRUE(store->insert(make("4", "carol", "Carol")));
+  auto r = store->search_prefix("ro", 10, std::nullopt);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].username, "bob");  // display name Robert
+  EXPECT_EQ((*r)[1].username, "rob");
+  auto page = store->search_prefix("", 2, std::nullopt);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[1].username, "bob");
+  auto next = store->search_prefix("", 10, std::string("bob"));
+  ASSERT_TRUE(next);
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_EQ((*next)[0].username, "carol");
+}
+
+TEST_P(UserStoreContract, SearchTreatsLikeWildcardsLiterally) {
+  ASSERT_TRUE(store->insert(make("1", "a_b", "x")));
+  ASSERT_TRUE(store->insert(make("2", "axb", "y")));
+  auto r = store->search_prefix("a_", 10, std::nullopt);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].username, "a_b");
+  auto pct = store->search_prefix("%", 10, std::nullopt);
+  ASSERT_TRUE(pct);
+  EXPECT_TRUE(pct->empty());
+}
+
+TEST_P(UserStoreContract, RemoveDeletes) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->remove("01A"));
+  EXPECT_FALSE(store->get("01A"));
+  EXPECT_TRUE(store->insert(make("01B", "alice", "A")));
+}
+
+}  // namespace parley::users

@@ -1,0 +1,95 @@
+#include "net/http.h"
+
+#include <strings.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace parley::net {
+
+std::string_view Request::path() const {
+  std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& h : headers)
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0)
+      return h.value;
+  return {};
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+std::optional<std::string> Request::query(std::string_view name) const {
+  std::string_view t = target;
+  auto q = t.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = t.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key != name) continue;
+    return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+  }
+  return std::nullopt;
+}
+
+Response error_response(int status, std::string_view code, std::string_view message,
+                        std::string_view field) {
+  boost::json::object err{{"code", code}, {"message", message}};
+  if (!field.empty()) err["field"] = field;
+  Response r;
+  r.status = status;
+  r.body = boost::json::serialize(boost::json::object{{"error", std::move(err)}});
+  return r;
+}
+
+std::optional<std::string> url_decode(std::string_view s, bool form_encoding) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && form_encoding) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::get: return "GET";
+    case Method::head: return "HEAD";
+    case Method::post: return "POST";
+    case Method::put: return "PUT";
+    case Method::patch: return "PATCH";
+    case Method::del: return "DELETE";
+    case Method::options: return "OPTIONS";
+    case Method::other: return "OTHER";
+  }
+  return "OTHER";
+}
+
+}  // namespace parley::net

@@ -1,0 +1,43 @@
+// Router: maps (method, path) to a handler, with {name} path parameters ("/api/v1/users/{id}").
+// Routes are added at start, before the server runs; match() is then read-only and thread-safe.
+//
+// A handler runs on the worker pool unless the route is marked on_io_thread (for handlers that
+// never block: health, metrics). Handlers return a Response; they do not throw for client errors.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/http.h"
+
+namespace parley::net {
+
+using Handler = std::function<Response(Request&)>;
+
+struct Route {
+  Method method;
+  std::string pattern;  // also the metrics label: bounded cardinality, never raw paths
+  std::vector<std::string> segments;
+  Handler handler;
+  bool on_io_thread = false;
+};
+
+class Router {
+ public:
+  void add(Method method, std::string pattern, Handler handler, bool on_io_thread = false);
+
+  struct Match {
+    const Route* route = nullptr;
+    bool path_known = false;  // some route has this path under another method (405)
+    bool bad_encoding = false;
+  };
+  // On a match, fills req.params with the decoded path parameters.
+  Match match(Request& req) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace parley::net

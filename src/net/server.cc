@@ -1,0 +1,572 @@
+#include "net/server.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+namespace parley::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+Method to_method(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get: return Method::get;
+    case bhttp::verb::head: return Method::head;
+    case bhttp::verb::post: return Method::post;
+    case bhttp::verb::put: return Method::put;
+    case bhttp::verb::patch: return Method::patch;
+    case bhttp::verb::delete_: return Method::del;
+    case bhttp::verb::options: return Method::options;
+    default: return Method::other;
+  }
+}
+
+// Runs f on the worker pool and resumes the calling coroutine on its own executor with the
+// result; nullopt when the pool refused the work (overload or shutdown).
+template <class F>
+asio::awaitable<std::optional<Response>> on_pool(WorkerPool& pool, F f) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(std::optional<Response>)>(
+      [&pool, ex](auto handler, F work) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        bool queued = pool.try_submit([h, work = std::move(work), ex]() mutable {
+          std::optional<Response> r = work();
+          asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+        });
+        if (!queued) asio::post(ex, [h]() mutable { (*h)(std::optional<Response>{}); });
+      },
+      asio::use_awaitable, std::move(f));
+}
+
+}  // namespace
+
+// One WebSocket connection. Lives on one io_context; every member is touched only from it.
+class WsConn final : public WsConnection, public std::enable_shared_from_this<WsConn> {
+ public:
+  WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::string peer);
+
+  std::uint64_t id() const override { return id_; }
+  const std::string& peer_ip() const override { return peer_; }
+  void send(std::shared_ptr<const std::string> text) override;
+  void close(int code, std::string reason) override;
+  void mark_ready() override;
+  void post(std::function<void()> fn) override;
+
+  asio::awaitable<void> run(bhttp::request<bhttp::string_body> upgrade, Request req);
+
+ private:
+  void request_close(int code, std::string reason);
+  asio::awaitable<void> write_loop();
+  asio::awaitable<void> hello_deadline();
+
+  Server::Impl& server_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  websocket::stream<beast::tcp_stream> ws_;
+  asio::steady_timer wake_;
+  asio::steady_timer hello_timer_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::optional<std::pair<int, std::string>> close_request_;
+  bool ready_ = false;
+  bool ended_ = false;
+  std::unique_ptr<WsSession> session_;
+};
+
+struct Server::Impl {
+  Impl(ServerOptions o, const Router& r, WorkerPool& p, WsFactory f)
+      : opts(std::move(o)),
+        router(r),
+        pool(p),
+        ws_factory(std::move(f)),
+        request_id_prefix(hex_encode(random_bytes(4))),
+        requests(prometheus::BuildCounter()
+                     .Name("parley_http_requests_total")
+                     .Help("HTTP requests by route, method and status")
+                     .Register(metrics::registry())),
+        latency(prometheus::BuildHistogram()
+                    .Name("parley_http_request_duration_seconds")
+                    .Help("HTTP request latency by route, from request read to response queued")
+                    .Register(metrics::registry())),
+        connections(prometheus::BuildGauge()
+                        .Name("parley_open_connections")
+                        .Help("Open client connections by kind")
+                        .Register(metrics::registry())),
+        http_open(connections.Add({{"kind", "http"}})),
+        ws_open(connections.Add({{"kind", "websocket"}})) {
+    for (unsigned i = 0; i < std::max(1u, opts.io_threads); ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      guards.emplace_back(contexts.back()->get_executor());
+    }
+  }
+
+  asio::io_context& next_context() {
+    return *contexts[next_ctx.fetch_add(1, std::memory_order_relaxed) % contexts.size()];
+  }
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve_http(tcp::socket socket);
+  asio::awaitable<Response> dispatch(std::shared_ptr<Request> req, const char*& route_name);
+  void record(const char* route, Method m, int status, double seconds);
+  void begin_shutdown();
+
+  ServerOptions opts;
+  const Router& router;
+  WorkerPool& pool;
+  WsFactory ws_factory;
+  std::string request_id_prefix;
+  std::atomic<std::uint64_t> request_counter{0};
+  std::atomic<std::uint64_t> conn_counter{0};
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::thread> threads;
+  std::atomic<std::size_t> next_ctx{0};
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::uint16_t bound_port = 0;
+
+  asio::io_context control;  // the main thread's: signals and the stop request
+  std::atomic<bool> stopping{false};
+
+  // Live connections, so shutdown can close idle keep-alives and WebSockets.
+  std::mutex live_mu;
+  std::unordered_map<std::uint64_t, std::weak_ptr<beast::tcp_stream>> idle_http;
+  std::unordered_map<std::uint64_t, std::weak_ptr<WsConn>> live_ws;
+  std::atomic<int> open_http{0};
+  std::atomic<int> open_ws{0};
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Family<prometheus::Gauge>& connections;
+  prometheus::Gauge& http_open;
+  prometheus::Gauge& ws_open;
+};
+
+// ---- WebSocket connection ----
+
+WsConn::WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::string peer)
+    : server_(server),
+      id_(id),
+      peer_(std::move(peer)),
+      ws_(std::move(socket)),
+      wake_(ws_.get_executor()),
+      hello_timer_(ws_.get_executor()) {}
+
+void WsConn::send(std::shared_ptr<const std::string> text) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+    if (self->ended_ || self->close_request_) return;
+    if (self->queue_.size() >= self->server_.opts.ws_send_queue_frames) {
+      self->request_close(kCloseSlowConsumer, "send queue full: reconnect and catch up");
+      return;
+    }
+    self->queue_.push_back(std::move(text));
+    self->wake_.cancel();
+  });
+}
+
+void WsConn::close(int code, std::string reason) {
+  asio::post(ws_.get_executor(),
+             [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+               self->request_close(code, std::move(reason));
+             });
+}
+
+void WsConn::mark_ready() {
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    self->ready_ = true;
+    self->hello_timer_.cancel();
+  });
+}
+
+void WsConn::post(std::function<void()> fn) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->ended_) fn();
+  });
+}
+
+void WsConn::request_close(int code, std::string reason) {
+  if (ended_ || close_request_) return;
+  close_request_.emplace(code, std::move(reason));
+  queue_.clear();
+  wake_.cancel();
+}
+
+asio::awaitable<void> WsConn::hello_deadline() {
+  hello_timer_.expires_after(server_.opts.ws_hello_timeout);
+  auto [ec] = co_await hello_timer_.async_wait(kTuple);
+  if (!ec && !ready_) request_close(kCloseUnauthorized, "hello with a valid token required");
+}
+
+asio::awaitable<void> WsConn::write_loop() {
+  auto self = shared_from_this();
+  while (!ended_) {
+    if (close_request_) {
+      websocket::close_reason cr;
+      cr.code = static_cast<std::uint16_t>(close_request_->first);
+      cr.reason = close_request_->second;
+      co_await ws_.async_close(cr, kTuple);
+      co_return;
+    }
+    if (queue_.empty()) {
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(kTuple);
+      continue;
+    }
+    auto frame = std::move(queue_.front());
+    queue_.pop_front();
+    auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Request req) {
+  auto self = shared_from_this();
+  websocket::stream_base::timeout t;
+  t.handshake_timeout = server_.opts.read_timeout;
+  t.idle_timeout = server_.opts.ws_heartbeat * 2;
+  t.keep_alive_pings = true;  // a ping at half the idle timeout; no answer in time closes
+  ws_.set_option(t);
+  ws_.read_message_max(server_.opts.ws_max_frame_bytes);
+  beast::get_lowest_layer(ws_).expires_never();
+
+  auto [aec] = co_await ws_.async_accept(upgrade, kTuple);
+  if (aec) co_return;
+  ws_.text(true);
+  {
+    std::lock_guard lock(server_.live_mu);
+    server_.live_ws[id_] = self;
+  }
+  ++server_.open_ws;
+  server_.ws_open.Increment();
+  if (server_.stopping) request_close(kCloseGoingAway, "server shutting down");
+
+  session_ = server_.ws_factory(self, req);
+  asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
+  asio::co_spawn(ws_.get_executor(), hello_deadline(), asio::detached);
+
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
+    if (ec) break;  // closed, timed out, or too big (Beast has sent close 1009 itself)
+    if (!ws_.got_text()) {
+      request_close(kCloseUnsupportedData, "text frames only");
+    } else if (!close_request_) {
+      auto data = buffer.cdata();
+      session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+    buffer.consume(buffer.size());
+  }
+  ended_ = true;
+  wake_.cancel();
+  hello_timer_.cancel();
+  session_->on_close();
+  session_.reset();
+  {
+    std::lock_guard lock(server_.live_mu);
+    server_.live_ws.erase(id_);
+  }
+  --server_.open_ws;
+  server_.ws_open.Decrement();
+}
+
+// ---- HTTP ----
+
+void Server::Impl::record(const char* route, Method m, int status, double seconds) {
+  requests.Add({{"route", route}, {"method", method_name(m)}, {"status", std::to_string(status)}})
+      .Increment();
+  latency
+      .Add({{"route", route}},
+           prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05, 0.1, 0.25, 0.5, 1, 2.5})
+      .Observe(seconds);
+}
+
+asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
+                                                 const char*& route_name) {
+  auto m = router.match(*req);
+  if (m.bad_encoding) co_return error_response(400, "bad_request", "malformed path encoding");
+  if (!m.route) {
+    if (m.path_known) co_return error_response(405, "method_not_allowed", "method not allowed");
+    co_return error_response(404, "not_found", "no such route");
+  }
+  route_name = m.route->pattern.c_str();
+  const Route* route = m.route;
+  auto guarded = [route, req]() -> std::optional<Response> {
+    try {
+      return route->handler(*req);
+    } catch (const std::exception& e) {
+      log::error("handler threw", {{"route", route->pattern}, {"what", e.what()},
+                                   {"request_id", req->request_id}});
+      return error_response(500, "internal", "internal error");
+    }
+  };
+  if (route->on_io_thread) co_return *guarded();
+  auto r = co_await on_pool(pool, std::move(guarded));
+  if (!r) co_return error_response(503, "unavailable", "server busy, retry shortly");
+  co_return std::move(*r);
+}
+
+asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
+  const std::uint64_t conn_id = ++conn_counter;
+  boost::system::error_code ep_ec;
+  auto ep = socket.remote_endpoint(ep_ec);
+  std::string peer = ep_ec ? std::string() : ep.address().to_string();
+  auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+  ++open_http;
+  http_open.Increment();
+  struct Close {
+    Impl* s;
+    std::uint64_t id;
+    ~Close() {
+      {
+        std::lock_guard lock(s->live_mu);
+        s->idle_http.erase(id);
+      }
+      --s->open_http;
+      s->http_open.Decrement();
+    }
+  } on_exit{this, conn_id};
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    {
+      std::lock_guard lock(live_mu);
+      if (stopping) break;
+      idle_http[conn_id] = stream;
+    }
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+    parser.body_limit(opts.max_body_bytes);
+    stream->expires_after(first ? opts.read_timeout : opts.idle_timeout);
+    first = false;
+    auto [hec, hn] = co_await bhttp::async_read_header(*stream, buffer, parser, kTuple);
+    {
+      std::lock_guard lock(live_mu);
+      idle_http.erase(conn_id);
+    }
+    auto started = std::chrono::steady_clock::now();
+
+    Response resp;
+    bool keep_alive = false;
+    bool early_error = true;
+    if (hec == bhttp::error::header_limit) {
+      resp = error_response(431, "payload_too_large", "request headers too large");
+    } else if (hec) {
+      // Timeouts, resets and EOF end quietly; a garbled request gets a 400 before closing.
+      if (hec == bhttp::error::end_of_stream || hec == beast::error::timeout ||
+          hec == asio::error::connection_reset || hec == asio::error::eof ||
+          hec == asio::error::operation_aborted)
+        break;
+      resp = error_response(400, "bad_request", "malformed HTTP request");
+    } else if (parser.content_length() && *parser.content_length() > opts.max_body_bytes) {
+      resp = error_response(413, "payload_too_large",
+                            "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+    } else {
+      early_error = false;
+    }
+
+    if (!early_error && websocket::is_upgrade(parser.get())) {
+      if (parser.get().target() != opts.websocket_path) {
+        resp = error_response(404, "not_found", "no WebSocket endpoint here");
+        early_error = true;
+      } else {
+        stream->expires_after(opts.read_timeout);
+        auto [ec, n] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        if (ec) break;
+        auto upgrade = parser.release();
+        Request req;
+        req.target = std::string(upgrade.target());
+        req.peer_ip = peer;
+        for (const auto& f : upgrade)
+          req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
+        co_await conn->run(std::move(upgrade), std::move(req));
+        co_return;
+      }
+    }
+
+    auto req = std::make_shared<Request>();
+    const char* route_name = "unmatched";
+    if (!early_error) {
+      stream->expires_after(opts.read_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+      if (bec == bhttp::error::body_limit) {
+        resp = error_response(413, "payload_too_large",
+                              "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+      } else if (bec) {
+        break;
+      } else {
+        auto msg = parser.release();
+        keep_alive = msg.keep_alive();
+        req->method = to_method(msg.method());
+        req->target = std::string(msg.target());
+        req->body = std::move(msg.body());
+        req->peer_ip = peer;
+        req->headers.reserve(8);
+        for (const auto& f : msg)
+          req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
+        resp = co_await dispatch(req, route_name);
+      }
+    }
+    if (req->request_id.empty())
+      req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
+    if (stopping) keep_alive = false;
+
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
+    out.set(bhttp::field::content_type, resp.content_type);
+    out.set("X-Request-Id", req->request_id);
+    for (const auto& h : resp.headers) out.set(h.name, h.value);
+    out.keep_alive(keep_alive);
+    out.body() = std::move(resp.body);
+    out.prepare_payload();
+    stream->expires_after(opts.read_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(*stream, out, kTuple);
+
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    record(route_name, req->method, resp.status, secs);
+    if (opts.access_log)
+      log::info("http", {{"request_id", req->request_id},
+                         {"method", method_name(req->method)},
+                         {"route", route_name},
+                         {"status", resp.status},
+                         {"ms", secs * 1000.0},
+                         {"bytes", out.body().size()},
+                         {"peer", peer}});
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+  for (;;) {
+    auto& ctx = next_context();
+    auto [ec, socket] = co_await acceptor->async_accept(ctx, kTuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      // Out of fds or similar: back off briefly instead of spinning.
+      log::warn("accept failed", {{"error", ec.message()}});
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(ctx, serve_http(std::move(socket)), asio::detached);
+  }
+}
+
+void Server::Impl::begin_shutdown() {
+  if (stopping.exchange(true)) return;
+  asio::post(contexts[0]->get_executor(), [this] {
+    boost::system::error_code ec;
+    acceptor->close(ec);
+  });
+  std::lock_guard lock(live_mu);
+  for (auto& [id, weak] : idle_http) {
+    if (auto s = weak.lock())
+      asio::post(s->get_executor(), [s] {
+        boost::system::error_code ec;
+        s->socket().close(ec);
+      });
+  }
+  for (auto& [id, weak] : live_ws)
+    if (auto c = weak.lock()) c->close(kCloseGoingAway, "server shutting down");
+}
+
+// ---- Server ----
+
+Server::Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory f)
+    : impl_(std::make_unique<Impl>(std::move(options), router, pool, std::move(f))) {}
+
+Server::~Server() {
+  stop();
+  for (auto& g : impl_->guards) g.reset();
+  for (auto& c : impl_->contexts) c->stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+}
+
+Result<void> Server::start() {
+  auto& s = *impl_;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(s.opts.host, ec);
+  if (ec) return fail(Errc::invalid_argument, "invalid listen host \"" + s.opts.host + "\"");
+  tcp::endpoint ep(addr, s.opts.port);
+  s.acceptor = std::make_unique<tcp::acceptor>(*s.contexts[0]);
+  s.acceptor->open(ep.protocol(), ec);
+  if (!ec) s.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(ep, ec);
+  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail(Errc::unavailable, "cannot listen on " + s.opts.host + ":" +
+                                       std::to_string(s.opts.port) + ": " + ec.message());
+  s.bound_port = s.acceptor->local_endpoint().port();
+  asio::co_spawn(*s.contexts[0], s.accept_loop(), asio::detached);
+  for (std::size_t i = 0; i < s.contexts.size(); ++i) {
+    s.threads.emplace_back([ctx = s.contexts[i].get()] { ctx->run(); });
+    pthread_setname_np(s.threads.back().native_handle(), ("io-" + std::to_string(i)).c_str());
+  }
+  return ok();
+}
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+void Server::run() {
+  auto& s = *impl_;
+  asio::signal_set signals(s.control, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) log::info("signal received, shutting down", {{"signal", sig}});
+    s.control.stop();
+  });
+  auto guard = asio::make_work_guard(s.control);
+  s.control.run();
+  s.begin_shutdown();
+  // In-flight requests finish and WebSockets complete their closing handshake, within grace.
+  auto deadline = std::chrono::steady_clock::now() + s.opts.shutdown_grace;
+  while ((s.open_http > 0 || s.open_ws > 0) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (auto& g : s.guards) g.reset();
+  for (auto& c : s.contexts) c->stop();
+  for (auto& t : s.threads)
+    if (t.joinable()) t.join();
+  s.threads.clear();
+}
+
+void Server::stop() { impl_->control.stop(); }
+
+}  // namespace parley::net

@@ -1,0 +1,61 @@
+// Server: HTTP/1.1 and WebSocket on Asio + Beast with C++20 coroutines.
+//
+// One io_context per I/O thread; a connection lives on one thread for its life. Handlers that
+// may block run on the WorkerPool and the connection resumes on its own thread afterwards.
+// Limits: header bytes (431), body bytes (413, from Content-Length before the body is read),
+// read and idle timeouts, WebSocket frame size (close 1009) and send queue (close 4008).
+// Graceful shutdown: stop accepting, let in-flight requests finish, close WebSockets with 1001.
+//
+// start() and run() are called from the main thread; stop() from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/worker_pool.h"
+#include "net/router.h"
+#include "net/websocket.h"
+
+namespace parley::net {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned io_threads = 1;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};  // a request must arrive whole within this
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
+  std::string websocket_path = "/api/v1/ws";
+  std::size_t ws_max_frame_bytes = 64 * 1024;
+  std::chrono::milliseconds ws_hello_timeout{10'000};
+  std::chrono::milliseconds ws_heartbeat{30'000};
+  std::size_t ws_send_queue_frames = 1024;
+  std::chrono::milliseconds shutdown_grace{10'000};
+  bool access_log = true;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory ws_factory);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; the I/O threads start serving. Fails with a clear message.
+  Result<void> start();
+  std::uint16_t port() const;
+  // Blocks until SIGTERM/SIGINT or stop(), then shuts down gracefully before returning.
+  void run();
+  void stop();
+
+ private:
+  friend class WsConn;  // a WebSocket connection, private to server.cc
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parley::net
