@@ -227,7 +227,10 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
     if (key == "config") config_file = value;
     else flags.emplace_back(key, value);
   }
-  std::vector<std::pair<std::string, std::string>> env;
+  struct EnvSetting {
+    std::string name, key, value;
+  };
+  std::vector<EnvSetting> env;
   for (char** e = envp; e && *e; ++e) {
     std::string_view kv(*e);
     if (kv.rfind("PARLEY_", 0) != 0) continue;
@@ -238,15 +241,13 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
     if (key == "config") {
       if (config_file.empty()) config_file = value;
     } else {
-      env.emplace_back(key, value);
+      env.push_back({std::string(kv.substr(0, eq)), key, value});
     }
   }
   if (!config_file.empty())
     if (auto r = load_file(c, config_file); !r) return fail(r.error());
-  for (const auto& [k, v] : env)
-    if (auto r = apply(c, k, v, "environment PARLEY_" + text::ascii_lower(k)); !r) {
-      return fail(r.error());
-    }
+  for (const auto& e : env)
+    if (auto r = apply(c, e.key, e.value, "environment " + e.name); !r) return fail(r.error());
   for (const auto& [k, v] : flags)
     if (auto r = apply(c, k, v, "--" + k); !r) return fail(r.error());
   return c;

@@ -1,2 +1,79 @@
+#include "app/config.h"
+
 #include <gtest/gtest.h>
-TEST(Placeholder, Builds) { SUCCEED(); }
+
+#include <cstdio>
+#include <fstream>
+
+namespace parley::app {
+namespace {
+
+Result<Config> load(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  return load_config(args, envp.data());
+}
+
+TEST(Config, DefaultsMatchTheReadme) {
+  auto c = load({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->host, "127.0.0.1");
+  EXPECT_EQ(c->port, 8080);
+  EXPECT_EQ(c->data_dir, "./data");
+}
+
+TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  std::string path = testing::TempDir() + "/parley-config-test.conf";
+  {
+    std::ofstream f(path);
+    f << "# comment\nlisten = 0.0.0.0:9000\ndata_dir = \"/srv/file\"\nlog_format = json\n";
+  }
+  auto c = load({"--config", path, "--data-dir", "/srv/flag"}, {"PARLEY_LISTEN=127.0.0.1:9100"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->port, 9100);
+  EXPECT_EQ(c->data_dir, "/srv/flag");
+  EXPECT_EQ(c->log_format, log::Format::json);
+  auto eq = load({"--listen=[::1]:0"});
+  ASSERT_TRUE(eq);
+  EXPECT_EQ(eq->host, "::1");
+  EXPECT_EQ(eq->port, 0);
+}
+
+TEST(Config, BadValuesSayWhatAndWhere) {
+  auto bad_port = load({"--listen", "127.0.0.1:99999"});
+  ASSERT_FALSE(bad_port);
+  EXPECT_NE(bad_port.error().message.find("--listen"), std::string::npos);
+  EXPECT_FALSE(load({"--listen", "nocolon"}));
+  EXPECT_FALSE(load({"--frobnicate", "1"}));
+  EXPECT_FALSE(load({"--data-dir"}));
+  EXPECT_FALSE(load({"stray"}));
+  EXPECT_FALSE(load({"--log-format", "xml"}));
+  EXPECT_FALSE(load({"--config", "/nonexistent/parley.conf"}));
+  auto env = load({}, {"PARLEY_WORKERS=lots"});
+  ASSERT_FALSE(env);
+  EXPECT_NE(env.error().message.find("PARLEY_WORKERS"), std::string::npos);
+  std::string path = testing::TempDir() + "/parley-config-bad.conf";
+  {
+    std::ofstream f(path);
+    f << "listen = 127.0.0.1:1\nthis line has no equals\n";
+  }
+  auto file = load({"--config", path});
+  ASSERT_FALSE(file);
+  EXPECT_NE(file.error().message.find(":2"), std::string::npos);
+}
+
+TEST(Config, RateLimitsParseAndReject) {
+  auto c = load({"--rate-limits", "login_per_account=5/1m, register_per_ip=100/1s"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->rate_limits.login_per_account.burst, 5);
+  EXPECT_EQ(c->rate_limits.login_per_account.refill_ms, 12'000);
+  EXPECT_EQ(c->rate_limits.register_per_ip.refill_ms, 10);
+  EXPECT_FALSE(load({"--rate-limits", "nope=1/1s"}));
+  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=0/1s"}));
+  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1h"}));
+  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5"}));
+}
+
+}  // namespace
+}  // namespace parley::app

@@ -39,18 +39,6 @@ std::shared_ptr<Port> make_with_db(Make make) {
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, users::UserStoreContract,
-                         ::testing::Values(users::UserStoreFactory([] {
-                           return make_with_db<users::UserStore>(
-                               [](Database& db) { return make_user_store(db); });
-                         })));
-
-INSTANTIATE_TEST_SUITE_P(Sqlite, auth::AuthStoreContract,
-                         ::testing::Values(auth::AuthStoreFactory([] {
-                           return make_with_db<auth::AuthStore>(
-                               [](Database& db) { return make_auth_store(db); });
-                         })));
-
 TEST(SqliteDatabase, ConcurrentWritesCommitInGroupsAndAllLand) {
   auto db = Database::open(temp_db_path());
   ASSERT_TRUE(db);
@@ -125,3 +113,17 @@ TEST(SqliteDatabase, MigrationsApplyOnceAcrossReopen) {
 }
 
 }  // namespace parley::sqlite
+
+namespace parley::users {
+INSTANTIATE_TEST_SUITE_P(Sqlite, UserStoreContract, ::testing::Values(UserStoreFactory([] {
+                           return sqlite::make_with_db<UserStore>(
+                               [](sqlite::Database& db) { return sqlite::make_user_store(db); });
+                         })));
+}  // namespace parley::users
+
+namespace parley::auth {
+INSTANTIATE_TEST_SUITE_P(Sqlite, AuthStoreContract, ::testing::Values(AuthStoreFactory([] {
+                           return sqlite::make_with_db<AuthStore>(
+                               [](sqlite::Database& db) { return sqlite::make_auth_store(db); });
+                         })));
+}  // namespace parley::auth
