@@ -224,6 +224,7 @@ void WsConn::request_close(int code, std::string reason) {
 }
 
 asio::awaitable<void> WsConn::hello_deadline() {
+  auto self = shared_from_this();
   hello_timer_.expires_after(server_.opts.ws_hello_timeout);
   auto [ec] = co_await hello_timer_.async_wait(kTuple);
   if (!ec && !ready_) request_close(kCloseUnauthorized, "hello with a valid token required");
