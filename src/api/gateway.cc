@@ -11,8 +11,9 @@ std::shared_ptr<const std::string> frame(const boost::json::object& o) {
 }
 
 std::shared_ptr<const std::string> error_frame(const boost::json::value& req, const Error& e) {
+  const char* message = e.code == Errc::internal ? "internal error" : e.message.c_str();
   boost::json::object out{{"type", "error"},
-                          {"error", {{"code", wire_error(e).code}, {"message", e.message}}}};
+                          {"error", {{"code", wire_error(e).code}, {"message", message}}}};
   if (!req.is_null()) out["req"] = req;
   return frame(out);
 }
@@ -30,6 +31,12 @@ class GatewaySession final : public net::WsSession {
       : ctx_(ctx), gw_(gw), conn_(std::move(conn)), state_(std::make_shared<State>()) {}
 
   void on_text(std::string_view text) override {
+    if (state_->phase == State::Phase::ready) {
+      // Every frame counts, malformed ones included.
+      auto rl = rate_limit(ctx_.s.limiter, {{"ws:user:" + state_->principal.user_id,
+                                             ctx_.opts.limits.ws_frames_per_user}});
+      if (!rl) return conn_->send(error_frame(nullptr, rl.error()));
+    }
     auto parsed = json::parse_object(text);
     if (!parsed) {
       if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
@@ -53,9 +60,6 @@ class GatewaySession final : public net::WsSession {
       case State::Phase::closed:
         return;
     }
-    auto rl = rate_limit(ctx_.s.limiter, {{"ws:user:" + state_->principal.user_id,
-                                           ctx_.opts.limits.ws_frames_per_user}});
-    if (!rl) return conn_->send(error_frame(req, rl.error()));
     if (*type == "ping") {
       boost::json::object pong{{"type", "pong"}};
       if (!req.is_null()) pong["req"] = req;
@@ -103,7 +107,7 @@ class GatewaySession final : public net::WsSession {
         });
     if (!submitted) {
       state_->phase = State::Phase::closed;
-      conn_->close(1013, "server busy, retry");  // 1013: try again later
+      conn_->close(net::kCloseTryAgainLater, "server busy, retry");
     }
   }
 
@@ -129,8 +133,15 @@ net::WsFactory Gateway::factory() {
 }
 
 void Gateway::add(const std::string& session_id, const std::shared_ptr<net::WsConnection>& c) {
-  std::lock_guard lock(mu_);
-  by_session_[session_id].push_back(c);
+  {
+    std::lock_guard lock(mu_);
+    if (!revoked_.contains(session_id)) {
+      by_session_[session_id].push_back(c);
+      return;
+    }
+  }
+  // Revoked while its hello was being checked: the revocation found no socket to close.
+  c->close(net::kCloseUnauthorized, "session revoked");
 }
 
 void Gateway::remove(const std::string& session_id, std::uint64_t conn_id) {
@@ -148,6 +159,8 @@ void Gateway::close_session(const std::string& session_id) {
   std::vector<std::shared_ptr<net::WsConnection>> conns;
   {
     std::lock_guard lock(mu_);
+    if (revoked_.size() >= kMaxRevokedRemembered) revoked_.clear();
+    revoked_.insert(session_id);
     auto it = by_session_.find(session_id);
     if (it == by_session_.end()) return;
     for (auto& w : it->second)

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "context.h"
@@ -30,6 +31,10 @@ class Gateway {
   Context& ctx_;
   std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<net::WsConnection>>> by_session_;
+  // Sessions revoked while this node ran, so a hello that raced its session's revocation is
+  // still closed. Bounded: an access token outlives its session by at most 15 minutes.
+  static constexpr std::size_t kMaxRevokedRemembered = 100'000;
+  std::unordered_set<std::string> revoked_;
   std::unique_ptr<Bus::Subscription> revocations_;
 };
 

@@ -1,5 +1,7 @@
 #include "http_support.h"
 
+#include <strings.h>
+
 #include "core/json.h"
 
 namespace parley::api {
@@ -52,7 +54,9 @@ Result<boost::json::object> parse_body(const net::Request& req) {
 }
 
 Result<int> page_limit(const net::Request& req) {
-  auto raw = req.query("limit");
+  auto param = req.query("limit");
+  if (!param) return fail(param.error());
+  const auto& raw = *param;
   if (!raw) return 50;
   if (raw->empty() || raw->size() > 9 || raw->find_first_not_of("0123456789") != std::string::npos)
     return fail(Errc::malformed, "limit must be an integer", "limit");
@@ -87,7 +91,14 @@ bool ClientAddress::trusted(std::string_view ip) const {
 
 std::string ClientAddress::of(const net::Request& req) const {
   if (trusted_.empty() || !trusted(req.peer_ip)) return req.peer_ip;
-  std::string_view xff = req.header("X-Forwarded-For");
+  // Several X-Forwarded-For lines mean the same as one joined with commas (RFC 9110 5.3).
+  std::string joined;
+  for (const auto& h : req.headers) {
+    if (strcasecmp(h.name.c_str(), "X-Forwarded-For") != 0) continue;
+    if (!joined.empty()) joined += ',';
+    joined += h.value;
+  }
+  std::string_view xff = joined;
   // Right to left: the last hop a trusted proxy added is the client it saw.
   while (!xff.empty()) {
     auto comma = xff.rfind(',');
@@ -96,6 +107,7 @@ std::string ClientAddress::of(const net::Request& req) const {
     while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
     while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
     if (hop.empty()) continue;
+    if (!net::Cidr::parse(hop)) break;  // not an address: trust nothing further left
     if (!trusted(hop)) return std::string(hop);
   }
   return req.peer_ip;
@@ -104,7 +116,8 @@ std::string ClientAddress::of(const net::Request& req) const {
 Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req) {
   std::string_view h = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer)
+  if (h.size() <= kBearer.size() ||
+      strncasecmp(h.data(), kBearer.data(), kBearer.size()) != 0)
     return fail(Errc::unauthenticated, "missing bearer token");
   return auth.authenticate(std::string(h.substr(kBearer.size())));
 }

@@ -35,7 +35,11 @@ void add_user_routes(net::Router& r, Context& ctx) {
         authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
           auto limit = page_limit(req);
           if (!limit) return fail(limit.error());
-          auto page = ctx.s.users.search(req.query("q").value_or(""), *limit, req.query("cursor"));
+          auto q = req.query("q");
+          if (!q) return fail(q.error());
+          auto cursor = req.query("cursor");
+          if (!cursor) return fail(cursor.error());
+          auto page = ctx.s.users.search(q->value_or(""), *limit, *cursor);
           if (!page) return fail(page.error());
           boost::json::array arr;
           for (const auto& u : page->users) arr.push_back(user_json(u));

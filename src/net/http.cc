@@ -25,10 +25,10 @@ std::string_view Request::param(std::string_view name) const {
   return {};
 }
 
-std::optional<std::string> Request::query(std::string_view name) const {
+Result<std::optional<std::string>> Request::query(std::string_view name) const {
   std::string_view t = target;
   auto q = t.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
+  if (q == std::string_view::npos) return std::optional<std::string>{};
   std::string_view rest = t.substr(q + 1);
   while (!rest.empty()) {
     auto amp = rest.find('&');
@@ -37,9 +37,11 @@ std::optional<std::string> Request::query(std::string_view name) const {
     auto eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
     if (key != name) continue;
-    return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!v) return fail(Errc::malformed, std::string(name) + " is not correctly URL-encoded", std::string(name));
+    return v;
   }
-  return std::nullopt;
+  return std::optional<std::string>{};
 }
 
 Response error_response(int status, std::string_view code, std::string_view message,

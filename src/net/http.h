@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
+
 namespace parley::net {
 
 enum class Method { get, head, post, put, patch, del, options, other };
@@ -30,8 +32,9 @@ struct Request {
   std::string_view path() const;
   std::string_view header(std::string_view name) const;  // case-insensitive; "" when absent
   std::string_view param(std::string_view name) const;   // "" when absent
-  // Decoded query parameter; nullopt when absent or not decodable.
-  std::optional<std::string> query(std::string_view name) const;
+  // Decoded query parameter: nullopt when absent; Errc::malformed (naming it) when its
+  // percent-encoding is broken.
+  Result<std::optional<std::string>> query(std::string_view name) const;
 };
 
 struct Response {

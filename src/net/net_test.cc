@@ -47,6 +47,7 @@ TEST(Router, DistinguishesUnknownPathFromWrongMethodAndBadEncoding) {
   auto m = router.match(wrong);
   EXPECT_FALSE(m.route);
   EXPECT_TRUE(m.path_known);
+  EXPECT_EQ(m.allow, "GET");
   auto unknown = make(Method::get, "/b/1");
   m = router.match(unknown);
   EXPECT_FALSE(m.route);
@@ -60,11 +61,11 @@ TEST(Router, DistinguishesUnknownPathFromWrongMethodAndBadEncoding) {
 TEST(Request, QueryAndHeaders) {
   auto r = make(Method::get, "/x?q=hello+w%C3%B6rld&limit=5&empty=&bad=%G1");
   r.headers.push_back({"Authorization", "Bearer t"});
-  EXPECT_EQ(*r.query("q"), "hello w\xC3\xB6rld");
-  EXPECT_EQ(*r.query("limit"), "5");
-  EXPECT_EQ(*r.query("empty"), "");
-  EXPECT_FALSE(r.query("bad"));
-  EXPECT_FALSE(r.query("missing"));
+  EXPECT_EQ(**r.query("q"), "hello w\xC3\xB6rld");
+  EXPECT_EQ(**r.query("limit"), "5");
+  EXPECT_EQ(**r.query("empty"), "");
+  EXPECT_EQ(r.query("bad").error().field, "bad");
+  EXPECT_FALSE(r.query("missing")->has_value());
   EXPECT_EQ(r.header("authorization"), "Bearer t");
   EXPECT_EQ(r.header("x-missing"), "");
 }

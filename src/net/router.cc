@@ -40,6 +40,8 @@ Router::Match Router::match(Request& req) const {
     if (!same) continue;
     if (route.method != req.method) {
       m.path_known = true;
+      if (!m.allow.empty()) m.allow += ", ";
+      m.allow += method_name(route.method);
       continue;
     }
     req.params.clear();

@@ -31,6 +31,7 @@ class Router {
   struct Match {
     const Route* route = nullptr;
     bool path_known = false;  // some route has this path under another method (405)
+    std::string allow;        // those methods, for the Allow header
     bool bad_encoding = false;
   };
   // On a match, fills req.params with the decoded path parameters.

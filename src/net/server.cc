@@ -118,7 +118,7 @@ struct Server::Impl {
                      .Register(metrics::registry())),
         latency(prometheus::BuildHistogram()
                     .Name("parley_http_request_duration_seconds")
-                    .Help("HTTP request latency by route, from request read to response queued")
+                    .Help("HTTP request latency by route, from request header read to response written")
                     .Register(metrics::registry())),
         connections(prometheus::BuildGauge()
                         .Name("parley_open_connections")
@@ -319,7 +319,11 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
   auto m = router.match(*req);
   if (m.bad_encoding) co_return error_response(400, "bad_request", "malformed path encoding");
   if (!m.route) {
-    if (m.path_known) co_return error_response(405, "method_not_allowed", "method not allowed");
+    if (m.path_known) {
+      auto r = error_response(405, "method_not_allowed", "method not allowed");
+      r.headers.push_back({"Allow", m.allow});
+      co_return r;
+    }
     co_return error_response(404, "not_found", "no such route");
   }
   route_name = m.route->pattern.c_str();
@@ -350,13 +354,19 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
   struct Close {
     Impl* s;
     std::uint64_t id;
+    bool counted = true;
+    void uncount() {
+      if (!counted) return;
+      counted = false;
+      --s->open_http;
+      s->http_open.Decrement();
+    }
     ~Close() {
       {
         std::lock_guard lock(s->live_mu);
         s->idle_http.erase(id);
       }
-      --s->open_http;
-      s->http_open.Decrement();
+      uncount();
     }
   } on_exit{this, conn_id};
 
@@ -383,7 +393,12 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     Response resp;
     bool keep_alive = false;
     bool early_error = true;
-    if (hec == bhttp::error::header_limit) {
+    if (hec == bhttp::error::body_limit) {
+      // Beast checks Content-Length against body_limit while parsing the header: the body is
+      // refused before a byte of it is read.
+      resp = error_response(413, "payload_too_large",
+                            "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+    } else if (hec == bhttp::error::header_limit) {
       resp = error_response(431, "payload_too_large", "request headers too large");
     } else if (hec) {
       // Timeouts, resets and EOF end quietly; a garbled request gets a 400 before closing.
@@ -392,9 +407,6 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
           hec == asio::error::operation_aborted)
         break;
       resp = error_response(400, "bad_request", "malformed HTTP request");
-    } else if (parser.content_length() && *parser.content_length() > opts.max_body_bytes) {
-      resp = error_response(413, "payload_too_large",
-                            "body over " + std::to_string(opts.max_body_bytes) + " bytes");
     } else {
       early_error = false;
     }
@@ -413,6 +425,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
         req.peer_ip = peer;
         for (const auto& f : upgrade)
           req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        on_exit.uncount();  // from here on it is counted as a WebSocket
         auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
         co_await conn->run(std::move(upgrade), std::move(req));
         co_return;
@@ -448,7 +461,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (stopping) keep_alive = false;
 
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
-    out.set(bhttp::field::content_type, resp.content_type);
+    if (!resp.content_type.empty()) out.set(bhttp::field::content_type, resp.content_type);
     out.set("X-Request-Id", req->request_id);
     for (const auto& h : resp.headers) out.set(h.name, h.value);
     out.keep_alive(keep_alive);

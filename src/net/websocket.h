@@ -45,6 +45,7 @@ using WsFactory = std::function<std::unique_ptr<WsSession>(std::shared_ptr<WsCon
 inline constexpr int kCloseGoingAway = 1001;
 inline constexpr int kCloseUnsupportedData = 1003;
 inline constexpr int kCloseTooBig = 1009;
+inline constexpr int kCloseTryAgainLater = 1013;
 inline constexpr int kCloseUnauthorized = 4001;
 inline constexpr int kCloseSlowConsumer = 4008;
 

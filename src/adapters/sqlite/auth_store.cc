@@ -17,6 +17,7 @@ const std::vector<Migration> kMigrations = {
      "  device_name TEXT NOT NULL,"
      "  created_at INTEGER NOT NULL,"
      "  last_seen_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
      "  revoked_at INTEGER);"
      "CREATE INDEX auth_sessions_user ON auth_sessions(user_id, created_at);"
      "CREATE TABLE auth_refresh_tokens ("
@@ -105,13 +106,14 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<void> create_session(const auth::SessionRecord& s, const std::string& refresh_hash,
                               Millis refresh_expires_at) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at)"
-                " VALUES (?, ?, ?, ?, ?)")
+      c.prepare("INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at,"
+                " expires_at) VALUES (?, ?, ?, ?, ?, ?)")
           .bind(1, s.id)
           .bind(2, s.user_id)
           .bind(3, s.device_name)
           .bind(4, s.created_at)
           .bind(5, s.last_seen_at)
+          .bind(6, refresh_expires_at)
           .exec();
       c.prepare("INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
                 " VALUES (?, ?, ?)")
@@ -134,13 +136,14 @@ class SqliteAuthStore final : public auth::AuthStore {
     return std::move(*found);
   }
 
-  Result<std::vector<auth::SessionRecord>> active_sessions(const std::string& user_id) override {
+  Result<std::vector<auth::SessionRecord>> active_sessions(const std::string& user_id,
+                                                          Millis now) override {
     std::vector<auth::SessionRecord> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("SELECT ") + kSessionColumns +
                          " FROM auth_sessions WHERE user_id = ? AND revoked_at IS NULL"
-                         " ORDER BY created_at DESC, id DESC");
-      q.bind(1, user_id);
+                         " AND expires_at > ? ORDER BY created_at DESC, id DESC");
+      q.bind(1, user_id).bind(2, now);
       while (q.step()) out.push_back(row_to_session(q));
       return ok();
     });
@@ -204,9 +207,10 @@ class SqliteAuthStore final : public auth::AuthStore {
           .bind(2, session_id)
           .bind(3, new_expires_at)
           .exec();
-      c.prepare("UPDATE auth_sessions SET last_seen_at = ? WHERE id = ?")
+      c.prepare("UPDATE auth_sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?")
           .bind(1, now)
-          .bind(2, session_id)
+          .bind(2, new_expires_at)
+          .bind(3, session_id)
           .exec();
       s->last_seen_at = now;
       out = {auth::RotateOutcome::rotated, *s};

@@ -183,6 +183,7 @@ void Database::Impl::run_group(std::vector<Job*>& group) {
   }
   try {
     c.prepare("COMMIT").exec();
+    std::lock_guard lock(mu);
     stats.writes += applied;
     ++stats.commits;
   } catch (const std::exception& e) {

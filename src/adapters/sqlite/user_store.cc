@@ -76,17 +76,23 @@ class SqliteUserStore final : public users::UserStore {
     return one(std::string("SELECT ") + kColumns + " FROM users WHERE username = ?", username);
   }
 
-  Result<void> update_profile(const std::string& id, const std::string& display_name,
-                              const std::string& status_text) override {
-    return db_.write([&](Connection& c) -> Result<void> {
-      int n = c.prepare("UPDATE users SET display_name = ?, status_text = ? WHERE id = ?")
-                  .bind(1, display_name)
-                  .bind(2, status_text)
-                  .bind(3, id)
-                  .exec();
-      if (n == 0) return fail(Errc::not_found, "no such user");
+  Result<users::User> update_profile(const std::string& id,
+                                     const std::optional<std::string>& display_name,
+                                     const std::optional<std::string>& status_text) override {
+    std::optional<users::User> updated;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(std::string("UPDATE users SET display_name = coalesce(?1, display_name),"
+                                     " status_text = coalesce(?2, status_text) WHERE id = ?3"
+                                     " RETURNING ") + kColumns);
+      q.bind(1, display_name).bind(2, status_text).bind(3, id);
+      if (q.step()) updated = row_to_user(q);
+      while (q.step()) {
+      }
       return ok();
     });
+    if (!r) return fail(r.error());
+    if (!updated) return fail(Errc::not_found, "no such user");
+    return std::move(*updated);
   }
 
   Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,

@@ -50,15 +50,17 @@ class AuthStore {
   virtual Result<void> create_session(const SessionRecord& s, const std::string& refresh_hash,
                                       Millis refresh_expires_at) = 0;
   virtual Result<SessionRecord> session(const std::string& id) = 0;
-  // Sessions not revoked, newest first.
-  virtual Result<std::vector<SessionRecord>> active_sessions(const std::string& user_id) = 0;
+  // Sessions neither revoked nor expired (their refresh token lapsed), newest first.
+  virtual Result<std::vector<SessionRecord>> active_sessions(const std::string& user_id,
+                                                             Millis now) = 0;
   // Revokes the session if it belongs to user_id and is active; not_found otherwise.
   virtual Result<void> revoke_session(const std::string& user_id, const std::string& id,
                                       Millis now) = 0;
 
   // Atomic: old token unknown or expired -> unknown; already used -> its session is revoked
   // (reused); session revoked -> unknown; otherwise the old token is marked used, new_hash
-  // becomes the session's next token and last_seen_at = now (rotated).
+  // becomes the session's next token, last_seen_at = now and the session lives until
+  // new_expires_at (rotated).
   virtual Result<RotateResult> rotate_refresh(const std::string& old_hash,
                                               const std::string& new_hash, Millis now,
                                               Millis new_expires_at) = 0;

@@ -52,6 +52,13 @@ TEST_P(AuthStoreContract, RotateRefreshIsSingleUseAndReuseRevokes) {
   EXPECT_EQ(after->outcome, RotateOutcome::unknown);
 }
 
+TEST_P(AuthStoreContract, SessionsExpireWithTheirRefreshTokenAndRotationExtendsThem) {
+  EXPECT_EQ(store->active_sessions("U1", 10'001)->size(), 0u);
+  ASSERT_EQ(store->rotate_refresh("r1", "r2", 9'000, 30'000)->outcome, RotateOutcome::rotated);
+  EXPECT_EQ(store->active_sessions("U1", 20'000)->size(), 1u);
+  EXPECT_EQ(store->active_sessions("U1", 30'001)->size(), 0u);
+}
+
 TEST_P(AuthStoreContract, RotateRefreshUnknownOrExpired) {
   EXPECT_EQ(store->rotate_refresh("nope", "x", 200, 20'000)->outcome, RotateOutcome::unknown);
   EXPECT_EQ(store->rotate_refresh("r1", "x", 10'001, 20'000)->outcome, RotateOutcome::unknown);
@@ -60,7 +67,7 @@ TEST_P(AuthStoreContract, RotateRefreshUnknownOrExpired) {
 TEST_P(AuthStoreContract, SessionsListAndRevokeOnlyOwn) {
   SessionRecord s2{"S2", "U1", "phone", 150, 150, std::nullopt};
   ASSERT_TRUE(store->create_session(s2, "r9", 10'000));
-  auto list = store->active_sessions("U1");
+  auto list = store->active_sessions("U1", 200);
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].id, "S2");  // newest first
@@ -68,7 +75,7 @@ TEST_P(AuthStoreContract, SessionsListAndRevokeOnlyOwn) {
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, Errc::not_found);
   ASSERT_TRUE(store->revoke_session("U1", "S1", 500));
-  EXPECT_EQ(store->active_sessions("U1")->size(), 1u);
+  EXPECT_EQ(store->active_sessions("U1", 600)->size(), 1u);
   EXPECT_EQ(store->revoke_session("U1", "S1", 600).error().code, Errc::not_found);
   EXPECT_EQ(store->rotate_refresh("r1", "x", 700, 20'000)->outcome, RotateOutcome::unknown);
 }

@@ -28,8 +28,11 @@ class UserStore {
   virtual Result<void> insert(const User& u) = 0;
   virtual Result<User> get(const std::string& id) = 0;
   virtual Result<User> get_by_username(const std::string& username) = 0;
-  virtual Result<void> update_profile(const std::string& id, const std::string& display_name,
-                                      const std::string& status_text) = 0;
+  // Sets the fields given (one statement, so concurrent edits of different fields both land);
+  // returns the updated user.
+  virtual Result<User> update_profile(const std::string& id,
+                                      const std::optional<std::string>& display_name,
+                                      const std::optional<std::string>& status_text) = 0;
   // Ordered by username; only usernames greater than after (when given).
   virtual Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
                                                   const std::optional<std::string>& after) = 0;

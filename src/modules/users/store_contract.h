@@ -55,13 +55,16 @@ TEST_P(UserStoreContract, DuplicateUsernameIsAlreadyExistsCaseInsensitively) {
 
 TEST_P(UserStoreContract, UpdateProfileChangesOnlyProfileFields) {
   ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
-  ASSERT_TRUE(store->update_profile("01A", "Alice", "busy"));
+  auto updated = store->update_profile("01A", std::string("Alice"), std::string("busy"));
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->display_name, "Alice");
+  ASSERT_TRUE(store->update_profile("01A", std::nullopt, std::string("away")));
   auto u = store->get("01A");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->display_name, "Alice");
-  EXPECT_EQ(u->status_text, "busy");
+  EXPECT_EQ(u->status_text, "away");
   EXPECT_EQ(u->username, "alice");
-  auto missing = store->update_profile("nope", "x", "y");
+  auto missing = store->update_profile("nope", std::string("x"), std::nullopt);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::not_found);
 }

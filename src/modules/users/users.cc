@@ -75,22 +75,18 @@ Result<User> UserService::find_by_username(const std::string& username) {
 }
 
 Result<User> UserService::update_profile(const std::string& id, const ProfilePatch& patch) {
-  auto current = store_.get(id);
-  if (!current) return current;
-  User u = *current;
+  std::optional<std::string> display, status;
   if (patch.display_name) {
     auto d = clean_display_text(*patch.display_name, "display_name", 1, kMaxDisplayName);
     if (!d) return fail(d.error());
-    u.display_name = *d;
+    display = std::move(*d);
   }
   if (patch.status_text) {
     auto s = clean_display_text(*patch.status_text, "status_text", 0, kMaxStatusText);
     if (!s) return fail(s.error());
-    u.status_text = *s;
+    status = std::move(*s);
   }
-  auto r = store_.update_profile(id, u.display_name, u.status_text);
-  if (!r) return fail(r.error());
-  return u;
+  return store_.update_profile(id, display, status);
 }
 
 Result<DirectoryPage> UserService::search(const std::string& prefix, int limit,

@@ -28,13 +28,13 @@ class FakeUserStore final : public UserStore {
       if (v.username == name) return v;
     return fail(Errc::not_found, "no such user");
   }
-  Result<void> update_profile(const std::string& id, const std::string& d,
-                              const std::string& s) override {
+  Result<User> update_profile(const std::string& id, const std::optional<std::string>& d,
+                              const std::optional<std::string>& s) override {
     auto it = by_id.find(id);
     if (it == by_id.end()) return fail(Errc::not_found, "no such user");
-    it->second.display_name = d;
-    it->second.status_text = s;
-    return ok();
+    if (d) it->second.display_name = *d;
+    if (s) it->second.status_text = *s;
+    return it->second;
   }
   Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
                                           const std::optional<std::string>& after) override {
