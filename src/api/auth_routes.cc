@@ -22,6 +22,23 @@ std::string account_key(const std::string& username) {
   return u ? *u : std::string("~invalid");
 }
 
+// The fields register and login share: username, password and the optional device_name.
+struct SignInFields {
+  std::string username;
+  std::string password;
+  std::optional<std::string> device_name;
+};
+
+Result<SignInFields> sign_in_fields(const boost::json::object& body) {
+  auto username = json::required_string(body, "username");
+  if (!username) return fail(username.error());
+  auto password = json::required_string(body, "password");
+  if (!password) return fail(password.error());
+  auto device = json::optional_string(body, "device_name");
+  if (!device) return fail(device.error());
+  return SignInFields{std::move(*username), std::move(*password), std::move(*device)};
+}
+
 }  // namespace
 
 void add_auth_routes(net::Router& r, Context& ctx) {
@@ -29,22 +46,18 @@ void add_auth_routes(net::Router& r, Context& ctx) {
         respond([&ctx](net::Request& req) -> Result<net::Response> {
           auto body = parse_body(req);
           if (!body) return fail(body.error());
-          auto username = json::required_string(*body, "username");
-          if (!username) return fail(username.error());
-          auto password = json::required_string(*body, "password");
-          if (!password) return fail(password.error());
+          auto f = sign_in_fields(*body);
+          if (!f) return fail(f.error());
           auto display = json::optional_string(*body, "display_name");
           if (!display) return fail(display.error());
           auto email = json::optional_string(*body, "email");
           if (!email) return fail(email.error());
-          auto device = json::optional_string(*body, "device_name");
-          if (!device) return fail(device.error());
-          if (auto rl = rate_limit(ctx.s.limiter,
-                                   {{"register:ip:" + ctx.client.of(req),
-                                     ctx.opts.limits.register_per_ip}});
+          if (auto rl = rate_limit(ctx.s.limiter, {{"register:ip:" + ctx.client.of(req),
+                                                    ctx.opts.limits.register_per_ip}});
               !rl)
             return fail(rl.error());
-          auto a = ctx.s.auth.register_user({*username, *password, *display, *email, *device});
+          auto a = ctx.s.auth.register_user(
+              {f->username, f->password, *display, *email, f->device_name});
           if (!a) return fail(a.error());
           return authenticated_response(201, *a);
         }));
@@ -53,21 +66,17 @@ void add_auth_routes(net::Router& r, Context& ctx) {
         respond([&ctx](net::Request& req) -> Result<net::Response> {
           auto body = parse_body(req);
           if (!body) return fail(body.error());
-          auto username = json::required_string(*body, "username");
-          if (!username) return fail(username.error());
-          auto password = json::required_string(*body, "password");
-          if (!password) return fail(password.error());
+          auto f = sign_in_fields(*body);
+          if (!f) return fail(f.error());
           auto totp = json::optional_string(*body, "totp_code");
           if (!totp) return fail(totp.error());
-          auto device = json::optional_string(*body, "device_name");
-          if (!device) return fail(device.error());
           if (auto rl = rate_limit(
                   ctx.s.limiter,
                   {{"login:ip:" + ctx.client.of(req), ctx.opts.limits.login_per_ip},
-                   {"login:user:" + account_key(*username), ctx.opts.limits.login_per_account}});
+                   {"login:user:" + account_key(f->username), ctx.opts.limits.login_per_account}});
               !rl)
             return fail(rl.error());
-          auto a = ctx.s.auth.login({*username, *password, *totp, *device});
+          auto a = ctx.s.auth.login({f->username, f->password, *totp, f->device_name});
           if (!a) return fail(a.error());
           return authenticated_response(200, *a);
         }));
@@ -114,38 +123,39 @@ void add_auth_routes(net::Router& r, Context& ctx) {
           return no_content();
         }));
 
-  r.add(net::Method::post, "/api/v1/auth/totp/setup",
-        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
-          if (auto rl = rate_limit(ctx.s.limiter, {{"totp:user:" + p.user_id,
-                                                    ctx.opts.limits.totp_per_account}});
-              !rl)
-            return fail(rl.error());
-          auto s = ctx.s.auth.totp_setup(p);
-          if (!s) return fail(s.error());
-          return json_response(200, {{"secret", s->secret_base32}, {"otpauth_uri", s->otpauth_uri}});
-        }));
+  r.add(
+      net::Method::post, "/api/v1/auth/totp/setup",
+      authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+        if (auto rl = rate_limit(ctx.s.limiter,
+                                 {{"totp:user:" + p.user_id, ctx.opts.limits.totp_per_account}});
+            !rl)
+          return fail(rl.error());
+        auto s = ctx.s.auth.totp_setup(p);
+        if (!s) return fail(s.error());
+        return json_response(200, {{"secret", s->secret_base32}, {"otpauth_uri", s->otpauth_uri}});
+      }));
 
   auto code_route = [&ctx](bool enable) {
-    return authed(ctx, [&ctx, enable](net::Request& req,
-                                      const auth::Principal& p) -> Result<net::Response> {
-      auto body = parse_body(req);
-      if (!body) return fail(body.error());
-      auto code = json::required_string(*body, "code");
-      if (!code) return fail(code.error());
-      if (auto rl = rate_limit(ctx.s.limiter,
-                               {{"totp:user:" + p.user_id, ctx.opts.limits.totp_per_account}});
-          !rl)
-        return fail(rl.error());
-      if (!enable) {
-        if (auto r = ctx.s.auth.totp_disable(p, *code); !r) return fail(r.error());
-        return no_content();
-      }
-      auto codes = ctx.s.auth.totp_enable(p, *code);
-      if (!codes) return fail(codes.error());
-      boost::json::array arr;
-      for (const auto& c : *codes) arr.push_back(boost::json::string(c));
-      return json_response(200, {{"recovery_codes", std::move(arr)}});
-    });
+    return authed(
+        ctx, [&ctx, enable](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto code = json::required_string(*body, "code");
+          if (!code) return fail(code.error());
+          if (auto rl = rate_limit(ctx.s.limiter,
+                                   {{"totp:user:" + p.user_id, ctx.opts.limits.totp_per_account}});
+              !rl)
+            return fail(rl.error());
+          if (!enable) {
+            if (auto r = ctx.s.auth.totp_disable(p, *code); !r) return fail(r.error());
+            return no_content();
+          }
+          auto codes = ctx.s.auth.totp_enable(p, *code);
+          if (!codes) return fail(codes.error());
+          boost::json::array arr;
+          for (const auto& c : *codes) arr.push_back(boost::json::string(c));
+          return json_response(200, {{"recovery_codes", std::move(arr)}});
+        });
   };
   r.add(net::Method::post, "/api/v1/auth/totp/enable", code_route(true));
   r.add(net::Method::post, "/api/v1/auth/totp/disable", code_route(false));

@@ -1,7 +1,5 @@
 #include "net/client.h"
 
-#include <strings.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,10 +20,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 std::string_view ClientResponse::header(std::string_view name) const {
-  for (const auto& h : headers)
-    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0)
-      return h.value;
-  return {};
+  return find_header(headers, name);
 }
 
 namespace {
@@ -211,13 +206,11 @@ Result<std::unique_ptr<WsClient>> WsClient::connect(const std::string& host, std
   auto timeout = std::chrono::milliseconds(10'000);
   auto cancel = [&] { s.drop(); };
   auto ec = run_with_deadline(
-      s.ioc, timeout, [&](auto h) { beast::get_lowest_layer(*s.ws).async_connect(ep, h); },
-      cancel);
+      s.ioc, timeout, [&](auto h) { beast::get_lowest_layer(*s.ws).async_connect(ep, h); }, cancel);
   if (!ec)
     ec = run_with_deadline(
         s.ioc, timeout,
-        [&](auto h) { s.ws->async_handshake(host + ":" + std::to_string(port), path, h); },
-        cancel);
+        [&](auto h) { s.ws->async_handshake(host + ":" + std::to_string(port), path, h); }, cancel);
   if (ec) return fail(Errc::unavailable, "websocket connect: " + ec.message());
   return c;
 }
@@ -239,8 +232,7 @@ Result<std::string> WsClient::read_text(std::chrono::milliseconds timeout) {
   }
   s.ioc.restart();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!s.read_done && std::chrono::steady_clock::now() < deadline)
-    s.ioc.run_one_until(deadline);
+  while (!s.read_done && std::chrono::steady_clock::now() < deadline) s.ioc.run_one_until(deadline);
   if (!s.read_done) return fail(Errc::unavailable, "timeout");
   s.read_pending = false;
   if (s.read_ec) {

@@ -12,12 +12,14 @@ std::string_view Request::path() const {
   return t.substr(0, t.find('?'));
 }
 
-std::string_view Request::header(std::string_view name) const {
+std::string_view find_header(const std::vector<Header>& headers, std::string_view name) {
   for (const auto& h : headers)
     if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0)
       return h.value;
   return {};
 }
+
+std::string_view Request::header(std::string_view name) const { return find_header(headers, name); }
 
 std::string_view Request::param(std::string_view name) const {
   for (const auto& [k, v] : params)
@@ -37,8 +39,11 @@ Result<std::optional<std::string>> Request::query(std::string_view name) const {
     auto eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
     if (key != name) continue;
-    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
-    if (!v) return fail(Errc::malformed, std::string(name) + " is not correctly URL-encoded", std::string(name));
+    auto v =
+        url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!v)
+      return fail(Errc::malformed, std::string(name) + " is not correctly URL-encoded",
+                  std::string(name));
     return v;
   }
   return std::optional<std::string>{};
@@ -82,14 +87,22 @@ std::optional<std::string> url_decode(std::string_view s, bool form_encoding) {
 
 const char* method_name(Method m) {
   switch (m) {
-    case Method::get: return "GET";
-    case Method::head: return "HEAD";
-    case Method::post: return "POST";
-    case Method::put: return "PUT";
-    case Method::patch: return "PATCH";
-    case Method::del: return "DELETE";
-    case Method::options: return "OPTIONS";
-    case Method::other: return "OTHER";
+    case Method::get:
+      return "GET";
+    case Method::head:
+      return "HEAD";
+    case Method::post:
+      return "POST";
+    case Method::put:
+      return "PUT";
+    case Method::patch:
+      return "PATCH";
+    case Method::del:
+      return "DELETE";
+    case Method::options:
+      return "OPTIONS";
+    case Method::other:
+      return "OTHER";
   }
   return "OTHER";
 }

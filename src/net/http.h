@@ -44,6 +44,9 @@ struct Response {
   std::string body;
 };
 
+// Case-insensitive lookup of a header's first value; "" when absent.
+std::string_view find_header(const std::vector<Header>& headers, std::string_view name);
+
 // The error envelope of API.md: {"error": {"code", "message"[, "field"]}}.
 Response error_response(int status, std::string_view code, std::string_view message,
                         std::string_view field = {});

@@ -16,12 +16,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -42,14 +44,22 @@ namespace {
 
 Method to_method(bhttp::verb v) {
   switch (v) {
-    case bhttp::verb::get: return Method::get;
-    case bhttp::verb::head: return Method::head;
-    case bhttp::verb::post: return Method::post;
-    case bhttp::verb::put: return Method::put;
-    case bhttp::verb::patch: return Method::patch;
-    case bhttp::verb::delete_: return Method::del;
-    case bhttp::verb::options: return Method::options;
-    default: return Method::other;
+    case bhttp::verb::get:
+      return Method::get;
+    case bhttp::verb::head:
+      return Method::head;
+    case bhttp::verb::post:
+      return Method::post;
+    case bhttp::verb::put:
+      return Method::put;
+    case bhttp::verb::patch:
+      return Method::patch;
+    case bhttp::verb::delete_:
+      return Method::del;
+    case bhttp::verb::options:
+      return Method::options;
+    default:
+      return Method::other;
   }
 }
 
@@ -85,7 +95,9 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   void mark_ready() override;
   void post(std::function<void()> fn) override;
 
-  asio::awaitable<void> run(bhttp::request<bhttp::string_body> upgrade, Request req);
+  // early_bytes: what the client sent after the upgrade request before seeing the 101.
+  asio::awaitable<void> run(bhttp::request<bhttp::string_body> upgrade, Request req,
+                            std::string early_bytes);
 
  private:
   void request_close(int code, std::string reason);
@@ -116,10 +128,11 @@ struct Server::Impl {
                      .Name("parley_http_requests_total")
                      .Help("HTTP requests by route, method and status")
                      .Register(metrics::registry())),
-        latency(prometheus::BuildHistogram()
-                    .Name("parley_http_request_duration_seconds")
-                    .Help("HTTP request latency by route, from request header read to response written")
-                    .Register(metrics::registry())),
+        latency(
+            prometheus::BuildHistogram()
+                .Name("parley_http_request_duration_seconds")
+                .Help("HTTP request latency by route, from request header read to response written")
+                .Register(metrics::registry())),
         connections(prometheus::BuildGauge()
                         .Name("parley_open_connections")
                         .Help("Open client connections by kind")
@@ -252,7 +265,8 @@ asio::awaitable<void> WsConn::write_loop() {
   }
 }
 
-asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Request req) {
+asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Request req,
+                                  std::string early_bytes) {
   auto self = shared_from_this();
   websocket::stream_base::timeout t;
   t.handshake_timeout = server_.opts.read_timeout;
@@ -262,7 +276,18 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
   ws_.read_message_max(server_.opts.ws_max_frame_bytes);
   beast::get_lowest_layer(ws_).expires_never();
 
-  auto [aec] = co_await ws_.async_accept(upgrade, kTuple);
+  boost::system::error_code aec;
+  if (early_bytes.empty()) {
+    std::tie(aec) = co_await ws_.async_accept(upgrade, kTuple);
+  } else {
+    // Frames that came with the upgrade request sit in the HTTP read buffer. Beast's
+    // accept(buffers) parses the request from given bytes and keeps the rest for reading
+    // frames, so hand it the request again followed by those bytes.
+    std::ostringstream wire;
+    wire << upgrade;
+    std::string bytes = wire.str() + early_bytes;
+    std::tie(aec) = co_await ws_.async_accept(asio::buffer(bytes), kTuple);
+  }
   if (aec) co_return;
   ws_.text(true);
   {
@@ -309,8 +334,8 @@ void Server::Impl::record(const char* route, Method m, int status, double second
       .Increment();
   latency
       .Add({{"route", route}},
-           prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                   0.05, 0.1, 0.25, 0.5, 1, 2.5})
+           prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                   0.1, 0.25, 0.5, 1, 2.5})
       .Observe(seconds);
 }
 
@@ -332,8 +357,8 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
     try {
       return route->handler(*req);
     } catch (const std::exception& e) {
-      log::error("handler threw", {{"route", route->pattern}, {"what", e.what()},
-                                   {"request_id", req->request_id}});
+      log::error("handler threw",
+                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
       return error_response(500, "internal", "internal error");
     }
   };
@@ -427,7 +452,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
           req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
         on_exit.uncount();  // from here on it is counted as a WebSocket
         auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
-        co_await conn->run(std::move(upgrade), std::move(req));
+        std::string early = beast::buffers_to_string(buffer.data());
+        co_await conn->run(std::move(upgrade), std::move(req), std::move(early));
         co_return;
       }
     }
@@ -470,8 +496,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     stream->expires_after(opts.read_timeout);
     auto [wec, wn] = co_await bhttp::async_write(*stream, out, kTuple);
 
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record(route_name, req->method, resp.status, secs);
     if (opts.access_log)
       log::info("http", {{"request_id", req->request_id},

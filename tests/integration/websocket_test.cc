@@ -40,6 +40,37 @@ TEST_F(WebSocketTest, HelloGetsReady) {
   EXPECT_EQ(sessions.obj().at("sessions").as_array()[0].at("id"), ready["session_id"]);
 }
 
+// Regression: a hello sent in the same write as the upgrade request was lost with the HTTP read
+// buffer, and the client only got the 4001 of the hello deadline.
+TEST_F(WebSocketTest, HelloSentWithTheUpgradeRequestIsNotLost) {
+  auto api = this->api();
+  auto a = register_account(api, "wsearly");
+  std::string payload = R"({"type":"hello","token":")" + a.access + "\"}";
+  // A masked client text frame (RFC 6455 5.2); the payload is under 64 KiB.
+  std::string frame;
+  frame += static_cast<char>(0x81);
+  if (payload.size() < 126) {
+    frame += static_cast<char>(0x80 | payload.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>(payload.size() >> 8);
+    frame += static_cast<char>(payload.size() & 0xFF);
+  }
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  frame.append(mask, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  std::string request =
+      "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  // raw_exchange reads until the deadline: the ready frame arrives long before it.
+  net::HttpClient raw("127.0.0.1", port(), 2s);
+  auto got = raw.raw_exchange(request + frame);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_NE(got->find("101 Switching Protocols"), std::string::npos) << *got;
+  EXPECT_NE(got->find(R"("type":"ready")"), std::string::npos) << *got;
+}
+
 TEST_F(WebSocketTest, PingGetsPong) {
   auto api = this->api();
   auto a = register_account(api, "wsping");

@@ -106,8 +106,9 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<void> create_session(const auth::SessionRecord& s, const std::string& refresh_hash,
                               Millis refresh_expires_at) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at,"
-                " expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+      c.prepare(
+           "INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at,"
+           " expires_at) VALUES (?, ?, ?, ?, ?, ?)")
           .bind(1, s.id)
           .bind(2, s.user_id)
           .bind(3, s.device_name)
@@ -115,8 +116,9 @@ class SqliteAuthStore final : public auth::AuthStore {
           .bind(5, s.last_seen_at)
           .bind(6, refresh_expires_at)
           .exec();
-      c.prepare("INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
-                " VALUES (?, ?, ?)")
+      c.prepare(
+           "INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
+           " VALUES (?, ?, ?)")
           .bind_blob(1, refresh_hash)
           .bind(2, s.id)
           .bind(3, refresh_expires_at)
@@ -137,7 +139,7 @@ class SqliteAuthStore final : public auth::AuthStore {
   }
 
   Result<std::vector<auth::SessionRecord>> active_sessions(const std::string& user_id,
-                                                          Millis now) override {
+                                                           Millis now) override {
     std::vector<auth::SessionRecord> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("SELECT ") + kSessionColumns +
@@ -154,8 +156,9 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<void> revoke_session(const std::string& user_id, const std::string& id,
                               Millis now) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      int n = c.prepare("UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND user_id = ?"
-                        " AND revoked_at IS NULL")
+      int n = c.prepare(
+                   "UPDATE auth_sessions SET revoked_at = ? WHERE id = ? AND user_id = ?"
+                   " AND revoked_at IS NULL")
                   .bind(1, now)
                   .bind(2, id)
                   .bind(3, user_id)
@@ -197,12 +200,18 @@ class SqliteAuthStore final : public auth::AuthStore {
         return ok();
       }
       if (expires_at <= now) return ok();
+      // Spent tokens are kept for reuse detection only as long as they would have been valid.
+      c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ? AND expires_at <= ?")
+          .bind(1, session_id)
+          .bind(2, now)
+          .exec();
       c.prepare("UPDATE auth_refresh_tokens SET used_at = ? WHERE token_hash = ?")
           .bind(1, now)
           .bind_blob(2, old_hash)
           .exec();
-      c.prepare("INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
-                " VALUES (?, ?, ?)")
+      c.prepare(
+           "INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
+           " VALUES (?, ?, ?)")
           .bind_blob(1, new_hash)
           .bind(2, session_id)
           .bind(3, new_expires_at)
@@ -234,9 +243,10 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<void> enable_totp(const std::string& user_id,
                            const std::vector<std::string>& recovery_hashes) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      int n = c.prepare("UPDATE auth_credentials SET totp_secret = pending_totp_secret,"
-                        " pending_totp_secret = NULL WHERE user_id = ?"
-                        " AND pending_totp_secret IS NOT NULL")
+      int n = c.prepare(
+                   "UPDATE auth_credentials SET totp_secret = pending_totp_secret,"
+                   " pending_totp_secret = NULL WHERE user_id = ?"
+                   " AND pending_totp_secret IS NOT NULL")
                   .bind(1, user_id)
                   .exec();
       if (n == 0) return fail(Errc::failed_precondition, "no pending two-factor set-up");
@@ -252,8 +262,9 @@ class SqliteAuthStore final : public auth::AuthStore {
 
   Result<void> disable_totp(const std::string& user_id) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("UPDATE auth_credentials SET totp_secret = NULL, pending_totp_secret = NULL"
-                " WHERE user_id = ?")
+      c.prepare(
+           "UPDATE auth_credentials SET totp_secret = NULL, pending_totp_secret = NULL"
+           " WHERE user_id = ?")
           .bind(1, user_id)
           .exec();
       c.prepare("DELETE FROM auth_recovery_codes WHERE user_id = ?").bind(1, user_id).exec();
@@ -264,8 +275,9 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<bool> consume_totp_step(const std::string& user_id, std::int64_t step) override {
     bool fresh = false;
     auto r = db_.write([&](Connection& c) -> Result<void> {
-      fresh = c.prepare("UPDATE auth_credentials SET totp_last_step = ?1"
-                        " WHERE user_id = ?2 AND totp_last_step < ?1")
+      fresh = c.prepare(
+                   "UPDATE auth_credentials SET totp_last_step = ?1"
+                   " WHERE user_id = ?2 AND totp_last_step < ?1")
                   .bind(1, step)
                   .bind(2, user_id)
                   .exec() == 1;
@@ -292,9 +304,10 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<SigningKey> signing_key(const SigningKey& candidate) override {
     SigningKey out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("INSERT INTO auth_signing_keys (kid, secret, created_at)"
-                " SELECT ?, ?, strftime('%s','now') * 1000"
-                " WHERE NOT EXISTS (SELECT 1 FROM auth_signing_keys)")
+      c.prepare(
+           "INSERT INTO auth_signing_keys (kid, secret, created_at)"
+           " SELECT ?, ?, strftime('%s','now') * 1000"
+           " WHERE NOT EXISTS (SELECT 1 FROM auth_signing_keys)")
           .bind(1, candidate.kid)
           .bind_blob(2, candidate.secret)
           .exec();
