@@ -22,7 +22,12 @@ std::shared_ptr<const std::string> error_frame(const boost::json::value& req, co
 // running on the pool sits in State, so the session may close while that work is in flight.
 class GatewaySession final : public net::WsSession {
   struct State {
-    enum class Phase { awaiting_hello, authenticating, ready, closed } phase = Phase::awaiting_hello;
+    enum class Phase {
+      awaiting_hello,
+      authenticating,
+      ready,
+      closed
+    } phase = Phase::awaiting_hello;
     auth::Principal principal;
   };
 
@@ -66,7 +71,8 @@ class GatewaySession final : public net::WsSession {
       return conn_->send(frame(pong));
     }
     if (*type == "hello")
-      return conn_->send(error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
+      return conn_->send(
+          error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
     conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + *type + "\"", {}, 0}));
   }
 
@@ -120,8 +126,9 @@ class GatewaySession final : public net::WsSession {
 }  // namespace
 
 Gateway::Gateway(Context& ctx) : ctx_(ctx) {
-  revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic,
-                                      [this](std::string_view sid) { close_session(std::string(sid)); });
+  revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic, [this](std::string_view sid) {
+    close_session(std::string(sid));
+  });
 }
 
 Gateway::~Gateway() = default;

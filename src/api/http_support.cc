@@ -8,18 +8,30 @@ namespace parley::api {
 
 WireError wire_error(const Error& e) {
   switch (e.code) {
-    case Errc::invalid_argument: return {422, "validation_failed"};
-    case Errc::malformed: return {400, "bad_request"};
-    case Errc::unauthenticated: return {401, "unauthorized"};
-    case Errc::second_factor_required: return {401, "totp_required"};
-    case Errc::permission_denied: return {403, "forbidden"};
-    case Errc::not_found: return {404, "not_found"};
-    case Errc::already_exists: return {409, "conflict"};
-    case Errc::failed_precondition: return {409, "conflict"};
-    case Errc::too_large: return {413, "payload_too_large"};
-    case Errc::resource_exhausted: return {429, "rate_limited"};
-    case Errc::unavailable: return {503, "unavailable"};
-    case Errc::internal: return {500, "internal"};
+    case Errc::invalid_argument:
+      return {422, "validation_failed"};
+    case Errc::malformed:
+      return {400, "bad_request"};
+    case Errc::unauthenticated:
+      return {401, "unauthorized"};
+    case Errc::second_factor_required:
+      return {401, "totp_required"};
+    case Errc::permission_denied:
+      return {403, "forbidden"};
+    case Errc::not_found:
+      return {404, "not_found"};
+    case Errc::already_exists:
+      return {409, "conflict"};
+    case Errc::failed_precondition:
+      return {409, "conflict"};
+    case Errc::too_large:
+      return {413, "payload_too_large"};
+    case Errc::resource_exhausted:
+      return {429, "rate_limited"};
+    case Errc::unavailable:
+      return {503, "unavailable"};
+    case Errc::internal:
+      return {500, "internal"};
   }
   return {500, "internal"};
 }
@@ -77,7 +89,8 @@ boost::json::object user_json(const users::User& u) {
 Result<void> ClientAddress::init(const std::vector<std::string>& trusted) {
   for (const auto& t : trusted) {
     auto c = net::Cidr::parse(t);
-    if (!c) return fail(Errc::invalid_argument, "trusted proxy \"" + t + "\" is not an address or CIDR");
+    if (!c)
+      return fail(Errc::invalid_argument, "trusted proxy \"" + t + "\" is not an address or CIDR");
     trusted_.push_back(*c);
   }
   return ok();
@@ -116,8 +129,7 @@ std::string ClientAddress::of(const net::Request& req) const {
 Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req) {
   std::string_view h = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (h.size() <= kBearer.size() ||
-      strncasecmp(h.data(), kBearer.data(), kBearer.size()) != 0)
+  if (h.size() <= kBearer.size() || strncasecmp(h.data(), kBearer.data(), kBearer.size()) != 0)
     return fail(Errc::unauthenticated, "missing bearer token");
   return auth.authenticate(std::string(h.substr(kBearer.size())));
 }

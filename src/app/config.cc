@@ -17,7 +17,8 @@ Result<std::uint64_t> parse_uint(const std::string& v, const std::string& key, s
     return fail(Errc::invalid_argument, key + ": expected a whole number, got \"" + v + "\"");
   auto n = std::stoull(v);
   if (n > max)
-    return fail(Errc::invalid_argument, key + ": " + v + " is over the maximum " + std::to_string(max));
+    return fail(Errc::invalid_argument,
+                key + ": " + v + " is over the maximum " + std::to_string(max));
   return n;
 }
 
@@ -37,13 +38,15 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   if (slash == std::string::npos) return bad();
   std::string burst = v.substr(0, slash), period = v.substr(slash + 1);
   std::size_t unit_at = period.find_first_not_of("0123456789");
-  if (burst.empty() || burst.find_first_not_of("0123456789") != std::string::npos ||
-      unit_at == 0 || unit_at == std::string::npos || burst.size() > 9 || unit_at > 9)
+  if (burst.empty() || burst.find_first_not_of("0123456789") != std::string::npos || unit_at == 0 ||
+      unit_at == std::string::npos || burst.size() > 9 || unit_at > 9)
     return bad();
   std::string unit = period.substr(unit_at);
   long long amount = std::stoll(period.substr(0, unit_at));
-  long long ms = unit == "ms" ? amount : unit == "s" ? amount * 1000 : unit == "m" ? amount * 60'000
-                                                                                   : -1;
+  long long ms = unit == "ms"  ? amount
+                 : unit == "s" ? amount * 1000
+                 : unit == "m" ? amount * 60'000
+                               : -1;
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
   // The bucket refills completely over the period: one token every period/burst.
@@ -74,16 +77,21 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"log_format",
        [](Config& c, const std::string& v) -> Result<void> {
-         if (v == "text") c.log_format = log::Format::text;
-         else if (v == "json") c.log_format = log::Format::json;
-         else return fail(Errc::invalid_argument, "log_format: expected text or json, got \"" + v + "\"");
+         if (v == "text")
+           c.log_format = log::Format::text;
+         else if (v == "json")
+           c.log_format = log::Format::json;
+         else
+           return fail(Errc::invalid_argument,
+                       "log_format: expected text or json, got \"" + v + "\"");
          return ok();
        }},
       {"log_level",
        [](Config& c, const std::string& v) -> Result<void> {
-         static const std::map<std::string, log::Level> levels = {
-             {"debug", log::Level::debug}, {"info", log::Level::info},
-             {"warn", log::Level::warn}, {"error", log::Level::error}};
+         static const std::map<std::string, log::Level> levels = {{"debug", log::Level::debug},
+                                                                  {"info", log::Level::info},
+                                                                  {"warn", log::Level::warn},
+                                                                  {"error", log::Level::error}};
          auto it = levels.find(v);
          if (it == levels.end())
            return fail(Errc::invalid_argument, "log_level: expected debug, info, warn or error");
@@ -166,7 +174,8 @@ const std::map<std::string, Setter>& setters() {
 Result<void> apply(Config& c, const std::string& key, const std::string& value,
                    const std::string& where) {
   auto it = setters().find(key);
-  if (it == setters().end()) return fail(Errc::invalid_argument, where + ": unknown setting \"" + key + "\"");
+  if (it == setters().end())
+    return fail(Errc::invalid_argument, where + ": unknown setting \"" + key + "\"");
   auto r = it->second(c, value);
   if (!r) return fail(Errc::invalid_argument, where + ": " + r.error().message);
   return ok();
@@ -224,8 +233,10 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
         return fail(Errc::invalid_argument, a + " needs a value (see parley --help)");
       value = args[++i];
     }
-    if (key == "config") config_file = value;
-    else flags.emplace_back(key, value);
+    if (key == "config")
+      config_file = value;
+    else
+      flags.emplace_back(key, value);
   }
   struct EnvSetting {
     std::string name, key, value;

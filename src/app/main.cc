@@ -82,8 +82,10 @@ int serve(const std::vector<std::string>& args) {
   server_opts.access_log = cfg.access_log;
   net::Server server(server_opts, router, pool, api.websocket_factory());
   if (auto r = server.start(); !r) return die(r.error().message);
-  log::info("listening", {{"address", cfg.host}, {"port", static_cast<int>(server.port())},
-                          {"data_dir", cfg.data_dir}, {"version", PARLEY_VERSION}});
+  log::info("listening", {{"address", cfg.host},
+                          {"port", static_cast<int>(server.port())},
+                          {"data_dir", cfg.data_dir},
+                          {"version", PARLEY_VERSION}});
 
   server.run();  // returns after SIGTERM/SIGINT and a graceful drain
   pool.stop();

@@ -19,9 +19,9 @@ TEST(Id, IsTimeOrderedAndWellFormed) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) seen.insert(new_id(5'000));
   EXPECT_EQ(seen.size(), 1000u);
-  EXPECT_FALSE(looks_like_id("01ARZ3NDEKTSV4RRFFQ69G5FA"));    // 25 chars
-  EXPECT_FALSE(looks_like_id("01ARZ3NDEKTSV4RRFFQ69G5FAU"));   // U is not Crockford
-  EXPECT_FALSE(looks_like_id("01arz3ndektsv4rrffq69g5fav"));   // lower case
+  EXPECT_FALSE(looks_like_id("01ARZ3NDEKTSV4RRFFQ69G5FA"));   // 25 chars
+  EXPECT_FALSE(looks_like_id("01ARZ3NDEKTSV4RRFFQ69G5FAU"));  // U is not Crockford
+  EXPECT_FALSE(looks_like_id("01arz3ndektsv4rrffq69g5fav"));  // lower case
 }
 
 TEST(Text, Utf8Validation) {

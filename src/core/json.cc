@@ -18,7 +18,8 @@ bool numbers_in_safe_range(const boost::json::value& v) {
       return v.get_uint64() <= static_cast<std::uint64_t>(kMaxSafeInteger);
     case boost::json::kind::double_: {
       double d = v.get_double();
-      return d <= static_cast<double>(kMaxSafeInteger) && d >= -static_cast<double>(kMaxSafeInteger);
+      return d <= static_cast<double>(kMaxSafeInteger) &&
+             d >= -static_cast<double>(kMaxSafeInteger);
     }
     case boost::json::kind::array:
       for (const auto& e : v.get_array())
@@ -42,8 +43,7 @@ Result<boost::json::object> parse_object(std::string_view text) {
   boost::json::value v = boost::json::parse(text, ec, {}, opts);
   if (ec) return fail(Errc::malformed, "request body is not valid JSON: " + ec.message());
   if (!v.is_object()) return fail(Errc::malformed, "request body must be a JSON object");
-  if (!numbers_in_safe_range(v))
-    return fail(Errc::malformed, "numbers must be within +/-2^53");
+  if (!numbers_in_safe_range(v)) return fail(Errc::malformed, "numbers must be within +/-2^53");
   return std::move(v.get_object());
 }
 

@@ -6,13 +6,12 @@
 // Errc::malformed (400); values that are well-typed but unacceptable are for the caller to judge.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "core/result.h"
 

@@ -6,25 +6,24 @@
 #pragma once
 
 #include <string>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace parley {
 
 enum class Errc {
-  invalid_argument,     // well-formed but invalid values (422); Error::field names the field
-  malformed,            // not parseable or wrong types (400)
-  unauthenticated,      // no or bad credentials (401)
+  invalid_argument,        // well-formed but invalid values (422); Error::field names the field
+  malformed,               // not parseable or wrong types (400)
+  unauthenticated,         // no or bad credentials (401)
   second_factor_required,  // password fine, TOTP code missing or wrong (401 totp_required)
-  permission_denied,    // known caller, not allowed (403)
-  not_found,            // unknown, or not visible to the caller (404)
-  already_exists,       // unique constraint (409)
-  failed_precondition,  // state does not allow it (409)
-  too_large,            // payload over a limit (413)
-  resource_exhausted,   // rate limited (429); Error::retry_after_s says when to retry
-  unavailable,          // overloaded or shutting down (503)
-  internal,             // a bug or a broken invariant (500)
+  permission_denied,       // known caller, not allowed (403)
+  not_found,               // unknown, or not visible to the caller (404)
+  already_exists,          // unique constraint (409)
+  failed_precondition,     // state does not allow it (409)
+  too_large,               // payload over a limit (413)
+  resource_exhausted,      // rate limited (429); Error::retry_after_s says when to retry
+  unavailable,             // overloaded or shutting down (503)
+  internal,                // a bug or a broken invariant (500)
 };
 
 struct Error {

@@ -60,7 +60,8 @@ bool Cidr::contains(std::string_view ip) const {
   if (std::memcmp(b.data(), bytes_.data(), static_cast<std::size_t>(full)) != 0) return false;
   if (rest == 0) return true;
   auto mask = static_cast<unsigned char>(0xFF << (8 - rest));
-  return (b[static_cast<std::size_t>(full)] & mask) == (bytes_[static_cast<std::size_t>(full)] & mask);
+  return (b[static_cast<std::size_t>(full)] & mask) ==
+         (bytes_[static_cast<std::size_t>(full)] & mask);
 }
 
 }  // namespace parley::net

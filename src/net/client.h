@@ -33,7 +33,8 @@ class HttpClient {
 
   // One request on the kept-alive connection (reconnecting when the server closed it).
   Result<ClientResponse> request(std::string_view method, std::string_view target,
-                                 std::string_view body = {}, const std::vector<Header>& headers = {});
+                                 std::string_view body = {},
+                                 const std::vector<Header>& headers = {});
   // Writes raw bytes and reads whatever comes back until the server closes or the deadline.
   Result<std::string> raw_exchange(std::string_view bytes);
 

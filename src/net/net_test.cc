@@ -17,10 +17,18 @@ Request make(Method m, std::string target) {
 TEST(Router, MatchesLiteralsBeforeParamsInOrderAndDecodesParams) {
   Router router;
   int hit = 0;
-  router.add(Method::get, "/api/v1/users/me", [&](Request&) { hit = 1; return Response{}; });
-  router.add(Method::get, "/api/v1/users/{id}", [&](Request&) { hit = 2; return Response{}; });
-  router.add(Method::put, "/api/v1/messages/{id}/reactions/{emoji}",
-             [&](Request&) { hit = 3; return Response{}; });
+  router.add(Method::get, "/api/v1/users/me", [&](Request&) {
+    hit = 1;
+    return Response{};
+  });
+  router.add(Method::get, "/api/v1/users/{id}", [&](Request&) {
+    hit = 2;
+    return Response{};
+  });
+  router.add(Method::put, "/api/v1/messages/{id}/reactions/{emoji}", [&](Request&) {
+    hit = 3;
+    return Response{};
+  });
 
   auto me = make(Method::get, "/api/v1/users/me?x=1");
   auto m = router.match(me);

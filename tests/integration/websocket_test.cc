@@ -58,7 +58,8 @@ TEST_F(WebSocketTest, HelloSentWithTheUpgradeRequestIsNotLost) {
   }
   const char mask[4] = {0x12, 0x34, 0x56, 0x78};
   frame.append(mask, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    frame += static_cast<char>(payload[i] ^ mask[i % 4]);
   std::string request =
       "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -27,8 +27,8 @@ void check(sqlite3* db, int rc, const char* what) {
 
 sqlite3* open_raw(const std::string& path, bool writer) {
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                            : SQLITE_OPEN_READONLY);
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -50,9 +50,8 @@ Stmt::~Stmt() {
 }
 
 Stmt& Stmt::bind(int i, std::string_view v) {
-  check(sqlite3_db_handle(s_), sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()),
-                                                 SQLITE_TRANSIENT),
-        "bind");
+  check(sqlite3_db_handle(s_),
+        sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT), "bind");
   return *this;
 }
 
@@ -107,8 +106,9 @@ Stmt Connection::prepare(std::string_view sql) {
   auto it = cache_.find(std::string(sql));
   if (it != cache_.end()) return Stmt(it->second);
   sqlite3_stmt* s = nullptr;
-  check(db_, sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                                SQLITE_PREPARE_PERSISTENT, &s, nullptr),
+  check(db_,
+        sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &s, nullptr),
         "prepare");
   cache_.emplace(std::string(sql), s);
   return Stmt(s);
@@ -269,8 +269,9 @@ Result<void> Database::migrate(std::string_view component, const std::vector<Mig
       q.bind(1, component).bind(2, step.version);
       if (q.step()) return ok();
       c.exec_script(step.sql);
-      c.prepare("INSERT INTO schema_migrations (component, version, applied_at) "
-                "VALUES (?, ?, strftime('%s','now') * 1000)")
+      c.prepare(
+           "INSERT INTO schema_migrations (component, version, applied_at) "
+           "VALUES (?, ?, strftime('%s','now') * 1000)")
           .bind(1, component)
           .bind(2, step.version)
           .exec();
@@ -278,8 +279,8 @@ Result<void> Database::migrate(std::string_view component, const std::vector<Mig
     });
     if (!r)
       return fail(Errc::internal, "migration " + std::string(component) + " v" +
-                                      std::to_string(step.version) + " failed: " +
-                                      r.error().message);
+                                      std::to_string(step.version) +
+                                      " failed: " + r.error().message);
   }
   return ok();
 }
@@ -332,7 +333,8 @@ Error sqlite_error(const std::exception& e) {
 
 bool is_unique_violation(const std::exception& e) {
   auto* se = dynamic_cast<const SqliteError*>(&e);
-  return se && (se->code() == SQLITE_CONSTRAINT_UNIQUE || se->code() == SQLITE_CONSTRAINT_PRIMARYKEY);
+  return se &&
+         (se->code() == SQLITE_CONSTRAINT_UNIQUE || se->code() == SQLITE_CONSTRAINT_PRIMARYKEY);
 }
 
 }  // namespace parley::sqlite

@@ -1,11 +1,12 @@
 // The store contract suites of every module, run against SQLite in a throw-away folder.
+#include "adapters/sqlite/stores.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
-#include "adapters/sqlite/stores.h"
 #include "modules/auth/store_contract.h"
 #include "modules/users/store_contract.h"
 
@@ -105,8 +106,8 @@ TEST(SqliteDatabase, MigrationsApplyOnceAcrossReopen) {
   auto db = Database::open(path);
   ASSERT_TRUE(db);
   // Re-running v1 would fail (table exists); v2 applies.
-  ASSERT_TRUE((*db)->migrate("t", {{1, "CREATE TABLE t (v INTEGER);"},
-                                   {2, "ALTER TABLE t ADD COLUMN w INTEGER;"}}));
+  ASSERT_TRUE((*db)->migrate(
+      "t", {{1, "CREATE TABLE t (v INTEGER);"}, {2, "ALTER TABLE t ADD COLUMN w INTEGER;"}}));
   auto broken = (*db)->migrate("t", {{3, "THIS IS NOT SQL"}});
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message.find("v3"), std::string::npos);

@@ -50,8 +50,9 @@ class SqliteUserStore final : public users::UserStore {
   Result<void> insert(const users::User& u) override {
     return db_.write([&](Connection& c) -> Result<void> {
       try {
-        c.prepare("INSERT INTO users (id, username, display_name, status_text, avatar_url, email,"
-                  " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        c.prepare(
+             "INSERT INTO users (id, username, display_name, status_text, avatar_url, email,"
+             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(1, u.id)
             .bind(2, u.username)
             .bind(3, u.display_name)
@@ -61,7 +62,8 @@ class SqliteUserStore final : public users::UserStore {
             .bind(7, u.created_at)
             .exec();
       } catch (const std::exception& e) {
-        if (is_unique_violation(e)) return fail(Errc::already_exists, "username is taken", "username");
+        if (is_unique_violation(e))
+          return fail(Errc::already_exists, "username is taken", "username");
         throw;
       }
       return ok();
@@ -83,7 +85,8 @@ class SqliteUserStore final : public users::UserStore {
     auto r = db_.write([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("UPDATE users SET display_name = coalesce(?1, display_name),"
                                      " status_text = coalesce(?2, status_text) WHERE id = ?3"
-                                     " RETURNING ") + kColumns);
+                                     " RETURNING ") +
+                         kColumns);
       q.bind(1, display_name).bind(2, status_text).bind(3, id);
       if (q.step()) updated = row_to_user(q);
       while (q.step()) {

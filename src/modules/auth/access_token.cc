@@ -30,12 +30,17 @@ std::string AccessTokenSigner::generate_secret_key() {
 }
 
 std::string AccessTokenSigner::sign(const AccessClaims& c) const {
-  boost::json::object payload{{"sub", c.user_id}, {"sid", c.session_id}, {"iat", c.issued_at},
-                              {"exp", c.expires_at}, {"kid", kid_}};
-  std::string signed_part = std::string(kPrefix) + base64url_encode(boost::json::serialize(payload));
+  boost::json::object payload{{"sub", c.user_id},
+                              {"sid", c.session_id},
+                              {"iat", c.issued_at},
+                              {"exp", c.expires_at},
+                              {"kid", kid_}};
+  std::string signed_part =
+      std::string(kPrefix) + base64url_encode(boost::json::serialize(payload));
   unsigned char sig[crypto_sign_BYTES];
   crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(signed_part.data()),
-                       signed_part.size(), reinterpret_cast<const unsigned char*>(secret_key_.data()));
+                       signed_part.size(),
+                       reinterpret_cast<const unsigned char*>(secret_key_.data()));
   return signed_part + "." +
          base64url_encode(std::string_view(reinterpret_cast<char*>(sig), sizeof sig));
 }

@@ -18,7 +18,8 @@ constexpr std::size_t kMaxSessionCache = 200'000;
 constexpr std::size_t kMaxVerifiedTokens = 50'000;
 
 Result<void> check_password_shape(const std::string& pw) {
-  if (!text::is_valid_utf8(pw)) return fail(Errc::malformed, "password is not valid UTF-8", "password");
+  if (!text::is_valid_utf8(pw))
+    return fail(Errc::malformed, "password is not valid UTF-8", "password");
   auto n = text::char_count(pw);
   if (n < 8 || n > 1024)
     return fail(Errc::invalid_argument, "password must be 8 to 1024 characters", "password");
@@ -48,11 +49,14 @@ std::string new_recovery_code() {
 std::string recovery_hash(std::string_view code) {
   std::string norm;
   for (char c : code)
-    if (c != '-' && c != ' ') norm += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c != '-' && c != ' ')
+      norm += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return sha256(norm);
 }
 
-Error unauthenticated() { return Error{Errc::unauthenticated, "invalid username or password", {}, 0}; }
+Error unauthenticated() {
+  return Error{Errc::unauthenticated, "invalid username or password", {}, 0};
+}
 
 }  // namespace
 
@@ -75,7 +79,11 @@ struct AuthService::Impl {
   std::unordered_map<std::string, AccessClaims> verified;
 
   Impl(AuthStore& s, users::UserService& u, Bus& b, const Clock& c, AuthOptions o)
-      : store(s), users(u), bus(b), clock(c), opts(o),
+      : store(s),
+        users(u),
+        bus(b),
+        clock(c),
+        opts(o),
         hasher(PasswordParams{o.argon2_ops_limit, o.argon2_mem_limit_bytes}) {}
 
   // "Revoked" always wins: an "active" read from the store before a concurrent revocation
@@ -95,7 +103,8 @@ struct AuthService::Impl {
       std::shared_lock lock(cache_mu);
       auto it = verified.find(token);
       if (it != verified.end()) {
-        if (it->second.expires_at <= now) return fail(Errc::unauthenticated, "invalid or expired token");
+        if (it->second.expires_at <= now)
+          return fail(Errc::unauthenticated, "invalid or expired token");
         return it->second;
       }
     }
@@ -142,16 +151,16 @@ struct AuthService::Impl {
   }
 };
 
-AuthService::AuthService(AuthStore& store, users::UserService& users, Bus& bus,
-                         const Clock& clock, AuthOptions options)
+AuthService::AuthService(AuthStore& store, users::UserService& users, Bus& bus, const Clock& clock,
+                         AuthOptions options)
     : impl_(std::make_unique<Impl>(store, users, bus, clock, options)) {}
 
 AuthService::~AuthService() = default;
 
 Result<void> AuthService::init() {
   auto& s = *impl_;
-  auto key = s.store.signing_key(
-      {new_id(s.clock.now_ms()), AccessTokenSigner::generate_secret_key()});
+  auto key =
+      s.store.signing_key({new_id(s.clock.now_ms()), AccessTokenSigner::generate_secret_key()});
   if (!key) return fail(key.error());
   s.signer = std::make_unique<AccessTokenSigner>(key->kid, key->secret);
   s.revocations = s.bus.subscribe(kSessionRevokedTopic, [this](std::string_view sid) {
@@ -209,8 +218,8 @@ Result<Tokens> AuthService::refresh(const std::string& refresh_token) {
     return fail(Errc::unauthenticated, "invalid refresh token");
   Millis now = s.clock.now_ms();
   std::string next = base64url_encode(random_bytes(32));
-  auto r = s.store.rotate_refresh(sha256(refresh_token), sha256(next), now,
-                                  now + s.opts.refresh_ttl_ms);
+  auto r =
+      s.store.rotate_refresh(sha256(refresh_token), sha256(next), now, now + s.opts.refresh_ttl_ms);
   if (!r) return fail(r.error());
   switch (r->outcome) {
     case RotateOutcome::unknown:
@@ -245,9 +254,7 @@ Result<Principal> AuthService::authenticate(const std::string& access_token) {
   return Principal{claims->user_id, claims->session_id};
 }
 
-Result<void> AuthService::logout(const Principal& p) {
-  return revoke_session(p, p.session_id);
-}
+Result<void> AuthService::logout(const Principal& p) { return revoke_session(p, p.session_id); }
 
 Result<std::vector<SessionInfo>> AuthService::sessions(const Principal& p) {
   auto list = impl_->store.active_sessions(p.user_id, impl_->clock.now_ms());
@@ -290,8 +297,7 @@ Result<std::vector<std::string>> AuthService::totp_enable(const Principal& p,
   auto creds = s.store.credentials(p.user_id);
   if (!creds) return fail(creds.error());
   if (creds->totp_secret) return fail(Errc::failed_precondition, "two-factor is already enabled");
-  if (!creds->pending_totp_secret)
-    return fail(Errc::failed_precondition, "call totp/setup first");
+  if (!creds->pending_totp_secret) return fail(Errc::failed_precondition, "call totp/setup first");
   auto step = totp_match(*creds->pending_totp_secret, code, s.clock.now_ms() / 1000);
   if (!step) return fail(Errc::invalid_argument, "code does not match", "code");
   auto fresh = s.store.consume_totp_step(p.user_id, static_cast<std::int64_t>(*step));

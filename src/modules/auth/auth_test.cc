@@ -1,4 +1,6 @@
 // Unit tests of the auth module's parts, and of AuthService on the SQLite store with a fake clock.
+#include "modules/auth/auth.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +9,6 @@
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/sqlite/stores.h"
 #include "core/crypto.h"
-#include "modules/auth/auth.h"
 #include "password.h"
 #include "totp.h"
 
@@ -145,7 +146,8 @@ class AuthServiceTest : public ::testing::Test {
 };
 
 TEST_F(AuthServiceTest, RegisterLoginAuthenticate) {
-  auto reg = svc->register_user({"Dora", "password1", std::nullopt, std::nullopt, std::string("cli")});
+  auto reg =
+      svc->register_user({"Dora", "password1", std::nullopt, std::nullopt, std::string("cli")});
   ASSERT_TRUE(reg) << reg.error().message;
   EXPECT_EQ(reg->tokens.expires_in_s, 900);
   auto p = svc->authenticate(reg->tokens.access_token);
@@ -154,7 +156,8 @@ TEST_F(AuthServiceTest, RegisterLoginAuthenticate) {
   auto login = svc->login({"dora", "password1", std::nullopt, std::nullopt});
   ASSERT_TRUE(login);
   EXPECT_NE(login->session_id, reg->session_id);
-  EXPECT_EQ(svc->register_user({"dora", "password2", {}, {}, {}}).error().code, Errc::already_exists);
+  EXPECT_EQ(svc->register_user({"dora", "password2", {}, {}, {}}).error().code,
+            Errc::already_exists);
 }
 
 TEST_F(AuthServiceTest, WrongPasswordAndUnknownUserLookTheSame) {

@@ -8,7 +8,8 @@ namespace {
 
 Result<std::string> clean_display_text(const std::string& raw, const char* field, std::size_t min,
                                        std::size_t max) {
-  if (!text::is_valid_utf8(raw)) return fail(Errc::malformed, std::string(field) + " is not valid UTF-8", field);
+  if (!text::is_valid_utf8(raw))
+    return fail(Errc::malformed, std::string(field) + " is not valid UTF-8", field);
   std::string t(text::trim(raw));
   auto n = text::char_count(t);
   if (n < min || n > max)

@@ -16,7 +16,7 @@
 namespace parley::users {
 
 struct NewUser {
-  std::string username;  // normalised to lower case; 3-32 of a-z 0-9 . _ -
+  std::string username;                     // normalised to lower case; 3-32 of a-z 0-9 . _ -
   std::optional<std::string> display_name;  // defaults to the username
   std::optional<std::string> email;
 };

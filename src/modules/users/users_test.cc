@@ -73,7 +73,8 @@ TEST_F(UserServiceTest, CreateNormalisesUsernameAndDefaultsDisplayName) {
 }
 
 TEST_F(UserServiceTest, RejectsBadUsernamesWithTheField) {
-  for (const char* bad : {"ab", "a b", "al!ce", "\xC3\xA9t\xC3\xA9", "012345678901234567890123456789012"}) {
+  for (const char* bad :
+       {"ab", "a b", "al!ce", "\xC3\xA9t\xC3\xA9", "012345678901234567890123456789012"}) {
     auto r = svc.create({bad, std::nullopt, std::nullopt});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
@@ -110,7 +111,8 @@ TEST_F(UserServiceTest, GetAndFindAnswerNotFoundForGarbage) {
 }
 
 TEST_F(UserServiceTest, SearchPagesWithCursor) {
-  for (auto n : {"dan1", "dan2", "dan3", "eve"}) ASSERT_TRUE(svc.create({n, std::nullopt, std::nullopt}));
+  for (auto n : {"dan1", "dan2", "dan3", "eve"})
+    ASSERT_TRUE(svc.create({n, std::nullopt, std::nullopt}));
   auto p1 = svc.search("dan", 2, std::nullopt);
   ASSERT_TRUE(p1);
   ASSERT_EQ(p1->users.size(), 2u);
