@@ -45,15 +45,21 @@ std::string random_chars(std::size_t n) {
   return out;
 }
 
-// The port of the first "listening" log line at or after offset.
+// The port of the first "listening" log line at or after offset, in text form
+// ("... listening address=... port=N ...") or as a JSON line ("msg":"listening",..."port":N).
 std::optional<std::uint16_t> listening_port(const std::string& out, std::size_t offset) {
-  auto at = out.find(" listening ", offset);
+  auto at = std::min(out.find(" listening ", offset), out.find("\"msg\":\"listening\"", offset));
   if (at == std::string::npos) return std::nullopt;
   auto eol = out.find('\n', at);
   if (eol == std::string::npos) return std::nullopt;  // not whole yet
   auto p = out.find(" port=", at);
+  std::size_t skip = 6;
+  if (p == std::string::npos || p > eol) {
+    p = out.find("\"port\":", at);
+    skip = 7;
+  }
   if (p == std::string::npos || p > eol) return std::nullopt;
-  p += 6;
+  p += skip;
   unsigned v = 0;
   std::size_t digits = 0;
   while (p < eol && out[p] >= '0' && out[p] <= '9' && digits < 6) {
