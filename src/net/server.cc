@@ -395,6 +395,10 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     }
   } on_exit{this, conn_id};
 
+  auto too_large = [this] {
+    return error_response(413, "payload_too_large",
+                          "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+  };
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
@@ -421,8 +425,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (hec == bhttp::error::body_limit) {
       // Beast checks Content-Length against body_limit while parsing the header: the body is
       // refused before a byte of it is read.
-      resp = error_response(413, "payload_too_large",
-                            "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+      resp = too_large();
     } else if (hec == bhttp::error::header_limit) {
       resp = error_response(431, "payload_too_large", "request headers too large");
     } else if (hec) {
@@ -463,9 +466,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (!early_error) {
       stream->expires_after(opts.read_timeout);
       auto [bec, bn] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
-      if (bec == bhttp::error::body_limit) {
-        resp = error_response(413, "payload_too_large",
-                              "body over " + std::to_string(opts.max_body_bytes) + " bytes");
+      if (bec == bhttp::error::body_limit) {  // a chunked body that grew past the limit
+        resp = too_large();
       } else if (bec) {
         break;
       } else {
