@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build run test unit-test bench clean format
+.PHONY: deps configure build run test bench fuzz clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,20 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench
+
+# Open-ended fuzzing with clang's libFuzzer, ASan and UBSan: FUZZ_SECONDS per target. New
+# inputs go to build-fuzz/corpus-*; crashes are written to the current directory.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = json url token
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@if [ ! -f build-fuzz/build.ninja ]; then \
+	  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DPARLEY_LIBFUZZER=ON \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo; fi
+	cmake --build build-fuzz -j $(JOBS) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$t; \
+	  build-fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; done
 
 clean:
 	rm -rf $(BUILD_DIR)
