@@ -11,9 +11,8 @@ std::shared_ptr<const std::string> frame(const boost::json::object& o) {
 }
 
 std::shared_ptr<const std::string> error_frame(const boost::json::value& req, const Error& e) {
-  const char* message = e.code == Errc::internal ? "internal error" : e.message.c_str();
   boost::json::object out{{"type", "error"},
-                          {"error", {{"code", wire_error(e).code}, {"message", message}}}};
+                          {"error", {{"code", wire_error(e).code}, {"message", wire_message(e)}}}};
   if (!req.is_null()) out["req"] = req;
   return frame(out);
 }
@@ -73,7 +72,9 @@ class GatewaySession final : public net::WsSession {
     if (*type == "hello")
       return conn_->send(
           error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
-    conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + *type + "\"", {}, 0}));
+    // The type is echoed for the client's sake, but never more than a short prefix of it.
+    std::string shown = type->size() > 64 ? type->substr(0, 64) + "..." : *type;
+    conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + shown + "\"", {}, 0}));
   }
 
   void on_close() override {

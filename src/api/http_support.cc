@@ -36,11 +36,13 @@ WireError wire_error(const Error& e) {
   return {500, "internal"};
 }
 
+std::string_view wire_message(const Error& e) {
+  return e.code == Errc::internal ? std::string_view("internal error") : e.message;
+}
+
 net::Response error_response(const Error& e) {
   auto w = wire_error(e);
-  // Internal details stay in the logs.
-  auto r = net::error_response(w.status, w.code,
-                               e.code == Errc::internal ? "internal error" : e.message, e.field);
+  auto r = net::error_response(w.status, w.code, wire_message(e), e.field);
   if (e.code == Errc::resource_exhausted)
     r.headers.push_back({"Retry-After", std::to_string(std::max(1, e.retry_after_s))});
   if (w.status == 401) r.headers.push_back({"WWW-Authenticate", "Bearer"});

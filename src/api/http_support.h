@@ -23,6 +23,8 @@ struct WireError {
   const char* code;
 };
 WireError wire_error(const Error& e);
+// The message a client may see: internal details stay in the logs.
+std::string_view wire_message(const Error& e);
 
 net::Response error_response(const Error& e);
 net::Response json_response(int status, const boost::json::value& body);

@@ -50,7 +50,8 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
   // The bucket refills completely over the period: one token every period/burst.
-  return ratelimit::Policy{static_cast<double>(b), std::max<long long>(1, ms / b)};
+  return ratelimit::Policy{static_cast<double>(b),
+                           static_cast<double>(ms) / static_cast<double>(b)};
 }
 
 const std::map<std::string, Setter>& setters() {

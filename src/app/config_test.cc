@@ -69,6 +69,10 @@ TEST(Config, RateLimitsParseAndReject) {
   EXPECT_EQ(c->rate_limits.login_per_account.burst, 5);
   EXPECT_EQ(c->rate_limits.login_per_account.refill_ms, 12'000);
   EXPECT_EQ(c->rate_limits.register_per_ip.refill_ms, 10);
+  // Regression: intervals under 1 ms were rounded up, so 5000/1s became 1000/s.
+  auto fast = load({"--rate-limits", "ws_frames_per_user=5000/1s"});
+  ASSERT_TRUE(fast);
+  EXPECT_DOUBLE_EQ(fast->rate_limits.ws_frames_per_user.refill_ms, 0.2);
   EXPECT_FALSE(load({"--rate-limits", "nope=1/1s"}));
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=0/1s"}));
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1h"}));

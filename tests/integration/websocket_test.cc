@@ -134,6 +134,12 @@ TEST_F(WebSocketTest, UnknownTypeGetsErrorFrameAndStaysOpen) {
   EXPECT_TRUE(f["error"].is_object()) << boost::json::serialize(f);
   expect_alive(*ws, "after-unknown");
 
+  // A huge unknown type is named in the error, but only by a short prefix.
+  ASSERT_TRUE(ws->send_text(R"({"type":")" + std::string(60'000, 'x') + R"(","req":"u2"})"));
+  auto big = ws_read(*ws);
+  EXPECT_EQ(frame_type(big), "error");
+  EXPECT_LT(boost::json::serialize(big).size(), 400u) << "the unknown type was echoed whole";
+
   // A second hello is an error, not a new authentication.
   ASSERT_TRUE(ws->send_text(R"({"type":"hello","token":"whatever","req":"h2"})"));
   auto h = ws_read(*ws);

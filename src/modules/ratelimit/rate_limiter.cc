@@ -34,14 +34,14 @@ class InMemoryRateLimiter final : public RateLimiter {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
     }
     Bucket& b = it->second;
-    double refilled = static_cast<double>(now - b.updated) / static_cast<double>(policy.refill_ms);
+    double refilled = static_cast<double>(now - b.updated) / policy.refill_ms;
     b.tokens = std::min(policy.burst, b.tokens + std::max(0.0, refilled));
     b.updated = now;
     if (b.tokens >= 1.0) {
       b.tokens -= 1.0;
       return {true, 0};
     }
-    double wait_ms = (1.0 - b.tokens) * static_cast<double>(policy.refill_ms);
+    double wait_ms = (1.0 - b.tokens) * policy.refill_ms;
     return {false, std::max(1, static_cast<int>(std::ceil(wait_ms / 1000.0)))};
   }
 

@@ -15,7 +15,7 @@ namespace parley::ratelimit {
 
 struct Policy {
   double burst = 10;        // tokens a full bucket holds
-  Millis refill_ms = 1000;  // one token comes back every refill_ms
+  double refill_ms = 1000;  // one token comes back every refill_ms (fractions allowed)
 };
 
 struct Decision {

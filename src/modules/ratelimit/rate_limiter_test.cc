@@ -30,6 +30,17 @@ TEST(RateLimiter, RefillsOverTimeAndNeverAboveBurst) {
   EXPECT_FALSE(rl->take("k", p).allowed);
 }
 
+TEST(RateLimiter, SubMillisecondRefillGivesMoreThanOneTokenPerMillisecond) {
+  FakeClock clock;
+  auto rl = make_in_memory_rate_limiter(clock);
+  Policy p{5000, 0.2};  // 5000 per second
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(rl->take("k", p).allowed) << i;
+  EXPECT_FALSE(rl->take("k", p).allowed);
+  clock.advance_ms(1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(rl->take("k", p).allowed) << i;
+  EXPECT_FALSE(rl->take("k", p).allowed);
+}
+
 TEST(RateLimiter, KeysAreIndependent) {
   FakeClock clock;
   auto rl = make_in_memory_rate_limiter(clock);
