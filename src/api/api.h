@@ -27,6 +27,7 @@ struct RateLimits {
   ratelimit::Policy refresh_per_ip{60, 1'000};
   ratelimit::Policy totp_per_account{5, 30'000};
   ratelimit::Policy ws_frames_per_user{200, 10};
+  ratelimit::Policy messages_per_user{50, 200};
 };
 
 struct ApiOptions {

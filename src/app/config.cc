@@ -150,7 +150,8 @@ const std::map<std::string, Setter>& setters() {
              {"login_per_account", &c.rate_limits.login_per_account},
              {"refresh_per_ip", &c.rate_limits.refresh_per_ip},
              {"totp_per_account", &c.rate_limits.totp_per_account},
-             {"ws_frames_per_user", &c.rate_limits.ws_frames_per_user}};
+             {"ws_frames_per_user", &c.rate_limits.ws_frames_per_user},
+             {"messages_per_user", &c.rate_limits.messages_per_user}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -287,7 +288,7 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m),
                              refresh_per_ip (60/1m), totp_per_account (5/150s),
-                             ws_frames_per_user (200/2s)
+                             ws_frames_per_user (200/2s), messages_per_user (50/10s)
 )";
 }
 
