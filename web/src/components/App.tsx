@@ -1,0 +1,114 @@
+import { useEffect } from 'preact/hooks';
+import {
+  authState,
+  current,
+  currentId,
+  dialog,
+  everConnected,
+  navigate,
+  panel,
+  routeFromLocation,
+  sortedConversations,
+  toast,
+  wsStatus,
+} from '../state/store';
+import { AuthScreen } from './Auth';
+import { ConversationView, EmptyView } from './Conversation';
+import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
+import { SidePanel } from './Panels';
+import { SettingsDialog } from './Settings';
+import { Sidebar } from './Sidebar';
+
+function OfflineBanner() {
+  const s = wsStatus.value;
+  if (s === 'online' || !everConnected.value) return null;
+  return (
+    <div class="offline" role="status" aria-live="polite">
+      You are offline. Reconnecting… Messages you missed will appear once the connection is back.
+    </div>
+  );
+}
+
+function Toast() {
+  const t = toast.value;
+  if (!t) return null;
+  return (
+    <div class="toast" role="alert">
+      {t}
+      <button type="button" class="icon" aria-label="Dismiss" onClick={() => (toast.value = null)}>
+        ×
+      </button>
+    </div>
+  );
+}
+
+/** Keyboard: Alt+↑/↓ moves between conversations, Ctrl/⌘+K searches, Escape closes a panel. */
+function useShortcuts() {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+        const list = sortedConversations.value;
+        if (!list.length) return;
+        const i = list.findIndex((c) => c.id === currentId.value);
+        const j = e.key === 'ArrowUp' ? (i <= 0 ? list.length - 1 : i - 1) : (i + 1) % list.length;
+        e.preventDefault();
+        navigate(list[j].id);
+      } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        panel.value = { kind: 'search' };
+      } else if (e.key === 'Escape' && panel.value && !dialog.value) {
+        panel.value = null;
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    const onPop = () => routeFromLocation();
+    window.addEventListener('popstate', onPop);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener('popstate', onPop);
+    };
+  }, []);
+}
+
+function Shell() {
+  useShortcuts();
+  const conv = current.value;
+  const d = dialog.value;
+  const hasPanel = !!panel.value;
+  return (
+    <div class={`shell ${currentId.value ? 'has-conv' : 'no-conv'} ${hasPanel ? 'has-panel' : ''}`}>
+      <a class="skip" href="#main">
+        Skip to conversation
+      </a>
+      <OfflineBanner />
+      <Sidebar />
+      <main id="main" class="main">
+        {conv ? <ConversationView conv={conv} /> : <EmptyView />}
+      </main>
+      <SidePanel />
+      {d === 'new-channel' && <NewChannelDialog />}
+      {d === 'browse-channels' && <BrowseChannelsDialog />}
+      {d === 'new-dm' && <NewDmDialog />}
+      {d === 'settings' && <SettingsDialog />}
+      <Toast />
+    </div>
+  );
+}
+
+export function App() {
+  const s = authState.value;
+  if (s === 'loading')
+    return (
+      <div class="splash" role="status">
+        Loading Parley…
+      </div>
+    );
+  if (s === 'signed-out')
+    return (
+      <>
+        <AuthScreen />
+        <Toast />
+      </>
+    );
+  return <Shell />;
+}

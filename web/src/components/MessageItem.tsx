@@ -1,0 +1,254 @@
+// One message: author, time, text (markdown subset), reactions, thread link and actions.
+import { signal } from '@preact/signals';
+import { memo } from 'preact/compat';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import {
+  conversations,
+  deleteMessage,
+  discardSend,
+  editMessage,
+  isPinned,
+  me,
+  openThread,
+  retrySend,
+  setPinned,
+  showToast,
+  toggleReaction,
+  userName,
+} from '../state/store';
+import type { ClientMessage } from '../types';
+import { Avatar } from './Avatar';
+import { Markdown } from './Markdown';
+
+export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '👀'];
+
+/** The message being edited (one at a time, anywhere). */
+export const editingId = signal<string | null>(null);
+
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const now = new Date();
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`;
+}
+
+function EditBox({ m }: { m: ClientMessage }) {
+  const [text, setText] = useState(m.text);
+  const [busy, setBusy] = useState(false);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (el) {
+      el.focus();
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
+  }, []);
+  const save = async () => {
+    const t = text.trim();
+    if (!t || t === m.text) {
+      editingId.value = null;
+      return;
+    }
+    setBusy(true);
+    try {
+      await editMessage(m, t);
+      editingId.value = null;
+    } catch (e) {
+      showToast(`Could not edit: ${(e as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form
+      class="edit"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <textarea
+        aria-label="Edit message"
+        value={text}
+        rows={Math.min(8, text.split('\n').length + 1)}
+        ref={ref}
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            void save();
+          } else if (e.key === 'Escape') {
+            e.stopPropagation();
+            editingId.value = null;
+          }
+        }}
+      />
+      <div class="row">
+        <button type="submit" class="primary small" disabled={busy}>
+          Save
+        </button>
+        <button type="button" class="small" onClick={() => (editingId.value = null)}>
+          Cancel
+        </button>
+        <span class="muted small">Enter to save, Escape to cancel</span>
+      </div>
+    </form>
+  );
+}
+
+function Reactions({ m }: { m: ClientMessage }) {
+  if (!m.reactions.length) return null;
+  return (
+    <div class="reactions" role="group" aria-label="Reactions">
+      {m.reactions.map((r) => (
+        <button
+          key={r.emoji}
+          type="button"
+          class={`reaction ${r.me ? 'mine' : ''}`}
+          aria-pressed={r.me}
+          aria-label={`${r.emoji} ${r.count}${r.me ? ', remove your reaction' : ', react with ' + r.emoji}`}
+          onClick={() => void toggleReaction(m, r.emoji)}
+        >
+          <span aria-hidden="true">{r.emoji}</span> <span class="count">{r.count}</span>
+        </button>
+      ))}
+    </div>
+  );
+}
+
+interface Props {
+  m: ClientMessage;
+  showHeader: boolean;
+  inThread?: boolean;
+  highlighted?: boolean;
+}
+
+export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, highlighted }: Props) {
+  const [picker, setPicker] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const mine = m.sender_id === me.value?.id;
+  const conv = conversations.value[m.conversation_id];
+  const canDelete = mine || conv?.role === 'owner' || conv?.role === 'admin';
+  const editing = editingId.value === m.id;
+  const name = userName(m.sender_id);
+  const pinned = !m.pending && isPinned(m);
+
+  const cls = ['msg', showHeader ? 'first' : 'cont', m.pending ? `pending ${m.pending}` : '', highlighted ? 'highlight' : '', m.deleted ? 'deleted' : '']
+    .filter(Boolean)
+    .join(' ');
+
+  return (
+    <li class={cls} data-mid={m.id} data-seq={m.seq} tabIndex={-1} aria-label={`${name}, ${formatTime(m.created_at)}`}>
+      <div class="gutter">{showHeader ? <Avatar name={name} /> : <time class="hover-time">{formatTime(m.created_at).slice(-5)}</time>}</div>
+      <div class="body">
+        {showHeader && (
+          <div class="meta">
+            <strong class="author">{name}</strong>
+            <time dateTime={new Date(m.created_at).toISOString()} title={new Date(m.created_at).toLocaleString()}>
+              {formatTime(m.created_at)}
+            </time>
+            {pinned && <span class="pin-mark" title="Pinned">📌 pinned</span>}
+          </div>
+        )}
+        {m.deleted ? (
+          <p class="tombstone">This message was deleted.</p>
+        ) : editing ? (
+          <EditBox m={m} />
+        ) : (
+          <div class="text">
+            <Markdown text={m.text} />
+            {m.edited_at && <span class="edited muted small"> (edited)</span>}
+          </div>
+        )}
+        {m.pending === 'sending' && <span class="muted small status">Sending…</span>}
+        {m.pending === 'failed' && (
+          <div class="failed" role="alert">
+            <span>Not sent.</span>
+            <button type="button" class="small" onClick={() => retrySend(m)}>
+              Retry
+            </button>
+            <button type="button" class="small" onClick={() => discardSend(m)}>
+              Discard
+            </button>
+          </div>
+        )}
+        {!m.deleted && <Reactions m={m} />}
+        {!inThread && m.reply_count > 0 && (
+          <button type="button" class="link thread-link" onClick={() => openThread(m.conversation_id, m.id)}>
+            {m.reply_count === 1 ? '1 reply' : `${m.reply_count} replies`}
+          </button>
+        )}
+        {confirmDelete && (
+          <div class="confirm" role="alertdialog" aria-label="Delete this message?">
+            <span>Delete this message?</span>
+            <button
+              type="button"
+              class="danger small"
+              onClick={() => {
+                setConfirmDelete(false);
+                deleteMessage(m).catch((e) => showToast(`Could not delete: ${(e as Error).message}`));
+              }}
+            >
+              Delete
+            </button>
+            <button type="button" class="small" onClick={() => setConfirmDelete(false)}>
+              Cancel
+            </button>
+          </div>
+        )}
+      </div>
+      {!m.pending && !m.deleted && !editing && (
+        <div class="actions" role="toolbar" aria-label="Message actions">
+          <button type="button" class="icon" aria-label="Add reaction" title="Add reaction" aria-expanded={picker} onClick={() => setPicker(!picker)}>
+            ☺
+          </button>
+          {!inThread && (
+            <button type="button" class="icon" aria-label="Reply in thread" title="Reply in thread" onClick={() => openThread(m.conversation_id, m.id)}>
+              ↩
+            </button>
+          )}
+          {!inThread && (
+            <button
+              type="button"
+              class="icon"
+              aria-label={pinned ? 'Unpin message' : 'Pin message'}
+              title={pinned ? 'Unpin' : 'Pin'}
+              onClick={() => setPinned(m, !pinned).catch((e) => showToast(`Could not pin: ${(e as Error).message}`))}
+            >
+              📌
+            </button>
+          )}
+          {mine && (
+            <button type="button" class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
+              ✎
+            </button>
+          )}
+          {canDelete && (
+            <button type="button" class="icon" aria-label="Delete message" title="Delete" onClick={() => setConfirmDelete(true)}>
+              🗑
+            </button>
+          )}
+          {picker && (
+            <div class="picker" role="group" aria-label="Pick a reaction">
+              {QUICK_EMOJI.map((e) => (
+                <button
+                  key={e}
+                  type="button"
+                  class="icon"
+                  aria-label={`React with ${e}`}
+                  onClick={() => {
+                    setPicker(false);
+                    void toggleReaction(m, e);
+                  }}
+                >
+                  {e}
+                </button>
+              ))}
+            </div>
+          )}
+        </div>
+      )}
+    </li>
+  );
+});

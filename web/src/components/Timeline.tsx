@@ -1,0 +1,213 @@
+// The message list of a conversation. It renders a sliding window of at most WINDOW messages
+// (so thousands stay cheap), moves the window as the reader scrolls, loads older history at
+// the top, and keeps what the reader looks at in place when content changes above it.
+import { signal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { atBottom, dividerSeq, highlightId, loadOlder, markReadIfViewing, me, timelineOf } from '../state/store';
+import * as T from '../state/timeline';
+import type { ClientMessage, Conversation } from '../types';
+import { MessageItem } from './MessageItem';
+
+const WINDOW = 150;
+const STEP = 50;
+const EDGE = 600;
+
+/** Bumped to ask the open timeline to scroll to the newest message (after a send). */
+export const scrollToLatest = signal(0);
+
+interface Win {
+  stick: boolean;
+  firstKey: string | null;
+}
+
+interface Anchor {
+  id: string;
+  offset: number;
+}
+
+function captureAnchor(el: HTMLElement | null): Anchor | null {
+  if (!el) return null;
+  const top = el.scrollTop;
+  const nodes = el.querySelectorAll<HTMLElement>('li[data-mid]');
+  for (const n of nodes) {
+    if (n.offsetTop + n.offsetHeight > top) return { id: n.dataset.mid!, offset: n.offsetTop - top };
+  }
+  return null;
+}
+
+export function groupStarts(items: readonly ClientMessage[], i: number): boolean {
+  if (i === 0) return true;
+  const a = items[i - 1];
+  const b = items[i];
+  return a.sender_id !== b.sender_id || b.created_at - a.created_at > 5 * 60_000 || a.deleted !== b.deleted;
+}
+
+export function Timeline({ conv }: { conv: Conversation }) {
+  const tl = timelineOf(conv.id).value;
+  const items = useMemo(() => T.topLevel(tl.messages), [tl.messages]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const [win, setWin] = useState<Win>({ stick: true, firstKey: null });
+  const anchor = useRef<Anchor | null>(null);
+  const target = highlightId.value;
+
+  let start: number;
+  let end: number;
+  if (win.stick || !win.firstKey) {
+    end = items.length;
+    start = Math.max(0, end - WINDOW);
+  } else {
+    start = items.findIndex((m) => m.id === win.firstKey);
+    if (start < 0) start = Math.max(0, items.length - WINDOW);
+    end = Math.min(items.length, start + WINDOW);
+  }
+  // Read the layout before this render reaches the DOM; restored in the layout effect below.
+  anchor.current = win.stick ? null : captureAnchor(scroller.current);
+
+  const divider = dividerSeq.value[conv.id] ?? Number.MAX_SAFE_INTEGER;
+  const firstUnread = T.firstUnreadSeq(items, divider, me.value?.id ?? '');
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    if (win.stick) {
+      el.scrollTop = el.scrollHeight;
+      return;
+    }
+    const a = anchor.current;
+    if (!a) return;
+    const node = el.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(a.id)}"]`);
+    if (node) {
+      const delta = node.offsetTop - el.scrollTop - a.offset;
+      if (Math.abs(delta) >= 1) el.scrollTop += delta;
+    }
+  });
+
+  // Keep the bottom in view while stuck to it, when the pane resizes (composer grows, phone
+  // keyboard opens).
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (winRef.current.stick) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const winRef = useRef(win);
+  winRef.current = win;
+
+  useEffect(() => {
+    if (scrollToLatest.value) setWin({ stick: true, firstKey: null });
+  }, [scrollToLatest.value]);
+
+  // Jump to a message (search, pins): put it in the window, centre it, flash it.
+  useEffect(() => {
+    if (!target) return;
+    const idx = items.findIndex((m) => m.id === target);
+    if (idx < 0) return;
+    const s = Math.max(0, Math.min(idx - 40, items.length - WINDOW));
+    if (idx < start || idx >= end) {
+      setWin({ stick: false, firstKey: items[Math.max(0, s)].id });
+      return;
+    }
+    const node = scroller.current?.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(target)}"]`);
+    if (node) {
+      if (win.stick) setWin({ stick: false, firstKey: items[start]?.id ?? null });
+      node.scrollIntoView({ block: 'center' });
+      node.focus({ preventScroll: true });
+      const t = setTimeout(() => {
+        if (highlightId.value === target) highlightId.value = null;
+      }, 4000);
+      return () => clearTimeout(t);
+    }
+  }, [target, items, start, end]);
+
+  const check = () => {
+    const el = scroller.current;
+    if (!el) return;
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    if (el.scrollTop < EDGE) {
+      if (start > 0) {
+        setWin({ stick: false, firstKey: items[Math.max(0, start - STEP)].id });
+        return;
+      }
+      if (tl.hasOlder && !tl.loading && tl.loaded) {
+        if (win.stick && items.length) setWin({ stick: false, firstKey: items[start].id });
+        void loadOlder(conv.id);
+      }
+    }
+    if (fromBottom < EDGE && end < items.length) {
+      setWin({ stick: false, firstKey: items[Math.max(0, Math.min(items.length - WINDOW, start + STEP))].id });
+      return;
+    }
+    const bottom = end >= items.length && fromBottom < 48;
+    if (bottom !== win.stick) setWin({ stick: bottom, firstKey: bottom ? null : items[start]?.id ?? null });
+    if (atBottom.value !== bottom) atBottom.value = bottom;
+    if (bottom) markReadIfViewing(conv.id);
+  };
+
+  // After older history arrives the reader may still be near the top: keep going.
+  useEffect(() => {
+    if (!win.stick) check();
+  }, [items.length, tl.loading]);
+
+  useEffect(() => {
+    atBottom.value = true;
+    markReadIfViewing(conv.id);
+    return () => {
+      atBottom.value = true;
+    };
+  }, []);
+
+  const visible = items.slice(start, end);
+  const newer = items.length - end;
+  return (
+    <div class="timeline-wrap">
+      <div
+        class="timeline"
+        ref={scroller}
+        onScroll={check}
+        role="log"
+        aria-label={`Messages in ${conv.type === 'channel' ? '#' + conv.name : 'this conversation'}`}
+        aria-busy={tl.loading}
+        tabIndex={0}
+      >
+        {start === 0 && tl.loaded && !tl.hasOlder && (
+          <div class="timeline-start">
+            <p class="muted">This is the very beginning of the conversation.</p>
+          </div>
+        )}
+        {(tl.loading || (start === 0 && tl.hasOlder && tl.loaded)) && (
+          <div class="loading-older" aria-live="polite">
+            {tl.loading ? 'Loading…' : ''}
+          </div>
+        )}
+        {tl.error && !tl.loading && (
+          <p class="error" role="alert">
+            Could not load messages: {tl.error}
+          </p>
+        )}
+        <ol class="messages">
+          {visible.map((m, i) => {
+            const idx = start + i;
+            const showDivider = firstUnread !== null && m.seq === firstUnread;
+            return [
+              showDivider ? (
+                <li key="divider" class="divider" role="separator" aria-label="New messages">
+                  <span>New messages</span>
+                </li>
+              ) : null,
+              <MessageItem key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id} m={m} showHeader={groupStarts(items, idx)} highlighted={m.id === target} />,
+            ];
+          })}
+        </ol>
+        {tl.loaded && items.length === 0 && <p class="empty muted">No messages yet. Say hello!</p>}
+      </div>
+      {!win.stick && (newer > 0 || !atBottom.value) && (
+        <button type="button" class="jump-latest" onClick={() => setWin({ stick: true, firstKey: null })}>
+          {newer > 0 ? `Jump to latest (${newer} newer)` : 'Jump to latest'}
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,15 @@
+import { render } from 'preact';
+import { App } from './components/App';
+import { restoreSession } from './state/store';
+import { applyTheme } from './theme';
+import './styles.css';
+
+applyTheme();
+render(<App />, document.getElementById('app')!);
+void restoreSession();
+
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch(() => {});
+  });
+}

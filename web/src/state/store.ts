@@ -1,0 +1,889 @@
+// Application state as signals, and the actions that change it. Message-list logic lives in
+// timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
+import { batch, computed, signal, type Signal } from '@preact/signals';
+import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
+import { Socket, type WsEvent, type WsStatus } from '../ws';
+import type { ChosenPresence, ClientMessage, Conversation, Member, Message, Presence, PresenceStatus, User } from '../types';
+import * as T from './timeline';
+
+export interface TimelineState {
+  messages: ClientMessage[];
+  hasOlder: boolean;
+  loaded: boolean;
+  loading: boolean;
+  error?: string;
+}
+
+export interface ThreadState {
+  messages: ClientMessage[];
+  loaded: boolean;
+}
+
+export type Panel =
+  | { kind: 'thread'; rootId: string; conversationId: string }
+  | { kind: 'search' }
+  | { kind: 'pins'; conversationId: string }
+  | { kind: 'members'; conversationId: string }
+  | null;
+
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | null;
+
+const PAGE = 50;
+const CATCHUP_PAGE = 200;
+
+// ---- signals ------------------------------------------------------------------------------
+
+export const authState = signal<'loading' | 'signed-out' | 'signed-in'>('loading');
+export const me = signal<User | null>(null);
+export const wsStatus = signal<WsStatus>('connecting');
+/** True once a connection was ready at least once (the offline banner waits for it). */
+export const everConnected = signal(false);
+export const conversations = signal<Record<string, Conversation>>({});
+export const users = signal<Record<string, User>>({});
+export const presence = signal<Record<string, PresenceStatus>>({});
+export const myPresence = signal<ChosenPresence>('online');
+export const members = signal<Record<string, string[]>>({});
+export const typing = signal<Record<string, Record<string, number>>>({});
+export const currentId = signal<string | null>(null);
+export const panel = signal<Panel>(null);
+export const dialog = signal<Dialog>(null);
+export const pins = signal<Record<string, ClientMessage[]>>({});
+export const highlightId = signal<string | null>(null);
+/** The read marker captured when a conversation was opened: the divider goes after it. */
+export const dividerSeq = signal<Record<string, number>>({});
+export const toast = signal<string | null>(null);
+
+const timelines = new Map<string, Signal<TimelineState>>();
+const threads = new Map<string, Signal<ThreadState>>();
+
+export function timelineOf(id: string): Signal<TimelineState> {
+  let s = timelines.get(id);
+  if (!s) {
+    s = signal<TimelineState>({ messages: [], hasOlder: true, loaded: false, loading: false });
+    timelines.set(id, s);
+  }
+  return s;
+}
+
+export function threadOf(rootId: string): Signal<ThreadState> {
+  let s = threads.get(rootId);
+  if (!s) {
+    s = signal<ThreadState>({ messages: [], loaded: false });
+    threads.set(rootId, s);
+  }
+  return s;
+}
+
+export const sortedConversations = computed(() => T.sortConversations(Object.values(conversations.value)));
+export const current = computed(() => (currentId.value ? conversations.value[currentId.value] ?? null : null));
+
+export function showToast(text: string) {
+  toast.value = text;
+  setTimeout(() => {
+    if (toast.value === text) toast.value = null;
+  }, 5000);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e);
+}
+
+// ---- names --------------------------------------------------------------------------------
+
+export function userName(id: string): string {
+  const u = users.value[id];
+  return u ? u.display_name || u.username : '…';
+}
+
+/** The other members of a DM or group (me excluded, except in a note-to-self DM). */
+export function peersOf(c: Conversation): string[] {
+  const ids = members.value[c.id] ?? [];
+  const mine = me.value?.id;
+  const others = ids.filter((x) => x !== mine);
+  return others.length ? others : ids;
+}
+
+export function conversationName(c: Conversation): string {
+  if (c.type === 'channel') return c.name;
+  if (c.type === 'group' && c.name) return c.name;
+  const peers = peersOf(c);
+  if (!peers.length) return c.type === 'dm' ? 'Direct message' : 'Group';
+  return peers.map(userName).join(', ');
+}
+
+// ---- users and presence -------------------------------------------------------------------
+
+const userFetches = new Map<string, Promise<void>>();
+
+export function rememberUsers(list: User[]) {
+  if (!list.length) return;
+  const next = { ...users.value };
+  for (const u of list) next[u.id] = u;
+  users.value = next;
+}
+
+export async function ensureUsers(ids: string[]) {
+  const missing = [...new Set(ids)].filter((id) => id && !users.value[id] && !userFetches.has(id));
+  await Promise.all(
+    missing.map((id) => {
+      const p = api<User>(`/users/${enc(id)}`)
+        .then((u) => rememberUsers([u]))
+        .catch(() => {})
+        .finally(() => userFetches.delete(id));
+      userFetches.set(id, p);
+      return p;
+    }),
+  );
+}
+
+export async function loadPresence(ids: string[]) {
+  const uniq = [...new Set(ids)].filter(Boolean);
+  for (let i = 0; i < uniq.length; i += 200) {
+    try {
+      const r = await api<{ presence: Presence[] }>(`/presence?user_ids=${uniq.slice(i, i + 200).map(enc).join(',')}`);
+      const next = { ...presence.value };
+      for (const p of r.presence) next[p.user_id] = p.status;
+      presence.value = next;
+    } catch {
+      /* presence is best effort */
+    }
+  }
+}
+
+export async function setMyPresence(status: ChosenPresence) {
+  const prev = myPresence.value;
+  myPresence.value = status;
+  try {
+    const p = await api<Presence>('/users/me/presence', { method: 'PUT', body: { status } });
+    presence.value = { ...presence.value, [p.user_id]: p.status };
+    localStorage.setItem('parley.presence', status);
+  } catch (e) {
+    myPresence.value = prev;
+    showToast(`Could not set presence: ${errorText(e)}`);
+  }
+}
+
+export async function updateProfile(fields: { display_name?: string; status_text?: string }) {
+  const u = await api<User>('/users/me', { method: 'PATCH', body: fields });
+  me.value = u;
+  rememberUsers([u]);
+}
+
+// ---- conversations ------------------------------------------------------------------------
+
+function putConversation(c: Conversation) {
+  const old = conversations.value[c.id];
+  // Events carry the shared object; keep the caller's own fields when they are absent.
+  const merged: Conversation = old
+    ? {
+        ...old,
+        ...c,
+        unread_count: c.unread_count ?? old.unread_count,
+        last_read_seq: c.last_read_seq ?? old.last_read_seq,
+        role: c.role ?? old.role,
+        last_seq: Math.max(c.last_seq ?? 0, old.last_seq),
+        last_message_at: Math.max(c.last_message_at ?? 0, old.last_message_at),
+      }
+    : c;
+  conversations.value = { ...conversations.value, [c.id]: merged };
+}
+
+function patchConversation(id: string, f: (c: Conversation) => Partial<Conversation>) {
+  const c = conversations.value[id];
+  if (!c) return;
+  conversations.value = { ...conversations.value, [id]: { ...c, ...f(c) } };
+}
+
+async function listAllConversations(): Promise<Conversation[]> {
+  const all: Conversation[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 50; i++) {
+    const r = await api<{ conversations: Conversation[]; next_cursor?: string }>(
+      `/conversations?limit=200${cursor ? `&cursor=${enc(cursor)}` : ''}`,
+    );
+    all.push(...r.conversations);
+    if (!r.next_cursor) break;
+    cursor = r.next_cursor;
+  }
+  return all;
+}
+
+export async function loadMembers(id: string): Promise<Member[]> {
+  const all: Member[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 20; i++) {
+    const r = await api<{ members: Member[]; next_cursor?: string }>(
+      `/conversations/${enc(id)}/members?limit=200${cursor ? `&cursor=${enc(cursor)}` : ''}`,
+    );
+    all.push(...r.members);
+    if (!r.next_cursor) break;
+    cursor = r.next_cursor;
+  }
+  rememberUsers(all.map((m) => m.user).filter(Boolean));
+  members.value = { ...members.value, [id]: all.map((m) => m.user_id) };
+  return all;
+}
+
+async function loadPeers(list: Conversation[]) {
+  const small = list.filter((c) => c.type !== 'channel' && !members.value[c.id]);
+  await Promise.all(small.map((c) => loadMembers(c.id).catch(() => {})));
+  const ids = list.filter((c) => c.type !== 'channel').flatMap((c) => members.value[c.id] ?? []);
+  if (me.value) ids.push(me.value.id);
+  await loadPresence(ids);
+}
+
+export async function fetchConversation(id: string): Promise<Conversation | null> {
+  try {
+    const c = await api<Conversation>(`/conversations/${enc(id)}`);
+    putConversation(c);
+    if (c.type !== 'channel' && !members.value[c.id]) await loadPeers([c]);
+    return c;
+  } catch {
+    return null;
+  }
+}
+
+export async function createChannel(name: string, topic: string, visibility: 'public' | 'private'): Promise<Conversation> {
+  const c = await api<Conversation>('/conversations', { method: 'POST', body: { type: 'channel', name, topic, visibility } });
+  putConversation({ unread_count: 0, last_read_seq: 0, ...c });
+  return c;
+}
+
+export async function startConversation(userIds: string[], name?: string): Promise<Conversation> {
+  const body = userIds.length === 1 ? { type: 'dm', member_ids: userIds } : { type: 'group', member_ids: userIds, name: name || undefined };
+  const c = await api<Conversation>('/conversations', { method: 'POST', body });
+  putConversation({ unread_count: 0, last_read_seq: 0, ...c });
+  await loadPeers([c]);
+  return c;
+}
+
+export async function joinChannel(id: string): Promise<Conversation> {
+  const c = await api<Conversation>(`/conversations/${enc(id)}/join`, { method: 'POST' });
+  putConversation({ unread_count: 0, last_read_seq: 0, ...c });
+  return c;
+}
+
+export async function leaveConversation(id: string) {
+  await api(`/conversations/${enc(id)}/leave`, { method: 'POST' });
+  removeConversation(id);
+}
+
+function removeConversation(id: string) {
+  const next = { ...conversations.value };
+  delete next[id];
+  conversations.value = next;
+  timelines.delete(id);
+  if (currentId.value === id) navigate(null);
+}
+
+// ---- navigation ---------------------------------------------------------------------------
+
+export function navigate(id: string | null, replace = false) {
+  const path = id ? `/c/${enc(id)}` : '/';
+  if (location.pathname !== path) {
+    if (replace) history.replaceState(null, '', path);
+    else history.pushState(null, '', path);
+  }
+  openConversation(id);
+}
+
+export function routeFromLocation() {
+  const m = /^\/c\/([^/]+)$/.exec(location.pathname);
+  openConversation(m ? decodeURIComponent(m[1]) : null);
+}
+
+export function openConversation(id: string | null) {
+  if (currentId.value === id) return;
+  batch(() => {
+    currentId.value = id;
+    const p = panel.value;
+    if (p && p.kind !== 'search') panel.value = null;
+    if (id) {
+      const c = conversations.value[id];
+      const lr = c?.last_read_seq ?? 0;
+      dividerSeq.value = { ...dividerSeq.value, [id]: c && (c.unread_count ?? 0) > 0 ? lr : Number.MAX_SAFE_INTEGER };
+    }
+  });
+  if (!id) return;
+  if (!conversations.value[id]) void fetchConversation(id);
+  const tl = timelineOf(id);
+  if (!tl.value.loaded && !tl.value.loading) void loadLatest(id);
+  void loadPins(id);
+}
+
+// ---- messages -----------------------------------------------------------------------------
+
+function senders(list: Message[]) {
+  void ensureUsers(list.map((m) => m.sender_id));
+}
+
+export async function loadLatest(id: string) {
+  const tl = timelineOf(id);
+  tl.value = { ...tl.value, loading: true, error: undefined };
+  try {
+    const r = await api<{ messages: Message[]; has_more: boolean }>(`/conversations/${enc(id)}/messages?limit=${PAGE}`);
+    senders(r.messages);
+    const hadAny = tl.value.loaded;
+    tl.value = {
+      ...tl.value,
+      messages: T.mergeMessages(tl.value.messages, r.messages),
+      hasOlder: hadAny ? tl.value.hasOlder : r.has_more,
+      loaded: true,
+      loading: false,
+    };
+    // A page merged into an older held range may leave a hole: fill it from the held end.
+    if (hadAny && !T.isContiguous(tl.value.messages)) await fillGaps(id);
+    markReadIfViewing(id);
+  } catch (e) {
+    tl.value = { ...tl.value, loading: false, error: errorText(e) };
+  }
+}
+
+async function fillGaps(id: string) {
+  const tl = timelineOf(id);
+  const list = tl.value.messages.filter((m) => !m.pending);
+  for (let i = 1; i < list.length; i++) {
+    if (list[i].seq !== list[i - 1].seq + 1) {
+      await fetchAfter(id, list[i - 1].seq, list[i].seq);
+    }
+  }
+}
+
+export async function loadOlder(id: string): Promise<void> {
+  const tl = timelineOf(id);
+  const s = tl.value;
+  if (s.loading || !s.hasOlder || !s.loaded) return;
+  const before = T.firstSeq(s.messages);
+  if (before <= 1 && s.messages.length) {
+    tl.value = { ...s, hasOlder: false };
+    return;
+  }
+  tl.value = { ...s, loading: true };
+  try {
+    const q = before ? `before_seq=${before}&` : '';
+    const r = await api<{ messages: Message[]; has_more: boolean }>(`/conversations/${enc(id)}/messages?${q}limit=${PAGE}`);
+    senders(r.messages);
+    tl.value = { ...tl.value, messages: T.mergeMessages(tl.value.messages, r.messages), hasOlder: r.has_more, loading: false };
+  } catch (e) {
+    tl.value = { ...tl.value, loading: false, error: errorText(e) };
+  }
+}
+
+const afterFetches = new Map<string, Promise<void>>();
+
+/** Fetches everything after `after` (up to `until`, exclusive, when given) and merges it. */
+export function fetchAfter(id: string, after: number, until?: number): Promise<void> {
+  const key = `${id}:${after}:${until ?? ''}`;
+  const running = afterFetches.get(key);
+  if (running) return running;
+  const p = (async () => {
+    let from = after;
+    for (let i = 0; i < 1000; i++) {
+      const r = await api<{ messages: Message[]; has_more: boolean }>(
+        `/conversations/${enc(id)}/messages?after_seq=${from}&limit=${CATCHUP_PAGE}`,
+      );
+      senders(r.messages);
+      const tl = timelineOf(id);
+      tl.value = { ...tl.value, messages: T.mergeMessages(tl.value.messages, r.messages) };
+      for (const m of r.messages) if (m.thread_root_id) mergeIntoThread(m);
+      if (!r.has_more || !r.messages.length) break;
+      from = r.messages[r.messages.length - 1].seq;
+      if (until !== undefined && from >= until - 1) break;
+    }
+  })().finally(() => afterFetches.delete(key));
+  afterFetches.set(key, p);
+  return p;
+}
+
+function mergeIntoThread(m: Message) {
+  const th = threads.get(m.thread_root_id!);
+  if (th && th.value.loaded) th.value = { ...th.value, messages: T.mergeMessages(th.value.messages, [m]) };
+}
+
+export async function loadThread(rootId: string) {
+  const th = threadOf(rootId);
+  try {
+    let after = 0;
+    let all: Message[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = await api<{ messages: Message[]; has_more: boolean }>(`/messages/${enc(rootId)}/replies?after_seq=${after}&limit=200`);
+      all = all.concat(r.messages);
+      if (!r.has_more || !r.messages.length) break;
+      after = r.messages[r.messages.length - 1].seq;
+    }
+    senders(all);
+    th.value = { messages: T.mergeMessages(th.value.messages, all), loaded: true };
+  } catch (e) {
+    showToast(`Could not load the thread: ${errorText(e)}`);
+  }
+}
+
+export async function ensureMessage(id: string): Promise<Message | null> {
+  for (const tl of timelines.values()) {
+    const m = tl.value.messages.find((x) => x.id === id);
+    if (m) return m;
+  }
+  try {
+    const m = await api<Message>(`/messages/${enc(id)}`);
+    senders([m]);
+    return m;
+  } catch {
+    return null;
+  }
+}
+
+export function openThread(conversationId: string, rootId: string) {
+  panel.value = { kind: 'thread', rootId, conversationId };
+  void loadThread(rootId);
+}
+
+function updateEverywhere(f: (list: ClientMessage[]) => ClientMessage[], conversationId: string) {
+  const tl = timelines.get(conversationId);
+  if (tl) {
+    const next = f(tl.value.messages);
+    if (next !== tl.value.messages) tl.value = { ...tl.value, messages: next };
+  }
+  for (const th of threads.values()) {
+    if (!th.value.messages.length || th.value.messages[0].conversation_id !== conversationId) continue;
+    const next = f(th.value.messages);
+    if (next !== th.value.messages) th.value = { ...th.value, messages: next };
+  }
+  const p = pins.value[conversationId];
+  if (p) {
+    const next = f(p);
+    if (next !== p) pins.value = { ...pins.value, [conversationId]: next };
+  }
+}
+
+function pendingMessage(conversationId: string, text: string, threadRootId: string | null): ClientMessage {
+  const cmid = T.newClientMsgId();
+  return {
+    id: `local:${cmid}`,
+    conversation_id: conversationId,
+    seq: 0,
+    sender_id: me.value!.id,
+    text,
+    client_msg_id: cmid,
+    thread_root_id: threadRootId,
+    reply_count: 0,
+    reactions: [],
+    attachments: [],
+    created_at: Date.now(),
+    edited_at: null,
+    deleted: false,
+    pending: 'sending',
+  };
+}
+
+/** Optimistic send: the message shows at once; the server's answer (or event) replaces it. */
+export function sendMessage(conversationId: string, text: string, threadRootId: string | null = null) {
+  const p = pendingMessage(conversationId, text, threadRootId);
+  const tl = timelineOf(conversationId);
+  tl.value = { ...tl.value, messages: T.addPending(tl.value.messages, p) };
+  if (threadRootId) {
+    const th = threadOf(threadRootId);
+    th.value = { ...th.value, messages: T.addPending(th.value.messages, p) };
+  }
+  void deliver(p);
+}
+
+export function retrySend(m: ClientMessage) {
+  updatePending(m, 'sending');
+  void deliver(m);
+}
+
+export function discardSend(m: ClientMessage) {
+  const tl = timelineOf(m.conversation_id);
+  tl.value = { ...tl.value, messages: T.removePending(tl.value.messages, m.client_msg_id) };
+  if (m.thread_root_id) {
+    const th = threadOf(m.thread_root_id);
+    th.value = { ...th.value, messages: T.removePending(th.value.messages, m.client_msg_id) };
+  }
+}
+
+function updatePending(m: ClientMessage, state: 'sending' | 'failed') {
+  const tl = timelineOf(m.conversation_id);
+  tl.value = { ...tl.value, messages: T.setPendingState(tl.value.messages, m.client_msg_id, state) };
+  if (m.thread_root_id) {
+    const th = threadOf(m.thread_root_id);
+    th.value = { ...th.value, messages: T.setPendingState(th.value.messages, m.client_msg_id, state) };
+  }
+}
+
+async function deliver(p: ClientMessage) {
+  try {
+    const m = await api<Message>(`/conversations/${enc(p.conversation_id)}/messages`, {
+      method: 'POST',
+      body: { text: p.text, client_msg_id: p.client_msg_id, thread_root_id: p.thread_root_id ?? undefined },
+    });
+    onMessage(m);
+  } catch (e) {
+    updatePending(p, 'failed');
+    if (e instanceof ApiError && e.status !== 0) showToast(`Message not sent: ${e.message}`);
+  }
+}
+
+export async function editMessage(m: ClientMessage, text: string) {
+  const updated = await api<Message>(`/messages/${enc(m.id)}`, { method: 'PATCH', body: { text } });
+  updateEverywhere((l) => T.applyUpdate(l, updated), m.conversation_id);
+}
+
+export async function deleteMessage(m: ClientMessage) {
+  await api(`/messages/${enc(m.id)}`, { method: 'DELETE' });
+  updateEverywhere((l) => T.applyDelete(l, m.id), m.conversation_id);
+}
+
+export async function toggleReaction(m: ClientMessage, emoji: string) {
+  const had = m.reactions.some((r) => r.emoji === emoji && r.me);
+  updateEverywhere((l) => T.applyReaction(l, m.id, emoji, !had, true), m.conversation_id);
+  try {
+    await api(`/messages/${enc(m.id)}/reactions/${enc(emoji)}`, { method: had ? 'DELETE' : 'PUT' });
+  } catch (e) {
+    updateEverywhere((l) => T.applyReaction(l, m.id, emoji, had, true), m.conversation_id);
+    showToast(`Reaction failed: ${errorText(e)}`);
+  }
+}
+
+export async function loadPins(conversationId: string) {
+  try {
+    const r = await api<{ messages: Message[] }>(`/conversations/${enc(conversationId)}/pins`);
+    senders(r.messages);
+    pins.value = { ...pins.value, [conversationId]: r.messages };
+  } catch {
+    /* pins are best effort */
+  }
+}
+
+export async function setPinned(m: ClientMessage, pinned: boolean) {
+  await api(`/conversations/${enc(m.conversation_id)}/pins/${enc(m.id)}`, { method: pinned ? 'PUT' : 'DELETE' });
+  await loadPins(m.conversation_id);
+}
+
+export function isPinned(m: ClientMessage): boolean {
+  return (pins.value[m.conversation_id] ?? []).some((p) => p.id === m.id);
+}
+
+// ---- read state ---------------------------------------------------------------------------
+
+/** Set by the timeline: whether the reader is at the bottom of the open conversation. */
+export const atBottom = signal(true);
+
+function viewing(id: string): boolean {
+  return currentId.value === id && document.visibilityState === 'visible' && atBottom.value;
+}
+
+export function markReadIfViewing(id: string) {
+  if (!viewing(id)) return;
+  const c = conversations.value[id];
+  const seq = T.lastSeq(timelineOf(id).value.messages);
+  if (!c || !seq) return;
+  if ((c.last_read_seq ?? 0) >= seq && !(c.unread_count ?? 0)) return;
+  patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0 }));
+  api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
+    .then((r) => patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count })))
+    .catch(() => {});
+}
+
+// ---- typing -------------------------------------------------------------------------------
+
+const lastTypingSent = new Map<string, number>();
+
+export function notifyTyping(conversationId: string) {
+  const now = Date.now();
+  if (now - (lastTypingSent.get(conversationId) ?? 0) < 3000) return;
+  if (socket.send({ type: 'typing', conversation_id: conversationId })) lastTypingSent.set(conversationId, now);
+}
+
+function setTyping(conversationId: string, userId: string, until: number | null) {
+  const conv = { ...(typing.value[conversationId] ?? {}) };
+  if (until === null) {
+    if (!(userId in conv)) return;
+    delete conv[userId];
+  } else conv[userId] = until;
+  typing.value = { ...typing.value, [conversationId]: conv };
+}
+
+setInterval(() => {
+  const now = Date.now();
+  for (const [cid, who] of Object.entries(typing.value))
+    for (const [uid, until] of Object.entries(who)) if (until < now) setTyping(cid, uid, null);
+}, 1000);
+
+// ---- drafts -------------------------------------------------------------------------------
+
+function draftKey(id: string) {
+  return `parley.draft.${me.value?.id ?? ''}.${id}`;
+}
+
+export function getDraft(id: string): string {
+  try {
+    return localStorage.getItem(draftKey(id)) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function setDraft(id: string, text: string) {
+  try {
+    if (text) localStorage.setItem(draftKey(id), text);
+    else localStorage.removeItem(draftKey(id));
+  } catch {
+    /* ignore */
+  }
+}
+
+// ---- events -------------------------------------------------------------------------------
+
+function onMessage(m: Message) {
+  senders([m]);
+  const c = conversations.value[m.conversation_id];
+  if (!c) {
+    void fetchConversation(m.conversation_id);
+  } else {
+    patchConversation(m.conversation_id, (c) => ({
+      last_seq: Math.max(c.last_seq, m.seq),
+      last_message_at: Math.max(c.last_message_at, m.created_at),
+    }));
+  }
+  const tl = timelines.get(m.conversation_id);
+  let isNew = true;
+  if (tl && tl.value.loaded) {
+    const held = T.lastSeq(tl.value.messages);
+    isNew = !tl.value.messages.some((x) => x.id === m.id);
+    tl.value = { ...tl.value, messages: T.mergeMessages(tl.value.messages, [m]) };
+    // A gap (missed events): fetch what lies between.
+    if (held && m.seq > held + 1) void fetchAfter(m.conversation_id, held, m.seq);
+  }
+  if (m.thread_root_id) {
+    const th = threads.get(m.thread_root_id);
+    if (th && th.value.messages.some((x) => x.id === m.id)) isNew = false;
+    mergeIntoThread(m);
+    if (isNew) updateEverywhere((l) => T.bumpReplyCount(l, m.thread_root_id!), m.conversation_id);
+  }
+  setTyping(m.conversation_id, m.sender_id, null);
+  if (m.sender_id !== me.value?.id && isNew && c) {
+    if (viewing(m.conversation_id)) markReadIfViewing(m.conversation_id);
+    else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0))
+      patchConversation(m.conversation_id, (c) => ({ unread_count: (c.unread_count ?? 0) + 1 }));
+  }
+}
+
+function handleEvent(e: WsEvent) {
+  const d = e.data;
+  switch (e.event) {
+    case 'message.created':
+      onMessage(d as Message);
+      break;
+    case 'message.updated':
+      updateEverywhere((l) => T.applyUpdate(l, d as Message), d.conversation_id);
+      break;
+    case 'message.deleted':
+      updateEverywhere((l) => T.applyDelete(l, d.id), d.conversation_id);
+      break;
+    case 'reaction.added':
+    case 'reaction.removed':
+      updateEverywhere(
+        (l) => T.applyReaction(l, d.message_id, d.emoji, e.event === 'reaction.added', d.user_id === me.value?.id),
+        d.conversation_id,
+      );
+      break;
+    case 'conversation.created':
+      putConversation(d as Conversation);
+      void fetchConversation(d.id);
+      break;
+    case 'conversation.updated':
+      putConversation(d as Conversation);
+      break;
+    case 'member.joined':
+    case 'member.left': {
+      const cid = d.conversation_id ?? d.conversation?.id;
+      const uid = d.user_id ?? d.member?.user_id;
+      if (e.event === 'member.left' && uid && uid === me.value?.id) {
+        if (cid) removeConversation(cid);
+        break;
+      }
+      if (cid) {
+        if (members.value[cid]) void loadMembers(cid).catch(() => {});
+        void fetchConversation(cid);
+      }
+      break;
+    }
+    case 'read.updated':
+      patchConversation(d.conversation_id, (c) => ({ last_read_seq: Math.max(c.last_read_seq ?? 0, d.last_read_seq) }));
+      void fetchConversation(d.conversation_id);
+      break;
+    case 'typing':
+      if (d.user_id !== me.value?.id) {
+        void ensureUsers([d.user_id]);
+        setTyping(d.conversation_id, d.user_id, Date.now() + 6000);
+      }
+      break;
+    case 'presence.changed':
+      presence.value = { ...presence.value, [d.user_id]: d.status };
+      break;
+    case 'user.updated':
+      rememberUsers([d as User]);
+      if (d.id === me.value?.id) me.value = d as User;
+      break;
+  }
+}
+
+// ---- connection and catch-up --------------------------------------------------------------
+
+let syncing: Promise<void> | null = null;
+let syncAgain = false;
+
+/** After each `ready`: relist conversations and fetch what moved past what is held. */
+export function catchUp(): Promise<void> {
+  if (syncing) {
+    syncAgain = true;
+    return syncing;
+  }
+  syncing = (async () => {
+    do {
+      syncAgain = false;
+      const list = await listAllConversations();
+      const next: Record<string, Conversation> = {};
+      for (const c of list) next[c.id] = c;
+      conversations.value = next;
+      const work: Promise<unknown>[] = [loadPeers(list)];
+      for (const c of list) {
+        const tl = timelines.get(c.id);
+        if (!tl || !tl.value.loaded) continue;
+        const held = T.lastSeq(tl.value.messages);
+        if (c.last_seq > held) work.push(fetchAfter(c.id, held));
+      }
+      // Edits, deletes and reactions missed while away: refresh the open conversation's page.
+      if (currentId.value && next[currentId.value] && timelines.get(currentId.value)?.value.loaded) work.push(loadLatest(currentId.value));
+      for (const [rootId, th] of threads) if (th.value.loaded) work.push(loadThread(rootId));
+      await Promise.all(work.map((p) => p.catch(() => {})));
+      if (currentId.value) markReadIfViewing(currentId.value);
+    } while (syncAgain);
+  })()
+    .catch(() => {})
+    .finally(() => {
+      syncing = null;
+    });
+  return syncing;
+}
+
+export const socket = new Socket({
+  onStatus: (s) => {
+    wsStatus.value = s;
+  },
+  onReady: () => {
+    everConnected.value = true;
+    void catchUp();
+    const chosen = myPresence.value;
+    if (chosen !== 'online') void api('/users/me/presence', { method: 'PUT', body: { status: chosen } }).catch(() => {});
+  },
+  onEvent: handleEvent,
+  onAuthLost: () => signedOut(),
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (currentId.value) markReadIfViewing(currentId.value);
+});
+
+// ---- auth ---------------------------------------------------------------------------------
+
+function resetState() {
+  batch(() => {
+    me.value = null;
+    conversations.value = {};
+    users.value = {};
+    presence.value = {};
+    members.value = {};
+    typing.value = {};
+    pins.value = {};
+    currentId.value = null;
+    panel.value = null;
+    dialog.value = null;
+    everConnected.value = false;
+  });
+  timelines.clear();
+  threads.clear();
+}
+
+function signedOut() {
+  socket.stop();
+  clearTokens();
+  resetState();
+  authState.value = 'signed-out';
+}
+
+setSignedOutHandler(() => {
+  if (authState.value === 'signed-in') signedOut();
+});
+
+async function startSession(u: User) {
+  me.value = u;
+  rememberUsers([u]);
+  const saved = localStorage.getItem('parley.presence') as ChosenPresence | null;
+  myPresence.value = saved && ['online', 'away', 'dnd', 'invisible'].includes(saved) ? saved : 'online';
+  authState.value = 'signed-in';
+  socket.start();
+  try {
+    await catchUp();
+  } finally {
+    routeFromLocation();
+  }
+}
+
+export async function restoreSession() {
+  if (!hasSession()) {
+    authState.value = 'signed-out';
+    return;
+  }
+  try {
+    if (!(await refresh())) {
+      authState.value = 'signed-out';
+      return;
+    }
+    await startSession(await api<User>('/users/me'));
+  } catch {
+    // Server unreachable: keep the refresh token, and try again shortly.
+    authState.value = 'loading';
+    setTimeout(restoreSession, 3000);
+  }
+}
+
+export async function signIn(username: string, password: string, totp?: string) {
+  const a = await login(username, password, totp);
+  await startSession(a.user);
+}
+
+export async function signUp(username: string, password: string, displayName?: string) {
+  const a = await register(username, password, displayName);
+  await startSession(a.user);
+}
+
+export async function signOut() {
+  try {
+    await logout();
+  } catch {
+    /* signed out locally anyway */
+  }
+  signedOut();
+  history.replaceState(null, '', '/');
+}
+
+// ---- jump to a message --------------------------------------------------------------------
+
+/** Opens a message's conversation with the message loaded, scrolled to and highlighted. */
+export async function jumpTo(m: Message) {
+  if (currentId.value !== m.conversation_id) navigate(m.conversation_id);
+  if (m.thread_root_id) {
+    openThread(m.conversation_id, m.thread_root_id);
+    highlightId.value = m.id;
+    return;
+  }
+  const tl = timelineOf(m.conversation_id);
+  for (let i = 0; i < 200; i++) {
+    const s = tl.value;
+    if (s.loaded && !s.loading && (T.firstSeq(s.messages) <= m.seq || !s.hasOlder)) break;
+    if (s.loaded && !s.loading) await loadOlder(m.conversation_id);
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  highlightId.value = m.id;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { parseInline, parseMarkdown, plainText, safeHref } from '../src/markdown';
+import { unescapeHtml } from '../src/components/Markdown';
+
+describe('markdown subset', () => {
+  it('parses bold, italics and code', () => {
+    expect(parseInline('a **b** *c* _d_ `e`')).toEqual([
+      { t: 'text', v: 'a ' },
+      { t: 'b', c: [{ t: 'text', v: 'b' }] },
+      { t: 'text', v: ' ' },
+      { t: 'i', c: [{ t: 'text', v: 'c' }] },
+      { t: 'text', v: ' ' },
+      { t: 'i', c: [{ t: 'text', v: 'd' }] },
+      { t: 'text', v: ' ' },
+      { t: 'code', v: 'e' },
+    ]);
+  });
+
+  it('leaves snake_case and lone asterisks alone', () => {
+    expect(parseInline('snake_case_name and 2 * 3')).toEqual([{ t: 'text', v: 'snake_case_name and 2 * 3' }]);
+  });
+
+  it('keeps markup inside code as text', () => {
+    expect(parseInline('`**not bold**`')).toEqual([{ t: 'code', v: '**not bold**' }]);
+  });
+
+  it('parses links and bare URLs, only http(s) and mailto', () => {
+    expect(parseInline('[site](https://example.org/a?b=c)')).toEqual([
+      { t: 'link', href: 'https://example.org/a?b=c', c: [{ t: 'text', v: 'site' }] },
+    ]);
+    expect(parseInline('see https://example.org/x.')).toEqual([
+      { t: 'text', v: 'see ' },
+      { t: 'link', href: 'https://example.org/x', c: [{ t: 'text', v: 'https://example.org/x' }] },
+      { t: 'text', v: '.' },
+    ]);
+    expect(parseInline('[x](javascript:alert(1))')).toEqual([{ t: 'text', v: '[x](javascript:alert(1))' }]);
+    expect(safeHref('javascript:alert(1)')).toBeNull();
+    expect(safeHref('data:text/html,<b>')).toBeNull();
+    expect(safeHref('mailto:a@b.c')).toBe('mailto:a@b.c');
+  });
+
+  it('parses quotes, code blocks and line breaks', () => {
+    expect(parseMarkdown('> quoted\n> more\n\nafter')).toEqual([
+      { t: 'quote', c: [{ t: 'p', c: [{ t: 'text', v: 'quoted' }, { t: 'br' }, { t: 'text', v: 'more' }] }] },
+      { t: 'p', c: [{ t: 'text', v: 'after' }] },
+    ]);
+    expect(parseMarkdown('```\nlet a = **1**;\n```')).toEqual([{ t: 'pre', v: 'let a = **1**;' }]);
+  });
+
+  it('treats HTML as text: the tree has only text for it', () => {
+    const tree = parseMarkdown('<img src=x onerror=alert(1)>');
+    expect(tree).toEqual([{ t: 'p', c: [{ t: 'text', v: '<img src=x onerror=alert(1)>' }] }]);
+    expect(plainText(tree)).toBe('<img src=x onerror=alert(1)>');
+  });
+
+  it('unescapes search highlights into text', () => {
+    expect(unescapeHtml('&lt;img src=x&gt; &amp; &quot;q&quot; &#39;s')).toBe('<img src=x> & "q" \'s');
+  });
+});
