@@ -1,8 +1,10 @@
 #include "api/api.h"
 
 #include "context.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "gateway.h"
+#include "static_files.h"
 
 namespace parley::api {
 
@@ -59,6 +61,12 @@ void Api::register_routes(net::Router& router) {
   add_ops_routes(router, impl_->ctx);
   add_auth_routes(router, impl_->ctx);
   add_user_routes(router, impl_->ctx);
+  add_conversation_routes(router, impl_->ctx);
+  add_message_routes(router, impl_->ctx);
+  if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
+    log::error("web app not served", {{"reason", n.error().message}});
+  else if (*n)
+    log::info("serving the web app", {{"web_root", impl_->ctx.opts.web_root}, {"files", *n}});
 }
 
 net::WsFactory Api::websocket_factory() { return impl_->gateway->factory(); }

@@ -13,7 +13,10 @@
 #include "core/bus.h"
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
+#include "modules/messaging/messaging.h"
+#include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
+#include "modules/search/search.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/websocket.h"
@@ -35,11 +38,15 @@ struct ApiOptions {
   std::vector<std::string> trusted_proxies;  // addresses/CIDRs allowed to set X-Forwarded-For
   RateLimits limits;
   int heartbeat_ms = 30'000;
+  std::string web_root;  // the web app served at / (static_files.h); "" = none
 };
 
 struct Services {
   auth::AuthService& auth;
   users::UserService& users;
+  messaging::MessagingService& messaging;
+  search::SearchService& search;
+  presence::PresenceService& presence;
   ratelimit::RateLimiter& limiter;
   Bus& bus;
   WorkerPool& pool;

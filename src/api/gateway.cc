@@ -1,5 +1,7 @@
 #include "gateway.h"
 
+#include <atomic>
+
 #include "core/json.h"
 #include "core/log.h"
 
@@ -26,8 +28,9 @@ class GatewaySession final : public net::WsSession {
       authenticating,
       ready,
       closed
-    } phase = Phase::awaiting_hello;
-    auth::Principal principal;
+    } phase = Phase::awaiting_hello;  // I/O thread only
+    auth::Principal principal;        // set on the I/O thread before phase becomes ready
+    std::atomic<bool> closed{false};  // read by pool work
   };
 
  public:
@@ -69,6 +72,9 @@ class GatewaySession final : public net::WsSession {
       if (!req.is_null()) pong["req"] = req;
       return conn_->send(frame(pong));
     }
+    if (*type == "send") return send(msg, std::move(req));
+    if (*type == "typing") return typing(msg, std::move(req));
+    if (*type == "read") return read(msg, std::move(req));
     if (*type == "hello")
       return conn_->send(
           error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
@@ -78,24 +84,109 @@ class GatewaySession final : public net::WsSession {
   }
 
   void on_close() override {
-    if (state_->phase == State::Phase::ready) gw_.remove(state_->principal.session_id, conn_->id());
+    bool attached = state_->phase == State::Phase::ready ||
+                    state_->phase == State::Phase::authenticating;
+    if (state_->phase == State::Phase::ready)
+      gw_.remove(state_->principal.session_id, conn_->id());
     state_->phase = State::Phase::closed;
+    state_->closed = true;
+    if (attached) detach(ctx_, gw_, conn_->id());
   }
 
  private:
+  // Forgets the connection in the hub and tells presence, on the pool (presence may notify).
+  static void detach(Context& ctx, Gateway& gw, std::uint64_t conn_id) {
+    auto task = [&ctx, &gw, conn_id] {
+      if (auto user = gw.hub().detach(conn_id)) ctx.s.presence.disconnected(*user);
+    };
+    if (!ctx.s.pool.try_submit(task)) task();  // never leak a registration
+  }
+
   void unauthorized(const char* why) {
     state_->phase = State::Phase::closed;
     conn_->close(net::kCloseUnauthorized, why);
+  }
+
+  // Runs fn(user_id, session_id) on the pool; its error (if any) comes back as an error frame.
+  template <class Fn>
+  void on_pool(boost::json::value req, Fn fn) {
+    auto submitted = ctx_.s.pool.try_submit(
+        [conn = conn_, user = state_->principal.user_id, session = state_->principal.session_id,
+         req = std::move(req), fn = std::move(fn)]() mutable {
+          Result<std::shared_ptr<const std::string>> r = fn(user, session);
+          if (!r)
+            conn->send(error_frame(req, r.error()));
+          else if (*r)
+            conn->send(std::move(*r));
+        });
+    if (!submitted)
+      conn_->send(error_frame(req, {Errc::unavailable, "server busy, retry", {}, 0}));
+  }
+
+  void send(const boost::json::object& msg, boost::json::value req) {
+    messaging::SendRequest in;
+    auto cid = json::required_string(msg, "conversation_id");
+    if (!cid) return conn_->send(error_frame(req, cid.error()));
+    auto text = json::required_string(msg, "text");
+    if (!text) return conn_->send(error_frame(req, text.error()));
+    auto cmid = json::required_string(msg, "client_msg_id");
+    if (!cmid) return conn_->send(error_frame(req, cmid.error()));
+    auto root = json::optional_string(msg, "thread_root_id");
+    if (!root) return conn_->send(error_frame(req, root.error()));
+    in.conversation_id = std::move(*cid);
+    in.text = std::move(*text);
+    in.client_msg_id = std::move(*cmid);
+    in.thread_root_id = std::move(*root);
+    on_pool(req, [&ctx = ctx_, in = std::move(in), req](const std::string& user, const std::string&)
+                     -> Result<std::shared_ptr<const std::string>> {
+      auto sent = send_message(ctx, user, in);
+      if (!sent) return fail(sent.error());
+      boost::json::object ack{{"type", "ack"}, {"message", messaging::to_json(sent->message)}};
+      if (!req.is_null()) ack["req"] = req;
+      return frame(ack);
+    });
+  }
+
+  void typing(const boost::json::object& msg, boost::json::value req) {
+    auto cid = json::required_string(msg, "conversation_id");
+    if (!cid) return conn_->send(error_frame(req, cid.error()));
+    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid)](const std::string& user,
+                                                                 const std::string&)
+                                -> Result<std::shared_ptr<const std::string>> {
+      if (auto r = ctx.s.messaging.typing(user, cid); !r) return fail(r.error());
+      return nullptr;
+    });
+  }
+
+  void read(const boost::json::object& msg, boost::json::value req) {
+    auto cid = json::required_string(msg, "conversation_id");
+    if (!cid) return conn_->send(error_frame(req, cid.error()));
+    auto seq = json::required_int(msg, "seq");
+    if (!seq) return conn_->send(error_frame(req, seq.error()));
+    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid), seq = *seq](
+                                const std::string& user, const std::string& session)
+                                -> Result<std::shared_ptr<const std::string>> {
+      if (auto r = ctx.s.messaging.mark_read(user, session, cid, seq); !r) return fail(r.error());
+      return nullptr;
+    });
   }
 
   void hello(const boost::json::object& msg) {
     auto token = json::required_string(msg, "token");
     if (!token) return unauthorized("hello needs a token");
     state_->phase = State::Phase::authenticating;
-    // authenticate() may read the store: do it on the pool, come back to the I/O thread.
+    // authenticate() may read the store and the hub loads the user's conversations: do it on the
+    // pool, come back to the I/O thread.
     auto submitted = ctx_.s.pool.try_submit(
         [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(*token)] {
           auto p = ctx.s.auth.authenticate(token);
+          if (p && !state->closed) {
+            ctx.s.presence.connected(p->user_id);
+            gw.hub().attach(p->user_id, p->session_id, conn);
+            // Closed while attaching: on_close may have found nothing to detach.
+            if (state->closed)
+              if (auto user = gw.hub().detach(conn->id())) ctx.s.presence.disconnected(*user);
+          }
           conn->post([&ctx, &gw, conn, state, p = std::move(p)] {
             if (state->phase != State::Phase::authenticating) return;
             if (!p) {
@@ -126,7 +217,7 @@ class GatewaySession final : public net::WsSession {
 
 }  // namespace
 
-Gateway::Gateway(Context& ctx) : ctx_(ctx) {
+Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
   revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic, [this](std::string_view sid) {
     close_session(std::string(sid));
   });

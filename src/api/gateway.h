@@ -1,6 +1,7 @@
-// The WebSocket gateway of API.md: hello handshake, ping, and the registry of authenticated
-// connections by session (and user) that server-side events are delivered through. Closes the
-// sockets of a revoked session (4001) when auth publishes the revocation. Private to api/.
+// The WebSocket gateway of API.md: hello handshake, the send/typing/read/ping frames, and the
+// registry of authenticated connections by session. Events reach connections through the Hub
+// (hub.h); presence hears of each ready and closed socket. Closes the sockets of a revoked
+// session (4001) when auth publishes the revocation. Private to api/.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "context.h"
+#include "hub.h"
 #include "net/websocket.h"
 
 namespace parley::api {
@@ -20,6 +22,7 @@ class Gateway {
   explicit Gateway(Context& ctx);
   ~Gateway();
   net::WsFactory factory();
+  Hub& hub() { return hub_; }
 
   // Registry, used by sessions on ready/close.
   void add(const std::string& session_id, const std::shared_ptr<net::WsConnection>& c);
@@ -29,6 +32,7 @@ class Gateway {
   void close_session(const std::string& session_id);
 
   Context& ctx_;
+  Hub hub_;
   std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<net::WsConnection>>> by_session_;
   // Sessions revoked while this node ran, so a hello that raced its session's revocation is

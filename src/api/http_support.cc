@@ -88,6 +88,34 @@ boost::json::object user_json(const users::User& u) {
           {"created_at", u.created_at}};
 }
 
+Result<std::vector<std::string>> string_array(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return out;
+  if (!it->value().is_array())
+    return fail(Errc::malformed, std::string(key) + " must be an array of strings",
+                std::string(key));
+  for (const auto& v : it->value().as_array()) {
+    if (!v.is_string())
+      return fail(Errc::malformed, std::string(key) + " must be an array of strings",
+                  std::string(key));
+    out.emplace_back(v.as_string());
+  }
+  return out;
+}
+
+Result<std::optional<std::int64_t>> query_int(const net::Request& req, std::string_view name) {
+  auto raw = req.query(name);
+  if (!raw) return fail(raw.error());
+  if (!*raw) return std::optional<std::int64_t>();
+  const std::string& s = **raw;
+  std::size_t digits = s.size() - (!s.empty() && s[0] == '-' ? 1 : 0);
+  if (digits == 0 || digits > 16 ||
+      s.find_first_not_of("0123456789", s.size() - digits) != std::string::npos)
+    return fail(Errc::malformed, std::string(name) + " must be an integer", std::string(name));
+  return std::optional<std::int64_t>(std::stoll(s));
+}
+
 Result<void> ClientAddress::init(const std::vector<std::string>& trusted) {
   for (const auto& t : trusted) {
     auto c = net::Cidr::parse(t);

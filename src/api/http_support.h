@@ -36,6 +36,11 @@ Result<int> page_limit(const net::Request& req);
 
 boost::json::object user_json(const users::User& u);
 
+// A JSON array of strings (wrong type: malformed, naming the field); absent is an empty list.
+Result<std::vector<std::string>> string_array(const boost::json::object& o, std::string_view key);
+// An integer query parameter: nullopt when absent, malformed when not an integer.
+Result<std::optional<std::int64_t>> query_int(const net::Request& req, std::string_view name);
+
 class ClientAddress {
  public:
   Result<void> init(const std::vector<std::string>& trusted);

@@ -21,7 +21,9 @@ void add_user_routes(net::Router& r, Context& ctx) {
           if (!status) return fail(status.error());
           auto u = ctx.s.users.update_profile(p.user_id, {*display, *status});
           if (!u) return fail(u.error());
-          return json_response(200, user_json(*u));
+          auto body_json = user_json(*u);
+          ctx.s.messaging.notify_contacts(p.user_id, "user.updated", json::serialize(body_json));
+          return json_response(200, body_json);
         }));
 
   r.add(net::Method::get, "/api/v1/users/{id}",

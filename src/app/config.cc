@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -128,6 +129,22 @@ const std::map<std::string, Setter>& setters() {
          c.max_body_bytes = *n;
          return ok();
        }},
+      {"presence_grace_ms",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto n = parse_uint(v, "presence_grace_ms", 3'600'000);
+         if (!n) return fail(n.error());
+         c.presence_grace_ms = static_cast<std::int64_t>(*n);
+         return ok();
+       }},
+      {"web_root",
+       [](Config& c, const std::string& v) -> Result<void> {
+         std::error_code ec;
+         if (!v.empty() && !std::filesystem::is_regular_file(v + "/index.html", ec))
+           return fail(Errc::invalid_argument,
+                       "web_root: no index.html in \"" + v + "\" (build it with make build)");
+         c.web_root = v;
+         return ok();
+       }},
       {"trusted_proxies",
        [](Config& c, const std::string& v) -> Result<void> {
          c.trusted_proxies.clear();
@@ -215,6 +232,15 @@ std::string flag_key(std::string_view flag) {
 
 }  // namespace
 
+std::string default_web_root() {
+#ifdef PARLEY_WEB_ROOT_DEFAULT
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(PARLEY_WEB_ROOT_DEFAULT "/index.html", ec))
+    return PARLEY_WEB_ROOT_DEFAULT;
+#endif
+  return "";
+}
+
 Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
   Config c;
   // Pair up flags first so --config is known before anything is applied.
@@ -284,6 +310,10 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --io-threads N             I/O threads, 0 = one per core (default 0)
   --workers N                threads for storage and hashing, 0 = 4 per core, at least 8
   --max-body-bytes N         largest request body accepted (default 1048576)
+  --presence-grace-ms N      how long a user stays online after their last socket closes
+                             (default 30000)
+  --web-root DIR             the web app to serve at / ("" = API only; default: the
+                             source tree's web/dist when built)
   --trusted-proxies LIST     comma-separated addresses/CIDRs whose X-Forwarded-For is believed
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m),

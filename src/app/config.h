@@ -13,6 +13,10 @@
 
 namespace parley::app {
 
+// The web app built with the server (web/dist of the source tree) when it has an index.html;
+// "" (API only) otherwise.
+std::string default_web_root();
+
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -23,8 +27,10 @@ struct Config {
   unsigned io_threads = 0;  // 0: one per core
   unsigned workers = 0;     // 0: 4 per core, at least 8
   std::size_t max_body_bytes = 1024 * 1024;
+  std::int64_t presence_grace_ms = 30'000;
   std::vector<std::string> trusted_proxies;
   api::RateLimits rate_limits;
+  std::string web_root = default_web_root();  // "" = no web app
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -15,7 +15,10 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/auth/auth.h"
+#include "modules/messaging/messaging.h"
+#include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
+#include "modules/search/search.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -53,6 +56,10 @@ int serve(const std::vector<std::string>& args) {
   if (!user_store) return die(user_store.error().message);
   auto auth_store = sqlite::make_auth_store(**db);
   if (!auth_store) return die(auth_store.error().message);
+  auto messaging_store = sqlite::make_messaging_store(**db);
+  if (!messaging_store) return die(messaging_store.error().message);
+  auto search_index = sqlite::make_search_index(**db);
+  if (!search_index) return die(search_index.error().message);
 
   SystemClock clock;
   auto bus = adapters::make_in_process_bus();
@@ -63,14 +70,18 @@ int serve(const std::vector<std::string>& args) {
   users::UserService users(**user_store, clock);
   auth::AuthService auth(**auth_store, users, *bus, clock, auth::AuthOptions{});
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
+  messaging::MessagingService messaging(**messaging_store, users, *bus, clock);
+  search::SearchService search(**search_index, messaging);
+  presence::PresenceService presence(messaging, users, clock, {cfg.presence_grace_ms});
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
   api_opts.limits = cfg.rate_limits;
+  api_opts.web_root = cfg.web_root;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
-  api::Api api({auth, users, *limiter, *bus, pool}, api_opts);
+  api::Api api({auth, users, messaging, search, presence, *limiter, *bus, pool}, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
 
   net::Router router;
@@ -89,6 +100,7 @@ int serve(const std::vector<std::string>& args) {
 
   server.run();  // returns after SIGTERM/SIGINT and a graceful drain
   pool.stop();
+  presence.stop();
   (*db)->stop();
   log::info("stopped");
   log::flush();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "modules/auth/store_contract.h"
+#include "modules/messaging/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -128,3 +129,15 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, AuthStoreContract, ::testing::Values(AuthStoreF
                                [](sqlite::Database& db) { return sqlite::make_auth_store(db); });
                          })));
 }  // namespace parley::auth
+
+namespace parley::messaging {
+// The search index's triggers ride along, so every contract write also updates FTS5.
+INSTANTIATE_TEST_SUITE_P(Sqlite, MessagingStoreContract,
+                         ::testing::Values(MessagingStoreFactory([] {
+                           return sqlite::make_with_db<MessagingStore>([](sqlite::Database& db) {
+                             auto store = sqlite::make_messaging_store(db);
+                             if (store) EXPECT_TRUE(sqlite::make_search_index(db));
+                             return store;
+                           });
+                         })));
+}  // namespace parley::messaging

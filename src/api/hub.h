@@ -1,0 +1,70 @@
+// Hub: this node's map of who is connected and which conversations they follow, and the fan-out
+// of messaging events (modules/messaging/events.h) from the bus to WebSocket connections.
+//
+// Each event is wrapped into its client frame once and the same immutable buffer is queued on
+// every recipient connection (WsConnection::send); a connection whose queue overflows is closed
+// by net/ with 4008, never allowed to grow. Membership routes update the map under the same lock
+// that fan-out reads, so a removed member gets member.left and nothing after it. Events of one
+// conversation arrive in order from the bus (the messaging sequencer publishes them one at a
+// time) and are queued before the next one is looked at, which keeps them in seq order per
+// connection. Private to api/. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/bus.h"
+#include "modules/messaging/events.h"
+#include "modules/messaging/messaging.h"
+#include "net/websocket.h"
+
+namespace parley::api {
+
+class Hub {
+ public:
+  Hub(Bus& bus, messaging::MessagingService& messaging);
+  ~Hub();
+
+  // Registers a ready connection. On the user's first connection here, loads the conversations
+  // they follow (blocking: call from a worker thread).
+  void attach(const std::string& user_id, const std::string& session_id,
+              std::shared_ptr<net::WsConnection> conn);
+  // Removes the connection; its user, or nullopt when it was not attached (or already removed).
+  std::optional<std::string> detach(std::uint64_t conn_id);
+
+  std::size_t connection_count() const;
+
+ private:
+  struct Link {
+    std::shared_ptr<net::WsConnection> conn;
+    std::string session_id;
+  };
+  struct UserEntry {
+    std::vector<Link> links;
+    std::unordered_set<std::string> conversations;
+    bool loading = false;
+    // Membership changes that arrived while the conversation list was loading.
+    std::vector<std::pair<bool, std::string>> pending;  // (joined, conversation id)
+  };
+
+  void deliver(std::string_view payload);
+  void follow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
+  void unfollow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
+  void collect_conversation(const std::string& conversation_id, const std::string& except_user,
+                            std::vector<std::shared_ptr<net::WsConnection>>& out) const;
+
+  messaging::MessagingService& messaging_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, UserEntry> users_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> followers_;  // conv -> users
+  std::unordered_map<std::uint64_t, std::string> user_of_conn_;
+  std::unique_ptr<Bus::Subscription> subscription_;
+};
+
+}  // namespace parley::api

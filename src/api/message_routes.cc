@@ -1,0 +1,174 @@
+// Messages, threads, reactions, read state, pins and search (API.md "Messages").
+#include "context.h"
+#include "core/json.h"
+
+namespace parley::api {
+namespace {
+
+net::Response page_response(const messaging::MessagePage& page) {
+  boost::json::array arr;
+  for (const auto& m : page.messages) arr.push_back(messaging::to_json(m));
+  return json_response(200, {{"messages", std::move(arr)}, {"has_more", page.has_more}});
+}
+
+std::string id_param(const net::Request& req, std::string_view name = "id") {
+  return std::string(req.param(name));
+}
+
+}  // namespace
+
+Result<messaging::Appended> send_message(Context& ctx, const std::string& user_id,
+                                         const messaging::SendRequest& in) {
+  if (auto rl = rate_limit(ctx.s.limiter,
+                           {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
+      !rl)
+    return fail(rl.error());
+  return ctx.s.messaging.send(user_id, in);
+}
+
+void add_message_routes(net::Router& r, Context& ctx) {
+  r.add(net::Method::post, "/api/v1/conversations/{id}/messages",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          messaging::SendRequest in;
+          in.conversation_id = id_param(req);
+          auto text = json::required_string(*body, "text");
+          if (!text) return fail(text.error());
+          in.text = std::move(*text);
+          auto cmid = json::required_string(*body, "client_msg_id");
+          if (!cmid) return fail(cmid.error());
+          in.client_msg_id = std::move(*cmid);
+          auto root = json::optional_string(*body, "thread_root_id");
+          if (!root) return fail(root.error());
+          in.thread_root_id = std::move(*root);
+          auto sent = send_message(ctx, p.user_id, in);
+          if (!sent) return fail(sent.error());
+          return json_response(sent->created ? 201 : 200, messaging::to_json(sent->message));
+        }));
+
+  r.add(net::Method::get, "/api/v1/conversations/{id}/messages",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto limit = page_limit(req);
+          if (!limit) return fail(limit.error());
+          auto before = query_int(req, "before_seq");
+          if (!before) return fail(before.error());
+          auto after = query_int(req, "after_seq");
+          if (!after) return fail(after.error());
+          auto page =
+              ctx.s.messaging.history(p.user_id, id_param(req), {*before, *after, *limit});
+          if (!page) return fail(page.error());
+          return page_response(*page);
+        }));
+
+  r.add(net::Method::get, "/api/v1/messages/{id}",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto m = ctx.s.messaging.get_message(p.user_id, id_param(req));
+          if (!m) return fail(m.error());
+          return json_response(200, messaging::to_json(*m));
+        }));
+
+  r.add(net::Method::patch, "/api/v1/messages/{id}",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto text = json::required_string(*body, "text");
+          if (!text) return fail(text.error());
+          auto m = ctx.s.messaging.edit(p.user_id, id_param(req), *text);
+          if (!m) return fail(m.error());
+          return json_response(200, messaging::to_json(*m));
+        }));
+
+  r.add(net::Method::del, "/api/v1/messages/{id}",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          if (auto d = ctx.s.messaging.remove_message(p.user_id, id_param(req)); !d)
+            return fail(d.error());
+          return no_content();
+        }));
+
+  r.add(net::Method::get, "/api/v1/messages/{id}/replies",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto limit = page_limit(req);
+          if (!limit) return fail(limit.error());
+          auto after = query_int(req, "after_seq");
+          if (!after) return fail(after.error());
+          auto page = ctx.s.messaging.replies(p.user_id, id_param(req), after->value_or(0), *limit);
+          if (!page) return fail(page.error());
+          return page_response(*page);
+        }));
+
+  for (bool add : {true, false}) {
+    r.add(add ? net::Method::put : net::Method::del, "/api/v1/messages/{id}/reactions/{emoji}",
+          authed(ctx,
+                 [&ctx, add](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+                   auto done = ctx.s.messaging.react(p.user_id, id_param(req),
+                                                     id_param(req, "emoji"), add);
+                   if (!done) return fail(done.error());
+                   return no_content();
+                 }));
+    r.add(add ? net::Method::put : net::Method::del,
+          "/api/v1/conversations/{id}/pins/{message_id}",
+          authed(ctx,
+                 [&ctx, add](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+                   auto done = ctx.s.messaging.pin(p.user_id, id_param(req),
+                                                   id_param(req, "message_id"), add);
+                   if (!done) return fail(done.error());
+                   return no_content();
+                 }));
+  }
+
+  r.add(net::Method::get, "/api/v1/conversations/{id}/pins",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto pins = ctx.s.messaging.pins(p.user_id, id_param(req));
+          if (!pins) return fail(pins.error());
+          return page_response({std::move(*pins), false});
+        }));
+
+  r.add(net::Method::post, "/api/v1/conversations/{id}/read",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto seq = json::required_int(*body, "seq");
+          if (!seq) return fail(seq.error());
+          auto id = id_param(req);
+          auto st = ctx.s.messaging.mark_read(p.user_id, p.session_id, id, *seq);
+          if (!st) return fail(st.error());
+          return json_response(200, {{"conversation_id", id},
+                                     {"last_read_seq", st->last_read_seq},
+                                     {"unread_count", st->unread_count}});
+        }));
+
+  r.add(net::Method::get, "/api/v1/search/messages",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          search::SearchRequest in;
+          auto limit = page_limit(req);
+          if (!limit) return fail(limit.error());
+          in.limit = *limit;
+          auto q = req.query("q");
+          if (!q) return fail(q.error());
+          in.q = q->value_or("");
+          for (auto [name, field] : {std::pair{"conversation_id", &in.conversation_id},
+                                     std::pair{"sender_id", &in.sender_id},
+                                     std::pair{"cursor", &in.cursor}}) {
+            auto v = req.query(name);
+            if (!v) return fail(v.error());
+            *field = *v;
+          }
+          auto before = query_int(req, "before");
+          if (!before) return fail(before.error());
+          in.before = *before;
+          auto after = query_int(req, "after");
+          if (!after) return fail(after.error());
+          in.after = *after;
+          auto page = ctx.s.search.search(p.user_id, in);
+          if (!page) return fail(page.error());
+          boost::json::array arr;
+          for (const auto& h : page->results)
+            arr.push_back({{"message", messaging::to_json(h.message)}, {"highlight", h.highlight}});
+          boost::json::object out{{"results", std::move(arr)}};
+          if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
+          return json_response(200, out);
+        }));
+}
+
+}  // namespace parley::api

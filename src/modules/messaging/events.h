@@ -1,0 +1,46 @@
+// Real-time events of the messaging module as they travel on the Bus (topic kEventsTopic), and
+// how a gateway routes them to connections.
+//
+// Each event is serialised once, by the module, into its final JSON data; a gateway wraps the
+// bytes into the client frame once per node and hands the same buffer to every recipient. The
+// route says who receives it; gateways keep their own map of conversation -> local connections
+// and update it from the member_joined / member_left routes, so a removed member stops receiving
+// a conversation's events at once.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::messaging {
+
+inline constexpr std::string_view kEventsTopic = "messaging.events";
+
+struct Route {
+  enum class Kind {
+    conversation,   // the members of conversation_ids[0], except except_user when set
+    member_joined,  // subscribe user_id to conversation_ids[0], then as `conversation`
+    member_left,    // as `conversation` (the leaver included), then unsubscribe user_id
+    user,           // the sessions of user_id, except except_session when set
+    contacts,       // user_id and the members of any of conversation_ids (each session once)
+  };
+  Kind kind = Kind::conversation;
+  std::vector<std::string> conversation_ids;
+  std::string user_id;
+  std::string except_user;
+  std::string except_session;
+};
+
+struct Event {
+  Route route;
+  std::string name;  // "message.created", ...
+  std::string data;  // serialised JSON object
+};
+
+// Bus payload: one header line of the route, the name, then the data. Ids hold no spaces or
+// newlines (they are ids), so the header needs no escaping.
+std::string encode(const Event& e);
+std::optional<Event> decode(std::string_view payload);
+
+}  // namespace parley::messaging

@@ -1,0 +1,799 @@
+#include "modules/messaging/messaging.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "core/crypto.h"
+#include "core/id.h"
+#include "core/json.h"
+#include "core/text.h"
+#include "modules/messaging/events.h"
+#include "sequencer.h"
+
+namespace parley::messaging {
+
+const char* to_string(ConversationType t) {
+  switch (t) {
+    case ConversationType::dm:
+      return "dm";
+    case ConversationType::group:
+      return "group";
+    case ConversationType::channel:
+      return "channel";
+  }
+  return "group";
+}
+
+const char* to_string(Visibility v) { return v == Visibility::public_ ? "public" : "private"; }
+
+const char* to_string(Role r) {
+  switch (r) {
+    case Role::owner:
+      return "owner";
+    case Role::admin:
+      return "admin";
+    case Role::member:
+      return "member";
+  }
+  return "member";
+}
+
+boost::json::object to_json(const Message& m, bool with_reactions) {
+  boost::json::object o{{"id", m.id},
+                        {"conversation_id", m.conversation_id},
+                        {"seq", m.seq},
+                        {"sender_id", m.sender_id},
+                        {"text", m.text},
+                        {"client_msg_id", m.client_msg_id},
+                        {"reply_count", m.reply_count},
+                        {"attachments", boost::json::array()},
+                        {"created_at", m.created_at},
+                        {"deleted", m.deleted}};
+  o["thread_root_id"] =
+      m.thread_root_id ? boost::json::value(*m.thread_root_id) : boost::json::value(nullptr);
+  o["edited_at"] = m.edited_at ? boost::json::value(*m.edited_at) : boost::json::value(nullptr);
+  if (with_reactions) {
+    boost::json::array rs;
+    for (const auto& r : m.reactions)
+      rs.push_back({{"emoji", r.emoji}, {"count", r.count}, {"me", r.me}});
+    o["reactions"] = std::move(rs);
+  }
+  return o;
+}
+
+boost::json::object to_json(const Conversation& c) {
+  return {{"id", c.id},
+          {"type", to_string(c.type)},
+          {"name", c.name},
+          {"topic", c.topic},
+          {"visibility", to_string(c.visibility)},
+          {"member_count", c.member_count},
+          {"last_seq", c.last_seq},
+          {"last_message_at", c.last_message_at},
+          {"created_by", c.created_by},
+          {"created_at", c.created_at}};
+}
+
+boost::json::object to_json(const ConversationView& v) {
+  auto o = to_json(v.conversation);
+  if (v.me) {
+    o["unread_count"] = v.unread_count;
+    o["last_read_seq"] = v.me->last_read_seq;
+    o["muted"] = v.me->muted;
+    o["role"] = to_string(v.me->role);
+  }
+  return o;
+}
+
+Result<std::string> normalise_text(std::string_view raw, int max_chars) {
+  if (!text::is_valid_utf8(raw)) return fail(Errc::invalid_argument, "text is not UTF-8", "text");
+  auto t = text::trim(raw);
+  if (t.empty()) return fail(Errc::invalid_argument, "text is empty", "text");
+  if (text::char_count(t) > static_cast<std::size_t>(max_chars))
+    return fail(Errc::invalid_argument,
+                "text is longer than " + std::to_string(max_chars) + " characters", "text");
+  if (text::has_control_chars(t, true))
+    return fail(Errc::invalid_argument, "text holds control characters", "text");
+  return std::string(t);
+}
+
+namespace {
+
+std::string serialize(const boost::json::object& o) { return json::serialize(o); }
+
+bool is_manager(const std::optional<Membership>& me) {
+  return me && (me->role == Role::owner || me->role == Role::admin);
+}
+
+bool is_public_channel(const Conversation& c) {
+  return c.type == ConversationType::channel && c.visibility == Visibility::public_;
+}
+
+Result<std::string> check_name(const std::optional<std::string>& raw, int max_chars,
+                               bool required) {
+  if (!raw) {
+    if (required) return fail(Errc::invalid_argument, "name is required", "name");
+    return std::string();
+  }
+  auto t = std::string(text::trim(*raw));
+  if (required && t.empty()) return fail(Errc::invalid_argument, "name is empty", "name");
+  if (text::char_count(t) > static_cast<std::size_t>(max_chars))
+    return fail(Errc::invalid_argument,
+                "name is longer than " + std::to_string(max_chars) + " characters", "name");
+  if (text::has_control_chars(t, false))
+    return fail(Errc::invalid_argument, "name holds control characters", "name");
+  return t;
+}
+
+Result<std::string> check_topic(const std::optional<std::string>& raw, int max_chars) {
+  auto t = std::string(text::trim(raw.value_or("")));
+  if (text::char_count(t) > static_cast<std::size_t>(max_chars))
+    return fail(Errc::invalid_argument,
+                "topic is longer than " + std::to_string(max_chars) + " characters", "topic");
+  if (text::has_control_chars(t, false))
+    return fail(Errc::invalid_argument, "topic holds control characters", "topic");
+  return t;
+}
+
+Result<void> check_client_msg_id(const std::string& id) {
+  if (id.empty() || id.size() > 64)
+    return fail(Errc::invalid_argument, "client_msg_id must be 1 to 64 characters",
+                "client_msg_id");
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7e)
+      return fail(Errc::invalid_argument, "client_msg_id must be printable ASCII",
+                  "client_msg_id");
+  return ok();
+}
+
+Result<void> check_emoji(const std::string& emoji, int max_bytes) {
+  if (emoji.empty() || emoji.size() > static_cast<std::size_t>(max_bytes))
+    return fail(Errc::invalid_argument,
+                "emoji must be 1 to " + std::to_string(max_bytes) + " bytes", "emoji");
+  if (!text::is_valid_utf8(emoji) || text::has_control_chars(emoji, false))
+    return fail(Errc::invalid_argument, "emoji is not valid text", "emoji");
+  for (unsigned char c : emoji)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+      return fail(Errc::invalid_argument, "emoji holds whitespace", "emoji");
+  return ok();
+}
+
+Error not_found(const char* what) { return {Errc::not_found, std::string(what) + " not found", {}, 0}; }
+
+}  // namespace
+
+struct MessagingService::Impl {
+  MessagingStore& store;
+  users::UserService& users;
+  Bus& bus;
+  const Clock& clock;
+  MessagingOptions opt;
+  Sequencer sequencer;
+
+  std::mutex typing_mu;
+  std::unordered_map<std::string, Millis> typing_last;
+  static constexpr std::size_t kMaxTypingEntries = 100'000;
+
+  Impl(MessagingStore& s, users::UserService& u, Bus& b, const Clock& c, MessagingOptions o)
+      : store(s), users(u), bus(b), clock(c), opt(o), sequencer([&b](const Event& e) {
+          b.publish(kEventsTopic, encode(e));
+        }) {}
+
+  void publish(Event e) { bus.publish(kEventsTopic, encode(e)); }
+
+  // Events of one conversation go through the sequencer so they leave in commit order.
+  void publish_ordered(const std::string& conversation_id, Event e) {
+    sequencer.publish_now(conversation_id, std::move(e));
+  }
+
+  static Event conversation_event(const std::string& cid, std::string name, std::string data) {
+    Event e;
+    e.route.kind = Route::Kind::conversation;
+    e.route.conversation_ids = {cid};
+    e.name = std::move(name);
+    e.data = std::move(data);
+    return e;
+  }
+
+  // The conversation as caller sees it; not_found when it does not exist or is hidden.
+  Result<ConversationView> visible(const std::string& caller, const std::string& id) {
+    if (!looks_like_id(id)) return fail(not_found("conversation"));
+    auto v = store.view(id, caller);
+    if (!v) return fail(v.error());
+    if (!v->me && !is_public_channel(v->conversation)) return fail(not_found("conversation"));
+    return v;
+  }
+
+  // As visible(), and the caller must be a member (a visible public channel: forbidden).
+  Result<ConversationView> member_view(const std::string& caller, const std::string& id) {
+    auto v = visible(caller, id);
+    if (!v) return v;
+    if (!v->me) return fail(Errc::permission_denied, "join the channel first");
+    return v;
+  }
+
+  // The message and its conversation as caller sees them.
+  Result<std::pair<Message, ConversationView>> visible_message(const std::string& caller,
+                                                               const std::string& id) {
+    if (!looks_like_id(id)) return fail(not_found("message"));
+    auto m = store.get_message(id, caller);
+    if (!m) return fail(m.error());
+    auto v = visible(caller, m->conversation_id);
+    if (!v) return fail(not_found("message"));
+    return std::make_pair(std::move(*m), std::move(*v));
+  }
+
+  Result<void> check_users_exist(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      if (!looks_like_id(id)) return fail(Errc::not_found, "user " + id + " not found");
+      auto u = users.get(id);
+      if (!u) {
+        if (u.error().code == Errc::not_found)
+          return fail(Errc::not_found, "user " + id + " not found");
+        return fail(u.error());
+      }
+    }
+    return ok();
+  }
+
+  void announce_joined(const std::string& cid, const std::vector<Member>& added) {
+    for (const auto& m : added) {
+      Event e;
+      e.route.kind = Route::Kind::member_joined;
+      e.route.conversation_ids = {cid};
+      e.route.user_id = m.user_id;
+      e.name = "member.joined";
+      e.data = serialize({{"conversation_id", cid},
+                          {"user_id", m.user_id},
+                          {"role", to_string(m.role)},
+                          {"joined_at", m.joined_at}});
+      publish_ordered(cid, std::move(e));
+    }
+  }
+
+  void announce_left(const std::string& cid, const std::string& user_id) {
+    Event e;
+    e.route.kind = Route::Kind::member_left;
+    e.route.conversation_ids = {cid};
+    e.route.user_id = user_id;
+    e.name = "member.left";
+    e.data = serialize({{"conversation_id", cid}, {"user_id", user_id}});
+    publish_ordered(cid, std::move(e));
+  }
+};
+
+MessagingService::MessagingService(MessagingStore& store, users::UserService& users, Bus& bus,
+                                   const Clock& clock, MessagingOptions options)
+    : impl_(std::make_unique<Impl>(store, users, bus, clock, options)) {}
+
+MessagingService::~MessagingService() = default;
+
+// ---- conversations ----
+
+Result<Created> MessagingService::create(const std::string& caller, const NewConversation& in) {
+  auto& I = *impl_;
+  const Millis now = I.clock.now_ms();
+  Conversation c;
+  c.id = new_id(now);
+  c.created_by = caller;
+  c.created_at = now;
+  std::vector<Member> members{{caller, Role::owner, now}};
+
+  if (in.type == "dm") {
+    if (in.member_ids.size() != 1)
+      return fail(Errc::invalid_argument, "a DM takes exactly one other member", "member_ids");
+    if (auto r = I.check_users_exist(in.member_ids); !r) return fail(r.error());
+    c.type = ConversationType::dm;
+    c.visibility = Visibility::private_;
+    auto r = I.store.find_or_create_dm(c, caller, in.member_ids[0]);
+    if (!r) return fail(r.error());
+    auto v = I.store.view(r->first.id, caller);
+    if (!v) return fail(v.error());
+    if (r->second) {
+      Event e;
+      e.route.kind = Route::Kind::member_joined;
+      e.route.conversation_ids = {c.id};
+      e.route.user_id = caller == in.member_ids[0] ? caller : caller + "," + in.member_ids[0];
+      e.name = "conversation.created";
+      e.data = serialize(to_json(v->conversation));
+      I.publish_ordered(c.id, std::move(e));
+    }
+    return Created{std::move(*v), r->second};
+  }
+
+  if (in.type == "group") {
+    std::vector<std::string> ids;
+    for (const auto& id : in.member_ids)
+      if (id != caller && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    if (ids.empty())
+      return fail(Errc::invalid_argument, "a group needs at least one other member",
+                  "member_ids");
+    if (static_cast<int>(ids.size()) + 1 > I.opt.max_group_members)
+      return fail(Errc::invalid_argument,
+                  "a group has at most " + std::to_string(I.opt.max_group_members) + " members",
+                  "member_ids");
+    if (auto r = I.check_users_exist(ids); !r) return fail(r.error());
+    auto name = check_name(in.name, I.opt.max_name_chars, false);
+    if (!name) return fail(name.error());
+    auto topic = check_topic(in.topic, I.opt.max_topic_chars);
+    if (!topic) return fail(topic.error());
+    c.type = ConversationType::group;
+    c.visibility = Visibility::private_;
+    c.name = *name;
+    c.topic = *topic;
+    for (const auto& id : ids) members.push_back({id, Role::member, now});
+  } else if (in.type == "channel") {
+    auto name = check_name(in.name, I.opt.max_name_chars, true);
+    if (!name) return fail(name.error());
+    auto topic = check_topic(in.topic, I.opt.max_topic_chars);
+    if (!topic) return fail(topic.error());
+    std::string vis = in.visibility.value_or("public");
+    if (vis != "public" && vis != "private")
+      return fail(Errc::invalid_argument, "visibility must be public or private", "visibility");
+    c.type = ConversationType::channel;
+    c.visibility = vis == "public" ? Visibility::public_ : Visibility::private_;
+    c.name = *name;
+    c.topic = *topic;
+  } else {
+    return fail(Errc::invalid_argument, "type must be dm, group or channel", "type");
+  }
+
+  if (auto r = I.store.create_conversation(c, members); !r) return fail(r.error());
+  auto v = I.store.view(c.id, caller);
+  if (!v) return fail(v.error());
+  Event e;
+  e.route.kind = Route::Kind::member_joined;
+  e.route.conversation_ids = {c.id};
+  for (std::size_t i = 0; i < members.size(); ++i)
+    e.route.user_id += (i ? "," : "") + members[i].user_id;
+  e.name = "conversation.created";
+  e.data = serialize(to_json(v->conversation));
+  I.publish_ordered(c.id, std::move(e));
+  return Created{std::move(*v), true};
+}
+
+Result<ConversationPage> MessagingService::list(const std::string& caller, int limit,
+                                                const std::optional<std::string>& cursor) {
+  std::optional<ActivityCursor> after;
+  if (cursor) {
+    auto dot = cursor->find('.');
+    ActivityCursor c;
+    try {
+      if (dot == std::string::npos) throw std::invalid_argument("cursor");
+      std::size_t used = 0;
+      c.activity = std::stoll(cursor->substr(0, dot), &used);
+      if (used != dot) throw std::invalid_argument("cursor");
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
+    }
+    c.id = cursor->substr(dot + 1);
+    after = std::move(c);
+  }
+  auto rows = impl_->store.list_for_user(caller, limit + 1, after);
+  if (!rows) return fail(rows.error());
+  ConversationPage page;
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(limit);
+    const auto& last = rows->back().conversation;
+    Millis activity = last.last_message_at ? last.last_message_at : last.created_at;
+    page.next_cursor = std::to_string(activity) + "." + last.id;
+  }
+  page.conversations = std::move(*rows);
+  return page;
+}
+
+Result<ConversationView> MessagingService::get(const std::string& caller, const std::string& id) {
+  return impl_->visible(caller, id);
+}
+
+Result<ConversationView> MessagingService::update(const std::string& caller,
+                                                  const std::string& id,
+                                                  const std::optional<std::string>& name,
+                                                  const std::optional<std::string>& topic) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, id);
+  if (!v) return v;
+  if (!is_manager(v->me))
+    return fail(Errc::permission_denied, "only owners and admins may change the conversation");
+  std::optional<std::string> new_name, new_topic;
+  if (name) {
+    if (v->conversation.type == ConversationType::dm)
+      return fail(Errc::invalid_argument, "a DM has no name", "name");
+    auto n = check_name(name, I.opt.max_name_chars, v->conversation.type == ConversationType::channel);
+    if (!n) return fail(n.error());
+    new_name = *n;
+  }
+  if (topic) {
+    auto t = check_topic(topic, I.opt.max_topic_chars);
+    if (!t) return fail(t.error());
+    new_topic = *t;
+  }
+  if (!new_name && !new_topic) return v;
+  auto c = I.store.update_conversation(id, new_name, new_topic);
+  if (!c) return fail(c.error());
+  I.publish_ordered(id, Impl::conversation_event(id, "conversation.updated", serialize(to_json(*c))));
+  v->conversation = std::move(*c);
+  return v;
+}
+
+Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
+                                             int limit, const std::optional<std::string>& cursor) {
+  if (text::char_count(contains) > 80)
+    return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
+  std::optional<std::string> after;
+  if (cursor) {
+    auto decoded = base64url_decode(*cursor);
+    if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
+    after = std::move(*decoded);
+  }
+  auto rows = impl_->store.list_public_channels(contains, limit + 1, after);
+  if (!rows) return fail(rows.error());
+  ChannelPage page;
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(limit);
+    page.next_cursor = base64url_encode(rows->back().name);
+  }
+  page.channels = std::move(*rows);
+  return page;
+}
+
+Result<ConversationView> MessagingService::join(const std::string& caller, const std::string& id) {
+  auto& I = *impl_;
+  auto v = I.visible(caller, id);
+  if (!v) return v;
+  if (v->me) return v;  // already a member
+  // visible() and not a member: a public channel.
+  Member m{caller, Role::member, I.clock.now_ms()};
+  auto added = I.store.add_members(id, {m}, std::numeric_limits<std::int64_t>::max());
+  if (!added) return fail(added.error());
+  I.announce_joined(id, *added);
+  return I.store.view(id, caller);
+}
+
+Result<void> MessagingService::leave(const std::string& caller, const std::string& id) {
+  auto& I = *impl_;
+  auto v = I.visible(caller, id);
+  if (!v) return fail(v.error());
+  if (!v->me) return fail(Errc::not_found, "not a member");
+  if (v->conversation.type == ConversationType::dm)
+    return fail(Errc::failed_precondition, "a DM cannot be left");
+  auto removed = I.store.remove_member(id, caller);
+  if (!removed) return fail(removed.error());
+  if (*removed) I.announce_left(id, caller);
+  return ok();
+}
+
+// ---- members ----
+
+Result<MemberPage> MessagingService::members(const std::string& caller, const std::string& id,
+                                             int limit, const std::optional<std::string>& cursor) {
+  auto v = impl_->visible(caller, id);
+  if (!v) return fail(v.error());
+  std::int64_t after = 0;
+  if (cursor) {
+    try {
+      std::size_t used = 0;
+      after = std::stoll(*cursor, &used);
+      if (used != cursor->size() || after < 0) throw std::invalid_argument("cursor");
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
+    }
+  }
+  auto rows = impl_->store.list_members(id, limit + 1, after);
+  if (!rows) return fail(rows.error());
+  MemberPage page;
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(limit);
+    page.next_cursor = std::to_string(rows->back().second);
+  }
+  for (auto& [m, pos] : *rows) page.members.push_back(std::move(m));
+  return page;
+}
+
+Result<std::vector<Member>> MessagingService::add_members(const std::string& caller,
+                                                          const std::string& id,
+                                                          const std::vector<std::string>& user_ids) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, id);
+  if (!v) return fail(v.error());
+  const auto& c = v->conversation;
+  if (c.type == ConversationType::dm)
+    return fail(Errc::failed_precondition, "members cannot be added to a DM");
+  if (!is_manager(v->me) && !(c.type == ConversationType::group || is_public_channel(c)))
+    return fail(Errc::permission_denied, "only owners and admins may add members here");
+  if (user_ids.empty() || static_cast<int>(user_ids.size()) > I.opt.max_add_at_once)
+    return fail(Errc::invalid_argument,
+                "user_ids must hold 1 to " + std::to_string(I.opt.max_add_at_once) + " ids",
+                "user_ids");
+  if (auto r = I.check_users_exist(user_ids); !r) return fail(r.error());
+  const Millis now = I.clock.now_ms();
+  std::vector<Member> wanted;
+  for (const auto& uid : user_ids)
+    if (std::none_of(wanted.begin(), wanted.end(), [&](const Member& m) { return m.user_id == uid; }))
+      wanted.push_back({uid, Role::member, now});
+  std::int64_t cap = c.type == ConversationType::group ? I.opt.max_group_members
+                                                       : std::numeric_limits<std::int64_t>::max();
+  auto added = I.store.add_members(id, wanted, cap);
+  if (!added) {
+    if (added.error().code == Errc::failed_precondition)
+      return fail(Errc::invalid_argument,
+                  "a group has at most " + std::to_string(I.opt.max_group_members) + " members",
+                  "user_ids");
+    return fail(added.error());
+  }
+  I.announce_joined(id, *added);
+  return added;
+}
+
+Result<void> MessagingService::remove_member(const std::string& caller, const std::string& id,
+                                             const std::string& user_id) {
+  if (user_id == caller) return leave(caller, id);
+  auto& I = *impl_;
+  auto v = I.member_view(caller, id);
+  if (!v) return fail(v.error());
+  if (v->conversation.type == ConversationType::dm)
+    return fail(Errc::failed_precondition, "members cannot be removed from a DM");
+  if (!is_manager(v->me))
+    return fail(Errc::permission_denied, "only owners and admins may remove members");
+  if (!looks_like_id(user_id)) return fail(Errc::not_found, "not a member");
+  auto target = I.store.membership(id, user_id);
+  if (!target) return fail(target.error());
+  if (!*target) return fail(Errc::not_found, "not a member");
+  if ((*target)->role == Role::owner && v->me->role != Role::owner)
+    return fail(Errc::permission_denied, "an admin cannot remove the owner");
+  auto removed = I.store.remove_member(id, user_id);
+  if (!removed) return fail(removed.error());
+  if (*removed) I.announce_left(id, user_id);
+  return ok();
+}
+
+Result<Member> MessagingService::set_role(const std::string& caller, const std::string& id,
+                                          const std::string& user_id, const std::string& role) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, id);
+  if (!v) return fail(v.error());
+  if (role != "admin" && role != "member")
+    return fail(Errc::invalid_argument, "role must be admin or member", "role");
+  if (v->me->role != Role::owner)
+    return fail(Errc::permission_denied, "only the owner may change roles");
+  if (!looks_like_id(user_id)) return fail(Errc::not_found, "not a member");
+  auto target = I.store.membership(id, user_id);
+  if (!target) return fail(target.error());
+  if (!*target) return fail(Errc::not_found, "not a member");
+  if ((*target)->role == Role::owner)
+    return fail(Errc::failed_precondition, "the owner's role cannot change");
+  return I.store.set_role(id, user_id, role == "admin" ? Role::admin : Role::member);
+}
+
+// ---- messages ----
+
+Result<Appended> MessagingService::send(const std::string& caller, const SendRequest& in) {
+  auto& I = *impl_;
+  auto t = normalise_text(in.text, I.opt.max_text_chars);
+  if (!t) return fail(t.error());
+  if (auto r = check_client_msg_id(in.client_msg_id); !r) return fail(r.error());
+  if (in.thread_root_id && !looks_like_id(*in.thread_root_id))
+    return fail(Errc::invalid_argument, "thread_root_id is not a message of this conversation",
+                "thread_root_id");
+  auto v = I.member_view(caller, in.conversation_id);
+  if (!v) return fail(v.error());
+
+  NewMessage m;
+  m.created_at = I.clock.now_ms();
+  m.id = new_id(m.created_at);
+  m.conversation_id = in.conversation_id;
+  m.sender_id = caller;
+  m.text = std::move(*t);
+  m.client_msg_id = in.client_msg_id;
+  m.thread_root_id = in.thread_root_id;
+
+  auto ticket = I.sequencer.begin(in.conversation_id);
+  auto appended = I.store.append(m);
+  if (!appended || !appended->created) {
+    I.sequencer.finish(in.conversation_id, ticket, std::nullopt);
+    return appended;
+  }
+  I.sequencer.finish(in.conversation_id, ticket,
+                     Sequencer::Ready{appended->message.seq,
+                                      Impl::conversation_event(in.conversation_id, "message.created",
+                                                               serialize(to_json(appended->message)))});
+  return appended;
+}
+
+Result<MessagePage> MessagingService::history(const std::string& caller,
+                                              const std::string& conversation_id,
+                                              const HistoryQuery& q) {
+  if (q.before_seq && q.after_seq)
+    return fail(Errc::invalid_argument, "give before_seq or after_seq, not both", "before_seq");
+  if ((q.before_seq && *q.before_seq < 0) || (q.after_seq && *q.after_seq < 0))
+    return fail(Errc::invalid_argument, "seq must not be negative",
+                q.before_seq ? "before_seq" : "after_seq");
+  auto v = impl_->visible(caller, conversation_id);
+  if (!v) return fail(v.error());
+  return impl_->store.history(conversation_id, q, caller);
+}
+
+Result<Message> MessagingService::get_message(const std::string& caller, const std::string& id) {
+  auto mv = impl_->visible_message(caller, id);
+  if (!mv) return fail(mv.error());
+  return std::move(mv->first);
+}
+
+Result<Message> MessagingService::edit(const std::string& caller, const std::string& id,
+                                       const std::string& text) {
+  auto& I = *impl_;
+  auto t = normalise_text(text, I.opt.max_text_chars);
+  if (!t) return fail(t.error());
+  auto mv = I.visible_message(caller, id);
+  if (!mv) return fail(mv.error());
+  const auto& [m, v] = *mv;
+  if (m.sender_id != caller)
+    return fail(Errc::permission_denied, "only the sender may edit a message");
+  if (m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto edited = I.store.edit(id, *t, I.clock.now_ms());
+  if (!edited) return edited;
+  I.publish_ordered(m.conversation_id,
+                    Impl::conversation_event(m.conversation_id, "message.updated",
+                                             serialize(to_json(*edited, false))));
+  auto again = I.store.get_message(id, caller);
+  return again ? again : edited;
+}
+
+Result<void> MessagingService::remove_message(const std::string& caller, const std::string& id) {
+  auto& I = *impl_;
+  auto mv = I.visible_message(caller, id);
+  if (!mv) return fail(mv.error());
+  const auto& [m, v] = *mv;
+  if (m.sender_id != caller && !is_manager(v.me))
+    return fail(Errc::permission_denied, "only the sender or an admin may delete a message");
+  auto removed = I.store.remove_message(id);
+  if (!removed) return fail(removed.error());
+  if (removed->second)
+    I.publish_ordered(m.conversation_id,
+                      Impl::conversation_event(
+                          m.conversation_id, "message.deleted",
+                          serialize({{"id", m.id},
+                                     {"conversation_id", m.conversation_id},
+                                     {"seq", m.seq}})));
+  return ok();
+}
+
+Result<MessagePage> MessagingService::replies(const std::string& caller, const std::string& id,
+                                              std::int64_t after_seq, int limit) {
+  if (after_seq < 0) return fail(Errc::invalid_argument, "seq must not be negative", "after_seq");
+  auto mv = impl_->visible_message(caller, id);
+  if (!mv) return fail(mv.error());
+  return impl_->store.replies(id, after_seq, limit, caller);
+}
+
+Result<void> MessagingService::react(const std::string& caller, const std::string& message_id,
+                                     const std::string& emoji, bool add) {
+  auto& I = *impl_;
+  auto mv = I.visible_message(caller, message_id);
+  if (!mv) return fail(mv.error());
+  const auto& [m, v] = *mv;
+  if (!v.me) return fail(Errc::permission_denied, "join the channel first");
+  if (auto r = check_emoji(emoji, I.opt.max_emoji_bytes); !r) return r;
+  if (m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto changed = add ? I.store.add_reaction(message_id, caller, emoji, I.opt.max_distinct_reactions)
+                     : I.store.remove_reaction(message_id, caller, emoji);
+  if (!changed) {
+    if (changed.error().code == Errc::failed_precondition)
+      return fail(Errc::invalid_argument,
+                  "a message has at most " + std::to_string(I.opt.max_distinct_reactions) +
+                      " different reactions",
+                  "emoji");
+    return fail(changed.error());
+  }
+  if (*changed)
+    I.publish_ordered(m.conversation_id,
+                      Impl::conversation_event(m.conversation_id,
+                                               add ? "reaction.added" : "reaction.removed",
+                                               serialize({{"message_id", m.id},
+                                                          {"conversation_id", m.conversation_id},
+                                                          {"emoji", emoji},
+                                                          {"user_id", caller}})));
+  return ok();
+}
+
+Result<ReadState> MessagingService::mark_read(const std::string& caller,
+                                              const std::string& session_id,
+                                              const std::string& conversation_id,
+                                              std::int64_t seq) {
+  auto& I = *impl_;
+  if (seq < 0) return fail(Errc::invalid_argument, "seq must not be negative", "seq");
+  auto v = I.member_view(caller, conversation_id);
+  if (!v) return fail(v.error());
+  auto r = I.store.mark_read(conversation_id, caller, seq);
+  if (!r) return r;
+  if (r->moved) {
+    Event e;
+    e.route.kind = Route::Kind::user;
+    e.route.user_id = caller;
+    e.route.except_session = session_id;
+    e.name = "read.updated";
+    e.data = serialize({{"conversation_id", conversation_id}, {"last_read_seq", r->last_read_seq}});
+    I.publish(std::move(e));
+  }
+  return r;
+}
+
+Result<void> MessagingService::pin(const std::string& caller, const std::string& conversation_id,
+                                   const std::string& message_id, bool pinned) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, conversation_id);
+  if (!v) return fail(v.error());
+  if (!looks_like_id(message_id)) return fail(not_found("message"));
+  auto m = I.store.get_message(message_id, caller);
+  if (!m) return fail(m.error());
+  if (m->conversation_id != conversation_id) return fail(not_found("message"));
+  if (!pinned) return I.store.unpin(conversation_id, message_id);
+  if (m->deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto r = I.store.pin(conversation_id, message_id, caller, I.clock.now_ms(), I.opt.max_pins);
+  if (!r && r.error().code == Errc::failed_precondition)
+    return fail(Errc::invalid_argument,
+                "at most " + std::to_string(I.opt.max_pins) + " pins per conversation",
+                "message_id");
+  return r;
+}
+
+Result<std::vector<Message>> MessagingService::pins(const std::string& caller,
+                                                   const std::string& conversation_id) {
+  auto v = impl_->visible(caller, conversation_id);
+  if (!v) return fail(v.error());
+  return impl_->store.pins(conversation_id, caller);
+}
+
+Result<void> MessagingService::typing(const std::string& caller,
+                                      const std::string& conversation_id) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, conversation_id);
+  if (!v) return fail(v.error());
+  const Millis now = I.clock.now_ms();
+  {
+    std::lock_guard lock(I.typing_mu);
+    if (I.typing_last.size() >= Impl::kMaxTypingEntries)
+      std::erase_if(I.typing_last,
+                    [&](const auto& kv) { return now - kv.second >= I.opt.typing_interval_ms; });
+    auto [it, inserted] = I.typing_last.try_emplace(caller + "|" + conversation_id, now);
+    if (!inserted) {
+      if (now - it->second < I.opt.typing_interval_ms) return ok();
+      it->second = now;
+    }
+  }
+  Event e = Impl::conversation_event(conversation_id, "typing",
+                                     serialize({{"conversation_id", conversation_id},
+                                                {"user_id", caller}}));
+  e.route.except_user = caller;
+  I.publish(std::move(e));
+  return ok();
+}
+
+Result<std::vector<std::string>> MessagingService::conversation_ids_of(const std::string& user_id) {
+  return impl_->store.conversation_ids_of(user_id);
+}
+
+Result<bool> MessagingService::is_member(const std::string& conversation_id,
+                                         const std::string& user_id) {
+  auto m = impl_->store.membership(conversation_id, user_id);
+  if (!m) return fail(m.error());
+  return m->has_value();
+}
+
+void MessagingService::notify_contacts(const std::string& user_id, std::string name,
+                                       std::string data) {
+  auto ids = impl_->store.conversation_ids_of(user_id);
+  Event e;
+  e.route.kind = Route::Kind::contacts;
+  e.route.user_id = user_id;
+  if (ids) e.route.conversation_ids = std::move(*ids);
+  e.name = std::move(name);
+  e.data = std::move(data);
+  impl_->publish(std::move(e));
+}
+
+}  // namespace parley::messaging

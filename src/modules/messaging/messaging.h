@@ -1,0 +1,149 @@
+// Messaging module: conversations (DMs, groups, channels), membership and roles, messages with
+// threads, reactions, pins and read state, and the real-time events they cause.
+//
+// MessagingService checks every call against the caller: a conversation the caller may not see
+// (private and not a member) is not_found, exactly as an unknown id. It validates input, asks
+// the store (store.h) to do the work atomically, and publishes events (events.h) on the bus
+// after the commit, per conversation in commit (seq) order. Values in, values out; blocking;
+// safe to call from any worker thread.
+//
+// Errors: invalid_argument (field named), not_found, permission_denied (a member who lacks the
+// role), failed_precondition (state forbids it: leaving a DM, editing a tombstone), already_exists
+// (channel name taken).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bus.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "modules/messaging/store.h"
+#include "modules/users/users.h"
+
+namespace parley::messaging {
+
+struct MessagingOptions {
+  int max_group_members = 50;
+  int max_add_at_once = 50;
+  int max_text_chars = 16'000;
+  int max_name_chars = 80;
+  int max_topic_chars = 250;
+  int max_emoji_bytes = 64;
+  int max_distinct_reactions = 50;
+  int max_pins = 100;
+  Millis typing_interval_ms = 3'000;
+};
+
+struct NewConversation {
+  std::string type;  // "dm" | "group" | "channel"
+  std::vector<std::string> member_ids;
+  std::optional<std::string> name;
+  std::optional<std::string> topic;
+  std::optional<std::string> visibility;  // "public" | "private"
+};
+
+struct Created {
+  ConversationView view;
+  bool created = false;  // false: the DM already existed
+};
+
+struct ConversationPage {
+  std::vector<ConversationView> conversations;
+  std::optional<std::string> next_cursor;
+};
+
+struct ChannelPage {
+  std::vector<Conversation> channels;
+  std::optional<std::string> next_cursor;
+};
+
+struct MemberPage {
+  std::vector<Member> members;
+  std::optional<std::string> next_cursor;
+};
+
+struct SendRequest {
+  std::string conversation_id;
+  std::string text;
+  std::string client_msg_id;
+  std::optional<std::string> thread_root_id;
+};
+
+class MessagingService {
+ public:
+  MessagingService(MessagingStore& store, users::UserService& users, Bus& bus, const Clock& clock,
+                   MessagingOptions options = {});
+  ~MessagingService();
+
+  // Conversations.
+  Result<Created> create(const std::string& caller, const NewConversation& in);
+  Result<ConversationPage> list(const std::string& caller, int limit,
+                                const std::optional<std::string>& cursor);
+  Result<ConversationView> get(const std::string& caller, const std::string& id);
+  Result<ConversationView> update(const std::string& caller, const std::string& id,
+                                  const std::optional<std::string>& name,
+                                  const std::optional<std::string>& topic);
+  Result<ChannelPage> browse(const std::string& caller, const std::string& contains, int limit,
+                             const std::optional<std::string>& cursor);
+  Result<ConversationView> join(const std::string& caller, const std::string& id);
+  Result<void> leave(const std::string& caller, const std::string& id);
+
+  // Members.
+  Result<MemberPage> members(const std::string& caller, const std::string& id, int limit,
+                             const std::optional<std::string>& cursor);
+  Result<std::vector<Member>> add_members(const std::string& caller, const std::string& id,
+                                          const std::vector<std::string>& user_ids);
+  Result<void> remove_member(const std::string& caller, const std::string& id,
+                             const std::string& user_id);
+  Result<Member> set_role(const std::string& caller, const std::string& id,
+                          const std::string& user_id, const std::string& role);
+
+  // Messages.
+  Result<Appended> send(const std::string& caller, const SendRequest& in);
+  Result<MessagePage> history(const std::string& caller, const std::string& conversation_id,
+                              const HistoryQuery& q);
+  Result<Message> get_message(const std::string& caller, const std::string& id);
+  Result<Message> edit(const std::string& caller, const std::string& id, const std::string& text);
+  Result<void> remove_message(const std::string& caller, const std::string& id);
+  Result<MessagePage> replies(const std::string& caller, const std::string& id,
+                              std::int64_t after_seq, int limit);
+  Result<void> react(const std::string& caller, const std::string& message_id,
+                     const std::string& emoji, bool add);
+  // session_id: the caller's session, which does not get the read.updated event.
+  Result<ReadState> mark_read(const std::string& caller, const std::string& session_id,
+                              const std::string& conversation_id, std::int64_t seq);
+  Result<void> pin(const std::string& caller, const std::string& conversation_id,
+                   const std::string& message_id, bool pinned);
+  Result<std::vector<Message>> pins(const std::string& caller,
+                                    const std::string& conversation_id);
+  // Relays a typing event to the other members, at most once per typing_interval_ms per
+  // (caller, conversation); extra calls succeed and relay nothing.
+  Result<void> typing(const std::string& caller, const std::string& conversation_id);
+
+  // For other modules.
+  Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id);
+  // Whether the user is a member (search, presence).
+  Result<bool> is_member(const std::string& conversation_id, const std::string& user_id);
+  // Publishes an event about user_id to them and everyone who shares a conversation with them
+  // (presence.changed, user.updated). data is a serialised JSON object.
+  void notify_contacts(const std::string& user_id, std::string name, std::string data);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Wire JSON of the API (API.md): the same objects in HTTP answers and event data.
+boost::json::object to_json(const Message& m, bool with_reactions = true);
+boost::json::object to_json(const Conversation& c);
+boost::json::object to_json(const ConversationView& v);
+
+// A message text as the API accepts it: trimmed, 1..max_chars characters, UTF-8, no control
+// characters other than tab and newlines. invalid_argument (field "text") otherwise.
+Result<std::string> normalise_text(std::string_view raw, int max_chars);
+
+}  // namespace parley::messaging

@@ -1,0 +1,205 @@
+// MessagingStore: the port through which the messaging module keeps conversations, members,
+// messages, reactions, pins and read state. Implemented by adapters (SQLite, PostgreSQL); every
+// implementation passes store_contract.h. Blocking; thread-safe.
+//
+// The store enforces what must hold under concurrency, inside one transaction each:
+// - append() assigns seq = last_seq + 1 in the same transaction that inserts the message, so
+//   seq is gap-free and identical for every reader; a repeated (sender, client_msg_id) in a
+//   conversation returns the original instead of inserting.
+// - one DM per pair of users, channel names unique case-insensitively (already_exists),
+//   member caps, owner handover when the last owner/admin leaves.
+// Authorisation and input validation belong to the service (messaging.h), not the store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace parley::messaging {
+
+enum class ConversationType { dm, group, channel };
+enum class Visibility { public_, private_ };
+enum class Role { owner, admin, member };
+
+const char* to_string(ConversationType t);
+const char* to_string(Visibility v);
+const char* to_string(Role r);
+
+struct Conversation {
+  std::string id;
+  ConversationType type = ConversationType::group;
+  std::string name;
+  std::string topic;
+  Visibility visibility = Visibility::private_;
+  std::int64_t member_count = 0;
+  std::int64_t last_seq = 0;
+  Millis last_message_at = 0;
+  std::string created_by;
+  Millis created_at = 0;
+};
+
+// The caller's own row in a conversation.
+struct Membership {
+  Role role = Role::member;
+  Millis joined_at = 0;
+  std::int64_t last_read_seq = 0;
+  bool muted = false;
+};
+
+// A conversation as one user sees it: membership and unread count when a member.
+struct ConversationView {
+  Conversation conversation;
+  std::optional<Membership> me;
+  std::int64_t unread_count = 0;
+};
+
+struct Member {
+  std::string user_id;
+  Role role = Role::member;
+  Millis joined_at = 0;
+};
+
+struct Reaction {
+  std::string emoji;
+  std::int64_t count = 0;
+  bool me = false;  // whether the viewer is among those who reacted
+};
+
+struct Message {
+  std::string id;
+  std::string conversation_id;
+  std::int64_t seq = 0;
+  std::string sender_id;
+  std::string text;
+  std::string client_msg_id;
+  std::optional<std::string> thread_root_id;
+  std::int64_t reply_count = 0;
+  std::vector<Reaction> reactions;
+  Millis created_at = 0;
+  std::optional<Millis> edited_at;
+  bool deleted = false;
+};
+
+struct NewMessage {
+  std::string id;
+  std::string conversation_id;
+  std::string sender_id;
+  std::string text;
+  std::string client_msg_id;
+  std::optional<std::string> thread_root_id;
+  Millis created_at = 0;
+};
+
+struct Appended {
+  Message message;
+  bool created = false;  // false: the client_msg_id was already used; message is the original
+};
+
+// History window: after_seq gives the first `limit` after it; otherwise the last `limit` before
+// before_seq (or the latest). has_more says whether messages exist beyond the window's far end.
+struct HistoryQuery {
+  std::optional<std::int64_t> before_seq;
+  std::optional<std::int64_t> after_seq;
+  int limit = 50;
+};
+
+struct MessagePage {
+  std::vector<Message> messages;  // ascending seq
+  bool has_more = false;
+};
+
+struct ReadState {
+  std::int64_t last_read_seq = 0;
+  std::int64_t unread_count = 0;
+  bool moved = false;
+};
+
+// Cursor for the activity-ordered conversation list: strictly after (activity, id) descending.
+struct ActivityCursor {
+  Millis activity = 0;
+  std::string id;
+};
+
+// unread_count is counted up to this many.
+inline constexpr std::int64_t kUnreadCountCap = 10'000;
+
+class MessagingStore {
+ public:
+  virtual ~MessagingStore() = default;
+
+  // Conversations and members.
+  // already_exists when a channel's name is taken.
+  virtual Result<void> create_conversation(const Conversation& c,
+                                           const std::vector<Member>& members) = 0;
+  // The DM between a and b (a may equal b), created from `proposed` when none exists.
+  // The bool is true when created.
+  virtual Result<std::pair<Conversation, bool>> find_or_create_dm(
+      const Conversation& proposed, const std::string& a, const std::string& b) = 0;
+  virtual Result<Conversation> get_conversation(const std::string& id) = 0;
+  // The conversation with viewer's membership (absent when not a member) and unread count.
+  virtual Result<ConversationView> view(const std::string& id, const std::string& viewer) = 0;
+  virtual Result<std::vector<ConversationView>> list_for_user(
+      const std::string& user_id, int limit, const std::optional<ActivityCursor>& after) = 0;
+  // Public channels whose name contains `contains` (case-insensitive), by name, after a name.
+  virtual Result<std::vector<Conversation>> list_public_channels(
+      const std::string& contains, int limit, const std::optional<std::string>& after_name) = 0;
+  virtual Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) = 0;
+  virtual Result<Conversation> update_conversation(const std::string& id,
+                                                   const std::optional<std::string>& name,
+                                                   const std::optional<std::string>& topic) = 0;
+  virtual Result<std::optional<Membership>> membership(const std::string& conversation_id,
+                                                       const std::string& user_id) = 0;
+  // Adds those not yet members; failed_precondition when the total would exceed max_members.
+  // Returns the members added.
+  virtual Result<std::vector<Member>> add_members(const std::string& conversation_id,
+                                                  const std::vector<Member>& members,
+                                                  std::int64_t max_members) = 0;
+  // False when user_id was not a member. When the last owner/admin goes, the longest-standing
+  // remaining member becomes owner.
+  virtual Result<bool> remove_member(const std::string& conversation_id,
+                                     const std::string& user_id) = 0;
+  virtual Result<Member> set_role(const std::string& conversation_id, const std::string& user_id,
+                                  Role role) = 0;
+  // In join order, strictly after the member who joined at after_position (an opaque cursor).
+  virtual Result<std::vector<std::pair<Member, std::int64_t>>> list_members(
+      const std::string& conversation_id, int limit, std::int64_t after_position) = 0;
+
+  // Messages. Message reads fill reactions[].me for `viewer`.
+  // invalid_argument (field thread_root_id) when the root is not a live top-level message of
+  // the conversation.
+  virtual Result<Appended> append(const NewMessage& m) = 0;
+  virtual Result<Message> get_message(const std::string& id, const std::string& viewer) = 0;
+  virtual Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& q,
+                                      const std::string& viewer) = 0;
+  virtual Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq,
+                                      int limit, const std::string& viewer) = 0;
+  virtual Result<Message> edit(const std::string& id, const std::string& text,
+                               Millis edited_at) = 0;
+  // Makes the message a tombstone; the bool is false when it already was one.
+  virtual Result<std::pair<Message, bool>> remove_message(const std::string& id) = 0;
+  // True when something changed. failed_precondition when the message has max_distinct
+  // different emoji already and this one is new.
+  virtual Result<bool> add_reaction(const std::string& message_id, const std::string& user_id,
+                                    const std::string& emoji, int max_distinct) = 0;
+  virtual Result<bool> remove_reaction(const std::string& message_id, const std::string& user_id,
+                                       const std::string& emoji) = 0;
+
+  // Read state: never moves backwards; seq is clamped to last_seq.
+  virtual Result<ReadState> mark_read(const std::string& conversation_id,
+                                      const std::string& user_id, std::int64_t seq) = 0;
+
+  // Pins. pin() is idempotent; failed_precondition when max_pins are already pinned.
+  virtual Result<void> pin(const std::string& conversation_id, const std::string& message_id,
+                           const std::string& by, Millis at, int max_pins) = 0;
+  virtual Result<void> unpin(const std::string& conversation_id,
+                             const std::string& message_id) = 0;
+  // Most recently pinned first.
+  virtual Result<std::vector<Message>> pins(const std::string& conversation_id,
+                                            const std::string& viewer) = 0;
+};
+
+}  // namespace parley::messaging

@@ -1,0 +1,254 @@
+// The contract every MessagingStore implementation must pass. An adapter's test instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, MessagingStoreContract, testing::Values(&make_store));
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "modules/messaging/store.h"
+
+namespace parley::messaging {
+
+using MessagingStoreFactory = std::function<std::shared_ptr<MessagingStore>()>;
+
+class MessagingStoreContract : public ::testing::TestWithParam<MessagingStoreFactory> {
+ protected:
+  void SetUp() override { store = GetParam()(); }
+
+  Conversation channel(const std::string& id, const std::string& name,
+                       Visibility v = Visibility::public_) {
+    Conversation c;
+    c.id = id;
+    c.type = ConversationType::channel;
+    c.name = name;
+    c.visibility = v;
+    c.created_by = "U1";
+    c.created_at = 1000;
+    return c;
+  }
+  NewMessage msg(const std::string& id, const std::string& cid, const std::string& sender,
+                 const std::string& cmid, const std::string& text = "hello") {
+    NewMessage m;
+    m.id = id;
+    m.conversation_id = cid;
+    m.sender_id = sender;
+    m.client_msg_id = cmid;
+    m.text = text;
+    m.created_at = 2000;
+    return m;
+  }
+  std::shared_ptr<MessagingStore> store;
+};
+
+TEST_P(MessagingStoreContract, CreateAndViewWithMembership) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "general"),
+                                         {{"U1", Role::owner, 1000}, {"U2", Role::member, 1000}}));
+  auto v = store->view("C1", "U1");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->conversation.member_count, 2);
+  ASSERT_TRUE(v->me);
+  EXPECT_EQ(v->me->role, Role::owner);
+  auto stranger = store->view("C1", "U9");
+  ASSERT_TRUE(stranger);
+  EXPECT_FALSE(stranger->me);
+  EXPECT_EQ(store->view("nope", "U1").error().code, Errc::not_found);
+}
+
+TEST_P(MessagingStoreContract, ChannelNamesAreUniqueCaseInsensitively) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "General"), {{"U1", Role::owner, 1}}));
+  auto r = store->create_conversation(channel("C2", "gENERAL"), {{"U1", Role::owner, 1}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::already_exists);
+  EXPECT_FALSE(store->get_conversation("C2"));
+}
+
+TEST_P(MessagingStoreContract, OneDmPerPairInEitherOrder) {
+  Conversation d;
+  d.id = "D1";
+  d.type = ConversationType::dm;
+  d.created_by = "U1";
+  auto first = store->find_or_create_dm(d, "U1", "U2");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->second);
+  d.id = "D2";
+  auto again = store->find_or_create_dm(d, "U2", "U1");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->second);
+  EXPECT_EQ(again->first.id, "D1");
+  EXPECT_EQ(again->first.member_count, 2);
+}
+
+TEST_P(MessagingStoreContract, AppendAssignsGapFreeSeqUnderConcurrency) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  constexpr int kThreads = 4, kEach = 50;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto id = "M" + std::to_string(t) + "_" + std::to_string(i);
+        ASSERT_TRUE(store->append(msg(id, "C1", "U1", id)));
+      }
+    });
+  for (auto& t : ts) t.join();
+  auto page = store->history("C1", {std::nullopt, 0, 200}, "U1");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->messages.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(page->messages[i].seq, i + 1);
+  EXPECT_EQ(store->get_conversation("C1")->last_seq, 200);
+}
+
+TEST_P(MessagingStoreContract, RepeatedClientMsgIdReturnsTheOriginal) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  auto a = store->append(msg("M1", "C1", "U1", "x", "first"));
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->created);
+  auto b = store->append(msg("M2", "C1", "U1", "x", "second"));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->created);
+  EXPECT_EQ(b->message.id, "M1");
+  EXPECT_EQ(b->message.text, "first");
+  auto other = store->append(msg("M3", "C1", "U2", "x"));  // another sender may reuse it
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->created);
+  EXPECT_EQ(other->message.seq, 2);
+}
+
+TEST_P(MessagingStoreContract, BadThreadRootInsertsNothing) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  auto root = store->append(msg("M1", "C1", "U1", "a"));
+  ASSERT_TRUE(root);
+  auto reply_in = msg("M2", "C1", "U1", "b");
+  reply_in.thread_root_id = "M1";
+  ASSERT_TRUE(store->append(reply_in));
+  auto nested = msg("M3", "C1", "U1", "c");
+  nested.thread_root_id = "M2";  // a reply cannot be a root
+  auto r = store->append(nested);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->get_conversation("C1")->last_seq, 2);
+  EXPECT_EQ(store->get_message("M1", "U1")->reply_count, 1);
+  auto replies = store->replies("M1", 0, 10, "U1");
+  ASSERT_TRUE(replies);
+  ASSERT_EQ(replies->messages.size(), 1u);
+  EXPECT_EQ(replies->messages[0].id, "M2");
+}
+
+TEST_P(MessagingStoreContract, HistoryPagesBothWays) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  for (int i = 1; i <= 10; ++i)
+    ASSERT_TRUE(store->append(msg("M" + std::to_string(i), "C1", "U1", std::to_string(i))));
+  auto latest = store->history("C1", {std::nullopt, std::nullopt, 3}, "U1");
+  ASSERT_TRUE(latest);
+  ASSERT_EQ(latest->messages.size(), 3u);
+  EXPECT_EQ(latest->messages.front().seq, 8);
+  EXPECT_TRUE(latest->has_more);
+  auto older = store->history("C1", {8, std::nullopt, 10}, "U1");
+  EXPECT_EQ(older->messages.size(), 7u);
+  EXPECT_FALSE(older->has_more);
+  auto newer = store->history("C1", {std::nullopt, 8, 10}, "U1");
+  ASSERT_EQ(newer->messages.size(), 2u);
+  EXPECT_EQ(newer->messages[0].seq, 9);
+  EXPECT_FALSE(newer->has_more);
+}
+
+TEST_P(MessagingStoreContract, TombstoneKeepsSeqAndClearsReactions) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));
+  ASSERT_TRUE(*store->add_reaction("M1", "U2", "👍", 50));
+  EXPECT_FALSE(*store->add_reaction("M1", "U2", "👍", 50));  // idempotent
+  auto m = store->get_message("M1", "U2");
+  ASSERT_EQ(m->reactions.size(), 1u);
+  EXPECT_TRUE(m->reactions[0].me);
+  auto removed = store->remove_message("M1");
+  ASSERT_TRUE(removed);
+  EXPECT_TRUE(removed->second);
+  EXPECT_FALSE(store->remove_message("M1")->second);
+  auto t = store->get_message("M1", "U2");
+  EXPECT_TRUE(t->deleted);
+  EXPECT_EQ(t->text, "");
+  EXPECT_EQ(t->seq, 1);
+  EXPECT_TRUE(t->reactions.empty());
+}
+
+TEST_P(MessagingStoreContract, ReadStateNeverMovesBackAndCountsOthersOnly) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));
+  ASSERT_TRUE(store->append(msg("M2", "C1", "U2", "b")));
+  ASSERT_TRUE(store->append(msg("M3", "C1", "U1", "c")));
+  EXPECT_EQ(store->view("C1", "U2")->unread_count, 2);
+  auto r = store->mark_read("C1", "U2", 99);  // clamped to last_seq
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->last_read_seq, 3);
+  EXPECT_TRUE(r->moved);
+  auto back = store->mark_read("C1", "U2", 1);
+  EXPECT_EQ(back->last_read_seq, 3);
+  EXPECT_FALSE(back->moved);
+  EXPECT_EQ(back->unread_count, 0);
+}
+
+TEST_P(MessagingStoreContract, LastManagerLeavingHandsOwnership) {
+  ASSERT_TRUE(store->create_conversation(
+      channel("C1", "c"),
+      {{"U1", Role::owner, 1}, {"U2", Role::member, 2}, {"U3", Role::member, 3}}));
+  EXPECT_TRUE(*store->remove_member("C1", "U1"));
+  EXPECT_FALSE(*store->remove_member("C1", "U1"));
+  EXPECT_EQ((*store->membership("C1", "U2"))->role, Role::owner);
+  EXPECT_EQ(store->get_conversation("C1")->member_count, 2);
+}
+
+TEST_P(MessagingStoreContract, MemberCapRejectsTheWholeBatch) {
+  Conversation g = channel("G1", "");
+  g.type = ConversationType::group;
+  g.visibility = Visibility::private_;
+  ASSERT_TRUE(store->create_conversation(g, {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  auto r = store->add_members("G1", {{"U3", Role::member, 2}, {"U4", Role::member, 2}}, 3);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::failed_precondition);
+  EXPECT_FALSE(*store->membership("G1", "U3"));
+  auto ok1 = store->add_members("G1", {{"U3", Role::member, 2}, {"U2", Role::member, 2}}, 3);
+  ASSERT_TRUE(ok1);
+  ASSERT_EQ(ok1->size(), 1u);  // U2 was already in
+  EXPECT_EQ(store->get_conversation("G1")->member_count, 3);
+}
+
+TEST_P(MessagingStoreContract, ListsByActivityAndBrowsesPublicChannels) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "alpha"), {{"U1", Role::owner, 1}}));
+  auto c2 = channel("C2", "beta");
+  c2.created_at = 1500;
+  ASSERT_TRUE(store->create_conversation(c2, {{"U1", Role::owner, 1}}));
+  ASSERT_TRUE(store->create_conversation(channel("C3", "alps", Visibility::private_),
+                                         {{"U2", Role::owner, 1}}));
+  ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));  // C1 now most recent (2000)
+  auto mine = store->list_for_user("U1", 10, std::nullopt);
+  ASSERT_EQ(mine->size(), 2u);
+  EXPECT_EQ((*mine)[0].conversation.id, "C1");
+  auto next = store->list_for_user("U1", 10, ActivityCursor{2000, "C1"});
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].conversation.id, "C2");
+  auto browse = store->list_public_channels("AL", 10, std::nullopt);
+  ASSERT_EQ(browse->size(), 1u);  // the private "alps" is not listed
+  EXPECT_EQ((*browse)[0].name, "alpha");
+}
+
+TEST_P(MessagingStoreContract, PinsAreIdempotentAndCapped) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));
+  ASSERT_TRUE(store->append(msg("M2", "C1", "U1", "b")));
+  ASSERT_TRUE(store->pin("C1", "M1", "U1", 10, 1));
+  ASSERT_TRUE(store->pin("C1", "M1", "U1", 11, 1));
+  auto r = store->pin("C1", "M2", "U1", 12, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::failed_precondition);
+  auto pins = store->pins("C1", "U1");
+  ASSERT_EQ(pins->size(), 1u);
+  EXPECT_EQ((*pins)[0].id, "M1");
+  ASSERT_TRUE(store->unpin("C1", "M1"));
+  EXPECT_TRUE(store->pins("C1", "U1")->empty());
+}
+
+}  // namespace parley::messaging
