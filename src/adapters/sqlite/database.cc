@@ -82,7 +82,9 @@ bool Stmt::step() {
 int Stmt::exec() {
   while (step()) {
   }
-  return sqlite3_changes(sqlite3_db_handle(s_));
+  int changes = sqlite3_changes(sqlite3_db_handle(s_));
+  sqlite3_reset(s_);  // ready to be bound and run again (bindings are kept)
+  return changes;
 }
 
 std::string Stmt::text(int col) const {

@@ -45,7 +45,8 @@ class Stmt {
 
   // True while a row is available; throws SqliteError on failure (caught at the boundary).
   bool step();
-  // Runs to completion; returns sqlite3_changes() of the connection.
+  // Runs to completion and resets, so the statement can be bound and run again; returns
+  // sqlite3_changes() of the connection.
   int exec();
 
   std::string text(int col) const;
