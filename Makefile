@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build run test bench fuzz clean format
+.PHONY: deps configure build web run test web-test bench fuzz clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -14,12 +14,31 @@ configure: deps
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@$(MAKE) --no-print-directory web
+
+# The web app: npm ci (only when the lock file changed) and vite build into web/dist, which
+# `parley serve` serves at /. Skipped, with one line, where node is not installed.
+web:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "web: skipped (node/npm not installed; scripts/install-deps.sh installs them)"; \
+	else cd web && \
+	  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	    npm ci --no-audit --no-fund --loglevel=error; fi && \
+	  npm run --silent build; fi
 
 run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@$(MAKE) --no-print-directory web-test
+
+# Vitest unit tests, then the Playwright end-to-end tests against the real binary with
+# Debian's Chromium (web/e2e/run.mjs skips them with one line where Chromium is missing).
+web-test:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "web tests: skipped (node/npm not installed)"; \
+	else cd web && npm test --silent && PARLEY_BIN=$(abspath $(BUILD_DIR))/parley npm run --silent e2e; fi
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench

@@ -8,8 +8,11 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev prometheus-cpp-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl
+  curl chromium
 )
+# The web app needs node and npm (Debian's, unless a newer node with its own npm is already
+# there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 # `make fuzz` also needs clang and its libFuzzer/sanitizer runtimes.
 [ "${1:-}" = "--fuzz" ] && PACKAGES+=(clang-14 libclang-rt-14-dev)
 

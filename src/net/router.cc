@@ -27,6 +27,10 @@ void Router::add(Method method, std::string pattern, Handler handler, bool on_io
   routes_.push_back(std::move(r));
 }
 
+void Router::set_get_fallback(std::string pattern, Handler handler, bool on_io_thread) {
+  fallback_ = Route{Method::get, std::move(pattern), {}, std::move(handler), on_io_thread};
+}
+
 Router::Match Router::match(Request& req) const {
   Match m;
   std::string_view path = req.path();
@@ -57,6 +61,10 @@ Router::Match Router::match(Request& req) const {
     }
     m.route = &route;
     return m;
+  }
+  if (!m.path_known && req.method == Method::get && fallback_.handler) {
+    req.params.clear();
+    m.route = &fallback_;
   }
   return m;
 }

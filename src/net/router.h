@@ -27,6 +27,9 @@ struct Route {
 class Router {
  public:
   void add(Method method, std::string pattern, Handler handler, bool on_io_thread = false);
+  // A handler for GET requests that match no route (no path of any method): the web app's
+  // static files and client-side routes. Its pattern names it in metrics.
+  void set_get_fallback(std::string pattern, Handler handler, bool on_io_thread = false);
 
   struct Match {
     const Route* route = nullptr;
@@ -39,6 +42,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  Route fallback_{Method::get, {}, {}, {}, false};
 };
 
 }  // namespace parley::net

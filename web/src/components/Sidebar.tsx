@@ -74,8 +74,8 @@ export function Sidebar() {
         <button type="button" onClick={() => (dialog.value = 'new-dm')} aria-label="New message" title="Start a DM or group">
           ✎ New message
         </button>
-        <button type="button" onClick={() => (dialog.value = 'new-channel')} aria-label="Create channel" title="Create a channel">
-          ＋ Channel
+        <button type="button" onClick={() => (dialog.value = 'new-channel')} aria-label="New channel" title="Create a channel">
+          + Channel
         </button>
         <button type="button" onClick={() => (dialog.value = 'browse-channels')} aria-label="Browse channels" title="Browse public channels">
           # Browse

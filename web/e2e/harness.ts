@@ -1,0 +1,135 @@
+// The e2e harness: a real `parley serve` on a free loopback port with a throw-away data folder
+// (restartable on the same port), and Debian's Chromium driven by playwright-core.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+export const RESULTS = join(WEB, 'test-results');
+
+export class Server {
+  proc: ChildProcess | null = null;
+  port = 0;
+  output = '';
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const bin = process.env.PARLEY_BIN ?? resolve(WEB, '../build/parley');
+    const args = [
+      'serve',
+      '--listen',
+      `127.0.0.1:${this.port}`,
+      '--data-dir',
+      this.dataDir,
+      '--web-root',
+      join(WEB, 'dist'),
+      '--rate-limits',
+      'register_per_ip=1000/1m,login_per_ip=1000/1m,login_per_account=1000/1m,messages_per_user=1000/1s',
+    ];
+    // PARLEY_* variables configure the server: pass none of ours (PARLEY_BIN) through.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PARLEY_')));
+    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    this.proc = proc;
+    const offset = this.output.length;
+    const onData = (d: Buffer) => {
+      this.output += d.toString();
+      if (this.output.length > 2_000_000) this.output = this.output.slice(-1_000_000);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const m = /listening\b.*?port[=":]+(\d+)/.exec(this.output.slice(offset));
+      if (m) {
+        this.port = Number(m[1]);
+        return;
+      }
+      if (proc.exitCode !== null) throw new Error(`parley exited ${proc.exitCode}:\n${this.output.slice(offset)}`);
+      await sleep(25);
+    }
+    throw new Error(`parley did not start:\n${this.output.slice(offset)}`);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+    this.proc = null;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  cleanup() {
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function launch(): Promise<Browser> {
+  mkdirSync(RESULTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+  });
+}
+
+/** Problems a page reports: script errors, CSP violations, alerts. Checked at the end. */
+export interface Watched {
+  page: Page;
+  context: BrowserContext;
+  problems: string[];
+  dialogs: string[];
+}
+
+export async function openPage(browser: Browser, baseURL: string, opts: Parameters<Browser['newContext']>[0] = {}): Promise<Watched> {
+  const context = await browser.newContext({ baseURL, ...opts });
+  const page = await context.newPage();
+  const w: Watched = { page, context, problems: [], dialogs: [] };
+  page.on('pageerror', (e) => w.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    const t = m.text();
+    if (/Content Security Policy|Refused to (load|execute|apply|connect|create|frame)/.test(t)) w.problems.push(`csp: ${t}`);
+  });
+  page.on('dialog', (d) => {
+    w.dialogs.push(`${d.type()}: ${d.message()}`);
+    void d.dismiss();
+  });
+  return w;
+}
+
+export async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage: false });
+}
+
+/** Direct API calls from the test (a third client): e.g. messages sent while the browsers are away. */
+export async function apiCall<T = any>(base: string, path: string, opts: { method?: string; token?: string; body?: unknown } = {}): Promise<T> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: opts.method ?? 'GET',
+    headers: {
+      ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(opts.token ? { Authorization: `Bearer ${opts.token}` } : {}),
+    },
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${opts.method ?? 'GET'} ${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
