@@ -38,6 +38,8 @@ void add_conversation_routes(net::Router& r, Context& ctx) {
           auto type = json::required_string(*body, "type");
           if (!type) return fail(type.error());
           in.type = *type;
+          if ((in.type == "dm" || in.type == "group") && !body->contains("member_ids"))
+            return fail(Errc::malformed, "member_ids is required", "member_ids");
           auto ids = string_array(*body, "member_ids");
           if (!ids) return fail(ids.error());
           in.member_ids = std::move(*ids);

@@ -201,6 +201,7 @@ class GatewaySession final : public net::WsSession {
                               {"user_id", p->user_id},
                               {"session_id", p->session_id},
                               {"heartbeat_ms", ctx.opts.heartbeat_ms}}));
+            gw.hub().activate(conn->id());
           });
         });
     if (!submitted) {

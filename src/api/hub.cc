@@ -74,6 +74,16 @@ void Hub::attach(const std::string& user_id, const std::string& session_id,
   u.loading = false;
 }
 
+void Hub::activate(std::uint64_t conn_id) {
+  std::unique_lock lock(mu_);
+  auto c = user_of_conn_.find(conn_id);
+  if (c == user_of_conn_.end()) return;
+  auto u = users_.find(c->second);
+  if (u == users_.end()) return;
+  for (auto& l : u->second.links)
+    if (l.conn->id() == conn_id) l.active = true;
+}
+
 std::optional<std::string> Hub::detach(std::uint64_t conn_id) {
   std::unique_lock lock(mu_);
   auto c = user_of_conn_.find(conn_id);
@@ -100,7 +110,8 @@ void Hub::collect_conversation(const std::string& cid, const std::string& except
     if (uid == except_user) continue;
     auto u = users_.find(uid);
     if (u == users_.end()) continue;
-    for (const auto& l : u->second.links) out.push_back(l.conn);
+    for (const auto& l : u->second.links)
+      if (l.active) out.push_back(l.conn);
   }
 }
 
@@ -140,7 +151,8 @@ void Hub::deliver(std::string_view payload) {
         if (u == users_.end()) continue;
         // The leaver hears of it even when the list was still loading.
         if (!u->second.conversations.contains(cid))
-          for (const auto& l : u->second.links) to.push_back(l.conn);
+          for (const auto& l : u->second.links)
+            if (l.active) to.push_back(l.conn);
         if (u->second.loading)
           u->second.pending.push_back({false, cid});
         else
@@ -153,7 +165,7 @@ void Hub::deliver(std::string_view payload) {
       auto u = users_.find(route.user_id);
       if (u != users_.end())
         for (const auto& l : u->second.links)
-          if (l.session_id != route.except_session) to.push_back(l.conn);
+          if (l.active && l.session_id != route.except_session) to.push_back(l.conn);
       break;
     }
     case Kind::contacts: {
@@ -162,7 +174,8 @@ void Hub::deliver(std::string_view payload) {
       auto add_user = [&](const std::string& uid) {
         auto u = users_.find(uid);
         if (u == users_.end() || !seen.insert(&u->first).second) return;
-        for (const auto& l : u->second.links) to.push_back(l.conn);
+        for (const auto& l : u->second.links)
+          if (l.active) to.push_back(l.conn);
       };
       add_user(route.user_id);
       for (const auto& c : route.conversation_ids) {

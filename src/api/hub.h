@@ -31,10 +31,14 @@ class Hub {
   Hub(Bus& bus, messaging::MessagingService& messaging);
   ~Hub();
 
-  // Registers a ready connection. On the user's first connection here, loads the conversations
-  // they follow (blocking: call from a worker thread).
+  // Registers an authenticated connection, which receives nothing until activate(). On the
+  // user's first connection here, loads the conversations they follow (blocking: call from a
+  // worker thread).
   void attach(const std::string& user_id, const std::string& session_id,
               std::shared_ptr<net::WsConnection> conn);
+  // Starts delivering to the connection; call right after queueing its ready frame, so no event
+  // precedes ready. What was published in between is history the client fetches after ready.
+  void activate(std::uint64_t conn_id);
   // Removes the connection; its user, or nullopt when it was not attached (or already removed).
   std::optional<std::string> detach(std::uint64_t conn_id);
 
@@ -44,6 +48,7 @@ class Hub {
   struct Link {
     std::shared_ptr<net::WsConnection> conn;
     std::string session_id;
+    bool active = false;
   };
   struct UserEntry {
     std::vector<Link> links;

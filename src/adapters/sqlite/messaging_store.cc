@@ -217,7 +217,7 @@ class SqliteMessagingStore final : public MessagingStore {
       }
       insert_conversation(c, proposed, &key);
       int added = 0;
-      std::vector<Member> members{{a, Role::member, proposed.created_at}};
+      std::vector<Member> members{{a, Role::owner, proposed.created_at}};
       if (b != a) members.push_back({b, Role::member, proposed.created_at});
       insert_members(c, proposed.id, members, added);
       set_member_count(c, proposed.id, added);

@@ -116,7 +116,7 @@ bool is_public_channel(const Conversation& c) {
 Result<std::string> check_name(const std::optional<std::string>& raw, int max_chars,
                                bool required) {
   if (!raw) {
-    if (required) return fail(Errc::invalid_argument, "name is required", "name");
+    if (required) return fail(Errc::malformed, "name is required", "name");
     return std::string();
   }
   auto t = std::string(text::trim(*raw));
@@ -397,12 +397,12 @@ Result<ConversationView> MessagingService::update(const std::string& caller,
   auto& I = *impl_;
   auto v = I.member_view(caller, id);
   if (!v) return v;
+  if (name && v->conversation.type == ConversationType::dm)
+    return fail(Errc::invalid_argument, "a DM has no name", "name");
   if (!is_manager(v->me))
     return fail(Errc::permission_denied, "only owners and admins may change the conversation");
   std::optional<std::string> new_name, new_topic;
   if (name) {
-    if (v->conversation.type == ConversationType::dm)
-      return fail(Errc::invalid_argument, "a DM has no name", "name");
     auto n = check_name(name, I.opt.max_name_chars, v->conversation.type == ConversationType::channel);
     if (!n) return fail(n.error());
     new_name = *n;
@@ -445,6 +445,8 @@ Result<ConversationView> MessagingService::join(const std::string& caller, const
   auto& I = *impl_;
   auto v = I.visible(caller, id);
   if (!v) return v;
+  if (v->conversation.type != ConversationType::channel)
+    return fail(Errc::failed_precondition, "only channels can be joined");
   if (v->me) return v;  // already a member
   // visible() and not a member: a public channel.
   Member m{caller, Role::member, I.clock.now_ms()};

@@ -135,7 +135,8 @@ class MessagingStore {
   // already_exists when a channel's name is taken.
   virtual Result<void> create_conversation(const Conversation& c,
                                            const std::vector<Member>& members) = 0;
-  // The DM between a and b (a may equal b), created from `proposed` when none exists.
+  // The DM between a and b (a may equal b), created from `proposed` when none exists, with a
+  // as its owner.
   // The bool is true when created.
   virtual Result<std::pair<Conversation, bool>> find_or_create_dm(
       const Conversation& proposed, const std::string& a, const std::string& b) = 0;
