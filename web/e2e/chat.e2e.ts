@@ -1,9 +1,23 @@
 // Two people in two browser contexts, against the real server: sign up, DM and channel in real
 // time, reactions, threads, edit and delete, unread badge and typing indicator, a server
 // restart with nothing lost, HTML shown as text, and a phone-sized screen.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { apiCall, launch, openPage, Server, shot, sleep, type Watched } from './harness';
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret, as an authenticator app does. */
+function totp(secret: string, at = Date.now()): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
 
 const server = new Server();
 let browser: Browser;
@@ -88,6 +102,7 @@ describe.sequential('parley web app, two people', () => {
     await shot(b, '02-unread-badge');
     await dm.click();
     await seeText(b, 'Hello Bob!');
+    await b.getByRole('separator', { name: 'New messages' }).waitFor();
     await until('badge cleared', async () => (await b.locator('nav .badge').count()) === 0);
 
     // Typing indicator
@@ -104,6 +119,8 @@ describe.sequential('parley web app, two people', () => {
   it('alice creates a channel; bob browses, joins, and they talk there', async () => {
     const a = alice.page;
     const b = bob.page;
+    // A draft stays with its conversation.
+    await a.getByRole('textbox', { name: 'Message', exact: true }).fill('half-written thought');
     await a.getByRole('button', { name: 'New channel' }).click();
     await a.getByLabel('Channel name').fill('general');
     await a.getByLabel(/Topic/).fill('Everything and nothing');
@@ -120,6 +137,11 @@ describe.sequential('parley web app, two people', () => {
     await send(b, 'Thanks, glad to be here');
     await seeText(a, 'Thanks, glad to be here');
     await shot(b, '04-channel');
+    expect(await a.getByRole('textbox', { name: 'Message', exact: true }).inputValue()).toBe('');
+    await openConversation(a, /bob/);
+    expect(await a.getByRole('textbox', { name: 'Message', exact: true }).inputValue()).toBe('half-written thought');
+    await a.getByRole('textbox', { name: 'Message', exact: true }).fill('');
+    await openConversation(a, /general/);
   });
 
   it('bob reacts and alice sees it', async () => {
@@ -162,6 +184,17 @@ describe.sequential('parley web app, two people', () => {
     await seeText(b, 'Welcome to the channel, everyone');
     await message(b, 'Welcome to the channel, everyone').getByText('(edited)').waitFor();
 
+    // Keyboard: from the timeline, ↑ focuses the last message, Tab reaches its actions.
+    await timeline(a).focus();
+    await a.keyboard.press('ArrowUp');
+    expect(await a.evaluate(() => document.activeElement?.matches('li.msg'))).toBe(true);
+    const labels: (string | null)[] = [];
+    for (let i = 0; i < 4 && !labels.includes('Add reaction'); i++) {
+      await a.keyboard.press('Tab');
+      labels.push(await a.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent ?? null));
+    }
+    expect(labels).toContain('Add reaction');
+    await a.keyboard.press('Escape');
     await send(a, 'This one is a mistake');
     await seeText(b, 'This one is a mistake');
     await action(message(a, 'This one is a mistake'), 'Delete message');
@@ -256,6 +289,111 @@ describe.sequential('parley web app, two people', () => {
     await phone.context.setOffline(false);
     expect(phone.problems).toEqual([]);
     await phone.context.close();
+  });
+
+  it('search finds messages and jumps to one far back in a long history, which scrolls smoothly', async () => {
+    const a = alice.page;
+    const me = await apiCall(server.url, '/auth/login', { method: 'POST', body: { username: 'alice', password: PASSWORD, device_name: 'e2e script' } });
+    const ch = await apiCall(server.url, '/conversations', { method: 'POST', token: me.access_token, body: { type: 'channel', name: 'history' } });
+    const N = 1500;
+    let next = 1;
+    const worker = async () => {
+      for (let i = next++; i <= N; i = next++)
+        await apiCall(server.url, `/conversations/${ch.id}/messages`, {
+          method: 'POST',
+          token: me.access_token,
+          body: { text: `History ${String(i).padStart(4, '0')}`, client_msg_id: `h${i}` },
+        });
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    await openConversation(a, /history/);
+    await seeText(a, 'History 1500');
+    expect(await timeline(a).locator('li.msg').count()).toBeLessThanOrEqual(150);
+
+    await a.getByRole('button', { name: 'Search messages' }).click();
+    await a.getByRole('searchbox', { name: 'Search messages' }).fill('History 0042');
+    await a.getByRole('search').getByRole('button', { name: 'Search' }).click();
+    await a.getByRole('list', { name: 'Search results' }).getByRole('button').first().click();
+    await seeText(a, 'History 0042');
+    await timeline(a).locator('li.msg.highlight', { hasText: 'History 0042' }).waitFor();
+    await shot(a, '12-search-jump');
+    await a.getByRole('button', { name: 'Close search' }).click();
+
+    await a.getByRole('button', { name: /Jump to latest/ }).click();
+    await seeText(a, 'History 1500');
+    // Scroll all the way up: older pages load, the window slides, the DOM stays small.
+    const t0 = Date.now();
+    await until(
+      'the beginning of the history',
+      async () => {
+        await timeline(a).evaluate((el) => (el.scrollTop = 0));
+        return a.getByText('This is the very beginning of the conversation.').isVisible();
+      },
+      60_000,
+    );
+    const took = Date.now() - t0;
+    await seeText(a, 'History 0001');
+    expect(await timeline(a).locator('li.msg').count()).toBeLessThanOrEqual(200);
+    console.log(`scrolled through ${N} messages to the top in ${took} ms`);
+  });
+
+  it('account: profile, presence, sessions with revoke, 2FA set-up and a TOTP sign-in, dark theme', async () => {
+    const carol = await openPage(browser, server.url);
+    const p = carol.page;
+    await signUp(carol, 'carol');
+    const other = await apiCall(server.url, '/auth/login', { method: 'POST', body: { username: 'carol', password: PASSWORD, device_name: 'Other device' } });
+
+    await p.getByRole('button', { name: 'Profile and settings' }).click();
+    const settings = p.getByRole('dialog', { name: 'Settings' });
+    await settings.getByLabel('Display name').fill('Carol C');
+    await settings.getByLabel('Status').fill('On holiday');
+    await settings.getByRole('button', { name: 'Save profile' }).click();
+    await settings.getByText('Saved.').waitFor();
+    await p.getByRole('navigation', { name: 'Conversations' }).getByText('Carol C').waitFor();
+
+    // Sessions: revoke the other one; its token stops working.
+    await settings.getByRole('button', { name: 'Revoke session Other device' }).click();
+    await settings.getByRole('button', { name: 'Revoke session Other device' }).waitFor({ state: 'detached' });
+    await expect(apiCall(server.url, '/users/me', { token: other.access_token })).rejects.toThrow(/401/);
+
+    // 2FA: QR code drawn in the page, a code from the secret, ten recovery codes.
+    await settings.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+    await settings.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+    const secret = (await settings.locator('code.secret').textContent())!.trim();
+    await settings.getByLabel('Verification code').fill(totp(secret));
+    await settings.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+    const codes = settings.getByRole('region', { name: 'Recovery codes' }).locator('li');
+    await codes.first().waitFor();
+    expect(await codes.count()).toBe(10);
+    const recovery = (await codes.first().textContent())!.trim();
+    await shot(p, '13-2fa-recovery-codes');
+
+    await settings.getByRole('radio', { name: 'Dark' }).check();
+    expect(await p.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await settings.getByRole('button', { name: 'Sign out' }).click();
+
+    await p.getByLabel('Username').fill('carol');
+    await p.getByLabel('Password').fill(PASSWORD);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByLabel('Authentication code').fill(recovery);
+    await p.getByRole('button', { name: 'Verify' }).click();
+    await p.getByRole('navigation', { name: 'Conversations' }).waitFor();
+    await shot(p, '14-dark-theme');
+    expect(carol.problems).toEqual([]);
+    await carol.context.close();
+  });
+
+  it('presence: bob goes "do not disturb" and alice sees it', async () => {
+    const b = bob.page;
+    await b.getByRole('button', { name: 'Profile and settings' }).click();
+    await b.getByRole('dialog', { name: 'Settings' }).getByRole('radio', { name: 'Do not disturb' }).check();
+    await b.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Close' }).click();
+    await alice.page
+      .getByRole('navigation', { name: 'Conversations' })
+      .getByRole('link', { name: /bob \(Do not disturb\)/ })
+      .waitFor({ timeout: 15_000 });
+    await alice.page.getByRole('link', { name: /bob/ }).click();
+    await alice.page.getByRole('heading', { name: /bob/ }).getByRole('img', { name: 'Do not disturb' }).waitFor();
   });
 
   it('no script errors or CSP violations in either page', () => {

@@ -1,11 +1,11 @@
 import { presence } from '../state/store';
 import type { PresenceStatus } from '../types';
 
-const LABEL: Record<PresenceStatus, string> = { online: 'Online', away: 'Away', dnd: 'Do not disturb', offline: 'Offline' };
+export const PRESENCE_LABEL: Record<PresenceStatus, string> = { online: 'Online', away: 'Away', dnd: 'Do not disturb', offline: 'Offline' };
 
 export function PresenceDot({ userId }: { userId: string }) {
   const s = presence.value[userId] ?? 'offline';
-  return <span class={`dot ${s}`} role="img" aria-label={LABEL[s]} title={LABEL[s]} />;
+  return <span class={`dot ${s}`} role="img" aria-label={PRESENCE_LABEL[s]} title={PRESENCE_LABEL[s]} />;
 }
 
 export function Avatar({ name, size = 32 }: { name: string; size?: number }) {

@@ -8,12 +8,13 @@ import {
   navigate,
   panel,
   peersOf,
+  presence,
   sortedConversations,
   userName,
   wsStatus,
 } from '../state/store';
 import type { Conversation } from '../types';
-import { Avatar, PresenceDot } from './Avatar';
+import { Avatar, PRESENCE_LABEL, PresenceDot } from './Avatar';
 
 function badge(n: number) {
   return n > 9999 ? '9999+' : String(n);
@@ -30,7 +31,7 @@ function Item({ c }: { c: Conversation }) {
         href={`/c/${encodeURIComponent(c.id)}`}
         class={`conv ${active ? 'active' : ''} ${unread ? 'unread' : ''}`}
         aria-current={active ? 'page' : undefined}
-        aria-label={`${c.type === 'channel' ? 'Channel ' : ''}${name}${unread ? `, ${badge(unread)} unread` : ''}`}
+        aria-label={`${c.type === 'channel' ? 'Channel ' : ''}${name}${c.type === 'dm' && peers[0] ? ` (${PRESENCE_LABEL[presence.value[peers[0]] ?? 'offline']})` : ''}${unread ? `, ${badge(unread)} unread` : ''}`}
         data-conversation-id={c.id}
         onClick={(e) => {
           e.preventDefault();

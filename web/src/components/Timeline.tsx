@@ -100,26 +100,30 @@ export function Timeline({ conv }: { conv: Conversation }) {
     if (scrollToLatest.value) setWin({ stick: true, firstKey: null });
   }, [scrollToLatest.value]);
 
-  // Jump to a message (search, pins): put it in the window, centre it, flash it.
+  // Jump to a message (search, pins): put it in the window, centre it, flash it. Once.
+  const handled = useRef<string | null>(null);
   useEffect(() => {
-    if (!target) return;
+    if (!target) {
+      handled.current = null;
+      return;
+    }
+    if (handled.current === target) return;
     const idx = items.findIndex((m) => m.id === target);
     if (idx < 0) return;
-    const s = Math.max(0, Math.min(idx - 40, items.length - WINDOW));
     if (idx < start || idx >= end) {
-      setWin({ stick: false, firstKey: items[Math.max(0, s)].id });
+      const s = Math.max(0, Math.min(idx - 40, items.length - WINDOW));
+      setWin({ stick: false, firstKey: items[s].id });
       return;
     }
     const node = scroller.current?.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(target)}"]`);
-    if (node) {
-      if (win.stick) setWin({ stick: false, firstKey: items[start]?.id ?? null });
-      node.scrollIntoView({ block: 'center' });
-      node.focus({ preventScroll: true });
-      const t = setTimeout(() => {
-        if (highlightId.value === target) highlightId.value = null;
-      }, 4000);
-      return () => clearTimeout(t);
-    }
+    if (!node) return;
+    handled.current = target;
+    if (win.stick) setWin({ stick: false, firstKey: items[start]?.id ?? null });
+    node.scrollIntoView({ block: 'center' });
+    node.focus({ preventScroll: true });
+    setTimeout(() => {
+      if (highlightId.value === target) highlightId.value = null;
+    }, 4000);
   }, [target, items, start, end]);
 
   const check = () => {
@@ -159,6 +163,29 @@ export function Timeline({ conv }: { conv: Conversation }) {
     };
   }, []);
 
+  // Keyboard: ↑/↓ move between messages (Tab then reaches the focused message's actions),
+  // Home/End jump to the first/last one shown, Escape goes back to the composer.
+  const onKeyDown = (e: KeyboardEvent) => {
+    const el = scroller.current;
+    if (!el || (e.target as HTMLElement).closest('textarea, input')) return;
+    const nodes = Array.from(el.querySelectorAll<HTMLElement>('li[data-mid]'));
+    if (!nodes.length) return;
+    const at = nodes.indexOf((e.target as HTMLElement).closest('li[data-mid]') as HTMLElement);
+    let next = -1;
+    if (e.key === 'ArrowDown') next = at < 0 ? nodes.length - 1 : Math.min(nodes.length - 1, at + 1);
+    else if (e.key === 'ArrowUp') next = at < 0 ? nodes.length - 1 : Math.max(0, at - 1);
+    else if (e.key === 'Home' && at >= 0) next = 0;
+    else if (e.key === 'End' && at >= 0) next = nodes.length - 1;
+    else if (e.key === 'Escape' && at >= 0) {
+      document.querySelector<HTMLTextAreaElement>('.conversation .composer textarea')?.focus();
+      return;
+    }
+    if (next < 0) return;
+    e.preventDefault();
+    nodes[next].focus();
+    nodes[next].scrollIntoView({ block: 'nearest' });
+  };
+
   const visible = items.slice(start, end);
   const newer = items.length - end;
   return (
@@ -171,6 +198,7 @@ export function Timeline({ conv }: { conv: Conversation }) {
         aria-label={`Messages in ${conv.type === 'channel' ? '#' + conv.name : 'this conversation'}`}
         aria-busy={tl.loading}
         tabIndex={0}
+        onKeyDown={onKeyDown}
       >
         {start === 0 && tl.loaded && !tl.hasOlder && (
           <div class="timeline-start">
