@@ -153,6 +153,13 @@ describe.sequential('parley web app, two people', () => {
     // Alice adds hers: 2 on both sides.
     await onAlice.click();
     await message(b, 'Welcome to the channel').getByRole('button', { name: /👍 2/ }).waitFor({ timeout: 15_000 });
+    // Bob pins it; alice finds it in the pinned messages.
+    await action(message(b, 'Welcome to the channel'), 'Pin message');
+    await message(b, 'Welcome to the channel').getByText('pinned').waitFor();
+    await alice.page.getByRole('button', { name: 'Pinned messages' }).click();
+    const pinsPanel = alice.page.getByRole('complementary', { name: 'Pinned messages' });
+    await pinsPanel.getByText('Welcome to the channel').waitFor({ timeout: 15_000 });
+    await alice.page.getByRole('button', { name: 'Close pinned messages' }).click();
   });
 
   it('alice replies in a thread; bob sees the reply count and opens the thread', async () => {

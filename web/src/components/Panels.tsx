@@ -8,6 +8,7 @@ import {
   highlightId,
   jumpTo,
   leaveConversation,
+  loadPins,
   loadMembers,
   me,
   panel,
@@ -86,6 +87,9 @@ export function ThreadPanel({ conversationId, rootId }: { conversationId: string
 
 export function PinsPanel({ conversationId }: { conversationId: string }) {
   const list = pins.value[conversationId] ?? [];
+  useEffect(() => {
+    void loadPins(conversationId); // pins have no event: refresh on open
+  }, [conversationId]);
   return (
     <PanelFrame title="Pinned messages">
       <div class="panel-scroll">
