@@ -24,6 +24,9 @@ using boost::json::value;
 
 // ---- JSON field access (never throws) ----
 
+// (The object overload matters: an object passed as a value would be copied into a temporary
+// and the pointer would dangle.)
+inline const value* field(const object& o, std::string_view key) { return o.if_contains(key); }
 inline const value* field(const value& v, std::string_view key) {
   if (!v.is_object()) return nullptr;
   return v.as_object().if_contains(key);
@@ -211,6 +214,14 @@ class Live {
 
   void send(const object& frame) { send_raw(boost::json::serialize(frame)); }
   void send_raw(const std::string& text) {
+    if (read_pending_) {
+      // net::WsClient runs its io_context until all work is done, so a write made while a read
+      // that timed out is still pending only returns once some frame arrives (or after 10 s).
+      // A ping makes one arrive; its pong is kept like any other frame.
+      read_pending_ = false;
+      auto p = ws_->send_text(R"({"type":"ping","req":"unstick"})");
+      if (!p) throw std::runtime_error("WebSocket send: " + p.error().message);
+    }
     auto r = ws_->send_text(text);
     if (!r) throw std::runtime_error("WebSocket send: " + r.error().message);
   }
@@ -310,6 +321,7 @@ class Live {
   }
   std::optional<object> read_one(std::chrono::milliseconds timeout) {
     auto r = ws_->read_text(timeout);
+    read_pending_ = !r && !ws_->close_code();
     if (!r) return std::nullopt;
     boost::system::error_code ec;
     auto v = boost::json::parse(*r, ec);
@@ -326,6 +338,7 @@ class Live {
   std::unique_ptr<net::WsClient> ws_;
   std::deque<object> kept_;
   int sync_counter_ = 0;
+  bool read_pending_ = false;
 };
 
 // Event-data predicates.

@@ -199,7 +199,7 @@ TEST_F(MessagesTest, MalformedSendsAreRefusedAndNothingIsStored) {
   }
   auto ok64 = send(api, p.a, p.conv, "64 is fine", std::string(64, 'c'));
   EXPECT_EQ(ok64.status, 201) << ok64;
-  auto printable = send(api, p.a, p.conv, "printable", "a b~!@#$%^&*()_+{}|:\"<>?");
+  auto printable = send(api, p.a, p.conv, "printable", "a-b~!@#$%^&*()_+{}|:\"<>?");
   EXPECT_EQ(printable.status, 201) << printable;
   auto after = snapshot(api, p.a, p.conv);
   ASSERT_EQ(after.size(), before.size() + 2) << "a refused message was stored";
