@@ -73,9 +73,13 @@ TEST_F(HttpTest, UnknownRouteIs404Envelope) {
   auto r = api.get("/api/v1/no-such-thing");
   EXPECT_EQ(r.status, 404) << r;
   expect_envelope(r, "not_found");
-  auto r2 = api.get("/definitely/not/here");
+  // Other unknown GET paths belong to the web app's client-side routes (static_files_test).
+  auto r2 = api.get("/api/v2/definitely/not/here");
   EXPECT_EQ(r2.status, 404) << r2;
   expect_envelope(r2, "not_found");
+  auto r3 = api.call("POST", "/definitely/not/here", "{}");
+  EXPECT_EQ(r3.status, 404) << r3;
+  expect_envelope(r3, "not_found");
 }
 
 TEST_F(HttpTest, WrongMethodOnKnownPathIs405Envelope) {
