@@ -694,9 +694,10 @@ class SqliteMessagingStore final : public MessagingStore {
     return out;
   }
 
-  Result<void> pin(const std::string& conversation_id, const std::string& message_id,
+  Result<bool> pin(const std::string& conversation_id, const std::string& message_id,
                    const std::string& by, Millis at, int max_pins) override {
-    return db_.write([&](Connection& c) -> Result<void> {
+    bool changed = false;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
       auto known = c.prepare("SELECT 1 FROM pins WHERE conversation_id = ? AND message_id = ?");
       known.bind(1, conversation_id).bind(2, message_id);
       if (known.step()) return ok();
@@ -712,18 +713,24 @@ class SqliteMessagingStore final : public MessagingStore {
           .bind(3, by)
           .bind(4, at)
           .exec();
+      changed = true;
       return ok();
     });
+    if (!r) return fail(r.error());
+    return changed;
   }
 
-  Result<void> unpin(const std::string& conversation_id, const std::string& message_id) override {
-    return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("DELETE FROM pins WHERE conversation_id = ? AND message_id = ?")
-          .bind(1, conversation_id)
-          .bind(2, message_id)
-          .exec();
+  Result<bool> unpin(const std::string& conversation_id, const std::string& message_id) override {
+    bool changed = false;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      changed = c.prepare("DELETE FROM pins WHERE conversation_id = ? AND message_id = ?")
+                    .bind(1, conversation_id)
+                    .bind(2, message_id)
+                    .exec() > 0;
       return ok();
     });
+    if (!r) return fail(r.error());
+    return changed;
   }
 
   Result<std::vector<Message>> pins(const std::string& conversation_id,

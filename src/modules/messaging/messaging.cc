@@ -733,14 +733,24 @@ Result<void> MessagingService::pin(const std::string& caller, const std::string&
   auto m = I.store.get_message(message_id, caller);
   if (!m) return fail(m.error());
   if (m->conversation_id != conversation_id) return fail(not_found("message"));
-  if (!pinned) return I.store.unpin(conversation_id, message_id);
-  if (m->deleted) return fail(Errc::failed_precondition, "the message was deleted");
-  auto r = I.store.pin(conversation_id, message_id, caller, I.clock.now_ms(), I.opt.max_pins);
-  if (!r && r.error().code == Errc::failed_precondition)
-    return fail(Errc::invalid_argument,
-                "at most " + std::to_string(I.opt.max_pins) + " pins per conversation",
-                "message_id");
-  return r;
+  if (pinned && m->deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto changed =
+      pinned ? I.store.pin(conversation_id, message_id, caller, I.clock.now_ms(), I.opt.max_pins)
+             : I.store.unpin(conversation_id, message_id);
+  if (!changed) {
+    if (changed.error().code == Errc::failed_precondition)
+      return fail(Errc::invalid_argument,
+                  "at most " + std::to_string(I.opt.max_pins) + " pins per conversation",
+                  "message_id");
+    return fail(changed.error());
+  }
+  if (*changed)
+    I.publish_ordered(conversation_id,
+                      Impl::conversation_event(conversation_id, pinned ? "pin.added" : "pin.removed",
+                                               serialize({{"conversation_id", conversation_id},
+                                                          {"message_id", message_id},
+                                                          {"user_id", caller}})));
+  return ok();
 }
 
 Result<std::vector<Message>> MessagingService::pins(const std::string& caller,

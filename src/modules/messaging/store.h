@@ -193,10 +193,11 @@ class MessagingStore {
   virtual Result<ReadState> mark_read(const std::string& conversation_id,
                                       const std::string& user_id, std::int64_t seq) = 0;
 
-  // Pins. pin() is idempotent; failed_precondition when max_pins are already pinned.
-  virtual Result<void> pin(const std::string& conversation_id, const std::string& message_id,
+  // Pins, idempotent: true when something changed. failed_precondition when max_pins are
+  // already pinned.
+  virtual Result<bool> pin(const std::string& conversation_id, const std::string& message_id,
                            const std::string& by, Millis at, int max_pins) = 0;
-  virtual Result<void> unpin(const std::string& conversation_id,
+  virtual Result<bool> unpin(const std::string& conversation_id,
                              const std::string& message_id) = 0;
   // Most recently pinned first.
   virtual Result<std::vector<Message>> pins(const std::string& conversation_id,

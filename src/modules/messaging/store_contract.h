@@ -239,15 +239,16 @@ TEST_P(MessagingStoreContract, PinsAreIdempotentAndCapped) {
   ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
   ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));
   ASSERT_TRUE(store->append(msg("M2", "C1", "U1", "b")));
-  ASSERT_TRUE(store->pin("C1", "M1", "U1", 10, 1));
-  ASSERT_TRUE(store->pin("C1", "M1", "U1", 11, 1));
+  EXPECT_TRUE(*store->pin("C1", "M1", "U1", 10, 1));
+  EXPECT_FALSE(*store->pin("C1", "M1", "U1", 11, 1));
   auto r = store->pin("C1", "M2", "U1", 12, 1);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::failed_precondition);
   auto pins = store->pins("C1", "U1");
   ASSERT_EQ(pins->size(), 1u);
   EXPECT_EQ((*pins)[0].id, "M1");
-  ASSERT_TRUE(store->unpin("C1", "M1"));
+  EXPECT_TRUE(*store->unpin("C1", "M1"));
+  EXPECT_FALSE(*store->unpin("C1", "M1"));
   EXPECT_TRUE(store->pins("C1", "U1")->empty());
 }
 
