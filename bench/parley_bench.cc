@@ -12,6 +12,7 @@
 //
 // Only 127.0.0.1 is ever contacted. Every loop is bounded by a deadline and a count.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,6 +45,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +58,9 @@
 
 #ifndef PARLEY_BINARY
 #define PARLEY_BINARY "parley"
+#endif
+#ifndef PARLEY_BENCH_CACHE_DIR
+#define PARLEY_BENCH_CACHE_DIR "bench-cache"
 #endif
 #ifndef PARLEY_BENCH_BUILD_TYPE
 #define PARLEY_BENCH_BUILD_TYPE "unknown"
@@ -87,9 +92,29 @@ struct Options {
   unsigned login_conns = 32;
   unsigned me_conns = 128;
   unsigned ws_conns = 64;
+  // chat scenarios
+  unsigned idle_conns = 100'000;  // target; the descriptor limits may allow fewer
+  double idle_hold = 5;           // seconds the idle connections are held and watched
+  unsigned source_addrs = 8;      // client source addresses 127.0.0.2 ..
+  std::vector<unsigned> fanout = {100, 1000};
+  unsigned fanout_window = 64;
+  unsigned durable_conns = 64;
+  std::uint64_t messages = 1'000'000;  // stored for history and search
+  unsigned seed_conns = 64;
+  unsigned seed_workers = 64;
+  unsigned read_conns = 8;
+  unsigned search_conns = 4;
+  std::string cache_dir = PARLEY_BENCH_CACHE_DIR;
+  bool no_cache = false;
+  bool reseed = false;
   bool keep_data = false;
   std::vector<std::string> server_flags;  // extra flags for `parley serve`
   std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
+  bool any_of(std::initializer_list<std::string_view> names) const {
+    for (auto n : names)
+      if (wants(n)) return true;
+    return false;
+  }
   bool wants(std::string_view name) const {
     if (only.empty()) return true;
     std::string_view rest = only;
@@ -115,7 +140,24 @@ void usage() {
       "  --ws-conns N         concurrent WebSocket connect+hello loops (default 64)\n"
       "  --server-flag ARG    pass ARG to `parley serve` (repeat: --server-flag --workers "
       "--server-flag 4)\n"
-      "  --only LIST          run only these of login,health,me,ws (register always runs)\n"
+      "  --scenario LIST      run only these (comma-separated) of login, health, me, ws, idle,\n"
+      "                       fanout, durable, history, search; default all (register always\n"
+      "                       runs; history and search use their own server); --only: the same\n"
+      "  --idle-conns N       idle WebSockets to aim for (default 100000; the descriptor limit\n"
+      "                       may allow fewer: the bench says so)\n"
+      "  --idle-hold S        how long the idle connections are held and watched (default 5)\n"
+      "  --source-addrs N     spread client sockets over 127.0.0.2 .. (default 8)\n"
+      "  --fanout LIST        receivers per fan-out run (default 100,1000)\n"
+      "  --fanout-window N    closed-loop fan-out: messages not yet delivered to all (default 64)\n"
+      "  --durable-conns N    concurrent senders for the durable scenarios (default 64)\n"
+      "  --messages N         messages stored for history and search (default 1000000)\n"
+      "  --seed-conns N       HTTP connections that seed them (default 64)\n"
+      "  --seed-workers N     --workers of the seeding server (default 64: larger commit groups)\n"
+      "  --read-conns N       connections for history paging (default 8)\n"
+      "  --search-conns N     connections for search (default 4)\n"
+      "  --cache-dir DIR      where the seeded store is kept between runs (default build/bench-cache)\n"
+      "  --no-cache           seed into the temporary folder and do not keep it\n"
+      "  --reseed             seed again even when a cached store exists\n"
       "  --keep-data          leave the server's data folder behind");
 }
 
@@ -147,12 +189,51 @@ std::optional<Options> parse_options(int argc, char** argv) {
       auto v = value();
       if (!v) return std::nullopt;
       o.server_flags.push_back(*v);
-    } else if (a == "--only") {
+    } else if (a == "--only" || a == "--scenario") {
       auto v = value();
       if (!v) return std::nullopt;
       o.only = *v;
     } else if (a == "--keep-data") {
       o.keep_data = true;
+    } else if (a == "--no-cache") {
+      o.no_cache = true;
+    } else if (a == "--reseed") {
+      o.reseed = true;
+    } else if (a == "--cache-dir") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.cache_dir = *v;
+    } else if (a == "--fanout") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.fanout.clear();
+      std::istringstream in(*v);
+      std::string item;
+      while (std::getline(in, item, ',')) {
+        long n = std::strtol(item.c_str(), nullptr, 10);
+        if (n < 1 || n > 100'000) return std::nullopt;
+        o.fanout.push_back(static_cast<unsigned>(n));
+      }
+    } else if (a == "--idle-conns" && (d = number(0, 10'000'000))) {
+      o.idle_conns = static_cast<unsigned>(*d);
+    } else if (a == "--idle-hold" && (d = number(0, 600))) {
+      o.idle_hold = *d;
+    } else if (a == "--source-addrs" && (d = number(0, 250))) {
+      o.source_addrs = static_cast<unsigned>(*d);
+    } else if (a == "--fanout-window" && (d = number(1, 1000))) {
+      o.fanout_window = static_cast<unsigned>(*d);
+    } else if (a == "--durable-conns" && (d = number(1, 10'000))) {
+      o.durable_conns = static_cast<unsigned>(*d);
+    } else if (a == "--messages" && (d = number(100, 100'000'000))) {
+      o.messages = static_cast<std::uint64_t>(*d);
+    } else if (a == "--seed-conns" && (d = number(1, 4096))) {
+      o.seed_conns = static_cast<unsigned>(*d);
+    } else if (a == "--seed-workers" && (d = number(1, 1024))) {
+      o.seed_workers = static_cast<unsigned>(*d);
+    } else if (a == "--read-conns" && (d = number(1, 10'000))) {
+      o.read_conns = static_cast<unsigned>(*d);
+    } else if (a == "--search-conns" && (d = number(1, 10'000))) {
+      o.search_conns = static_cast<unsigned>(*d);
     } else if (a == "--seconds" && (d = number(0.5, kMaxScenarioSeconds))) {
       o.seconds = *d;
     } else if (a == "--warmup" && (d = number(0, 10))) {
@@ -363,7 +444,8 @@ class ServerProcess {
         "false",
         "--rate-limits",
         "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
-        "refresh_per_ip=1000000/1s"};
+        "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
+        "messages_per_user=1000000/1s"};
     args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -374,6 +456,11 @@ class ServerProcess {
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the bench
       if (getppid() != parent) _exit(1);
+      rlimit rl{};  // as many descriptors as the hard limit allows (inherited; made sure here)
+      if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+      }
       dup2(fds[1], 2);
       int devnull = open("/dev/null", O_RDWR);
       if (devnull >= 0) {
@@ -528,8 +615,9 @@ struct Window {
 
 // One connection's socket and buffer, and the watchdog that enforces its per-operation timeout.
 struct Conn {
-  explicit Conn(const asio::any_io_executor& ex) : sock(ex), watchdog(ex), backoff(ex) {
-    buf.resize(16 * 1024);
+  explicit Conn(const asio::any_io_executor& ex, std::size_t buffer_bytes = 16 * 1024)
+      : sock(ex), watchdog(ex), backoff(ex) {
+    buf.resize(buffer_bytes);
   }
   tcp::socket sock;
   asio::steady_timer watchdog;
@@ -894,11 +982,11 @@ std::string close_code(std::string_view payload) {
   return std::to_string(code) + (payload.size() > 2 ? " " + std::string(payload.substr(2)) : "");
 }
 
-// One connect + hello + ready + close cycle. Returns "" and the time ready arrived, or an error.
-asio::awaitable<std::string> ws_cycle(Conn& c, const WsScenario& sc, const std::string& hello,
-                                      Clock::time_point& ready_at) {
+// Upgrade, hello, wait for ready on a connected socket. Returns "" or an error.
+asio::awaitable<std::string> ws_handshake(Conn& c, const std::string& upgrade,
+                                          const std::string& hello) {
   {
-    auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(sc.upgrade), kTuple);
+    auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(upgrade), kTuple);
     if (ec) co_return c.read_error(ec, "write upgrade");
   }
   HttpHead h;
@@ -916,12 +1004,18 @@ asio::awaitable<std::string> ws_cycle(Conn& c, const WsScenario& sc, const std::
     if (ec) co_return c.read_error(ec, "write hello");
   }
   for (int frames = 0;; ++frames) {
-    if (frames > 16) co_return "no ready after 16 frames";
+    if (frames > 4096) co_return "no ready after 4096 frames";
     Frame f;
     err = co_await read_frame(c, f);
     if (!err.empty()) co_return err;
     if (f.opcode == 0x8) co_return "ws closed before ready: " + close_code(f.payload);
     if (f.opcode == 0x1) {
+      // The server may deliver events (presence.changed of a member who connects at the same
+      // moment) before `ready`: it attaches the connection to the hub before it sends ready.
+      if (f.payload.rfind("{\"type\":\"event\"", 0) == 0) {
+        c.consume(f.bytes);
+        continue;
+      }
       if (f.payload.find("\"type\":\"ready\"") == std::string_view::npos)
         co_return "unexpected frame before ready: " + std::string(f.payload.substr(0, 80));
       c.consume(f.bytes);
@@ -929,6 +1023,14 @@ asio::awaitable<std::string> ws_cycle(Conn& c, const WsScenario& sc, const std::
     }
     c.consume(f.bytes);  // ping/pong: nothing to do
   }
+  co_return "";
+}
+
+// One connect + hello + ready + close cycle. Returns "" and the time ready arrived, or an error.
+asio::awaitable<std::string> ws_cycle(Conn& c, const WsScenario& sc, const std::string& hello,
+                                      Clock::time_point& ready_at) {
+  auto err = co_await ws_handshake(c, sc.upgrade, hello);
+  if (!err.empty()) co_return err;
   ready_at = Clock::now();
   {
     auto [ec, n] = co_await asio::async_write(c.sock, asio::buffer(sc.close_frame), kTuple);
@@ -1017,10 +1119,12 @@ double percentile_ms(const std::vector<std::int64_t>& sorted, double p) {
 // Runs one scenario: connection i goes to thread i % threads. With until_done, the run ends when
 // every connection has nothing left to send (bounded by kMaxScenarioSeconds); otherwise the
 // window opens after the warm-up and closes `seconds` later, and CPU is sampled at both edges.
+// on_window (optional) is called as the window opens, with its length in seconds.
 Result run_scenario(const std::string& name, unsigned conns, unsigned threads, pid_t server_pid,
                     const tcp::endpoint& server, double warmup, double seconds, bool until_done,
                     const std::function<asio::awaitable<void>(const Window&, ThreadStats&,
-                                                              unsigned conn)>& connection) {
+                                                              unsigned conn)>& connection,
+                    const std::function<void(double)>& on_window = {}) {
   threads = std::max(1u, std::min(threads, conns));
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<ThreadStats> stats(threads);
@@ -1047,6 +1151,7 @@ Result run_scenario(const std::string& name, unsigned conns, unsigned threads, p
   if (!until_done) {
     std::this_thread::sleep_until(w.start);
     before = snapshot(server_pid);
+    if (on_window) on_window(seconds);
     std::this_thread::sleep_until(w.end);
     after = snapshot(server_pid);
   }
@@ -1146,6 +1251,1658 @@ void print_table(const std::vector<Result>& rs, unsigned cores) {
       cores);
 }
 
+// =============================================================================================
+// Chat scenarios: idle authenticated WebSockets, 1-to-N fan-out, durable sends, history and
+// search over a seeded store of 1M messages.
+
+// The first "seq":N in a JSON text; -1 when absent.
+std::int64_t seq_in(std::string_view body) {
+  auto p = body.find("\"seq\":");
+  if (p == std::string_view::npos) return -1;
+  std::int64_t v = 0;
+  for (p += 6; p < body.size() && body[p] >= '0' && body[p] <= '9'; ++p) v = v * 10 + (body[p] - '0');
+  return v;
+}
+
+// ---- descriptor limits and process memory
+
+struct FdLimit {
+  rlim_t soft = 0, hard = 0;
+};
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit (the server, forked later,
+// inherits it and sets it again before exec). The hard limit itself cannot be raised without
+// CAP_SYS_RESOURCE.
+FdLimit raise_fd_limit() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return {rl.rlim_cur, rl.rlim_max};
+}
+
+// The soft "Max open files" of a process, from /proc/PID/limits; -1 when unreadable.
+long process_fd_limit(pid_t pid) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/limits"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    const char* p = line.c_str() + 14;
+    while (*p == ' ') ++p;
+    if (std::strncmp(p, "unlimited", 9) == 0) return 1L << 30;
+    return std::strtol(p, nullptr, 10);
+  }
+  return -1;
+}
+
+long open_fds(pid_t pid) {
+  long n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
+struct Memory {
+  double rss_kb = 0;      // VmRSS
+  double private_kb = 0;  // Private_Clean + Private_Dirty (smaps_rollup)
+};
+
+Memory process_memory(pid_t pid) {
+  Memory m;
+  std::string base = "/proc/" + std::to_string(pid);
+  auto field = [](const std::string& text, const char* key) -> double {
+    auto p = text.find(key);
+    if (p == std::string::npos) return 0;
+    return std::strtod(text.c_str() + p + std::strlen(key), nullptr);
+  };
+  m.rss_kb = field(read_file(base + "/status"), "VmRSS:");
+  std::string rollup = read_file(base + "/smaps_rollup");
+  m.private_kb = field(rollup, "Private_Clean:") + field(rollup, "Private_Dirty:");
+  return m;
+}
+
+std::string sockstat_tcp() {
+  std::istringstream in(read_file("/proc/net/sockstat"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("TCP:", 0) == 0) return line;
+  return "TCP: unknown";
+}
+
+std::int64_t now_ns() { return std::chrono::nanoseconds(Clock::now().time_since_epoch()).count(); }
+
+// Waits (up to `limit`) until the server holds at most `fds` descriptors again.
+void wait_for_server_fds(pid_t pid, long fds, Clock::duration limit) {
+  auto until = Clock::now() + limit;
+  while (Clock::now() < until && open_fds(pid) > fds) std::this_thread::sleep_for(50ms);
+}
+
+// ---- a set of event loops that outlives one run
+
+class Loops {
+ public:
+  explicit Loops(unsigned n) {
+    n = std::max(1u, n);
+    for (unsigned i = 0; i < n; ++i) {
+      ctx_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.push_back(std::make_unique<Guard>(asio::make_work_guard(*ctx_.back())));
+    }
+    for (auto& c : ctx_) threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+  }
+  ~Loops() { stop(); }
+  Loops(const Loops&) = delete;
+  Loops& operator=(const Loops&) = delete;
+
+  unsigned size() const { return static_cast<unsigned>(ctx_.size()); }
+  asio::io_context& at(unsigned i) { return *ctx_[i % ctx_.size()]; }
+
+  // Runs fn on loop i and waits for it.
+  void run_on(unsigned i, const std::function<void()>& fn) {
+    std::promise<void> done;
+    asio::post(at(i), [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  void stop() {
+    for (auto& g : guards_) g.reset();
+    for (auto& c : ctx_) c->stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
+
+ private:
+  using Guard = asio::executor_work_guard<asio::io_context::executor_type>;
+  std::vector<std::unique_ptr<asio::io_context>> ctx_;
+  std::vector<std::unique_ptr<Guard>> guards_;
+  std::vector<std::thread> threads_;
+};
+
+// ---- blocking HTTP for set-up calls
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string error;
+  bool ok() const { return error.empty() && status >= 200 && status < 300; }
+  std::string describe() const {
+    return error.empty() ? status_error(status, body) : error;
+  }
+};
+
+Reply http_call(const tcp::endpoint& ep, std::string_view method, std::string_view target,
+                const std::string& token, const std::string& body) {
+  asio::io_context io;
+  tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect(ep, ec);
+  if (ec) return {0, "", "connect: " + ec.message()};
+  timeval tv{60, 0};
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req = http_request(method, target, ep.port(),
+                                 token.empty() ? "" : "Authorization: Bearer " + token + "\r\n",
+                                 body);
+  asio::write(s, asio::buffer(req), ec);
+  if (ec) return {0, "", "write: " + ec.message()};
+  std::string buf;
+  char tmp[65536];
+  HttpHead h;
+  std::size_t head_end = std::string::npos;
+  for (;;) {
+    std::size_t n = s.read_some(asio::buffer(tmp), ec);
+    if (ec) return {0, "", "read: " + ec.message()};
+    buf.append(tmp, n);
+    if (head_end == std::string::npos) {
+      auto e = buf.find("\r\n\r\n");
+      if (e != std::string::npos) {
+        if (!parse_head(std::string_view(buf).substr(0, e + 2), h))
+          return {0, "", "malformed response"};
+        head_end = e + 4;
+      }
+    }
+    if (head_end != std::string::npos && buf.size() >= head_end + h.content_length) break;
+    if (buf.size() > 16 * kMaxResponseBytes) return {0, "", "response too large"};
+  }
+  return {h.status, buf.substr(head_end, h.content_length), ""};
+}
+
+// A string at a path of object keys in a JSON body; "" when absent.
+std::string json_at(std::string_view body, std::initializer_list<const char*> path) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec) return "";
+  const boost::json::value* cur = &v;
+  for (const char* k : path) {
+    if (!cur->is_object()) return "";
+    cur = cur->as_object().if_contains(k);
+    if (!cur) return "";
+  }
+  if (cur->is_string()) return std::string(cur->as_string());
+  if (cur->is_int64()) return std::to_string(cur->as_int64());
+  return "";
+}
+
+std::string ws_upgrade_request(std::uint16_t port) {
+  return "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+         std::string(kWsKey) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+std::string hello_frame(const std::string& token) {
+  return client_frame(0x1, "{\"type\":\"hello\",\"token\":\"" + token + "\"}");
+}
+
+// ---- many long-lived WebSockets, opened from several 127.x source addresses
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+// Binds to `src` (port chosen at connect time, so each source address has its own ~28k
+// ephemeral ports towards the server) and connects.
+asio::awaitable<boost::system::error_code> connect_from(
+    tcp::socket& s, const tcp::endpoint& server, std::optional<asio::ip::address_v4> src) {
+  boost::system::error_code ec;
+  s.open(tcp::v4(), ec);
+  if (ec) co_return ec;
+  if (src) {
+    int one = 1;
+    ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    s.bind(tcp::endpoint(*src, 0), ec);
+    if (ec) co_return ec;
+  }
+  auto [cec] = co_await s.async_connect(server, kTuple);
+  if (!cec) s.set_option(tcp::no_delay(true), ec);
+  co_return cec;
+}
+
+struct WsSet {
+  std::vector<std::shared_ptr<Conn>> conns;  // by index; null where opening failed
+  std::vector<unsigned> loop_of;             // the loop each connection lives on
+  std::map<std::string, std::uint64_t> errors;
+  std::uint64_t ready = 0;
+  double seconds = 0;
+  std::vector<std::int64_t> handshake_ns;  // connect start to ready, sorted
+};
+
+struct OpenJob {
+  tcp::endpoint server;
+  std::string upgrade;
+  const std::vector<std::string>* hellos = nullptr;  // connection i sends hellos[i % size]
+  unsigned count = 0;
+  unsigned spread = 0;  // source addresses 127.0.0.2 ..; 0 = let the kernel choose
+  std::size_t buffer_bytes = 1024;
+  Clock::duration timeout = 20s;
+  std::atomic<unsigned> next{0};
+  std::atomic<unsigned> lanes_left{0};
+  std::mutex mu;
+  WsSet* out = nullptr;
+};
+
+asio::awaitable<void> handshake_deadline(std::shared_ptr<Conn> c) {
+  auto [ec] = co_await c->watchdog.async_wait(kTuple);
+  if (!ec && !c->finished) {
+    c->timed_out = true;
+    boost::system::error_code ig;
+    c->sock.close(ig);
+  }
+}
+
+asio::awaitable<void> open_lane(OpenJob& job, unsigned loop) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    unsigned i = job.next.fetch_add(1);
+    if (i >= job.count) break;
+    auto c = std::make_shared<Conn>(ex, job.buffer_bytes);
+    c->watchdog.expires_after(job.timeout);
+    asio::co_spawn(ex, handshake_deadline(c), asio::detached);
+    std::optional<asio::ip::address_v4> src;
+    if (job.spread) src = asio::ip::address_v4(0x7f000002u + i % job.spread);
+    auto t0 = Clock::now();
+    auto ec = co_await connect_from(c->sock, job.server, src);
+    std::string err;
+    if (ec)
+      err = c->timed_out ? "connect: timeout" : "connect: " + ec.message();
+    else
+      err = co_await ws_handshake(*c, job.upgrade, (*job.hellos)[i % job.hellos->size()]);
+    auto t1 = Clock::now();
+    c->finished = true;  // lets the deadline go
+    c->watchdog.cancel();
+    std::lock_guard lock(job.mu);
+    if (err.empty()) {
+      job.out->conns[i] = c;
+      job.out->loop_of[i] = loop;
+      ++job.out->ready;
+      job.out->handshake_ns.push_back(std::chrono::nanoseconds(t1 - t0).count());
+    } else {
+      c->reset();
+      ++job.out->errors[err];
+    }
+  }
+  job.lanes_left.fetch_sub(1);
+}
+
+// Opens `count` WebSockets (connect, upgrade, hello -> ready), `lanes` at a time; blocks until
+// every one is open or has failed.
+WsSet open_ws_set(Loops& loops, const tcp::endpoint& server, std::uint16_t port,
+                  const std::vector<std::string>& hellos, unsigned count, unsigned spread,
+                  unsigned lanes, std::size_t buffer_bytes = 1024) {
+  WsSet out;
+  out.conns.resize(count);
+  out.loop_of.resize(count);
+  out.handshake_ns.reserve(count);
+  if (count == 0 || hellos.empty()) return out;
+  OpenJob job;
+  job.server = server;
+  job.upgrade = ws_upgrade_request(port);
+  job.hellos = &hellos;
+  job.count = count;
+  job.spread = spread;
+  job.buffer_bytes = buffer_bytes;
+  job.out = &out;
+  lanes = std::max(1u, std::min(lanes, count));
+  job.lanes_left = lanes;
+  auto t0 = Clock::now();
+  for (unsigned l = 0; l < lanes; ++l)
+    asio::co_spawn(loops.at(l), open_lane(job, l % loops.size()), asio::detached);
+  while (job.lanes_left.load() > 0) std::this_thread::sleep_for(2ms);
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::sort(out.handshake_ns.begin(), out.handshake_ns.end());
+  return out;
+}
+
+// Closes every connection of the set on its own loop (the readers then end quietly).
+void close_ws_set(Loops& loops, WsSet& set) {
+  for (unsigned t = 0; t < loops.size(); ++t)
+    loops.run_on(t, [&] {
+      for (std::size_t i = 0; i < set.conns.size(); ++i)
+        if (set.conns[i] && set.loop_of[i] == t) {
+          set.conns[i]->reset();
+          set.conns[i].reset();
+        }
+    });
+  set.conns.clear();
+}
+
+std::string errors_line(const std::map<std::string, std::uint64_t>& errors) {
+  std::string out;
+  for (const auto& [k, v] : errors) {
+    if (!out.empty()) out += "; ";
+    out += std::to_string(v) + " x " + k;
+  }
+  return out.empty() ? "none" : out;
+}
+
+// Builds a Result from two snapshots and the per-loop stats of a window.
+Result make_result(std::string name, std::string what, unsigned conns, const Snapshot& before,
+                   const Snapshot& after, std::vector<ThreadStats>& stats) {
+  Result r;
+  r.name = std::move(name);
+  r.what = std::move(what);
+  r.conns = conns;
+  r.seconds = std::chrono::duration<double>(after.at - before.at).count();
+  r.gen_cpu = after.self - before.self;
+  r.machine_cpu = after.machine - before.machine;
+  r.server.total = after.server.total - before.server.total;
+  r.server.io = after.server.io - before.server.io;
+  r.server.worker = after.server.worker - before.server.worker;
+  r.server.writer = after.server.writer - before.server.writer;
+  for (auto& s : stats) {
+    r.ok += s.ok;
+    r.outside += s.outside;
+    r.latency_ns.insert(r.latency_ns.end(), s.latency_ns.begin(), s.latency_ns.end());
+    for (auto& [k, v] : s.errors) {
+      r.error_kinds[k] += v;
+      r.errors += v;
+    }
+  }
+  std::sort(r.latency_ns.begin(), r.latency_ns.end());
+  r.has_p999 = r.latency_ns.size() >= 1000;
+  return r;
+}
+
+// Counts the server's fsync/fdatasync calls over a window with `perf stat` (tracepoints; no
+// ptrace). With synchronous=FULL in WAL mode each commit syncs the WAL once, so this is the
+// number of commits (plus the rare checkpoint). Quietly unavailable without perf.
+class SyncCounter {
+ public:
+  void start(pid_t pid, double seconds) {
+    file_ = "/tmp/parley-bench-perf-" + std::to_string(getpid()) + ".txt";
+    std::string secs = fmt("%.3f", seconds);
+    std::string spid = std::to_string(pid);
+    child_ = fork();
+    if (child_ == 0) {
+      int devnull = open("/dev/null", O_RDWR);
+      if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+      }
+      execlp("perf", "perf", "stat", "-x", ",", "-o", file_.c_str(), "-e",
+             "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync", "-p", spid.c_str(), "--",
+             "sleep", secs.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  // Sync calls counted, or nullopt when perf was not there or could not count.
+  std::optional<std::uint64_t> finish() {
+    if (child_ <= 0) return std::nullopt;
+    int status = 0;
+    waitpid(child_, &status, 0);
+    child_ = -1;
+    std::istringstream in(read_file(file_));
+    std::remove(file_.c_str());
+    std::string line;
+    std::uint64_t total = 0;
+    int found = 0;
+    while (std::getline(in, line)) {
+      if (line.find("syscalls:sys_enter_f") == std::string::npos) continue;
+      if (line.find("<not") != std::string::npos) return std::nullopt;
+      total += std::strtoull(line.c_str(), nullptr, 10);
+      ++found;
+    }
+    if (found == 0) return std::nullopt;
+    return total;
+  }
+
+ private:
+  pid_t child_ = -1;
+  std::string file_;
+};
+
+// Everything a chat scenario needs from main.
+struct Env {
+  const Options* opt = nullptr;
+  pid_t pid = -1;
+  tcp::endpoint ep;
+  std::uint16_t port = 0;
+  unsigned cores = 1;
+  unsigned threads = 1;
+  std::vector<std::string> tokens;    // registered users that got a token, in order
+  std::vector<std::string> user_ids;  // the same users' ids
+  std::vector<Result>* results = nullptr;
+  std::vector<std::string>* headlines = nullptr;  // one line per figure, for the summary
+};
+
+// ---- idle authenticated WebSockets: how many, and the server's memory for each
+
+asio::awaitable<void> idle_reader(std::shared_ptr<Conn> c, std::atomic<bool>& closing,
+                                  std::atomic<std::uint64_t>& dropped,
+                                  std::atomic<std::uint64_t>& frames) {
+  for (;;) {
+    Frame f;
+    auto err = co_await read_frame(*c, f);
+    if (!err.empty() || f.opcode == 0x8) {
+      if (!closing.load()) dropped.fetch_add(1);
+      co_return;
+    }
+    frames.fetch_add(1, std::memory_order_relaxed);
+    if (f.opcode == 0x9) {  // the server's keep-alive ping
+      std::string pong = client_frame(0xA, f.payload);
+      c->consume(f.bytes);
+      auto [ec, n] = co_await asio::async_write(c->sock, asio::buffer(pong), kTuple);
+      if (ec) {
+        if (!closing.load()) dropped.fetch_add(1);
+        co_return;
+      }
+      continue;
+    }
+    c->consume(f.bytes);
+  }
+}
+
+void run_idle(Env& env) {
+  const Options& opt = *env.opt;
+  const long reserve = 200;  // descriptors left for everything else on each side
+  long server_limit = process_fd_limit(env.pid);
+  long self_limit = process_fd_limit(getpid());
+  long server_room = server_limit - open_fds(env.pid) - reserve;
+  long self_room = self_limit - open_fds(getpid()) - reserve;
+  unsigned aim = static_cast<unsigned>(
+      std::max(0L, std::min<long>({static_cast<long>(opt.idle_conns), server_room, self_room})));
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  std::printf(
+      "\n== idle: authenticated WebSockets held open (connect, upgrade, hello -> ready, then "
+      "silence)\n");
+  std::printf(
+      "   target %u connections; RLIMIT_NOFILE hard limit %llu (raising it needs "
+      "CAP_SYS_RESOURCE; soft limits raised to it): the server may hold %ld descriptors, this "
+      "load generator %ld\n",
+      opt.idle_conns, static_cast<unsigned long long>(rl.rlim_max), server_limit, self_limit);
+  if (aim < opt.idle_conns)
+    std::printf(
+        "   aiming for %u: the target does not fit the server's descriptor limit (one socket per "
+        "connection, %ld kept for the listener, database and the rest)\n",
+        aim, reserve);
+  std::printf("   clients spread over %u source addresses (127.0.0.2 ..), %zu users' tokens\n",
+              opt.source_addrs, env.tokens.size());
+
+  std::this_thread::sleep_for(500ms);
+  long fds_before = open_fds(env.pid);
+  Memory m0 = process_memory(env.pid);
+  std::string sock0 = sockstat_tcp();
+  std::vector<std::string> hellos;
+  for (const auto& t : env.tokens) hellos.push_back(hello_frame(t));
+
+  Loops loops(env.threads);
+  Snapshot s0 = snapshot(env.pid);
+  WsSet set = open_ws_set(loops, env.ep, env.port, hellos, aim, opt.source_addrs, 512);
+  Snapshot s1 = snapshot(env.pid);
+
+  std::atomic<bool> closing{false};
+  std::atomic<std::uint64_t> dropped{0}, frames{0};
+  for (std::size_t i = 0; i < set.conns.size(); ++i)
+    if (set.conns[i])
+      asio::co_spawn(loops.at(set.loop_of[i]), idle_reader(set.conns[i], closing, dropped, frames),
+                     asio::detached);
+
+  // Let the pool work of the last hellos (presence, hub) settle before reading memory.
+  std::this_thread::sleep_for(2s);
+  Memory m1 = process_memory(env.pid);
+  std::string sock1 = sockstat_tcp();
+  Snapshot h0 = snapshot(env.pid);
+  std::this_thread::sleep_until(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(opt.idle_hold)));
+  Snapshot h1 = snapshot(env.pid);
+  Memory m2 = process_memory(env.pid);
+  long fds_held = open_fds(env.pid);
+
+  std::uint64_t reached = set.ready;
+  std::printf("   reached %llu of %u (target %u) in %.2f s, %.0f connections/s; failures: %s\n",
+              static_cast<unsigned long long>(reached), aim, opt.idle_conns, set.seconds,
+              set.seconds > 0 ? reached / set.seconds : 0.0, errors_line(set.errors).c_str());
+  if (!set.handshake_ns.empty())
+    std::printf("   connect to ready ms: p50 %.3f  p99 %.3f  max %.3f (%u opening at a time)\n",
+                percentile_ms(set.handshake_ns, 0.5), percentile_ms(set.handshake_ns, 0.99),
+                set.handshake_ns.back() / 1e6, 512u);
+  double est = set.seconds > 0 ? set.seconds : 1;
+  std::printf(
+      "   CPU while opening (cores of %u): server %.2f [io %.2f, workers %.2f], load generator "
+      "%.2f, rest %.2f\n",
+      env.cores, (s1.server.total - s0.server.total) / est, (s1.server.io - s0.server.io) / est,
+      (s1.server.worker - s0.server.worker) / est, (s1.self - s0.self) / est,
+      std::max(0.0, (s1.machine - s0.machine) - (s1.server.total - s0.server.total) -
+                        (s1.self - s0.self)) /
+          est);
+  double per_rss = reached ? (m1.rss_kb - m0.rss_kb) / static_cast<double>(reached) : 0;
+  double per_priv = reached ? (m1.private_kb - m0.private_kb) / static_cast<double>(reached) : 0;
+  std::printf(
+      "   server memory: RSS %.1f MiB before, %.1f MiB with the connections ready (%.1f MiB after "
+      "%.0f s idle); private %.1f -> %.1f MiB\n",
+      m0.rss_kb / 1024, m1.rss_kb / 1024, m2.rss_kb / 1024, opt.idle_hold, m0.private_kb / 1024,
+      m1.private_kb / 1024);
+  std::printf(
+      "   => %.2f KB of server user-space memory per connection (RSS delta / connections; "
+      "private: %.2f KB)  [aim: at most 4 KB]\n",
+      per_rss, per_priv);
+  std::printf("   server descriptors: %ld before, %ld held\n", fds_before, fds_held);
+  std::printf("   kernel sockets (both ends, pages of 4 KiB; not user space): before [%s] after [%s]\n",
+              sock0.c_str(), sock1.c_str());
+  double hs = std::chrono::duration<double>(h1.at - h0.at).count();
+  std::printf(
+      "   held %.1f s: %llu dropped, %llu frames received; server CPU while idle %.3f cores, "
+      "load generator %.3f\n",
+      hs, static_cast<unsigned long long>(dropped.load()),
+      static_cast<unsigned long long>(frames.load()), (h1.server.total - h0.server.total) / hs,
+      (h1.self - h0.self) / hs);
+
+  Result r;
+  r.name = "idle ws";
+  r.conns = static_cast<unsigned>(reached);
+  r.seconds = set.seconds;
+  r.ok = reached;
+  r.errors = dropped.load();
+  for (auto& [k, v] : set.errors) r.error_kinds[k] += v;
+  r.gen_cpu = s1.self - s0.self;
+  r.machine_cpu = s1.machine - s0.machine;
+  r.server.total = s1.server.total - s0.server.total;
+  r.server.io = s1.server.io - s0.server.io;
+  r.server.worker = s1.server.worker - s0.server.worker;
+  r.server.writer = s1.server.writer - s0.server.writer;
+  r.latency_ns = set.handshake_ns;
+  r.has_p999 = r.latency_ns.size() >= 1000;
+  env.results->push_back(std::move(r));
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "idle WebSockets: %llu held of a %u target (limit: %llu descriptors per process), "
+                "%.2f KB server RSS per connection (private %.2f KB), %llu dropped in %.0f s",
+                static_cast<unsigned long long>(reached), opt.idle_conns,
+                static_cast<unsigned long long>(rl.rlim_max), per_rss, per_priv,
+                static_cast<unsigned long long>(dropped.load()), opt.idle_hold);
+  env.headlines->push_back(line);
+
+  closing = true;
+  close_ws_set(loops, set);
+  wait_for_server_fds(env.pid, fds_before + 8, 30s);
+  loops.stop();
+  Memory m3 = process_memory(env.pid);
+  std::printf("   after closing: server RSS %.1f MiB, %ld descriptors\n", m3.rss_kb / 1024,
+              open_fds(env.pid));
+}
+
+// ---- 1-to-N fan-out
+
+struct FanState {
+  unsigned receivers = 0;
+  std::uint64_t capacity = 0;
+  std::unique_ptr<std::atomic<std::int64_t>[]> sent_ns;  // by message index
+  std::unique_ptr<std::atomic<std::uint32_t>[]> got;     // receivers that have it
+  std::atomic<std::uint64_t> sent{0}, completed{0}, acks{0}, other_frames{0};
+  std::atomic<std::int64_t> win_start{0}, win_end{0};
+  std::atomic<std::int64_t> last_other_ns{0};
+  std::atomic<bool> closing{false};
+  std::vector<ThreadStats> stats;  // per loop; touched only on that loop
+  std::mutex mu;
+  std::map<std::string, std::uint64_t> errors;
+  asio::steady_timer* sender_wake = nullptr;  // on loop 0 only
+  asio::io_context* sender_ctx = nullptr;
+
+  void error(const std::string& e) {
+    std::lock_guard lock(mu);
+    ++errors[e];
+  }
+};
+
+constexpr std::string_view kCreated = "\"event\":\"message.created\"";
+constexpr std::string_view kFanCmid = "\"client_msg_id\":\"k";
+
+asio::awaitable<void> fan_receiver(std::shared_ptr<Conn> c, FanState& fs, unsigned loop) {
+  ThreadStats& st = fs.stats[loop];
+  for (;;) {
+    Frame f;
+    auto err = co_await read_frame(*c, f);
+    if (!err.empty()) {
+      if (!fs.closing.load()) fs.error("receiver: " + err);
+      co_return;
+    }
+    std::int64_t now = now_ns();
+    if (f.opcode == 0x1) {
+      std::string_view p = f.payload;
+      auto k = p.find(kFanCmid);
+      if (k != std::string_view::npos && p.substr(0, 64).find(kCreated) != std::string_view::npos) {
+        std::uint64_t idx = 0;
+        for (std::size_t i = k + kFanCmid.size(); i < p.size() && p[i] >= '0' && p[i] <= '9'; ++i)
+          idx = idx * 10 + static_cast<std::uint64_t>(p[i] - '0');
+        if (idx < fs.capacity) {
+          std::int64_t sent = fs.sent_ns[idx].load(std::memory_order_acquire);
+          if (now >= fs.win_start.load(std::memory_order_relaxed) &&
+              now <= fs.win_end.load(std::memory_order_relaxed)) {
+            ++st.ok;
+            st.latency_ns.push_back(now - sent);
+          } else {
+            ++st.outside;
+          }
+          if (fs.got[idx].fetch_add(1, std::memory_order_acq_rel) + 1 == fs.receivers) {
+            fs.completed.fetch_add(1, std::memory_order_acq_rel);
+            asio::post(*fs.sender_ctx, [&fs] {
+              if (fs.sender_wake) fs.sender_wake->cancel();
+            });
+          }
+        }
+      } else {
+        fs.other_frames.fetch_add(1, std::memory_order_relaxed);
+        fs.last_other_ns.store(now, std::memory_order_relaxed);
+      }
+    } else if (f.opcode == 0x8) {
+      if (!fs.closing.load()) fs.error("receiver: closed by server " + close_code(f.payload));
+      co_return;
+    } else if (f.opcode == 0x9) {
+      std::string pong = client_frame(0xA, f.payload);
+      c->consume(f.bytes);
+      co_await asio::async_write(c->sock, asio::buffer(pong), kTuple);
+      continue;
+    }
+    c->consume(f.bytes);
+  }
+}
+
+// The sender's socket: acks, its own copies of the events, errors.
+asio::awaitable<void> fan_sender_reader(std::shared_ptr<Conn> c, FanState& fs) {
+  for (;;) {
+    Frame f;
+    auto err = co_await read_frame(*c, f);
+    if (!err.empty()) {
+      if (!fs.closing.load()) fs.error("sender: " + err);
+      co_return;
+    }
+    if (f.opcode == 0x1) {
+      std::string_view p = f.payload;
+      if (p.rfind("{\"type\":\"ack\"", 0) == 0)
+        fs.acks.fetch_add(1, std::memory_order_relaxed);
+      else if (p.substr(0, 32).find("\"type\":\"error\"") != std::string_view::npos)
+        fs.error("send: " + std::string(p.substr(0, 160)));
+    } else if (f.opcode == 0x8) {
+      if (!fs.closing.load()) fs.error("sender: closed by server " + close_code(f.payload));
+      co_return;
+    }
+    c->consume(f.bytes);
+  }
+}
+
+struct FanPhase {
+  bool closed_loop = true;
+  unsigned window = 16;  // closed loop: messages not yet delivered to every receiver
+  double rate = 0;       // open loop: messages per second
+  Clock::time_point end;
+  std::atomic<bool> done{false};
+};
+
+asio::awaitable<void> fan_sender(std::shared_ptr<Conn> c, FanState& fs, FanPhase& ph,
+                                 std::string cid) {
+  asio::steady_timer wake(co_await asio::this_coro::executor);
+  fs.sender_wake = &wake;
+  const std::string prefix = "{\"type\":\"send\",\"conversation_id\":\"" + cid +
+                             "\",\"text\":\"fan-out message\",\"client_msg_id\":\"k";
+  auto t0 = Clock::now();
+  std::uint64_t k = 0;
+  bool failed = false;
+  while (!failed && Clock::now() < ph.end) {
+    std::uint64_t due_count = 0;
+    if (ph.closed_loop) {
+      std::uint64_t out = fs.sent.load() - fs.completed.load();
+      due_count = out < ph.window ? ph.window - out : 0;
+    } else {
+      auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(static_cast<double>(k) / ph.rate));
+      if (due <= Clock::now()) due_count = 1;
+      else {
+        wake.expires_at(due);
+        co_await wake.async_wait(kTuple);
+        continue;
+      }
+    }
+    if (due_count == 0) {
+      wake.expires_after(5ms);  // a completion cancels this
+      co_await wake.async_wait(kTuple);
+      continue;
+    }
+    for (std::uint64_t j = 0; j < due_count; ++j) {
+      std::uint64_t idx = fs.sent.load();
+      if (idx >= fs.capacity) {
+        fs.error("sender: out of message slots");
+        failed = true;
+        break;
+      }
+      std::string frame = client_frame(0x1, prefix + std::to_string(idx) + "\"}");
+      fs.sent_ns[idx].store(now_ns(), std::memory_order_release);
+      fs.sent.store(idx + 1);
+      ++k;
+      auto [ec, n] = co_await asio::async_write(c->sock, asio::buffer(frame), kTuple);
+      if (ec) {
+        fs.error("sender write: " + ec.message());
+        failed = true;
+        break;
+      }
+    }
+  }
+  fs.sender_wake = nullptr;
+  ph.done = true;
+}
+
+// Creates a conversation as `token`'s user; returns its id or "" (and says why).
+std::string create_conversation(const Env& env, const std::string& token, const std::string& body) {
+  auto r = http_call(env.ep, "POST", "/api/v1/conversations", token, body);
+  if (!r.ok()) {
+    std::printf("   set-up: creating a conversation failed: %s\n", r.describe().c_str());
+    return "";
+  }
+  return json_at(r.body, {"id"});
+}
+
+bool add_members(const Env& env, const std::string& token, const std::string& cid,
+                 const std::vector<std::string>& ids) {
+  for (std::size_t i = 0; i < ids.size(); i += 50) {
+    std::string body = "{\"user_ids\":[";
+    for (std::size_t j = i; j < std::min(ids.size(), i + 50); ++j)
+      body += (j > i ? ",\"" : "\"") + ids[j] + "\"";
+    body += "]}";
+    auto r = http_call(env.ep, "POST", "/api/v1/conversations/" + cid + "/members", token, body);
+    if (!r.ok()) {
+      std::printf("   set-up: adding members failed: %s\n", r.describe().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Takes the per-loop stats out, on each loop.
+std::vector<ThreadStats> take_stats(Loops& loops, std::vector<ThreadStats>& stats) {
+  std::vector<ThreadStats> out(stats.size());
+  for (unsigned t = 0; t < loops.size() && t < stats.size(); ++t)
+    loops.run_on(t, [&] {
+      out[t] = std::move(stats[t]);
+      stats[t] = ThreadStats{};
+    });
+  return out;
+}
+
+void run_fanout(Env& env, unsigned n) {
+  const Options& opt = *env.opt;
+  std::printf("\n== fan-out to N = %u: one sender, %u receivers each a distinct member user with "
+              "one WebSocket, one public channel\n", n, n);
+  if (env.tokens.size() < n + 1) {
+    std::printf("   skipped: needs %u registered users, have %zu\n", n + 1, env.tokens.size());
+    return;
+  }
+  char name[64];
+  std::snprintf(name, sizeof name, "{\"type\":\"channel\",\"name\":\"bench-fanout-%u\"}", n);
+  std::string cid = create_conversation(env, env.tokens[0], name);
+  if (cid.empty()) return;
+  std::vector<std::string> member_ids(env.user_ids.begin() + 1, env.user_ids.begin() + 1 + n);
+  auto ts = Clock::now();
+  if (!add_members(env, env.tokens[0], cid, member_ids)) return;
+  std::printf("   set-up: channel %s, %u members added in %.2f s\n", cid.c_str(), n,
+              std::chrono::duration<double>(Clock::now() - ts).count());
+
+  long fds_before = open_fds(env.pid);
+  Loops loops(env.threads);
+  FanState fs;
+  fs.receivers = n;
+  fs.capacity = std::max<std::uint64_t>(1 << 16, static_cast<std::uint64_t>(4e7 / n));
+  fs.sent_ns.reset(new std::atomic<std::int64_t>[fs.capacity]);
+  fs.got.reset(new std::atomic<std::uint32_t>[fs.capacity]);
+  for (std::uint64_t i = 0; i < fs.capacity; ++i) {
+    fs.sent_ns[i].store(0);
+    fs.got[i].store(0);
+  }
+  fs.stats.resize(loops.size());
+  for (auto& s : fs.stats) s.latency_ns.reserve(1 << 20);
+  fs.sender_ctx = &loops.at(0);
+
+  std::vector<std::string> sender_hello{hello_frame(env.tokens[0])};
+  WsSet sender = open_ws_set(loops, env.ep, env.port, sender_hello, 1, 0, 1, 64 * 1024);
+  std::vector<std::string> hellos;
+  for (unsigned i = 0; i < n; ++i) hellos.push_back(hello_frame(env.tokens[1 + i]));
+  ts = Clock::now();
+  WsSet recv = open_ws_set(loops, env.ep, env.port, hellos, n, opt.source_addrs, 64, 16 * 1024);
+  if (sender.ready != 1 || recv.ready != n) {
+    std::printf("   could not open the WebSockets: sender %s; receivers %llu of %u ready (%s)\n",
+                errors_line(sender.errors).c_str(), static_cast<unsigned long long>(recv.ready), n,
+                errors_line(recv.errors).c_str());
+    fs.closing = true;
+    close_ws_set(loops, sender);
+    close_ws_set(loops, recv);
+    return;
+  }
+  asio::co_spawn(loops.at(sender.loop_of[0]), fan_sender_reader(sender.conns[0], fs),
+                 asio::detached);
+  for (unsigned i = 0; i < n; ++i)
+    asio::co_spawn(loops.at(recv.loop_of[i]), fan_receiver(recv.conns[i], fs, recv.loop_of[i]),
+                   asio::detached);
+  // Each hello makes the user online: presence.changed goes to every connected member, so
+  // opening N sockets sends about N^2/2 presence events. Wait for that to end.
+  auto quiet_deadline = Clock::now() + 30s;
+  while (Clock::now() < quiet_deadline &&
+         now_ns() - fs.last_other_ns.load() < 500'000'000)
+    std::this_thread::sleep_for(50ms);
+  std::printf(
+      "   %u receivers ready in %.2f s (connect to ready p99 %.1f ms); %llu presence/other "
+      "events arrived while they connected, quiet after %.2f s\n",
+      n, recv.seconds, percentile_ms(recv.handshake_ns, 0.99),
+      static_cast<unsigned long long>(fs.other_frames.load()),
+      std::chrono::duration<double>(Clock::now() - ts).count());
+
+  double max_msgs_per_s = 0;
+  for (int phase = 0; phase < 2; ++phase) {
+    FanPhase ph;
+    ph.closed_loop = phase == 0;
+    ph.window = opt.fanout_window;
+    ph.rate = std::max(1.0, max_msgs_per_s * 0.5);
+    auto start = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(opt.warmup));
+    ph.end = start + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(opt.seconds));
+    fs.win_start = std::chrono::nanoseconds(start.time_since_epoch()).count();
+    fs.win_end = std::chrono::nanoseconds(ph.end.time_since_epoch()).count();
+    std::uint64_t other0 = fs.other_frames.load();
+    asio::co_spawn(loops.at(0), fan_sender(sender.conns[0], fs, ph, cid), asio::detached);
+    std::this_thread::sleep_until(start);
+    Snapshot before = snapshot(env.pid);
+    std::uint64_t sent0 = fs.sent.load();
+    std::this_thread::sleep_until(ph.end);
+    Snapshot after = snapshot(env.pid);
+    std::uint64_t sent1 = fs.sent.load();
+    auto drain_until = Clock::now() + 10s;
+    while (Clock::now() < drain_until && (!ph.done.load() || fs.completed.load() < fs.sent.load()))
+      std::this_thread::sleep_for(5ms);
+    std::uint64_t undelivered = fs.sent.load() - fs.completed.load();
+    auto stats = take_stats(loops, fs.stats);
+    {
+      std::lock_guard lock(fs.mu);
+      for (auto& [k, v] : fs.errors) stats[0].errors[k] += v;
+      fs.errors.clear();
+    }
+    if (undelivered)
+      stats[0].errors["messages not delivered to every receiver within 10 s"] += undelivered;
+    char rname[64], what[256];
+    if (ph.closed_loop) {
+      std::snprintf(rname, sizeof rname, "fanout %u max", n);
+      std::snprintf(what, sizeof what,
+                    "deliveries of message.created to %u receivers; the sender keeps %u messages "
+                    "not yet delivered to all (closed loop); latency = send to receive",
+                    n, ph.window);
+    } else {
+      std::snprintf(rname, sizeof rname, "fanout %u @50%%", n);
+      std::snprintf(what, sizeof what,
+                    "deliveries to %u receivers at a fixed %.0f messages/s (half the closed-loop "
+                    "rate); latency = send to receive",
+                    n, ph.rate);
+    }
+    Result r = make_result(rname, what, n + 1, before, after, stats);
+    print_result(r, env.cores);
+    double msgs = static_cast<double>(sent1 - sent0) / std::max(1e-9, r.seconds);
+    std::printf("   messages sent %.1f /s; %llu other events in the window\n", msgs,
+                static_cast<unsigned long long>(fs.other_frames.load() - other0));
+    if (ph.closed_loop) max_msgs_per_s = r.rate() / n;
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "fan-out N=%u %s: %.0f deliveries/s (%.1f messages/s), latency p50 %.2f ms, "
+                  "p99 %.2f ms, p99.9 %.2f ms; load generator %.2f cores, server %.2f",
+                  n, ph.closed_loop ? "closed loop" : "at 50% rate", r.rate(), r.rate() / n,
+                  percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
+                  percentile_ms(r.latency_ns, 0.999), r.gen_cpu / std::max(1e-9, r.seconds),
+                  r.server.total / std::max(1e-9, r.seconds));
+    env.headlines->push_back(line);
+    env.results->push_back(std::move(r));
+  }
+  fs.closing = true;
+  close_ws_set(loops, sender);
+  close_ws_set(loops, recv);
+  wait_for_server_fds(env.pid, fds_before + 8, 30s);
+  loops.stop();
+}
+
+// ---- durable sends: every ack/201 comes after the commit that holds the message
+
+struct DurableSpec {
+  bool ws = true;
+  char tag = 'd';                  // makes client_msg_id unique across variants
+  unsigned read_every = 0;         // WebSocket: a read frame after every N acks (0: never)
+  std::vector<std::string> cids;   // connection i sends into cids[i % size]
+  std::vector<std::string> tokens; // connection i is tokens[i % size]
+  std::uint16_t port = 0;
+  std::string upgrade;
+};
+
+asio::awaitable<void> durable_connection(const DurableSpec& sp, const Window& w, ThreadStats& st,
+                                         unsigned conn) {
+  auto c = std::make_shared<Conn>(co_await asio::this_coro::executor);
+  asio::co_spawn(c->sock.get_executor(), watchdog(c, 20s), asio::detached);
+  const std::string& token = sp.tokens[conn % sp.tokens.size()];
+  const std::string& cid = sp.cids[conn % sp.cids.size()];
+  bool connected = false;
+  std::int64_t acked_seq = -1;
+  unsigned since_read = 0;
+  std::string http_head;
+  if (!sp.ws)
+    http_head = "POST /api/v1/conversations/" + cid + "/messages HTTP/1.1\r\nHost: 127.0.0.1:" +
+                std::to_string(sp.port) + "\r\nAuthorization: Bearer " + token +
+                "\r\nContent-Type: application/json\r\nContent-Length: ";
+  const std::string ws_prefix =
+      "{\"type\":\"send\",\"conversation_id\":\"" + cid + "\",\"text\":\"durable message ";
+  for (std::uint64_t k = 0; k < kMaxOpsPerConnection && Clock::now() < w.end; ++k) {
+    if (!connected) {
+      if (!co_await connect(*c, w, st)) continue;
+      if (sp.ws) {
+        c->begin(Clock::now());
+        auto err = co_await ws_handshake(*c, sp.upgrade, hello_frame(token));
+        c->busy = false;
+        if (!err.empty()) {
+          st.error("hello: " + err);
+          c->reset();
+          c->backoff.expires_after(100ms);
+          co_await c->backoff.async_wait(kTuple);
+          continue;
+        }
+      }
+      connected = true;
+    }
+    std::string cmid = std::string(1, sp.tag) + std::to_string(conn) + "-" + std::to_string(k);
+    std::string out;
+    if (sp.ws) {
+      out = client_frame(0x1, ws_prefix + std::to_string(k) + "\",\"client_msg_id\":\"" + cmid +
+                                  "\",\"req\":" + std::to_string(k) + "}");
+    } else {
+      std::string body = "{\"text\":\"durable message " + std::to_string(k) +
+                         "\",\"client_msg_id\":\"" + cmid + "\"}";
+      out = http_head + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    auto t0 = Clock::now();
+    c->begin(t0);
+    auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(out), kTuple);
+    if (wec) {
+      c->busy = false;
+      st.error(c->read_error(wec, "write"));
+      connected = false;
+      continue;
+    }
+    std::string err;
+    bool good = false;
+    if (sp.ws) {
+      const std::string want = "\"req\":" + std::to_string(k);
+      for (int frames = 0; frames < 10000; ++frames) {
+        Frame f;
+        err = co_await read_frame(*c, f);
+        if (!err.empty()) break;
+        std::string_view p = f.payload;
+        bool done = false;
+        if (f.opcode == 0x8) {
+          err = "closed by server " + close_code(p);
+        } else if (f.opcode == 0x1 && p.rfind("{\"type\":\"ack\"", 0) == 0) {
+          done = true;
+          good = true;
+          acked_seq = seq_in(p);
+        } else if (f.opcode == 0x1 && p.substr(0, 32).find("\"type\":\"error\"") !=
+                                          std::string_view::npos) {
+          err = "error frame: " + std::string(p.substr(0, 160));
+          done = p.find(want) != std::string_view::npos;
+        }
+        c->consume(f.bytes);
+        if (done || !err.empty()) break;
+      }
+      if (!good && err.empty()) err = "no ack";
+    } else {
+      HttpHead h;
+      err = co_await read_response(*c, h);
+      if (err.empty()) {
+        std::string_view body(c->buf.data() + h.header_bytes, h.content_length);
+        if (h.status == 201)
+          good = true;
+        else if (h.status == 200)
+          err = "HTTP 200: a retry of an earlier client_msg_id, not a new message";
+        else
+          err = status_error(h.status, body);
+        c->consume(h.header_bytes + h.content_length);
+      }
+    }
+    c->busy = false;
+    auto t1 = Clock::now();
+    if (!good) {
+      st.error(err);
+      if (err.rfind("error frame", 0) != 0 && err.rfind("HTTP", 0) != 0) {
+        connected = false;
+        c->reset();
+      }
+      continue;
+    }
+    if (w.inside(t1)) {
+      ++st.ok;
+      st.latency_ns.push_back(std::chrono::nanoseconds(t1 - t0).count());
+    } else {
+      ++st.outside;
+    }
+    // A client with the conversation open marks it read (a `read` frame has no answer).
+    if (sp.ws && sp.read_every && ++since_read >= sp.read_every && acked_seq > 0) {
+      since_read = 0;
+      std::string rf = client_frame(0x1, "{\"type\":\"read\",\"conversation_id\":\"" + cid +
+                                             "\",\"seq\":" + std::to_string(acked_seq) + "}");
+      auto [rec, rn] = co_await asio::async_write(c->sock, asio::buffer(rf), kTuple);
+      if (rec) connected = false;
+    }
+  }
+  c->finished = true;
+  c->watchdog.cancel();
+  c->reset();
+}
+
+void run_durable(Env& env) {
+  const Options& opt = *env.opt;
+  unsigned conns = opt.durable_conns;
+  unsigned senders = std::min<unsigned>(conns, static_cast<unsigned>(env.tokens.size()));
+  // Use the last users: the first ones are members of the fan-out channels.
+  std::vector<std::string> tokens(env.tokens.end() - senders, env.tokens.end());
+  std::vector<std::string> ids(env.user_ids.end() - senders, env.user_ids.end());
+  std::printf("\n== durable sends: set-up of %u note-to-self DMs and one shared group channel\n",
+              senders);
+  std::vector<std::string> own;
+  for (unsigned i = 0; i < senders; ++i) {
+    std::string cid = create_conversation(
+        env, tokens[i], "{\"type\":\"dm\",\"member_ids\":[\"" + ids[i] + "\"]}");
+    if (cid.empty()) return;
+    own.push_back(cid);
+  }
+  std::string shared = create_conversation(
+      env, tokens[0], "{\"type\":\"channel\",\"name\":\"bench-durable\",\"visibility\":\"private\"}");
+  if (shared.empty()) return;
+  std::vector<std::string> others(ids.begin() + 1, ids.end());
+  if (!add_members(env, tokens[0], shared, others)) return;
+
+  struct Variant {
+    const char* name;
+    bool ws;
+    bool one;
+    char tag;
+  };
+  for (const Variant& v : {Variant{"durable ws many", true, false, 'w'},
+                           Variant{"durable http many", false, false, 'h'},
+                           Variant{"durable http one", false, true, 'o'}}) {
+    DurableSpec sp;
+    sp.ws = v.ws;
+    sp.tag = v.tag;
+    sp.read_every = v.ws ? 16 : 0;
+    sp.tokens = tokens;
+    sp.cids = v.one ? std::vector<std::string>{shared} : own;
+    sp.port = env.port;
+    sp.upgrade = ws_upgrade_request(env.port);
+    SyncCounter syncs;
+    auto r = run_scenario(
+        v.name, conns, env.threads, env.pid, env.ep, std::max(opt.warmup, 1.0), opt.seconds,
+        false,
+        [&](const Window& w, ThreadStats& st, unsigned c) {
+          return durable_connection(sp, w, st, c);
+        },
+        [&](double secs) { syncs.start(env.pid, secs); });
+    char what[300];
+    std::snprintf(what, sizeof what,
+                  "%s, closed loop, one send in flight per connection, into %s; latency = send "
+                  "to %s (after the commit)",
+                  v.ws ? "WebSocket send -> ack" : "HTTP POST .../messages -> 201",
+                  v.one ? "one conversation shared by every sender"
+                        : "each sender's own conversation (note-to-self DM)",
+                  v.ws ? "ack" : "response");
+    r.what = what;
+    print_result(r, env.cores);
+    auto n = syncs.finish();
+    std::string commits = "commits: n/a (perf not available)";
+    if (n && *n > 0) {
+      commits = fmt("%.0f", static_cast<double>(*n)) + " WAL syncs in the window (= commits), " +
+                fmt("%.1f", static_cast<double>(r.ok) / static_cast<double>(*n)) +
+                " sends per commit, " + fmt("%.0f", *n / std::max(1e-9, r.seconds)) +
+                " commits/s";
+      std::printf("   group commit: %s\n", commits.c_str());
+    } else {
+      std::printf("   group commit: %s\n", commits.c_str());
+    }
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "%s (%u connections): %.0f sends/s, ack p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; "
+                  "%s",
+                  v.name, conns, r.rate(), percentile_ms(r.latency_ns, 0.5),
+                  percentile_ms(r.latency_ns, 0.99), percentile_ms(r.latency_ns, 0.999),
+                  commits.c_str());
+    env.headlines->push_back(line);
+    env.results->push_back(std::move(r));
+  }
+}
+
+// ---- a corpus with realistic word frequencies
+
+// Common English words; a message is 4 to 16 of them, drawn with Zipf frequencies (s = 1) over
+// a fixed shuffle of this list, so word length and frequency are unrelated.
+constexpr const char* kWords =
+    "the be to of and a in that have it for not on with he as you do at this but his by from "
+    "they we say her she or an will my one all would there their what so up out if about who "
+    "get which go me when make can like time no just him know take people into year your good "
+    "some could them see other than then now look only come its over think also back after use "
+    "two how our work first well way even new want because any these give day most us is was "
+    "are been has had were said did having may should call world school still try last ask need "
+    "feel three state never become between high really something another family own leave put "
+    "old while mean keep student why let great same big group begin seem country help talk where "
+    "turn problem every start hand might american show part against place such again few case "
+    "week company system each right program hear question during play government run small "
+    "number off always move night live point believe hold today bring happen next without "
+    "before large million must home under water room write mother area national money story "
+    "young fact month different lot study book eye job word business issue side kind four head "
+    "far black long both little house yes since provide service around friend important father "
+    "sit away until power hour game often yet line political end among ever stand bad lose "
+    "however member pay law meet car city almost include continue set later community much name "
+    "five once white least president learn real change team minute best several idea kid body "
+    "information nothing ago lead social understand whether watch together follow parent stop "
+    "face anything create public already speak others read level allow add office spend door "
+    "health person art sure war history party within grow result open morning walk reason low "
+    "win research girl guy early food moment himself air teacher force offer enough education "
+    "across although remember foot second boy maybe toward able age policy everything love "
+    "process music including consider appear actually buy probably human wait serve market die "
+    "send expect sense build stay fall nation plan cut college interest death course someone "
+    "experience behind reach local kill six remain effect yeah suggest class control raise care "
+    "perhaps late hard field else pass former sell major sometimes require along development "
+    "themselves report role better economic effort decide rate strong possible heart drug show "
+    "leader light voice wife whole police mind finally pull return free military price less "
+    "according decision explain son hope develop view relationship carry town road drive arm "
+    "true federal break difference thank receive value international building action full "
+    "model join season society because tax director position player agree especially record "
+    "pick wear paper special space ground form support event official whose matter everyone "
+    "center couple site project hit base activity star table need court produce eat american "
+    "teach oil half situation easy cost industry figure street image itself phone either data "
+    "cover quite picture clear practice piece land recent describe product doctor wall patient "
+    "worker news test movie certain north personal simply third technology catch step baby "
+    "computer type attention draw film republican tree source organization hair window evidence "
+    "population site bridge release deploy server kernel socket commit branch merge review "
+    "ticket sprint design coffee lunch meeting deadline budget customer launch feature bugfix "
+    "rollback backup cluster latency network browser mobile tablet invoice contract vacation "
+    "weekend holiday birthday dinner concert garden weather summer winter spring autumn";
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+class Corpus {
+ public:
+  Corpus() {
+    std::istringstream in(kWords);
+    std::string w;
+    std::map<std::string, bool> seen;
+    while (in >> w)
+      if (!seen[w]) {
+        seen[w] = true;
+        words_.push_back(w);
+      }
+    for (std::size_t i = words_.size(); i > 1; --i)  // a fixed Fisher-Yates shuffle
+      std::swap(words_[i - 1], words_[splitmix64(i * 7919) % i]);
+    double sum = 0;
+    for (std::size_t r = 0; r < words_.size(); ++r) {
+      sum += 1.0 / static_cast<double>(r + 1);
+      cdf_.push_back(sum);
+    }
+    for (auto& c : cdf_) c /= sum;
+  }
+  const std::vector<std::string>& words() const { return words_; }
+
+  // Word indices of message i (deterministic).
+  void message_words(std::uint64_t i, std::vector<unsigned>& out) const {
+    out.clear();
+    std::uint64_t s = splitmix64(i ^ 0x5eed);
+    unsigned n = 4 + static_cast<unsigned>(s % 13);
+    for (unsigned k = 0; k < n; ++k) {
+      s = splitmix64(s);
+      double u = static_cast<double>(s >> 11) / 9007199254740992.0;
+      auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
+      out.push_back(static_cast<unsigned>(
+          std::min<std::size_t>(static_cast<std::size_t>(it - cdf_.begin()), words_.size() - 1)));
+    }
+  }
+  std::string text(std::uint64_t i) const {
+    std::vector<unsigned> idx;
+    message_words(i, idx);
+    std::string t;
+    for (unsigned k : idx) {
+      if (!t.empty()) t += ' ';
+      t += words_[k];
+    }
+    return t;
+  }
+
+ private:
+  std::vector<std::string> words_;
+  std::vector<double> cdf_;
+};
+
+// Messages among the first n whose text contains each of `terms` as a substring (the trigram
+// index matches substrings, so "art" also finds "party").
+std::vector<std::uint64_t> substring_counts(const Corpus& c, std::uint64_t n,
+                                            const std::vector<std::string>& terms) {
+  std::vector<std::uint64_t> counts(terms.size());
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string t = c.text(i);
+    for (std::size_t k = 0; k < terms.size(); ++k)
+      if (t.find(terms[k]) != std::string::npos) ++counts[k];
+  }
+  return counts;
+}
+
+// ---- history and search over a seeded store
+
+struct SeedJob {
+  const Corpus* corpus = nullptr;
+  tcp::endpoint ep;
+  std::string head;       // POST ... up to "Content-Length: "
+  std::string read_head;  // POST .../read ... up to "Content-Length: "
+  std::uint64_t total = 0;
+  std::atomic<std::uint64_t> next{0}, done{0};
+  std::atomic<unsigned> left{0};
+  std::mutex mu;
+  std::map<std::string, std::uint64_t> errors;
+  void error(const std::string& e) {
+    std::lock_guard lock(mu);
+    ++errors[e];
+  }
+};
+
+asio::awaitable<void> seeder(SeedJob& job) {
+  auto c = std::make_shared<Conn>(co_await asio::this_coro::executor);
+  asio::co_spawn(c->sock.get_executor(), watchdog(c, 60s), asio::detached);
+  Window w;
+  w.server = job.ep;
+  w.end = Clock::now() + 24h;
+  ThreadStats st;  // connect() reports into it; errors are copied to the job
+  bool connected = false;
+  std::int64_t last_seq = -1;
+  unsigned since_read = 0;
+  for (;;) {
+    std::uint64_t i = job.next.fetch_add(1);
+    if (i >= job.total) break;
+    bool sent = false;
+    for (int attempt = 0; attempt < 8 && !sent; ++attempt) {
+      if (!connected) {
+        connected = co_await connect(*c, w, st);
+        if (!connected) continue;
+      }
+      std::string body = "{\"text\":\"" + job.corpus->text(i) + "\",\"client_msg_id\":\"s" +
+                         std::to_string(i) + "\"}";
+      std::string req = job.head + std::to_string(body.size()) + "\r\n\r\n" + body;
+      c->begin(Clock::now());
+      auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(req), kTuple);
+      std::string err;
+      HttpHead h;
+      if (wec)
+        err = c->read_error(wec, "write");
+      else
+        err = co_await read_response(*c, h);
+      c->busy = false;
+      if (!err.empty()) {
+        job.error(err);
+        connected = false;
+        continue;
+      }
+      std::string_view rb(c->buf.data() + h.header_bytes, h.content_length);
+      if (h.status == 201 || h.status == 200) {
+        sent = true;
+        last_seq = seq_in(rb);
+      } else {
+        job.error(status_error(h.status, rb));
+      }
+      c->consume(h.header_bytes + h.content_length);
+    }
+    if (sent)
+      job.done.fetch_add(1, std::memory_order_relaxed);
+    else
+      job.error("message " + std::to_string(i) + " not stored after 8 attempts");
+    // Like a client with the conversation open, mark it read now and then. The server scans
+    // every message after the reader's last_read_seq that the reader did not send for each
+    // unread_count it computes, on every send: without this, seeding slows down as O(n).
+    if (sent && ++since_read >= 16 && last_seq > 0) {
+      since_read = 0;
+      std::string body = "{\"seq\":" + std::to_string(last_seq) + "}";
+      std::string req = job.read_head + std::to_string(body.size()) + "\r\n\r\n" + body;
+      c->begin(Clock::now());
+      auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(req), kTuple);
+      HttpHead h;
+      std::string err;  // (no co_await inside ?: : GCC 12 miscompiles it)
+      if (wec)
+        err = c->read_error(wec, "write");
+      else
+        err = co_await read_response(*c, h);
+      c->busy = false;
+      if (!err.empty()) {
+        job.error("read: " + err);
+        connected = false;
+        continue;
+      }
+      if (h.status != 200)
+        job.error("read: " + status_error(h.status, std::string_view(c->buf.data() + h.header_bytes,
+                                                                     h.content_length)));
+      c->consume(h.header_bytes + h.content_length);
+    }
+  }
+  for (auto& [k, v] : st.errors) job.error(k);
+  c->finished = true;
+  c->watchdog.cancel();
+  c->reset();
+}
+
+struct Dataset {
+  std::string username, password, conversation_id;
+  std::uint64_t messages = 0;
+};
+
+constexpr const char* kDatasetVersion = "v1";
+
+std::optional<Dataset> read_dataset_meta(const std::string& dir) {
+  std::istringstream in(read_file(dir + "/meta"));
+  Dataset d;
+  std::string key, value, version;
+  while (in >> key >> value) {
+    if (key == "version") version = value;
+    if (key == "username") d.username = value;
+    if (key == "password") d.password = value;
+    if (key == "conversation_id") d.conversation_id = value;
+    if (key == "messages") d.messages = std::strtoull(value.c_str(), nullptr, 10);
+  }
+  if (version != kDatasetVersion || d.username.empty() || d.conversation_id.empty() ||
+      d.messages == 0)
+    return std::nullopt;
+  return d;
+}
+
+// Starts a server on `data_dir`, registers one user, creates a channel and sends it `total`
+// messages from the corpus over many keep-alive HTTP connections; stops the server cleanly.
+std::optional<Dataset> seed_dataset(const Options& opt, const std::string& data_dir,
+                                    const Corpus& corpus, std::uint64_t total) {
+  ServerProcess srv;
+  Options o = opt;
+  o.server_flags.push_back("--workers");
+  o.server_flags.push_back(std::to_string(opt.seed_workers));
+  if (!srv.start(o, data_dir)) {
+    std::printf("   the seeding server did not start\n");
+    return std::nullopt;
+  }
+  tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), srv.port());
+  Dataset d;
+  d.username = "history";
+  d.password = "history-password-1";
+  auto reg = http_call(ep, "POST", "/api/v1/auth/register", "",
+                       "{\"username\":\"" + d.username + "\",\"password\":\"" + d.password + "\"}");
+  std::string token = json_at(reg.body, {"access_token"});
+  if (!reg.ok() || token.empty()) {
+    std::printf("   seeding: register failed: %s\n", reg.describe().c_str());
+    return std::nullopt;
+  }
+  Env e;
+  e.ep = ep;
+  d.conversation_id =
+      create_conversation(e, token, "{\"type\":\"channel\",\"name\":\"bench-history\"}");
+  if (d.conversation_id.empty()) return std::nullopt;
+
+  SeedJob job;
+  job.corpus = &corpus;
+  job.ep = ep;
+  job.total = total;
+  job.head = "POST /api/v1/conversations/" + d.conversation_id +
+             "/messages HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) +
+             "\r\nAuthorization: Bearer " + token +
+             "\r\nContent-Type: application/json\r\nContent-Length: ";
+  job.read_head = "POST /api/v1/conversations/" + d.conversation_id +
+                  "/read HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) +
+                  "\r\nAuthorization: Bearer " + token +
+                  "\r\nContent-Type: application/json\r\nContent-Length: ";
+  // The access token lasts 15 minutes; a seeding run must end well before that.
+  const unsigned conns = opt.seed_conns;
+  Loops loops(std::max(1u, std::min(2u, usable_cores())));
+  job.left = conns;
+  auto t0 = Clock::now();
+  auto pid = srv.pid();
+  Snapshot s0 = snapshot(pid);
+  for (unsigned i = 0; i < conns; ++i)
+    asio::co_spawn(loops.at(i), [&job]() -> asio::awaitable<void> {
+      co_await seeder(job);
+      job.left.fetch_sub(1);
+    }, asio::detached);
+  auto last = t0;
+  std::uint64_t last_done = 0;
+  while (job.left.load() > 0) {
+    std::this_thread::sleep_for(100ms);
+    if (Clock::now() - last >= 10s) {
+      auto now = Clock::now();
+      std::uint64_t d1 = job.done.load();
+      std::printf("   seeding: %llu of %llu stored, %.0f /s\n", static_cast<unsigned long long>(d1),
+                  static_cast<unsigned long long>(total),
+                  (d1 - last_done) / std::chrono::duration<double>(now - last).count());
+      std::fflush(stdout);
+      last = now;
+      last_done = d1;
+    }
+  }
+  Snapshot s1 = snapshot(pid);
+  loops.stop();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf(
+      "   seeded %llu messages in %.1f s: %.0f /s over %u HTTP connections, server with %u "
+      "workers; CPU: server %.2f cores [workers %.2f, sqlite-writer %.2f], load generator "
+      "%.2f; errors: %s\n",
+      static_cast<unsigned long long>(job.done.load()), secs, job.done.load() / secs, conns,
+      opt.seed_workers, (s1.server.total - s0.server.total) / secs,
+      (s1.server.worker - s0.server.worker) / secs, (s1.server.writer - s0.server.writer) / secs,
+      (s1.self - s0.self) / secs, errors_line(job.errors).c_str());
+  d.messages = job.done.load();
+  std::printf("   seeding server %s\n", srv.stop().c_str());
+  if (d.messages < total) return std::nullopt;
+  return d;
+}
+
+void copy_tree(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::create_directories(to, ec);
+  std::filesystem::copy(from, to,
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::overwrite_existing,
+                        ec);
+  if (ec) std::printf("   copying %s failed: %s\n", from.c_str(), ec.message().c_str());
+}
+
+std::uint64_t tree_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  return n;
+}
+
+void run_history_search(const Options& opt, const std::string& tmp_dir, unsigned cores,
+                        unsigned threads, std::vector<Result>& results,
+                        std::vector<std::string>& headlines) {
+  const std::uint64_t total = opt.messages;
+  std::printf("\n== history and search over %llu stored messages (one channel)\n",
+              static_cast<unsigned long long>(total));
+  Corpus corpus;
+  std::string cache = opt.cache_dir + "/history-" + kDatasetVersion + "-" + std::to_string(total);
+  std::optional<Dataset> ds;
+  if (!opt.no_cache && !opt.reseed) ds = read_dataset_meta(cache);
+  std::string run_dir = tmp_dir + "/history";
+  if (ds) {
+    std::printf("   using the seeded store cached in %s (%.0f MiB; --reseed to rebuild)\n",
+                cache.c_str(), tree_bytes(cache + "/data") / 1048576.0);
+    auto t0 = Clock::now();
+    copy_tree(cache + "/data", run_dir);
+    std::printf("   copied in %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  } else {
+    std::printf("   seeding %llu messages (%zu-word vocabulary, Zipf frequencies, 4-16 words each)\n",
+                static_cast<unsigned long long>(total), corpus.words().size());
+    ds = seed_dataset(opt, run_dir, corpus, total);
+    if (!ds) {
+      std::printf("   seeding failed; history and search skipped\n");
+      return;
+    }
+    if (!opt.no_cache) {
+      std::error_code ec;
+      std::filesystem::remove_all(cache, ec);
+      copy_tree(run_dir, cache + "/data");
+      std::ofstream meta(cache + "/meta");
+      meta << "version " << kDatasetVersion << "\nusername " << ds->username << "\npassword "
+           << ds->password << "\nconversation_id " << ds->conversation_id << "\nmessages "
+           << ds->messages << "\n";
+      std::printf("   cached the seeded store in %s (%.0f MiB)\n", cache.c_str(),
+                  tree_bytes(cache + "/data") / 1048576.0);
+    }
+  }
+  std::printf("   store on disk: %.0f MiB\n", tree_bytes(run_dir) / 1048576.0);
+
+  ServerProcess srv;
+  if (!srv.start(opt, run_dir)) {
+    std::printf("   the server did not start on the seeded store\n");
+    return;
+  }
+  pid_t pid = srv.pid();
+  tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), srv.port());
+  auto login = http_call(ep, "POST", "/api/v1/auth/login", "",
+                         "{\"username\":\"" + ds->username + "\",\"password\":\"" + ds->password +
+                             "\"}");
+  std::string token = json_at(login.body, {"access_token"});
+  if (!login.ok() || token.empty()) {
+    std::printf("   login failed: %s\n", login.describe().c_str());
+    return;
+  }
+  const std::string cid = ds->conversation_id;
+  auto conv = http_call(ep, "GET", "/api/v1/conversations/" + cid, token, "");
+  std::uint64_t last_seq = std::strtoull(json_at(conv.body, {"last_seq"}).c_str(), nullptr, 10);
+  std::printf("   server %d on the seeded store: conversation %s, last_seq %llu\n",
+              static_cast<int>(pid), cid.c_str(), static_cast<unsigned long long>(last_seq));
+  if (last_seq < 100) {
+    std::printf("   the seeded conversation is missing or too short (%s)\n",
+                conv.describe().c_str());
+    return;
+  }
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  // The reader has read everything (see the seeder: unread counts are costly).
+  auto rd = http_call(ep, "POST", "/api/v1/conversations/" + cid + "/read", token,
+                      "{\"seq\":" + std::to_string(last_seq) + "}");
+  std::printf("   reader marked the conversation read: %s\n", rd.ok() ? "ok" : rd.describe().c_str());
+
+  if (opt.wants("history")) {
+    HttpScenario sc;
+    sc.pick = HttpScenario::Pick::cycle;
+    for (std::uint64_t k = 0; k < 8192; ++k) {
+      std::uint64_t before = 2 + splitmix64(k + 77) % last_seq;  // 2 .. last_seq + 1
+      sc.requests.push_back(http_request("GET",
+                                         "/api/v1/conversations/" + cid +
+                                             "/messages?before_seq=" + std::to_string(before) +
+                                             "&limit=50",
+                                         srv.port(), auth, ""));
+    }
+    auto sample = http_call(ep, "GET",
+                            "/api/v1/conversations/" + cid + "/messages?before_seq=" +
+                                std::to_string(last_seq / 2) + "&limit=50",
+                            token, "");
+    std::printf("   a page: HTTP %d, %zu bytes\n", sample.status, sample.body.size());
+    auto r = run_scenario("history", opt.read_conns, threads, pid, ep, opt.warmup, opt.seconds,
+                          false, [&](const Window& w, ThreadStats& st, unsigned c) {
+                            return http_connection(sc, w, st, c, opt.read_conns);
+                          });
+    r.what = "GET /conversations/{id}/messages?before_seq=<random>&limit=50 over " +
+             std::to_string(last_seq) + " messages, keep-alive, closed loop";
+    print_result(r, cores);
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "history page (50 messages, random before_seq, %llu stored, %u connections): "
+                  "%.0f pages/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms",
+                  static_cast<unsigned long long>(last_seq), opt.read_conns, r.rate(),
+                  percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
+                  percentile_ms(r.latency_ns, 0.999));
+    headlines.push_back(line);
+    results.push_back(std::move(r));
+  }
+
+  if (opt.wants("search")) {
+    // Candidate terms: words of 5+ letters; exact substring frequencies over the corpus.
+    std::vector<std::string> cand;
+    for (const auto& w : corpus.words())
+      if (w.size() >= 5) cand.push_back(w);
+    std::uint64_t scan = std::min<std::uint64_t>(total, 200'000);  // a sample suffices
+    auto t0 = Clock::now();
+    auto counts = substring_counts(corpus, scan, cand);
+    std::vector<std::pair<double, std::string>> freq;  // fraction of messages, word
+    for (std::size_t i = 0; i < cand.size(); ++i)
+      freq.push_back({static_cast<double>(counts[i]) / static_cast<double>(scan), cand[i]});
+    std::printf("   term frequencies from %llu messages in %.1f s\n",
+                static_cast<unsigned long long>(scan),
+                std::chrono::duration<double>(Clock::now() - t0).count());
+    struct Band {
+      const char* name;
+      double target;  // fraction of messages matching
+    };
+    for (Band b : {Band{"search 1%", 0.01}, Band{"search 0.1%", 0.001}, Band{"search 10%", 0.1}}) {
+      std::sort(freq.begin(), freq.end(), [&](const auto& x, const auto& y) {
+        return std::fabs(std::log(x.first + 1e-9) - std::log(b.target)) <
+               std::fabs(std::log(y.first + 1e-9) - std::log(b.target));
+      });
+      std::vector<std::pair<double, std::string>> terms(freq.begin(),
+                                                        freq.begin() + std::min<std::size_t>(6, freq.size()));
+      HttpScenario sc;
+      sc.pick = HttpScenario::Pick::cycle;
+      std::string list;
+      for (const auto& [f, w] : terms) {
+        sc.requests.push_back(http_request("GET", "/api/v1/search/messages?q=" + w + "&limit=20",
+                                           srv.port(), auth, ""));
+        list += (list.empty() ? "" : ", ") + w + " " + fmt("%.2f%%", f * 100);
+      }
+      auto sample = http_call(ep, "GET", "/api/v1/search/messages?q=" + terms[0].second + "&limit=20",
+                              token, "");
+      std::printf("\n   %s terms (share of messages containing them): %s; a response: HTTP %d, %zu bytes\n",
+                  b.name, list.c_str(), sample.status, sample.body.size());
+      double secs = b.target == 0.01 ? opt.seconds : std::max(2.0, opt.seconds / 2);
+      auto r = run_scenario(b.name, opt.search_conns, threads, pid, ep, opt.warmup, secs, false,
+                            [&](const Window& w, ThreadStats& st, unsigned c) {
+                              return http_connection(sc, w, st, c, opt.search_conns);
+                            });
+      r.what = "GET /search/messages?q=<one word matching ~" + fmt("%g", b.target * 100) +
+               "% of " + std::to_string(last_seq) + " messages>&limit=20, closed loop";
+      print_result(r, cores);
+      char line[400];
+      std::snprintf(line, sizeof line,
+                    "%s of %llu messages (%u connections): %.0f searches/s, p50 %.2f ms, "
+                    "p99 %.2f ms, p99.9 %s ms",
+                    b.name, static_cast<unsigned long long>(last_seq), opt.search_conns, r.rate(),
+                    percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
+                    r.has_p999 ? fmt("%.2f", percentile_ms(r.latency_ns, 0.999)).c_str() : "n/a");
+      headlines.push_back(line);
+      results.push_back(std::move(r));
+    }
+  }
+  std::printf("\n   history/search server %s\n", srv.stop().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1156,6 +2913,7 @@ int main(int argc, char** argv) {
   }
   Options opt = *parsed;
   signal(SIGPIPE, SIG_IGN);
+  const FdLimit fd_limit = raise_fd_limit();
 
   const unsigned cores = usable_cores();
   // The server and the load generator share these cores: a modest number of client threads
@@ -1167,6 +2925,11 @@ int main(int argc, char** argv) {
               cores, std::max(1u, std::thread::hardware_concurrency()), memory_total().c_str(),
               kernel().c_str());
   std::printf("load average before: %s\n", loadavg().c_str());
+  std::printf(
+      "descriptors: RLIMIT_NOFILE soft raised to the hard limit %llu for this load generator and "
+      "the server it starts (the hard limit needs CAP_SYS_RESOURCE to go higher)\n",
+      static_cast<unsigned long long>(fd_limit.hard));
+  (void)fd_limit.soft;
   std::printf(
       "load generator: %u thread(s), one io_context each, sharing the machine with the "
       "server; bench build %s\n",
@@ -1217,7 +2980,11 @@ int main(int argc, char** argv) {
   auto warm = opt.warmup;
 
   // ---- setup: register users (Argon2id hashing per user), keep their access tokens ----
-  std::vector<std::string> tokens(opt.users);
+  // The fan-out needs N + 1 distinct users, the durable scenarios one per connection.
+  if (opt.wants("fanout"))
+    for (unsigned n : opt.fanout) opt.users = std::max(opt.users, n + 1);
+  if (opt.wants("durable")) opt.users = std::max(opt.users, opt.durable_conns);
+  std::vector<std::string> tokens(opt.users), user_ids(opt.users);
   std::vector<std::string> usernames(opt.users), passwords(opt.users);
   {
     HttpScenario sc;
@@ -1233,12 +3000,15 @@ int main(int argc, char** argv) {
           http_request("POST", "/api/v1/auth/register", port, "",
                        std::string("{\"username\":\"") + name + "\",\"password\":\"" + pw + "\"}"));
     }
-    sc.on_success = [&tokens](std::size_t i, std::string_view body) {
+    sc.on_success = [&tokens, &user_ids](std::size_t i, std::string_view body) {
       boost::system::error_code ec;
       auto v = boost::json::parse(body, ec);
       if (ec || !v.is_object()) return;
       if (auto* t = v.as_object().if_contains("access_token"); t && t->is_string())
         tokens[i] = std::string(t->as_string());
+      if (auto* u = v.as_object().if_contains("user"); u && u->is_object())
+        if (auto* id = u->as_object().if_contains("id"); id && id->is_string())
+          user_ids[i] = std::string(id->as_string());
     };
     auto r = run_scenario("register", opt.register_conns, threads, pid, ep, 0, 0, true,
                           [&](const Window& w, ThreadStats& st, unsigned c) {
@@ -1249,9 +3019,12 @@ int main(int argc, char** argv) {
     print_result(r, cores);
     results.push_back(std::move(r));
   }
-  std::vector<std::string> good_tokens;
-  for (auto& t : tokens)
-    if (!t.empty()) good_tokens.push_back(t);
+  std::vector<std::string> good_tokens, good_ids;
+  for (unsigned i = 0; i < opt.users; ++i)
+    if (!tokens[i].empty() && !user_ids[i].empty()) {
+      good_tokens.push_back(tokens[i]);
+      good_ids.push_back(user_ids[i]);
+    }
   if (good_tokens.empty()) {
     std::fprintf(stderr, "parley_bench: no user could register; the server's last lines:\n");
     for (const auto& l : server.tail()) std::fprintf(stderr, "  %s\n", l.c_str());
@@ -1259,6 +3032,22 @@ int main(int argc, char** argv) {
     cleanup();
     return 1;
   }
+
+  std::vector<std::string> headlines;
+  Env env;
+  env.opt = &opt;
+  env.pid = pid;
+  env.ep = ep;
+  env.port = port;
+  env.cores = cores;
+  env.threads = threads;
+  env.tokens = good_tokens;
+  env.user_ids = good_ids;
+  env.results = &results;
+  env.headlines = &headlines;
+
+  // ---- idle WebSockets first, while the server's heap holds nothing else ----
+  if (opt.wants("idle")) run_idle(env);
 
   // ---- login: Argon2id-bound by design ----
   if (opt.wants("login")) {
@@ -1327,9 +3116,20 @@ int main(int argc, char** argv) {
     results.push_back(std::move(r));
   }
 
+  if (opt.wants("fanout"))
+    for (unsigned n : opt.fanout) run_fanout(env, n);
+  if (opt.wants("durable")) run_durable(env);
+  if (opt.any_of({"history", "search"}))
+    run_history_search(opt, data_dir, cores, threads, results, headlines);
+
   std::printf("\nsummary (%s; %s; %u cores shared by server and load generator)\n",
               cpu_model().c_str(), utc_now().c_str(), cores);
   print_table(results, cores);
+  if (!headlines.empty()) {
+    std::printf("\nchat figures (%s, %u cores, %s memory; %s):\n", cpu_model().c_str(), cores,
+                memory_total().c_str(), kernel().c_str());
+    for (const auto& h : headlines) std::printf("  - %s\n", h.c_str());
+  }
   std::printf("load average after: %s\n", loadavg().c_str());
 
   auto [count, lines] = server.problems();
