@@ -861,5 +861,33 @@ TEST_F(ConversationsTest, PublicChannelContentIsReadableButNotWritableByNonMembe
   EXPECT_EQ(num(get_conv(api, a, ch).json, "last_seq"), 1) << "a non-member's post was stored";
 }
 
+TEST_F(ConversationsTest, ConcurrentAddsNeverGrowAGroupPastFifty) {
+  auto api = this->api();
+  auto a = register_account(api, "cadd");
+  auto pool = register_accounts(port(), 51, "capool");
+  std::vector<std::string> ids;
+  for (const auto& p : pool) ids.push_back(p.id);
+  // 45 members; four adders with three new users each would make 57.
+  auto g = make_group(api, a, std::vector<std::string>(ids.begin(), ids.begin() + 44));
+  std::vector<Reply> replies(4);
+  run_parallel(4, [&](int t) {
+    Api mine(port());
+    array batch;
+    for (int i = 0; i < 3; ++i) batch.emplace_back(ids[static_cast<std::size_t>(44 + 3 * t + i) % 51]);
+    replies[static_cast<std::size_t>(t)] =
+        mine.post(conv_path(g) + "/members", object{{"user_ids", batch}}, a.access);
+  });
+  std::size_t added = 0;
+  for (const auto& r : replies) {
+    ASSERT_TRUE(r.status == 200 || r.status == 422) << r;
+    if (r.status == 200) added += arr(r.json, "members").size();
+  }
+  auto members = member_ids(api, a, g);
+  EXPECT_LE(members.size(), 50u) << "concurrent adds grew the group past 50";
+  EXPECT_EQ(members.size(), 45 + added) << "the answers do not match what was stored";
+  EXPECT_EQ(num(get_conv(api, a, g).json, "member_count"), static_cast<std::int64_t>(members.size()));
+  EXPECT_EQ(std::set<std::string>(members.begin(), members.end()).size(), members.size());
+}
+
 }  // namespace
 }  // namespace parley::itest

@@ -625,5 +625,80 @@ TEST_F(MessagesTest, AtMostOneHundredPins) {
   EXPECT_EQ(arr(list.json, "messages").size(), 100u);
 }
 
+// The one test here with a real message limit (a server of its own).
+TEST(MessagesRateLimit, SendsBeyondTheLimitAre429AndNotStored) {
+  ServerProcess server({"--rate-limits", "messages_per_user=5/60s"});
+  auto err = server.start();
+  ASSERT_TRUE(err.empty()) << err;
+  Api api(server.port());
+  auto a = register_account(api, "rl");
+  auto b = register_account(api, "rlb");
+  auto conv = make_group(api, a, {b.id});
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(send(api, a, conv, "ok " + std::to_string(i)).status, 201) << i;
+  auto limited = send(api, a, conv, "one too many");
+  EXPECT_EQ(limited.status, 429) << limited;
+  EXPECT_EQ(limited.error_code(), "rate_limited") << limited;
+  EXPECT_FALSE(limited.header("Retry-After").empty()) << limited;
+  {
+    Live ws(server.port(), a);
+    ws.send(object{{"type", "send"}, {"req", "w1"}, {"conversation_id", conv}, {"text", "ws too"},
+                   {"client_msg_id", "rl-ws"}});
+    auto f = ws.answer("w1");
+    EXPECT_EQ(str(f, "type"), "error") << dump(f);
+    EXPECT_EQ(field(f, "error") ? str(*field(f, "error"), "code") : "", "rate_limited") << dump(f);
+  }
+  EXPECT_EQ(seqs_of(all_messages(api, a, conv)), range(1, 5)) << "a refused send was stored";
+  // Another user has a bucket of their own.
+  EXPECT_EQ(send(api, b, conv, "b is fine").status, 201);
+}
+
+TEST_F(MessagesTest, ConcurrentReactionsCountEachUserOnce) {
+  auto api = this->api();
+  auto p = make_pair(api, "crx");
+  std::vector<Account> users = {p.a, p.b};
+  for (int i = 0; i < 2; ++i) {
+    users.push_back(register_account(api, "crxu"));
+    add_members(api, p.a, p.conv, {users.back().id});
+  }
+  auto id = str(send_ok(api, p.a, p.conv, "pile on"), "id");
+  const std::string path = msg_path(id) + "/reactions/" + pct("\xE2\x9D\xA4");
+  // Every user four times at once.
+  run_parallel(16, [&](int t) {
+    Api mine(port());
+    auto r = mine.call("PUT", path, "", users[static_cast<std::size_t>(t % 4)].access);
+    if (r.status != 204) fail_reply("concurrent PUT", r);
+  });
+  auto r = arr(get_message(api, p.a, id), "reactions");
+  ASSERT_EQ(r.size(), 1u) << dump(r);
+  EXPECT_EQ(num(r[0], "count"), 4) << dump(r);
+  run_parallel(16, [&](int t) {
+    Api mine(port());
+    auto d = mine.call("DELETE", path, "", users[static_cast<std::size_t>(t % 4)].access);
+    if (d.status != 204) fail_reply("concurrent DELETE", d);
+  });
+  EXPECT_TRUE(arr(get_message(api, p.a, id), "reactions").empty());
+}
+
+TEST_F(MessagesTest, ConcurrentPinsStopAtOneHundred) {
+  auto api = this->api();
+  auto p = make_pair(api, "cpin");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 110; ++i) ids.push_back(str(send_ok(api, p.a, p.conv, "m" + std::to_string(i)), "id"));
+  std::atomic<int> ok{0}, refused{0};
+  run_parallel(5, [&](int t) {
+    Api mine(port());
+    for (std::size_t i = static_cast<std::size_t>(t); i < ids.size(); i += 5) {
+      auto r = mine.call("PUT", conv_path(p.conv) + "/pins/" + ids[i], "", t % 2 ? p.a.access : p.b.access);
+      if (r.status == 204) ++ok;
+      else if (r.status == 422) ++refused;
+      else fail_reply("pin", r);
+    }
+  });
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(refused.load(), 10);
+  auto list = api.get(conv_path(p.conv) + "/pins", p.a.access);
+  EXPECT_EQ(arr(list.json, "messages").size(), 100u);
+}
+
 }  // namespace
 }  // namespace parley::itest

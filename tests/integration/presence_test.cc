@@ -9,7 +9,7 @@ using namespace chat;
 
 class PresenceTest : public SharedServerTest {};
 
-constexpr int kGraceMs = 300;
+constexpr int kGraceMs = 500;
 
 class PresenceGraceTest : public SharedServerTest {
  public:

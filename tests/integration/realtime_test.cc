@@ -252,9 +252,11 @@ TEST_F(RealtimeTest, TypingIsRelayedToOthersAndThrottled) {
     return str(d, "conversation_id") == conv && str(d, "user_id") == a.id;
   };
 
-  auto started = Clock::now();
+  // The server's 3 s window starts between sent and seen.
+  auto sent = Clock::now();
   typing(a_ws);
   b_ws.event("typing", from_a);
+  auto seen = Clock::now();
   c_ws.event("typing", from_a);
   // More within 3 s are dropped silently.
   for (int i = 0; i < 5; ++i) typing(a_ws);
@@ -265,14 +267,14 @@ TEST_F(RealtimeTest, TypingIsRelayedToOthersAndThrottled) {
   EXPECT_FALSE(echo) << "typing got an answer or an echo: " << dump(*echo);
   auto extra = b_ws.event_within("typing", from_a,
                                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     started + 2800ms - Clock::now()));
+                                     sent + 2800ms - Clock::now()));
   EXPECT_FALSE(extra) << "a second typing within 3 s was relayed";
   EXPECT_FALSE(s_ws.event_within("typing", {}, 1ms)) << "a non-member saw typing";
   // Another user is throttled separately.
   typing(b_ws);
   a_ws.event("typing", [&](const object& d) { return str(d, "user_id") == b.id; });
   // After 3 s, a's typing is relayed again.
-  std::this_thread::sleep_until(started + 3100ms);
+  std::this_thread::sleep_until(seen + 3150ms);
   typing(a_ws);
   b_ws.event("typing", from_a);
 
@@ -369,6 +371,51 @@ TEST_F(RealtimeTest, ConcurrentSendersAllSeeOneGapFreeOrder) {
   // No session got more.
   for (auto& live : sockets)
     EXPECT_FALSE(live->event_within("message.created", with_conv(conv), 1ms)) << "an extra event";
+}
+
+TEST_F(RealtimeTest, FramesForAPrivateConversationAnswerLikeAnUnknownOne) {
+  auto api = this->api();
+  auto a = register_account(api, "wsinv");
+  auto s = register_account(api, "wsinvs");
+  std::vector<std::string> hidden = {make_channel(api, a, channel_name("wsinv"), "private"),
+                                     make_dm(api, a, register_account(api, "wsinvb").id)};
+  for (const auto& conv : hidden) send_ok(api, a, conv, "private words");
+  Live ws(port(), s);
+  auto error_of = [&](const object& frame, const std::string& req) {
+    ws.send(frame);
+    auto f = req.empty() ? ws.wait([](const object& f) { return str(f, "type") == "error"; }, 5s,
+                                   "an error frame")
+                         : ws.answer(req);
+    EXPECT_EQ(str(f, "type"), "error") << dump(f);
+    return field(f, "error") ? boost::json::serialize(*field(f, "error")) : std::string();
+  };
+  int n = 0;
+  for (const auto& conv : hidden) {
+    for (auto kind : {"send", "typing", "read"}) {
+      auto frame_for = [&](const std::string& id, const std::string& req) {
+        object f{{"type", kind}, {"conversation_id", id}};
+        if (std::string(kind) == "send") {
+          f["req"] = req;
+          f["text"] = "intrusion";
+          f["client_msg_id"] = "intr-" + req;
+        }
+        if (std::string(kind) == "read") f["seq"] = 1;
+        return f;
+      };
+      bool with_req = std::string(kind) == "send";
+      std::string r1 = with_req ? "h" + std::to_string(++n) : "";
+      std::string r2 = with_req ? "u" + std::to_string(++n) : "";
+      auto h = error_of(frame_for(conv, r1), r1);
+      auto u = error_of(frame_for(kUnknownId, r2), r2);
+      EXPECT_NE(h.find("\"not_found\""), std::string::npos) << kind << ": " << h;
+      EXPECT_EQ(h, u) << kind << ": a private conversation answers differently from an unknown one";
+    }
+  }
+  for (const auto& conv : hidden) {
+    EXPECT_EQ(seqs_of(all_messages(api, a, conv)), std::vector<std::int64_t>{1});
+    EXPECT_EQ(num(get_conv(api, a, conv).json, "last_read_seq"), 0);
+  }
+  ws.sync();  // still open
 }
 
 TEST_F(RealtimeTest, CatchUpAfterDisconnect) {
@@ -562,6 +609,41 @@ TEST_F(RealtimeTest, SlowConsumerIsClosedWith4008WhileOthersKeepUp) {
   while (slow.raw().read_text(30s)) ++drained;
   EXPECT_LT(drained, kMessages) << "the slow reader was not cut off";
   EXPECT_EQ(slow.raw().close_code(), 4008);
+}
+
+TEST_F(RealtimeTest, JoinerGetsEveryMessageFromItsJoinOn) {
+  auto api = this->api();
+  auto a = register_account(api, "jn");
+  auto c = register_account(api, "jnc");
+  auto ch = make_channel(api, a, channel_name("jn"));
+  Live c_ws(port(), c);
+  constexpr int kMessages = 150;
+  std::atomic<int> sent{0};
+  std::thread sender([&] {
+    Api mine(port());
+    for (int i = 0; i < kMessages; ++i) {
+      send(mine, a, ch, "stream " + std::to_string(i));
+      ++sent;
+    }
+  });
+  while (sent < 30) std::this_thread::sleep_for(1ms);
+  auto joined = api.post(conv_path(ch) + "/join", std::string_view("{}"), c.access);
+  sender.join();
+  ASSERT_EQ(joined.status, 200) << joined;
+  const auto at_join = num(joined.json, "last_seq");
+  ASSERT_LT(at_join, kMessages) << "the join came after the stream; nothing to check";
+  // From its first message event on, the joiner sees every seq up to the end, in order.
+  std::vector<std::int64_t> got;
+  for (;;) {
+    auto d = c_ws.event_within("message.created", with_conv(ch), 3s);
+    if (!d) break;
+    got.push_back(num(field(*d, "data") ? field(*d, "data")->as_object() : object(), "seq"));
+    c_ws.kept().erase(std::find(c_ws.kept().begin(), c_ws.kept().end(), *d));
+    if (got.back() == kMessages) break;
+  }
+  ASSERT_FALSE(got.empty()) << "the joiner got no messages";
+  EXPECT_LE(got.front(), at_join + 1) << "messages after the join were lost";
+  EXPECT_EQ(got, range(got.front(), kMessages)) << "gaps or disorder for the joiner";
 }
 
 }  // namespace

@@ -160,6 +160,11 @@ TEST_F(SearchTest, OnlyTheCallersConversations) {
 
   EXPECT_TRUE(found(api, a, q(word)).empty()) << "a non-member found messages";
   EXPECT_EQ(found(api, s, q(word)).size(), 3u) << "the member finds all three";
+  // Not even when asking for the (visible) public channel by id.
+  auto by_id = search(api, a, q(word) + "&conversation_id=" + pub);
+  EXPECT_TRUE(by_id.status == 200 || by_id.status == 404) << by_id;
+  EXPECT_TRUE(arr(by_id.json, "results").empty())
+      << "a non-member found a public channel's messages by conversation_id: " << by_id;
   // Joining the public channel makes its messages searchable for a.
   join(api, a, pub);
   EXPECT_EQ(found(api, a, q(word)), std::vector<std::string>{str(open_msg, "id")});
