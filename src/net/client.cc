@@ -37,8 +37,12 @@ boost::system::error_code run_with_deadline(asio::io_context& ioc, std::chrono::
     result = ec;
     done = true;
   });
+  // Run until this operation is done, not until the context is idle: a WebSocket read left
+  // pending by an earlier timeout would otherwise hold a write here for the whole deadline.
   ioc.restart();
-  ioc.run_for(d);
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  while (!done && ioc.run_one_until(deadline)) {
+  }
   if (!done) {
     cancel();
     ioc.restart();

@@ -95,6 +95,20 @@ TEST_F(WebSocketTest, PingGetsPong) {
   }
 }
 
+// The client library: a read that timed out stays pending, and the next send must not wait on
+// it (it used to run the client's context until idle, i.e. the full 10 s write deadline).
+TEST_F(WebSocketTest, SendAfterAReadTimeoutIsNotHeldByThePendingRead) {
+  auto api = this->api();
+  auto a = register_account(api, "wsidle");
+  auto ws = ws_ready(port(), a.access);
+  ASSERT_FALSE(ws->read_text(50ms));  // nothing to read: times out, read left pending
+  auto start = Clock::now();
+  ASSERT_TRUE(ws->send_text(R"({"type":"ping","req":"after"})"));
+  auto pong = ws_read(*ws, 5s);
+  EXPECT_EQ(pong["req"], boost::json::value("after"));
+  EXPECT_LT(Clock::now() - start, 5s) << "the send waited for the pending read";
+}
+
 TEST_F(WebSocketTest, MalformedJsonGetsErrorFrameAndStaysOpen) {
   auto api = this->api();
   auto a = register_account(api, "wsbadjson");

@@ -394,15 +394,15 @@ class SqliteMessagingStore final : public MessagingStore {
       if (q.exec() == 0) return ok();
       removed = true;
       set_member_count(c, conversation_id, -1);
-      // Someone must be able to manage what remains: the longest-standing member inherits.
-      auto managers = c.prepare(
-          "SELECT count(*) FROM members WHERE conversation_id = ? AND role IN (0, 1)");
-      managers.bind(1, conversation_id);
-      managers.step();
-      if (managers.integer(0) == 0)
+      // Someone must own what remains: the longest-standing admin, else member, inherits.
+      auto owners =
+          c.prepare("SELECT count(*) FROM members WHERE conversation_id = ? AND role = 0");
+      owners.bind(1, conversation_id);
+      owners.step();
+      if (owners.integer(0) == 0)
         c.prepare(
              "UPDATE members SET role = 0 WHERE pos ="
-             " (SELECT min(pos) FROM members WHERE conversation_id = ?)")
+             " (SELECT pos FROM members WHERE conversation_id = ? ORDER BY role, pos LIMIT 1)")
             .bind(1, conversation_id)
             .exec();
       return ok();

@@ -159,8 +159,8 @@ class MessagingStore {
   virtual Result<std::vector<Member>> add_members(const std::string& conversation_id,
                                                   const std::vector<Member>& members,
                                                   std::int64_t max_members) = 0;
-  // False when user_id was not a member. When the last owner/admin goes, the longest-standing
-  // remaining member becomes owner.
+  // False when user_id was not a member. When the owner goes, the longest-standing admin (or,
+  // without one, member) becomes owner.
   virtual Result<bool> remove_member(const std::string& conversation_id,
                                      const std::string& user_id) = 0;
   virtual Result<Member> set_role(const std::string& conversation_id, const std::string& user_id,

@@ -201,6 +201,15 @@ TEST_P(MessagingStoreContract, LastManagerLeavingHandsOwnership) {
   EXPECT_EQ(store->get_conversation("C1")->member_count, 2);
 }
 
+TEST_P(MessagingStoreContract, AnAdminInheritsBeforeOlderMembers) {
+  ASSERT_TRUE(store->create_conversation(
+      channel("C1", "c"),
+      {{"U1", Role::owner, 1}, {"U2", Role::member, 2}, {"U3", Role::admin, 3}}));
+  EXPECT_TRUE(*store->remove_member("C1", "U1"));
+  EXPECT_EQ((*store->membership("C1", "U3"))->role, Role::owner);
+  EXPECT_EQ((*store->membership("C1", "U2"))->role, Role::member);
+}
+
 TEST_P(MessagingStoreContract, MemberCapRejectsTheWholeBatch) {
   Conversation g = channel("G1", "");
   g.type = ConversationType::group;

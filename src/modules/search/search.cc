@@ -104,7 +104,9 @@ Result<SearchPage> SearchService::search(const std::string& caller, const Search
   if (in.conversation_id) {
     auto v = messaging_.get(caller, *in.conversation_id);
     if (!v) return fail(v.error());
-    q.conversation_ids = {*in.conversation_id};
+    // Search covers the caller's own conversations: a public channel they have not joined
+    // yields nothing, as it does without the filter.
+    if (v->me) q.conversation_ids = {*in.conversation_id};
   } else {
     auto ids = messaging_.conversation_ids_of(caller);
     if (!ids) return fail(ids.error());
