@@ -308,7 +308,7 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --log-level LEVEL          debug, info, warn or error (default info)
   --access-log true|false    one log line per HTTP request (default true)
   --io-threads N             I/O threads, 0 = one per core (default 0)
-  --workers N                threads for storage and hashing, 0 = 4 per core, at least 8
+  --workers N                threads for storage and hashing, 0 = 4 per core, at least 32
   --max-body-bytes N         largest request body accepted (default 1048576)
   --presence-grace-ms N      how long a user stays online after their last socket closes
                              (default 30000)

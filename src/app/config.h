@@ -25,7 +25,7 @@ struct Config {
   log::Level log_level = log::Level::info;
   bool access_log = true;
   unsigned io_threads = 0;  // 0: one per core
-  unsigned workers = 0;     // 0: 4 per core, at least 8
+  unsigned workers = 0;     // 0: 4 per core, at least 32
   std::size_t max_body_bytes = 1024 * 1024;
   std::int64_t presence_grace_ms = 30'000;
   std::vector<std::string> trusted_proxies;

@@ -65,7 +65,9 @@ int serve(const std::vector<std::string>& args) {
   auto bus = adapters::make_in_process_bus();
   auto limiter = ratelimit::make_in_memory_rate_limiter(clock);
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  WorkerPool pool("worker", cfg.workers ? cfg.workers : std::max(8u, 4 * cores), 10'000);
+  // A send holds its worker until its group commits, so the worker count caps how many sends
+  // share a commit: 32 lets group commit work even on small machines (bench/RESULTS.md).
+  WorkerPool pool("worker", cfg.workers ? cfg.workers : std::max(32u, 4 * cores), 10'000);
 
   users::UserService users(**user_store, clock);
   auth::AuthService auth(**auth_store, users, *bus, clock, auth::AuthOptions{});

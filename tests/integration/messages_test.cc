@@ -524,7 +524,7 @@ TEST_F(MessagesTest, ReadStateNeverMovesBackwards) {
   };
   using V = std::pair<std::int64_t, std::int64_t>;
   EXPECT_EQ(view(p.b), (V{0, 3}));
-  EXPECT_EQ(view(p.a), (V{0, 0})) << "own messages are never unread";
+  EXPECT_EQ(view(p.a), (V{3, 0})) << "sending moves the sender's read marker";
 
   auto read = [&](const Account& who, const std::string& body) {
     return api.call("POST", conv_path(p.conv) + "/read", body, who.access);
@@ -555,12 +555,17 @@ TEST_F(MessagesTest, ReadStateNeverMovesBackwards) {
   EXPECT_EQ(view(p.b), (V{3, 0}));
 
   // Unread counts only others' messages after the read mark.
-  send_ok(api, p.b, p.conv, "b's own");  // seq 4
-  send_ok(api, p.a, p.conv, "a again");  // seq 5
-  EXPECT_EQ(view(p.b), (V{3, 1}));
-  EXPECT_EQ(view(p.a), (V{0, 1})) << "only b's message is unread for a";
+  send_ok(api, p.b, p.conv, "b's own");  // seq 4: b's marker moves to 4
+  send_ok(api, p.a, p.conv, "a again");  // seq 5: a's marker moves to 5
+  EXPECT_EQ(view(p.b), (V{4, 1}));
+  EXPECT_EQ(view(p.a), (V{5, 0}));
+  // A read marker left behind by others' messages counts them, never one's own.
+  auto fresh = read(p.a, R"({"seq":5})");
+  ASSERT_EQ(fresh.status, 200) << fresh;
+  send_ok(api, p.b, p.conv, "b once more");  // seq 6
+  EXPECT_EQ(view(p.a), (V{5, 1})) << "only b's message is unread for a";
   // The same numbers in the conversation list.
-  auto list = api.get(kConv, p.b.access);
+  auto list = api.get(kConv, p.a.access);
   ASSERT_EQ(list.status, 200) << list;
   ASSERT_FALSE(arr(list.json, "conversations").empty()) << list;
   EXPECT_EQ(num(arr(list.json, "conversations")[0], "unread_count"), 1) << list;

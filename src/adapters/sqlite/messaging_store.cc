@@ -241,7 +241,8 @@ class SqliteMessagingStore final : public MessagingStore {
     return std::move(*found);
   }
 
-  Result<ConversationView> view(const std::string& id, const std::string& viewer) override {
+  Result<ConversationView> view(const std::string& id, const std::string& viewer,
+                                bool count_unread) override {
     std::optional<ConversationView> found;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto conv = conversation_by_id(c, id);
@@ -249,7 +250,7 @@ class SqliteMessagingStore final : public MessagingStore {
       ConversationView v;
       v.conversation = std::move(*conv);
       v.me = membership_of(c, id, viewer);
-      if (v.me)
+      if (v.me && count_unread)
         v.unread_count =
             unread_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
       found = std::move(v);
@@ -490,6 +491,13 @@ class SqliteMessagingStore final : public MessagingStore {
         c.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?")
             .bind(1, *m.thread_root_id)
             .exec();
+      c.prepare(
+           "UPDATE members SET last_read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
+           " AND last_read_seq < ?1")
+          .bind(1, seq)
+          .bind(2, m.conversation_id)
+          .bind(3, m.sender_id)
+          .exec();
       Message msg;
       msg.id = m.id;
       msg.conversation_id = m.conversation_id;

@@ -6,6 +6,7 @@
 //
 // This index reads the messaging module's table: the one place where two modules share storage,
 // because "indexed in the same transaction" asks for it (docs/decisions.md).
+#include <algorithm>
 #include <string>
 
 #include "adapters/sqlite/stores.h"
@@ -52,6 +53,8 @@ std::string like_contains(const std::string& s) {
 }
 
 class SqliteSearchIndex final : public search::SearchIndex {
+  static constexpr int kCandidates = 2'000;
+
  public:
   explicit SqliteSearchIndex(Database& db) : db_(db) {}
 
@@ -71,17 +74,23 @@ class SqliteSearchIndex final : public search::SearchIndex {
     std::string ids_json = json::serialize(ids);
 
     // The statement's shape depends on which filters are present; each shape is cached.
-    std::string sql = match.empty()
-                          ? "SELECT m.id FROM messages m WHERE 1"
-                          : "SELECT m.id FROM message_fts f JOIN messages m ON m.pk = f.rowid"
-                            " WHERE message_fts MATCH ?1";
-    sql += " AND m.deleted = 0 AND m.conversation_id IN (SELECT value FROM json_each(?2))";
-    if (q.sender_id) sql += " AND m.sender_id = ?3";
-    if (q.before) sql += " AND m.created_at < ?4";
-    if (q.after) sql += " AND m.created_at > ?5";
+    std::string filters =
+        " AND m.deleted = 0 AND m.conversation_id IN (SELECT value FROM json_each(?2))";
+    if (q.sender_id) filters += " AND m.sender_id = ?3";
+    if (q.before) filters += " AND m.created_at < ?4";
+    if (q.after) filters += " AND m.created_at > ?5";
     for (std::size_t i = 0; i < likes.size(); ++i)
-      sql += " AND m.text LIKE ?" + std::to_string(8 + i) + " ESCAPE '\\'";
-    sql += match.empty() ? " ORDER BY m.pk DESC" : " ORDER BY bm25(message_fts), m.pk DESC";
+      filters += " AND m.text LIKE ?" + std::to_string(9 + i) + " ESCAPE '\\'";
+    std::string sql;
+    if (match.empty()) {
+      sql = "SELECT m.id FROM messages m WHERE 1" + filters + " ORDER BY m.pk DESC";
+    } else {
+      // Ranking scores every candidate, so rank only the newest kCandidates matches: a common
+      // word costs the same as a rare one, and recent messages are what people look for.
+      sql = "SELECT id FROM (SELECT m.id AS id, m.pk AS pk, bm25(message_fts) AS score"
+            " FROM message_fts f JOIN messages m ON m.pk = f.rowid WHERE message_fts MATCH ?1" +
+            filters + " ORDER BY f.rowid DESC LIMIT ?8) ORDER BY score, pk DESC";
+    }
     sql += " LIMIT ?6 OFFSET ?7";
 
     std::vector<std::string> out;
@@ -93,7 +102,8 @@ class SqliteSearchIndex final : public search::SearchIndex {
       if (q.before) s.bind(4, *q.before);
       if (q.after) s.bind(5, *q.after);
       s.bind(6, q.limit).bind(7, q.offset);
-      for (std::size_t i = 0; i < likes.size(); ++i) s.bind(static_cast<int>(8 + i), likes[i]);
+      if (!match.empty()) s.bind(8, std::max(kCandidates, q.offset + q.limit));
+      for (std::size_t i = 0; i < likes.size(); ++i) s.bind(static_cast<int>(9 + i), likes[i]);
       while (s.step()) out.push_back(s.text(0));
       return ok();
     });

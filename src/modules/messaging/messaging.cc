@@ -200,17 +200,19 @@ struct MessagingService::Impl {
   }
 
   // The conversation as caller sees it; not_found when it does not exist or is hidden.
-  Result<ConversationView> visible(const std::string& caller, const std::string& id) {
+  Result<ConversationView> visible(const std::string& caller, const std::string& id,
+                                   bool count_unread = false) {
     if (!looks_like_id(id)) return fail(not_found("conversation"));
-    auto v = store.view(id, caller);
+    auto v = store.view(id, caller, count_unread);
     if (!v) return fail(v.error());
     if (!v->me && !is_public_channel(v->conversation)) return fail(not_found("conversation"));
     return v;
   }
 
   // As visible(), and the caller must be a member (a visible public channel: forbidden).
-  Result<ConversationView> member_view(const std::string& caller, const std::string& id) {
-    auto v = visible(caller, id);
+  Result<ConversationView> member_view(const std::string& caller, const std::string& id,
+                                       bool count_unread = false) {
+    auto v = visible(caller, id, count_unread);
     if (!v) return v;
     if (!v->me) return fail(Errc::permission_denied, "join the channel first");
     return v;
@@ -291,7 +293,7 @@ Result<Created> MessagingService::create(const std::string& caller, const NewCon
     c.visibility = Visibility::private_;
     auto r = I.store.find_or_create_dm(c, caller, in.member_ids[0]);
     if (!r) return fail(r.error());
-    auto v = I.store.view(r->first.id, caller);
+    auto v = I.store.view(r->first.id, caller, true);
     if (!v) return fail(v.error());
     if (r->second) {
       Event e;
@@ -343,7 +345,7 @@ Result<Created> MessagingService::create(const std::string& caller, const NewCon
   }
 
   if (auto r = I.store.create_conversation(c, members); !r) return fail(r.error());
-  auto v = I.store.view(c.id, caller);
+  auto v = I.store.view(c.id, caller, true);
   if (!v) return fail(v.error());
   Event e;
   e.route.kind = Route::Kind::member_joined;
@@ -387,7 +389,7 @@ Result<ConversationPage> MessagingService::list(const std::string& caller, int l
 }
 
 Result<ConversationView> MessagingService::get(const std::string& caller, const std::string& id) {
-  return impl_->visible(caller, id);
+  return impl_->visible(caller, id, true);
 }
 
 Result<ConversationView> MessagingService::update(const std::string& caller,
@@ -395,7 +397,7 @@ Result<ConversationView> MessagingService::update(const std::string& caller,
                                                   const std::optional<std::string>& name,
                                                   const std::optional<std::string>& topic) {
   auto& I = *impl_;
-  auto v = I.member_view(caller, id);
+  auto v = I.member_view(caller, id, true);
   if (!v) return v;
   if (name && v->conversation.type == ConversationType::dm)
     return fail(Errc::invalid_argument, "a DM has no name", "name");
@@ -453,7 +455,7 @@ Result<ConversationView> MessagingService::join(const std::string& caller, const
   auto added = I.store.add_members(id, {m}, std::numeric_limits<std::int64_t>::max());
   if (!added) return fail(added.error());
   I.announce_joined(id, *added);
-  return I.store.view(id, caller);
+  return I.store.view(id, caller, true);
 }
 
 Result<void> MessagingService::leave(const std::string& caller, const std::string& id) {

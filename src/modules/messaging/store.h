@@ -141,8 +141,10 @@ class MessagingStore {
   virtual Result<std::pair<Conversation, bool>> find_or_create_dm(
       const Conversation& proposed, const std::string& a, const std::string& b) = 0;
   virtual Result<Conversation> get_conversation(const std::string& id) = 0;
-  // The conversation with viewer's membership (absent when not a member) and unread count.
-  virtual Result<ConversationView> view(const std::string& id, const std::string& viewer) = 0;
+  // The conversation with viewer's membership (absent when not a member), and the unread
+  // count when asked (it scans the unread range, so authorisation checks skip it).
+  virtual Result<ConversationView> view(const std::string& id, const std::string& viewer,
+                                        bool count_unread) = 0;
   virtual Result<std::vector<ConversationView>> list_for_user(
       const std::string& user_id, int limit, const std::optional<ActivityCursor>& after) = 0;
   // Public channels whose name contains `contains` (case-insensitive), by name, after a name.
@@ -169,7 +171,8 @@ class MessagingStore {
   virtual Result<std::vector<std::pair<Member, std::int64_t>>> list_members(
       const std::string& conversation_id, int limit, std::int64_t after_position) = 0;
 
-  // Messages. Message reads fill reactions[].me for `viewer`.
+  // Messages. Message reads fill reactions[].me for `viewer`. append() also moves the sender's
+  // read marker to the new message (they have seen the conversation up to it).
   // invalid_argument (field thread_root_id) when the root is not a live top-level message of
   // the conversation.
   virtual Result<Appended> append(const NewMessage& m) = 0;

@@ -47,15 +47,15 @@ class MessagingStoreContract : public ::testing::TestWithParam<MessagingStoreFac
 TEST_P(MessagingStoreContract, CreateAndViewWithMembership) {
   ASSERT_TRUE(store->create_conversation(channel("C1", "general"),
                                          {{"U1", Role::owner, 1000}, {"U2", Role::member, 1000}}));
-  auto v = store->view("C1", "U1");
+  auto v = store->view("C1", "U1", true);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->conversation.member_count, 2);
   ASSERT_TRUE(v->me);
   EXPECT_EQ(v->me->role, Role::owner);
-  auto stranger = store->view("C1", "U9");
+  auto stranger = store->view("C1", "U9", true);
   ASSERT_TRUE(stranger);
   EXPECT_FALSE(stranger->me);
-  EXPECT_EQ(store->view("nope", "U1").error().code, Errc::not_found);
+  EXPECT_EQ(store->view("nope", "U1", true).error().code, Errc::not_found);
 }
 
 TEST_P(MessagingStoreContract, ChannelNamesAreUniqueCaseInsensitively) {
@@ -180,7 +180,9 @@ TEST_P(MessagingStoreContract, ReadStateNeverMovesBackAndCountsOthersOnly) {
   ASSERT_TRUE(store->append(msg("M1", "C1", "U1", "a")));
   ASSERT_TRUE(store->append(msg("M2", "C1", "U2", "b")));
   ASSERT_TRUE(store->append(msg("M3", "C1", "U1", "c")));
-  EXPECT_EQ(store->view("C1", "U2")->unread_count, 2);
+  // U2 read up to their own message M2 by sending it; M3 is unread, their own M2 is not.
+  EXPECT_EQ(store->view("C1", "U2", true)->unread_count, 1);
+  EXPECT_EQ((*store->membership("C1", "U2"))->last_read_seq, 2);
   auto r = store->mark_read("C1", "U2", 99);  // clamped to last_seq
   ASSERT_TRUE(r);
   EXPECT_EQ(r->last_read_seq, 3);
