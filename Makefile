@@ -29,8 +29,19 @@ web:
 run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
+# A throw-away PostgreSQL (scripts/postgres.sh, fsync off) for the `db` tests, stopped however
+# ctest ends; where PostgreSQL is not installed its tests skip, and a PARLEY_TEST_POSTGRES_URL
+# already set is used instead.
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
+	  trap '$(CURDIR)/scripts/postgres.sh stop "$$pg"' EXIT INT TERM; \
+	  if [ -z "$$PARLEY_TEST_POSTGRES_URL" ]; then \
+	    PARLEY_TEST_POSTGRES_URL="$$($(CURDIR)/scripts/postgres.sh start --fast "$$pg")"; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: PostgreSQL is not installed: its tests are skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
+	  fi; \
+	  export PARLEY_TEST_POSTGRES_URL; \
+	  cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	@$(MAKE) --no-print-directory web-test
 
 # Vitest unit tests, then the Playwright end-to-end tests against the real binary with

@@ -9,6 +9,7 @@ PACKAGES=(
   libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev prometheus-cpp-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl chromium
+  postgresql-15 libpq-dev  # the server carries contrib (pg_trgm) on Debian 12
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests.

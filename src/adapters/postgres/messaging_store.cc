@@ -1,0 +1,894 @@
+// PostgreSQL MessagingStore. Nodes share the database, so what SQLite gets from its single
+// writer thread comes here from row locks inside each transaction:
+// - append: `UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING last_seq` locks the
+//   conversation's row until COMMIT, so concurrent sends to one conversation, from any node,
+//   take seq one after another (a failed send rolls its increment back: no gaps); the message
+//   row goes in the same transaction and append returns after the COMMIT. A repeated
+//   (conversation, sender, client_msg_id) is found before the lock, or, when the first copy
+//   committed while this one waited for the lock, by the unique constraint (ON CONFLICT DO
+//   NOTHING); then the transaction rolls back and the original is returned.
+// - membership changes lock the conversation's row first, so counts, caps and the owner
+//   handover see every concurrent change; reactions lock their message's row; pins of one
+//   conversation take a transaction-level advisory lock.
+// Locks are always taken conversation first, then message or member, so these never deadlock
+// each other.
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "adapters/postgres/stores.h"
+#include "core/text.h"
+
+namespace parley::postgres {
+namespace {
+
+using namespace messaging;
+
+// pg_advisory_xact_lock(kPinsLockClass, hashtext(conversation_id)) serialises pin caps.
+constexpr int kPinsLockClass = 0x50494E53;  // "PINS"
+
+const std::vector<Migration> kMigrations = {
+    {1,
+     "CREATE TABLE conversations ("
+     "  id TEXT COLLATE \"C\" PRIMARY KEY,"
+     "  type SMALLINT NOT NULL,"
+     "  name TEXT COLLATE \"C\" NOT NULL DEFAULT '',"
+     "  topic TEXT NOT NULL DEFAULT '',"
+     "  visibility SMALLINT NOT NULL,"
+     "  member_count BIGINT NOT NULL DEFAULT 0,"
+     "  last_seq BIGINT NOT NULL DEFAULT 0,"
+     "  last_message_at BIGINT NOT NULL DEFAULT 0,"
+     "  activity BIGINT NOT NULL,"
+     "  created_by TEXT COLLATE \"C\" NOT NULL,"
+     "  created_at BIGINT NOT NULL,"
+     "  dm_key TEXT COLLATE \"C\" UNIQUE,"
+     "  channel_name TEXT COLLATE \"C\");"
+     "CREATE UNIQUE INDEX conversations_channel_name ON conversations (lower(channel_name));"
+     "CREATE INDEX conversations_public_channels ON conversations (lower(name))"
+     "  WHERE type = 2 AND visibility = 0;"
+     "CREATE TABLE members ("
+     "  pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  role SMALLINT NOT NULL,"
+     "  joined_at BIGINT NOT NULL,"
+     "  last_read_seq BIGINT NOT NULL DEFAULT 0,"
+     "  muted BOOLEAN NOT NULL DEFAULT false,"
+     "  UNIQUE (conversation_id, user_id));"
+     "CREATE INDEX members_by_user ON members (user_id, conversation_id);"
+     "CREATE TABLE messages ("
+     "  pk BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  id TEXT COLLATE \"C\" NOT NULL UNIQUE,"
+     "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  sender_id TEXT COLLATE \"C\" NOT NULL,"
+     "  text TEXT COLLATE \"C\" NOT NULL,"
+     "  client_msg_id TEXT COLLATE \"C\" NOT NULL,"
+     "  thread_root_id TEXT COLLATE \"C\","
+     "  reply_count BIGINT NOT NULL DEFAULT 0,"
+     "  reaction_count BIGINT NOT NULL DEFAULT 0,"
+     "  created_at BIGINT NOT NULL,"
+     "  edited_at BIGINT,"
+     "  deleted BOOLEAN NOT NULL DEFAULT false,"
+     "  UNIQUE (conversation_id, seq),"
+     "  UNIQUE (conversation_id, sender_id, client_msg_id));"
+     "CREATE INDEX messages_thread ON messages (thread_root_id, seq)"
+     "  WHERE thread_root_id IS NOT NULL;"
+     "CREATE TABLE reactions ("
+     "  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  message_pk BIGINT NOT NULL,"
+     "  emoji TEXT COLLATE \"C\" NOT NULL,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  UNIQUE (message_pk, emoji, user_id));"
+     "CREATE TABLE pins ("
+     "  id BIGINT GENERATED ALWAYS AS IDENTITY,"
+     "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
+     "  message_id TEXT COLLATE \"C\" NOT NULL,"
+     "  pinned_by TEXT COLLATE \"C\" NOT NULL,"
+     "  pinned_at BIGINT NOT NULL,"
+     "  PRIMARY KEY (conversation_id, message_id));"},
+};
+
+constexpr const char* kConvColumns =
+    "c.id, c.type, c.name, c.topic, c.visibility, c.member_count, c.last_seq, c.last_message_at,"
+    " c.created_by, c.created_at";
+constexpr const char* kMsgColumns =
+    "m.pk, m.id, m.conversation_id, m.seq, m.sender_id, m.text, m.client_msg_id,"
+    " m.thread_root_id, m.reply_count, m.reaction_count, m.created_at, m.edited_at, m.deleted";
+
+// Counts a member's unread messages, up to the cap, for the conversation c and member row m of
+// the enclosing query.
+constexpr const char* kUnreadExpr =
+    "CASE WHEN m.last_read_seq >= c.last_seq THEN 0 ELSE (SELECT count(*) FROM (SELECT 1"
+    " FROM messages x WHERE x.conversation_id = c.id AND x.seq > m.last_read_seq"
+    " AND x.sender_id <> m.user_id AND NOT x.deleted LIMIT 10000) u) END";
+static_assert(kUnreadCountCap == 10'000, "kUnreadExpr spells the cap");
+
+std::string sql(std::initializer_list<std::string_view> parts) {
+  std::string s;
+  for (auto p : parts) s += p;
+  return s;
+}
+
+Conversation row_to_conversation(const Rows& r, int i, int at = 0) {
+  Conversation c;
+  c.id = r.text(i, at);
+  c.type = static_cast<ConversationType>(r.integer(i, at + 1));
+  c.name = r.text(i, at + 2);
+  c.topic = r.text(i, at + 3);
+  c.visibility = r.integer(i, at + 4) == 0 ? Visibility::public_ : Visibility::private_;
+  c.member_count = r.integer(i, at + 5);
+  c.last_seq = r.integer(i, at + 6);
+  c.last_message_at = r.integer(i, at + 7);
+  c.created_by = r.text(i, at + 8);
+  c.created_at = r.integer(i, at + 9);
+  return c;
+}
+
+int visibility_code(Visibility v) { return v == Visibility::public_ ? 0 : 1; }
+
+// A message row plus what the reactions query needs.
+struct Row {
+  std::int64_t pk = 0;
+  std::int64_t reaction_count = 0;
+  Message m;
+};
+
+Row row_to_message(const Rows& r, int i) {
+  Row row;
+  row.pk = r.integer(i, 0);
+  row.m.id = r.text(i, 1);
+  row.m.conversation_id = r.text(i, 2);
+  row.m.seq = r.integer(i, 3);
+  row.m.sender_id = r.text(i, 4);
+  row.m.text = r.text(i, 5);
+  row.m.client_msg_id = r.text(i, 6);
+  if (!r.is_null(i, 7)) row.m.thread_root_id = r.text(i, 7);
+  row.m.reply_count = r.integer(i, 8);
+  row.reaction_count = r.integer(i, 9);
+  row.m.created_at = r.integer(i, 10);
+  if (!r.is_null(i, 11)) row.m.edited_at = r.integer(i, 11);
+  row.m.deleted = r.boolean(i, 12);
+  return row;
+}
+
+// Fills reactions (ordered by first use) of every row that has any, in one query.
+void fill_reactions(Connection& c, std::vector<Row>& rows, const std::string& viewer) {
+  std::vector<std::int64_t> pks;
+  std::unordered_map<std::int64_t, std::size_t> at;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].reaction_count > 0) {
+      pks.push_back(rows[i].pk);
+      at[rows[i].pk] = i;
+    }
+  if (pks.empty()) return;
+  auto q = c.exec(
+      "SELECT message_pk, emoji, count(*), bool_or(user_id = $2), min(id) AS first"
+      " FROM reactions WHERE message_pk = ANY($1::bigint[]) GROUP BY message_pk, emoji"
+      " ORDER BY message_pk, first",
+      {Param::int_array(pks), viewer});
+  for (int i = 0; i < q.size(); ++i)
+    rows[at[q.integer(i, 0)]].m.reactions.push_back(
+        {q.text(i, 1), q.integer(i, 2), q.boolean(i, 3)});
+}
+
+std::vector<Message> collect(Connection& c, const Rows& q, const std::string& viewer,
+                             bool reverse) {
+  std::vector<Row> rows;
+  rows.reserve(static_cast<std::size_t>(q.size()));
+  for (int i = 0; i < q.size(); ++i) rows.push_back(row_to_message(q, i));
+  if (reverse) std::reverse(rows.begin(), rows.end());
+  fill_reactions(c, rows, viewer);
+  std::vector<Message> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back(std::move(r.m));
+  return out;
+}
+
+std::optional<Row> message_by_id(Connection& c, const std::string& id, bool for_update = false) {
+  auto q = c.exec(sql({"SELECT ", kMsgColumns, " FROM messages m WHERE m.id = $1",
+                       for_update ? " FOR UPDATE" : ""}),
+                  {id});
+  if (q.empty()) return std::nullopt;
+  return row_to_message(q, 0);
+}
+
+std::int64_t unread_count(Connection& c, const std::string& cid, const std::string& user,
+                          std::int64_t last_read, std::int64_t last_seq) {
+  if (last_read >= last_seq) return 0;
+  auto q = c.exec(
+      "SELECT count(*) FROM (SELECT 1 FROM messages WHERE conversation_id = $1 AND seq > $2"
+      " AND sender_id <> $3 AND NOT deleted LIMIT $4) u",
+      {cid, last_read, user, kUnreadCountCap});
+  return q.integer(0, 0);
+}
+
+// LIKE pattern for "contains s" over lower(column), s lower-cased for ASCII and its wildcards
+// escaped.
+std::string like_contains_lower(const std::string& s) {
+  std::string p = "%";
+  for (char ch : text::ascii_lower(s)) {
+    if (ch == '%' || ch == '_' || ch == '\\') p += '\\';
+    p += ch;
+  }
+  return p + "%";
+}
+
+// Inserts those not yet members, in the order given; returns the user ids inserted.
+std::set<std::string> insert_members(Connection& c, const std::string& cid,
+                                     const std::vector<Member>& members) {
+  std::set<std::string> added;
+  if (members.empty()) return added;
+  std::vector<std::string> users;
+  std::vector<std::int64_t> roles, joined;
+  for (const auto& m : members) {
+    users.push_back(m.user_id);
+    roles.push_back(static_cast<std::int64_t>(m.role));
+    joined.push_back(m.joined_at);
+  }
+  auto q = c.exec(
+      "INSERT INTO members (conversation_id, user_id, role, joined_at)"
+      " SELECT $1, u.user_id, u.role, u.joined_at"
+      " FROM unnest($2::text[], $3::smallint[], $4::bigint[]) WITH ORDINALITY"
+      "   AS u(user_id, role, joined_at, ord) ORDER BY u.ord"
+      " ON CONFLICT (conversation_id, user_id) DO NOTHING RETURNING user_id",
+      {cid, Param::text_array(users), Param::int_array(roles), Param::int_array(joined)});
+  for (int i = 0; i < q.size(); ++i) added.insert(q.text(i, 0));
+  return added;
+}
+
+void add_member_count(Connection& c, const std::string& cid, std::int64_t delta) {
+  c.exec("UPDATE conversations SET member_count = member_count + $1 WHERE id = $2", {delta, cid});
+}
+
+// Locks the conversation's row until COMMIT; false when there is no such conversation.
+bool lock_conversation(Connection& c, const std::string& cid) {
+  return !c.exec("SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE", {cid}).empty();
+}
+
+std::optional<Conversation> conversation_by_id(Connection& c, const std::string& id) {
+  auto q = c.exec(sql({"SELECT ", kConvColumns, " FROM conversations c WHERE c.id = $1"}), {id});
+  if (q.empty()) return std::nullopt;
+  return row_to_conversation(q, 0);
+}
+
+std::optional<Membership> membership_of(Connection& c, const std::string& cid,
+                                        const std::string& user) {
+  auto q = c.exec(
+      "SELECT role, joined_at, last_read_seq, muted FROM members"
+      " WHERE conversation_id = $1 AND user_id = $2",
+      {cid, user});
+  if (q.empty()) return std::nullopt;
+  Membership m;
+  m.role = static_cast<Role>(q.integer(0, 0));
+  m.joined_at = q.integer(0, 1);
+  m.last_read_seq = q.integer(0, 2);
+  m.muted = q.boolean(0, 3);
+  return m;
+}
+
+void insert_conversation(Connection& c, const Conversation& conv,
+                         const std::optional<std::string>& dm_key) {
+  std::optional<std::string> channel_name;
+  if (conv.type == ConversationType::channel) channel_name = conv.name;
+  c.exec(
+      "INSERT INTO conversations (id, type, name, topic, visibility, activity, created_by,"
+      " created_at, dm_key, channel_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {conv.id, static_cast<int>(conv.type), conv.name, conv.topic,
+       visibility_code(conv.visibility), conv.created_at, conv.created_by, conv.created_at, dm_key,
+       channel_name});
+}
+
+class PostgresMessagingStore final : public MessagingStore {
+ public:
+  explicit PostgresMessagingStore(Pool& pool) : pool_(pool) {}
+
+  Result<void> create_conversation(const Conversation& conv,
+                                   const std::vector<Member>& members) override {
+    return pool_.transaction([&](Connection& c) -> Result<void> {
+      try {
+        insert_conversation(c, conv, std::nullopt);
+      } catch (const std::exception& e) {
+        if (is_unique_violation(e))
+          return fail(Errc::already_exists, "a channel with this name exists", "name");
+        throw;
+      }
+      auto added = insert_members(c, conv.id, members);
+      add_member_count(c, conv.id, static_cast<std::int64_t>(added.size()));
+      return ok();
+    });
+  }
+
+  Result<std::pair<Conversation, bool>> find_or_create_dm(const Conversation& proposed,
+                                                          const std::string& a,
+                                                          const std::string& b) override {
+    std::string key = a < b ? a + "|" + b : b + "|" + a;
+    std::optional<Conversation> found;
+    bool created = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      created = false;
+      found = dm_by_key(c, key);
+      if (found) return ok();
+      std::optional<std::string> no_channel;
+      // Both users opening the DM at once: the second insert waits for the first, does nothing,
+      // and reads the first one's row.
+      auto ins = c.exec(
+          "INSERT INTO conversations (id, type, name, topic, visibility, activity, created_by,"
+          " created_at, dm_key, channel_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
+          " ON CONFLICT (dm_key) DO NOTHING RETURNING id",
+          {proposed.id, static_cast<int>(proposed.type), proposed.name, proposed.topic,
+           visibility_code(proposed.visibility), proposed.created_at, proposed.created_by,
+           proposed.created_at, key});
+      if (ins.empty()) {
+        found = dm_by_key(c, key);
+        if (!found) return fail(Errc::internal, "direct conversation vanished");
+        return ok();
+      }
+      std::vector<Member> members{{a, Role::owner, proposed.created_at}};
+      if (b != a) members.push_back({b, Role::member, proposed.created_at});
+      auto added = insert_members(c, proposed.id, members);
+      add_member_count(c, proposed.id, static_cast<std::int64_t>(added.size()));
+      found = proposed;
+      found->member_count = static_cast<std::int64_t>(added.size());
+      created = true;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::make_pair(std::move(*found), created);
+  }
+
+  Result<Conversation> get_conversation(const std::string& id) override {
+    std::optional<Conversation> found;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      found = conversation_by_id(c, id);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!found) return fail(Errc::not_found, "conversation not found");
+    return std::move(*found);
+  }
+
+  Result<ConversationView> view(const std::string& id, const std::string& viewer,
+                                bool count_unread) override {
+    std::optional<ConversationView> found;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      found.reset();
+      auto conv = conversation_by_id(c, id);
+      if (!conv) return ok();
+      ConversationView v;
+      v.conversation = std::move(*conv);
+      v.me = membership_of(c, id, viewer);
+      if (v.me && count_unread)
+        v.unread_count = unread_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
+      found = std::move(v);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!found) return fail(Errc::not_found, "conversation not found");
+    return std::move(*found);
+  }
+
+  Result<std::vector<ConversationView>> list_for_user(
+      const std::string& user_id, int limit, const std::optional<ActivityCursor>& after) override {
+    std::vector<ConversationView> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec(sql({"SELECT ", kConvColumns,
+                           ", m.role, m.joined_at, m.last_read_seq, m.muted, ", kUnreadExpr,
+                           " FROM members m JOIN conversations c ON c.id = m.conversation_id"
+                           " WHERE m.user_id = $1 AND (NOT $2::boolean OR c.activity < $3 OR"
+                           " (c.activity = $3 AND c.id < $4))"
+                           " ORDER BY c.activity DESC, c.id DESC LIMIT $5"}),
+                      {user_id, after.has_value(), after ? after->activity : Millis{0},
+                       after ? after->id : std::string(), limit});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i) {
+        ConversationView v;
+        v.conversation = row_to_conversation(q, i);
+        Membership m;
+        m.role = static_cast<Role>(q.integer(i, 10));
+        m.joined_at = q.integer(i, 11);
+        m.last_read_seq = q.integer(i, 12);
+        m.muted = q.boolean(i, 13);
+        v.me = m;
+        v.unread_count = q.integer(i, 14);
+        out.push_back(std::move(v));
+      }
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<std::vector<Conversation>> list_public_channels(
+      const std::string& contains, int limit,
+      const std::optional<std::string>& after_name) override {
+    std::vector<Conversation> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec(
+          sql({"SELECT ", kConvColumns,
+               " FROM conversations c WHERE c.type = 2 AND c.visibility = 0"
+               " AND lower(c.name) LIKE $1"
+               " AND (NOT $2::boolean OR lower(c.name) > lower($3::text COLLATE \"C\"))"
+               " ORDER BY lower(c.name) LIMIT $4"}),
+          {like_contains_lower(contains), after_name.has_value(), after_name.value_or(""), limit});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i) out.push_back(row_to_conversation(q, i));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) override {
+    std::vector<std::string> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec("SELECT conversation_id FROM members WHERE user_id = $1", {user_id});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<Conversation> update_conversation(const std::string& id,
+                                           const std::optional<std::string>& name,
+                                           const std::optional<std::string>& topic) override {
+    std::optional<Conversation> updated;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      updated.reset();
+      try {
+        auto q = c.exec(sql({"UPDATE conversations c SET name = coalesce($1, c.name),"
+                             " topic = coalesce($2, c.topic),"
+                             " channel_name = CASE WHEN c.type = 2 THEN coalesce($1, c.name) END"
+                             " WHERE c.id = $3 RETURNING ",
+                             kConvColumns}),
+                        {name, topic, id});
+        if (!q.empty()) updated = row_to_conversation(q, 0);
+      } catch (const std::exception& e) {
+        if (is_unique_violation(e))
+          return fail(Errc::already_exists, "a channel with this name exists", "name");
+        throw;
+      }
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!updated) return fail(Errc::not_found, "conversation not found");
+    return std::move(*updated);
+  }
+
+  Result<std::optional<Membership>> membership(const std::string& conversation_id,
+                                               const std::string& user_id) override {
+    std::optional<Membership> m;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      m = membership_of(c, conversation_id, user_id);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return m;
+  }
+
+  Result<std::vector<Member>> add_members(const std::string& conversation_id,
+                                          const std::vector<Member>& members,
+                                          std::int64_t max_members) override {
+    std::vector<Member> added;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      added.clear();
+      auto count = c.exec("SELECT member_count FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
+                          {conversation_id});
+      if (count.empty()) return fail(Errc::not_found, "conversation not found");
+      auto ids = insert_members(c, conversation_id, members);
+      for (const auto& m : members)
+        if (ids.erase(m.user_id)) added.push_back(m);
+      if (count.integer(0, 0) + static_cast<std::int64_t>(added.size()) > max_members)
+        return fail(Errc::failed_precondition, "too many members");
+      add_member_count(c, conversation_id, static_cast<std::int64_t>(added.size()));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return added;
+  }
+
+  Result<bool> remove_member(const std::string& conversation_id,
+                             const std::string& user_id) override {
+    bool removed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      removed = false;
+      lock_conversation(c, conversation_id);
+      if (c.exec("DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
+                 {conversation_id, user_id})
+              .affected() == 0)
+        return ok();
+      removed = true;
+      add_member_count(c, conversation_id, -1);
+      // Someone must own what remains: the longest-standing admin, else member, inherits.
+      auto owners = c.exec("SELECT 1 FROM members WHERE conversation_id = $1 AND role = 0 LIMIT 1",
+                           {conversation_id});
+      if (owners.empty())
+        c.exec(
+            "UPDATE members SET role = 0 WHERE pos ="
+            " (SELECT pos FROM members WHERE conversation_id = $1 ORDER BY role, pos LIMIT 1)",
+            {conversation_id});
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return removed;
+  }
+
+  Result<Member> set_role(const std::string& conversation_id, const std::string& user_id,
+                          Role role) override {
+    std::optional<Member> m;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      m.reset();
+      lock_conversation(c, conversation_id);  // ordered with remove_member's owner handover
+      auto q = c.exec(
+          "UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3"
+          " RETURNING joined_at",
+          {static_cast<int>(role), conversation_id, user_id});
+      if (!q.empty()) m = Member{user_id, role, q.integer(0, 0)};
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!m) return fail(Errc::not_found, "not a member");
+    return std::move(*m);
+  }
+
+  Result<std::vector<std::pair<Member, std::int64_t>>> list_members(
+      const std::string& conversation_id, int limit, std::int64_t after_position) override {
+    std::vector<std::pair<Member, std::int64_t>> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec(
+          "SELECT user_id, role, joined_at, pos FROM members WHERE conversation_id = $1"
+          " AND pos > $2 ORDER BY pos LIMIT $3",
+          {conversation_id, after_position, limit});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i)
+        out.push_back({Member{q.text(i, 0), static_cast<Role>(q.integer(i, 1)), q.integer(i, 2)},
+                       q.integer(i, 3)});
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<Appended> append(const NewMessage& m) override {
+    std::optional<Appended> out;
+    bool duplicate = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      out.reset();
+      duplicate = false;
+      if (auto orig = original_of(c, m)) {  // a retried send: no lock needed
+        out = Appended{std::move(*orig), false};
+        return ok();
+      }
+      // The conversation's row lock, held until COMMIT, orders this send after every other
+      // send to the conversation that got there first, on any node.
+      auto next = c.exec(
+          "UPDATE conversations SET last_seq = last_seq + 1,"
+          " last_message_at = GREATEST(last_message_at, $1), activity = GREATEST(activity, $1)"
+          " WHERE id = $2 RETURNING last_seq",
+          {m.created_at, m.conversation_id});
+      if (next.empty()) return fail(Errc::not_found, "conversation not found");
+      std::int64_t seq = next.integer(0, 0);
+      if (m.thread_root_id) {
+        auto root = message_by_id(c, *m.thread_root_id, true);
+        if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
+            root->m.deleted)
+          return fail(Errc::invalid_argument,
+                      "thread_root_id is not a message of this conversation", "thread_root_id");
+      }
+      auto ins = c.exec(
+          "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
+          " thread_root_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+          " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING pk",
+          {m.id, m.conversation_id, seq, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
+           m.created_at});
+      if (ins.empty()) {
+        // The same send committed by another node while this one waited for the lock: roll
+        // back (and with it the seq) and answer with the original.
+        duplicate = true;
+        return fail(Errc::already_exists, "duplicate send");
+      }
+      if (m.thread_root_id)
+        c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE id = $1",
+               {*m.thread_root_id});
+      // The sender has seen the conversation up to their own message.
+      c.exec(
+          "UPDATE members SET last_read_seq = $1 WHERE conversation_id = $2 AND user_id = $3"
+          " AND last_read_seq < $1",
+          {seq, m.conversation_id, m.sender_id});
+      Message msg;
+      msg.id = m.id;
+      msg.conversation_id = m.conversation_id;
+      msg.seq = seq;
+      msg.sender_id = m.sender_id;
+      msg.text = m.text;
+      msg.client_msg_id = m.client_msg_id;
+      msg.thread_root_id = m.thread_root_id;
+      msg.created_at = m.created_at;
+      out = Appended{std::move(msg), true};
+      return ok();
+    });
+    if (!r && duplicate) {
+      std::optional<Message> orig;
+      auto again = pool_.run([&](Connection& c) -> Result<void> {
+        orig = original_of(c, m);
+        return ok();
+      });
+      if (!again) return fail(again.error());
+      if (!orig) return fail(Errc::internal, "duplicate send without an original");
+      return Appended{std::move(*orig), false};
+    }
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
+  Result<Message> get_message(const std::string& id, const std::string& viewer) override {
+    std::optional<Message> found;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      found.reset();
+      auto row = message_by_id(c, id);
+      if (!row) return ok();
+      std::vector<Row> rows{std::move(*row)};
+      fill_reactions(c, rows, viewer);
+      found = std::move(rows[0].m);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!found) return fail(Errc::not_found, "message not found");
+    return std::move(*found);
+  }
+
+  Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& hq,
+                              const std::string& viewer) override {
+    MessagePage page;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      page = {};
+      if (hq.after_seq) {
+        auto q = c.exec(sql({"SELECT ", kMsgColumns,
+                             " FROM messages m WHERE m.conversation_id = $1 AND m.seq > $2"
+                             " ORDER BY m.seq LIMIT $3"}),
+                        {conversation_id, *hq.after_seq, hq.limit + 1});
+        page.messages = collect(c, q, viewer, false);
+        if (static_cast<int>(page.messages.size()) > hq.limit) {
+          page.messages.pop_back();
+          page.has_more = true;
+        }
+      } else {
+        auto q = c.exec(
+            sql({"SELECT ", kMsgColumns,
+                 " FROM messages m WHERE m.conversation_id = $1 AND m.seq < $2"
+                 " ORDER BY m.seq DESC LIMIT $3"}),
+            {conversation_id, hq.before_seq.value_or(std::numeric_limits<std::int64_t>::max()),
+             hq.limit + 1});
+        page.messages = collect(c, q, viewer, true);
+        if (static_cast<int>(page.messages.size()) > hq.limit) {
+          page.messages.erase(page.messages.begin());
+          page.has_more = true;
+        }
+      }
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return page;
+  }
+
+  Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq, int limit,
+                              const std::string& viewer) override {
+    MessagePage page;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      page = {};
+      auto q = c.exec(sql({"SELECT ", kMsgColumns,
+                           " FROM messages m WHERE m.thread_root_id = $1 AND m.seq > $2"
+                           " ORDER BY m.seq LIMIT $3"}),
+                      {root_id, after_seq, limit + 1});
+      page.messages = collect(c, q, viewer, false);
+      if (static_cast<int>(page.messages.size()) > limit) {
+        page.messages.pop_back();
+        page.has_more = true;
+      }
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return page;
+  }
+
+  Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at) override {
+    std::optional<Message> out;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2"
+                           " WHERE m.id = $3 AND NOT m.deleted RETURNING ",
+                           kMsgColumns}),
+                      {text, edited_at, id});
+      if (q.empty()) return fail(Errc::failed_precondition, "the message was deleted");
+      out = row_to_message(q, 0).m;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
+  Result<std::pair<Message, bool>> remove_message(const std::string& id) override {
+    std::optional<Message> out;
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = false;
+      auto row = message_by_id(c, id, true);
+      if (!row) return fail(Errc::not_found, "message not found");
+      if (!row->m.deleted) {
+        c.exec("UPDATE messages SET text = '', deleted = true, reaction_count = 0 WHERE pk = $1",
+               {row->pk});
+        c.exec("DELETE FROM reactions WHERE message_pk = $1", {row->pk});
+        c.exec("DELETE FROM pins WHERE conversation_id = $1 AND message_id = $2",
+               {row->m.conversation_id, id});
+        row->m.text.clear();
+        row->m.deleted = true;
+        changed = true;
+      }
+      out = std::move(row->m);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::make_pair(std::move(*out), changed);
+  }
+
+  Result<bool> add_reaction(const std::string& message_id, const std::string& user_id,
+                            const std::string& emoji, int max_distinct) override {
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = false;
+      // The message's row lock orders reactions to it (the distinct-emoji cap and the count).
+      auto row = message_by_id(c, message_id, true);
+      if (!row) return fail(Errc::not_found, "message not found");
+      if (row->m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
+      auto known = c.exec("SELECT 1 FROM reactions WHERE message_pk = $1 AND emoji = $2 LIMIT 1",
+                          {row->pk, emoji});
+      if (known.empty()) {
+        auto distinct =
+            c.exec("SELECT count(DISTINCT emoji) FROM reactions WHERE message_pk = $1", {row->pk});
+        if (distinct.integer(0, 0) >= max_distinct)
+          return fail(Errc::failed_precondition, "too many different reactions");
+      }
+      changed = c.exec(
+                     "INSERT INTO reactions (message_pk, emoji, user_id) VALUES ($1, $2, $3)"
+                     " ON CONFLICT DO NOTHING",
+                     {row->pk, emoji, user_id})
+                    .affected() > 0;
+      if (changed)
+        c.exec("UPDATE messages SET reaction_count = reaction_count + 1 WHERE pk = $1", {row->pk});
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<bool> remove_reaction(const std::string& message_id, const std::string& user_id,
+                               const std::string& emoji) override {
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = false;
+      auto row = message_by_id(c, message_id, true);
+      if (!row) return fail(Errc::not_found, "message not found");
+      changed =
+          c.exec("DELETE FROM reactions WHERE message_pk = $1 AND emoji = $2 AND user_id = $3",
+                 {row->pk, emoji, user_id})
+              .affected() > 0;
+      if (changed)
+        c.exec("UPDATE messages SET reaction_count = reaction_count - 1 WHERE pk = $1", {row->pk});
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<ReadState> mark_read(const std::string& conversation_id, const std::string& user_id,
+                              std::int64_t seq) override {
+    ReadState out;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      out = {};
+      auto q = c.exec(
+          "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
+          " ON c.id = m.conversation_id WHERE m.conversation_id = $1 AND m.user_id = $2"
+          " FOR UPDATE OF m",
+          {conversation_id, user_id});
+      if (q.empty()) return fail(Errc::not_found, "not a member");
+      std::int64_t last_read = q.integer(0, 0), last_seq = q.integer(0, 1);
+      std::int64_t target = std::min(seq, last_seq);
+      if (target > last_read) {
+        c.exec("UPDATE members SET last_read_seq = $1 WHERE conversation_id = $2 AND user_id = $3",
+               {target, conversation_id, user_id});
+        last_read = target;
+        out.moved = true;
+      }
+      out.last_read_seq = last_read;
+      out.unread_count = unread_count(c, conversation_id, user_id, last_read, last_seq);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<bool> pin(const std::string& conversation_id, const std::string& message_id,
+                   const std::string& by, Millis at, int max_pins) override {
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = false;
+      // Orders pins of one conversation, so two at once cannot both take the last free place.
+      c.exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", {kPinsLockClass, conversation_id});
+      auto known = c.exec("SELECT 1 FROM pins WHERE conversation_id = $1 AND message_id = $2",
+                          {conversation_id, message_id});
+      if (!known.empty()) return ok();
+      auto count =
+          c.exec("SELECT count(*) FROM pins WHERE conversation_id = $1", {conversation_id});
+      if (count.integer(0, 0) >= max_pins) return fail(Errc::failed_precondition, "too many pins");
+      c.exec(
+          "INSERT INTO pins (conversation_id, message_id, pinned_by, pinned_at)"
+          " VALUES ($1, $2, $3, $4)",
+          {conversation_id, message_id, by, at});
+      changed = true;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<bool> unpin(const std::string& conversation_id, const std::string& message_id) override {
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = c.exec("DELETE FROM pins WHERE conversation_id = $1 AND message_id = $2",
+                       {conversation_id, message_id})
+                    .affected() > 0;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<std::vector<Message>> pins(const std::string& conversation_id,
+                                    const std::string& viewer) override {
+    std::vector<Message> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec(sql({"SELECT ", kMsgColumns,
+                           " FROM pins p JOIN messages m ON m.id = p.message_id"
+                           " WHERE p.conversation_id = $1 ORDER BY p.pinned_at DESC, p.id DESC"}),
+                      {conversation_id});
+      out = collect(c, q, viewer, false);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+ private:
+  static std::optional<Conversation> dm_by_key(Connection& c, const std::string& key) {
+    auto q =
+        c.exec(sql({"SELECT ", kConvColumns, " FROM conversations c WHERE c.dm_key = $1"}), {key});
+    if (q.empty()) return std::nullopt;
+    return row_to_conversation(q, 0);
+  }
+
+  // The message already sent with m's (conversation, sender, client_msg_id), with the sender's
+  // view of its reactions.
+  static std::optional<Message> original_of(Connection& c, const NewMessage& m) {
+    auto q = c.exec(sql({"SELECT ", kMsgColumns,
+                         " FROM messages m WHERE m.conversation_id = $1 AND m.sender_id = $2"
+                         " AND m.client_msg_id = $3"}),
+                    {m.conversation_id, m.sender_id, m.client_msg_id});
+    if (q.empty()) return std::nullopt;
+    auto found = collect(c, q, m.sender_id, false);
+    return std::move(found[0]);
+  }
+
+  Pool& pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Pool& pool) {
+  if (auto m = pool.migrate("messaging", kMigrations); !m) return fail(m.error());
+  return std::unique_ptr<messaging::MessagingStore>(new PostgresMessagingStore(pool));
+}
+
+}  // namespace parley::postgres

@@ -1,0 +1,499 @@
+// The store contract suites of every module, run against PostgreSQL, plus what only a shared
+// database has to prove: two pools ("nodes") appending to one conversation at once, migrations
+// started by several nodes together, reconnecting, the pool's deadline, and search (CJK too).
+//
+// Runs when PARLEY_TEST_POSTGRES_URL names a database the tests may create schemas in
+// (`scripts/postgres.sh start` starts a throw-away server and prints one; `make test` does it).
+// Without it every test here is skipped with a line naming the variable. Each test gets its own
+// schema (search_path), dropped at the end.
+#include "adapters/postgres/stores.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <thread>
+#include <type_traits>
+
+#include "modules/auth/store_contract.h"
+#include "modules/messaging/store_contract.h"
+#include "modules/users/store_contract.h"
+
+namespace parley::postgres {
+namespace {
+
+constexpr const char* kUrlVariable = "PARLEY_TEST_POSTGRES_URL";
+
+const char* base_url() {
+  const char* u = std::getenv(kUrlVariable);
+  return u && *u ? u : nullptr;
+}
+
+#define SKIP_WITHOUT_POSTGRES() \
+  if (!base_url()) GTEST_SKIP() << kSkipMessage
+
+constexpr const char* kSkipMessage =
+    "PARLEY_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (`make test` starts a "
+    "throw-away server; or run `scripts/postgres.sh start` and export the URL it prints)";
+
+// Marks the running test skipped; for the contract suites, whose factories run in SetUp.
+void skip_contract() { GTEST_SKIP() << kSkipMessage; }
+
+// What a contract factory hands out once the test is marked skipped: the test body does not run,
+// but a suite's SetUp may still call the store (AuthStoreContract's does), so every call
+// succeeds and does nothing.
+class SkippedUserStore final : public users::UserStore {
+ public:
+  Result<void> insert(const users::User&) override { return ok(); }
+  Result<users::User> get(const std::string&) override { return users::User{}; }
+  Result<users::User> get_by_username(const std::string&) override { return users::User{}; }
+  Result<users::User> update_profile(const std::string&, const std::optional<std::string>&,
+                                     const std::optional<std::string>&) override {
+    return users::User{};
+  }
+  Result<std::vector<users::User>> search_prefix(const std::string&, int,
+                                                 const std::optional<std::string>&) override {
+    return std::vector<users::User>{};
+  }
+  Result<void> remove(const std::string&) override { return ok(); }
+};
+
+class SkippedAuthStore final : public auth::AuthStore {
+ public:
+  Result<void> create_credentials(const std::string&, const std::string&) override { return ok(); }
+  Result<auth::Credentials> credentials(const std::string&) override { return auth::Credentials{}; }
+  Result<void> set_password_hash(const std::string&, const std::string&) override { return ok(); }
+  Result<void> create_session(const auth::SessionRecord&, const std::string&, Millis) override {
+    return ok();
+  }
+  Result<auth::SessionRecord> session(const std::string&) override { return auth::SessionRecord{}; }
+  Result<std::vector<auth::SessionRecord>> active_sessions(const std::string&, Millis) override {
+    return std::vector<auth::SessionRecord>{};
+  }
+  Result<void> revoke_session(const std::string&, const std::string&, Millis) override {
+    return ok();
+  }
+  Result<auth::RotateResult> rotate_refresh(const std::string&, const std::string&, Millis,
+                                            Millis) override {
+    return auth::RotateResult{};
+  }
+  Result<void> set_pending_totp(const std::string&, const std::string&) override { return ok(); }
+  Result<void> enable_totp(const std::string&, const std::vector<std::string>&) override {
+    return ok();
+  }
+  Result<void> disable_totp(const std::string&) override { return ok(); }
+  Result<bool> consume_totp_step(const std::string&, std::int64_t) override { return false; }
+  Result<bool> consume_recovery_code(const std::string&, const std::string&) override {
+    return false;
+  }
+  Result<SigningKey> signing_key(const SigningKey& candidate) override { return candidate; }
+};
+
+// The URL with search_path set to schema (then public, where pg_trgm lives).
+std::string with_search_path(const std::string& url, const std::string& schema) {
+  if (url.find("://") != std::string::npos)
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+           schema + "%2Cpublic";
+  return url + " options='-csearch_path=" + schema + ",public'";
+}
+
+Result<void> admin(const std::function<Result<void>(Connection&)>& fn) {
+  PoolOptions o;
+  o.size = 1;
+  auto pool = Pool::open(base_url(), o);
+  if (!pool) return fail(pool.error());
+  return (*pool)->transaction(fn);
+}
+
+// A schema of its own for one test; dropped when it goes.
+class TestSchema {
+ public:
+  TestSchema() {
+    static std::atomic<int> n{0};
+    name_ = "parley_t" + std::to_string(::getpid()) + "_" + std::to_string(++n);
+    url_ = with_search_path(base_url(), name_);
+    auto r = admin([&](Connection& c) -> Result<void> {
+      // pg_trgm goes into public once; tests in parallel processes take turns creating it.
+      c.exec("SELECT pg_advisory_xact_lock(4242)");
+      c.exec_script("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public");
+      c.exec_script("DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+      c.exec_script("CREATE SCHEMA " + name_);
+      return ok();
+    });
+    EXPECT_TRUE(r) << "cannot create a test schema at " << kUrlVariable << ": "
+                   << (r ? "" : r.error().message);
+  }
+  ~TestSchema() {
+    (void)admin([&](Connection& c) -> Result<void> {
+      c.exec_script("DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+      return ok();
+    });
+  }
+  TestSchema(const TestSchema&) = delete;
+  TestSchema& operator=(const TestSchema&) = delete;
+
+  const std::string& url() const { return url_; }
+  std::unique_ptr<Pool> pool(int size = 8) const {
+    auto p = open_pool(url_, size);
+    EXPECT_TRUE(p) << (p ? "" : p.error().message);
+    return p ? std::move(*p) : nullptr;
+  }
+
+ private:
+  std::string name_;
+  std::string url_;
+};
+
+// A fresh schema and pool per store; the store goes first, then its pool, then the schema.
+// Without a URL: the test is marked skipped and gets a Skipped store (MessagingStoreContract's
+// SetUp only keeps the pointer, so it gets none).
+template <class Port, class Skipped, class Make>
+std::shared_ptr<Port> make_with_pool(Make make) {
+  if (!base_url()) {
+    skip_contract();
+    if constexpr (std::is_void_v<Skipped>)
+      return nullptr;
+    else
+      return std::make_shared<Skipped>();
+  }
+  auto schema = std::make_shared<TestSchema>();
+  std::shared_ptr<Pool> pool = schema->pool();
+  if (!pool) return nullptr;
+  auto store = make(*pool);
+  EXPECT_TRUE(store) << (store ? "" : store.error().message);
+  if (!store) return nullptr;
+  return std::shared_ptr<Port>(store->release(), [schema, pool](Port* s) { delete s; });
+}
+
+messaging::Conversation channel(const std::string& id, const std::string& name) {
+  messaging::Conversation c;
+  c.id = id;
+  c.type = messaging::ConversationType::channel;
+  c.name = name;
+  c.visibility = messaging::Visibility::public_;
+  c.created_by = "U1";
+  c.created_at = 1000;
+  return c;
+}
+
+messaging::NewMessage message(const std::string& id, const std::string& cid,
+                              const std::string& sender, const std::string& cmid,
+                              const std::string& text, Millis at = 2000) {
+  messaging::NewMessage m;
+  m.id = id;
+  m.conversation_id = cid;
+  m.sender_id = sender;
+  m.client_msg_id = cmid;
+  m.text = text;
+  m.created_at = at;
+  return m;
+}
+
+}  // namespace
+
+TEST(Postgres, TheTestDatabaseIsReachable) {
+  SKIP_WITHOUT_POSTGRES();
+  auto p = open_pool(base_url(), 1);
+  ASSERT_TRUE(p) << kUrlVariable
+                 << " is set but PostgreSQL is not reachable: " << p.error().message;
+}
+
+TEST(PostgresPool, MigrationsApplyOnceAndNameTheFailingStep) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  {
+    auto pool = schema.pool(2);
+    ASSERT_TRUE(pool->migrate("t", {{1, "CREATE TABLE t (v INTEGER)"}}));
+  }
+  auto pool = schema.pool(2);
+  // Re-running v1 would fail (the table exists); v2 applies.
+  ASSERT_TRUE(pool->migrate(
+      "t", {{1, "CREATE TABLE t (v INTEGER)"}, {2, "ALTER TABLE t ADD COLUMN w INTEGER"}}));
+  auto broken = pool->migrate("t", {{3, "THIS IS NOT SQL"}});
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message.find("v3"), std::string::npos) << broken.error().message;
+  std::int64_t versions = 0;
+  ASSERT_TRUE(pool->run([&](Connection& c) -> Result<void> {
+    versions = c.exec("SELECT count(*) FROM schema_migrations WHERE component = 't'").integer(0, 0);
+    return ok();
+  }));
+  EXPECT_EQ(versions, 2);
+}
+
+TEST(PostgresPool, AFailedTransactionRollsBackAndUniqueViolationsAreRecognised) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool = schema.pool(2);
+  ASSERT_TRUE(pool->migrate("t", {{1, "CREATE TABLE t (v INTEGER PRIMARY KEY)"}}));
+  auto declined = pool->transaction([](Connection& c) -> Result<void> {
+    c.exec("INSERT INTO t (v) VALUES (1)");
+    return fail(Errc::invalid_argument, "changed my mind");
+  });
+  EXPECT_FALSE(declined);
+  bool unique = false;
+  auto thrown = pool->transaction([&](Connection& c) -> Result<void> {
+    c.exec("INSERT INTO t (v) VALUES (2)");
+    try {
+      c.exec("INSERT INTO t (v) VALUES (2)");
+    } catch (const std::exception& e) {
+      unique = is_unique_violation(e);
+      throw;
+    }
+    return ok();
+  });
+  EXPECT_TRUE(unique);
+  ASSERT_FALSE(thrown);
+  EXPECT_EQ(thrown.error().code, Errc::internal);
+  std::int64_t count = -1;
+  ASSERT_TRUE(pool->run([&](Connection& c) -> Result<void> {
+    count = c.exec("SELECT count(*) FROM t").integer(0, 0);
+    return ok();
+  }));
+  EXPECT_EQ(count, 0);
+}
+
+TEST(PostgresPool, ABrokenConnectionIsReplaced) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool = schema.pool(1);
+  auto users = make_user_store(*pool);
+  ASSERT_TRUE(users);
+  std::int64_t pid = 0;
+  ASSERT_TRUE(pool->run([&](Connection& c) -> Result<void> {
+    pid = c.exec("SELECT pg_backend_pid()").integer(0, 0);
+    return ok();
+  }));
+  ASSERT_TRUE(admin([&](Connection& c) -> Result<void> {
+    c.exec("SELECT pg_terminate_backend($1::int)", {pid});
+    return ok();
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the backend exits
+  users::User u;
+  u.id = "U1";
+  u.username = "alice";
+  u.display_name = "Alice";
+  EXPECT_TRUE((*users)->insert(u));  // BEGIN fails on the dead connection; runs on a new one
+  EXPECT_TRUE((*users)->get("U1"));
+  EXPECT_EQ(pool->stats().reconnects, 1u);
+}
+
+TEST(PostgresPool, AcquireGivesUpAtTheDeadline) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  PoolOptions o;
+  o.size = 1;
+  o.acquire_timeout = std::chrono::milliseconds(100);
+  auto pool = Pool::open(schema.url(), o);
+  ASSERT_TRUE(pool);
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    ASSERT_TRUE((*pool)->run([&](Connection& c) -> Result<void> {
+      holding = true;
+      c.exec("SELECT pg_sleep(0.6)");
+      return ok();
+    }));
+  });
+  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto start = std::chrono::steady_clock::now();
+  auto r = (*pool)->run([](Connection&) -> Result<void> { return ok(); });
+  auto waited = std::chrono::steady_clock::now() - start;
+  holder.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::unavailable);
+  EXPECT_LT(waited, std::chrono::milliseconds(500));
+  EXPECT_EQ((*pool)->stats().acquire_timeouts, 1u);
+  EXPECT_TRUE((*pool)->run([](Connection&) -> Result<void> { return ok(); }));
+}
+
+// Two nodes, each with its own pool, migrate together and then send into one conversation at
+// once: every message gets its own seq, 1..N with no gap, the same whichever node reads; a send
+// retried on both nodes at once is stored once and both get the original.
+TEST(PostgresMessaging, TwoNodesSendingAtOnceGetGapFreeSeqAndOneCopyOfARetriedSend) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool_a = schema.pool(4);
+  auto pool_b = schema.pool(4);
+  std::unique_ptr<messaging::MessagingStore> a, b;
+  {
+    std::thread ta([&] {
+      auto s = make_messaging_store(*pool_a);
+      ASSERT_TRUE(s) << s.error().message;
+      a = std::move(*s);
+    });
+    std::thread tb([&] {
+      auto s = make_messaging_store(*pool_b);
+      ASSERT_TRUE(s) << s.error().message;
+      b = std::move(*s);
+    });
+    ta.join();
+    tb.join();
+  }
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(
+      a->create_conversation(channel("C1", "general"), {{"U1", messaging::Role::owner, 1}}));
+
+  constexpr int kThreadsPerNode = 4, kEach = 40;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::map<std::int64_t, std::string> seq_to_id;
+  std::atomic<int> failures{0};
+  for (int node = 0; node < 2; ++node)
+    for (int t = 0; t < kThreadsPerNode; ++t)
+      threads.emplace_back([&, node, t] {
+        auto& store = node == 0 ? *a : *b;
+        for (int i = 0; i < kEach; ++i) {
+          auto id = "M" + std::to_string(node) + "_" + std::to_string(t) + "_" + std::to_string(i);
+          auto r = store.append(message(id, "C1", "U" + std::to_string(t), id, "text " + id));
+          if (!r || !r->created) {
+            ++failures;
+            continue;
+          }
+          std::lock_guard lock(mu);
+          EXPECT_TRUE(seq_to_id.emplace(r->message.seq, id).second)
+              << "seq " << r->message.seq << " handed out twice";
+        }
+      });
+  for (auto& t : threads) t.join();
+  threads.clear();
+  ASSERT_EQ(failures, 0);
+  constexpr int kN = 2 * kThreadsPerNode * kEach;
+  ASSERT_EQ(seq_to_id.size(), static_cast<std::size_t>(kN));
+  EXPECT_EQ(seq_to_id.begin()->first, 1);
+  EXPECT_EQ(seq_to_id.rbegin()->first, kN);
+
+  // The same send (same sender and client_msg_id) arriving at both nodes at once.
+  std::vector<messaging::Appended> results(2 * kThreadsPerNode);
+  for (int i = 0; i < 2 * kThreadsPerNode; ++i)
+    threads.emplace_back([&, i] {
+      auto& store = i % 2 == 0 ? *a : *b;
+      auto r = store.append(message("D" + std::to_string(i), "C1", "U9", "retry", "once"));
+      ASSERT_TRUE(r) << r.error().message;
+      results[static_cast<std::size_t>(i)] = *r;
+    });
+  for (auto& t : threads) t.join();
+  int created = 0;
+  for (const auto& r : results) {
+    created += r.created ? 1 : 0;
+    EXPECT_EQ(r.message.id, results[0].message.id);
+    EXPECT_EQ(r.message.seq, kN + 1);
+  }
+  EXPECT_EQ(created, 1);
+
+  for (auto* reader : {a.get(), b.get()}) {
+    auto page = reader->history("C1", {std::nullopt, 0, kN + 10}, "U1");
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->messages.size(), static_cast<std::size_t>(kN + 1));
+    for (int i = 0; i < kN; ++i) {
+      EXPECT_EQ(page->messages[static_cast<std::size_t>(i)].seq, i + 1);
+      EXPECT_EQ(page->messages[static_cast<std::size_t>(i)].id, seq_to_id[i + 1]);
+    }
+    EXPECT_EQ(reader->get_conversation("C1")->last_seq, kN + 1);
+  }
+}
+
+TEST(PostgresSearch, FindsSubstringsAndCjkWordsRankedAndOnlyLiveMessages) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool = schema.pool(4);
+  auto msgs = make_messaging_store(*pool);
+  ASSERT_TRUE(msgs);
+  auto index = make_search_index(*pool);
+  ASSERT_TRUE(index) << index.error().message;
+  auto& store = **msgs;
+  ASSERT_TRUE(store.create_conversation(channel("C1", "one"), {{"U1", messaging::Role::owner, 1}}));
+  ASSERT_TRUE(store.create_conversation(channel("C2", "two"), {{"U1", messaging::Role::owner, 1}}));
+  auto send = [&](const std::string& id, const std::string& cid, const std::string& sender,
+                  const std::string& text,
+                  Millis at) { ASSERT_TRUE(store.append(message(id, cid, sender, id, text, at))); };
+  send("M1", "C1", "U1", "the quick brown fox jumps over the lazy dog by the river", 1000);
+  send("M2", "C1", "U2", "brown, brown and brown again", 2000);
+  send("M3", "C1", "U1", "我住在東京。今天天氣很好", 3000);
+  send("M4", "C1", "U2", "東京タワーに行きました", 4000);
+  send("M5", "C2", "U1", "Brown in another conversation", 5000);
+  send("M6", "C1", "U1", "100% sure_thing, it's \"quoted\" \\ back", 6000);
+
+  auto find = [&](std::vector<std::string> terms, std::vector<std::string> convs = {"C1"},
+                  std::function<void(search::IndexQuery&)> more = {}) {
+    search::IndexQuery q;
+    q.terms = std::move(terms);
+    q.conversation_ids = std::move(convs);
+    if (more) more(q);
+    auto r = (*index)->find(q);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(find({"brown"}), (V{"M2", "M1"})) << "more matches in a shorter text first";
+  EXPECT_EQ(find({"BROWN"}), (V{"M2", "M1"})) << "ASCII case-insensitive";
+  EXPECT_EQ(find({"row"}), (V{"M2", "M1"})) << "a substring inside words; newest first";
+  EXPECT_EQ(find({"ox"}), (V{"M1"})) << "two characters";
+  EXPECT_EQ(find({"fox", "quick"}), (V{"M1"}));
+  EXPECT_TRUE(find({"brown", "zebra"}).empty());
+  EXPECT_EQ(find({"東京"}), (V{"M4", "M3"})) << "a two-character Chinese/Japanese word";
+  EXPECT_EQ(find({"東京タワー"}), (V{"M4"}));
+  EXPECT_EQ(find({"天氣很好"}), (V{"M3"}));
+  EXPECT_EQ(find({"京"}), (V{"M4", "M3"}));
+  EXPECT_EQ(find({"brown"}, {"C1", "C2"}), (V{"M2", "M5", "M1"}));
+  EXPECT_EQ(find({"brown"}, {"C2"}), (V{"M5"}));
+  // Wildcards, quotes and backslashes are literal text.
+  EXPECT_EQ(find({"0%"}), (V{"M6"}));
+  EXPECT_EQ(find({"e_t"}), (V{"M6"}));
+  EXPECT_TRUE(find({"%"}, {"C2"}).empty());
+  EXPECT_EQ(find({"it's"}), (V{"M6"}));
+  EXPECT_EQ(find({"\"quoted\""}), (V{"M6"}));
+  EXPECT_EQ(find({"\\"}), (V{"M6"}));
+  EXPECT_EQ(find({"'"}), (V{"M6"}));
+  EXPECT_EQ(find({"&|!():*"}), V{});
+  // Filters, limit and offset.
+  EXPECT_EQ(find({"brown"}, {"C1"}, [](auto& q) { q.sender_id = "U1"; }), (V{"M1"}));
+  EXPECT_EQ(find({"東京"}, {"C1"}, [](auto& q) { q.before = 4000; }), (V{"M3"}));
+  EXPECT_EQ(find({"東京"}, {"C1"}, [](auto& q) { q.after = 3000; }), (V{"M4"}));
+  EXPECT_EQ(find({"brown"}, {"C1", "C2"}, [](auto& q) { q.limit = 1; }), (V{"M2"}));
+  EXPECT_EQ(find({"brown"}, {"C1", "C2"},
+                 [](auto& q) {
+                   q.limit = 1;
+                   q.offset = 1;
+                 }),
+            (V{"M5"}));
+  // Deleted messages are gone; edited ones are found by their new text only.
+  ASSERT_TRUE(store.remove_message("M2"));
+  EXPECT_EQ(find({"brown"}), (V{"M1"}));
+  ASSERT_TRUE(store.edit("M1", "a slow grey cat", 7000));
+  EXPECT_TRUE(find({"brown"}).empty());
+  EXPECT_EQ(find({"grey"}), (V{"M1"}));
+}
+
+}  // namespace parley::postgres
+
+namespace parley::users {
+INSTANTIATE_TEST_SUITE_P(Postgres, UserStoreContract, ::testing::Values(UserStoreFactory([] {
+                           return postgres::make_with_pool<UserStore, postgres::SkippedUserStore>(
+                               [](postgres::Pool& p) { return postgres::make_user_store(p); });
+                         })));
+}  // namespace parley::users
+
+namespace parley::auth {
+INSTANTIATE_TEST_SUITE_P(Postgres, AuthStoreContract, ::testing::Values(AuthStoreFactory([] {
+                           return postgres::make_with_pool<AuthStore, postgres::SkippedAuthStore>(
+                               [](postgres::Pool& p) { return postgres::make_auth_store(p); });
+                         })));
+}  // namespace parley::auth
+
+namespace parley::messaging {
+// The search index's column and index ride along, so every contract write also updates them.
+INSTANTIATE_TEST_SUITE_P(Postgres, MessagingStoreContract,
+                         ::testing::Values(MessagingStoreFactory([] {
+                           return postgres::make_with_pool<MessagingStore, void>(
+                               [](postgres::Pool& p) {
+                                 auto store = postgres::make_messaging_store(p);
+                                 if (store) {
+                                   EXPECT_TRUE(postgres::make_search_index(p));
+                                 }
+                                 return store;
+                               });
+                         })));
+}  // namespace parley::messaging
