@@ -29,12 +29,15 @@ web:
 run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
-# A throw-away PostgreSQL (scripts/postgres.sh, fsync off) for the `db` tests, stopped however
-# ctest ends; where PostgreSQL is not installed its tests skip, and a PARLEY_TEST_POSTGRES_URL
-# already set is used instead.
+# A throw-away Redis (scripts/redis.sh) and a throw-away PostgreSQL (scripts/postgres.sh, fsync
+# off) on loopback for the `db` tests, stopped however ctest ends. Where one is not installed its
+# tests skip; a PARLEY_TEST_REDIS_URL or PARLEY_TEST_POSTGRES_URL already set is used instead.
 test: build
 	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
-	  trap '$(CURDIR)/scripts/postgres.sh stop "$$pg"' EXIT INT TERM; \
+	  redis=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"' EXIT INT TERM; \
+	  if [ -z "$$PARLEY_TEST_REDIS_URL" ]; then redis=1; \
+	    PARLEY_TEST_REDIS_URL="$$($(CURDIR)/scripts/redis.sh start || true)"; fi; \
+	  export PARLEY_TEST_REDIS_URL; \
 	  if [ -z "$$PARLEY_TEST_POSTGRES_URL" ]; then \
 	    PARLEY_TEST_POSTGRES_URL="$$($(CURDIR)/scripts/postgres.sh start --fast "$$pg")"; st=$$?; \
 	    if [ $$st -eq 3 ]; then echo "make test: PostgreSQL is not installed: its tests are skipped"; \

@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl chromium
   postgresql-15 libpq-dev  # the server carries contrib (pg_trgm) on Debian 12
+  redis-server libhiredis-dev nginx
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests.
@@ -28,3 +29,14 @@ SUDO=""
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Tests run their own throw-away redis-server and nginx (scripts/redis.sh, scripts/nginx.sh) on
+# loopback; Debian starts system-wide ones on install (nginx on port 80). Stop and disable those
+# when this script just installed them; a machine that already ran them keeps them.
+for svc in redis-server nginx; do
+  if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1 &&
+    systemctl is-enabled "$svc" >/dev/null 2>&1; then
+    echo "install-deps: disabling the system $svc service (tests start their own)"
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
