@@ -12,7 +12,8 @@
 # the production example). WebSocket upgrades pass through on /api/v1/ws with a one-hour read
 # timeout; X-Forwarded-For is appended, so start the nodes with --trusted-proxies 127.0.0.1.
 # Configuration, pid, logs and temporary files live in PARLEY_NGINX_DIR (default: one per user
-# and checkout under $TMPDIR); nothing outside it is written.
+# and checkout under $TMPDIR); nothing outside it is written. Exit status 3 when nginx is not
+# installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,7 +56,7 @@ start() {
   [ $# -ge 1 ] || { echo "usage: $0 start NODE_PORT..." >&2; exit 2; }
   if [ ! -x "$NGINX" ]; then
     echo "nginx.sh: nginx is not installed (scripts/install-deps.sh installs it)" >&2
-    exit 1
+    exit 3
   fi
   local servers="" node
   for node in "$@"; do

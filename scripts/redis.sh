@@ -9,8 +9,8 @@
 # Listens on 127.0.0.1 only, keeps nothing on disk (no RDB, no AOF). The port is
 # PARLEY_REDIS_PORT (default 56379), or the next free one above it. The folder is
 # PARLEY_REDIS_DIR, by default one per user and checkout under $TMPDIR, so two checkouts
-# running `make test` at once get two servers. Exits 1 with one line when redis-server is not
-# installed (scripts/install-deps.sh installs it).
+# running `make test` at once get two servers. Exit status 3, with one line, when redis-server
+# is not installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,7 +41,7 @@ start() {
   if running; then url; return 0; fi
   if ! command -v redis-server >/dev/null 2>&1; then
     echo "redis.sh: redis-server is not installed (scripts/install-deps.sh installs it)" >&2
-    exit 1
+    exit 3
   fi
   rm -rf "$DIR"
   mkdir -p "$DIR"
