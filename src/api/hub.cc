@@ -196,8 +196,7 @@ void Hub::deliver(std::string_view payload) {
   frame += R"(","data":)";
   frame += event->data;
   frame += '}';
-  auto shared = std::make_shared<const std::string>(std::move(frame));
-  for (const auto& c : to) c->send(shared);
+  net::send_to_all(to, std::make_shared<const std::string>(std::move(frame)));
 }
 
 }  // namespace parley::api

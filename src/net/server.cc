@@ -6,6 +6,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,7 +22,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <deque>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -90,7 +90,10 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 
   std::uint64_t id() const override { return id_; }
   const std::string& peer_ip() const override { return peer_; }
+  auto executor() { return ws_.get_executor(); }
   void send(std::shared_ptr<const std::string> text) override;
+  // On the connection's thread: queue a frame, or close with 4008 when the queue is full.
+  void enqueue(std::shared_ptr<const std::string> text);
   void close(int code, std::string reason) override;
   void mark_ready() override;
   void post(std::function<void()> fn) override;
@@ -110,7 +113,10 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   websocket::stream<beast::tcp_stream> ws_;
   asio::steady_timer wake_;
   asio::steady_timer hello_timer_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  // Frames not yet written: queue_[queue_head_..]. A vector, not a deque, because an idle
+  // connection's empty std::deque still holds a 512-byte block.
+  std::vector<std::shared_ptr<const std::string>> queue_;
+  std::size_t queue_head_ = 0;
   std::optional<std::pair<int, std::string>> close_request_;
   bool ready_ = false;
   bool ended_ = false;
@@ -199,14 +205,40 @@ WsConn::WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::
 
 void WsConn::send(std::shared_ptr<const std::string> text) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-    if (self->ended_ || self->close_request_) return;
-    if (self->queue_.size() >= self->server_.opts.ws_send_queue_frames) {
-      self->request_close(kCloseSlowConsumer, "send queue full: reconnect and catch up");
-      return;
-    }
-    self->queue_.push_back(std::move(text));
-    self->wake_.cancel();
+    self->enqueue(std::move(text));
   });
+}
+
+void WsConn::enqueue(std::shared_ptr<const std::string> text) {
+  if (ended_ || close_request_) return;
+  if (queue_.size() - queue_head_ >= server_.opts.ws_send_queue_frames) {
+    request_close(kCloseSlowConsumer, "send queue full: reconnect and catch up");
+    return;
+  }
+  queue_.push_back(std::move(text));
+  wake_.cancel();
+}
+
+void send_to_all(const std::vector<std::shared_ptr<WsConnection>>& conns,
+                 const std::shared_ptr<const std::string>& text) {
+  // One post per I/O thread rather than one per recipient: a 1,000-member fan-out costs a
+  // handful of allocations, and each thread queues the frame on its own connections.
+  std::vector<std::pair<asio::any_io_executor, std::vector<std::shared_ptr<WsConn>>>> groups;
+  for (const auto& c : conns) {
+    auto ws = std::dynamic_pointer_cast<WsConn>(c);
+    if (!ws) {
+      c->send(text);
+      continue;
+    }
+    auto ex = ws->executor();
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == ex; });
+    if (g == groups.end()) g = groups.insert(groups.end(), {ex, {}});
+    g->second.push_back(std::move(ws));
+  }
+  for (auto& [ex, members] : groups)
+    asio::post(ex, [members = std::move(members), text] {
+      for (const auto& m : members) m->enqueue(text);
+    });
 }
 
 void WsConn::close(int code, std::string reason) {
@@ -233,6 +265,7 @@ void WsConn::request_close(int code, std::string reason) {
   if (ended_ || close_request_) return;
   close_request_.emplace(code, std::move(reason));
   queue_.clear();
+  queue_head_ = 0;
   wake_.cancel();
 }
 
@@ -253,13 +286,15 @@ asio::awaitable<void> WsConn::write_loop() {
       co_await ws_.async_close(cr, kTuple);
       co_return;
     }
-    if (queue_.empty()) {
+    if (queue_head_ == queue_.size()) {
+      queue_.clear();
+      queue_head_ = 0;
+      if (queue_.capacity() > 64) queue_.shrink_to_fit();  // a burst's room goes back
       wake_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_.async_wait(kTuple);
       continue;
     }
-    auto frame = std::move(queue_.front());
-    queue_.pop_front();
+    auto frame = std::move(queue_[queue_head_++]);
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
     if (ec) co_return;
   }
@@ -299,6 +334,10 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
   if (server_.stopping) request_close(kCloseGoingAway, "server shutting down");
 
   session_ = server_.ws_factory(self, req);
+  // The upgrade request stays in this frame for the connection's life: free what it holds.
+  upgrade = {};
+  req = Request{};
+  std::string().swap(early_bytes);
   asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
   asio::co_spawn(ws_.get_executor(), hello_deadline(), asio::detached);
 
@@ -313,6 +352,7 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
       session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     buffer.consume(buffer.size());
+    if (buffer.capacity() > 4096) buffer.shrink_to_fit();  // one big frame need not stay
   }
   ended_ = true;
   wake_.cancel();
@@ -456,7 +496,10 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
         on_exit.uncount();  // from here on it is counted as a WebSocket
         auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
         std::string early = beast::buffers_to_string(buffer.data());
-        co_await conn->run(std::move(upgrade), std::move(req), std::move(early));
+        // Its own coroutine, so this HTTP session's frame (parser, buffers, response) is freed
+        // rather than held for the WebSocket's whole life: it is most of an idle socket's memory.
+        asio::co_spawn(conn->executor(), conn->run(std::move(upgrade), std::move(req), std::move(early)),
+                       asio::detached);
         co_return;
       }
     }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/http.h"
 
@@ -30,6 +31,11 @@ class WsConnection {
   // Runs fn on the connection's I/O thread (where its WsSession lives), if still open.
   virtual void post(std::function<void()> fn) = 0;
 };
+
+// Queues the same frame on many connections (any threads): one hand-off per I/O thread instead
+// of one per connection. Same rules as WsConnection::send.
+void send_to_all(const std::vector<std::shared_ptr<WsConnection>>& conns,
+                 const std::shared_ptr<const std::string>& text);
 
 class WsSession {
  public:
