@@ -94,6 +94,10 @@ start() {
   touch "$marker"
   if [ -n "$run_as" ]; then chown "$run_as" "$dir"; fi
   chmod 0700 "$dir"
+  if [ -n "$run_as" ] && ! as_server test -w "$dir"; then
+    say "$run_as cannot write to $dir (a folder above it is closed to it); use one under /tmp"
+    exit 1
+  fi
   if running; then
     url
     return

@@ -59,6 +59,15 @@ void append_quoted(std::string& out, std::string_view v) {
   out += '"';
 }
 
+// Ends an open or failed transaction; a connection that cannot is broken and will be dropped.
+void rollback_quietly(Connection& c) {
+  if (c.broken()) return;
+  try {
+    c.exec_script("ROLLBACK");
+  } catch (const std::exception&) {
+  }
+}
+
 }  // namespace
 
 // ---- Param ----
@@ -331,15 +340,10 @@ Result<void> Pool::transaction(const Fn& fn) {
         if (c->exec_script("COMMIT").command() != "COMMIT")
           throw PgError("40000", "transaction was rolled back at commit", false);
       } else {
-        c->exec_script("ROLLBACK");
+        rollback_quietly(*c);  // fn's error is the answer, whatever the rollback says
       }
     } catch (const std::exception& e) {
-      if (!c->broken()) {
-        try {
-          c->exec_script("ROLLBACK");
-        } catch (const std::exception&) {
-        }
-      }
+      rollback_quietly(*c);
       if (retryable(e) && attempt < kMaxAttempts) {
         again = true;
         std::lock_guard lock(impl_->mu);

@@ -395,6 +395,84 @@ TEST(PostgresMessaging, TwoNodesSendingAtOnceGetGapFreeSeqAndOneCopyOfARetriedSe
   }
 }
 
+// Races that SQLite's single writer settles by construction, settled here by row and advisory
+// locks: run each from two nodes at once, several times.
+TEST(PostgresMessaging, TwoNodesRacingKeepDmsCapsOwnersAndPinsConsistent) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool_a = schema.pool(4);
+  auto pool_b = schema.pool(4);
+  auto sa = make_messaging_store(*pool_a);
+  ASSERT_TRUE(sa);
+  auto sb = make_messaging_store(*pool_b);
+  ASSERT_TRUE(sb);
+  messaging::MessagingStore* nodes[2] = {sa->get(), sb->get()};
+  auto race = [&](const std::function<void(messaging::MessagingStore&, int)>& fn) {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; ++i) ts.emplace_back([&, i] { fn(*nodes[i % 2], i); });
+    for (auto& t : ts) t.join();
+  };
+  for (int round = 0; round < 5; ++round) {
+    auto r = std::to_string(round);
+    // Both users open their DM at once: one conversation.
+    std::vector<std::string> dm_ids(4);
+    std::atomic<int> created{0};
+    race([&](messaging::MessagingStore& s, int i) {
+      messaging::Conversation d;
+      d.id = "D" + r + "_" + std::to_string(i);
+      d.type = messaging::ConversationType::dm;
+      d.created_by = "A" + r;
+      auto got = i % 2 ? s.find_or_create_dm(d, "A" + r, "B" + r)
+                       : s.find_or_create_dm(d, "B" + r, "A" + r);
+      ASSERT_TRUE(got) << got.error().message;
+      dm_ids[static_cast<std::size_t>(i)] = got->first.id;
+      created += got->second ? 1 : 0;
+    });
+    EXPECT_EQ(created, 1);
+    for (const auto& id : dm_ids) EXPECT_EQ(id, dm_ids[0]);
+    EXPECT_EQ(nodes[0]->get_conversation(dm_ids[0])->member_count, 2);
+
+    // Four joins at once into a group capped at 3 with one member: exactly two get in.
+    auto g = channel("G" + r, "");
+    g.type = messaging::ConversationType::group;
+    ASSERT_TRUE(nodes[0]->create_conversation(g, {{"U0", messaging::Role::owner, 1}}));
+    std::atomic<int> joined{0};
+    race([&](messaging::MessagingStore& s, int i) {
+      auto added =
+          s.add_members("G" + r, {{"J" + std::to_string(i), messaging::Role::member, 2}}, 3);
+      if (added) joined += static_cast<int>(added->size());
+    });
+    EXPECT_EQ(joined, 2);
+    EXPECT_EQ(nodes[1]->get_conversation("G" + r)->member_count, 3);
+
+    // Both owners leave at once: someone still owns the channel.
+    ASSERT_TRUE(nodes[0]->create_conversation(channel("O" + r, "owners" + r),
+                                              {{"P1", messaging::Role::owner, 1},
+                                               {"P2", messaging::Role::owner, 2},
+                                               {"P3", messaging::Role::member, 3}}));
+    race([&](messaging::MessagingStore& s, int i) {
+      if (i < 2) {
+        EXPECT_TRUE(s.remove_member("O" + r, i == 0 ? "P1" : "P2"));
+      }
+    });
+    auto p3 = nodes[1]->membership("O" + r, "P3");
+    ASSERT_TRUE(p3 && *p3);
+    EXPECT_EQ((*p3)->role, messaging::Role::owner);
+
+    // Four pins at once with room for two.
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE(nodes[0]->append(message("PM" + r + "_" + std::to_string(i), "G" + r, "U0",
+                                           "pm" + std::to_string(i), "pin me")));
+    std::atomic<int> pinned{0};
+    race([&](messaging::MessagingStore& s, int i) {
+      auto p = s.pin("G" + r, "PM" + r + "_" + std::to_string(i), "U0", 10 + i, 2);
+      if (p && *p) ++pinned;
+    });
+    EXPECT_EQ(pinned, 2);
+    EXPECT_EQ(nodes[1]->pins("G" + r, "U0")->size(), 2u);
+  }
+}
+
 TEST(PostgresSearch, FindsSubstringsAndCjkWordsRankedAndOnlyLiveMessages) {
   SKIP_WITHOUT_POSTGRES();
   TestSchema schema;
@@ -442,6 +520,10 @@ TEST(PostgresSearch, FindsSubstringsAndCjkWordsRankedAndOnlyLiveMessages) {
   // Wildcards, quotes and backslashes are literal text.
   EXPECT_EQ(find({"0%"}), (V{"M6"}));
   EXPECT_EQ(find({"e_t"}), (V{"M6"}));
+  EXPECT_EQ(find({"100%"}), (V{"M6"}));
+  EXPECT_EQ(find({"sure_thing"}), (V{"M6"}));
+  EXPECT_TRUE(find({"surexthing"}).empty());
+  EXPECT_TRUE(find({"10%0"}).empty());
   EXPECT_TRUE(find({"%"}, {"C2"}).empty());
   EXPECT_EQ(find({"it's"}), (V{"M6"}));
   EXPECT_EQ(find({"\"quoted\""}), (V{"M6"}));
