@@ -89,11 +89,13 @@ class RedisBus : public Bus {
   virtual Stats stats() const = 0;
   // Sends what is queued if Redis is connected (bounded by io_timeout_ms), then ends both
   // threads. Idempotent; the destructor calls it. Publishing afterwards delivers locally only.
+  // Not from a handler (it joins the thread handlers run on).
   virtual void stop() = 0;
 };
 
-// node_id names this node in logs and frames: 1 to 64 of [A-Za-z0-9._-]. A random suffix is
-// added per instance, so two nodes given the same name still hear each other.
+// node_id names this node in logs and frames: 1 to 64 of [A-Za-z0-9._:-] (a host name, or
+// host:port). A random suffix is added per instance, so two nodes given the same name still hear
+// each other.
 Result<std::unique_ptr<RedisBus>> make_redis_bus(const std::string& url, std::string node_id,
                                                  BusOptions options = {});
 

@@ -50,7 +50,8 @@ constexpr std::size_t kBatch = 256;  // frames per pipelined round trip
 bool valid_node_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+          c == ':'))
       return false;
   return true;
 }
@@ -621,7 +622,7 @@ Result<std::unique_ptr<RedisBus>> make_redis_bus(const std::string& url, std::st
   auto endpoint = parse_url(url);
   if (!endpoint) return fail(endpoint.error());
   if (!valid_node_id(node_id))
-    return fail(Errc::invalid_argument, "redis bus: node id must be 1 to 64 of [A-Za-z0-9._-]");
+    return fail(Errc::invalid_argument, "redis bus: node id must be 1 to 64 of [A-Za-z0-9._:-]");
   // Connect now, so a wrong address or password is a start-up error, not a warning; the
   // connection becomes the publisher's.
   auto c = connect(*endpoint, options.connect_timeout_ms, options.io_timeout_ms);

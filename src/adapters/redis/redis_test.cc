@@ -236,6 +236,8 @@ TEST(RedisBusFactory, RejectsBadNodeIdsAndUnreachableRedis) {
   EXPECT_EQ(b.error().code, Errc::invalid_argument);
   EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", ""));
   EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", std::string(65, 'a')));
+  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", "a/b"));
+  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", "a\nb"));
 
   auto down = make_redis_bus("redis://127.0.0.1:" + std::to_string(free_port()), "n1");
   ASSERT_FALSE(down);
@@ -253,8 +255,8 @@ TEST(RedisBusFactory, RejectsBadNodeIdsAndUnreachableRedis) {
 TEST(RedisBus, TwoNodesSeeEachOthersEventsInPublishOrder) {
   REQUIRE_REDIS();
   auto prefix = unique_prefix();
-  auto a = make_redis_bus(url, "node-a", bus_options(prefix));
-  auto b = make_redis_bus(url, "node-b", bus_options(prefix));
+  auto a = make_redis_bus(url, "10.0.1.11:8080", bus_options(prefix));
+  auto b = make_redis_bus(url, "10.0.1.12:8080", bus_options(prefix));
   ASSERT_TRUE(a) << a.error().message;
   ASSERT_TRUE(b) << b.error().message;
   Inbox at, bt, other;
@@ -313,6 +315,18 @@ TEST(RedisBus, OwnEventsAreDeliveredSynchronouslyAndTheirEchoIgnored) {
   ASSERT_TRUE(at.wait_for("y"));
   EXPECT_EQ(at.items(), (std::vector<std::string>{"x", "y"}));
   EXPECT_GE((*a)->stats().echoes, 1u);
+}
+
+TEST(RedisBus, TwoNodesGivenTheSameNameStillHearEachOther) {
+  REQUIRE_REDIS();
+  auto prefix = unique_prefix();
+  auto a = make_redis_bus(url, "node", bus_options(prefix));
+  auto b = make_redis_bus(url, "node", bus_options(prefix));
+  ASSERT_TRUE(a && b);
+  Inbox bt;
+  auto sb = (*b)->subscribe("t", bt.handler());
+  (*a)->publish("t", "hello");
+  EXPECT_TRUE(bt.wait_for("hello"));
 }
 
 TEST(RedisBus, PayloadsAreBinarySafe) {
