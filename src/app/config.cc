@@ -129,6 +129,27 @@ const std::map<std::string, Setter>& setters() {
          c.max_body_bytes = *n;
          return ok();
        }},
+      {"database",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("postgres://", 0) != 0 && v.rfind("postgresql://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "database: expected postgres://USER@HOST:PORT/DB (or empty for SQLite)");
+         c.database = v;
+         return ok();
+       }},
+      {"redis",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("redis://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "redis: expected redis://HOST:PORT (or empty for one node)");
+         c.redis = v;
+         return ok();
+       }},
+      {"node_id",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.node_id = v;
+         return ok();
+       }},
       {"presence_grace_ms",
        [](Config& c, const std::string& v) -> Result<void> {
          auto n = parse_uint(v, "presence_grace_ms", 3'600'000);
@@ -310,6 +331,11 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --io-threads N             I/O threads, 0 = one per core (default 0)
   --workers N                threads for storage and hashing, 0 = 4 per core, at least 32
   --max-body-bytes N         largest request body accepted (default 1048576)
+  --database URL             postgres://USER@HOST:PORT/DB to share state between nodes
+                             (default: SQLite in the data directory)
+  --redis URL                redis://HOST:PORT for cross-node events and shared rate limits
+                             (default: in-process, one node)
+  --node-id NAME             this node's name on the Redis bus (default: host name and port)
   --presence-grace-ms N      how long a user stays online after their last socket closes
                              (default 30000)
   --web-root DIR             the web app to serve at / ("" = API only; default: the

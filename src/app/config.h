@@ -31,6 +31,9 @@ struct Config {
   std::vector<std::string> trusted_proxies;
   api::RateLimits rate_limits;
   std::string web_root = default_web_root();  // "" = no web app
+  std::string database;  // "" = SQLite in data_dir; postgres://... = a shared PostgreSQL
+  std::string redis;     // "" = in-process bus and rate limits; redis://... = shared by nodes
+  std::string node_id;   // names this node on the Redis bus; "" = host name and port
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

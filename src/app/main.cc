@@ -2,6 +2,7 @@
 // for now), wires modules, api and server, runs until SIGTERM/SIGINT, and stops everything in
 // reverse order of start.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,8 @@
 #include <thread>
 
 #include "adapters/inprocess/in_process_bus.h"
+#include "adapters/postgres/stores.h"
+#include "adapters/redis/redis.h"
 #include "adapters/sqlite/stores.h"
 #include "api/api.h"
 #include "app/config.h"
@@ -37,6 +40,41 @@ int die(const std::string& line) {
   return 2;
 }
 
+// Every module's store, on the embedded SQLite or on a PostgreSQL shared by several nodes.
+// Declared so that the stores go before the database they use.
+struct Storage {
+  std::unique_ptr<sqlite::Database> sqlite;
+  std::unique_ptr<postgres::Pool> postgres;
+  std::unique_ptr<users::UserStore> users;
+  std::unique_ptr<auth::AuthStore> auth;
+  std::unique_ptr<messaging::MessagingStore> messaging;
+  std::unique_ptr<search::SearchIndex> search;
+};
+
+// Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
+template <class Db>
+Result<void> open_stores(Storage& s, Db& db) {
+  auto users = make_user_store(db);
+  if (!users) return fail(users.error());
+  auto auth = make_auth_store(db);
+  if (!auth) return fail(auth.error());
+  auto messaging = make_messaging_store(db);
+  if (!messaging) return fail(messaging.error());
+  auto search = make_search_index(db);  // after messaging: it indexes the messages table
+  if (!search) return fail(search.error());
+  s.users = std::move(*users);
+  s.auth = std::move(*auth);
+  s.messaging = std::move(*messaging);
+  s.search = std::move(*search);
+  return ok();
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "node";
+  return name;
+}
+
 int serve(const std::vector<std::string>& args) {
   auto config = load_config(args, environ);
   if (!config) return die(config.error().message);
@@ -50,30 +88,46 @@ int serve(const std::vector<std::string>& args) {
   if (ec) return die("cannot create data directory " + cfg.data_dir + ": " + ec.message());
   ::chmod(cfg.data_dir.c_str(), 0700);  // the database holds password hashes and keys
 
-  auto db = sqlite::Database::open(cfg.data_dir + "/parley.db");
-  if (!db) return die(db.error().message);
-  auto user_store = sqlite::make_user_store(**db);
-  if (!user_store) return die(user_store.error().message);
-  auto auth_store = sqlite::make_auth_store(**db);
-  if (!auth_store) return die(auth_store.error().message);
-  auto messaging_store = sqlite::make_messaging_store(**db);
-  if (!messaging_store) return die(messaging_store.error().message);
-  auto search_index = sqlite::make_search_index(**db);
-  if (!search_index) return die(search_index.error().message);
-
-  SystemClock clock;
-  auto bus = adapters::make_in_process_bus();
-  auto limiter = ratelimit::make_in_memory_rate_limiter(clock);
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   // A send holds its worker until its group commits, so the worker count caps how many sends
   // share a commit: 32 lets group commit work even on small machines (bench/RESULTS.md).
-  WorkerPool pool("worker", cfg.workers ? cfg.workers : std::max(32u, 4 * cores), 10'000);
+  const unsigned workers = cfg.workers ? cfg.workers : std::max(32u, 4 * cores);
 
-  users::UserService users(**user_store, clock);
-  auth::AuthService auth(**auth_store, users, *bus, clock, auth::AuthOptions{});
+  Storage storage;
+  if (cfg.database.empty()) {
+    auto db = sqlite::Database::open(cfg.data_dir + "/parley.db");
+    if (!db) return die(db.error().message);
+    storage.sqlite = std::move(*db);
+    if (auto r = open_stores(storage, *storage.sqlite); !r) return die(r.error().message);
+  } else {
+    auto pg = postgres::open_pool(cfg.database, static_cast<int>(workers));
+    if (!pg) return die("database: " + pg.error().message);
+    storage.postgres = std::move(*pg);
+    if (auto r = open_stores(storage, *storage.postgres); !r) return die(r.error().message);
+  }
+
+  SystemClock clock;
+  std::unique_ptr<Bus> bus;
+  std::unique_ptr<ratelimit::RateLimiter> limiter;
+  if (cfg.redis.empty()) {
+    bus = adapters::make_in_process_bus();
+    limiter = ratelimit::make_in_memory_rate_limiter(clock);
+  } else {
+    std::string node = cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
+    auto rbus = redis::make_redis_bus(cfg.redis, node);
+    if (!rbus) return die("redis: " + rbus.error().message);
+    bus = std::move(*rbus);
+    auto rl = redis::make_redis_rate_limiter(cfg.redis, clock);
+    if (!rl) return die("redis: " + rl.error().message);
+    limiter = std::move(*rl);
+  }
+  WorkerPool pool("worker", workers, 10'000);
+
+  users::UserService users(*storage.users, clock);
+  auth::AuthService auth(*storage.auth, users, *bus, clock, auth::AuthOptions{});
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
-  messaging::MessagingService messaging(**messaging_store, users, *bus, clock);
-  search::SearchService search(**search_index, messaging);
+  messaging::MessagingService messaging(*storage.messaging, users, *bus, clock);
+  search::SearchService search(*storage.search, messaging);
   presence::PresenceService presence(messaging, users, clock, {cfg.presence_grace_ms});
 
   api::ApiOptions api_opts;
@@ -103,7 +157,7 @@ int serve(const std::vector<std::string>& args) {
   server.run();  // returns after SIGTERM/SIGINT and a graceful drain
   pool.stop();
   presence.stop();
-  (*db)->stop();
+  if (storage.sqlite) storage.sqlite->stop();
   log::info("stopped");
   log::flush();
   return 0;
