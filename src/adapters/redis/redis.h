@@ -3,8 +3,8 @@
 // - RedisBus (a core Bus): events between nodes over Redis pub/sub. Local subscribers get a
 //   node's own events synchronously, on the publishing thread, exactly as with the in-process
 //   bus; other nodes get them through Redis, on the bus's subscriber thread. Each published frame
-//   carries this instance's id, and a node drops the echoes of its own frames (docs/decisions.md,
-//   "Redis"). Events from one publisher reach every node in publish order.
+//   carries a random token of this bus instance, and a node drops the echoes of its own frames
+//   (docs/decisions.md, "Redis"). Events from one publisher reach every node in publish order.
 // - A RateLimiter whose token buckets live in Redis (a Lua script, one key per bucket, with a
 //   TTL), so every node draws from the same buckets.
 //
@@ -93,9 +93,9 @@ class RedisBus : public Bus {
   virtual void stop() = 0;
 };
 
-// node_id names this node in logs and frames: 1 to 64 of [A-Za-z0-9._:-] (a host name, or
-// host:port). A random suffix is added per instance, so two nodes given the same name still hear
-// each other.
+// node_id names this node in logs: 1 to 255 printable ASCII characters without spaces (a host
+// name, host:port). Frames carry a random token per bus instance instead, so two nodes given the
+// same name still hear each other.
 Result<std::unique_ptr<RedisBus>> make_redis_bus(const std::string& url, std::string node_id,
                                                  BusOptions options = {});
 

@@ -12,9 +12,9 @@
 // A silent connection is checked with PING; a lost one is replaced with backoff, and every
 // current topic is subscribed again on the new one.
 //
-// A frame is "<instance id>\n<payload>". Local subscribers get their own node's events
-// synchronously in publish() (the in-process bus's behaviour, and independent of Redis), so the
-// subscriber thread drops frames carrying this instance's id.
+// A frame is "<instance token>\n<payload>", the token random per bus instance. Local subscribers
+// get their own node's events synchronously in publish() (the in-process bus's behaviour, and
+// independent of Redis), so the subscriber thread drops frames carrying this instance's token.
 #include <poll.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -47,12 +47,11 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kBatch = 256;  // frames per pipelined round trip
 
+// Printable ASCII without spaces: it goes into log lines as it is.
 bool valid_node_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
+  if (id.empty() || id.size() > 255) return false;
   for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-          c == ':'))
-      return false;
+    if (c < 0x21 || c > 0x7e) return false;
   return true;
 }
 
@@ -110,7 +109,8 @@ class RedisBusImpl final : public RedisBus {
       : first_connection_(std::move(first)),
         endpoint_(std::move(endpoint)),
         node_id_(std::move(node_id)),
-        instance_(node_id_ + "/" + new_id(SystemClock().now_ms())),
+        token_(new_id(SystemClock().now_ms())),
+        instance_(node_id_ + "/" + token_),
         opt_(std::move(options)),
         metrics_(BusMetrics::get()) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -250,8 +250,8 @@ class RedisBusImpl final : public RedisBus {
 
   void enqueue(std::string_view topic, std::string_view payload) {
     Frame f{opt_.channel_prefix + std::string(topic), {}, SteadyClock::now()};
-    f.bytes.reserve(instance_.size() + 1 + payload.size());
-    f.bytes.append(instance_).append(1, '\n').append(payload);
+    f.bytes.reserve(token_.size() + 1 + payload.size());
+    f.bytes.append(token_).append(1, '\n').append(payload);
     bool warn = false;
     std::uint64_t dropped_now = 0;
     {
@@ -573,7 +573,7 @@ class RedisBusImpl final : public RedisBus {
     std::string_view frame = str(2);
     auto nl = frame.find('\n');
     if (nl == std::string_view::npos) return;  // not ours
-    if (frame.substr(0, nl) == instance_) {
+    if (frame.substr(0, nl) == token_) {
       ++echoes_;
       return;
     }
@@ -586,7 +586,8 @@ class RedisBusImpl final : public RedisBus {
   Context first_connection_;  // handed to the publisher thread
   const Endpoint endpoint_;
   const std::string node_id_;
-  const std::string instance_;
+  const std::string token_;     // random, per instance: starts every frame we publish
+  const std::string instance_;  // node id and token, for logs
   const BusOptions opt_;
   BusMetrics& metrics_;
   int wake_fd_ = -1;
@@ -622,7 +623,8 @@ Result<std::unique_ptr<RedisBus>> make_redis_bus(const std::string& url, std::st
   auto endpoint = parse_url(url);
   if (!endpoint) return fail(endpoint.error());
   if (!valid_node_id(node_id))
-    return fail(Errc::invalid_argument, "redis bus: node id must be 1 to 64 of [A-Za-z0-9._:-]");
+    return fail(Errc::invalid_argument,
+                "redis bus: node id must be 1 to 255 printable characters without spaces");
   // Connect now, so a wrong address or password is a start-up error, not a warning; the
   // connection becomes the publisher's.
   auto c = connect(*endpoint, options.connect_timeout_ms, options.io_timeout_ms);

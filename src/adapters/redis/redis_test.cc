@@ -235,9 +235,9 @@ TEST(RedisBusFactory, RejectsBadNodeIdsAndUnreachableRedis) {
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, Errc::invalid_argument);
   EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", ""));
-  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", std::string(65, 'a')));
-  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", "a/b"));
+  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", std::string(256, 'a')));
   EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", "a\nb"));
+  EXPECT_FALSE(make_redis_bus("redis://127.0.0.1:1", "caf\xc3\xa9"));
 
   auto down = make_redis_bus("redis://127.0.0.1:" + std::to_string(free_port()), "n1");
   ASSERT_FALSE(down);
