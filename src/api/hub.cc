@@ -1,5 +1,6 @@
 #include "hub.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace parley::api {
@@ -20,11 +21,78 @@ std::vector<std::string> split_ids(const std::string& list) {
 }  // namespace
 
 Hub::Hub(Bus& bus, messaging::MessagingService& messaging) : messaging_(messaging) {
+  sweeper_ = std::thread([this] { sweep_loop(); });
   subscription_ = bus.subscribe(std::string(messaging::kEventsTopic),
                                 [this](std::string_view payload) { deliver(payload); });
 }
 
-Hub::~Hub() = default;
+Hub::~Hub() {
+  subscription_.reset();
+  {
+    std::lock_guard lock(sweep_mu_);
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  sweeper_.join();
+}
+
+void Hub::deliver_in_order(messaging::Event e) {
+  const std::string& cid = e.route.conversation_ids[0];
+  std::shared_ptr<Order> o;
+  {
+    std::lock_guard lock(order_mu_);
+    auto& slot = order_[cid];
+    if (!slot) slot = std::make_shared<Order>();
+    o = slot;
+  }
+  // Fan-out happens under the conversation's lock, so two threads never interleave its events.
+  std::lock_guard lock(o->mu);
+  auto now = std::chrono::steady_clock::now();
+  o->touched = now;
+  const std::int64_t seq = e.route.seq;
+  if (o->last != 0 && seq > o->last + 1) {  // ahead of a gap: wait for the missing ones
+    o->held.emplace(seq, std::make_pair(std::move(e), now));
+    return;
+  }
+  fan_out(e);  // the next one, the first seen, or a late one (nothing to wait for)
+  o->last = std::max(o->last, seq);
+  for (auto it = o->held.begin(); it != o->held.end() && it->first <= o->last + 1;
+       it = o->held.erase(it)) {
+    fan_out(it->second.first);
+    o->last = std::max(o->last, it->first);
+  }
+}
+
+void Hub::sweep_loop() {
+  std::unique_lock lock(sweep_mu_);
+  while (!stopping_) {
+    sweep_cv_.wait_for(lock, std::chrono::milliseconds(kHoldMs / 4));
+    if (stopping_) break;
+    lock.unlock();
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Order>> orders;
+    {
+      std::lock_guard olock(order_mu_);
+      // Conversations quiet for a minute are forgotten; the next event starts afresh.
+      std::erase_if(order_, [&](const auto& kv) {
+        std::lock_guard l(kv.second->mu);
+        return kv.second->held.empty() && now - kv.second->touched > std::chrono::minutes(1);
+      });
+      for (const auto& [cid, o] : order_) orders.push_back(o);
+    }
+    for (const auto& o : orders) {
+      std::lock_guard l(o->mu);
+      if (o->held.empty() || now - o->held.begin()->second.second < std::chrono::milliseconds(kHoldMs))
+        continue;
+      for (auto& [seq, held] : o->held) {  // the gap is not coming: skip it
+        fan_out(held.first);
+        o->last = std::max(o->last, seq);
+      }
+      o->held.clear();
+    }
+    lock.lock();
+  }
+}
 
 std::size_t Hub::connection_count() const {
   std::shared_lock lock(mu_);
@@ -118,6 +186,14 @@ void Hub::collect_conversation(const std::string& cid, const std::string& except
 void Hub::deliver(std::string_view payload) {
   auto event = messaging::decode(payload);
   if (!event) return;
+  if (event->route.seq > 0 && event->route.kind == messaging::Route::Kind::conversation &&
+      !event->route.conversation_ids.empty())
+    return deliver_in_order(std::move(*event));
+  fan_out(*event);
+}
+
+void Hub::fan_out(const messaging::Event& ev) {
+  const auto* event = &ev;
   using Kind = messaging::Route::Kind;
   const auto& route = event->route;
   std::vector<std::shared_ptr<net::WsConnection>> to;

@@ -7,14 +7,23 @@
 // that fan-out reads, so a removed member gets member.left and nothing after it. Events of one
 // conversation arrive in order from the bus (the messaging sequencer publishes them one at a
 // time) and are queued before the next one is looked at, which keeps them in seq order per
-// connection. Private to api/. Thread-safe.
+// connection. With several nodes, message.created events of one conversation reach a node from
+// each sender's node separately; the hub puts them back in seq order, holding one that arrives
+// early for at most kHoldMs while the missing ones come (a gap that never fills, from a node
+// that died between commit and publish, is skipped then: clients catch up from history).
+// Private to api/. Thread-safe.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -44,7 +53,17 @@ class Hub {
 
   std::size_t connection_count() const;
 
+  static constexpr int kHoldMs = 200;
+
  private:
+  using Instant = std::chrono::steady_clock::time_point;
+  // Per conversation: the highest seq handed out and what arrived ahead of a gap.
+  struct Order {
+    std::mutex mu;
+    std::int64_t last = 0;
+    std::map<std::int64_t, std::pair<messaging::Event, Instant>> held;
+    Instant touched;
+  };
   struct Link {
     std::shared_ptr<net::WsConnection> conn;
     std::string session_id;
@@ -59,6 +78,10 @@ class Hub {
   };
 
   void deliver(std::string_view payload);
+  // message.created: in seq order per conversation (see above), then fan_out.
+  void deliver_in_order(messaging::Event e);
+  void fan_out(const messaging::Event& e);
+  void sweep_loop();
   void follow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
   void unfollow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
   void collect_conversation(const std::string& conversation_id, const std::string& except_user,
@@ -69,7 +92,13 @@ class Hub {
   std::unordered_map<std::string, UserEntry> users_;
   std::unordered_map<std::string, std::unordered_set<std::string>> followers_;  // conv -> users
   std::unordered_map<std::uint64_t, std::string> user_of_conn_;
-  std::unique_ptr<Bus::Subscription> subscription_;
+  std::mutex order_mu_;  // guards order_ (each Order has its own lock)
+  std::unordered_map<std::string, std::shared_ptr<Order>> order_;
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;
+  std::thread sweeper_;
+  std::unique_ptr<Bus::Subscription> subscription_;  // last: unsubscribed first
 };
 
 }  // namespace parley::api

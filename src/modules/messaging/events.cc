@@ -1,5 +1,7 @@
 #include "modules/messaging/events.h"
 
+#include <cstdint>
+
 namespace parley::messaging {
 namespace {
 
@@ -30,6 +32,8 @@ std::string encode(const Event& e) {
   out += e.route.except_user;
   out += '|';
   out += e.route.except_session;
+  out += '|';
+  out += std::to_string(e.route.seq);
   out += '\n';
   out += e.name;
   out += '\n';
@@ -54,7 +58,13 @@ std::optional<Event> decode(std::string_view payload) {
   while (!convs.empty()) e.route.conversation_ids.emplace_back(take(convs, ','));
   e.route.user_id = take(header, '|');
   e.route.except_user = take(header, '|');
-  e.route.except_session = header;
+  e.route.except_session = take(header, '|');
+  std::int64_t seq = 0;
+  for (char c : header) {
+    if (c < '0' || c > '9' || seq > (INT64_MAX - 9) / 10) return std::nullopt;
+    seq = seq * 10 + (c - '0');
+  }
+  e.route.seq = seq;
   e.name = name;
   e.data = payload;
   return e;

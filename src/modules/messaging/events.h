@@ -8,6 +8,7 @@
 // a conversation's events at once.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ struct Route {
   std::string user_id;
   std::string except_user;
   std::string except_session;
+  // message.created: the message's seq, so a gateway receiving events of one conversation from
+  // several nodes can put them back in order; 0 for every other event.
+  std::int64_t seq = 0;
 };
 
 struct Event {

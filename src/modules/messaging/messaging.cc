@@ -601,10 +601,11 @@ Result<Appended> MessagingService::send(const std::string& caller, const SendReq
     I.sequencer.finish(in.conversation_id, ticket, std::nullopt);
     return appended;
   }
+  Event created = Impl::conversation_event(in.conversation_id, "message.created",
+                                           serialize(to_json(appended->message)));
+  created.route.seq = appended->message.seq;
   I.sequencer.finish(in.conversation_id, ticket,
-                     Sequencer::Ready{appended->message.seq,
-                                      Impl::conversation_event(in.conversation_id, "message.created",
-                                                               serialize(to_json(appended->message)))});
+                     Sequencer::Ready{appended->message.seq, std::move(created)});
   return appended;
 }
 

@@ -87,6 +87,7 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   e.route.conversation_ids = {"C1", "C2"};
   e.route.user_id = "U1";
   e.route.except_session = "S1";
+  e.route.seq = 42;
   e.name = "presence.changed";
   e.data = R"({"a":"line\nbreak|pipe"})";
   auto d = decode(encode(e));
@@ -95,6 +96,7 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   EXPECT_EQ(d->route.conversation_ids, e.route.conversation_ids);
   EXPECT_EQ(d->route.user_id, "U1");
   EXPECT_EQ(d->route.except_session, "S1");
+  EXPECT_EQ(d->route.seq, 42);
   EXPECT_EQ(d->name, e.name);
   EXPECT_EQ(d->data, e.data);
   EXPECT_FALSE(decode("garbage"));
