@@ -3,10 +3,10 @@
 // - append: `UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING last_seq` locks the
 //   conversation's row until COMMIT, so concurrent sends to one conversation, from any node,
 //   take seq one after another (a failed send rolls its increment back: no gaps); the message
-//   row goes in the same transaction and append returns after the COMMIT. A repeated
-//   (conversation, sender, client_msg_id) is found before the lock, or, when the first copy
-//   committed while this one waited for the lock, by the unique constraint (ON CONFLICT DO
-//   NOTHING); then the transaction rolls back and the original is returned.
+//   row goes in the same transaction (the same statement) and append returns after the COMMIT.
+//   A repeated (conversation, sender, client_msg_id), also one whose first copy committed while
+//   this one waited for the lock, meets the unique constraint (ON CONFLICT DO NOTHING); then the
+//   transaction rolls back and the original is returned.
 // - membership changes lock the conversation's row first, so counts, caps and the owner
 //   handover see every concurrent change; reactions lock their message's row; pins of one
 //   conversation take a transaction-level advisory lock.
@@ -559,46 +559,44 @@ class PostgresMessagingStore final : public MessagingStore {
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
       out.reset();
       duplicate = false;
-      if (auto orig = original_of(c, m)) {  // a retried send: no lock needed
-        out = Appended{std::move(*orig), false};
-        return ok();
+      // One statement, so the conversation's row lock (held until COMMIT, it orders this send
+      // after every other send to the conversation that got there first, on any node) is held
+      // across no further round trip for a top-level message: take the next seq, insert the
+      // message unless this (sender, client_msg_id) is already there, and move the sender's
+      // read marker (they have seen the conversation up to their own message).
+      auto ins = c.exec(
+          "WITH s AS (UPDATE conversations SET last_seq = last_seq + 1,"
+          "   last_message_at = GREATEST(last_message_at, $7::bigint),"
+          "   activity = GREATEST(activity, $7::bigint)"
+          "   WHERE id = $2 RETURNING last_seq),"
+          " r AS (UPDATE members SET last_read_seq = s.last_seq FROM s"
+          "   WHERE members.conversation_id = $2 AND members.user_id = $3"
+          "   AND members.last_read_seq < s.last_seq)"
+          " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
+          "   thread_root_id, created_at)"
+          " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
+          "   $7::bigint FROM s"
+          " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
+          {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
+           m.created_at});
+      if (ins.empty()) {
+        if (c.exec("SELECT 1 FROM conversations WHERE id = $1", {m.conversation_id}).empty())
+          return fail(Errc::not_found, "conversation not found");
+        // A retried send (perhaps committed by another node while this one waited for the
+        // lock): roll back, and with it the seq, and answer with the original.
+        duplicate = true;
+        return fail(Errc::already_exists, "duplicate send");
       }
-      // The conversation's row lock, held until COMMIT, orders this send after every other
-      // send to the conversation that got there first, on any node.
-      auto next = c.exec(
-          "UPDATE conversations SET last_seq = last_seq + 1,"
-          " last_message_at = GREATEST(last_message_at, $1), activity = GREATEST(activity, $1)"
-          " WHERE id = $2 RETURNING last_seq",
-          {m.created_at, m.conversation_id});
-      if (next.empty()) return fail(Errc::not_found, "conversation not found");
-      std::int64_t seq = next.integer(0, 0);
+      std::int64_t seq = ins.integer(0, 0);
       if (m.thread_root_id) {
+        // Locked after the conversation, as everywhere (see the top of this file).
         auto root = message_by_id(c, *m.thread_root_id, true);
         if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
             root->m.deleted)
           return fail(Errc::invalid_argument,
                       "thread_root_id is not a message of this conversation", "thread_root_id");
+        c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE pk = $1", {root->pk});
       }
-      auto ins = c.exec(
-          "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-          " thread_root_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-          " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING pk",
-          {m.id, m.conversation_id, seq, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
-           m.created_at});
-      if (ins.empty()) {
-        // The same send committed by another node while this one waited for the lock: roll
-        // back (and with it the seq) and answer with the original.
-        duplicate = true;
-        return fail(Errc::already_exists, "duplicate send");
-      }
-      if (m.thread_root_id)
-        c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE id = $1",
-               {*m.thread_root_id});
-      // The sender has seen the conversation up to their own message.
-      c.exec(
-          "UPDATE members SET last_read_seq = $1 WHERE conversation_id = $2 AND user_id = $3"
-          " AND last_read_seq < $1",
-          {seq, m.conversation_id, m.sender_id});
       Message msg;
       msg.id = m.id;
       msg.conversation_id = m.conversation_id;
