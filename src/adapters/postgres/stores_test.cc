@@ -473,6 +473,30 @@ TEST(PostgresMessaging, TwoNodesRacingKeepDmsCapsOwnersAndPinsConsistent) {
   }
 }
 
+TEST(PostgresMessaging, PublicChannelsPageByNameIgnoringAsciiCase) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool = schema.pool(2);
+  auto s = make_messaging_store(*pool);
+  ASSERT_TRUE(s);
+  for (const char* name : {"gamma", "Beta", "alpha", "b_x", "bax"})
+    ASSERT_TRUE((*s)->create_conversation(channel(std::string("C") + name, name),
+                                          {{"U1", messaging::Role::owner, 1}}));
+  auto names = [&](const std::string& contains, int limit, std::optional<std::string> after) {
+    std::vector<std::string> out;
+    auto r = (*s)->list_public_channels(contains, limit, after);
+    EXPECT_TRUE(r);
+    if (r)
+      for (const auto& c : *r) out.push_back(c.name);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("", 10, std::nullopt), (V{"alpha", "b_x", "bax", "Beta", "gamma"}));
+  EXPECT_EQ(names("", 2, std::string("bax")), (V{"Beta", "gamma"}));
+  EXPECT_EQ(names("B", 10, std::nullopt), (V{"b_x", "bax", "Beta"}));
+  EXPECT_EQ(names("_", 10, std::nullopt), (V{"b_x"})) << "wildcards are literal";
+}
+
 TEST(PostgresSearch, FindsSubstringsAndCjkWordsRankedAndOnlyLiveMessages) {
   SKIP_WITHOUT_POSTGRES();
   TestSchema schema;
