@@ -109,9 +109,11 @@ int serve(const std::vector<std::string>& args) {
   SystemClock clock;
   std::unique_ptr<Bus> bus;
   std::unique_ptr<ratelimit::RateLimiter> limiter;
+  std::unique_ptr<presence::PresenceStore> presence_store;
   if (cfg.redis.empty()) {
     bus = adapters::make_in_process_bus();
     limiter = ratelimit::make_in_memory_rate_limiter(clock);
+    presence_store = presence::make_in_memory_presence_store();
   } else {
     std::string node = cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
     auto rbus = redis::make_redis_bus(cfg.redis, node);
@@ -120,6 +122,9 @@ int serve(const std::vector<std::string>& args) {
     auto rl = redis::make_redis_rate_limiter(cfg.redis, clock);
     if (!rl) return die("redis: " + rl.error().message);
     limiter = std::move(*rl);
+    // Presence counts stay per node for now: a user's sockets on other nodes are not summed
+    // (docs/scaling.md, known limits).
+    presence_store = presence::make_in_memory_presence_store();
   }
   WorkerPool pool("worker", workers, 10'000);
 
@@ -128,7 +133,8 @@ int serve(const std::vector<std::string>& args) {
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
   messaging::MessagingService messaging(*storage.messaging, users, *bus, clock);
   search::SearchService search(*storage.search, messaging);
-  presence::PresenceService presence(messaging, users, clock, {cfg.presence_grace_ms});
+  presence::PresenceService presence(*presence_store, messaging, users, clock,
+                                     {cfg.presence_grace_ms});
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;

@@ -9,32 +9,17 @@
 
 #include "core/id.h"
 #include "core/json.h"
+#include "core/log.h"
 
 namespace parley::presence {
 namespace {
 
-enum class Chosen { online, away, dnd, invisible };
-
-struct UserState {
-  int sockets = 0;
-  Chosen chosen = Chosen::online;
-  Millis last_active_at = 0;
-  std::optional<Millis> grace_until;  // set while in the grace period after the last socket
-  std::string shown = "offline";      // what others were last told
-};
-
-const char* chosen_name(Chosen c) {
-  switch (c) {
-    case Chosen::online:
-      return "online";
-    case Chosen::away:
-      return "away";
-    case Chosen::dnd:
-      return "dnd";
-    case Chosen::invisible:
-      return "offline";
-  }
-  return "offline";
+// What contacts see: the chosen status while present (a socket open, or within the grace);
+// offline otherwise, and always for invisible.
+std::string shown_of(const PresenceRecord& r, Millis now) {
+  bool present = r.sockets > 0 || now < r.grace_until;
+  if (!present || r.chosen == "invisible") return "offline";
+  return r.chosen;
 }
 
 }  // namespace
@@ -44,6 +29,7 @@ boost::json::object to_json(const Presence& p) {
 }
 
 struct PresenceService::Impl {
+  PresenceStore& store;
   messaging::MessagingService& messaging;
   users::UserService& users;
   const Clock& clock;
@@ -51,51 +37,45 @@ struct PresenceService::Impl {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<std::string, UserState> states;
+  std::unordered_map<std::string, Millis> grace_ends;  // users this node must re-check, when
   bool stopping = false;
   std::thread sweeper;
 
-  Impl(messaging::MessagingService& m, users::UserService& u, const Clock& c, PresenceOptions o)
-      : messaging(m), users(u), clock(c), opt(o) {
+  Impl(PresenceStore& st, messaging::MessagingService& m, users::UserService& u, const Clock& c,
+       PresenceOptions o)
+      : store(st), messaging(m), users(u), clock(c), opt(o) {
     sweeper = std::thread([this] { sweep_loop(); });
   }
 
-  std::string shown_of(const UserState& s, Millis now) const {
-    bool present = s.sockets > 0 || (s.grace_until && now < *s.grace_until);
-    return present ? chosen_name(s.chosen) : "offline";
-  }
-
-  // Recomputes what others see; the Presence to announce when it changed. Call with mu held.
-  std::optional<Presence> refresh(const std::string& user_id, UserState& s, Millis now) {
-    std::string shown = shown_of(s, now);
-    if (shown == s.shown) return std::nullopt;
-    s.shown = shown;
-    return Presence{user_id, shown, s.last_active_at};
-  }
-
-  void announce(const std::optional<Presence>& p) {
-    if (!p) return;
-    messaging.notify_contacts(p->user_id, "presence.changed", json::serialize(to_json(*p)));
+  // Announces the user's presence when what contacts were told is out of date.
+  void refresh(const std::string& user_id, const PresenceRecord& r) {
+    std::string shown = shown_of(r, clock.now_ms());
+    if (shown == r.shown) return;
+    if (auto s = store.set_shown(user_id, shown); !s)
+      log::warn("presence not stored", {{"error", s.error().message}});
+    Presence p{user_id, shown, r.last_active_at};
+    messaging.notify_contacts(user_id, "presence.changed", json::serialize(to_json(p)));
   }
 
   void sweep_loop() {
     std::unique_lock lock(mu);
     while (!stopping) {
-      std::optional<Millis> next;
-      std::vector<Presence> changed;
       const Millis now = clock.now_ms();
-      for (auto& [id, s] : states) {
-        if (!s.grace_until) continue;
-        if (now >= *s.grace_until) {
-          s.grace_until.reset();
-          if (auto p = refresh(id, s, now)) changed.push_back(*p);
-        } else if (!next || *s.grace_until < *next) {
-          next = *s.grace_until;
+      std::optional<Millis> next;
+      std::vector<std::string> due;
+      for (auto it = grace_ends.begin(); it != grace_ends.end();) {
+        if (now >= it->second) {
+          due.push_back(it->first);
+          it = grace_ends.erase(it);
+        } else {
+          if (!next || it->second < *next) next = it->second;
+          ++it;
         }
       }
-      if (!changed.empty()) {
+      if (!due.empty()) {
         lock.unlock();
-        for (const auto& p : changed) announce(p);
+        for (const auto& user : due)
+          if (auto r = store.get({user}); r && !r->empty()) refresh(user, (*r)[0]);
         lock.lock();
         continue;
       }
@@ -107,9 +87,10 @@ struct PresenceService::Impl {
   }
 };
 
-PresenceService::PresenceService(messaging::MessagingService& messaging, users::UserService& users,
-                                 const Clock& clock, PresenceOptions options)
-    : impl_(std::make_unique<Impl>(messaging, users, clock, options)) {}
+PresenceService::PresenceService(PresenceStore& store, messaging::MessagingService& messaging,
+                                 users::UserService& users, const Clock& clock,
+                                 PresenceOptions options)
+    : impl_(std::make_unique<Impl>(store, messaging, users, clock, options)) {}
 
 PresenceService::~PresenceService() { stop(); }
 
@@ -124,59 +105,31 @@ void PresenceService::stop() {
 }
 
 void PresenceService::connected(const std::string& user_id) {
-  std::optional<Presence> changed;
-  {
-    std::lock_guard lock(impl_->mu);
-    auto& s = impl_->states[user_id];
-    ++s.sockets;
-    s.grace_until.reset();
-    const Millis now = impl_->clock.now_ms();
-    s.last_active_at = now;
-    changed = impl_->refresh(user_id, s, now);
-  }
-  impl_->announce(changed);
+  auto r = impl_->store.add_socket(user_id, +1, impl_->clock.now_ms(), impl_->opt.grace_ms);
+  if (!r) return log::warn("presence not stored", {{"error", r.error().message}});
+  impl_->refresh(user_id, *r);
 }
 
 void PresenceService::disconnected(const std::string& user_id) {
+  auto r = impl_->store.add_socket(user_id, -1, impl_->clock.now_ms(), impl_->opt.grace_ms);
+  if (!r) return log::warn("presence not stored", {{"error", r.error().message}});
+  if (r->sockets > 0) return;
   {
     std::lock_guard lock(impl_->mu);
-    auto it = impl_->states.find(user_id);
-    if (it == impl_->states.end() || it->second.sockets == 0) return;
-    auto& s = it->second;
-    const Millis now = impl_->clock.now_ms();
-    s.last_active_at = now;
-    if (--s.sockets == 0) s.grace_until = now + impl_->opt.grace_ms;
+    impl_->grace_ends[user_id] = r->grace_until;
   }
   impl_->cv.notify_all();  // the sweeper picks up the new deadline
 }
 
 Result<Presence> PresenceService::set_status(const std::string& user_id,
                                              const std::string& status) {
-  Chosen c;
-  if (status == "online")
-    c = Chosen::online;
-  else if (status == "away")
-    c = Chosen::away;
-  else if (status == "dnd")
-    c = Chosen::dnd;
-  else if (status == "invisible")
-    c = Chosen::invisible;
-  else
+  if (status != "online" && status != "away" && status != "dnd" && status != "invisible")
     return fail(Errc::invalid_argument, "status must be online, away, dnd or invisible",
                 "status");
-  std::optional<Presence> changed;
-  Presence now_seen;
-  {
-    std::lock_guard lock(impl_->mu);
-    auto& s = impl_->states[user_id];
-    s.chosen = c;
-    const Millis now = impl_->clock.now_ms();
-    s.last_active_at = now;
-    changed = impl_->refresh(user_id, s, now);
-    now_seen = {user_id, s.shown, s.last_active_at};
-  }
-  impl_->announce(changed);
-  return now_seen;
+  auto r = impl_->store.set_chosen(user_id, status, impl_->clock.now_ms());
+  if (!r) return fail(r.error());
+  impl_->refresh(user_id, *r);
+  return Presence{user_id, shown_of(*r, impl_->clock.now_ms()), r->last_active_at};
 }
 
 Result<std::vector<Presence>> PresenceService::get(const std::vector<std::string>& user_ids) {
@@ -186,20 +139,17 @@ Result<std::vector<Presence>> PresenceService::get(const std::vector<std::string
   for (const auto& id : user_ids) {
     if (!looks_like_id(id)) return fail(Errc::not_found, "user " + id + " not found");
     auto u = impl_->users.get(id);
-    if (!u) return fail(u.error().code == Errc::not_found
-                            ? Error{Errc::not_found, "user " + id + " not found", {}, 0}
-                            : u.error());
+    if (!u)
+      return fail(u.error().code == Errc::not_found
+                      ? Error{Errc::not_found, "user " + id + " not found", {}, 0}
+                      : u.error());
   }
+  auto records = impl_->store.get(user_ids);
+  if (!records) return fail(records.error());
   std::vector<Presence> out;
-  std::lock_guard lock(impl_->mu);
   const Millis now = impl_->clock.now_ms();
-  for (const auto& id : user_ids) {
-    auto it = impl_->states.find(id);
-    if (it == impl_->states.end())
-      out.push_back({id, "offline", 0});
-    else
-      out.push_back({id, impl_->shown_of(it->second, now), it->second.last_active_at});
-  }
+  for (std::size_t i = 0; i < user_ids.size(); ++i)
+    out.push_back({user_ids[i], shown_of((*records)[i], now), (*records)[i].last_active_at});
   return out;
 }
 

@@ -7,9 +7,9 @@
 // network blip does not flicker); then offline. Invisible always shows offline. Changes of the
 // shown status go out as presence.changed through messaging's notify_contacts().
 //
-// State lives in memory on this node (a Redis adapter shares it across nodes later). Calls may
-// block briefly (they read the user's conversations to notify): call them from worker threads.
-// A background thread ends grace periods. Thread-safe.
+// State lives in a PresenceStore (store.h): in memory for one node, shared through Redis by
+// several. Calls block briefly (the store, and reading the user's conversations to notify): call
+// them from worker threads. A background thread ends this node's grace periods. Thread-safe.
 #pragma once
 
 #include <memory>
@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "modules/messaging/messaging.h"
+#include "modules/presence/store.h"
 #include "modules/users/users.h"
 
 namespace parley::presence {
@@ -35,8 +36,8 @@ struct PresenceOptions {
 
 class PresenceService {
  public:
-  PresenceService(messaging::MessagingService& messaging, users::UserService& users,
-                  const Clock& clock, PresenceOptions options = {});
+  PresenceService(PresenceStore& store, messaging::MessagingService& messaging,
+                  users::UserService& users, const Clock& clock, PresenceOptions options = {});
   ~PresenceService();
 
   void connected(const std::string& user_id);
