@@ -177,18 +177,22 @@ class PostgresAuthStore final : public auth::AuthStore {
     auth::RotateResult out;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
       out = {};
-      // The token's row lock makes a second presentation of the same token wait for the first
-      // to commit; it then sees used_at set and counts as reuse, as on SQLite.
+      // Locks the session, then the token (the order revoke_session takes them too, so the two
+      // never deadlock). A second presentation of the same token waits for the first to commit;
+      // it then sees used_at set and counts as reuse, as on SQLite.
+      auto owner = c.exec("SELECT session_id FROM auth_refresh_tokens WHERE token_hash = $1",
+                          {Param::bytes(old_hash)});
+      if (owner.empty()) return ok();  // unknown
+      auto s = find_session(c, owner.text(0, 0), true);
+      if (!s || s->revoked_at) return ok();
       auto q = c.exec(
           "SELECT session_id, expires_at, used_at FROM auth_refresh_tokens"
           " WHERE token_hash = $1 FOR UPDATE",
           {Param::bytes(old_hash)});
-      if (q.empty()) return ok();  // unknown
+      if (q.empty()) return ok();  // deleted meanwhile (the session was revoked)
       std::string session_id = q.text(0, 0);
       std::int64_t expires_at = q.integer(0, 1);
       bool used = !q.is_null(0, 2);
-      auto s = find_session(c, session_id, true);
-      if (!s || s->revoked_at) return ok();
       if (used) {
         c.exec("UPDATE auth_sessions SET revoked_at = $1 WHERE id = $2", {now, session_id});
         c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = $1", {session_id});

@@ -473,6 +473,52 @@ TEST(PostgresMessaging, TwoNodesRacingKeepDmsCapsOwnersAndPinsConsistent) {
   }
 }
 
+// A refresh token presented on two nodes at once rotates once; a rotation racing a revocation
+// of its session neither deadlocks (PostgreSQL would find it only after deadlock_timeout, 1 s)
+// nor leaves the session alive.
+TEST(PostgresAuth, RefreshRacesAcrossNodesRotateOnceAndNeverDeadlock) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool_a = schema.pool(4);
+  auto pool_b = schema.pool(4);
+  auto sa = make_auth_store(*pool_a);
+  ASSERT_TRUE(sa);
+  auto sb = make_auth_store(*pool_b);
+  ASSERT_TRUE(sb);
+  auth::AuthStore* nodes[2] = {sa->get(), sb->get()};
+  ASSERT_TRUE(nodes[0]->create_credentials("U1", "hash"));
+  for (int round = 0; round < 5; ++round) {
+    auto r = std::to_string(round);
+    auth::SessionRecord s{"S" + r, "U1", "laptop", 100, 100, std::nullopt};
+    ASSERT_TRUE(nodes[0]->create_session(s, "tok" + r, 10'000));
+    std::atomic<int> rotated{0};
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; ++i)
+      ts.emplace_back([&, i] {
+        auto got = nodes[i % 2]->rotate_refresh("tok" + r, "new" + r + "_" + std::to_string(i), 200,
+                                                20'000);
+        ASSERT_TRUE(got) << got.error().message;
+        if (got->outcome == auth::RotateOutcome::rotated) ++rotated;
+      });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(rotated, 1);
+
+    auth::SessionRecord s2{"T" + r, "U1", "phone", 100, 100, std::nullopt};
+    ASSERT_TRUE(nodes[0]->create_session(s2, "t2" + r, 10'000));
+    std::thread revoker([&] { EXPECT_TRUE(nodes[0]->revoke_session("U1", "T" + r, 300)); });
+    std::thread rotator(
+        [&] { EXPECT_TRUE(nodes[1]->rotate_refresh("t2" + r, "x" + r, 300, 20'000)); });
+    revoker.join();
+    rotator.join();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+    EXPECT_TRUE(nodes[1]->session("T" + r)->revoked_at.has_value());
+    EXPECT_EQ(nodes[0]->rotate_refresh("x" + r, "y" + r, 400, 20'000)->outcome,
+              auth::RotateOutcome::unknown);
+  }
+  EXPECT_EQ(pool_a->stats().retries + pool_b->stats().retries, 0u) << "a deadlock was retried";
+}
+
 TEST(PostgresMessaging, PublicChannelsPageByNameIgnoringAsciiCase) {
   SKIP_WITHOUT_POSTGRES();
   TestSchema schema;
