@@ -393,6 +393,7 @@ TEST(PostgresMessaging, TwoNodesSendingAtOnceGetGapFreeSeqAndOneCopyOfARetriedSe
     }
     EXPECT_EQ(reader->get_conversation("C1")->last_seq, kN + 1);
   }
+  EXPECT_EQ(pool_a->stats().retries + pool_b->stats().retries, 0u) << "a deadlock was retried";
 }
 
 // Races that SQLite's single writer settles by construction, settled here by row and advisory
@@ -471,6 +472,7 @@ TEST(PostgresMessaging, TwoNodesRacingKeepDmsCapsOwnersAndPinsConsistent) {
     EXPECT_EQ(pinned, 2);
     EXPECT_EQ(nodes[1]->pins("G" + r, "U0")->size(), 2u);
   }
+  EXPECT_EQ(pool_a->stats().retries + pool_b->stats().retries, 0u) << "a deadlock was retried";
 }
 
 // A refresh token presented on two nodes at once rotates once; a rotation racing a revocation
