@@ -91,6 +91,12 @@ std::string ServerProcess::start() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The server refuses unknown PARLEY_* variables, and `make test` exports PARLEY_TEST_*_URL for
+  // the tests themselves: keep those out of the server's environment.
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e)
+    if (std::string_view(*e).rfind("PARLEY_TEST_", 0) != 0) envp.push_back(*e);
+  envp.push_back(nullptr);
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
@@ -113,7 +119,7 @@ std::string ServerProcess::start() {
     if (::getppid() != parent) ::_exit(126);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(fds[1]);

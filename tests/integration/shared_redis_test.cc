@@ -1,0 +1,235 @@
+// What nodes share through Redis, end to end with two real nodes on one PostgreSQL: session
+// revocations close sockets and stop tokens on the other node, rate limits hold across nodes,
+// and a Redis restart mid-stream loses no acknowledged message while real-time delivery resumes
+// by itself. (multinode_cluster_test.cc covers the cluster behind nginx: chat across nodes,
+// ordering, a node killed.)
+//
+// Needs PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL (`make test` starts both) and skips
+// without them. The Redis-restart test starts a Redis of its own (scripts/redis.sh, own folder
+// and port), so restarting it disturbs no other test.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "chat_support.h"
+
+namespace parley::itest {
+namespace {
+
+using namespace chat;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A throw-away server started through scripts/<name>.sh with a folder and first port of its
+// own (the scripts read them from PARLEY_<NAME>_DIR and PARLEY_<NAME>_PORT).
+class Throwaway {
+ public:
+  explicit Throwaway(std::string name)
+      : name_(std::move(name)),
+        dir_((std::filesystem::temp_directory_path() /
+              ("parley-itest-" + name_ + "-" + unique_name("d")))
+                 .string()),
+        port_(free_port()) {}
+  ~Throwaway() { stop(); }
+
+  // Runs `<script> start args`; its stdout (the URL), and the exit status in *status.
+  std::string start(const std::string& args = "", int* status = nullptr) {
+    std::string out;
+    FILE* p = ::popen((prefix() + " start " + args + " 2>/dev/null").c_str(), "r");
+    if (!p) return out;
+    std::array<char, 512> buf;
+    while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+    int st = ::pclose(p);
+    if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
+  void stop() {
+    [[maybe_unused]] int rc = std::system((prefix() + " stop >/dev/null 2>&1").c_str());
+  }
+
+ private:
+  std::string prefix() const {
+    std::string upper;
+    for (char c : name_) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return "PARLEY_" + upper + "_DIR='" + dir_ + "' PARLEY_" + upper +
+           "_PORT=" + std::to_string(port_) + " '" PARLEY_SOURCE_DIR "/scripts/" + name_ + ".sh'";
+  }
+  std::string name_, dir_;
+  std::uint16_t port_;
+};
+
+class SharedRedis : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pg_ = env("PARLEY_TEST_POSTGRES_URL");
+    redis_ = env("PARLEY_TEST_REDIS_URL");
+    if (pg_.empty() || redis_.empty())
+      GTEST_SKIP() << "these tests need PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL "
+                      "(make test starts both)";
+  }
+
+  std::vector<std::string> node_args(const std::string& redis,
+                                     const std::string& limits = kGenerousLimits) const {
+    return {"--database",    pg_,    "--redis",           redis,
+            "--rate-limits", limits, "--trusted-proxies", "127.0.0.1"};
+  }
+
+  // Starts n nodes on one database and one Redis.
+  std::vector<std::unique_ptr<ServerProcess>> start_nodes(
+      int n, const std::string& redis, const std::string& limits = kGenerousLimits) {
+    std::vector<std::unique_ptr<ServerProcess>> nodes;
+    for (int i = 0; i < n; ++i) {
+      auto node = std::make_unique<ServerProcess>(node_args(redis, limits));
+      auto err = node->start();
+      if (!err.empty()) throw std::runtime_error("node " + std::to_string(i) + ": " + err);
+      nodes.push_back(std::move(node));
+    }
+    return nodes;
+  }
+
+  std::string pg_, redis_;
+};
+
+auto with_text(const std::string& text) {
+  return [text](const object& m) { return str(m, "text") == text; };
+}
+
+TEST_F(SharedRedis, EventsAndRevocationsCrossNodes) {
+  auto nodes = start_nodes(2, redis_);
+  Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
+  auto alice = register_account(on_a, "mna");
+  auto bob = register_account(on_b, "mnb");  // one database: bob is known on A too
+  auto conv = make_group(on_a, alice, {bob.id});
+  Live alice_a(nodes[0]->port(), alice);
+  Live bob_b(nodes[1]->port(), bob);
+
+  // A message sent on A reaches bob's socket on B, and one sent over B's socket reaches A.
+  auto m = send_ok(on_a, alice, conv, "hello from A");
+  auto ev = bob_b.event("message.created", with_text("hello from A"), 10s);
+  EXPECT_EQ(str(ev, "id"), str(m, "id"));
+  EXPECT_EQ(num(ev, "seq"), 1);
+  bob_b.send(object{{"type", "send"},
+                    {"req", "r1"},
+                    {"conversation_id", conv},
+                    {"text", "hello from B"},
+                    {"client_msg_id", fresh_cmid()}});
+  auto ack = bob_b.reply("ack", "r1", 10s);
+  EXPECT_EQ(num(ack.at("message"), "seq"), 2);
+  EXPECT_EQ(num(alice_a.event("message.created", with_text("hello from B"), 10s), "seq"), 2);
+
+  // Logging out on A ends the session on B: its socket closes, its token stops working there.
+  auto alice2 = login_account(on_b, alice);
+  Live alice2_b(nodes[1]->port(), alice2);
+  EXPECT_EQ(on_a.post("/api/v1/auth/logout", std::string_view(), alice2.access).status, 204);
+  EXPECT_EQ(ws_wait_close(alice2_b.raw(), 10s), 4001);
+  EXPECT_EQ(on_b.get("/api/v1/users/me", alice2.access).status, 401);
+  EXPECT_EQ(on_b.get("/api/v1/users/me", alice.access).status, 200);  // her other session lives
+}
+
+TEST_F(SharedRedis, RateLimitsAreSharedByTheNodes) {
+  std::string limits = kGenerousLimits;
+  auto at = limits.find("login_per_account=100000/1s");
+  ASSERT_NE(at, std::string::npos);
+  limits.replace(at, std::string("login_per_account=100000/1s").size(), "login_per_account=3/10m");
+  auto nodes = start_nodes(2, redis_, limits);
+  Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
+  auto carol = register_account(on_a, "mnrl");
+  auto login = [&](Api& api) {
+    return api.post("/api/v1/auth/login",
+                    object{{"username", carol.username}, {"password", "wrong password"}});
+  };
+  // Three tries in all, whichever node they reach; the fourth is refused on either node.
+  EXPECT_EQ(login(on_a).status, 401);
+  EXPECT_EQ(login(on_b).status, 401);
+  EXPECT_EQ(login(on_a).status, 401);
+  auto refused = login(on_b);
+  EXPECT_EQ(refused.status, 429) << refused;
+  EXPECT_EQ(login(on_a).status, 429);
+}
+
+// The acceptance scenario: Redis restarted while messages flow. Every send is
+// acknowledged after the PostgreSQL commit whatever Redis does, none goes missing from history,
+// and real-time delivery to the other node resumes without anyone reconnecting.
+TEST_F(SharedRedis, RedisRestartMidStreamLosesNoAcknowledgedMessage) {
+  Throwaway redis("redis");
+  int st = 0;
+  auto url = redis.start("", &st);
+  ASSERT_EQ(st, 0) << "scripts/redis.sh could not start a private Redis";
+  auto nodes = start_nodes(2, url);
+  Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
+  auto alice = register_account(on_a, "mnra");
+  auto bob = register_account(on_b, "mnrb");
+  auto conv = make_group(on_a, alice, {bob.id});
+  Live bob_b(nodes[1]->port(), bob);
+
+  std::vector<std::string> acked;  // ids, in send order
+  auto send_some = [&](const std::string& tag, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = send(on_a, alice, conv, tag + "-" + std::to_string(i));
+      ASSERT_EQ(r.status, 201) << "send while " << tag << ": " << r;
+      acked.push_back(r.str("id"));
+    }
+  };
+  send_some("before", 10);
+  ASSERT_NO_FATAL_FAILURE(bob_b.event("message.created", with_text("before-9"), 10s));
+
+  redis.stop();
+  send_some("down", 20);  // acknowledged: PostgreSQL has them; Redis carries only notifications
+  ASSERT_EQ(redis.start("", &st), url) << "Redis did not come back on its port";
+  send_some("back", 10);
+
+  // Real time resumes by itself: keep sending until one reaches bob's open socket on B.
+  bool resumed = false;
+  for (int i = 0; i < 60 && !resumed; ++i) {
+    auto text = "probe-" + std::to_string(i);
+    auto r = send(on_a, alice, conv, text);
+    ASSERT_EQ(r.status, 201) << r;
+    acked.push_back(r.str("id"));
+    resumed = bob_b.event_within("message.created", with_text(text), 500ms).has_value();
+  }
+  ASSERT_TRUE(resumed) << "no real-time event reached the other node after Redis came back";
+  EXPECT_FALSE(bob_b.raw().close_code()) << "bob's socket closed";
+
+  // Nothing acknowledged is missing: history (read on B) holds every id, seqs 1..N in order.
+  auto history = all_messages(on_b, bob, conv);
+  ASSERT_EQ(history.size(), acked.size());
+  for (std::size_t i = 0; i < acked.size(); ++i) {
+    EXPECT_EQ(str(history[i], "id"), acked[i]) << i;
+    EXPECT_EQ(num(history[i], "seq"), static_cast<std::int64_t>(i + 1)) << i;
+  }
+  // What bob saw live is in seq order, without duplicates.
+  std::int64_t last = 0;
+  for (const auto& f : bob_b.kept()) {
+    if (str(f, "type") != "event" || str(f, "event") != "message.created") continue;
+    auto seq = num(f.at("data"), "seq");
+    EXPECT_GT(seq, last) << "events out of order or repeated";
+    last = seq;
+  }
+  bob_b.send(object{{"type", "ping"}, {"req", "bye"}});  // leaves no read pending
+  bob_b.reply("pong", "bye");
+  bob_b.raw().close();
+}
+
+}  // namespace
+}  // namespace parley::itest
