@@ -136,6 +136,19 @@ Reply command(redisContext* c, std::initializer_list<std::string_view> args) {
   });
 }
 
+Reply command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return Reply(static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+}
+
 bool append(redisContext* c, std::initializer_list<std::string_view> args) {
   return with_argv(args, [&](int argc, const char** argv, const std::size_t* lens) {
     return redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK;
@@ -146,6 +159,85 @@ std::string error_text(redisContext* c, const redisReply* r) {
   if (r && r->type == REDIS_REPLY_ERROR) return std::string(r->str, r->len);
   if (c && c->err) return c->errstr;
   return "unexpected reply";
+}
+
+Pool::Pool(Endpoint endpoint, int max_connections, Millis connect_timeout_ms, Millis io_timeout_ms,
+           std::vector<std::string_view> scripts)
+    : endpoint_(std::move(endpoint)),
+      max_(std::max(1, max_connections)),
+      connect_timeout_ms_(connect_timeout_ms),
+      io_timeout_ms_(io_timeout_ms),
+      scripts_(std::move(scripts)) {}
+
+Result<Pool::Conn> Pool::open() const {
+  auto c = connect(endpoint_, connect_timeout_ms_, io_timeout_ms_);
+  if (!c) return fail(c.error());
+  Conn conn{std::move(*c), {}};
+  for (auto script : scripts_) {
+    Reply r = command(conn.ctx.get(), {"SCRIPT", "LOAD", script});
+    if (!r || r->type != REDIS_REPLY_STRING)
+      return fail(Errc::unavailable,
+                  describe(endpoint_) + ": SCRIPT LOAD: " + error_text(conn.ctx.get(), r.get()));
+    conn.shas.emplace_back(r->str, r->len);
+  }
+  return conn;
+}
+
+Result<Pool::Conn> Pool::acquire() {
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(io_timeout_ms_),
+                    [&] { return !idle_.empty() || open_ < max_; }))
+    return fail(Errc::unavailable, describe(endpoint_) + ": every connection busy");
+  if (!idle_.empty()) {
+    Conn c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  ++open_;
+  lock.unlock();
+  auto c = open();
+  if (!c) {
+    lock.lock();
+    --open_;
+    cv_.notify_one();
+  }
+  return c;
+}
+
+void Pool::release(Conn c) {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(c));
+  }
+  cv_.notify_one();
+}
+
+void Pool::discard() {
+  {
+    std::lock_guard lock(mu_);
+    open_ -= 1 + static_cast<int>(idle_.size());
+    idle_.clear();
+  }
+  cv_.notify_all();
+}
+
+Reply Pool::run_script(Conn& c, std::size_t index, const std::vector<std::string>& keys,
+                       const std::vector<std::string>& args) const {
+  auto call = [&](std::string_view verb, std::string_view body) {
+    std::vector<std::string> argv;
+    argv.reserve(3 + keys.size() + args.size());
+    argv.emplace_back(verb);
+    argv.emplace_back(body);
+    argv.push_back(std::to_string(keys.size()));
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return command(c.ctx.get(), argv);
+  };
+  Reply r = call("EVALSHA", c.shas.at(index));
+  if (r && r->type == REDIS_REPLY_ERROR &&
+      std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT")
+    r = call("EVAL", scripts_.at(index));
+  return r;
 }
 
 std::chrono::milliseconds Backoff::next() {

@@ -5,10 +5,13 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/redis/redis.h"
 
@@ -31,6 +34,7 @@ Result<Context> connect(const Endpoint& e, Millis connect_timeout_ms, Millis io_
 // Runs one command and waits for its reply. Null when the connection failed (c->errstr says
 // why; the context is then unusable).
 Reply command(redisContext* c, std::initializer_list<std::string_view> args);
+Reply command(redisContext* c, const std::vector<std::string>& args);
 // Queues a command in the context's output buffer; false when out of memory.
 bool append(redisContext* c, std::initializer_list<std::string_view> args);
 
@@ -48,6 +52,47 @@ class Backoff {
 
  private:
   Millis initial_, max_, next_;
+};
+
+// A few blocking connections shared by callers on many threads, opened on demand up to max.
+// Each connection loads the given Lua scripts (SCRIPT LOAD) when it opens; run_script() runs one
+// by its SHA and falls back to EVAL when Redis answers NOSCRIPT.
+class Pool {
+ public:
+  struct Conn {
+    Context ctx;
+    std::vector<std::string> shas;  // of the scripts, in the order given
+  };
+
+  Pool(Endpoint endpoint, int max_connections, Millis connect_timeout_ms, Millis io_timeout_ms,
+       std::vector<std::string_view> scripts);
+
+  // An idle connection, a new one, or the first released within io_timeout_ms. unavailable when
+  // none could be had (the message says why).
+  Result<Conn> acquire();
+  // Back to the idle set, for a connection whose last command got an answer.
+  void release(Conn c);
+  // Forgets a connection that failed (its owner frees it), and the idle ones too: after a
+  // failure they are most likely dead as well.
+  void discard();
+
+  // Runs scripts[index] with these keys and arguments.
+  Reply run_script(Conn& c, std::size_t index, const std::vector<std::string>& keys,
+                   const std::vector<std::string>& args) const;
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  Result<Conn> open() const;
+
+  const Endpoint endpoint_;
+  const int max_;
+  const Millis connect_timeout_ms_, io_timeout_ms_;
+  const std::vector<std::string_view> scripts_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Conn> idle_;
+  int open_ = 0;  // idle plus in use
 };
 
 }  // namespace parley::redis

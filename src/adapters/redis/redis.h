@@ -7,6 +7,7 @@
 //   (docs/decisions.md, "Redis"). Events from one publisher reach every node in publish order.
 // - A RateLimiter whose token buckets live in Redis (a Lua script, one key per bucket, with a
 //   TTL), so every node draws from the same buckets.
+// - A PresenceStore: who has sockets open on any node, chosen and shown status.
 //
 // Redis carries notifications and counters, never the only copy of anything: messages are
 // acknowledged after the database commit, and clients catch up from history after a missed
@@ -32,6 +33,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "modules/presence/store.h"
 #include "modules/ratelimit/rate_limiter.h"
 
 namespace parley::redis {
@@ -116,5 +118,24 @@ struct RateLimiterOptions {
 // that starts, an info line when Redis answers again.
 Result<std::unique_ptr<ratelimit::RateLimiter>> make_redis_rate_limiter(
     const std::string& url, const Clock& clock, RateLimiterOptions options = {});
+
+struct PresenceStoreOptions {
+  std::string key_prefix = "parley:presence:";
+  Millis heartbeat_ms = 5'000;                  // how often a node says it is alive
+  Millis node_ttl_ms = 20'000;                  // a node silent this long stops counting (it died)
+  Millis idle_ttl_ms = 7LL * 24 * 3600 * 1000;  // a user without sockets is forgotten after this
+  int max_connections = 4;
+  Millis connect_timeout_ms = 250;
+  Millis io_timeout_ms = 500;
+};
+
+// presence::PresenceStore in Redis, shared by every node: each node's socket counts per user
+// (summed over the nodes whose heartbeat is alive, so a dead node's sockets stop counting after
+// node_ttl_ms), the chosen and last shown status, last activity and the grace deadline. While
+// Redis is unreachable calls fail with `unavailable`; each node keeps its own counts and writes
+// them again when Redis is back (also after a Redis restart). Needs Redis 6.2 or later, not
+// Redis Cluster.
+Result<std::unique_ptr<presence::PresenceStore>> make_redis_presence_store(
+    const std::string& url, std::string node_id, PresenceStoreOptions options = {});
 
 }  // namespace parley::redis

@@ -607,5 +607,116 @@ TEST(RedisRateLimiter, FallsBackToPerNodeBucketsWhileRedisIsDown) {
   EXPECT_TRUE(back) << "the limiter did not go back to Redis";
 }
 
+// ---- presence ----
+
+PresenceStoreOptions presence_options(const std::string& prefix) {
+  PresenceStoreOptions o;
+  o.key_prefix = prefix;
+  return o;
+}
+
+TEST(RedisPresenceStore, SocketsStatusAndGraceAreSharedByNodes) {
+  REQUIRE_REDIS();
+  auto prefix = unique_prefix();
+  auto a = make_redis_presence_store(url, "node-a", presence_options(prefix));
+  auto b = make_redis_presence_store(url, "node-b", presence_options(prefix));
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE(b) << b.error().message;
+  const Millis t = 1'700'000'000'000;
+
+  auto r = (*a)->add_socket("u1", +1, t, 30'000);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->sockets, 1);
+  EXPECT_EQ(r->chosen, "online");
+  EXPECT_EQ(r->shown, "offline");
+  EXPECT_EQ(r->last_active_at, t);
+  r = (*b)->add_socket("u1", +1, t + 1, 30'000);
+  EXPECT_EQ(r->sockets, 2);  // one on each node
+  r = (*b)->add_socket("u1", +1, t + 2, 30'000);
+  EXPECT_EQ(r->sockets, 3);
+
+  // The last socket anywhere starts the grace period, not the last one on a node.
+  r = (*a)->add_socket("u1", -1, t + 10, 30'000);
+  EXPECT_EQ(r->sockets, 2);
+  EXPECT_EQ(r->grace_until, 0);
+  r = (*a)->add_socket("u1", -1, t + 11, 30'000);  // never below 0 on a node
+  EXPECT_EQ(r->sockets, 2);
+  (*b)->add_socket("u1", -1, t + 12, 30'000);
+  r = (*b)->add_socket("u1", -1, t + 20, 30'000);
+  EXPECT_EQ(r->sockets, 0);
+  EXPECT_EQ(r->grace_until, t + 20 + 30'000);
+
+  auto c = (*a)->set_chosen("u1", "dnd", t + 30);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->chosen, "dnd");
+  ASSERT_TRUE((*b)->set_shown("u1", "dnd"));
+  auto got = (*b)->get({"u1", "never-seen"});
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].chosen, "dnd");
+  EXPECT_EQ((*got)[0].shown, "dnd");
+  EXPECT_EQ((*got)[0].last_active_at, t + 30);
+  EXPECT_EQ((*got)[0].grace_until, t + 20 + 30'000);
+  EXPECT_EQ((*got)[1].sockets, 0);
+  EXPECT_EQ((*got)[1].chosen, "online");
+  EXPECT_EQ((*got)[1].shown, "offline");
+  EXPECT_EQ((*got)[1].last_active_at, 0);
+
+  // A user with no socket expires after idle_ttl_ms; one with sockets does not.
+  Raw raw(url);
+  long long ttl = raw.integer("PTTL %s", prefix + "u:u1");
+  EXPECT_GT(ttl, 0);
+  (*a)->add_socket("u1", +1, t + 40, 30'000);
+  EXPECT_EQ(raw.integer("PTTL %s", prefix + "u:u1"), -1);
+}
+
+TEST(RedisPresenceStore, ANodeThatStopsBeatingStopsCounting) {
+  REQUIRE_REDIS();
+  auto prefix = unique_prefix();
+  auto silent_opts = presence_options(prefix);
+  silent_opts.node_ttl_ms = 300;
+  silent_opts.heartbeat_ms = 3'600'000;  // never beats again: as if it died
+  auto dying = make_redis_presence_store(url, "dying", silent_opts);
+  auto alive = make_redis_presence_store(url, "alive", presence_options(prefix));
+  auto leaving = make_redis_presence_store(url, "leaving", presence_options(prefix));
+  ASSERT_TRUE(dying && alive && leaving);
+  (*dying)->add_socket("u", +1, 1, 1000);
+  (*alive)->add_socket("u", +1, 2, 1000);
+  (*leaving)->add_socket("u", +1, 3, 1000);
+  EXPECT_EQ((*alive)->get({"u"})->at(0).sockets, 3);
+
+  leaving->reset();  // a clean stop takes its sockets away at once
+  EXPECT_EQ((*alive)->get({"u"})->at(0).sockets, 2);
+  std::this_thread::sleep_for(500ms);  // the dying node's heartbeat expires
+  EXPECT_EQ((*alive)->get({"u"})->at(0).sockets, 1);
+}
+
+TEST(RedisPresenceStore, CountsAreWrittenAgainAfterRedisRestarts) {
+  REQUIRE_PRIVATE_REDIS(redis);
+  auto prefix = unique_prefix();
+  auto opts = presence_options(prefix);
+  opts.heartbeat_ms = 100;
+  auto a = make_redis_presence_store(redis.url(), "node-a", opts);
+  auto b = make_redis_presence_store(redis.url(), "node-b", opts);
+  ASSERT_TRUE(a && b);
+  (*a)->add_socket("u", +1, 1, 1000);
+  (*a)->add_socket("u", +1, 2, 1000);
+  (*b)->add_socket("u", +1, 3, 1000);
+
+  redis.stop();
+  auto down = (*a)->add_socket("u", -1, 4, 1000);  // a's count is now 1, kept locally
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, Errc::unavailable);
+  ASSERT_TRUE(redis.start());  // empty: everything Redis held is gone
+
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto got = (*b)->get({"u"});
+    back = got && got->at(0).sockets == 2;  // a's 1 and b's 1, from their memories
+  }
+  EXPECT_TRUE(back) << "the nodes did not write their counts again";
+}
+
 }  // namespace
 }  // namespace parley::redis
