@@ -187,7 +187,7 @@ Result<Pool::Conn> Pool::acquire() {
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, std::chrono::milliseconds(io_timeout_ms_),
                     [&] { return !idle_.empty() || open_ < max_; }))
-    return fail(Errc::unavailable, describe(endpoint_) + ": every connection busy");
+    return fail(Errc::resource_exhausted, describe(endpoint_) + ": every connection busy");
   if (!idle_.empty()) {
     Conn c = std::move(idle_.back());
     idle_.pop_back();

@@ -67,8 +67,8 @@ class Pool {
   Pool(Endpoint endpoint, int max_connections, Millis connect_timeout_ms, Millis io_timeout_ms,
        std::vector<std::string_view> scripts);
 
-  // An idle connection, a new one, or the first released within io_timeout_ms. unavailable when
-  // none could be had (the message says why).
+  // An idle connection, a new one, or the first released within io_timeout_ms.
+  // resource_exhausted when all max stayed busy, unavailable when a new one could not be opened.
   Result<Conn> acquire();
   // Back to the idle set, for a connection whose last command got an answer.
   void release(Conn c);

@@ -184,7 +184,7 @@ class RedisPresenceStore final : public presence::PresenceStore {
     keys.reserve(user_ids.size());
     for (const auto& id : user_ids) keys.push_back(user_key(id));
     auto c = pool_.acquire();
-    if (!c) return fail(c.error());
+    if (!c) return fail(Errc::unavailable, "presence: " + c.error().message);
     Reply r = pool_.run_script(*c, 1, keys, {nodes_prefix_});
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != user_ids.size())
       return failed(*c, r.get());
@@ -205,7 +205,7 @@ class RedisPresenceStore final : public presence::PresenceStore {
   Result<presence::PresenceRecord> update(const std::string& user_id,
                                           std::vector<std::string> args) {
     auto c = pool_.acquire();
-    if (!c) return fail(c.error());
+    if (!c) return fail(Errc::unavailable, "presence: " + c.error().message);
     Reply r = pool_.run_script(*c, 0, {user_key(user_id)}, args);
     auto rec = parse_record(r.get());
     if (!rec) return failed(*c, r.get());
@@ -227,7 +227,7 @@ class RedisPresenceStore final : public presence::PresenceStore {
   // again.
   Result<void> beat() {
     auto c = pool_.acquire();
-    if (!c) return fail(c.error());
+    if (!c) return fail(Errc::unavailable, "presence: " + c.error().message);
     Reply r = command(c->ctx.get(),
                       {"SET", node_key_, "1", "PX", std::to_string(opt_.node_ttl_ms), "GET"});
     if (!r || (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING))

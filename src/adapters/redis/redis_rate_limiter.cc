@@ -69,11 +69,6 @@ std::string number(double v) {
   return ec == std::errc() ? std::string(buf, p) : std::string("0");
 }
 
-bool starts_with(const redisReply* r, std::string_view prefix) {
-  return r && r->type == REDIS_REPLY_ERROR &&
-         std::string_view(r->str, r->len).substr(0, prefix.size()) == prefix;
-}
-
 struct LimiterMetrics {
   prometheus::Counter& remote;
   prometheus::Counter& local;
@@ -93,29 +88,21 @@ struct LimiterMetrics {
 };
 
 class RedisRateLimiter final : public ratelimit::RateLimiter {
-  struct Conn {
-    Context ctx;
-    std::string sha;  // of kScript, from SCRIPT LOAD on this connection
-  };
-
  public:
   RedisRateLimiter(Endpoint endpoint, const Clock& clock, RateLimiterOptions options)
-      : endpoint_(std::move(endpoint)),
-        clock_(clock),
+      : clock_(clock),
         opt_(std::move(options)),
+        pool_(std::move(endpoint), opt_.max_connections, opt_.connect_timeout_ms,
+              opt_.io_timeout_ms, {kScript}),
         local_(ratelimit::make_in_memory_rate_limiter(clock, opt_.fallback_max_keys)),
         backoff_(opt_.backoff_initial_ms, opt_.backoff_max_ms),
         metrics_(LimiterMetrics::get()) {}
 
   // Opens the first connection (checks the URL, AUTH and that scripting works).
   Result<void> start() {
-    auto c = open();
+    auto c = pool_.acquire();
     if (!c) return fail(c.error());
-    {
-      std::lock_guard lock(pool_mu_);
-      ++open_;
-    }
-    release(std::move(*c));
+    pool_.release(std::move(*c));
     return ok();
   }
 
@@ -140,31 +127,26 @@ class RedisRateLimiter final : public ratelimit::RateLimiter {
       probing_ = true;
       probe = true;
     }
-    std::string connect_error;
-    auto conn = acquire(connect_error);
+    auto conn = pool_.acquire();
     if (!conn) {
-      if (probe || !connect_error.empty())
-        failed(connect_error.empty() ? "no connection" : connect_error);
-      return std::nullopt;  // or the pool was busy beyond io_timeout_ms: local this once
+      // Every connection busy beyond io_timeout_ms: decide locally this once. Anything else
+      // (no connection could be opened) trips the breaker.
+      if (probe || conn.error().code != Errc::resource_exhausted) failed(conn.error().message);
+      return std::nullopt;
     }
-    std::string k = opt_.key_prefix + key;
-    std::string now_s = std::to_string(now), burst = number(policy.burst),
-                refill = number(policy.refill_ms);
     double full_ms = std::max(0.0, policy.burst * policy.refill_ms);
     std::string ttl = std::to_string(
         static_cast<long long>(std::min(std::ceil(full_ms), 7.0 * 24 * 3600 * 1000) + 1000));
-
-    Reply r = command(conn->ctx.get(), {"EVALSHA", conn->sha, "1", k, now_s, burst, refill, ttl});
-    if (starts_with(r.get(), "NOSCRIPT"))
-      r = command(conn->ctx.get(), {"EVAL", kScript, "1", k, now_s, burst, refill, ttl});
-
+    Reply r = pool_.run_script(
+        *conn, 0, {opt_.key_prefix + key},
+        {std::to_string(now), number(policy.burst), number(policy.refill_ms), ttl});
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING) {
       std::string why = error_text(conn->ctx.get(), r.get());
       if (r)
-        release(std::move(*conn));  // Redis answered: the connection is fine
+        pool_.release(std::move(*conn));  // Redis answered: the connection is fine
       else
-        discard();
+        pool_.discard();
       failed(why);
       return std::nullopt;
     }
@@ -174,60 +156,9 @@ class RedisRateLimiter final : public ratelimit::RateLimiter {
       double wait_ms = std::strtod(r->element[1]->str, nullptr);
       d.retry_after_s = std::max(1, static_cast<int>(std::ceil(wait_ms / 1000.0)));
     }
-    release(std::move(*conn));
+    pool_.release(std::move(*conn));
     if (down_.load() || probe) recovered();
     return d;
-  }
-
-  Result<Conn> open() {
-    auto c = connect(endpoint_, opt_.connect_timeout_ms, opt_.io_timeout_ms);
-    if (!c) return fail(c.error());
-    Reply r = command(c->get(), {"SCRIPT", "LOAD", kScript});
-    if (!r || r->type != REDIS_REPLY_STRING)
-      return fail(Errc::unavailable,
-                  describe(endpoint_) + ": SCRIPT LOAD: " + error_text(c->get(), r.get()));
-    return Conn{std::move(*c), std::string(r->str, r->len)};
-  }
-
-  // An idle connection, a new one while fewer than max_connections are open, or, when all are
-  // busy, the first one released within io_timeout_ms. connect_error says why a new
-  // connection failed.
-  std::optional<Conn> acquire(std::string& connect_error) {
-    std::unique_lock lock(pool_mu_);
-    auto ready = [&] { return !idle_.empty() || open_ < opt_.max_connections; };
-    if (!pool_cv_.wait_for(lock, std::chrono::milliseconds(opt_.io_timeout_ms), ready))
-      return std::nullopt;
-    if (!idle_.empty()) {
-      Conn c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-    ++open_;
-    lock.unlock();
-    auto c = open();
-    if (!c) {
-      connect_error = c.error().message;
-      discard();
-      return std::nullopt;
-    }
-    return std::move(*c);
-  }
-
-  void release(Conn c) {
-    {
-      std::lock_guard lock(pool_mu_);
-      idle_.push_back(std::move(c));
-    }
-    pool_cv_.notify_one();
-  }
-
-  // Forgets a connection that failed (already freed by its owner).
-  void discard() {
-    {
-      std::lock_guard lock(pool_mu_);
-      --open_;
-    }
-    pool_cv_.notify_one();
   }
 
   void failed(const std::string& why) {
@@ -238,16 +169,9 @@ class RedisRateLimiter final : public ratelimit::RateLimiter {
       probing_ = false;
       first = !down_.exchange(true);
     }
-    {
-      // Idle connections to a Redis that just failed are most likely dead too.
-      std::lock_guard lock(pool_mu_);
-      open_ -= static_cast<int>(idle_.size());
-      idle_.clear();
-    }
-    pool_cv_.notify_all();
     if (first)
       log::warn("redis rate limiter unavailable; using per-node limits until it answers",
-                {{"redis", describe(endpoint_)}, {"error", why}});
+                {{"redis", describe(pool_.endpoint())}, {"error", why}});
   }
 
   void recovered() {
@@ -258,18 +182,14 @@ class RedisRateLimiter final : public ratelimit::RateLimiter {
       backoff_.reset();
       was_down = down_.exchange(false);
     }
-    if (was_down) log::info("redis rate limiter reachable again", {{"redis", describe(endpoint_)}});
+    if (was_down)
+      log::info("redis rate limiter reachable again", {{"redis", describe(pool_.endpoint())}});
   }
 
-  const Endpoint endpoint_;
   const Clock& clock_;
   const RateLimiterOptions opt_;
+  Pool pool_;
   std::unique_ptr<ratelimit::RateLimiter> local_;
-
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  std::vector<Conn> idle_;
-  int open_ = 0;  // idle plus in use
 
   std::mutex state_mu_;
   std::atomic<bool> down_{false};
@@ -285,7 +205,6 @@ Result<std::unique_ptr<ratelimit::RateLimiter>> make_redis_rate_limiter(
     const std::string& url, const Clock& clock, RateLimiterOptions options) {
   auto endpoint = parse_url(url);
   if (!endpoint) return fail(endpoint.error());
-  if (options.max_connections < 1) options.max_connections = 1;
   auto rl = std::make_unique<RedisRateLimiter>(std::move(*endpoint), clock, std::move(options));
   if (auto s = rl->start(); !s) return fail(s.error());
   return std::unique_ptr<ratelimit::RateLimiter>(std::move(rl));
