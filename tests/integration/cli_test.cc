@@ -1,5 +1,6 @@
 // The parley command line: version, help, configuration errors, and JSON-lines logs.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -16,7 +17,14 @@ struct Run {
 
 Run run_parley(const std::string& args) {
   Run r;
-  std::string cmd = std::string(PARLEY_BINARY) + " " + args + " 2>&1 </dev/null";
+  // The server refuses unknown PARLEY_* variables; `make test` exports PARLEY_TEST_*_URL for the
+  // tests themselves, so they are left out of the server's environment.
+  std::string cmd = "env";
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("PARLEY_TEST_", 0) == 0) cmd += " -u " + std::string(kv.substr(0, kv.find('=')));
+  }
+  cmd += " " + std::string(PARLEY_BINARY) + " " + args + " 2>&1 </dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
