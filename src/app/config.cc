@@ -293,7 +293,8 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
   std::vector<EnvSetting> env;
   for (char** e = envp; e && *e; ++e) {
     std::string_view kv(*e);
-    if (kv.rfind("PARLEY_", 0) != 0) continue;
+    // PARLEY_TEST_* belong to the test suites (engines they started), not to the server.
+    if (kv.rfind("PARLEY_", 0) != 0 || kv.rfind("PARLEY_TEST_", 0) == 0) continue;
     auto eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string key = text::ascii_lower(kv.substr(7, eq - 7));

@@ -122,9 +122,9 @@ int serve(const std::vector<std::string>& args) {
     auto rl = redis::make_redis_rate_limiter(cfg.redis, clock);
     if (!rl) return die("redis: " + rl.error().message);
     limiter = std::move(*rl);
-    // Presence counts stay per node for now: a user's sockets on other nodes are not summed
-    // (docs/scaling.md, known limits).
-    presence_store = presence::make_in_memory_presence_store();
+    auto ps = redis::make_redis_presence_store(cfg.redis, node);
+    if (!ps) return die("redis: " + ps.error().message);
+    presence_store = std::move(*ps);
   }
   WorkerPool pool("worker", workers, 10'000);
 
