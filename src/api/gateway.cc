@@ -222,6 +222,10 @@ Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
   revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic, [this](std::string_view sid) {
     close_session(std::string(sid));
   });
+  gaps_ = ctx_.s.bus.subscribe(std::string(kBusGapTopic), [this](std::string_view) {
+    if (!ctx_.s.pool.try_submit([this] { hub_.resync(); }))
+      log::warn("bus gap: hub resync refused (worker queue full)");
+  });
 }
 
 Gateway::~Gateway() = default;

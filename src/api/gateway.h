@@ -40,6 +40,7 @@ class Gateway {
   static constexpr std::size_t kMaxRevokedRemembered = 100'000;
   std::unordered_set<std::string> revoked_;
   std::unique_ptr<Bus::Subscription> revocations_;
+  std::unique_ptr<Bus::Subscription> gaps_;
 };
 
 }  // namespace parley::api

@@ -152,6 +152,26 @@ void Hub::activate(std::uint64_t conn_id) {
     if (l.conn->id() == conn_id) l.active = true;
 }
 
+void Hub::resync() {
+  std::vector<std::string> user_ids;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [uid, entry] : users_) user_ids.push_back(uid);
+  }
+  for (const auto& uid : user_ids) {
+    auto ids = messaging_.conversation_ids_of(uid);
+    if (!ids) continue;
+    std::unordered_set<std::string> now(ids->begin(), ids->end());
+    std::unique_lock lock(mu_);
+    auto it = users_.find(uid);
+    if (it == users_.end() || it->second.loading) continue;  // gone, or loading afresh anyway
+    auto& u = it->second;
+    for (const auto& cid : std::vector<std::string>(u.conversations.begin(), u.conversations.end()))
+      if (!now.contains(cid)) unfollow(uid, u, cid);
+    for (const auto& cid : now) follow(uid, u, cid);
+  }
+}
+
 std::optional<std::string> Hub::detach(std::uint64_t conn_id) {
   std::unique_lock lock(mu_);
   auto c = user_of_conn_.find(conn_id);

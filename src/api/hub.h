@@ -53,6 +53,10 @@ class Hub {
 
   std::size_t connection_count() const;
 
+  // Reloads the conversations each connected user follows: after a bus gap, membership events
+  // from other nodes may have been missed. Blocking (a read per user): call on a worker.
+  void resync();
+
   static constexpr int kHoldMs = 200;
 
  private:

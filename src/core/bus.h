@@ -13,6 +13,11 @@
 
 namespace parley {
 
+// Published by a bus adapter to its own node's subscribers (never to other nodes) when events
+// from other nodes may have been lost (its link to them broke and came back). Whatever a module
+// keeps from bus events (caches, membership maps) should be refreshed from storage.
+inline constexpr std::string_view kBusGapTopic = "bus.gap";
+
 class Bus {
  public:
   using Handler = std::function<void(std::string_view payload)>;

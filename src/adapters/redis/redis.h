@@ -68,7 +68,7 @@ struct BusOptions {
 // on this topic to its local subscribers (never to other nodes): events from other nodes may
 // have been missed meanwhile, so whatever a node keeps from bus events (a cache of revoked
 // sessions, say) should be refreshed from the database.
-inline constexpr std::string_view kGapTopic = "bus.gap";
+inline constexpr std::string_view kGapTopic = kBusGapTopic;
 
 class RedisBus : public Bus {
  public:

@@ -69,6 +69,7 @@ struct AuthService::Impl {
   PasswordHasher hasher;
   std::unique_ptr<AccessTokenSigner> signer;
   std::unique_ptr<Bus::Subscription> revocations;
+  std::unique_ptr<Bus::Subscription> gaps;
 
   // Session id -> active? Filled on first sight, flipped on revocation (ours or, through the
   // bus, another node's). Revoked sessions never come back, so a stale "revoked" is impossible.
@@ -165,6 +166,12 @@ Result<void> AuthService::init() {
   s.signer = std::make_unique<AccessTokenSigner>(key->kid, key->secret);
   s.revocations = s.bus.subscribe(kSessionRevokedTopic, [this](std::string_view sid) {
     impl_->remember(std::string(sid), false);
+  });
+  // Revocations from other nodes may have been missed: ask the store again about every
+  // session believed active (those known revoked stay revoked).
+  s.gaps = s.bus.subscribe(std::string(kBusGapTopic), [this](std::string_view) {
+    std::unique_lock lock(impl_->cache_mu);
+    std::erase_if(impl_->session_active, [](const auto& kv) { return kv.second; });
   });
   return ok();
 }

@@ -160,6 +160,20 @@ TEST_F(AuthServiceTest, RegisterLoginAuthenticate) {
             Errc::already_exists);
 }
 
+// Another node revoked a session while the bus was cut off: the revocation event never came.
+// The bus then reports a gap, and the session is checked against the store again.
+TEST_F(AuthServiceTest, ABusGapForgetsSessionsBelievedActive) {
+  auto reg = svc->register_user({"gap", "password1", std::nullopt, std::nullopt, {}});
+  ASSERT_TRUE(reg);
+  ASSERT_TRUE(svc->authenticate(reg->tokens.access_token));  // cached as active
+  ASSERT_TRUE(auth_store->revoke_session(reg->user.id, reg->session_id, clock.now_ms()));
+  EXPECT_TRUE(svc->authenticate(reg->tokens.access_token)) << "served from the cache";
+  bus->publish(kBusGapTopic, "");
+  auto after = svc->authenticate(reg->tokens.access_token);
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Errc::unauthenticated);
+}
+
 TEST_F(AuthServiceTest, WrongPasswordAndUnknownUserLookTheSame) {
   ASSERT_TRUE(svc->register_user({"erin", "password1", {}, {}, {}}));
   auto wrong = svc->login({"erin", "password2", {}, {}});
