@@ -21,6 +21,7 @@
 
 #include "modules/auth/store_contract.h"
 #include "modules/messaging/store_contract.h"
+#include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::postgres {
@@ -167,6 +168,27 @@ std::shared_ptr<Port> make_with_pool(Make make) {
   EXPECT_TRUE(store) << (store ? "" : store.error().message);
   if (!store) return nullptr;
   return std::shared_ptr<Port>(store->release(), [schema, pool](Port* s) { delete s; });
+}
+
+// The search contract's fixture: a messaging store and its search index on one fresh schema.
+search::IndexFixture make_index_fixture() {
+  if (!base_url()) {
+    skip_contract();
+    return {};
+  }
+  auto schema = std::make_shared<TestSchema>();
+  std::shared_ptr<Pool> pool = schema->pool(4);
+  if (!pool) return {};
+  auto store = make_messaging_store(*pool);
+  EXPECT_TRUE(store) << (store ? "" : store.error().message);
+  if (!store) return {};
+  auto index = make_search_index(*pool);
+  EXPECT_TRUE(index) << (index ? "" : index.error().message);
+  if (!index) return {};
+  // Both go before the pool, and the pool before the schema.
+  auto keep = [schema, pool](auto* p) { delete p; };
+  return {std::shared_ptr<messaging::MessagingStore>(store->release(), keep),
+          std::shared_ptr<search::SearchIndex>(index->release(), keep)};
 }
 
 messaging::Conversation channel(const std::string& id, const std::string& name) {
@@ -545,82 +567,6 @@ TEST(PostgresMessaging, PublicChannelsPageByNameIgnoringAsciiCase) {
   EXPECT_EQ(names("_", 10, std::nullopt), (V{"b_x"})) << "wildcards are literal";
 }
 
-TEST(PostgresSearch, FindsSubstringsAndCjkWordsRankedAndOnlyLiveMessages) {
-  SKIP_WITHOUT_POSTGRES();
-  TestSchema schema;
-  auto pool = schema.pool(4);
-  auto msgs = make_messaging_store(*pool);
-  ASSERT_TRUE(msgs);
-  auto index = make_search_index(*pool);
-  ASSERT_TRUE(index) << index.error().message;
-  auto& store = **msgs;
-  ASSERT_TRUE(store.create_conversation(channel("C1", "one"), {{"U1", messaging::Role::owner, 1}}));
-  ASSERT_TRUE(store.create_conversation(channel("C2", "two"), {{"U1", messaging::Role::owner, 1}}));
-  auto send = [&](const std::string& id, const std::string& cid, const std::string& sender,
-                  const std::string& text,
-                  Millis at) { ASSERT_TRUE(store.append(message(id, cid, sender, id, text, at))); };
-  send("M1", "C1", "U1", "the quick brown fox jumps over the lazy dog by the river", 1000);
-  send("M2", "C1", "U2", "brown, brown and brown again", 2000);
-  send("M3", "C1", "U1", "我住在東京。今天天氣很好", 3000);
-  send("M4", "C1", "U2", "東京タワーに行きました", 4000);
-  send("M5", "C2", "U1", "Brown in another conversation", 5000);
-  send("M6", "C1", "U1", "100% sure_thing, it's \"quoted\" \\ back", 6000);
-
-  auto find = [&](std::vector<std::string> terms, std::vector<std::string> convs = {"C1"},
-                  std::function<void(search::IndexQuery&)> more = {}) {
-    search::IndexQuery q;
-    q.terms = std::move(terms);
-    q.conversation_ids = std::move(convs);
-    if (more) more(q);
-    auto r = (*index)->find(q);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : std::vector<std::string>{};
-  };
-  using V = std::vector<std::string>;
-  EXPECT_EQ(find({"brown"}), (V{"M2", "M1"})) << "more matches in a shorter text first";
-  EXPECT_EQ(find({"BROWN"}), (V{"M2", "M1"})) << "ASCII case-insensitive";
-  EXPECT_EQ(find({"row"}), (V{"M2", "M1"})) << "a substring inside words; newest first";
-  EXPECT_EQ(find({"ox"}), (V{"M1"})) << "two characters";
-  EXPECT_EQ(find({"fox", "quick"}), (V{"M1"}));
-  EXPECT_TRUE(find({"brown", "zebra"}).empty());
-  EXPECT_EQ(find({"東京"}), (V{"M4", "M3"})) << "a two-character Chinese/Japanese word";
-  EXPECT_EQ(find({"東京タワー"}), (V{"M4"}));
-  EXPECT_EQ(find({"天氣很好"}), (V{"M3"}));
-  EXPECT_EQ(find({"京"}), (V{"M4", "M3"}));
-  EXPECT_EQ(find({"brown"}, {"C1", "C2"}), (V{"M2", "M5", "M1"}));
-  EXPECT_EQ(find({"brown"}, {"C2"}), (V{"M5"}));
-  // Wildcards, quotes and backslashes are literal text.
-  EXPECT_EQ(find({"0%"}), (V{"M6"}));
-  EXPECT_EQ(find({"e_t"}), (V{"M6"}));
-  EXPECT_EQ(find({"100%"}), (V{"M6"}));
-  EXPECT_EQ(find({"sure_thing"}), (V{"M6"}));
-  EXPECT_TRUE(find({"surexthing"}).empty());
-  EXPECT_TRUE(find({"10%0"}).empty());
-  EXPECT_TRUE(find({"%"}, {"C2"}).empty());
-  EXPECT_EQ(find({"it's"}), (V{"M6"}));
-  EXPECT_EQ(find({"\"quoted\""}), (V{"M6"}));
-  EXPECT_EQ(find({"\\"}), (V{"M6"}));
-  EXPECT_EQ(find({"'"}), (V{"M6"}));
-  EXPECT_EQ(find({"&|!():*"}), V{});
-  // Filters, limit and offset.
-  EXPECT_EQ(find({"brown"}, {"C1"}, [](auto& q) { q.sender_id = "U1"; }), (V{"M1"}));
-  EXPECT_EQ(find({"東京"}, {"C1"}, [](auto& q) { q.before = 4000; }), (V{"M3"}));
-  EXPECT_EQ(find({"東京"}, {"C1"}, [](auto& q) { q.after = 3000; }), (V{"M4"}));
-  EXPECT_EQ(find({"brown"}, {"C1", "C2"}, [](auto& q) { q.limit = 1; }), (V{"M2"}));
-  EXPECT_EQ(find({"brown"}, {"C1", "C2"},
-                 [](auto& q) {
-                   q.limit = 1;
-                   q.offset = 1;
-                 }),
-            (V{"M5"}));
-  // Deleted messages are gone; edited ones are found by their new text only.
-  ASSERT_TRUE(store.remove_message("M2"));
-  EXPECT_EQ(find({"brown"}), (V{"M1"}));
-  ASSERT_TRUE(store.edit("M1", "a slow grey cat", 7000));
-  EXPECT_TRUE(find({"brown"}).empty());
-  EXPECT_EQ(find({"grey"}), (V{"M1"}));
-}
-
 }  // namespace parley::postgres
 
 namespace parley::users {
@@ -651,3 +597,9 @@ INSTANTIATE_TEST_SUITE_P(Postgres, MessagingStoreContract,
                                });
                          })));
 }  // namespace parley::messaging
+
+namespace parley::search {
+INSTANTIATE_TEST_SUITE_P(Postgres, SearchIndexContract, ::testing::Values(IndexFixtureFactory([] {
+                           return postgres::make_index_fixture();
+                         })));
+}  // namespace parley::search

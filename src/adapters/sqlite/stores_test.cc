@@ -9,6 +9,7 @@
 
 #include "modules/auth/store_contract.h"
 #include "modules/messaging/store_contract.h"
+#include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -37,6 +38,23 @@ std::shared_ptr<Port> make_with_db(Make make) {
     delete s;
     delete raw_db;
   });
+}
+
+// The search contract's fixture: a messaging store and its FTS5 index on one fresh database.
+search::IndexFixture make_index_fixture() {
+  auto opened = Database::open(temp_db_path());
+  EXPECT_TRUE(opened);
+  if (!opened) return {};
+  std::shared_ptr<Database> db(opened->release());
+  auto store = make_messaging_store(*db);
+  EXPECT_TRUE(store);
+  if (!store) return {};
+  auto index = make_search_index(*db);
+  EXPECT_TRUE(index);
+  if (!index) return {};
+  auto keep = [db](auto* p) { delete p; };  // both go before their database
+  return {std::shared_ptr<messaging::MessagingStore>(store->release(), keep),
+          std::shared_ptr<search::SearchIndex>(index->release(), keep)};
 }
 
 }  // namespace
@@ -136,8 +154,16 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, MessagingStoreContract,
                          ::testing::Values(MessagingStoreFactory([] {
                            return sqlite::make_with_db<MessagingStore>([](sqlite::Database& db) {
                              auto store = sqlite::make_messaging_store(db);
-                             if (store) EXPECT_TRUE(sqlite::make_search_index(db));
+                             if (store) {
+                               EXPECT_TRUE(sqlite::make_search_index(db));
+                             }
                              return store;
                            });
                          })));
 }  // namespace parley::messaging
+
+namespace parley::search {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SearchIndexContract, ::testing::Values(IndexFixtureFactory([] {
+                           return sqlite::make_index_fixture();
+                         })));
+}  // namespace parley::search

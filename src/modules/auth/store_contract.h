@@ -11,6 +11,8 @@
 namespace parley::auth {
 
 using AuthStoreFactory = std::function<std::shared_ptr<AuthStore>()>;
+// ctest names each parameterised case after its printed parameter: name it, not its bytes.
+inline void PrintTo(const AuthStoreFactory&, std::ostream* os) { *os << "store"; }
 
 class AuthStoreContract : public ::testing::TestWithParam<AuthStoreFactory> {
  protected:

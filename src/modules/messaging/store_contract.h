@@ -14,6 +14,8 @@
 namespace parley::messaging {
 
 using MessagingStoreFactory = std::function<std::shared_ptr<MessagingStore>()>;
+// ctest names each parameterised case after its printed parameter: name it, not its bytes.
+inline void PrintTo(const MessagingStoreFactory&, std::ostream* os) { *os << "store"; }
 
 class MessagingStoreContract : public ::testing::TestWithParam<MessagingStoreFactory> {
  protected:

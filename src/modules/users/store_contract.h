@@ -12,6 +12,8 @@
 namespace parley::users {
 
 using UserStoreFactory = std::function<std::shared_ptr<UserStore>()>;
+// ctest names each parameterised case after its printed parameter: name it, not its bytes.
+inline void PrintTo(const UserStoreFactory&, std::ostream* os) { *os << "store"; }
 
 class UserStoreContract : public ::testing::TestWithParam<UserStoreFactory> {
  protected:
