@@ -65,6 +65,9 @@
 #ifndef PARLEY_BENCH_BUILD_TYPE
 #define PARLEY_BENCH_BUILD_TYPE "unknown"
 #endif
+#ifndef PARLEY_SOURCE_DIR
+#define PARLEY_SOURCE_DIR "."
+#endif
 
 namespace {
 
@@ -99,6 +102,8 @@ struct Options {
   std::vector<unsigned> fanout = {100, 1000};
   unsigned fanout_window = 64;
   unsigned durable_conns = 64;
+  unsigned scaleout_nodes = 3;     // the cluster's size in the scale-out comparison
+  unsigned scaleout_fanout = 100;  // receivers of its fan-out
   std::uint64_t messages = 1'000'000;  // stored for history and search
   unsigned seed_conns = 64;
   unsigned seed_workers = 64;
@@ -141,8 +146,11 @@ void usage() {
       "  --server-flag ARG    pass ARG to `parley serve` (repeat: --server-flag --workers "
       "--server-flag 4)\n"
       "  --scenario LIST      run only these (comma-separated) of login, health, me, ws, idle,\n"
-      "                       fanout, durable, history, search; default all (register always\n"
-      "                       runs; history and search use their own server); --only: the same\n"
+      "                       fanout, durable, history, search, scaleout; default all (register\n"
+      "                       always runs; history, search and scaleout start their own servers);\n"
+      "                       --only: the same\n"
+      "  --scaleout-nodes N   nodes of the cluster that scaleout compares with one (default 3)\n"
+      "  --scaleout-fanout N  receivers of the scaleout fan-out (default 100)\n"
       "  --idle-conns N       idle WebSockets to aim for (default 100000; the descriptor limit\n"
       "                       may allow fewer: the bench says so)\n"
       "  --idle-hold S        how long the idle connections are held and watched (default 5)\n"
@@ -222,6 +230,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.source_addrs = static_cast<unsigned>(*d);
     } else if (a == "--fanout-window" && (d = number(1, 1000))) {
       o.fanout_window = static_cast<unsigned>(*d);
+    } else if (a == "--scaleout-nodes" && (d = number(2, 16))) {
+      o.scaleout_nodes = static_cast<unsigned>(*d);
+    } else if (a == "--scaleout-fanout" && (d = number(1, 10'000))) {
+      o.scaleout_fanout = static_cast<unsigned>(*d);
     } else if (a == "--durable-conns" && (d = number(1, 10'000))) {
       o.durable_conns = static_cast<unsigned>(*d);
     } else if (a == "--messages" && (d = number(100, 100'000'000))) {
@@ -421,7 +433,29 @@ struct Snapshot {
   double machine = 0;
 };
 
-Snapshot snapshot(pid_t pid) { return {Clock::now(), server_cpu(pid), self_cpu(), machine_busy()}; }
+// The server side: one process, or every node of a cluster (their CPU is summed).
+struct ServerPids {
+  ServerPids(pid_t pid) : all{pid} {}  // NOLINT: one server is the common case
+  ServerPids(std::vector<pid_t> pids) : all(std::move(pids)) {}  // NOLINT
+  std::vector<pid_t> all;
+  std::string joined() const {  // "1,2,3", as perf -p takes them
+    std::string out;
+    for (pid_t p : all) out += (out.empty() ? "" : ",") + std::to_string(p);
+    return out;
+  }
+};
+
+Snapshot snapshot(const ServerPids& pids) {
+  Snapshot s{Clock::now(), {}, self_cpu(), machine_busy()};
+  for (pid_t pid : pids.all) {
+    ServerCpu c = server_cpu(pid);
+    s.server.total += c.total;
+    s.server.io += c.io;
+    s.server.worker += c.worker;
+    s.server.writer += c.writer;
+  }
+  return s;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The server process
@@ -430,7 +464,9 @@ class ServerProcess {
  public:
   ~ServerProcess() { stop(); }
 
-  bool start(const Options& opt, const std::string& data_dir) {
+  // `extra`: flags after the bench's own (a cluster node's --database, --redis, --node-id).
+  bool start(const Options& opt, const std::string& data_dir,
+             const std::vector<std::string>& extra = {}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return false;
     std::vector<std::string> args = {
@@ -447,6 +483,7 @@ class ServerProcess {
         "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
         "messages_per_user=1000000/1s"};
     args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -670,10 +707,10 @@ asio::awaitable<void> watchdog(std::shared_ptr<Conn> c, Clock::duration timeout)
   }
 }
 
-asio::awaitable<bool> connect(Conn& c, const Window& w, ThreadStats& st) {
+asio::awaitable<bool> connect(Conn& c, const tcp::endpoint& server, ThreadStats& st) {
   c.reset();
   c.begin(Clock::now());
-  auto [ec] = co_await c.sock.async_connect(w.server, kTuple);
+  auto [ec] = co_await c.sock.async_connect(server, kTuple);
   c.busy = false;
   if (ec) {
     st.error(c.timed_out ? "connect: timeout" : "connect: " + ec.message());
@@ -846,7 +883,7 @@ asio::awaitable<void> http_connection(HttpScenario& sc, const Window& w, ThreadS
   for (std::uint64_t iter = 0; iter < kMaxOpsPerConnection; ++iter) {
     if (Clock::now() >= w.end) break;
     if (!connected) {
-      connected = co_await connect(*c, w, st);
+      connected = co_await connect(*c, w.server, st);
       continue;
     }
     auto index = sc.choose(conn, conns, k++);
@@ -1065,7 +1102,7 @@ asio::awaitable<void> ws_connection(const WsScenario& sc, const Window& w, Threa
     if (Clock::now() >= w.end) break;
     const std::string& hello = sc.hellos[(conn + k * conns) % sc.hellos.size()];
     auto t0 = Clock::now();
-    if (!co_await connect(*c, w, st)) continue;
+    if (!co_await connect(*c, w.server, st)) continue;
     c->begin(t0);
     Clock::time_point ready_at;
     auto err = co_await ws_cycle(*c, sc, hello, ready_at);
@@ -1116,11 +1153,42 @@ double percentile_ms(const std::vector<std::int64_t>& sorted, double p) {
   return static_cast<double>(sorted[rank - 1]) / 1e6;
 }
 
+// Builds a Result from two snapshots and the per-loop stats of a window.
+Result make_result(std::string name, std::string what, unsigned conns, const Snapshot& before,
+                   const Snapshot& after, std::vector<ThreadStats>& stats) {
+  Result r;
+  r.name = std::move(name);
+  r.what = std::move(what);
+  r.conns = conns;
+  r.seconds = std::chrono::duration<double>(after.at - before.at).count();
+  r.gen_cpu = after.self - before.self;
+  r.machine_cpu = after.machine - before.machine;
+  r.server.total = after.server.total - before.server.total;
+  r.server.io = after.server.io - before.server.io;
+  r.server.worker = after.server.worker - before.server.worker;
+  r.server.writer = after.server.writer - before.server.writer;
+  for (auto& s : stats) {
+    r.ok += s.ok;
+    r.outside += s.outside;
+    r.latency_ns.insert(r.latency_ns.end(), s.latency_ns.begin(), s.latency_ns.end());
+    r.latency2_ns.insert(r.latency2_ns.end(), s.latency2_ns.begin(), s.latency2_ns.end());
+    for (auto& [k, v] : s.errors) {
+      r.error_kinds[k] += v;
+      r.errors += v;
+    }
+  }
+  std::sort(r.latency_ns.begin(), r.latency_ns.end());
+  std::sort(r.latency2_ns.begin(), r.latency2_ns.end());
+  r.has_p999 = r.latency_ns.size() >= 1000;
+  return r;
+}
+
 // Runs one scenario: connection i goes to thread i % threads. With until_done, the run ends when
 // every connection has nothing left to send (bounded by kMaxScenarioSeconds); otherwise the
 // window opens after the warm-up and closes `seconds` later, and CPU is sampled at both edges.
 // on_window (optional) is called as the window opens, with its length in seconds.
-Result run_scenario(const std::string& name, unsigned conns, unsigned threads, pid_t server_pid,
+Result run_scenario(const std::string& name, unsigned conns, unsigned threads,
+                    const ServerPids& server_pid,
                     const tcp::endpoint& server, double warmup, double seconds, bool until_done,
                     const std::function<asio::awaitable<void>(const Window&, ThreadStats&,
                                                               unsigned conn)>& connection,
@@ -1158,30 +1226,7 @@ Result run_scenario(const std::string& name, unsigned conns, unsigned threads, p
   for (auto& t : pool) t.join();
   if (until_done) after = snapshot(server_pid);
 
-  Result r;
-  r.name = name;
-  r.conns = conns;
-  r.seconds = std::chrono::duration<double>(after.at - before.at).count();
-  r.gen_cpu = after.self - before.self;
-  r.machine_cpu = after.machine - before.machine;
-  r.server.total = after.server.total - before.server.total;
-  r.server.io = after.server.io - before.server.io;
-  r.server.worker = after.server.worker - before.server.worker;
-  r.server.writer = after.server.writer - before.server.writer;
-  for (auto& s : stats) {
-    r.ok += s.ok;
-    r.outside += s.outside;
-    r.latency_ns.insert(r.latency_ns.end(), s.latency_ns.begin(), s.latency_ns.end());
-    r.latency2_ns.insert(r.latency2_ns.end(), s.latency2_ns.begin(), s.latency2_ns.end());
-    for (auto& [k, v] : s.errors) {
-      r.error_kinds[k] += v;
-      r.errors += v;
-    }
-  }
-  std::sort(r.latency_ns.begin(), r.latency_ns.end());
-  std::sort(r.latency2_ns.begin(), r.latency2_ns.end());
-  r.has_p999 = r.latency_ns.size() >= 1000;
-  return r;
+  return make_result(name, "", conns, before, after, stats);
 }
 
 std::string fmt(const char* f, double v) {
@@ -1231,13 +1276,16 @@ void print_result(const Result& r, unsigned cores) {
 }
 
 void print_table(const std::vector<Result>& rs, unsigned cores) {
-  std::printf("\n%-16s %5s %8s %6s %10s %9s %9s %9s %7s %7s %7s %8s\n", "scenario", "conns", "ok",
-              "errors", "ops/s", "p50 ms", "p99 ms", "p999 ms", "srv cpu", "gen cpu", "other",
+  int width = 16;
+  for (const auto& r : rs) width = std::max(width, static_cast<int>(r.name.size()));
+  std::printf("\n%-*s %5s %8s %6s %10s %9s %9s %9s %7s %7s %7s %8s\n", width, "scenario", "conns",
+              "ok", "errors", "ops/s", "p50 ms", "p99 ms", "p999 ms", "srv cpu", "gen cpu", "other",
               "srv us/op");
   for (const auto& r : rs) {
     double s = r.seconds > 0 ? r.seconds : 1;
     std::printf(
-        "%-16s %5u %8llu %6llu %10.1f %9.3f %9.3f %9s %7.2f %7.2f %7.2f %8.1f%s\n", r.name.c_str(),
+        "%-*s %5u %8llu %6llu %10.1f %9.3f %9.3f %9s %7.2f %7.2f %7.2f %8.1f%s\n", width,
+        r.name.c_str(),
         r.conns, static_cast<unsigned long long>(r.ok), static_cast<unsigned long long>(r.errors),
         r.rate(), percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
         r.has_p999 ? fmt("%.3f", percentile_ms(r.latency_ns, 0.999)).c_str() : "-",
@@ -1487,6 +1535,7 @@ asio::awaitable<boost::system::error_code> connect_from(
 struct WsSet {
   std::vector<std::shared_ptr<Conn>> conns;  // by index; null where opening failed
   std::vector<unsigned> loop_of;             // the loop each connection lives on
+  std::vector<unsigned> server_of;           // the server (cluster node) it is connected to
   std::map<std::string, std::uint64_t> errors;
   std::uint64_t ready = 0;
   double seconds = 0;
@@ -1494,8 +1543,8 @@ struct WsSet {
 };
 
 struct OpenJob {
-  tcp::endpoint server;
-  std::string upgrade;
+  std::vector<tcp::endpoint> servers;  // connection i goes to servers[i % size]
+  std::vector<std::string> upgrades;   // the upgrade request for each server
   const std::vector<std::string>* hellos = nullptr;  // connection i sends hellos[i % size]
   unsigned count = 0;
   unsigned spread = 0;  // source addresses 127.0.0.2 ..; 0 = let the kernel choose
@@ -1527,12 +1576,13 @@ asio::awaitable<void> open_lane(OpenJob& job, unsigned loop) {
     std::optional<asio::ip::address_v4> src;
     if (job.spread) src = asio::ip::address_v4(0x7f000002u + i % job.spread);
     auto t0 = Clock::now();
-    auto ec = co_await connect_from(c->sock, job.server, src);
+    const unsigned server = i % static_cast<unsigned>(job.servers.size());
+    auto ec = co_await connect_from(c->sock, job.servers[server], src);
     std::string err;
     if (ec)
       err = c->timed_out ? "connect: timeout" : "connect: " + ec.message();
     else
-      err = co_await ws_handshake(*c, job.upgrade, (*job.hellos)[i % job.hellos->size()]);
+      err = co_await ws_handshake(*c, job.upgrades[server], (*job.hellos)[i % job.hellos->size()]);
     auto t1 = Clock::now();
     c->finished = true;  // lets the deadline go
     c->watchdog.cancel();
@@ -1540,6 +1590,7 @@ asio::awaitable<void> open_lane(OpenJob& job, unsigned loop) {
     if (err.empty()) {
       job.out->conns[i] = c;
       job.out->loop_of[i] = loop;
+      job.out->server_of[i] = server;
       ++job.out->ready;
       job.out->handshake_ns.push_back(std::chrono::nanoseconds(t1 - t0).count());
     } else {
@@ -1550,19 +1601,20 @@ asio::awaitable<void> open_lane(OpenJob& job, unsigned loop) {
   job.lanes_left.fetch_sub(1);
 }
 
-// Opens `count` WebSockets (connect, upgrade, hello -> ready), `lanes` at a time; blocks until
-// every one is open or has failed.
-WsSet open_ws_set(Loops& loops, const tcp::endpoint& server, std::uint16_t port,
+// Opens `count` WebSockets (connect, upgrade, hello -> ready), `lanes` at a time, connection i
+// to servers[i % size]; blocks until every one is open or has failed.
+WsSet open_ws_set(Loops& loops, const std::vector<tcp::endpoint>& servers,
                   const std::vector<std::string>& hellos, unsigned count, unsigned spread,
                   unsigned lanes, std::size_t buffer_bytes = 1024) {
   WsSet out;
   out.conns.resize(count);
   out.loop_of.resize(count);
+  out.server_of.resize(count);
   out.handshake_ns.reserve(count);
-  if (count == 0 || hellos.empty()) return out;
+  if (count == 0 || hellos.empty() || servers.empty()) return out;
   OpenJob job;
-  job.server = server;
-  job.upgrade = ws_upgrade_request(port);
+  job.servers = servers;
+  for (const auto& s : servers) job.upgrades.push_back(ws_upgrade_request(s.port()));
   job.hellos = &hellos;
   job.count = count;
   job.spread = spread;
@@ -1601,43 +1653,15 @@ std::string errors_line(const std::map<std::string, std::uint64_t>& errors) {
   return out.empty() ? "none" : out;
 }
 
-// Builds a Result from two snapshots and the per-loop stats of a window.
-Result make_result(std::string name, std::string what, unsigned conns, const Snapshot& before,
-                   const Snapshot& after, std::vector<ThreadStats>& stats) {
-  Result r;
-  r.name = std::move(name);
-  r.what = std::move(what);
-  r.conns = conns;
-  r.seconds = std::chrono::duration<double>(after.at - before.at).count();
-  r.gen_cpu = after.self - before.self;
-  r.machine_cpu = after.machine - before.machine;
-  r.server.total = after.server.total - before.server.total;
-  r.server.io = after.server.io - before.server.io;
-  r.server.worker = after.server.worker - before.server.worker;
-  r.server.writer = after.server.writer - before.server.writer;
-  for (auto& s : stats) {
-    r.ok += s.ok;
-    r.outside += s.outside;
-    r.latency_ns.insert(r.latency_ns.end(), s.latency_ns.begin(), s.latency_ns.end());
-    for (auto& [k, v] : s.errors) {
-      r.error_kinds[k] += v;
-      r.errors += v;
-    }
-  }
-  std::sort(r.latency_ns.begin(), r.latency_ns.end());
-  r.has_p999 = r.latency_ns.size() >= 1000;
-  return r;
-}
-
 // Counts the server's fsync/fdatasync calls over a window with `perf stat` (tracepoints; no
 // ptrace). With synchronous=FULL in WAL mode each commit syncs the WAL once, so this is the
 // number of commits (plus the rare checkpoint). Quietly unavailable without perf.
 class SyncCounter {
  public:
-  void start(pid_t pid, double seconds) {
+  void start(const ServerPids& pids, double seconds) {
     file_ = "/tmp/parley-bench-perf-" + std::to_string(getpid()) + ".txt";
     std::string secs = fmt("%.3f", seconds);
-    std::string spid = std::to_string(pid);
+    std::string spid = pids.joined();
     child_ = fork();
     if (child_ == 0) {
       int devnull = open("/dev/null", O_RDWR);
@@ -1678,18 +1702,88 @@ class SyncCounter {
   std::string file_;
 };
 
+// ---- users for the scenarios: registered through the API (an Argon2id hash each)
+
+struct Registered {
+  Result result;
+  std::vector<std::string> tokens, user_ids, usernames, passwords;  // by index; "" where failed
+  std::vector<std::string> good_tokens, good_ids;  // the users that got a token, in order
+};
+
+Registered register_users(const Options& opt, unsigned users, unsigned threads,
+                          const ServerPids& pids, const tcp::endpoint& ep) {
+  Registered reg;
+  reg.tokens.resize(users);
+  reg.user_ids.resize(users);
+  reg.usernames.resize(users);
+  reg.passwords.resize(users);
+  HttpScenario sc;
+  sc.pick = HttpScenario::Pick::once;
+  sc.timeout = 30s;
+  for (unsigned i = 0; i < users; ++i) {
+    char name[32], pw[48];
+    std::snprintf(name, sizeof name, "bench%05u", i);
+    std::snprintf(pw, sizeof pw, "bench-password-%05u", i);
+    reg.usernames[i] = name;
+    reg.passwords[i] = pw;
+    sc.requests.push_back(
+        http_request("POST", "/api/v1/auth/register", ep.port(), "",
+                     std::string("{\"username\":\"") + name + "\",\"password\":\"" + pw + "\"}"));
+  }
+  sc.on_success = [&reg](std::size_t i, std::string_view body) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(body, ec);
+    if (ec || !v.is_object()) return;
+    if (auto* t = v.as_object().if_contains("access_token"); t && t->is_string())
+      reg.tokens[i] = std::string(t->as_string());
+    if (auto* u = v.as_object().if_contains("user"); u && u->is_object())
+      if (auto* id = u->as_object().if_contains("id"); id && id->is_string())
+        reg.user_ids[i] = std::string(id->as_string());
+  };
+  reg.result = run_scenario("register", opt.register_conns, threads, pids, ep, 0, 0, true,
+                            [&](const Window& w, ThreadStats& st, unsigned c) {
+                              return http_connection(sc, w, st, c, opt.register_conns);
+                            });
+  reg.result.what = "POST /api/v1/auth/register, each user once (setup; Argon2id hash per user)";
+  reg.result.has_p999 = false;
+  for (unsigned i = 0; i < users; ++i)
+    if (!reg.tokens[i].empty() && !reg.user_ids[i].empty()) {
+      reg.good_tokens.push_back(reg.tokens[i]);
+      reg.good_ids.push_back(reg.user_ids[i]);
+    }
+  return reg;
+}
+
 // Everything a chat scenario needs from main.
 struct Env {
+  struct Node {
+    pid_t pid = -1;
+    tcp::endpoint ep;
+  };
   const Options* opt = nullptr;
-  pid_t pid = -1;
-  tcp::endpoint ep;
-  std::uint16_t port = 0;
+  std::vector<Node> nodes;  // one server, or a cluster's nodes; set-up calls go to the first
+  std::string label;        // prefixes result names (a cluster's configuration)
+  ServerPids commit_pids{std::vector<pid_t>{}};  // whose WAL syncs are commits; none: the nodes
   unsigned cores = 1;
   unsigned threads = 1;
   std::vector<std::string> tokens;    // registered users that got a token, in order
   std::vector<std::string> user_ids;  // the same users' ids
   std::vector<Result>* results = nullptr;
   std::vector<std::string>* headlines = nullptr;  // one line per figure, for the summary
+
+  pid_t pid() const { return nodes.at(0).pid; }
+  const tcp::endpoint& ep() const { return nodes.at(0).ep; }
+  std::uint16_t port() const { return ep().port(); }
+  ServerPids pids() const {
+    std::vector<pid_t> out;
+    for (const auto& n : nodes) out.push_back(n.pid);
+    return out;
+  }
+  std::vector<tcp::endpoint> endpoints() const {
+    std::vector<tcp::endpoint> out;
+    for (const auto& n : nodes) out.push_back(n.ep);
+    return out;
+  }
 };
 
 // ---- idle authenticated WebSockets: how many, and the server's memory for each
@@ -1722,9 +1816,9 @@ asio::awaitable<void> idle_reader(std::shared_ptr<Conn> c, std::atomic<bool>& cl
 void run_idle(Env& env) {
   const Options& opt = *env.opt;
   const long reserve = 200;  // descriptors left for everything else on each side
-  long server_limit = process_fd_limit(env.pid);
+  long server_limit = process_fd_limit(env.pid());
   long self_limit = process_fd_limit(getpid());
-  long server_room = server_limit - open_fds(env.pid) - reserve;
+  long server_room = server_limit - open_fds(env.pid()) - reserve;
   long self_room = self_limit - open_fds(getpid()) - reserve;
   unsigned aim = static_cast<unsigned>(
       std::max(0L, std::min<long>({static_cast<long>(opt.idle_conns), server_room, self_room})));
@@ -1747,16 +1841,16 @@ void run_idle(Env& env) {
               opt.source_addrs, env.tokens.size());
 
   std::this_thread::sleep_for(500ms);
-  long fds_before = open_fds(env.pid);
-  Memory m0 = process_memory(env.pid);
+  long fds_before = open_fds(env.pid());
+  Memory m0 = process_memory(env.pid());
   std::string sock0 = sockstat_tcp();
   std::vector<std::string> hellos;
   for (const auto& t : env.tokens) hellos.push_back(hello_frame(t));
 
   Loops loops(env.threads);
-  Snapshot s0 = snapshot(env.pid);
-  WsSet set = open_ws_set(loops, env.ep, env.port, hellos, aim, opt.source_addrs, 512);
-  Snapshot s1 = snapshot(env.pid);
+  Snapshot s0 = snapshot(env.pid());
+  WsSet set = open_ws_set(loops, {env.ep()}, hellos, aim, opt.source_addrs, 512);
+  Snapshot s1 = snapshot(env.pid());
 
   std::atomic<bool> closing{false};
   std::atomic<std::uint64_t> dropped{0}, frames{0};
@@ -1767,14 +1861,14 @@ void run_idle(Env& env) {
 
   // Let the pool work of the last hellos (presence, hub) settle before reading memory.
   std::this_thread::sleep_for(2s);
-  Memory m1 = process_memory(env.pid);
+  Memory m1 = process_memory(env.pid());
   std::string sock1 = sockstat_tcp();
-  Snapshot h0 = snapshot(env.pid);
+  Snapshot h0 = snapshot(env.pid());
   std::this_thread::sleep_until(Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                    std::chrono::duration<double>(opt.idle_hold)));
-  Snapshot h1 = snapshot(env.pid);
-  Memory m2 = process_memory(env.pid);
-  long fds_held = open_fds(env.pid);
+  Snapshot h1 = snapshot(env.pid());
+  Memory m2 = process_memory(env.pid());
+  long fds_held = open_fds(env.pid());
 
   std::uint64_t reached = set.ready;
   std::printf("   reached %llu of %u (target %u) in %.2f s, %.0f connections/s; failures: %s\n",
@@ -1842,11 +1936,11 @@ void run_idle(Env& env) {
 
   closing = true;
   close_ws_set(loops, set);
-  wait_for_server_fds(env.pid, fds_before + 8, 30s);
+  wait_for_server_fds(env.pid(), fds_before + 8, 30s);
   loops.stop();
-  Memory m3 = process_memory(env.pid);
+  Memory m3 = process_memory(env.pid());
   std::printf("   after closing: server RSS %.1f MiB, %ld descriptors\n", m3.rss_kb / 1024,
-              open_fds(env.pid));
+              open_fds(env.pid()));
 }
 
 // ---- 1-to-N fan-out
@@ -1876,7 +1970,8 @@ struct FanState {
 constexpr std::string_view kCreated = "\"event\":\"message.created\"";
 constexpr std::string_view kFanCmid = "\"client_msg_id\":\"k";
 
-asio::awaitable<void> fan_receiver(std::shared_ptr<Conn> c, FanState& fs, unsigned loop) {
+asio::awaitable<void> fan_receiver(std::shared_ptr<Conn> c, FanState& fs, unsigned loop,
+                                   bool cross_node) {
   ThreadStats& st = fs.stats[loop];
   for (;;) {
     Frame f;
@@ -1899,6 +1994,7 @@ asio::awaitable<void> fan_receiver(std::shared_ptr<Conn> c, FanState& fs, unsign
               now <= fs.win_end.load(std::memory_order_relaxed)) {
             ++st.ok;
             st.latency_ns.push_back(now - sent);
+            if (cross_node) st.latency2_ns.push_back(now - sent);
           } else {
             ++st.outside;
           }
@@ -2018,7 +2114,7 @@ asio::awaitable<void> fan_sender(std::shared_ptr<Conn> c, FanState& fs, FanPhase
 
 // Creates a conversation as `token`'s user; returns its id or "" (and says why).
 std::string create_conversation(const Env& env, const std::string& token, const std::string& body) {
-  auto r = http_call(env.ep, "POST", "/api/v1/conversations", token, body);
+  auto r = http_call(env.ep(), "POST", "/api/v1/conversations", token, body);
   if (!r.ok()) {
     std::printf("   set-up: creating a conversation failed: %s\n", r.describe().c_str());
     return "";
@@ -2033,7 +2129,7 @@ bool add_members(const Env& env, const std::string& token, const std::string& ci
     for (std::size_t j = i; j < std::min(ids.size(), i + 50); ++j)
       body += (j > i ? ",\"" : "\"") + ids[j] + "\"";
     body += "]}";
-    auto r = http_call(env.ep, "POST", "/api/v1/conversations/" + cid + "/members", token, body);
+    auto r = http_call(env.ep(), "POST", "/api/v1/conversations/" + cid + "/members", token, body);
     if (!r.ok()) {
       std::printf("   set-up: adding members failed: %s\n", r.describe().c_str());
       return false;
@@ -2071,7 +2167,7 @@ void run_fanout(Env& env, unsigned n) {
   std::printf("   set-up: channel %s, %u members added in %.2f s\n", cid.c_str(), n,
               std::chrono::duration<double>(Clock::now() - ts).count());
 
-  long fds_before = open_fds(env.pid);
+  long fds_before = open_fds(env.pid());
   Loops loops(env.threads);
   FanState fs;
   fs.receivers = n;
@@ -2087,11 +2183,14 @@ void run_fanout(Env& env, unsigned n) {
   fs.sender_ctx = &loops.at(0);
 
   std::vector<std::string> sender_hello{hello_frame(env.tokens[0])};
-  WsSet sender = open_ws_set(loops, env.ep, env.port, sender_hello, 1, 0, 1, 64 * 1024);
+  WsSet sender = open_ws_set(loops, {env.ep()}, sender_hello, 1, 0, 1, 64 * 1024);
   std::vector<std::string> hellos;
   for (unsigned i = 0; i < n; ++i) hellos.push_back(hello_frame(env.tokens[1 + i]));
   ts = Clock::now();
-  WsSet recv = open_ws_set(loops, env.ep, env.port, hellos, n, opt.source_addrs, 64, 16 * 1024);
+  // Receiver i is on node i % nodes: on a cluster, two in three are on another node than the
+  // sender (node 0), and their latency is also counted apart as cross-node.
+  WsSet recv =
+      open_ws_set(loops, env.endpoints(), hellos, n, opt.source_addrs, 64, 16 * 1024);
   if (sender.ready != 1 || recv.ready != n) {
     std::printf("   could not open the WebSockets: sender %s; receivers %llu of %u ready (%s)\n",
                 errors_line(sender.errors).c_str(), static_cast<unsigned long long>(recv.ready), n,
@@ -2104,7 +2203,8 @@ void run_fanout(Env& env, unsigned n) {
   asio::co_spawn(loops.at(sender.loop_of[0]), fan_sender_reader(sender.conns[0], fs),
                  asio::detached);
   for (unsigned i = 0; i < n; ++i)
-    asio::co_spawn(loops.at(recv.loop_of[i]), fan_receiver(recv.conns[i], fs, recv.loop_of[i]),
+    asio::co_spawn(loops.at(recv.loop_of[i]),
+                   fan_receiver(recv.conns[i], fs, recv.loop_of[i], recv.server_of[i] != 0),
                    asio::detached);
   // Each hello makes the user online: presence.changed goes to every connected member, so
   // opening N sockets sends about N^2/2 presence events. Wait for that to end.
@@ -2135,10 +2235,10 @@ void run_fanout(Env& env, unsigned n) {
     std::uint64_t other0 = fs.other_frames.load();
     asio::co_spawn(loops.at(0), fan_sender(sender.conns[0], fs, ph, cid), asio::detached);
     std::this_thread::sleep_until(start);
-    Snapshot before = snapshot(env.pid);
+    Snapshot before = snapshot(env.pids());
     std::uint64_t sent0 = fs.sent.load();
     std::this_thread::sleep_until(ph.end);
-    Snapshot after = snapshot(env.pid);
+    Snapshot after = snapshot(env.pids());
     std::uint64_t sent1 = fs.sent.load();
     auto drain_until = Clock::now() + 10s;
     while (Clock::now() < drain_until && (!ph.done.load() || fs.completed.load() < fs.sent.load()))
@@ -2154,19 +2254,20 @@ void run_fanout(Env& env, unsigned n) {
       stats[0].errors["messages not delivered to every receiver within 10 s"] += undelivered;
     char rname[64], what[256];
     if (ph.closed_loop) {
-      std::snprintf(rname, sizeof rname, "fanout %u max", n);
+      std::snprintf(rname, sizeof rname, "%sfanout %u max", env.label.c_str(), n);
       std::snprintf(what, sizeof what,
                     "deliveries of message.created to %u receivers; the sender keeps %u messages "
                     "not yet delivered to all (closed loop); latency = send to receive",
                     n, ph.window);
     } else {
-      std::snprintf(rname, sizeof rname, "fanout %u @50%%", n);
+      std::snprintf(rname, sizeof rname, "%sfanout %u @50%%", env.label.c_str(), n);
       std::snprintf(what, sizeof what,
                     "deliveries to %u receivers at a fixed %.0f messages/s (half the closed-loop "
                     "rate); latency = send to receive",
                     n, ph.rate);
     }
     Result r = make_result(rname, what, n + 1, before, after, stats);
+    if (env.nodes.size() > 1) r.latency2_label = "cross-node receivers";
     print_result(r, env.cores);
     double msgs = static_cast<double>(sent1 - sent0) / std::max(1e-9, r.seconds);
     std::printf("   messages sent %.1f /s; %llu other events in the window\n", msgs,
@@ -2174,9 +2275,9 @@ void run_fanout(Env& env, unsigned n) {
     if (ph.closed_loop) max_msgs_per_s = r.rate() / n;
     char line[400];
     std::snprintf(line, sizeof line,
-                  "fan-out N=%u %s: %.0f deliveries/s (%.1f messages/s), latency p50 %.2f ms, "
+                  "%sfan-out N=%u %s: %.0f deliveries/s (%.1f messages/s), latency p50 %.2f ms, "
                   "p99 %.2f ms, p99.9 %.2f ms; load generator %.2f cores, server %.2f",
-                  n, ph.closed_loop ? "closed loop" : "at 50% rate", r.rate(), r.rate() / n,
+                  env.label.c_str(), n, ph.closed_loop ? "closed loop" : "at 50% rate", r.rate(), r.rate() / n,
                   percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
                   percentile_ms(r.latency_ns, 0.999), r.gen_cpu / std::max(1e-9, r.seconds),
                   r.server.total / std::max(1e-9, r.seconds));
@@ -2186,7 +2287,7 @@ void run_fanout(Env& env, unsigned n) {
   fs.closing = true;
   close_ws_set(loops, sender);
   close_ws_set(loops, recv);
-  wait_for_server_fds(env.pid, fds_before + 8, 30s);
+  wait_for_server_fds(env.pid(), fds_before + 8, 30s);
   loops.stop();
 }
 
@@ -2198,8 +2299,7 @@ struct DurableSpec {
   unsigned read_every = 0;         // WebSocket: a read frame after every N acks (0: never)
   std::vector<std::string> cids;   // connection i sends into cids[i % size]
   std::vector<std::string> tokens; // connection i is tokens[i % size]
-  std::uint16_t port = 0;
-  std::string upgrade;
+  std::vector<tcp::endpoint> servers;  // connection i goes to servers[i % size]
 };
 
 asio::awaitable<void> durable_connection(const DurableSpec& sp, const Window& w, ThreadStats& st,
@@ -2208,22 +2308,24 @@ asio::awaitable<void> durable_connection(const DurableSpec& sp, const Window& w,
   asio::co_spawn(c->sock.get_executor(), watchdog(c, 20s), asio::detached);
   const std::string& token = sp.tokens[conn % sp.tokens.size()];
   const std::string& cid = sp.cids[conn % sp.cids.size()];
+  const tcp::endpoint& server = sp.servers[conn % sp.servers.size()];
+  const std::string upgrade = ws_upgrade_request(server.port());
   bool connected = false;
   std::int64_t acked_seq = -1;
   unsigned since_read = 0;
   std::string http_head;
   if (!sp.ws)
     http_head = "POST /api/v1/conversations/" + cid + "/messages HTTP/1.1\r\nHost: 127.0.0.1:" +
-                std::to_string(sp.port) + "\r\nAuthorization: Bearer " + token +
+                std::to_string(server.port()) + "\r\nAuthorization: Bearer " + token +
                 "\r\nContent-Type: application/json\r\nContent-Length: ";
   const std::string ws_prefix =
       "{\"type\":\"send\",\"conversation_id\":\"" + cid + "\",\"text\":\"durable message ";
   for (std::uint64_t k = 0; k < kMaxOpsPerConnection && Clock::now() < w.end; ++k) {
     if (!connected) {
-      if (!co_await connect(*c, w, st)) continue;
+      if (!co_await connect(*c, server, st)) continue;
       if (sp.ws) {
         c->begin(Clock::now());
-        auto err = co_await ws_handshake(*c, sp.upgrade, hello_frame(token));
+        auto err = co_await ws_handshake(*c, upgrade, hello_frame(token));
         c->busy = false;
         if (!err.empty()) {
           st.error("hello: " + err);
@@ -2323,7 +2425,8 @@ asio::awaitable<void> durable_connection(const DurableSpec& sp, const Window& w,
   c->reset();
 }
 
-void run_durable(Env& env) {
+// All three variants, or (ws_many_only, for comparing clusters) WebSocket sends into own DMs.
+void run_durable(Env& env, bool ws_many_only = false) {
   const Options& opt = *env.opt;
   unsigned conns = opt.durable_conns;
   unsigned senders = std::min<unsigned>(conns, static_cast<unsigned>(env.tokens.size()));
@@ -2351,25 +2454,28 @@ void run_durable(Env& env) {
     bool one;
     char tag;
   };
-  for (const Variant& v : {Variant{"durable ws many", true, false, 'w'},
-                           Variant{"durable http many", false, false, 'h'},
-                           Variant{"durable http one", false, true, 'o'}}) {
+  std::vector<Variant> variants = {Variant{"durable ws many", true, false, 'w'},
+                                   Variant{"durable http many", false, false, 'h'},
+                                   Variant{"durable http one", false, true, 'o'}};
+  if (ws_many_only) variants.resize(1);
+  for (const Variant& v : variants) {
     DurableSpec sp;
     sp.ws = v.ws;
     sp.tag = v.tag;
     sp.read_every = v.ws ? 16 : 0;
     sp.tokens = tokens;
     sp.cids = v.one ? std::vector<std::string>{shared} : own;
-    sp.port = env.port;
-    sp.upgrade = ws_upgrade_request(env.port);
+    sp.servers = env.endpoints();
     SyncCounter syncs;
     auto r = run_scenario(
-        v.name, conns, env.threads, env.pid, env.ep, std::max(opt.warmup, 1.0), opt.seconds,
-        false,
+        env.label + v.name, conns, env.threads, env.pids(), env.ep(), std::max(opt.warmup, 1.0),
+        opt.seconds, false,
         [&](const Window& w, ThreadStats& st, unsigned c) {
           return durable_connection(sp, w, st, c);
         },
-        [&](double secs) { syncs.start(env.pid, secs); });
+        [&](double secs) {
+          syncs.start(env.commit_pids.all.empty() ? env.pids() : env.commit_pids, secs);
+        });
     char what[300];
     std::snprintf(what, sizeof what,
                   "%s, closed loop, one send in flight per connection, into %s; latency = send "
@@ -2382,20 +2488,17 @@ void run_durable(Env& env) {
     print_result(r, env.cores);
     auto n = syncs.finish();
     std::string commits = "commits: n/a (perf not available)";
-    if (n && *n > 0) {
+    if (n && *n > 0)
       commits = fmt("%.0f", static_cast<double>(*n)) + " WAL syncs in the window (= commits), " +
                 fmt("%.1f", static_cast<double>(r.ok) / static_cast<double>(*n)) +
                 " sends per commit, " + fmt("%.0f", *n / std::max(1e-9, r.seconds)) +
                 " commits/s";
-      std::printf("   group commit: %s\n", commits.c_str());
-    } else {
-      std::printf("   group commit: %s\n", commits.c_str());
-    }
+    std::printf("   group commit: %s\n", commits.c_str());
     char line[512];
     std::snprintf(line, sizeof line,
                   "%s (%u connections): %.0f sends/s, ack p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; "
                   "%s",
-                  v.name, conns, r.rate(), percentile_ms(r.latency_ns, 0.5),
+                  (env.label + v.name).c_str(), conns, r.rate(), percentile_ms(r.latency_ns, 0.5),
                   percentile_ms(r.latency_ns, 0.99), percentile_ms(r.latency_ns, 0.999),
                   commits.c_str());
     env.headlines->push_back(line);
@@ -2555,7 +2658,7 @@ asio::awaitable<void> seeder(SeedJob& job) {
     bool sent = false;
     for (int attempt = 0; attempt < 8 && !sent; ++attempt) {
       if (!connected) {
-        connected = co_await connect(*c, w, st);
+        connected = co_await connect(*c, w.server, st);
         if (!connected) continue;
       }
       std::string body = "{\"text\":\"" + job.corpus->text(i) + "\",\"client_msg_id\":\"s" +
@@ -2669,7 +2772,7 @@ std::optional<Dataset> seed_dataset(const Options& opt, const std::string& data_
     return std::nullopt;
   }
   Env e;
-  e.ep = ep;
+  e.nodes = {{srv.pid(), ep}};
   d.conversation_id =
       create_conversation(e, token, "{\"type\":\"channel\",\"name\":\"bench-history\"}");
   if (d.conversation_id.empty()) return std::nullopt;
@@ -2914,6 +3017,260 @@ void run_history_search(const Options& opt, const std::string& tmp_dir, unsigned
 
 }  // namespace
 
+// ---- scale-out: fan-out and durable sends on one node (SQLite, then PostgreSQL) and on a
+// cluster of nodes sharing PostgreSQL and Redis, each against fresh servers and a fresh database
+
+std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
+// stderr goes to ours, so the reason shows).
+std::optional<std::string> shell(const std::string& cmd) {
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int status = pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (status != 0) return std::nullopt;
+  return out;
+}
+
+// The throw-away PostgreSQL (fsync on: acknowledged means durable, as with SQLite) and Redis of
+// the scale-out run, from the project's scripts; stopped and removed when this goes.
+class Engines {
+ public:
+  explicit Engines(const std::string& work_dir) : redis_dir_(work_dir + "/redis") {}
+  ~Engines() {
+    if (!pg_dir_.empty()) shell(script("postgres.sh") + " stop " + sh_quote(pg_dir_) + " >&2");
+    if (!redis_url_.empty())
+      shell("PARLEY_REDIS_DIR=" + sh_quote(redis_dir_) + " " + script("redis.sh") + " stop >&2");
+  }
+  // Empty on success, otherwise why not.
+  std::string start() {
+    // Not inside the bench's 0700 folder: run as root, PostgreSQL runs as another user.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = (tmp && *tmp ? std::string(tmp) : std::string("/tmp")) +
+                       "/parley-bench-pg-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) return std::string("mkdtemp: ") + std::strerror(errno);
+    pg_dir_ = buf.data();
+    auto pg = shell(script("postgres.sh") + " start " + sh_quote(pg_dir_));
+    if (!pg || pg->rfind("postgres://", 0) != 0)
+      return "PostgreSQL did not start (scripts/postgres.sh; scripts/install-deps.sh installs it)";
+    pg_url_ = *pg;
+    auto redis = shell("PARLEY_REDIS_DIR=" + sh_quote(redis_dir_) +
+                       " PARLEY_REDIS_PORT=57379 " + script("redis.sh") + " start");
+    if (!redis || redis->rfind("redis://", 0) != 0)
+      return "Redis did not start (scripts/redis.sh; scripts/install-deps.sh installs it)";
+    redis_url_ = *redis;
+    return {};
+  }
+  const std::string& redis_url() const { return redis_url_; }
+  // A new database on the server; its URL, or "" (and says why on stderr).
+  std::string create_database(const std::string& name) {
+    std::string admin = pg_url_.substr(0, pg_url_.rfind('/')) + "/postgres";
+    auto r = shell("psql=\"$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql | sort -V | "
+                   "tail -n 1)\" && \"$psql\" " + sh_quote(admin) +
+                   " -v ON_ERROR_STOP=1 -qAt -c " + sh_quote("CREATE DATABASE " + name));
+    return r ? pg_url_.substr(0, pg_url_.rfind('/')) + "/" + name : "";
+  }
+  // PostgreSQL's processes (the postmaster's children): whose WAL syncs are the commits.
+  ServerPids postgres_pids() const {
+    std::vector<pid_t> out;
+    std::ifstream pidfile(pg_dir_ + "/data/postmaster.pid");
+    pid_t postmaster = 0;
+    if (!(pidfile >> postmaster)) return out;
+    out.push_back(postmaster);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+      std::string name = e.path().filename().string();
+      if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+      std::string stat = read_file(e.path().string() + "/stat");
+      auto paren = stat.rfind(')');
+      if (paren == std::string::npos) continue;
+      std::istringstream in(stat.substr(paren + 2));
+      std::string state;
+      long ppid = 0;
+      if (in >> state >> ppid && ppid == postmaster) out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+
+ private:
+  static std::string script(const char* name) {
+    return sh_quote(std::string(PARLEY_SOURCE_DIR) + "/scripts/" + name);
+  }
+  std::string pg_dir_, pg_url_, redis_dir_, redis_url_;
+};
+
+void run_scaleout(const Options& opt, const std::string& tmp_dir, unsigned cores,
+                  unsigned threads, std::vector<Result>& results,
+                  std::vector<std::string>& headlines) {
+  const unsigned n = opt.scaleout_fanout;
+  std::printf(
+      "\n== scale-out: fan-out to N = %u and durable WebSocket sends (%u senders) on one node "
+      "with SQLite, one node with PostgreSQL, and %u nodes sharing PostgreSQL and Redis; every "
+      "node, PostgreSQL, Redis and the load generator share this machine's %u cores\n",
+      n, opt.durable_conns, opt.scaleout_nodes, cores);
+  Engines engines(tmp_dir);
+  if (auto why = engines.start(); !why.empty()) {
+    std::printf("   skipped: %s\n", why.c_str());
+    return;
+  }
+  struct Config {
+    std::string label;
+    unsigned nodes;
+    bool postgres;
+  };
+  struct Figures {
+    std::string label;
+    unsigned nodes = 0;
+    double deliveries = 0, sends = 0;  // closed loop, all nodes together
+    double p50 = 0, p99 = 0, cross_p50 = 0, cross_p99 = 0;  // fan-out at half rate, ms
+    double ack_p50 = 0, ack_p99 = 0;
+    double server_cpu = 0, other_cpu = 0;  // durable window: the nodes; PostgreSQL, Redis, rest
+    bool errors = false;
+  };
+  std::vector<Config> configs = {
+      {"1 node sqlite", 1, false},
+      {"1 node postgres", 1, true},
+      {std::to_string(opt.scaleout_nodes) + " nodes pg+redis", opt.scaleout_nodes, true}};
+  std::vector<Figures> figures;
+  for (std::size_t k = 0; k < configs.size(); ++k) {
+    const Config& cfg = configs[k];
+    std::printf("\n-- %s\n", cfg.label.c_str());
+    std::string db_url;
+    if (cfg.postgres) {
+      db_url = engines.create_database("parley_bench_" + std::to_string(k));
+      if (db_url.empty()) {
+        std::printf("   skipped: could not create its database\n");
+        continue;
+      }
+    }
+    std::vector<std::unique_ptr<ServerProcess>> servers;
+    Env env;
+    env.opt = &opt;
+    env.cores = cores;
+    env.threads = threads;
+    env.results = &results;
+    env.headlines = &headlines;
+    env.label = "[" + cfg.label + "] ";
+    bool started = true;
+    for (unsigned i = 0; i < cfg.nodes && started; ++i) {
+      std::vector<std::string> extra;
+      if (cfg.postgres) extra = {"--database", db_url};
+      if (cfg.nodes > 1)
+        extra.insert(extra.end(), {"--redis", engines.redis_url(), "--node-id",
+                                   "bench-" + std::to_string(k) + "-" + std::to_string(i)});
+      std::string dir = tmp_dir + "/scaleout-" + std::to_string(k) + "-" + std::to_string(i);
+      servers.push_back(std::make_unique<ServerProcess>());
+      started = servers.back()->start(opt, dir, extra);
+      if (!started) {
+        std::printf("   node %u did not start; its last lines:\n", i);
+        for (const auto& l : servers.back()->tail()) std::printf("     %s\n", l.c_str());
+      } else {
+        env.nodes.push_back(
+            {servers.back()->pid(),
+             tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), servers.back()->port())});
+      }
+    }
+    if (!started) continue;
+    if (cfg.postgres) env.commit_pids = engines.postgres_pids();
+    Registered reg =
+        register_users(opt, n + 1 + opt.durable_conns, threads, env.pids(), env.ep());
+    if (reg.good_tokens.size() < n + 1 + opt.durable_conns) {
+      std::printf("   skipped: only %zu users registered\n", reg.good_tokens.size());
+      continue;
+    }
+    env.tokens = reg.good_tokens;
+    env.user_ids = reg.good_ids;
+    const std::size_t first = results.size();
+    run_fanout(env, n);
+    run_durable(env, true);
+    if (results.size() != first + 3) {
+      std::printf("   (incomplete: see above)\n");
+      continue;
+    }
+    const Result& closed = results[first];
+    const Result& half = results[first + 1];
+    const Result& durable = results[first + 2];
+    Figures f;
+    f.label = cfg.label;
+    f.nodes = cfg.nodes;
+    f.deliveries = closed.rate();
+    f.p50 = percentile_ms(half.latency_ns, 0.5);
+    f.p99 = percentile_ms(half.latency_ns, 0.99);
+    f.cross_p50 = percentile_ms(half.latency2_ns, 0.5);
+    f.cross_p99 = percentile_ms(half.latency2_ns, 0.99);
+    f.sends = durable.rate();
+    f.ack_p50 = percentile_ms(durable.latency_ns, 0.5);
+    f.ack_p99 = percentile_ms(durable.latency_ns, 0.99);
+    double secs = std::max(1e-9, durable.seconds);
+    f.server_cpu = durable.server.total / secs;
+    f.other_cpu = durable.others_cpu() / secs;
+    f.errors = closed.errors || half.errors || durable.errors;
+    figures.push_back(f);
+    for (auto& s : servers) {
+      auto [count, lines] = s->problems();
+      std::string how = s->stop();
+      std::printf("   node %s; %d warn/error log line(s)\n", how.c_str(), count);
+      for (const auto& l : lines) std::printf("     %s\n", l.c_str());
+    }
+  }
+  if (figures.empty()) return;
+  // Per-node throughput against the single-node runs: 1.00 would be linear scaling on machines
+  // of their own; here every node shares the same cores, so this shows the cost of the cluster.
+  auto base = [&](const char* label) -> const Figures* {
+    for (const auto& f : figures)
+      if (f.label == label) return &f;
+    return nullptr;
+  };
+  const Figures* sqlite = base("1 node sqlite");
+  const Figures* pg = base("1 node postgres");
+  auto rel = [](double v, const Figures* b, double Figures::*field) {
+    return b && b->*field > 0 ? fmt("%.2f", v / (b->*field)) : std::string("-");
+  };
+  std::printf(
+      "\nscale-out summary (%u cores shared by every process; fan-out N=%u closed loop, latency "
+      "at half that rate; durable = WebSocket send -> ack, %u senders in own DMs, connections "
+      "spread over the nodes):\n",
+      cores, n, opt.durable_conns);
+  std::printf("%-20s %12s %10s %6s %6s %17s %17s %10s %9s %6s %6s %15s %10s\n", "config",
+              "deliveries/s", "per node", "/sqlite", "/pg", "p50/p99 ms", "cross-node ms",
+              "sends/s", "per node", "/sqlite", "/pg", "ack p50/p99 ms", "cpu nodes/other");
+  for (const auto& f : figures) {
+    double dn = f.deliveries / f.nodes, sn = f.sends / f.nodes;
+    std::string cross = f.nodes > 1 ? fmt("%.1f", f.cross_p50) + "/" + fmt("%.1f", f.cross_p99)
+                                    : std::string("-");
+    std::printf("%-20s %12.0f %10.0f %6s %6s %17s %17s %10.0f %9.0f %6s %6s %15s %10s%s\n",
+                f.label.c_str(), f.deliveries, dn, rel(dn, sqlite, &Figures::deliveries).c_str(),
+                rel(dn, pg, &Figures::deliveries).c_str(),
+                (fmt("%.1f", f.p50) + "/" + fmt("%.1f", f.p99)).c_str(), cross.c_str(), f.sends,
+                sn, rel(sn, sqlite, &Figures::sends).c_str(), rel(sn, pg, &Figures::sends).c_str(),
+                (fmt("%.1f", f.ack_p50) + "/" + fmt("%.1f", f.ack_p99)).c_str(),
+                (fmt("%.2f", f.server_cpu) + "/" + fmt("%.2f", f.other_cpu)).c_str(),
+                f.errors ? "  ERRORS" : "");
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "scale-out %s: fan-out N=%u %.0f deliveries/s (%.0f per node), p50/p99 %.1f/%.1f "
+                  "ms%s; durable %.0f sends/s (%.0f per node), ack p99 %.1f ms",
+                  f.label.c_str(), n, f.deliveries, dn, f.p50, f.p99,
+                  f.nodes > 1 ? (", cross-node " + cross + " ms").c_str() : "", f.sends, sn,
+                  f.ack_p99);
+    headlines.push_back(line);
+  }
+  std::printf("(per node /sqlite, /pg: a node's share of the throughput divided by the single "
+              "node's total; cpu: cores busy in the durable window, the nodes / everything else "
+              "but the load generator, i.e. PostgreSQL and Redis)\n");
+}
+
 int main(int argc, char** argv) {
   auto parsed = parse_options(argc, argv);
   if (!parsed) {
@@ -2993,47 +3350,14 @@ int main(int argc, char** argv) {
   if (opt.wants("fanout"))
     for (unsigned n : opt.fanout) opt.users = std::max(opt.users, n + 1);
   if (opt.wants("durable")) opt.users = std::max(opt.users, opt.durable_conns);
-  std::vector<std::string> tokens(opt.users), user_ids(opt.users);
-  std::vector<std::string> usernames(opt.users), passwords(opt.users);
-  {
-    HttpScenario sc;
-    sc.pick = HttpScenario::Pick::once;
-    sc.timeout = 30s;
-    for (unsigned i = 0; i < opt.users; ++i) {
-      char name[32], pw[48];
-      std::snprintf(name, sizeof name, "bench%05u", i);
-      std::snprintf(pw, sizeof pw, "bench-password-%05u", i);
-      usernames[i] = name;
-      passwords[i] = pw;
-      sc.requests.push_back(
-          http_request("POST", "/api/v1/auth/register", port, "",
-                       std::string("{\"username\":\"") + name + "\",\"password\":\"" + pw + "\"}"));
-    }
-    sc.on_success = [&tokens, &user_ids](std::size_t i, std::string_view body) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(body, ec);
-      if (ec || !v.is_object()) return;
-      if (auto* t = v.as_object().if_contains("access_token"); t && t->is_string())
-        tokens[i] = std::string(t->as_string());
-      if (auto* u = v.as_object().if_contains("user"); u && u->is_object())
-        if (auto* id = u->as_object().if_contains("id"); id && id->is_string())
-          user_ids[i] = std::string(id->as_string());
-    };
-    auto r = run_scenario("register", opt.register_conns, threads, pid, ep, 0, 0, true,
-                          [&](const Window& w, ThreadStats& st, unsigned c) {
-                            return http_connection(sc, w, st, c, opt.register_conns);
-                          });
-    r.what = "POST /api/v1/auth/register, each user once (setup; Argon2id hash per user)";
-    r.has_p999 = false;
-    print_result(r, cores);
-    results.push_back(std::move(r));
-  }
-  std::vector<std::string> good_tokens, good_ids;
-  for (unsigned i = 0; i < opt.users; ++i)
-    if (!tokens[i].empty() && !user_ids[i].empty()) {
-      good_tokens.push_back(tokens[i]);
-      good_ids.push_back(user_ids[i]);
-    }
+  Registered reg = register_users(opt, opt.users, threads, pid, ep);
+  print_result(reg.result, cores);
+  results.push_back(reg.result);
+  const auto& tokens = reg.tokens;
+  const auto& usernames = reg.usernames;
+  const auto& passwords = reg.passwords;
+  const auto& good_tokens = reg.good_tokens;
+  const auto& good_ids = reg.good_ids;
   if (good_tokens.empty()) {
     std::fprintf(stderr, "parley_bench: no user could register; the server's last lines:\n");
     for (const auto& l : server.tail()) std::fprintf(stderr, "  %s\n", l.c_str());
@@ -3045,9 +3369,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> headlines;
   Env env;
   env.opt = &opt;
-  env.pid = pid;
-  env.ep = ep;
-  env.port = port;
+  env.nodes = {{pid, ep}};
   env.cores = cores;
   env.threads = threads;
   env.tokens = good_tokens;
@@ -3130,6 +3452,7 @@ int main(int argc, char** argv) {
   if (opt.wants("durable")) run_durable(env);
   if (opt.any_of({"history", "search"}))
     run_history_search(opt, data_dir, cores, threads, results, headlines);
+  if (opt.wants("scaleout")) run_scaleout(opt, data_dir, cores, threads, results, headlines);
 
   std::printf("\nsummary (%s; %s; %u cores shared by server and load generator)\n",
               cpu_model().c_str(), utc_now().c_str(), cores);
