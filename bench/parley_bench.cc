@@ -1141,6 +1141,7 @@ struct Result {
   ServerCpu server;
   bool has_p999 = true;
   std::string latency2_label;
+  std::string others;  // what the rest of the machine runs by design (the engines); "" if none
 
   double rate() const { return seconds > 0 ? ok / seconds : 0; }
   double others_cpu() const { return std::max(0.0, machine_cpu - server.total - gen_cpu); }
@@ -1264,7 +1265,9 @@ void print_result(const Result& r, unsigned cores) {
       "load generator %.2f, rest of machine %.2f, machine total %.2f\n",
       cores, r.server.total / s, r.server.io / s, r.server.worker / s, r.server.writer / s,
       r.gen_cpu / s, r.others_cpu() / s, r.machine_cpu / s);
-  if (r.others_cpu() / s > 0.15)
+  if (!r.others.empty())
+    std::printf("   (rest of machine: mostly %s, part of this configuration)\n", r.others.c_str());
+  else if (r.others_cpu() / s > 0.15)
     std::printf(
         "   NOTE: other processes used %.2f cores during this window; the figures above "
         "are understated\n",
@@ -1763,7 +1766,11 @@ struct Env {
   const Options* opt = nullptr;
   std::vector<Node> nodes;  // one server, or a cluster's nodes; set-up calls go to the first
   std::string label;        // prefixes result names (a cluster's configuration)
-  ServerPids commit_pids{std::vector<pid_t>{}};  // whose WAL syncs are commits; none: the nodes
+  // Whose WAL syncs are the commits, asked as a window opens (a pool may have opened
+  // connections since); unset: the nodes themselves (SQLite).
+  std::function<ServerPids()> commit_pids;
+  // What the rest of the machine is busy with by design (PostgreSQL, Redis); "" when nothing.
+  std::string others;
   unsigned cores = 1;
   unsigned threads = 1;
   std::vector<std::string> tokens;    // registered users that got a token, in order
@@ -2268,6 +2275,7 @@ void run_fanout(Env& env, unsigned n) {
     }
     Result r = make_result(rname, what, n + 1, before, after, stats);
     if (env.nodes.size() > 1) r.latency2_label = "cross-node receivers";
+    r.others = env.others;
     print_result(r, env.cores);
     double msgs = static_cast<double>(sent1 - sent0) / std::max(1e-9, r.seconds);
     std::printf("   messages sent %.1f /s; %llu other events in the window\n", msgs,
@@ -2474,7 +2482,7 @@ void run_durable(Env& env, bool ws_many_only = false) {
           return durable_connection(sp, w, st, c);
         },
         [&](double secs) {
-          syncs.start(env.commit_pids.all.empty() ? env.pids() : env.commit_pids, secs);
+          syncs.start(env.commit_pids ? env.commit_pids() : env.pids(), secs);
         });
     char what[300];
     std::snprintf(what, sizeof what,
@@ -2485,6 +2493,7 @@ void run_durable(Env& env, bool ws_many_only = false) {
                         : "each sender's own conversation (note-to-self DM)",
                   v.ws ? "ack" : "response");
     r.what = what;
+    r.others = env.others;
     print_result(r, env.cores);
     auto n = syncs.finish();
     std::string commits = "commits: n/a (perf not available)";
@@ -3182,7 +3191,10 @@ void run_scaleout(const Options& opt, const std::string& tmp_dir, unsigned cores
       }
     }
     if (!started) continue;
-    if (cfg.postgres) env.commit_pids = engines.postgres_pids();
+    if (cfg.postgres) {
+      env.commit_pids = [&engines] { return engines.postgres_pids(); };
+      env.others = cfg.nodes > 1 ? "PostgreSQL and Redis" : "PostgreSQL";
+    }
     Registered reg =
         register_users(opt, n + 1 + opt.durable_conns, threads, env.pids(), env.ep());
     if (reg.good_tokens.size() < n + 1 + opt.durable_conns) {
