@@ -134,6 +134,10 @@ TEST_F(StaticFilesTest, RouterFallbackOnlyForUnmatchedGets) {
   auto m = router.match(req);
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(m.route->pattern, "web");
+  req.method = net::Method::head;  // HEAD too: the server writes the GET answer's header only
+  ASSERT_NE(router.match(req).route, nullptr);
+  EXPECT_EQ(router.match(req).route->pattern, "web");
+  req.method = net::Method::get;
   req.target = "/api/v1/health";
   EXPECT_EQ(router.match(req).route->pattern, "/api/v1/health");
   req.target = "/api/v1/things";  // known path, other method: still a 405, not the app

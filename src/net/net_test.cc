@@ -55,7 +55,11 @@ TEST(Router, DistinguishesUnknownPathFromWrongMethodAndBadEncoding) {
   auto m = router.match(wrong);
   EXPECT_FALSE(m.route);
   EXPECT_TRUE(m.path_known);
-  EXPECT_EQ(m.allow, "GET");
+  EXPECT_EQ(m.allow, "GET, HEAD");
+  auto head = make(Method::head, "/a/1");
+  m = router.match(head);
+  ASSERT_TRUE(m.route) << "HEAD matches a GET route";
+  EXPECT_EQ(m.route->method, Method::get);
   auto unknown = make(Method::get, "/b/1");
   m = router.match(unknown);
   EXPECT_FALSE(m.route);

@@ -36,16 +36,19 @@ Router::Match Router::match(Request& req) const {
   std::string_view path = req.path();
   if (path.empty() || path.front() != '/') return m;
   auto segs = split_path(path);
+  // HEAD is GET without the body (RFC 9110 9.3.2): the server drops the body when it writes.
+  const Method as = req.method == Method::head ? Method::get : req.method;
   for (const auto& route : routes_) {
     if (route.segments.size() != segs.size()) continue;
     bool same = true;
     for (std::size_t i = 0; i < segs.size() && same; ++i)
       same = is_param(route.segments[i]) || route.segments[i] == segs[i];
     if (!same) continue;
-    if (route.method != req.method) {
+    if (route.method != as) {
       m.path_known = true;
       if (!m.allow.empty()) m.allow += ", ";
       m.allow += method_name(route.method);
+      if (route.method == Method::get) m.allow += ", HEAD";
       continue;
     }
     req.params.clear();
@@ -62,7 +65,7 @@ Router::Match Router::match(Request& req) const {
     m.route = &route;
     return m;
   }
-  if (!m.path_known && req.method == Method::get && fallback_.handler) {
+  if (!m.path_known && as == Method::get && fallback_.handler) {
     req.params.clear();
     m.route = &fallback_;
   }

@@ -28,7 +28,8 @@ class Router {
  public:
   void add(Method method, std::string pattern, Handler handler, bool on_io_thread = false);
   // A handler for GET requests that match no route (no path of any method): the web app's
-  // static files and client-side routes. Its pattern names it in metrics.
+  // static files and client-side routes. Its pattern names it in metrics. HEAD requests match
+  // GET routes and this fallback alike.
   void set_get_fallback(std::string pattern, Handler handler, bool on_io_thread = false);
 
   struct Match {

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/crypto.h"
@@ -539,7 +540,13 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     out.body() = std::move(resp.body);
     out.prepare_payload();
     stream->expires_after(opts.read_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(*stream, out, kTuple);
+    boost::system::error_code wec;
+    if (req->method == Method::head) {  // the GET answer's header, Content-Length included
+      bhttp::response_serializer<bhttp::string_body> head_only{out};
+      std::tie(wec, std::ignore) = co_await bhttp::async_write_header(*stream, head_only, kTuple);
+    } else {
+      std::tie(wec, std::ignore) = co_await bhttp::async_write(*stream, out, kTuple);
+    }
 
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record(route_name, req->method, resp.status, secs);
@@ -549,7 +556,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
                          {"route", route_name},
                          {"status", resp.status},
                          {"ms", secs * 1000.0},
-                         {"bytes", out.body().size()},
+                         {"bytes", req->method == Method::head ? 0 : out.body().size()},
                          {"peer", peer}});
     if (wec || !keep_alive) break;
   }

@@ -103,6 +103,28 @@ TEST_F(HttpTest, MethodNotAllowedNamesTheAllowedMethods) {
       << "Allow: \"" << r.header("Allow") << "\"";
 }
 
+TEST_F(HttpTest, HeadIsGetWithoutTheBody) {
+  auto api = this->api();
+  auto get = api.get("/api/v1/health");
+  ASSERT_EQ(get.status, 200) << get;
+  net::HttpClient http("127.0.0.1", port(), 5s);
+  auto raw = http.raw_exchange("HEAD /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(raw) << raw.error().message;
+  EXPECT_EQ(raw_status(*raw), 200) << *raw;
+  auto end = raw->find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << *raw;
+  EXPECT_EQ(raw->size(), end + 4) << "a body after the header: " << *raw;
+  EXPECT_NE(raw->find("Content-Length: " + std::to_string(get.body.size())), std::string::npos)
+      << "not the GET answer's length: " << *raw;
+  // Unknown paths: the 404 envelope's header, no body either.
+  net::HttpClient http2("127.0.0.1", port(), 5s);
+  auto missing =
+      http2.raw_exchange("HEAD /api/v1/no-such-thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(missing) << missing.error().message;
+  EXPECT_EQ(raw_status(*missing), 404) << *missing;
+  EXPECT_EQ(missing->size(), missing->find("\r\n\r\n") + 4) << *missing;
+}
+
 TEST_F(HttpTest, BodyUnderTheLimitIsServed) {
   // A body close to --max-body-bytes is still read and handled (not refused by size).
   auto api = this->api();
