@@ -113,25 +113,39 @@ void Hub::unfollow(const std::string& user_id, UserEntry& u, const std::string& 
 
 void Hub::attach(const std::string& user_id, const std::string& session_id,
                  std::shared_ptr<net::WsConnection> conn) {
-  bool load = false;
+  std::uint64_t load = 0;
   {
     std::unique_lock lock(mu_);
     auto& u = users_[user_id];
     user_of_conn_[conn->id()] = user_id;
     u.links.push_back({std::move(conn), session_id});
-    if (u.links.size() == 1 && u.conversations.empty() && !u.loading) {
-      u.loading = true;
-      load = true;
-    }
+    if (u.links.size() == 1 && u.conversations.empty() && !u.loading) load = begin_load(u);
   }
-  if (!load) return;
-  auto ids = messaging_.conversation_ids_of(user_id);
+  if (load) finish_load(user_id, load, messaging_.conversation_ids_of(user_id), false);
+}
+
+std::uint64_t Hub::begin_load(UserEntry& u) {
+  u.loading = true;
+  u.pending.clear();
+  u.load_id = ++next_load_id_;
+  return u.load_id;
+}
+
+void Hub::finish_load(const std::string& user_id, std::uint64_t load_id,
+                      const Result<std::vector<std::string>>& ids, bool replace) {
   std::unique_lock lock(mu_);
   auto it = users_.find(user_id);
-  if (it == users_.end()) return;  // every connection closed meanwhile
+  // Every connection closed meanwhile, or a newer load runs (it reads after this one did).
+  if (it == users_.end() || it->second.load_id != load_id || !it->second.loading) return;
   auto& u = it->second;
-  if (ids)
+  if (ids) {
+    if (replace) {
+      std::unordered_set<std::string> now(ids->begin(), ids->end());
+      for (const auto& cid : std::vector<std::string>(u.conversations.begin(), u.conversations.end()))
+        if (!now.contains(cid)) unfollow(user_id, u, cid);
+    }
     for (const auto& cid : *ids) follow(user_id, u, cid);
+  }
   for (const auto& [joined, cid] : u.pending) {
     if (joined)
       follow(user_id, u, cid);
@@ -153,23 +167,16 @@ void Hub::activate(std::uint64_t conn_id) {
 }
 
 void Hub::resync() {
-  std::vector<std::string> user_ids;
+  // Each user's list is read again like a first load: membership events that arrive while it
+  // is read are kept aside and applied after it, so the read cannot undo them.
+  std::vector<std::pair<std::string, std::uint64_t>> loads;
   {
-    std::shared_lock lock(mu_);
-    for (const auto& [uid, entry] : users_) user_ids.push_back(uid);
-  }
-  for (const auto& uid : user_ids) {
-    auto ids = messaging_.conversation_ids_of(uid);
-    if (!ids) continue;
-    std::unordered_set<std::string> now(ids->begin(), ids->end());
     std::unique_lock lock(mu_);
-    auto it = users_.find(uid);
-    if (it == users_.end() || it->second.loading) continue;  // gone, or loading afresh anyway
-    auto& u = it->second;
-    for (const auto& cid : std::vector<std::string>(u.conversations.begin(), u.conversations.end()))
-      if (!now.contains(cid)) unfollow(uid, u, cid);
-    for (const auto& cid : now) follow(uid, u, cid);
+    for (auto& [uid, u] : users_)
+      if (!u.loading) loads.emplace_back(uid, begin_load(u));  // a running load reads afresh
   }
+  for (const auto& [uid, load] : loads)
+    finish_load(uid, load, messaging_.conversation_ids_of(uid), true);
 }
 
 std::optional<std::string> Hub::detach(std::uint64_t conn_id) {

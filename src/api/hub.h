@@ -77,6 +77,7 @@ class Hub {
     std::vector<Link> links;
     std::unordered_set<std::string> conversations;
     bool loading = false;
+    std::uint64_t load_id = 0;  // which load is running: only that one finishes it
     // Membership changes that arrived while the conversation list was loading.
     std::vector<std::pair<bool, std::string>> pending;  // (joined, conversation id)
   };
@@ -86,6 +87,12 @@ class Hub {
   void deliver_in_order(messaging::Event e);
   void fan_out(const messaging::Event& e);
   void sweep_loop();
+  // Marks the user's conversation list as loading; returns the load's id.
+  std::uint64_t begin_load(UserEntry& u);
+  // Applies a freshly read list (with replace, follows not in it are dropped), then the
+  // membership events that arrived while it was read, unless another load took over.
+  void finish_load(const std::string& user_id, std::uint64_t load_id,
+                   const Result<std::vector<std::string>>& ids, bool replace);
   void follow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
   void unfollow(const std::string& user_id, UserEntry& u, const std::string& conversation_id);
   void collect_conversation(const std::string& conversation_id, const std::string& except_user,
@@ -96,6 +103,7 @@ class Hub {
   std::unordered_map<std::string, UserEntry> users_;
   std::unordered_map<std::string, std::unordered_set<std::string>> followers_;  // conv -> users
   std::unordered_map<std::uint64_t, std::string> user_of_conn_;
+  std::uint64_t next_load_id_ = 0;
   std::mutex order_mu_;  // guards order_ (each Order has its own lock)
   std::unordered_map<std::string, std::shared_ptr<Order>> order_;
   std::mutex sweep_mu_;

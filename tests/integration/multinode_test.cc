@@ -9,7 +9,9 @@
 // - a node killed with SIGKILL during a stream of sends: its clients reconnect through nginx to
 //   the others and catch up from history, with 0 acknowledged messages lost and 0 duplicates;
 // - Redis restarted mid-stream: no acknowledged message lost, real-time delivery resumes by
-//   itself (no client reconnects).
+//   itself (no client reconnects);
+// - membership changed while Redis was down (the events dropped): once the bus is back, the
+//   added member gets the conversation's events on their node and the removed one stops.
 //
 // Needs PARLEY_TEST_POSTGRES_URL, PARLEY_TEST_REDIS_URL (`make test` starts both), psql and
 // nginx; skips with a line naming what is missing. Each cluster gets a database of its own
@@ -1422,4 +1424,54 @@ TEST_F(MultiNodeRedisRestart, RedisRestartedMidStreamLosesNothingAndRealTimeResu
 }
 
 }  // namespace
+// ---- 5. Membership changed while Redis was down ----
+
+// The member_joined / member_left events of a change made during the outage never reach the
+// other nodes; after the bus comes back each node reloads what its users follow (bus.gap), so
+// an added member gets the conversation's events there and a removed one stops getting them.
+TEST_F(MultiNodeRedisRestart, MembershipChangedWhileRedisWasDownTakesEffectOnEveryNode) {
+  auto& c = cluster();
+  ASSERT_TRUE(c.own_redis);
+  Api n0(c.port(0));
+  auto alice = register_account(n0, "mnga");  // the owner, changing membership on node 0
+  auto bob = register_account(n0, "mngb");    // removed during the outage; listens on node 2
+  auto carol = register_account(n0, "mngc");  // added during the outage; listens on node 1
+  auto conv = make_group(n0, alice, {bob.id});
+  Live carol_ws(c.port(1), carol);
+  Live bob_ws(c.port(2), bob);
+  auto first = send_ok(n0, alice, conv, "before the outage");
+  bob_ws.event("message.created", with_id(str(first, "id")), 10s);
+
+  c.own_redis->stop();
+  add_members(n0, alice, conv, {carol.id});
+  auto removed = n0.del(conv_path(conv) + "/members/" + bob.id, alice.access);
+  ASSERT_EQ(removed.status, 204) << removed;
+  auto changed_at = Clock::now();
+  // Node 0 keeps the two events queued for Redis at most 10 s (max_queue_age_ms of
+  // redis::BusOptions): stay down longer, so they are dropped and only the reload can tell the
+  // other nodes.
+  std::this_thread::sleep_until(changed_at + 10500ms);
+  auto restart_err = c.own_redis->restart();
+  ASSERT_TRUE(restart_err.empty()) << "Redis did not come back: " << restart_err;
+
+  // Probe until carol (node 1) gets the conversation's messages and bob (node 2) no longer
+  // does: each node comes back on the bus and reloads in its own time.
+  bool carol_in = false, bob_out = false;
+  auto deadline = Clock::now() + 20s;
+  for (int i = 0; !(carol_in && bob_out) && Clock::now() < deadline; ++i) {
+    auto m = send_ok(n0, alice, conv, "probe " + std::to_string(i));
+    carol_in = carol_in || carol_ws.event_within("message.created", with_id(str(m, "id")), 500ms);
+    bob_out = !bob_ws.event_within("message.created", with_id(str(m, "id")), 300ms);
+  }
+  ASSERT_TRUE(carol_in) << "carol, added while Redis was down, got no live message on node 1";
+  ASSERT_TRUE(bob_out)
+      << "bob, removed while Redis was down, still gets the conversation's messages on node 2";
+  auto last = send_ok(n0, alice, conv, "after the reload");
+  EXPECT_TRUE(carol_ws.event_within("message.created", with_id(str(last, "id")), 10s))
+      << "carol missed a message after the reload";
+  EXPECT_FALSE(bob_ws.event_within("message.created", with_id(str(last, "id")), 2s))
+      << "bob got a message of a conversation he was removed from";
+  EXPECT_FALSE(bob_ws.raw().close_code()) << "bob's socket closed";
+}
+
 }  // namespace parley::itest
