@@ -1,15 +1,36 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "core/crypto.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "core/worker_pool.h"
 
 namespace parley {
 namespace {
+
+// ctest runs each case in a process of its own, so this is the process's first log line: before
+// init(), threads racing to create the early logger once aborted the process.
+TEST(Log, ThreadsLoggingAtOnceBeforeInitAllGetThrough) {
+  std::atomic<bool> go{false};
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      log::debug("log race", {{"thread", i}});
+      ++done;
+    });
+  go = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(done.load(), 16);
+}
 
 TEST(Id, IsTimeOrderedAndWellFormed) {
   init_crypto();

@@ -4,13 +4,15 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdio>
 
 namespace parley::log {
 namespace {
 
 Format g_format = Format::text;
-std::shared_ptr<spdlog::logger> g_logger;
+// Set by init(); read by every thread that logs.
+std::atomic<std::shared_ptr<spdlog::logger>> g_logger;
 
 spdlog::level::level_enum to_spdlog(Level l) {
   switch (l) {
@@ -78,8 +80,12 @@ void append_value(std::string& out, const Field& f, bool json) {
 }
 
 std::shared_ptr<spdlog::logger> logger() {
-  if (!g_logger) g_logger = spdlog::stderr_logger_mt("parley-early");
-  return g_logger;
+  if (auto l = g_logger.load(std::memory_order_acquire)) return l;
+  // Before init() (tests, start-up errors): synchronous stderr. Created once, by whichever
+  // thread logs first, and kept out of spdlog's registry, whose names must be unique.
+  static const auto early = std::make_shared<spdlog::logger>(
+      "parley-early", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  return early;
 }
 
 }  // namespace
@@ -94,7 +100,7 @@ void init(Format format, Level min_level) {
   l->set_pattern(format == Format::json ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
   l->set_level(to_spdlog(min_level));
   l->flush_on(spdlog::level::warn);
-  g_logger = l;
+  g_logger.store(std::move(l), std::memory_order_release);
 }
 
 void flush() { logger()->flush(); }
