@@ -371,6 +371,10 @@ struct ServerCpu {
   double writer = 0;  // the SQLite writer
 };
 
+ServerCpu operator-(const ServerCpu& a, const ServerCpu& b) {
+  return {a.total - b.total, a.io - b.io, a.worker - b.worker, a.writer - b.writer};
+}
+
 ServerCpu server_cpu(pid_t pid) {
   ServerCpu c;
   std::string base = "/proc/" + std::to_string(pid);
@@ -1164,10 +1168,7 @@ Result make_result(std::string name, std::string what, unsigned conns, const Sna
   r.seconds = std::chrono::duration<double>(after.at - before.at).count();
   r.gen_cpu = after.self - before.self;
   r.machine_cpu = after.machine - before.machine;
-  r.server.total = after.server.total - before.server.total;
-  r.server.io = after.server.io - before.server.io;
-  r.server.worker = after.server.worker - before.server.worker;
-  r.server.writer = after.server.writer - before.server.writer;
+  r.server = after.server - before.server;
   for (auto& s : stats) {
     r.ok += s.ok;
     r.outside += s.outside;
@@ -1925,10 +1926,7 @@ void run_idle(Env& env) {
   for (auto& [k, v] : set.errors) r.error_kinds[k] += v;
   r.gen_cpu = s1.self - s0.self;
   r.machine_cpu = s1.machine - s0.machine;
-  r.server.total = s1.server.total - s0.server.total;
-  r.server.io = s1.server.io - s0.server.io;
-  r.server.worker = s1.server.worker - s0.server.worker;
-  r.server.writer = s1.server.writer - s0.server.writer;
+  r.server = s1.server - s0.server;
   r.latency_ns = set.handshake_ns;
   r.has_p999 = r.latency_ns.size() >= 1000;
   env.results->push_back(std::move(r));
