@@ -65,10 +65,7 @@ struct BusOptions {
 };
 
 // After its subscriber connection was lost and made again, a RedisBus delivers an empty event
-// on this topic to its local subscribers (never to other nodes): events from other nodes may
-// have been missed meanwhile, so whatever a node keeps from bus events (a cache of revoked
-// sessions, say) should be refreshed from the database.
-inline constexpr std::string_view kGapTopic = kBusGapTopic;
+// on kBusGapTopic (core/bus.h) to its local subscribers, never to other nodes.
 
 class RedisBus : public Bus {
  public:

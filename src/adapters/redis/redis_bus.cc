@@ -508,7 +508,7 @@ class RedisBusImpl final : public RedisBus {
     if (gap) {
       // Resubscribed; whatever other nodes published while we were away was missed.
       std::lock_guard lock(dispatch_mu_);
-      deliver(kGapTopic, "");
+      deliver(kBusGapTopic, "");
     }
     const auto ping_every = std::chrono::milliseconds(opt_.ping_interval_ms);
     const auto answer_within = std::chrono::milliseconds(opt_.io_timeout_ms);

@@ -434,7 +434,7 @@ TEST(RedisBus, SubscriptionSurvivesRedisRestart) {
   ASSERT_TRUE(b) << b.error().message;
   Inbox bt, gaps;
   auto sb = (*b)->subscribe("t", bt.handler());
-  auto sg = (*b)->subscribe(std::string(kGapTopic), gaps.handler());
+  auto sg = (*b)->subscribe(std::string(kBusGapTopic), gaps.handler());
   (*a)->publish("t", "before");
   ASSERT_TRUE(bt.wait_for("before"));
 
