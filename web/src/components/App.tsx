@@ -23,7 +23,7 @@ function OfflineBanner() {
   const s = wsStatus.value;
   if (s === 'online' || !everConnected.value) return null;
   return (
-    <div class="offline" role="status" aria-live="polite">
+    <div class="offline-banner" role="status" aria-live="polite">
       You are offline. Reconnecting… Messages you missed will appear once the connection is back.
     </div>
   );
@@ -76,7 +76,7 @@ function Shell() {
   const d = dialog.value;
   const hasPanel = !!panel.value;
   return (
-    <div class={`shell ${currentId.value ? 'has-conv' : 'no-conv'} ${hasPanel ? 'has-panel' : ''}`}>
+    <div class={`shell ${currentId.value ? 'has-conv' : 'is-home'} ${hasPanel ? 'has-panel' : ''}`}>
       <a class="skip" href="#main">
         Skip to conversation
       </a>

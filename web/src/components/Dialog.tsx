@@ -15,7 +15,7 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
     return () => d.removeEventListener('cancel', onCancel);
   }, []);
   return (
-    <dialog ref={ref} class={props.wide ? 'modal wide' : 'modal'} aria-label={props.title}>
+    <dialog ref={ref} class={props.wide ? 'modal is-wide' : 'modal'} aria-label={props.title}>
       <header class="modal-head">
         <h2>{props.title}</h2>
         <button type="button" class="icon" aria-label="Close" title="Close" onClick={props.onClose}>

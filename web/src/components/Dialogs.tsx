@@ -168,7 +168,7 @@ export function NewDmDialog() {
                 role="option"
                 aria-selected={sel}
                 tabIndex={0}
-                class={`person ${sel ? 'selected' : ''}`}
+                class={`person ${sel ? 'is-selected' : ''}`}
                 onClick={() => toggle(u)}
                 onKeyDown={(e) => {
                   if (e.key === 'Enter' || e.key === ' ') {

@@ -17,6 +17,7 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
+import { formatClock, formatTime } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
 
@@ -25,13 +26,7 @@ export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '👀'];
 /** The message being edited (one at a time, anywhere). */
 export const editingId = signal<string | null>(null);
 
-export function formatTime(ms: number): string {
-  const d = new Date(ms);
-  const now = new Date();
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-  if (d.toDateString() === now.toDateString()) return time;
-  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`;
-}
+export { formatTime };
 
 function EditBox({ m }: { m: ClientMessage }) {
   const [text, setText] = useState(m.text);
@@ -105,7 +100,7 @@ function Reactions({ m }: { m: ClientMessage }) {
         <button
           key={r.emoji}
           type="button"
-          class={`reaction ${r.me ? 'mine' : ''}`}
+          class={`reaction ${r.me ? 'is-mine' : ''}`}
           aria-pressed={r.me}
           aria-label={`${r.emoji} ${r.count}${r.me ? ', remove your reaction' : ', react with ' + r.emoji}`}
           onClick={() => void toggleReaction(m, r.emoji)}
@@ -134,13 +129,13 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
 
-  const cls = ['msg', showHeader ? 'first' : 'cont', m.pending ? `pending ${m.pending}` : '', highlighted ? 'highlight' : '', m.deleted ? 'deleted' : '']
+  const cls = ['msg', showHeader ? 'is-first' : 'is-cont', m.pending ? `is-pending is-${m.pending}` : '', highlighted ? 'is-highlight' : '', m.deleted ? 'is-deleted' : '']
     .filter(Boolean)
     .join(' ');
 
   return (
     <li class={cls} data-mid={m.id} data-seq={m.seq} tabIndex={-1} aria-label={`${name}, ${formatTime(m.created_at)}`}>
-      <div class="gutter">{showHeader ? <Avatar name={name} /> : <time class="hover-time">{formatTime(m.created_at).slice(-5)}</time>}</div>
+      <div class="gutter">{showHeader ? <Avatar userId={m.sender_id} /> : <time class="hover-time">{formatClock(m.created_at)}</time>}</div>
       <div class="body">
         {showHeader && (
           <div class="meta">
@@ -163,7 +158,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
         )}
         {m.pending === 'sending' && <span class="muted small status">Sending…</span>}
         {m.pending === 'failed' && (
-          <div class="failed" role="alert">
+          <div class="send-failed" role="alert">
             <span>Not sent.</span>
             <button type="button" class="small" onClick={() => retrySend(m)}>
               Retry

@@ -67,7 +67,7 @@ export function ThreadPanel({ conversationId, rootId }: { conversationId: string
     <PanelFrame title="Thread">
       <div class="panel-scroll">
         {shownRoot && (
-          <ol class="messages root">
+          <ol class="messages is-root">
             <MessageItem m={shownRoot} showHeader inThread />
           </ol>
         )}

@@ -10,7 +10,6 @@ import {
   peersOf,
   presence,
   sortedConversations,
-  userName,
   wsStatus,
 } from '../state/store';
 import type { Conversation } from '../types';
@@ -29,7 +28,7 @@ function Item({ c }: { c: Conversation }) {
     <li>
       <a
         href={`/c/${encodeURIComponent(c.id)}`}
-        class={`conv ${active ? 'active' : ''} ${unread ? 'unread' : ''}`}
+        class={`conv ${active ? 'is-active' : ''} ${unread ? 'is-unread' : ''}`}
         aria-current={active ? 'page' : undefined}
         aria-label={`${c.type === 'channel' ? 'Channel ' : ''}${name}${c.type === 'dm' && peers[0] ? ` (${PRESENCE_LABEL[presence.value[peers[0]] ?? 'offline']})` : ''}${unread ? `, ${badge(unread)} unread` : ''}`}
         data-conversation-id={c.id}
@@ -39,7 +38,7 @@ function Item({ c }: { c: Conversation }) {
         }}
       >
         <span class="conv-icon" aria-hidden="true">
-          {c.type === 'channel' ? (c.visibility === 'private' ? '🔒' : '#') : <Avatar name={name} size={24} />}
+          {c.type === 'channel' ? (c.visibility === 'private' ? '🔒' : '#') : <Avatar userId={peers.length === 1 ? peers[0] : c.id} name={peers.length === 1 ? undefined : name} size={24} />}
           {c.type === 'dm' && peers[0] && <PresenceDot userId={peers[0]} />}
         </span>
         <span class="conv-name">{name}</span>
@@ -61,7 +60,7 @@ export function Sidebar() {
       <header class="side-head">
         <button type="button" class="me" aria-label="Profile and settings" onClick={() => (dialog.value = 'settings')}>
           <span class="conv-icon">
-            <Avatar name={userName(u.id)} />
+            <Avatar userId={u.id} />
             <PresenceDot userId={u.id} />
           </span>
           <span class="me-name">
@@ -69,7 +68,7 @@ export function Sidebar() {
             <span class="muted small">{myPresence.value === 'invisible' ? 'invisible' : u.status_text || `@${u.username}`}</span>
           </span>
         </button>
-        <span class={`conn ${wsStatus.value}`} role="status" aria-label={`Connection: ${wsStatus.value}`} title={`Connection: ${wsStatus.value}`} />
+        <span class={`conn is-${wsStatus.value}`} role="status" aria-label={`Connection: ${wsStatus.value}`} title={`Connection: ${wsStatus.value}`} />
       </header>
       <div class="side-actions">
         <button type="button" onClick={() => (dialog.value = 'new-dm')} aria-label="New message" title="Start a DM or group">
