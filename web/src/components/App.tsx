@@ -18,6 +18,7 @@ import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
 import { SettingsDialog } from './Settings';
 import { Sidebar } from './Sidebar';
+import { ProfileCard } from './Profile';
 
 function OfflineBanner() {
   const s = wsStatus.value;
@@ -86,6 +87,7 @@ function Shell() {
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
       </main>
       <SidePanel />
+      <ProfileCard />
       {d === 'new-channel' && <NewChannelDialog />}
       {d === 'browse-channels' && <BrowseChannelsDialog />}
       {d === 'new-dm' && <NewDmDialog />}
