@@ -86,7 +86,8 @@ describe.sequential('parley web app, two people', () => {
 
   it('alice starts a DM; bob gets an unread badge, then they chat in real time', async () => {
     const a = alice.page;
-    await a.getByRole('button', { name: 'New message' }).click();
+    await a.getByRole('button', { name: 'New…' }).click();
+    await a.getByRole('menuitem', { name: 'New message' }).click();
     await a.getByLabel('Search people').fill('bob');
     await a.getByRole('option', { name: /bob/ }).click();
     await a.getByRole('button', { name: 'Start conversation' }).click();
@@ -121,14 +122,16 @@ describe.sequential('parley web app, two people', () => {
     const b = bob.page;
     // A draft stays with its conversation.
     await a.getByRole('textbox', { name: 'Message', exact: true }).fill('half-written thought');
-    await a.getByRole('button', { name: 'New channel' }).click();
+    await a.getByRole('button', { name: 'New…' }).click();
+    await a.getByRole('menuitem', { name: 'New channel' }).click();
     await a.getByLabel('Channel name').fill('general');
     await a.getByLabel(/Topic/).fill('Everything and nothing');
     await a.getByRole('button', { name: 'Create channel' }).click();
     await timeline(a).waitFor();
     await a.getByRole('heading', { name: /general/ }).waitFor();
 
-    await b.getByRole('button', { name: 'Browse channels' }).click();
+    await b.getByRole('button', { name: 'New…' }).click();
+    await b.getByRole('menuitem', { name: 'Browse channels' }).click();
     await b.getByRole('button', { name: 'Join #general' }).click();
     await b.getByRole('heading', { name: /general/ }).waitFor();
 

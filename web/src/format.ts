@@ -89,3 +89,26 @@ export function stripMarkdown(s: string): string {
     .replace(/`([^`\n]*)`/g, '$1')
     .replace(/^\s{0,3}(?:>\s?|#{1,6}\s+|[-*+]\s+(?=\S))/gm, '');
 }
+
+/** Fuzzy match for the quick switcher and mentions: 0 when the query's letters do not all
+ * appear in order; higher for a prefix, word starts and consecutive runs, and shorter names. */
+export function fuzzyScore(query: string, name: string): number {
+  const q = query.toLowerCase().replace(/^[#@]/, '');
+  const n = name.toLowerCase();
+  if (!q) return 1;
+  if (n.startsWith(q)) return 100 - n.length / 100;
+  const at = n.indexOf(q);
+  if (at >= 0) return (/[\s._-]/.test(n[at - 1] ?? ' ') ? 80 : 60) - n.length / 100;
+  let score = 0;
+  let j = 0;
+  let run = 0;
+  for (let i = 0; i < n.length && j < q.length; i++) {
+    if (n[i] === q[j]) {
+      run++;
+      score += 1 + run + (i === 0 || /[\s._-]/.test(n[i - 1]) ? 3 : 0);
+      j++;
+    } else run = 0;
+  }
+  if (j < q.length) return 0;
+  return Math.min(59, score) - n.length / 100;
+}

@@ -56,3 +56,16 @@ describe('stripMarkdown (bug: search results showed raw markdown)', () => {
     expect(stripMarkdown('~~gone~~ 2*3*4')).toBe('gone 2*3*4');
   });
 });
+
+import { fuzzyScore } from '../src/format';
+
+describe('fuzzyScore (quick switcher, mentions)', () => {
+  it('matches letters in order, best first', () => {
+    expect(fuzzyScore('gen', 'general')).toBeGreaterThan(fuzzyScore('gen', 'the-general'));
+    expect(fuzzyScore('gnrl', 'general')).toBeGreaterThan(0);
+    expect(fuzzyScore('xyz', 'general')).toBe(0);
+    expect(fuzzyScore('#gen', 'general')).toBeGreaterThan(0);
+    expect(fuzzyScore('bo', 'Bob')).toBeGreaterThan(fuzzyScore('bo', 'Tom Bowen'));
+    expect(fuzzyScore('tb', 'Tom Bowen')).toBeGreaterThan(fuzzyScore('tb', 'stubborn'));
+  });
+});

@@ -26,7 +26,7 @@ export type Panel =
   | { kind: 'members'; conversationId: string }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | null;
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
