@@ -140,6 +140,10 @@ void add_message_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::get, "/api/v1/search/messages",
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          if (auto rl = rate_limit(ctx.s.limiter,
+                                   {{"search:user:" + p.user_id, ctx.opts.limits.search_per_user}});
+              !rl)
+            return fail(rl.error());
           search::SearchRequest in;
           auto limit = page_limit(req);
           if (!limit) return fail(limit.error());
