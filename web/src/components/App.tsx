@@ -25,6 +25,7 @@ import { Sidebar } from './Sidebar';
 import { ProfileCard } from './Profile';
 import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
 import { ShortcutsSheet } from './Shortcuts';
+import { ChannelSettingsDialog } from './ChannelSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
 
 function OfflineBanner() {
@@ -126,6 +127,7 @@ function Shell() {
       {d === 'new-dm' && <NewDmDialog />}
       {d === 'settings' && <SettingsDialog />}
       {d === 'shortcuts' && <ShortcutsSheet />}
+      {d === 'channel-settings' && <ChannelSettingsDialog />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       <Toast />

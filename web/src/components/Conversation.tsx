@@ -53,24 +53,24 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           <button
             type="button"
             class="small head-btn"
-            aria-label={`Pinned messages (${pinCount})`}
             title="Pinned messages"
             aria-pressed={p?.kind === 'pins'}
             onClick={() => (panel.value = p?.kind === 'pins' ? null : { kind: 'pins', conversationId: conv.id })}
           >
             <Pin size={16} aria-hidden="true" />
-            {pinCount > 0 && <span>{pinCount}</span>}
+            <span class="sr-only">Pinned messages ({pinCount})</span>
+            {pinCount > 0 && <span aria-hidden="true">{pinCount}</span>}
           </button>
           <button
             type="button"
             class="small head-btn"
-            aria-label={`Members (${plural(conv.member_count, 'member')})`}
             title="Members"
             aria-pressed={p?.kind === 'members'}
             onClick={() => (panel.value = p?.kind === 'members' ? null : { kind: 'members', conversationId: conv.id })}
           >
             <Users size={16} aria-hidden="true" />
-            <span>{conv.member_count}</span>
+            <span class="sr-only">Members ({plural(conv.member_count, 'member')})</span>
+            <span aria-hidden="true">{conv.member_count}</span>
           </button>
           {conv.type !== 'dm' && (
             <button type="button" class="icon" aria-label="Conversation settings" title="Settings" onClick={() => (dialog.value = 'channel-settings')}>

@@ -21,11 +21,11 @@ import {
 import type { Member, Message, SearchResult, User } from '../types';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
-import { Highlight, highlightText, Markdown } from './Markdown';
+import { Highlight } from './Markdown';
 import { stripMarkdown } from '../format';
 import { X } from 'lucide-preact';
 
-const clip = (s: string) => (s.length > 160 ? `${s.slice(0, 160)}…` : s);
+const clip = (s: string) => (s.length > 400 ? `${s.slice(0, 400)}…` : s);
 import { formatTime, MessageItem } from './MessageItem';
 import { groupStarts } from './Timeline';
 
@@ -101,11 +101,11 @@ export function PinsPanel({ conversationId }: { conversationId: string }) {
         <ul class="results">
           {list.map((m) => (
             <li key={m.id}>
-              <button type="button" class="result" onClick={() => void jumpTo(m)} aria-label={`${userName(m.sender_id)}: ${m.deleted ? 'deleted message' : clip(stripMarkdown(m.text))}`}>
+              <button type="button" class="result" onClick={() => void jumpTo(m)}>
                 <span class="meta">
                   <strong>{userName(m.sender_id)}</strong> <time class="muted small">{formatTime(m.created_at)}</time>
                 </span>
-                <Markdown text={m.deleted ? '(deleted)' : m.text} />
+                <span class="snippet">{m.deleted ? '(deleted)' : clip(stripMarkdown(m.text))}</span>
               </button>
             </li>
           ))}
@@ -309,7 +309,6 @@ export function SearchPanel() {
                   <button
                     type="button"
                     class="result"
-                    aria-label={`${userName(r.message.sender_id)}${c ? ` in ${conversationName(c)}` : ''}: ${clip(highlightText(r.highlight))}`}
                     onClick={() => {
                       if (matchMedia('(max-width: 720px)').matches) panel.value = null;
                       void jumpTo(r.message);

@@ -57,7 +57,6 @@ function Item({ c }: { c: Conversation }) {
         href={`/c/${encodeURIComponent(c.id)}`}
         class={`conv ${active ? 'is-active' : ''} ${unread ? 'is-unread' : ''}`}
         aria-current={active ? 'page' : undefined}
-        aria-label={`${c.type === 'channel' ? 'Channel ' : ''}${name}${c.type === 'dm' && peers[0] ? ` (${PRESENCE_LABEL[presence.value[peers[0]] ?? 'offline']})` : ''}${unread ? `, ${badge(unread)} unread` : ''}${draft ? ', draft' : ''}`}
         data-conversation-id={c.id}
         onClick={(e) => {
           if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return; // new tab or window
@@ -77,12 +76,18 @@ function Item({ c }: { c: Conversation }) {
           )}
           {c.type === 'dm' && peers[0] && <PresenceDot userId={peers[0]} />}
         </span>
-        <span class="conv-name">{name}</span>
+        <span class="conv-name">
+          {c.type === 'channel' && <span class="sr-only">Channel </span>}
+          {name}
+          {c.type === 'dm' && peers[0] && <span class="sr-only"> ({PRESENCE_LABEL[presence.value[peers[0]] ?? 'offline']})</span>}
+          {draft && <span class="sr-only">, draft</span>}
+        </span>
         {draft && !unread && (
           <span class="draft-mark" aria-hidden="true" title="Draft">
             <SquarePen size={14} />
           </span>
         )}
+        {unread > 0 && <span class="sr-only">, {badge(unread)} unread</span>}
         {unread > 0 && (
           <span class="badge" aria-hidden="true">
             {badge(unread)}
@@ -195,7 +200,7 @@ export function Sidebar() {
         <NewMenu />
       </header>
       <div class="side-tools">
-        <button type="button" class="side-search" onClick={() => (switcherOpen.value = true)} aria-label="Jump to a conversation" aria-keyshortcuts="Control+K Meta+K">
+        <button type="button" class="side-search" onClick={() => (switcherOpen.value = true)} aria-keyshortcuts="Control+K Meta+K">
           <Search size={16} aria-hidden="true" />
           <span>Jump to…</span>
           <kbd>{mac ? '⌘K' : 'Ctrl+K'}</kbd>
