@@ -6,11 +6,12 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "frames.h"
 
 namespace parley::api {
 namespace {
 
-std::shared_ptr<const std::string> frame(const boost::json::object& o) {
+std::shared_ptr<const std::string> json_frame(const boost::json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
 }
 
@@ -18,7 +19,7 @@ std::shared_ptr<const std::string> error_frame(const boost::json::value& req, co
   boost::json::object out{{"type", "error"},
                           {"error", {{"code", wire_error(e).code}, {"message", wire_message(e)}}}};
   if (!req.is_null()) out["req"] = req;
-  return frame(out);
+  return json_frame(out);
 }
 
 // One per WebSocket connection; lives on the connection's I/O thread. State shared with work
@@ -46,8 +47,6 @@ class GatewaySession final : public net::WsSession {
     gw_.address_opened(address_);
   }
 
-  static constexpr std::size_t kMaxReqBytes = 128;
-
   void on_text(std::string_view text) override {
     if (state_->phase == State::Phase::ready) {
       // Every frame counts, malformed ones included.
@@ -55,57 +54,37 @@ class GatewaySession final : public net::WsSession {
                                              ctx_.opts.limits.ws_frames_per_user}});
       if (!rl) return conn_->send(error_frame(nullptr, rl.error()));
     }
-    auto parsed = json::parse_object(text);
-    if (!parsed) {
-      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
-      return conn_->send(error_frame(nullptr, parsed.error()));
-    }
-    const auto& msg = *parsed;
-    boost::json::value req;
-    if (auto it = msg.find("req"); it != msg.end()) {
-      // Echoed in the answer: a short string or an integer only, so no client can make the
-      // server queue copies of a large value.
-      const auto& r = it->value();
-      bool fits = (r.is_string() && r.get_string().size() <= kMaxReqBytes) || r.is_int64() ||
-                  r.is_uint64();
-      if (!fits)
-        return conn_->send(error_frame(
-            nullptr, {Errc::malformed,
-                      "req must be a string of at most " + std::to_string(kMaxReqBytes) +
-                          " bytes or an integer",
-                      "req", 0}));
-      req = r;
-    }
-    auto type = json::required_string(msg, "type");
-    if (!type) {
-      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
-      return conn_->send(error_frame(req, type.error()));
-    }
+    auto frame = parse_client_frame(text);
     switch (state_->phase) {
       case State::Phase::awaiting_hello:
-        if (*type != "hello") return unauthorized("hello first");
-        return hello(msg);
+        if (!frame || frame->type != ClientFrame::Type::hello)
+          return unauthorized("hello with a token first");
+        return hello(std::move(frame->token));
       case State::Phase::authenticating:
-        return conn_->send(error_frame(req, {Errc::unauthenticated, "hello in progress", {}, 0}));
+        return conn_->send(error_frame(frame ? frame->req : frame.error().req,
+                                       {Errc::unauthenticated, "hello in progress", {}, 0}));
       case State::Phase::ready:
         break;
       case State::Phase::closed:
         return;
     }
-    if (*type == "ping") {
-      boost::json::object pong{{"type", "pong"}};
-      if (!req.is_null()) pong["req"] = req;
-      return conn_->send(frame(pong));
+    if (!frame) return conn_->send(error_frame(frame.error().req, frame.error().error));
+    switch (frame->type) {
+      case ClientFrame::Type::ping: {
+        boost::json::object pong{{"type", "pong"}};
+        if (!frame->req.is_null()) pong["req"] = frame->req;
+        return conn_->send(json_frame(pong));
+      }
+      case ClientFrame::Type::send:
+        return send(std::move(*frame));
+      case ClientFrame::Type::typing:
+        return typing(std::move(*frame));
+      case ClientFrame::Type::read:
+        return read(std::move(*frame));
+      case ClientFrame::Type::hello:
+        return conn_->send(error_frame(
+            frame->req, {Errc::failed_precondition, "already authenticated", {}, 0}));
     }
-    if (*type == "send") return send(msg, std::move(req));
-    if (*type == "typing") return typing(msg, std::move(req));
-    if (*type == "read") return read(msg, std::move(req));
-    if (*type == "hello")
-      return conn_->send(
-          error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
-    // The type is echoed for the client's sake, but never more than a short prefix of it.
-    std::string shown = type->size() > 64 ? type->substr(0, 64) + "..." : *type;
-    conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + shown + "\"", {}, 0}));
   }
 
   void on_close() override {
@@ -148,57 +127,37 @@ class GatewaySession final : public net::WsSession {
       conn_->send(error_frame(req, {Errc::unavailable, "server busy, retry", {}, 0}));
   }
 
-  void send(const boost::json::object& msg, boost::json::value req) {
-    messaging::SendRequest in;
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    auto text = json::required_string(msg, "text");
-    if (!text) return conn_->send(error_frame(req, text.error()));
-    auto cmid = json::required_string(msg, "client_msg_id");
-    if (!cmid) return conn_->send(error_frame(req, cmid.error()));
-    auto root = json::optional_string(msg, "thread_root_id");
-    if (!root) return conn_->send(error_frame(req, root.error()));
-    in.conversation_id = std::move(*cid);
-    in.text = std::move(*text);
-    in.client_msg_id = std::move(*cmid);
-    in.thread_root_id = std::move(*root);
-    on_pool(req, [&ctx = ctx_, in = std::move(in), req](const std::string& user, const std::string&)
-                     -> Result<std::shared_ptr<const std::string>> {
+  void send(ClientFrame f) {
+    on_pool(f.req, [&ctx = ctx_, in = std::move(f.send), req = f.req](
+                       const std::string& user,
+                       const std::string&) -> Result<std::shared_ptr<const std::string>> {
       auto sent = send_message(ctx, user, in);
       if (!sent) return fail(sent.error());
       boost::json::object ack{{"type", "ack"}, {"message", messaging::to_json(sent->message)}};
       if (!req.is_null()) ack["req"] = req;
-      return frame(ack);
+      return json_frame(ack);
     });
   }
 
-  void typing(const boost::json::object& msg, boost::json::value req) {
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid)](const std::string& user,
-                                                                 const std::string&)
-                                -> Result<std::shared_ptr<const std::string>> {
+  void typing(ClientFrame f) {
+    on_pool(std::move(f.req), [&ctx = ctx_, cid = std::move(f.conversation_id)](
+                                  const std::string& user, const std::string&)
+                                  -> Result<std::shared_ptr<const std::string>> {
       if (auto r = ctx.s.messaging.typing(user, cid); !r) return fail(r.error());
       return nullptr;
     });
   }
 
-  void read(const boost::json::object& msg, boost::json::value req) {
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    auto seq = json::required_int(msg, "seq");
-    if (!seq) return conn_->send(error_frame(req, seq.error()));
-    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid), seq = *seq](
-                                const std::string& user, const std::string& session)
-                                -> Result<std::shared_ptr<const std::string>> {
+  void read(ClientFrame f) {
+    on_pool(std::move(f.req), [&ctx = ctx_, cid = std::move(f.conversation_id), seq = f.seq](
+                                  const std::string& user, const std::string& session)
+                                  -> Result<std::shared_ptr<const std::string>> {
       if (auto r = ctx.s.messaging.mark_read(user, session, cid, seq); !r) return fail(r.error());
       return nullptr;
     });
   }
 
-  void hello(const boost::json::object& msg) {
-    auto token = json::required_string(msg, "token");
-    if (!token) return unauthorized("hello needs a token");
+  void hello(std::string token) {
     // Admission control for reconnect storms: past the cap, come back after a backoff.
     if (!gw_.begin_hello()) {
       state_->phase = State::Phase::closed;
@@ -208,7 +167,7 @@ class GatewaySession final : public net::WsSession {
     // authenticate() may read the store and the hub loads the user's conversations: do it on the
     // pool, come back to the I/O thread.
     auto submitted = ctx_.s.pool.try_submit(
-        [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(*token)] {
+        [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(token)] {
           auto p = ctx.s.auth.authenticate(token);
           Millis expires_at = 0;
           if (p) {
@@ -236,7 +195,7 @@ class GatewaySession final : public net::WsSession {
             state->principal = *p;
             conn->mark_ready();
             gw.add(*p, expires_at, conn);
-            conn->send(frame({{"type", "ready"},
+            conn->send(json_frame({{"type", "ready"},
                               {"user_id", p->user_id},
                               {"session_id", p->session_id},
                               {"heartbeat_ms", ctx.opts.heartbeat_ms}}));

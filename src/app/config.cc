@@ -55,6 +55,20 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
                            static_cast<double>(ms) / static_cast<double>(b)};
 }
 
+// A setter for a whole number from min to max, stored where field points.
+template <class T>
+Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
+                    T& (*field)(Config&)) {
+  return [key = std::move(key), min, max, field](Config& c, const std::string& v) -> Result<void> {
+    auto n = parse_uint(v, key, max);
+    if (!n) return fail(n.error());
+    if (*n < min)
+      return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
+    field(c) = static_cast<T>(*n);
+    return ok();
+  };
+}
+
 // "a, b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& v) {
   std::vector<std::string> out;
@@ -181,37 +195,17 @@ const std::map<std::string, Setter>& setters() {
          return ok();
        }},
       {"max_sockets_per_user",
-       [](Config& c, const std::string& v) -> Result<void> {
-         auto n = parse_uint(v, "max_sockets_per_user", 10'000);
-         if (!n) return fail(n.error());
-         if (*n < 1) return fail(Errc::invalid_argument, "max_sockets_per_user: at least 1");
-         c.sockets.per_user = static_cast<int>(*n);
-         return ok();
-       }},
+       whole_number<int>("max_sockets_per_user", 1, 10'000,
+                         [](Config& c) -> int& { return c.sockets.per_user; })},
       {"max_sockets_per_address",
-       [](Config& c, const std::string& v) -> Result<void> {
-         auto n = parse_uint(v, "max_sockets_per_address", 1'000'000);
-         if (!n) return fail(n.error());
-         if (*n < 1) return fail(Errc::invalid_argument, "max_sockets_per_address: at least 1");
-         c.sockets.per_address = static_cast<int>(*n);
-         return ok();
-       }},
+       whole_number<int>("max_sockets_per_address", 1, 1'000'000,
+                         [](Config& c) -> int& { return c.sockets.per_address; })},
       {"max_connections",
-       [](Config& c, const std::string& v) -> Result<void> {
-         auto n = parse_uint(v, "max_connections", 10'000'000);
-         if (!n) return fail(n.error());
-         if (*n < 1) return fail(Errc::invalid_argument, "max_connections: at least 1");
-         c.max_connections = *n;
-         return ok();
-       }},
+       whole_number<std::size_t>("max_connections", 1, 10'000'000,
+                                 [](Config& c) -> std::size_t& { return c.max_connections; })},
       {"session_ttl_s",
-       [](Config& c, const std::string& v) -> Result<void> {
-         auto n = parse_uint(v, "session_ttl_s", 366ULL * 24 * 3600);
-         if (!n) return fail(n.error());
-         if (*n < 1) return fail(Errc::invalid_argument, "session_ttl_s: at least 1");
-         c.session_ttl_s = static_cast<std::int64_t>(*n);
-         return ok();
-       }},
+       whole_number<std::int64_t>("session_ttl_s", 1, 366ULL * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.session_ttl_s; })},
       {"allowed_origins",
        [](Config& c, const std::string& v) -> Result<void> {
          c.sockets.allowed_origins.clear();
