@@ -390,7 +390,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.keyboard.press('Escape');
     await sheet.waitFor({ state: 'detached' });
 
-    await message(p, 'Unread 80').getByRole('button', { name: 'Profile of Erin' }).first().click();
+    await timeline(p).getByRole('button', { name: 'Profile of Erin' }).last().click();
     const card = p.getByRole('dialog', { name: 'Profile of Erin' });
     await card.waitFor();
     await shots(p, 'p09-profile');
@@ -401,7 +401,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('button', { name: 'Conversation settings' }).click();
     const settings = p.getByRole('dialog', { name: /Settings for #landing/ });
     await settings.getByText('2 members').waitFor();
-    await settings.getByText('owner').waitFor();
+    await settings.getByText('owner', { exact: true }).waitFor();
     await shots(p, 'p10-channel-settings');
     await settings.getByRole('button', { name: 'Close' }).click();
   });

@@ -210,7 +210,12 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           updateTrigger();
         }}
         onClick={updateTrigger}
-        onBlur={() => setTimeout(() => setTrigger(null), 150)}
+        onBlur={(e) => {
+          // Focus leaving the page (another window) keeps the list; leaving the box for
+          // something else on the page closes it.
+          const to = e.relatedTarget as Node | null;
+          if (to && !e.currentTarget.form?.contains(to)) setTrigger(null);
+        }}
         onKeyDown={(e) => {
           if (open) {
             if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {

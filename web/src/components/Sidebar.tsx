@@ -220,7 +220,8 @@ export function Sidebar() {
         <Section id="direct" title="Direct messages" list={direct} empty="No direct messages yet." />
       </div>
       <footer class="side-foot">
-        <button type="button" class="me" aria-label="Profile and settings" onClick={() => (dialog.value = 'settings')}>
+        <button type="button" class="me" onClick={() => (dialog.value = 'settings')}>
+          <span class="sr-only">Profile and settings: </span>
           <span class="conv-icon">
             <Avatar userId={u.id} />
             <PresenceDot userId={u.id} />
