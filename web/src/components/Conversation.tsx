@@ -8,6 +8,8 @@ import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
 import { Timeline } from './Timeline';
 
+const clipName = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
+
 function TypingLine({ id }: { id: string }) {
   const who = Object.keys(typing.value[id] ?? {});
   void users.value;
@@ -85,7 +87,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
         key={conv.id}
         conversationId={conv.id}
         label="Message"
-        placeholder={conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`}
+        placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
         autoFocus
       />
     </section>

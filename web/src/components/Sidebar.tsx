@@ -3,7 +3,7 @@
 // counts, and the signed-in person at the bottom.
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen } from 'lucide-preact';
+import { ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -206,7 +206,7 @@ export function Sidebar() {
           <kbd>{mac ? '⌘K' : 'Ctrl+K'}</kbd>
         </button>
         <button type="button" class="icon" onClick={() => (panel.value = { kind: 'search' })} aria-label="Search messages" title="Search messages">
-          <Search size={18} aria-hidden="true" />
+          <TextSearch size={18} aria-hidden="true" />
         </button>
       </div>
       <div class="side-scroll">
