@@ -26,9 +26,8 @@ void add_ops_routes(net::Router& r, Context& ctx);
 void add_auth_routes(net::Router& r, Context& ctx);
 void add_user_routes(net::Router& r, Context& ctx);
 void add_conversation_routes(net::Router& r, Context& ctx);
-// Rate-limited send, shared by the HTTP route and the WebSocket "send" frame.
-Result<messaging::Appended> send_message(Context& ctx, const std::string& user_id,
-                                         const messaging::SendRequest& in);
+// The per-user message limit, shared by the HTTP route and the WebSocket "send" frame.
+Result<void> limit_sends(Context& ctx, const std::string& user_id);
 void add_message_routes(net::Router& r, Context& ctx);
 
 }  // namespace parley::api

@@ -18,13 +18,9 @@ std::string id_param(const net::Request& req, std::string_view name = "id") {
 
 }  // namespace
 
-Result<messaging::Appended> send_message(Context& ctx, const std::string& user_id,
-                                         const messaging::SendRequest& in) {
-  if (auto rl = rate_limit(ctx.s.limiter,
-                           {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
-      !rl)
-    return fail(rl.error());
-  return ctx.s.messaging.send(user_id, in);
+Result<void> limit_sends(Context& ctx, const std::string& user_id) {
+  return rate_limit(ctx.s.limiter,
+                    {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
 }
 
 void add_message_routes(net::Router& r, Context& ctx) {
@@ -34,7 +30,8 @@ void add_message_routes(net::Router& r, Context& ctx) {
           if (!body) return fail(body.error());
           auto in = parse_send(*body, id_param(req));
           if (!in) return fail(in.error());
-          auto sent = send_message(ctx, p.user_id, *in);
+          if (auto rl = limit_sends(ctx, p.user_id); !rl) return fail(rl.error());
+          auto sent = ctx.s.messaging.send(p.user_id, *in);
           if (!sent) return fail(sent.error());
           return json_response(sent->created ? 201 : 200, messaging::to_json(sent->message));
         }));
