@@ -356,7 +356,10 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('listbox', { name: 'Emoji' }).getByRole('option').first().waitFor();
     await box.press('Tab');
     expect(await box.inputValue()).toMatch(/^Thanks @erin 👍\uFE0F? $/u);
+    await p.getByRole('listbox', { name: 'Emoji' }).waitFor({ state: 'detached' });
     await box.press('Enter');
+    // The mention is drawn as one.
+    await message(p, 'Thanks').locator('.mention', { hasText: '@erin' }).waitFor();
     await message(p, 'Thanks @erin').waitFor();
   });
 

@@ -129,3 +129,10 @@ export function fuzzyScore(query: string, name: string): number {
   if (j < q.length) return 0;
   return Math.min(59, score) - n.length / 100;
 }
+
+/** Undoes the HTML escaping of a search highlight (the text is then shown as text). */
+export function unescapeHtml(s: string): string {
+  return s.replace(/&(lt|gt|amp|quot|#39|#x27|apos);/g, (_, e: string) =>
+    e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
+  );
+}
