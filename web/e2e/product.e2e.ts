@@ -363,6 +363,26 @@ describe.sequential('issue 15: bugs and product features', () => {
     await message(p, 'Thanks @erin').waitFor();
   });
 
+  it('the formatting toolbar and Ctrl+B wrap the selection; lists and strikethrough render', async () => {
+    const p = dave.page;
+    const box = p.getByRole('textbox', { name: 'Message', exact: true });
+    await box.fill('make this bold');
+    await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(10, 14));
+    await box.press('Control+b');
+    expect(await box.inputValue()).toBe('make this **bold**');
+    await box.fill('item one\nitem two');
+    await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(0, el.value.length));
+    await p.getByRole('toolbar', { name: 'Formatting' }).getByRole('button', { name: 'Bulleted list' }).click();
+    expect(await box.inputValue()).toBe('- item one\n- item two');
+    await box.press('End');
+    await box.press('Shift+Enter');
+    await box.pressSequentially('~~struck~~');
+    await box.press('Enter');
+    const msg = message(p, 'item one');
+    await msg.locator('ul > li', { hasText: 'item two' }).waitFor();
+    await msg.locator('s', { hasText: 'struck' }).waitFor();
+  });
+
   it('the Ctrl+K quick switcher opens a DM by keyboard alone (fuzzy)', async () => {
     const p = dave.page;
     await registerUser(server.url, 'gina.lopez', 'Gina Lopez');
