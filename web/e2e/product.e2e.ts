@@ -122,6 +122,20 @@ describe.sequential('issue 15: bugs and product features', () => {
     await until('title back to normal', async () => !/^\(\d+\)/.test(await p.title()));
   });
 
+  it('mentions get their own badge; starred conversations get their own section', async () => {
+    const p = dave.page;
+    await post(erinToken, landId, 'Hey @dave, a question for you');
+    const link = nav(p).getByRole('link', { name: /landing.*1 unread.*1 mentioning you/ });
+    await link.waitFor();
+    expect(await link.locator('.badge.is-mention').innerText()).toBe('@1');
+    await p.getByRole('button', { name: 'Star conversation' }).click();
+    const starredSection = p.getByRole('region', { name: 'Starred' });
+    await starredSection.getByRole('link', { name: /Erin/ }).waitFor();
+    await shots(p, 'p11-mention-starred');
+    await p.getByRole('button', { name: 'Unstar conversation' }).click();
+    await starredSection.waitFor({ state: 'detached' });
+  });
+
   it('joining a channel does not mark its history as new (bug 2)', async () => {
     const ch = await apiCall(server.url, '/conversations', { method: 'POST', token: erinToken, body: { type: 'channel', name: 'old-news', topic: 'Older things' } });
     for (let i = 1; i <= 5; i++) await post(erinToken, ch.id, `Old news ${i}`);
@@ -176,10 +190,10 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('button', { name: 'Conversation settings' }).focus();
     await p.keyboard.press('Tab');
     const focused = await p.evaluate(() => (document.activeElement as HTMLElement | null)?.closest('li.msg')?.textContent ?? document.activeElement?.tagName);
-    expect(focused).toContain('Unread 80');
+    expect(focused).toContain('a question for you'); // the newest message
     expect(Math.abs((await timeline(p).evaluate((el) => el.scrollTop)) - before)).toBeLessThan(200);
     await p.keyboard.press('ArrowUp');
-    expect(await p.evaluate(() => document.activeElement?.textContent)).toContain('Unread 79');
+    expect(await p.evaluate(() => document.activeElement?.textContent)).toContain('Unread 80');
     // Tab from a message reaches its own actions, then leaves the list for the composer.
     const seen: string[] = [];
     for (let i = 0; i < 12; i++) {
