@@ -19,8 +19,13 @@ using AuthedHandler = std::function<Result<net::Response>(net::Request&, const a
 
 // Turns a Result-returning handler into a net::Handler: errors go through the error table.
 net::Handler respond(ResultHandler h);
-// The same, after authenticating the bearer token.
+// The same, after authenticating the bearer token (and, for a change, the mutation limit).
 net::Handler authed(Context& ctx, AuthedHandler h);
+// authed() for a handler that answers later, through done, from any thread.
+using AsyncDone = std::function<void(Result<net::Response>)>;
+using AsyncAuthedHandler =
+    std::function<void(net::Request&, const auth::Principal&, AsyncDone done)>;
+net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h);
 
 void add_ops_routes(net::Router& r, Context& ctx);
 void add_auth_routes(net::Router& r, Context& ctx);

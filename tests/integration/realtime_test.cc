@@ -567,6 +567,7 @@ TEST_F(RealtimeTest, RemovedMemberStopsReceivingAtOnce) {
     Api mine(port());
     for (int i = 0; i < kMessages; ++i) {
       auto r = send(mine, a, conv, "flow " + std::to_string(i));
+      EXPECT_EQ(r.status, 201) << "send " << i << ": " << r;
       ids[static_cast<std::size_t>(i)] = r.str("id");
       ++sent;
     }
