@@ -377,6 +377,20 @@ describe.sequential('issue 15: bugs and product features', () => {
     await message(p, 'Thanks @erin').waitFor();
   });
 
+  it('# suggests channels and a #channel in a message links to it', async () => {
+    const p = dave.page;
+    await openConv(p, /Erin/);
+    const box = p.getByRole('textbox', { name: 'Message', exact: true });
+    await box.fill('');
+    await box.pressSequentially('Go to #land');
+    await p.getByRole('listbox', { name: 'Channels' }).getByRole('option', { name: /landing/ }).waitFor();
+    await box.press('Enter');
+    expect(await box.inputValue()).toBe('Go to #landing ');
+    await box.press('Enter');
+    await message(p, 'Go to').getByRole('link', { name: '#landing' }).click();
+    await p.getByRole('heading', { name: /landing/ }).waitFor();
+  });
+
   it('the formatting toolbar and Ctrl+B wrap the selection; lists and strikethrough render', async () => {
     const p = dave.page;
     const box = p.getByRole('textbox', { name: 'Message', exact: true });
