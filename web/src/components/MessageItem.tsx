@@ -8,6 +8,7 @@ import {
   discardSend,
   editMessage,
   isPinned,
+  markUnreadFrom,
   copyPermalink,
   openEmojiPicker,
   me,
@@ -19,7 +20,7 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
-import { Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
+import { EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
 import { formatClock, formatFull, formatTime, plural } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
@@ -332,6 +333,11 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           <button type="button" tabIndex={ti} class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
             <Link size={16} aria-hidden="true" />
           </button>
+          {!mine && !inThread && (
+            <button type="button" tabIndex={ti} class="icon" aria-label="Mark unread" title="Mark unread from here" onClick={() => markUnreadFrom(m)}>
+              <EyeOff size={16} aria-hidden="true" />
+            </button>
+          )}
           {mine && (
             <button type="button" tabIndex={ti} class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
               <Pencil size={16} aria-hidden="true" />

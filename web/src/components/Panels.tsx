@@ -217,6 +217,8 @@ export function SearchPanel() {
   const [busy, setBusy] = useState(false);
   const [people, setPeople] = useState<User[]>([]);
   const input = useRef<HTMLInputElement>(null);
+  // On a phone the filters start folded: the search box and the results get the screen.
+  const [wide] = useState(() => !matchMedia('(max-width: 720px)').matches);
   useEffect(() => input.current?.focus(), []);
   useEffect(() => {
     api<{ users: User[] }>('/users?limit=200')
@@ -254,6 +256,8 @@ export function SearchPanel() {
           Search messages
           <input ref={input} type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} required maxLength={256} />
         </label>
+        <details class="filters-box" open={wide}>
+          <summary>Filters{where || from || after || before ? ' (on)' : ''}</summary>
         <div class="filters">
           <label>
             In
@@ -289,6 +293,7 @@ export function SearchPanel() {
             <input type="date" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
           </label>
         </div>
+        </details>
         <button type="submit" class="primary" disabled={busy}>
           Search
         </button>

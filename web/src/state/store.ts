@@ -368,6 +368,7 @@ export function routeFromLocation() {
 
 export function openConversation(id: string | null) {
   if (currentId.value === id) return;
+  holdUnread.clear();
   batch(() => {
     currentId.value = id;
     const p = panel.value;
@@ -678,8 +679,64 @@ function viewing(id: string): boolean {
 }
 
 export function markReadIfViewing(id: string) {
-  if (!viewing(id)) return;
+  if (!viewing(id) || holdUnread.has(id)) return;
   markRead(id);
+}
+
+/** Conversations marked unread while open: not marked read again until left and reopened. */
+const holdUnread = new Set<string>();
+
+function manualKey() {
+  return `parley.unread.${me.value?.id ?? ''}`;
+}
+
+/** Per conversation, the read marker the reader set back with "Mark unread" (the server's
+ * marker never moves backwards, so this lives on the device until the conversation is read). */
+function manualUnread(): Record<string, number> {
+  try {
+    return JSON.parse(localStorage.getItem(manualKey()) ?? '{}') as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function setManualUnread(id: string, seq: number | null) {
+  const all = manualUnread();
+  if (seq === null) delete all[id];
+  else all[id] = seq;
+  try {
+    localStorage.setItem(manualKey(), JSON.stringify(all));
+  } catch {
+    /* ignore */
+  }
+}
+
+function countUnreadAfter(id: string, seq: number): number {
+  const c = conversations.value[id];
+  const held = timelineOf(id).value.messages.filter((m) => !m.pending && !m.thread_root_id && m.seq > seq);
+  const fromOthers = held.filter((m) => m.sender_id !== me.value?.id).length;
+  // Messages past what is held (not loaded) count too.
+  return fromOthers + Math.max(0, (c?.last_seq ?? 0) - Math.max(seq, T.lastSeq(held)));
+}
+
+/** "Mark unread" on a message: the conversation shows as unread from that message on. */
+export function markUnreadFrom(m: Message) {
+  const id = m.conversation_id;
+  const seq = m.seq - 1;
+  holdUnread.add(id);
+  setManualUnread(id, seq);
+  patchConversation(id, () => ({ last_read_seq: seq, unread_count: Math.max(1, countUnreadAfter(id, seq)) }));
+  dividerSeq.value = { ...dividerSeq.value, [id]: seq };
+}
+
+/** After a relist: conversations marked unread on this device stay so until read. */
+function applyManualUnread(list: Record<string, Conversation>) {
+  for (const [id, seq] of Object.entries(manualUnread())) {
+    const c = list[id];
+    if (!c) continue;
+    if (c.last_read_seq !== undefined && c.last_read_seq < seq) setManualUnread(id, null);
+    else list[id] = { ...c, last_read_seq: seq, unread_count: Math.max(c.unread_count ?? 0, Math.max(1, c.last_seq - seq)) };
+  }
 }
 
 /** Marks a conversation read up to its newest held message (the bar's "Mark as read"). */
@@ -688,6 +745,7 @@ export function markRead(id: string) {
   const seq = Math.max(T.lastSeq(timelineOf(id).value.messages), c?.last_seq ?? 0);
   if (!c || !seq) return;
   if ((c.last_read_seq ?? 0) >= seq && !(c.unread_count ?? 0)) return;
+  setManualUnread(id, null);
   patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0 }));
   tabs.post({ type: 'read', conversation_id: id, last_read_seq: seq, unread_count: 0 });
   api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
@@ -907,6 +965,7 @@ export function catchUp(): Promise<void> {
       const list = await listAllConversations();
       const next: Record<string, Conversation> = {};
       for (const c of list) next[c.id] = c;
+      applyManualUnread(next);
       conversations.value = next;
       const stillUnread = Object.fromEntries(Object.entries(mentions.value).filter(([id]) => (next[id]?.unread_count ?? 0) > 0));
       if (Object.keys(stillUnread).length !== Object.keys(mentions.value).length) mentions.value = stillUnread;
