@@ -209,6 +209,20 @@ describe.sequential('issue 15: bugs and product features', () => {
     await until('read again', async () => (await nav(p).getByRole('link', { name: /landing.*unread/ }).count()) === 0);
   });
 
+  it('saved messages: save from the actions, find it in the Saved panel, jump back to it', async () => {
+    const p = dave.page;
+    const msg = message(p, 'Unread 77');
+    await msg.scrollIntoViewIfNeeded();
+    await msg.hover();
+    await msg.getByRole('button', { name: 'Save message' }).click();
+    await openConv(p, /Erin/);
+    await p.getByRole('button', { name: 'Saved messages' }).click();
+    const panel = p.getByRole('complementary', { name: 'Saved messages' });
+    await panel.getByRole('button', { name: /Unread 77/ }).click();
+    await timeline(p).locator('li.msg.is-highlight', { hasText: 'Unread 77' }).waitFor();
+    await p.getByRole('button', { name: 'Close saved messages' }).click();
+  });
+
   it('the message list is one tab stop with arrow keys inside (bug 6)', async () => {
     const p = dave.page;
     await openConv(p, /landing/);

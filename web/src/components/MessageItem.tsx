@@ -8,6 +8,8 @@ import {
   discardSend,
   editMessage,
   isPinned,
+  saved,
+  toggleSaved,
   markUnreadFrom,
   copyPermalink,
   openEmojiPicker,
@@ -20,7 +22,7 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
-import { EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
+import { Bookmark, BookmarkCheck, EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
 import { formatClock, formatFull, formatTime, plural } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
@@ -193,6 +195,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
+  const isSaved = saved.value.some((x) => x.id === m.id);
   const time = formatTime(m.created_at);
   // The actions toolbar is built when the message is first hovered or focused (most never
   // are): far fewer nodes per message while scrolling through thousands.
@@ -332,6 +335,16 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           )}
           <button type="button" tabIndex={ti} class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
             <Link size={16} aria-hidden="true" />
+          </button>
+          <button
+            type="button"
+            tabIndex={ti}
+            class="icon"
+            aria-label={isSaved ? 'Remove from saved' : 'Save message'}
+            title={isSaved ? 'Remove from saved' : 'Save for later'}
+            onClick={() => toggleSaved(m)}
+          >
+            {isSaved ? <BookmarkCheck size={16} aria-hidden="true" /> : <Bookmark size={16} aria-hidden="true" />}
           </button>
           {!mine && !inThread && (
             <button type="button" tabIndex={ti} class="icon" aria-label="Mark unread" title="Mark unread from here" onClick={() => markUnreadFrom(m)}>

@@ -24,6 +24,7 @@ export type Panel =
   | { kind: 'search' }
   | { kind: 'pins'; conversationId: string }
   | { kind: 'members'; conversationId: string }
+  | { kind: 'saved' }
   | null;
 
 export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
@@ -63,6 +64,22 @@ export const totpEnabled = signal<boolean | null>(null);
 export const starred = signal<string[]>([]);
 /** Unread mentions of me (and DMs) per conversation, counted from the messages that arrive. */
 export const mentions = signal<Record<string, number>>({});
+
+/** Saved messages, newest first (kept on this device: the API has no saved items yet). */
+export const saved = signal<{ id: string; conversation_id: string }[]>([]);
+
+function savedKey() {
+  return `parley.saved.${me.value?.id ?? ''}`;
+}
+
+export function toggleSaved(m: Message) {
+  saved.value = saved.value.some((x) => x.id === m.id) ? saved.value.filter((x) => x.id !== m.id) : [{ id: m.id, conversation_id: m.conversation_id }, ...saved.value];
+  try {
+    localStorage.setItem(savedKey(), JSON.stringify(saved.value));
+  } catch {
+    /* ignore */
+  }
+}
 
 function starKey() {
   return `parley.starred.${me.value?.id ?? ''}`;
@@ -372,7 +389,7 @@ export function openConversation(id: string | null) {
   batch(() => {
     currentId.value = id;
     const p = panel.value;
-    if (p && p.kind !== 'search') panel.value = null;
+    if (p && p.kind !== 'search' && p.kind !== 'saved') panel.value = null;
     if (id) {
       const c = conversations.value[id];
       const lr = c?.last_read_seq ?? 0;
@@ -1031,6 +1048,7 @@ function resetState() {
     atBottom.value = true;
     starred.value = [];
     mentions.value = {};
+    saved.value = [];
   });
   timelines.clear();
   threads.clear();
@@ -1091,6 +1109,12 @@ async function startSession(u: User) {
   me.value = u;
   rememberUsers([u]);
   try {
+    const sv = JSON.parse(localStorage.getItem(savedKey()) ?? '[]');
+    saved.value = Array.isArray(sv) ? sv.filter((x) => x && typeof x.id === 'string') : [];
+  } catch {
+    saved.value = [];
+  }
+  try {
     const st = JSON.parse(localStorage.getItem(starKey()) ?? '[]');
     starred.value = Array.isArray(st) ? st.filter((x) => typeof x === 'string') : [];
   } catch {
@@ -1102,8 +1126,8 @@ async function startSession(u: User) {
   } catch {
     totpEnabled.value = null;
   }
-  const saved = localStorage.getItem('parley.presence') as ChosenPresence | null;
-  myPresence.value = saved && ['online', 'away', 'dnd', 'invisible'].includes(saved) ? saved : 'online';
+  const chosen = localStorage.getItem('parley.presence') as ChosenPresence | null;
+  myPresence.value = chosen && ['online', 'away', 'dnd', 'invisible'].includes(chosen) ? chosen : 'online';
   authState.value = 'signed-in';
   socket.start();
   try {
