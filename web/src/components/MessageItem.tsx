@@ -1,7 +1,7 @@
 // One message: author, time, text (markdown subset), reactions, thread link and actions.
 import { signal } from '@preact/signals';
 import { memo } from 'preact/compat';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   conversations,
   deleteMessage,
@@ -202,6 +202,15 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const [armed, setArmed] = useState(false);
   // In the roving list only the active message's controls are tab stops (a thread: all).
   const ti = tabStop === false ? -1 : 0;
+  const liRef = useRef<HTMLLIElement>(null);
+  // The toolbar appears after the list last set its tab stops: when this message is the
+  // list's stop (or holds the focus), its new buttons are tab stops too.
+  useLayoutEffect(() => {
+    const li = liRef.current;
+    if (!armed || tabStop === undefined || !li) return;
+    const on = li.tabIndex === 0 || li.contains(document.activeElement);
+    for (const b of li.querySelectorAll<HTMLElement>('.actions button')) b.tabIndex = on ? 0 : -1;
+  }, [armed]);
   const arm = () => {
     if (!armed) setArmed(true);
   };
@@ -213,6 +222,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
 
   return (
     <li
+      ref={liRef}
       class={cls}
       data-mid={m.id}
       data-seq={m.seq}
