@@ -860,6 +860,8 @@ export function setDraft(id: string, text: string) {
 function onMessage(m: Message) {
   senders([m]);
   const c = conversations.value[m.conversation_id];
+  // A conversation fetched after this message was stored already counts it as unread.
+  const counted = !!c && m.seq <= c.last_seq;
   if (!c) {
     void fetchConversation(m.conversation_id);
   } else {
@@ -884,7 +886,7 @@ function onMessage(m: Message) {
     if (isNew) updateEverywhere((l) => T.bumpReplyCount(l, m.thread_root_id!), m.conversation_id);
   }
   setTyping(m.conversation_id, m.sender_id, null);
-  if (m.sender_id !== me.value?.id && isNew && c) {
+  if (m.sender_id !== me.value?.id && isNew && c && !counted) {
     if (viewing(m.conversation_id)) markReadIfViewing(m.conversation_id);
     else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0)) {
       patchConversation(m.conversation_id, (c) => ({ unread_count: (c.unread_count ?? 0) + 1 }));
