@@ -117,8 +117,4 @@ export function Highlight({ html }: { html: string }) {
   return <span>{out}</span>;
 }
 
-/** The plain words of a highlight (for accessible names). */
-export function highlightText(html: string): string {
-  return stripMarkdown(unescapeHtml(html.replace(/<\/?mark>/g, '')));
-}
 
