@@ -130,8 +130,17 @@ describe.sequential('issue 15: bugs and product features', () => {
     const dm = await apiCall(server.url, '/conversations', { method: 'POST', token: erinToken, body: { type: 'dm', member_ids: [daveId] } });
     await post(erinToken, dm.id, 'A DM for the title count');
     await until('title shows the unread count', async () => /^\(1\) /.test(await p.title()));
+    const icon = () => p.evaluate(() => document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href ?? '');
+    await until('favicon badge', async () => (await icon()).startsWith('data:image/png'));
+    // A draft shows in the sidebar.
+    await p.getByRole('textbox', { name: 'Message', exact: true }).fill('unsent words');
     await openConv(p, /Erin/);
+    await nav(p).getByRole('link', { name: /landing.*draft/ }).waitFor();
     await until('title back to normal', async () => !/^\(\d+\)/.test(await p.title()));
+    await until('favicon without badge', async () => (await icon()).endsWith('/icons/icon.svg'));
+    await openConv(p, /landing/);
+    await p.getByRole('textbox', { name: 'Message', exact: true }).fill('');
+    await openConv(p, /Erin/);
   });
 
   it('mentions get their own badge; starred conversations get their own section', async () => {
