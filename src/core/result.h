@@ -5,6 +5,7 @@
 // WebSocket error frames in one table. Messages are for humans and never carry secrets.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <tl/expected.hpp>
 #include <utility>
@@ -47,5 +48,20 @@ inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::m
 inline Result<void> ok() { return {}; }
 
 const char* errc_name(Errc code);
+
+// For storage handles whose run(step) takes a Result<void>-returning callback: runs fn(conn)
+// inside it and hands fn's own Result<T> back (or run's failure), so a caller needs no
+// out-parameter. fn's error is also step's, so a write rolls back.
+template <class R, class Run, class Fn>
+R result_through(Run&& run, Fn& fn) {
+  std::optional<R> out;
+  auto r = run([&](auto& conn) -> Result<void> {
+    out.emplace(fn(conn));
+    if (!*out) return tl::unexpected<Error>(out->error());
+    return {};
+  });
+  if (!r) return tl::unexpected<Error>(r.error());
+  return std::move(*out);
+}
 
 }  // namespace parley

@@ -86,26 +86,20 @@ class PostgresAuthStore final : public auth::AuthStore {
   }
 
   Result<auth::Credentials> credentials(const std::string& user_id) override {
-    std::optional<auth::Credentials> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<auth::Credentials> {
       auto q = c.exec(
           "SELECT password_hash, totp_secret, pending_totp_secret, totp_last_step"
           " FROM auth_credentials WHERE user_id = $1",
           {user_id});
-      found.reset();
-      if (q.empty()) return ok();
+      if (q.empty()) return fail(Errc::not_found, "no credentials");
       auth::Credentials cr;
       cr.user_id = user_id;
       cr.password_hash = q.text(0, 0);
       if (!q.is_null(0, 1)) cr.totp_secret = q.bytes(0, 1);
       if (!q.is_null(0, 2)) cr.pending_totp_secret = q.bytes(0, 2);
       cr.totp_last_step = q.integer(0, 3);
-      found = std::move(cr);
-      return ok();
+      return cr;
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no credentials");
-    return std::move(*found);
   }
 
   Result<void> set_password_hash(const std::string& user_id, const std::string& hash) override {
@@ -135,30 +129,24 @@ class PostgresAuthStore final : public auth::AuthStore {
   }
 
   Result<auth::SessionRecord> session(const std::string& id) override {
-    std::optional<auth::SessionRecord> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      found = find_session(c, id);
-      return ok();
+    return pool_.run_value([&](Connection& c) -> Result<auth::SessionRecord> {
+      auto found = find_session(c, id);
+      if (!found) return fail(Errc::not_found, "no such session");
+      return std::move(*found);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no such session");
-    return std::move(*found);
   }
 
   Result<std::vector<auth::SessionRecord>> active_sessions(const std::string& user_id,
                                                            Millis now) override {
-    std::vector<auth::SessionRecord> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<auth::SessionRecord>> {
       auto q = c.exec(std::string("SELECT ") + kSessionColumns +
                           " FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL"
                           " AND expires_at > $2 ORDER BY created_at DESC, id DESC",
                       {user_id, now});
-      out.clear();
+      std::vector<auth::SessionRecord> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(row_to_session(q, i));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> revoke_session(const std::string& user_id, const std::string& id,
@@ -177,20 +165,17 @@ class PostgresAuthStore final : public auth::AuthStore {
 
   Result<std::vector<std::string>> revoke_sessions(const std::string& user_id,
                                                    const std::string& keep, Millis now) override {
-    std::vector<std::string> ids;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      ids.clear();
+    return pool_.transaction_value([&](Connection& c) -> Result<std::vector<std::string>> {
       auto q = c.exec(
           "UPDATE auth_sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3"
           " AND revoked_at IS NULL RETURNING id",
           {now, user_id, keep});
+      std::vector<std::string> ids;
       for (int i = 0; i < q.size(); ++i) ids.push_back(q.text(i, 0));
       c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = ANY($1::text[])",
              {Param::text_array(ids)});
-      return ok();
+      return ids;
     });
-    if (!r) return fail(r.error());
-    return ids;
   }
 
   Result<void> mark_authenticated(const std::string& session_id, Millis now) override {
@@ -207,32 +192,29 @@ class PostgresAuthStore final : public auth::AuthStore {
   Result<auth::RotateResult> rotate_refresh(const std::string& old_hash,
                                             const std::string& new_hash, Millis now,
                                             Millis new_expires_at) override {
-    auth::RotateResult out;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      out = {};
+    return pool_.transaction_value([&](Connection& c) -> Result<auth::RotateResult> {
       // Locks the session, then the token (the order revoke_session takes them too, so the two
       // never deadlock). A second presentation of the same token waits for the first to commit;
       // it then sees used_at set and counts as reuse, as on SQLite.
       auto owner = c.exec("SELECT session_id FROM auth_refresh_tokens WHERE token_hash = $1",
                           {Param::bytes(old_hash)});
-      if (owner.empty()) return ok();  // unknown
+      if (owner.empty()) return auth::RotateResult{};  // unknown
       auto s = find_session(c, owner.text(0, 0), true);
-      if (!s || s->revoked_at) return ok();
+      if (!s || s->revoked_at) return auth::RotateResult{};
       auto q = c.exec(
           "SELECT session_id, expires_at, used_at FROM auth_refresh_tokens"
           " WHERE token_hash = $1 FOR UPDATE",
           {Param::bytes(old_hash)});
-      if (q.empty()) return ok();  // deleted meanwhile (the session was revoked)
+      if (q.empty()) return auth::RotateResult{};  // deleted meanwhile (the session was revoked)
       std::string session_id = q.text(0, 0);
       std::int64_t expires_at = q.integer(0, 1);
       bool used = !q.is_null(0, 2);
       if (used) {
         c.exec("UPDATE auth_sessions SET revoked_at = $1 WHERE id = $2", {now, session_id});
         c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = $1", {session_id});
-        out = {auth::RotateOutcome::reused, *s};
-        return ok();
+        return auth::RotateResult{auth::RotateOutcome::reused, *s};
       }
-      if (expires_at <= now) return ok();
+      if (expires_at <= now) return auth::RotateResult{};
       // Spent tokens are kept for reuse detection only as long as they would have been valid.
       c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = $1 AND expires_at <= $2",
              {session_id, now});
@@ -245,11 +227,8 @@ class PostgresAuthStore final : public auth::AuthStore {
       c.exec("UPDATE auth_sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3",
              {now, new_expires_at, session_id});
       s->last_seen_at = now;
-      out = {auth::RotateOutcome::rotated, *s};
-      return ok();
+      return auth::RotateResult{auth::RotateOutcome::rotated, *s};
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> set_pending_totp(const std::string& user_id, const std::string& secret) override {
@@ -292,37 +271,28 @@ class PostgresAuthStore final : public auth::AuthStore {
   }
 
   Result<bool> consume_totp_step(const std::string& user_id, std::int64_t step) override {
-    bool fresh = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       // The row lock and the re-check of the condition after waiting for it make this a
       // compare-and-set across nodes.
-      fresh = c.exec(
-                   "UPDATE auth_credentials SET totp_last_step = $1"
-                   " WHERE user_id = $2 AND totp_last_step < $1",
-                   {step, user_id})
-                  .affected() == 1;
-      return ok();
+      return c.exec(
+                  "UPDATE auth_credentials SET totp_last_step = $1"
+                  " WHERE user_id = $2 AND totp_last_step < $1",
+                  {step, user_id})
+                 .affected() == 1;
     });
-    if (!r) return fail(r.error());
-    return fresh;
   }
 
   Result<bool> consume_recovery_code(const std::string& user_id,
                                      const std::string& code_hash) override {
-    bool found = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      found = c.exec("DELETE FROM auth_recovery_codes WHERE user_id = $1 AND code_hash = $2",
-                     {user_id, Param::bytes(code_hash)})
-                  .affected() == 1;
-      return ok();
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
+      return c.exec("DELETE FROM auth_recovery_codes WHERE user_id = $1 AND code_hash = $2",
+                    {user_id, Param::bytes(code_hash)})
+                 .affected() == 1;
     });
-    if (!r) return fail(r.error());
-    return found;
   }
 
   Result<SigningKey> signing_key(const SigningKey& candidate) override {
-    SigningKey out;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+    return pool_.transaction_value([&](Connection& c) -> Result<SigningKey> {
       // Two nodes starting on an empty table would each insert their own candidate (different
       // kids do not conflict); the lock makes the second see the first's key instead.
       c.exec("SELECT pg_advisory_xact_lock($1)", {kSigningKeyLock});
@@ -333,11 +303,8 @@ class PostgresAuthStore final : public auth::AuthStore {
           {candidate.kid, Param::bytes(candidate.secret)});
       auto q = c.exec("SELECT kid, secret FROM auth_signing_keys ORDER BY created_at, kid LIMIT 1");
       if (q.empty()) return fail(Errc::internal, "signing key missing");
-      out = {q.text(0, 0), q.bytes(0, 1)};
-      return ok();
+      return SigningKey{q.text(0, 0), q.bytes(0, 1)};
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
  private:

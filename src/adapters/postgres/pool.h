@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -157,6 +158,21 @@ class Pool {
   // fn in autocommit mode, for reads. Run again once on a fresh connection when the pooled one
   // turns out to be broken before any statement succeeded.
   Result<void> run(const Fn& fn);
+
+  // transaction() and run() for a function that produces a value: fn returns Result<T> and
+  // that comes back as it is (a database failure in its place), so callers need no
+  // out-parameter. An error from fn rolls the transaction back; a retried transaction's value
+  // is the last run's.
+  template <class Fn>
+  auto transaction_value(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+    return result_through<std::invoke_result_t<Fn&, Connection&>>(
+        [this](const Pool::Fn& f) { return transaction(f); }, fn);
+  }
+  template <class Fn>
+  auto run_value(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+    return result_through<std::invoke_result_t<Fn&, Connection&>>(
+        [this](const Pool::Fn& f) { return run(f); }, fn);
+  }
 
   struct Stats {
     int size = 0;

@@ -81,38 +81,30 @@ class PostgresUserStore final : public users::UserStore {
   Result<users::User> update_profile(const std::string& id,
                                      const std::optional<std::string>& display_name,
                                      const std::optional<std::string>& status_text) override {
-    std::optional<users::User> updated;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+    return pool_.transaction_value([&](Connection& c) -> Result<users::User> {
       auto q = c.exec(std::string("UPDATE users SET display_name = coalesce($1, display_name),"
                                   " status_text = coalesce($2, status_text) WHERE id = $3"
                                   " RETURNING ") +
                           kColumns,
                       {display_name, status_text, id});
-      updated.reset();
-      if (!q.empty()) updated = row_to_user(q, 0);
-      return ok();
+      if (q.empty()) return fail(Errc::not_found, "no such user");
+      return row_to_user(q, 0);
     });
-    if (!r) return fail(r.error());
-    if (!updated) return fail(Errc::not_found, "no such user");
-    return std::move(*updated);
   }
 
   Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,
                                                  const std::optional<std::string>& after) override {
-    std::vector<users::User> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<users::User>> {
       // Unprepared, so the planner sees the pattern's prefix and can range-scan the indexes.
       auto q = c.exec_unprepared(std::string("SELECT ") + kColumns +
                                      " FROM users WHERE (lower(username) LIKE $1 OR"
                                      " lower(display_name) LIKE $1) AND lower(username) > lower($2)"
                                      " ORDER BY lower(username) LIMIT $3",
                                  {like_prefix(prefix), after.value_or(""), limit});
-      out.clear();
+      std::vector<users::User> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(row_to_user(q, i));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> remove(const std::string& id) override {
@@ -124,16 +116,11 @@ class PostgresUserStore final : public users::UserStore {
 
  private:
   Result<users::User> one(const std::string& sql, const std::string& key) {
-    std::optional<users::User> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<users::User> {
       auto q = c.exec(sql, {key});
-      found.reset();
-      if (!q.empty()) found = row_to_user(q, 0);
-      return ok();
+      if (q.empty()) return fail(Errc::not_found, "no such user");
+      return row_to_user(q, 0);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no such user");
-    return std::move(*found);
   }
 
   Pool& pool_;

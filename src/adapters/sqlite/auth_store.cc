@@ -80,25 +80,20 @@ class SqliteAuthStore final : public auth::AuthStore {
   }
 
   Result<auth::Credentials> credentials(const std::string& user_id) override {
-    std::optional<auth::Credentials> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<auth::Credentials> {
       auto q = c.prepare(
           "SELECT password_hash, totp_secret, pending_totp_secret, totp_last_step"
           " FROM auth_credentials WHERE user_id = ?");
       q.bind(1, user_id);
-      if (!q.step()) return ok();
+      if (!q.step()) return fail(Errc::not_found, "no credentials");
       auth::Credentials cr;
       cr.user_id = user_id;
       cr.password_hash = q.text(0);
       if (!q.is_null(1)) cr.totp_secret = q.text(1);
       if (!q.is_null(2)) cr.pending_totp_secret = q.text(2);
       cr.totp_last_step = q.integer(3);
-      found = std::move(cr);
-      return ok();
+      return cr;
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no credentials");
-    return std::move(*found);
   }
 
   Result<void> set_password_hash(const std::string& user_id, const std::string& hash) override {
@@ -132,29 +127,24 @@ class SqliteAuthStore final : public auth::AuthStore {
   }
 
   Result<auth::SessionRecord> session(const std::string& id) override {
-    std::optional<auth::SessionRecord> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
-      found = find_session(c, id);
-      return ok();
+    return db_.read_value([&](Connection& c) -> Result<auth::SessionRecord> {
+      auto found = find_session(c, id);
+      if (!found) return fail(Errc::not_found, "no such session");
+      return std::move(*found);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no such session");
-    return std::move(*found);
   }
 
   Result<std::vector<auth::SessionRecord>> active_sessions(const std::string& user_id,
                                                            Millis now) override {
-    std::vector<auth::SessionRecord> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<auth::SessionRecord>> {
       auto q = c.prepare(std::string("SELECT ") + kSessionColumns +
                          " FROM auth_sessions WHERE user_id = ? AND revoked_at IS NULL"
                          " AND expires_at > ? ORDER BY created_at DESC, id DESC");
       q.bind(1, user_id).bind(2, now);
+      std::vector<auth::SessionRecord> out;
       while (q.step()) out.push_back(row_to_session(q));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> revoke_session(const std::string& user_id, const std::string& id,
@@ -175,20 +165,17 @@ class SqliteAuthStore final : public auth::AuthStore {
 
   Result<std::vector<std::string>> revoke_sessions(const std::string& user_id,
                                                    const std::string& keep, Millis now) override {
-    std::vector<std::string> ids;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      ids.clear();
+    return db_.write_value([&](Connection& c) -> Result<std::vector<std::string>> {
       auto q = c.prepare(
           "UPDATE auth_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND id != ?3"
           " AND revoked_at IS NULL RETURNING id");
       q.bind(1, now).bind(2, user_id).bind(3, keep);
+      std::vector<std::string> ids;
       while (q.step()) ids.push_back(q.text(0));
       auto drop = c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ?");
       for (const auto& id : ids) drop.bind(1, id).exec();
-      return ok();
+      return ids;
     });
-    if (!r) return fail(r.error());
-    return ids;
   }
 
   Result<void> mark_authenticated(const std::string& session_id, Millis now) override {
@@ -207,8 +194,7 @@ class SqliteAuthStore final : public auth::AuthStore {
   Result<auth::RotateResult> rotate_refresh(const std::string& old_hash,
                                             const std::string& new_hash, Millis now,
                                             Millis new_expires_at) override {
-    auth::RotateResult out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<auth::RotateResult> {
       std::string session_id;
       std::int64_t expires_at = 0;
       bool used = false;
@@ -216,13 +202,13 @@ class SqliteAuthStore final : public auth::AuthStore {
         auto q = c.prepare(
             "SELECT session_id, expires_at, used_at FROM auth_refresh_tokens WHERE token_hash = ?");
         q.bind_blob(1, old_hash);
-        if (!q.step()) return ok();  // unknown
+        if (!q.step()) return auth::RotateResult{};  // unknown
         session_id = q.text(0);
         expires_at = q.integer(1);
         used = !q.is_null(2);
       }
       auto s = find_session(c, session_id);
-      if (!s || s->revoked_at) return ok();
+      if (!s || s->revoked_at) return auth::RotateResult{};
       if (used) {
         c.prepare("UPDATE auth_sessions SET revoked_at = ? WHERE id = ?")
             .bind(1, now)
@@ -231,10 +217,9 @@ class SqliteAuthStore final : public auth::AuthStore {
         c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ?")
             .bind(1, session_id)
             .exec();
-        out = {auth::RotateOutcome::reused, *s};
-        return ok();
+        return auth::RotateResult{auth::RotateOutcome::reused, *s};
       }
-      if (expires_at <= now) return ok();
+      if (expires_at <= now) return auth::RotateResult{};
       // Spent tokens are kept for reuse detection only as long as they would have been valid.
       c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ? AND expires_at <= ?")
           .bind(1, session_id)
@@ -257,11 +242,8 @@ class SqliteAuthStore final : public auth::AuthStore {
           .bind(3, session_id)
           .exec();
       s->last_seen_at = now;
-      out = {auth::RotateOutcome::rotated, *s};
-      return ok();
+      return auth::RotateResult{auth::RotateOutcome::rotated, *s};
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> set_pending_totp(const std::string& user_id, const std::string& secret) override {
@@ -308,37 +290,28 @@ class SqliteAuthStore final : public auth::AuthStore {
   }
 
   Result<bool> consume_totp_step(const std::string& user_id, std::int64_t step) override {
-    bool fresh = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      fresh = c.prepare(
-                   "UPDATE auth_credentials SET totp_last_step = ?1"
-                   " WHERE user_id = ?2 AND totp_last_step < ?1")
-                  .bind(1, step)
-                  .bind(2, user_id)
-                  .exec() == 1;
-      return ok();
+    return db_.write_value([&](Connection& c) -> Result<bool> {
+      return c.prepare(
+                  "UPDATE auth_credentials SET totp_last_step = ?1"
+                  " WHERE user_id = ?2 AND totp_last_step < ?1")
+                 .bind(1, step)
+                 .bind(2, user_id)
+                 .exec() == 1;
     });
-    if (!r) return fail(r.error());
-    return fresh;
   }
 
   Result<bool> consume_recovery_code(const std::string& user_id,
                                      const std::string& code_hash) override {
-    bool found = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      found = c.prepare("DELETE FROM auth_recovery_codes WHERE user_id = ? AND code_hash = ?")
-                  .bind(1, user_id)
-                  .bind_blob(2, code_hash)
-                  .exec() == 1;
-      return ok();
+    return db_.write_value([&](Connection& c) -> Result<bool> {
+      return c.prepare("DELETE FROM auth_recovery_codes WHERE user_id = ? AND code_hash = ?")
+                 .bind(1, user_id)
+                 .bind_blob(2, code_hash)
+                 .exec() == 1;
     });
-    if (!r) return fail(r.error());
-    return found;
   }
 
   Result<SigningKey> signing_key(const SigningKey& candidate) override {
-    SigningKey out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<SigningKey> {
       c.prepare(
            "INSERT INTO auth_signing_keys (kid, secret, created_at)"
            " SELECT ?, ?, strftime('%s','now') * 1000"
@@ -348,11 +321,8 @@ class SqliteAuthStore final : public auth::AuthStore {
           .exec();
       auto q = c.prepare("SELECT kid, secret FROM auth_signing_keys ORDER BY created_at LIMIT 1");
       if (!q.step()) return fail(Errc::internal, "signing key missing");
-      out = {q.text(0), q.text(1)};
-      return ok();
+      return SigningKey{q.text(0), q.text(1)};
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
  private:

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -99,6 +100,20 @@ class Database {
   using Done = std::function<void(Result<void>)>;
   void write_async(WriteFn fn, Done done);
   Result<void> read(const ReadFn& fn);
+
+  // read() and write() for a function that produces a value: fn returns Result<T> and that
+  // comes back as it is (a storage failure in its place), so callers need no out-parameter.
+  // An error from fn rolls its write back, as with write().
+  template <class Fn>
+  auto read_value(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+    return result_through<std::invoke_result_t<Fn&, Connection&>>(
+        [this](const ReadFn& f) { return read(f); }, fn);
+  }
+  template <class Fn>
+  auto write_value(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+    return result_through<std::invoke_result_t<Fn&, Connection&>>(
+        [this](ReadFn f) { return write(std::move(f)); }, fn);
+  }
 
   // Finishes queued writes, checkpoints the WAL and closes. Later writes fail (unavailable).
   void stop();

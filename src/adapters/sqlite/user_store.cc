@@ -81,36 +81,31 @@ class SqliteUserStore final : public users::UserStore {
   Result<users::User> update_profile(const std::string& id,
                                      const std::optional<std::string>& display_name,
                                      const std::optional<std::string>& status_text) override {
-    std::optional<users::User> updated;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<users::User> {
       auto q = c.prepare(std::string("UPDATE users SET display_name = coalesce(?1, display_name),"
                                      " status_text = coalesce(?2, status_text) WHERE id = ?3"
                                      " RETURNING ") +
                          kColumns);
       q.bind(1, display_name).bind(2, status_text).bind(3, id);
-      if (q.step()) updated = row_to_user(q);
+      if (!q.step()) return fail(Errc::not_found, "no such user");
+      auto updated = row_to_user(q);
       while (q.step()) {
       }
-      return ok();
+      return updated;
     });
-    if (!r) return fail(r.error());
-    if (!updated) return fail(Errc::not_found, "no such user");
-    return std::move(*updated);
   }
 
   Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,
                                                  const std::optional<std::string>& after) override {
-    std::vector<users::User> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<users::User>> {
       auto q = c.prepare(std::string("SELECT ") + kColumns +
                          " FROM users WHERE (username LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1"
                          " ESCAPE '\\') AND username > ?2 ORDER BY username LIMIT ?3");
       q.bind(1, like_prefix(prefix)).bind(2, after.value_or("")).bind(3, limit);
+      std::vector<users::User> out;
       while (q.step()) out.push_back(row_to_user(q));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> remove(const std::string& id) override {
@@ -122,16 +117,12 @@ class SqliteUserStore final : public users::UserStore {
 
  private:
   Result<users::User> one(const std::string& sql, const std::string& key) {
-    std::optional<users::User> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<users::User> {
       auto q = c.prepare(sql);
       q.bind(1, key);
-      if (q.step()) found = row_to_user(q);
-      return ok();
+      if (!q.step()) return fail(Errc::not_found, "no such user");
+      return row_to_user(q);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "no such user");
-    return std::move(*found);
   }
 
   Database& db_;
