@@ -217,6 +217,28 @@ bool ServerProcess::wait_for_log(std::string_view needle, std::chrono::milliseco
   }) && output_.find(needle) != std::string::npos;
 }
 
+// ---- the command line ----
+
+CommandRun run_parley(const std::string& args) {
+  CommandRun r;
+  // The server refuses unknown PARLEY_* variables; `make test` exports PARLEY_TEST_*_URL for the
+  // tests themselves, so they are left out of the server's environment.
+  std::string cmd = "env";
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("PARLEY_TEST_", 0) == 0) cmd += " -u " + std::string(kv.substr(0, kv.find('=')));
+  }
+  cmd += " " + std::string(PARLEY_BINARY) + " " + args + " 2>&1 </dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
 // ---- Reply ----
 
 std::string Reply::header(std::string_view name) const {

@@ -81,6 +81,15 @@ class ServerProcess {
   std::thread reader_;
 };
 
+// ---- the command line ----
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs `parley <args>` through the shell (args as shell words) and waits for it to end.
+CommandRun run_parley(const std::string& args);
+
 // ---- HTTP ----
 
 struct Reply {
