@@ -126,25 +126,6 @@ std::string key_of(const std::string& method, const std::string& pattern) {
   return method + " " + pattern;
 }
 
-// The routes the built server answers, from `parley routes`.
-std::set<std::string> real_route_table() {
-  ServerProcess scratch;  // only for its throw-away data folder
-  auto run = run_parley("routes --data-dir '" + scratch.data_dir() + "' --web-root ''");
-  if (run.exit_code != 0) throw std::runtime_error("parley routes failed: " + run.output);
-  std::set<std::string> out;
-  std::istringstream lines(run.output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto sp = line.find(' ');
-    // Log lines go to the same stream; route lines are "METHOD /path".
-    if (sp == std::string::npos || sp + 1 >= line.size() || line[sp + 1] != '/') continue;
-    if (line.substr(0, sp).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
-      continue;
-    out.insert(line);
-  }
-  return out;
-}
-
 class AuthorizationMatrix : public SharedServerTest {
  protected:
   void SetUp() override {
@@ -180,7 +161,7 @@ class AuthorizationMatrix : public SharedServerTest {
 
 TEST_F(AuthorizationMatrix, EveryRouteWithAnIdHidesTheConversationFromNonMembers) {
   auto api = this->api();
-  const auto table = real_route_table();
+  const auto table = parley_route_table();
   ASSERT_GT(table.size(), 20u) << "parley routes printed too little";
 
   // Coverage: every route has a row or an exemption, and every row names a real route.

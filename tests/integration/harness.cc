@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #ifndef PARLEY_BINARY
@@ -237,6 +238,24 @@ CommandRun run_parley(const std::string& args) {
   int status = ::pclose(p);
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   return r;
+}
+
+std::set<std::string> parley_route_table() {
+  ServerProcess scratch;  // not started: only its throw-away data folder
+  auto run = run_parley("routes --data-dir '" + scratch.data_dir() + "' --web-root ''");
+  if (run.exit_code != 0) throw std::runtime_error("parley routes failed: " + run.output);
+  std::set<std::string> out;
+  std::istringstream lines(run.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // Log lines share the stream; route lines are "METHOD /pattern".
+    auto sp = line.find(' ');
+    if (sp == 0 || sp == std::string::npos || sp + 1 >= line.size() || line[sp + 1] != '/') continue;
+    if (line.substr(0, sp).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
+      continue;
+    out.insert(line);
+  }
+  return out;
 }
 
 // ---- Reply ----

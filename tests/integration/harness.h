@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,6 +90,9 @@ struct CommandRun {
 };
 // Runs `parley <args>` through the shell (args as shell words) and waits for it to end.
 CommandRun run_parley(const std::string& args);
+// The HTTP routes the built server answers, "METHOD /pattern" (from `parley routes`); throws
+// when the command fails.
+std::set<std::string> parley_route_table();
 
 // ---- HTTP ----
 
