@@ -5,7 +5,7 @@
 // code; never a 5xx, never accepted. The server must be alive at the end, and a healthy pair
 // of clients alongside sends and receives a message after every 10 inputs.
 //
-// PARLEY_SWEEP_INPUTS and PARLEY_SWEEP_SEED change the count and the seed (for longer runs).
+// PARLEY_TEST_SWEEP_INPUTS and PARLEY_TEST_SWEEP_SEED change the count and the seed (for longer runs).
 #include <random>
 
 #include "chat_support.h"
@@ -247,8 +247,8 @@ BadFrame bad_frame(Rng& rng, const std::string& conv) {
 class MalformedInputSweep : public SharedServerTest {};
 
 TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing) {
-  const auto total = env_int("PARLEY_SWEEP_INPUTS", 1000);
-  const auto seed = static_cast<std::uint64_t>(env_int("PARLEY_SWEEP_SEED", 13));
+  const auto total = env_int("PARLEY_TEST_SWEEP_INPUTS", 1000);
+  const auto seed = static_cast<std::uint64_t>(env_int("PARLEY_TEST_SWEEP_SEED", 13));
   constexpr std::size_t kMaxBody = 1024 * 1024;  // the server's default
   Rng rng(seed);
   auto api = this->api();
