@@ -192,8 +192,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "serve" || args[0] == "routes")
-    return parley::app::serve({args.begin() + 1, args.end()},
-                              args[0] == "serve" ? parley::app::Mode::serve
-                                                 : parley::app::Mode::print_routes);
+    return parley::app::serve(
+        {args.begin() + 1, args.end()},
+        args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");
 }

@@ -521,7 +521,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       if (bec == bhttp::error::body_limit) {  // a chunked body that grew past the limit
         resp = too_large();
         request_unread = true;
-      } else if (bec && bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+      } else if (bec &&
+                 bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
                  bec != bhttp::error::end_of_stream && bec != bhttp::error::partial_message) {
         // A body that does not parse (a bad chunk size, say) gets its 400 like a bad header,
         // rather than a connection closed without an answer.

@@ -61,7 +61,8 @@ class Probe {
     ws_ = WireSocket::connect(port_, kWait, &error);
     if (!ws_) return v_.fail("connect: " + error), false;
     if (auto e = ws_->handshake(kWait); !e.empty()) return v_.fail("handshake: " + e), false;
-    ws_->send_text(boost::json::serialize(boost::json::object{{"type", "hello"}, {"token", token_}}));
+    ws_->send_text(
+        boost::json::serialize(boost::json::object{{"type", "hello"}, {"token", token_}}));
     auto ready = next_json();
     if (!ready || ready->as_object().if_contains("type") == nullptr ||
         ready->as_object().at("type") != "ready")
@@ -242,8 +243,8 @@ std::string bytes(std::initializer_list<int> list) {
 
 void add_framing(std::vector<Case>& cases) {
   const std::vector<std::pair<std::size_t, std::size_t>> sizes = {
-      {0, 0},       {125, 0},     {126, 0},   {127, 0},
-      {128, 0},     {65535, 0},   {65536, 0}, {65536, 997}};  // (length, write chunk)
+      {0, 0},   {125, 0},   {126, 0},   {127, 0},
+      {128, 0}, {65535, 0}, {65536, 0}, {65536, 997}};  // (length, write chunk)
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     auto [len, chunk] = sizes[i];
     std::string n = std::to_string(i + 1);
@@ -267,41 +268,41 @@ void add_framing(std::vector<Case>& cases) {
                        p.expect_close(kUnsupportedData, "binary message");
                      }});
   }
-  cases.push_back({"1.3.1", "unmasked text frame from the client (RFC 6455 5.1)",
-                   [](Probe& p, Verdict&) {
-                     OutFrame f{kText, Probe::ping_json("unmasked")};
-                     f.masked = false;
-                     p.write(f);
-                     p.expect_close(kProtocolError, "unmasked frame", true);
-                   }});
+  cases.push_back(
+      {"1.3.1", "unmasked text frame from the client (RFC 6455 5.1)", [](Probe& p, Verdict&) {
+         OutFrame f{kText, Probe::ping_json("unmasked")};
+         f.masked = false;
+         p.write(f);
+         p.expect_close(kProtocolError, "unmasked frame", true);
+       }});
   cases.push_back({"1.3.2", "unmasked ping from the client", [](Probe& p, Verdict&) {
                      OutFrame f{kPing, "x"};
                      f.masked = false;
                      p.write(f);
                      p.expect_close(kProtocolError, "unmasked ping");
                    }});
-  cases.push_back({"1.3.3", "text frame with a 16-bit length for a 5-byte payload",
-                   [](Probe& p, Verdict& v) {
-                     // RFC 6455 5.2 asks for the minimal length encoding; a receiver may
-                     // refuse a longer one (strict) or read it (allowed).
-                     std::string payload = Probe::ping_json("long-length");
-                     std::string frame = encode({kText, payload});
-                     std::string wide;
-                     wide += frame[0];
-                     wide += static_cast<char>(0x80 | 126);
-                     wide += static_cast<char>(payload.size() >> 8);
-                     wide += static_cast<char>(payload.size() & 0xFF);
-                     wide += frame.substr(2);
-                     p.ws().write_bytes(wide);
-                     auto f = p.ws().read_frame(kWait);
-                     if (f && f->opcode == kText) {
-                       v.non_strict.push_back("a non-minimal length encoding was accepted");
-                       return;
-                     }
-                     if (!f || f->opcode != kClose) return v.fail("neither answer nor close");
-                     auto cp = parse_close(f->payload);
-                     if (cp.code != kProtocolError) v.fail("closed, but not with 1002");
-                   }});
+  cases.push_back(
+      {"1.3.3", "text frame with a 16-bit length for a 5-byte payload", [](Probe& p, Verdict& v) {
+         // RFC 6455 5.2 asks for the minimal length encoding; a receiver may
+         // refuse a longer one (strict) or read it (allowed).
+         std::string payload = Probe::ping_json("long-length");
+         std::string frame = encode({kText, payload});
+         std::string wide;
+         wide += frame[0];
+         wide += static_cast<char>(0x80 | 126);
+         wide += static_cast<char>(payload.size() >> 8);
+         wide += static_cast<char>(payload.size() & 0xFF);
+         wide += frame.substr(2);
+         p.ws().write_bytes(wide);
+         auto f = p.ws().read_frame(kWait);
+         if (f && f->opcode == kText) {
+           v.non_strict.push_back("a non-minimal length encoding was accepted");
+           return;
+         }
+         if (!f || f->opcode != kClose) return v.fail("neither answer nor close");
+         auto cp = parse_close(f->payload);
+         if (cp.code != kProtocolError) v.fail("closed, but not with 1002");
+       }});
 }
 
 // ---- group 2: ping/pong ----
@@ -316,14 +317,16 @@ void add_ping_pong(std::vector<Case>& cases) {
   };
   ping_case("2.1", "ping without payload", "", 0);
   ping_case("2.2", "ping with a small text payload", "Hello, world!", 0);
-  ping_case("2.3", "ping with a small binary payload", bytes({0, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0, 0xff}), 0);
+  ping_case("2.3", "ping with a small binary payload",
+            bytes({0, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0, 0xff}), 0);
   ping_case("2.4", "ping with a 125-byte binary payload", repeat('\xfe', 125), 0);
   cases.push_back({"2.5", "ping with a 126-byte payload (over the control frame limit)",
                    [](Probe& p, Verdict&) {
                      p.write({kPing, repeat('\xfe', 126)});
                      p.expect_close(kProtocolError, "oversized ping");
                    }});
-  ping_case("2.6", "ping with a 125-byte payload written one byte at a time", repeat('\xfe', 125), 1);
+  ping_case("2.6", "ping with a 125-byte payload written one byte at a time", repeat('\xfe', 125),
+            1);
   cases.push_back({"2.7", "unsolicited pong without payload: ignored", [](Probe& p, Verdict&) {
                      p.write({kPong, ""});
                      p.expect_alive("after an unsolicited pong");
@@ -332,12 +335,12 @@ void add_ping_pong(std::vector<Case>& cases) {
                      p.write({kPong, "unsolicited pong payload"});
                      p.expect_alive("after an unsolicited pong");
                    }});
-  cases.push_back({"2.9", "unsolicited pong, then a ping: the pong answers the ping",
-                   [](Probe& p, Verdict&) {
-                     p.write({kPong, "unsolicited pong payload"});
-                     p.write({kPing, "ping payload"});
-                     p.expect_control_pong("ping payload", "ping after pong");
-                   }});
+  cases.push_back(
+      {"2.9", "unsolicited pong, then a ping: the pong answers the ping", [](Probe& p, Verdict&) {
+         p.write({kPong, "unsolicited pong payload"});
+         p.write({kPing, "ping payload"});
+         p.expect_control_pong("ping payload", "ping after pong");
+       }});
   for (std::size_t chunk : {0, 1}) {
     cases.push_back({chunk ? "2.11" : "2.10",
                      std::string("10 pings in a row, each answered in order") +
@@ -346,7 +349,8 @@ void add_ping_pong(std::vector<Case>& cases) {
                        for (int i = 0; i < 10; ++i)
                          p.write({kPing, "payload-" + std::to_string(i)}, chunk);
                        for (int i = 0; i < 10; ++i)
-                         p.expect_control_pong("payload-" + std::to_string(i), "ping " + std::to_string(i));
+                         p.expect_control_pong("payload-" + std::to_string(i),
+                                               "ping " + std::to_string(i));
                      }});
   }
 }
@@ -359,20 +363,21 @@ void add_reserved_bits(std::vector<Case>& cases) {
     // answered; 3.4 writes octet by octet.
     std::uint8_t opcode = rsv == 5 ? kBinary : rsv == 6 ? kPing : rsv == 7 ? kClose : kText;
     std::string id = "3." + std::to_string(rsv);
-    cases.push_back({id, "frame (opcode " + std::to_string(opcode) + ") with RSV = " + std::to_string(rsv),
-                     [rsv, opcode, id](Probe& p, Verdict&) {
-                       bool valid_first = rsv >= 2;
-                       std::size_t chunk = rsv == 4 ? 1 : 0;
-                       if (valid_first) p.write({kText, Probe::ping_json(id)}, chunk);
-                       OutFrame bad{opcode, opcode == kClose ? close_payload(1000)
-                                             : opcode == kText ? Probe::ping_json("rsv")
-                                                               : std::string("reserved")};
-                       bad.rsv = rsv;
-                       p.write(bad, chunk);
-                       p.write({kPing, "must not be answered"}, chunk);
-                       if (valid_first) p.expect_pong_unless_failed(id, "the valid message before");
-                       p.expect_close(kProtocolError, "reserved bits", true);
-                     }});
+    cases.push_back(
+        {id, "frame (opcode " + std::to_string(opcode) + ") with RSV = " + std::to_string(rsv),
+         [rsv, opcode, id](Probe& p, Verdict&) {
+           bool valid_first = rsv >= 2;
+           std::size_t chunk = rsv == 4 ? 1 : 0;
+           if (valid_first) p.write({kText, Probe::ping_json(id)}, chunk);
+           OutFrame bad{opcode, opcode == kClose  ? close_payload(1000)
+                                : opcode == kText ? Probe::ping_json("rsv")
+                                                  : std::string("reserved")};
+           bad.rsv = rsv;
+           p.write(bad, chunk);
+           p.write({kPing, "must not be answered"}, chunk);
+           if (valid_first) p.expect_pong_unless_failed(id, "the valid message before");
+           p.expect_close(kProtocolError, "reserved bits", true);
+         }});
   }
 }
 
@@ -384,16 +389,15 @@ void add_opcodes(std::vector<Case>& cases) {
     for (int i = 0; i < 5; ++i) {
       int opcode = g == 1 ? data_opcodes[i] : control_opcodes[i];
       std::string id = "4." + std::to_string(g) + "." + std::to_string(i + 1);
-      cases.push_back({id, "reserved opcode " + std::to_string(opcode),
-                       [opcode, i, id](Probe& p, Verdict&) {
-                         bool valid_first = i >= 2;
-                         if (valid_first) p.write({kText, Probe::ping_json(id)});
-                         p.write({static_cast<std::uint8_t>(opcode), i % 2 ? "reserved" : ""},
-                                 i == 4 ? 1 : 0);
-                         p.write({kPing, "must not be answered"});
-                         if (valid_first) p.expect_pong_unless_failed(id, "the valid message before");
-                         p.expect_close(kProtocolError, "reserved opcode", true);
-                       }});
+      cases.push_back(
+          {id, "reserved opcode " + std::to_string(opcode), [opcode, i, id](Probe& p, Verdict&) {
+             bool valid_first = i >= 2;
+             if (valid_first) p.write({kText, Probe::ping_json(id)});
+             p.write({static_cast<std::uint8_t>(opcode), i % 2 ? "reserved" : ""}, i == 4 ? 1 : 0);
+             p.write({kPing, "must not be answered"});
+             if (valid_first) p.expect_pong_unless_failed(id, "the valid message before");
+             p.expect_close(kProtocolError, "reserved opcode", true);
+           }});
     }
   }
 }
@@ -406,7 +410,8 @@ std::vector<OutFrame> fragments(std::string_view message, std::size_t parts,
   std::vector<OutFrame> out;
   std::size_t step = (message.size() + parts - 1) / parts;
   for (std::size_t at = 0; at < message.size() || out.empty(); at += step) {
-    OutFrame f{out.empty() ? first_opcode : std::uint8_t{kContinuation}, std::string(message.substr(at, step))};
+    OutFrame f{out.empty() ? first_opcode : std::uint8_t{kContinuation},
+               std::string(message.substr(at, step))};
     f.fin = at + step >= message.size();
     out.push_back(std::move(f));
   }
@@ -426,7 +431,8 @@ void add_fragmentation(std::vector<Case>& cases) {
   }
   const std::pair<const char*, std::size_t> whole[] = {{"5.3", 0}, {"5.4", 1}, {"5.5", 7}};
   for (auto [id, chunk] : whole) {
-    cases.push_back({id, "text message in 2 fragments, written in chunks of " + std::to_string(chunk),
+    cases.push_back({id,
+                     "text message in 2 fragments, written in chunks of " + std::to_string(chunk),
                      [id, chunk](Probe& p, Verdict&) {
                        for (auto& f : fragments(Probe::ping_json(id), 2)) p.write(f, chunk);
                        p.expect_pong(id, "reassembled message");
@@ -453,16 +459,16 @@ void add_fragmentation(std::vector<Case>& cases) {
     bool fin = i < 3;
     std::size_t chunk = i % 3 == 1 ? 1 : 0;
     std::string id = "5." + std::to_string(9 + i);
-    cases.push_back({id,
-                     std::string("continuation (fin=") + (fin ? "1" : "0") +
-                         ") without a message to continue",
-                     [fin, chunk](Probe& p, Verdict&) {
-                       OutFrame f{kContinuation, "fragment"};
-                       f.fin = fin;
-                       p.write(f, chunk);
-                       p.write({kText, Probe::ping_json("after")}, chunk);
-                       p.expect_close(kProtocolError, "orphan continuation", true);
-                     }});
+    cases.push_back(
+        {id,
+         std::string("continuation (fin=") + (fin ? "1" : "0") + ") without a message to continue",
+         [fin, chunk](Probe& p, Verdict&) {
+           OutFrame f{kContinuation, "fragment"};
+           f.fin = fin;
+           p.write(f, chunk);
+           p.write({kText, Probe::ping_json("after")}, chunk);
+           p.expect_close(kProtocolError, "orphan continuation", true);
+         }});
   }
   cases.push_back({"5.15", "a message, then a continuation sequence that starts with continuation",
                    [](Probe& p, Verdict&) {
@@ -533,7 +539,8 @@ std::vector<Utf8Sample> utf8_samples() {
   auto add = [&](std::string id, std::initializer_list<int> b, bool valid) {
     s.push_back({std::move(id), bytes(b), valid});
   };
-  const std::initializer_list<int> kosme = {0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5};
+  const std::initializer_list<int> kosme = {0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf,
+                                            0x83, 0xce, 0xbc, 0xce, 0xb5};
   s.push_back({"6.5.1", bytes(kosme), true});
   add("6.5.2", {0xf0, 0x9d, 0x84, 0x9e}, true);  // U+1D11E, outside the BMP
   // First and last possible sequences of each length.
@@ -588,9 +595,10 @@ std::vector<Utf8Sample> utf8_samples() {
   add("6.14.8", {0xf7, 0xbf, 0xbf}, false);
   add("6.14.9", {0xfb, 0xbf, 0xbf, 0xbf}, false);
   add("6.14.10", {0xfd, 0xbf, 0xbf, 0xbf, 0xbf}, false);
-  add("6.15.1", {0xc0, 0xe0, 0x80, 0xf0, 0x80, 0x80, 0xf8, 0x80, 0x80, 0x80, 0xfc, 0x80, 0x80,
-                 0x80, 0x80, 0xdf, 0xef, 0xbf, 0xf7, 0xbf, 0xbf, 0xfb, 0xbf, 0xbf, 0xbf, 0xfd,
-                 0xbf, 0xbf, 0xbf, 0xbf}, false);
+  add("6.15.1",
+      {0xc0, 0xe0, 0x80, 0xf0, 0x80, 0x80, 0xf8, 0x80, 0x80, 0x80, 0xfc, 0x80, 0x80, 0x80, 0x80,
+       0xdf, 0xef, 0xbf, 0xf7, 0xbf, 0xbf, 0xfb, 0xbf, 0xbf, 0xbf, 0xfd, 0xbf, 0xbf, 0xbf, 0xbf},
+      false);
   // Impossible bytes.
   add("6.16.1", {0xfe}, false);
   add("6.16.2", {0xff}, false);
@@ -644,11 +652,11 @@ std::vector<Utf8Sample> utf8_samples() {
 }
 
 void add_utf8(std::vector<Case>& cases) {
-  cases.push_back({"6.1.1", "empty text frame: not JSON, answered with an error frame",
-                   [](Probe& p, Verdict&) {
-                     p.write({kText, ""});
-                     p.expect_error("bad_request", "empty text");
-                   }});
+  cases.push_back(
+      {"6.1.1", "empty text frame: not JSON, answered with an error frame", [](Probe& p, Verdict&) {
+         p.write({kText, ""});
+         p.expect_error("bad_request", "empty text");
+       }});
   cases.push_back({"6.1.2", "empty text message in 3 empty fragments", [](Probe& p, Verdict&) {
                      for (int i = 0; i < 3; ++i) {
                        OutFrame f{i ? kContinuation : kText, ""};
@@ -657,41 +665,42 @@ void add_utf8(std::vector<Case>& cases) {
                      }
                      p.expect_error("bad_request", "empty text");
                    }});
-  cases.push_back({"6.1.3", "empty fragments around a non-empty one", [](Probe& p, Verdict&) {
-                     OutFrame a{kText, ""}, b{kContinuation, Probe::ping_json("6.1.3")},
-                         c{kContinuation, ""};
-                     a.fin = b.fin = false;
-                     p.write(a);
-                     p.write(b);
-                     p.write(c);
-                     p.expect_pong("6.1.3", "message with empty fragments");
-                   }});
-  const std::string hello = "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!";
+  cases.push_back(
+      {"6.1.3", "empty fragments around a non-empty one", [](Probe& p, Verdict&) {
+         OutFrame a{kText, ""}, b{kContinuation, Probe::ping_json("6.1.3")}, c{kContinuation, ""};
+         a.fin = b.fin = false;
+         p.write(a);
+         p.write(b);
+         p.write(c);
+         p.expect_pong("6.1.3", "message with empty fragments");
+       }});
+  const std::string hello =
+      "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!";
   cases.push_back({"6.2.1", "valid UTF-8 in one frame", [hello](Probe& p, Verdict&) {
                      p.write({kText, Probe::ping_json(hello)});
                      p.expect_pong(hello, "valid UTF-8");
                    }});
-  cases.push_back({"6.2.2", "valid UTF-8 in 2 fragments split inside a character",
-                   [hello](Probe& p, Verdict&) {
-                     std::string m = Probe::ping_json(hello);
-                     auto at = m.find('\xc2') + 1;  // between the 2 bytes of U+00B5
-                     OutFrame a{kText, m.substr(0, at)};
-                     a.fin = false;
-                     p.write(a);
-                     p.write({kContinuation, m.substr(at)});
-                     p.expect_pong(hello, "valid UTF-8 split");
-                   }});
+  cases.push_back(
+      {"6.2.2", "valid UTF-8 in 2 fragments split inside a character", [hello](Probe& p, Verdict&) {
+         std::string m = Probe::ping_json(hello);
+         auto at = m.find('\xc2') + 1;  // between the 2 bytes of U+00B5
+         OutFrame a{kText, m.substr(0, at)};
+         a.fin = false;
+         p.write(a);
+         p.write({kContinuation, m.substr(at)});
+         p.expect_pong(hello, "valid UTF-8 split");
+       }});
   cases.push_back({"6.2.3", "valid UTF-8, one frame per byte", [hello](Probe& p, Verdict&) {
                      std::string m = Probe::ping_json(hello);
                      for (auto& f : fragments(m, m.size())) p.write(f);
                      p.expect_pong(hello, "valid UTF-8 per byte");
                    }});
-  cases.push_back({"6.2.4", "a 4-byte character, written one byte at a time",
-                   [](Probe& p, Verdict&) {
-                     std::string ch = bytes({0xf0, 0x9d, 0x84, 0x9e});
-                     p.write({kText, Probe::ping_json(ch + ch)}, 1);
-                     p.expect_pong(ch + ch, "4-byte characters");
-                   }});
+  cases.push_back(
+      {"6.2.4", "a 4-byte character, written one byte at a time", [](Probe& p, Verdict&) {
+         std::string ch = bytes({0xf0, 0x9d, 0x84, 0x9e});
+         p.write({kText, Probe::ping_json(ch + ch)}, 1);
+         p.expect_pong(ch + ch, "4-byte characters");
+       }});
   // 6.4: fail fast. The invalid bytes must close the connection with 1007 before the rest
   // of the message is sent. Closing only at the message's end is allowed (NON-STRICT).
   struct FailFast {
@@ -742,23 +751,25 @@ void add_utf8(std::vector<Case>& cases) {
   for (const auto& sample : utf8_samples()) {
     for (bool per_byte : {false, true}) {
       std::string id = sample.id + (per_byte ? ".fragmented" : "");
-      cases.push_back(
-          {id,
-           std::string(sample.valid ? "valid" : "invalid") + " UTF-8 sequence" +
-               (per_byte ? ", one fragment per byte" : ""),
-           [sample, per_byte](Probe& p, Verdict&) {
-             std::string m = Probe::ping_json(sample.bytes);
-             if (per_byte)
-               for (auto& f : fragments(m, m.size())) p.write(f);
-             else
-               p.write({kText, m});
-             if (!sample.valid) return p.expect_close(kInvalidPayload, "invalid UTF-8", true);
-             bool control = std::any_of(sample.bytes.begin(), sample.bytes.end(),
-                                        [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-             // Valid UTF-8 but a raw control character in a JSON string: a JSON error.
-             if (control) return p.expect_error("bad_request", "control character in JSON");
-             p.expect_pong(sample.bytes, "valid UTF-8");
-           }});
+      cases.push_back({id,
+                       std::string(sample.valid ? "valid" : "invalid") + " UTF-8 sequence" +
+                           (per_byte ? ", one fragment per byte" : ""),
+                       [sample, per_byte](Probe& p, Verdict&) {
+                         std::string m = Probe::ping_json(sample.bytes);
+                         if (per_byte)
+                           for (auto& f : fragments(m, m.size())) p.write(f);
+                         else
+                           p.write({kText, m});
+                         if (!sample.valid)
+                           return p.expect_close(kInvalidPayload, "invalid UTF-8", true);
+                         bool control = std::any_of(
+                             sample.bytes.begin(), sample.bytes.end(),
+                             [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+                         // Valid UTF-8 but a raw control character in a JSON string: a JSON error.
+                         if (control)
+                           return p.expect_error("bad_request", "control character in JSON");
+                         p.expect_pong(sample.bytes, "valid UTF-8");
+                       }});
     }
   }
 }
@@ -793,23 +804,24 @@ void add_close(std::vector<Case>& cases) {
                      p.write({kText, Probe::ping_json("after close")});
                      p.expect_close(1000, "close", true);
                    }});
-  cases.push_back({"7.1.5", "a close in the middle of a fragmented message", [](Probe& p, Verdict&) {
-                     OutFrame a{kText, R"({"type":)"};
-                     a.fin = false;
-                     p.write(a);
-                     p.write({kClose, close_payload(1000)});
-                     p.write({kContinuation, R"("ping"})"});
-                     p.expect_close(1000, "close mid-message", true);
-                   }});
-  cases.push_back({"7.1.6", "a large message, a ping and a close written at once",
-                   [](Probe& p, Verdict&) {
-                     std::string all = encode({kText, Probe::ping_json("big", 60'000)}) +
-                                       encode({kPing, "ping"}) + encode({kClose, close_payload(1000)});
-                     p.ws().write_bytes(all);
-                     // Whether the message and ping are answered before the close is the
-                     // server's choice; the close must come, with 1000.
-                     p.expect_close(1000, "close after a large message");
-                   }});
+  cases.push_back(
+      {"7.1.5", "a close in the middle of a fragmented message", [](Probe& p, Verdict&) {
+         OutFrame a{kText, R"({"type":)"};
+         a.fin = false;
+         p.write(a);
+         p.write({kClose, close_payload(1000)});
+         p.write({kContinuation, R"("ping"})"});
+         p.expect_close(1000, "close mid-message", true);
+       }});
+  cases.push_back(
+      {"7.1.6", "a large message, a ping and a close written at once", [](Probe& p, Verdict&) {
+         std::string all = encode({kText, Probe::ping_json("big", 60'000)}) +
+                           encode({kPing, "ping"}) + encode({kClose, close_payload(1000)});
+         p.ws().write_bytes(all);
+         // Whether the message and ping are answered before the close is the
+         // server's choice; the close must come, with 1000.
+         p.expect_close(1000, "close after a large message");
+       }});
   cases.push_back({"7.3.1", "close without payload", [](Probe& p, Verdict&) {
                      p.write({kClose, ""});
                      p.expect_close({std::nullopt, 1000}, "empty close");
@@ -826,30 +838,31 @@ void add_close(std::vector<Case>& cases) {
                      p.write({kClose, close_payload(1000, "Hello World!")});
                      p.expect_close(1000, "close with reason");
                    }});
-  cases.push_back({"7.3.5", "close with a 123-byte reason (the largest allowed)",
-                   [](Probe& p, Verdict&) {
-                     p.write({kClose, close_payload(1000, repeat('*', 123))});
-                     p.expect_close(1000, "close with a long reason");
-                   }});
-  cases.push_back({"7.3.6", "close with a 124-byte reason (the frame is over 125)",
-                   [](Probe& p, Verdict&) {
-                     p.write({kClose, close_payload(1000, repeat('*', 124))});
-                     p.expect_close(kProtocolError, "oversized close");
-                   }});
+  cases.push_back(
+      {"7.3.5", "close with a 123-byte reason (the largest allowed)", [](Probe& p, Verdict&) {
+         p.write({kClose, close_payload(1000, repeat('*', 123))});
+         p.expect_close(1000, "close with a long reason");
+       }});
+  cases.push_back(
+      {"7.3.6", "close with a 124-byte reason (the frame is over 125)", [](Probe& p, Verdict&) {
+         p.write({kClose, close_payload(1000, repeat('*', 124))});
+         p.expect_close(kProtocolError, "oversized close");
+       }});
   cases.push_back({"7.5.1", "close reason that is not valid UTF-8", [](Probe& p, Verdict&) {
-                     std::string reason = "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
-                                          "edited";
+                     std::string reason =
+                         "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+                         "edited";
                      p.write({kClose, close_payload(1000, reason)});
                      // Autobahn accepts either code for this case.
                      p.expect_close({kProtocolError, kInvalidPayload}, "invalid close reason");
                    }});
   // Codes that may be sent (RFC 6455 7.4.1, the IANA registry, 3000-4999): echoed or 1000.
-  const int valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
-                       1012, 1013, 1014};
+  const int valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                       1011, 3000, 3999, 4000, 4999, 1012, 1013, 1014};
   for (std::size_t i = 0; i < std::size(valid); ++i) {
     int code = valid[i];
-    cases.push_back({"7.7." + std::to_string(i + 1), "close with valid code " + std::to_string(code),
-                     [code](Probe& p, Verdict& v) {
+    cases.push_back({"7.7." + std::to_string(i + 1),
+                     "close with valid code " + std::to_string(code), [code](Probe& p, Verdict& v) {
                        p.write({kClose, close_payload(code)});
                        if (code < 1012) return p.expect_close({1000, code}, "valid close code");
                        // Registered with IANA after RFC 6455; a receiver that predates them
@@ -863,17 +876,18 @@ void add_close(std::vector<Case>& cases) {
   const int invalid[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535};
   for (std::size_t i = 0; i < std::size(invalid); ++i) {
     int code = invalid[i];
-    std::string id = code >= 5000 ? "7.13." + std::to_string(i - 9) : "7.9." + std::to_string(i + 1);
-    cases.push_back({id, "close with invalid code " + std::to_string(code),
-                     [code](Probe& p, Verdict& v) {
-                       p.write({kClose, close_payload(code)});
-                       if (code < 5000) return p.expect_close(kProtocolError, "invalid close code");
-                       // RFC 6455 7.4.2 defines nothing at or above 5000; Autobahn grades the
-                       // answer to these (7.13) as informational.
-                       p.expect_close({kProtocolError, code}, "undefined close code");
-                       if (p.last_close_code() == code)
-                         v.non_strict.push_back("echoed an undefined code instead of failing");
-                     }});
+    std::string id =
+        code >= 5000 ? "7.13." + std::to_string(i - 9) : "7.9." + std::to_string(i + 1);
+    cases.push_back(
+        {id, "close with invalid code " + std::to_string(code), [code](Probe& p, Verdict& v) {
+           p.write({kClose, close_payload(code)});
+           if (code < 5000) return p.expect_close(kProtocolError, "invalid close code");
+           // RFC 6455 7.4.2 defines nothing at or above 5000; Autobahn grades the
+           // answer to these (7.13) as informational.
+           p.expect_close({kProtocolError, code}, "undefined close code");
+           if (p.last_close_code() == code)
+             v.non_strict.push_back("echoed an undefined code instead of failing");
+         }});
   }
 }
 
@@ -885,10 +899,11 @@ void add_limits(std::vector<Case>& cases) {
                      for (auto& f : fragments(m, (m.size() + 1299) / 1300)) p.write(f);
                      p.expect_pong("10.1.1", "64 KiB message");
                    }});
-  cases.push_back({"10.2.1", "one frame of 64 KiB + 1 byte: closed with 1009", [](Probe& p, Verdict&) {
-                     p.write({kText, Probe::ping_json("x", kMaxMessage + 1)});
-                     p.expect_close(kTooBig, "message over the limit", true);
-                   }});
+  cases.push_back(
+      {"10.2.1", "one frame of 64 KiB + 1 byte: closed with 1009", [](Probe& p, Verdict&) {
+         p.write({kText, Probe::ping_json("x", kMaxMessage + 1)});
+         p.expect_close(kTooBig, "message over the limit", true);
+       }});
   cases.push_back({"10.2.2", "fragments of 1300 bytes adding up to 64 KiB + 1: closed with 1009",
                    [](Probe& p, Verdict&) {
                      std::string m = Probe::ping_json("x", kMaxMessage + 1);
@@ -896,13 +911,13 @@ void add_limits(std::vector<Case>& cases) {
                        if (!p.write(f)) break;
                      p.expect_close(kTooBig, "fragmented message over the limit", true);
                    }});
-  cases.push_back({"10.2.3", "a header that declares 4 GiB: closed at once with 1009",
-                   [](Probe& p, Verdict&) {
-                     OutFrame f{kText, "{"};
-                     f.declared_length = 1ull << 32;
-                     p.write(f);
-                     p.expect_close(kTooBig, "declared length over the limit");
-                   }});
+  cases.push_back(
+      {"10.2.3", "a header that declares 4 GiB: closed at once with 1009", [](Probe& p, Verdict&) {
+         OutFrame f{kText, "{"};
+         f.declared_length = 1ull << 32;
+         p.write(f);
+         p.expect_close(kTooBig, "declared length over the limit");
+       }});
   cases.push_back({"10.2.4", "a 64-bit length with the top bit set (RFC 6455 5.2 forbids it)",
                    [](Probe& p, Verdict& v) {
                      OutFrame f{kText, "{"};
@@ -912,7 +927,8 @@ void add_limits(std::vector<Case>& cases) {
                      if (!c) return v.fail("no close frame");
                      auto code = parse_close(c->payload).code;
                      if (code == kTooBig)
-                       v.non_strict.push_back("refused as too big (1009) rather than as a protocol error");
+                       v.non_strict.push_back(
+                           "refused as too big (1009) rather than as a protocol error");
                      else if (code != kProtocolError)
                        v.fail("close code " + std::to_string(code.value_or(0)));
                      p.ws().write({kClose, close_payload(code.value_or(1000))});

@@ -33,13 +33,17 @@ const char* who_name(Who w) {
 struct Row {
   Row(std::string m, std::string p, int ok, bool owner = false, std::string b = {},
       std::string q = {})
-      : method(std::move(m)), pattern(std::move(p)), success(ok), owner_acts(owner),
-        body(std::move(b)), query(std::move(q)) {}
+      : method(std::move(m)),
+        pattern(std::move(p)),
+        success(ok),
+        owner_acts(owner),
+        body(std::move(b)),
+        query(std::move(q)) {}
 
   std::string method;
   std::string pattern;
-  int success;      // the member's status
-  bool owner_acts;  // the member's call is made by the owner (an owner-only route)
+  int success;        // the member's status
+  bool owner_acts;    // the member's call is made by the owner (an owner-only route)
   std::string body;   // JSON body, "" for none
   std::string query;  // appended after '?'
 };
@@ -89,7 +93,8 @@ std::vector<Row> matrix_rows() {
       {"GET", msg + "/replies", 200},
       {"PUT", msg + "/reactions/{emoji}", 204},
       {"DELETE", msg + "/reactions/{emoji}", 204},
-      {"GET", "/api/v1/search/messages", 200, false, "", "q=matrix&conversation_id={conversation_id}"},
+      {"GET", "/api/v1/search/messages", 200, false, "",
+       "q=matrix&conversation_id={conversation_id}"},
   };
 }
 
@@ -190,9 +195,10 @@ TEST_F(AuthorizationMatrix, EveryRouteWithAnIdHidesTheConversationFromNonMembers
       if (key == "POST /api/v1/conversations/{id}/members")
         body = boost::json::serialize(object{{"user_ids", array{value(outsider_.id)}}});
       auto path = fill(row, f, who, target_.id);
-      auto r = api.call(row.method, path, body, caller.access,
-                        body.empty() ? std::vector<net::Header>{}
-                                     : std::vector<net::Header>{{"Content-Type", "application/json"}});
+      auto r =
+          api.call(row.method, path, body, caller.access,
+                   body.empty() ? std::vector<net::Header>{}
+                                : std::vector<net::Header>{{"Content-Type", "application/json"}});
       ++calls;
       if (who == Who::member) {
         EXPECT_EQ(r.status, row.success) << key << " as " << who_name(who) << ": " << r;
@@ -208,8 +214,7 @@ TEST_F(AuthorizationMatrix, EveryRouteWithAnIdHidesTheConversationFromNonMembers
     }
   }
   std::cout << "authorization matrix: " << table.size() << " routes, " << matrix_rows().size()
-            << " with a row, " << exempt_routes().size() << " exempt; " << calls
-            << " HTTP calls\n";
+            << " with a row, " << exempt_routes().size() << " exempt; " << calls << " HTTP calls\n";
 }
 
 // The WebSocket frames that name a conversation: send, typing, read.
@@ -229,7 +234,9 @@ TEST_F(AuthorizationMatrix, EveryFrameWithAConversationIdHidesItFromNonMembers) 
   int n = 0;
   for (const auto& fr : frames) {
     for (Who who : {Who::outsider, Who::removed, Who::member}) {
-      const Account& caller = who == Who::outsider ? outsider_ : who == Who::removed ? removed_ : member_;
+      const Account& caller = who == Who::outsider  ? outsider_
+                              : who == Who::removed ? removed_
+                                                    : member_;
       Live live(port(), caller);
       std::string req = fr.type + "-" + std::to_string(++n);
       object frame{{"type", fr.type}, {"req", req}, {"conversation_id", f.conv}};
@@ -247,8 +254,8 @@ TEST_F(AuthorizationMatrix, EveryFrameWithAConversationIdHidesItFromNonMembers) 
         EXPECT_EQ(str(ack, "type"), fr.success) << what << ": " << dump(ack);
       } else {
         live.sync();  // every answer to the frame has arrived by the pong
-        EXPECT_FALSE(live.seen_within(
-            [&](const object& o) { return str(o, "type") == "error"; }, 0ms))
+        EXPECT_FALSE(
+            live.seen_within([&](const object& o) { return str(o, "type") == "error"; }, 0ms))
             << what << " got an error frame";
       }
     }

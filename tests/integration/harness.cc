@@ -250,7 +250,8 @@ std::set<std::string> parley_route_table() {
   while (std::getline(lines, line)) {
     // Log lines share the stream; route lines are "METHOD /pattern".
     auto sp = line.find(' ');
-    if (sp == 0 || sp == std::string::npos || sp + 1 >= line.size() || line[sp + 1] != '/') continue;
+    if (sp == 0 || sp == std::string::npos || sp + 1 >= line.size() || line[sp + 1] != '/')
+      continue;
     if (line.substr(0, sp).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
       continue;
     out.insert(line);

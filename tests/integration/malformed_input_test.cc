@@ -5,7 +5,8 @@
 // code; never a 5xx, never accepted. The server must be alive at the end, and a healthy pair
 // of clients alongside sends and receives a message after every 10 inputs.
 //
-// PARLEY_TEST_SWEEP_INPUTS and PARLEY_TEST_SWEEP_SEED change the count and the seed (for longer runs).
+// PARLEY_TEST_SWEEP_INPUTS and PARLEY_TEST_SWEEP_SEED change the count and the seed (for longer
+// runs).
 #include <random>
 
 #include "chat_support.h"
@@ -47,19 +48,24 @@ using Rng = std::mt19937_64;
 std::size_t pick(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng() % n); }
 
 std::string invalid_utf8(Rng& rng) {
-  static const std::vector<std::string> bad = {"\xff", "\xc0\x80", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80",
-                                               "\x80", "\xe0\x80", "\xf4\x90\x80\x80", "\xfe\xfe"};
+  static const std::vector<std::string> bad = {
+      "\xff", "\xc0\x80", "\xed\xa0\x80",     "\xf8\x88\x80\x80\x80",
+      "\x80", "\xe0\x80", "\xf4\x90\x80\x80", "\xfe\xfe"};
   return bad[pick(rng, bad.size())];
 }
 
 // A value of another JSON type than v.
 value wrong_type(Rng& rng, const value& v) {
-  std::vector<value> options = {value(12345), value(-1.5), value(true), value(array{1, 2}),
-                                value(object{{"nested", "x"}}), value("a string")};
+  std::vector<value> options = {value(12345),
+                                value(-1.5),
+                                value(true),
+                                value(array{1, 2}),
+                                value(object{{"nested", "x"}}),
+                                value("a string")};
   for (;;) {
     auto& o = options[pick(rng, options.size())];
-    bool same = o.kind() == v.kind() ||
-                (v.is_number() && o.is_number()) || (v.is_string() && o.is_string());
+    bool same = o.kind() == v.kind() || (v.is_number() && o.is_number()) ||
+                (v.is_string() && o.is_string());
     if (!same) return o;
   }
 }
@@ -95,13 +101,14 @@ Generated bad_body(Rng& rng, const object& valid, std::size_t max_body, bool may
   const std::string text = boost::json::serialize(valid);
   switch (pick(rng, may_omit ? 14 : 13)) {
     case 0:
-      return {"wrong type", with_raw_field(valid, key,
-                                           boost::json::serialize(wrong_type(rng, valid.at(key))))};
+      return {"wrong type",
+              with_raw_field(valid, key, boost::json::serialize(wrong_type(rng, valid.at(key))))};
     case 1:
       return {"truncated", text.substr(0, 1 + pick(rng, text.size() - 1))};
     case 2: {
       std::size_t depth = 33 + pick(rng, 20'000);
-      return {"deep nesting", with_raw_field(valid, key, std::string(depth, '[') + std::string(depth, ']'))};
+      return {"deep nesting",
+              with_raw_field(valid, key, std::string(depth, '[') + std::string(depth, ']'))};
     }
     case 3: {
       std::size_t depth = 33 + pick(rng, 5'000);
@@ -111,37 +118,43 @@ Generated bad_body(Rng& rng, const object& valid, std::size_t max_body, bool may
       return {"deep nesting", nested};
     }
     case 4:
-      return {"invalid UTF-8",
-              with_raw_field(valid, key, "\"ok" + invalid_utf8(rng) + "ok\"")};
+      return {"invalid UTF-8", with_raw_field(valid, key, "\"ok" + invalid_utf8(rng) + "ok\"")};
     case 5: {
-      static const char* tokens[] = {"NaN", "Infinity", "-Infinity", "nan", "inf", "+1", "0x10", ".5"};
+      static const char* tokens[] = {"NaN", "Infinity", "-Infinity", "nan",
+                                     "inf", "+1",       "0x10",      ".5"};
       return {"NaN/Infinity", with_raw_field(valid, key, tokens[pick(rng, std::size(tokens))])};
     }
     case 6: {
-      static const char* huge[] = {"1e999999", "-1e999999", "123456789012345678901234567890",
-                                   "9007199254740993", "-9223372036854775809", "1e400"};
+      static const char* huge[] = {"1e999999",
+                                   "-1e999999",
+                                   "123456789012345678901234567890",
+                                   "9007199254740993",
+                                   "-9223372036854775809",
+                                   "1e400"};
       return {"huge number", with_raw_field(valid, key, huge[pick(rng, std::size(huge))])};
     }
     case 7: {
       // Last wins (as in JavaScript's JSON.parse): a bad last value must not hide behind a
       // good first one.
       std::string bad = boost::json::serialize(wrong_type(rng, valid.at(key)));
-      std::string first = boost::json::serialize(value(key)) + ":" +
-                          boost::json::serialize(valid.at(key)) + ",";
+      std::string first =
+          boost::json::serialize(value(key)) + ":" + boost::json::serialize(valid.at(key)) + ",";
       return {"duplicate key", with_raw_field(valid, key, bad).insert(1, first)};
     }
     case 8: {
-      static const char* tops[] = {"[]", "\"text\"", "42", "null", "true", "", "   ", "\xef\xbb\xbf",
-                                   "{", "}", "{\"a\" 1}", "{'a':1}", "{\"a\":1,}", "[1,2"};
+      static const char* tops[] = {"[]",        "\"text\"", "42",           "null", "true",
+                                   "",          "   ",      "\xef\xbb\xbf", "{",    "}",
+                                   "{\"a\" 1}", "{'a':1}",  "{\"a\":1,}",   "[1,2"};
       return {"not an object", tops[pick(rng, std::size(tops))]};
     }
     case 9:
       return {"trailing garbage", text + (pick(rng, 2) ? " xyz" : "{}")};
     case 10:
-      return {"oversize body", with_raw_field(valid, key, "\"" + std::string(max_body + 1, 'x') + "\"")};
+      return {"oversize body",
+              with_raw_field(valid, key, "\"" + std::string(max_body + 1, 'x') + "\"")};
     case 11: {
-      static const char* escapes[] = {"\"\\u12\"", "\"\\x41\"", "\"\\ud800\"", "\"\\\"", "\"\\q\"",
-                                      "\"\\udc00\\ud800\""};
+      static const char* escapes[] = {"\"\\u12\"", "\"\\x41\"", "\"\\ud800\"",
+                                      "\"\\\"",    "\"\\q\"",   "\"\\udc00\\ud800\""};
       return {"bad escape", with_raw_field(valid, key, escapes[pick(rng, std::size(escapes))])};
     }
     case 12: {
@@ -162,40 +175,48 @@ Generated bad_body(Rng& rng, const object& valid, std::size_t max_body, bool may
 // a real request.
 Generated bad_request_head(Rng& rng, const std::string& target, const std::string& token) {
   const std::string auth = "Authorization: Bearer " + token + "\r\n";
-  const std::string start = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  const std::string start =
+      "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   const std::string body = "{}";
   switch (pick(rng, 10)) {
     case 0:
-      return {"header without colon", start + auth + "X-Broken header\r\nContent-Length: 2\r\n\r\n" + body};
+      return {"header without colon",
+              start + auth + "X-Broken header\r\nContent-Length: 2\r\n\r\n" + body};
     case 1:
       return {"bad Content-Length", start + auth + "Content-Length: -1\r\n\r\n" + body};
     case 2:
       return {"bad Content-Length", start + auth + "Content-Length: two\r\n\r\n" + body};
     case 3:
-      return {"two Content-Lengths", start + auth + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n" + body};
+      return {"two Content-Lengths",
+              start + auth + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n" + body};
     case 4:
-      return {"bad chunk size", start + auth + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"};
+      return {"bad chunk size",
+              start + auth + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"};
     case 5:
-      return {"oversize header",
-              start + auth + "X-Big: " + std::string(64 * 1024 + pick(rng, 1024), 'h') + "\r\n" +
-                  "Content-Length: 2\r\n\r\n" + body};
+      return {"oversize header", start + auth +
+                                     "X-Big: " + std::string(64 * 1024 + pick(rng, 1024), 'h') +
+                                     "\r\n" + "Content-Length: 2\r\n\r\n" + body};
     case 6: {
-      static const char* lines[] = {"GET\r\n\r\n", "FOO /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n",
-                                    "\x01\x02\x03\r\n\r\n",
-                                    "GET /api/v1/users/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"};
+      static const char* lines[] = {
+          "GET\r\n\r\n", "FOO /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+          "\x01\x02\x03\r\n\r\n",
+          "GET /api/v1/users/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"};
       return {"bad request line", lines[pick(rng, std::size(lines))]};
     }
     case 7: {
-      static const std::string tokens[] = {"Bearer", "Basic dXNlcjpwYXNz", "Bearer " + std::string(8192, 'A'),
-                                           "Bearer \xff\xfe", "bearer", "Bearer a.b.c"};
-      return {"bad Authorization", start + "Authorization: " + tokens[pick(rng, std::size(tokens))] +
+      static const std::string tokens[] = {
+          "Bearer", "Basic dXNlcjpwYXNz", "Bearer " + std::string(8192, 'A'), "Bearer \xff\xfe",
+          "bearer", "Bearer a.b.c"};
+      return {"bad Authorization", start +
+                                       "Authorization: " + tokens[pick(rng, std::size(tokens))] +
                                        "\r\nContent-Length: 2\r\n\r\n" + body};
     }
     case 8:
       return {"header value with NUL", start + auth + std::string("X-Nul: a\0b\r\n", 12) +
                                            "Content-Length: 2\r\n\r\n" + body};
     default:
-      return {"obsolete line folding", start + auth + "X-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\n" + body};
+      return {"obsolete line folding",
+              start + auth + "X-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\n" + body};
   }
 }
 
@@ -206,7 +227,10 @@ struct BadFrame {
 };
 
 BadFrame bad_frame(Rng& rng, const std::string& conv) {
-  const object send{{"type", "send"}, {"req", "r"}, {"conversation_id", conv}, {"text", "hello"},
+  const object send{{"type", "send"},
+                    {"req", "r"},
+                    {"conversation_id", conv},
+                    {"text", "hello"},
                     {"client_msg_id", "sweep"}};
   const object read{{"type", "read"}, {"req", "r"}, {"conversation_id", conv}, {"seq", 1}};
   const object typing{{"type", "typing"}, {"req", "r"}, {"conversation_id", conv}};
@@ -231,7 +255,8 @@ BadFrame bad_frame(Rng& rng, const std::string& conv) {
       do key = any_key(rng, base);
       while (key == "type" || key == "req");
       return {"ws wrong type",
-              {wire::kText, with_raw_field(base, key, boost::json::serialize(wrong_type(rng, base.at(key))))}};
+              {wire::kText,
+               with_raw_field(base, key, boost::json::serialize(wrong_type(rng, base.at(key))))}};
     }
     case 4:
       return {"ws unknown type", {wire::kText, R"({"type":"no-such-type","req":"r"})"}};
@@ -240,7 +265,8 @@ BadFrame bad_frame(Rng& rng, const std::string& conv) {
     case 6:
       return {"ws binary", {wire::kBinary, boost::json::serialize(base)}};
     default:
-      return {"ws invalid UTF-8", {wire::kText, with_raw_field(base, "type", "\"send" + invalid_utf8(rng) + "\"")}};
+      return {"ws invalid UTF-8",
+              {wire::kText, with_raw_field(base, "type", "\"send" + invalid_utf8(rng) + "\"")}};
   }
 }
 
@@ -261,8 +287,11 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
   int healthy_round_trips = 0;
   auto healthy_round_trip = [&](std::int64_t at) {
     std::string req = "healthy-" + std::to_string(at);
-    alice_ws.send(object{{"type", "send"}, {"req", req}, {"conversation_id", healthy_dm},
-                         {"text", "still here " + std::to_string(at)}, {"client_msg_id", fresh_cmid()}});
+    alice_ws.send(object{{"type", "send"},
+                         {"req", req},
+                         {"conversation_id", healthy_dm},
+                         {"text", "still here " + std::to_string(at)},
+                         {"client_msg_id", fresh_cmid()}});
     auto ack = alice_ws.answer(req, 10s);
     ASSERT_EQ(str(ack, "type"), "ack") << "after input " << at << ": " << dump(ack);
     auto id = str(*field(ack, "message"), "id");
@@ -274,15 +303,31 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
   const auto conv = make_group(api, sweeper, {alice.id});
   const auto msg = str(send_ok(api, sweeper, conv, "sweep target"), "id");
   const std::vector<BodyRoute> routes = {
-      {"POST", "/api/v1/auth/register", {{"username", "sweep_new"}, {"password", "long enough pw"}}, false},
-      {"POST", "/api/v1/auth/login", {{"username", sweeper.username}, {"password", sweeper.password}}, false},
+      {"POST",
+       "/api/v1/auth/register",
+       {{"username", "sweep_new"}, {"password", "long enough pw"}},
+       false},
+      {"POST",
+       "/api/v1/auth/login",
+       {{"username", sweeper.username}, {"password", sweeper.password}},
+       false},
       {"POST", "/api/v1/auth/refresh", {{"refresh_token", sweeper.refresh}}, false},
       {"POST", "/api/v1/auth/totp/enable", {{"code", "123456"}}},
       {"POST", "/api/v1/auth/totp/disable", {{"code", "123456"}}},
-      {"PATCH", "/api/v1/users/me", {{"display_name", "Sweeper"}, {"status_text", "sweeping"}}, true, true},
+      {"PATCH",
+       "/api/v1/users/me",
+       {{"display_name", "Sweeper"}, {"status_text", "sweeping"}},
+       true,
+       true},
       {"PUT", "/api/v1/users/me/presence", {{"status", "away"}}},
-      {"POST", "/api/v1/conversations", {{"type", "group"}, {"member_ids", array{value(alice.id)}}}},
-      {"PATCH", "/api/v1/conversations/{id}", {{"name", "renamed"}, {"topic", "topic"}}, true, true},
+      {"POST",
+       "/api/v1/conversations",
+       {{"type", "group"}, {"member_ids", array{value(alice.id)}}}},
+      {"PATCH",
+       "/api/v1/conversations/{id}",
+       {{"name", "renamed"}, {"topic", "topic"}},
+       true,
+       true},
       {"POST", "/api/v1/conversations/{id}/members", {{"user_ids", array{value(bob.id)}}}},
       {"PATCH", "/api/v1/conversations/{id}/members/{user_id}", {{"role", "admin"}}},
       {"POST", "/api/v1/conversations/{id}/messages", {{"text", "hi"}, {"client_msg_id", "sweep"}}},
@@ -298,7 +343,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
     EXPECT_TRUE(table.count(r.method + " " + r.pattern)) << "no such route: " << r.pattern;
   }
   for (const auto& key : table) {
-    bool has_body = key.rfind("POST ", 0) == 0 || key.rfind("PUT ", 0) == 0 || key.rfind("PATCH ", 0) == 0;
+    bool has_body =
+        key.rfind("POST ", 0) == 0 || key.rfind("PUT ", 0) == 0 || key.rfind("PATCH ", 0) == 0;
     if (has_body) {
       EXPECT_TRUE(swept.count(key) || kBodyless.count(key))
           << key << " reads a body but the sweep does not cover it";
@@ -368,15 +414,17 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
         auto type = str(v, "type");
         if (type == "error") {
           EXPECT_FALSE(str(*field(v, "error"), "code").empty()) << f->payload;
-          EXPECT_NE(str(*field(v, "error"), "code"), "internal") << "input " << i << ": " << f->payload;
+          EXPECT_NE(str(*field(v, "error"), "code"), "internal")
+              << "input " << i << ": " << f->payload;
           refused = true;
           continue;  // its pong follows
         }
         if (type == "pong" && str(v, "req") == sync) break;
-        ADD_FAILURE() << "input " << i << " (" << bf.kind << ") was answered with " << f->payload.substr(0, 300);
+        ADD_FAILURE() << "input " << i << " (" << bf.kind << ") was answered with "
+                      << f->payload.substr(0, 300);
       }
-      EXPECT_TRUE(refused) << "input " << i << " (" << bf.kind << ") was accepted silently: "
-                           << bf.frame.payload.substr(0, 200);
+      EXPECT_TRUE(refused) << "input " << i << " (" << bf.kind
+                           << ") was accepted silently: " << bf.frame.payload.substr(0, 200);
     } else if (roll < 45) {  // a bad request head
       ++http_inputs;
       const auto& route = routes[pick(rng, routes.size())];
@@ -413,7 +461,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       if (HasFatalFailure()) return;
     }
     ASSERT_FALSE(server().wait_exit(0ms).has_value())
-        << "the server died at input " << i << "; output:\n" << server().logs();
+        << "the server died at input " << i << "; output:\n"
+        << server().logs();
   }
   const double secs = std::chrono::duration<double>(Clock::now() - started).count();
 
@@ -422,9 +471,10 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
   EXPECT_EQ(static_cast<int>(all_messages(api, alice, healthy_dm).size()), healthy_round_trips);
   EXPECT_EQ(healthy_round_trips, total / 10);
 
-  std::cout << "malformed input sweep: " << total << " inputs (seed " << seed << "): " << http_inputs
-            << " HTTP, " << ws_inputs << " WebSocket (" << closes << " closed the socket), in "
-            << secs << " s; " << healthy_round_trips << " healthy round trips alongside\n  statuses:";
+  std::cout << "malformed input sweep: " << total << " inputs (seed " << seed
+            << "): " << http_inputs << " HTTP, " << ws_inputs << " WebSocket (" << closes
+            << " closed the socket), in " << secs << " s; " << healthy_round_trips
+            << " healthy round trips alongside\n  statuses:";
   for (auto& [s, n] : by_status) std::cout << " " << s << "=" << n;
   std::cout << "\n  kinds:";
   for (auto& [k, n] : by_kind) std::cout << " [" << k << "]=" << n;

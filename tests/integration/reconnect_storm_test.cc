@@ -6,8 +6,6 @@
 //
 // PARLEY_TEST_STORM_CLIENTS sets the number of clients (1,000 here; `make storm` runs 5,000). The
 // test raises its soft fd limit to the hard one first; the server inherits it.
-#include <sys/resource.h>
-
 #include "chat_support.h"
 #include "ws_fleet.h"
 
@@ -16,24 +14,14 @@ namespace {
 
 using namespace chat;
 
-constexpr int kUsers = 25;        // the clients are spread over this many accounts
-constexpr int kBeforeDrop = 5;    // messages every client sees live before the drop
-constexpr int kDuringStorm = 20;  // messages sent while the clients reconnect
+constexpr int kUsers = 25;         // the clients are spread over this many accounts
+constexpr int kBeforeDrop = 5;     // messages every client sees live before the drop
+constexpr int kDuringStorm = 20;   // messages sent while the clients reconnect
 constexpr auto kStormBound = 60s;  // issue 13: all back and caught up within this
 
 int clients_wanted() {
   const char* v = std::getenv("PARLEY_TEST_STORM_CLIENTS");
   return v && *v ? std::max(kUsers, std::atoi(v)) : 1000;
-}
-
-// Soft fd limit up to the hard one: each client is a socket here, and one in the server.
-rlim_t raise_fd_limit() {
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &lim);
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  return lim.rlim_cur;
 }
 
 double seconds_since(Clock::time_point t) {
@@ -42,8 +30,8 @@ double seconds_since(Clock::time_point t) {
 
 TEST(ReconnectStorm, AllClientsReconnectAndCatchUpAfterARestart) {
   const int n = clients_wanted();
-  const rlim_t fds = raise_fd_limit();
-  ASSERT_GE(fds, static_cast<rlim_t>(n + 200)) << "the fd limit is too low for " << n << " clients";
+  const long fds = raise_fd_limit();
+  ASSERT_GE(fds, n + 200L) << "the fd limit is too low for " << n << " clients";
 
   ServerProcess server({"--rate-limits", kGenerousLimits});
   ASSERT_EQ(server.start(), "");
@@ -51,9 +39,7 @@ TEST(ReconnectStorm, AllClientsReconnectAndCatchUpAfterARestart) {
   Api api(server.port());
 
   auto accounts = register_accounts(server.port(), kUsers, "storm");
-  std::vector<std::string> others;
-  for (int u = 1; u < kUsers; ++u) others.push_back(accounts[static_cast<std::size_t>(u)].id);
-  const std::string conv = make_group(api, accounts[0], others);
+  const std::string conv = make_group_of(api, accounts);
 
   const int threads = std::clamp(n / 250, 2, 16);
   Fleet fleet(n, accounts, conv, port, threads);
@@ -62,7 +48,8 @@ TEST(ReconnectStorm, AllClientsReconnectAndCatchUpAfterARestart) {
   fleet.start();
 
   // Everyone connected and subscribed: the messages reach them all.
-  for (int m = 1; m <= kBeforeDrop; ++m) send_ok(api, accounts[0], conv, "before " + std::to_string(m));
+  for (int m = 1; m <= kBeforeDrop; ++m)
+    send_ok(api, accounts[0], conv, "before " + std::to_string(m));
   ASSERT_TRUE(fleet.wait_all_have(kBeforeDrop, Clock::now() + 120s))
       << fleet.lagging(kBeforeDrop) << " of " << n << " clients never got the first messages";
   const double connect_secs = seconds_since(connect_start);

@@ -1,6 +1,7 @@
 #include "ws_fleet.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 
@@ -9,6 +10,15 @@
 namespace parley::itest {
 
 using namespace chat;
+
+long raise_fd_limit() {
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  return static_cast<long>(lim.rlim_cur);
+}
 
 void FleetClient::saw(std::int64_t seq) {
   seqs.insert(seq);
@@ -60,8 +70,8 @@ class Fleet::Driver {
     schedule_retry(c);
   }
   void schedule_retry(FleetClient& c) {
-    auto cap = std::min<std::chrono::milliseconds>(kFleetBackoffCap,
-                                                   kFleetBackoffBase * (1 << std::min(c.attempts, 10)));
+    auto cap = std::min<std::chrono::milliseconds>(
+        kFleetBackoffCap, kFleetBackoffBase * (1 << std::min(c.attempts, 10)));
     std::uniform_int_distribution<long> jitter(0, cap.count());
     c.next_attempt = Clock::now() + std::chrono::milliseconds(jitter(rng_));
     ++c.attempts;
@@ -119,7 +129,8 @@ class Fleet::Driver {
     const auto& who = fleet_.accounts_[static_cast<std::size_t>(c.account)];
     std::int64_t after = c.contiguous.load();
     for (int pages = 0; pages < 1000; ++pages) {
-      auto r = history(*api_, who, fleet_.conv_, "after_seq=" + std::to_string(after) + "&limit=200");
+      auto r =
+          history(*api_, who, fleet_.conv_, "after_seq=" + std::to_string(after) + "&limit=200");
       if (r.status != 200) {  // a server going away again: the socket will tell
         if (error_.empty() && r.status >= 400) error_ = "catch-up: " + r.body.substr(0, 200);
         return;
@@ -158,9 +169,11 @@ Fleet::~Fleet() { stop(); }
 void Fleet::start() {
   for (int t = 0; t < threads_; ++t) {
     std::vector<FleetClient*> mine;
-    for (std::size_t i = static_cast<std::size_t>(t); i < clients_.size(); i += static_cast<std::size_t>(threads_))
+    for (std::size_t i = static_cast<std::size_t>(t); i < clients_.size();
+         i += static_cast<std::size_t>(threads_))
       mine.push_back(&clients_[i]);
-    drivers_.push_back(std::make_unique<Driver>(*this, std::move(mine), 0x5eed + static_cast<std::uint64_t>(t)));
+    drivers_.push_back(
+        std::make_unique<Driver>(*this, std::move(mine), 0x5eed + static_cast<std::uint64_t>(t)));
   }
   for (auto& d : drivers_) pool_.emplace_back([&d] { d->run(); });
 }

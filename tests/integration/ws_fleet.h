@@ -23,6 +23,10 @@
 
 namespace parley::itest {
 
+// Raises the soft limit on open files to the hard one (a fleet is one fd per client here, and
+// one per client in a server started afterwards, which inherits the limit); the new limit.
+long raise_fd_limit();
+
 inline constexpr auto kFleetBackoffBase = std::chrono::milliseconds(250);
 inline constexpr auto kFleetBackoffCap = std::chrono::seconds(5);
 

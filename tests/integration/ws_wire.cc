@@ -64,10 +64,9 @@ std::string encode(const OutFrame& f, std::uint32_t mask_key) {
     for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xFF);
   }
   if (!f.masked) return out + f.payload;
-  const unsigned char key[4] = {static_cast<unsigned char>(mask_key >> 24),
-                                static_cast<unsigned char>(mask_key >> 16),
-                                static_cast<unsigned char>(mask_key >> 8),
-                                static_cast<unsigned char>(mask_key)};
+  const unsigned char key[4] = {
+      static_cast<unsigned char>(mask_key >> 24), static_cast<unsigned char>(mask_key >> 16),
+      static_cast<unsigned char>(mask_key >> 8), static_cast<unsigned char>(mask_key)};
   out.append(reinterpret_cast<const char*>(key), 4);
   for (std::size_t i = 0; i < f.payload.size(); ++i)
     out += static_cast<char>(static_cast<unsigned char>(f.payload[i]) ^ key[i % 4]);
@@ -77,7 +76,8 @@ std::string encode(const OutFrame& f, std::uint32_t mask_key) {
 ClosePayload parse_close(std::string_view payload) {
   ClosePayload out;
   if (payload.size() >= 2) {
-    out.code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    out.code =
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
     out.reason = std::string(payload.substr(2));
   }
   return out;
@@ -144,7 +144,8 @@ std::string WireSocket::handshake(std::chrono::milliseconds timeout, const std::
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t end;
   while ((end = in_.find("\r\n\r\n")) == std::string::npos) {
-    if (!wait_readable(deadline)) return "no upgrade answer (" + std::string(eof_ ? "closed" : "timed out") + ")";
+    if (!wait_readable(deadline))
+      return "no upgrade answer (" + std::string(eof_ ? "closed" : "timed out") + ")";
     if (!pump() && in_.find("\r\n\r\n") == std::string::npos) return "closed during the upgrade";
   }
   const std::string head = in_.substr(0, end + 4);

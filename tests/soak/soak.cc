@@ -8,7 +8,6 @@
 // Exit status 0 when the server lived and every receiver ended with every message; 1 otherwise.
 // Figures, not pass/fail thresholds: growth is for a person to judge (bench/RESULTS.md).
 #include <dirent.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -62,10 +61,7 @@ int run() {
   constexpr int kSenders = 4;
   constexpr int kAccounts = 10;
 
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &lim);
+  raise_fd_limit();
 
   ServerProcess server({"--rate-limits", kGenerousLimits, "--access-log", "false"});
   if (auto e = server.start(); !e.empty()) {
@@ -75,9 +71,7 @@ int run() {
   std::atomic<std::uint16_t> port{server.port()};
   Api api(server.port());
   auto accounts = register_accounts(server.port(), kAccounts, "soak");
-  std::vector<std::string> others;
-  for (int u = 1; u < kAccounts; ++u) others.push_back(accounts[static_cast<std::size_t>(u)].id);
-  const std::string conv = make_group(api, accounts[0], others);
+  const std::string conv = make_group_of(api, accounts);
 
   Fleet fleet(receivers, accounts, conv, port, std::max(1, receivers / 100));
   fleet.set_churn(5s);
@@ -105,8 +99,11 @@ int run() {
           } else {
             if (!live) live = std::make_unique<Live>(port.load(), me);
             std::string req = "s" + std::to_string(i);
-            live->send(object{{"type", "send"}, {"req", req}, {"conversation_id", conv},
-                              {"text", text}, {"client_msg_id", fresh_cmid()}});
+            live->send(object{{"type", "send"},
+                              {"req", req},
+                              {"conversation_id", conv},
+                              {"text", text},
+                              {"client_msg_id", fresh_cmid()}});
             auto ack = live->answer(req, 10s);
             if (str(ack, "type") != "ack") throw std::runtime_error(dump(ack));
             seq = num(*field(ack, "message"), "seq");
@@ -163,10 +160,11 @@ int run() {
       "soak summary: %.0f s, %ld messages sent (%ld send errors), %ld receivers with %ld "
       "reconnects\n  rss: %.1f MiB -> %.1f MiB (%+.1f MiB, %+.1f MiB/h); fds: %ld -> %ld (%+ld)\n"
       "  every receiver has every message: %s; server alive: %s\n",
-      last.t, sent.load(), send_errors.load(), static_cast<long>(fleet.clients().size()), reconnects,
-      first.rss_kib / 1024.0, last.rss_kib / 1024.0, (last.rss_kib - first.rss_kib) / 1024.0,
-      (last.rss_kib - first.rss_kib) / 1024.0 / hours, first.fds, last.fds, last.fds - first.fds,
-      caught_up && incomplete == 0 ? "yes" : "NO", died ? "NO" : "yes");
+      last.t, sent.load(), send_errors.load(), static_cast<long>(fleet.clients().size()),
+      reconnects, first.rss_kib / 1024.0, last.rss_kib / 1024.0,
+      (last.rss_kib - first.rss_kib) / 1024.0, (last.rss_kib - first.rss_kib) / 1024.0 / hours,
+      first.fds, last.fds, last.fds - first.fds, caught_up && incomplete == 0 ? "yes" : "NO",
+      died ? "NO" : "yes");
   if (!fleet.error().empty()) std::printf("  client protocol error: %s\n", fleet.error().c_str());
   if (died) std::cerr << server.logs() << "\n";
   return died || !caught_up || incomplete > 0 || !fleet.error().empty() ? 1 : 0;
