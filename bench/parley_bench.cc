@@ -485,7 +485,14 @@ class ServerProcess {
         "--rate-limits",
         "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
         "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
-        "messages_per_user=1000000/1s"};
+        "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
+        "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
+        "--max-sockets-per-user",
+        "1000000",
+        "--max-sockets-per-address",
+        "1000000",
+        "--max-connections",
+        "10000000"};
     args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;

@@ -107,7 +107,7 @@ $servers    keepalive 32;
     listen 127.0.0.1:$port;
     client_max_body_size 1m;
     proxy_http_version 1.1;
-    proxy_set_header Host \$host;
+    proxy_set_header Host \$http_host;
     proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto \$scheme;
     proxy_next_upstream error timeout;

@@ -19,6 +19,12 @@ net::Handler authed(Context& ctx, AuthedHandler h) {
   return respond([&ctx, h = std::move(h)](net::Request& req) -> Result<net::Response> {
     auto p = authenticate(ctx.s.auth, req);
     if (!p) return fail(p.error());
+    // Every authenticated change is limited here, so a new route cannot forget it.
+    if (req.method != net::Method::get && req.method != net::Method::head)
+      if (auto rl = rate_limit(ctx.s.limiter,
+                               {{"mutations:user:" + p->user_id, ctx.opts.limits.mutations_per_user}});
+          !rl)
+        return fail(rl.error());
     return h(req, *p);
   });
 }
@@ -70,5 +76,7 @@ void Api::register_routes(net::Router& router) {
 }
 
 net::WsFactory Api::websocket_factory() { return impl_->gateway->factory(); }
+
+net::WsAdmission Api::websocket_admission() { return impl_->gateway->admission(); }
 
 }  // namespace parley::api

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/bus.h"
+#include "core/clock.h"
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
 #include "modules/messaging/messaging.h"
@@ -31,12 +32,27 @@ struct RateLimits {
   ratelimit::Policy totp_per_account{5, 30'000};
   ratelimit::Policy ws_frames_per_user{200, 10};
   ratelimit::Policy messages_per_user{50, 200};
+  // Every other authenticated request that changes something (profile, presence, reactions,
+  // edits, pins, membership, read marks): one user cannot flood everyone they share a room with.
+  ratelimit::Policy mutations_per_user{100, 100};
+  ratelimit::Policy conversations_per_user{20, 30'000};  // new DMs, groups and channels
+  ratelimit::Policy search_per_user{30, 2'000};
+};
+
+// WebSocket admission and connection caps (docs/security.md).
+struct SocketLimits {
+  int per_user = 20;        // on this node; a new one past it closes the user's oldest (4009)
+  int per_address = 500;    // upgrades from one client address past it are refused (429)
+  int pending_hellos = 512; // hellos being checked at once; past it: close 1013, retry later
+  // Origins allowed besides the server's own (scheme://host[:port]); "*" allows any.
+  std::vector<std::string> allowed_origins;
 };
 
 struct ApiOptions {
   std::string version;
   std::vector<std::string> trusted_proxies;  // addresses/CIDRs allowed to set X-Forwarded-For
   RateLimits limits;
+  SocketLimits sockets;
   int heartbeat_ms = 30'000;
   std::string web_root;  // the web app served at / (static_files.h); "" = none
 };
@@ -50,6 +66,7 @@ struct Services {
   ratelimit::RateLimiter& limiter;
   Bus& bus;
   WorkerPool& pool;
+  const Clock& clock;
 };
 
 class Api {
@@ -60,6 +77,7 @@ class Api {
   Result<void> init();
   void register_routes(net::Router& router);
   net::WsFactory websocket_factory();
+  net::WsAdmission websocket_admission();
 
  private:
   struct Impl;

@@ -73,7 +73,10 @@ void add_auth_routes(net::Router& r, Context& ctx) {
           if (auto rl = rate_limit(
                   ctx.s.limiter,
                   {{"login:ip:" + ctx.client.of(req), ctx.opts.limits.login_per_ip},
-                   {"login:user:" + account_key(f->username), ctx.opts.limits.login_per_account}});
+                   // Per account and address together: guesses from elsewhere never lock the
+                   // owner out; the per-address bucket bounds one source across accounts.
+                   {"login:user:" + account_key(f->username) + ":ip:" + ctx.client.of(req),
+                    ctx.opts.limits.login_per_account}});
               !rl)
             return fail(rl.error());
           auto a = ctx.s.auth.login({f->username, f->password, *totp, f->device_name});
@@ -99,6 +102,47 @@ void add_auth_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::post, "/api/v1/auth/logout",
         authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
           if (auto r = ctx.s.auth.logout(p); !r) return fail(r.error());
+          return no_content();
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/logout-all",
+        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+          if (auto r = ctx.s.auth.logout_all(p); !r) return fail(r.error());
+          return no_content();
+        }));
+
+  // Both check a password: limited like sign-in, per account and per address.
+  auto credential_check_limit = [&ctx](const net::Request& req, const auth::Principal& p) {
+    return rate_limit(ctx.s.limiter,
+                      {{"login:ip:" + ctx.client.of(req), ctx.opts.limits.login_per_ip},
+                       {"reauth:user:" + p.user_id, ctx.opts.limits.login_per_account}});
+  };
+
+  r.add(net::Method::post, "/api/v1/auth/password",
+        authed(ctx, [&ctx, credential_check_limit](net::Request& req, const auth::Principal& p)
+                        -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto current = json::required_string(*body, "current_password");
+          if (!current) return fail(current.error());
+          auto next = json::required_string(*body, "new_password");
+          if (!next) return fail(next.error());
+          if (auto rl = credential_check_limit(req, p); !rl) return fail(rl.error());
+          if (auto r = ctx.s.auth.change_password(p, *current, *next); !r) return fail(r.error());
+          return no_content();
+        }));
+
+  r.add(net::Method::post, "/api/v1/auth/reauth",
+        authed(ctx, [&ctx, credential_check_limit](net::Request& req, const auth::Principal& p)
+                        -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto password = json::optional_string(*body, "password");
+          if (!password) return fail(password.error());
+          auto code = json::optional_string(*body, "totp_code");
+          if (!code) return fail(code.error());
+          if (auto rl = credential_check_limit(req, p); !rl) return fail(rl.error());
+          if (auto r = ctx.s.auth.reauthenticate(p, *password, *code); !r) return fail(r.error());
           return no_content();
         }));
 

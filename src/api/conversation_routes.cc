@@ -52,6 +52,11 @@ void add_conversation_routes(net::Router& r, Context& ctx) {
           auto vis = json::optional_string(*body, "visibility");
           if (!vis) return fail(vis.error());
           in.visibility = *vis;
+          // Each new conversation puts the caller in front of others (and adds them to groups).
+          if (auto rl = rate_limit(ctx.s.limiter, {{"conversations:user:" + p.user_id,
+                                                    ctx.opts.limits.conversations_per_user}});
+              !rl)
+            return fail(rl.error());
           auto created = ctx.s.messaging.create(p.user_id, in);
           if (!created) return fail(created.error());
           return json_response(created->created ? 201 : 200, messaging::to_json(created->view));
@@ -169,7 +174,7 @@ void add_conversation_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::get, "/api/v1/presence",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto raw = req.query("user_ids");
           if (!raw) return fail(raw.error());
           if (!*raw) return fail(Errc::malformed, "user_ids is required", "user_ids");
@@ -181,7 +186,7 @@ void add_conversation_routes(net::Router& r, Context& ctx) {
             if (!id.empty()) ids.emplace_back(id);
             rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
           }
-          auto found = ctx.s.presence.get(ids);
+          auto found = ctx.s.presence.get(p.user_id, ids);
           if (!found) return fail(found.error());
           boost::json::array arr;
           for (const auto& pr : *found) arr.push_back(presence::to_json(pr));

@@ -1,14 +1,17 @@
 #include "gateway.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 
 #include "core/json.h"
 #include "core/log.h"
+#include "frames.h"
 
 namespace parley::api {
 namespace {
 
-std::shared_ptr<const std::string> frame(const boost::json::object& o) {
+std::shared_ptr<const std::string> json_frame(const boost::json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
 }
 
@@ -16,7 +19,7 @@ std::shared_ptr<const std::string> error_frame(const boost::json::value& req, co
   boost::json::object out{{"type", "error"},
                           {"error", {{"code", wire_error(e).code}, {"message", wire_message(e)}}}};
   if (!req.is_null()) out["req"] = req;
-  return frame(out);
+  return json_frame(out);
 }
 
 // One per WebSocket connection; lives on the connection's I/O thread. State shared with work
@@ -34,8 +37,15 @@ class GatewaySession final : public net::WsSession {
   };
 
  public:
-  GatewaySession(Context& ctx, Gateway& gw, std::shared_ptr<net::WsConnection> conn)
-      : ctx_(ctx), gw_(gw), conn_(std::move(conn)), state_(std::make_shared<State>()) {}
+  GatewaySession(Context& ctx, Gateway& gw, std::shared_ptr<net::WsConnection> conn,
+                 std::string address)
+      : ctx_(ctx),
+        gw_(gw),
+        conn_(std::move(conn)),
+        address_(std::move(address)),
+        state_(std::make_shared<State>()) {
+    gw_.address_opened(address_);
+  }
 
   void on_text(std::string_view text) override {
     if (state_->phase == State::Phase::ready) {
@@ -44,50 +54,44 @@ class GatewaySession final : public net::WsSession {
                                              ctx_.opts.limits.ws_frames_per_user}});
       if (!rl) return conn_->send(error_frame(nullptr, rl.error()));
     }
-    auto parsed = json::parse_object(text);
-    if (!parsed) {
-      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
-      return conn_->send(error_frame(nullptr, parsed.error()));
-    }
-    const auto& msg = *parsed;
-    boost::json::value req = msg.contains("req") ? msg.at("req") : boost::json::value();
-    auto type = json::required_string(msg, "type");
-    if (!type) {
-      if (state_->phase == State::Phase::awaiting_hello) return unauthorized("hello first");
-      return conn_->send(error_frame(req, type.error()));
-    }
+    auto frame = parse_client_frame(text);
     switch (state_->phase) {
       case State::Phase::awaiting_hello:
-        if (*type != "hello") return unauthorized("hello first");
-        return hello(msg);
+        if (!frame || frame->type != ClientFrame::Type::hello)
+          return unauthorized("hello with a token first");
+        return hello(std::move(frame->token));
       case State::Phase::authenticating:
-        return conn_->send(error_frame(req, {Errc::unauthenticated, "hello in progress", {}, 0}));
+        return conn_->send(error_frame(frame ? frame->req : frame.error().req,
+                                       {Errc::unauthenticated, "hello in progress", {}, 0}));
       case State::Phase::ready:
         break;
       case State::Phase::closed:
         return;
     }
-    if (*type == "ping") {
-      boost::json::object pong{{"type", "pong"}};
-      if (!req.is_null()) pong["req"] = req;
-      return conn_->send(frame(pong));
+    if (!frame) return conn_->send(error_frame(frame.error().req, frame.error().error));
+    switch (frame->type) {
+      case ClientFrame::Type::ping: {
+        boost::json::object pong{{"type", "pong"}};
+        if (!frame->req.is_null()) pong["req"] = frame->req;
+        return conn_->send(json_frame(pong));
+      }
+      case ClientFrame::Type::send:
+        return send(std::move(*frame));
+      case ClientFrame::Type::typing:
+        return typing(std::move(*frame));
+      case ClientFrame::Type::read:
+        return read(std::move(*frame));
+      case ClientFrame::Type::hello:
+        return conn_->send(error_frame(
+            frame->req, {Errc::failed_precondition, "already authenticated", {}, 0}));
     }
-    if (*type == "send") return send(msg, std::move(req));
-    if (*type == "typing") return typing(msg, std::move(req));
-    if (*type == "read") return read(msg, std::move(req));
-    if (*type == "hello")
-      return conn_->send(
-          error_frame(req, {Errc::failed_precondition, "already authenticated", {}, 0}));
-    // The type is echoed for the client's sake, but never more than a short prefix of it.
-    std::string shown = type->size() > 64 ? type->substr(0, 64) + "..." : *type;
-    conn_->send(error_frame(req, {Errc::malformed, "unknown frame type \"" + shown + "\"", {}, 0}));
   }
 
   void on_close() override {
     bool attached = state_->phase == State::Phase::ready ||
                     state_->phase == State::Phase::authenticating;
-    if (state_->phase == State::Phase::ready)
-      gw_.remove(state_->principal.session_id, conn_->id());
+    if (state_->phase == State::Phase::ready) gw_.remove(state_->principal, conn_->id());
+    gw_.address_closed(address_);
     state_->phase = State::Phase::closed;
     state_->closed = true;
     if (attached) detach(ctx_, gw_, conn_->id());
@@ -123,63 +127,56 @@ class GatewaySession final : public net::WsSession {
       conn_->send(error_frame(req, {Errc::unavailable, "server busy, retry", {}, 0}));
   }
 
-  void send(const boost::json::object& msg, boost::json::value req) {
-    messaging::SendRequest in;
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    auto text = json::required_string(msg, "text");
-    if (!text) return conn_->send(error_frame(req, text.error()));
-    auto cmid = json::required_string(msg, "client_msg_id");
-    if (!cmid) return conn_->send(error_frame(req, cmid.error()));
-    auto root = json::optional_string(msg, "thread_root_id");
-    if (!root) return conn_->send(error_frame(req, root.error()));
-    in.conversation_id = std::move(*cid);
-    in.text = std::move(*text);
-    in.client_msg_id = std::move(*cmid);
-    in.thread_root_id = std::move(*root);
-    on_pool(req, [&ctx = ctx_, in = std::move(in), req](const std::string& user, const std::string&)
-                     -> Result<std::shared_ptr<const std::string>> {
+  void send(ClientFrame f) {
+    on_pool(f.req, [&ctx = ctx_, in = std::move(f.send), req = f.req](
+                       const std::string& user,
+                       const std::string&) -> Result<std::shared_ptr<const std::string>> {
       auto sent = send_message(ctx, user, in);
       if (!sent) return fail(sent.error());
       boost::json::object ack{{"type", "ack"}, {"message", messaging::to_json(sent->message)}};
       if (!req.is_null()) ack["req"] = req;
-      return frame(ack);
+      return json_frame(ack);
     });
   }
 
-  void typing(const boost::json::object& msg, boost::json::value req) {
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid)](const std::string& user,
-                                                                 const std::string&)
-                                -> Result<std::shared_ptr<const std::string>> {
+  void typing(ClientFrame f) {
+    on_pool(std::move(f.req), [&ctx = ctx_, cid = std::move(f.conversation_id)](
+                                  const std::string& user, const std::string&)
+                                  -> Result<std::shared_ptr<const std::string>> {
       if (auto r = ctx.s.messaging.typing(user, cid); !r) return fail(r.error());
       return nullptr;
     });
   }
 
-  void read(const boost::json::object& msg, boost::json::value req) {
-    auto cid = json::required_string(msg, "conversation_id");
-    if (!cid) return conn_->send(error_frame(req, cid.error()));
-    auto seq = json::required_int(msg, "seq");
-    if (!seq) return conn_->send(error_frame(req, seq.error()));
-    on_pool(std::move(req), [&ctx = ctx_, cid = std::move(*cid), seq = *seq](
-                                const std::string& user, const std::string& session)
-                                -> Result<std::shared_ptr<const std::string>> {
+  void read(ClientFrame f) {
+    on_pool(std::move(f.req), [&ctx = ctx_, cid = std::move(f.conversation_id), seq = f.seq](
+                                  const std::string& user, const std::string& session)
+                                  -> Result<std::shared_ptr<const std::string>> {
       if (auto r = ctx.s.messaging.mark_read(user, session, cid, seq); !r) return fail(r.error());
       return nullptr;
     });
   }
 
-  void hello(const boost::json::object& msg) {
-    auto token = json::required_string(msg, "token");
-    if (!token) return unauthorized("hello needs a token");
+  void hello(std::string token) {
+    // Admission control for reconnect storms: past the cap, come back after a backoff.
+    if (!gw_.begin_hello()) {
+      state_->phase = State::Phase::closed;
+      return conn_->close(net::kCloseTryAgainLater, "too many sign-ins at once, retry shortly");
+    }
     state_->phase = State::Phase::authenticating;
     // authenticate() may read the store and the hub loads the user's conversations: do it on the
     // pool, come back to the I/O thread.
     auto submitted = ctx_.s.pool.try_submit(
-        [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(*token)] {
+        [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(token)] {
           auto p = ctx.s.auth.authenticate(token);
+          Millis expires_at = 0;
+          if (p) {
+            auto expiry = ctx.s.auth.session_expiry(p->session_id);
+            if (expiry)
+              expires_at = *expiry;
+            else
+              p = fail(expiry.error());
+          }
           if (p && !state->closed) {
             ctx.s.presence.connected(p->user_id);
             gw.hub().attach(p->user_id, p->session_id, conn);
@@ -187,7 +184,8 @@ class GatewaySession final : public net::WsSession {
             if (state->closed)
               if (auto user = gw.hub().detach(conn->id())) ctx.s.presence.disconnected(*user);
           }
-          conn->post([&ctx, &gw, conn, state, p = std::move(p)] {
+          gw.end_hello();
+          conn->post([&ctx, &gw, conn, state, expires_at, p = std::move(p)] {
             if (state->phase != State::Phase::authenticating) return;
             if (!p) {
               state->phase = State::Phase::closed;
@@ -196,8 +194,8 @@ class GatewaySession final : public net::WsSession {
             state->phase = State::Phase::ready;
             state->principal = *p;
             conn->mark_ready();
-            gw.add(p->session_id, conn);
-            conn->send(frame({{"type", "ready"},
+            gw.add(*p, expires_at, conn);
+            conn->send(json_frame({{"type", "ready"},
                               {"user_id", p->user_id},
                               {"session_id", p->session_id},
                               {"heartbeat_ms", ctx.opts.heartbeat_ms}}));
@@ -205,6 +203,7 @@ class GatewaySession final : public net::WsSession {
           });
         });
     if (!submitted) {
+      gw_.end_hello();
       state_->phase = State::Phase::closed;
       conn_->close(net::kCloseTryAgainLater, "server busy, retry");
     }
@@ -213,53 +212,142 @@ class GatewaySession final : public net::WsSession {
   Context& ctx_;
   Gateway& gw_;
   std::shared_ptr<net::WsConnection> conn_;
+  const std::string address_;
   std::shared_ptr<State> state_;
 };
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 }  // namespace
 
 Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
   revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic, [this](std::string_view sid) {
-    close_session(std::string(sid));
+    close_session(std::string(sid), "session revoked");
   });
   gaps_ = ctx_.s.bus.subscribe(std::string(kBusGapTopic), [this](std::string_view) {
     if (!ctx_.s.pool.try_submit([this] { hub_.resync(); }))
       log::warn("bus gap: hub resync refused (worker queue full)");
   });
+  expiry_watcher_ = std::thread([this] { watch_expiries(); });
 }
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  expiry_cv_.notify_all();
+  if (expiry_watcher_.joinable()) expiry_watcher_.join();
+}
 
 net::WsFactory Gateway::factory() {
-  return [this](std::shared_ptr<net::WsConnection> conn, const net::Request&) {
-    return std::make_unique<GatewaySession>(ctx_, *this, std::move(conn));
+  return [this](std::shared_ptr<net::WsConnection> conn, const net::Request& upgrade) {
+    return std::make_unique<GatewaySession>(ctx_, *this, std::move(conn),
+                                            ctx_.client.of(upgrade));
   };
 }
 
-void Gateway::add(const std::string& session_id, const std::shared_ptr<net::WsConnection>& c) {
+net::WsAdmission Gateway::admission() {
+  return [this](const net::Request& upgrade) { return admit(upgrade); };
+}
+
+bool Gateway::origin_allowed(const net::Request& upgrade) const {
+  auto origin = upgrade.header("Origin");
+  if (origin.empty()) return true;  // not a browser: Origin guards browsers' ambient cookies
+  for (const auto& allowed : ctx_.opts.sockets.allowed_origins)
+    if (allowed == "*" || iequals(allowed, origin)) return true;
+  // The server's own origin: scheme://host[:port] whose authority is the Host the client used.
+  for (std::string_view scheme : {"http://", "https://"})
+    if (origin.size() > scheme.size() && iequals(origin.substr(0, scheme.size()), scheme))
+      return iequals(origin.substr(scheme.size()), upgrade.header("Host"));
+  return false;
+}
+
+std::optional<net::Response> Gateway::admit(const net::Request& upgrade) {
+  if (!origin_allowed(upgrade))
+    return error_response({Errc::permission_denied,
+                           "this origin may not open a WebSocket here (see --allowed-origins)",
+                           {}, 0});
+  std::string address = ctx_.client.of(upgrade);
+  std::lock_guard lock(mu_);
+  auto it = by_address_.find(address);
+  if (it != by_address_.end() && it->second >= ctx_.opts.sockets.per_address)
+    return error_response({Errc::resource_exhausted, "too many WebSockets from this address",
+                           {}, 10});
+  return std::nullopt;
+}
+
+void Gateway::address_opened(const std::string& address) {
+  std::lock_guard lock(mu_);
+  ++by_address_[address];
+}
+
+void Gateway::address_closed(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = by_address_.find(address);
+  if (it != by_address_.end() && --it->second <= 0) by_address_.erase(it);
+}
+
+bool Gateway::begin_hello() {
+  if (pending_hellos_.fetch_add(1) < ctx_.opts.sockets.pending_hellos) return true;
+  pending_hellos_.fetch_sub(1);
+  return false;
+}
+
+void Gateway::end_hello() { pending_hellos_.fetch_sub(1); }
+
+void Gateway::add(const auth::Principal& p, Millis expires_at,
+                  const std::shared_ptr<net::WsConnection>& c) {
+  std::vector<std::shared_ptr<net::WsConnection>> over_cap;
   {
     std::lock_guard lock(mu_);
-    if (!revoked_.contains(session_id)) {
-      by_session_[session_id].push_back(c);
+    if (!revoked_.contains(p.session_id)) {
+      auto& sockets = by_session_[p.session_id];
+      if (sockets.empty()) {
+        expiries_.emplace(expires_at, p.session_id);
+        expiry_cv_.notify_all();
+      }
+      sockets.push_back(c);
+      auto& mine = by_user_[p.user_id];
+      std::erase_if(mine, [](const auto& w) { return w.expired(); });
+      mine.push_back(c);
+      while (static_cast<int>(mine.size()) > ctx_.opts.sockets.per_user) {
+        if (auto oldest = mine.front().lock()) over_cap.push_back(std::move(oldest));
+        mine.pop_front();
+      }
+    } else {
+      // Revoked while its hello was being checked: the revocation found no socket to close.
+      c->close(net::kCloseUnauthorized, "session revoked");
       return;
     }
   }
-  // Revoked while its hello was being checked: the revocation found no socket to close.
-  c->close(net::kCloseUnauthorized, "session revoked");
+  for (auto& old : over_cap)
+    old->close(net::kCloseTooManySockets,
+               "too many connections for this account: the oldest was closed");
 }
 
-void Gateway::remove(const std::string& session_id, std::uint64_t conn_id) {
-  std::lock_guard lock(mu_);
-  auto it = by_session_.find(session_id);
-  if (it == by_session_.end()) return;
-  std::erase_if(it->second, [&](const std::weak_ptr<net::WsConnection>& w) {
+void Gateway::remove(const auth::Principal& p, std::uint64_t conn_id) {
+  auto gone = [&](const std::weak_ptr<net::WsConnection>& w) {
     auto c = w.lock();
     return !c || c->id() == conn_id;
-  });
-  if (it->second.empty()) by_session_.erase(it);
+  };
+  std::lock_guard lock(mu_);
+  if (auto it = by_session_.find(p.session_id); it != by_session_.end()) {
+    std::erase_if(it->second, gone);
+    if (it->second.empty()) by_session_.erase(it);
+  }
+  if (auto it = by_user_.find(p.user_id); it != by_user_.end()) {
+    std::erase_if(it->second, gone);
+    if (it->second.empty()) by_user_.erase(it);
+  }
 }
 
-void Gateway::close_session(const std::string& session_id) {
+void Gateway::close_session(const std::string& session_id, const char* why) {
   std::vector<std::shared_ptr<net::WsConnection>> conns;
   {
     std::lock_guard lock(mu_);
@@ -270,7 +358,35 @@ void Gateway::close_session(const std::string& session_id) {
     for (auto& w : it->second)
       if (auto c = w.lock()) conns.push_back(std::move(c));
   }
-  for (auto& c : conns) c->close(net::kCloseUnauthorized, "session revoked");
+  for (auto& c : conns) c->close(net::kCloseUnauthorized, why);
+}
+
+void Gateway::watch_expiries() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (expiries_.empty()) {
+      expiry_cv_.wait(lock);
+      continue;
+    }
+    const Millis now = ctx_.s.clock.now_ms();
+    auto [due, session_id] = expiries_.top();
+    if (due > now) {
+      expiry_cv_.wait_for(lock, std::chrono::milliseconds(std::min<Millis>(due - now, 60'000)));
+      continue;
+    }
+    expiries_.pop();
+    if (!by_session_.contains(session_id)) continue;  // no sockets here any more
+    lock.unlock();
+    auto expiry = ctx_.s.auth.session_expiry(session_id);
+    if (!expiry && expiry.error().code == Errc::unauthenticated) {
+      close_session(session_id, "session expired: sign in again");
+      lock.lock();
+      continue;
+    }
+    lock.lock();
+    // Refreshed since (the lapse moved on), or the store did not answer: look again later.
+    expiries_.emplace(expiry ? *expiry : now + 60'000, session_id);
+  }
 }
 
 }  // namespace parley::api

@@ -18,6 +18,8 @@ WireError wire_error(const Error& e) {
       return {401, "totp_required"};
     case Errc::permission_denied:
       return {403, "forbidden"};
+    case Errc::reauth_required:
+      return {403, "reauth_required"};
     case Errc::not_found:
       return {404, "not_found"};
     case Errc::already_exists:

@@ -1,6 +1,7 @@
 // Messages, threads, reactions, read state, pins and search (API.md "Messages").
 #include "context.h"
 #include "core/json.h"
+#include "frames.h"
 
 namespace parley::api {
 namespace {
@@ -31,18 +32,9 @@ void add_message_routes(net::Router& r, Context& ctx) {
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto body = parse_body(req);
           if (!body) return fail(body.error());
-          messaging::SendRequest in;
-          in.conversation_id = id_param(req);
-          auto text = json::required_string(*body, "text");
-          if (!text) return fail(text.error());
-          in.text = std::move(*text);
-          auto cmid = json::required_string(*body, "client_msg_id");
-          if (!cmid) return fail(cmid.error());
-          in.client_msg_id = std::move(*cmid);
-          auto root = json::optional_string(*body, "thread_root_id");
-          if (!root) return fail(root.error());
-          in.thread_root_id = std::move(*root);
-          auto sent = send_message(ctx, p.user_id, in);
+          auto in = parse_send(*body, id_param(req));
+          if (!in) return fail(in.error());
+          auto sent = send_message(ctx, p.user_id, *in);
           if (!sent) return fail(sent.error());
           return json_response(sent->created ? 201 : 200, messaging::to_json(sent->message));
         }));
@@ -140,6 +132,10 @@ void add_message_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::get, "/api/v1/search/messages",
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          if (auto rl = rate_limit(ctx.s.limiter,
+                                   {{"search:user:" + p.user_id, ctx.opts.limits.search_per_user}});
+              !rl)
+            return fail(rl.error());
           search::SearchRequest in;
           auto limit = page_limit(req);
           if (!limit) return fail(limit.error());

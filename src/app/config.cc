@@ -55,6 +55,34 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
                            static_cast<double>(ms) / static_cast<double>(b)};
 }
 
+// A setter for a whole number from min to max, stored where field points.
+template <class T>
+Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
+                    T& (*field)(Config&)) {
+  return [key = std::move(key), min, max, field](Config& c, const std::string& v) -> Result<void> {
+    auto n = parse_uint(v, key, max);
+    if (!n) return fail(n.error());
+    if (*n < min)
+      return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
+    field(c) = static_cast<T>(*n);
+    return ok();
+  };
+}
+
+// "a, b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    auto comma = v.find(',', start);
+    if (comma == std::string::npos) comma = v.size();
+    std::string item(text::trim(std::string_view(v).substr(start, comma - start)));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> s = {
       {"listen",
@@ -166,17 +194,33 @@ const std::map<std::string, Setter>& setters() {
          c.web_root = v;
          return ok();
        }},
+      {"max_sockets_per_user",
+       whole_number<int>("max_sockets_per_user", 1, 10'000,
+                         [](Config& c) -> int& { return c.sockets.per_user; })},
+      {"max_sockets_per_address",
+       whole_number<int>("max_sockets_per_address", 1, 1'000'000,
+                         [](Config& c) -> int& { return c.sockets.per_address; })},
+      {"max_connections",
+       whole_number<std::size_t>("max_connections", 1, 10'000'000,
+                                 [](Config& c) -> std::size_t& { return c.max_connections; })},
+      {"session_ttl_s",
+       whole_number<std::int64_t>("session_ttl_s", 1, 366ULL * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.session_ttl_s; })},
+      {"allowed_origins",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.sockets.allowed_origins.clear();
+         for (auto& item : split_list(v)) {
+           if (item != "*" && item.rfind("http://", 0) != 0 && item.rfind("https://", 0) != 0)
+             return fail(Errc::invalid_argument,
+                         "allowed_origins: expected scheme://host[:port] or *, got \"" + item +
+                             "\"");
+           c.sockets.allowed_origins.push_back(std::move(item));
+         }
+         return ok();
+       }},
       {"trusted_proxies",
        [](Config& c, const std::string& v) -> Result<void> {
-         c.trusted_proxies.clear();
-         std::size_t start = 0;
-         while (start <= v.size()) {
-           auto comma = v.find(',', start);
-           if (comma == std::string::npos) comma = v.size();
-           std::string item(text::trim(std::string_view(v).substr(start, comma - start)));
-           if (!item.empty()) c.trusted_proxies.push_back(item);
-           start = comma + 1;
-         }
+         c.trusted_proxies = split_list(v);
          return ok();  // each entry is parsed (and rejected) by api at start
        }},
       {"rate_limits",
@@ -189,7 +233,10 @@ const std::map<std::string, Setter>& setters() {
              {"refresh_per_ip", &c.rate_limits.refresh_per_ip},
              {"totp_per_account", &c.rate_limits.totp_per_account},
              {"ws_frames_per_user", &c.rate_limits.ws_frames_per_user},
-             {"messages_per_user", &c.rate_limits.messages_per_user}};
+             {"messages_per_user", &c.rate_limits.messages_per_user},
+             {"mutations_per_user", &c.rate_limits.mutations_per_user},
+             {"conversations_per_user", &c.rate_limits.conversations_per_user},
+             {"search_per_user", &c.rate_limits.search_per_user}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -343,10 +390,19 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --web-root DIR             the web app to serve at / ("" = API only; default: the
                              source tree's web/dist when built)
   --trusted-proxies LIST     comma-separated addresses/CIDRs whose X-Forwarded-For is believed
+  --allowed-origins LIST     origins (scheme://host[:port], or *) that may open WebSockets
+                             besides the server's own (default: none)
+  --max-sockets-per-user N   WebSockets per account on this node; a new one past it closes the
+                             oldest with 4009 (default 20)
+  --max-sockets-per-address N  WebSockets from one client address (default 500; 429 past it)
+  --max-connections N        HTTP and WebSocket connections open at once (default 50000)
+  --session-ttl-s N          a session ends this long after its last refresh (default 2592000)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
-                             login_per_ip (30/1m), login_per_account (10/5m),
-                             refresh_per_ip (60/1m), totp_per_account (5/150s),
-                             ws_frames_per_user (200/2s), messages_per_user (50/10s)
+                             login_per_ip (30/1m), login_per_account (10/5m, per account
+                             and address together), refresh_per_ip (60/1m),
+                             totp_per_account (5/150s), ws_frames_per_user (200/2s),
+                             messages_per_user (50/10s), mutations_per_user (100/10s),
+                             conversations_per_user (20/10m), search_per_user (30/1m)
 )";
 }
 

@@ -30,6 +30,9 @@ struct Config {
   std::int64_t presence_grace_ms = 30'000;
   std::vector<std::string> trusted_proxies;
   api::RateLimits rate_limits;
+  api::SocketLimits sockets;
+  std::size_t max_connections = 50'000;
+  std::int64_t session_ttl_s = 30LL * 24 * 3600;  // a session lapses this long after its last use
   std::string web_root = default_web_root();  // "" = no web app
   std::string database;  // "" = SQLite in data_dir; postgres://... = a shared PostgreSQL
   std::string redis;     // "" = in-process bus and rate limits; redis://... = shared by nodes

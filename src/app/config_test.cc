@@ -76,6 +76,29 @@ TEST(Config, BadValuesSayWhatAndWhere) {
   EXPECT_NE(file.error().message.find(":2"), std::string::npos);
 }
 
+TEST(Config, SocketLimitsAndOriginsParseAndReject) {
+  auto d = load({});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->sockets.per_user, 20);
+  EXPECT_EQ(d->sockets.per_address, 500);
+  EXPECT_TRUE(d->sockets.allowed_origins.empty());
+  auto c = load({"--max-sockets-per-user", "5", "--max-sockets-per-address", "7",
+                 "--max-connections", "9", "--session-ttl-s", "60", "--allowed-origins",
+                 "https://a.example, http://b.example:8080"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->sockets.per_user, 5);
+  EXPECT_EQ(c->sockets.per_address, 7);
+  EXPECT_EQ(c->max_connections, 9u);
+  EXPECT_EQ(c->session_ttl_s, 60);
+  EXPECT_EQ(c->sockets.allowed_origins,
+            (std::vector<std::string>{"https://a.example", "http://b.example:8080"}));
+  auto zero = load({"--max-sockets-per-user", "0"});
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("at least 1"), std::string::npos);
+  EXPECT_FALSE(load({"--max-connections", "-3"}));
+  EXPECT_FALSE(load({"--allowed-origins", "a.example"})) << "an origin has a scheme";
+}
+
 TEST(Config, RateLimitsParseAndReject) {
   auto c = load({"--rate-limits", "login_per_account=5/1m, register_per_ip=100/1s"});
   ASSERT_TRUE(c) << c.error().message;

@@ -133,7 +133,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   WorkerPool pool("worker", workers, 10'000);
 
   users::UserService users(*storage.users, clock);
-  auth::AuthService auth(*storage.auth, users, *bus, clock, auth::AuthOptions{});
+  auth::AuthOptions auth_opts;
+  auth_opts.refresh_ttl_ms = cfg.session_ttl_s * 1000;
+  auth::AuthService auth(*storage.auth, users, *bus, clock, auth_opts);
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
   messaging::MessagingService messaging(*storage.messaging, users, *bus, clock);
   search::SearchService search(*storage.search, messaging);
@@ -144,10 +146,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
   api_opts.limits = cfg.rate_limits;
+  api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
-  api::Api api({auth, users, messaging, search, presence, *limiter, *bus, pool}, api_opts);
+  api::Api api({auth, users, messaging, search, presence, *limiter, *bus, pool, clock}, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
 
   net::Router router;
@@ -162,7 +165,12 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   server_opts.io_threads = cfg.io_threads ? cfg.io_threads : cores;
   server_opts.max_body_bytes = cfg.max_body_bytes;
   server_opts.access_log = cfg.access_log;
-  net::Server server(server_opts, router, pool, api.websocket_factory());
+  server_opts.max_connections = cfg.max_connections;
+  // Answers are JSON for one client and never worth caching; the web app's files set their own.
+  server_opts.default_headers = {{"X-Content-Type-Options", "nosniff"},
+                                 {"Cache-Control", "no-store"}};
+  net::Server server(server_opts, router, pool, api.websocket_factory(),
+                     api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},

@@ -112,6 +112,13 @@ TEST(Crypto, Base64UrlRoundTripAndConstantTimeEquality) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Crypto, HmacSha256MatchesRfc4231) {
+  init_crypto();
+  // RFC 4231 test case 2.
+  EXPECT_EQ(hex_encode(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST(WorkerPool, RunsTasksAndRefusesWhenFull) {
   WorkerPool pool("t", 1, 1);
   std::mutex m;

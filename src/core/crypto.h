@@ -18,6 +18,10 @@ std::uint64_t random_u64();
 // SHA-256 of data, raw 32 bytes. For tokens with >= 128 bits of entropy, never for passwords.
 std::string sha256(std::string_view data);
 
+// HMAC-SHA-256 of data under key, raw 32 bytes: a keyed hash for secrets of modest entropy
+// (recovery codes) that a stolen database alone cannot test guesses against.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
 // Constant-time equality: the time taken depends only on the lengths.
 bool constant_time_equal(std::string_view a, std::string_view b);
 

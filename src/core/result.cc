@@ -14,6 +14,8 @@ const char* errc_name(Errc code) {
       return "second_factor_required";
     case Errc::permission_denied:
       return "permission_denied";
+    case Errc::reauth_required:
+      return "reauth_required";
     case Errc::not_found:
       return "not_found";
     case Errc::already_exists:

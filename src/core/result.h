@@ -17,6 +17,7 @@ enum class Errc {
   unauthenticated,         // no or bad credentials (401)
   second_factor_required,  // password fine, TOTP code missing or wrong (401 totp_required)
   permission_denied,       // known caller, not allowed (403)
+  reauth_required,         // allowed after a fresh sign-in of this session (403 reauth_required)
   not_found,               // unknown, or not visible to the caller (404)
   already_exists,          // unique constraint (409)
   failed_precondition,     // state does not allow it (409)

@@ -122,6 +122,7 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   // connection's empty std::deque still holds a 512-byte block.
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queue_head_ = 0;
+  std::size_t queued_bytes_ = 0;
   std::optional<std::pair<int, std::string>> close_request_;
   bool ready_ = false;
   bool ended_ = false;
@@ -129,11 +130,12 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 };
 
 struct Server::Impl {
-  Impl(ServerOptions o, const Router& r, WorkerPool& p, WsFactory f)
+  Impl(ServerOptions o, const Router& r, WorkerPool& p, WsFactory f, WsAdmission a)
       : opts(std::move(o)),
         router(r),
         pool(p),
         ws_factory(std::move(f)),
+        ws_admission(std::move(a)),
         request_id_prefix(hex_encode(random_bytes(4))),
         requests(prometheus::BuildCounter()
                      .Name("parley_http_requests_total")
@@ -149,7 +151,12 @@ struct Server::Impl {
                         .Help("Open client connections by kind")
                         .Register(metrics::registry())),
         http_open(connections.Add({{"kind", "http"}})),
-        ws_open(connections.Add({{"kind", "websocket"}})) {
+        ws_open(connections.Add({{"kind", "websocket"}})),
+        refused_connections(prometheus::BuildCounter()
+                                .Name("parley_refused_connections_total")
+                                .Help("Connections closed at accept: max_connections were open")
+                                .Register(metrics::registry())
+                                .Add({})) {
     for (unsigned i = 0; i < std::max(1u, opts.io_threads); ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
@@ -170,6 +177,7 @@ struct Server::Impl {
   const Router& router;
   WorkerPool& pool;
   WsFactory ws_factory;
+  WsAdmission ws_admission;
   std::string request_id_prefix;
   std::atomic<std::uint64_t> request_counter{0};
   std::atomic<std::uint64_t> conn_counter{0};
@@ -196,6 +204,7 @@ struct Server::Impl {
   prometheus::Family<prometheus::Gauge>& connections;
   prometheus::Gauge& http_open;
   prometheus::Gauge& ws_open;
+  prometheus::Counter& refused_connections;
 };
 
 // ---- WebSocket connection ----
@@ -216,10 +225,12 @@ void WsConn::send(std::shared_ptr<const std::string> text) {
 
 void WsConn::enqueue(std::shared_ptr<const std::string> text) {
   if (ended_ || close_request_) return;
-  if (queue_.size() - queue_head_ >= server_.opts.ws_send_queue_frames) {
+  if (queue_.size() - queue_head_ >= server_.opts.ws_send_queue_frames ||
+      queued_bytes_ + text->size() > server_.opts.ws_send_queue_bytes) {
     request_close(kCloseSlowConsumer, "send queue full: reconnect and catch up");
     return;
   }
+  queued_bytes_ += text->size();
   queue_.push_back(std::move(text));
   wake_.cancel();
 }
@@ -271,6 +282,7 @@ void WsConn::request_close(int code, std::string reason) {
   close_request_.emplace(code, std::move(reason));
   queue_.clear();
   queue_head_ = 0;
+  queued_bytes_ = 0;
   wake_.cancel();
 }
 
@@ -300,6 +312,7 @@ asio::awaitable<void> WsConn::write_loop() {
       continue;
     }
     auto frame = std::move(queue_[queue_head_++]);
+    queued_bytes_ -= frame->size();
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
     if (ec) co_return;
   }
@@ -498,18 +511,25 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
         if (ec) break;
         auto upgrade = parser.release();
         Request req;
+        req.method = Method::get;
         req.target = std::string(upgrade.target());
         req.peer_ip = peer;
         for (const auto& f : upgrade)
           req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-        on_exit.uncount();  // from here on it is counted as a WebSocket
-        auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
-        std::string early = beast::buffers_to_string(buffer.data());
-        // Its own coroutine, so this HTTP session's frame (parser, buffers, response) is freed
-        // rather than held for the WebSocket's whole life: it is most of an idle socket's memory.
-        asio::co_spawn(conn->executor(), conn->run(std::move(upgrade), std::move(req), std::move(early)),
-                       asio::detached);
-        co_return;
+        if (auto refused = ws_admission ? ws_admission(req) : std::nullopt) {
+          resp = std::move(*refused);
+          early_error = true;
+        } else {
+          on_exit.uncount();  // from here on it is counted as a WebSocket
+          auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
+          std::string early = beast::buffers_to_string(buffer.data());
+          // Its own coroutine, so this HTTP session's frame (parser, buffers, response) is freed
+          // rather than held for the WebSocket's whole life: most of an idle socket's memory.
+          asio::co_spawn(conn->executor(),
+                         conn->run(std::move(upgrade), std::move(req), std::move(early)),
+                         asio::detached);
+          co_return;
+        }
       }
     }
 
@@ -552,6 +572,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (!resp.content_type.empty()) out.set(bhttp::field::content_type, resp.content_type);
     out.set("X-Request-Id", req->request_id);
     for (const auto& h : resp.headers) out.set(h.name, h.value);
+    for (const auto& h : opts.default_headers)
+      if (out.find(h.name) == out.end()) out.set(h.name, h.value);
     out.keep_alive(keep_alive);
     out.body() = std::move(resp.body);
     out.prepare_payload();
@@ -606,6 +628,12 @@ asio::awaitable<void> Server::Impl::accept_loop() {
       co_await t.async_wait(kTuple);
       continue;
     }
+    if (static_cast<std::size_t>(open_http + open_ws) >= opts.max_connections) {
+      // Refused before any byte is read: a flood cannot make the server allocate for it.
+      refused_connections.Increment();
+      socket.close(ec);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(ctx, serve_http(std::move(socket)), asio::detached);
   }
@@ -631,8 +659,9 @@ void Server::Impl::begin_shutdown() {
 
 // ---- Server ----
 
-Server::Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory f)
-    : impl_(std::make_unique<Impl>(std::move(options), router, pool, std::move(f))) {}
+Server::Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory f,
+               WsAdmission a)
+    : impl_(std::make_unique<Impl>(std::move(options), router, pool, std::move(f), std::move(a))) {}
 
 Server::~Server() {
   stop();

@@ -3,7 +3,8 @@
 // One io_context per I/O thread; a connection lives on one thread for its life. Handlers that
 // may block run on the WorkerPool and the connection resumes on its own thread afterwards.
 // Limits: header bytes (431), body bytes (413, from Content-Length before the body is read),
-// read and idle timeouts, WebSocket frame size (close 1009) and send queue (close 4008).
+// read and idle timeouts, open connections (new ones are closed at once past max_connections),
+// WebSocket frame size (close 1009) and send queue in frames and bytes (close 4008).
 // Graceful shutdown: stop accepting, let in-flight requests finish, close WebSockets with 1001.
 //
 // start() and run() are called from the main thread; stop() from any thread.
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/worker_pool.h"
@@ -34,13 +36,20 @@ struct ServerOptions {
   std::chrono::milliseconds ws_hello_timeout{10'000};
   std::chrono::milliseconds ws_heartbeat{30'000};
   std::size_t ws_send_queue_frames = 1024;
+  // Bytes queued and not yet written: one slow reader cannot pin more than this.
+  std::size_t ws_send_queue_bytes = 1024 * 1024;
+  // HTTP and WebSocket connections open at once; past it a new connection is closed unanswered.
+  std::size_t max_connections = 50'000;
+  // Set on every response that does not set the header itself (nosniff, no-store).
+  std::vector<Header> default_headers;
   std::chrono::milliseconds shutdown_grace{10'000};
   bool access_log = true;
 };
 
 class Server {
  public:
-  Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory ws_factory);
+  Server(ServerOptions options, const Router& router, WorkerPool& pool, WsFactory ws_factory,
+         WsAdmission ws_admission = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,10 @@ class WsSession {
 using WsFactory = std::function<std::unique_ptr<WsSession>(std::shared_ptr<WsConnection>,
                                                            const Request& upgrade)>;
 
+// Asked about every upgrade request before the handshake (on the I/O thread; must not block):
+// nullopt admits it, a Response refuses it with that answer (a foreign Origin, too many sockets).
+using WsAdmission = std::function<std::optional<Response>(const Request& upgrade)>;
+
 // Close codes used by Parley (RFC 6455 4000-4999 are application codes).
 inline constexpr int kCloseGoingAway = 1001;
 inline constexpr int kCloseUnsupportedData = 1003;
@@ -54,5 +59,6 @@ inline constexpr int kCloseTooBig = 1009;
 inline constexpr int kCloseTryAgainLater = 1013;
 inline constexpr int kCloseUnauthorized = 4001;
 inline constexpr int kCloseSlowConsumer = 4008;
+inline constexpr int kCloseTooManySockets = 4009;
 
 }  // namespace parley::net

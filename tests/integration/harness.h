@@ -34,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 inline constexpr const char* kGenerousLimits =
     "register_per_ip=100000/1s,login_per_ip=100000/1s,login_per_account=100000/1s,"
     "refresh_per_ip=100000/1s,totp_per_account=100000/1s,ws_frames_per_user=100000/1s,"
-    "messages_per_user=100000/1s";
+    "messages_per_user=100000/1s,mutations_per_user=100000/1s,conversations_per_user=100000/1s,"
+    "search_per_user=100000/1s";
 
 // ---- the server process ----
 

@@ -60,6 +60,7 @@ TEST_F(PresenceTest, GetPresenceValidatesIds) {
   auto api = this->api();
   auto a = register_account(api, "pv");
   auto b = register_account(api, "pvb");
+  make_dm(api, a, b.id);  // presence answers only about contacts
 
   auto r = api.get(presence_path({b.id, a.id}), a.access);
   ASSERT_EQ(r.status, 200) << r;
@@ -93,6 +94,7 @@ TEST_F(PresenceTest, OnlineWhileConnected) {
   auto api = this->api();
   auto a = register_account(api, "pon");
   auto b = register_account(api, "ponb");
+  make_dm(api, a, b.id);  // presence answers only about contacts
   EXPECT_EQ(status_of(api, a, b.id), "offline");
   auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
@@ -111,6 +113,7 @@ TEST_F(PresenceTest, ChosenStatus) {
   auto api = this->api();
   auto a = register_account(api, "pst");
   auto b = register_account(api, "pstb");
+  make_dm(api, a, b.id);  // presence answers only about contacts
   Live b_ws(port(), b);
   ASSERT_EQ(wait_status(api, a, b.id, "online", 2s), "online");
   auto put = [&](const std::string& body) {

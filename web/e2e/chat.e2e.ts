@@ -86,7 +86,8 @@ describe.sequential('parley web app, two people', () => {
 
   it('alice starts a DM; bob gets an unread badge, then they chat in real time', async () => {
     const a = alice.page;
-    await a.getByRole('button', { name: 'New message' }).click();
+    await a.getByRole('button', { name: 'New…' }).click();
+    await a.getByRole('menuitem', { name: 'New message' }).click();
     await a.getByLabel('Search people').fill('bob');
     await a.getByRole('option', { name: /bob/ }).click();
     await a.getByRole('button', { name: 'Start conversation' }).click();
@@ -121,14 +122,16 @@ describe.sequential('parley web app, two people', () => {
     const b = bob.page;
     // A draft stays with its conversation.
     await a.getByRole('textbox', { name: 'Message', exact: true }).fill('half-written thought');
-    await a.getByRole('button', { name: 'New channel' }).click();
+    await a.getByRole('button', { name: 'New…' }).click();
+    await a.getByRole('menuitem', { name: 'New channel' }).click();
     await a.getByLabel('Channel name').fill('general');
     await a.getByLabel(/Topic/).fill('Everything and nothing');
     await a.getByRole('button', { name: 'Create channel' }).click();
     await timeline(a).waitFor();
     await a.getByRole('heading', { name: /general/ }).waitFor();
 
-    await b.getByRole('button', { name: 'Browse channels' }).click();
+    await b.getByRole('button', { name: 'New…' }).click();
+    await b.getByRole('menuitem', { name: 'Browse channels' }).click();
     await b.getByRole('button', { name: 'Join #general' }).click();
     await b.getByRole('heading', { name: /general/ }).waitFor();
 
@@ -250,7 +253,7 @@ describe.sequential('parley web app, two people', () => {
       await p.getByText(/You are offline/).waitFor({ state: 'hidden', timeout: 30_000 });
       for (let i = 1; i <= 3; i++) await seeText(p, `Missed message ${i}`);
     }
-    await message(a, 'Sent while the server was down').getByRole('button', { name: 'Retry' }).click();
+    // Regression: failed sends were not retried after the reconnect; now they go by themselves.
     await seeText(b, 'Sent while the server was down');
     await until('retry confirmed', async () => (await message(a, 'Sent while the server was down').getByRole('button', { name: 'Retry' }).count()) === 0);
 
@@ -322,7 +325,7 @@ describe.sequential('parley web app, two people', () => {
     await a.getByRole('search').getByRole('button', { name: 'Search' }).click();
     await a.getByRole('list', { name: 'Search results' }).getByRole('button').first().click();
     await seeText(a, 'History 0042');
-    await timeline(a).locator('li.msg.highlight', { hasText: 'History 0042' }).waitFor();
+    await timeline(a).locator('li.msg.is-highlight', { hasText: 'History 0042' }).waitFor();
     await shot(a, '12-search-jump');
     await a.getByRole('button', { name: 'Close search' }).click();
 

@@ -133,3 +133,66 @@ export async function apiCall<T = any>(base: string, path: string, opts: { metho
   if (!res.ok) throw new Error(`${opts.method ?? 'GET'} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }
+
+export const PASSWORD = 'correct horse battery';
+
+/** Registers a user over the API; returns the user and an access token. */
+export async function registerUser(base: string, username: string, display_name?: string): Promise<{ user: { id: string }; access_token: string }> {
+  return apiCall(base, '/auth/register', { method: 'POST', body: { username, password: PASSWORD, display_name } });
+}
+
+export async function signInUi(w: Watched, username: string, path = '/') {
+  await w.page.goto(path);
+  await w.page.getByLabel('Username').fill(username);
+  await w.page.getByLabel('Password').fill(PASSWORD);
+  await w.page.getByRole('button', { name: 'Sign in' }).click();
+  await w.page.getByRole('navigation', { name: 'Conversations' }).waitFor();
+}
+
+export async function until(what: string, f: () => Promise<boolean>, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await f().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Horizontal overflow of the page in CSS pixels (0 when nothing sticks out). */
+export async function overflowX(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const d = document.documentElement;
+    return Math.max(d.scrollWidth - d.clientWidth, document.body.scrollWidth - document.body.clientWidth);
+  });
+}
+
+let axeSource: string | null = null;
+
+/** Runs axe-core in the page; returns the serious and critical violations as short strings. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!axeSource) {
+    const { createRequire } = await import('node:module');
+    const { readFileSync } = await import('node:fs');
+    axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  // evaluate() runs outside the page's CSP (no inline <script> is added).
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  const r = await page.evaluate(async () => {
+    const axe = (window as any).axe;
+    const res = await axe.run(document, { resultTypes: ['violations'] });
+    return res.violations
+      .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v: any) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n: any) => n.target.join(' ')).join(' | ')}`);
+  });
+  return r as string[];
+}
+
+/** Screenshots in light and dark. */
+export async function shots(page: Page, name: string) {
+  const before = await page.evaluate(() => document.documentElement.dataset.theme ?? 'light');
+  for (const theme of ['light', 'dark']) {
+    await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
+    await page.screenshot({ path: join(RESULTS, `${name}-${theme}.png`), fullPage: false });
+  }
+  await page.evaluate((t) => (document.documentElement.dataset.theme = t), before);
+}

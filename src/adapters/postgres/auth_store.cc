@@ -40,10 +40,11 @@ const std::vector<Migration> kMigrations = {
      "  kid TEXT COLLATE \"C\" PRIMARY KEY,"
      "  secret BYTEA NOT NULL,"
      "  created_at BIGINT NOT NULL);"},
+    {2, "ALTER TABLE auth_sessions ADD COLUMN authenticated_at BIGINT NOT NULL DEFAULT 0;"},
 };
 
 constexpr const char* kSessionColumns =
-    "id, user_id, device_name, created_at, last_seen_at, revoked_at";
+    "id, user_id, device_name, created_at, last_seen_at, revoked_at, expires_at, authenticated_at";
 
 auth::SessionRecord row_to_session(const Rows& r, int i) {
   auth::SessionRecord s;
@@ -53,6 +54,8 @@ auth::SessionRecord row_to_session(const Rows& r, int i) {
   s.created_at = r.integer(i, 3);
   s.last_seen_at = r.integer(i, 4);
   if (!r.is_null(i, 5)) s.revoked_at = r.integer(i, 5);
+  s.expires_at = r.integer(i, 6);
+  s.authenticated_at = r.integer(i, 7);
   return s;
 }
 
@@ -120,8 +123,9 @@ class PostgresAuthStore final : public auth::AuthStore {
     return pool_.transaction([&](Connection& c) -> Result<void> {
       c.exec(
           "INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at,"
-          " expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-          {s.id, s.user_id, s.device_name, s.created_at, s.last_seen_at, refresh_expires_at});
+          " expires_at, authenticated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {s.id, s.user_id, s.device_name, s.created_at, s.last_seen_at, refresh_expires_at,
+           s.authenticated_at});
       c.exec(
           "INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
           " VALUES ($1, $2, $3)",
@@ -167,6 +171,35 @@ class PostgresAuthStore final : public auth::AuthStore {
                    .affected();
       if (n == 0) return fail(Errc::not_found, "no such session");
       c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = $1", {id});
+      return ok();
+    });
+  }
+
+  Result<std::vector<std::string>> revoke_sessions(const std::string& user_id,
+                                                   const std::string& keep, Millis now) override {
+    std::vector<std::string> ids;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      ids.clear();
+      auto q = c.exec(
+          "UPDATE auth_sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3"
+          " AND revoked_at IS NULL RETURNING id",
+          {now, user_id, keep});
+      for (int i = 0; i < q.size(); ++i) ids.push_back(q.text(i, 0));
+      c.exec("DELETE FROM auth_refresh_tokens WHERE session_id = ANY($1::text[])",
+             {Param::text_array(ids)});
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return ids;
+  }
+
+  Result<void> mark_authenticated(const std::string& session_id, Millis now) override {
+    return pool_.run([&](Connection& c) -> Result<void> {
+      if (c.exec("UPDATE auth_sessions SET authenticated_at = $1 WHERE id = $2"
+                 " AND revoked_at IS NULL AND expires_at > $1",
+                 {now, session_id})
+              .affected() == 0)
+        return fail(Errc::not_found, "no such session");
       return ok();
     });
   }

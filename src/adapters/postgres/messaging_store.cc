@@ -89,6 +89,9 @@ const std::vector<Migration> kMigrations = {
      "  pinned_by TEXT COLLATE \"C\" NOT NULL,"
      "  pinned_at BIGINT NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
+    {2, "UPDATE conversations SET channel_name = NULL WHERE visibility <> 0;"},
+    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
+        " (SELECT id FROM conversations WHERE type = 0);"},
 };
 
 constexpr const char* kConvColumns =
@@ -272,7 +275,9 @@ std::optional<Membership> membership_of(Connection& c, const std::string& cid,
 void insert_conversation(Connection& c, const Conversation& conv,
                          const std::optional<std::string>& dm_key) {
   std::optional<std::string> channel_name;
-  if (conv.type == ConversationType::channel) channel_name = conv.name;
+  // Unique among public channels only (as in the SQLite store).
+  if (conv.type == ConversationType::channel && conv.visibility == Visibility::public_)
+    channel_name = conv.name;
   c.exec(
       "INSERT INTO conversations (id, type, name, topic, visibility, activity, created_by,"
       " created_at, dm_key, channel_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -326,7 +331,7 @@ class PostgresMessagingStore final : public MessagingStore {
         if (!found) return fail(Errc::internal, "direct conversation vanished");
         return ok();
       }
-      std::vector<Member> members{{a, Role::owner, proposed.created_at}};
+      std::vector<Member> members{{a, Role::member, proposed.created_at}};  // a DM has no owner
       if (b != a) members.push_back({b, Role::member, proposed.created_at});
       auto added = insert_members(c, proposed.id, members);
       add_member_count(c, proposed.id, static_cast<std::int64_t>(added.size()));
@@ -433,6 +438,23 @@ class PostgresMessagingStore final : public MessagingStore {
     return out;
   }
 
+  Result<std::vector<std::string>> co_members(const std::string& user_id,
+                                              const std::vector<std::string>& candidates) override {
+    std::vector<std::string> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      auto q = c.exec(
+          "SELECT DISTINCT them.user_id FROM members me"
+          " JOIN members them ON them.conversation_id = me.conversation_id"
+          " WHERE me.user_id = $1 AND them.user_id = ANY($2::text[])",
+          {user_id, Param::text_array(candidates)});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
   Result<Conversation> update_conversation(const std::string& id,
                                            const std::optional<std::string>& name,
                                            const std::optional<std::string>& topic) override {
@@ -442,7 +464,8 @@ class PostgresMessagingStore final : public MessagingStore {
       try {
         auto q = c.exec(sql({"UPDATE conversations c SET name = coalesce($1, c.name),"
                              " topic = coalesce($2, c.topic),"
-                             " channel_name = CASE WHEN c.type = 2 THEN coalesce($1, c.name) END"
+                             " channel_name = CASE WHEN c.type = 2 AND c.visibility = 0"
+                             " THEN coalesce($1, c.name) END"
                              " WHERE c.id = $3 RETURNING ",
                              kConvColumns}),
                         {name, topic, id});
@@ -569,18 +592,25 @@ class PostgresMessagingStore final : public MessagingStore {
           "   last_message_at = GREATEST(last_message_at, $7::bigint),"
           "   activity = GREATEST(activity, $7::bigint)"
           "   WHERE id = $2 RETURNING last_seq),"
-          " r AS (UPDATE members SET last_read_seq = s.last_seq FROM s"
-          "   WHERE members.conversation_id = $2 AND members.user_id = $3"
-          "   AND members.last_read_seq < s.last_seq)"
+          // The sender's membership row is the gate: a removal that committed first (or
+          // that this waits for) leaves nothing to update, so nothing is inserted; one that
+          // comes later waits for this commit.
+          " r AS (UPDATE members SET last_read_seq = GREATEST(last_read_seq, s.last_seq) FROM s"
+          "   WHERE members.conversation_id = $2 AND members.user_id = $3 RETURNING 1)"
           " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
           "   thread_root_id, created_at)"
           " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
-          "   $7::bigint FROM s"
+          "   $7::bigint FROM s, r"
           " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
           {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
            m.created_at});
       if (ins.empty()) {
-        if (c.exec("SELECT 1 FROM conversations WHERE id = $1", {m.conversation_id}).empty())
+        // Nothing inserted: the send is a retry (its original exists), or the sender is not a
+        // member (or the conversation is gone).
+        if (c.exec("SELECT 1 FROM messages WHERE conversation_id = $1 AND sender_id = $2"
+                   " AND client_msg_id = $3",
+                   {m.conversation_id, m.sender_id, m.client_msg_id})
+                .empty())
           return fail(Errc::not_found, "conversation not found");
         // A retried send (perhaps committed by another node while this one waited for the
         // lock): roll back, and with it the seq, and answer with the original.

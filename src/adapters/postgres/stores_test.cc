@@ -78,6 +78,11 @@ class SkippedAuthStore final : public auth::AuthStore {
   Result<void> revoke_session(const std::string&, const std::string&, Millis) override {
     return ok();
   }
+  Result<std::vector<std::string>> revoke_sessions(const std::string&, const std::string&,
+                                                   Millis) override {
+    return std::vector<std::string>{};
+  }
+  Result<void> mark_authenticated(const std::string&, Millis) override { return ok(); }
   Result<auth::RotateResult> rotate_refresh(const std::string&, const std::string&, Millis,
                                             Millis) override {
     return auth::RotateResult{};
@@ -355,8 +360,12 @@ TEST(PostgresMessaging, TwoNodesSendingAtOnceGetGapFreeSeqAndOneCopyOfARetriedSe
     tb.join();
   }
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(
-      a->create_conversation(channel("C1", "general"), {{"U1", messaging::Role::owner, 1}}));
+  ASSERT_TRUE(a->create_conversation(channel("C1", "general"),
+                                     {{"U0", messaging::Role::owner, 1},
+                                      {"U1", messaging::Role::member, 1},
+                                      {"U2", messaging::Role::member, 1},
+                                      {"U3", messaging::Role::member, 1},
+                                      {"U9", messaging::Role::member, 1}}));
 
   constexpr int kThreadsPerNode = 4, kEach = 40;
   std::vector<std::thread> threads;

@@ -63,7 +63,7 @@ if op == 'sock' then
   else
     redis.call('HDEL', key, ARGV[5])
   end
-  redis.call('HSET', key, 'last', now)
+  if redis.call('HGET', key, 'chosen') ~= 'invisible' then redis.call('HSET', key, 'last', now) end
 elseif op == 'chosen' then
   redis.call('HSET', key, 'chosen', ARGV[5], 'last', now)
 else

@@ -34,10 +34,11 @@ const std::vector<Migration> kMigrations = {
      "  kid TEXT PRIMARY KEY,"
      "  secret BLOB NOT NULL,"
      "  created_at INTEGER NOT NULL);"},
+    {2, "ALTER TABLE auth_sessions ADD COLUMN authenticated_at INTEGER NOT NULL DEFAULT 0;"},
 };
 
 constexpr const char* kSessionColumns =
-    "id, user_id, device_name, created_at, last_seen_at, revoked_at";
+    "id, user_id, device_name, created_at, last_seen_at, revoked_at, expires_at, authenticated_at";
 
 auth::SessionRecord row_to_session(const Stmt& s) {
   auth::SessionRecord r;
@@ -47,6 +48,8 @@ auth::SessionRecord row_to_session(const Stmt& s) {
   r.created_at = s.integer(3);
   r.last_seen_at = s.integer(4);
   if (!s.is_null(5)) r.revoked_at = s.integer(5);
+  r.expires_at = s.integer(6);
+  r.authenticated_at = s.integer(7);
   return r;
 }
 
@@ -108,13 +111,14 @@ class SqliteAuthStore final : public auth::AuthStore {
     return db_.write([&](Connection& c) -> Result<void> {
       c.prepare(
            "INSERT INTO auth_sessions (id, user_id, device_name, created_at, last_seen_at,"
-           " expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+           " expires_at, authenticated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
           .bind(1, s.id)
           .bind(2, s.user_id)
           .bind(3, s.device_name)
           .bind(4, s.created_at)
           .bind(5, s.last_seen_at)
           .bind(6, refresh_expires_at)
+          .bind(7, s.authenticated_at)
           .exec();
       c.prepare(
            "INSERT INTO auth_refresh_tokens (token_hash, session_id, expires_at)"
@@ -165,6 +169,37 @@ class SqliteAuthStore final : public auth::AuthStore {
                   .exec();
       if (n == 0) return fail(Errc::not_found, "no such session");
       c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ?").bind(1, id).exec();
+      return ok();
+    });
+  }
+
+  Result<std::vector<std::string>> revoke_sessions(const std::string& user_id,
+                                                   const std::string& keep, Millis now) override {
+    std::vector<std::string> ids;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      ids.clear();
+      auto q = c.prepare(
+          "UPDATE auth_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND id != ?3"
+          " AND revoked_at IS NULL RETURNING id");
+      q.bind(1, now).bind(2, user_id).bind(3, keep);
+      while (q.step()) ids.push_back(q.text(0));
+      auto drop = c.prepare("DELETE FROM auth_refresh_tokens WHERE session_id = ?");
+      for (const auto& id : ids) drop.bind(1, id).exec();
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return ids;
+  }
+
+  Result<void> mark_authenticated(const std::string& session_id, Millis now) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      int n = c.prepare(
+                   "UPDATE auth_sessions SET authenticated_at = ?1 WHERE id = ?2"
+                   " AND revoked_at IS NULL AND expires_at > ?1")
+                  .bind(1, now)
+                  .bind(2, session_id)
+                  .exec();
+      if (n == 0) return fail(Errc::not_found, "no such session");
       return ok();
     });
   }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "adapters/sqlite/stores.h"
+#include "core/json.h"
 
 namespace parley::sqlite {
 namespace {
@@ -68,6 +69,9 @@ const std::vector<Migration> kMigrations = {
      "  pinned_by TEXT NOT NULL,"
      "  pinned_at INTEGER NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
+    {2, "UPDATE conversations SET channel_name = NULL WHERE visibility != 0;"},
+    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
+        " (SELECT id FROM conversations WHERE type = 0);"},
 };
 
 constexpr const char* kConvColumns =
@@ -217,7 +221,7 @@ class SqliteMessagingStore final : public MessagingStore {
       }
       insert_conversation(c, proposed, &key);
       int added = 0;
-      std::vector<Member> members{{a, Role::owner, proposed.created_at}};
+      std::vector<Member> members{{a, Role::member, proposed.created_at}};  // a DM has no owner
       if (b != a) members.push_back({b, Role::member, proposed.created_at});
       insert_members(c, proposed.id, members, added);
       set_member_count(c, proposed.id, added);
@@ -328,6 +332,25 @@ class SqliteMessagingStore final : public MessagingStore {
     return out;
   }
 
+  Result<std::vector<std::string>> co_members(const std::string& user_id,
+                                              const std::vector<std::string>& candidates) override {
+    boost::json::array ids;
+    for (const auto& id : candidates) ids.emplace_back(id);
+    std::string ids_json = json::serialize(ids);
+    std::vector<std::string> out;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(
+          "SELECT DISTINCT them.user_id FROM members me"
+          " JOIN members them ON them.conversation_id = me.conversation_id"
+          " WHERE me.user_id = ?1 AND them.user_id IN (SELECT value FROM json_each(?2))");
+      q.bind(1, user_id).bind(2, ids_json);
+      while (q.step()) out.push_back(q.text(0));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
   Result<Conversation> update_conversation(const std::string& id,
                                            const std::optional<std::string>& name,
                                            const std::optional<std::string>& topic) override {
@@ -336,7 +359,8 @@ class SqliteMessagingStore final : public MessagingStore {
       try {
         c.prepare(
              "UPDATE conversations SET name = coalesce(?1, name), topic = coalesce(?2, topic),"
-             " channel_name = CASE WHEN type = 2 THEN coalesce(?1, name) END WHERE id = ?3")
+             " channel_name = CASE WHEN type = 2 AND visibility = 0 THEN coalesce(?1, name) END"
+             " WHERE id = ?3")
             .bind(1, name)
             .bind(2, topic)
             .bind(3, id)
@@ -467,6 +491,11 @@ class SqliteMessagingStore final : public MessagingStore {
           return fail(Errc::invalid_argument,
                       "thread_root_id is not a message of this conversation", "thread_root_id");
       }
+      // Membership is checked here, in the write, not only before it: a member removed while
+      // the send waited for the writer cannot post.
+      auto member = c.prepare("SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?");
+      member.bind(1, m.conversation_id).bind(2, m.sender_id);
+      if (!member.step()) return fail(Errc::not_found, "conversation not found");
       auto next = c.prepare(
           "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?1,"
           " activity = ?1 WHERE id = ?2 RETURNING last_seq");
@@ -775,7 +804,9 @@ class SqliteMessagingStore final : public MessagingStore {
       q.bind(9, *dm_key);
     else
       q.bind_null(9);
-    if (conv.type == ConversationType::channel)
+    // Names are unique among public channels only: a private channel's name is nobody
+    // else's business, and a clash would tell an outsider it exists.
+    if (conv.type == ConversationType::channel && conv.visibility == Visibility::public_)
       q.bind(10, conv.name);
     else
       q.bind_null(10);

@@ -6,11 +6,19 @@
 //
 // This index reads the messaging module's table: the one place where two modules share storage,
 // because "indexed in the same transaction" asks for it (docs/decisions.md).
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
 #include <algorithm>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "adapters/sqlite/stores.h"
+#include "modules/search/search.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "core/text.h"
 
 namespace parley::sqlite {
@@ -31,6 +39,8 @@ const std::vector<Migration> kMigrations = {
      "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
      "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, old.text);"
      "END;"},
+    // The index's own per-trigram document counts, for the planner in find().
+    {2, "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');"},
 };
 
 // An FTS5 string literal: the term in double quotes, its own quotes doubled.
@@ -52,67 +62,139 @@ std::string like_contains(const std::string& s) {
   return p + "%";
 }
 
+// The trigrams of a term as FTS5's trigram tokenizer indexes them (ASCII folded to lower case;
+// other characters as they are, so an upper-case non-ASCII letter may find no count, which
+// only makes the estimate below err towards the index).
+std::vector<std::string> trigrams(const std::string& term) {
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < term.size(); ++i)
+    if ((static_cast<unsigned char>(term[i]) & 0xC0) != 0x80) starts.push_back(i);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i + 2 < starts.size(); ++i) {
+    std::size_t end = i + 3 < starts.size() ? starts[i + 3] : term.size();
+    out.push_back(text::ascii_lower(term.substr(starts[i], end - starts[i])));
+  }
+  return out;
+}
+
 class SqliteSearchIndex final : public search::SearchIndex {
   static constexpr int kCandidates = 2'000;
 
  public:
-  explicit SqliteSearchIndex(Database& db) : db_(db) {}
+  explicit SqliteSearchIndex(Database& db)
+      : db_(db),
+        plans_(prometheus::BuildCounter()
+                   .Name("parley_search_plans_total")
+                   .Help("Searches by plan: through the caller's own messages, or the text index")
+                   .Register(metrics::registry())),
+        scoped_(plans_.Add({{"plan", "scoped"}})),
+        indexed_(plans_.Add({{"plan", "index"}})) {}
 
+  // Two plans, and the cheaper one for this caller: walk the caller's own messages (cost: how
+  // many they can read), or the trigram index (cost: how many messages anywhere hold the rarest
+  // trigram, estimated from the index's own counts). Either way a search costs at most what the
+  // caller's data costs, never the whole database's matches. Both rank the newest kCandidates
+  // matches with search::relevance(), so the plan never changes the order of results.
   Result<std::vector<std::string>> find(const search::IndexQuery& q) override {
     std::string match;
-    std::vector<std::string> likes;
+    std::vector<std::string> likes, ranked_terms;
     for (const auto& t : q.terms) {
       if (text::char_count(t) >= 3) {
         if (!match.empty()) match += " AND ";
         match += fts_phrase(t);
-      } else {
-        likes.push_back(like_contains(t));
+        ranked_terms.push_back(t);
       }
+      likes.push_back(like_contains(t));
     }
     boost::json::array ids;
     for (const auto& id : q.conversation_ids) ids.emplace_back(id);
     std::string ids_json = json::serialize(ids);
 
-    // The statement's shape depends on which filters are present; each shape is cached.
     std::string filters =
         " AND m.deleted = 0 AND m.conversation_id IN (SELECT value FROM json_each(?2))";
     if (q.sender_id) filters += " AND m.sender_id = ?3";
     if (q.before) filters += " AND m.created_at < ?4";
     if (q.after) filters += " AND m.created_at > ?5";
-    for (std::size_t i = 0; i < likes.size(); ++i)
-      filters += " AND m.text LIKE ?" + std::to_string(9 + i) + " ESCAPE '\\'";
-    std::string sql;
-    if (match.empty()) {
-      sql = "SELECT m.id FROM messages m WHERE 1" + filters + " ORDER BY m.pk DESC";
-    } else {
-      // Ranking scores every candidate, so rank only the newest kCandidates matches: a common
-      // word costs the same as a rare one, and recent messages are what people look for.
-      sql = "SELECT id FROM (SELECT m.id AS id, m.pk AS pk, bm25(message_fts) AS score"
-            " FROM message_fts f JOIN messages m ON m.pk = f.rowid WHERE message_fts MATCH ?1" +
-            filters + " ORDER BY f.rowid DESC LIMIT ?8) ORDER BY score, pk DESC";
-    }
-    sql += " LIMIT ?6 OFFSET ?7";
+    const int candidates = std::max(kCandidates, q.offset + q.limit);
 
-    std::vector<std::string> out;
+    struct Candidate {
+      std::string id;
+      std::int64_t pk;
+      double score;
+    };
+    std::vector<Candidate> found;
     auto r = db_.read([&](Connection& c) -> Result<void> {
+      found.clear();
+      bool scoped = match.empty() || caller_rows(c, ids_json) <= index_rows(c, q.terms);
+      std::string sql;
+      if (scoped) {
+        sql = "SELECT m.id, m.pk, m.text FROM messages m WHERE 1" + filters;
+        for (std::size_t i = 0; i < likes.size(); ++i)
+          sql += " AND m.text LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+      } else {
+        // Short terms cannot use trigrams: checked on the rows the index selects.
+        sql = "SELECT m.id, m.pk, m.text FROM message_fts f JOIN messages m ON m.pk = f.rowid"
+              " WHERE message_fts MATCH ?1" + filters;
+        for (std::size_t i = 0; i < likes.size(); ++i)
+          if (text::char_count(q.terms[i]) < 3)
+            sql += " AND m.text LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+      }
+      sql += " ORDER BY m.pk DESC LIMIT ?6";
+      (scoped ? scoped_ : indexed_).Increment();
       auto s = c.prepare(sql);
-      if (!match.empty()) s.bind(1, match);
+      if (!scoped) s.bind(1, match);
       s.bind(2, ids_json);
       if (q.sender_id) s.bind(3, *q.sender_id);
       if (q.before) s.bind(4, *q.before);
       if (q.after) s.bind(5, *q.after);
-      s.bind(6, q.limit).bind(7, q.offset);
-      if (!match.empty()) s.bind(8, std::max(kCandidates, q.offset + q.limit));
-      for (std::size_t i = 0; i < likes.size(); ++i) s.bind(static_cast<int>(9 + i), likes[i]);
-      while (s.step()) out.push_back(s.text(0));
+      s.bind(6, candidates);
+      for (std::size_t i = 0; i < likes.size(); ++i)
+        if (scoped || text::char_count(q.terms[i]) < 3)
+          s.bind(static_cast<int>(10 + i), likes[i]);
+      while (s.step())
+        found.push_back({s.text(0), s.integer(1),
+                         ranked_terms.empty() ? 0.0 : search::relevance(s.text(2), ranked_terms)});
       return ok();
     });
     if (!r) return fail(r.error());
+    // Best match first, then newest (found is newest first, and the sort is stable).
+    std::stable_sort(found.begin(), found.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+    std::vector<std::string> out;
+    for (std::size_t i = static_cast<std::size_t>(q.offset);
+         i < found.size() && static_cast<int>(out.size()) < q.limit; ++i)
+      out.push_back(std::move(found[i].id));
     return out;
   }
 
  private:
+  // Messages the caller can read in the conversations asked for (deleted ones included).
+  static std::int64_t caller_rows(Connection& c, const std::string& ids_json) {
+    auto s = c.prepare(
+        "SELECT coalesce(sum(last_seq), 0) FROM conversations"
+        " WHERE id IN (SELECT value FROM json_each(?1))");
+    s.bind(1, ids_json);
+    return s.step() ? s.integer(0) : 0;
+  }
+
+  // Messages anywhere that hold the rarest trigram of the query: an upper bound of the rows
+  // the index plan joins.
+  static std::int64_t index_rows(Connection& c, const std::vector<std::string>& terms) {
+    std::optional<std::int64_t> least;
+    for (const auto& t : terms)
+      for (const auto& tri : trigrams(t)) {
+        auto s = c.prepare("SELECT doc FROM message_fts_terms WHERE term = ?1");
+        s.bind(1, tri);
+        std::int64_t docs = s.step() ? s.integer(0) : 0;
+        if (!least || docs < *least) least = docs;
+      }
+    return least.value_or(std::numeric_limits<std::int64_t>::max());
+  }
+
   Database& db_;
+  prometheus::Family<prometheus::Counter>& plans_;
+  prometheus::Counter& scoped_;
+  prometheus::Counter& indexed_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/metrics.h"
 #include "modules/auth/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
@@ -58,6 +59,64 @@ search::IndexFixture make_index_fixture() {
 }
 
 }  // namespace
+
+// The value of a counter in the process's metrics text (0 when absent).
+double counter(const std::string& series) {
+  auto text = metrics::render_text();
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size() + 2));
+}
+
+// Search cost follows the caller's own data: a caller whose conversations hold few messages
+// gets them walked directly, however many messages elsewhere match; a rare word is looked up in
+// the index, however much the caller can read. Same results either way.
+TEST(SqliteSearchIndex, PlansByTheCallersDataAndTheIndexCounts) {
+  auto f = make_index_fixture();
+  ASSERT_TRUE(f.store && f.index);
+  for (const char* id : {"BIG", "MINE"}) {
+    messaging::Conversation c;
+    c.id = id;
+    c.type = messaging::ConversationType::group;
+    c.created_by = "U1";
+    ASSERT_TRUE(f.store->create_conversation(c, {{"U1", messaging::Role::owner, 1}}));
+  }
+  auto put = [&](const std::string& id, const std::string& conv, const std::string& text) {
+    messaging::NewMessage m;
+    m.id = m.client_msg_id = id;
+    m.conversation_id = conv;
+    m.sender_id = "U1";
+    m.text = text;
+    m.created_at = 1000;
+    ASSERT_TRUE(f.store->append(m));
+  };
+  for (int i = 0; i < 400; ++i) put("B" + std::to_string(i), "BIG", "a needle in the haystack");
+  put("Z1", "BIG", "a zebra needle");
+  for (int i = 0; i < 5; ++i) put("M" + std::to_string(i), "MINE", "my own needle");
+
+  const std::string scoped = "parley_search_plans_total{plan=\"scoped\"}";
+  const std::string indexed = "parley_search_plans_total{plan=\"index\"}";
+  auto find = [&](std::vector<std::string> terms, std::vector<std::string> convs) {
+    search::IndexQuery q;
+    q.terms = std::move(terms);
+    q.conversation_ids = std::move(convs);
+    q.limit = 10;
+    auto r = f.index->find(q);
+    EXPECT_TRUE(r);
+    return r ? *r : std::vector<std::string>{};
+  };
+
+  double s0 = counter(scoped), i0 = counter(indexed);
+  EXPECT_EQ(find({"needle"}, {"MINE"}),
+            (std::vector<std::string>{"M4", "M3", "M2", "M1", "M0"}));
+  EXPECT_EQ(counter(scoped), s0 + 1) << "5 own messages against 406 index matches";
+  EXPECT_EQ(counter(indexed), i0);
+
+  EXPECT_EQ(find({"zebra"}, {"BIG", "MINE"}), (std::vector<std::string>{"Z1"}));
+  EXPECT_EQ(counter(indexed), i0 + 1) << "1 index match against 406 readable messages";
+  EXPECT_EQ(find({"ze"}, {"MINE"}), std::vector<std::string>{})
+      << "a term too short for trigrams walks the caller's messages";
+  EXPECT_EQ(counter(scoped), s0 + 2);
+}
 
 TEST(SqliteDatabase, ConcurrentWritesCommitInGroupsAndAllLand) {
   auto db = Database::open(temp_db_path());

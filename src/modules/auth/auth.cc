@@ -46,12 +46,13 @@ std::string new_recovery_code() {
   return text::ascii_lower(raw.substr(0, 5) + "-" + raw.substr(5));
 }
 
-std::string recovery_hash(std::string_view code) {
+// Keyed, so that a copy of the database alone cannot test the 2^50 codes offline.
+std::string recovery_hash(std::string_view key, std::string_view code) {
   std::string norm;
   for (char c : code)
     if (c != '-' && c != ' ')
       norm += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return sha256(norm);
+  return hmac_sha256(key, norm);
 }
 
 Error unauthenticated() {
@@ -68,6 +69,7 @@ struct AuthService::Impl {
   AuthOptions opts;
   PasswordHasher hasher;
   std::unique_ptr<AccessTokenSigner> signer;
+  std::string recovery_key;  // derived from the signing key: stays with the data
   std::unique_ptr<Bus::Subscription> revocations;
   std::unique_ptr<Bus::Subscription> gaps;
 
@@ -126,6 +128,7 @@ struct AuthService::Impl {
                                       const std::optional<std::string>& device) {
     Millis now = clock.now_ms();
     SessionRecord s{new_id(now), u.id, clean_device_name(device), now, now, std::nullopt};
+    s.authenticated_at = now;
     std::string refresh = base64url_encode(random_bytes(32));
     auto r = store.create_session(s, sha256(refresh), now + opts.refresh_ttl_ms);
     if (!r) return fail(r.error());
@@ -148,7 +151,21 @@ struct AuthService::Impl {
       return store.consume_totp_step(c.user_id, static_cast<std::int64_t>(*step));
     }
     if (code.size() > 32) return false;
-    return store.consume_recovery_code(c.user_id, recovery_hash(code));
+    return store.consume_recovery_code(c.user_id, recovery_hash(recovery_key, code));
+  }
+
+  // reauth_required unless the session checked a credential within the window.
+  Result<void> recently_authenticated(const Principal& p) {
+    auto session = store.session(p.session_id);
+    if (!session) return fail(session.error());
+    if (clock.now_ms() - session->authenticated_at > opts.reauth_window_ms)
+      return fail(Errc::reauth_required,
+                  "confirm your password or a two-factor code first (POST /api/v1/auth/reauth)");
+    return ok();
+  }
+
+  void revoked_all(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) revoked(id);
   }
 };
 
@@ -164,6 +181,7 @@ Result<void> AuthService::init() {
       s.store.signing_key({new_id(s.clock.now_ms()), AccessTokenSigner::generate_secret_key()});
   if (!key) return fail(key.error());
   s.signer = std::make_unique<AccessTokenSigner>(key->kid, key->secret);
+  s.recovery_key = hmac_sha256(key->secret, "parley recovery codes v1");
   s.revocations = s.bus.subscribe(kSessionRevokedTopic, [this](std::string_view sid) {
     impl_->remember(std::string(sid), false);
   });
@@ -261,7 +279,74 @@ Result<Principal> AuthService::authenticate(const std::string& access_token) {
   return Principal{claims->user_id, claims->session_id};
 }
 
-Result<void> AuthService::logout(const Principal& p) { return revoke_session(p, p.session_id); }
+Result<void> AuthService::logout(const Principal& p) {
+  auto& s = *impl_;
+  if (auto r = s.store.revoke_session(p.user_id, p.session_id, s.clock.now_ms()); !r) return r;
+  s.revoked(p.session_id);
+  return ok();
+}
+
+Result<void> AuthService::logout_all(const Principal& p) {
+  auto& s = *impl_;
+  auto ended = s.store.revoke_sessions(p.user_id, "", s.clock.now_ms());
+  if (!ended) return fail(ended.error());
+  s.revoked_all(*ended);
+  return ok();
+}
+
+Result<void> AuthService::change_password(const Principal& p, const std::string& current_password,
+                                          const std::string& new_password) {
+  auto& s = *impl_;
+  if (auto shape = check_password_shape(new_password); !shape) return fail(shape.error());
+  auto creds = s.store.credentials(p.user_id);
+  if (!creds) return fail(creds.error());
+  if (!s.hasher.verify(creds->password_hash, current_password))
+    return fail(Errc::invalid_argument, "the current password is wrong", "current_password");
+  auto hash = s.hasher.hash(new_password);
+  if (!hash) return fail(hash.error());
+  if (auto w = s.store.set_password_hash(p.user_id, *hash); !w) return w;
+  // Whoever else held a session may have known the old password: they all end.
+  auto ended = s.store.revoke_sessions(p.user_id, p.session_id, s.clock.now_ms());
+  if (!ended) return fail(ended.error());
+  s.revoked_all(*ended);
+  return s.store.mark_authenticated(p.session_id, s.clock.now_ms());
+}
+
+Result<void> AuthService::reauthenticate(const Principal& p,
+                                         const std::optional<std::string>& password,
+                                         const std::optional<std::string>& code) {
+  auto& s = *impl_;
+  if (!password && !code)
+    return fail(Errc::invalid_argument, "give password or totp_code", "password");
+  auto creds = s.store.credentials(p.user_id);
+  if (!creds) return fail(creds.error());
+  if (password) {
+    if (!s.hasher.verify(creds->password_hash, *password))
+      return fail(Errc::invalid_argument, "the password is wrong", "password");
+  } else {
+    if (!creds->totp_secret)
+      return fail(Errc::invalid_argument, "two-factor is not enabled: give the password",
+                  "totp_code");
+    auto good = s.second_factor_ok(*creds, *creds->totp_secret, *code);
+    if (!good) return fail(good.error());
+    if (!*good) return fail(Errc::invalid_argument, "invalid or already used code", "totp_code");
+  }
+  return s.store.mark_authenticated(p.session_id, s.clock.now_ms());
+}
+
+Result<Millis> AuthService::session_expiry(const std::string& session_id) {
+  auto& s = *impl_;
+  auto session = s.store.session(session_id);
+  if (!session) {
+    if (session.error().code != Errc::not_found) return fail(session.error());
+    return fail(Errc::unauthenticated, "session ended");
+  }
+  if (session->revoked_at || session->expires_at <= s.clock.now_ms()) {
+    s.remember(session_id, false);
+    return fail(Errc::unauthenticated, "session ended");
+  }
+  return session->expires_at;
+}
 
 Result<std::vector<SessionInfo>> AuthService::sessions(const Principal& p) {
   auto list = impl_->store.active_sessions(p.user_id, impl_->clock.now_ms());
@@ -276,6 +361,8 @@ Result<std::vector<SessionInfo>> AuthService::sessions(const Principal& p) {
 Result<void> AuthService::revoke_session(const Principal& p, const std::string& session_id) {
   auto& s = *impl_;
   if (!looks_like_id(session_id)) return fail(Errc::not_found, "no such session");
+  if (session_id == p.session_id) return logout(p);
+  if (auto fresh = s.recently_authenticated(p); !fresh) return fresh;
   auto r = s.store.revoke_session(p.user_id, session_id, s.clock.now_ms());
   if (!r) return r;
   s.revoked(session_id);
@@ -284,6 +371,7 @@ Result<void> AuthService::revoke_session(const Principal& p, const std::string& 
 
 Result<TotpSetup> AuthService::totp_setup(const Principal& p) {
   auto& s = *impl_;
+  if (auto fresh = s.recently_authenticated(p); !fresh) return fail(fresh.error());
   auto creds = s.store.credentials(p.user_id);
   if (!creds) return fail(creds.error());
   if (creds->totp_secret) return fail(Errc::failed_precondition, "two-factor is already enabled");
@@ -301,6 +389,7 @@ Result<TotpSetup> AuthService::totp_setup(const Principal& p) {
 Result<std::vector<std::string>> AuthService::totp_enable(const Principal& p,
                                                           const std::string& code) {
   auto& s = *impl_;
+  if (auto fresh = s.recently_authenticated(p); !fresh) return fail(fresh.error());
   auto creds = s.store.credentials(p.user_id);
   if (!creds) return fail(creds.error());
   if (creds->totp_secret) return fail(Errc::failed_precondition, "two-factor is already enabled");
@@ -313,7 +402,7 @@ Result<std::vector<std::string>> AuthService::totp_enable(const Principal& p,
   std::vector<std::string> codes, hashes;
   for (int i = 0; i < kRecoveryCodes; ++i) {
     codes.push_back(new_recovery_code());
-    hashes.push_back(recovery_hash(codes.back()));
+    hashes.push_back(recovery_hash(s.recovery_key, codes.back()));
   }
   if (auto r = s.store.enable_totp(p.user_id, hashes); !r) return fail(r.error());
   return codes;
@@ -321,6 +410,7 @@ Result<std::vector<std::string>> AuthService::totp_enable(const Principal& p,
 
 Result<void> AuthService::totp_disable(const Principal& p, const std::string& code) {
   auto& s = *impl_;
+  if (auto fresh = s.recently_authenticated(p); !fresh) return fresh;
   auto creds = s.store.credentials(p.user_id);
   if (!creds) return fail(creds.error());
   if (!creds->totp_secret) return fail(Errc::failed_precondition, "two-factor is not enabled");

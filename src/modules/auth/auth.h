@@ -7,7 +7,8 @@
 //
 // Blocking (stores, Argon2id): call from worker threads. Thread-safe after init().
 // Errors: invalid_argument/malformed, unauthenticated (same answer for unknown user and wrong
-// password), second_factor_required, already_exists, failed_precondition, not_found.
+// password), second_factor_required, already_exists, failed_precondition, not_found,
+// reauth_required (a sensitive change without a recent credential check).
 #pragma once
 
 #include <memory>
@@ -33,6 +34,9 @@ struct AuthOptions {
   unsigned long long argon2_ops_limit = 2;
   std::size_t argon2_mem_limit_bytes = 19 * 1024 * 1024;
   std::string totp_issuer = "Parley";
+  // Sensitive changes (2FA, revoking another session) need a password or second-factor check
+  // in the session within this window (sign-in counts); else reauth_required.
+  Millis reauth_window_ms = 10 * 60 * 1000;
 };
 
 struct Tokens {
@@ -95,9 +99,22 @@ class AuthService {
   // Signature, expiry, and that the session is still active.
   Result<Principal> authenticate(const std::string& access_token);
   Result<void> logout(const Principal& p);
+  // Ends every session of the user, this one too.
+  Result<void> logout_all(const Principal& p);
   Result<std::vector<SessionInfo>> sessions(const Principal& p);
+  // Ending the caller's own session is a logout; ending another needs a recent credential check.
   Result<void> revoke_session(const Principal& p, const std::string& session_id);
+  // Needs the current password; every other session of the user ends.
+  Result<void> change_password(const Principal& p, const std::string& current_password,
+                               const std::string& new_password);
+  // A fresh credential check for this session: the password, or a TOTP/recovery code when 2FA
+  // is on. invalid_argument when it does not match.
+  Result<void> reauthenticate(const Principal& p, const std::optional<std::string>& password,
+                              const std::optional<std::string>& code);
+  // When the session's refresh token lapses; unauthenticated once it ended (revoked, expired).
+  Result<Millis> session_expiry(const std::string& session_id);
 
+  // All three need a recent credential check (reauth_required otherwise).
   Result<TotpSetup> totp_setup(const Principal& p);
   Result<std::vector<std::string>> totp_enable(const Principal& p, const std::string& code);
   Result<void> totp_disable(const Principal& p, const std::string& code);

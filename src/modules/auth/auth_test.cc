@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "access_token.h"
@@ -268,6 +269,77 @@ TEST_F(AuthServiceTest, TotpEnableLoginReplayRecoveryDisable) {
   EXPECT_EQ(svc->totp_disable(p, "000000").error().code, Errc::invalid_argument);
   ASSERT_TRUE(svc->totp_disable(p, code_now(setup->secret_base32)));
   EXPECT_TRUE(svc->login({"kate", "password1", {}, {}}));
+}
+
+TEST_F(AuthServiceTest, SensitiveChangesNeedARecentCredentialCheck) {
+  auto reg = *svc->register_user({"mona", "password1", {}, {}, {}});
+  auto other = *svc->login({"mona", "password1", {}, std::string("phone")});
+  Principal p{reg.user.id, reg.session_id};
+  ASSERT_TRUE(svc->totp_setup(p)) << "just signed in";
+  clock.advance_ms(10 * 60 * 1000 + 1);
+  EXPECT_EQ(svc->totp_setup(p).error().code, Errc::reauth_required);
+  EXPECT_EQ(svc->totp_disable(p, "123456").error().code, Errc::reauth_required);
+  EXPECT_EQ(svc->revoke_session(p, other.session_id).error().code, Errc::reauth_required);
+  EXPECT_EQ(svc->reauthenticate(p, std::string("wrongpass"), {}).error().field, "password");
+  EXPECT_EQ(svc->reauthenticate(p, {}, std::string("123456")).error().field, "totp_code")
+      << "no 2FA: a code cannot stand in for the password";
+  ASSERT_TRUE(svc->reauthenticate(p, std::string("password1"), {}));
+  EXPECT_TRUE(svc->totp_setup(p));
+  EXPECT_TRUE(svc->revoke_session(p, other.session_id));
+  EXPECT_TRUE(svc->logout(p)) << "ending one's own session never needs it";
+}
+
+TEST_F(AuthServiceTest, PasswordChangeEndsEveryOtherSessionAndLogoutAllEndsThemAll) {
+  std::vector<std::string> revoked;
+  auto sub = bus->subscribe(kSessionRevokedTopic,
+                            [&](std::string_view sid) { revoked.emplace_back(sid); });
+  auto a = *svc->register_user({"nina", "password1", {}, {}, {}});
+  auto b = *svc->login({"nina", "password1", {}, std::string("phone")});
+  auto c = *svc->login({"nina", "password1", {}, std::string("tablet")});
+  Principal pa{a.user.id, a.session_id};
+  EXPECT_EQ(svc->change_password(pa, "wrongpass", "password2").error().field, "current_password");
+  EXPECT_EQ(svc->change_password(pa, "password1", "short").error().field, "password");
+  ASSERT_TRUE(svc->change_password(pa, "password1", "password2"));
+  std::sort(revoked.begin(), revoked.end());
+  std::vector<std::string> expected{b.session_id, c.session_id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(revoked, expected);
+  EXPECT_FALSE(svc->authenticate(b.tokens.access_token));
+  EXPECT_FALSE(svc->refresh(c.tokens.refresh_token));
+  EXPECT_TRUE(svc->authenticate(a.tokens.access_token)) << "the session that changed it stays";
+  EXPECT_EQ(svc->login({"nina", "password1", {}, {}}).error().code, Errc::unauthenticated);
+  auto d = *svc->login({"nina", "password2", {}, {}});
+  revoked.clear();
+  ASSERT_TRUE(svc->logout_all(pa));
+  EXPECT_EQ(revoked.size(), 2u);
+  EXPECT_FALSE(svc->authenticate(a.tokens.access_token));
+  EXPECT_FALSE(svc->authenticate(d.tokens.access_token));
+}
+
+TEST_F(AuthServiceTest, RecoveryCodesAreStoredUnderAKeyedHash) {
+  auto reg = *svc->register_user({"owen", "password1", {}, {}, {}});
+  Principal p{reg.user.id, reg.session_id};
+  auto setup = *svc->totp_setup(p);
+  auto codes = *svc->totp_enable(p, code_now(setup.secret_base32));
+  // A plain hash of a code is not what the store holds: a stolen database alone cannot test
+  // guesses. The keyed hash is, and it is spent once.
+  std::string plain = codes[0];
+  plain.erase(std::remove(plain.begin(), plain.end(), '-'), plain.end());
+  EXPECT_EQ(auth_store->consume_recovery_code(reg.user.id, sha256(plain)), false);
+  EXPECT_TRUE(svc->login({"owen", "password1", codes[0], {}}));
+  EXPECT_FALSE(svc->login({"owen", "password1", codes[0], {}}));
+}
+
+TEST_F(AuthServiceTest, SessionExpiryFollowsRefreshAndRevocation) {
+  auto reg = *svc->register_user({"pia", "password1", {}, {}, {}});
+  auto first = svc->session_expiry(reg.session_id);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, clock.now_ms() + AuthOptions{}.refresh_ttl_ms);
+  clock.advance_ms(1000);
+  ASSERT_TRUE(svc->refresh(reg.tokens.refresh_token));
+  EXPECT_EQ(*svc->session_expiry(reg.session_id), *first + 1000) << "a refresh moves it on";
+  clock.advance_ms(AuthOptions{}.refresh_ttl_ms + 1);
+  EXPECT_EQ(svc->session_expiry(reg.session_id).error().code, Errc::unauthenticated);
 }
 
 TEST_F(AuthServiceTest, SigningKeySurvivesRestart) {

@@ -28,6 +28,8 @@ struct SessionRecord {
   Millis created_at = 0;
   Millis last_seen_at = 0;
   std::optional<Millis> revoked_at;
+  Millis expires_at = 0;        // when its refresh token lapses (rotation moves it on)
+  Millis authenticated_at = 0;  // the last password or second-factor check in this session
 };
 
 enum class RotateOutcome { rotated, unknown, reused };
@@ -56,6 +58,15 @@ class AuthStore {
   // Revokes the session if it belongs to user_id and is active; not_found otherwise.
   virtual Result<void> revoke_session(const std::string& user_id, const std::string& id,
                                       Millis now) = 0;
+
+  // Atomic: revokes every active session of user_id except keep (none when empty) and drops
+  // their refresh tokens; the ids it revoked.
+  virtual Result<std::vector<std::string>> revoke_sessions(const std::string& user_id,
+                                                           const std::string& keep,
+                                                           Millis now) = 0;
+  // Records a fresh credential check in the session (re-authentication); not_found when the
+  // session is not active.
+  virtual Result<void> mark_authenticated(const std::string& session_id, Millis now) = 0;
 
   // Atomic: old token unknown or expired -> unknown; already used -> its session is revoked
   // (reused); session revoked -> unknown; otherwise the old token is marked used, new_hash

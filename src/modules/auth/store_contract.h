@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
@@ -80,6 +81,38 @@ TEST_P(AuthStoreContract, SessionsListAndRevokeOnlyOwn) {
   EXPECT_EQ(store->active_sessions("U1", 600)->size(), 1u);
   EXPECT_EQ(store->revoke_session("U1", "S1", 600).error().code, Errc::not_found);
   EXPECT_EQ(store->rotate_refresh("r1", "x", 700, 20'000)->outcome, RotateOutcome::unknown);
+}
+
+TEST_P(AuthStoreContract, RevokeSessionsEndsAllButTheOneKept) {
+  ASSERT_TRUE(store->create_session({"S2", "U1", "phone", 150, 150, std::nullopt}, "r2", 10'000));
+  ASSERT_TRUE(store->create_session({"S3", "U1", "tablet", 160, 160, std::nullopt}, "r3", 10'000));
+  ASSERT_TRUE(store->create_credentials("U2", "h"));
+  ASSERT_TRUE(store->create_session({"S4", "U2", "other", 170, 170, std::nullopt}, "r4", 10'000));
+  auto ended = store->revoke_sessions("U1", "S2", 500);
+  ASSERT_TRUE(ended);
+  std::sort(ended->begin(), ended->end());
+  EXPECT_EQ(*ended, (std::vector<std::string>{"S1", "S3"}));
+  auto left = store->active_sessions("U1", 600);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, "S2");
+  EXPECT_EQ(store->rotate_refresh("r3", "x", 700, 20'000)->outcome, RotateOutcome::unknown);
+  EXPECT_EQ(store->active_sessions("U2", 600)->size(), 1u) << "another user's sessions stay";
+  EXPECT_EQ(store->revoke_sessions("U1", "", 800)->size(), 1u) << "none kept: S2 ends too";
+  EXPECT_TRUE(store->active_sessions("U1", 900)->empty());
+}
+
+TEST_P(AuthStoreContract, SessionRecordsExpiryAndLastAuthentication) {
+  auto s = store->session("S1");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->expires_at, 10'000);
+  EXPECT_EQ(s->authenticated_at, 0);
+  ASSERT_TRUE(store->mark_authenticated("S1", 4'000));
+  EXPECT_EQ(store->session("S1")->authenticated_at, 4'000);
+  ASSERT_EQ(store->rotate_refresh("r1", "r2", 5'000, 30'000)->outcome, RotateOutcome::rotated);
+  EXPECT_EQ(store->session("S1")->expires_at, 30'000);
+  EXPECT_EQ(store->mark_authenticated("nope", 4'000).error().code, Errc::not_found);
+  ASSERT_TRUE(store->revoke_session("U1", "S1", 6'000));
+  EXPECT_EQ(store->mark_authenticated("S1", 7'000).error().code, Errc::not_found);
 }
 
 TEST_P(AuthStoreContract, TotpLifecycle) {

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <set>
 #include <unordered_map>
 
@@ -105,8 +108,11 @@ namespace {
 
 std::string serialize(const boost::json::object& o) { return json::serialize(o); }
 
-bool is_manager(const std::optional<Membership>& me) {
-  return me && (me->role == Role::owner || me->role == Role::admin);
+// Owners and admins manage groups and channels. A DM has no manager: its two members are
+// equals, each managing only their own messages (rows from before DMs had no owner included).
+bool is_manager(const ConversationView& v) {
+  return v.conversation.type != ConversationType::dm && v.me &&
+         (v.me->role == Role::owner || v.me->role == Role::admin);
 }
 
 bool is_public_channel(const Conversation& c) {
@@ -178,10 +184,84 @@ struct MessagingService::Impl {
   std::unordered_map<std::string, Millis> typing_last;
   static constexpr std::size_t kMaxTypingEntries = 100'000;
 
+  // Events about a user to their contacts (presence.changed, user.updated), at most one per
+  // (user, event) every contact_event_interval_ms: a burst of changes costs each contact one
+  // event now and one with the latest state when the interval ends, whatever its length.
+  struct ContactEvents {
+    Millis last_sent = 0;
+    std::optional<Event> held;
+  };
+  std::mutex contact_mu;
+  std::condition_variable contact_cv;
+  std::unordered_map<std::string, ContactEvents> contact_events;  // "user|event"
+  bool stopping = false;
+  std::thread contact_flusher;
+
   Impl(MessagingStore& s, users::UserService& u, Bus& b, const Clock& c, MessagingOptions o)
       : store(s), users(u), bus(b), clock(c), opt(o), sequencer([&b](const Event& e) {
           b.publish(kEventsTopic, encode(e));
-        }) {}
+        }) {
+    contact_flusher = std::thread([this] { flush_contact_events(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(contact_mu);
+      stopping = true;
+    }
+    contact_cv.notify_all();
+    contact_flusher.join();
+  }
+
+  void to_contacts(const std::string& key, Event e) {
+    const Millis now = clock.now_ms();
+    {
+      std::lock_guard lock(contact_mu);
+      auto& c = contact_events[key];
+      if (c.held || now - c.last_sent < opt.contact_event_interval_ms) {
+        c.held = std::move(e);  // the latest state replaces what was waiting
+        contact_cv.notify_all();
+        return;
+      }
+      c.last_sent = now;
+    }
+    publish(std::move(e));
+  }
+
+  // Sends held events once their interval has passed; forgets quiet users. Polls while events
+  // are held (the clock may be a test's), sleeps otherwise.
+  void flush_contact_events() {
+    std::unique_lock lock(contact_mu);
+    while (!stopping) {
+      const Millis now = clock.now_ms();
+      std::vector<Event> due;
+      bool waiting = false;
+      for (auto it = contact_events.begin(); it != contact_events.end();) {
+        auto& c = it->second;
+        if (c.held && now - c.last_sent >= opt.contact_event_interval_ms) {
+          due.push_back(std::move(*c.held));
+          c.held.reset();
+          c.last_sent = now;
+        }
+        waiting |= c.held.has_value();
+        if (!c.held && now - c.last_sent >= opt.contact_event_interval_ms)
+          it = contact_events.erase(it);
+        else
+          ++it;
+      }
+      if (!due.empty()) {
+        lock.unlock();
+        for (auto& e : due) publish(std::move(e));
+        lock.lock();
+        continue;
+      }
+      auto poll = std::chrono::milliseconds(std::max<Millis>(10, opt.contact_event_interval_ms / 4));
+      if (waiting || !contact_events.empty())
+        contact_cv.wait_for(lock, poll);
+      else
+        contact_cv.wait(lock);
+    }
+  }
 
   void publish(Event e) { bus.publish(kEventsTopic, encode(e)); }
 
@@ -401,7 +481,7 @@ Result<ConversationView> MessagingService::update(const std::string& caller,
   if (!v) return v;
   if (name && v->conversation.type == ConversationType::dm)
     return fail(Errc::invalid_argument, "a DM has no name", "name");
-  if (!is_manager(v->me))
+  if (!is_manager(*v) && v->conversation.type != ConversationType::dm)
     return fail(Errc::permission_denied, "only owners and admins may change the conversation");
   std::optional<std::string> new_name, new_topic;
   if (name) {
@@ -507,7 +587,7 @@ Result<std::vector<Member>> MessagingService::add_members(const std::string& cal
   const auto& c = v->conversation;
   if (c.type == ConversationType::dm)
     return fail(Errc::failed_precondition, "members cannot be added to a DM");
-  if (!is_manager(v->me) && !(c.type == ConversationType::group || is_public_channel(c)))
+  if (!is_manager(*v) && !(c.type == ConversationType::group || is_public_channel(c)))
     return fail(Errc::permission_denied, "only owners and admins may add members here");
   if (user_ids.empty() || static_cast<int>(user_ids.size()) > I.opt.max_add_at_once)
     return fail(Errc::invalid_argument,
@@ -541,7 +621,7 @@ Result<void> MessagingService::remove_member(const std::string& caller, const st
   if (!v) return fail(v.error());
   if (v->conversation.type == ConversationType::dm)
     return fail(Errc::failed_precondition, "members cannot be removed from a DM");
-  if (!is_manager(v->me))
+  if (!is_manager(*v))
     return fail(Errc::permission_denied, "only owners and admins may remove members");
   if (!looks_like_id(user_id)) return fail(Errc::not_found, "not a member");
   auto target = I.store.membership(id, user_id);
@@ -560,6 +640,8 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
   auto& I = *impl_;
   auto v = I.member_view(caller, id);
   if (!v) return fail(v.error());
+  if (v->conversation.type == ConversationType::dm)
+    return fail(Errc::failed_precondition, "a DM has no roles");
   if (role != "admin" && role != "member")
     return fail(Errc::invalid_argument, "role must be admin or member", "role");
   if (v->me->role != Role::owner)
@@ -653,7 +735,7 @@ Result<void> MessagingService::remove_message(const std::string& caller, const s
   auto mv = I.visible_message(caller, id);
   if (!mv) return fail(mv.error());
   const auto& [m, v] = *mv;
-  if (m.sender_id != caller && !is_manager(v.me))
+  if (m.sender_id != caller && !is_manager(v))
     return fail(Errc::permission_denied, "only the sender or an admin may delete a message");
   auto removed = I.store.remove_message(id);
   if (!removed) return fail(removed.error());
@@ -792,6 +874,11 @@ Result<std::vector<std::string>> MessagingService::conversation_ids_of(const std
   return impl_->store.conversation_ids_of(user_id);
 }
 
+Result<std::vector<std::string>> MessagingService::co_members(
+    const std::string& user_id, const std::vector<std::string>& candidates) {
+  return impl_->store.co_members(user_id, candidates);
+}
+
 Result<bool> MessagingService::is_member(const std::string& conversation_id,
                                          const std::string& user_id) {
   auto m = impl_->store.membership(conversation_id, user_id);
@@ -806,9 +893,10 @@ void MessagingService::notify_contacts(const std::string& user_id, std::string n
   e.route.kind = Route::Kind::contacts;
   e.route.user_id = user_id;
   if (ids) e.route.conversation_ids = std::move(*ids);
+  std::string key = user_id + "|" + name;
   e.name = std::move(name);
   e.data = std::move(data);
-  impl_->publish(std::move(e));
+  impl_->to_contacts(key, std::move(e));
 }
 
 }  // namespace parley::messaging

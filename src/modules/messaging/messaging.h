@@ -36,6 +36,9 @@ struct MessagingOptions {
   int max_distinct_reactions = 50;
   int max_pins = 100;
   Millis typing_interval_ms = 3'000;
+  // presence.changed and user.updated about one user: at most one per interval, the rest
+  // coalesced into the latest (notify_contacts).
+  Millis contact_event_interval_ms = 1'000;
 };
 
 struct NewConversation {
@@ -126,10 +129,15 @@ class MessagingService {
 
   // For other modules.
   Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id);
+  // Those of candidates who share a conversation with user_id (presence answers only them).
+  Result<std::vector<std::string>> co_members(const std::string& user_id,
+                                              const std::vector<std::string>& candidates);
   // Whether the user is a member (search, presence).
   Result<bool> is_member(const std::string& conversation_id, const std::string& user_id);
   // Publishes an event about user_id to them and everyone who shares a conversation with them
-  // (presence.changed, user.updated). data is a serialised JSON object.
+  // (presence.changed, user.updated). data is a serialised JSON object. Throttled per user and
+  // event name: within contact_event_interval_ms of the last one, only the latest is kept and
+  // goes out when the interval ends.
   void notify_contacts(const std::string& user_id, std::string name, std::string data);
 
  private:

@@ -151,6 +151,9 @@ class MessagingStore {
   virtual Result<std::vector<Conversation>> list_public_channels(
       const std::string& contains, int limit, const std::optional<std::string>& after_name) = 0;
   virtual Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) = 0;
+  // Those of candidates who are members of at least one conversation user_id is a member of.
+  virtual Result<std::vector<std::string>> co_members(const std::string& user_id,
+                                                      const std::vector<std::string>& candidates) = 0;
   virtual Result<Conversation> update_conversation(const std::string& id,
                                                    const std::optional<std::string>& name,
                                                    const std::optional<std::string>& topic) = 0;
@@ -174,7 +177,9 @@ class MessagingStore {
   // Messages. Message reads fill reactions[].me for `viewer`. append() also moves the sender's
   // read marker to the new message (they have seen the conversation up to it).
   // invalid_argument (field thread_root_id) when the root is not a live top-level message of
-  // the conversation.
+  // the conversation; not_found when the sender is not a member at the commit (checked in the
+  // same transaction, so a member removed meanwhile cannot post). A retried send of a removed
+  // member still answers with its original.
   virtual Result<Appended> append(const NewMessage& m) = 0;
   virtual Result<Message> get_message(const std::string& id, const std::string& viewer) = 0;
   virtual Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& q,

@@ -104,7 +104,8 @@ TEST_P(MessagingStoreContract, AppendAssignsGapFreeSeqUnderConcurrency) {
 }
 
 TEST_P(MessagingStoreContract, RepeatedClientMsgIdReturnsTheOriginal) {
-  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
   auto a = store->append(msg("M1", "C1", "U1", "x", "first"));
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->created);
@@ -117,6 +118,39 @@ TEST_P(MessagingStoreContract, RepeatedClientMsgIdReturnsTheOriginal) {
   ASSERT_TRUE(other);
   EXPECT_TRUE(other->created);
   EXPECT_EQ(other->message.seq, 2);
+}
+
+TEST_P(MessagingStoreContract, AppendByANonMemberInsertsNothing) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  ASSERT_TRUE(store->append(msg("M1", "C1", "U2", "a")));
+  ASSERT_TRUE(store->remove_member("C1", "U2"));
+  auto r = store->append(msg("M2", "C1", "U2", "b"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::not_found);
+  auto retried = store->append(msg("M9", "C1", "U2", "a"));
+  ASSERT_TRUE(retried) << "a retried send still answers with its original";
+  EXPECT_EQ(retried->message.id, "M1");
+  EXPECT_FALSE(store->append(msg("M3", "C1", "U3", "c"))) << "never a member";
+  auto next = store->append(msg("M4", "C1", "U1", "d"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->message.seq, 2) << "refused sends took no seq";
+}
+
+TEST_P(MessagingStoreContract, PublicChannelNamesAreUniqueAndPrivateOnesFree) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "secret", Visibility::private_),
+                                         {{"U1", Role::owner, 1}}));
+  EXPECT_TRUE(store->create_conversation(channel("C2", "Secret", Visibility::private_),
+                                         {{"U2", Role::owner, 1}}))
+      << "a private name clashes with nothing";
+  ASSERT_TRUE(store->create_conversation(channel("C3", "SECRET"), {{"U3", Role::owner, 1}}))
+      << "nor does a public channel learn of a private one";
+  auto dup = store->create_conversation(channel("C4", "secret"), {{"U4", Role::owner, 1}});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, Errc::already_exists);
+  EXPECT_TRUE(store->update_conversation("C1", std::string("Secret"), std::nullopt))
+      << "renaming a private channel to a public name is allowed";
+  EXPECT_EQ(store->update_conversation("C3", std::string("secret"), std::nullopt)->name, "secret");
 }
 
 TEST_P(MessagingStoreContract, BadThreadRootInsertsNothing) {

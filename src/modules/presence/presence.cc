@@ -1,5 +1,6 @@
 #include "modules/presence/presence.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -132,7 +133,8 @@ Result<Presence> PresenceService::set_status(const std::string& user_id,
   return Presence{user_id, shown_of(*r, impl_->clock.now_ms()), r->last_active_at};
 }
 
-Result<std::vector<Presence>> PresenceService::get(const std::vector<std::string>& user_ids) {
+Result<std::vector<Presence>> PresenceService::get(const std::string& caller,
+                                                   const std::vector<std::string>& user_ids) {
   if (user_ids.empty() || static_cast<int>(user_ids.size()) > kMaxIdsPerQuery)
     return fail(Errc::invalid_argument,
                 "user_ids must hold 1 to " + std::to_string(kMaxIdsPerQuery) + " ids", "user_ids");
@@ -144,12 +146,20 @@ Result<std::vector<Presence>> PresenceService::get(const std::vector<std::string
                       ? Error{Errc::not_found, "user " + id + " not found", {}, 0}
                       : u.error());
   }
-  auto records = impl_->store.get(user_ids);
-  if (!records) return fail(records.error());
+  // The same rule as presence.changed events: only people who share a conversation.
+  auto contacts = impl_->messaging.co_members(caller, user_ids);
+  if (!contacts) return fail(contacts.error());
+  std::vector<std::string> visible;
+  for (const auto& id : user_ids)
+    if (id == caller || std::find(contacts->begin(), contacts->end(), id) != contacts->end())
+      visible.push_back(id);
   std::vector<Presence> out;
+  if (visible.empty()) return out;
+  auto records = impl_->store.get(visible);
+  if (!records) return fail(records.error());
   const Millis now = impl_->clock.now_ms();
-  for (std::size_t i = 0; i < user_ids.size(); ++i)
-    out.push_back({user_ids[i], shown_of((*records)[i], now), (*records)[i].last_active_at});
+  for (std::size_t i = 0; i < visible.size(); ++i)
+    out.push_back({visible[i], shown_of((*records)[i], now), (*records)[i].last_active_at});
   return out;
 }
 

@@ -45,8 +45,10 @@ class PresenceService {
   // status: online, away, dnd or invisible (invalid_argument otherwise). Returns the presence
   // others now see.
   Result<Presence> set_status(const std::string& user_id, const std::string& status);
-  // In the order asked; not_found when an id is not a user.
-  Result<std::vector<Presence>> get(const std::vector<std::string>& user_ids);
+  // In the order asked, leaving out users who share no conversation with the caller (the
+  // caller is always answered); not_found when an id is not a user.
+  Result<std::vector<Presence>> get(const std::string& caller,
+                                    const std::vector<std::string>& user_ids);
   // Ends the grace thread; later grace expiries are not announced.
   void stop();
 

@@ -13,7 +13,7 @@ class InMemoryPresenceStore final : public PresenceStore {
     std::lock_guard lock(mu_);
     auto& r = records_[user_id];
     r.sockets = std::max(0, r.sockets + delta);
-    r.last_active_at = now;
+    if (r.chosen != "invisible") r.last_active_at = now;
     if (delta < 0 && r.sockets == 0) r.grace_until = now + grace_ms;
     return r;
   }

@@ -29,7 +29,8 @@ class PresenceStore {
  public:
   virtual ~PresenceStore() = default;
   // Adds delta (+1 or -1) to the user's sockets on this node (never below 0) and stamps
-  // last_active_at; the record after it, sockets summed over all nodes.
+  // last_active_at, unless the chosen status is invisible (whose activity nobody may learn);
+  // the record after it, sockets summed over all nodes.
   virtual Result<PresenceRecord> add_socket(const std::string& user_id, int delta, Millis now,
                                             Millis grace_ms) = 0;
   virtual Result<PresenceRecord> set_chosen(const std::string& user_id, const std::string& chosen,

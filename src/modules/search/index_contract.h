@@ -40,7 +40,8 @@ class SearchIndexContract : public ::testing::TestWithParam<IndexFixtureFactory>
       c.visibility = messaging::Visibility::public_;
       c.created_by = "U1";
       c.created_at = 1000;
-      ASSERT_TRUE(f.store->create_conversation(c, {{"U1", messaging::Role::owner, 1000}}));
+      ASSERT_TRUE(f.store->create_conversation(
+          c, {{"U1", messaging::Role::owner, 1000}, {"U2", messaging::Role::member, 1000}}));
     }
   }
 

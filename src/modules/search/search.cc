@@ -75,10 +75,31 @@ std::string highlight(std::string_view text, const std::vector<std::string>& ter
   return out;
 }
 
+double relevance(std::string_view text, const std::vector<std::string>& terms) {
+  // BM25's usual constants; the corpus's mean length is taken as 100 bytes (a chat message).
+  constexpr double k1 = 1.2, b = 0.75, mean_length = 100.0;
+  const std::string lower = text::ascii_lower(text);
+  const double norm = k1 * (1 - b + b * static_cast<double>(text.size()) / mean_length);
+  double score = 0;
+  for (const auto& t : terms) {
+    const std::string lt = text::ascii_lower(t);
+    if (lt.empty()) continue;
+    double tf = 0;
+    for (auto at = lower.find(lt); at != std::string::npos; at = lower.find(lt, at + lt.size()))
+      ++tf;
+    score += tf * (k1 + 1) / (tf + norm);
+  }
+  return score;
+}
+
 Result<SearchPage> SearchService::search(const std::string& caller, const SearchRequest& in) {
   if (!text::is_valid_utf8(in.q)) return fail(Errc::invalid_argument, "q is not UTF-8", "q");
   auto trimmed = text::trim(in.q);
   if (trimmed.empty()) return fail(Errc::invalid_argument, "q is empty", "q");
+  // Tabs and newlines separate words; any other control character (NUL included) is refused
+  // here, before it reaches an index's query parser.
+  if (text::has_control_chars(trimmed, true))
+    return fail(Errc::invalid_argument, "q holds control characters", "q");
   if (text::char_count(trimmed) > kMaxQueryChars)
     return fail(Errc::invalid_argument,
                 "q is longer than " + std::to_string(kMaxQueryChars) + " characters", "q");

@@ -54,4 +54,9 @@ class SearchService {
 // The text HTML-escaped, with every case-insensitive (ASCII) occurrence of a term marked.
 std::string highlight(std::string_view text, const std::vector<std::string>& terms);
 
+// How well text matches terms, for indexes that rank candidates themselves: BM25's
+// term-frequency saturation and length normalisation over case-insensitive (ASCII) substring
+// occurrences, so more matches in a shorter text score higher. Higher is better.
+double relevance(std::string_view text, const std::vector<std::string>& terms);
+
 }  // namespace parley::search

@@ -1,7 +1,11 @@
 import { useEffect } from 'preact/hooks';
+import { WifiOff, X } from 'lucide-preact';
 import {
   authState,
+  conversationName,
+  conversations,
   current,
+  emojiTarget,
   currentId,
   dialog,
   everConnected,
@@ -18,12 +22,18 @@ import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
 import { SettingsDialog } from './Settings';
 import { Sidebar } from './Sidebar';
+import { ProfileCard } from './Profile';
+import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
+import { ShortcutsSheet } from './Shortcuts';
+import { ChannelSettingsDialog } from './ChannelSettings';
+import { EmojiPickerDialog } from './EmojiPicker';
 
 function OfflineBanner() {
   const s = wsStatus.value;
   if (s === 'online' || !everConnected.value) return null;
   return (
-    <div class="offline" role="status" aria-live="polite">
+    <div class="offline-banner" role="status" aria-live="polite">
+      <WifiOff size={16} aria-hidden="true" />
       You are offline. Reconnecting… Messages you missed will appear once the connection is back.
     </div>
   );
@@ -36,13 +46,31 @@ function Toast() {
     <div class="toast" role="alert">
       {t}
       <button type="button" class="icon" aria-label="Dismiss" onClick={() => (toast.value = null)}>
-        ×
+        <X size={16} aria-hidden="true" />
       </button>
     </div>
   );
 }
 
-/** Keyboard: Alt+↑/↓ moves between conversations, Ctrl/⌘+K searches, Escape closes a panel. */
+/** The tab title: unread messages first ("(3) #general · Parley"), so a background tab
+ * shows news. */
+function useTitle() {
+  const total = Object.values(conversations.value).reduce((n, c) => n + (c.muted ? 0 : c.unread_count ?? 0), 0);
+  const conv = current.value;
+  const name = conv ? (conv.type === 'channel' ? `#${conv.name}` : conversationName(conv)) : '';
+  const title = `${total ? `(${total > 999 ? '999+' : total}) ` : ''}${name ? `${name} · ` : ''}Parley`;
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+}
+
+function typingInField(e: KeyboardEvent) {
+  const t = e.target as HTMLElement | null;
+  return !!t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+}
+
+/** Keyboard: Ctrl/⌘+K quick switcher, Alt+↑/↓ between conversations, Ctrl/⌘+Shift+F search,
+ * ? the shortcuts sheet, Escape closes a panel. */
 function useShortcuts() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -53,10 +81,16 @@ function useShortcuts() {
         const j = e.key === 'ArrowUp' ? (i <= 0 ? list.length - 1 : i - 1) : (i + 1) % list.length;
         e.preventDefault();
         navigate(list[j].id);
-      } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+      } else if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        switcherOpen.value = !switcherOpen.value;
+      } else if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === 'f') {
         e.preventDefault();
         panel.value = { kind: 'search' };
-      } else if (e.key === 'Escape' && panel.value && !dialog.value) {
+      } else if (e.key === '?' && !typingInField(e) && !dialog.value && !switcherOpen.value) {
+        e.preventDefault();
+        dialog.value = 'shortcuts';
+      } else if (e.key === 'Escape' && panel.value && !dialog.value && !switcherOpen.value) {
         panel.value = null;
       }
     };
@@ -72,11 +106,12 @@ function useShortcuts() {
 
 function Shell() {
   useShortcuts();
+  useTitle();
   const conv = current.value;
   const d = dialog.value;
   const hasPanel = !!panel.value;
   return (
-    <div class={`shell ${currentId.value ? 'has-conv' : 'no-conv'} ${hasPanel ? 'has-panel' : ''}`}>
+    <div class={`shell ${currentId.value ? 'has-conv' : 'is-home'} ${hasPanel ? 'has-panel' : ''}`}>
       <a class="skip" href="#main">
         Skip to conversation
       </a>
@@ -86,10 +121,15 @@ function Shell() {
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
       </main>
       <SidePanel />
+      <ProfileCard />
       {d === 'new-channel' && <NewChannelDialog />}
       {d === 'browse-channels' && <BrowseChannelsDialog />}
       {d === 'new-dm' && <NewDmDialog />}
       {d === 'settings' && <SettingsDialog />}
+      {d === 'shortcuts' && <ShortcutsSheet />}
+      {d === 'channel-settings' && <ChannelSettingsDialog />}
+      {switcherOpen.value && <QuickSwitcher />}
+      {emojiTarget.value && <EmojiPickerDialog />}
       <Toast />
     </div>
   );

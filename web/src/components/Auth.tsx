@@ -1,6 +1,7 @@
 // Sign in (with a TOTP step when the server asks for one) and sign up.
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
+import { friendlyError } from '../format';
 import { signIn, signUp } from '../state/store';
 
 export function AuthScreen() {
@@ -26,8 +27,8 @@ export function AuthScreen() {
         setNeedTotp(true);
         setTotp('');
       } else if (err instanceof ApiError) {
-        setError(err.status === 0 ? 'The server cannot be reached.' : err.message);
-      } else setError(String(err));
+        setError(friendlyError(err, mode === 'up' ? 'sign-up' : 'sign-in'));
+      } else setError(friendlyError({ message: String(err) }));
     } finally {
       setBusy(false);
     }
@@ -55,6 +56,7 @@ export function AuthScreen() {
                 autoComplete="username"
                 autoCapitalize="none"
                 spellcheck={false}
+                autoFocus
                 required
                 minLength={3}
                 maxLength={32}

@@ -1,19 +1,24 @@
-import { presence } from '../state/store';
+import { presence, users } from '../state/store';
+import { avatarHue } from '../format';
 import type { PresenceStatus } from '../types';
 
 export const PRESENCE_LABEL: Record<PresenceStatus, string> = { online: 'Online', away: 'Away', dnd: 'Do not disturb', offline: 'Offline' };
 
 export function PresenceDot({ userId }: { userId: string }) {
   const s = presence.value[userId] ?? 'offline';
-  return <span class={`dot ${s}`} role="img" aria-label={PRESENCE_LABEL[s]} title={PRESENCE_LABEL[s]} />;
+  return <span class={`dot is-${s}`} role="img" aria-label={PRESENCE_LABEL[s]} title={PRESENCE_LABEL[s]} />;
 }
 
-export function Avatar({ name, size = 32 }: { name: string; size?: number }) {
-  const letter = (name.trim()[0] ?? '?').toUpperCase();
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+
+/** A user's avatar: their image when they set one, else their initial on a colour of their id. */
+export function Avatar({ userId, name, size = 32 }: { userId: string; name?: string; size?: 24 | 32 | 40 }) {
+  const u = users.value[userId];
+  const shown = name ?? (u ? u.display_name || u.username : '?');
+  const letter = (shown.trim()[0] ?? '?').toUpperCase();
+  const img = u?.avatar_url && /^(\/[^/]|data:image\/)/.test(u.avatar_url) ? u.avatar_url : '';
+  if (img) return <img class={`avatar is-s${size}`} src={img} alt="" aria-hidden="true" width={size} height={size} />;
   return (
-    <span class={`avatar hue-${h % 8} s${size}`} aria-hidden="true">
+    <span class={`avatar hue-${avatarHue(userId)} is-s${size}`} aria-hidden="true">
       {letter}
     </span>
   );

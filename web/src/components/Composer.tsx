@@ -1,16 +1,48 @@
 // The message box: Enter sends, Shift+Enter adds a line, drafts are kept per conversation
-// (and per thread), typing is announced at most every 3 s.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { getDraft, me, notifyTyping, sendMessage, setDraft, timelineOf } from '../state/store';
+// (and per thread), typing is announced at most every 3 s. Typing `@` suggests people (members
+// of the conversation first, then the directory); `:` and two letters suggest emoji by name.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Smile } from 'lucide-preact';
+import { api, enc } from '../api';
+import { fuzzyScore } from '../format';
+import { getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, timelineOf, users } from '../state/store';
+import type { User } from '../types';
+import { Avatar } from './Avatar';
+import { loadEmoji } from './EmojiPicker';
 import { editingId } from './MessageItem';
 import { scrollToLatest } from './Timeline';
 
 const MAX = 16_000;
 
+type Suggestion = { kind: 'user'; u: User; member: boolean } | { kind: 'emoji'; u: string; code: string; label: string };
+
+interface Trigger {
+  kind: '@' | ':';
+  query: string;
+  start: number; // index of the trigger character
+}
+
+/** The `@name` or `:code` being typed just before the caret, if any. */
+export function findTrigger(text: string, caret: number): Trigger | null {
+  const before = text.slice(0, caret);
+  const at = /(^|[\s(])@([\p{L}\p{N}._-]{0,32})$/u.exec(before);
+  if (at) return { kind: '@', query: at[2], start: caret - at[2].length - 1 };
+  const colon = /(^|[\s(]):([a-z0-9_+-]{2,30})$/.exec(before);
+  if (colon) return { kind: ':', query: colon[2], start: caret - colon[2].length - 1 };
+  return null;
+}
+
+let composerSeq = 0;
+
 export function Composer(props: { conversationId: string; threadRootId?: string; label: string; placeholder: string; autoFocus?: boolean }) {
   const key = props.threadRootId ? `thread.${props.threadRootId}` : props.conversationId;
   const [text, setText] = useState(() => getDraft(key));
+  const [trigger, setTrigger] = useState<Trigger | null>(null);
+  const [sel, setSel] = useState(0);
+  const [directory, setDirectory] = useState<User[]>([]);
+  const [emoji, setEmoji] = useState<Suggestion[]>([]);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const idBase = useMemo(() => `cmp${++composerSeq}`, []);
 
   const resize = () => {
     const el = ref.current;
@@ -23,17 +55,100 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     if (props.autoFocus && matchMedia('(pointer: fine)').matches) ref.current?.focus();
   }, []);
 
+  // People: the conversation's members are loaded once a mention starts.
+  const memberIds = members.value[props.conversationId];
+  useEffect(() => {
+    if (trigger?.kind === '@' && !memberIds) void loadMembers(props.conversationId).catch(() => {});
+  }, [trigger?.kind, memberIds]);
+  useEffect(() => {
+    if (trigger?.kind !== '@') return;
+    const t = setTimeout(() => {
+      api<{ users: User[] }>(`/users?limit=10${trigger.query ? `&q=${enc(trigger.query)}` : ''}`)
+        .then((r) => {
+          rememberUsers(r.users);
+          setDirectory(r.users);
+        })
+        .catch(() => setDirectory([]));
+    }, 100);
+    return () => clearTimeout(t);
+  }, [trigger?.kind, trigger?.query]);
+  useEffect(() => {
+    if (trigger?.kind !== ':') return;
+    let live = true;
+    void loadEmoji().then((m) => {
+      if (live) setEmoji(m.searchEmoji(trigger.query, 8).map((e) => ({ kind: 'emoji', u: e.u, code: e.codes[0] ?? e.label.replace(/\s+/g, '_'), label: e.label })));
+    });
+    return () => {
+      live = false;
+    };
+  }, [trigger?.kind, trigger?.query]);
+
+  const suggestions = useMemo<Suggestion[]>(() => {
+    if (!trigger) return [];
+    if (trigger.kind === ':') return emoji;
+    const q = trigger.query;
+    const mine = me.value?.id;
+    const inConv = new Set(memberIds ?? []);
+    const score = (u: User) => (q ? Math.max(fuzzyScore(q, u.username), fuzzyScore(q, u.display_name || '')) : 1);
+    const out: (Suggestion & { s: number })[] = [];
+    for (const id of inConv) {
+      const u = users.value[id];
+      if (!u || id === mine) continue;
+      const s = score(u);
+      if (s > 0) out.push({ kind: 'user', u, member: true, s: s + 1000 });
+    }
+    for (const u of directory) {
+      if (inConv.has(u.id) || u.id === mine) continue;
+      const s = score(u);
+      if (s > 0) out.push({ kind: 'user', u, member: false, s });
+    }
+    return out.sort((a, b) => b.s - a.s).slice(0, 8);
+  }, [trigger, memberIds, directory, emoji, users.value]);
+
+  useEffect(() => setSel(0), [trigger?.kind, trigger?.query]);
+  const open = !!trigger && suggestions.length > 0;
+
+  const updateTrigger = () => {
+    const el = ref.current;
+    if (!el) return;
+    setTrigger(el.selectionStart === el.selectionEnd ? findTrigger(el.value, el.selectionStart) : null);
+  };
+
+  const replaceRange = (start: number, end: number, insert: string) => {
+    const next = text.slice(0, start) + insert + text.slice(end);
+    setText(next);
+    setDraft(key, next);
+    const caret = start + insert.length;
+    requestAnimationFrame(() => {
+      const el = ref.current;
+      if (!el) return;
+      el.focus();
+      el.setSelectionRange(caret, caret);
+      resize();
+    });
+  };
+
+  const accept = (s: Suggestion | undefined) => {
+    const el = ref.current;
+    if (!s || !trigger || !el) return;
+    const insert = s.kind === 'user' ? `@${s.u.username} ` : `${s.u} `;
+    replaceRange(trigger.start, el.selectionStart, insert);
+    setTrigger(null);
+  };
+
   const submit = () => {
     const t = text.trim();
     if (!t || t.length > MAX) return;
     sendMessage(props.conversationId, t, props.threadRootId ?? null);
     setText('');
     setDraft(key, '');
+    setTrigger(null);
     if (!props.threadRootId) scrollToLatest.value++;
     requestAnimationFrame(resize);
   };
 
   const over = text.trim().length > MAX;
+  const listId = `${idBase}-list`;
   return (
     <form
       class="composer"
@@ -42,6 +157,40 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
         submit();
       }}
     >
+      {open && (
+        <ul class="suggest" id={listId} role="listbox" aria-label={trigger!.kind === '@' ? 'People' : 'Emoji'}>
+          {suggestions.map((s, i) => (
+            <li
+              key={s.kind === 'user' ? s.u.id : s.u}
+              id={`${idBase}-${i}`}
+              role="option"
+              aria-selected={i === sel}
+              class={`suggest-row ${i === sel ? 'is-selected' : ''}`}
+              onMouseDown={(e) => {
+                e.preventDefault(); // keep the focus in the box
+                accept(s);
+              }}
+            >
+              {s.kind === 'user' ? (
+                <>
+                  <Avatar userId={s.u.id} size={24} />
+                  <strong>{s.u.display_name || s.u.username}</strong>
+                  <span class="muted small">@{s.u.username}</span>
+                  {!s.member && <span class="muted small suggest-note">not in this conversation</span>}
+                </>
+              ) : (
+                <>
+                  <span class="suggest-emoji" aria-hidden="true">
+                    {s.u}
+                  </span>
+                  <span>:{s.code}:</span>
+                  <span class="muted small">{s.label}</span>
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
       <textarea
         ref={ref}
         aria-label={props.label}
@@ -49,14 +198,39 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
         rows={1}
         value={text}
         aria-invalid={over}
+        aria-controls={open ? listId : undefined}
+        aria-autocomplete={open ? 'list' : undefined}
+        aria-activedescendant={open ? `${idBase}-${sel}` : undefined}
         onInput={(e) => {
           const v = e.currentTarget.value;
           setText(v);
           setDraft(key, v);
           if (v.trim()) notifyTyping(props.conversationId);
           resize();
+          updateTrigger();
         }}
+        onClick={updateTrigger}
+        onBlur={() => setTimeout(() => setTrigger(null), 150)}
         onKeyDown={(e) => {
+          if (open) {
+            if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+              e.preventDefault();
+              const n = suggestions.length;
+              setSel((s) => (s + (e.key === 'ArrowDown' ? 1 : n - 1)) % n);
+              return;
+            }
+            if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              accept(suggestions[sel]);
+              return;
+            }
+            if (e.key === 'Escape') {
+              e.preventDefault();
+              e.stopPropagation();
+              setTrigger(null);
+              return;
+            }
+          }
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
             submit();
@@ -71,7 +245,24 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
             }
           }
         }}
+        onKeyUp={(e) => {
+          if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End') updateTrigger();
+        }}
       />
+      <button
+        type="button"
+        class="icon emoji-toggle"
+        aria-label="Insert emoji"
+        title="Emoji"
+        onClick={() => {
+          const el = ref.current;
+          const at = el ? el.selectionStart : text.length;
+          const end = el ? el.selectionEnd : text.length;
+          openEmojiPicker({ kind: 'composer', insert: (u) => replaceRange(at, end, u) });
+        }}
+      >
+        <Smile size={20} aria-hidden="true" />
+      </button>
       <button type="submit" class="primary send" aria-label="Send" disabled={!text.trim() || over}>
         Send
       </button>

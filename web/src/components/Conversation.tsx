@@ -1,5 +1,9 @@
-import { conversationName, currentId, navigate, panel, peersOf, pins, typing, userName, users } from '../state/store';
+import { ArrowLeft, Hash, Lock, Pin, Settings, Users } from 'lucide-preact';
+import { plural } from '../format';
+import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, showToast, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
 import { Timeline } from './Timeline';
@@ -26,16 +30,19 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   const name = conversationName(conv);
   const peers = conv.type === 'dm' ? peersOf(conv) : [];
   const pinCount = (pins.value[conv.id] ?? []).length;
+  // On a phone the sidebar is hidden: the back button says when news waits elsewhere.
+  const otherUnread = Object.values(conversations.value).reduce((n, c) => n + (c.id === conv.id ? 0 : c.unread_count ?? 0), 0);
   const p = panel.value;
   return (
     <section class="conversation" aria-label={`Conversation ${name}`}>
       <header class="conv-head">
         <button type="button" class="icon back" aria-label="Back to conversations" onClick={() => navigate(null)}>
-          ←
+          <ArrowLeft size={18} aria-hidden="true" />
+          {otherUnread > 0 && <span class="badge back-badge">{otherUnread > 99 ? '99+' : otherUnread}</span>}
         </button>
         <div class="title">
           <h2>
-            {conv.type === 'channel' ? <span aria-hidden="true">{conv.visibility === 'private' ? '🔒 ' : '# '}</span> : null}
+            {conv.type === 'channel' ? <span class="title-icon" aria-hidden="true">{conv.visibility === 'private' ? <Lock size={16} /> : <Hash size={16} />}</span> : null}
             {name}
             {peers[0] && <PresenceDot userId={peers[0]} />}
           </h2>
@@ -45,22 +52,31 @@ export function ConversationView({ conv }: { conv: Conversation }) {
         <div class="head-actions">
           <button
             type="button"
-            class="small"
-            aria-label="Pinned messages"
+            class="small head-btn"
+            title="Pinned messages"
             aria-pressed={p?.kind === 'pins'}
             onClick={() => (panel.value = p?.kind === 'pins' ? null : { kind: 'pins', conversationId: conv.id })}
           >
-            📌 {pinCount || ''}
+            <Pin size={16} aria-hidden="true" />
+            <span class="sr-only">Pinned messages ({pinCount})</span>
+            {pinCount > 0 && <span aria-hidden="true">{pinCount}</span>}
           </button>
           <button
             type="button"
-            class="small"
-            aria-label="Members"
+            class="small head-btn"
+            title="Members"
             aria-pressed={p?.kind === 'members'}
             onClick={() => (panel.value = p?.kind === 'members' ? null : { kind: 'members', conversationId: conv.id })}
           >
-            👥 {conv.member_count}
+            <Users size={16} aria-hidden="true" />
+            <span class="sr-only">Members ({plural(conv.member_count, 'member')})</span>
+            <span aria-hidden="true">{conv.member_count}</span>
           </button>
+          {conv.type !== 'dm' && (
+            <button type="button" class="icon" aria-label="Conversation settings" title="Settings" onClick={() => (dialog.value = 'channel-settings')}>
+              <Settings size={18} aria-hidden="true" />
+            </button>
+          )}
         </div>
       </header>
       <Timeline key={conv.id} conv={conv} />
@@ -76,12 +92,60 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   );
 }
 
+/** The first screen: a welcome, suggested public channels to join, and how to start a DM. */
 export function EmptyView() {
+  const [suggested, setSuggested] = useState<Conversation[] | null>(null);
+  useEffect(() => {
+    api<{ channels: Conversation[] }>('/channels?limit=20')
+      .then((r) => setSuggested(r.channels.filter((c) => !conversations.value[c.id]).sort((a, b) => b.member_count - a.member_count).slice(0, 5)))
+      .catch(() => setSuggested([]));
+  }, []);
+  const isNew = Object.keys(conversations.value).length === 0;
   return (
-    <section class="conversation empty-state" aria-label="No conversation open">
-      <div>
-        <h2>Welcome to Parley</h2>
-        <p class="muted">Pick a conversation, start a DM, or browse the channels.</p>
+    <section class="conversation empty-state" aria-labelledby="welcome-h">
+      <div class="welcome">
+        <h2 id="welcome-h">{isNew ? 'Welcome to Parley' : 'Pick a conversation'}</h2>
+        <p class="muted">
+          Open a conversation on the left, or press <kbd>Ctrl</kbd> + <kbd>K</kbd> to jump to one. Press <kbd>?</kbd> for all shortcuts.
+        </p>
+        {suggested && suggested.length > 0 && (
+          <section class="suggested" aria-labelledby="suggested-h">
+            <h3 id="suggested-h">Channels you could join</h3>
+            <ul class="channel-list">
+              {suggested.map((c) => (
+                <li key={c.id}>
+                  <div>
+                    <strong>#{c.name}</strong> <span class="muted small">{plural(c.member_count, 'member')}</span>
+                    {c.topic && <p class="muted small">{c.topic}</p>}
+                  </div>
+                  <button
+                    type="button"
+                    class="primary"
+                    aria-label={`Join #${c.name}`}
+                    onClick={() =>
+                      joinChannel(c.id)
+                        .then(() => navigate(c.id))
+                        .catch((e) => showToast(`Could not join: ${(e as Error).message}`))
+                    }
+                  >
+                    Join
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        <div class="row welcome-actions">
+          <button type="button" onClick={() => (dialog.value = 'new-dm')}>
+            Start a direct message
+          </button>
+          <button type="button" onClick={() => (dialog.value = 'browse-channels')}>
+            Browse channels
+          </button>
+          <button type="button" onClick={() => (dialog.value = 'new-channel')}>
+            Create a channel
+          </button>
+        </div>
       </div>
     </section>
   );

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import { conversations, createChannel, dialog, joinChannel, me, navigate, startConversation } from '../state/store';
 import type { Conversation, User } from '../types';
+import { plural } from '../format';
 import { Modal } from './Dialog';
 
 const close = () => (dialog.value = null);
@@ -97,7 +98,7 @@ export function BrowseChannelsDialog() {
           return (
             <li key={c.id}>
               <div>
-                <strong># {c.name}</strong> <span class="muted small">{c.member_count} members</span>
+                <strong># {c.name}</strong> <span class="muted small">{plural(c.member_count, 'member')}</span>
                 {c.topic && <p class="muted small">{c.topic}</p>}
               </div>
               <button type="button" class={joined ? '' : 'primary'} onClick={() => void join(c)} aria-label={joined ? `Open #${c.name}` : `Join #${c.name}`}>
@@ -168,7 +169,7 @@ export function NewDmDialog() {
                 role="option"
                 aria-selected={sel}
                 tabIndex={0}
-                class={`person ${sel ? 'selected' : ''}`}
+                class={`person ${sel ? 'is-selected' : ''}`}
                 onClick={() => toggle(u)}
                 onKeyDown={(e) => {
                   if (e.key === 'Enter' || e.key === ' ') {

@@ -1,6 +1,7 @@
 // Renders the markdown tree (../markdown.ts) with elements and text nodes only: message text
 // never becomes HTML, whatever it contains.
 import type { JSX } from 'preact';
+import { stripMarkdown } from '../format';
 import { parseMarkdown, type Block, type Inline } from '../markdown';
 
 function inline(nodes: Inline[]): (JSX.Element | string)[] {
@@ -31,7 +32,7 @@ function blocks(list: Block[]): JSX.Element[] {
     b.t === 'p' ? (
       <p key={i}>{inline(b.c)}</p>
     ) : b.t === 'pre' ? (
-      <pre key={i}>
+      <pre key={i} tabIndex={0}>
         <code>{b.v}</code>
       </pre>
     ) : (
@@ -47,18 +48,22 @@ export function Markdown({ text }: { text: string }) {
 /** Search highlights: the server escapes the text and wraps matches in <mark>; this splits
  * on exactly those tags and unescapes the rest into text nodes (never innerHTML). */
 export function Highlight({ html }: { html: string }) {
-  const parts = html.split(/(<mark>|<\/mark>)/);
+  // Marks become private-use characters so markdown syntax can be taken out around them (a
+  // snippet reads as the message does, not as its source), then split back into <mark>s.
+  const text = stripMarkdown(unescapeHtml(html.replace(/<mark>/g, '\uE000').replace(/<\/mark>/g, '\uE001')));
   const out: (JSX.Element | string)[] = [];
   let marked = false;
-  parts.forEach((p, i) => {
-    if (p === '<mark>') marked = true;
-    else if (p === '</mark>') marked = false;
-    else if (p) {
-      const t = unescapeHtml(p);
-      out.push(marked ? <mark key={i}>{t}</mark> : t);
-    }
+  text.split(/([\uE000\uE001])/).forEach((p, i) => {
+    if (p === '\uE000') marked = true;
+    else if (p === '\uE001') marked = false;
+    else if (p) out.push(marked ? <mark key={i}>{p}</mark> : p);
   });
   return <span>{out}</span>;
+}
+
+/** The plain words of a highlight (for accessible names). */
+export function highlightText(html: string): string {
+  return stripMarkdown(unescapeHtml(html.replace(/<\/?mark>/g, '')));
 }
 
 export function unescapeHtml(s: string): string {

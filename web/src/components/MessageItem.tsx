@@ -8,6 +8,8 @@ import {
   discardSend,
   editMessage,
   isPinned,
+  copyPermalink,
+  openEmojiPicker,
   me,
   openThread,
   retrySend,
@@ -17,21 +19,24 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
+import { Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
+import { formatClock, formatTime, plural } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
+import { ProfileTrigger } from './Profile';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '👀'];
 
 /** The message being edited (one at a time, anywhere). */
 export const editingId = signal<string | null>(null);
 
-export function formatTime(ms: number): string {
-  const d = new Date(ms);
-  const now = new Date();
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-  if (d.toDateString() === now.toDateString()) return time;
-  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${time}`;
+/** Ends an edit and puts focus back on the message, so keyboard users stay where they were. */
+export function endEdit(id: string) {
+  editingId.value = null;
+  requestAnimationFrame(() => document.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(id)}"]`)?.focus({ preventScroll: true }));
 }
+
+export { formatTime };
 
 function EditBox({ m }: { m: ClientMessage }) {
   const [text, setText] = useState(m.text);
@@ -47,13 +52,13 @@ function EditBox({ m }: { m: ClientMessage }) {
   const save = async () => {
     const t = text.trim();
     if (!t || t === m.text) {
-      editingId.value = null;
+      endEdit(m.id);
       return;
     }
     setBusy(true);
     try {
       await editMessage(m, t);
-      editingId.value = null;
+      endEdit(m.id);
     } catch (e) {
       showToast(`Could not edit: ${(e as Error).message}`);
     } finally {
@@ -80,7 +85,7 @@ function EditBox({ m }: { m: ClientMessage }) {
             void save();
           } else if (e.key === 'Escape') {
             e.stopPropagation();
-            editingId.value = null;
+            endEdit(m.id);
           }
         }}
       />
@@ -88,7 +93,7 @@ function EditBox({ m }: { m: ClientMessage }) {
         <button type="submit" class="primary small" disabled={busy}>
           Save
         </button>
-        <button type="button" class="small" onClick={() => (editingId.value = null)}>
+        <button type="button" class="small" onClick={() => endEdit(m.id)}>
           Cancel
         </button>
         <span class="muted small">Enter to save, Escape to cancel</span>
@@ -105,7 +110,7 @@ function Reactions({ m }: { m: ClientMessage }) {
         <button
           key={r.emoji}
           type="button"
-          class={`reaction ${r.me ? 'mine' : ''}`}
+          class={`reaction ${r.me ? 'is-mine' : ''}`}
           aria-pressed={r.me}
           aria-label={`${r.emoji} ${r.count}${r.me ? ', remove your reaction' : ', react with ' + r.emoji}`}
           onClick={() => void toggleReaction(m, r.emoji)}
@@ -122,34 +127,116 @@ interface Props {
   showHeader: boolean;
   inThread?: boolean;
   highlighted?: boolean;
+  /** The message that is the list's one tab stop (roving tabindex). */
+  tabStop?: boolean;
 }
 
-export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, highlighted }: Props) {
+/** The reaction picker of one message: closes on Escape (focus back to its button) and on a
+ * click or tap anywhere outside it. */
+function ReactionPicker({ m, onClose }: { m: ClientMessage; onClose: (refocus: boolean) => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.querySelector<HTMLElement>('button')?.focus();
+    const onDown = (e: PointerEvent) => {
+      const t = e.target as Node;
+      if (ref.current?.contains(t) || ref.current?.parentElement?.querySelector('[data-picker-toggle]')?.contains(t)) return;
+      onClose(false);
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        onClose(true);
+      }
+    };
+    document.addEventListener('pointerdown', onDown, true);
+    document.addEventListener('keydown', onKey, true);
+    return () => {
+      document.removeEventListener('pointerdown', onDown, true);
+      document.removeEventListener('keydown', onKey, true);
+    };
+  }, []);
+  return (
+    <div class="picker" role="group" aria-label="Pick a reaction" ref={ref}>
+      {QUICK_EMOJI.map((e) => (
+        <button
+          key={e}
+          type="button"
+          class="icon"
+          aria-label={`React with ${e}`}
+          onClick={() => {
+            onClose(true);
+            void toggleReaction(m, e);
+          }}
+        >
+          {e}
+        </button>
+      ))}
+      <button type="button" class="icon" aria-label="More emoji" title="More emoji" onClick={() => {
+        onClose(false);
+        openEmojiPicker({ kind: 'reaction', message: m });
+      }}>
+        <Plus size={16} aria-hidden="true" />
+      </button>
+    </div>
+  );
+}
+
+export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, highlighted, tabStop }: Props) {
   const [picker, setPicker] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const toggleRef = useRef<HTMLButtonElement>(null);
   const mine = m.sender_id === me.value?.id;
   const conv = conversations.value[m.conversation_id];
   const canDelete = mine || conv?.role === 'owner' || conv?.role === 'admin';
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
+  const plain = m.deleted ? 'This message was deleted.' : m.text.length > 300 ? `${m.text.slice(0, 300)}…` : m.text;
 
-  const cls = ['msg', showHeader ? 'first' : 'cont', m.pending ? `pending ${m.pending}` : '', highlighted ? 'highlight' : '', m.deleted ? 'deleted' : '']
+  const cls = ['msg', showHeader ? 'is-first' : 'is-cont', m.pending ? `is-pending is-${m.pending}` : '', highlighted ? 'is-highlight' : '', m.deleted ? 'is-deleted' : '', pinned ? 'is-pinned' : '']
     .filter(Boolean)
     .join(' ');
 
   return (
-    <li class={cls} data-mid={m.id} data-seq={m.seq} tabIndex={-1} aria-label={`${name}, ${formatTime(m.created_at)}`}>
-      <div class="gutter">{showHeader ? <Avatar name={name} /> : <time class="hover-time">{formatTime(m.created_at).slice(-5)}</time>}</div>
+    <li
+      class={cls}
+      data-mid={m.id}
+      data-seq={m.seq}
+      tabIndex={tabStop ? 0 : -1}
+      aria-label={`${name}, ${formatTime(m.created_at)}${pinned ? ', pinned' : ''}: ${plain}`}
+    >
+      <div class="gutter">
+        {showHeader ? (
+          <ProfileTrigger userId={m.sender_id}>
+            <Avatar userId={m.sender_id} />
+          </ProfileTrigger>
+        ) : (
+          <time class="hover-time" dateTime={new Date(m.created_at).toISOString()}>
+            {formatClock(m.created_at)}
+          </time>
+        )}
+      </div>
       <div class="body">
         {showHeader && (
           <div class="meta">
-            <strong class="author">{name}</strong>
+            <ProfileTrigger userId={m.sender_id}>
+              <strong class="author">{name}</strong>
+            </ProfileTrigger>
             <time dateTime={new Date(m.created_at).toISOString()} title={new Date(m.created_at).toLocaleString()}>
               {formatTime(m.created_at)}
             </time>
-            {pinned && <span class="pin-mark" title="Pinned">📌 pinned</span>}
+            {pinned && (
+              <span class="pin-mark" title="Pinned">
+                <Pin size={12} aria-hidden="true" /> pinned
+              </span>
+            )}
           </div>
+        )}
+        {!showHeader && pinned && (
+          <span class="pin-mark is-inline" title="Pinned">
+            <Pin size={12} aria-hidden="true" /> pinned
+          </span>
         )}
         {m.deleted ? (
           <p class="tombstone">This message was deleted.</p>
@@ -163,7 +250,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
         )}
         {m.pending === 'sending' && <span class="muted small status">Sending…</span>}
         {m.pending === 'failed' && (
-          <div class="failed" role="alert">
+          <div class="send-failed" role="alert">
             <span>Not sent.</span>
             <button type="button" class="small" onClick={() => retrySend(m)}>
               Retry
@@ -176,7 +263,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
         {!m.deleted && <Reactions m={m} />}
         {!inThread && m.reply_count > 0 && (
           <button type="button" class="link thread-link" onClick={() => openThread(m.conversation_id, m.id)}>
-            {m.reply_count === 1 ? '1 reply' : `${m.reply_count} replies`}
+            {plural(m.reply_count, 'reply', 'replies')}
           </button>
         )}
         {confirmDelete && (
@@ -200,12 +287,21 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
       </div>
       {!m.pending && !m.deleted && !editing && (
         <div class="actions" role="toolbar" aria-label="Message actions">
-          <button type="button" class="icon" aria-label="Add reaction" title="Add reaction" aria-expanded={picker} onClick={() => setPicker(!picker)}>
-            ☺
+          <button
+            type="button"
+            class="icon"
+            aria-label="Add reaction"
+            title="Add reaction"
+            aria-expanded={picker}
+            data-picker-toggle
+            ref={toggleRef}
+            onClick={() => setPicker(!picker)}
+          >
+            <SmilePlus size={16} aria-hidden="true" />
           </button>
           {!inThread && (
             <button type="button" class="icon" aria-label="Reply in thread" title="Reply in thread" onClick={() => openThread(m.conversation_id, m.id)}>
-              ↩
+              <MessageSquareReply size={16} aria-hidden="true" />
             </button>
           )}
           {!inThread && (
@@ -216,36 +312,30 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
               title={pinned ? 'Unpin' : 'Pin'}
               onClick={() => setPinned(m, !pinned).catch((e) => showToast(`Could not pin: ${(e as Error).message}`))}
             >
-              📌
+              {pinned ? <PinOff size={16} aria-hidden="true" /> : <Pin size={16} aria-hidden="true" />}
             </button>
           )}
+          <button type="button" class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
+            <Link size={16} aria-hidden="true" />
+          </button>
           {mine && (
             <button type="button" class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
-              ✎
+              <Pencil size={16} aria-hidden="true" />
             </button>
           )}
           {canDelete && (
             <button type="button" class="icon" aria-label="Delete message" title="Delete" onClick={() => setConfirmDelete(true)}>
-              🗑
+              <Trash2 size={16} aria-hidden="true" />
             </button>
           )}
           {picker && (
-            <div class="picker" role="group" aria-label="Pick a reaction">
-              {QUICK_EMOJI.map((e) => (
-                <button
-                  key={e}
-                  type="button"
-                  class="icon"
-                  aria-label={`React with ${e}`}
-                  onClick={() => {
-                    setPicker(false);
-                    void toggleReaction(m, e);
-                  }}
-                >
-                  {e}
-                </button>
-              ))}
-            </div>
+            <ReactionPicker
+              m={m}
+              onClose={(refocus) => {
+                setPicker(false);
+                if (refocus) toggleRef.current?.focus();
+              }}
+            />
           )}
         </div>
       )}

@@ -21,7 +21,11 @@ import {
 import type { Member, Message, SearchResult, User } from '../types';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
-import { Highlight, Markdown } from './Markdown';
+import { Highlight } from './Markdown';
+import { stripMarkdown } from '../format';
+import { X } from 'lucide-preact';
+
+const clip = (s: string) => (s.length > 400 ? `${s.slice(0, 400)}…` : s);
 import { formatTime, MessageItem } from './MessageItem';
 import { groupStarts } from './Timeline';
 
@@ -31,7 +35,7 @@ function PanelFrame(props: { title: string; children: preact.ComponentChildren }
       <header class="panel-head">
         <h2>{props.title}</h2>
         <button type="button" class="icon" aria-label={`Close ${props.title.toLowerCase()}`} onClick={() => (panel.value = null)}>
-          ×
+          <X size={18} aria-hidden="true" />
         </button>
       </header>
       {props.children}
@@ -67,7 +71,7 @@ export function ThreadPanel({ conversationId, rootId }: { conversationId: string
     <PanelFrame title="Thread">
       <div class="panel-scroll">
         {shownRoot && (
-          <ol class="messages root">
+          <ol class="messages is-root">
             <MessageItem m={shownRoot} showHeader inThread />
           </ol>
         )}
@@ -88,20 +92,20 @@ export function ThreadPanel({ conversationId, rootId }: { conversationId: string
 export function PinsPanel({ conversationId }: { conversationId: string }) {
   const list = pins.value[conversationId] ?? [];
   useEffect(() => {
-    void loadPins(conversationId); // pins have no event: refresh on open
+    void loadPins(conversationId); // live through pin.added / pin.removed; re-read on open
   }, [conversationId]);
   return (
     <PanelFrame title="Pinned messages">
       <div class="panel-scroll">
-        {list.length === 0 && <p class="muted empty">Nothing pinned yet. Use 📌 on a message to pin it.</p>}
+        {list.length === 0 && <p class="muted empty">Nothing pinned yet. Use “Pin message” in a message’s actions to pin it.</p>}
         <ul class="results">
           {list.map((m) => (
             <li key={m.id}>
-              <button type="button" class="result" onClick={() => void jumpTo(m)} aria-label={`Jump to message from ${userName(m.sender_id)}`}>
+              <button type="button" class="result" onClick={() => void jumpTo(m)}>
                 <span class="meta">
                   <strong>{userName(m.sender_id)}</strong> <time class="muted small">{formatTime(m.created_at)}</time>
                 </span>
-                <Markdown text={m.deleted ? '(deleted)' : m.text} />
+                <span class="snippet">{m.deleted ? '(deleted)' : clip(stripMarkdown(m.text))}</span>
               </button>
             </li>
           ))}
@@ -115,6 +119,7 @@ export function MembersPanel({ conversationId }: { conversationId: string }) {
   const [list, setList] = useState<Member[] | null>(null);
   const [query, setQuery] = useState('');
   const [found, setFound] = useState<User[]>([]);
+  const [confirmLeave, setConfirmLeave] = useState(false);
   const conv = conversations.value[conversationId];
   const reload = () =>
     loadMembers(conversationId)
@@ -171,14 +176,30 @@ export function MembersPanel({ conversationId }: { conversationId: string }) {
             </li>
           ))}
         </ul>
-        {conv.type !== 'dm' && (
-          <button
-            type="button"
-            class="danger"
-            onClick={() => leaveConversation(conversationId).catch((e) => showToast(`Could not leave: ${(e as Error).message}`))}
-          >
+        {conv.type !== 'dm' && !confirmLeave && (
+          <button type="button" class="danger" onClick={() => setConfirmLeave(true)}>
             Leave {conv.type === 'channel' ? 'channel' : 'group'}
           </button>
+        )}
+        {conv.type !== 'dm' && confirmLeave && (
+          <div class="confirm-leave" role="alertdialog" aria-label={`Leave ${conversationName(conv)}?`}>
+            <p>
+              Leave <strong>{conv.type === 'channel' ? `#${conv.name}` : conversationName(conv)}</strong>?{' '}
+              {conv.visibility === 'private' || conv.type === 'group' ? 'You will need to be added again to come back.' : 'You can join again from Browse channels.'}
+            </p>
+            <div class="row">
+              <button
+                type="button"
+                class="danger"
+                onClick={() => leaveConversation(conversationId).catch((e) => showToast(`Could not leave: ${(e as Error).message}`))}
+              >
+                Leave
+              </button>
+              <button type="button" onClick={() => setConfirmLeave(false)}>
+                Cancel
+              </button>
+            </div>
+          </div>
         )}
       </div>
     </PanelFrame>
@@ -288,7 +309,6 @@ export function SearchPanel() {
                   <button
                     type="button"
                     class="result"
-                    aria-label={`Jump to message from ${userName(r.message.sender_id)}`}
                     onClick={() => {
                       if (matchMedia('(max-width: 720px)').matches) panel.value = null;
                       void jumpTo(r.message);

@@ -1,8 +1,7 @@
 // Profile, presence, theme, sessions (with revoke) and two-factor set-up.
-import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
-import { dialog, me, myPresence, setMyPresence, showToast, signOut, updateProfile } from '../state/store';
+import { dialog, me, myPresence, rememberTotp, setMyPresence, showToast, signOut, totpEnabled, updateProfile } from '../state/store';
 import { theme, setTheme, type Theme } from '../theme';
 import type { ChosenPresence, Session } from '../types';
 import { Modal } from './Dialog';
@@ -136,8 +135,6 @@ function Sessions() {
   );
 }
 
-/** 2FA state is not in the user object: remembered here after set-up in this tab. */
-const totpOn = signal<boolean | null>(null);
 
 function TwoFactor() {
   const [setup, setSetup] = useState<{ secret: string; otpauth_uri: string } | null>(null);
@@ -145,6 +142,7 @@ function TwoFactor() {
   const [codes, setCodes] = useState<string[] | null>(null);
   const [error, setError] = useState('');
   const [disabling, setDisabling] = useState(false);
+  const on = totpEnabled.value;
 
   const begin = async () => {
     setError('');
@@ -152,7 +150,7 @@ function TwoFactor() {
       setSetup(await api('/auth/totp/setup', { method: 'POST' }));
     } catch (e) {
       if (e instanceof ApiError && e.status === 409) {
-        totpOn.value = true;
+        rememberTotp(true);
         setError('Two-factor authentication is already on.');
       } else setError(errText(e));
     }
@@ -165,7 +163,7 @@ function TwoFactor() {
       setCodes(r.recovery_codes);
       setSetup(null);
       setCode('');
-      totpOn.value = true;
+      rememberTotp(true);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 422 ? 'That code is not right. Check the time on your device and try the next code.' : errText(err));
     }
@@ -175,7 +173,7 @@ function TwoFactor() {
     setError('');
     try {
       await api('/auth/totp/disable', { method: 'POST', body: { code: code.trim() } });
-      totpOn.value = false;
+      rememberTotp(false);
       setDisabling(false);
       setCode('');
       showToast('Two-factor authentication is off.');
@@ -212,12 +210,18 @@ function TwoFactor() {
       )}
       {!setup && !codes && !disabling && (
         <div class="row">
-          <button type="button" onClick={() => void begin()}>
-            Set up two-factor authentication
-          </button>
-          <button type="button" onClick={() => setDisabling(true)}>
-            Turn off two-factor authentication
-          </button>
+          <span class="muted small" role="status">
+            {on === true ? 'On: signing in asks for a code from your authenticator app.' : on === false ? 'Off.' : ''}
+          </span>
+          {on !== true ? (
+            <button type="button" onClick={() => void begin()}>
+              Set up two-factor authentication
+            </button>
+          ) : (
+            <button type="button" onClick={() => setDisabling(true)}>
+              Turn off two-factor authentication
+            </button>
+          )}
         </div>
       )}
       {setup && (

@@ -3,7 +3,8 @@
 // the top, and keeps what the reader looks at in place when content changes above it.
 import { signal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { atBottom, dividerSeq, highlightId, loadOlder, markReadIfViewing, me, timelineOf } from '../state/store';
+import { atBottom, conversations, dividerSeq, highlightId, loadOlder, markRead, markReadIfViewing, me, timelineOf } from '../state/store';
+import { dayKey, dayLabel, plural } from '../format';
 import * as T from '../state/timeline';
 import type { ClientMessage, Conversation } from '../types';
 import { MessageItem } from './MessageItem';
@@ -39,7 +40,19 @@ export function groupStarts(items: readonly ClientMessage[], i: number): boolean
   if (i === 0) return true;
   const a = items[i - 1];
   const b = items[i];
-  return a.sender_id !== b.sender_id || b.created_at - a.created_at > 5 * 60_000 || a.deleted !== b.deleted;
+  return a.sender_id !== b.sender_id || b.created_at - a.created_at > 5 * 60_000 || a.deleted !== b.deleted || dayKey(a.created_at) !== dayKey(b.created_at);
+}
+
+/** Opening with unread messages loads back to the first of them, at most this many. */
+const MAX_UNREAD_LOAD = 2000;
+
+/** Roving tabindex: inside the list only the active message's own controls are tab stops. */
+function rove(root: HTMLElement, activeId: string | null) {
+  for (const el of root.querySelectorAll<HTMLElement>('li.msg a[href], li.msg button, li.msg pre, li.msg textarea')) {
+    const li = el.closest<HTMLElement>('li.msg');
+    const want = li?.dataset.mid === activeId ? 0 : -1;
+    if (el.tabIndex !== want) el.tabIndex = want;
+  }
 }
 
 export function Timeline({ conv }: { conv: Conversation }) {
@@ -65,10 +78,56 @@ export function Timeline({ conv }: { conv: Conversation }) {
 
   const divider = dividerSeq.value[conv.id] ?? Number.MAX_SAFE_INTEGER;
   const firstUnread = T.firstUnreadSeq(items, divider, me.value?.id ?? '');
+  const unreadCount = conversations.value[conv.id]?.unread_count ?? 0;
+
+  // Landing: with unread messages the view opens at the first of them (loading older pages
+  // back to it), with the divider near the top. Until then nothing is marked read.
+  const landed = useRef(divider === Number.MAX_SAFE_INTEGER);
+  const scrollTo = useRef<string | null>(null);
+  useEffect(() => {
+    if (landed.current || !tl.loaded) return;
+    const first = T.firstSeq(items);
+    if (items.length && first > divider + 1 && tl.hasOlder && items.length < MAX_UNREAD_LOAD) {
+      if (!tl.loading) void loadOlder(conv.id);
+      return;
+    }
+    landed.current = true;
+    const idx = firstUnread === null ? -1 : items.findIndex((m) => m.seq === firstUnread);
+    if (idx < 0) {
+      setWin({ stick: true, firstKey: null });
+      check();
+      return;
+    }
+    scrollTo.current = items[idx].id;
+    setWin({ stick: false, firstKey: items[Math.max(0, Math.min(idx - 20, items.length - WINDOW))].id });
+  }, [tl.loaded, tl.loading, items]);
+
+  const jumpToUnread = () => {
+    const idx = firstUnread === null ? -1 : items.findIndex((m) => m.seq === firstUnread);
+    if (idx < 0) return;
+    scrollTo.current = items[idx].id;
+    setWin({ stick: false, firstKey: items[Math.max(0, Math.min(idx - 20, items.length - WINDOW))].id });
+  };
+
+  // Roving tabindex: one message is the list's tab stop (the newest shown, until the reader
+  // moves); arrows move between messages.
+  const [activeId, setActiveId] = useState<string | null>(null);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
+    const to = scrollTo.current;
+    if (to) {
+      const node = el.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(to)}"]`);
+      if (node) {
+        scrollTo.current = null;
+        const sep = node.previousElementSibling?.classList.contains('unread-line') ? (node.previousElementSibling as HTMLElement) : node;
+        el.scrollTop = Math.max(0, sep.offsetTop - 48);
+        // No scroll event when nothing moved (all of it fits): look at where the reader is now.
+        requestAnimationFrame(() => checkRef.current());
+        return;
+      }
+    }
     if (win.stick) {
       el.scrollTop = el.scrollHeight;
       return;
@@ -126,9 +185,11 @@ export function Timeline({ conv }: { conv: Conversation }) {
     }, 4000);
   }, [target, items, start, end]);
 
-  const check = () => {
+  const checkRef = useRef(() => {});
+  checkRef.current = check;
+  function check() {
     const el = scroller.current;
-    if (!el) return;
+    if (!el || !landed.current) return;
     const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
     if (el.scrollTop < EDGE) {
       if (start > 0) {
@@ -148,7 +209,7 @@ export function Timeline({ conv }: { conv: Conversation }) {
     if (bottom !== win.stick) setWin({ stick: bottom, firstKey: bottom ? null : items[start]?.id ?? null });
     if (atBottom.value !== bottom) atBottom.value = bottom;
     if (bottom) markReadIfViewing(conv.id);
-  };
+  }
 
   // After older history arrives the reader may still be near the top: keep going.
   useEffect(() => {
@@ -156,11 +217,9 @@ export function Timeline({ conv }: { conv: Conversation }) {
   }, [items.length, tl.loading]);
 
   useEffect(() => {
+    if (!landed.current) return;
     atBottom.value = true;
     markReadIfViewing(conv.id);
-    return () => {
-      atBottom.value = true;
-    };
   }, []);
 
   // Keyboard: ↑/↓ move between messages (Tab then reaches the focused message's actions),
@@ -182,12 +241,17 @@ export function Timeline({ conv }: { conv: Conversation }) {
     }
     if (next < 0) return;
     e.preventDefault();
-    nodes[next].focus();
+    nodes[next].focus({ preventScroll: true });
     nodes[next].scrollIntoView({ block: 'nearest' });
   };
 
   const visible = items.slice(start, end);
   const newer = items.length - end;
+  const stop = activeId && visible.some((m) => m.id === activeId) ? activeId : visible.length ? visible[visible.length - 1].id : null;
+  useLayoutEffect(() => {
+    if (scroller.current) rove(scroller.current, stop);
+  });
+  const now = Date.now();
   return (
     <div class="timeline-wrap">
       <div
@@ -197,8 +261,12 @@ export function Timeline({ conv }: { conv: Conversation }) {
         role="log"
         aria-label={`Messages in ${conv.type === 'channel' ? '#' + conv.name : 'this conversation'}`}
         aria-busy={tl.loading}
-        tabIndex={0}
+        tabIndex={visible.length ? -1 : 0}
         onKeyDown={onKeyDown}
+        onFocusIn={(e) => {
+          const li = (e.target as HTMLElement).closest<HTMLElement>('li.msg');
+          if (li?.dataset.mid && li.dataset.mid !== activeId) setActiveId(li.dataset.mid);
+        }}
       >
         {start === 0 && tl.loaded && !tl.hasOlder && (
           <div class="timeline-start">
@@ -219,18 +287,48 @@ export function Timeline({ conv }: { conv: Conversation }) {
           {visible.map((m, i) => {
             const idx = start + i;
             const showDivider = firstUnread !== null && m.seq === firstUnread;
+            const newDay = idx === 0 || dayKey(items[idx - 1].created_at) !== dayKey(m.created_at);
+            const day = newDay ? dayLabel(m.created_at, now) : '';
             return [
-              showDivider ? (
-                <li key="divider" class="divider" role="separator" aria-label="New messages">
-                  <span>New messages</span>
+              newDay ? (
+                <li key={`day:${dayKey(m.created_at)}`} class="day-line">
+                  <div role="separator" aria-label={day}>
+                    <span>{day}</span>
+                  </div>
                 </li>
               ) : null,
-              <MessageItem key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id} m={m} showHeader={groupStarts(items, idx)} highlighted={m.id === target} />,
+              showDivider ? (
+                <li key="divider" class="unread-line">
+                  <div role="separator" aria-label="New messages">
+                    <span>New messages</span>
+                  </div>
+                </li>
+              ) : null,
+              <MessageItem
+                key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id}
+                m={m}
+                showHeader={groupStarts(items, idx)}
+                highlighted={m.id === target}
+                tabStop={m.id === stop}
+              />,
             ];
           })}
         </ol>
         {tl.loaded && items.length === 0 && <p class="empty muted">No messages yet. Say hello!</p>}
       </div>
+      {unreadCount > 0 && landed.current && (
+        <div class="unread-bar" role="status">
+          <span>{plural(unreadCount, 'new message')}</span>
+          <span aria-hidden="true">·</span>
+          <button type="button" class="link" onClick={jumpToUnread} disabled={firstUnread === null}>
+            Jump
+          </button>
+          <span aria-hidden="true">·</span>
+          <button type="button" class="link" onClick={() => markRead(conv.id)}>
+            Mark as read
+          </button>
+        </div>
+      )}
       {!win.stick && (newer > 0 || !atBottom.value) && (
         <button type="button" class="jump-latest" onClick={() => setWin({ stick: true, firstKey: null })}>
           {newer > 0 ? `Jump to latest (${newer} newer)` : 'Jump to latest'}

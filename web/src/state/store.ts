@@ -26,7 +26,7 @@ export type Panel =
   | { kind: 'members'; conversationId: string }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | null;
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
@@ -52,6 +52,16 @@ export const highlightId = signal<string | null>(null);
 /** The read marker captured when a conversation was opened: the divider goes after it. */
 export const dividerSeq = signal<Record<string, number>>({});
 export const toast = signal<string | null>(null);
+/** What the emoji picker is open for: a reaction to a message, or the composer's text. */
+export type EmojiTarget = { kind: 'reaction'; message: ClientMessage } | { kind: 'composer'; insert: (emoji: string) => void };
+export const emojiTarget = signal<EmojiTarget | null>(null);
+/** 2FA state as this browser knows it: from the last sign-in (a code was asked or not), set-up
+ * and turning off. null: unknown (the API has no read of it). */
+export const totpEnabled = signal<boolean | null>(null);
+
+export function openEmojiPicker(t: EmojiTarget) {
+  emojiTarget.value = t;
+}
 
 const timelines = new Map<string, Signal<TimelineState>>();
 const threads = new Map<string, Signal<ThreadState>>();
@@ -257,10 +267,16 @@ export async function startConversation(userIds: string[], name?: string): Promi
   return c;
 }
 
+/** Joining a channel: its history is context, not news, so the read marker moves to the end
+ * (here and on the server) and nothing shows as new. */
 export async function joinChannel(id: string): Promise<Conversation> {
   const c = await api<Conversation>(`/conversations/${enc(id)}/join`, { method: 'POST' });
-  putConversation({ unread_count: 0, last_read_seq: 0, ...c });
-  return c;
+  putConversation({ ...c, unread_count: 0, last_read_seq: c.last_seq });
+  if (c.last_seq > 0)
+    await api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq: c.last_seq } })
+      .then((r) => patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count })))
+      .catch(() => {});
+  return conversations.value[id] ?? c;
 }
 
 export async function leaveConversation(id: string) {
@@ -287,9 +303,35 @@ export function navigate(id: string | null, replace = false) {
   openConversation(id);
 }
 
+export function permalinkPath(m: { conversation_id: string; id: string }): string {
+  return `/c/${enc(m.conversation_id)}/m/${enc(m.id)}`;
+}
+
+export async function copyPermalink(m: Message) {
+  const url = new URL(permalinkPath(m), location.origin).href;
+  try {
+    await navigator.clipboard.writeText(url);
+    showToast('Link copied.');
+  } catch {
+    showToast(url);
+  }
+}
+
+/** Opens a message by id (a permalink): its conversation, scrolled to it and highlighted. */
+export async function openMessageById(id: string) {
+  try {
+    const m = await api<Message>(`/messages/${enc(id)}`);
+    senders([m]);
+    await jumpTo(m);
+  } catch {
+    showToast('That message is not available.');
+  }
+}
+
 export function routeFromLocation() {
-  const m = /^\/c\/([^/]+)$/.exec(location.pathname);
+  const m = /^\/c\/([^/]+)(?:\/m\/([^/]+))?\/?$/.exec(location.pathname);
   openConversation(m ? decodeURIComponent(m[1]) : null);
+  if (m?.[2]) void openMessageById(decodeURIComponent(m[2]));
 }
 
 export function openConversation(id: string | null) {
@@ -301,7 +343,11 @@ export function openConversation(id: string | null) {
     if (id) {
       const c = conversations.value[id];
       const lr = c?.last_read_seq ?? 0;
-      dividerSeq.value = { ...dividerSeq.value, [id]: c && (c.unread_count ?? 0) > 0 ? lr : Number.MAX_SAFE_INTEGER };
+      const unread = !!c && (c.unread_count ?? 0) > 0;
+      dividerSeq.value = { ...dividerSeq.value, [id]: unread ? lr : Number.MAX_SAFE_INTEGER };
+      // With unread messages the view opens at the first of them, not at the bottom: nothing
+      // is marked read until the reader reaches the end.
+      atBottom.value = !unread;
     }
   });
   if (!id) return;
@@ -487,6 +533,18 @@ export function sendMessage(conversationId: string, text: string, threadRootId: 
   void deliver(p);
 }
 
+/** After a reconnect: every send that failed goes again (same client_msg_id, so the server
+ * keeps one copy whatever happened to the first try). */
+export function retryFailedSends() {
+  const seen = new Set<string>();
+  for (const tl of timelines.values())
+    for (const m of tl.value.messages)
+      if (m.pending === 'failed' && !seen.has(m.client_msg_id)) {
+        seen.add(m.client_msg_id);
+        retrySend(m);
+      }
+}
+
 export function retrySend(m: ClientMessage) {
   updatePending(m, 'sending');
   void deliver(m);
@@ -559,6 +617,21 @@ export async function setPinned(m: ClientMessage, pinned: boolean) {
   await loadPins(m.conversation_id);
 }
 
+const pinReloads = new Map<string, ReturnType<typeof setTimeout>>();
+
+/** pin.added / pin.removed: the list is re-read (it carries the messages), once per burst. */
+function onPinEvent(conversationId: string) {
+  if (!conversations.value[conversationId]) return;
+  clearTimeout(pinReloads.get(conversationId));
+  pinReloads.set(
+    conversationId,
+    setTimeout(() => {
+      pinReloads.delete(conversationId);
+      void loadPins(conversationId);
+    }, 50),
+  );
+}
+
 export function isPinned(m: ClientMessage): boolean {
   return (pins.value[m.conversation_id] ?? []).some((p) => p.id === m.id);
 }
@@ -574,15 +647,58 @@ function viewing(id: string): boolean {
 
 export function markReadIfViewing(id: string) {
   if (!viewing(id)) return;
+  markRead(id);
+}
+
+/** Marks a conversation read up to its newest held message (the bar's "Mark as read"). */
+export function markRead(id: string) {
   const c = conversations.value[id];
-  const seq = T.lastSeq(timelineOf(id).value.messages);
+  const seq = Math.max(T.lastSeq(timelineOf(id).value.messages), c?.last_seq ?? 0);
   if (!c || !seq) return;
   if ((c.last_read_seq ?? 0) >= seq && !(c.unread_count ?? 0)) return;
   patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0 }));
+  tabs.post({ type: 'read', conversation_id: id, last_read_seq: seq, unread_count: 0 });
   api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
-    .then((r) => patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count })))
+    .then((r) => {
+      patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count }));
+      tabs.post({ type: 'read', conversation_id: id, last_read_seq: r.last_read_seq, unread_count: r.unread_count });
+    })
     .catch(() => {});
 }
+
+/** A read marker moved in another tab of this browser (the server tells only other sessions). */
+function onReadElsewhere(id: string, lastRead: number, unread: number) {
+  const c = conversations.value[id];
+  if (!c || (c.last_read_seq ?? 0) > lastRead) return;
+  patchConversation(id, () => ({ last_read_seq: lastRead, unread_count: unread }));
+}
+
+// ---- other tabs of this browser --------------------------------------------------------------
+
+type TabMessage =
+  | { type: 'read'; conversation_id: string; last_read_seq: number; unread_count: number }
+  | { type: 'signed-out' };
+
+/** The tabs of one browser share a session (one refresh token), so the server sees them as
+ * one: a BroadcastChannel carries what it cannot (read markers, sign-out) between them. */
+const tabs = (() => {
+  let ch: BroadcastChannel | null = null;
+  try {
+    ch = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('parley');
+  } catch {
+    ch = null;
+  }
+  ch?.addEventListener('message', (e: MessageEvent<TabMessage>) => {
+    const d = e.data;
+    if (authState.value !== 'signed-in') return;
+    if (d.type === 'read') onReadElsewhere(d.conversation_id, d.last_read_seq, d.unread_count);
+    else if (d.type === 'signed-out') {
+      signedOut(false);
+      history.replaceState(null, '', '/');
+    }
+  });
+  return { post: (m: TabMessage) => ch?.postMessage(m) };
+})();
 
 // ---- typing -------------------------------------------------------------------------------
 
@@ -712,6 +828,18 @@ function handleEvent(e: WsEvent) {
       patchConversation(d.conversation_id, (c) => ({ last_read_seq: Math.max(c.last_read_seq ?? 0, d.last_read_seq) }));
       void fetchConversation(d.conversation_id);
       break;
+    case 'pin.added':
+    case 'pin.removed': {
+      // Shown at once from the event; the list (with the message) is re-read behind it.
+      const list = pins.value[d.conversation_id];
+      if (list && e.event === 'pin.removed') pins.value = { ...pins.value, [d.conversation_id]: list.filter((m) => m.id !== d.message_id) };
+      if (list && e.event === 'pin.added' && !list.some((m) => m.id === d.message_id)) {
+        const held = timelines.get(d.conversation_id)?.value.messages.find((m) => m.id === d.message_id);
+        if (held) pins.value = { ...pins.value, [d.conversation_id]: [held, ...list] };
+      }
+      onPinEvent(d.conversation_id);
+      break;
+    }
     case 'typing':
       if (d.user_id !== me.value?.id) {
         void ensureUsers([d.user_id]);
@@ -773,7 +901,7 @@ export const socket = new Socket({
   },
   onReady: () => {
     everConnected.value = true;
-    void catchUp();
+    void catchUp().then(retryFailedSends);
     const chosen = myPresence.value;
     if (chosen !== 'online') void api('/users/me/presence', { method: 'PUT', body: { status: chosen } }).catch(() => {});
   },
@@ -800,15 +928,61 @@ function resetState() {
     panel.value = null;
     dialog.value = null;
     everConnected.value = false;
+    dividerSeq.value = {};
+    highlightId.value = null;
+    toast.value = null;
+    emojiTarget.value = null;
+    totpEnabled.value = null;
+    atBottom.value = true;
   });
   timelines.clear();
   threads.clear();
+  userFetches.clear();
+  lastTypingSent.clear();
+  for (const t of pinReloads.values()) clearTimeout(t);
+  pinReloads.clear();
 }
 
-function signedOut() {
+/** Keys this app keeps across sign-outs: device preferences, nothing about the account. */
+const DEVICE_KEYS = new Set(['parley.theme']);
+
+/** Everything the app stored for the account goes at sign-out: drafts, presence choice,
+ * recent emoji, any cache under our names (localStorage, sessionStorage, IndexedDB, caches
+ * other than the app shell, which holds no user data). */
+export async function clearStoredData() {
+  for (const store of [localStorage, sessionStorage]) {
+    try {
+      for (let i = store.length - 1; i >= 0; i--) {
+        const k = store.key(i);
+        if (k && k.startsWith('parley.') && !DEVICE_KEYS.has(k)) store.removeItem(k);
+      }
+    } catch {
+      /* storage unavailable */
+    }
+  }
+  try {
+    const dbs = (await indexedDB.databases?.()) ?? [];
+    await Promise.all(dbs.filter((d) => d.name?.startsWith('parley')).map((d) => new Promise((r) => {
+      const req = indexedDB.deleteDatabase(d.name!);
+      req.onsuccess = req.onerror = req.onblocked = () => r(null);
+    })));
+  } catch {
+    /* no IndexedDB */
+  }
+  try {
+    const keys = (await globalThis.caches?.keys()) ?? [];
+    await Promise.all(keys.filter((k) => k.startsWith('parley-data')).map((k) => caches.delete(k)));
+  } catch {
+    /* no Cache API */
+  }
+}
+
+function signedOut(tellOtherTabs = true) {
   socket.stop();
   clearTokens();
   resetState();
+  void clearStoredData();
+  if (tellOtherTabs) tabs.post({ type: 'signed-out' });
   authState.value = 'signed-out';
 }
 
@@ -819,6 +993,12 @@ setSignedOutHandler(() => {
 async function startSession(u: User) {
   me.value = u;
   rememberUsers([u]);
+  try {
+    const t = localStorage.getItem(`parley.totp.${u.id}`);
+    totpEnabled.value = t === 'on' ? true : t === 'off' ? false : null;
+  } catch {
+    totpEnabled.value = null;
+  }
   const saved = localStorage.getItem('parley.presence') as ChosenPresence | null;
   myPresence.value = saved && ['online', 'away', 'dnd', 'invisible'].includes(saved) ? saved : 'online';
   authState.value = 'signed-in';
@@ -848,14 +1028,26 @@ export async function restoreSession() {
   }
 }
 
+export function rememberTotp(on: boolean) {
+  totpEnabled.value = on;
+  try {
+    if (me.value) localStorage.setItem(`parley.totp.${me.value.id}`, on ? 'on' : 'off');
+  } catch {
+    /* ignore */
+  }
+}
+
 export async function signIn(username: string, password: string, totp?: string) {
   const a = await login(username, password, totp);
   await startSession(a.user);
+  // A sign-in that needed no code says 2FA is off; one that did, that it is on.
+  rememberTotp(!!totp);
 }
 
 export async function signUp(username: string, password: string, displayName?: string) {
   const a = await register(username, password, displayName);
   await startSession(a.user);
+  rememberTotp(false);
 }
 
 export async function signOut() {

@@ -1,0 +1,47 @@
+// WebSocket frames as a client sends them (api/frames.h): the gateway parses every text frame
+// with parse_client_frame before anything else. Invariants: nothing crashes or throws; the req
+// that an answer would echo, on success or failure, is null, an integer, or a string of at most
+// kMaxReqBytes; a parsed frame carries the fields its type needs.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "frames.h"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+void check_req(const boost::json::value& req) {
+  check(req.is_null() || req.is_int64() || req.is_uint64() ||
+        (req.is_string() && req.get_string().size() <= parley::api::kMaxReqBytes));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using parley::api::ClientFrame;
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  auto f = parley::api::parse_client_frame(in);
+  if (!f) {
+    check_req(f.error().req);
+    check(!f.error().error.message.empty());
+    check(f.error().error.message.size() < 256);  // never the whole input echoed back
+    return 0;
+  }
+  check_req(f->req);
+  switch (f->type) {
+    case ClientFrame::Type::send:
+      check(f->send.conversation_id == f->conversation_id || f->conversation_id.empty());
+      break;
+    case ClientFrame::Type::hello:
+    case ClientFrame::Type::ping:
+    case ClientFrame::Type::typing:
+    case ClientFrame::Type::read:
+      check(f->send.text.empty() && f->send.client_msg_id.empty());
+      break;
+  }
+  return 0;
+}

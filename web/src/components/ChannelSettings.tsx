@@ -1,0 +1,147 @@
+// A channel's (or group's) settings: name and topic (owners and admins), members with their
+// roles, making admins (the owner), removing members (owners and admins), and leaving.
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, enc } from '../api';
+import { friendlyError, plural } from '../format';
+import { conversationName, current, dialog, leaveConversation, loadMembers, me, showToast } from '../state/store';
+import type { Member } from '../types';
+import { Avatar, PresenceDot } from './Avatar';
+import { Modal } from './Dialog';
+
+export function ChannelSettingsDialog() {
+  const conv = current.value;
+  const [name, setName] = useState(conv?.name ?? '');
+  const [topic, setTopic] = useState(conv?.topic ?? '');
+  const [list, setList] = useState<Member[] | null>(null);
+  const [msg, setMsg] = useState('');
+  const [error, setError] = useState('');
+  const [confirmLeave, setConfirmLeave] = useState(false);
+  const close = () => (dialog.value = null);
+  const reload = () => conv && loadMembers(conv.id).then(setList).catch(() => setList([]));
+  useEffect(() => {
+    void reload();
+  }, [conv?.id]);
+  if (!conv) return null;
+  const myRole = list?.find((m) => m.user_id === me.value?.id)?.role ?? conv.role ?? 'member';
+  const canManage = myRole === 'owner' || myRole === 'admin';
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setMsg('');
+    setError('');
+    try {
+      const body: Record<string, string> = { topic: topic.trim() };
+      if (conv.type === 'channel' || name.trim()) body.name = name.trim();
+      await api(`/conversations/${enc(conv.id)}`, { method: 'PATCH', body });
+      setMsg('Saved.');
+    } catch (err) {
+      setError(err instanceof ApiError && err.code === 'conflict' ? 'A channel with that name already exists.' : friendlyError(err as ApiError));
+    }
+  };
+  const setRole = async (m: Member, role: 'admin' | 'member') => {
+    try {
+      await api(`/conversations/${enc(conv.id)}/members/${enc(m.user_id)}`, { method: 'PATCH', body: { role } });
+      void reload();
+    } catch (err) {
+      showToast(`Could not change the role: ${friendlyError(err as ApiError)}`);
+    }
+  };
+  const remove = async (m: Member) => {
+    try {
+      await api(`/conversations/${enc(conv.id)}/members/${enc(m.user_id)}`, { method: 'DELETE' });
+      void reload();
+    } catch (err) {
+      showToast(`Could not remove: ${friendlyError(err as ApiError)}`);
+    }
+  };
+  const title = conv.type === 'channel' ? `#${conv.name}` : conversationName(conv);
+  return (
+    <Modal title={`Settings for ${title}`} onClose={close} wide>
+      <div class="settings">
+        <form class="stack" onSubmit={save} aria-labelledby="about-h">
+          <h3 id="about-h">About</h3>
+          <label>
+            {conv.type === 'channel' ? 'Channel name' : 'Group name'}
+            <input required={conv.type === 'channel'} maxLength={80} value={name} disabled={!canManage} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+          <label>
+            Topic
+            <input maxLength={250} value={topic} disabled={!canManage} onInput={(e) => setTopic(e.currentTarget.value)} />
+          </label>
+          {error && (
+            <p class="error" role="alert">
+              {error}
+            </p>
+          )}
+          {canManage ? (
+            <div class="row">
+              <button type="submit" class="primary">
+                Save
+              </button>
+              <span role="status" class="muted small">
+                {msg}
+              </span>
+            </div>
+          ) : (
+            <p class="muted small">Only the owner and admins can change these.</p>
+          )}
+        </form>
+        <section class="stack" aria-labelledby="members-h">
+          <h3 id="members-h">{list ? plural(list.length, 'member') : 'Members'}</h3>
+          <ul class="member-list">
+            {(list ?? []).map((m) => {
+              const isMe = m.user_id === me.value?.id;
+              return (
+                <li key={m.user_id}>
+                  <Avatar userId={m.user_id} size={24} />
+                  <span class="member-name">
+                    {m.user?.display_name ?? m.user_id} <span class="muted small">@{m.user?.username}</span>
+                  </span>
+                  <PresenceDot userId={m.user_id} />
+                  <span class="tag">{m.role}</span>
+                  {myRole === 'owner' && !isMe && m.role !== 'owner' && (
+                    <button type="button" class="small" onClick={() => void setRole(m, m.role === 'admin' ? 'member' : 'admin')}>
+                      {m.role === 'admin' ? 'Make member' : 'Make admin'}
+                    </button>
+                  )}
+                  {canManage && !isMe && m.role !== 'owner' && (
+                    <button type="button" class="small danger" aria-label={`Remove ${m.user?.display_name ?? ''}`} onClick={() => void remove(m)}>
+                      Remove
+                    </button>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+        <section class="stack">
+          {!confirmLeave ? (
+            <button type="button" class="danger" onClick={() => setConfirmLeave(true)}>
+              Leave {conv.type === 'channel' ? 'channel' : 'group'}
+            </button>
+          ) : (
+            <div class="confirm-leave" role="alertdialog" aria-label={`Leave ${title}?`}>
+              <p>
+                Leave <strong>{title}</strong>?
+              </p>
+              <div class="row">
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => {
+                    close();
+                    leaveConversation(conv.id).catch((e) => showToast(`Could not leave: ${(e as Error).message}`));
+                  }}
+                >
+                  Leave
+                </button>
+                <button type="button" onClick={() => setConfirmLeave(false)}>
+                  Cancel
+                </button>
+              </div>
+            </div>
+          )}
+        </section>
+      </div>
+    </Modal>
+  );
+}
