@@ -972,7 +972,7 @@ std::map<std::string, std::string> load_non_strict() {
 class WebSocketConformance : public SharedServerTest {
  protected:
   static void SetUpTestSuite() {
-    start_shared({});
+    start_shared(kGenerousSocketCaps);
     try {
       Api api(port());
       token_ = register_account(api, "conform").access;

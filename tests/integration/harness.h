@@ -37,6 +37,11 @@ inline constexpr const char* kGenerousLimits =
     "messages_per_user=100000/1s,mutations_per_user=100000/1s,conversations_per_user=100000/1s,"
     "search_per_user=100000/1s";
 
+// WebSocket caps (sockets per user and per address) high enough for tests that open many
+// sockets as few users from one loopback address: the conformance cases, the sweep, the soak.
+inline const std::vector<std::string> kGenerousSocketCaps = {
+    "--max-sockets-per-user", "10000", "--max-sockets-per-address", "1000000"};
+
 // ---- the server process ----
 
 class ServerProcess {

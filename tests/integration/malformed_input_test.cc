@@ -29,6 +29,7 @@ struct BodyRoute {
 // POST/PUT/PATCH routes that read no body (a body is ignored), so no bad body can reach them.
 const std::set<std::string> kBodyless = {
     "POST /api/v1/auth/logout",
+    "POST /api/v1/auth/logout-all",
     "POST /api/v1/auth/totp/setup",
     "POST /api/v1/conversations/{id}/join",
     "POST /api/v1/conversations/{id}/leave",
@@ -270,7 +271,10 @@ BadFrame bad_frame(Rng& rng, const std::string& conv) {
   }
 }
 
-class MalformedInputSweep : public SharedServerTest {};
+class MalformedInputSweep : public SharedServerTest {
+ public:
+  static void SetUpTestSuite() { start_shared(kGenerousSocketCaps); }
+};
 
 TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing) {
   const auto total = env_int("PARLEY_TEST_SWEEP_INPUTS", 1000);
@@ -312,6 +316,10 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        {{"username", sweeper.username}, {"password", sweeper.password}},
        false},
       {"POST", "/api/v1/auth/refresh", {{"refresh_token", sweeper.refresh}}, false},
+      {"POST",
+       "/api/v1/auth/password",
+       {{"current_password", sweeper.password}, {"new_password", "another long password"}}},
+      {"POST", "/api/v1/auth/reauth", {{"password", sweeper.password}}},
       {"POST", "/api/v1/auth/totp/enable", {{"code", "123456"}}},
       {"POST", "/api/v1/auth/totp/disable", {{"code", "123456"}}},
       {"PATCH",

@@ -78,7 +78,7 @@ class Fleet::Driver {
   }
 
   void connect(FleetClient& c) {
-    const auto& token = fleet_.accounts_[static_cast<std::size_t>(c.account)].access;
+    const auto token = fleet_.account(c.account).access;
     c.ws = wire::WireSocket::connect(fleet_.port_.load(), 2s);
     if (!c.ws || !c.ws->handshake(5s).empty() ||
         !c.ws->send_text(boost::json::serialize(object{{"type", "hello"}, {"token", token}}))) {
@@ -126,7 +126,7 @@ class Fleet::Driver {
       api_port_ = fleet_.port_.load();
       api_ = std::make_unique<Api>(api_port_);
     }
-    const auto& who = fleet_.accounts_[static_cast<std::size_t>(c.account)];
+    const auto who = fleet_.account(c.account);
     std::int64_t after = c.contiguous.load();
     for (int pages = 0; pages < 1000; ++pages) {
       auto r =
@@ -165,6 +165,16 @@ Fleet::Fleet(int n, std::vector<Account> accounts, std::string conv,
 }
 
 Fleet::~Fleet() { stop(); }
+
+Account Fleet::account(int i) const {
+  std::lock_guard lock(accounts_mu_);
+  return accounts_.at(static_cast<std::size_t>(i));
+}
+
+void Fleet::set_account(int i, Account a) {
+  std::lock_guard lock(accounts_mu_);
+  accounts_.at(static_cast<std::size_t>(i)) = std::move(a);
+}
 
 void Fleet::start() {
   for (int t = 0; t < threads_; ++t) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -63,6 +64,11 @@ class Fleet {
   bool wait_all_have(std::int64_t seq, Clock::time_point deadline) const;
   long lagging(std::int64_t seq) const;
 
+  // The accounts' current tokens (thread-safe): a long run refreshes them, as real clients do
+  // before the access token expires, and later connections and fetches use the new ones.
+  Account account(int i) const;
+  void set_account(int i, Account a);
+
   std::vector<FleetClient>& clients() { return clients_; }
   int threads() const { return threads_; }
   // The first protocol problem any client saw ("" if none).
@@ -71,6 +77,7 @@ class Fleet {
  private:
   class Driver;
   std::vector<FleetClient> clients_;
+  mutable std::mutex accounts_mu_;
   std::vector<Account> accounts_;
   std::string conv_;
   std::atomic<std::uint16_t>& port_;

@@ -5,6 +5,9 @@
 // SOAK_RECEIVERS subscribed WebSocket clients (ws_fleet.h) reads them, with one connection per
 // driver thread dropped every few seconds so reconnects and after_seq catch-ups run all along.
 //
+// Every SOAK_REFRESH_SECONDS (300) each account's tokens are refreshed, as a client does before
+// its 15-minute access token expires; connections and sends after that use the new ones.
+//
 // Exit status 0 when the server lived and every receiver ended with every message; 1 otherwise.
 // Figures, not pass/fail thresholds: growth is for a person to judge (bench/RESULTS.md).
 #include <dirent.h>
@@ -60,10 +63,15 @@ int run() {
   const int receivers = static_cast<int>(env_long("SOAK_RECEIVERS", 200));
   constexpr int kSenders = 4;
   constexpr int kAccounts = 10;
+  // Access tokens live 15 minutes; clients refresh well before.
+  const auto refresh_every =
+      std::chrono::seconds(std::max(1L, env_long("SOAK_REFRESH_SECONDS", 300)));
 
   raise_fd_limit();
 
-  ServerProcess server({"--rate-limits", kGenerousLimits, "--access-log", "false"});
+  std::vector<std::string> args = {"--rate-limits", kGenerousLimits, "--access-log", "false"};
+  args.insert(args.end(), kGenerousSocketCaps.begin(), kGenerousSocketCaps.end());
+  ServerProcess server(args);
   if (auto e = server.start(); !e.empty()) {
     std::cerr << "soak: the server did not start: " << e << "\n";
     return 1;
@@ -83,7 +91,6 @@ int run() {
   std::vector<std::thread> senders;
   for (int s = 0; s < kSenders; ++s) {
     senders.emplace_back([&, s] {
-      const Account& me = accounts[static_cast<std::size_t>(s)];
       Api http(port.load());
       std::unique_ptr<Live> live;
       const auto period = std::chrono::microseconds(1'000'000L * kSenders / rate);
@@ -93,6 +100,7 @@ int run() {
         next += period;
         try {
           const std::string text = "soak " + std::to_string(s) + "/" + std::to_string(i);
+          const Account me = fleet.account(s);  // refreshed as the run goes
           std::int64_t seq;
           if (i % 2 == 0) {
             seq = num(send_ok(http, me, conv, text), "seq");
@@ -127,8 +135,25 @@ int run() {
               receivers, sample_every);
   std::printf("%8s %10s %6s %10s %8s\n", "t(s)", "rss(MiB)", "fds", "sent", "lagging");
   bool died = false;
+  auto refresh_tokens = [&] {
+    for (int i = 0; i < kAccounts; ++i) {
+      Account a = fleet.account(i);
+      auto r = api.post("/api/v1/auth/refresh", object{{"refresh_token", a.refresh}});
+      if (r.status != 200) throw std::runtime_error("refresh failed: " + r.body);
+      a.access = r.str("access_token");
+      a.refresh = r.str("refresh_token");
+      fleet.set_account(i, a);
+    }
+  };
+  auto next_refresh = started + refresh_every;
   for (long k = 0;; ++k) {
-    std::this_thread::sleep_until(started + std::chrono::seconds(k * sample_every));
+    const auto sample_at = started + std::chrono::seconds(k * sample_every);
+    while (next_refresh < sample_at) {
+      std::this_thread::sleep_until(next_refresh);
+      refresh_tokens();
+      next_refresh += refresh_every;
+    }
+    std::this_thread::sleep_until(sample_at);
     if (server.wait_exit(0ms)) {
       died = true;
       break;
