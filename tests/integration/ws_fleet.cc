@@ -37,7 +37,16 @@ class Fleet::Driver {
   void run() {
     auto next_churn = Clock::now() + fleet_.churn_;
     std::size_t churn_at = 0;
+    int drops_done = 0;
     while (!fleet_.stop_) {
+      if (drops_done != fleet_.drop_generation_.load()) {
+        drops_done = fleet_.drop_generation_.load();
+        for (auto* c : clients_)
+          if (c->ws) {
+            c->ws->abort();
+            drop(*c);
+          }
+      }
       const auto now = Clock::now();
       for (auto* c : clients_)
         if (!c->ws && now >= c->next_attempt) connect(*c);

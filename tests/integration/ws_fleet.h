@@ -59,6 +59,9 @@ class Fleet {
   // Every `interval`, each driver drops one of its connections (round robin), as a flaky
   // network would; 0 (the default) never. Set before start().
   void set_churn(std::chrono::milliseconds interval) { churn_ = interval; }
+  // Every driver resets all its connections at once (RST, no closing handshake), as a network
+  // that went away would; they reconnect after their backoff.
+  void drop_all() { ++drop_generation_; }
 
   // Waits until every client has all of 1..seq; false at the deadline.
   bool wait_all_have(std::int64_t seq, Clock::time_point deadline) const;
@@ -84,6 +87,7 @@ class Fleet {
   int threads_;
   std::chrono::milliseconds churn_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<int> drop_generation_{0};
   std::vector<std::unique_ptr<Driver>> drivers_;
   std::vector<std::thread> pool_;
 };
