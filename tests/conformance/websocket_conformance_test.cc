@@ -735,7 +735,7 @@ void add_utf8(std::vector<Case>& cases) {
                          p.write(b);
                          rest = encode({kContinuation, third});
                        }
-                       auto f = p.ws().read_frame(2s);
+                       auto f = p.ws().read_frame(kWait);
                        if (!f) {
                          v.non_strict.push_back("no close before the message was complete");
                          p.ws().write_bytes(rest);
