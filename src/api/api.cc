@@ -15,18 +15,40 @@ net::Handler respond(ResultHandler h) {
   };
 }
 
+namespace {
+
+// The bearer token's principal; every authenticated change is also limited here, so a new route
+// cannot forget it.
+Result<auth::Principal> authorise(Context& ctx, const net::Request& req) {
+  auto p = authenticate(ctx.s.auth, req);
+  if (!p) return p;
+  if (req.method != net::Method::get && req.method != net::Method::head)
+    if (auto rl = rate_limit(ctx.s.limiter, {{"mutations:user:" + p->user_id,
+                                              ctx.opts.limits.mutations_per_user}});
+        !rl)
+      return fail(rl.error());
+  return p;
+}
+
+}  // namespace
+
 net::Handler authed(Context& ctx, AuthedHandler h) {
   return respond([&ctx, h = std::move(h)](net::Request& req) -> Result<net::Response> {
-    auto p = authenticate(ctx.s.auth, req);
+    auto p = authorise(ctx, req);
     if (!p) return fail(p.error());
-    // Every authenticated change is limited here, so a new route cannot forget it.
-    if (req.method != net::Method::get && req.method != net::Method::head)
-      if (auto rl = rate_limit(ctx.s.limiter,
-                               {{"mutations:user:" + p->user_id, ctx.opts.limits.mutations_per_user}});
-          !rl)
-        return fail(rl.error());
     return h(req, *p);
   });
+}
+
+net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h) {
+  return [&ctx, h = std::move(h)](net::Request& req, net::Reply reply) {
+    auto done = [reply = std::move(reply)](Result<net::Response> r) {
+      reply(r ? std::move(*r) : error_response(r.error()));
+    };
+    auto p = authorise(ctx, req);
+    if (!p) return done(fail(p.error()));
+    h(req, *p, std::move(done));
+  };
 }
 
 void add_ops_routes(net::Router& r, Context& ctx) {

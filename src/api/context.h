@@ -19,16 +19,20 @@ using AuthedHandler = std::function<Result<net::Response>(net::Request&, const a
 
 // Turns a Result-returning handler into a net::Handler: errors go through the error table.
 net::Handler respond(ResultHandler h);
-// The same, after authenticating the bearer token.
+// The same, after authenticating the bearer token (and, for a change, the mutation limit).
 net::Handler authed(Context& ctx, AuthedHandler h);
+// authed() for a handler that answers later, through done, from any thread.
+using AsyncDone = std::function<void(Result<net::Response>)>;
+using AsyncAuthedHandler =
+    std::function<void(net::Request&, const auth::Principal&, AsyncDone done)>;
+net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h);
 
 void add_ops_routes(net::Router& r, Context& ctx);
 void add_auth_routes(net::Router& r, Context& ctx);
 void add_user_routes(net::Router& r, Context& ctx);
 void add_conversation_routes(net::Router& r, Context& ctx);
-// Rate-limited send, shared by the HTTP route and the WebSocket "send" frame.
-Result<messaging::Appended> send_message(Context& ctx, const std::string& user_id,
-                                         const messaging::SendRequest& in);
+// The per-user message limit, shared by the HTTP route and the WebSocket "send" frame.
+Result<void> limit_sends(Context& ctx, const std::string& user_id);
 void add_message_routes(net::Router& r, Context& ctx);
 
 }  // namespace parley::api

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <deque>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -127,16 +128,44 @@ class GatewaySession final : public net::WsSession {
       conn_->send(error_frame(req, {Errc::unavailable, "server busy, retry", {}, 0}));
   }
 
+  // Sends are checked and queued for storage one at a time per connection, in the order they
+  // arrived, so they are stored in the order sent; their commits and acks overlap, and no
+  // thread waits for a commit.
   void send(ClientFrame f) {
-    on_pool(f.req, [&ctx = ctx_, in = std::move(f.send), req = f.req](
-                       const std::string& user,
-                       const std::string&) -> Result<std::shared_ptr<const std::string>> {
-      auto sent = send_message(ctx, user, in);
-      if (!sent) return fail(sent.error());
-      boost::json::object ack{{"type", "ack"}, {"message", messaging::to_json(sent->message)}};
-      if (!req.is_null()) ack["req"] = req;
-      return json_frame(ack);
-    });
+    if (sends_.size() >= kMaxQueuedSends)
+      return conn_->send(error_frame(
+          f.req, {Errc::resource_exhausted, "too many sends waiting: wait for acks", {}, 1}));
+    sends_.push_back(std::move(f));
+    if (!submitting_) submit_next_send();
+  }
+
+  void submit_next_send() {
+    submitting_ = !sends_.empty();
+    if (!submitting_) return;
+    ClientFrame f = std::move(sends_.front());
+    sends_.pop_front();
+    auto req = f.req;
+    auto submitted = ctx_.s.pool.try_submit(
+        [this, &ctx = ctx_, conn = conn_, user = state_->principal.user_id, f = std::move(f)] {
+          auto answer = [conn, req = f.req](const Result<messaging::Appended>& sent) {
+            if (!sent) return conn->send(error_frame(req, sent.error()));
+            boost::json::object ack{{"type", "ack"},
+                                    {"message", messaging::to_json(sent->message)}};
+            if (!req.is_null()) ack["req"] = req;
+            conn->send(json_frame(ack));
+          };
+          if (auto rl = limit_sends(ctx, user); !rl)
+            answer(fail(rl.error()));
+          else
+            ctx.s.messaging.send_async(user, f.send, answer);
+          // Queued (or refused): the next send of this connection may go. Runs only while the
+          // connection is open, so this session still exists.
+          conn->post([this] { submit_next_send(); });
+        });
+    if (!submitted) {
+      conn_->send(error_frame(req, {Errc::unavailable, "server busy, retry", {}, 0}));
+      submit_next_send();
+    }
   }
 
   void typing(ClientFrame f) {
@@ -214,6 +243,10 @@ class GatewaySession final : public net::WsSession {
   std::shared_ptr<net::WsConnection> conn_;
   const std::string address_;
   std::shared_ptr<State> state_;
+  // Sends received and not yet handed to storage (I/O thread only).
+  static constexpr std::size_t kMaxQueuedSends = 1024;
+  std::deque<ClientFrame> sends_;
+  bool submitting_ = false;
 };
 
 bool iequals(std::string_view a, std::string_view b) {

@@ -18,26 +18,29 @@ std::string id_param(const net::Request& req, std::string_view name = "id") {
 
 }  // namespace
 
-Result<messaging::Appended> send_message(Context& ctx, const std::string& user_id,
-                                         const messaging::SendRequest& in) {
-  if (auto rl = rate_limit(ctx.s.limiter,
-                           {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
-      !rl)
-    return fail(rl.error());
-  return ctx.s.messaging.send(user_id, in);
+Result<void> limit_sends(Context& ctx, const std::string& user_id) {
+  return rate_limit(ctx.s.limiter,
+                    {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
 }
 
 void add_message_routes(net::Router& r, Context& ctx) {
-  r.add(net::Method::post, "/api/v1/conversations/{id}/messages",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
-          auto body = parse_body(req);
-          if (!body) return fail(body.error());
-          auto in = parse_send(*body, id_param(req));
-          if (!in) return fail(in.error());
-          auto sent = send_message(ctx, p.user_id, *in);
-          if (!sent) return fail(sent.error());
-          return json_response(sent->created ? 201 : 200, messaging::to_json(sent->message));
-        }));
+  // Answered once the message is durable, without a thread waiting for the commit.
+  r.add_async(net::Method::post, "/api/v1/conversations/{id}/messages",
+              authed_async(ctx, [&ctx](net::Request& req, const auth::Principal& p,
+                                       AsyncDone done) {
+                auto body = parse_body(req);
+                if (!body) return done(fail(body.error()));
+                auto in = parse_send(*body, id_param(req));
+                if (!in) return done(fail(in.error()));
+                if (auto rl = limit_sends(ctx, p.user_id); !rl) return done(fail(rl.error()));
+                ctx.s.messaging.send_async(
+                    p.user_id, *in,
+                    [done = std::move(done)](Result<messaging::Appended> sent) {
+                      if (!sent) return done(fail(sent.error()));
+                      done(json_response(sent->created ? 201 : 200,
+                                         messaging::to_json(sent->message)));
+                    });
+              }));
 
   r.add(net::Method::get, "/api/v1/conversations/{id}/messages",
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {

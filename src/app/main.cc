@@ -137,7 +137,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   auth_opts.refresh_ttl_ms = cfg.session_ttl_s * 1000;
   auth::AuthService auth(*storage.auth, users, *bus, clock, auth_opts);
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
-  messaging::MessagingService messaging(*storage.messaging, users, *bus, clock);
+  messaging::MessagingService messaging(*storage.messaging, users, *bus, clock, {}, &pool);
   search::SearchService search(*storage.search, messaging);
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});

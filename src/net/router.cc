@@ -27,6 +27,12 @@ void Router::add(Method method, std::string pattern, Handler handler, bool on_io
   routes_.push_back(std::move(r));
 }
 
+void Router::add_async(Method method, std::string pattern, AsyncHandler handler) {
+  Route r{method, pattern, {}, {}, false, std::move(handler)};
+  for (auto s : split_path(pattern)) r.segments.emplace_back(s);
+  routes_.push_back(std::move(r));
+}
+
 void Router::set_get_fallback(std::string pattern, Handler handler, bool on_io_thread) {
   fallback_ = Route{Method::get, std::move(pattern), {}, std::move(handler), on_io_thread};
 }

@@ -2,7 +2,8 @@
 // Routes are added at start, before the server runs; match() is then read-only and thread-safe.
 //
 // A handler runs on the worker pool unless the route is marked on_io_thread (for handlers that
-// never block: health, metrics). Handlers return a Response; they do not throw for client errors.
+// never block: health, metrics). Handlers return a Response (or, added with add_async, pass it
+// to their reply later); they do not throw for client errors.
 #pragma once
 
 #include <functional>
@@ -15,6 +16,10 @@
 namespace parley::net {
 
 using Handler = std::function<Response(Request&)>;
+// A handler that answers later: it starts on the worker pool and calls reply exactly once,
+// from any thread (after a commit completes, say), so no thread waits in between.
+using Reply = std::function<void(Response)>;
+using AsyncHandler = std::function<void(Request&, Reply)>;
 
 struct Route {
   Method method;
@@ -22,11 +27,13 @@ struct Route {
   std::vector<std::string> segments;
   Handler handler;
   bool on_io_thread = false;
+  AsyncHandler async_handler;  // set instead of handler by add_async
 };
 
 class Router {
  public:
   void add(Method method, std::string pattern, Handler handler, bool on_io_thread = false);
+  void add_async(Method method, std::string pattern, AsyncHandler handler);
   // A handler for GET requests that match no route (no path of any method): the web app's
   // static files and client-side routes. Its pattern names it in metrics. HEAD requests match
   // GET routes and this fallback alike.

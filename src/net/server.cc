@@ -86,6 +86,40 @@ asio::awaitable<std::optional<Response>> on_pool(WorkerPool& pool, F f) {
       asio::use_awaitable, std::move(f));
 }
 
+// Starts an asynchronous route's handler on the worker pool and waits, without blocking a
+// thread, until it replies; nullopt when the pool refused the work. The reply may come from any
+// thread: it is handed to this coroutine's own thread, which alone touches the waiting state.
+asio::awaitable<std::optional<Response>> on_pool_async(WorkerPool& pool, const Route* route,
+                                                       std::shared_ptr<Request> req) {
+  struct Waiting {
+    explicit Waiting(const asio::any_io_executor& ex) : wake(ex) {}
+    asio::steady_timer wake;
+    std::optional<Response> response;
+    std::atomic<bool> replied{false};
+  };
+  auto waiting = std::make_shared<Waiting>(co_await asio::this_coro::executor);
+  waiting->wake.expires_at(asio::steady_timer::time_point::max());
+  Reply reply = [waiting](Response r) {
+    if (waiting->replied.exchange(true)) return;
+    asio::post(waiting->wake.get_executor(), [waiting, r = std::move(r)]() mutable {
+      waiting->response = std::move(r);
+      waiting->wake.cancel();
+    });
+  };
+  bool queued = pool.try_submit([route, req, reply] {
+    try {
+      route->async_handler(*req, reply);
+    } catch (const std::exception& e) {
+      log::error("handler threw",
+                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
+      reply(error_response(500, "internal", "internal error"));
+    }
+  });
+  if (!queued) co_return std::nullopt;
+  while (!waiting->response) co_await waiting->wake.async_wait(kTuple);
+  co_return std::move(waiting->response);
+}
+
 }  // namespace
 
 // One WebSocket connection. Lives on one io_context; every member is touched only from it.
@@ -411,6 +445,11 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
   }
   route_name = m.route->pattern.c_str();
   const Route* route = m.route;
+  if (route->async_handler) {
+    auto r = co_await on_pool_async(pool, route, req);
+    if (!r) co_return error_response(503, "unavailable", "server busy, retry shortly");
+    co_return std::move(*r);
+  }
   auto guarded = [route, req]() -> std::optional<Response> {
     try {
       return route->handler(*req);

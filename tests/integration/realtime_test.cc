@@ -373,6 +373,34 @@ TEST_F(RealtimeTest, ConcurrentSendersAllSeeOneGapFreeOrder) {
     EXPECT_FALSE(live->event_within("message.created", with_conv(conv), 1ms)) << "an extra event";
 }
 
+// Before: each frame went to the worker pool on its own, so 20 quick sends from one socket
+// were stored as w0, w2, w1, ... Now a connection's sends are stored in the order sent, and the
+// same holds for HTTP sends made one after another.
+TEST_F(RealtimeTest, FramesOfOneSocketAreStoredInTheOrderSent) {
+  auto api = this->api();
+  auto sender = register_account(api, "fifo");
+  auto watcher = register_account(api, "fifow");
+  auto conv = make_group(api, sender, {watcher.id});
+  Live out(port(), sender);
+  Live in(port(), watcher);
+  constexpr int kFrames = 500;
+  for (int i = 0; i < kFrames; ++i)  // written back to back, no waiting for acks
+    out.send(send_frame("w" + std::to_string(i), conv, "w" + std::to_string(i),
+                        "fifo-" + std::to_string(i)));
+  std::vector<std::string> texts;
+  for (int i = 0; i < kFrames; ++i)
+    texts.push_back(str(in.event("message.created", with_conv(conv), 30s), "text"));
+  for (int i = 0; i < kFrames; ++i)
+    ASSERT_EQ(texts[static_cast<std::size_t>(i)], "w" + std::to_string(i))
+        << "the receiver saw frame " << texts[static_cast<std::size_t>(i)] << " at " << i;
+  for (int i = 0; i < 50; ++i) send_ok(api, sender, conv, "h" + std::to_string(i));
+  auto all = all_messages(api, watcher, conv);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kFrames + 50));
+  for (int i = 0; i < kFrames + 50; ++i)
+    EXPECT_EQ(str(all[static_cast<std::size_t>(i)], "text"),
+              (i < kFrames ? "w" + std::to_string(i) : "h" + std::to_string(i - kFrames)));
+}
+
 TEST_F(RealtimeTest, FramesForAPrivateConversationAnswerLikeAnUnknownOne) {
   auto api = this->api();
   auto a = register_account(api, "wsinv");
@@ -539,6 +567,7 @@ TEST_F(RealtimeTest, RemovedMemberStopsReceivingAtOnce) {
     Api mine(port());
     for (int i = 0; i < kMessages; ++i) {
       auto r = send(mine, a, conv, "flow " + std::to_string(i));
+      EXPECT_EQ(r.status, 201) << "send " << i << ": " << r;
       ids[static_cast<std::size_t>(i)] = r.str("id");
       ++sent;
     }

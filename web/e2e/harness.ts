@@ -29,7 +29,7 @@ export class Server {
       '--data-dir',
       this.dataDir,
       '--web-root',
-      join(WEB, 'dist'),
+      process.env.E2E_WEB_ROOT ?? join(WEB, 'dist'),
       '--rate-limits',
       'register_per_ip=1000/1m,login_per_ip=1000/1m,login_per_account=1000/1m,messages_per_user=1000/1s',
     ];

@@ -122,6 +122,20 @@ describe.sequential('issue 15: bugs and product features', () => {
     await until('title back to normal', async () => !/^\(\d+\)/.test(await p.title()));
   });
 
+  it('mentions get their own badge; starred conversations get their own section', async () => {
+    const p = dave.page;
+    await post(erinToken, landId, 'Hey @dave, a question for you');
+    const link = nav(p).getByRole('link', { name: /landing.*1 unread.*1 mentioning you/ });
+    await link.waitFor();
+    expect(await link.locator('.badge.is-mention').innerText()).toBe('@1');
+    await p.getByRole('button', { name: 'Star conversation' }).click();
+    const starredSection = p.getByRole('region', { name: 'Starred' });
+    await starredSection.getByRole('link', { name: /Erin/ }).waitFor();
+    await shots(p, 'p11-mention-starred');
+    await p.getByRole('button', { name: 'Unstar conversation' }).click();
+    await starredSection.waitFor({ state: 'detached' });
+  });
+
   it('joining a channel does not mark its history as new (bug 2)', async () => {
     const ch = await apiCall(server.url, '/conversations', { method: 'POST', token: erinToken, body: { type: 'channel', name: 'old-news', topic: 'Older things' } });
     for (let i = 1; i <= 5; i++) await post(erinToken, ch.id, `Old news ${i}`);
@@ -176,10 +190,10 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('button', { name: 'Conversation settings' }).focus();
     await p.keyboard.press('Tab');
     const focused = await p.evaluate(() => (document.activeElement as HTMLElement | null)?.closest('li.msg')?.textContent ?? document.activeElement?.tagName);
-    expect(focused).toContain('Unread 80');
+    expect(focused).toContain('a question for you'); // the newest message
     expect(Math.abs((await timeline(p).evaluate((el) => el.scrollTop)) - before)).toBeLessThan(200);
     await p.keyboard.press('ArrowUp');
-    expect(await p.evaluate(() => document.activeElement?.textContent)).toContain('Unread 79');
+    expect(await p.evaluate(() => document.activeElement?.textContent)).toContain('Unread 80');
     // Tab from a message reaches its own actions, then leaves the list for the composer.
     const seen: string[] = [];
     for (let i = 0; i < 12; i++) {
@@ -356,8 +370,31 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('listbox', { name: 'Emoji' }).getByRole('option').first().waitFor();
     await box.press('Tab');
     expect(await box.inputValue()).toMatch(/^Thanks @erin 👍\uFE0F? $/u);
+    await p.getByRole('listbox', { name: 'Emoji' }).waitFor({ state: 'detached' });
     await box.press('Enter');
+    // The mention is drawn as one.
+    await message(p, 'Thanks').locator('.mention', { hasText: '@erin' }).waitFor();
     await message(p, 'Thanks @erin').waitFor();
+  });
+
+  it('the formatting toolbar and Ctrl+B wrap the selection; lists and strikethrough render', async () => {
+    const p = dave.page;
+    const box = p.getByRole('textbox', { name: 'Message', exact: true });
+    await box.fill('make this bold');
+    await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(10, 14));
+    await box.press('Control+b');
+    expect(await box.inputValue()).toBe('make this **bold**');
+    await box.fill('item one\nitem two');
+    await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(0, el.value.length));
+    await p.getByRole('toolbar', { name: 'Formatting' }).getByRole('button', { name: 'Bulleted list' }).click();
+    expect(await box.inputValue()).toBe('- item one\n- item two');
+    await box.press('End');
+    await box.press('Shift+Enter');
+    await box.pressSequentially('~~struck~~');
+    await box.press('Enter');
+    const msg = message(p, 'item one');
+    await msg.locator('ul > li', { hasText: 'item two' }).waitFor();
+    await msg.locator('s', { hasText: 'struck' }).waitFor();
   });
 
   it('the Ctrl+K quick switcher opens a DM by keyboard alone (fuzzy)', async () => {
@@ -390,7 +427,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.keyboard.press('Escape');
     await sheet.waitFor({ state: 'detached' });
 
-    await message(p, 'Unread 80').getByRole('button', { name: 'Profile of Erin' }).first().click();
+    await timeline(p).getByRole('button', { name: 'Profile of Erin' }).last().click();
     const card = p.getByRole('dialog', { name: 'Profile of Erin' });
     await card.waitFor();
     await shots(p, 'p09-profile');
@@ -401,7 +438,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     await p.getByRole('button', { name: 'Conversation settings' }).click();
     const settings = p.getByRole('dialog', { name: /Settings for #landing/ });
     await settings.getByText('2 members').waitFor();
-    await settings.getByText('owner').waitFor();
+    await settings.getByText('owner', { exact: true }).waitFor();
     await shots(p, 'p10-channel-settings');
     await settings.getByRole('button', { name: 'Close' }).click();
   });

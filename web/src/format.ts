@@ -1,17 +1,34 @@
 // Pure formatting helpers (no DOM, no signals): times, day separators, counts, error text,
 // avatar colours. Unit-tested in tests/format.test.ts.
 
+// Intl formatters are costly to build (toLocale*String builds one per call): one per locale
+// and style, reused. A timeline renders hundreds of times per scroll.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function fmt(locale: string | undefined, style: 'clock' | 'date' | 'full', opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${locale ?? ''}|${style}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, opts);
+    formatters.set(key, f);
+  }
+  return f;
+}
+
 /** The clock time of a message, e.g. "1:05 AM" or "01:05" by locale; never cut short. */
 export function formatClock(ms: number, locale?: string): string {
-  return new Date(ms).toLocaleTimeString(locale, { hour: 'numeric', minute: '2-digit' });
+  return fmt(locale, 'clock', { hour: 'numeric', minute: '2-digit' }).format(ms);
+}
+
+/** Date and time in full (a tooltip). */
+export function formatFull(ms: number, locale?: string): string {
+  return fmt(locale, 'full', { dateStyle: 'full', timeStyle: 'short' }).format(ms);
 }
 
 /** Time for a message header: the clock today, else the date and the clock. */
 export function formatTime(ms: number, now = Date.now(), locale?: string): string {
-  const d = new Date(ms);
   const clock = formatClock(ms, locale);
-  if (d.toDateString() === new Date(now).toDateString()) return clock;
-  return `${d.toLocaleDateString(locale, { month: 'short', day: 'numeric' })} ${clock}`;
+  if (dayKey(ms) === dayKey(now)) return clock;
+  return `${fmt(locale, 'date', { month: 'short', day: 'numeric' }).format(ms)} ${clock}`;
 }
 
 /** A local calendar day as a number (for comparing days across DST changes). */
@@ -111,4 +128,11 @@ export function fuzzyScore(query: string, name: string): number {
   }
   if (j < q.length) return 0;
   return Math.min(59, score) - n.length / 100;
+}
+
+/** Undoes the HTML escaping of a search highlight (the text is then shown as text). */
+export function unescapeHtml(s: string): string {
+  return s.replace(/&(lt|gt|amp|quot|#39|#x27|apos);/g, (_, e: string) =>
+    e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
+  );
 }

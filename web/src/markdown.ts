@@ -1,5 +1,6 @@
 // A small markdown subset parsed into a tree of plain data: **bold**, *italics* / _italics_,
-// `code`, ```code blocks```, [links](https://…), bare http(s) links and > quotes. The tree is
+// ~~strikethrough~~, `code`, ```code blocks```, [links](https://…), bare http(s) links,
+// @mentions, > quotes, # headings (three levels) and - / 1. lists. The tree is
 // rendered with Preact elements and text nodes only (components/Markdown.tsx), so no text ever
 // becomes HTML. Links are limited to http, https and mailto.
 
@@ -8,13 +9,19 @@ export type Inline =
   | { t: 'code'; v: string }
   | { t: 'b'; c: Inline[] }
   | { t: 'i'; c: Inline[] }
+  | { t: 's'; c: Inline[] }
+  | { t: 'mention'; v: string }
   | { t: 'link'; href: string; c: Inline[] }
   | { t: 'br' };
 
 export type Block =
   | { t: 'p'; c: Inline[] }
   | { t: 'quote'; c: Block[] }
-  | { t: 'pre'; v: string };
+  | { t: 'pre'; v: string }
+  | { t: 'h'; level: 1 | 2 | 3; c: Inline[] }
+  | { t: 'list'; ordered: boolean; start: number; items: Inline[][] };
+
+const LIST_ITEM = /^\s{0,3}([-*+]|(\d{1,9})[.)])\s+(.*)$/;
 
 const SAFE_URL = /^(https?:\/\/|mailto:)[^\s<>"]+$/i;
 
@@ -54,6 +61,28 @@ export function parseMarkdown(src: string): Block[] {
       blocks.push({ t: 'quote', c: parseMarkdown(quoted.join('\n')) });
       continue;
     }
+    const h = /^(#{1,3})\s+(.+?)\s*#*\s*$/.exec(line);
+    if (h) {
+      flush();
+      blocks.push({ t: 'h', level: h[1].length as 1 | 2 | 3, c: parseInline(h[2]) });
+      continue;
+    }
+    const li = LIST_ITEM.exec(line);
+    if (li) {
+      flush();
+      const ordered = li[2] !== undefined;
+      const items: Inline[][] = [];
+      const start = ordered ? Number(li[2]) : 1;
+      while (i < lines.length) {
+        const m = LIST_ITEM.exec(lines[i]);
+        if (!m || (m[2] !== undefined) !== ordered) break;
+        items.push(parseInline(m[3]));
+        i++;
+      }
+      i--;
+      blocks.push({ t: 'list', ordered, start, items });
+      continue;
+    }
     if (line.trim() === '') {
       flush();
       continue;
@@ -77,7 +106,7 @@ export function parseInline(s: string): Inline[] {
   let i = 0;
   while (i < s.length) {
     const ch = s[i];
-    if (ch === '\\' && i + 1 < s.length && /[\\`*_[\]()>]/.test(s[i + 1])) {
+    if (ch === '\\' && i + 1 < s.length && /[\\`*_[\]()>~@#-]/.test(s[i + 1])) {
       text += s[i + 1];
       i += 2;
       continue;
@@ -101,6 +130,25 @@ export function parseInline(s: string): Inline[] {
         push({ t: 'b', c: parseInline(s.slice(i + 2, end)) });
         i = end + 2;
         continue;
+      }
+    }
+    if (ch === '~' && s[i + 1] === '~') {
+      const end = s.indexOf('~~', i + 2);
+      if (end > i + 2 && s[i + 2] !== ' ' && s[end - 1] !== ' ') {
+        push({ t: 's', c: parseInline(s.slice(i + 2, end)) });
+        i = end + 2;
+        continue;
+      }
+    }
+    if (ch === '@' && (i === 0 || !/[\w.@]/.test(s[i - 1]))) {
+      const m = /^@([a-z0-9._-]{3,32})/i.exec(s.slice(i, i + 34));
+      if (m) {
+        const name = m[1].replace(/[._-]+$/, '');
+        if (name.length >= 3) {
+          push({ t: 'mention', v: name.toLowerCase() });
+          i += name.length + 1;
+          continue;
+        }
       }
     }
     if ((ch === '*' || ch === '_') && s[i + 1] !== ch && s[i + 1] !== ' ' && s[i + 1] !== undefined) {
@@ -147,6 +195,8 @@ export function parseInline(s: string): Inline[] {
 /** Plain text of a message (notifications, previews): the markup removed. */
 export function plainText(blocks: Block[]): string {
   const inl = (c: Inline[]): string =>
-    c.map((n) => (n.t === 'text' || n.t === 'code' ? n.v : n.t === 'br' ? ' ' : 'c' in n ? inl(n.c) : '')).join('');
-  return blocks.map((b) => (b.t === 'p' ? inl(b.c) : b.t === 'pre' ? b.v : plainText(b.c))).join(' ');
+    c.map((n) => (n.t === 'text' || n.t === 'code' ? n.v : n.t === 'mention' ? `@${n.v}` : n.t === 'br' ? ' ' : 'c' in n ? inl(n.c) : '')).join('');
+  return blocks
+    .map((b) => (b.t === 'p' || b.t === 'h' ? inl(b.c) : b.t === 'pre' ? b.v : b.t === 'list' ? b.items.map(inl).join(' ') : plainText(b.c)))
+    .join(' ');
 }

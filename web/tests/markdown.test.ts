@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseInline, parseMarkdown, plainText, safeHref } from '../src/markdown';
-import { unescapeHtml } from '../src/components/Markdown';
+import { unescapeHtml } from '../src/format';
 
 describe('markdown subset', () => {
   it('parses bold, italics and code', () => {
@@ -55,5 +55,25 @@ describe('markdown subset', () => {
 
   it('unescapes search highlights into text', () => {
     expect(unescapeHtml('&lt;img src=x&gt; &amp; &quot;q&quot; &#39;s')).toBe('<img src=x> & "q" \'s');
+  });
+});
+
+describe('markdown: lists, strikethrough, headings and mentions', () => {
+  it('parses - and 1. lists into items', () => {
+    expect(parseMarkdown('- one\n- **two**\n\n1. first\n2. second')).toEqual([
+      { t: 'list', ordered: false, start: 1, items: [[{ t: 'text', v: 'one' }], [{ t: 'b', c: [{ t: 'text', v: 'two' }] }]] },
+      { t: 'list', ordered: true, start: 1, items: [[{ t: 'text', v: 'first' }], [{ t: 'text', v: 'second' }]] },
+    ]);
+    expect(parseMarkdown('*not a list*')[0].t).toBe('p');
+  });
+  it('parses ~~strikethrough~~, # headings and @mentions', () => {
+    expect(parseInline('a ~~gone~~ b')).toEqual([{ t: 'text', v: 'a ' }, { t: 's', c: [{ t: 'text', v: 'gone' }] }, { t: 'text', v: ' b' }]);
+    expect(parseMarkdown('## Plan')).toEqual([{ t: 'h', level: 2, c: [{ t: 'text', v: 'Plan' }] }]);
+    expect(parseInline('hi @Erin.Lee, and mail a@b.com')).toEqual([
+      { t: 'text', v: 'hi ' },
+      { t: 'mention', v: 'erin.lee' },
+      { t: 'text', v: ', and mail a@b.com' },
+    ]);
+    expect(parseMarkdown('#hashtag')[0].t).toBe('p');
   });
 });

@@ -133,6 +133,7 @@ struct Database::Impl {
     WriteFn fn;
     Result<void> result;
     bool done = false;
+    Done on_done;  // write_async: called after the commit, then the job is deleted
   };
 
   std::string path;
@@ -213,11 +214,22 @@ void Database::Impl::writer_loop() {
       }
     }
     run_group(group);
+    // Waiters of write() are woken; write_async jobs complete here, off the lock.
+    std::vector<Job*> finished_async;
     {
       std::lock_guard lock(mu);
-      for (auto* j : group) j->done = true;
+      for (auto* j : group) {
+        if (j->on_done)
+          finished_async.push_back(j);
+        else
+          j->done = true;
+      }
     }
     done_cv.notify_all();
+    for (auto* j : finished_async) {
+      j->on_done(std::move(j->result));
+      delete j;
+    }
     group.clear();
   }
 }
@@ -288,7 +300,7 @@ Result<void> Database::migrate(std::string_view component, const std::vector<Mig
 }
 
 Result<void> Database::write(WriteFn fn) {
-  Impl::Job job{std::move(fn), ok(), false};
+  Impl::Job job{std::move(fn), ok(), false, nullptr};
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) return fail(Errc::unavailable, "storage is shutting down");
@@ -298,6 +310,23 @@ Result<void> Database::write(WriteFn fn) {
   std::unique_lock lock(impl_->mu);
   impl_->done_cv.wait(lock, [&] { return job.done; });
   return std::move(job.result);
+}
+
+void Database::write_async(WriteFn fn, Done done) {
+  auto* job = new Impl::Job{std::move(fn), ok(), false, std::move(done)};
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->queue.push_back(job);
+      job = nullptr;
+    }
+  }
+  if (job) {  // refused: completes at once, on this thread
+    job->on_done(fail(Errc::unavailable, "storage is shutting down"));
+    delete job;
+    return;
+  }
+  impl_->queued_cv.notify_one();
 }
 
 Result<void> Database::read(const ReadFn& fn) {

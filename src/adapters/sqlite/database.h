@@ -91,7 +91,13 @@ class Database {
   // Applies component's migrations not yet applied, each in its own transaction.
   Result<void> migrate(std::string_view component, const std::vector<Migration>& steps);
 
+  // Queues fn for the writer thread and waits until its group has committed.
   Result<void> write(WriteFn fn);
+  // Queues fn and returns at once; done(result) runs on the writer thread once the group has
+  // committed (or failed). done must be short: hand real work to another thread. Writes are
+  // applied in the order they were queued, whichever of write/write_async queued them.
+  using Done = std::function<void(Result<void>)>;
+  void write_async(WriteFn fn, Done done);
   Result<void> read(const ReadFn& fn);
 
   // Finishes queued writes, checkpoints the WAL and closes. Later writes fail (unavailable).

@@ -473,74 +473,18 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<Appended> append(const NewMessage& m) override {
     std::optional<Appended> out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      auto dup = c.prepare(std::string("SELECT ") + kMsgColumns +
-                           " FROM messages WHERE conversation_id = ? AND sender_id = ? AND"
-                           " client_msg_id = ?");
-      dup.bind(1, m.conversation_id).bind(2, m.sender_id).bind(3, m.client_msg_id);
-      if (dup.step()) {
-        Row row = row_to_message(dup);
-        fill_reactions(c, row, m.sender_id);
-        out = Appended{std::move(row.m), false};
-        return ok();
-      }
-      if (m.thread_root_id) {
-        auto root = message_by_id(c, *m.thread_root_id);
-        if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
-            root->m.deleted)
-          return fail(Errc::invalid_argument,
-                      "thread_root_id is not a message of this conversation", "thread_root_id");
-      }
-      // Membership is checked here, in the write, not only before it: a member removed while
-      // the send waited for the writer cannot post.
-      auto member = c.prepare("SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?");
-      member.bind(1, m.conversation_id).bind(2, m.sender_id);
-      if (!member.step()) return fail(Errc::not_found, "conversation not found");
-      auto next = c.prepare(
-          "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?1,"
-          " activity = ?1 WHERE id = ?2 RETURNING last_seq");
-      next.bind(1, m.created_at).bind(2, m.conversation_id);
-      if (!next.step()) return fail(Errc::not_found, "conversation not found");
-      std::int64_t seq = next.integer(0);
-      while (next.step()) {
-      }
-      c.prepare(
-           "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-           " thread_root_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-          .bind(1, m.id)
-          .bind(2, m.conversation_id)
-          .bind(3, seq)
-          .bind(4, m.sender_id)
-          .bind(5, m.text)
-          .bind(6, m.client_msg_id)
-          .bind(7, m.thread_root_id)
-          .bind(8, m.created_at)
-          .exec();
-      if (m.thread_root_id)
-        c.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?")
-            .bind(1, *m.thread_root_id)
-            .exec();
-      c.prepare(
-           "UPDATE members SET last_read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
-           " AND last_read_seq < ?1")
-          .bind(1, seq)
-          .bind(2, m.conversation_id)
-          .bind(3, m.sender_id)
-          .exec();
-      Message msg;
-      msg.id = m.id;
-      msg.conversation_id = m.conversation_id;
-      msg.seq = seq;
-      msg.sender_id = m.sender_id;
-      msg.text = m.text;
-      msg.client_msg_id = m.client_msg_id;
-      msg.thread_root_id = m.thread_root_id;
-      msg.created_at = m.created_at;
-      out = Appended{std::move(msg), true};
-      return ok();
-    });
+    auto r = db_.write([&](Connection& c) { return append_in(c, m, out); });
     if (!r) return fail(r.error());
     return std::move(*out);
+  }
+
+  void append_async(const NewMessage& m, AppendDone done) override {
+    auto out = std::make_shared<std::optional<Appended>>();
+    db_.write_async([m, out](Connection& c) { return append_in(c, m, *out); },
+                    [out, done = std::move(done)](Result<void> r) {
+                      if (!r) return done(fail(r.error()));
+                      done(std::move(**out));
+                    });
   }
 
   Result<Message> get_message(const std::string& id, const std::string& viewer) override {
@@ -787,6 +731,74 @@ class SqliteMessagingStore final : public MessagingStore {
   }
 
  private:
+  // The append itself, inside the writer's transaction: out is set on success.
+  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
+    auto dup = c.prepare(std::string("SELECT ") + kMsgColumns +
+                         " FROM messages WHERE conversation_id = ? AND sender_id = ? AND"
+                         " client_msg_id = ?");
+    dup.bind(1, m.conversation_id).bind(2, m.sender_id).bind(3, m.client_msg_id);
+    if (dup.step()) {
+      Row row = row_to_message(dup);
+      fill_reactions(c, row, m.sender_id);
+      out = Appended{std::move(row.m), false};
+      return ok();
+    }
+    if (m.thread_root_id) {
+      auto root = message_by_id(c, *m.thread_root_id);
+      if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
+          root->m.deleted)
+        return fail(Errc::invalid_argument,
+                    "thread_root_id is not a message of this conversation", "thread_root_id");
+    }
+    // Membership is checked here, in the write, not only before it: a member removed while
+    // the send waited for the writer cannot post.
+    auto member = c.prepare("SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?");
+    member.bind(1, m.conversation_id).bind(2, m.sender_id);
+    if (!member.step()) return fail(Errc::not_found, "conversation not found");
+    auto next = c.prepare(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?1,"
+        " activity = ?1 WHERE id = ?2 RETURNING last_seq");
+    next.bind(1, m.created_at).bind(2, m.conversation_id);
+    if (!next.step()) return fail(Errc::not_found, "conversation not found");
+    std::int64_t seq = next.integer(0);
+    while (next.step()) {
+    }
+    c.prepare(
+         "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
+         " thread_root_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, m.id)
+        .bind(2, m.conversation_id)
+        .bind(3, seq)
+        .bind(4, m.sender_id)
+        .bind(5, m.text)
+        .bind(6, m.client_msg_id)
+        .bind(7, m.thread_root_id)
+        .bind(8, m.created_at)
+        .exec();
+    if (m.thread_root_id)
+      c.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?")
+          .bind(1, *m.thread_root_id)
+          .exec();
+    c.prepare(
+         "UPDATE members SET last_read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
+         " AND last_read_seq < ?1")
+        .bind(1, seq)
+        .bind(2, m.conversation_id)
+        .bind(3, m.sender_id)
+        .exec();
+    Message msg;
+    msg.id = m.id;
+    msg.conversation_id = m.conversation_id;
+    msg.seq = seq;
+    msg.sender_id = m.sender_id;
+    msg.text = m.text;
+    msg.client_msg_id = m.client_msg_id;
+    msg.thread_root_id = m.thread_root_id;
+    msg.created_at = m.created_at;
+    out = Appended{std::move(msg), true};
+    return ok();
+  }
+
   static void insert_conversation(Connection& c, const Conversation& conv,
                                   const std::string* dm_key) {
     auto q = c.prepare(

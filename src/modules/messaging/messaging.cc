@@ -197,10 +197,17 @@ struct MessagingService::Impl {
   bool stopping = false;
   std::thread contact_flusher;
 
-  Impl(MessagingStore& s, users::UserService& u, Bus& b, const Clock& c, MessagingOptions o)
-      : store(s), users(u), bus(b), clock(c), opt(o), sequencer([&b](const Event& e) {
-          b.publish(kEventsTopic, encode(e));
-        }) {
+  WorkerPool* completions;
+
+  Impl(MessagingStore& s, users::UserService& u, Bus& b, const Clock& c, MessagingOptions o,
+       WorkerPool* pool)
+      : store(s),
+        users(u),
+        bus(b),
+        clock(c),
+        opt(o),
+        sequencer([&b](const Event& e) { b.publish(kEventsTopic, encode(e)); }),
+        completions(pool) {
     contact_flusher = std::thread([this] { flush_contact_events(); });
   }
 
@@ -264,6 +271,11 @@ struct MessagingService::Impl {
   }
 
   void publish(Event e) { bus.publish(kEventsTopic, encode(e)); }
+
+  // A send's checks and the message to append; then, once appended, its event in seq order.
+  Result<NewMessage> prepare_send(const std::string& caller, const SendRequest& in);
+  void finish_send(const std::string& conversation_id, std::uint64_t ticket,
+                   const Result<Appended>& appended);
 
   // Events of one conversation go through the sequencer so they leave in commit order.
   void publish_ordered(const std::string& conversation_id, Event e) {
@@ -349,8 +361,9 @@ struct MessagingService::Impl {
 };
 
 MessagingService::MessagingService(MessagingStore& store, users::UserService& users, Bus& bus,
-                                   const Clock& clock, MessagingOptions options)
-    : impl_(std::make_unique<Impl>(store, users, bus, clock, options)) {}
+                                   const Clock& clock, MessagingOptions options,
+                                   WorkerPool* completions)
+    : impl_(std::make_unique<Impl>(store, users, bus, clock, options, completions)) {}
 
 MessagingService::~MessagingService() = default;
 
@@ -657,38 +670,64 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
 
 // ---- messages ----
 
-Result<Appended> MessagingService::send(const std::string& caller, const SendRequest& in) {
-  auto& I = *impl_;
-  auto t = normalise_text(in.text, I.opt.max_text_chars);
+Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& caller,
+                                                        const SendRequest& in) {
+  auto t = normalise_text(in.text, opt.max_text_chars);
   if (!t) return fail(t.error());
   if (auto r = check_client_msg_id(in.client_msg_id); !r) return fail(r.error());
   if (in.thread_root_id && !looks_like_id(*in.thread_root_id))
     return fail(Errc::invalid_argument, "thread_root_id is not a message of this conversation",
                 "thread_root_id");
-  auto v = I.member_view(caller, in.conversation_id);
+  auto v = member_view(caller, in.conversation_id);
   if (!v) return fail(v.error());
-
   NewMessage m;
-  m.created_at = I.clock.now_ms();
+  m.created_at = clock.now_ms();
   m.id = new_id(m.created_at);
   m.conversation_id = in.conversation_id;
   m.sender_id = caller;
   m.text = std::move(*t);
   m.client_msg_id = in.client_msg_id;
   m.thread_root_id = in.thread_root_id;
+  return m;
+}
 
-  auto ticket = I.sequencer.begin(in.conversation_id);
-  auto appended = I.store.append(m);
-  if (!appended || !appended->created) {
-    I.sequencer.finish(in.conversation_id, ticket, std::nullopt);
-    return appended;
-  }
-  Event created = Impl::conversation_event(in.conversation_id, "message.created",
-                                           serialize(to_json(appended->message)));
+void MessagingService::Impl::finish_send(const std::string& conversation_id, std::uint64_t ticket,
+                                         const Result<Appended>& appended) {
+  if (!appended || !appended->created) return sequencer.finish(conversation_id, ticket, std::nullopt);
+  Event created = conversation_event(conversation_id, "message.created",
+                                     serialize(to_json(appended->message)));
   created.route.seq = appended->message.seq;
-  I.sequencer.finish(in.conversation_id, ticket,
-                     Sequencer::Ready{appended->message.seq, std::move(created)});
+  sequencer.finish(conversation_id, ticket,
+                   Sequencer::Ready{appended->message.seq, std::move(created)});
+}
+
+Result<Appended> MessagingService::send(const std::string& caller, const SendRequest& in) {
+  auto& I = *impl_;
+  auto m = I.prepare_send(caller, in);
+  if (!m) return fail(m.error());
+  auto ticket = I.sequencer.begin(in.conversation_id);
+  auto appended = I.store.append(*m);
+  I.finish_send(in.conversation_id, ticket, appended);
   return appended;
+}
+
+void MessagingService::send_async(const std::string& caller, const SendRequest& in,
+                                  SendDone done) {
+  auto& I = *impl_;
+  auto m = I.prepare_send(caller, in);
+  if (!m) return done(fail(m.error()));
+  auto ticket = I.sequencer.begin(in.conversation_id);
+  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket,
+                            done = std::move(done)](Result<Appended> appended) mutable {
+    // Off the storage thread: serialising and publishing the event, and the caller's own
+    // continuation, must not hold up the next commit.
+    auto complete = [&I, cid = std::move(cid), ticket, done = std::move(done),
+                     appended = std::move(appended)]() mutable {
+      I.finish_send(cid, ticket, appended);
+      done(std::move(appended));
+    };
+    if (!I.completions || !I.completions->try_submit(complete)) complete();
+  });
 }
 
 Result<MessagePage> MessagingService::history(const std::string& caller,

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "core/bus.h"
 #include "core/clock.h"
+#include "core/worker_pool.h"
 #include "core/result.h"
 #include "modules/messaging/store.h"
 #include "modules/users/users.h"
@@ -78,8 +80,10 @@ struct SendRequest {
 
 class MessagingService {
  public:
+  // completions: where send_async finishes a send (publishing its event, calling back); inline
+  // on the storage thread when null.
   MessagingService(MessagingStore& store, users::UserService& users, Bus& bus, const Clock& clock,
-                   MessagingOptions options = {});
+                   MessagingOptions options = {}, WorkerPool* completions = nullptr);
   ~MessagingService();
 
   // Conversations.
@@ -107,6 +111,11 @@ class MessagingService {
 
   // Messages.
   Result<Appended> send(const std::string& caller, const SendRequest& in);
+  // send() without waiting for the commit: the checks run on the calling thread, then done gets
+  // the result on the completions pool once the message is durable. Sends started one after
+  // another from one thread are stored in that order.
+  using SendDone = std::function<void(Result<Appended>)>;
+  void send_async(const std::string& caller, const SendRequest& in, SendDone done);
   Result<MessagePage> history(const std::string& caller, const std::string& conversation_id,
                               const HistoryQuery& q);
   Result<Message> get_message(const std::string& caller, const std::string& id);

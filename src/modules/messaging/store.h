@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -181,6 +182,12 @@ class MessagingStore {
   // same transaction, so a member removed meanwhile cannot post). A retried send of a removed
   // member still answers with its original.
   virtual Result<Appended> append(const NewMessage& m) = 0;
+  // append() without holding the caller: done gets the result once the message is durable (or
+  // the append failed), possibly on a storage thread, so it must only hand the result on.
+  // Appends started one after another from one thread are committed in that order. Stores
+  // without a commit queue of their own complete at once, on the calling thread.
+  using AppendDone = std::function<void(Result<Appended>)>;
+  virtual void append_async(const NewMessage& m, AppendDone done) { done(append(m)); }
   virtual Result<Message> get_message(const std::string& id, const std::string& viewer) = 0;
   virtual Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& q,
                                       const std::string& viewer) = 0;

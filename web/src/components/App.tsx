@@ -1,5 +1,6 @@
 import { useEffect } from 'preact/hooks';
 import { WifiOff, X } from 'lucide-preact';
+import { setFaviconCount } from '../favicon';
 import {
   authState,
   conversationName,
@@ -61,7 +62,15 @@ function useTitle() {
   const title = `${total ? `(${total > 999 ? '999+' : total}) ` : ''}${name ? `${name} · ` : ''}Parley`;
   useEffect(() => {
     document.title = title;
+    setFaviconCount(total);
   }, [title]);
+  useEffect(
+    () => () => {
+      document.title = 'Parley';
+      setFaviconCount(0);
+    },
+    [],
+  );
 }
 
 function typingInField(e: KeyboardEvent) {

@@ -2,7 +2,7 @@
 // (and per thread), typing is announced at most every 3 s. Typing `@` suggests people (members
 // of the conversation first, then the directory); `:` and two letters suggest emoji by name.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { Smile } from 'lucide-preact';
+import { Bold, Code, Italic, Link, List, ListOrdered, Quote, Smile, Strikethrough } from 'lucide-preact';
 import { api, enc } from '../api';
 import { fuzzyScore } from '../format';
 import { getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, timelineOf, users } from '../state/store';
@@ -136,6 +136,31 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     setTrigger(null);
   };
 
+  /** Markdown around the selection (or the word at the caret), or before each selected line. */
+  const format = (kind: 'b' | 'i' | 's' | 'code' | 'link' | 'ul' | 'ol' | 'quote') => {
+    const el = ref.current;
+    if (!el) return;
+    let a = el.selectionStart;
+    let b = el.selectionEnd;
+    if (kind === 'ul' || kind === 'ol' || kind === 'quote') {
+      a = text.lastIndexOf('\n', a - 1) + 1;
+      const lines = text.slice(a, b).split('\n');
+      const out = lines.map((l, i) => (kind === 'ul' ? '- ' : kind === 'ol' ? `${i + 1}. ` : '> ') + l).join('\n');
+      replaceRange(a, b, out);
+      return;
+    }
+    const wrap = { b: ['**', '**'], i: ['_', '_'], s: ['~~', '~~'], code: ['`', '`'], link: ['[', '](https://)'] }[kind];
+    const inner = text.slice(a, b);
+    const next = text.slice(0, a) + wrap[0] + inner + wrap[1] + text.slice(b);
+    setText(next);
+    setDraft(key, next);
+    requestAnimationFrame(() => {
+      el.focus();
+      if (kind === 'link' && inner) el.setSelectionRange(a + inner.length + 3, a + inner.length + 3 + 8);
+      else el.setSelectionRange(a + wrap[0].length, a + wrap[0].length + inner.length);
+    });
+  };
+
   const submit = () => {
     const t = text.trim();
     if (!t || t.length > MAX) return;
@@ -191,6 +216,24 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           ))}
         </ul>
       )}
+      <div class="format-bar" role="toolbar" aria-label="Formatting">
+        {(
+          [
+            ['b', Bold, 'Bold (Ctrl+B)'],
+            ['i', Italic, 'Italic (Ctrl+I)'],
+            ['s', Strikethrough, 'Strikethrough'],
+            ['code', Code, 'Code'],
+            ['link', Link, 'Link'],
+            ['ul', List, 'Bulleted list'],
+            ['ol', ListOrdered, 'Numbered list'],
+            ['quote', Quote, 'Quote'],
+          ] as const
+        ).map(([k, Icon, label]) => (
+          <button key={k} type="button" class="icon" tabIndex={-1} aria-label={label} title={label} onMouseDown={(e) => e.preventDefault()} onClick={() => format(k)}>
+            <Icon size={15} aria-hidden="true" />
+          </button>
+        ))}
+      </div>
       <textarea
         ref={ref}
         aria-label={props.label}
@@ -210,7 +253,12 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           updateTrigger();
         }}
         onClick={updateTrigger}
-        onBlur={() => setTimeout(() => setTrigger(null), 150)}
+        onBlur={(e) => {
+          // Focus leaving the page (another window) keeps the list; leaving the box for
+          // something else on the page closes it.
+          const to = e.relatedTarget as Node | null;
+          if (to && !e.currentTarget.form?.contains(to)) setTrigger(null);
+        }}
         onKeyDown={(e) => {
           if (open) {
             if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
@@ -230,6 +278,11 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
               setTrigger(null);
               return;
             }
+          }
+          if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && (e.key === 'b' || e.key === 'i')) {
+            e.preventDefault();
+            format(e.key);
+            return;
           }
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
             e.preventDefault();

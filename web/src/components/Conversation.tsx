@@ -1,12 +1,14 @@
-import { ArrowLeft, Hash, Lock, Pin, Settings, Users } from 'lucide-preact';
+import { ArrowLeft, Hash, Lock, Pin, Settings, Star, Users } from 'lucide-preact';
 import { plural } from '../format';
-import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, showToast, typing, userName, users } from '../state/store';
+import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, showToast, starred, toggleStar, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
 import { Timeline } from './Timeline';
+
+const clipName = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
 
 function TypingLine({ id }: { id: string }) {
   const who = Object.keys(typing.value[id] ?? {});
@@ -30,6 +32,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   const name = conversationName(conv);
   const peers = conv.type === 'dm' ? peersOf(conv) : [];
   const pinCount = (pins.value[conv.id] ?? []).length;
+  const isStarred = starred.value.includes(conv.id);
   // On a phone the sidebar is hidden: the back button says when news waits elsewhere.
   const otherUnread = Object.values(conversations.value).reduce((n, c) => n + (c.id === conv.id ? 0 : c.unread_count ?? 0), 0);
   const p = panel.value;
@@ -50,6 +53,16 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           {conv.type === 'dm' && peers[0] && users.value[peers[0]]?.status_text && <p class="topic muted small">{users.value[peers[0]].status_text}</p>}
         </div>
         <div class="head-actions">
+          <button
+            type="button"
+            class="icon"
+            aria-label={isStarred ? 'Unstar conversation' : 'Star conversation'}
+            title={isStarred ? 'Unstar' : 'Star'}
+            aria-pressed={isStarred}
+            onClick={() => toggleStar(conv.id)}
+          >
+            <Star size={18} aria-hidden="true" class={isStarred ? 'is-starred' : ''} />
+          </button>
           <button
             type="button"
             class="small head-btn"
@@ -85,7 +98,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
         key={conv.id}
         conversationId={conv.id}
         label="Message"
-        placeholder={conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`}
+        placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
         autoFocus
       />
     </section>

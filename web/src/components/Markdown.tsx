@@ -1,7 +1,10 @@
 // Renders the markdown tree (../markdown.ts) with elements and text nodes only: message text
 // never becomes HTML, whatever it contains.
 import type { JSX } from 'preact';
-import { stripMarkdown } from '../format';
+import { stripMarkdown, unescapeHtml } from '../format';
+
+export { unescapeHtml };
+import { me } from '../state/store';
 import { parseMarkdown, type Block, type Inline } from '../markdown';
 
 function inline(nodes: Inline[]): (JSX.Element | string)[] {
@@ -15,6 +18,14 @@ function inline(nodes: Inline[]): (JSX.Element | string)[] {
         return <strong key={i}>{inline(n.c)}</strong>;
       case 'i':
         return <em key={i}>{inline(n.c)}</em>;
+      case 's':
+        return <s key={i}>{inline(n.c)}</s>;
+      case 'mention':
+        return (
+          <span key={i} class={`mention ${n.v === me.value?.username.toLowerCase() ? 'is-me' : ''}`}>
+            @{n.v}
+          </span>
+        );
       case 'br':
         return <br key={i} />;
       case 'link':
@@ -28,17 +39,43 @@ function inline(nodes: Inline[]): (JSX.Element | string)[] {
 }
 
 function blocks(list: Block[]): JSX.Element[] {
-  return list.map((b, i) =>
-    b.t === 'p' ? (
-      <p key={i}>{inline(b.c)}</p>
-    ) : b.t === 'pre' ? (
-      <pre key={i} tabIndex={0}>
-        <code>{b.v}</code>
-      </pre>
-    ) : (
-      <blockquote key={i}>{blocks(b.c)}</blockquote>
-    ),
-  );
+  return list.map((b, i) => {
+    switch (b.t) {
+      case 'p':
+        return <p key={i}>{inline(b.c)}</p>;
+      case 'pre':
+        // Focusable, so a keyboard can scroll a wide block (the list's roving tabindex makes
+        // it a tab stop only in the active message).
+        return (
+          <pre key={i} tabIndex={0} aria-label="Code">
+            <code>{b.v}</code>
+          </pre>
+        );
+      case 'h':
+        // Headings in a message are styled text, not <h*>: the page's outline stays the app's.
+        return (
+          <p key={i} class={`md-h md-h${b.level}`}>
+            <strong>{inline(b.c)}</strong>
+          </p>
+        );
+      case 'list':
+        return b.ordered ? (
+          <ol key={i} start={b.start}>
+            {b.items.map((c, j) => (
+              <li key={j}>{inline(c)}</li>
+            ))}
+          </ol>
+        ) : (
+          <ul key={i}>
+            {b.items.map((c, j) => (
+              <li key={j}>{inline(c)}</li>
+            ))}
+          </ul>
+        );
+      case 'quote':
+        return <blockquote key={i}>{blocks(b.c)}</blockquote>;
+    }
+  });
 }
 
 export function Markdown({ text }: { text: string }) {
@@ -66,8 +103,3 @@ export function highlightText(html: string): string {
   return stripMarkdown(unescapeHtml(html.replace(/<\/?mark>/g, '')));
 }
 
-export function unescapeHtml(s: string): string {
-  return s.replace(/&(lt|gt|amp|quot|#39|#x27|apos);/g, (_, e: string) =>
-    e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
-  );
-}

@@ -20,7 +20,7 @@ import {
 } from '../state/store';
 import type { ClientMessage } from '../types';
 import { Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
-import { formatClock, formatTime, plural } from '../format';
+import { formatClock, formatFull, formatTime, plural } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
 import { ProfileTrigger } from './Profile';
@@ -192,6 +192,15 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
+  const time = formatTime(m.created_at);
+  // The actions toolbar is built when the message is first hovered or focused (most never
+  // are): far fewer nodes per message while scrolling through thousands.
+  const [armed, setArmed] = useState(false);
+  // In the roving list only the active message's controls are tab stops (a thread: all).
+  const ti = tabStop === false ? -1 : 0;
+  const arm = () => {
+    if (!armed) setArmed(true);
+  };
   const plain = m.deleted ? 'This message was deleted.' : m.text.length > 300 ? `${m.text.slice(0, 300)}…` : m.text;
 
   const cls = ['msg', showHeader ? 'is-first' : 'is-cont', m.pending ? `is-pending is-${m.pending}` : '', highlighted ? 'is-highlight' : '', m.deleted ? 'is-deleted' : '', pinned ? 'is-pinned' : '']
@@ -204,7 +213,10 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
       data-mid={m.id}
       data-seq={m.seq}
       tabIndex={tabStop ? 0 : -1}
-      aria-label={`${name}, ${formatTime(m.created_at)}${pinned ? ', pinned' : ''}: ${plain}`}
+      aria-label={`${name}, ${time}${pinned ? ', pinned' : ''}: ${plain}`}
+      onPointerEnter={arm}
+      onFocusIn={arm}
+      onTouchStart={arm}
     >
       <div class="gutter">
         {showHeader ? (
@@ -223,8 +235,8 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
             <ProfileTrigger userId={m.sender_id}>
               <strong class="author">{name}</strong>
             </ProfileTrigger>
-            <time dateTime={new Date(m.created_at).toISOString()} title={new Date(m.created_at).toLocaleString()}>
-              {formatTime(m.created_at)}
+            <time dateTime={new Date(m.created_at).toISOString()} title={formatFull(m.created_at)}>
+              {time}
             </time>
             {pinned && (
               <span class="pin-mark" title="Pinned">
@@ -285,10 +297,11 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           </div>
         )}
       </div>
-      {!m.pending && !m.deleted && !editing && (
+      {(armed || picker) && !m.pending && !m.deleted && !editing && (
         <div class="actions" role="toolbar" aria-label="Message actions">
           <button
             type="button"
+            tabIndex={ti}
             class="icon"
             aria-label="Add reaction"
             title="Add reaction"
@@ -300,13 +313,14 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
             <SmilePlus size={16} aria-hidden="true" />
           </button>
           {!inThread && (
-            <button type="button" class="icon" aria-label="Reply in thread" title="Reply in thread" onClick={() => openThread(m.conversation_id, m.id)}>
+            <button type="button" tabIndex={ti} class="icon" aria-label="Reply in thread" title="Reply in thread" onClick={() => openThread(m.conversation_id, m.id)}>
               <MessageSquareReply size={16} aria-hidden="true" />
             </button>
           )}
           {!inThread && (
             <button
               type="button"
+              tabIndex={ti}
               class="icon"
               aria-label={pinned ? 'Unpin message' : 'Pin message'}
               title={pinned ? 'Unpin' : 'Pin'}
@@ -315,16 +329,16 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
               {pinned ? <PinOff size={16} aria-hidden="true" /> : <Pin size={16} aria-hidden="true" />}
             </button>
           )}
-          <button type="button" class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
+          <button type="button" tabIndex={ti} class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
             <Link size={16} aria-hidden="true" />
           </button>
           {mine && (
-            <button type="button" class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
+            <button type="button" tabIndex={ti} class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
               <Pencil size={16} aria-hidden="true" />
             </button>
           )}
           {canDelete && (
-            <button type="button" class="icon" aria-label="Delete message" title="Delete" onClick={() => setConfirmDelete(true)}>
+            <button type="button" tabIndex={ti} class="icon" aria-label="Delete message" title="Delete" onClick={() => setConfirmDelete(true)}>
               <Trash2 size={16} aria-hidden="true" />
             </button>
           )}

@@ -22,9 +22,21 @@ export function QuickSwitcher() {
   const listRef = useRef<HTMLUListElement>(null);
   const close = () => (switcherOpen.value = false);
 
+  // The directory answers prefixes; fuzzy matching needs names to match against: the first
+  // page of the directory once, plus the prefix matches of what is typed.
+  const [everyone, setEveryone] = useState<User[]>([]);
   useEffect(() => {
+    api<{ users: User[] }>('/users?limit=200')
+      .then((r) => {
+        rememberUsers(r.users);
+        setEveryone(r.users);
+      })
+      .catch(() => {});
+  }, []);
+  useEffect(() => {
+    if (!q.trim()) return setPeople([]);
     const t = setTimeout(() => {
-      api<{ users: User[] }>(`/users?limit=20${q.trim() ? `&q=${enc(q.trim())}` : ''}`)
+      api<{ users: User[] }>(`/users?limit=20&q=${enc(q.trim().replace(/^@/, ''))}`)
         .then((r) => {
           rememberUsers(r.users);
           setPeople(r.users);
@@ -49,7 +61,9 @@ export function QuickSwitcher() {
         .flatMap((c) => peersOf(c)),
     );
     const users: Row[] = [];
-    for (const u of people) {
+    const pool = new Map<string, User>();
+    for (const u of [...everyone, ...people]) pool.set(u.id, u);
+    for (const u of pool.values()) {
       if (u.id === me.value?.id || dmPeers.has(u.id)) continue;
       const name = u.display_name || u.username;
       const score = query ? Math.max(fuzzyScore(query, name), fuzzyScore(query, u.username)) : 0.5;
@@ -58,7 +72,7 @@ export function QuickSwitcher() {
     const all = [...convs, ...users];
     if (query) all.sort((a, b) => b.score - a.score);
     return all.slice(0, 30);
-  }, [q, people, sortedConversations.value]);
+  }, [q, people, everyone, sortedConversations.value]);
 
   useEffect(() => setSel(0), [q]);
   useEffect(() => {

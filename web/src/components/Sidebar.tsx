@@ -3,7 +3,7 @@
 // counts, and the signed-in person at the bottom.
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen } from 'lucide-preact';
+import { ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -15,7 +15,9 @@ import {
   panel,
   peersOf,
   presence,
+  mentions,
   sortedConversations,
+  starred,
   wsStatus,
 } from '../state/store';
 import type { Conversation } from '../types';
@@ -51,6 +53,7 @@ function Item({ c }: { c: Conversation }) {
   const active = currentId.value === c.id;
   const peers = c.type === 'channel' ? [] : peersOf(c);
   const draft = !active && getDraft(c.id) !== '';
+  const mentioned = c.type === 'dm' ? unread : Math.min(unread, mentions.value[c.id] ?? 0);
   return (
     <li>
       <a
@@ -87,10 +90,14 @@ function Item({ c }: { c: Conversation }) {
             <SquarePen size={14} />
           </span>
         )}
-        {unread > 0 && <span class="sr-only">, {badge(unread)} unread</span>}
         {unread > 0 && (
-          <span class="badge" aria-hidden="true">
-            {badge(unread)}
+          <span class="sr-only">
+            , {badge(unread)} unread{mentioned > 0 && c.type !== 'dm' ? `, ${mentioned} mentioning you` : ''}
+          </span>
+        )}
+        {unread > 0 && (
+          <span class={`badge ${mentioned > 0 ? 'is-mention' : ''}`} aria-hidden="true">
+            {mentioned > 0 && c.type !== 'dm' ? `@${badge(mentioned)}` : badge(unread)}
           </span>
         )}
       </a>
@@ -189,8 +196,10 @@ function NewMenu() {
 export function Sidebar() {
   const list = sortedConversations.value;
   const u = me.value!;
-  const channels = list.filter((c) => c.type === 'channel');
-  const direct = list.filter((c) => c.type !== 'channel');
+  const stars = new Set(starred.value);
+  const starredList = list.filter((c) => stars.has(c.id));
+  const channels = list.filter((c) => c.type === 'channel' && !stars.has(c.id));
+  const direct = list.filter((c) => c.type !== 'channel' && !stars.has(c.id));
   const mac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform);
   return (
     <nav class="sidebar" aria-label="Conversations">
@@ -206,7 +215,7 @@ export function Sidebar() {
           <kbd>{mac ? '⌘K' : 'Ctrl+K'}</kbd>
         </button>
         <button type="button" class="icon" onClick={() => (panel.value = { kind: 'search' })} aria-label="Search messages" title="Search messages">
-          <Search size={18} aria-hidden="true" />
+          <TextSearch size={18} aria-hidden="true" />
         </button>
       </div>
       <div class="side-scroll">
@@ -216,11 +225,13 @@ export function Sidebar() {
             <p>Browse the public channels, or start a direct message with “New message”.</p>
           </div>
         )}
+        {starredList.length > 0 && <Section id="starred" title="Starred" list={starredList} empty="" />}
         <Section id="channels" title="Channels" list={channels} empty="No channels yet." />
         <Section id="direct" title="Direct messages" list={direct} empty="No direct messages yet." />
       </div>
       <footer class="side-foot">
-        <button type="button" class="me" aria-label="Profile and settings" onClick={() => (dialog.value = 'settings')}>
+        <button type="button" class="me" onClick={() => (dialog.value = 'settings')}>
+          <span class="sr-only">Profile and settings: </span>
           <span class="conv-icon">
             <Avatar userId={u.id} />
             <PresenceDot userId={u.id} />

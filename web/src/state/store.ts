@@ -59,6 +59,32 @@ export const emojiTarget = signal<EmojiTarget | null>(null);
  * and turning off. null: unknown (the API has no read of it). */
 export const totpEnabled = signal<boolean | null>(null);
 
+/** Starred conversations (kept on this device: the API has no stars yet). */
+export const starred = signal<string[]>([]);
+/** Unread mentions of me (and DMs) per conversation, counted from the messages that arrive. */
+export const mentions = signal<Record<string, number>>({});
+
+function starKey() {
+  return `parley.starred.${me.value?.id ?? ''}`;
+}
+
+export function toggleStar(id: string) {
+  starred.value = starred.value.includes(id) ? starred.value.filter((x) => x !== id) : [...starred.value, id];
+  try {
+    localStorage.setItem(starKey(), JSON.stringify(starred.value));
+  } catch {
+    /* ignore */
+  }
+}
+
+/** Whether a message mentions me (by username) or is in a DM with me. */
+export function mentionsMe(m: Message): boolean {
+  const u = me.value?.username.toLowerCase();
+  if (!u || m.sender_id === me.value?.id) return false;
+  if (conversations.value[m.conversation_id]?.type === 'dm') return true;
+  return new RegExp(`(^|[^\\w.@])@${u.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w])`, 'i').test(m.text);
+}
+
 export function openEmojiPicker(t: EmojiTarget) {
   emojiTarget.value = t;
 }
@@ -201,7 +227,13 @@ function putConversation(c: Conversation) {
 function patchConversation(id: string, f: (c: Conversation) => Partial<Conversation>) {
   const c = conversations.value[id];
   if (!c) return;
-  conversations.value = { ...conversations.value, [id]: { ...c, ...f(c) } };
+  const next = { ...c, ...f(c) };
+  conversations.value = { ...conversations.value, [id]: next };
+  if (!next.unread_count && mentions.value[id]) {
+    const m = { ...mentions.value };
+    delete m[id];
+    mentions.value = m;
+  }
 }
 
 async function listAllConversations(): Promise<Conversation[]> {
@@ -779,8 +811,10 @@ function onMessage(m: Message) {
   setTyping(m.conversation_id, m.sender_id, null);
   if (m.sender_id !== me.value?.id && isNew && c) {
     if (viewing(m.conversation_id)) markReadIfViewing(m.conversation_id);
-    else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0))
+    else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0)) {
       patchConversation(m.conversation_id, (c) => ({ unread_count: (c.unread_count ?? 0) + 1 }));
+      if (mentionsMe(m)) mentions.value = { ...mentions.value, [m.conversation_id]: (mentions.value[m.conversation_id] ?? 0) + 1 };
+    }
   }
 }
 
@@ -874,6 +908,8 @@ export function catchUp(): Promise<void> {
       const next: Record<string, Conversation> = {};
       for (const c of list) next[c.id] = c;
       conversations.value = next;
+      const stillUnread = Object.fromEntries(Object.entries(mentions.value).filter(([id]) => (next[id]?.unread_count ?? 0) > 0));
+      if (Object.keys(stillUnread).length !== Object.keys(mentions.value).length) mentions.value = stillUnread;
       const work: Promise<unknown>[] = [loadPeers(list)];
       for (const c of list) {
         const tl = timelines.get(c.id);
@@ -934,6 +970,8 @@ function resetState() {
     emojiTarget.value = null;
     totpEnabled.value = null;
     atBottom.value = true;
+    starred.value = [];
+    mentions.value = {};
   });
   timelines.clear();
   threads.clear();
@@ -993,6 +1031,12 @@ setSignedOutHandler(() => {
 async function startSession(u: User) {
   me.value = u;
   rememberUsers([u]);
+  try {
+    const st = JSON.parse(localStorage.getItem(starKey()) ?? '[]');
+    starred.value = Array.isArray(st) ? st.filter((x) => typeof x === 'string') : [];
+  } catch {
+    starred.value = [];
+  }
   try {
     const t = localStorage.getItem(`parley.totp.${u.id}`);
     totpEnabled.value = t === 'on' ? true : t === 'off' ? false : null;
