@@ -2,8 +2,9 @@
 // invalid UTF-8, NaN and Infinity, huge numbers, duplicate keys, truncated JSON, bad headers),
 // from a fixed seed, over every HTTP route that reads a body and over WebSocket frames. Each
 // must be answered with a 4xx and the JSON error envelope, or a WebSocket error frame or close
-// code; never a 5xx, never accepted. The server must be alive at the end, and a healthy pair
-// of clients alongside sends and receives a message after every 10 inputs.
+// code; never a 5xx, never accepted, never logged at error level. The server must be alive at
+// the end, and a healthy pair of clients alongside sends and receives a message after every
+// 10 inputs.
 //
 // PARLEY_TEST_SWEEP_INPUTS and PARLEY_TEST_SWEEP_SEED change the count and the seed (for longer
 // runs).
@@ -386,6 +387,7 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
   if (HasFatalFailure()) return;
   net::HttpClient raw_http("127.0.0.1", port(), 5s);
 
+  const std::size_t log_start = server().logs().size();
   const auto started = Clock::now();
   for (std::int64_t i = 0; i < total; ++i) {
     const auto roll = pick(rng, 100);
@@ -475,6 +477,19 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
   const double secs = std::chrono::duration<double>(Clock::now() - started).count();
 
   EXPECT_EQ(api.get("/api/v1/health").status, 200);
+  // Bad input is the client's fault: nothing of it is logged at error level (text log lines
+  // are "<time> <level> <message>").
+  std::istringstream log(server().logs().substr(log_start));
+  int error_lines = 0, info_lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    auto level = line.substr(line.find(' ') + 1, 9);
+    info_lines += level.rfind("info ", 0) == 0;
+    if (level.rfind("error ", 0) == 0 || level.rfind("critical ", 0) == 0) {
+      if (++error_lines <= 3) ADD_FAILURE() << "logged at error level: " << line.substr(0, 300);
+    }
+  }
+  EXPECT_EQ(error_lines, 0);
+  EXPECT_GT(info_lines, 0) << "no access log lines read: has the log format changed?";
   // Every healthy message arrived, in order, and the history has them all.
   EXPECT_EQ(static_cast<int>(all_messages(api, alice, healthy_dm).size()), healthy_round_trips);
   EXPECT_EQ(healthy_round_trips, total / 10);
