@@ -488,7 +488,7 @@ class ServerProcess {
         "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
         "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
         "--max-sockets-per-user",
-        "1000000",
+        "10000",
         "--max-sockets-per-address",
         "1000000",
         "--max-connections",

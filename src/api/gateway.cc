@@ -132,9 +132,10 @@ class GatewaySession final : public net::WsSession {
   // arrived, so they are stored in the order sent; their commits and acks overlap, and no
   // thread waits for a commit.
   void send(ClientFrame f) {
-    if (sends_.size() >= kMaxQueuedSends)
+    if (sends_.size() >= kMaxQueuedSends || queued_send_bytes_ >= kMaxQueuedSendBytes)
       return conn_->send(error_frame(
           f.req, {Errc::resource_exhausted, "too many sends waiting: wait for acks", {}, 1}));
+    queued_send_bytes_ += f.send.text.size();
     sends_.push_back(std::move(f));
     if (!submitting_) submit_next_send();
   }
@@ -144,6 +145,7 @@ class GatewaySession final : public net::WsSession {
     if (!submitting_) return;
     ClientFrame f = std::move(sends_.front());
     sends_.pop_front();
+    queued_send_bytes_ -= f.send.text.size();
     auto req = f.req;
     auto submitted = ctx_.s.pool.try_submit(
         [this, &ctx = ctx_, conn = conn_, user = state_->principal.user_id, f = std::move(f)] {
@@ -243,9 +245,12 @@ class GatewaySession final : public net::WsSession {
   std::shared_ptr<net::WsConnection> conn_;
   const std::string address_;
   std::shared_ptr<State> state_;
-  // Sends received and not yet handed to storage (I/O thread only).
+  // Sends received and not yet handed to storage (I/O thread only), bounded in count and in
+  // bytes so that a client pipelining large sends cannot pin memory.
   static constexpr std::size_t kMaxQueuedSends = 1024;
+  static constexpr std::size_t kMaxQueuedSendBytes = 1024 * 1024;
   std::deque<ClientFrame> sends_;
+  std::size_t queued_send_bytes_ = 0;
   bool submitting_ = false;
 };
 

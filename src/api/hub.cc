@@ -4,21 +4,6 @@
 #include <mutex>
 
 namespace parley::api {
-namespace {
-
-std::vector<std::string> split_ids(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < list.size()) {
-    auto comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > start) out.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 Hub::Hub(Bus& bus, messaging::MessagingService& messaging) : messaging_(messaging) {
   sweeper_ = std::thread([this] { sweep_loop(); });
@@ -235,7 +220,7 @@ void Hub::fan_out(const messaging::Event& ev) {
     }
     case Kind::member_joined: {
       std::unique_lock lock(mu_);
-      for (const auto& uid : split_ids(route.user_id)) {
+      for (const auto& uid : route.user_ids) {
         auto u = users_.find(uid);
         if (u == users_.end()) continue;
         if (u->second.loading)
@@ -249,7 +234,7 @@ void Hub::fan_out(const messaging::Event& ev) {
     case Kind::member_left: {
       std::unique_lock lock(mu_);
       collect_conversation(cid, route.except_user, to);
-      for (const auto& uid : split_ids(route.user_id)) {
+      for (const auto& uid : route.user_ids) {
         auto u = users_.find(uid);
         if (u == users_.end()) continue;
         // The leaver hears of it even when the list was still loading.
@@ -265,7 +250,7 @@ void Hub::fan_out(const messaging::Event& ev) {
     }
     case Kind::user: {
       std::shared_lock lock(mu_);
-      auto u = users_.find(route.user_id);
+      auto u = route.user_ids.empty() ? users_.end() : users_.find(route.user_ids[0]);
       if (u != users_.end())
         for (const auto& l : u->second.links)
           if (l.active && l.session_id != route.except_session) to.push_back(l.conn);
@@ -280,7 +265,7 @@ void Hub::fan_out(const messaging::Event& ev) {
         for (const auto& l : u->second.links)
           if (l.active) to.push_back(l.conn);
       };
-      add_user(route.user_id);
+      for (const auto& uid : route.user_ids) add_user(uid);
       for (const auto& c : route.conversation_ids) {
         auto f = followers_.find(c);
         if (f == followers_.end()) continue;

@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto again = parley::messaging::decode(parley::messaging::encode(*e));
     check(again.has_value());
     check(again->name == e->name && again->data == e->data);
-    check(again->route.kind == e->route.kind && again->route.user_id == e->route.user_id);
+    check(again->route.kind == e->route.kind && again->route.user_ids == e->route.user_ids);
   }
   return 0;
 }

@@ -241,6 +241,11 @@ describe.sequential('parley web app, two people', () => {
     await send(a, 'Sent while the server was down');
     await message(a, 'Sent while the server was down').getByRole('button', { name: 'Retry' }).waitFor({ timeout: 15_000 });
     await shot(a, '07-offline-retry');
+    // Regression (bug 3): the banner's and the "Not sent" row's styles no longer leak onto the
+    // connection dot and the whole failed message.
+    const conn = (await a.locator('.conn').boundingBox())!;
+    expect(Math.max(conn.width, conn.height)).toBeLessThanOrEqual(10);
+    expect(await message(a, 'Sent while the server was down').evaluate((el) => getComputedStyle(el).display)).toBe('grid');
 
     await server.start();
     for (let i = 1; i <= 3; i++)

@@ -11,6 +11,7 @@ export type Inline =
   | { t: 'i'; c: Inline[] }
   | { t: 's'; c: Inline[] }
   | { t: 'mention'; v: string }
+  | { t: 'channel'; v: string }
   | { t: 'link'; href: string; c: Inline[] }
   | { t: 'br' };
 
@@ -151,6 +152,14 @@ export function parseInline(s: string): Inline[] {
         }
       }
     }
+    if (ch === '#' && (i === 0 || !/[\w&#/]/.test(s[i - 1]))) {
+      const m = /^#([\p{L}\p{N}_-]{1,80})/u.exec(s.slice(i, i + 82));
+      if (m && !/^\d+$/.test(m[1])) {
+        push({ t: 'channel', v: m[1] });
+        i += m[0].length;
+        continue;
+      }
+    }
     if ((ch === '*' || ch === '_') && s[i + 1] !== ch && s[i + 1] !== ' ' && s[i + 1] !== undefined) {
       // _ only at a word boundary, so snake_case_names stay as they are.
       const boundaryOk = ch === '*' || i === 0 || !/\w/.test(s[i - 1]);
@@ -195,7 +204,7 @@ export function parseInline(s: string): Inline[] {
 /** Plain text of a message (notifications, previews): the markup removed. */
 export function plainText(blocks: Block[]): string {
   const inl = (c: Inline[]): string =>
-    c.map((n) => (n.t === 'text' || n.t === 'code' ? n.v : n.t === 'mention' ? `@${n.v}` : n.t === 'br' ? ' ' : 'c' in n ? inl(n.c) : '')).join('');
+    c.map((n) => (n.t === 'text' || n.t === 'code' ? n.v : n.t === 'mention' ? `@${n.v}` : n.t === 'channel' ? `#${n.v}` : n.t === 'br' ? ' ' : 'c' in n ? inl(n.c) : '')).join('');
   return blocks
     .map((b) => (b.t === 'p' || b.t === 'h' ? inl(b.c) : b.t === 'pre' ? b.v : b.t === 'list' ? b.items.map(inl).join(' ') : plainText(b.c)))
     .join(' ');

@@ -77,3 +77,13 @@ describe('markdown: lists, strikethrough, headings and mentions', () => {
     expect(parseMarkdown('#hashtag')[0].t).toBe('p');
   });
 });
+
+describe('markdown: #channel references', () => {
+  it('parses #name at a word start, not digits, headings or fragments of words', () => {
+    expect(parseInline('see #general, ok')).toEqual([{ t: 'text', v: 'see ' }, { t: 'channel', v: 'general' }, { t: 'text', v: ', ok' }]);
+    expect(parseInline('C# and #1 and https://x.example/#frag')).toEqual([
+      { t: 'text', v: 'C# and #1 and ' },
+      { t: 'link', href: 'https://x.example/#frag', c: [{ t: 'text', v: 'https://x.example/#frag' }] },
+    ]);
+  });
+});

@@ -13,9 +13,13 @@
 // Locks are always taken conversation first, then message or member, so these never deadlock
 // each other.
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "adapters/postgres/stores.h"
@@ -581,63 +585,9 @@ class PostgresMessagingStore final : public MessagingStore {
     bool duplicate = false;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
       out.reset();
-      duplicate = false;
-      // One statement, so the conversation's row lock (held until COMMIT, it orders this send
-      // after every other send to the conversation that got there first, on any node) is held
-      // across no further round trip for a top-level message: take the next seq, insert the
-      // message unless this (sender, client_msg_id) is already there, and move the sender's
-      // read marker (they have seen the conversation up to their own message).
-      auto ins = c.exec(
-          "WITH s AS (UPDATE conversations SET last_seq = last_seq + 1,"
-          "   last_message_at = GREATEST(last_message_at, $7::bigint),"
-          "   activity = GREATEST(activity, $7::bigint)"
-          "   WHERE id = $2 RETURNING last_seq),"
-          // The sender's membership row is the gate: a removal that committed first (or
-          // that this waits for) leaves nothing to update, so nothing is inserted; one that
-          // comes later waits for this commit.
-          " r AS (UPDATE members SET last_read_seq = GREATEST(last_read_seq, s.last_seq) FROM s"
-          "   WHERE members.conversation_id = $2 AND members.user_id = $3 RETURNING 1)"
-          " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-          "   thread_root_id, created_at)"
-          " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
-          "   $7::bigint FROM s, r"
-          " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
-          {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
-           m.created_at});
-      if (ins.empty()) {
-        // Nothing inserted: the send is a retry (its original exists), or the sender is not a
-        // member (or the conversation is gone).
-        if (c.exec("SELECT 1 FROM messages WHERE conversation_id = $1 AND sender_id = $2"
-                   " AND client_msg_id = $3",
-                   {m.conversation_id, m.sender_id, m.client_msg_id})
-                .empty())
-          return fail(Errc::not_found, "conversation not found");
-        // A retried send (perhaps committed by another node while this one waited for the
-        // lock): roll back, and with it the seq, and answer with the original.
-        duplicate = true;
-        return fail(Errc::already_exists, "duplicate send");
-      }
-      std::int64_t seq = ins.integer(0, 0);
-      if (m.thread_root_id) {
-        // Locked after the conversation, as everywhere (see the top of this file).
-        auto root = message_by_id(c, *m.thread_root_id, true);
-        if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
-            root->m.deleted)
-          return fail(Errc::invalid_argument,
-                      "thread_root_id is not a message of this conversation", "thread_root_id");
-        c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE pk = $1", {root->pk});
-      }
-      Message msg;
-      msg.id = m.id;
-      msg.conversation_id = m.conversation_id;
-      msg.seq = seq;
-      msg.sender_id = m.sender_id;
-      msg.text = m.text;
-      msg.client_msg_id = m.client_msg_id;
-      msg.thread_root_id = m.thread_root_id;
-      msg.created_at = m.created_at;
-      out = Appended{std::move(msg), true};
-      return ok();
+      auto one = append_in(c, m, out);
+      duplicate = !one && one.error().code == Errc::already_exists;
+      return one;
     });
     if (!r && duplicate) {
       std::optional<Message> orig;
@@ -651,6 +601,10 @@ class PostgresMessagingStore final : public MessagingStore {
     }
     if (!r) return fail(r.error());
     return std::move(*out);
+  }
+
+  void append_async(const NewMessage& m, AppendDone done) override {
+    batcher_.add(m, std::move(done));
   }
 
   Result<Message> get_message(const std::string& id, const std::string& viewer) override {
@@ -909,7 +863,199 @@ class PostgresMessagingStore final : public MessagingStore {
     return std::move(found[0]);
   }
 
+  // One send inside the caller's transaction: out is set when it was inserted; already_exists
+  // when it is a retry (the caller rolls back and answers with the original), not_found when
+  // the sender is not a member.
+  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
+    // One statement, so the conversation's row lock (held until COMMIT, it orders this send
+    // after every other send to the conversation that got there first, on any node) is held
+    // across no further round trip for a top-level message: take the next seq, insert the
+    // message unless this (sender, client_msg_id) is already there, and move the sender's
+    // read marker (they have seen the conversation up to their own message).
+    auto ins = c.exec(
+        "WITH s AS (UPDATE conversations SET last_seq = last_seq + 1,"
+        "   last_message_at = GREATEST(last_message_at, $7::bigint),"
+        "   activity = GREATEST(activity, $7::bigint)"
+        "   WHERE id = $2 RETURNING last_seq),"
+        // The sender's membership row is the gate: a removal that committed first (or
+        // that this waits for) leaves nothing to update, so nothing is inserted; one that
+        // comes later waits for this commit.
+        " r AS (UPDATE members SET last_read_seq = GREATEST(last_read_seq, s.last_seq) FROM s"
+        "   WHERE members.conversation_id = $2 AND members.user_id = $3 RETURNING 1)"
+        " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
+        "   thread_root_id, created_at)"
+        " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
+        "   $7::bigint FROM s, r"
+        " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
+        {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
+         m.created_at});
+    if (ins.empty()) {
+      // Nothing inserted: the send is a retry (its original exists), or the sender is not a
+      // member (or the conversation is gone).
+      if (c.exec("SELECT 1 FROM messages WHERE conversation_id = $1 AND sender_id = $2"
+                 " AND client_msg_id = $3",
+                 {m.conversation_id, m.sender_id, m.client_msg_id})
+              .empty())
+        return fail(Errc::not_found, "conversation not found");
+      // A retried send (perhaps committed by another node while this one waited for the
+      // lock): the caller rolls back, and with it the seq, and answers with the original.
+      return fail(Errc::already_exists, "duplicate send");
+    }
+    std::int64_t seq = ins.integer(0, 0);
+    if (m.thread_root_id) {
+      // Locked after the conversation, as everywhere (see the top of this file).
+      auto root = message_by_id(c, *m.thread_root_id, true);
+      if (!root || root->m.conversation_id != m.conversation_id || root->m.thread_root_id ||
+          root->m.deleted)
+        return fail(Errc::invalid_argument,
+                    "thread_root_id is not a message of this conversation", "thread_root_id");
+      c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE pk = $1", {root->pk});
+    }
+    Message msg;
+    msg.id = m.id;
+    msg.conversation_id = m.conversation_id;
+    msg.seq = seq;
+    msg.sender_id = m.sender_id;
+    msg.text = m.text;
+    msg.client_msg_id = m.client_msg_id;
+    msg.thread_root_id = m.thread_root_id;
+    msg.created_at = m.created_at;
+    out = Appended{std::move(msg), true};
+    return ok();
+  }
+
+  // Sends queued by append_async, committed in batches on a thread of its own: everything that
+  // queued while the previous batch committed goes into one transaction, so many sends share
+  // one WAL flush and a hot conversation's row lock is taken once per batch, not once per send.
+  // A batch takes conversations' row locks in id order, so two nodes' batches never deadlock.
+  // A send that fails (a retry, a sender no longer a member) rolls the batch back; the batch
+  // runs again without it, so no savepoint costs a round trip per send.
+  class Batcher {
+   public:
+    explicit Batcher(Pool& pool) : pool_(pool), thread_([this] { loop(); }) {}
+    ~Batcher() {
+      {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+    void add(NewMessage m, AppendDone done) {
+      {
+        std::lock_guard lock(mu_);
+        if (!stopping_) {
+          queue_.push_back({std::move(m), std::move(done)});
+          cv_.notify_one();
+          return;
+        }
+      }
+      done(fail(Errc::unavailable, "storage is shutting down"));
+    }
+
+   private:
+    struct Job {
+      NewMessage m;
+      AppendDone done;
+    };
+    static constexpr std::size_t kMaxBatch = 256;
+
+    void loop() {
+      std::vector<Job> batch;
+      for (;;) {
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+          if (queue_.empty()) return;
+          while (!queue_.empty() && batch.size() < kMaxBatch) {
+            batch.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+          }
+        }
+        run(batch);
+        batch.clear();
+      }
+    }
+
+    void run(std::vector<Job>& batch) {
+      std::stable_sort(batch.begin(), batch.end(), [](const Job& a, const Job& b) {
+        return a.m.conversation_id < b.m.conversation_id;
+      });
+      std::vector<std::optional<Result<Appended>>> results(batch.size());
+      bool retried_once = false;
+      for (;;) {
+        std::vector<std::optional<Appended>> outs(batch.size());
+        std::optional<std::size_t> failed;
+        Result<void> failure = ok();
+        auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+          failed.reset();
+          for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (results[i]) continue;  // settled by an earlier run
+            outs[i].reset();
+            Result<void> one = ok();
+            try {
+              one = append_in(c, batch[i].m, outs[i]);
+            } catch (const std::exception& e) {
+              // The statement failed for this send alone (or the connection broke: then the
+              // runs that follow fail too and every send gets the error).
+              one = fail(pg_error(e));
+            }
+            if (!one) {
+              failed = i;
+              failure = one;
+              return fail(Errc::failed_precondition, "batch rolled back for one send");
+            }
+          }
+          return ok();
+        });
+        if (r) {
+          for (std::size_t i = 0; i < batch.size(); ++i)
+            if (!results[i]) results[i] = std::move(*outs[i]);
+          break;
+        }
+        if (!failed) {  // the commit itself failed: every send not settled gets the error
+          for (auto& res : results)
+            if (!res) res = fail(r.error());
+          break;
+        }
+        auto& res = results[*failed];
+        if (failure.error().code == Errc::already_exists) {
+          std::optional<Message> orig;
+          auto again = pool_.run([&](Connection& c) -> Result<void> {
+            orig = original_of(c, batch[*failed].m);
+            return ok();
+          });
+          if (again && orig)
+            res = Appended{std::move(*orig), false};
+          else
+            res = fail(again ? Error{Errc::internal, "duplicate send without an original", {}, 0}
+                             : again.error());
+        } else {
+          res = fail(failure.error());
+          // A broken connection fails every send in turn; after a second such run, give up.
+          if (failure.error().code == Errc::unavailable) {
+            if (retried_once) {
+              for (auto& other : results)
+                if (!other) other = fail(failure.error());
+              break;
+            }
+            retried_once = true;
+          }
+        }
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(*results[i]));
+    }
+
+    Pool& pool_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Job> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+  };
+
   Pool& pool_;
+  Batcher batcher_{pool_};
 };
 
 }  // namespace

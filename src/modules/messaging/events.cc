@@ -15,6 +15,22 @@ std::string_view take(std::string_view& s, char sep) {
   return head;
 }
 
+// Ids joined with ',' (ids hold no commas).
+void append_list(std::string& out, const std::vector<std::string>& ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += ids[i];
+  }
+}
+
+// The ','-separated ids before the next '|'.
+std::vector<std::string> take_list(std::string_view& header) {
+  std::string_view list = take(header, '|');
+  std::vector<std::string> out;
+  while (!list.empty()) out.emplace_back(take(list, ','));
+  return out;
+}
+
 }  // namespace
 
 std::string encode(const Event& e) {
@@ -22,12 +38,9 @@ std::string encode(const Event& e) {
   out.reserve(64 + e.name.size() + e.data.size());
   out += kKinds[static_cast<int>(e.route.kind)];
   out += '|';
-  for (std::size_t i = 0; i < e.route.conversation_ids.size(); ++i) {
-    if (i) out += ',';
-    out += e.route.conversation_ids[i];
-  }
+  append_list(out, e.route.conversation_ids);
   out += '|';
-  out += e.route.user_id;
+  append_list(out, e.route.user_ids);
   out += '|';
   out += e.route.except_user;
   out += '|';
@@ -54,9 +67,8 @@ std::optional<Event> decode(std::string_view payload) {
     }
   if (!known) return std::nullopt;
   header.remove_prefix(2);
-  std::string_view convs = take(header, '|');
-  while (!convs.empty()) e.route.conversation_ids.emplace_back(take(convs, ','));
-  e.route.user_id = take(header, '|');
+  e.route.conversation_ids = take_list(header);
+  e.route.user_ids = take_list(header);
   e.route.except_user = take(header, '|');
   e.route.except_session = take(header, '|');
   std::int64_t seq = 0;

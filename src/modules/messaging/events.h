@@ -21,14 +21,15 @@ inline constexpr std::string_view kEventsTopic = "messaging.events";
 struct Route {
   enum class Kind {
     conversation,   // the members of conversation_ids[0], except except_user when set
-    member_joined,  // subscribe user_id to conversation_ids[0], then as `conversation`
-    member_left,    // as `conversation` (the leaver included), then unsubscribe user_id
-    user,           // the sessions of user_id, except except_session when set
-    contacts,       // user_id and the members of any of conversation_ids (each session once)
+    member_joined,  // subscribe user_ids to conversation_ids[0], then as `conversation`
+    member_left,    // as `conversation` (the leaver included), then unsubscribe user_ids
+    user,           // the sessions of user_ids[0], except except_session when set
+    contacts,       // user_ids[0] and the members of any of conversation_ids (each session once)
   };
   Kind kind = Kind::conversation;
   std::vector<std::string> conversation_ids;
-  std::string user_id;
+  // member_joined: every user it subscribes; member_left, user, contacts: the one user.
+  std::vector<std::string> user_ids;
   std::string except_user;
   std::string except_session;
   // message.created: the message's seq, so a gateway receiving events of one conversation from

@@ -339,7 +339,7 @@ struct MessagingService::Impl {
       Event e;
       e.route.kind = Route::Kind::member_joined;
       e.route.conversation_ids = {cid};
-      e.route.user_id = m.user_id;
+      e.route.user_ids = {m.user_id};
       e.name = "member.joined";
       e.data = serialize({{"conversation_id", cid},
                           {"user_id", m.user_id},
@@ -353,7 +353,7 @@ struct MessagingService::Impl {
     Event e;
     e.route.kind = Route::Kind::member_left;
     e.route.conversation_ids = {cid};
-    e.route.user_id = user_id;
+    e.route.user_ids = {user_id};
     e.name = "member.left";
     e.data = serialize({{"conversation_id", cid}, {"user_id", user_id}});
     publish_ordered(cid, std::move(e));
@@ -392,7 +392,8 @@ Result<Created> MessagingService::create(const std::string& caller, const NewCon
       Event e;
       e.route.kind = Route::Kind::member_joined;
       e.route.conversation_ids = {c.id};
-      e.route.user_id = caller == in.member_ids[0] ? caller : caller + "," + in.member_ids[0];
+      e.route.user_ids = {caller};
+      if (in.member_ids[0] != caller) e.route.user_ids.push_back(in.member_ids[0]);
       e.name = "conversation.created";
       e.data = serialize(to_json(v->conversation));
       I.publish_ordered(c.id, std::move(e));
@@ -443,8 +444,7 @@ Result<Created> MessagingService::create(const std::string& caller, const NewCon
   Event e;
   e.route.kind = Route::Kind::member_joined;
   e.route.conversation_ids = {c.id};
-  for (std::size_t i = 0; i < members.size(); ++i)
-    e.route.user_id += (i ? "," : "") + members[i].user_id;
+  for (const auto& m : members) e.route.user_ids.push_back(m.user_id);
   e.name = "conversation.created";
   e.data = serialize(to_json(v->conversation));
   I.publish_ordered(c.id, std::move(e));
@@ -839,7 +839,7 @@ Result<ReadState> MessagingService::mark_read(const std::string& caller,
   if (r->moved) {
     Event e;
     e.route.kind = Route::Kind::user;
-    e.route.user_id = caller;
+    e.route.user_ids = {caller};
     e.route.except_session = session_id;
     e.name = "read.updated";
     e.data = serialize({{"conversation_id", conversation_id}, {"last_read_seq", r->last_read_seq}});
@@ -930,7 +930,7 @@ void MessagingService::notify_contacts(const std::string& user_id, std::string n
   auto ids = impl_->store.conversation_ids_of(user_id);
   Event e;
   e.route.kind = Route::Kind::contacts;
-  e.route.user_id = user_id;
+  e.route.user_ids = {user_id};
   if (ids) e.route.conversation_ids = std::move(*ids);
   std::string key = user_id + "|" + name;
   e.name = std::move(name);

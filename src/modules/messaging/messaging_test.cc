@@ -85,7 +85,7 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   Event e;
   e.route.kind = Route::Kind::contacts;
   e.route.conversation_ids = {"C1", "C2"};
-  e.route.user_id = "U1";
+  e.route.user_ids = {"U1", "U2"};
   e.route.except_session = "S1";
   e.route.seq = 42;
   e.name = "presence.changed";
@@ -94,7 +94,7 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->route.kind, Route::Kind::contacts);
   EXPECT_EQ(d->route.conversation_ids, e.route.conversation_ids);
-  EXPECT_EQ(d->route.user_id, "U1");
+  EXPECT_EQ(d->route.user_ids, (std::vector<std::string>{"U1", "U2"}));
   EXPECT_EQ(d->route.except_session, "S1");
   EXPECT_EQ(d->route.seq, 42);
   EXPECT_EQ(d->name, e.name);

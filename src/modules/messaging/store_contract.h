@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -135,6 +138,49 @@ TEST_P(MessagingStoreContract, AppendByANonMemberInsertsNothing) {
   auto next = store->append(msg("M4", "C1", "U1", "d"));
   ASSERT_TRUE(next);
   EXPECT_EQ(next->message.seq, 2) << "refused sends took no seq";
+}
+
+// Sends queued together (a batch on PostgreSQL, a commit group on SQLite) settle each on its
+// own: a retry answers with its original, a non-member's send fails, and the rest are stored
+// in the order they were queued, with gap-free seqs.
+TEST_P(MessagingStoreContract, AsyncAppendsQueuedTogetherSettleEachOnItsOwn) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  ASSERT_TRUE(store->append(msg("M0", "C1", "U1", "first")));
+  constexpr int kSends = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::optional<Result<Appended>>> results(kSends);
+  int settled = 0;
+  for (int i = 0; i < kSends; ++i) {
+    NewMessage m = msg("A" + std::to_string(i), "C1", i % 2 ? "U2" : "U1", "a" + std::to_string(i));
+    if (i == 10) m = msg("A10", "C1", "U1", "first");  // a retry of M0
+    if (i == 20) m = msg("A20", "C1", "U9", "x");      // never a member
+    store->append_async(m, [&, i](Result<Appended> r) {
+      std::lock_guard lock(mu);
+      results[static_cast<std::size_t>(i)] = std::move(r);
+      ++settled;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return settled == kSends; }));
+  std::int64_t next_seq = 2;
+  for (int i = 0; i < kSends; ++i) {
+    const auto& r = *results[static_cast<std::size_t>(i)];
+    if (i == 10) {
+      ASSERT_TRUE(r);
+      EXPECT_FALSE(r->created);
+      EXPECT_EQ(r->message.id, "M0");
+    } else if (i == 20) {
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error().code, Errc::not_found);
+    } else {
+      ASSERT_TRUE(r) << i << ": " << r.error().message;
+      EXPECT_TRUE(r->created);
+      EXPECT_EQ(r->message.seq, next_seq++) << "send " << i;
+    }
+  }
 }
 
 TEST_P(MessagingStoreContract, PublicChannelNamesAreUniqueAndPrivateOnesFree) {

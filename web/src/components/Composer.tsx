@@ -2,11 +2,11 @@
 // (and per thread), typing is announced at most every 3 s. Typing `@` suggests people (members
 // of the conversation first, then the directory); `:` and two letters suggest emoji by name.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { Bold, Code, Italic, Link, List, ListOrdered, Quote, Smile, Strikethrough } from 'lucide-preact';
+import { Bold, Code, Hash, Italic, Link, List, ListOrdered, Quote, Smile, Strikethrough } from 'lucide-preact';
 import { api, enc } from '../api';
 import { fuzzyScore } from '../format';
-import { getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, timelineOf, users } from '../state/store';
-import type { User } from '../types';
+import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, timelineOf, users } from '../state/store';
+import type { Conversation, User } from '../types';
 import { Avatar } from './Avatar';
 import { loadEmoji } from './EmojiPicker';
 import { editingId } from './MessageItem';
@@ -14,10 +14,13 @@ import { scrollToLatest } from './Timeline';
 
 const MAX = 16_000;
 
-type Suggestion = { kind: 'user'; u: User; member: boolean } | { kind: 'emoji'; u: string; code: string; label: string };
+type Suggestion =
+  | { kind: 'user'; u: User; member: boolean }
+  | { kind: 'emoji'; u: string; code: string; label: string }
+  | { kind: 'channel'; c: Conversation; joined: boolean };
 
 interface Trigger {
-  kind: '@' | ':';
+  kind: '@' | ':' | '#';
   query: string;
   start: number; // index of the trigger character
 }
@@ -27,6 +30,8 @@ export function findTrigger(text: string, caret: number): Trigger | null {
   const before = text.slice(0, caret);
   const at = /(^|[\s(])@([\p{L}\p{N}._-]{0,32})$/u.exec(before);
   if (at) return { kind: '@', query: at[2], start: caret - at[2].length - 1 };
+  const hash = /(^|[\s(])#([\p{L}\p{N}_-]{0,80})$/u.exec(before);
+  if (hash) return { kind: '#', query: hash[2], start: caret - hash[2].length - 1 };
   const colon = /(^|[\s(]):([a-z0-9_+-]{2,30})$/.exec(before);
   if (colon) return { kind: ':', query: colon[2], start: caret - colon[2].length - 1 };
   return null;
@@ -83,9 +88,38 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     };
   }, [trigger?.kind, trigger?.query]);
 
+  // Channels: the ones I am in first, then public ones from the directory.
+  const [publicChannels, setPublicChannels] = useState<Conversation[]>([]);
+  useEffect(() => {
+    if (trigger?.kind !== '#') return;
+    const t = setTimeout(() => {
+      api<{ channels: Conversation[] }>(`/channels?limit=20${trigger.query ? `&q=${enc(trigger.query)}` : ''}`)
+        .then((r) => setPublicChannels(r.channels))
+        .catch(() => setPublicChannels([]));
+    }, 100);
+    return () => clearTimeout(t);
+  }, [trigger?.kind, trigger?.query]);
+
   const suggestions = useMemo<Suggestion[]>(() => {
     if (!trigger) return [];
     if (trigger.kind === ':') return emoji;
+    if (trigger.kind === '#') {
+      const q = trigger.query;
+      const out: (Suggestion & { s: number })[] = [];
+      const seen = new Set<string>();
+      for (const c of Object.values(conversations.value)) {
+        if (c.type !== 'channel') continue;
+        const s = q ? fuzzyScore(q, c.name) : 1;
+        if (s > 0) out.push({ kind: 'channel', c, joined: true, s: s + 1000 });
+        seen.add(c.id);
+      }
+      for (const c of publicChannels) {
+        if (seen.has(c.id)) continue;
+        const s = q ? fuzzyScore(q, c.name) : 1;
+        if (s > 0) out.push({ kind: 'channel', c, joined: false, s });
+      }
+      return out.sort((a, b) => b.s - a.s).slice(0, 8);
+    }
     const q = trigger.query;
     const mine = me.value?.id;
     const inConv = new Set(memberIds ?? []);
@@ -103,7 +137,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       if (s > 0) out.push({ kind: 'user', u, member: false, s });
     }
     return out.sort((a, b) => b.s - a.s).slice(0, 8);
-  }, [trigger, memberIds, directory, emoji, users.value]);
+  }, [trigger, memberIds, directory, emoji, users.value, publicChannels, conversations.value]);
 
   useEffect(() => setSel(0), [trigger?.kind, trigger?.query]);
   const open = !!trigger && suggestions.length > 0;
@@ -131,7 +165,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
   const accept = (s: Suggestion | undefined) => {
     const el = ref.current;
     if (!s || !trigger || !el) return;
-    const insert = s.kind === 'user' ? `@${s.u.username} ` : `${s.u} `;
+    const insert = s.kind === 'user' ? `@${s.u.username} ` : s.kind === 'channel' ? `#${s.c.name} ` : `${s.u} `;
     replaceRange(trigger.start, el.selectionStart, insert);
     setTrigger(null);
   };
@@ -183,10 +217,10 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       }}
     >
       {open && (
-        <ul class="suggest" id={listId} role="listbox" aria-label={trigger!.kind === '@' ? 'People' : 'Emoji'}>
+        <ul class="suggest" id={listId} role="listbox" aria-label={trigger!.kind === '@' ? 'People' : trigger!.kind === '#' ? 'Channels' : 'Emoji'}>
           {suggestions.map((s, i) => (
             <li
-              key={s.kind === 'user' ? s.u.id : s.u}
+              key={s.kind === 'user' ? s.u.id : s.kind === 'channel' ? s.c.id : s.u}
               id={`${idBase}-${i}`}
               role="option"
               aria-selected={i === sel}
@@ -196,7 +230,13 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
                 accept(s);
               }}
             >
-              {s.kind === 'user' ? (
+              {s.kind === 'channel' ? (
+                <>
+                  <Hash size={16} aria-hidden="true" />
+                  <strong>{s.c.name}</strong>
+                  {!s.joined && <span class="muted small suggest-note">not joined</span>}
+                </>
+              ) : s.kind === 'user' ? (
                 <>
                   <Avatar userId={s.u.id} size={24} />
                   <strong>{s.u.display_name || s.u.username}</strong>

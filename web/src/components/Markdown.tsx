@@ -4,7 +4,7 @@ import type { JSX } from 'preact';
 import { stripMarkdown, unescapeHtml } from '../format';
 
 export { unescapeHtml };
-import { me } from '../state/store';
+import { conversations, me, navigate } from '../state/store';
 import { parseMarkdown, type Block, type Inline } from '../markdown';
 
 function inline(nodes: Inline[]): (JSX.Element | string)[] {
@@ -20,6 +20,25 @@ function inline(nodes: Inline[]): (JSX.Element | string)[] {
         return <em key={i}>{inline(n.c)}</em>;
       case 's':
         return <s key={i}>{inline(n.c)}</s>;
+      case 'channel': {
+        const c = Object.values(conversations.value).find((x) => x.type === 'channel' && x.name.toLowerCase() === n.v.toLowerCase());
+        return c ? (
+          <a
+            key={i}
+            class="channel-link"
+            href={`/c/${encodeURIComponent(c.id)}`}
+            onClick={(e) => {
+              if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+              e.preventDefault();
+              navigate(c.id);
+            }}
+          >
+            #{n.v}
+          </a>
+        ) : (
+          `#${n.v}`
+        );
+      }
       case 'mention':
         return (
           <span key={i} class={`mention ${n.v === me.value?.username.toLowerCase() ? 'is-me' : ''}`}>
@@ -98,8 +117,4 @@ export function Highlight({ html }: { html: string }) {
   return <span>{out}</span>;
 }
 
-/** The plain words of a highlight (for accessible names). */
-export function highlightText(html: string): string {
-  return stripMarkdown(unescapeHtml(html.replace(/<\/?mark>/g, '')));
-}
 

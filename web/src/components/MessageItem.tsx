@@ -1,13 +1,16 @@
 // One message: author, time, text (markdown subset), reactions, thread link and actions.
 import { signal } from '@preact/signals';
 import { memo } from 'preact/compat';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import {
   conversations,
   deleteMessage,
   discardSend,
   editMessage,
   isPinned,
+  saved,
+  toggleSaved,
+  markUnreadFrom,
   copyPermalink,
   openEmojiPicker,
   me,
@@ -19,7 +22,7 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
-import { Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
+import { Bookmark, BookmarkCheck, EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
 import { formatClock, formatFull, formatTime, plural } from '../format';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
@@ -192,12 +195,22 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
+  const isSaved = saved.value.some((x) => x.id === m.id);
   const time = formatTime(m.created_at);
   // The actions toolbar is built when the message is first hovered or focused (most never
   // are): far fewer nodes per message while scrolling through thousands.
   const [armed, setArmed] = useState(false);
   // In the roving list only the active message's controls are tab stops (a thread: all).
   const ti = tabStop === false ? -1 : 0;
+  const liRef = useRef<HTMLLIElement>(null);
+  // The toolbar appears after the list last set its tab stops: when this message is the
+  // list's stop (or holds the focus), its new buttons are tab stops too.
+  useLayoutEffect(() => {
+    const li = liRef.current;
+    if (!armed || tabStop === undefined || !li) return;
+    const on = li.tabIndex === 0 || li.contains(document.activeElement);
+    for (const b of li.querySelectorAll<HTMLElement>('.actions button')) b.tabIndex = on ? 0 : -1;
+  }, [armed]);
   const arm = () => {
     if (!armed) setArmed(true);
   };
@@ -209,6 +222,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
 
   return (
     <li
+      ref={liRef}
       class={cls}
       data-mid={m.id}
       data-seq={m.seq}
@@ -332,6 +346,21 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           <button type="button" tabIndex={ti} class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>
             <Link size={16} aria-hidden="true" />
           </button>
+          <button
+            type="button"
+            tabIndex={ti}
+            class="icon"
+            aria-label={isSaved ? 'Remove from saved' : 'Save message'}
+            title={isSaved ? 'Remove from saved' : 'Save for later'}
+            onClick={() => toggleSaved(m)}
+          >
+            {isSaved ? <BookmarkCheck size={16} aria-hidden="true" /> : <Bookmark size={16} aria-hidden="true" />}
+          </button>
+          {!mine && !inThread && (
+            <button type="button" tabIndex={ti} class="icon" aria-label="Mark unread" title="Mark unread from here" onClick={() => markUnreadFrom(m)}>
+              <EyeOff size={16} aria-hidden="true" />
+            </button>
+          )}
           {mine && (
             <button type="button" tabIndex={ti} class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
               <Pencil size={16} aria-hidden="true" />

@@ -13,6 +13,7 @@ import {
   me,
   panel,
   pins,
+  saved,
   showToast,
   threadOf,
   timelineOf,
@@ -217,6 +218,8 @@ export function SearchPanel() {
   const [busy, setBusy] = useState(false);
   const [people, setPeople] = useState<User[]>([]);
   const input = useRef<HTMLInputElement>(null);
+  // On a phone the filters start folded: the search box and the results get the screen.
+  const [wide] = useState(() => !matchMedia('(max-width: 720px)').matches);
   useEffect(() => input.current?.focus(), []);
   useEffect(() => {
     api<{ users: User[] }>('/users?limit=200')
@@ -254,6 +257,8 @@ export function SearchPanel() {
           Search messages
           <input ref={input} type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} required maxLength={256} />
         </label>
+        <details class="filters-box" open={wide}>
+          <summary>Filters{where || from || after || before ? ' (on)' : ''}</summary>
         <div class="filters">
           <label>
             In
@@ -289,6 +294,7 @@ export function SearchPanel() {
             <input type="date" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
           </label>
         </div>
+        </details>
         <button type="submit" class="primary" disabled={busy}>
           Search
         </button>
@@ -333,9 +339,65 @@ export function SearchPanel() {
   );
 }
 
+export function SavedPanel() {
+  const list = saved.value;
+  const [messages, setMessages] = useState<Record<string, Message | null>>({});
+  useEffect(() => {
+    const missing = list.filter((x) => !(x.id in messages));
+    if (!missing.length) return;
+    void Promise.all(
+      missing.map((x) =>
+        api<Message>(`/messages/${enc(x.id)}`)
+          .then((m) => [x.id, m] as const)
+          .catch(() => [x.id, null] as const),
+      ),
+    ).then((pairs) => {
+      void ensureUsers(pairs.flatMap(([, m]) => (m ? [m.sender_id] : [])));
+      setMessages((prev) => ({ ...prev, ...Object.fromEntries(pairs) }));
+    });
+  }, [list]);
+  return (
+    <PanelFrame title="Saved messages">
+      <div class="panel-scroll">
+        {list.length === 0 && <p class="muted empty">Nothing saved yet. Use “Save message” in a message’s actions to keep it here.</p>}
+        <ul class="results">
+          {list.map(({ id, conversation_id }) => {
+            const m = messages[id];
+            const c = conversations.value[conversation_id];
+            return (
+              <li key={id}>
+                {m ? (
+                  <button
+                    type="button"
+                    class="result"
+                    onClick={() => {
+                      if (matchMedia('(max-width: 720px)').matches) panel.value = null;
+                      void jumpTo(m);
+                    }}
+                  >
+                    <span class="meta">
+                      <strong>{userName(m.sender_id)}</strong>
+                      {c && <span class="muted small"> in {c.type === 'channel' ? '#' : ''}{conversationName(c)}</span>}
+                      <time class="muted small"> {formatTime(m.created_at)}</time>
+                    </span>
+                    <span class="snippet">{m.deleted ? '(deleted)' : clip(stripMarkdown(m.text))}</span>
+                  </button>
+                ) : (
+                  <p class="muted small result">{id in messages ? 'This message is no longer available.' : 'Loading…'}</p>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      </div>
+    </PanelFrame>
+  );
+}
+
 export function SidePanel() {
   const p = panel.value;
   if (!p) return null;
+  if (p.kind === 'saved') return <SavedPanel />;
   if (p.kind === 'thread') return <ThreadPanel key={p.rootId} conversationId={p.conversationId} rootId={p.rootId} />;
   if (p.kind === 'pins') return <PinsPanel conversationId={p.conversationId} />;
   if (p.kind === 'members') return <MembersPanel conversationId={p.conversationId} />;

@@ -3,7 +3,7 @@
 // counts, and the signed-in person at the bottom.
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
+import { Bookmark, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -216,6 +216,16 @@ export function Sidebar() {
         </button>
         <button type="button" class="icon" onClick={() => (panel.value = { kind: 'search' })} aria-label="Search messages" title="Search messages">
           <TextSearch size={18} aria-hidden="true" />
+        </button>
+        <button
+          type="button"
+          class="icon"
+          onClick={() => (panel.value = panel.value?.kind === 'saved' ? null : { kind: 'saved' })}
+          aria-label="Saved messages"
+          title="Saved messages"
+          aria-pressed={panel.value?.kind === 'saved'}
+        >
+          <Bookmark size={18} aria-hidden="true" />
         </button>
       </div>
       <div class="side-scroll">

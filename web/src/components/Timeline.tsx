@@ -48,11 +48,24 @@ const MAX_UNREAD_LOAD = 2000;
 
 /** Roving tabindex: inside the list only the active message's own controls are tab stops. */
 function rove(root: HTMLElement, activeId: string | null) {
-  for (const el of root.querySelectorAll<HTMLElement>('li.msg a[href], li.msg button, li.msg pre, li.msg textarea')) {
-    const li = el.closest<HTMLElement>('li.msg');
-    const want = li?.dataset.mid === activeId ? 0 : -1;
-    if (el.tabIndex !== want) el.tabIndex = want;
+  for (const li of root.querySelectorAll<HTMLElement>('li.msg')) {
+    const want = li.dataset.mid === activeId ? 0 : -1;
+    if (li.tabIndex !== want) li.tabIndex = want;
+    for (const el of li.querySelectorAll<HTMLElement>('a[href], button, pre, textarea')) if (el.tabIndex !== want) el.tabIndex = want;
   }
+}
+
+/** The last message whose top is inside the scroller's viewport (the tab stop while the
+ * reader scrolls, so tabbing in never jumps away from what is on screen). */
+function lastInView(el: HTMLElement): string | null {
+  const bottom = el.scrollTop + el.clientHeight;
+  const nodes = el.querySelectorAll<HTMLElement>('li[data-mid]');
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (n.offsetTop < bottom - 8 && n.offsetTop + n.offsetHeight > el.scrollTop) return n.dataset.mid ?? null;
+    if (n.offsetTop + n.offsetHeight <= el.scrollTop) break;
+  }
+  return null;
 }
 
 export function Timeline({ conv }: { conv: Conversation }) {
@@ -109,9 +122,10 @@ export function Timeline({ conv }: { conv: Conversation }) {
     setWin({ stick: false, firstKey: items[Math.max(0, Math.min(idx - 20, items.length - WINDOW))].id });
   };
 
-  // Roving tabindex: one message is the list's tab stop (the newest shown, until the reader
-  // moves); arrows move between messages.
-  const [activeId, setActiveId] = useState<string | null>(null);
+  // Roving tabindex: one message is the list's tab stop: the one last focused, else the last
+  // one on screen (kept up to date as the reader scrolls); arrows move between messages.
+  // Kept in a ref and applied to the DOM directly: moving it needs no render.
+  const activeRef = useRef<string | null>(null);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -189,7 +203,15 @@ export function Timeline({ conv }: { conv: Conversation }) {
   checkRef.current = check;
   function check() {
     const el = scroller.current;
-    if (!el || !landed.current) return;
+    if (!el) return;
+    if (!el.contains(document.activeElement)) {
+      const id = lastInView(el);
+      if (id && id !== activeRef.current) {
+        activeRef.current = id;
+        rove(el, id);
+      }
+    }
+    if (!landed.current) return;
     const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
     if (el.scrollTop < EDGE) {
       if (start > 0) {
@@ -247,8 +269,10 @@ export function Timeline({ conv }: { conv: Conversation }) {
 
   const visible = items.slice(start, end);
   const newer = items.length - end;
-  const stop = activeId && visible.some((m) => m.id === activeId) ? activeId : visible.length ? visible[visible.length - 1].id : null;
+  const held = activeRef.current;
+  const stop = held && visible.some((m) => m.id === held) ? held : visible.length ? visible[visible.length - 1].id : null;
   useLayoutEffect(() => {
+    activeRef.current = stop;
     if (scroller.current) rove(scroller.current, stop);
   });
   const now = Date.now();
@@ -264,8 +288,13 @@ export function Timeline({ conv }: { conv: Conversation }) {
         tabIndex={visible.length ? -1 : 0}
         onKeyDown={onKeyDown}
         onFocusIn={(e) => {
+          const el = scroller.current;
           const li = (e.target as HTMLElement).closest<HTMLElement>('li.msg');
-          if (li?.dataset.mid && li.dataset.mid !== activeId) setActiveId(li.dataset.mid);
+          if (!el || !li?.dataset.mid) return;
+          activeRef.current = li.dataset.mid;
+          rove(el, li.dataset.mid);
+          // The focused message builds its toolbar now: include it once it is there.
+          requestAnimationFrame(() => scroller.current && rove(scroller.current, activeRef.current));
         }}
       >
         {start === 0 && tl.loaded && !tl.hasOlder && (

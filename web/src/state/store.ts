@@ -24,6 +24,7 @@ export type Panel =
   | { kind: 'search' }
   | { kind: 'pins'; conversationId: string }
   | { kind: 'members'; conversationId: string }
+  | { kind: 'saved' }
   | null;
 
 export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
@@ -63,6 +64,22 @@ export const totpEnabled = signal<boolean | null>(null);
 export const starred = signal<string[]>([]);
 /** Unread mentions of me (and DMs) per conversation, counted from the messages that arrive. */
 export const mentions = signal<Record<string, number>>({});
+
+/** Saved messages, newest first (kept on this device: the API has no saved items yet). */
+export const saved = signal<{ id: string; conversation_id: string }[]>([]);
+
+function savedKey() {
+  return `parley.saved.${me.value?.id ?? ''}`;
+}
+
+export function toggleSaved(m: Message) {
+  saved.value = saved.value.some((x) => x.id === m.id) ? saved.value.filter((x) => x.id !== m.id) : [{ id: m.id, conversation_id: m.conversation_id }, ...saved.value];
+  try {
+    localStorage.setItem(savedKey(), JSON.stringify(saved.value));
+  } catch {
+    /* ignore */
+  }
+}
 
 function starKey() {
   return `parley.starred.${me.value?.id ?? ''}`;
@@ -368,10 +385,11 @@ export function routeFromLocation() {
 
 export function openConversation(id: string | null) {
   if (currentId.value === id) return;
+  holdUnread.clear();
   batch(() => {
     currentId.value = id;
     const p = panel.value;
-    if (p && p.kind !== 'search') panel.value = null;
+    if (p && p.kind !== 'search' && p.kind !== 'saved') panel.value = null;
     if (id) {
       const c = conversations.value[id];
       const lr = c?.last_read_seq ?? 0;
@@ -678,8 +696,64 @@ function viewing(id: string): boolean {
 }
 
 export function markReadIfViewing(id: string) {
-  if (!viewing(id)) return;
+  if (!viewing(id) || holdUnread.has(id)) return;
   markRead(id);
+}
+
+/** Conversations marked unread while open: not marked read again until left and reopened. */
+const holdUnread = new Set<string>();
+
+function manualKey() {
+  return `parley.unread.${me.value?.id ?? ''}`;
+}
+
+/** Per conversation, the read marker the reader set back with "Mark unread" (the server's
+ * marker never moves backwards, so this lives on the device until the conversation is read). */
+function manualUnread(): Record<string, number> {
+  try {
+    return JSON.parse(localStorage.getItem(manualKey()) ?? '{}') as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function setManualUnread(id: string, seq: number | null) {
+  const all = manualUnread();
+  if (seq === null) delete all[id];
+  else all[id] = seq;
+  try {
+    localStorage.setItem(manualKey(), JSON.stringify(all));
+  } catch {
+    /* ignore */
+  }
+}
+
+function countUnreadAfter(id: string, seq: number): number {
+  const c = conversations.value[id];
+  const held = timelineOf(id).value.messages.filter((m) => !m.pending && !m.thread_root_id && m.seq > seq);
+  const fromOthers = held.filter((m) => m.sender_id !== me.value?.id).length;
+  // Messages past what is held (not loaded) count too.
+  return fromOthers + Math.max(0, (c?.last_seq ?? 0) - Math.max(seq, T.lastSeq(held)));
+}
+
+/** "Mark unread" on a message: the conversation shows as unread from that message on. */
+export function markUnreadFrom(m: Message) {
+  const id = m.conversation_id;
+  const seq = m.seq - 1;
+  holdUnread.add(id);
+  setManualUnread(id, seq);
+  patchConversation(id, () => ({ last_read_seq: seq, unread_count: Math.max(1, countUnreadAfter(id, seq)) }));
+  dividerSeq.value = { ...dividerSeq.value, [id]: seq };
+}
+
+/** After a relist: conversations marked unread on this device stay so until read. */
+function applyManualUnread(list: Record<string, Conversation>) {
+  for (const [id, seq] of Object.entries(manualUnread())) {
+    const c = list[id];
+    if (!c) continue;
+    if (c.last_read_seq !== undefined && c.last_read_seq < seq) setManualUnread(id, null);
+    else list[id] = { ...c, last_read_seq: seq, unread_count: Math.max(c.unread_count ?? 0, Math.max(1, c.last_seq - seq)) };
+  }
 }
 
 /** Marks a conversation read up to its newest held message (the bar's "Mark as read"). */
@@ -688,6 +762,7 @@ export function markRead(id: string) {
   const seq = Math.max(T.lastSeq(timelineOf(id).value.messages), c?.last_seq ?? 0);
   if (!c || !seq) return;
   if ((c.last_read_seq ?? 0) >= seq && !(c.unread_count ?? 0)) return;
+  setManualUnread(id, null);
   patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0 }));
   tabs.post({ type: 'read', conversation_id: id, last_read_seq: seq, unread_count: 0 });
   api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
@@ -785,6 +860,8 @@ export function setDraft(id: string, text: string) {
 function onMessage(m: Message) {
   senders([m]);
   const c = conversations.value[m.conversation_id];
+  // A conversation fetched after this message was stored already counts it as unread.
+  const counted = !!c && m.seq <= c.last_seq;
   if (!c) {
     void fetchConversation(m.conversation_id);
   } else {
@@ -809,7 +886,7 @@ function onMessage(m: Message) {
     if (isNew) updateEverywhere((l) => T.bumpReplyCount(l, m.thread_root_id!), m.conversation_id);
   }
   setTyping(m.conversation_id, m.sender_id, null);
-  if (m.sender_id !== me.value?.id && isNew && c) {
+  if (m.sender_id !== me.value?.id && isNew && c && !counted) {
     if (viewing(m.conversation_id)) markReadIfViewing(m.conversation_id);
     else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0)) {
       patchConversation(m.conversation_id, (c) => ({ unread_count: (c.unread_count ?? 0) + 1 }));
@@ -907,6 +984,7 @@ export function catchUp(): Promise<void> {
       const list = await listAllConversations();
       const next: Record<string, Conversation> = {};
       for (const c of list) next[c.id] = c;
+      applyManualUnread(next);
       conversations.value = next;
       const stillUnread = Object.fromEntries(Object.entries(mentions.value).filter(([id]) => (next[id]?.unread_count ?? 0) > 0));
       if (Object.keys(stillUnread).length !== Object.keys(mentions.value).length) mentions.value = stillUnread;
@@ -972,6 +1050,7 @@ function resetState() {
     atBottom.value = true;
     starred.value = [];
     mentions.value = {};
+    saved.value = [];
   });
   timelines.clear();
   threads.clear();
@@ -1032,6 +1111,12 @@ async function startSession(u: User) {
   me.value = u;
   rememberUsers([u]);
   try {
+    const sv = JSON.parse(localStorage.getItem(savedKey()) ?? '[]');
+    saved.value = Array.isArray(sv) ? sv.filter((x) => x && typeof x.id === 'string') : [];
+  } catch {
+    saved.value = [];
+  }
+  try {
     const st = JSON.parse(localStorage.getItem(starKey()) ?? '[]');
     starred.value = Array.isArray(st) ? st.filter((x) => typeof x === 'string') : [];
   } catch {
@@ -1043,8 +1128,8 @@ async function startSession(u: User) {
   } catch {
     totpEnabled.value = null;
   }
-  const saved = localStorage.getItem('parley.presence') as ChosenPresence | null;
-  myPresence.value = saved && ['online', 'away', 'dnd', 'invisible'].includes(saved) ? saved : 'online';
+  const chosen = localStorage.getItem('parley.presence') as ChosenPresence | null;
+  myPresence.value = chosen && ['online', 'away', 'dnd', 'invisible'].includes(chosen) ? chosen : 'online';
   authState.value = 'signed-in';
   socket.start();
   try {
