@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build web run test web-test bench fuzz clean format
+.PHONY: deps configure build web run test web-test bench storm soak fuzz clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -56,6 +56,19 @@ web-test:
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench
+
+# The reconnect storm at full size: STORM_CLIENTS clients dropped by a server restart, all back
+# and caught up within 60 s (make test runs it with 1,000).
+STORM_CLIENTS ?= 5000
+storm: build
+	PARLEY_TEST_STORM_CLIENTS=$(STORM_CLIENTS) $(BUILD_DIR)/tests/integration/integration_test \
+	  --gtest_filter='ReconnectStorm.*'
+
+# Not in CI: SOAK_SECONDS of steady load with the server's RSS and open fds sampled each minute
+# and the growth printed (bench/RESULTS.md has a run's figures).
+SOAK_SECONDS ?= 3600
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD_DIR)/tests/soak/parley_soak
 
 # Open-ended fuzzing with clang's libFuzzer, ASan and UBSan: FUZZ_SECONDS per target. New
 # inputs go to build-fuzz/corpus-*; crashes are written to the current directory. Release (no

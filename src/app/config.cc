@@ -366,6 +366,7 @@ const char* usage() {
 
 Usage:
   parley serve [options]     run the server (API, WebSocket and, later, the web app)
+  parley routes [options]    print the HTTP routes `serve` would answer ("METHOD PATTERN")
   parley version             print the version
   parley --help              this text
 

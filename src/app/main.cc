@@ -75,7 +75,11 @@ std::string host_name() {
   return name;
 }
 
-int serve(const std::vector<std::string>& args) {
+// What serve() does once everything is wired: run the server, or (`parley routes`) print the
+// route table the server would serve, "METHOD PATTERN" per line, and exit.
+enum class Mode { serve, print_routes };
+
+int serve(const std::vector<std::string>& args, Mode mode) {
   auto config = load_config(args, environ);
   if (!config) return die(config.error().message);
   const Config& cfg = *config;
@@ -151,6 +155,11 @@ int serve(const std::vector<std::string>& args) {
 
   net::Router router;
   api.register_routes(router);
+  if (mode == Mode::print_routes) {
+    for (const auto& r : router.routes())
+      std::printf("%s %s\n", net::method_name(r.method), r.pattern.c_str());
+    return 0;
+  }
   server_opts.host = cfg.host;
   server_opts.port = cfg.port;
   server_opts.io_threads = cfg.io_threads ? cfg.io_threads : cores;
@@ -190,6 +199,9 @@ int main(int argc, char** argv) {
     std::printf("parley %s\n", PARLEY_VERSION);
     return 0;
   }
-  if (args[0] == "serve") return parley::app::serve({args.begin() + 1, args.end()});
+  if (args[0] == "serve" || args[0] == "routes")
+    return parley::app::serve(
+        {args.begin() + 1, args.end()},
+        args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");
 }

@@ -47,6 +47,9 @@ class Router {
   };
   // On a match, fills req.params with the decoded path parameters.
   Match match(Request& req) const;
+  // Every route added, in order (not the GET fallback): for `parley routes` and the tests that
+  // must cover the whole table.
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;

@@ -40,6 +40,10 @@ namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// How long, and how much, a connection answered before its request was read whole keeps
+// reading (and dropping) before it closes: see the lingering close in serve_http.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerMaxBytes = 16 * 1024 * 1024;
 
 namespace {
 
@@ -494,6 +498,9 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
   };
   beast::flat_buffer buffer;
   bool first = true;
+  // Set when an answer goes out before the request was read whole (413, 431, a malformed
+  // request): the client may still be sending.
+  bool request_unread = false;
   for (;;) {
     {
       std::lock_guard lock(live_mu);
@@ -531,6 +538,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     } else {
       early_error = false;
     }
+    request_unread = early_error;
 
     if (!early_error && websocket::is_upgrade(parser.get())) {
       if (parser.get().target() != opts.websocket_path) {
@@ -571,6 +579,14 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       auto [bec, bn] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {  // a chunked body that grew past the limit
         resp = too_large();
+        request_unread = true;
+      } else if (bec &&
+                 bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+                 bec != bhttp::error::end_of_stream && bec != bhttp::error::partial_message) {
+        // A body that does not parse (a bad chunk size, say) gets its 400 like a bad header,
+        // rather than a connection closed without an answer.
+        resp = error_response(400, "bad_request", "malformed HTTP request body");
+        request_unread = true;
       } else if (bec) {
         break;
       } else {
@@ -623,6 +639,20 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
   }
   boost::system::error_code ignored;
   stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (request_unread) {
+    // Lingering close (RFC 9112 9.6): closing while the client is still sending makes the kernel
+    // answer its data with a reset, which can destroy the error answer before the client reads
+    // it (an oversize upload then sees "connection reset" rather than 413). Drop what still
+    // comes, for a bounded time and amount, until the client closes.
+    stream->expires_after(kLingerTime);
+    std::size_t dropped = 0;
+    for (;;) {
+      char scratch[16384];
+      auto [lec, n] = co_await stream->async_read_some(asio::buffer(scratch), kTuple);
+      dropped += n;
+      if (lec || dropped > kLingerMaxBytes) break;
+    }
+  }
 }
 
 asio::awaitable<void> Server::Impl::accept_loop() {

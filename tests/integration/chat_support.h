@@ -123,6 +123,12 @@ inline std::string make_group(Api& api, const Account& who, const std::vector<st
   if (r.status != 201) fail_reply("create group", r);
   return r.str("id");
 }
+// A group of everyone in `accounts`, created by the first.
+inline std::string make_group_of(Api& api, const std::vector<Account>& accounts) {
+  std::vector<std::string> others;
+  for (std::size_t i = 1; i < accounts.size(); ++i) others.push_back(accounts[i].id);
+  return make_group(api, accounts.at(0), others);
+}
 // A channel name no other test uses.
 inline std::string channel_name(std::string_view tag = "ch") { return unique_name(tag); }
 inline std::string make_channel(Api& api, const Account& who, const std::string& name,

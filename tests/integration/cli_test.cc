@@ -10,31 +10,6 @@
 namespace parley::itest {
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Run run_parley(const std::string& args) {
-  Run r;
-  // The server refuses unknown PARLEY_* variables; `make test` exports PARLEY_TEST_*_URL for the
-  // tests themselves, so they are left out of the server's environment.
-  std::string cmd = "env";
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.rfind("PARLEY_TEST_", 0) == 0) cmd += " -u " + std::string(kv.substr(0, kv.find('=')));
-  }
-  cmd += " " + std::string(PARLEY_BINARY) + " " + args + " 2>&1 </dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
-}
-
 std::size_t line_count(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
 }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #ifndef PARLEY_BINARY
@@ -215,6 +216,47 @@ bool ServerProcess::wait_for_log(std::string_view needle, std::chrono::milliseco
   return cv_.wait_for(lock, timeout, [&] {
     return output_.find(needle) != std::string::npos || eof_;
   }) && output_.find(needle) != std::string::npos;
+}
+
+// ---- the command line ----
+
+CommandRun run_parley(const std::string& args) {
+  CommandRun r;
+  // The server refuses unknown PARLEY_* variables; `make test` exports PARLEY_TEST_*_URL for the
+  // tests themselves, so they are left out of the server's environment.
+  std::string cmd = "env";
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("PARLEY_TEST_", 0) == 0) cmd += " -u " + std::string(kv.substr(0, kv.find('=')));
+  }
+  cmd += " " + std::string(PARLEY_BINARY) + " " + args + " 2>&1 </dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = ::pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+std::set<std::string> parley_route_table() {
+  ServerProcess scratch;  // not started: only its throw-away data folder
+  auto run = run_parley("routes --data-dir '" + scratch.data_dir() + "' --web-root ''");
+  if (run.exit_code != 0) throw std::runtime_error("parley routes failed: " + run.output);
+  std::set<std::string> out;
+  std::istringstream lines(run.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // Log lines share the stream; route lines are "METHOD /pattern".
+    auto sp = line.find(' ');
+    if (sp == 0 || sp == std::string::npos || sp + 1 >= line.size() || line[sp + 1] != '/')
+      continue;
+    if (line.substr(0, sp).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
+      continue;
+    out.insert(line);
+  }
+  return out;
 }
 
 // ---- Reply ----

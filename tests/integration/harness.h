@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -35,6 +36,11 @@ inline constexpr const char* kGenerousLimits =
     "refresh_per_ip=100000/1s,totp_per_account=100000/1s,ws_frames_per_user=100000/1s,"
     "messages_per_user=100000/1s,mutations_per_user=100000/1s,conversations_per_user=100000/1s,"
     "search_per_user=100000/1s";
+
+// WebSocket caps (sockets per user and per address) high enough for tests that open many
+// sockets as few users from one loopback address: the conformance cases, the sweep, the soak.
+inline const std::vector<std::string> kGenerousSocketCaps = {
+    "--max-sockets-per-user", "10000", "--max-sockets-per-address", "1000000"};
 
 // ---- the server process ----
 
@@ -59,6 +65,7 @@ class ServerProcess {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   std::uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
 
@@ -81,6 +88,18 @@ class ServerProcess {
   bool eof_ = true;
   std::thread reader_;
 };
+
+// ---- the command line ----
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs `parley <args>` through the shell (args as shell words) and waits for it to end.
+CommandRun run_parley(const std::string& args);
+// The HTTP routes the built server answers, "METHOD /pattern" (from `parley routes`); throws
+// when the command fails.
+std::set<std::string> parley_route_table();
 
 // ---- HTTP ----
 

@@ -1,6 +1,7 @@
 // The WebSocket gateway (/api/v1/ws): hello/ready, ping, error frames, close codes, and
 // graceful shutdown of the server.
 #include "harness.h"
+#include "ws_wire.h"
 
 namespace parley::itest {
 namespace {
@@ -46,20 +47,7 @@ TEST_F(WebSocketTest, HelloSentWithTheUpgradeRequestIsNotLost) {
   auto api = this->api();
   auto a = register_account(api, "wsearly");
   std::string payload = R"({"type":"hello","token":")" + a.access + "\"}";
-  // A masked client text frame (RFC 6455 5.2); the payload is under 64 KiB.
-  std::string frame;
-  frame += static_cast<char>(0x81);
-  if (payload.size() < 126) {
-    frame += static_cast<char>(0x80 | payload.size());
-  } else {
-    frame += static_cast<char>(0x80 | 126);
-    frame += static_cast<char>(payload.size() >> 8);
-    frame += static_cast<char>(payload.size() & 0xFF);
-  }
-  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
-  frame.append(mask, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i)
-    frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  const std::string frame = wire::encode({wire::kText, payload});  // masked, as a client must
   std::string request =
       "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -1,0 +1,287 @@
+// The authorization matrix: every route that takes a conversation or message id, and every
+// WebSocket frame that does, called by a user who was never a member, by a member who was
+// removed, and by a member. The first two must learn nothing (404 not_found, API.md: "also for
+// anything the caller may not see"); the member must succeed.
+//
+// The rows are checked against the server's real route table (`parley routes`): a route
+// without a row here, or a row for a route that no longer exists, fails the test, so a new
+// route cannot ship without its authorization being tested. Routes that take no such id are
+// listed as exempt, each with the reason.
+#include <set>
+
+#include "chat_support.h"
+
+namespace parley::itest {
+namespace {
+
+using namespace chat;
+
+// A private channel of `owner` with `member`, `removed` (who sent a message, then was removed)
+// and `target` (a member other rows act on); `outsider` never belonged. Each row gets its own,
+// since some calls (leave, delete) change it.
+struct Fixture {
+  std::string conv;
+  std::string member_msg;   // sent by member
+  std::string removed_msg;  // sent by removed while still a member
+};
+
+enum class Who { outsider, removed, member };
+const char* who_name(Who w) {
+  return w == Who::outsider ? "non-member" : w == Who::removed ? "removed member" : "member";
+}
+
+struct Row {
+  Row(std::string m, std::string p, int ok, bool owner = false, std::string b = {},
+      std::string q = {})
+      : method(std::move(m)),
+        pattern(std::move(p)),
+        success(ok),
+        owner_acts(owner),
+        body(std::move(b)),
+        query(std::move(q)) {}
+
+  std::string method;
+  std::string pattern;
+  int success;        // the member's status
+  bool owner_acts;    // the member's call is made by the owner (an owner-only route)
+  std::string body;   // JSON body, "" for none
+  std::string query;  // appended after '?'
+};
+
+// "{id}" is a conversation id under /conversations and a message id under /messages; a
+// message id names the caller's own message where it has one (the removed member's own
+// message must still be out of reach).
+std::string fill(const Row& row, const Fixture& f, Who who, const std::string& target_user) {
+  const std::string msg = who == Who::removed ? f.removed_msg : f.member_msg;
+  std::string path = row.pattern;
+  auto put = [&](const std::string& name, const std::string& value) {
+    auto at = path.find(name);
+    if (at != std::string::npos) path.replace(at, name.size(), value);
+  };
+  put("{id}", row.pattern.rfind("/api/v1/messages/", 0) == 0 ? msg : f.conv);
+  put("{message_id}", msg);
+  put("{user_id}", target_user);
+  put("{emoji}", pct("\xF0\x9F\x91\x8D"));
+  std::string query = row.query;
+  auto c = query.find("{conversation_id}");
+  if (c != std::string::npos) query.replace(c, 17, f.conv);
+  return query.empty() ? path : path + "?" + query;
+}
+
+// The matrix. Success statuses are those of docs/api.md.
+std::vector<Row> matrix_rows() {
+  const std::string conv = "/api/v1/conversations/{id}";
+  const std::string msg = "/api/v1/messages/{id}";
+  return {
+      {"GET", conv, 200},
+      {"PATCH", conv, 200, true, R"({"topic":"matrix topic"})"},
+      {"POST", conv + "/join", 200, false, "{}"},
+      {"POST", conv + "/leave", 204, false, "{}"},
+      {"GET", conv + "/members", 200},
+      {"POST", conv + "/members", 200, true, ""},  // body: a fresh user (see the test)
+      {"DELETE", conv + "/members/{user_id}", 204, true},
+      {"PATCH", conv + "/members/{user_id}", 200, true, R"({"role":"admin"})"},
+      {"POST", conv + "/messages", 201, false, R"({"text":"matrix","client_msg_id":"m1"})"},
+      {"GET", conv + "/messages", 200},
+      {"GET", conv + "/pins", 200},
+      {"PUT", conv + "/pins/{message_id}", 204, true},
+      {"DELETE", conv + "/pins/{message_id}", 204, true},
+      {"POST", conv + "/read", 200, false, R"({"seq":1})"},
+      {"GET", msg, 200},
+      {"PATCH", msg, 200, false, R"({"text":"edited by the matrix"})"},
+      {"DELETE", msg, 204},
+      {"GET", msg + "/replies", 200},
+      {"PUT", msg + "/reactions/{emoji}", 204},
+      {"DELETE", msg + "/reactions/{emoji}", 204},
+      {"GET", "/api/v1/search/messages", 200, false, "",
+       "q=matrix&conversation_id={conversation_id}"},
+  };
+}
+
+// Routes that take no conversation or message id, with the reason they need no row.
+const std::map<std::string, std::string>& exempt_routes() {
+  static const std::map<std::string, std::string> exempt = {
+      {"GET /api/v1/health", "no authentication, no id"},
+      {"GET /metrics", "operations endpoint, no id"},
+      {"POST /api/v1/auth/register", "creates an account; no id"},
+      {"POST /api/v1/auth/login", "no id; credentials are the authorization"},
+      {"POST /api/v1/auth/refresh", "no id; the refresh token is the authorization"},
+      {"POST /api/v1/auth/logout", "acts on the caller's own session only"},
+      {"POST /api/v1/auth/logout-all", "acts on the caller's own sessions only"},
+      {"POST /api/v1/auth/password", "the caller's own account"},
+      {"POST /api/v1/auth/reauth", "the caller's own session"},
+      {"GET /api/v1/auth/sessions", "lists the caller's own sessions only"},
+      {"DELETE /api/v1/auth/sessions/{id}",
+       "a session id, not a conversation: covered by SessionOfAnotherUserIsNotFound below"},
+      {"POST /api/v1/auth/totp/setup", "the caller's own account"},
+      {"POST /api/v1/auth/totp/enable", "the caller's own account"},
+      {"POST /api/v1/auth/totp/disable", "the caller's own account"},
+      {"GET /api/v1/users/me", "the caller's own profile"},
+      {"PATCH /api/v1/users/me", "the caller's own profile"},
+      {"GET /api/v1/users/{id}", "a user id: profiles are directory data every user may read"},
+      {"GET /api/v1/users", "directory search; no conversation"},
+      {"POST /api/v1/conversations", "creates a conversation; takes user ids, not a conversation"},
+      {"GET /api/v1/conversations", "lists the caller's own conversations"},
+      {"GET /api/v1/channels", "lists public channels, visible to all by definition"},
+      {"GET /api/v1/presence",
+       "user ids, not a conversation: who may see whose presence is the presence suite's"},
+      {"PUT /api/v1/users/me/presence", "the caller's own status"},
+  };
+  return exempt;
+}
+
+std::string key_of(const std::string& method, const std::string& pattern) {
+  return method + " " + pattern;
+}
+
+class AuthorizationMatrix : public SharedServerTest {
+ protected:
+  void SetUp() override {
+    SharedServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto users = register_accounts(port(), 5, "authz");
+    owner_ = users[0];
+    member_ = users[1];
+    removed_ = users[2];
+    outsider_ = users[3];
+    target_ = users[4];
+  }
+
+  Fixture fresh_fixture(Api& api) {
+    Fixture f;
+    f.conv = make_channel(api, owner_, channel_name("authz"), "private");
+    add_members(api, owner_, f.conv, {member_.id, removed_.id, target_.id});
+    f.member_msg = str(send_ok(api, member_, f.conv, "matrix member"), "id");
+    f.removed_msg = str(send_ok(api, removed_, f.conv, "matrix removed"), "id");
+    auto r = api.del(conv_path(f.conv) + "/members/" + removed_.id, owner_.access);
+    if (r.status != 204) fail_reply("remove member", r);
+    return f;
+  }
+
+  const Account& account(Who who, const Row& row) const {
+    if (who == Who::outsider) return outsider_;
+    if (who == Who::removed) return removed_;
+    return row.owner_acts ? owner_ : member_;
+  }
+
+  Account owner_, member_, removed_, outsider_, target_;
+};
+
+TEST_F(AuthorizationMatrix, EveryRouteWithAnIdHidesTheConversationFromNonMembers) {
+  auto api = this->api();
+  const auto table = parley_route_table();
+  ASSERT_GT(table.size(), 20u) << "parley routes printed too little";
+
+  // Coverage: every route has a row or an exemption, and every row names a real route.
+  std::set<std::string> covered;
+  for (const auto& row : matrix_rows()) {
+    auto key = key_of(row.method, row.pattern);
+    EXPECT_TRUE(covered.insert(key).second) << "two rows for " << key;
+    EXPECT_TRUE(table.count(key)) << "row for a route the server does not have: " << key;
+    EXPECT_FALSE(exempt_routes().count(key)) << key << " has a row and an exemption";
+  }
+  for (const auto& [key, reason] : exempt_routes()) {
+    EXPECT_TRUE(table.count(key)) << "exemption for a route the server does not have: " << key;
+    covered.insert(key);
+  }
+  for (const auto& key : table)
+    EXPECT_TRUE(covered.count(key))
+        << "route " << key << " has no row in the authorization matrix and no exemption";
+
+  int calls = 0;
+  for (const auto& row : matrix_rows()) {
+    const auto key = key_of(row.method, row.pattern);
+    Fixture f = fresh_fixture(api);
+    for (Who who : {Who::outsider, Who::removed, Who::member}) {
+      const Account& caller = account(who, row);
+      std::string body = row.body;
+      if (key == "POST /api/v1/conversations/{id}/members")
+        body = boost::json::serialize(object{{"user_ids", array{value(outsider_.id)}}});
+      auto path = fill(row, f, who, target_.id);
+      auto r =
+          api.call(row.method, path, body, caller.access,
+                   body.empty() ? std::vector<net::Header>{}
+                                : std::vector<net::Header>{{"Content-Type", "application/json"}});
+      ++calls;
+      if (who == Who::member) {
+        EXPECT_EQ(r.status, row.success) << key << " as " << who_name(who) << ": " << r;
+      } else {
+        EXPECT_EQ(r.status, 404) << key << " as " << who_name(who) << ": " << r;
+        EXPECT_EQ(r.error_code(), "not_found") << key << " as " << who_name(who) << ": " << r;
+      }
+    }
+    // What the non-members tried changed nothing the member can see: the conversation and the
+    // member's message are still there (unless the member's own call removed them).
+    if (row.method == "GET") {
+      EXPECT_EQ(get_conv(api, owner_, f.conv).status, 200) << key;
+    }
+  }
+  std::cout << "authorization matrix: " << table.size() << " routes, " << matrix_rows().size()
+            << " with a row, " << exempt_routes().size() << " exempt; " << calls << " HTTP calls\n";
+}
+
+// The WebSocket frames that name a conversation: send, typing, read.
+TEST_F(AuthorizationMatrix, EveryFrameWithAConversationIdHidesItFromNonMembers) {
+  auto api = this->api();
+  Fixture f = fresh_fixture(api);
+  struct FrameRow {
+    std::string type;
+    object extra;
+    std::string success;  // "ack", or "" for frames answered only on error
+  };
+  const std::vector<FrameRow> frames = {
+      {"send", {{"text", "over the socket"}}, "ack"},
+      {"typing", {}, ""},
+      {"read", {{"seq", 1}}, ""},
+  };
+  int n = 0;
+  for (const auto& fr : frames) {
+    for (Who who : {Who::outsider, Who::removed, Who::member}) {
+      const Account& caller = who == Who::outsider  ? outsider_
+                              : who == Who::removed ? removed_
+                                                    : member_;
+      Live live(port(), caller);
+      std::string req = fr.type + "-" + std::to_string(++n);
+      object frame{{"type", fr.type}, {"req", req}, {"conversation_id", f.conv}};
+      if (fr.type == "send") frame["client_msg_id"] = fresh_cmid();
+      for (const auto& kv : fr.extra) frame[kv.key()] = kv.value();
+      live.send(frame);
+      const std::string what = fr.type + " frame as " + who_name(who);
+      if (who != Who::member) {
+        auto err = live.reply("error", req);
+        EXPECT_EQ(str(*field(err, "error"), "code"), "not_found") << what << ": " << dump(err);
+        continue;
+      }
+      if (!fr.success.empty()) {
+        auto ack = live.answer(req);
+        EXPECT_EQ(str(ack, "type"), fr.success) << what << ": " << dump(ack);
+      } else {
+        live.sync();  // every answer to the frame has arrived by the pong
+        EXPECT_FALSE(
+            live.seen_within([&](const object& o) { return str(o, "type") == "error"; }, 0ms))
+            << what << " got an error frame";
+      }
+    }
+  }
+}
+
+// DELETE /auth/sessions/{id} takes a session id: another user's is not found and stays valid.
+TEST_F(AuthorizationMatrix, SessionOfAnotherUserIsNotFound) {
+  auto api = this->api();
+  auto sessions = api.get("/api/v1/auth/sessions", owner_.access);
+  ASSERT_EQ(sessions.status, 200) << sessions;
+  auto list = arr(sessions.json, "sessions");
+  ASSERT_FALSE(list.empty());
+  auto id = str(list[0], "id");
+  auto r = api.del("/api/v1/auth/sessions/" + id, outsider_.access);
+  EXPECT_EQ(r.status, 404) << r;
+  EXPECT_EQ(r.error_code(), "not_found") << r;
+  EXPECT_EQ(api.get("/api/v1/users/me", owner_.access).status, 200);
+  auto own = login_account(api, owner_, "second");
+  auto mine = api.del("/api/v1/auth/sessions/" + id, own.access);
+  EXPECT_EQ(mine.status, 204) << mine;
+  EXPECT_EQ(api.get("/api/v1/users/me", owner_.access).status, 401);
+}
+
+}  // namespace
+}  // namespace parley::itest
