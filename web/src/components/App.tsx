@@ -15,13 +15,14 @@ import {
   routeFromLocation,
   sortedConversations,
   toast,
+  reauthPrompt,
   wsStatus,
 } from '../state/store';
 import { AuthScreen } from './Auth';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
-import { SettingsDialog } from './Settings';
+import { ReauthDialog, SettingsDialog } from './Settings';
 import { Sidebar } from './Sidebar';
 import { ProfileCard } from './Profile';
 import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
@@ -139,6 +140,7 @@ function Shell() {
       {d === 'channel-settings' && <ChannelSettingsDialog />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
+      {reauthPrompt.value && <ReauthDialog />}
       <Toast />
     </div>
   );

@@ -1,7 +1,26 @@
-// Profile, presence, theme, sessions (with revoke) and two-factor set-up.
+// Profile, presence, theme, sessions (with revoke), two-factor set-up, password change and
+// signing out everywhere; the "confirm it's you" dialog for actions the server wants a fresh
+// credential check for (403 `reauth_required`).
+import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
-import { dialog, me, myPresence, rememberTotp, setMyPresence, showToast, signOut, totpEnabled, updateProfile } from '../state/store';
+import {
+  changePassword,
+  dialog,
+  me,
+  myPresence,
+  reauthenticate,
+  reauthPrompt,
+  rememberTotp,
+  setMyPresence,
+  showToast,
+  signOut,
+  signOutEverywhere,
+  totpEnabled,
+  updateProfile,
+  withReauth,
+} from '../state/store';
+import { newPasswordProblem, ReauthCancelled, reauthBody } from '../security';
 import { theme, setTheme, type Theme } from '../theme';
 import type { ChosenPresence, Session } from '../types';
 import { Modal } from './Dialog';
@@ -11,6 +30,9 @@ import { Qr } from './Qr';
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
 }
+
+/** Bumped when the session list changed elsewhere (a password change ends the others). */
+const sessionsVersion = signal(0);
 
 function Profile() {
   const u = me.value!;
@@ -96,16 +118,18 @@ function Sessions() {
     api<{ sessions: Session[] }>('/auth/sessions')
       .then((r) => setList(r.sessions))
       .catch((e) => setError(errText(e)));
+  const version = sessionsVersion.value;
   useEffect(() => {
     void load();
-  }, []);
+  }, [version]);
   const revoke = async (s: Session) => {
+    setError('');
     try {
-      await api(`/auth/sessions/${enc(s.id)}`, { method: 'DELETE' });
+      await withReauth(() => api(`/auth/sessions/${enc(s.id)}`, { method: 'DELETE' }));
       if (s.current) return void signOut();
       void load();
     } catch (e) {
-      setError(errText(e));
+      if (!(e instanceof ReauthCancelled)) setError(errText(e));
     }
   };
   return (
@@ -147,8 +171,9 @@ function TwoFactor() {
   const begin = async () => {
     setError('');
     try {
-      setSetup(await api('/auth/totp/setup', { method: 'POST' }));
+      setSetup(await withReauth(() => api<{ secret: string; otpauth_uri: string }>('/auth/totp/setup', { method: 'POST' })));
     } catch (e) {
+      if (e instanceof ReauthCancelled) return;
       if (e instanceof ApiError && e.status === 409) {
         rememberTotp(true);
         setError('Two-factor authentication is already on.');
@@ -159,12 +184,13 @@ function TwoFactor() {
     e.preventDefault();
     setError('');
     try {
-      const r = await api<{ recovery_codes: string[] }>('/auth/totp/enable', { method: 'POST', body: { code: code.trim() } });
+      const r = await withReauth(() => api<{ recovery_codes: string[] }>('/auth/totp/enable', { method: 'POST', body: { code: code.trim() } }));
       setCodes(r.recovery_codes);
       setSetup(null);
       setCode('');
       rememberTotp(true);
     } catch (err) {
+      if (err instanceof ReauthCancelled) return;
       setError(err instanceof ApiError && err.status === 422 ? 'That code is not right. Check the time on your device and try the next code.' : errText(err));
     }
   };
@@ -172,12 +198,13 @@ function TwoFactor() {
     e.preventDefault();
     setError('');
     try {
-      await api('/auth/totp/disable', { method: 'POST', body: { code: code.trim() } });
+      await withReauth(() => api('/auth/totp/disable', { method: 'POST', body: { code: code.trim() } }));
       rememberTotp(false);
       setDisabling(false);
       setCode('');
       showToast('Two-factor authentication is off.');
     } catch (err) {
+      if (err instanceof ReauthCancelled) return;
       setError(err instanceof ApiError && err.status === 422 ? 'That code is not right.' : errText(err));
     }
   };
@@ -274,12 +301,206 @@ export function SettingsDialog() {
         <ThemePicker />
         <Sessions />
         <TwoFactor />
-        <section class="stack">
+        <ChangePassword />
+        <SignOut />
+      </div>
+    </Modal>
+  );
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState<{ field: 'current' | 'next' | 'confirm' | null; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const problem = newPasswordProblem(next, confirm, current);
+    if (problem) {
+      setError({ field: next !== confirm && [...next].length >= 8 && [...next].length <= 1024 ? 'confirm' : 'next', text: problem });
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    try {
+      await changePassword(current, next);
+      setCurrent('');
+      setNext('');
+      setConfirm('');
+      sessionsVersion.value++;
+      showToast('Password changed. Your other devices were signed out; sign in there with the new password.');
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422 && err.field === 'current_password') setError({ field: 'current', text: 'That is not your current password.' });
+      else if (err instanceof ApiError && err.status === 422 && err.field === 'password') setError({ field: 'next', text: err.message || 'The new password needs 8 to 1024 characters.' });
+      else if (err instanceof ApiError && err.status === 429) setError({ field: null, text: 'Too many attempts. Wait a minute and try again.' });
+      else setError({ field: null, text: errText(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const invalid = (f: 'current' | 'next' | 'confirm') => (error?.field === f ? { 'aria-invalid': true, 'aria-describedby': 'pw-error' } : {});
+  return (
+    <form class="stack" onSubmit={submit} aria-labelledby="pw-h">
+      <h3 id="pw-h">Password</h3>
+      <p class="muted small">Changing it signs you out on every other device.</p>
+      <label>
+        Current password
+        <input type="password" required autoComplete="current-password" value={current} onInput={(e) => setCurrent(e.currentTarget.value)} {...invalid('current')} />
+      </label>
+      <label>
+        New password
+        <input type="password" required minLength={8} maxLength={1024} autoComplete="new-password" value={next} onInput={(e) => setNext(e.currentTarget.value)} {...invalid('next')} />
+      </label>
+      <label>
+        Confirm new password
+        <input type="password" required autoComplete="new-password" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} {...invalid('confirm')} />
+      </label>
+      {error && (
+        <p class="error" role="alert" id="pw-error">
+          {error.text}
+        </p>
+      )}
+      <div class="row">
+        <button type="submit" class="primary" disabled={busy}>
+          Change password
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function SignOut() {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState('');
+  const everywhere = async () => {
+    setError('');
+    try {
+      await signOutEverywhere();
+    } catch (e) {
+      setError(errText(e));
+    }
+  };
+  return (
+    <section class="stack" aria-label="Sign out">
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {!confirming ? (
+        <div class="row">
           <button type="button" class="danger" onClick={() => void signOut()}>
             Sign out
           </button>
-        </section>
-      </div>
+          <button type="button" onClick={() => setConfirming(true)}>
+            Sign out everywhere
+          </button>
+        </div>
+      ) : (
+        <div class="confirm-leave" role="alertdialog" aria-label="Sign out everywhere?">
+          <p>Sign out on every device, this one included? Each will ask for the password again.</p>
+          <div class="row">
+            <button type="button" class="danger" onClick={() => void everywhere()}>
+              Sign out everywhere
+            </button>
+            <button type="button" onClick={() => setConfirming(false)} autoFocus>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** Shown when the server answers `reauth_required`: a password (or, with 2FA on, a code) is
+ * checked with `POST /auth/reauth`, then the waiting action runs again by itself. */
+export function ReauthDialog() {
+  const prompt = reauthPrompt.value;
+  const [kind, setKind] = useState<'password' | 'code'>('password');
+  const [value, setValue] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  if (!prompt) return null;
+  const cancel = () => prompt.resolve(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    setBusy(true);
+    try {
+      await reauthenticate(reauthBody(kind, value));
+      prompt.resolve(true);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422)
+        setError(err.field === 'totp_code' || kind === 'code' ? 'That code is not right.' : 'That password is not right.');
+      else if (err instanceof ApiError && err.status === 429) setError('Too many attempts. Wait a minute and try again.');
+      else setError(errText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const other = kind === 'password' ? 'code' : 'password';
+  return (
+    <Modal title="Confirm it’s you" onClose={cancel}>
+      <form class="stack" onSubmit={submit}>
+        <p>For this change, enter your {kind === 'password' ? 'password' : 'authenticator code or a recovery code'} again.</p>
+        {kind === 'password' ? (
+          <label key="pw">
+            Password
+            <input
+              type="password"
+              required
+              autoFocus
+              autoComplete="current-password"
+              value={value}
+              onInput={(e) => setValue(e.currentTarget.value)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? 'reauth-error' : undefined}
+            />
+          </label>
+        ) : (
+          <label key="code">
+            Code
+            <input
+              required
+              autoFocus
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              value={value}
+              onInput={(e) => setValue(e.currentTarget.value)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? 'reauth-error' : undefined}
+            />
+          </label>
+        )}
+        {error && (
+          <p class="error" role="alert" id="reauth-error">
+            {error}
+          </p>
+        )}
+        <div class="row">
+          <button type="submit" class="primary" disabled={busy || !value}>
+            Confirm
+          </button>
+          <button type="button" onClick={cancel}>
+            Cancel
+          </button>
+          {totpEnabled.value === true && (
+            <button
+              type="button"
+              class="link"
+              onClick={() => {
+                setKind(other);
+                setValue('');
+                setError('');
+              }}
+            >
+              {other === 'code' ? 'Use a code instead' : 'Use the password instead'}
+            </button>
+          )}
+        </div>
+      </form>
     </Modal>
   );
 }

@@ -5,6 +5,7 @@ import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, re
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, Member, Message, Presence, PresenceStatus, User } from '../types';
 import * as T from './timeline';
+import { withReauthUsing } from '../security';
 
 export interface TimelineState {
   messages: ClientMessage[];
@@ -59,6 +60,9 @@ export const emojiTarget = signal<EmojiTarget | null>(null);
 /** 2FA state as this browser knows it: from the last sign-in (a code was asked or not), set-up
  * and turning off. null: unknown (the API has no read of it). */
 export const totpEnabled = signal<boolean | null>(null);
+/** An open "confirm it's you" request (the server said `reauth_required`): resolved with true
+ * after a successful `POST /auth/reauth`, false when the person cancels. */
+export const reauthPrompt = signal<{ resolve: (ok: boolean) => void } | null>(null);
 
 /** Starred conversations (kept on this device: the API has no stars yet). */
 export const starred = signal<string[]>([]);
@@ -1047,6 +1051,8 @@ function resetState() {
     toast.value = null;
     emojiTarget.value = null;
     totpEnabled.value = null;
+    reauthPrompt.value?.resolve(false);
+    reauthPrompt.value = null;
     atBottom.value = true;
     starred.value = [];
     mentions.value = {};
@@ -1185,6 +1191,49 @@ export async function signOut() {
   } catch {
     /* signed out locally anyway */
   }
+  signedOut();
+  history.replaceState(null, '', '/');
+}
+
+// ---- account security ---------------------------------------------------------------------
+
+let pendingReauth: Promise<boolean> | null = null;
+
+/** Opens the re-auth dialog (one at a time: concurrent asks share it). */
+function askReauth(): Promise<boolean> {
+  if (!pendingReauth) {
+    pendingReauth = new Promise<boolean>((resolve) => {
+      reauthPrompt.value = {
+        resolve: (ok) => {
+          reauthPrompt.value = null;
+          pendingReauth = null;
+          resolve(ok);
+        },
+      };
+    });
+  }
+  return pendingReauth;
+}
+
+/** Runs a sensitive action; on 403 `reauth_required` asks for the password (or a code) and
+ * retries it once. Rejects with `ReauthCancelled` when the person cancels. */
+export function withReauth<T>(action: () => Promise<T>): Promise<T> {
+  return withReauthUsing(action, askReauth);
+}
+
+/** `POST /auth/reauth`: the session counts as freshly authenticated for 10 minutes. */
+export async function reauthenticate(body: { password: string } | { totp_code: string }): Promise<void> {
+  await api('/auth/reauth', { method: 'POST', body });
+}
+
+/** `POST /auth/password`: every other session ends; this one stays. */
+export async function changePassword(current_password: string, new_password: string): Promise<void> {
+  await api('/auth/password', { method: 'POST', body: { current_password, new_password } });
+}
+
+/** `POST /auth/logout-all`, then the same local sign-out as `signOut` (stored data cleared). */
+export async function signOutEverywhere(): Promise<void> {
+  await api('/auth/logout-all', { method: 'POST' });
   signedOut();
   history.replaceState(null, '', '/');
 }
