@@ -76,6 +76,7 @@ describe.sequential('account security in Settings', () => {
     await form.getByLabel('Current password').fill(PASSWORD);
     await form.getByRole('button', { name: 'Change password' }).click();
     await p.locator('.toast').filter({ hasText: 'other devices were signed out' }).waitFor();
+    await form.getByRole('status').filter({ hasText: 'other devices were signed out' }).waitFor();
     expect(await form.getByLabel('Current password').inputValue()).toBe('');
     // This session stays signed in.
     await s.getByRole('button', { name: 'Close' }).click();

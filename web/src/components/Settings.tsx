@@ -314,8 +314,10 @@ function ChangePassword() {
   const [confirm, setConfirm] = useState('');
   const [error, setError] = useState<{ field: 'current' | 'next' | 'confirm' | null; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState('');
   const submit = async (e: Event) => {
     e.preventDefault();
+    setDone('');
     const problem = newPasswordProblem(next, confirm, current);
     if (problem) {
       setError({ field: next !== confirm && [...next].length >= 8 && [...next].length <= 1024 ? 'confirm' : 'next', text: problem });
@@ -329,7 +331,9 @@ function ChangePassword() {
       setNext('');
       setConfirm('');
       sessionsVersion.value++;
-      showToast('Password changed. Your other devices were signed out; sign in there with the new password.');
+      const text = 'Password changed. Your other devices were signed out; sign in there with the new password.';
+      setDone(text);
+      showToast(text);
     } catch (err) {
       if (err instanceof ApiError && err.status === 422 && err.field === 'current_password') setError({ field: 'current', text: 'That is not your current password.' });
       else if (err instanceof ApiError && err.status === 422 && err.field === 'password') setError({ field: 'next', text: err.message || 'The new password needs 8 to 1024 characters.' });
@@ -366,6 +370,9 @@ function ChangePassword() {
           Change password
         </button>
       </div>
+      <p role="status" class="muted small">
+        {done}
+      </p>
     </form>
   );
 }
