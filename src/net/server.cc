@@ -646,9 +646,12 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     // comes, for a bounded time and amount, until the client closes.
     stream->expires_after(kLingerTime);
     std::size_t dropped = 0;
+    // On the heap, only here: an array local to the coroutine would sit in every connection's
+    // frame for its whole life.
+    auto scratch = std::make_unique<char[]>(16384);
     for (;;) {
-      char scratch[16384];
-      auto [lec, n] = co_await stream->async_read_some(asio::buffer(scratch), kTuple);
+      auto [lec, n] =
+          co_await stream->async_read_some(asio::buffer(scratch.get(), 16384), kTuple);
       dropped += n;
       if (lec || dropped > kLingerMaxBytes) break;
     }
