@@ -385,7 +385,7 @@ describe.sequential('parley web app, two people', () => {
 
     await settings.getByRole('radio', { name: 'Dark' }).check();
     expect(await p.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
-    await settings.getByRole('button', { name: 'Sign out' }).click();
+    await settings.getByRole('button', { name: 'Sign out', exact: true }).click();
 
     await p.getByLabel('Username').fill('carol');
     await p.getByLabel('Password').fill(PASSWORD);

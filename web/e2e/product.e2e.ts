@@ -399,7 +399,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     await sleep(100);
     expect(await p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('parley.draft.')).length)).toBeGreaterThan(0);
     await p.getByRole('button', { name: 'Profile and settings' }).click();
-    await p.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Sign out' }).click();
+    await p.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Sign out', exact: true }).click();
     await p.getByLabel('Username').waitFor();
     await until('storage cleared', async () =>
       (await p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('parley.') && k !== 'parley.theme').length)) === 0,
