@@ -196,6 +196,7 @@ describe.sequential('account security in Settings', () => {
     await d.waitFor();
     await d.getByRole('button', { name: 'Cancel' }).click();
     await d.waitFor({ state: 'detached' });
+    await until('focus back on the Revoke button', () => revoke.evaluate((el) => el === document.activeElement));
     expect(deletes).toBe(1);
     expect(await s.getByRole('alert').count()).toBe(0);
     await revoke.click();
@@ -206,6 +207,54 @@ describe.sequential('account security in Settings', () => {
     expect(deletes).toBe(3);
     const r = await fetch(`${server.url}/api/v1/users/me`, { headers: { Authorization: `Bearer ${other.access_token}` } });
     expect(r.status).toBe(401);
+    expect(w.problems).toEqual([]);
+  });
+
+  it('with 2FA on, the reauth dialog also takes a code and sends it as totp_code', async () => {
+    const w = await open();
+    const p = w.page;
+    await signInUi(w, 'jack');
+    // This browser believes 2FA is on (as after a sign-in that asked for a code); the server's
+    // answers to disable and reauth are stubbed, as the account has no real secret.
+    await p.evaluate(() => {
+      const id = Object.keys(localStorage).find((k) => k.startsWith('parley.totp.'));
+      if (id) localStorage.setItem(id, 'on');
+    });
+    await p.reload();
+    await p.getByRole('navigation', { name: 'Conversations' }).waitFor();
+    let disables = 0;
+    const disableBodies: unknown[] = [];
+    await p.route('**/api/v1/auth/totp/disable', async (route) => {
+      disableBodies.push(route.request().postDataJSON());
+      if (disables++ === 0)
+        return route.fulfill({ status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'reauth_required', message: 'Confirm' } }) });
+      return route.fulfill({ status: 204 });
+    });
+    const reauthBodies: unknown[] = [];
+    await p.route('**/api/v1/auth/reauth', async (route) => {
+      const body = route.request().postDataJSON();
+      reauthBodies.push(body);
+      if (body.totp_code === '000000')
+        return route.fulfill({ status: 422, contentType: 'application/json', body: JSON.stringify({ error: { code: 'validation_failed', message: 'wrong code', field: 'totp_code' } }) });
+      return route.fulfill({ status: 204 });
+    });
+    const s = await openSettings(p);
+    await s.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+    await s.getByLabel('Code or recovery code').fill('123456');
+    await s.getByRole('button', { name: 'Turn off', exact: true }).click();
+    const d = p.getByRole('dialog', { name: 'Confirm it’s you' });
+    await d.waitFor();
+    await d.getByRole('button', { name: 'Use a code instead' }).click();
+    const code = d.getByLabel('Code', { exact: true });
+    await code.fill('000000');
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.getByRole('alert').filter({ hasText: 'code is not right' }).waitFor();
+    await code.fill('654 321');
+    await d.getByRole('button', { name: 'Confirm' }).click();
+    await d.waitFor({ state: 'detached' });
+    await s.getByRole('button', { name: 'Set up two-factor authentication' }).waitFor();
+    expect(reauthBodies).toEqual([{ totp_code: '000000' }, { totp_code: '654321' }]);
+    expect(disableBodies).toEqual([{ code: '123456' }, { code: '123456' }]);
     expect(w.problems).toEqual([]);
   });
 

@@ -429,6 +429,17 @@ export function ReauthDialog() {
   const [value, setValue] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  // Focus goes back where it was (the button that asked) once this modal is gone, when that
+  // is still there. Read at first render, before the modal takes the focus.
+  const [before] = useState(() => document.activeElement as HTMLElement | null);
+  useEffect(
+    () => () => {
+      setTimeout(() => {
+        if (before?.isConnected && !document.querySelector('dialog.modal[aria-label="Confirm it’s you"]')) before.focus();
+      }, 0);
+    },
+    [],
+  );
   if (!prompt) return null;
   const cancel = () => prompt.resolve(false);
   const submit = async (e: Event) => {
