@@ -911,16 +911,7 @@ class PostgresMessagingStore final : public MessagingStore {
                     "thread_root_id is not a message of this conversation", "thread_root_id");
       c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE pk = $1", {root->pk});
     }
-    Message msg;
-    msg.id = m.id;
-    msg.conversation_id = m.conversation_id;
-    msg.seq = seq;
-    msg.sender_id = m.sender_id;
-    msg.text = m.text;
-    msg.client_msg_id = m.client_msg_id;
-    msg.thread_root_id = m.thread_root_id;
-    msg.created_at = m.created_at;
-    out = Appended{std::move(msg), true};
+    out = appended_as(m, seq);
     return ok();
   }
 

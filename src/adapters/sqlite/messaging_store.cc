@@ -786,16 +786,7 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(2, m.conversation_id)
         .bind(3, m.sender_id)
         .exec();
-    Message msg;
-    msg.id = m.id;
-    msg.conversation_id = m.conversation_id;
-    msg.seq = seq;
-    msg.sender_id = m.sender_id;
-    msg.text = m.text;
-    msg.client_msg_id = m.client_msg_id;
-    msg.thread_root_id = m.thread_root_id;
-    msg.created_at = m.created_at;
-    out = Appended{std::move(msg), true};
+    out = appended_as(m, seq);
     return ok();
   }
 

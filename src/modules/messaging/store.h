@@ -100,6 +100,20 @@ struct Appended {
   bool created = false;  // false: the client_msg_id was already used; message is the original
 };
 
+// What an append of m stored with this seq: a new message (no replies, reactions or edits).
+inline Appended appended_as(const NewMessage& m, std::int64_t seq) {
+  Message msg;
+  msg.id = m.id;
+  msg.conversation_id = m.conversation_id;
+  msg.seq = seq;
+  msg.sender_id = m.sender_id;
+  msg.text = m.text;
+  msg.client_msg_id = m.client_msg_id;
+  msg.thread_root_id = m.thread_root_id;
+  msg.created_at = m.created_at;
+  return {std::move(msg), true};
+}
+
 // History window: after_seq gives the first `limit` after it; otherwise the last `limit` before
 // before_seq (or the latest). has_more says whether messages exist beyond the window's far end.
 struct HistoryQuery {
