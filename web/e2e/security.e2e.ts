@@ -216,9 +216,11 @@ describe.sequential('account security in Settings', () => {
     await signInUi(w, 'jack');
     // This browser believes 2FA is on (as after a sign-in that asked for a code); the server's
     // answers to disable and reauth are stubbed, as the account has no real secret.
+    // (The sign-in writes its own 'off' just after the sidebar shows: wait for it.)
+    await until('2FA state stored', () => p.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('parley.totp.'))));
     await p.evaluate(() => {
-      const id = Object.keys(localStorage).find((k) => k.startsWith('parley.totp.'));
-      if (id) localStorage.setItem(id, 'on');
+      const key = Object.keys(localStorage).find((k) => k.startsWith('parley.totp.'))!;
+      localStorage.setItem(key, 'on');
     });
     await p.reload();
     await p.getByRole('navigation', { name: 'Conversations' }).waitFor();
