@@ -19,7 +19,7 @@ function rateLimits(bin: string): string {
     ['register_per_ip', '1000/1m'],
     ['login_per_ip', '1000/1m'],
     ['login_per_account', '1000/1m'],
-    ['messages_per_user', '1000/1s'],
+    ['messages_per_user', '100000/1s'],
     ['refresh_per_ip', '10000/1m'],
     ['mutations_per_user', '100000/1s'],
     ['conversations_per_user', '10000/1m'],
