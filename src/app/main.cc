@@ -181,6 +181,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   pool.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
+  storage.messaging->stop();  // queued sends complete while the messaging service exists
   log::info("stopped");
   log::flush();
   return 0;

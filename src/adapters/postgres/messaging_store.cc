@@ -607,6 +607,8 @@ class PostgresMessagingStore final : public MessagingStore {
     batcher_.add(m, std::move(done));
   }
 
+  void stop() override { batcher_.stop(); }
+
   Result<Message> get_message(const std::string& id, const std::string& viewer) override {
     std::optional<Message> found;
     auto r = pool_.run([&](Connection& c) -> Result<void> {
@@ -924,13 +926,15 @@ class PostgresMessagingStore final : public MessagingStore {
   class Batcher {
    public:
     explicit Batcher(Pool& pool) : pool_(pool), thread_([this] { loop(); }) {}
-    ~Batcher() {
+    ~Batcher() { stop(); }
+    // Commits what is queued, then ends the thread; later sends are refused.
+    void stop() {
       {
         std::lock_guard lock(mu_);
         stopping_ = true;
       }
       cv_.notify_all();
-      thread_.join();
+      if (thread_.joinable()) thread_.join();
     }
     void add(NewMessage m, AppendDone done) {
       {

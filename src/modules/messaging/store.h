@@ -202,6 +202,9 @@ class MessagingStore {
   // without a commit queue of their own complete at once, on the calling thread.
   using AppendDone = std::function<void(Result<Appended>)>;
   virtual void append_async(const NewMessage& m, AppendDone done) { done(append(m)); }
+  // Completes the appends queued by append_async (their done runs) and refuses later ones
+  // (unavailable). Called at shutdown while the messaging service still exists.
+  virtual void stop() {}
   virtual Result<Message> get_message(const std::string& id, const std::string& viewer) = 0;
   virtual Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& q,
                                       const std::string& viewer) = 0;
