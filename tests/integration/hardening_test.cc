@@ -22,16 +22,6 @@ std::unique_ptr<ServerProcess> own_server(std::vector<std::string> args) {
   return s;
 }
 
-// kGenerousLimits with one limit replaced.
-std::string limits_with(const std::string& name, const std::string& policy) {
-  std::string limits = kGenerousLimits;
-  auto at = limits.find(name + "=");
-  if (at == std::string::npos) throw std::runtime_error("no limit " + name);
-  auto end = limits.find(',', at);
-  limits.replace(at, (end == std::string::npos ? limits.size() : end) - at, name + "=" + policy);
-  return limits;
-}
-
 // A raw WebSocket upgrade request; the status line of the answer.
 std::string upgrade_status(std::uint16_t port, const std::vector<net::Header>& extra) {
   std::string req =

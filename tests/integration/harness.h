@@ -18,6 +18,7 @@
 #include <optional>
 #include <ostream>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -39,6 +40,16 @@ inline constexpr const char* kGenerousLimits =
 
 // WebSocket caps (sockets per user and per address) high enough for tests that open many
 // sockets as few users from one loopback address: the conformance cases, the sweep, the soak.
+// kGenerousLimits with one limit set to policy (e.g. limits_with("search_per_user", "2/1m")).
+inline std::string limits_with(const std::string& name, const std::string& policy) {
+  std::string limits = kGenerousLimits;
+  auto at = limits.find(name + "=");
+  if (at == std::string::npos) throw std::runtime_error("no limit " + name);
+  auto end = limits.find(',', at);
+  limits.replace(at, (end == std::string::npos ? limits.size() : end) - at, name + "=" + policy);
+  return limits;
+}
+
 inline const std::vector<std::string> kGenerousSocketCaps = {
     "--max-sockets-per-user", "10000", "--max-sockets-per-address", "1000000"};
 

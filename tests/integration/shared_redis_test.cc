@@ -148,11 +148,7 @@ TEST_F(SharedRedis, EventsAndRevocationsCrossNodes) {
 }
 
 TEST_F(SharedRedis, RateLimitsAreSharedByTheNodes) {
-  std::string limits = kGenerousLimits;
-  auto at = limits.find("login_per_account=100000/1s");
-  ASSERT_NE(at, std::string::npos);
-  limits.replace(at, std::string("login_per_account=100000/1s").size(), "login_per_account=3/10m");
-  auto nodes = start_nodes(2, redis_, limits);
+  auto nodes = start_nodes(2, redis_, limits_with("login_per_account", "3/10m"));
   Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
   auto carol = register_account(on_a, "mnrl");
   auto login = [&](Api& api) {
