@@ -59,10 +59,35 @@ export interface Message {
   thread_root_id: string | null;
   reply_count: number;
   reactions: Reaction[];
-  attachments: unknown[];
+  attachments: FileObject[];
+  /** Link previews of URLs in the text, filled in by the server later (message.updated). */
+  previews?: LinkPreview[];
   created_at: number;
   edited_at: number | null;
   deleted: boolean;
+}
+
+/** An uploaded file (docs: API-EXTENSIONS "Files"). */
+export interface FileObject {
+  id: string;
+  name: string;
+  size: number;
+  content_type: string;
+  sha256?: string;
+  width?: number;
+  height?: number;
+  thumbnail_url?: string;
+  url: string;
+  created_by?: string;
+  created_at?: number;
+}
+
+export interface LinkPreview {
+  url: string;
+  title?: string;
+  description?: string;
+  image_url?: string;
+  site_name?: string;
 }
 
 /** A message as the client holds it: a confirmed message, or one still being sent. */

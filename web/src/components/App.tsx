@@ -29,6 +29,7 @@ import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
 import { ShortcutsSheet } from './Shortcuts';
 import { ChannelSettingsDialog } from './ChannelSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
+import { Lightbox, lightbox } from './Attachments';
 
 function OfflineBanner() {
   const s = wsStatus.value;
@@ -100,7 +101,7 @@ function useShortcuts() {
       } else if (e.key === '?' && !typingInField(e) && !dialog.value && !switcherOpen.value) {
         e.preventDefault();
         dialog.value = 'shortcuts';
-      } else if (e.key === 'Escape' && panel.value && !dialog.value && !switcherOpen.value) {
+      } else if (e.key === 'Escape' && panel.value && !dialog.value && !switcherOpen.value && !lightbox.value) {
         panel.value = null;
       }
     };
@@ -141,6 +142,7 @@ function Shell() {
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}
+      {lightbox.value && <Lightbox />}
       <Toast />
     </div>
   );

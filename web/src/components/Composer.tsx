@@ -2,10 +2,13 @@
 // (and per thread), typing is announced at most every 3 s. Typing `@` suggests people (members
 // of the conversation first, then the directory); `:` and two letters suggest emoji by name.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { Bold, Code, Hash, Italic, Link, List, ListOrdered, Quote, Smile, Strikethrough } from 'lucide-preact';
+import { Bold, Code, Hash, Italic, Link, List, ListOrdered, Paperclip, Quote, Smile, Strikethrough } from 'lucide-preact';
 import { api, enc } from '../api';
 import { fuzzyScore } from '../format';
-import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, timelineOf, users } from '../state/store';
+import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, showToast, timelineOf, users } from '../state/store';
+import { addFiles, allUploaded, pendingFiles, takeFiles } from '../uploads';
+import { MAX_ATTACHMENTS } from '../files';
+import { AttachmentTray } from './AttachmentTray';
 import type { Conversation, User } from '../types';
 import { Avatar } from './Avatar';
 import { loadEmoji } from './EmojiPicker';
@@ -195,10 +198,26 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     });
   };
 
+  const files = pendingFiles.value[key] ?? [];
+  const uploading = files.length > 0 && !allUploaded(files);
+  const [note, setNote] = useState('');
+  const fileInput = useRef<HTMLInputElement>(null);
+  const attach = (list: File[]) => {
+    if (!list.length) return;
+    const left = addFiles(key, list);
+    if (left) showToast(left);
+  };
+
   const submit = () => {
     const t = text.trim();
-    if (!t || t.length > MAX) return;
-    sendMessage(props.conversationId, t, props.threadRootId ?? null);
+    if (t.length > MAX || (!t && !files.length)) return;
+    if (uploading) {
+      setNote(files.some((f) => f.status === 'error') ? 'Remove the files that failed to upload, then send.' : 'Still uploading. The message can go once the files are up.');
+      return;
+    }
+    setNote('');
+    const atts = takeFiles(key);
+    sendMessage(props.conversationId, t, props.threadRootId ?? null, atts);
     setText('');
     setDraft(key, '');
     setTrigger(null);
@@ -206,7 +225,11 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     requestAnimationFrame(resize);
   };
 
+  useEffect(() => {
+    if (!uploading) setNote('');
+  }, [uploading]);
   const over = text.trim().length > MAX;
+  const canSend = (!!text.trim() || files.length > 0) && !over && !uploading;
   const listId = `${idBase}-list`;
   return (
     <form
@@ -214,6 +237,17 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       onSubmit={(e) => {
         e.preventDefault();
         submit();
+      }}
+      onDragOver={(e) => {
+        if (!e.dataTransfer?.types.includes('Files')) return;
+        e.preventDefault();
+        e.dataTransfer.dropEffect = 'copy';
+      }}
+      onDrop={(e) => {
+        // Handled here (this box's files); the conversation around only hides its overlay.
+        if (!e.dataTransfer?.files.length) return;
+        e.preventDefault();
+        attach([...e.dataTransfer.files]);
       }}
     >
       {open && (
@@ -274,6 +308,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           </button>
         ))}
       </div>
+      {files.length > 0 && <AttachmentTray composerKey={key} files={files} />}
       <textarea
         ref={ref}
         aria-label={props.label}
@@ -293,6 +328,14 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           updateTrigger();
         }}
         onClick={updateTrigger}
+        onPaste={(e) => {
+          // Images from the clipboard (a screenshot) become attachments; text pastes as text.
+          const cd = e.clipboardData;
+          const pasted = cd ? [...cd.files] : [];
+          if (!pasted.length || cd!.types.includes('text/plain')) return;
+          e.preventDefault();
+          attach(pasted);
+        }}
         onBlur={(e) => {
           // Focus leaving the page (another window) keeps the list; leaving the box for
           // something else on the page closes it.
@@ -342,6 +385,30 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End') updateTrigger();
         }}
       />
+      <input
+        ref={fileInput}
+        type="file"
+        multiple
+        hidden
+        tabIndex={-1}
+        aria-hidden="true"
+        onChange={(e) => {
+          const input = e.currentTarget;
+          attach([...(input.files ?? [])]);
+          input.value = '';
+          ref.current?.focus();
+        }}
+      />
+      <button
+        type="button"
+        class="icon attach-toggle"
+        aria-label="Attach files"
+        title={`Attach files (up to ${MAX_ATTACHMENTS})`}
+        disabled={files.length >= MAX_ATTACHMENTS}
+        onClick={() => fileInput.current?.click()}
+      >
+        <Paperclip size={20} aria-hidden="true" />
+      </button>
       <button
         type="button"
         class="icon emoji-toggle"
@@ -356,9 +423,14 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       >
         <Smile size={20} aria-hidden="true" />
       </button>
-      <button type="submit" class="primary send" aria-label="Send" disabled={!text.trim() || over}>
+      <button type="submit" class="primary send" aria-label="Send" disabled={!canSend}>
         Send
       </button>
+      {note && (
+        <p class="composer-note small" role="status">
+          {note}
+        </p>
+      )}
       {over && (
         <p class="error small" role="alert">
           At most {MAX.toLocaleString()} characters ({text.trim().length.toLocaleString()} now).

@@ -1,8 +1,9 @@
-import { ArrowLeft, Hash, Lock, Pin, Settings, Star, Users } from 'lucide-preact';
+import { ArrowLeft, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
 import { plural } from '../format';
 import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, showToast, starred, toggleStar, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { addFiles } from '../uploads';
 import { api } from '../api';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
@@ -36,8 +37,50 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   // On a phone the sidebar is hidden: the back button says when news waits elsewhere.
   const otherUnread = Object.values(conversations.value).reduce((n, c) => n + (c.id === conv.id ? 0 : c.unread_count ?? 0), 0);
   const p = panel.value;
+  // Files dragged over the conversation: an overlay says where they go; dropped, they join the
+  // message being written.
+  const [dragging, setDragging] = useState(false);
+  const depth = useRef(0);
+  const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes('Files');
+  const target = conv.type === 'channel' ? `#${name}` : name;
   return (
-    <section class="conversation" aria-label={`Conversation ${name}`}>
+    <section
+      class="conversation"
+      aria-label={`Conversation ${name}`}
+      onDragEnter={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        depth.current++;
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (!hasFiles(e)) return;
+        depth.current = Math.max(0, depth.current - 1);
+        if (!depth.current) setDragging(false);
+      }}
+      onDragOver={(e) => {
+        if (!hasFiles(e)) return;
+        e.preventDefault();
+        e.dataTransfer!.dropEffect = 'copy';
+      }}
+      onDrop={(e) => {
+        depth.current = 0;
+        setDragging(false);
+        if (e.defaultPrevented || !e.dataTransfer?.files.length) return;
+        e.preventDefault();
+        const left = addFiles(conv.id, [...e.dataTransfer.files]);
+        if (left) showToast(left);
+      }}
+    >
+      {dragging && (
+        <div class="drop-zone" aria-hidden="true">
+          <div class="drop-card">
+            <Upload size={28} aria-hidden="true" />
+            <strong>Drop files to share</strong>
+            <span>They go with your next message in {clipName(target)}</span>
+          </div>
+        </div>
+      )}
       <header class="conv-head">
         <button type="button" class="icon back" aria-label="Back to conversations" onClick={() => navigate(null)}>
           <ArrowLeft size={18} aria-hidden="true" />

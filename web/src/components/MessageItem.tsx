@@ -24,6 +24,7 @@ import {
 import type { ClientMessage } from '../types';
 import { Bookmark, BookmarkCheck, EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
 import { formatClock, formatFull, formatTime, plural } from '../format';
+import { Attachments, attachmentSummary, Previews } from './Attachments';
 import { Avatar } from './Avatar';
 import { Markdown } from './Markdown';
 import { ProfileTrigger } from './Profile';
@@ -214,7 +215,9 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const arm = () => {
     if (!armed) setArmed(true);
   };
-  const plain = m.deleted ? 'This message was deleted.' : m.text.length > 300 ? `${m.text.slice(0, 300)}…` : m.text;
+  const files = m.deleted ? '' : attachmentSummary(m);
+  const said = m.deleted ? 'This message was deleted.' : m.text.length > 300 ? `${m.text.slice(0, 300)}…` : m.text;
+  const plain = files ? (said ? `${said} (${files})` : files) : said;
 
   const cls = ['msg', showHeader ? 'is-first' : 'is-cont', m.pending ? `is-pending is-${m.pending}` : '', highlighted ? 'is-highlight' : '', m.deleted ? 'is-deleted' : '', pinned ? 'is-pinned' : '']
     .filter(Boolean)
@@ -268,12 +271,14 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           <p class="tombstone">This message was deleted.</p>
         ) : editing ? (
           <EditBox m={m} />
-        ) : (
+        ) : m.text || !m.attachments?.length ? (
           <div class="text">
             <Markdown text={m.text} />
             {m.edited_at && <span class="edited muted small"> (edited)</span>}
           </div>
-        )}
+        ) : null}
+        {!editing && <Previews m={m} />}
+        <Attachments m={m} />
         {m.pending === 'sending' && <span class="muted small status">Sending…</span>}
         {m.pending === 'failed' && (
           <div class="send-failed" role="alert">

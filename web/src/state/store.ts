@@ -3,7 +3,9 @@
 import { batch, computed, signal, type Signal } from '@preact/signals';
 import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
-import type { ChosenPresence, ClientMessage, Conversation, Member, Message, Presence, PresenceStatus, User } from '../types';
+import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
+import { clearAllUploads } from '../uploads';
+import { fileLinks } from '../downloads';
 import * as T from './timeline';
 import { withReauthUsing } from '../security';
 
@@ -555,7 +557,7 @@ function updateEverywhere(f: (list: ClientMessage[]) => ClientMessage[], convers
   }
 }
 
-function pendingMessage(conversationId: string, text: string, threadRootId: string | null): ClientMessage {
+function pendingMessage(conversationId: string, text: string, threadRootId: string | null, attachments: FileObject[]): ClientMessage {
   const cmid = T.newClientMsgId();
   return {
     id: `local:${cmid}`,
@@ -567,7 +569,7 @@ function pendingMessage(conversationId: string, text: string, threadRootId: stri
     thread_root_id: threadRootId,
     reply_count: 0,
     reactions: [],
-    attachments: [],
+    attachments,
     created_at: Date.now(),
     edited_at: null,
     deleted: false,
@@ -575,9 +577,10 @@ function pendingMessage(conversationId: string, text: string, threadRootId: stri
   };
 }
 
-/** Optimistic send: the message shows at once; the server's answer (or event) replaces it. */
-export function sendMessage(conversationId: string, text: string, threadRootId: string | null = null) {
-  const p = pendingMessage(conversationId, text, threadRootId);
+/** Optimistic send: the message shows at once; the server's answer (or event) replaces it.
+ * Attachments are files already uploaded (their ids go with the message). */
+export function sendMessage(conversationId: string, text: string, threadRootId: string | null = null, attachments: FileObject[] = []) {
+  const p = pendingMessage(conversationId, text, threadRootId, attachments);
   const tl = timelineOf(conversationId);
   tl.value = { ...tl.value, messages: T.addPending(tl.value.messages, p) };
   if (threadRootId) {
@@ -626,7 +629,12 @@ async function deliver(p: ClientMessage) {
   try {
     const m = await api<Message>(`/conversations/${enc(p.conversation_id)}/messages`, {
       method: 'POST',
-      body: { text: p.text, client_msg_id: p.client_msg_id, thread_root_id: p.thread_root_id ?? undefined },
+      body: {
+        text: p.text,
+        client_msg_id: p.client_msg_id,
+        thread_root_id: p.thread_root_id ?? undefined,
+        attachments: p.attachments?.length ? p.attachments.map((f) => f.id) : undefined,
+      },
     });
     onMessage(m);
   } catch (e) {
@@ -1061,6 +1069,8 @@ function resetState() {
   timelines.clear();
   threads.clear();
   userFetches.clear();
+  clearAllUploads();
+  fileLinks.clear();
   lastTypingSent.clear();
   for (const t of pinReloads.values()) clearTimeout(t);
   pinReloads.clear();
