@@ -75,4 +75,17 @@ std::string hex_encode(std::string_view raw) {
   return out;
 }
 
+std::optional<std::string> hex_decode(std::string_view text) {
+  std::string out(text.size() / 2, '\0');
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (text.size() % 2 != 0 ||
+      sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                     text.size(), nullptr, &len, &end) != 0 ||
+      end != text.data() + text.size())
+    return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
 }  // namespace parley

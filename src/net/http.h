@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,11 +38,40 @@ struct Request {
   Result<std::optional<std::string>> query(std::string_view name) const;
 };
 
+// A response body produced piece by piece (a file download), so it is never held whole in
+// memory. The server calls next() on a worker thread, one call at a time, until it has written
+// Response::stream_length bytes; it may stop early (the client went away, a HEAD request).
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Up to max of the next bytes. An error, or fewer bytes in all than promised, ends the
+  // connection mid-body: the status line has gone out already.
+  virtual Result<std::string> next(std::size_t max) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<Header> headers;
   std::string body;
+  // When set, the body comes from stream (stream_length bytes, sent as Content-Length) and
+  // body is ignored.
+  std::shared_ptr<BodySource> stream;
+  std::uint64_t stream_length = 0;
+};
+
+// The receiving end of a request body that is streamed rather than buffered (uploads). Calls
+// come from worker threads, one at a time, in body order.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // The next piece of the body. An error stops the reading; finish() then gets it.
+  virtual Result<void> write(std::string_view bytes) = 0;
+  // Called once at the end: with ok when the whole body arrived, with write()'s error, or with
+  // Errc::unavailable when the client broke off (timeout, reset, a short body). What was
+  // written before stays written (a tus upload resumes from it). Returns the answer, which is
+  // sent when the client is still there.
+  virtual Response finish(Result<void> body) = 0;
 };
 
 // Case-insensitive lookup of a header's first value; "" when absent.

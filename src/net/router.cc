@@ -1,5 +1,7 @@
 #include "net/router.h"
 
+#include <algorithm>
+
 namespace parley::net {
 namespace {
 
@@ -19,22 +21,50 @@ bool is_param(const std::string& seg) {
   return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
 }
 
+Route make_route(Method method, std::string pattern) {
+  Route r;
+  r.method = method;
+  for (auto s : split_path(pattern)) r.segments.emplace_back(s);
+  r.pattern = std::move(pattern);
+  return r;
+}
+
 }  // namespace
 
 void Router::add(Method method, std::string pattern, Handler handler, bool on_io_thread) {
-  Route r{method, pattern, {}, std::move(handler), on_io_thread};
-  for (auto s : split_path(pattern)) r.segments.emplace_back(s);
+  Route r = make_route(method, std::move(pattern));
+  r.handler = std::move(handler);
+  r.on_io_thread = on_io_thread;
   routes_.push_back(std::move(r));
 }
 
 void Router::add_async(Method method, std::string pattern, AsyncHandler handler) {
-  Route r{method, pattern, {}, {}, false, std::move(handler)};
-  for (auto s : split_path(pattern)) r.segments.emplace_back(s);
+  Route r = make_route(method, std::move(pattern));
+  r.async_handler = std::move(handler);
   routes_.push_back(std::move(r));
 }
 
+void Router::add_streaming(Method method, std::string pattern, StreamHandler handler,
+                           std::uint64_t max_body_bytes) {
+  Route r = make_route(method, std::move(pattern));
+  r.stream_handler = std::move(handler);
+  r.max_body_bytes = max_body_bytes;
+  routes_.push_back(std::move(r));
+}
+
+std::uint64_t Router::max_streaming_body_bytes() const {
+  std::uint64_t most = 0;
+  for (const auto& r : routes_)
+    if (r.stream_handler) most = std::max(most, r.max_body_bytes);
+  return most;
+}
+
 void Router::set_get_fallback(std::string pattern, Handler handler, bool on_io_thread) {
-  fallback_ = Route{Method::get, std::move(pattern), {}, std::move(handler), on_io_thread};
+  fallback_ = Route{};
+  fallback_.method = Method::get;
+  fallback_.pattern = std::move(pattern);
+  fallback_.handler = std::move(handler);
+  fallback_.on_io_thread = on_io_thread;
 }
 
 Router::Match Router::match(Request& req) const {

@@ -68,23 +68,36 @@ Method to_method(bhttp::verb v) {
   }
 }
 
-// Runs f on the worker pool and resumes the calling coroutine on its own executor with the
+// Runs f on the worker pool and resumes the calling coroutine on its own executor with f's
 // result; nullopt when the pool refused the work (overload or shutdown).
 template <class F>
-asio::awaitable<std::optional<Response>> on_pool(WorkerPool& pool, F f) {
+asio::awaitable<std::optional<std::invoke_result_t<F&>>> on_pool(WorkerPool& pool, F f) {
+  using T = std::invoke_result_t<F&>;
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                          void(std::optional<Response>)>(
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<T>)>(
       [&pool, ex](auto handler, F work) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         bool queued = pool.try_submit([h, work = std::move(work), ex]() mutable {
-          std::optional<Response> r = work();
+          std::optional<T> r(work());
           asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
         });
-        if (!queued) asio::post(ex, [h]() mutable { (*h)(std::optional<Response>{}); });
+        if (!queued) asio::post(ex, [h]() mutable { (*h)(std::optional<T>{}); });
       },
       asio::use_awaitable, std::move(f));
 }
+
+// Answers "Expect: 100-continue" (curl sends it before large bodies) so the client sends the
+// body now rather than after its own timeout.
+asio::awaitable<void> continue_if_expected(beast::tcp_stream& stream,
+                                           const bhttp::request_parser<bhttp::string_body>& p) {
+  if (!beast::iequals(p.get()[bhttp::field::expect], "100-continue")) co_return;
+  bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+  co_await bhttp::async_write(stream, go_on, kTuple);
+}
+
+// Streamed bodies move in pieces of this size: big enough that the worker pool hop per piece
+// costs little, small enough that a connection holds little.
+constexpr std::size_t kStreamPieceBytes = 256 * 1024;
 
 // Starts an asynchronous route's handler on the worker pool and waits, without blocking a
 // thread, until it replies; nullopt when the pool refused the work. The reply may come from any
@@ -171,6 +184,8 @@ struct Server::Impl {
         ws_factory(std::move(f)),
         ws_admission(std::move(a)),
         request_id_prefix(hex_encode(random_bytes(4))),
+        header_body_limit(std::max<std::uint64_t>(opts.max_body_bytes,
+                                                  router.max_streaming_body_bytes())),
         requests(prometheus::BuildCounter()
                      .Name("parley_http_requests_total")
                      .Help("HTTP requests by route, method and status")
@@ -203,7 +218,21 @@ struct Server::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve_http(tcp::socket socket);
-  asio::awaitable<Response> dispatch(std::shared_ptr<Request> req, const char*& route_name);
+  asio::awaitable<Response> dispatch(std::shared_ptr<Request> req, const Router::Match& m);
+  // A streaming route: starts it, then feeds its sink the body piece by piece.
+  asio::awaitable<Response> receive_streamed(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                             bhttp::request_parser<bhttp::string_body>& header,
+                                             std::shared_ptr<Request> req, const Route* route,
+                                             bool& request_unread);
+  // Writes a response whose body comes from a BodySource; returns the body bytes written.
+  asio::awaitable<std::uint64_t> send_streamed(beast::tcp_stream& stream,
+                                               bhttp::response<bhttp::string_body>& head,
+                                               const Response& resp, bool head_only,
+                                               boost::system::error_code& wec);
+  Response too_large(std::uint64_t limit) const {
+    return error_response(413, "payload_too_large",
+                          "body over " + std::to_string(limit) + " bytes");
+  }
   void record(const char* route, Method m, int status, double seconds);
   void begin_shutdown();
 
@@ -213,6 +242,8 @@ struct Server::Impl {
   WsFactory ws_factory;
   WsAdmission ws_admission;
   std::string request_id_prefix;
+  // The body limit headers are parsed with: the largest of any route's (see serve_http).
+  std::uint64_t header_body_limit = 0;
   std::atomic<std::uint64_t> request_counter{0};
   std::atomic<std::uint64_t> conn_counter{0};
 
@@ -432,8 +463,7 @@ void Server::Impl::record(const char* route, Method m, int status, double second
 }
 
 asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
-                                                 const char*& route_name) {
-  auto m = router.match(*req);
+                                                 const Router::Match& m) {
   if (m.bad_encoding) co_return error_response(400, "bad_request", "malformed path encoding");
   if (!m.route) {
     if (m.path_known) {
@@ -443,14 +473,13 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
     }
     co_return error_response(404, "not_found", "no such route");
   }
-  route_name = m.route->pattern.c_str();
   const Route* route = m.route;
   if (route->async_handler) {
     auto r = co_await on_pool_async(pool, route, req);
     if (!r) co_return error_response(503, "unavailable", "server busy, retry shortly");
     co_return std::move(*r);
   }
-  auto guarded = [route, req]() -> std::optional<Response> {
+  auto guarded = [route, req]() -> Response {
     try {
       return route->handler(*req);
     } catch (const std::exception& e) {
@@ -459,10 +488,108 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
       return error_response(500, "internal", "internal error");
     }
   };
-  if (route->on_io_thread) co_return *guarded();
+  if (route->on_io_thread) co_return guarded();
   auto r = co_await on_pool(pool, std::move(guarded));
   if (!r) co_return error_response(503, "unavailable", "server busy, retry shortly");
   co_return std::move(*r);
+}
+
+asio::awaitable<Response> Server::Impl::receive_streamed(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    bhttp::request_parser<bhttp::string_body>& header, std::shared_ptr<Request> req,
+    const Route* route, bool& request_unread) {
+  if (header.content_length().value_or(0) > route->max_body_bytes) {
+    request_unread = true;
+    co_return too_large(route->max_body_bytes);
+  }
+  auto started = co_await on_pool(pool, [route, req]() -> StreamStart {
+    try {
+      return route->stream_handler(*req);
+    } catch (const std::exception& e) {
+      log::error("handler threw",
+                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
+      return {error_response(500, "internal", "internal error"), nullptr};
+    }
+  });
+  if (!started) {
+    request_unread = !header.is_done();
+    co_return error_response(503, "unavailable", "server busy, retry shortly");
+  }
+  if (!started->sink) {
+    request_unread = !header.is_done();
+    co_return std::move(started->response);
+  }
+  std::shared_ptr<BodySink> sink = std::move(started->sink);
+  co_await continue_if_expected(stream, header);
+  // Converting the parser keeps what it read of the header; only the body type changes.
+  bhttp::request_parser<bhttp::buffer_body> body{std::move(header)};
+  body.body_limit(route->max_body_bytes);
+  auto piece = std::make_unique<char[]>(kStreamPieceBytes);
+  Result<void> outcome = ok();
+  while (outcome && !body.is_done()) {
+    body.get().body().data = piece.get();
+    body.get().body().size = kStreamPieceBytes;
+    stream.expires_after(opts.read_timeout);  // per piece: a large upload may take hours
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, body, kTuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    std::size_t got = kStreamPieceBytes - body.get().body().size;
+    if (got > 0) {
+      std::string_view bytes(piece.get(), got);  // the coroutine, and so piece, waits below
+      auto written = co_await on_pool(pool, [&sink, bytes] { return sink->write(bytes); });
+      if (!written) {
+        outcome = fail(Errc::unavailable, "server busy, retry shortly");
+      } else if (!*written) {
+        outcome = std::move(*written);
+      }
+      if (!outcome) request_unread = !body.is_done();
+    }
+    if (ec && outcome) {
+      if (ec == bhttp::error::body_limit) {
+        outcome = fail(Errc::too_large,
+                       "body over " + std::to_string(route->max_body_bytes) + " bytes");
+        request_unread = true;
+      } else {
+        outcome = fail(Errc::unavailable, "the request body broke off");
+      }
+    }
+  }
+  auto finish = [sink, outcome] { return sink->finish(outcome); };
+  auto answer = co_await on_pool(pool, finish);
+  // At shutdown the pool may refuse: finish here rather than lose what the client sent.
+  co_return answer ? std::move(*answer) : finish();
+}
+
+asio::awaitable<std::uint64_t> Server::Impl::send_streamed(
+    beast::tcp_stream& stream, bhttp::response<bhttp::string_body>& head, const Response& resp,
+    bool head_only, boost::system::error_code& wec) {
+  bhttp::response<bhttp::empty_body> out{head.result(), 11};
+  for (const auto& f : head) out.set(f.name_string(), f.value());
+  out.keep_alive(head.keep_alive());
+  out.content_length(resp.stream_length);
+  bhttp::response_serializer<bhttp::empty_body> serializer{out};
+  std::tie(wec, std::ignore) = co_await bhttp::async_write_header(stream, serializer, kTuple);
+  std::uint64_t sent = 0;
+  if (wec || head_only) co_return sent;
+  auto source = resp.stream;
+  while (sent < resp.stream_length) {
+    std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, resp.stream_length - sent));
+    auto piece = co_await on_pool(pool, [source, want] { return source->next(want); });
+    if (!piece || !*piece || (*piece)->empty()) {
+      // The status line is out: the only honest signal left is a connection cut short.
+      if (piece && !*piece)
+        log::warn("streamed body failed", {{"error", (*piece).error().message}});
+      wec = asio::error::broken_pipe;
+      co_return sent;
+    }
+    std::string& bytes = **piece;
+    if (bytes.size() > resp.stream_length - sent) bytes.resize(resp.stream_length - sent);
+    stream.expires_after(opts.read_timeout);
+    std::tie(wec, std::ignore) = co_await asio::async_write(stream, asio::buffer(bytes), kTuple);
+    if (wec) co_return sent;
+    sent += bytes.size();
+  }
+  co_return sent;
 }
 
 asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
@@ -492,10 +619,6 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     }
   } on_exit{this, conn_id};
 
-  auto too_large = [this] {
-    return error_response(413, "payload_too_large",
-                          "body over " + std::to_string(opts.max_body_bytes) + " bytes");
-  };
   beast::flat_buffer buffer;
   bool first = true;
   // Set when an answer goes out before the request was read whole (413, 431, a malformed
@@ -509,7 +632,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     }
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
-    parser.body_limit(opts.max_body_bytes);
+    // The largest any route takes: a route's own limit is applied once it is known.
+    parser.body_limit(header_body_limit);
     stream->expires_after(first ? opts.read_timeout : opts.idle_timeout);
     first = false;
     auto [hec, hn] = co_await bhttp::async_read_header(*stream, buffer, parser, kTuple);
@@ -525,7 +649,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (hec == bhttp::error::body_limit) {
       // Beast checks Content-Length against body_limit while parsing the header: the body is
       // refused before a byte of it is read.
-      resp = too_large();
+      resp = too_large(header_body_limit);
     } else if (hec == bhttp::error::header_limit) {
       resp = error_response(431, "payload_too_large", "request headers too large");
     } else if (hec) {
@@ -575,34 +699,47 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     auto req = std::make_shared<Request>();
     const char* route_name = "unmatched";
     if (!early_error) {
-      stream->expires_after(opts.read_timeout);
-      auto [bec, bn] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
-      if (bec == bhttp::error::body_limit) {  // a chunked body that grew past the limit
-        resp = too_large();
+      const auto& head = parser.get();
+      keep_alive = head.keep_alive();
+      req->method = to_method(head.method());
+      req->target = std::string(head.target());
+      req->peer_ip = peer;
+      req->headers.reserve(8);
+      for (const auto& f : head)
+        req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
+      auto match = router.match(*req);
+      if (match.route) route_name = match.route->pattern.c_str();
+      if (match.route && match.route->stream_handler && !match.bad_encoding) {
+        resp = co_await receive_streamed(*stream, buffer, parser, req, match.route,
+                                         request_unread);
+      } else if (parser.content_length().value_or(0) > opts.max_body_bytes) {
+        resp = too_large(opts.max_body_bytes);
         request_unread = true;
-      } else if (bec &&
-                 bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
-                 bec != bhttp::error::end_of_stream && bec != bhttp::error::partial_message) {
-        // A body that does not parse (a bad chunk size, say) gets its 400 like a bad header,
-        // rather than a connection closed without an answer.
-        resp = error_response(400, "bad_request", "malformed HTTP request body");
-        request_unread = true;
-      } else if (bec) {
-        break;
       } else {
-        auto msg = parser.release();
-        keep_alive = msg.keep_alive();
-        req->method = to_method(msg.method());
-        req->target = std::string(msg.target());
-        req->body = std::move(msg.body());
-        req->peer_ip = peer;
-        req->headers.reserve(8);
-        for (const auto& f : msg)
-          req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
-        req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
-        resp = co_await dispatch(req, route_name);
+        parser.body_limit(opts.max_body_bytes);
+        co_await continue_if_expected(*stream, parser);
+        stream->expires_after(opts.read_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        if (bec == bhttp::error::body_limit) {  // a chunked body that grew past the limit
+          resp = too_large(opts.max_body_bytes);
+          request_unread = true;
+        } else if (bec &&
+                   bec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+                   bec != bhttp::error::end_of_stream && bec != bhttp::error::partial_message) {
+          // A body that does not parse (a bad chunk size, say) gets its 400 like a bad header,
+          // rather than a connection closed without an answer.
+          resp = error_response(400, "bad_request", "malformed HTTP request body");
+          request_unread = true;
+        } else if (bec) {
+          break;
+        } else {
+          req->body = std::move(parser.get().body());
+          resp = co_await dispatch(req, match);
+        }
       }
     }
+    if (request_unread) keep_alive = false;
     if (req->request_id.empty())
       req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
     if (stopping) keep_alive = false;
@@ -614,15 +751,23 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     for (const auto& h : opts.default_headers)
       if (out.find(h.name) == out.end()) out.set(h.name, h.value);
     out.keep_alive(keep_alive);
-    out.body() = std::move(resp.body);
-    out.prepare_payload();
     stream->expires_after(opts.read_timeout);
     boost::system::error_code wec;
-    if (req->method == Method::head) {  // the GET answer's header, Content-Length included
-      bhttp::response_serializer<bhttp::string_body> head_only{out};
-      std::tie(wec, std::ignore) = co_await bhttp::async_write_header(*stream, head_only, kTuple);
+    std::uint64_t body_bytes = 0;
+    if (resp.stream) {
+      body_bytes =
+          co_await send_streamed(*stream, out, resp, req->method == Method::head, wec);
     } else {
-      std::tie(wec, std::ignore) = co_await bhttp::async_write(*stream, out, kTuple);
+      out.body() = std::move(resp.body);
+      out.prepare_payload();
+      if (req->method == Method::head) {  // the GET answer's header, Content-Length included
+        bhttp::response_serializer<bhttp::string_body> head_only{out};
+        std::tie(wec, std::ignore) =
+            co_await bhttp::async_write_header(*stream, head_only, kTuple);
+      } else {
+        std::tie(wec, std::ignore) = co_await bhttp::async_write(*stream, out, kTuple);
+        body_bytes = out.body().size();
+      }
     }
 
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -633,7 +778,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
                          {"route", route_name},
                          {"status", resp.status},
                          {"ms", secs * 1000.0},
-                         {"bytes", req->method == Method::head ? 0 : out.body().size()},
+                         {"bytes", body_bytes},
                          {"peer", peer}});
     if (wec || !keep_alive) break;
   }

@@ -96,14 +96,23 @@ const std::vector<Migration> kMigrations = {
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility <> 0;"},
     {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
         " (SELECT id FROM conversations WHERE type = 0);"},
+    // encode_attachments / encode_previews JSON; NULL for none.
+    {4, "ALTER TABLE messages ADD COLUMN attachments TEXT, ADD COLUMN previews TEXT;"},
 };
+
+// NULL for none: most messages have neither.
+std::optional<std::string> or_null(std::string encoded) {
+  if (encoded.empty()) return std::nullopt;
+  return encoded;
+}
 
 constexpr const char* kConvColumns =
     "c.id, c.type, c.name, c.topic, c.visibility, c.member_count, c.last_seq, c.last_message_at,"
     " c.created_by, c.created_at";
 constexpr const char* kMsgColumns =
     "m.pk, m.id, m.conversation_id, m.seq, m.sender_id, m.text, m.client_msg_id,"
-    " m.thread_root_id, m.reply_count, m.reaction_count, m.created_at, m.edited_at, m.deleted";
+    " m.thread_root_id, m.reply_count, m.reaction_count, m.created_at, m.edited_at, m.deleted,"
+    " m.attachments, m.previews";
 
 // Counts a member's unread messages, up to the cap, for the conversation c and member row m of
 // the enclosing query.
@@ -158,6 +167,8 @@ Row row_to_message(const Rows& r, int i) {
   row.m.created_at = r.integer(i, 10);
   if (!r.is_null(i, 11)) row.m.edited_at = r.integer(i, 11);
   row.m.deleted = r.boolean(i, 12);
+  if (!r.is_null(i, 13)) row.m.attachments = decode_attachments(r.text(i, 13));
+  if (!r.is_null(i, 14)) row.m.previews = decode_previews(r.text(i, 14));
   return row;
 }
 
@@ -682,12 +693,33 @@ class PostgresMessagingStore final : public MessagingStore {
   Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at) override {
     std::optional<Message> out;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2"
+      auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2, previews = NULL"
                            " WHERE m.id = $3 AND NOT m.deleted RETURNING ",
                            kMsgColumns}),
                       {text, edited_at, id});
       if (q.empty()) return fail(Errc::failed_precondition, "the message was deleted");
       out = row_to_message(q, 0).m;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
+  Result<Message> set_previews(const std::string& id,
+                               const std::vector<LinkPreview>& previews) override {
+    std::optional<Message> out;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      auto q = c.exec(sql({"UPDATE messages m SET previews = $1 WHERE m.id = $2 AND NOT m.deleted"
+                           " RETURNING ",
+                           kMsgColumns}),
+                      {or_null(encode_previews(previews)), id});
+      if (q.empty()) {
+        if (!message_by_id(c, id)) return fail(Errc::not_found, "message not found");
+        return fail(Errc::failed_precondition, "the message was deleted");
+      }
+      std::vector<Row> rows{row_to_message(q, 0)};
+      fill_reactions(c, rows, "");
+      out = std::move(rows[0].m);
       return ok();
     });
     if (!r) return fail(r.error());
@@ -885,12 +917,12 @@ class PostgresMessagingStore final : public MessagingStore {
         " r AS (UPDATE members SET last_read_seq = GREATEST(last_read_seq, s.last_seq) FROM s"
         "   WHERE members.conversation_id = $2 AND members.user_id = $3 RETURNING 1)"
         " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-        "   thread_root_id, created_at)"
+        "   thread_root_id, created_at, attachments)"
         " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
-        "   $7::bigint FROM s, r"
+        "   $7::bigint, $8::text FROM s, r"
         " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
         {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
-         m.created_at});
+         m.created_at, or_null(encode_attachments(m.attachments))});
     if (ins.empty()) {
       // Nothing inserted: the send is a retry (its original exists), or the sender is not a
       // member (or the conversation is gone).

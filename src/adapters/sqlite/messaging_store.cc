@@ -72,6 +72,9 @@ const std::vector<Migration> kMigrations = {
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility != 0;"},
     {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
         " (SELECT id FROM conversations WHERE type = 0);"},
+    // encode_attachments / encode_previews JSON; NULL for none.
+    {4, "ALTER TABLE messages ADD COLUMN attachments TEXT;"
+        "ALTER TABLE messages ADD COLUMN previews TEXT;"},
 };
 
 constexpr const char* kConvColumns =
@@ -79,7 +82,7 @@ constexpr const char* kConvColumns =
     " c.created_by, c.created_at";
 constexpr const char* kMsgColumns =
     "pk, id, conversation_id, seq, sender_id, text, client_msg_id, thread_root_id, reply_count,"
-    " reaction_count, created_at, edited_at, deleted";
+    " reaction_count, created_at, edited_at, deleted, attachments, previews";
 
 Conversation row_to_conversation(const Stmt& s, int at = 0) {
   Conversation c;
@@ -120,6 +123,8 @@ Row row_to_message(const Stmt& s) {
   r.m.created_at = s.integer(10);
   if (!s.is_null(11)) r.m.edited_at = s.integer(11);
   r.m.deleted = s.integer(12) != 0;
+  if (!s.is_null(13)) r.m.attachments = decode_attachments(s.text(13));
+  if (!s.is_null(14)) r.m.previews = decode_previews(s.text(14));
   return r;
 }
 
@@ -556,13 +561,37 @@ class SqliteMessagingStore final : public MessagingStore {
   Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at) override {
     std::optional<Message> out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
-      auto n = c.prepare("UPDATE messages SET text = ?, edited_at = ? WHERE id = ? AND deleted = 0")
+      auto n = c.prepare(
+                    "UPDATE messages SET text = ?, edited_at = ?, previews = NULL"
+                    " WHERE id = ? AND deleted = 0")
                    .bind(1, text)
                    .bind(2, edited_at)
                    .bind(3, id)
                    .exec();
       if (n == 0) return fail(Errc::failed_precondition, "the message was deleted");
       auto row = message_by_id(c, id);
+      out = std::move(row->m);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
+  Result<Message> set_previews(const std::string& id,
+                               const std::vector<LinkPreview>& previews) override {
+    std::optional<Message> out;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      auto n = c.prepare("UPDATE messages SET previews = ? WHERE id = ? AND deleted = 0")
+                   .bind(1, previews.empty() ? std::optional<std::string>()
+                                             : std::optional<std::string>(encode_previews(previews)))
+                   .bind(2, id)
+                   .exec();
+      if (n == 0) {
+        if (!message_by_id(c, id)) return fail(Errc::not_found, "message not found");
+        return fail(Errc::failed_precondition, "the message was deleted");
+      }
+      auto row = message_by_id(c, id);
+      fill_reactions(c, *row, "");
       out = std::move(row->m);
       return ok();
     });
@@ -765,7 +794,7 @@ class SqliteMessagingStore final : public MessagingStore {
     }
     c.prepare(
          "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-         " thread_root_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+         " thread_root_id, created_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, m.id)
         .bind(2, m.conversation_id)
         .bind(3, seq)
@@ -774,6 +803,8 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(6, m.client_msg_id)
         .bind(7, m.thread_root_id)
         .bind(8, m.created_at)
+        .bind(9, m.attachments.empty() ? std::optional<std::string>()
+                                       : std::optional<std::string>(encode_attachments(m.attachments)))
         .exec();
     if (m.thread_root_id)
       c.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?")

@@ -45,6 +45,23 @@ const char* to_string(Role r) {
   return "member";
 }
 
+boost::json::object to_json(const Attachment& f) {
+  boost::json::object o{{"id", f.id},
+                        {"name", f.name},
+                        {"size", f.size},
+                        {"content_type", f.content_type},
+                        {"sha256", f.sha256},
+                        {"url", "/api/v1/files/" + f.id},
+                        {"created_by", f.created_by},
+                        {"created_at", f.created_at}};
+  if (f.width > 0 && f.height > 0) {
+    o["width"] = f.width;
+    o["height"] = f.height;
+  }
+  if (f.has_thumbnail) o["thumbnail_url"] = "/api/v1/files/" + f.id + "/thumbnail";
+  return o;
+}
+
 boost::json::object to_json(const Message& m, bool with_reactions) {
   boost::json::object o{{"id", m.id},
                         {"conversation_id", m.conversation_id},
@@ -53,9 +70,19 @@ boost::json::object to_json(const Message& m, bool with_reactions) {
                         {"text", m.text},
                         {"client_msg_id", m.client_msg_id},
                         {"reply_count", m.reply_count},
-                        {"attachments", boost::json::array()},
                         {"created_at", m.created_at},
                         {"deleted", m.deleted}};
+  boost::json::array files;
+  for (const auto& f : m.attachments) files.push_back(to_json(f));
+  o["attachments"] = std::move(files);
+  boost::json::array previews;
+  for (const auto& p : m.previews) {
+    boost::json::object po{{"url", p.url}, {"title", p.title}, {"description", p.description}};
+    if (!p.image_url.empty()) po["image_url"] = p.image_url;
+    if (!p.site_name.empty()) po["site_name"] = p.site_name;
+    previews.push_back(std::move(po));
+  }
+  o["previews"] = std::move(previews);
   o["thread_root_id"] =
       m.thread_root_id ? boost::json::value(*m.thread_root_id) : boost::json::value(nullptr);
   o["edited_at"] = m.edited_at ? boost::json::value(*m.edited_at) : boost::json::value(nullptr);
@@ -672,7 +699,14 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
 
 Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& caller,
                                                         const SendRequest& in) {
-  auto t = normalise_text(in.text, opt.max_text_chars);
+  if (in.attachments.size() > static_cast<std::size_t>(opt.max_attachments))
+    return fail(Errc::invalid_argument,
+                "at most " + std::to_string(opt.max_attachments) + " attachments",
+                "attachments");
+  // A message of files alone has no text; anything written still has to be valid text.
+  const bool files_only = !in.attachments.empty() && text::trim(in.text).empty();
+  auto t = files_only ? Result<std::string>(std::string())
+                      : normalise_text(in.text, opt.max_text_chars);
   if (!t) return fail(t.error());
   if (auto r = check_client_msg_id(in.client_msg_id); !r) return fail(r.error());
   if (in.thread_root_id && !looks_like_id(*in.thread_root_id))
@@ -688,6 +722,7 @@ Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& calle
   m.text = std::move(*t);
   m.client_msg_id = in.client_msg_id;
   m.thread_root_id = in.thread_root_id;
+  m.attachments = in.attachments;
   return m;
 }
 
@@ -767,6 +802,17 @@ Result<Message> MessagingService::edit(const std::string& caller, const std::str
                                              serialize(to_json(*edited, false))));
   auto again = I.store.get_message(id, caller);
   return again ? again : edited;
+}
+
+Result<Message> MessagingService::set_previews(const std::string& message_id,
+                                               const std::vector<LinkPreview>& previews) {
+  auto& I = *impl_;
+  auto updated = I.store.set_previews(message_id, previews);
+  if (!updated) return updated;
+  I.publish_ordered(updated->conversation_id,
+                    Impl::conversation_event(updated->conversation_id, "message.updated",
+                                             serialize(to_json(*updated, false))));
+  return updated;
 }
 
 Result<void> MessagingService::remove_message(const std::string& caller, const std::string& id) {

@@ -37,6 +37,7 @@ struct MessagingOptions {
   int max_emoji_bytes = 64;
   int max_distinct_reactions = 50;
   int max_pins = 100;
+  int max_attachments = 10;
   Millis typing_interval_ms = 3'000;
   // presence.changed and user.updated about one user: at most one per interval, the rest
   // coalesced into the latest (notify_contacts).
@@ -76,6 +77,9 @@ struct SendRequest {
   std::string text;
   std::string client_msg_id;
   std::optional<std::string> thread_root_id;
+  // Resolved by the files module (only files the sender may attach); at most
+  // max_attachments. With attachments the text may be empty.
+  std::vector<Attachment> attachments{};
 };
 
 class MessagingService {
@@ -132,6 +136,10 @@ class MessagingService {
                    const std::string& message_id, bool pinned);
   Result<std::vector<Message>> pins(const std::string& caller,
                                     const std::string& conversation_id);
+  // Sets the link previews found for a message's text (a background job, not a user): the
+  // message.updated event goes to its conversation. failed_precondition when it was deleted.
+  Result<Message> set_previews(const std::string& message_id,
+                               const std::vector<LinkPreview>& previews);
   // Relays a typing event to the other members, at most once per typing_interval_ms per
   // (caller, conversation); extra calls succeed and relay nothing.
   Result<void> typing(const std::string& caller, const std::string& conversation_id);
@@ -156,6 +164,8 @@ class MessagingService {
 
 // Wire JSON of the API (API.md): the same objects in HTTP answers and event data.
 boost::json::object to_json(const Message& m, bool with_reactions = true);
+// The file object of API-EXTENSIONS.md (uploads, downloads and message attachments alike).
+boost::json::object to_json(const Attachment& f);
 boost::json::object to_json(const Conversation& c);
 boost::json::object to_json(const ConversationView& v);
 

@@ -70,6 +70,30 @@ struct Reaction {
   bool me = false;  // whether the viewer is among those who reacted
 };
 
+// A file attached to a message: the files module's object as it was when posted (its bytes
+// never change, so the copy stays true).
+struct Attachment {
+  std::string id;
+  std::string name;
+  std::int64_t size = 0;
+  std::string content_type;
+  std::string sha256;
+  int width = 0;  // images only; 0 otherwise
+  int height = 0;
+  bool has_thumbnail = false;
+  std::string created_by;
+  Millis created_at = 0;
+};
+
+// A link in the text, unfurled in the background (title, description, image of the page).
+struct LinkPreview {
+  std::string url;
+  std::string title;
+  std::string description;
+  std::string image_url;  // "" when the page names none
+  std::string site_name;
+};
+
 struct Message {
   std::string id;
   std::string conversation_id;
@@ -80,6 +104,8 @@ struct Message {
   std::optional<std::string> thread_root_id;
   std::int64_t reply_count = 0;
   std::vector<Reaction> reactions;
+  std::vector<Attachment> attachments;
+  std::vector<LinkPreview> previews;
   Millis created_at = 0;
   std::optional<Millis> edited_at;
   bool deleted = false;
@@ -92,8 +118,17 @@ struct NewMessage {
   std::string text;
   std::string client_msg_id;
   std::optional<std::string> thread_root_id;
+  std::vector<Attachment> attachments;
   Millis created_at = 0;
 };
+
+// How every store adapter keeps a message's attachments and previews: one JSON text column
+// each, "" for none. Decoding is lenient (a row it cannot read decodes as none) because the
+// column is only ever written by encode.
+std::string encode_attachments(const std::vector<Attachment>& a);
+std::vector<Attachment> decode_attachments(std::string_view text);
+std::string encode_previews(const std::vector<LinkPreview>& p);
+std::vector<LinkPreview> decode_previews(std::string_view text);
 
 struct Appended {
   Message message;
@@ -110,6 +145,7 @@ inline Appended appended_as(const NewMessage& m, std::int64_t seq) {
   msg.text = m.text;
   msg.client_msg_id = m.client_msg_id;
   msg.thread_root_id = m.thread_root_id;
+  msg.attachments = m.attachments;
   msg.created_at = m.created_at;
   return {std::move(msg), true};
 }
@@ -210,8 +246,12 @@ class MessagingStore {
                                       const std::string& viewer) = 0;
   virtual Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq,
                                       int limit, const std::string& viewer) = 0;
+  // Also clears the previews: they were of the old text.
   virtual Result<Message> edit(const std::string& id, const std::string& text,
                                Millis edited_at) = 0;
+  // Replaces the link previews of a live message; failed_precondition once it is deleted.
+  virtual Result<Message> set_previews(const std::string& id,
+                                       const std::vector<LinkPreview>& previews) = 0;
   // Makes the message a tombstone; the bool is false when it already was one.
   virtual Result<std::pair<Message, bool>> remove_message(const std::string& id) = 0;
   // True when something changed. failed_precondition when the message has max_distinct

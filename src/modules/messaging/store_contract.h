@@ -123,6 +123,54 @@ TEST_P(MessagingStoreContract, RepeatedClientMsgIdReturnsTheOriginal) {
   EXPECT_EQ(other->message.seq, 2);
 }
 
+TEST_P(MessagingStoreContract, AttachmentsAndPreviewsAreKeptWithTheMessage) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  auto m = msg("M1", "C1", "U1", "x", "see https://example.org");
+  Attachment f;
+  f.id = "F1";
+  f.name = "caf\xC3\xA9 \"plan\".pdf";
+  f.size = 5'000'000'000;  // past 32 bits
+  f.content_type = "application/pdf";
+  f.sha256 = std::string(64, 'a');
+  f.created_by = "U1";
+  f.created_at = 1234;
+  Attachment img = f;
+  img.id = "F2";
+  img.content_type = "image/png";
+  img.width = 640;
+  img.height = 480;
+  img.has_thumbnail = true;
+  m.attachments = {f, img};
+  ASSERT_TRUE(store->append(m));
+  auto got = store->get_message("M1", "U1");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->attachments.size(), 2u);
+  EXPECT_EQ(got->attachments[0].name, f.name);
+  EXPECT_EQ(got->attachments[0].size, f.size);
+  EXPECT_EQ(got->attachments[1].width, 640);
+  EXPECT_TRUE(got->attachments[1].has_thumbnail);
+  EXPECT_TRUE(got->previews.empty());
+
+  auto set = store->set_previews("M1", {{"https://example.org", "Example", "A page", "", "Ex"}});
+  ASSERT_TRUE(set);
+  ASSERT_EQ(set->previews.size(), 1u);
+  EXPECT_EQ(set->previews[0].title, "Example");
+  auto page = store->history("C1", HistoryQuery{}, "U1");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->messages.size(), 1u);
+  EXPECT_EQ(page->messages[0].previews.size(), 1u);
+  EXPECT_EQ(page->messages[0].attachments.size(), 2u);
+
+  // An edit changes the text the previews were of: they go.
+  auto edited = store->edit("M1", "no links now", 3000);
+  ASSERT_TRUE(edited);
+  EXPECT_TRUE(edited->previews.empty());
+  EXPECT_EQ(edited->attachments.size(), 2u);
+  ASSERT_TRUE(store->remove_message("M1"));
+  EXPECT_EQ(store->set_previews("M1", {}).error().code, Errc::failed_precondition);
+  EXPECT_EQ(store->set_previews("nope", {}).error().code, Errc::not_found);
+}
+
 TEST_P(MessagingStoreContract, AppendByANonMemberInsertsNothing) {
   ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
                                          {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
