@@ -14,6 +14,7 @@
 //  - The multipart calls s3rver lacks or gets wrong: ListParts and AbortMultipartUpload (it
 //    answers 405), and NoSuchUpload for parts or completions of an unknown upload (it creates
 //    the upload on the fly, or fails with a 500).
+//  - 416 for a Range on an empty object, as S3 answers.
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
@@ -136,7 +137,27 @@ function uploadDir(ctx) {
   return { dir: d, id, bucket: m[1], key };
 }
 
-async function multipartShims(ctx, next) {
+// s3rver answers a Range on an empty object with 206, "Content-Length: 1" and no byte, and the
+// client waits for that byte until the connection closes. S3 answers 416.
+function emptyObjectRange(ctx) {
+  const m = /^\/([^/]+)\/([^?]+)$/.exec(ctx.path);
+  if (ctx.method !== 'GET' || !ctx.headers.range || !m) return;
+  let size;
+  try {
+    size = fs.statSync(server.store.getResourcePath(m[1], decodeURIComponent(m[2]), 'object')).size;
+  } catch (err) {
+    return;
+  }
+  if (size === 0) {
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+      RangeRequested: ctx.headers.range,
+      ActualObjectSize: 0,
+    });
+  }
+}
+
+async function shims(ctx, next) {
+  emptyObjectRange(ctx);
   const upload = uploadDir(ctx);
   if (!upload) return next();
   if (ctx.method === 'DELETE') {
@@ -186,7 +207,7 @@ server.middleware.splice(2, 0, async (ctx, next) => {
     console.error(`${new Date().toISOString()} ${ctx.method} ${ctx.url}: ${err.code}`);
     throw err;
   }
-  return multipartShims(ctx, next);
+  return shims(ctx, next);
 });
 
 server.run().then(
