@@ -92,6 +92,10 @@ start() {
 
 stop() {
   [ -e "$dir" ] || return 0
+  if [ ! -e "$marker" ] && [ -z "$(ls -A "$dir")" ]; then
+    rmdir "$dir"  # an empty folder made for a server that was never started
+    return
+  fi
   if [ ! -e "$marker" ]; then
     say "$dir was not made by this script; not removing it"
     exit 1
