@@ -9,8 +9,8 @@
 // s3rver 3.7.1 alone is not strict enough to prove a client right, so this adds, in front of it:
 //  - Signature Version 4 checking: s3rver only looks the access key up and accepts any V4
 //    signature. Here every request must carry a header signature that matches the one computed
-//    with the secret key (SignatureDoesNotMatch otherwise), as AWS S3 does. The payload is not
-//    hashed again: x-amz-content-sha256 is checked as a signed header (which it must be).
+//    with the secret key (SignatureDoesNotMatch otherwise), and a body whose SHA-256 is the
+//    signed x-amz-content-sha256 (XAmzContentSHA256Mismatch otherwise), as AWS S3 checks.
 //  - The multipart calls s3rver lacks or gets wrong: ListParts and AbortMultipartUpload (it
 //    answers 405), and NoSuchUpload for parts or completions of an unknown upload (it creates
 //    the upload on the fly, or fails with a 500).
@@ -18,6 +18,7 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { Readable } = require('stream');
 const S3rver = require('s3rver');
 const AWSAccount = require('s3rver/lib/models/account');
 const S3Error = require('s3rver/lib/models/error');
@@ -112,9 +113,33 @@ function verifySignature(ctx) {
   }
 }
 
+// Reads the whole body (test bodies are a part, 8 MiB, at most), checks it against the signed
+// hash, and hands s3rver, which reads ctx.req as a stream, a stream of the same bytes.
+async function verifyPayload(ctx) {
+  const declared = ctx.req.headers['x-amz-content-sha256'];
+  if (declared === 'UNSIGNED-PAYLOAD') return;
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  const body = Buffer.concat(chunks);
+  const actual = sha256(body);
+  if (actual !== declared) {
+    const err = new S3Error(
+      'XAmzContentSHA256Mismatch',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      { ClientComputedContentSHA256: declared, S3ComputedContentSHA256: actual },
+    );
+    // s3rver's table of statuses lacks this code; S3 answers 400.
+    err.status = 400;
+    err.expose = true;
+    throw err;
+  }
+  const { headers, method, url } = ctx.request.req;
+  ctx.req = Object.assign(Readable.from([body]), { headers, method, url });
+}
+
 // /BUCKET/KEY?uploadId=ID: where s3rver keeps that upload's parts, if it is one of KEY's.
 function uploadDir(ctx) {
-  const url = new URL(ctx.req.url, 'http://localhost');
+  const url = new URL(ctx.request.req.url, 'http://localhost');
   const id = url.searchParams.get('uploadId');
   const m = /^\/([^/]+)\/(.+)$/.exec(url.pathname);
   if (id === null || !m) return null;
@@ -203,6 +228,7 @@ const server = new S3rver({
 server.middleware.splice(2, 0, async (ctx, next) => {
   try {
     verifySignature(ctx);
+    await verifyPayload(ctx);
   } catch (err) {
     console.error(`${new Date().toISOString()} ${ctx.method} ${ctx.url}: ${err.code}`);
     throw err;
