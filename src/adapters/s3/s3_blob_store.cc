@@ -160,7 +160,7 @@ struct Call {
 struct Reply {
   long status = 0;
   std::string body;
-  std::uint64_t content_length = 0;  // of the object for HEAD
+  std::optional<std::uint64_t> content_length;  // when the answer said it (HEAD: the object's)
 };
 
 class S3BlobStore::Client {
@@ -195,14 +195,18 @@ class S3BlobStore::Client {
     for (const auto& [name, value] : req.headers)
       list = curl_slist_append(list, (name + ": " + value).c_str());
     list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
-    // curl would add these to a body it sends; S3 would then see headers that are not signed,
-    // and wait a round trip for 100-continue.
+    // With a body, curl would add "Expect: 100-continue" (a round trip of waiting) and a form
+    // Content-Type; empty values keep both out.
     list = curl_slist_append(list, "Expect:");
     if (std::none_of(call.headers.begin(), call.headers.end(),
                      [](const auto& h) { return h.first == "content-type"; }))
       list = curl_slist_append(list, "Content-Type:");
 
     CURL* h = take();
+    if (!h) {
+      curl_slist_free_all(list);
+      return fail(Errc::unavailable, "S3: no curl handle (out of memory)");
+    }
     Reply reply;
     char error[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
@@ -234,8 +238,9 @@ class S3BlobStore::Client {
       return fail(Errc::unavailable, "S3 at " + config_.endpoint + ": " + why);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-    curl_off_t length = 0;
-    if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0)
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+        length >= 0)
       reply.content_length = static_cast<std::uint64_t>(length);
     give(h, true);
     return reply;
@@ -459,7 +464,9 @@ Result<std::uint64_t> S3BlobStore::size(const std::string& key) {
   auto r = client_->send({"HEAD", key, {}, {}, {}});
   if (!r) return fail(r.error());
   if (r->status != 200) return fail(client_->error(*r, "size of " + key));
-  return r->content_length;
+  if (!r->content_length)
+    return fail(Errc::unavailable, "S3 size of " + key + ": no Content-Length in the answer");
+  return *r->content_length;
 }
 
 Result<void> S3BlobStore::remove(const std::string& key) {

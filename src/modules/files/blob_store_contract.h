@@ -162,6 +162,11 @@ TEST_P(BlobStoreContract, InvalidKeysAreRefused) {
                              "a\\b",
                              std::string("a\0b", 3),
                              std::string(201, 'a')};
+  // A real handle, so that only the key is wrong.
+  auto good = key("good");
+  auto begun = store->begin_upload(good);
+  ASSERT_TRUE(begun) << begun.error().message;
+  const std::string handle = *begun;
   for (const auto& k : bad) {
     SCOPED_TRACE("key '" + k + "'");
     EXPECT_EQ(store->put(k, "x", "text/plain").error().code, Errc::invalid_argument);
@@ -169,7 +174,11 @@ TEST_P(BlobStoreContract, InvalidKeysAreRefused) {
     EXPECT_EQ(store->size(k).error().code, Errc::invalid_argument);
     EXPECT_EQ(store->remove(k).error().code, Errc::invalid_argument);
     EXPECT_EQ(store->begin_upload(k).error().code, Errc::invalid_argument);
+    EXPECT_EQ(store->put_part(k, handle, 1, "x").error().code, Errc::invalid_argument);
+    EXPECT_EQ(store->complete_upload(k, handle, 1).error().code, Errc::invalid_argument);
+    EXPECT_EQ(store->abort_upload(k, handle).error().code, Errc::invalid_argument);
   }
+  EXPECT_TRUE(store->abort_upload(good, handle));
   EXPECT_TRUE(store->put(key(std::string(200 - 26, 'a')), "x", "text/plain"))
       << "200 bytes is the longest key (the prefix above is 26)";
 }
