@@ -1,12 +1,14 @@
 // The contract every BlobStore implementation must pass. An adapter's test instantiates it with
 // a factory that hands out a store ready for use:
+//   using files::BlobStoreContract;  // the macro wants the suite's bare name
 //   INSTANTIATE_TEST_SUITE_P(Local, BlobStoreContract,
 //                            testing::Values(files::BlobStoreFactory(&make_store)));
+// A factory whose backend is not there may GTEST_SKIP() and return nullptr: the test is skipped.
 //
 // Every key a test writes starts with a prefix of its own (random per test), so that stores
 // shared by tests running in parallel (one bucket on one server) cannot mix up their objects.
 // Each test removes what it wrote. Parts are files::kUploadPartBytes (8 MiB) long, so the whole
-// suite moves about 150 MiB through the store.
+// suite moves about 90 MiB through the store.
 #pragma once
 
 #include <gtest/gtest.h>
