@@ -29,12 +29,14 @@ web:
 run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
-# A throw-away Redis (scripts/redis.sh) and a throw-away PostgreSQL (scripts/postgres.sh, fsync
-# off) on loopback for the `db` tests, stopped however ctest ends. Where one is not installed its
-# tests skip; a PARLEY_TEST_REDIS_URL or PARLEY_TEST_POSTGRES_URL already set is used instead.
+# A throw-away Redis (scripts/redis.sh), a throw-away PostgreSQL (scripts/postgres.sh, fsync
+# off) and a throw-away s3rver (scripts/s3.sh, with its key pair) on loopback for the `db` tests,
+# stopped however ctest ends. Where one is not installed its tests skip; a PARLEY_TEST_REDIS_URL,
+# PARLEY_TEST_POSTGRES_URL or PARLEY_TEST_S3_URL already set is used instead.
 test: build
 	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
-	  redis=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"' EXIT INT TERM; \
+	  s3="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-s3-test.XXXXXX")"; \
+	  redis=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
 	  if [ -z "$$PARLEY_TEST_REDIS_URL" ]; then redis=1; \
 	    PARLEY_TEST_REDIS_URL="$$($(CURDIR)/scripts/redis.sh start || true)"; fi; \
 	  export PARLEY_TEST_REDIS_URL; \
@@ -44,6 +46,12 @@ test: build
 	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
 	  fi; \
 	  export PARLEY_TEST_POSTGRES_URL; \
+	  if [ -z "$$PARLEY_TEST_S3_URL" ]; then \
+	    $(CURDIR)/scripts/s3.sh start "$$s3" >/dev/null; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: node is not installed: the S3 server tests are skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; \
+	    else eval "$$($(CURDIR)/scripts/s3.sh env "$$s3")"; fi; \
+	  fi; \
 	  cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 	@$(MAKE) --no-print-directory web-test
 

@@ -11,9 +11,11 @@ PACKAGES=(
   curl chromium
   postgresql-15 libpq-dev  # the server carries contrib (pg_trgm) on Debian 12
   redis-server libhiredis-dev nginx
+  libcurl4-openssl-dev  # the S3 blob store's HTTP client
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
-# there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests.
+# there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
+# tests' s3rver (scripts/s3.sh) runs on the same node.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 # `make fuzz` also needs clang and its libFuzzer/sanitizer runtimes.
 [ "${1:-}" = "--fuzz" ] && PACKAGES+=(clang-14 libclang-rt-14-dev)
