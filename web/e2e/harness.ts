@@ -31,8 +31,16 @@ function rateLimits(bin: string): string {
     .join(',');
 }
 
+/** Options of the server's help text (flags a binary does not know are left out). */
+function helpText(bin: string): string {
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+  return `${help.stdout ?? ''}${help.stderr ?? ''}`;
+}
+
 export class Server {
   proc: ChildProcess | null = null;
+  /** Extra command-line arguments (e.g. `--max-file-bytes`), appended to the defaults. */
+  extraArgs: string[] = [];
   port = 0;
   output = '';
   readonly dataDir = mkdtempSync(join(tmpdir(), 'parley-e2e-'));
@@ -54,6 +62,10 @@ export class Server {
       '--rate-limits',
       rateLimits(bin),
     ];
+    // Link previews fetch pages the tests serve on loopback, which the outbound rule refuses
+    // unless allowed (API-EXTENSIONS: "Outbound requests").
+    if (helpText(bin).includes('outbound-allow')) args.push('--outbound-allow', '127.0.0.0/8');
+    args.push(...this.extraArgs);
     // PARLEY_* variables configure the server: pass none of ours (PARLEY_BIN) through.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PARLEY_')));
     const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });

@@ -186,15 +186,22 @@ async function start(composerKey: string, p: PendingFile, source: File) {
 function waitAndResume(key: string) {
   const r = running.get(key);
   if (!r || r.aborted) return;
+  let waited = 0;
   const go = () => {
     window.removeEventListener('online', go);
     clearTimeout(r.resumeTimer);
     if (r.aborted || !r.upload) return;
     r.upload.start();
   };
+  // Back online (the event), or checked every 2 s: `online` does not fire when only the
+  // server went away, and a server that is down gets a try every 5 s or so.
+  const poll = () => {
+    waited += 2000;
+    if (navigator.onLine !== false && waited >= 4000) go();
+    else r.resumeTimer = setTimeout(poll, 2000);
+  };
   window.addEventListener('online', go);
-  // Also try again now and then: `online` does not fire when only the server went away.
-  r.resumeTimer = setTimeout(go, navigator.onLine === false ? 30_000 : 4000);
+  r.resumeTimer = setTimeout(poll, 2000);
 }
 
 async function finish(composerKey: string, p: PendingFile, upload: Upload, fileId: string | null) {

@@ -290,6 +290,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           ))}
         </ul>
       )}
+      {files.length > 0 && <AttachmentTray composerKey={key} files={files} />}
       <div class="format-bar" role="toolbar" aria-label="Formatting">
         {(
           [
@@ -308,7 +309,6 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           </button>
         ))}
       </div>
-      {files.length > 0 && <AttachmentTray composerKey={key} files={files} />}
       <textarea
         ref={ref}
         aria-label={props.label}
