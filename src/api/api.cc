@@ -15,8 +15,6 @@ net::Handler respond(ResultHandler h) {
   };
 }
 
-namespace {
-
 // The bearer token's principal; every authenticated change is also limited here, so a new route
 // cannot forget it.
 Result<auth::Principal> authorise(Context& ctx, const net::Request& req) {
@@ -29,8 +27,6 @@ Result<auth::Principal> authorise(Context& ctx, const net::Request& req) {
       return fail(rl.error());
   return p;
 }
-
-}  // namespace
 
 net::Handler authed(Context& ctx, AuthedHandler h) {
   return respond([&ctx, h = std::move(h)](net::Request& req) -> Result<net::Response> {
@@ -91,6 +87,7 @@ void Api::register_routes(net::Router& router) {
   add_user_routes(router, impl_->ctx);
   add_conversation_routes(router, impl_->ctx);
   add_message_routes(router, impl_->ctx);
+  add_file_routes(router, impl_->ctx);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
     log::error("web app not served", {{"reason", n.error().message}});
   else if (*n)

@@ -14,8 +14,10 @@
 #include "core/clock.h"
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
+#include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
+#include "modules/previews/previews.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
 #include "modules/users/users.h"
@@ -64,9 +66,14 @@ struct Services {
   search::SearchService& search;
   presence::PresenceService& presence;
   ratelimit::RateLimiter& limiter;
+  files::FileService& files;
   Bus& bus;
   WorkerPool& pool;
   const Clock& clock;
+  // Link previews: fetched on their own pool, so slow sites never hold the request workers.
+  // Both null: no previews.
+  previews::PreviewService* previews = nullptr;
+  WorkerPool* preview_pool = nullptr;
 };
 
 class Api {

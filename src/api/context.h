@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "api/api.h"
+#include "frames.h"
 #include "http_support.h"
 
 namespace parley::api {
@@ -17,6 +18,9 @@ struct Context {
 using ResultHandler = std::function<Result<net::Response>(net::Request&)>;
 using AuthedHandler = std::function<Result<net::Response>(net::Request&, const auth::Principal&)>;
 
+// The bearer token's principal, and for a change the mutation limit: what every authenticated
+// route goes through (authed() for most; streaming routes call it themselves).
+Result<auth::Principal> authorise(Context& ctx, const net::Request& req);
 // Turns a Result-returning handler into a net::Handler: errors go through the error table.
 net::Handler respond(ResultHandler h);
 // The same, after authenticating the bearer token (and, for a change, the mutation limit).
@@ -31,8 +35,14 @@ void add_ops_routes(net::Router& r, Context& ctx);
 void add_auth_routes(net::Router& r, Context& ctx);
 void add_user_routes(net::Router& r, Context& ctx);
 void add_conversation_routes(net::Router& r, Context& ctx);
-// The per-user message limit, shared by the HTTP route and the WebSocket "send" frame.
-Result<void> limit_sends(Context& ctx, const std::string& user_id);
+// The send path of both transports (the HTTP route and the WebSocket "send" frame), on a worker
+// thread: the per-user message limit, the attachments resolved by the files module, the append
+// (done gets it once durable, from any thread), then link previews in the background.
+void send_message(Context& ctx, const std::string& user_id, Send in,
+                  messaging::MessagingService::SendDone done);
+// Fills a message's link previews in the background (after a send or an edit).
+void preview_links(Context& ctx, const messaging::Message& m);
 void add_message_routes(net::Router& r, Context& ctx);
+void add_file_routes(net::Router& r, Context& ctx);
 
 }  // namespace parley::api

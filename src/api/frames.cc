@@ -11,20 +11,36 @@ tl::unexpected<FrameError> frame_error(Error e, boost::json::value req = nullptr
 
 }  // namespace
 
-Result<messaging::SendRequest> parse_send(const boost::json::object& body,
-                                          std::string conversation_id) {
-  messaging::SendRequest in;
+Result<Send> parse_send(const boost::json::object& body, std::string conversation_id) {
+  Send out;
+  auto& in = out.request;
   in.conversation_id = std::move(conversation_id);
-  auto text = json::required_string(body, "text");
-  if (!text) return fail(text.error());
-  in.text = std::move(*text);
+  if (auto it = body.find("attachments"); it != body.end() && !it->value().is_null()) {
+    if (!it->value().is_array())
+      return fail(Errc::malformed, "attachments must be an array of file ids", "attachments");
+    const auto& ids = it->value().get_array();
+    // Checked again by the messaging module; here so a huge array is not walked.
+    if (ids.size() > kMaxAttachments)
+      return fail(Errc::invalid_argument,
+                  "at most " + std::to_string(kMaxAttachments) + " attachments", "attachments");
+    for (const auto& id : ids) {
+      if (!id.is_string())
+        return fail(Errc::malformed, "attachments must be an array of file ids", "attachments");
+      out.attachment_ids.emplace_back(id.get_string());
+    }
+  }
+  if (out.attachment_ids.empty() || body.contains("text")) {
+    auto text = json::required_string(body, "text");
+    if (!text) return fail(text.error());
+    in.text = std::move(*text);
+  }
   auto cmid = json::required_string(body, "client_msg_id");
   if (!cmid) return fail(cmid.error());
   in.client_msg_id = std::move(*cmid);
   auto root = json::optional_string(body, "thread_root_id");
   if (!root) return fail(root.error());
   in.thread_root_id = std::move(*root);
-  return in;
+  return out;
 }
 
 tl::expected<ClientFrame, FrameError> parse_client_frame(std::string_view text) {

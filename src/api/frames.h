@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <tl/expected.hpp>
 
 #include "core/result.h"
@@ -16,10 +17,18 @@
 
 namespace parley::api {
 
-// text, client_msg_id and thread_root_id? of a send; malformed (naming the field) when one is
-// missing or of the wrong type. Values are checked by the messaging module.
-Result<messaging::SendRequest> parse_send(const boost::json::object& body,
-                                          std::string conversation_id);
+// A send as a client wrote it: the attachments are file ids, which the files module resolves.
+struct Send {
+  messaging::SendRequest request;
+  std::vector<std::string> attachment_ids;
+};
+
+// text, client_msg_id, thread_root_id? and attachments? of a send; malformed (naming the field)
+// when one is missing or of the wrong type. text may be left out when there are attachments.
+// Values are checked by the messaging and files modules.
+Result<Send> parse_send(const boost::json::object& body, std::string conversation_id);
+
+inline constexpr std::size_t kMaxAttachments = 10;
 
 // The longest req echoed in answers: a client cannot make the server queue copies of a large
 // value.
@@ -30,7 +39,7 @@ struct ClientFrame {
   Type type = Type::ping;
   boost::json::value req;          // null when absent: a string of <= kMaxReqBytes or an integer
   std::string token;               // hello
-  messaging::SendRequest send;     // send
+  Send send;                       // send
   std::string conversation_id;     // typing, read
   std::int64_t seq = 0;            // read
 };

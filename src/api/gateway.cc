@@ -135,7 +135,7 @@ class GatewaySession final : public net::WsSession {
     if (sends_.size() >= kMaxQueuedSends || queued_send_bytes_ >= kMaxQueuedSendBytes)
       return conn_->send(error_frame(
           f.req, {Errc::resource_exhausted, "too many sends waiting: wait for acks", {}, 1}));
-    queued_send_bytes_ += f.send.text.size();
+    queued_send_bytes_ += f.send.request.text.size();
     sends_.push_back(std::move(f));
     if (!submitting_) submit_next_send();
   }
@@ -145,7 +145,7 @@ class GatewaySession final : public net::WsSession {
     if (!submitting_) return;
     ClientFrame f = std::move(sends_.front());
     sends_.pop_front();
-    queued_send_bytes_ -= f.send.text.size();
+    queued_send_bytes_ -= f.send.request.text.size();
     auto req = f.req;
     auto submitted = ctx_.s.pool.try_submit(
         [this, &ctx = ctx_, conn = conn_, user = state_->principal.user_id, f = std::move(f)] {
@@ -156,10 +156,7 @@ class GatewaySession final : public net::WsSession {
             if (!req.is_null()) ack["req"] = req;
             conn->send(json_frame(ack));
           };
-          if (auto rl = limit_sends(ctx, user); !rl)
-            answer(fail(rl.error()));
-          else
-            ctx.s.messaging.send_async(user, f.send, answer);
+          send_message(ctx, user, std::move(f.send), answer);
           // Queued (or refused): the next send of this connection may go. Runs only while the
           // connection is open, so this session still exists.
           conn->post([this] { submit_next_send(); });

@@ -29,6 +29,8 @@ WireError wire_error(const Error& e) {
     case Errc::too_large:
       return {413, "payload_too_large"};
     case Errc::resource_exhausted:
+      // A storage quota is not a rate: retrying later does not help (API-EXTENSIONS "Files").
+      if (e.field == "quota") return {413, "quota_exceeded"};
       return {429, "rate_limited"};
     case Errc::unavailable:
       return {503, "unavailable"};
@@ -45,7 +47,7 @@ std::string_view wire_message(const Error& e) {
 net::Response error_response(const Error& e) {
   auto w = wire_error(e);
   auto r = net::error_response(w.status, w.code, wire_message(e), e.field);
-  if (e.code == Errc::resource_exhausted)
+  if (w.status == 429)
     r.headers.push_back({"Retry-After", std::to_string(std::max(1, e.retry_after_s))});
   if (w.status == 401) r.headers.push_back({"WWW-Authenticate", "Bearer"});
   return r;

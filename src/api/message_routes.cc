@@ -1,6 +1,7 @@
 // Messages, threads, reactions, read state, pins and search (API.md "Messages").
 #include "context.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "frames.h"
 
 namespace parley::api {
@@ -18,9 +19,38 @@ std::string id_param(const net::Request& req, std::string_view name = "id") {
 
 }  // namespace
 
-Result<void> limit_sends(Context& ctx, const std::string& user_id) {
-  return rate_limit(ctx.s.limiter,
-                    {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
+// Best effort, in the background: a full pool or a site that does not answer leaves the
+// message without previews.
+void preview_links(Context& ctx, const messaging::Message& m) {
+  if (!ctx.s.previews || !ctx.s.preview_pool || m.text.find("http") == std::string::npos) return;
+  ctx.s.preview_pool->try_submit([&ctx, id = m.id, text = m.text] {
+    auto found = ctx.s.previews->previews_for(text);
+    if (!found || found->empty()) return;
+    std::vector<messaging::LinkPreview> previews;
+    for (auto& p : *found)
+      previews.push_back({std::move(p.url), std::move(p.title), std::move(p.description),
+                          p.image_url.value_or(""), p.site_name.value_or("")});
+    if (auto set = ctx.s.messaging.set_previews(id, previews); !set)
+      log::info("previews not set", {{"message_id", id}, {"error", set.error().message}});
+  });
+}
+
+void send_message(Context& ctx, const std::string& user_id, Send in,
+                  messaging::MessagingService::SendDone done) {
+  if (auto rl = rate_limit(ctx.s.limiter,
+                           {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
+      !rl)
+    return done(fail(rl.error()));
+  if (!in.attachment_ids.empty()) {
+    auto files = ctx.s.files.attach(user_id, in.request.conversation_id, in.attachment_ids);
+    if (!files) return done(fail(files.error()));
+    in.request.attachments = std::move(*files);
+  }
+  ctx.s.messaging.send_async(user_id, in.request,
+                             [&ctx, done = std::move(done)](Result<messaging::Appended> sent) {
+                               if (sent && sent->created) preview_links(ctx, sent->message);
+                               done(std::move(sent));
+                             });
 }
 
 void add_message_routes(net::Router& r, Context& ctx) {
@@ -32,9 +62,8 @@ void add_message_routes(net::Router& r, Context& ctx) {
                 if (!body) return done(fail(body.error()));
                 auto in = parse_send(*body, id_param(req));
                 if (!in) return done(fail(in.error()));
-                if (auto rl = limit_sends(ctx, p.user_id); !rl) return done(fail(rl.error()));
-                ctx.s.messaging.send_async(
-                    p.user_id, *in,
+                send_message(
+                    ctx, p.user_id, std::move(*in),
                     [done = std::move(done)](Result<messaging::Appended> sent) {
                       if (!sent) return done(fail(sent.error()));
                       done(json_response(sent->created ? 201 : 200,
@@ -71,6 +100,7 @@ void add_message_routes(net::Router& r, Context& ctx) {
           if (!text) return fail(text.error());
           auto m = ctx.s.messaging.edit(p.user_id, id_param(req), *text);
           if (!m) return fail(m.error());
+          preview_links(ctx, *m);
           return json_response(200, messaging::to_json(*m));
         }));
 
