@@ -83,7 +83,8 @@ Result<Origin> check_url(const std::string& url) {
 }
 
 bool header_value_safe(std::string_view s) {
-  return s.find_first_of("\r\n") == std::string_view::npos && s.find('\0') == std::string_view::npos;
+  return s.find_first_of("\r\n") == std::string_view::npos &&
+         s.find('\0') == std::string_view::npos;
 }
 
 bool is_credential_header(std::string_view name) {
@@ -186,9 +187,9 @@ class CurlFetcher final : public outbound::HttpFetcher {
  public:
   explicit CurlFetcher(CurlFetcherOptions options) : options_(std::move(options)) {
     for (const auto& r : options_.resolve)
-      resolve_lines_.push_back(r.host + ":" + std::to_string(r.port) + ":" +
-                               (r.address.find(':') != std::string::npos ? "[" + r.address + "]"
-                                                                         : r.address));
+      resolve_lines_.push_back(
+          r.host + ":" + std::to_string(r.port) + ":" +
+          (r.address.find(':') != std::string::npos ? "[" + r.address + "]" : r.address));
   }
 
   Result<FetchResponse> fetch(const FetchRequest& request) override {
@@ -297,7 +298,7 @@ class CurlFetcher final : public outbound::HttpFetcher {
       return fail(Errc::too_large, "response headers too large");
     } else if (rc != CURLE_OK) {
       return fail(Errc::unavailable, rc == CURLE_OPERATION_TIMEDOUT ? std::string("timed out")
-                                     : *error ? std::string(error)
+                                     : *error                       ? std::string(error)
                                               : std::string(curl_easy_strerror(rc)));
     }
 

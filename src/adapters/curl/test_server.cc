@@ -49,8 +49,7 @@ std::string http_response(int status, const std::string& content_type, const std
   return r + body;
 }
 
-std::string redirect_to(int status, const std::string& location,
-                        const std::string& extra_headers) {
+std::string redirect_to(int status, const std::string& location, const std::string& extra_headers) {
   return http_response(status, "", "", "Location: " + location + "\r\n" + extra_headers);
 }
 

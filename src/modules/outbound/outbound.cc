@@ -55,18 +55,18 @@ const std::vector<Cidr>& refused_v4() {
 
 const std::vector<Cidr>& refused_v6() {
   static const std::vector<Cidr> table = parse_table({
-      "::/96",          // IPv4-compatible (deprecated); :: and ::1 included
-      "64:ff9b:1::/48", // local-use NAT64
-      "100::/64",       // discard-only
-      "2001:2::/48",    // benchmarking
-      "2001:10::/28",   // ORCHID (deprecated)
-      "2001:db8::/32",  // documentation
-      "3fff::/20",      // documentation
-      "5f00::/16",      // SRv6 segment identifiers
-      "fc00::/7",       // unique local
-      "fe80::/10",      // link-local
-      "fec0::/10",      // site-local (deprecated)
-      "ff00::/8",       // multicast
+      "::/96",           // IPv4-compatible (deprecated); :: and ::1 included
+      "64:ff9b:1::/48",  // local-use NAT64
+      "100::/64",        // discard-only
+      "2001:2::/48",     // benchmarking
+      "2001:10::/28",    // ORCHID (deprecated)
+      "2001:db8::/32",   // documentation
+      "3fff::/20",       // documentation
+      "5f00::/16",       // SRv6 segment identifiers
+      "fc00::/7",        // unique local
+      "fe80::/10",       // link-local
+      "fec0::/10",       // site-local (deprecated)
+      "ff00::/8",        // multicast
   });
   return table;
 }

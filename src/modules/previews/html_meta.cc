@@ -54,11 +54,11 @@ constexpr std::uint32_t kReplacement = 0xFFFD;
 // a plain space, which is what a preview shows anyway.
 std::uint32_t named_entity(std::string_view name) {
   static const std::map<std::string_view, std::uint32_t> table = {
-      {"amp", '&'},      {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
-      {"apos", '\''},    {"nbsp", ' '},      {"ndash", 0x2013},  {"mdash", 0x2014},
-      {"hellip", 0x2026}, {"lsquo", 0x2018}, {"rsquo", 0x2019},  {"ldquo", 0x201C},
-      {"rdquo", 0x201D}, {"laquo", 0x00AB},  {"raquo", 0x00BB},  {"middot", 0x00B7},
-      {"bull", 0x2022},  {"copy", 0x00A9},   {"reg", 0x00AE},    {"trade", 0x2122},
+      {"amp", '&'},       {"lt", '<'},       {"gt", '>'},       {"quot", '"'},
+      {"apos", '\''},     {"nbsp", ' '},     {"ndash", 0x2013}, {"mdash", 0x2014},
+      {"hellip", 0x2026}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
+      {"rdquo", 0x201D},  {"laquo", 0x00AB}, {"raquo", 0x00BB}, {"middot", 0x00B7},
+      {"bull", 0x2022},   {"copy", 0x00A9},  {"reg", 0x00AE},   {"trade", 0x2122},
       {"euro", 0x20AC},
   };
   auto it = table.find(name);
@@ -85,8 +85,10 @@ std::string decode_entities(std::string_view s) {
       while (j < s.size() && j - start < 10 &&
              (is_digit(s[j]) || (hex && std::isxdigit(static_cast<unsigned char>(s[j]))))) {
         std::uint32_t d = is_digit(s[j]) ? s[j] - '0' : (lower(s[j]) - 'a' + 10);
-        if (cp > 0x10FFFF) overflow = true;
-        else cp = cp * (hex ? 16 : 10) + d;
+        if (cp > 0x10FFFF)
+          overflow = true;
+        else
+          cp = cp * (hex ? 16 : 10) + d;
         ++j;
       }
       if (j == start) {  // "&#" with no digits: not an entity
@@ -127,16 +129,20 @@ std::string clean_text(std::string_view raw) {
   for (std::size_t i = 0; i < n;) {
     unsigned char c = p[i];
     if (c < 0x80) {
-      if (c <= 0x20 || c == 0x7F) pending_space = true;
-      else emit(s.substr(i, 1));
+      if (c <= 0x20 || c == 0x7F)
+        pending_space = true;
+      else
+        emit(s.substr(i, 1));
       ++i;
       continue;
     }
     std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
     if (len != 0 && i + len <= n && text::is_valid_utf8(s.substr(i, len))) {
       // U+0080..U+009F (C1 controls) are C2 80..C2 9F.
-      if (c == 0xC2 && p[i + 1] < 0xA0) pending_space = true;
-      else emit(s.substr(i, len));
+      if (c == 0xC2 && p[i + 1] < 0xA0)
+        pending_space = true;
+      else
+        emit(s.substr(i, len));
       i += len;
     } else {
       std::string r;
@@ -149,7 +155,7 @@ std::string clean_text(std::string_view raw) {
 }
 
 struct Tag {
-  std::string name;  // lower case
+  std::string name;                                             // lower case
   std::vector<std::pair<std::string, std::string>> attributes;  // names lower case, raw values
   std::string attribute(std::string_view key) const {
     for (const auto& [k, v] : attributes)
@@ -397,8 +403,8 @@ PageMeta parse_html_meta(std::string_view html, std::string_view page_url) {
   if (out.title.empty()) out.title = title;
   out.description = first({"og:description", "twitter:description", "description"});
   out.site_name = first({"og:site_name"});
-  for (const char* k : {"og:image", "og:image:url", "og:image:secure_url", "twitter:image",
-                        "twitter:image:src"}) {
+  for (const char* k :
+       {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}) {
     auto it = meta.find(k);
     if (it == meta.end()) continue;
     if (auto u = resolve_url(base, decode_entities(it->second))) {

@@ -36,7 +36,8 @@ std::string_view trim_url_end(std::string_view url) {
       continue;
     }
     char open = c == ')' ? '(' : c == ']' ? '[' : c == '}' ? '{' : 0;
-    if (open != 0 && std::count(url.begin(), url.end(), open) < std::count(url.begin(), url.end(), c)) {
+    if (open != 0 &&
+        std::count(url.begin(), url.end(), open) < std::count(url.begin(), url.end(), c)) {
       url.remove_suffix(1);
       continue;
     }
@@ -75,7 +76,9 @@ std::vector<std::string> extract_urls(std::string_view text, std::size_t max) {
   std::size_t i = 0;
   while (out.size() < max && i < text.size()) {
     std::string_view rest = text.substr(i);
-    std::size_t scheme = starts_with_ci(rest, "https://") ? 8 : starts_with_ci(rest, "http://") ? 7 : 0;
+    std::size_t scheme = starts_with_ci(rest, "https://")  ? 8
+                         : starts_with_ci(rest, "http://") ? 7
+                                                           : 0;
     if (scheme == 0 || (i > 0 && is_alnum(text[i - 1]))) {
       ++i;
       continue;
@@ -150,9 +153,9 @@ std::optional<LinkPreview> PreviewService::preview(const std::string& url) {
     generation = ++cache_->next_generation;
     cache_->by_age.push_back(url);
     // Until the fetch ends the entry never expires: askers meanwhile wait for this fetch.
-    cache_->entries.emplace(url, Cache::Entry{promise.get_future().share(),
-                                              std::numeric_limits<Millis>::max(), generation,
-                                              std::prev(cache_->by_age.end())});
+    cache_->entries.emplace(
+        url, Cache::Entry{promise.get_future().share(), std::numeric_limits<Millis>::max(),
+                          generation, std::prev(cache_->by_age.end())});
   }
 
   std::optional<LinkPreview> result;
@@ -195,7 +198,8 @@ std::optional<LinkPreview> PreviewService::fetch_uncached(const std::string& url
   p.title = cap_chars(std::move(meta.title), options_.max_title_chars);
   p.description = cap_chars(std::move(meta.description), options_.max_description_chars);
   if (!meta.image_url.empty()) p.image_url = std::move(meta.image_url);
-  if (!meta.site_name.empty()) p.site_name = cap_chars(std::move(meta.site_name), options_.max_title_chars);
+  if (!meta.site_name.empty())
+    p.site_name = cap_chars(std::move(meta.site_name), options_.max_title_chars);
   return p;
 }
 

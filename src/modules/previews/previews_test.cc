@@ -36,9 +36,9 @@ TEST(ExtractUrls, DeduplicatesAndCapsAtThree) {
 }
 
 TEST(ExtractUrls, IgnoresWhatIsNotAUrl) {
-  for (const char* text : {"", "no links here", "ftp://x.org", "https://", "http:///path",
-                           "xhttps://a.org", "mailto:a@b.org", "javascript:alert(1)",
-                           "https://?q", "www.example.com"})
+  for (const char* text :
+       {"", "no links here", "ftp://x.org", "https://", "http:///path", "xhttps://a.org",
+        "mailto:a@b.org", "javascript:alert(1)", "https://?q", "www.example.com"})
     EXPECT_TRUE(extract_urls(text).empty()) << text;
   EXPECT_EQ(extract_urls("x https://a.org\nhttps://b.org\thttps://c.org"),
             (Urls{"https://a.org", "https://b.org", "https://c.org"}));
@@ -72,10 +72,10 @@ TEST(ResolveUrl, FollowsRfc3986) {
 }
 
 TEST(ResolveUrl, OnlyHttpAndHttpsWithAHostAndNoCredentials) {
-  for (const char* ref : {"javascript:alert(1)", "data:image/png;base64,AAAA", "file:///etc/passwd",
-                          "ftp://x.org/i.png", "http://", "https://u:p@x.org/i.png",
-                          "http://x.org/a b.png", "http://x.org/\ti.png", "\\\\evil.org\\i.png",
-                          "JaVaScRiPt:alert(1)"})
+  for (const char* ref :
+       {"javascript:alert(1)", "data:image/png;base64,AAAA", "file:///etc/passwd",
+        "ftp://x.org/i.png", "http://", "https://u:p@x.org/i.png", "http://x.org/a b.png",
+        "http://x.org/\ti.png", "\\\\evil.org\\i.png", "JaVaScRiPt:alert(1)"})
     EXPECT_FALSE(resolve_url("https://page.example/", ref)) << ref;
   EXPECT_EQ(resolve_url("https://page.example/", "HTTP://x.org/i.png").value_or(""),
             "http://x.org/i.png");
@@ -135,19 +135,22 @@ TEST(HtmlMeta, SkipsCommentsScriptsAndStyles) {
 }
 
 TEST(HtmlMeta, ImageUrlsAreResolvedAgainstBaseAndOnlyHttp) {
-  EXPECT_EQ(parse_html_meta(R"(<head><base href="/static/"><meta property="og:image" content="a.png">)",
-                            "https://example.com/page")
-                .image_url,
-            "https://example.com/static/a.png");
+  EXPECT_EQ(
+      parse_html_meta(R"(<head><base href="/static/"><meta property="og:image" content="a.png">)",
+                      "https://example.com/page")
+          .image_url,
+      "https://example.com/static/a.png");
   EXPECT_EQ(parse_html_meta(R"(<meta property="og:image" content="javascript:alert(1)">)",
                             "https://example.com/")
                 .image_url,
             "");
   // A refused og:image falls back to the next candidate.
-  EXPECT_EQ(parse_html_meta(R"(<meta property="og:image" content="data:x"><meta name="twitter:image" content="https://t.example/i.png">)",
-                            "https://example.com/")
-                .image_url,
-            "https://t.example/i.png");
+  EXPECT_EQ(
+      parse_html_meta(
+          R"(<meta property="og:image" content="data:x"><meta name="twitter:image" content="https://t.example/i.png">)",
+          "https://example.com/")
+          .image_url,
+      "https://t.example/i.png");
 }
 
 TEST(HtmlMeta, OutputIsValidUtf8WithoutControlCharacters) {
@@ -194,8 +197,10 @@ class PreviewServiceTest : public ::testing::Test {
                            <meta property="og:image" content="/cover.jpg"></head>)");
     if (req.target == "/long")
       return http_response(200, "text/html",
-                           "<title>" + std::string(400, 'a') + "</title><meta name=description "
-                           "content='" + std::string(999, 'b') + "\u00e9\u00e9'>");
+                           "<title>" + std::string(400, 'a') +
+                               "</title><meta name=description "
+                               "content='" +
+                               std::string(999, 'b') + "\u00e9\u00e9'>");
     if (req.target == "/json") return http_response(200, "application/json", "{\"title\":1}");
     if (req.target == "/empty") return http_response(200, "text/html", "<p>nothing</p>");
     return http_response(404, "text/html", "<title>Not found</title>");
