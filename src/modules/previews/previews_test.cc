@@ -140,7 +140,7 @@ TEST(HtmlMeta, ImageUrlsAreResolvedAgainstBaseAndOnlyHttp) {
                       "https://example.com/page")
           .image_url,
       "https://example.com/static/a.png");
-  EXPECT_EQ(parse_html_meta(R"(<meta property="og:image" content="javascript:alert(1)">)",
+  EXPECT_EQ(parse_html_meta(R"html(<meta property="og:image" content="javascript:alert(1)">)html",
                             "https://example.com/")
                 .image_url,
             "");
