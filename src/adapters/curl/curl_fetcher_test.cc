@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "test_server.h"
@@ -275,6 +277,36 @@ TEST(CurlFetcher, BadRequestsAreInvalidArguments) {
   auto injected = get("http://example.com/");
   injected.headers = {{"X-A", "1\r\nHost: evil"}};
   EXPECT_EQ(f->fetch(injected).error().code, Errc::invalid_argument);
+}
+
+// A proxy resolves names itself, out of the policy's reach: the environment's must be ignored.
+TEST(CurlFetcher, TheEnvironmentsProxyIsIgnored) {
+  TestHttpServer proxy(
+      [](const testing::TestRequest&) { return http_response(200, "text/plain", "proxied"); });
+  std::string address = "http://127.0.0.1:" + std::to_string(proxy.port());
+  for (const char* name : {"http_proxy", "HTTPS_PROXY", "ALL_PROXY"})
+    setenv(name, address.c_str(), 1);
+  auto f = fetcher({"127.0.0.0/8"});
+  expect_refused(*f, "http://10.0.0.1/");
+  expect_refused(*f, "http://169.254.169.254/");
+  EXPECT_TRUE(proxy.requests().empty());
+  for (const char* name : {"http_proxy", "HTTPS_PROXY", "ALL_PROXY"}) unsetenv(name);
+}
+
+TEST(CurlFetcher, ConcurrentFetchesAreIndependent) {
+  TestHttpServer server(
+      [](const testing::TestRequest& req) { return http_response(200, "text/plain", req.target); });
+  auto f = fetcher({"127.0.0.0/8"});
+  std::atomic<int> right{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      std::string path = "/" + std::to_string(i);
+      auto r = f->fetch(get("http://127.0.0.1:" + std::to_string(server.port()) + path));
+      if (r && r->body == path) ++right;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(right.load(), 8);
 }
 
 TEST(CurlFetcher, AnUnknownHostIsUnavailable) {
