@@ -35,6 +35,15 @@ struct ListDeleter {
 using Easy = std::unique_ptr<CURL, EasyDeleter>;
 using List = std::unique_ptr<curl_slist, ListDeleter>;
 
+// curl_slist_append returns the list's head, or null (and leaves the list alone) when out of
+// memory.
+void append(List& list, const std::string& line) {
+  if (curl_slist* head = curl_slist_append(list.get(), line.c_str())) {
+    (void)list.release();
+    list.reset(head);
+  }
+}
+
 struct CurlString {
   char* p = nullptr;
   ~CurlString() { curl_free(p); }
@@ -172,12 +181,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return n;
 }
 
-template <class T>
-void set(CURL* h, CURLoption opt, T value) {
-  // Every option used here exists in the libcurl this is built against; a failure is a bug.
-  [[maybe_unused]] CURLcode rc = curl_easy_setopt(h, opt, value);
-}
-
 struct HopOutcome {
   FetchResponse response;
   std::string redirect_url;  // set when the answer is a redirect with a Location
@@ -244,47 +247,52 @@ class CurlFetcher final : public outbound::HttpFetcher {
     hop.policy = &options_.policy;
     hop.limits = &request.limits;
     char error[CURL_ERROR_SIZE] = {};
+    // Fail closed: a libcurl that refuses one of these options (too old for
+    // CURLOPT_PROTOCOLS_STR, say) must not fetch without it.
+    CURLcode setup = CURLE_OK;
+    auto set = [&](CURLoption opt, auto value) {
+      if (setup == CURLE_OK) setup = curl_easy_setopt(h, opt, value);
+    };
 
-    set(h, CURLOPT_URL, url.c_str());
-    set(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    set(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    set(h, CURLOPT_FOLLOWLOCATION, 0L);
-    set(h, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: other threads run here
-    set(h, CURLOPT_PROXY, "");     // "" also ignores http_proxy and friends in the environment
-    set(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
-    set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
-    set(h, CURLOPT_OPENSOCKETDATA, &hop);
-    set(h, CURLOPT_WRITEFUNCTION, &on_body);
-    set(h, CURLOPT_WRITEDATA, &hop);
-    set(h, CURLOPT_HEADERFUNCTION, &on_header);
-    set(h, CURLOPT_HEADERDATA, &hop);
-    set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
-    set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left.count()));
-    set(h, CURLOPT_ERRORBUFFER, error);
-    set(h, CURLOPT_USERAGENT, request.user_agent.c_str());
+    set(CURLOPT_URL, url.c_str());
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_FOLLOWLOCATION, 0L);
+    set(CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts: other threads run here
+    set(CURLOPT_PROXY, "");     // "" also ignores http_proxy and friends in the environment
+    set(CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
+    set(CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+    set(CURLOPT_OPENSOCKETDATA, &hop);
+    set(CURLOPT_WRITEFUNCTION, &on_body);
+    set(CURLOPT_WRITEDATA, &hop);
+    set(CURLOPT_HEADERFUNCTION, &on_header);
+    set(CURLOPT_HEADERDATA, &hop);
+    set(CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
+    set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left.count()));
+    set(CURLOPT_ERRORBUFFER, error);
+    set(CURLOPT_USERAGENT, request.user_agent.c_str());
 
     List headers;
-    auto add_header = [&](const std::string& line) {
-      headers.reset(curl_slist_append(headers.release(), line.c_str()));
-    };
     for (const auto& [name, value] : request.headers) {
       if (!keep_credentials && is_credential_header(name)) continue;
       // "Name;" is libcurl's spelling of a header with an empty value ("Name:" removes one).
-      add_header(value.empty() ? name + ";" : name + ": " + value);
+      append(headers, value.empty() ? name + ";" : name + ": " + value);
     }
     if (method == "POST") {
-      add_header("Expect:");  // no 100-continue round trip
-      set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-      set(h, CURLOPT_POSTFIELDS, body.data());
+      append(headers, "Expect:");  // no 100-continue round trip
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      set(CURLOPT_POSTFIELDS, body.data());
     } else {
-      set(h, CURLOPT_HTTPGET, 1L);
+      set(CURLOPT_HTTPGET, 1L);
     }
-    set(h, CURLOPT_HTTPHEADER, headers.get());
+    set(CURLOPT_HTTPHEADER, headers.get());
 
     List resolve;
-    for (const auto& line : resolve_lines_)
-      resolve.reset(curl_slist_append(resolve.release(), line.c_str()));
-    if (resolve) set(h, CURLOPT_RESOLVE, resolve.get());
+    for (const auto& line : resolve_lines_) append(resolve, line);
+    if (resolve) set(CURLOPT_RESOLVE, resolve.get());
+
+    if (setup != CURLE_OK)
+      return fail(Errc::internal, std::string("libcurl setup: ") + curl_easy_strerror(setup));
 
     CURLcode rc = curl_easy_perform(h);
     if (hop.refused > 0 && hop.allowed == 0)
