@@ -31,8 +31,8 @@ std::string redirect_to(int status, const std::string& location,
 
 class TestHttpServer {
  public:
-  // Listens on 127.0.0.1 (or ::1 when v6) on a free port.
-  explicit TestHttpServer(Handler handler, bool v6 = false);
+  // Listens on a free port of 127.0.0.1.
+  explicit TestHttpServer(Handler handler);
   ~TestHttpServer();
   TestHttpServer(const TestHttpServer&) = delete;
   TestHttpServer& operator=(const TestHttpServer&) = delete;

@@ -24,7 +24,9 @@ bool is_alnum(char c) {
 
 bool starts_with_ci(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size()) return false;
-  return text::ascii_lower(s.substr(0, lower_prefix.size())) == lower_prefix;
+  for (std::size_t i = 0; i < lower_prefix.size(); ++i)
+    if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]) != lower_prefix[i]) return false;
+  return true;
 }
 
 // Drops what ends a sentence rather than a URL: "(see https://x.org/a)." ends at "a".
