@@ -25,9 +25,12 @@ bool http_url(std::string_view u) { return u.starts_with("http://") || u.starts_
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  auto meta = parley::previews::parse_html_meta(input, "https://page.example/a/b?q");
-  require(clean(meta.title) && clean(meta.description) && clean(meta.site_name));
-  require(meta.image_url.empty() || http_url(meta.image_url));
+  for (const char* content_type : {"", "text/html; charset=windows-1252"}) {
+    auto meta =
+        parley::previews::parse_html_meta(input, "https://page.example/a/b?q", content_type);
+    require(clean(meta.title) && clean(meta.description) && clean(meta.site_name));
+    require(meta.image_url.empty() || http_url(meta.image_url));
+  }
 
   // The first line as a base URL, the rest as a reference.
   auto nl = input.find('\n');

@@ -154,6 +154,46 @@ std::string clean_text(std::string_view raw) {
   return out;
 }
 
+// The charset label of a Content-Type value ("text/html; charset=ISO-8859-1"), lower case.
+std::string charset_of(std::string_view content_type) {
+  auto at = find_ci(content_type, "charset=", 0);
+  if (at == std::string_view::npos) return {};
+  std::string label;
+  for (char c : content_type.substr(at + 8)) {
+    if (c == '"' || c == '\'') continue;
+    if (c == ';' || is_space(c)) break;
+    label += lower(c);
+  }
+  return label;
+}
+
+// WHATWG's Encoding standard reads all of these labels as windows-1252, as browsers do.
+bool is_windows_1252(std::string_view label) {
+  for (std::string_view l :
+       {"windows-1252", "cp1252", "x-cp1252", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
+        "l1", "cp819", "ibm819", "us-ascii", "ascii", "ansi_x3.4-1968"})
+    if (label == l) return true;
+  return false;
+}
+
+std::string from_windows_1252(std::string_view s) {
+  // 0x80..0x9F; the five unassigned bytes stay C1 controls (and become spaces later).
+  static const std::uint16_t k80[32] = {
+      0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+  std::string out;
+  out.reserve(s.size() + s.size() / 2);
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80)
+      out += ch;
+    else
+      append_utf8(out, c < 0xA0 ? k80[c - 0x80] : c);
+  }
+  return out;
+}
+
 struct Tag {
   std::string name;                                             // lower case
   std::vector<std::pair<std::string, std::string>> attributes;  // names lower case, raw values
@@ -325,11 +365,14 @@ std::optional<std::string> resolve_url(std::string_view base_text, std::string_v
   return out;
 }
 
-PageMeta parse_html_meta(std::string_view html, std::string_view page_url) {
+PageMeta parse_html_meta(std::string_view html, std::string_view page_url,
+                         std::string_view content_type) {
   std::string_view doc = html.substr(0, std::min(html.size(), kMaxHtmlBytes));
-  std::map<std::string, std::string> meta;  // first content per property/name
-  std::string title;
+  std::map<std::string, std::string> meta;  // first content per property/name, raw
+  std::string title;                        // raw
   bool have_title = false;
+  // The HTTP header's charset wins over the page's own, as in browsers.
+  std::string charset = charset_of(content_type);
   std::string base(page_url);
   bool have_base = false;
 
@@ -371,16 +414,19 @@ PageMeta parse_html_meta(std::string_view html, std::string_view page_url) {
       auto close = find_ci(doc, "</" + tag.name, i);
       if (close == std::string_view::npos) break;
       if (tag.name == "title" && !have_title) {
-        title = clean_text(doc.substr(i, close - i));
+        title = doc.substr(i, close - i);
         have_title = true;
       }
       i = close;
       continue;
     }
     if (tag.name == "base" && !have_base) {
-      if (auto b = resolve_url(page_url, tag.attribute("href"))) base = *b;
+      if (auto b = resolve_url(page_url, decode_entities(tag.attribute("href")))) base = *b;
       have_base = true;
     } else if (tag.name == "meta") {
+      if (charset.empty()) charset = text::ascii_lower(tag.attribute("charset"));
+      if (charset.empty() && text::ascii_lower(tag.attribute("http-equiv")) == "content-type")
+        charset = charset_of(tag.attribute("content"));
       std::string key = tag.attribute("property");
       if (key.empty()) key = tag.attribute("name");
       for (auto& c : key) c = lower(c);
@@ -389,25 +435,29 @@ PageMeta parse_html_meta(std::string_view html, std::string_view page_url) {
     }
   }
 
+  const bool cp1252 = is_windows_1252(charset);
+  auto utf8 = [&](std::string_view raw) {
+    return cp1252 ? from_windows_1252(raw) : std::string(raw);
+  };
   auto first = [&](std::initializer_list<const char*> keys) -> std::string {
     for (const char* k : keys) {
       auto it = meta.find(k);
       if (it == meta.end()) continue;
-      auto v = clean_text(it->second);
+      auto v = clean_text(utf8(it->second));
       if (!v.empty()) return v;
     }
     return {};
   };
   PageMeta out;
   out.title = first({"og:title", "twitter:title"});
-  if (out.title.empty()) out.title = title;
+  if (out.title.empty()) out.title = clean_text(utf8(title));
   out.description = first({"og:description", "twitter:description", "description"});
   out.site_name = first({"og:site_name"});
   for (const char* k :
        {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}) {
     auto it = meta.find(k);
     if (it == meta.end()) continue;
-    if (auto u = resolve_url(base, decode_entities(it->second))) {
+    if (auto u = resolve_url(base, decode_entities(utf8(it->second)))) {
       out.image_url = *u;
       break;
     }

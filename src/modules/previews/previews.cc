@@ -193,7 +193,7 @@ std::optional<LinkPreview> PreviewService::fetch_uncached(const std::string& url
     return std::nullopt;
   }
   if (r->status < 200 || r->status > 299 || !is_html(r->content_type)) return std::nullopt;
-  PageMeta meta = parse_html_meta(r->body, r->final_url);
+  PageMeta meta = parse_html_meta(r->body, r->final_url, r->content_type);
   if (meta.title.empty() && meta.description.empty()) return std::nullopt;
   LinkPreview p;
   p.url = url;

@@ -53,9 +53,12 @@ struct PageMeta {
 };
 // Reads the <head> of an HTML document (it stops at </head> or <body>, and never looks past
 // kMaxHtmlBytes). Tolerant: attributes in any order, any case, quoted with " or ' or unquoted;
-// comments, <script> and <style> are skipped.
+// comments, <script> and <style> are skipped. Bytes are read as UTF-8 unless content_type (the
+// HTTP header) or else the page's <meta charset> names windows-1252 or a label browsers read as
+// it (iso-8859-1, us-ascii); other charsets are read as UTF-8.
 inline constexpr std::size_t kMaxHtmlBytes = 512 * 1024;
-PageMeta parse_html_meta(std::string_view html, std::string_view page_url);
+PageMeta parse_html_meta(std::string_view html, std::string_view page_url,
+                         std::string_view content_type = {});
 
 // ref resolved against the absolute base (RFC 3986 section 5), when the result is an http(s)
 // URL with a host; nullopt otherwise (javascript:, data:, malformed, whitespace inside).

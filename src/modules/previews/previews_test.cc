@@ -156,6 +156,25 @@ TEST(HtmlMeta, OutputIsValidUtf8WithoutControlCharacters) {
   EXPECT_EQ(m.title.substr(m.title.size() - 3), "end");
 }
 
+TEST(HtmlMeta, ReadsLatin1AndWindows1252Pages) {
+  // "Café – menu" in windows-1252: E9 is é, 96 is the en dash.
+  const std::string page = "<head><title>Caf\xe9 \x96 menu</title></head>";
+  EXPECT_EQ(parse_html_meta(page, "http://x.example/", "text/html; charset=ISO-8859-1").title,
+            "Caf\u00e9 \u2013 menu");
+  EXPECT_EQ(parse_html_meta("<meta charset=windows-1252>" + page, "http://x.example/").title,
+            "Caf\u00e9 \u2013 menu");
+  EXPECT_EQ(
+      parse_html_meta("<meta http-equiv=Content-Type content='text/html; charset=latin1'>" + page,
+                      "http://x.example/")
+          .title,
+      "Caf\u00e9 \u2013 menu");
+  // The header wins over the page; as UTF-8 the same bytes are invalid and get U+FFFD.
+  EXPECT_EQ(parse_html_meta("<meta charset=windows-1252>" + page, "http://x.example/",
+                            "text/html; charset=utf-8")
+                .title,
+            "Caf\uFFFD \uFFFD menu");
+}
+
 TEST(HtmlMeta, ReadsOnlyTheFirst512KiB) {
   std::string html = "<head>" + std::string(kMaxHtmlBytes, ' ') + "<title>too late</title>";
   EXPECT_EQ(parse_html_meta(html, "http://example.com/").title, "");
