@@ -2,10 +2,12 @@
 // HttpFetcher (so the SSRF policy applies) and read for OpenGraph, Twitter card and plain HTML
 // metadata.
 //
-// extract_urls and parse_html_meta are pure functions (thread-safe). PreviewService blocks
-// while it fetches (worker threads only); it is thread-safe, and it borrows the fetcher, which
-// must outlive it. Its cache is per process, bounded in entries, and shared by every caller,
-// so a link posted 50 times, at once or not, is fetched once per TTL.
+// extract_urls, parse_html_meta and resolve_url are pure functions (thread-safe).
+// PreviewService blocks while it fetches, one URL after another (up to max_urls x
+// fetch_timeout): call it from worker threads, never from an I/O thread. It is thread-safe and
+// borrows the fetcher, which must outlive it. Its cache, bounded in entries, is shared by every
+// caller of the service (make one per process), so a link posted 50 times, at once or not, is
+// fetched once per TTL.
 //
 // Errors: none from these functions today. A URL that fails to fetch, is refused by the policy,
 // is not HTML or has nothing to show is left out of the result, never an error; Result is there
