@@ -221,7 +221,7 @@ class CurlFetcher final : public outbound::HttpFetcher {
       auto hop = perform(url, method, body, request, keep_credentials, deadline);
       if (!hop) return fail(hop.error());
       if (hop->redirect_url.empty()) return std::move(hop->response);
-      if (redirects == request.limits.max_redirects)
+      if (redirects >= request.limits.max_redirects)
         return fail(Errc::unavailable,
                     "more than " + std::to_string(request.limits.max_redirects) + " redirects");
       int status = hop->response.status;
