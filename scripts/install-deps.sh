@@ -11,7 +11,7 @@ PACKAGES=(
   curl chromium
   postgresql-15 libpq-dev  # the server carries contrib (pg_trgm) on Debian 12
   redis-server libhiredis-dev nginx
-  libcurl4-openssl-dev  # the S3 blob store's HTTP client
+  libcurl4-openssl-dev  # S3 blob store; the outbound client (previews, webhooks, push)
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
