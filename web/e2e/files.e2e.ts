@@ -196,6 +196,43 @@ describe.sequential('files', () => {
     await until('focus back on the image', () => img.evaluate((el) => el === document.activeElement));
   });
 
+  it('a pasted image and files dropped on the conversation join the tray (the overlay shows while dragging)', async () => {
+    const p = alice.page;
+    const png = [...makePng(80, 60, 30)];
+    // A screenshot pasted into the box: an image file on the clipboard, no text.
+    await box(p).evaluate((el, bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, png);
+    await tray(p).getByText(/^Pasted image .*\.png$/).waitFor();
+    expect(await box(p).inputValue()).toBe('');
+    // A file dragged from the desktop onto the message list.
+    await timeline(p).evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['plain notes\n'], 'notes.txt', { type: 'text/plain' }));
+      el.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await p.getByText('Drop files to share').waitFor();
+    await shots(p, 'files-drop-desktop');
+    await timeline(p).evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['plain notes\n'], 'notes.txt', { type: 'text/plain' }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await tray(p).getByText('notes.txt', { exact: true }).waitFor();
+    expect(await p.getByText('Drop files to share').count()).toBe(0);
+    await until('both uploaded', async () => (await p.getByRole('progressbar').count()) === 0, 20_000);
+    // Removed with the keyboard: the focus stays in the tray, then goes back to the box.
+    await p.getByRole('button', { name: /^Remove Pasted image/ }).focus();
+    await p.keyboard.press('Enter');
+    await until('focus on the next remove button', () => p.getByRole('button', { name: 'Remove notes.txt' }).evaluate((el) => el === document.activeElement));
+    await p.keyboard.press('Enter');
+    await until('tray gone', async () => (await p.getByRole('list', { name: /^Attachments/ }).count()) === 0);
+    await until('focus back in the box', () => box(p).evaluate((el) => el === document.activeElement));
+  });
+
   it('an upload cut off by a network drop resumes; a message of files only (no text) goes', async () => {
     const p = alice.page;
     const cdp = await alice.context.newCDPSession(p);

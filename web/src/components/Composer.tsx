@@ -7,7 +7,7 @@ import { api, enc } from '../api';
 import { fuzzyScore } from '../format';
 import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, showToast, timelineOf, users } from '../state/store';
 import { addFiles, allUploaded, pendingFiles, takeFiles } from '../uploads';
-import { MAX_ATTACHMENTS } from '../files';
+import { MAX_ATTACHMENTS, pastedName } from '../files';
 import { AttachmentTray } from './AttachmentTray';
 import type { Conversation, User } from '../types';
 import { Avatar } from './Avatar';
@@ -334,7 +334,9 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
           const pasted = cd ? [...cd.files] : [];
           if (!pasted.length || cd!.types.includes('text/plain')) return;
           e.preventDefault();
-          attach(pasted);
+          // Browsers call every clipboard image "image.png": name it by the time instead.
+          const now = new Date();
+          attach(pasted.map((f) => (!f.name || /^image\.\w+$/i.test(f.name) ? new File([f], pastedName(f.type || 'image/png', now), { type: f.type || 'image/png' }) : f)));
         }}
         onBlur={(e) => {
           // Focus leaving the page (another window) keeps the list; leaving the box for
