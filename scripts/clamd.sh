@@ -6,10 +6,12 @@
 #   scripts/clamd.sh stop DIR    stop it and delete DIR
 #
 # Virus definitions cannot be downloaded here (and freshclam is never run), so the database is
-# one signature written by this script: the MD5 hash of the 68-byte EICAR test string, in an
-# .hdb file (clamd loads unsigned .hdb files; it refuses to start with no database at all).
-# clamd reports it as "Parley.Test.EICAR.UNOFFICIAL". With that one signature clamd answers PING
-# about a second after it starts. Exit status 3, with one line, when clamd is not installed
+# one signature written by this script: the EICAR test string as an .ndb body signature, found
+# anywhere in a stream (a hash signature would match only a file that is exactly EICAR). clamd
+# loads unsigned .ndb files, refuses to start with no database at all, and reports this one as
+# "Parley.Test.EICAR.UNOFFICIAL". With one signature clamd answers PING within a fraction of a
+# second. PARLEY_CLAMD_STREAM_MAX sets StreamMaxLength (default 200M; tests of the limit lower
+# it). Exit status 3, with one line, when clamd is not installed
 # (scripts/install-deps.sh installs it).
 set -euo pipefail
 
@@ -17,6 +19,8 @@ usage() { echo "usage: $0 start|socket|stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 DIR="$2"
 SOCKET="$DIR/clamd.sock"
+STREAM_MAX="${PARLEY_CLAMD_STREAM_MAX:-200M}"
+EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
 
 alive() {
   [ -r "/proc/$1/stat" ] || return 1
@@ -60,8 +64,8 @@ start() {
   chmod 700 "$DIR"
   DIR="$(cd "$DIR" && pwd)"
   SOCKET="$DIR/clamd.sock"
-  printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' |
-    md5sum | awk '{print $1 ":68:Parley.Test.EICAR"}' >"$DIR/db/parley-test.hdb"
+  printf 'Parley.Test.EICAR:0:*:%s\n' "$(printf '%s' "$EICAR" | od -An -tx1 -v | tr -d ' \n')" \
+    >"$DIR/db/parley-test.ndb"
   # Size limits above the server's default --max-file-bytes (100 MiB), so a whole upload is
   # scanned; AlertExceedsMax reports a file over them (Heuristics.Limits.Exceeded) instead of
   # calling it clean unscanned. Production clamd.conf files need the same (docs/decisions.md).
@@ -72,7 +76,7 @@ DatabaseDirectory $DIR/db
 PidFile $DIR/clamd.pid
 LogFile $DIR/clamd.log
 Foreground yes
-StreamMaxLength 200M
+StreamMaxLength $STREAM_MAX
 MaxFileSize 200M
 MaxScanSize 400M
 AlertExceedsMax yes
