@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -111,9 +113,28 @@ struct Encoded {
   std::string type;
 };
 
+// The time one process() call may take. libvips reports progress on an image (and on every
+// image computed from it) while a save pulls its pixels; past the deadline the image is killed
+// and the save fails, so a pathological image (a progressive JPEG with thousands of scans) ties
+// up a worker for a bounded time.
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  std::atomic<bool> expired{false};
+};
+
+void on_eval(VipsImage* image, VipsProgress*, void* user) {
+  auto* d = static_cast<Deadline*>(user);
+  if (std::chrono::steady_clock::now() >= d->at) {
+    d->expired = true;
+    vips_image_set_kill(image, TRUE);
+  }
+}
+
 // A save is where pixels are decoded, so a failure here is usually the upload's fault
 // (truncated, corrupt, over a libheif limit): invalid_argument.
-Result<Encoded> save(VipsImage* image, Format f, int quality) {
+Result<Encoded> save(VipsImage* image, Format f, int quality, Deadline& deadline) {
+  vips_image_set_progress(image, TRUE);
+  g_signal_connect(image, "eval", G_CALLBACK(on_eval), &deadline);
   void* buf = nullptr;
   std::size_t len = 0;
   int r = -1;
@@ -150,6 +171,8 @@ Result<Encoded> save(VipsImage* image, Format f, int quality) {
       type = "image/gif";
       break;
   }
+  if (r != 0 && deadline.expired)
+    return fail(Errc::invalid_argument, "image took too long to process", "file");
   if (r != 0) return unreadable(vips_error_text());
   Encoded e{std::string(static_cast<const char*>(buf), len), type};
   g_free(buf);
@@ -199,6 +222,8 @@ Result<VipsImageProcessor> VipsImageProcessor::create(VipsOptions options) {
   if (options.jpeg_quality < 1 || options.jpeg_quality > 100 || options.thumbnail_quality < 1 ||
       options.thumbnail_quality > 100)
     return fail(Errc::invalid_argument, "qualities are 1 to 100", "jpeg_quality");
+  if (options.timeout.count() <= 0)
+    return fail(Errc::invalid_argument, "timeout must be positive", "timeout");
   if (auto r = start_libvips(); !r) return fail(r.error());
   return VipsImageProcessor(options);
 }
@@ -236,6 +261,7 @@ Result<files::ProcessedImage> VipsImageProcessor::process(std::string_view bytes
   const int frame_height = frames > 1 ? vips_image_get_page_height(image.get()) : image->Ysize;
 
   files::ProcessedImage result;
+  Deadline deadline{std::chrono::steady_clock::now() + options_.timeout};
   // Orientation means reading rows out of order: decode into memory first (random access).
   if (frames == 1 && vips_image_get_orientation(image.get()) != 1) {
     image = load(*format, bytes, VIPS_ACCESS_RANDOM, false);
@@ -249,24 +275,23 @@ Result<files::ProcessedImage> VipsImageProcessor::process(std::string_view bytes
 
   auto srgb = to_srgb(std::move(image));
   if (!srgb) return fail(srgb.error());
-  auto cleaned = save(srgb->get(), *format, options_.jpeg_quality);
+  auto cleaned = save(srgb->get(), *format, options_.jpeg_quality, deadline);
   if (!cleaned) return fail(cleaned.error());
   result.cleaned = std::move(cleaned->bytes);
   result.cleaned_type = std::move(cleaned->type);
 
   if (std::max(result.width, result.height) <= thumbnail_px) return result;
-  // From the upload's bytes again: libvips shrinks JPEG and HEIC while decoding (several times
-  // faster than shrinking the full image), rotates by EXIF, takes an animation's first frame
-  // and converts to sRGB. The upload has already decoded in full without error above.
+  // From the cleaned copy, our own output: it shows exactly what is stored (a HEIC's embedded
+  // thumbnail, which libvips would otherwise use, may show an earlier, uncropped picture) and is
+  // already turned, sRGB and a single frame first. libvips shrinks a JPEG while decoding it.
   VipsImage* thumb = nullptr;
-  if (vips_thumbnail_buffer(const_cast<char*>(bytes.data()), bytes.size(), &thumb, thumbnail_px,
-                            "height", thumbnail_px, "size", VIPS_SIZE_DOWN, "export_profile",
-                            "srgb", nullptr))
+  if (vips_thumbnail_buffer(result.cleaned.data(), result.cleaned.size(), &thumb, thumbnail_px,
+                            "height", thumbnail_px, "size", VIPS_SIZE_DOWN, nullptr))
     return unreadable(vips_error_text());
   Image thumbnail(thumb);
   auto encoded =
       save(thumbnail.get(), vips_image_hasalpha(thumbnail.get()) ? Format::webp : Format::jpeg,
-           options_.thumbnail_quality);
+           options_.thumbnail_quality, deadline);
   if (!encoded) return fail(encoded.error());
   result.thumbnail = std::move(encoded->bytes);
   result.thumbnail_type = std::move(encoded->type);

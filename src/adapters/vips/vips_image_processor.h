@@ -12,7 +12,8 @@
 //
 // Untrusted input: the header is read first and an image over max_pixels (all frames together)
 // is refused before any pixel is decoded; truncated or corrupt images are errors, not half
-// images. libvips' operation cache is off (it would keep decoded images alive).
+// images; each call has a deadline. libvips' operation cache is off (it would keep decoded images
+// alive).
 //
 // Thread-safe: any number of worker threads may call process() at once; each call works on
 // its own images. libvips' own threads per image are capped at one (process-wide, set at the
@@ -21,11 +22,12 @@
 // decoded (about 3 to 8 bytes a pixel) while it is re-encoded; others stream in strips.
 //
 // Errors: invalid_argument when the type or bytes are not an image read here, the image is
-// truncated or corrupt, or over max_pixels. Pixels are decoded while the copy is encoded, so
-// libvips cannot tell a bad upload from its own failure there: both are invalid_argument.
-// internal only when libvips cannot start.
+// truncated or corrupt, over max_pixels, or slower to process than VipsOptions::timeout. Pixels are
+// decoded while the copy is encoded, so libvips cannot tell a bad upload from its own failure
+// there: both are invalid_argument. internal only when libvips cannot start.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +43,9 @@ struct VipsOptions {
   std::uint64_t max_pixels = 100'000'000;
   int jpeg_quality = 85;       // cleaned JPEGs (and HEIC stored as JPEG)
   int thumbnail_quality = 80;  // JPEG and WebP thumbnails
+  // The longest one process() call may spend decoding and encoding; past it the image is
+  // refused (invalid_argument). A 100 Mpx JPEG takes a few seconds on one core.
+  std::chrono::milliseconds timeout{30'000};
 };
 
 class VipsImageProcessor final : public files::ImageProcessor {

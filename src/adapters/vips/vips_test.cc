@@ -399,6 +399,17 @@ TEST_F(VipsTest, PixelLimitCountsEveryFrame) {
   EXPECT_EQ(r.error().code, Errc::invalid_argument);
 }
 
+TEST_F(VipsTest, ImageSlowerThanTheDeadlineIsRefused) {
+  VipsOptions o;
+  o.timeout = std::chrono::milliseconds(1);
+  auto hasty = VipsImageProcessor::create(o);
+  ASSERT_TRUE(hasty);
+  auto r = hasty->process(jpeg(gradient(2000, 2000).get()), "image/jpeg", 64);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::invalid_argument);
+  EXPECT_NE(r.error().message.find("too long"), std::string::npos) << r.error().message;
+}
+
 TEST_F(VipsTest, ManyThreadsAtOnce) {
   const std::string photo = phone_photo();
   const std::string plain = jpeg(gradient(300, 200).get());
@@ -422,6 +433,9 @@ TEST(VipsCreate, RefusesNonsenseOptions) {
   EXPECT_FALSE(VipsImageProcessor::create(o));
   o = {};
   o.jpeg_quality = 101;
+  EXPECT_FALSE(VipsImageProcessor::create(o));
+  o = {};
+  o.timeout = std::chrono::milliseconds(0);
   EXPECT_FALSE(VipsImageProcessor::create(o));
 }
 
