@@ -261,6 +261,37 @@ TEST_F(VipsTest, WebpStaysWebp) {
   EXPECT_EQ(thumb->Xsize, 50);
 }
 
+TEST_F(VipsTest, AnimatedWebpKeepsItsFrames) {
+  Image strip = gradient(64, 96);
+  vips_image_set_int(strip.get(), "page-height", 32);
+  void* buf = nullptr;
+  std::size_t len = 0;
+  ASSERT_EQ(vips_webpsave_buffer(strip.get(), &buf, &len, nullptr), 0) << vips_error_buffer();
+  auto r = process(to_string(buf, len), "image/webp", 16);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->width, 64);
+  EXPECT_EQ(r->height, 32);
+  Image cleaned = load(r->cleaned, "n=-1");
+  ASSERT_TRUE(cleaned);
+  EXPECT_EQ(vips_image_get_n_pages(cleaned.get()), 3);
+}
+
+// Print shops and old scanners write CMYK JPEGs; browsers show them badly or not at all.
+TEST_F(VipsTest, CmykJpegIsStoredAsSrgb) {
+  Image cmyk = gradient(40, 30, 4);
+  cmyk->Type = VIPS_INTERPRETATION_CMYK;
+  const std::string bytes = jpeg(cmyk.get());
+  Image check = load(bytes);
+  ASSERT_TRUE(check);
+  ASSERT_EQ(check->Bands, 4);
+  auto r = process(bytes, "image/jpeg");
+  ASSERT_TRUE(r) << r.error().message;
+  Image cleaned = load(r->cleaned);
+  ASSERT_TRUE(cleaned);
+  EXPECT_EQ(cleaned->Bands, 3);
+  EXPECT_EQ(cleaned->Type, VIPS_INTERPRETATION_sRGB);
+}
+
 TEST_F(VipsTest, HeicIsStoredAsJpeg) {
   Image image = gradient(96, 64);
   vips_image_set_string(image.get(), "exif-ifd0-Artist", "Jane Secretowner");
