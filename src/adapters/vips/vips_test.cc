@@ -315,6 +315,23 @@ TEST_F(VipsTest, HeicIsStoredAsJpeg) {
   EXPECT_EQ(thumb->Xsize, 32);
 }
 
+// JPEG has no alpha: a transparent HEIC's hidden pixels must not show through.
+TEST_F(VipsTest, TransparentHeicIsFlattenedOnWhite) {
+  Image rgba = make(64, 32, 4, [](int x, int, int b) { return b == 3 ? (x < 32 ? 255 : 0) : 0; });
+  void* buf = nullptr;
+  std::size_t len = 0;
+  if (vips_heifsave_buffer(rgba.get(), &buf, &len, "lossless", TRUE, nullptr))
+    GTEST_SKIP() << "this libvips cannot write HEIC: " << vips_error_buffer();
+  auto r = process(to_string(buf, len), "image/heic");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->cleaned_type, "image/jpeg");
+  Image cleaned = load(r->cleaned);
+  ASSERT_TRUE(cleaned);
+  EXPECT_EQ(cleaned->Bands, 3);
+  EXPECT_LT(mean(crop(cleaned.get(), 0, 0, 28, 32).get()), 30);    // opaque black
+  EXPECT_GT(mean(crop(cleaned.get(), 36, 0, 28, 32).get()), 225);  // transparent: white
+}
+
 // The bytes decide, not the declared type: a JPEG sent as image/png is read and stored as JPEG.
 TEST_F(VipsTest, DeclaredTypeDoesNotChooseTheDecoder) {
   auto r = process(jpeg(gradient(30, 20).get()), "image/png");
