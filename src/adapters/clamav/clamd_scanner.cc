@@ -21,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 // clamd's answers are one short line; anything longer is not clamd.
 constexpr std::size_t kMaxReplyBytes = 4096;
 constexpr std::size_t kMaxChunkBytes = 64u << 20;
+constexpr std::chrono::milliseconds kLateReplyWait{1'000};
 
 struct Address {
   sockaddr_storage storage{};
@@ -132,8 +133,8 @@ class Connection {
 
   // clamd's answer to a z-command: text up to its NUL. Empty when it closed or timed out
   // without answering.
-  std::string read_reply() {
-    const auto deadline = Clock::now() + options_.io_timeout;
+  std::string read_reply(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
     std::string reply;
     char buf[512];
     while (reply.size() < kMaxReplyBytes) {
@@ -193,7 +194,7 @@ Result<files::ScanVerdict> parse_verdict(const std::string& address, const std::
       return unavailable(address, "file over clamd's scan limits (" + name + ")");
     return files::ScanVerdict{true, std::move(name)};
   }
-  if (reply.empty()) return unavailable(address, "closed without an answer");
+  if (reply.empty()) return unavailable(address, "no answer (closed, or timed out)");
   return unavailable(address, "answered \"" + reply + "\"");
 }
 
@@ -210,9 +211,10 @@ Result<files::ScanVerdict> ClamdScanner::scan(files::BlobStore& blobs, const std
                                               std::uint64_t size) {
   Connection conn(options_);
   if (auto r = conn.open(); !r) return fail(r.error());
-  // If clamd stops reading mid-stream it has usually said why (the size limit) before closing.
+  // If clamd stops reading mid-stream it has usually said why (the size limit) before closing,
+  // so the answer is already here; a stalled clamd gets no second full timeout.
   auto broken = [&]() -> tl::unexpected<Error> {
-    const std::string reply = conn.read_reply();
+    const std::string reply = conn.read_reply(kLateReplyWait);
     return unavailable(options_.address,
                        reply.empty() ? "closed the stream" : "answered \"" + reply + "\"");
   };
@@ -231,7 +233,7 @@ Result<files::ScanVerdict> ClamdScanner::scan(files::BlobStore& blobs, const std
     offset += chunk->size();
   }
   if (!conn.send_all(be32(0))) return broken();
-  return parse_verdict(options_.address, conn.read_reply());
+  return parse_verdict(options_.address, conn.read_reply(options_.io_timeout));
 }
 
 Result<void> ClamdScanner::ping() {
@@ -239,7 +241,7 @@ Result<void> ClamdScanner::ping() {
   if (auto r = conn.open(); !r) return r;
   if (!conn.send_all(std::string_view("zPING\0", 6)))
     return unavailable(options_.address, "closed on PING");
-  const std::string reply = conn.read_reply();
+  const std::string reply = conn.read_reply(options_.io_timeout);
   if (reply != "PONG") return unavailable(options_.address, "answered PING with \"" + reply + "\"");
   return ok();
 }

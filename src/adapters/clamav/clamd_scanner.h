@@ -11,7 +11,7 @@
 //   is over clamd's limits (StreamMaxLength: "INSTREAM size limit exceeded"; MaxFileSize or
 //   MaxScanSize with AlertExceedsMax: "Heuristics.Limits.Exceeded"). The file was not scanned
 //   in full, so it stays pending, never clean; clamd's limits must exceed the largest upload
-//   (docs/decisions.md, "libvips and clamd").
+//   (docs/decisions.md, 28).
 // - whatever BlobStore::read returns; internal when the object is shorter than `size`.
 #pragma once
 

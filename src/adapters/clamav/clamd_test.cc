@@ -3,10 +3,14 @@
 // Skips when clamd is not installed. The tests that stop clamd or lower its limits start their
 // own server, so they disturb no other test.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -286,12 +290,41 @@ TEST(ClamdScannerCreate, RefusesBadAddressesAndChunkSizes) {
 }
 
 // Nothing listens on this loopback port: connection refused is unavailable, not an error of ours.
-TEST(ClamdScannerCreate, NothingListeningIsUnavailable) {
+TEST(ClamdScannerWithoutClamd, NothingListeningIsUnavailable) {
   auto s = scanner_for("127.0.0.1:1");
   InMemoryBlobStore blobs;
   auto v = s.scan(blobs, "k", 0);
   ASSERT_FALSE(v);
   EXPECT_EQ(v.error().code, Errc::unavailable);
+}
+
+// A peer that takes the connection and never answers: the scan ends at io_timeout.
+TEST(ClamdScannerWithoutClamd, SilentPeerTimesOutAsUnavailable) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);  // the kernel completes connections nobody accepts
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+
+  ClamdOptions o;
+  o.address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.io_timeout = std::chrono::milliseconds(200);
+  auto s = ClamdScanner::create(o);
+  ASSERT_TRUE(s);
+  InMemoryBlobStore blobs;
+  const auto size = blobs.add("k", "hello");
+  const auto start = std::chrono::steady_clock::now();
+  auto v = s->scan(blobs, "k", size);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(listener);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, Errc::unavailable);
+  EXPECT_GE(took, std::chrono::milliseconds(150));
+  EXPECT_LT(took, std::chrono::milliseconds(2'000));
 }
 
 }  // namespace
