@@ -292,27 +292,34 @@ TEST_F(VipsTest, CmykJpegIsStoredAsSrgb) {
   EXPECT_EQ(cleaned->Type, VIPS_INTERPRETATION_sRGB);
 }
 
-TEST_F(VipsTest, HeicIsStoredAsJpeg) {
-  Image image = gradient(96, 64);
-  vips_image_set_string(image.get(), "exif-ifd0-Artist", "Jane Secretowner");
-  void* buf = nullptr;
-  std::size_t len = 0;
-  if (vips_heifsave_buffer(image.get(), &buf, &len, "compression",
-                           VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, nullptr))
-    GTEST_SKIP() << "this libvips cannot write HEIC to make a test image: " << vips_error_buffer();
-  const std::string heic = to_string(buf, len);
-  auto r = process(heic, "image/heic", 32);
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->width, 96);
-  EXPECT_EQ(r->height, 64);
-  EXPECT_EQ(r->cleaned_type, "image/jpeg");
-  EXPECT_EQ(r->cleaned.find("Secretowner"), std::string::npos);
-  Image cleaned = load(r->cleaned);
-  ASSERT_TRUE(cleaned);
-  EXPECT_EQ(cleaned->Xsize, 96);
-  Image thumb = load(r->thumbnail);
-  ASSERT_TRUE(thumb);
-  EXPECT_EQ(thumb->Xsize, 32);
+// HEIC (iPhone photos) and AVIF, both read through libheif, are stored as JPEG.
+TEST_F(VipsTest, HeicAndAvifAreStoredAsJpeg) {
+  for (const auto& [compression, type] :
+       std::vector<std::pair<VipsForeignHeifCompression, const char*>>{
+           {VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, "image/heic"},
+           {VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "image/avif"}}) {
+    SCOPED_TRACE(type);
+    Image image = gradient(96, 64);
+    vips_image_set_string(image.get(), "exif-ifd0-Artist", "Jane Secretowner");
+    void* buf = nullptr;
+    std::size_t len = 0;
+    if (vips_heifsave_buffer(image.get(), &buf, &len, "compression", compression, nullptr))
+      GTEST_SKIP() << "this libvips cannot write " << type << ": " << vips_error_buffer();
+    const std::string bytes = to_string(buf, len);
+    ASSERT_NE(bytes.find("Secretowner"), std::string::npos);
+    auto r = process(bytes, type, 32);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->width, 96);
+    EXPECT_EQ(r->height, 64);
+    EXPECT_EQ(r->cleaned_type, "image/jpeg");
+    EXPECT_EQ(r->cleaned.find("Secretowner"), std::string::npos);
+    Image cleaned = load(r->cleaned);
+    ASSERT_TRUE(cleaned);
+    EXPECT_EQ(cleaned->Xsize, 96);
+    Image thumb = load(r->thumbnail);
+    ASSERT_TRUE(thumb);
+    EXPECT_EQ(thumb->Xsize, 32);
+  }
 }
 
 // JPEG has no alpha: a transparent HEIC's hidden pixels must not show through.
