@@ -82,7 +82,7 @@ soak: build
 # inputs go to build-fuzz/corpus-*; crashes are written to the current directory. Release (no
 # -g): clang 14 cannot emit debug info for coroutines under the sanitizers.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = json url token messaging ws_frame previews
+FUZZ_TARGETS = json url token messaging ws_frame previews vips
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@if [ ! -f build-fuzz/build.ninja ]; then \

@@ -12,6 +12,8 @@ PACKAGES=(
   postgresql-15 libpq-dev  # the server carries contrib (pg_trgm) on Debian 12
   redis-server libhiredis-dev nginx
   libcurl4-openssl-dev  # S3 blob store; the outbound client (previews, webhooks, push)
+  libvips-dev    # images: size, metadata stripping, thumbnails (adapters/vips)
+  clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
@@ -32,12 +34,18 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# Tests run their own throw-away redis-server and nginx (scripts/redis.sh, scripts/nginx.sh) on
-# loopback; Debian starts system-wide ones on install (nginx on port 80). Stop and disable those
-# when this script just installed them; a machine that already ran them keeps them.
-for svc in redis-server nginx; do
-  if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1 &&
-    systemctl is-enabled "$svc" >/dev/null 2>&1; then
+# Tests run their own throw-away redis-server, nginx and clamd (scripts/redis.sh, scripts/nginx.sh,
+# scripts/clamd.sh) on loopback or a private socket; Debian starts system-wide ones on install
+# (nginx on port 80; clamav-freshclam, pulled in by clamav-daemon, downloads virus definitions).
+# Stop and disable those when this script just installed them; a machine that already ran them
+# keeps them.
+services=()
+for p in redis-server nginx; do
+  [[ " ${missing[*]} " == *" $p "* ]] && services+=("$p")
+done
+[[ " ${missing[*]} " == *" clamav-daemon "* ]] && services+=(clamav-daemon clamav-freshclam)
+for svc in "${services[@]}"; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled "$svc" >/dev/null 2>&1; then
     echo "install-deps: disabling the system $svc service (tests start their own)"
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
