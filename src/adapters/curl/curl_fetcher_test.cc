@@ -265,6 +265,18 @@ TEST(CurlFetcher, ABodyOverTheCapFailsOrIsTruncated) {
   EXPECT_EQ(whole->body.size(), big.size());
 }
 
+TEST(CurlFetcher, HeadersPastTheirCapAreTooLarge) {
+  std::string many;
+  for (int i = 0; i < 2000; ++i)
+    many += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'y') + "\r\n";
+  TestHttpServer server(
+      [&](const testing::TestRequest&) { return http_response(200, "text/plain", "", many); });
+  auto f = fetcher({"127.0.0.0/8"});
+  auto r = f->fetch(get("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::too_large);
+}
+
 TEST(CurlFetcher, BadRequestsAreInvalidArguments) {
   auto f = fetcher({"127.0.0.0/8"});
   for (const char* u :
