@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/log.h"
 #include "core/text.h"
 
 namespace parley::curl {
@@ -140,6 +141,8 @@ curl_socket_t open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* ad
   auto ip = address_of(address);
   if (purpose != CURLSOCKTYPE_IPCXN || !ip || !hop->policy->allows(*ip) ||
       (hop->allow_list_only && !hop->policy->allow_listed(*ip))) {
+    // Debug only: users choose these URLs, so refusals can be as frequent as they like.
+    if (ip) log::debug("outbound connection refused", {{"address", ip->to_string()}});
     ++hop->refused;
     return CURL_SOCKET_BAD;
   }
