@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/log.h"
 #include "core/text.h"
 
 namespace parley::curl {
@@ -105,8 +106,9 @@ bool is_credential_header(std::string_view name) {
 struct Hop {
   const outbound::AddressPolicy* policy = nullptr;
   const FetchLimits* limits = nullptr;
-  int refused = 0;  // connections the policy stopped
-  int allowed = 0;  // connections it let through
+  bool allow_list_only = false;  // a plain http hop of an https_only request
+  int refused = 0;               // connections the policy stopped
+  int allowed = 0;               // connections it let through
   bool body_overflow = false;
   bool header_overflow = false;
   std::size_t header_bytes = 0;
@@ -137,7 +139,10 @@ std::optional<IpAddress> address_of(const curl_sockaddr* a) {
 curl_socket_t open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
   auto* hop = static_cast<Hop*>(clientp);
   auto ip = address_of(address);
-  if (purpose != CURLSOCKTYPE_IPCXN || !ip || !hop->policy->allows(*ip)) {
+  if (purpose != CURLSOCKTYPE_IPCXN || !ip || !hop->policy->allows(*ip) ||
+      (hop->allow_list_only && !hop->policy->allow_listed(*ip))) {
+    // Debug only: users choose these URLs, so refusals can be as frequent as they like.
+    if (ip) log::debug("outbound connection refused", {{"address", ip->to_string()}});
     ++hop->refused;
     return CURL_SOCKET_BAD;
   }
@@ -218,7 +223,8 @@ class CurlFetcher final : public outbound::HttpFetcher {
       // Like browsers and curl itself: credentials meant for one origin never follow a redirect
       // to another, even if it redirects back later.
       if (*origin != *first) keep_credentials = false;
-      auto hop = perform(url, method, body, request, keep_credentials, deadline);
+      bool allow_list_only = request.https_only && origin->scheme == "http";
+      auto hop = perform(url, method, body, request, keep_credentials, allow_list_only, deadline);
       if (!hop) return fail(hop.error());
       if (hop->redirect_url.empty()) return std::move(hop->response);
       if (redirects >= request.limits.max_redirects)
@@ -236,7 +242,8 @@ class CurlFetcher final : public outbound::HttpFetcher {
  private:
   Result<HopOutcome> perform(const std::string& url, const std::string& method,
                              const std::string& body, const FetchRequest& request,
-                             bool keep_credentials, Clock::time_point deadline) const {
+                             bool keep_credentials, bool allow_list_only,
+                             Clock::time_point deadline) const {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return fail(Errc::unavailable, "timed out");
 
@@ -246,6 +253,7 @@ class CurlFetcher final : public outbound::HttpFetcher {
     Hop hop;
     hop.policy = &options_.policy;
     hop.limits = &request.limits;
+    hop.allow_list_only = allow_list_only;
     char error[CURL_ERROR_SIZE] = {};
     // Fail closed: a libcurl that refuses one of these options (too old for
     // CURLOPT_PROTOCOLS_STR, say) must not fetch without it.

@@ -34,11 +34,15 @@ FetchRequest get(std::string url) {
   return r;
 }
 
+void expect_refused_request(outbound::HttpFetcher& f, const FetchRequest& req) {
+  auto r = f.fetch(req);
+  ASSERT_FALSE(r) << req.url << " was fetched";
+  EXPECT_EQ(r.error().code, Errc::permission_denied) << req.url << ": " << r.error().message;
+  EXPECT_EQ(r.error().message, outbound::kAddressNotAllowed) << req.url;
+}
+
 void expect_refused(outbound::HttpFetcher& f, const std::string& url) {
-  auto r = f.fetch(get(url));
-  ASSERT_FALSE(r) << url << " was fetched";
-  EXPECT_EQ(r.error().code, Errc::permission_denied) << url << ": " << r.error().message;
-  EXPECT_EQ(r.error().message, outbound::kAddressNotAllowed) << url;
+  expect_refused_request(f, get(url));
 }
 
 class CurlFetcherTest : public ::testing::Test {
@@ -261,6 +265,18 @@ TEST(CurlFetcher, ABodyOverTheCapFailsOrIsTruncated) {
   EXPECT_EQ(whole->body.size(), big.size());
 }
 
+TEST(CurlFetcher, HeadersPastTheirCapAreTooLarge) {
+  std::string many;
+  for (int i = 0; i < 2000; ++i)
+    many += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'y') + "\r\n";
+  TestHttpServer server(
+      [&](const testing::TestRequest&) { return http_response(200, "text/plain", "", many); });
+  auto f = fetcher({"127.0.0.0/8"});
+  auto r = f->fetch(get("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::too_large);
+}
+
 TEST(CurlFetcher, BadRequestsAreInvalidArguments) {
   auto f = fetcher({"127.0.0.0/8"});
   for (const char* u :
@@ -277,6 +293,19 @@ TEST(CurlFetcher, BadRequestsAreInvalidArguments) {
   auto injected = get("http://example.com/");
   injected.headers = {{"X-A", "1\r\nHost: evil"}};
   EXPECT_EQ(f->fetch(injected).error().code, Errc::invalid_argument);
+}
+
+TEST(CurlFetcher, HttpsOnlyRequestsSpeakPlainHttpOnlyToTheAllowList) {
+  TestHttpServer server(
+      [](const testing::TestRequest&) { return http_response(200, "text/plain", "ok"); });
+  // push.test stands for a public push service; its address is public, not allow-listed.
+  auto f = fetcher({"127.0.0.1/32"}, {{"push.test", 80, "93.184.216.34"}});
+  auto local = get("http://127.0.0.1:" + std::to_string(server.port()) + "/");
+  local.https_only = true;
+  EXPECT_TRUE(f->fetch(local));
+  auto plain = get("http://push.test/");
+  plain.https_only = true;
+  expect_refused_request(*f, plain);
 }
 
 // A proxy resolves names itself, out of the policy's reach: the environment's must be ignored.

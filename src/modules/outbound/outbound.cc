@@ -180,7 +180,9 @@ Result<AddressPolicy> AddressPolicy::parse(const std::vector<std::string>& entri
   return AddressPolicy(std::move(allow));
 }
 
-bool AddressPolicy::allow_listed(const IpAddress& ip) const { return in_any(allow_, ip); }
+bool AddressPolicy::allow_listed(const IpAddress& ip) const {
+  return in_any(allow_, canonical(ip));
+}
 
 bool AddressPolicy::allows(const IpAddress& given) const {
   IpAddress ip = canonical(given);

@@ -77,9 +77,11 @@ class AddressPolicy {
   bool allows(const IpAddress& ip) const;
   // False for text that is not a strict address (IpAddress::parse).
   bool allows(std::string_view ip_text) const;
+  // Inside a range of the allow list (not merely a public address): where a protocol wants
+  // https, plain http is accepted only for these (FetchRequest::https_only).
+  bool allow_listed(const IpAddress& ip) const;
 
  private:
-  bool allow_listed(const IpAddress& ip) const;
   std::vector<Cidr> allow_;
 };
 
@@ -105,6 +107,9 @@ struct FetchRequest {
   std::string body;  // POST only; dropped when a 301/302/303 turns it into a GET
   FetchLimits limits;
   std::string user_agent = "Parley";
+  // For protocols that want https (Web Push): a plain http:// hop may connect only to an
+  // address in the allow list; anywhere else it is permission_denied "address not allowed".
+  bool https_only = false;
 };
 
 struct FetchResponse {

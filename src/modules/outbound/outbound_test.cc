@@ -126,6 +126,10 @@ TEST(AddressPolicy, TheAllowListOpensExactlyItsRanges) {
   EXPECT_FALSE(p.allows("fc00::1"));
   EXPECT_FALSE(p.allows("169.254.169.254"));
 
+  EXPECT_TRUE(p.allow_listed(*IpAddress::parse("::ffff:10.1.0.1")));
+  EXPECT_FALSE(p.allow_listed(*IpAddress::parse("8.8.8.8")));  // allowed, but not listed
+  EXPECT_TRUE(p.allows("8.8.8.8"));
+
   AddressPolicy host = policy({"127.0.0.1/32"});
   EXPECT_TRUE(host.allows("127.0.0.1"));
   EXPECT_FALSE(host.allows("127.0.0.2"));
