@@ -206,6 +206,50 @@ const std::map<std::string, Setter>& setters() {
       {"session_ttl_s",
        whole_number<std::int64_t>("session_ttl_s", 1, 366ULL * 24 * 3600,
                                   [](Config& c) -> std::int64_t& { return c.session_ttl_s; })},
+      {"storage",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v != "local" && v.rfind("s3://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "storage: expected local or s3://BUCKET?endpoint=URL, got \"" + v + "\"");
+         c.storage = v;
+         return ok();
+       }},
+      {"s3_access_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.s3_access_key = v;
+         return ok();
+       }},
+      {"s3_secret_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.s3_secret_key = v;
+         return ok();
+       }},
+      {"max_file_bytes",
+       whole_number<std::uint64_t>("max_file_bytes", 1, 1ULL << 42,
+                                   [](Config& c) -> std::uint64_t& { return c.max_file_bytes; })},
+      {"user_quota_bytes",
+       whole_number<std::uint64_t>("user_quota_bytes", 0, 1ULL << 50,
+                                   [](Config& c) -> std::uint64_t& { return c.user_quota_bytes; })},
+      {"upload_ttl_s",
+       whole_number<std::int64_t>("upload_ttl_s", 60, 30ULL * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.upload_ttl_s; })},
+      {"clamd",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.clamd = v;
+         return ok();  // the address is parsed (and rejected) when the scanner is made
+       }},
+      {"outbound_allow",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.outbound_allow = split_list(v);
+         return ok();  // each range is parsed (and rejected) at start
+       }},
+      {"link_previews",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v != "on" && v != "off")
+           return fail(Errc::invalid_argument, "link_previews: on or off, got \"" + v + "\"");
+         c.link_previews = v == "on";
+         return ok();
+       }},
       {"allowed_origins",
        [](Config& c, const std::string& v) -> Result<void> {
          c.sockets.allowed_origins.clear();
@@ -397,6 +441,16 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --max-sockets-per-address N  WebSockets from one client address (default 500; 429 past it)
   --max-connections N        HTTP and WebSocket connections open at once (default 50000)
   --session-ttl-s N          a session ends this long after its last refresh (default 2592000)
+  --storage local|s3://BUCKET?endpoint=URL&region=R
+                             where file bytes live (default local: DATA_DIR/files); S3 keys from
+                             PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY
+  --max-file-bytes N         largest file an upload may have (default 104857600)
+  --user-quota-bytes N       bytes of files one user may hold (default 10737418240)
+  --upload-ttl-s N           unfinished uploads are removed this long after their last byte
+                             (default 86400)
+  --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
+  --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
+  --link-previews on|off     unfurl links in messages (default on)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

@@ -37,6 +37,18 @@ struct Config {
   std::string database;  // "" = SQLite in data_dir; postgres://... = a shared PostgreSQL
   std::string redis;     // "" = in-process bus and rate limits; redis://... = shared by nodes
   std::string node_id;   // names this node on the Redis bus; "" = host name and port
+  // Files: "local" (DATA_DIR/files) or s3://BUCKET?endpoint=URL&region=R, with the keys from
+  // PARLEY_S3_ACCESS_KEY / PARLEY_S3_SECRET_KEY.
+  std::string storage = "local";
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  std::uint64_t max_file_bytes = 100ULL * 1024 * 1024;
+  std::uint64_t user_quota_bytes = 10ULL * 1024 * 1024 * 1024;
+  std::int64_t upload_ttl_s = 24 * 3600;
+  std::string clamd;  // "" = no scanning; a socket path or HOST:PORT of clamd
+  // Ranges outbound requests (link previews) may reach despite being private or loopback.
+  std::vector<std::string> outbound_allow;
+  bool link_previews = true;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -9,15 +9,21 @@
 #include <filesystem>
 #include <thread>
 
+#include "adapters/clamav/clamd_scanner.h"
+#include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
+#include "adapters/local/local_blob_store.h"
 #include "adapters/postgres/stores.h"
 #include "adapters/redis/redis.h"
+#include "adapters/s3/s3_blob_store.h"
 #include "adapters/sqlite/stores.h"
+#include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
 #include "app/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/auth/auth.h"
+#include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -49,6 +55,7 @@ struct Storage {
   std::unique_ptr<auth::AuthStore> auth;
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
+  std::unique_ptr<files::FileStore> files;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -62,11 +69,43 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!messaging) return fail(messaging.error());
   auto search = make_search_index(db);  // after messaging: it indexes the messages table
   if (!search) return fail(search.error());
+  auto files = make_file_store(db);
+  if (!files) return fail(files.error());
+  s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
   s.messaging = std::move(*messaging);
   s.search = std::move(*search);
   return ok();
+}
+
+// The file side: where bytes live, image processing, and scanning when clamd is named.
+struct FileAdapters {
+  std::unique_ptr<files::BlobStore> blobs;
+  std::unique_ptr<files::ImageProcessor> images;
+  std::unique_ptr<files::Scanner> scanner;
+};
+
+Result<FileAdapters> open_file_adapters(const Config& cfg) {
+  FileAdapters a;
+  if (cfg.storage == "local") {
+    auto local = local::LocalBlobStore::open(cfg.data_dir + "/files");
+    if (!local) return fail(local.error());
+    a.blobs = std::move(*local);
+  } else {
+    auto s3 = s3::make_s3_blob_store(cfg.storage, cfg.s3_access_key, cfg.s3_secret_key);
+    if (!s3) return fail(Errc::invalid_argument, "storage: " + s3.error().message);
+    a.blobs = std::move(*s3);
+  }
+  auto vips = vips::VipsImageProcessor::create();
+  if (!vips) return fail(Errc::internal, "images: " + vips.error().message);
+  a.images = std::make_unique<vips::VipsImageProcessor>(std::move(*vips));
+  if (!cfg.clamd.empty()) {
+    auto clamd = clamav::ClamdScanner::create({cfg.clamd});
+    if (!clamd) return fail(Errc::invalid_argument, "clamd: " + clamd.error().message);
+    a.scanner = std::make_unique<clamav::ClamdScanner>(std::move(*clamd));
+  }
+  return a;
 }
 
 std::string host_name() {
@@ -131,6 +170,14 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     presence_store = std::move(*ps);
   }
   WorkerPool pool("worker", workers, 10'000);
+  auto file_adapters = open_file_adapters(cfg);
+  if (!file_adapters) return die(file_adapters.error().message);
+  auto outbound_policy = outbound::AddressPolicy::parse(cfg.outbound_allow);
+  if (!outbound_policy) return die(outbound_policy.error().message);
+  auto fetcher = curl::make_curl_fetcher({*outbound_policy, {}});
+  previews::PreviewService previews(*fetcher, {});
+  // Slow sites wait here, never on the request workers; a full queue drops previews.
+  WorkerPool preview_pool("previews", 4, 1'000);
 
   users::UserService users(*storage.users, clock);
   auth::AuthOptions auth_opts;
@@ -139,6 +186,12 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   if (auto r = auth.init(); !r) return die("auth: " + r.error().message);
   messaging::MessagingService messaging(*storage.messaging, users, *bus, clock, {}, &pool);
   search::SearchService search(*storage.search, messaging);
+  files::FilesOptions files_opts;
+  files_opts.max_file_bytes = cfg.max_file_bytes;
+  files_opts.user_quota_bytes = cfg.user_quota_bytes;
+  files_opts.upload_ttl_ms = cfg.upload_ttl_s * 1000;
+  files::FileService files(*storage.files, *file_adapters->blobs, messaging, clock, files_opts,
+                           file_adapters->images.get(), file_adapters->scanner.get());
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
 
@@ -150,7 +203,10 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.web_root = cfg.web_root;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
-  api::Api api({auth, users, messaging, search, presence, *limiter, *bus, pool, clock}, api_opts);
+  api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
+                cfg.link_previews ? &previews : nullptr,
+                cfg.link_previews ? &preview_pool : nullptr},
+               api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
 
   net::Router router;
@@ -179,6 +235,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
 
   server.run();  // returns after SIGTERM/SIGINT and a graceful drain
   pool.stop();
+  preview_pool.stop();
+  files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
   storage.messaging->stop();  // queued sends complete while the messaging service exists
