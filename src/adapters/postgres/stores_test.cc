@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "modules/auth/store_contract.h"
+#include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
@@ -360,12 +361,12 @@ TEST(PostgresMessaging, TwoNodesSendingAtOnceGetGapFreeSeqAndOneCopyOfARetriedSe
     tb.join();
   }
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->create_conversation(channel("C1", "general"),
-                                     {{"U0", messaging::Role::owner, 1},
-                                      {"U1", messaging::Role::member, 1},
-                                      {"U2", messaging::Role::member, 1},
-                                      {"U3", messaging::Role::member, 1},
-                                      {"U9", messaging::Role::member, 1}}));
+  ASSERT_TRUE(
+      a->create_conversation(channel("C1", "general"), {{"U0", messaging::Role::owner, 1},
+                                                        {"U1", messaging::Role::member, 1},
+                                                        {"U2", messaging::Role::member, 1},
+                                                        {"U3", messaging::Role::member, 1},
+                                                        {"U9", messaging::Role::member, 1}}));
 
   constexpr int kThreadsPerNode = 4, kEach = 40;
   std::vector<std::thread> threads;
@@ -612,3 +613,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, SearchIndexContract, ::testing::Values(IndexF
                            return postgres::make_index_fixture();
                          })));
 }  // namespace parley::search
+
+namespace parley::files {
+// FileStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStoreFactory([] {
+                           return postgres::make_with_pool<FileStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_file_store(p); });
+                         })));
+}  // namespace parley::files

@@ -9,6 +9,7 @@
 
 #include "core/metrics.h"
 #include "modules/auth/store_contract.h"
+#include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
@@ -106,8 +107,7 @@ TEST(SqliteSearchIndex, PlansByTheCallersDataAndTheIndexCounts) {
   };
 
   double s0 = counter(scoped), i0 = counter(indexed);
-  EXPECT_EQ(find({"needle"}, {"MINE"}),
-            (std::vector<std::string>{"M4", "M3", "M2", "M1", "M0"}));
+  EXPECT_EQ(find({"needle"}, {"MINE"}), (std::vector<std::string>{"M4", "M3", "M2", "M1", "M0"}));
   EXPECT_EQ(counter(scoped), s0 + 1) << "5 own messages against 406 index matches";
   EXPECT_EQ(counter(indexed), i0);
 
@@ -226,3 +226,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, SearchIndexContract, ::testing::Values(IndexFix
                            return sqlite::make_index_fixture();
                          })));
 }  // namespace parley::search
+
+namespace parley::files {
+INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreFactory([] {
+                           return sqlite::make_with_db<FileStore>(
+                               [](sqlite::Database& db) { return sqlite::make_file_store(db); });
+                         })));
+}  // namespace parley::files
