@@ -46,7 +46,10 @@ async function progressValue(p: Page, name: string): Promise<number> {
   return Number(v ?? -1);
 }
 
+const MAX_FILE = 20_000_000;
+
 beforeAll(async () => {
+  server.extraArgs = ['--max-file-bytes', String(MAX_FILE)];
   await server.start();
   site = await startPreviewSite();
   browser = await launch();
@@ -231,6 +234,24 @@ describe.sequential('files', () => {
     await p.keyboard.press('Enter');
     await until('tray gone', async () => (await p.getByRole('list', { name: /^Attachments/ }).count()) === 0);
     await until('focus back in the box', () => box(p).evaluate((el) => el === document.activeElement));
+  });
+
+  it("a file over the size limit is refused with the server's message; sending waits until it is removed", async () => {
+    const p = alice.page;
+    const res = await fetch(`${server.url}/api/v1/uploads`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${aliceToken}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(MAX_FILE + 1) },
+    });
+    expect(res.status).toBe(413);
+    const said = ((await res.json()) as { error: { message: string } }).error.message;
+    expect(said).toBeTruthy();
+    await attach(p, [{ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(MAX_FILE + 1) }]);
+    const item = tray(p).getByRole('listitem').filter({ hasText: 'huge.bin' });
+    await item.getByRole('alert').filter({ hasText: said }).waitFor({ timeout: 15_000 });
+    expect(await p.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await shots(p, 'files-too-large-desktop');
+    await p.getByRole('button', { name: 'Remove huge.bin' }).click();
+    await until('tray gone', async () => (await p.getByRole('list', { name: /^Attachments/ }).count()) === 0);
   });
 
   it('an upload cut off by a network drop resumes from the offset the server has; a message of files only (no text) goes', async () => {
