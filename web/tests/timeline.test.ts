@@ -235,3 +235,29 @@ describe('events', () => {
     expect(firstUnreadSeq(l, 4, 'alice')).toBeNull();
   });
 });
+
+describe('attachments and link previews', () => {
+  const file = { id: 'f1', name: 'a.png', size: 10, content_type: 'image/png', url: '/api/v1/files/f1', width: 4, height: 3 };
+  const preview = { url: 'https://example.com/', title: 'Example', description: 'An example' };
+
+  it('a pending send with files is replaced by the stored message and its file objects', () => {
+    const p = pending('c1', '', { attachments: [{ ...file, thumbnail_url: undefined }] });
+    const out = mergeMessages([msg(1), p], [msg(2, { sender_id: 'alice', client_msg_id: 'c1', text: '', attachments: [{ ...file, thumbnail_url: '/api/v1/files/f1/thumbnail' }] })]);
+    expect(seqs(out)).toEqual([1, 2]);
+    expect(out[1].attachments[0].thumbnail_url).toBe('/api/v1/files/f1/thumbnail');
+  });
+
+  it('message.updated brings previews; a late copy without them does not take them away', () => {
+    let list: ClientMessage[] = [msg(1, { text: 'see https://example.com/' })];
+    list = applyUpdate(list, { ...msg(1, { text: 'see https://example.com/' }), previews: [preview] });
+    expect(list[0].previews).toEqual([preview]);
+    list = mergeMessages(list, [msg(1, { text: 'see https://example.com/', previews: [] })]);
+    expect(list[0].previews).toEqual([preview]);
+  });
+
+  it('an edit (a newer text) may drop the previews', () => {
+    let list: ClientMessage[] = [msg(1, { text: 'see https://example.com/', previews: [preview] })];
+    list = mergeMessages(list, [msg(1, { text: 'never mind', edited_at: 5, previews: [] })]);
+    expect(list[0].previews).toEqual([]);
+  });
+});

@@ -26,6 +26,9 @@ function replace(old: ClientMessage, next: Message): ClientMessage {
   const merged: ClientMessage = { ...next };
   if (!('reactions' in next) || !Array.isArray(next.reactions)) merged.reactions = old.reactions ?? [];
   if (next.deleted) merged.reactions = [];
+  // Link previews arrive later (message.updated): a copy fetched before them (a late page)
+  // does not take them away again, unless the text changed since.
+  if (!next.previews?.length && old.previews?.length && !next.deleted && (old.edited_at ?? 0) === (next.edited_at ?? 0)) merged.previews = old.previews;
   // An older copy (a late catch-up page) never undoes an edit or a delete.
   if (!old.pending && old.deleted && !next.deleted) return old;
   if (!old.pending && (old.edited_at ?? 0) > (next.edited_at ?? 0)) return { ...merged, text: old.text, edited_at: old.edited_at };
