@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -68,7 +69,8 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const std::string& 
   std::error_code ec;
   fs::create_directories(fs::path(root) / "objects", ec);
   if (!ec) fs::create_directories(fs::path(root) / "staging", ec);
-  if (ec) return fail(Errc::unavailable, "cannot create file storage in " + root + ": " + ec.message());
+  if (ec)
+    return fail(Errc::unavailable, "cannot create file storage in " + root + ": " + ec.message());
   return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(root));
 }
 
@@ -98,10 +100,13 @@ Result<std::string> LocalBlobStore::begin_upload(const std::string& key) {
   return handle;
 }
 
-Result<void> LocalBlobStore::put_part(const std::string& key, const std::string& handle,
-                                      int number, std::string_view bytes) {
+Result<void> LocalBlobStore::put_part(const std::string& key, const std::string& handle, int number,
+                                      std::string_view bytes) {
+  if (auto k = check_key(key); !k) return k;
   if (auto h = check_handle(handle); !h) return h;
   if (number < 1) return fail(Errc::invalid_argument, "part numbers start at 1", "number");
+  if (bytes.size() > kUploadPartBytes)
+    return fail(Errc::invalid_argument, "a part is at most kUploadPartBytes long", "bytes");
   Fd f(::open(staging_path(handle).c_str(), O_WRONLY | O_CLOEXEC));
   if (f.fd < 0) {
     if (errno == ENOENT) return fail(Errc::not_found, "no such upload");
@@ -125,13 +130,19 @@ Result<void> LocalBlobStore::complete_upload(const std::string& key, const std::
   const std::string staged = staging_path(handle);
   struct stat st {};
   if (::stat(staged.c_str(), &st) != 0) return fail(Errc::not_found, "no such upload");
+  if (parts < 1) return fail(Errc::invalid_argument, "an upload has at least one part", "parts");
+  // parts - 1 full parts and a last one of 1..kUploadPartBytes bytes (only a lone part may be
+  // empty): anything else means parts went missing or the count is wrong.
   const auto full = static_cast<off_t>(parts - 1) * static_cast<off_t>(kUploadPartBytes);
-  if (parts < 1 || st.st_size < full || st.st_size > full + static_cast<off_t>(kUploadPartBytes))
+  if (st.st_size < full || (parts > 1 && st.st_size == full) ||
+      st.st_size > full + static_cast<off_t>(kUploadPartBytes))
     return fail(Errc::invalid_argument, "the upload does not hold that many parts", "parts");
   return publish(staged, key);
 }
 
 Result<void> LocalBlobStore::abort_upload(const std::string& key, const std::string& handle) {
+  if (auto k = check_key(key); !k) return k;
+  // A handle that is not ours names no upload: nothing to free.
   if (auto h = check_handle(handle); !h) return ok();
   if (::unlink(staging_path(handle).c_str()) != 0 && errno != ENOENT)
     return fail(io_error("remove upload"));
@@ -165,6 +176,14 @@ Result<std::string> LocalBlobStore::read(const std::string& key, std::uint64_t o
     if (errno == ENOENT || errno == ENOTDIR) return fail(Errc::not_found, "no such object");
     return fail(io_error("open"));
   }
+  // A directory (the folder of longer keys) is no object; and length may be far more than the
+  // object holds, so the buffer is sized by what is there.
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return fail(io_error("stat"));
+  if (!S_ISREG(st.st_mode)) return fail(Errc::not_found, "no such object");
+  const auto total = static_cast<std::uint64_t>(st.st_size);
+  if (offset >= total) return std::string();
+  length = static_cast<std::size_t>(std::min<std::uint64_t>(length, total - offset));
   std::string out(length, '\0');
   std::size_t got = 0;
   while (got < length) {
@@ -187,12 +206,15 @@ Result<std::uint64_t> LocalBlobStore::size(const std::string& key) {
     if (errno == ENOENT || errno == ENOTDIR) return fail(Errc::not_found, "no such object");
     return fail(io_error("stat"));
   }
+  if (!S_ISREG(st.st_mode)) return fail(Errc::not_found, "no such object");
   return static_cast<std::uint64_t>(st.st_size);
 }
 
 Result<void> LocalBlobStore::remove(const std::string& key) {
   if (auto k = check_key(key); !k) return k;
-  if (::unlink(object_path(key).c_str()) != 0 && errno != ENOENT && errno != ENOTDIR)
+  // A directory is the folder of longer keys, not an object: removing it is removing nothing.
+  if (::unlink(object_path(key).c_str()) != 0 && errno != ENOENT && errno != ENOTDIR &&
+      errno != EISDIR)
     return fail(io_error("remove"));
   return ok();
 }
