@@ -502,7 +502,7 @@ asio::awaitable<Response> Server::Impl::receive_streamed(
     request_unread = true;
     co_return too_large(route->max_body_bytes);
   }
-  auto started = co_await on_pool(pool, [route, req]() -> StreamStart {
+  auto start = [route, req]() -> StreamStart {
     try {
       return route->stream_handler(*req);
     } catch (const std::exception& e) {
@@ -510,7 +510,8 @@ asio::awaitable<Response> Server::Impl::receive_streamed(
                  {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
       return {error_response(500, "internal", "internal error"), nullptr};
     }
-  });
+  };
+  auto started = co_await on_pool(pool, std::move(start));
   if (!started) {
     request_unread = !header.is_done();
     co_return error_response(503, "unavailable", "server busy, retry shortly");
@@ -535,7 +536,8 @@ asio::awaitable<Response> Server::Impl::receive_streamed(
     std::size_t got = kStreamPieceBytes - body.get().body().size;
     if (got > 0) {
       std::string_view bytes(piece.get(), got);  // the coroutine, and so piece, waits below
-      auto written = co_await on_pool(pool, [&sink, bytes] { return sink->write(bytes); });
+      auto write_piece = [sink, bytes] { return sink->write(bytes); };
+      auto written = co_await on_pool(pool, std::move(write_piece));
       if (!written) {
         outcome = fail(Errc::unavailable, "server busy, retry shortly");
       } else if (!*written) {
@@ -574,7 +576,9 @@ asio::awaitable<std::uint64_t> Server::Impl::send_streamed(
   while (sent < resp.stream_length) {
     std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, resp.stream_length - sent));
-    auto piece = co_await on_pool(pool, [source, want] { return source->next(want); });
+    // Named, not a temporary in the co_await: GCC 12 mishandles such temporaries' captures.
+    auto read_piece = [source, want] { return source->next(want); };
+    auto piece = co_await on_pool(pool, std::move(read_piece));
     if (!piece || !*piece || (*piece)->empty()) {
       // The status line is out: the only honest signal left is a connection cut short.
       if (piece && !*piece)

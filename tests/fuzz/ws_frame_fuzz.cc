@@ -34,13 +34,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_req(f->req);
   switch (f->type) {
     case ClientFrame::Type::send:
-      check(f->send.conversation_id == f->conversation_id || f->conversation_id.empty());
+      check(f->send.request.conversation_id == f->conversation_id || f->conversation_id.empty());
+      check(f->send.attachment_ids.size() <= parley::api::kMaxAttachments);
       break;
     case ClientFrame::Type::hello:
     case ClientFrame::Type::ping:
     case ClientFrame::Type::typing:
     case ClientFrame::Type::read:
-      check(f->send.text.empty() && f->send.client_msg_id.empty());
+      check(f->send.request.text.empty() && f->send.request.client_msg_id.empty());
       break;
   }
   return 0;
