@@ -190,10 +190,15 @@ describe.sequential('files', () => {
     await b.getByRole('dialog', { name: `Image ${second.name}` }).getByText('2 of 2').waitFor();
     await b.keyboard.press('ArrowLeft');
     await b.getByRole('dialog', { name: `Image ${photo.name}` }).waitFor();
-    // Download from the viewer: the original.
+    // Download from the viewer: the full image (the server strips metadata, so it is the
+    // server's copy, not our bytes: a PNG of the full size).
     const dl = b.waitForEvent('download');
     await b.getByRole('button', { name: `Download ${photo.name}` }).click();
-    expect(sha(readFileSync((await (await dl).path())!))).toBe(sha(photo.buffer));
+    const d = await dl;
+    expect(d.suggestedFilename()).toBe(photo.name);
+    const got = readFileSync((await d.path())!);
+    expect(got.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect([got.readUInt32BE(16), got.readUInt32BE(20)]).toEqual([1200, 800]);
     await b.keyboard.press('Escape');
     await until('viewer closed', async () => (await b.getByRole('dialog').count()) === 0);
     await until('focus back on the image', () => img.evaluate((el) => el === document.activeElement));
@@ -288,7 +293,8 @@ describe.sequential('files', () => {
     await card.waitFor({ timeout: 15_000 });
     const dl = b.waitForEvent('download');
     await card.click();
-    expect(sha(readFileSync((await (await dl).path())!))).toBe(sha(resumable.buffer));
+    const dd = await dl;
+    expect(sha(readFileSync((await dd.path())!))).toBe(sha(resumable.buffer));
   });
 
   it('phone width: timeline, viewer and tray fit (no horizontal overflow), in light and dark', async () => {
