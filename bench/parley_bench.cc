@@ -56,84 +56,25 @@
 #include <thread>
 #include <vector>
 
-#ifndef PARLEY_BINARY
-#define PARLEY_BINARY "parley"
-#endif
-#ifndef PARLEY_BENCH_CACHE_DIR
-#define PARLEY_BENCH_CACHE_DIR "bench-cache"
-#endif
-#ifndef PARLEY_BENCH_BUILD_TYPE
-#define PARLEY_BENCH_BUILD_TYPE "unknown"
-#endif
-#ifndef PARLEY_SOURCE_DIR
-#define PARLEY_SOURCE_DIR "."
-#endif
+#include "bench_support.h"
+
+using namespace parley::bench;  // NOLINT: this file is the bench's own
 
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // Hard bounds, whatever the options say.
 constexpr std::uint64_t kMaxOpsPerConnection = 10'000'000;
-constexpr std::size_t kMaxResponseBytes = 1 << 20;
 constexpr double kMaxScenarioSeconds = 60;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-struct Options {
-  std::string server = PARLEY_BINARY;
-  double seconds = 6.0;  // measurement window of each main scenario
-  double warmup = 0.5;   // run before the window opens, not counted
-  unsigned threads = 0;  // load generator threads; 0 = auto
-  unsigned users = 256;  // registered before the scenarios
-  unsigned register_conns = 16;
-  unsigned login_conns = 32;
-  unsigned me_conns = 128;
-  unsigned ws_conns = 64;
-  // chat scenarios
-  unsigned idle_conns = 100'000;  // target; the descriptor limits may allow fewer
-  double idle_hold = 5;           // seconds the idle connections are held and watched
-  unsigned source_addrs = 8;      // client source addresses 127.0.0.2 ..
-  std::vector<unsigned> fanout = {100, 1000};
-  unsigned fanout_window = 64;
-  unsigned durable_conns = 64;
-  unsigned scaleout_nodes = 3;     // the cluster's size in the scale-out comparison
-  unsigned scaleout_fanout = 100;  // receivers of its fan-out
-  std::uint64_t messages = 1'000'000;  // stored for history and search
-  unsigned seed_conns = 64;
-  unsigned seed_workers = 64;
-  unsigned read_conns = 8;
-  unsigned search_conns = 4;
-  std::string cache_dir = PARLEY_BENCH_CACHE_DIR;
-  bool no_cache = false;
-  bool reseed = false;
-  bool keep_data = false;
-  std::vector<std::string> server_flags;  // extra flags for `parley serve`
-  std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
-  bool any_of(std::initializer_list<std::string_view> names) const {
-    for (auto n : names)
-      if (wants(n)) return true;
-    return false;
-  }
-  bool wants(std::string_view name) const {
-    if (only.empty()) return true;
-    std::string_view rest = only;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      if (rest.substr(0, comma) == name) return true;
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-    return false;
-  }
-};
 
 void usage() {
-  std::puts(
+  std::fputs(
       "parley_bench: starts a Parley server on 127.0.0.1 and measures it\n"
       "  --server PATH        parley binary (default: the one built beside this bench)\n"
       "  --seconds S          measurement window per scenario (default 6)\n"
@@ -146,9 +87,11 @@ void usage() {
       "  --server-flag ARG    pass ARG to `parley serve` (repeat: --server-flag --workers "
       "--server-flag 4)\n"
       "  --scenario LIST      run only these (comma-separated) of login, health, me, ws, idle,\n"
-      "                       fanout, durable, history, search, scaleout; default all (register\n"
-      "                       always runs; history, search and scaleout start their own servers);\n"
-      "                       --only: the same\n"
+      "                       fanout, durable, history, search, scaleout, and the file\n"
+      "                       scenarios below; default all (register always runs unless only\n"
+      "                       file scenarios are named; history, search, scaleout and the file\n"
+      "                       scenarios start their own servers); --only: the same\n"
+      "  --thumbnails N       distinct 1600x1200 JPEGs the thumbnails scenario makes (default 64)\n"
       "  --scaleout-nodes N   nodes of the cluster that scaleout compares with one (default 3)\n"
       "  --scaleout-fanout N  receivers of the scaleout fan-out (default 100)\n"
       "  --idle-conns N       idle WebSockets to aim for (default 100000; the descriptor limit\n"
@@ -166,7 +109,12 @@ void usage() {
       "  --cache-dir DIR      where the seeded store is kept between runs (default build/bench-cache)\n"
       "  --no-cache           seed into the temporary folder and do not keep it\n"
       "  --reseed             seed again even when a cached store exists\n"
-      "  --keep-data          leave the server's data folder behind");
+      "  --keep-data          leave the server's data folder behind\n",
+      stdout);
+  std::puts("file scenarios:");
+  for (const auto& sc : file_scenarios())
+    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
+                static_cast<int>(sc.description.size()), sc.description.data());
 }
 
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -246,6 +194,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.read_conns = static_cast<unsigned>(*d);
     } else if (a == "--search-conns" && (d = number(1, 10'000))) {
       o.search_conns = static_cast<unsigned>(*d);
+    } else if (a == "--thumbnails" && (d = number(1, 10'000))) {
+      o.thumbnails = static_cast<unsigned>(*d);
     } else if (a == "--seconds" && (d = number(0.5, kMaxScenarioSeconds))) {
       o.seconds = *d;
     } else if (a == "--warmup" && (d = number(0, 10))) {
@@ -266,82 +216,6 @@ std::optional<Options> parse_options(int argc, char** argv) {
     }
   }
   return o;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The machine
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
-std::string cpu_model() {
-  std::istringstream in(read_file("/proc/cpuinfo"));
-  std::string line;
-  for (const char* key : {"model name", "Hardware", "cpu model", "uarch"}) {
-    in.clear();
-    in.seekg(0);
-    while (std::getline(in, line)) {
-      if (line.rfind(key, 0) == 0) {
-        auto colon = line.find(':');
-        if (colon != std::string::npos) return trim(std::string_view(line).substr(colon + 1));
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
-unsigned usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-std::string memory_total() {
-  std::istringstream in(read_file("/proc/meminfo"));
-  std::string key;
-  long kb = 0;
-  while (in >> key >> kb) {
-    if (key == "MemTotal:") {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.1f GiB", kb / 1024.0 / 1024.0);
-      return buf;
-    }
-    in.ignore(256, '\n');
-  }
-  return "unknown";
-}
-
-std::string kernel() {
-  utsname u{};
-  if (uname(&u) != 0) return "unknown";
-  return std::string(u.sysname) + " " + u.release + " " + u.machine;
-}
-
-std::string loadavg() {
-  std::istringstream in(read_file("/proc/loadavg"));
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,185 +335,6 @@ Snapshot snapshot(const ServerPids& pids) {
   return s;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-class ServerProcess {
- public:
-  ~ServerProcess() { stop(); }
-
-  // `extra`: flags after the bench's own (a cluster node's --database, --redis, --node-id).
-  bool start(const Options& opt, const std::string& data_dir,
-             const std::vector<std::string>& extra = {}) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return false;
-    std::vector<std::string> args = {
-        opt.server,
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir,
-        "--access-log",
-        "false",
-        "--rate-limits",
-        "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
-        "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
-        "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
-        "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
-        "--max-sockets-per-user",
-        "10000",
-        "--max-sockets-per-address",
-        "1000000",
-        "--max-connections",
-        "10000000"};
-    args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the bench
-      if (getppid() != parent) _exit(1);
-      rlimit rl{};  // as many descriptors as the hard limit allows (inherited; made sure here)
-      if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-      }
-      dup2(fds[1], 2);
-      int devnull = open("/dev/null", O_RDWR);
-      if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-      }
-      execv(argv[0], argv.data());
-      std::fprintf(stderr, "exec %s failed: %s\n", argv[0], std::strerror(errno));
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-    reader_ = std::thread([this] { drain(); });
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, 15s, [&] { return port_ != 0 || eof_; });
-    return port_ != 0;
-  }
-
-  pid_t pid() const { return pid_; }
-  std::uint16_t port() const {
-    std::lock_guard lock(mu_);
-    return port_;
-  }
-  std::string version() const {
-    std::lock_guard lock(mu_);
-    return version_;
-  }
-  std::vector<std::string> tail() const {
-    std::lock_guard lock(mu_);
-    return {tail_.begin(), tail_.end()};
-  }
-  // Lines logged at warn or error, and the first few of them.
-  std::pair<int, std::vector<std::string>> problems() const {
-    std::lock_guard lock(mu_);
-    return {problem_count_, problems_};
-  }
-
-  // SIGTERM, then up to 10 s for the graceful drain, then SIGKILL. Returns a line saying how.
-  std::string stop() {
-    if (pid_ <= 0) return "";
-    auto t0 = Clock::now();
-    kill(pid_, SIGTERM);
-    int status = 0;
-    std::string how;
-    for (int i = 0; i < 1000; ++i) {
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) break;
-      if (r < 0) {
-        how = "waitpid failed";
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-      if (i == 999) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        how = "did not stop within 10 s of SIGTERM; killed";
-      }
-    }
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (how.empty()) {
-      char buf[128];
-      if (WIFEXITED(status))
-        std::snprintf(buf, sizeof buf, "exited with status %d %.0f ms after SIGTERM",
-                      WEXITSTATUS(status), ms);
-      else
-        std::snprintf(buf, sizeof buf, "ended by signal %d %.0f ms after SIGTERM",
-                      WIFSIGNALED(status) ? WTERMSIG(status) : -1, ms);
-      how = buf;
-    }
-    pid_ = -1;
-    if (reader_.joinable()) reader_.join();
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    return how;
-  }
-
- private:
-  void drain() {
-    std::string pending;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      pending.append(buf, static_cast<std::size_t>(n));
-      std::size_t nl;
-      while ((nl = pending.find('\n')) != std::string::npos) {
-        line(pending.substr(0, nl));
-        pending.erase(0, nl + 1);
-      }
-      if (pending.size() > 65536) pending.clear();  // no newline in 64 KiB: drop it
-    }
-    if (!pending.empty()) line(pending);
-    std::lock_guard lock(mu_);
-    eof_ = true;
-    cv_.notify_all();
-  }
-
-  // Text log lines: "<time> <level> <message> key=value ...".
-  void line(const std::string& l) {
-    std::lock_guard lock(mu_);
-    tail_.push_back(l);
-    if (tail_.size() > 40) tail_.pop_front();
-    std::istringstream in(l);
-    std::string time, level;
-    in >> time >> level;
-    if (level == "warn" || level == "warning" || level == "error" || level == "critical") {
-      ++problem_count_;
-      if (problems_.size() < 8) problems_.push_back(l);
-    }
-    if (port_ == 0 && l.find(" listening ") != std::string::npos) {
-      auto p = l.find(" port=");
-      if (p != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(l.c_str() + p + 6));
-      auto v = l.find(" version=");
-      if (v != std::string::npos) version_ = l.substr(v + 9, l.find(' ', v + 9) - (v + 9));
-      cv_.notify_all();
-    }
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint16_t port_ = 0;
-  bool eof_ = false;
-  std::string version_;
-  std::deque<std::string> tail_;
-  int problem_count_ = 0;
-  std::vector<std::string> problems_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Per-thread results
@@ -738,62 +433,6 @@ asio::awaitable<bool> connect(Conn& c, const tcp::endpoint& server, ThreadStats&
 // ---------------------------------------------------------------------------------------------
 // HTTP/1.1: just enough of a response reader for this server (Content-Length bodies)
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-struct HttpHead {
-  int status = 0;
-  std::size_t header_bytes = 0;
-  std::size_t content_length = 0;
-  bool has_length = false;
-  bool close = false;
-  bool chunked = false;
-  std::string_view ws_accept;
-};
-
-bool parse_head(std::string_view head, HttpHead& h) {
-  if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return false;
-  auto sp = head.find(' ');
-  if (sp == std::string_view::npos || sp + 4 > head.size()) return false;
-  h.status = 0;
-  for (std::size_t i = sp + 1; i < sp + 4; ++i) {
-    if (head[i] < '0' || head[i] > '9') return false;
-    h.status = h.status * 10 + (head[i] - '0');
-  }
-  std::size_t pos = head.find("\r\n");
-  while (pos != std::string_view::npos && pos + 2 < head.size()) {
-    pos += 2;
-    std::size_t eol = head.find("\r\n", pos);
-    std::string_view line = head.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
-    pos = eol;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-    if (iequals(name, "content-length")) {
-      h.has_length = true;
-      h.content_length = 0;
-      for (char ch : value) {
-        if (ch < '0' || ch > '9' || h.content_length > kMaxResponseBytes) return false;
-        h.content_length = h.content_length * 10 + static_cast<std::size_t>(ch - '0');
-      }
-    } else if (iequals(name, "connection")) {
-      h.close = iequals(value, "close");
-    } else if (iequals(name, "transfer-encoding")) {
-      h.chunked = true;
-    } else if (iequals(name, "sec-websocket-accept")) {
-      h.ws_accept = value;
-    }
-  }
-  return true;
-}
 
 // Reads one response. On success h describes it and the body is
 // buf[h.header_bytes, h.header_bytes + h.content_length). Returns an error text, or "" when good.
@@ -828,32 +467,6 @@ asio::awaitable<std::string> read_response(Conn& c, HttpHead& h, bool body_expec
   co_return "response never completed";
 }
 
-// "HTTP 404 not_found" from the error envelope, when there is one.
-std::string status_error(int status, std::string_view body) {
-  std::string out = "HTTP " + std::to_string(status);
-  auto p = body.find("\"code\":\"");
-  if (p != std::string_view::npos) {
-    p += 8;
-    auto q = body.find('"', p);
-    if (q != std::string_view::npos && q - p < 64) out += " " + std::string(body.substr(p, q - p));
-  }
-  return out;
-}
-
-std::string http_request(std::string_view method, std::string_view target, std::uint16_t port,
-                         std::string_view extra_headers, std::string_view body) {
-  std::string r;
-  r.reserve(256 + body.size());
-  r.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1:");
-  r.append(std::to_string(port)).append("\r\nUser-Agent: parley_bench\r\n");
-  r.append(extra_headers);
-  if (!body.empty() || method == "POST")
-    r.append("Content-Type: application/json\r\nContent-Length: ")
-        .append(std::to_string(body.size()))
-        .append("\r\n");
-  r.append("\r\n").append(body);
-  return r;
-}
 
 // An HTTP scenario: which pre-built request each connection sends next, and what to do with a
 // 2xx body.
@@ -1445,69 +1058,6 @@ class Loops {
   std::vector<std::thread> threads_;
 };
 
-// ---- blocking HTTP for set-up calls
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string error;
-  bool ok() const { return error.empty() && status >= 200 && status < 300; }
-  std::string describe() const {
-    return error.empty() ? status_error(status, body) : error;
-  }
-};
-
-Reply http_call(const tcp::endpoint& ep, std::string_view method, std::string_view target,
-                const std::string& token, const std::string& body) {
-  asio::io_context io;
-  tcp::socket s(io);
-  boost::system::error_code ec;
-  s.connect(ep, ec);
-  if (ec) return {0, "", "connect: " + ec.message()};
-  timeval tv{60, 0};
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string req = http_request(method, target, ep.port(),
-                                 token.empty() ? "" : "Authorization: Bearer " + token + "\r\n",
-                                 body);
-  asio::write(s, asio::buffer(req), ec);
-  if (ec) return {0, "", "write: " + ec.message()};
-  std::string buf;
-  char tmp[65536];
-  HttpHead h;
-  std::size_t head_end = std::string::npos;
-  for (;;) {
-    std::size_t n = s.read_some(asio::buffer(tmp), ec);
-    if (ec) return {0, "", "read: " + ec.message()};
-    buf.append(tmp, n);
-    if (head_end == std::string::npos) {
-      auto e = buf.find("\r\n\r\n");
-      if (e != std::string::npos) {
-        if (!parse_head(std::string_view(buf).substr(0, e + 2), h))
-          return {0, "", "malformed response"};
-        head_end = e + 4;
-      }
-    }
-    if (head_end != std::string::npos && buf.size() >= head_end + h.content_length) break;
-    if (buf.size() > 16 * kMaxResponseBytes) return {0, "", "response too large"};
-  }
-  return {h.status, buf.substr(head_end, h.content_length), ""};
-}
-
-// A string at a path of object keys in a JSON body; "" when absent.
-std::string json_at(std::string_view body, std::initializer_list<const char*> path) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(body, ec);
-  if (ec) return "";
-  const boost::json::value* cur = &v;
-  for (const char* k : path) {
-    if (!cur->is_object()) return "";
-    cur = cur->as_object().if_contains(k);
-    if (!cur) return "";
-  }
-  if (cur->is_string()) return std::string(cur->as_string());
-  if (cur->is_int64()) return std::to_string(cur->as_int64());
-  return "";
-}
 
 std::string ws_upgrade_request(std::uint16_t port) {
   return "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
@@ -3034,26 +2584,6 @@ void run_history_search(const Options& opt, const std::string& tmp_dir, unsigned
 // ---- scale-out: fan-out and durable sends on one node (SQLite, then PostgreSQL) and on a
 // cluster of nodes sharing PostgreSQL and Redis, each against fresh servers and a fresh database
 
-std::string sh_quote(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
-
-// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
-// stderr goes to ours, so the reason shows).
-std::optional<std::string> shell(const std::string& cmd) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int status = pclose(f);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (status != 0) return std::nullopt;
-  return out;
-}
 
 // The throw-away PostgreSQL (fsync on: acknowledged means durable, as with SQLite) and Redis of
 // the scale-out run, from the project's scripts; stopped and removed when this goes.
@@ -3337,6 +2867,37 @@ int main(int argc, char** argv) {
     }
   };
 
+  // The file scenarios (a table in files_bench.cc), each against servers of its own.
+  std::vector<std::string> file_headlines;
+  bool file_errors = false;
+  auto run_file_scenarios = [&] {
+    BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
+    for (const auto& sc : file_scenarios())
+      if (opt.wants(sc.name)) {
+        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                    static_cast<int>(sc.description.size()), sc.description.data());
+        std::fflush(stdout);
+        sc.run(ctx);
+      }
+  };
+  auto print_file_figures = [&] {
+    if (file_headlines.empty()) return;
+    std::printf("\nfile figures (%s; %s):\n", machine_line().c_str(), utc_now().c_str());
+    for (const auto& h : file_headlines) std::printf("  - %s\n", h.c_str());
+  };
+  bool only_files = !opt.only.empty();
+  for (std::string_view chat : {"login", "health", "me", "ws", "idle", "fanout", "durable",
+                                "history", "search", "scaleout"})
+    only_files = only_files && !opt.wants(chat);
+  if (only_files) {
+    run_file_scenarios();
+    print_file_figures();
+    std::printf("load average after: %s\n", loadavg().c_str());
+    cleanup();
+    if (file_errors) std::printf("NOTE: some scenarios had errors; their figures are suspect.\n");
+    return file_errors ? 3 : 0;
+  }
+
   ServerProcess server;
   if (!server.start(opt, data_dir + "/data")) {
     std::fprintf(stderr, "parley_bench: the server did not report a port; its last lines:\n");
@@ -3470,6 +3031,7 @@ int main(int argc, char** argv) {
   if (opt.any_of({"history", "search"}))
     run_history_search(opt, data_dir, cores, threads, results, headlines);
   if (opt.wants("scaleout")) run_scaleout(opt, data_dir, cores, threads, results, headlines);
+  run_file_scenarios();
 
   std::printf("\nsummary (%s; %s; %u cores shared by server and load generator)\n",
               cpu_model().c_str(), utc_now().c_str(), cores);
@@ -3479,6 +3041,7 @@ int main(int argc, char** argv) {
                 memory_total().c_str(), kernel().c_str());
     for (const auto& h : headlines) std::printf("  - %s\n", h.c_str());
   }
+  print_file_figures();
   std::printf("load average after: %s\n", loadavg().c_str());
 
   auto [count, lines] = server.problems();
@@ -3487,7 +3050,7 @@ int main(int argc, char** argv) {
   for (const auto& l : lines) std::printf("  %s\n", l.c_str());
   cleanup();
 
-  bool errors = false;
+  bool errors = file_errors;
   for (const auto& r : results) errors = errors || r.errors;
   if (errors) std::printf("NOTE: some scenarios had errors; their figures are suspect.\n");
   return errors ? 3 : 0;

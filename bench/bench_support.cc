@@ -1,0 +1,454 @@
+#include "bench_support.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace parley::bench {
+
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------------------------------------
+// The machine
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string cpu_model() {
+  std::istringstream in(read_file("/proc/cpuinfo"));
+  std::string line;
+  for (const char* key : {"model name", "Hardware", "cpu model", "uarch"}) {
+    in.clear();
+    in.seekg(0);
+    while (std::getline(in, line)) {
+      if (line.rfind(key, 0) == 0) {
+        auto colon = line.find(':');
+        if (colon != std::string::npos) return trim(std::string_view(line).substr(colon + 1));
+      }
+    }
+  }
+  return "unknown CPU";
+}
+
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string memory_total() {
+  std::istringstream in(read_file("/proc/meminfo"));
+  std::string key;
+  long kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f GiB", kb / 1024.0 / 1024.0);
+      return buf;
+    }
+    in.ignore(256, '\n');
+  }
+  return "unknown";
+}
+
+std::string kernel() {
+  utsname u{};
+  if (uname(&u) != 0) return "unknown";
+  return std::string(u.sysname) + " " + u.release + " " + u.machine;
+}
+
+std::string loadavg() {
+  std::istringstream in(read_file("/proc/loadavg"));
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string machine_line() {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, ", %u cores usable, ", usable_cores());
+  return cpu_model() + buf + memory_total() + " memory, " + kernel();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+bool ServerProcess::start(const Options& opt, const std::string& data_dir,
+                          const std::vector<std::string>& extra,
+                          const std::vector<std::string>& env) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  std::vector<std::string> args = {
+      opt.server,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--data-dir",
+      data_dir,
+      "--access-log",
+      "false",
+      "--rate-limits",
+      "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
+      "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
+      "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
+      "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
+      "--max-sockets-per-user",
+      "10000",
+      "--max-sockets-per-address",
+      "1000000",
+      "--max-connections",
+      "10000000"};
+  args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) return false;
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the bench
+    if (getppid() != parent) _exit(1);
+    rlimit rl{};  // as many descriptors as the hard limit allows (inherited; made sure here)
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    dup2(fds[1], 2);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    std::fprintf(stderr, "exec %s failed: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(fds[1]);
+  fd_ = fds[0];
+  reader_ = std::thread([this] { drain(); });
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, 15s, [&] { return port_ != 0 || eof_; });
+  return port_ != 0;
+}
+
+std::uint16_t ServerProcess::port() const {
+  std::lock_guard lock(mu_);
+  return port_;
+}
+
+std::string ServerProcess::version() const {
+  std::lock_guard lock(mu_);
+  return version_;
+}
+
+std::vector<std::string> ServerProcess::tail() const {
+  std::lock_guard lock(mu_);
+  return {tail_.begin(), tail_.end()};
+}
+
+std::pair<int, std::vector<std::string>> ServerProcess::problems() const {
+  std::lock_guard lock(mu_);
+  return {problem_count_, problems_};
+}
+
+std::string ServerProcess::stop() {
+  if (pid_ <= 0) return "";
+  auto t0 = Clock::now();
+  kill(pid_, SIGTERM);
+  int status = 0;
+  std::string how;
+  for (int i = 0; i < 1000; ++i) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) break;
+    if (r < 0) {
+      how = "waitpid failed";
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+    if (i == 999) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      how = "did not stop within 10 s of SIGTERM; killed";
+    }
+  }
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (how.empty()) {
+    char buf[128];
+    if (WIFEXITED(status))
+      std::snprintf(buf, sizeof buf, "exited with status %d %.0f ms after SIGTERM",
+                    WEXITSTATUS(status), ms);
+    else
+      std::snprintf(buf, sizeof buf, "ended by signal %d %.0f ms after SIGTERM",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : -1, ms);
+    how = buf;
+  }
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  return how;
+}
+
+void ServerProcess::drain() {
+  std::string pending;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      line(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+    if (pending.size() > 65536) pending.clear();  // no newline in 64 KiB: drop it
+  }
+  if (!pending.empty()) line(pending);
+  std::lock_guard lock(mu_);
+  eof_ = true;
+  cv_.notify_all();
+}
+
+// Text log lines: "<time> <level> <message> key=value ...".
+void ServerProcess::line(const std::string& l) {
+  std::lock_guard lock(mu_);
+  tail_.push_back(l);
+  if (tail_.size() > 40) tail_.pop_front();
+  std::istringstream in(l);
+  std::string time, level;
+  in >> time >> level;
+  if (level == "warn" || level == "warning" || level == "error" || level == "critical") {
+    ++problem_count_;
+    if (problems_.size() < 8) problems_.push_back(l);
+  }
+  if (port_ == 0 && l.find(" listening ") != std::string::npos) {
+    auto p = l.find(" port=");
+    if (p != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(l.c_str() + p + 6));
+    auto v = l.find(" version=");
+    if (v != std::string::npos) version_ = l.substr(v + 9, l.find(' ', v + 9) - (v + 9));
+    cv_.notify_all();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+bool parse_head(std::string_view head, HttpHead& h, std::uint64_t max_length) {
+  if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return false;
+  auto sp = head.find(' ');
+  if (sp == std::string_view::npos || sp + 4 > head.size()) return false;
+  h.status = 0;
+  for (std::size_t i = sp + 1; i < sp + 4; ++i) {
+    if (head[i] < '0' || head[i] > '9') return false;
+    h.status = h.status * 10 + (head[i] - '0');
+  }
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos && pos + 2 < head.size()) {
+    pos += 2;
+    std::size_t eol = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
+    pos = eol;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    if (iequals(name, "content-length")) {
+      h.has_length = true;
+      h.content_length = 0;
+      for (char ch : value) {
+        if (ch < '0' || ch > '9' || h.content_length > max_length / 10) return false;
+        h.content_length = h.content_length * 10 + static_cast<std::size_t>(ch - '0');
+      }
+    } else if (iequals(name, "connection")) {
+      h.close = iequals(value, "close");
+    } else if (iequals(name, "transfer-encoding")) {
+      h.chunked = true;
+    } else if (iequals(name, "sec-websocket-accept")) {
+      h.ws_accept = value;
+    }
+  }
+  return true;
+}
+
+std::string_view header_value(std::string_view head, std::string_view name) {
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos && pos + 2 < head.size()) {
+    pos += 2;
+    std::size_t eol = head.find("\r\n", pos);
+    std::string_view line = head.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
+    pos = eol;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || !iequals(line.substr(0, colon), name)) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    return value;
+  }
+  return {};
+}
+
+// "HTTP 404 not_found" from the error envelope, when there is one.
+std::string status_error(int status, std::string_view body) {
+  std::string out = "HTTP " + std::to_string(status);
+  auto p = body.find("\"code\":\"");
+  if (p != std::string_view::npos) {
+    p += 8;
+    auto q = body.find('"', p);
+    if (q != std::string_view::npos && q - p < 64) out += " " + std::string(body.substr(p, q - p));
+  }
+  return out;
+}
+
+std::string http_request(std::string_view method, std::string_view target, std::uint16_t port,
+                         std::string_view extra_headers, std::string_view body) {
+  std::string r;
+  r.reserve(256 + body.size());
+  r.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1:");
+  r.append(std::to_string(port)).append("\r\nUser-Agent: parley_bench\r\n");
+  r.append(extra_headers);
+  if (!body.empty() || method == "POST")
+    r.append("Content-Type: application/json\r\nContent-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n");
+  r.append("\r\n").append(body);
+  return r;
+}
+
+// ---- blocking HTTP for set-up calls
+
+Reply http_call(const tcp::endpoint& ep, std::string_view method, std::string_view target,
+                const std::string& token, const std::string& body) {
+  asio::io_context io;
+  tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect(ep, ec);
+  if (ec) return {0, "", "connect: " + ec.message()};
+  timeval tv{60, 0};
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req =
+      http_request(method, target, ep.port(),
+                   token.empty() ? "" : "Authorization: Bearer " + token + "\r\n", body);
+  asio::write(s, asio::buffer(req), ec);
+  if (ec) return {0, "", "write: " + ec.message()};
+  std::string buf;
+  char tmp[65536];
+  HttpHead h;
+  std::size_t head_end = std::string::npos;
+  for (;;) {
+    std::size_t n = s.read_some(asio::buffer(tmp), ec);
+    if (ec) return {0, "", "read: " + ec.message()};
+    buf.append(tmp, n);
+    if (head_end == std::string::npos) {
+      auto e = buf.find("\r\n\r\n");
+      if (e != std::string::npos) {
+        if (!parse_head(std::string_view(buf).substr(0, e + 2), h))
+          return {0, "", "malformed response"};
+        head_end = e + 4;
+      }
+    }
+    if (head_end != std::string::npos && buf.size() >= head_end + h.content_length) break;
+    if (buf.size() > 16 * kMaxResponseBytes) return {0, "", "response too large"};
+  }
+  return {h.status, buf.substr(head_end, h.content_length), ""};
+}
+
+// A string at a path of object keys in a JSON body; "" when absent.
+std::string json_at(std::string_view body, std::initializer_list<const char*> path) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec) return "";
+  const boost::json::value* cur = &v;
+  for (const char* k : path) {
+    if (!cur->is_object()) return "";
+    cur = cur->as_object().if_contains(k);
+    if (!cur) return "";
+  }
+  if (cur->is_string()) return std::string(cur->as_string());
+  if (cur->is_int64()) return std::to_string(cur->as_int64());
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shell
+
+std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
+// stderr goes to ours, so the reason shows).
+std::optional<std::string> shell(const std::string& cmd) {
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int status = pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (status != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace parley::bench

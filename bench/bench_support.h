@@ -1,0 +1,231 @@
+// What every benchmark group of parley_bench shares: the options, the machine line, the one
+// launcher for the real server (port 0, a throw-away data folder, parent-death signal), a
+// blocking HTTP/1.1 client for set-up calls, and the table entry a group of scenarios is made of.
+//
+// Everything here runs on the calling thread and blocks; nothing is shared between threads
+// except ServerProcess, whose accessors may be called from any thread while it runs. Failures
+// are values (an error text in Reply, false from start(), nullopt from shell()); nothing throws
+// on a server that misbehaves.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <initializer_list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#ifndef PARLEY_BINARY
+#define PARLEY_BINARY "parley"
+#endif
+#ifndef PARLEY_BENCH_CACHE_DIR
+#define PARLEY_BENCH_CACHE_DIR "bench-cache"
+#endif
+#ifndef PARLEY_BENCH_BUILD_TYPE
+#define PARLEY_BENCH_BUILD_TYPE "unknown"
+#endif
+#ifndef PARLEY_SOURCE_DIR
+#define PARLEY_SOURCE_DIR "."
+#endif
+
+namespace parley::bench {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// The largest response the set-up client and the chat scenarios' reader accept.
+inline constexpr std::size_t kMaxResponseBytes = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string server = PARLEY_BINARY;
+  double seconds = 6.0;  // measurement window of each main scenario
+  double warmup = 0.5;   // run before the window opens, not counted
+  unsigned threads = 0;  // load generator threads; 0 = auto
+  unsigned users = 256;  // registered before the scenarios
+  unsigned register_conns = 16;
+  unsigned login_conns = 32;
+  unsigned me_conns = 128;
+  unsigned ws_conns = 64;
+  // chat scenarios
+  unsigned idle_conns = 100'000;  // target; the descriptor limits may allow fewer
+  double idle_hold = 5;           // seconds the idle connections are held and watched
+  unsigned source_addrs = 8;      // client source addresses 127.0.0.2 ..
+  std::vector<unsigned> fanout = {100, 1000};
+  unsigned fanout_window = 64;
+  unsigned durable_conns = 64;
+  unsigned scaleout_nodes = 3;         // the cluster's size in the scale-out comparison
+  unsigned scaleout_fanout = 100;      // receivers of its fan-out
+  std::uint64_t messages = 1'000'000;  // stored for history and search
+  unsigned seed_conns = 64;
+  unsigned seed_workers = 64;
+  unsigned read_conns = 8;
+  unsigned search_conns = 4;
+  // file scenarios
+  unsigned thumbnails = 64;  // distinct images uploaded by the thumbnails scenario
+  std::string cache_dir = PARLEY_BENCH_CACHE_DIR;
+  bool no_cache = false;
+  bool reseed = false;
+  bool keep_data = false;
+  std::vector<std::string> server_flags;  // extra flags for `parley serve`
+  std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
+  bool any_of(std::initializer_list<std::string_view> names) const {
+    for (auto n : names)
+      if (wants(n)) return true;
+    return false;
+  }
+  bool wants(std::string_view name) const {
+    if (only.empty()) return true;
+    std::string_view rest = only;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      if (rest.substr(0, comma) == name) return true;
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The machine
+
+std::string read_file(const std::string& path);
+std::string trim(std::string_view s);
+std::string cpu_model();
+unsigned usable_cores();
+std::string memory_total();
+std::string kernel();
+std::string loadavg();
+std::string utc_now();
+// "CPU, N cores usable, M GiB memory, kernel": what every printed figure is quoted with.
+std::string machine_line();
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+class ServerProcess {
+ public:
+  ~ServerProcess() { stop(); }
+
+  // `extra`: flags after the bench's own (a cluster node's --database, --redis, --node-id).
+  // `env`: NAME=VALUE entries added to the server's environment (credentials stay out of argv).
+  bool start(const Options& opt, const std::string& data_dir,
+             const std::vector<std::string>& extra = {}, const std::vector<std::string>& env = {});
+
+  pid_t pid() const { return pid_; }
+  std::uint16_t port() const;
+  std::string version() const;
+  std::vector<std::string> tail() const;
+  // Lines logged at warn or error, and the first few of them.
+  std::pair<int, std::vector<std::string>> problems() const;
+
+  // SIGTERM, then up to 10 s for the graceful drain, then SIGKILL. Returns a line saying how.
+  std::string stop();
+
+ private:
+  void drain();
+  void line(const std::string& l);
+
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint16_t port_ = 0;
+  bool eof_ = false;
+  std::string version_;
+  std::deque<std::string> tail_;
+  int problem_count_ = 0;
+  std::vector<std::string> problems_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1: just enough for this server (Content-Length bodies)
+
+bool iequals(std::string_view a, std::string_view b);
+
+struct HttpHead {
+  int status = 0;
+  std::size_t header_bytes = 0;
+  std::uint64_t content_length = 0;
+  bool has_length = false;
+  bool close = false;
+  bool chunked = false;
+  std::string_view ws_accept;
+};
+
+// Parses a status line and headers (up to, not including, the blank line). A Content-Length
+// above max_length is refused.
+bool parse_head(std::string_view head, HttpHead& h, std::uint64_t max_length = kMaxResponseBytes);
+
+// The value of header `name` in a response head, "" when absent.
+std::string_view header_value(std::string_view head, std::string_view name);
+
+// "HTTP 404 not_found" from the error envelope, when there is one.
+std::string status_error(int status, std::string_view body);
+
+std::string http_request(std::string_view method, std::string_view target, std::uint16_t port,
+                         std::string_view extra_headers, std::string_view body);
+
+// ---- blocking HTTP for set-up calls
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string error;
+  bool ok() const { return error.empty() && status >= 200 && status < 300; }
+  std::string describe() const { return error.empty() ? status_error(status, body) : error; }
+};
+
+Reply http_call(const tcp::endpoint& ep, std::string_view method, std::string_view target,
+                const std::string& token, const std::string& body);
+
+// A string at a path of object keys in a JSON body; "" when absent.
+std::string json_at(std::string_view body, std::initializer_list<const char*> path);
+
+// ---------------------------------------------------------------------------------------------
+// Shell
+
+std::string sh_quote(const std::string& s);
+
+// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
+// stderr goes to ours, so the reason shows).
+std::optional<std::string> shell(const std::string& cmd);
+
+// ---------------------------------------------------------------------------------------------
+// Scenario tables
+
+// What a group's scenarios get from main. They start their own servers (with the flags they
+// need) under tmp_dir and print their figures as they go.
+struct BenchContext {
+  const Options* opt = nullptr;
+  std::string tmp_dir;  // removed by main when the run ends (unless --keep-data)
+  unsigned cores = 1;
+  std::vector<std::string>* headlines = nullptr;  // one line per figure, for the summary
+  bool* errors = nullptr;                         // set when a figure is suspect
+};
+
+// One entry of a group's table: selected by name with --only / --scenario, like the rest.
+struct Scenario {
+  std::string_view name;
+  std::string_view description;
+  void (*run)(const BenchContext&);
+};
+
+// The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
+const std::vector<Scenario>& file_scenarios();
+
+}  // namespace parley::bench
