@@ -160,30 +160,32 @@ export function NewDmDialog() {
             ))}
           </p>
         )}
-        <ul class="people" role="listbox" aria-label="People" aria-multiselectable="true">
-          {found.map((u) => {
-            const sel = picked.some((p) => p.id === u.id);
-            return (
-              <li
-                key={u.id}
-                role="option"
-                aria-selected={sel}
-                tabIndex={0}
-                class={`person ${sel ? 'is-selected' : ''}`}
-                onClick={() => toggle(u)}
-                onKeyDown={(e) => {
-                  if (e.key === 'Enter' || e.key === ' ') {
-                    e.preventDefault();
-                    toggle(u);
-                  }
-                }}
-              >
-                {u.display_name} <span class="muted">@{u.username}</span>
-              </li>
-            );
-          })}
-          {found.length === 0 && <li class="muted">No one found.</li>}
-        </ul>
+        {found.length === 0 && <p class="muted people-empty">No one found.</p>}
+        {found.length > 0 && (
+          <ul class="people" role="listbox" aria-label="People" aria-multiselectable="true">
+            {found.map((u) => {
+              const sel = picked.some((p) => p.id === u.id);
+              return (
+                <li
+                  key={u.id}
+                  role="option"
+                  aria-selected={sel}
+                  tabIndex={0}
+                  class={`person ${sel ? 'is-selected' : ''}`}
+                  onClick={() => toggle(u)}
+                  onKeyDown={(e) => {
+                    if (e.key === 'Enter' || e.key === ' ') {
+                      e.preventDefault();
+                      toggle(u);
+                    }
+                  }}
+                >
+                  {u.display_name} <span class="muted">@{u.username}</span>
+                </li>
+              );
+            })}
+          </ul>
+        )}
         {picked.length > 1 && (
           <label>
             Group name <span class="muted">(optional)</span>
