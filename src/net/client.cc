@@ -109,6 +109,7 @@ Result<ClientResponse> HttpClient::request(std::string_view method, std::string_
         s.ioc, s.timeout, [&](auto h) { bhttp::async_write(*s.stream, req, h); }, cancel);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
+    parser.skip(method == "HEAD");  // its Content-Length describes a body that never comes
     if (!ec)
       ec = run_with_deadline(
           s.ioc, s.timeout, [&](auto h) { bhttp::async_read(*s.stream, s.buffer, parser, h); },
