@@ -47,9 +47,10 @@ async function progressValue(p: Page, name: string): Promise<number> {
 }
 
 const MAX_FILE = 20_000_000;
+const QUOTA = 30_000_000;
 
 beforeAll(async () => {
-  server.extraArgs = ['--max-file-bytes', String(MAX_FILE)];
+  server.extraArgs = ['--max-file-bytes', String(MAX_FILE), '--user-quota-bytes', String(QUOTA)];
   await server.start();
   site = await startPreviewSite();
   browser = await launch();
@@ -257,6 +258,26 @@ describe.sequential('files', () => {
     await shots(p, 'files-too-large-desktop');
     await p.getByRole('button', { name: 'Remove huge.bin' }).click();
     await until('tray gone', async () => (await p.getByRole('list', { name: /^Attachments/ }).count()) === 0);
+  });
+
+  it("over the storage quota: the server's quota_exceeded message shows on the file", async () => {
+    // bob has stored nothing yet: 18 MB fits in his 30 MB, another 18 MB does not.
+    const b = bob.page;
+    const first = { name: 'archive-1.bin', mimeType: 'application/octet-stream', buffer: randomFile(18_000_000) };
+    const second = { name: 'archive-2.bin', mimeType: 'application/octet-stream', buffer: randomFile(18_000_000) };
+    await attach(b, [first]);
+    await until('first stored', async () => (await tray(b).getByText(/BIN file · /).count()) === 1, 30_000);
+    await attach(b, [second]);
+    const item = tray(b).getByRole('listitem').filter({ hasText: second.name });
+    const alert = item.getByRole('alert');
+    await alert.waitFor({ timeout: 30_000 });
+    const text = (await alert.innerText()).trim();
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).toMatch(/quota/i); // the server's message for quota_exceeded
+    expect(await b.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await b.getByRole('button', { name: `Remove ${second.name}` }).click();
+    await b.getByRole('button', { name: `Remove ${first.name}` }).click();
+    await until('tray gone', async () => (await b.getByRole('list', { name: /^Attachments/ }).count()) === 0);
   });
 
   it('an upload cut off by a network drop resumes from the offset the server has; a message of files only (no text) goes', async () => {
