@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "chat_support.h"
+#include "test_server.h"
 
 namespace parley::itest {
 namespace {
@@ -737,6 +738,76 @@ TEST_F(BigUploadTest, TwoGibibytesWithTheServersMemoryFlat) {
   ::testing::Test::RecordProperty("peak_rss_kib_after", std::to_string(after));
   // One 8 MiB part buffered, 256 KiB pieces in flight: far below the file's size.
   EXPECT_LT(after - before, 64 * 1024) << "peak RSS grew by " << (after - before) << " KiB";
+}
+
+}  // namespace
+}  // namespace parley::itest
+
+namespace parley::itest {
+namespace {
+
+using namespace chat;
+using curl::testing::TestHttpServer;
+
+const char* kPage =
+    "<!doctype html><html><head><title>Fallback</title>"
+    "<meta property=\"og:title\" content=\"The Plan &amp; Its Parts\">"
+    "<meta property=\"og:description\" content=\"Everything about the plan.\">"
+    "<meta property=\"og:site_name\" content=\"Plans Weekly\">"
+    "<meta property=\"og:image\" content=\"/cover.png\"></head><body>hi</body></html>";
+
+// Link previews: loopback pages are fetched only where --outbound-allow lets them.
+class PreviewsTest : public SharedServerTest {
+ public:
+  static void SetUpTestSuite() { start_shared({"--outbound-allow", "127.0.0.0/8"}); }
+};
+
+TEST_F(PreviewsTest, ALinkInAMessageGetsAPreviewCard) {
+  TestHttpServer site([](const curl::testing::TestRequest&) {
+    return curl::testing::http_response(200, "text/html; charset=utf-8", kPage);
+  });
+  auto api = this->api();
+  auto a = register_account(api, "pv");
+  auto b = register_account(api, "pvb");
+  auto conv = make_group(api, a, {b.id});
+  Live bob(this->port(), b);
+  const std::string url = "http://127.0.0.1:" + std::to_string(site.port()) + "/plan";
+  auto sent = send_ok(api, a, conv, "read this: " + url + " today");
+  auto updated = bob.event("message.updated", with_id(str(sent, "id")), 10s);
+  auto previews = arr(updated, "previews");
+  ASSERT_EQ(previews.size(), 1u) << dump(updated);
+  EXPECT_EQ(str(previews[0], "url"), url);
+  EXPECT_EQ(str(previews[0], "title"), "The Plan & Its Parts");
+  EXPECT_EQ(str(previews[0], "description"), "Everything about the plan.");
+  EXPECT_EQ(str(previews[0], "site_name"), "Plans Weekly");
+  EXPECT_EQ(str(previews[0], "image_url"),
+            "http://127.0.0.1:" + std::to_string(site.port()) + "/cover.png");
+  EXPECT_EQ(arr(get_message(api, b, str(sent, "id")), "previews").size(), 1u);
+  // The request carried nothing of the sender's.
+  ASSERT_FALSE(site.requests().empty());
+  for (const auto& r : site.requests()) {
+    EXPECT_FALSE(r.has_header("cookie"));
+    EXPECT_FALSE(r.has_header("authorization"));
+  }
+}
+
+// The same server without the allow list: the loopback page is never fetched.
+class PreviewsRefusedTest : public SharedServerTest {};
+
+TEST_F(PreviewsRefusedTest, ALoopbackLinkIsNeverFetchedWithoutTheAllowList) {
+  TestHttpServer site([](const curl::testing::TestRequest&) {
+    return curl::testing::http_response(200, "text/html", kPage);
+  });
+  auto api = this->api();
+  auto a = register_account(api, "pvr");
+  auto b = register_account(api, "pvrb");
+  auto conv = make_group(api, a, {b.id});
+  Live bob(this->port(), b);
+  const std::string url = "http://127.0.0.1:" + std::to_string(site.port()) + "/plan";
+  auto sent = send_ok(api, a, conv, url);
+  EXPECT_FALSE(bob.event_within("message.updated", with_id(str(sent, "id")), 1500ms));
+  EXPECT_TRUE(site.requests().empty()) << "the server fetched a loopback URL";
+  EXPECT_TRUE(arr(get_message(api, b, str(sent, "id")), "previews").empty());
 }
 
 }  // namespace
