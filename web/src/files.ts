@@ -158,6 +158,11 @@ export class LinkCache {
     return p;
   }
 
+  /** Forgets one file's link (it failed to load: expired early, or the server restarted). */
+  invalidate(id: string) {
+    this.links.delete(id);
+  }
+
   clear() {
     this.links.clear();
     this.inflight.clear();

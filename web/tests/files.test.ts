@@ -128,6 +128,16 @@ describe('signed-link cache', () => {
     expect(cache.peek('f1')).toBeNull();
     expect((await cache.get('f1')).url).toBe('/s/f1?n=3');
   });
+  it('invalidate forgets one file only', async () => {
+    let n = 0;
+    const cache = new LinkCache(async (id) => ({ url: `/${id}/${++n}`, expires_at: Date.now() + 600_000 }));
+    await cache.get('a');
+    await cache.get('b');
+    cache.invalidate('a');
+    expect(cache.peek('a')).toBeNull();
+    expect(cache.peek('b')?.url).toBe('/b/2');
+    expect((await cache.get('a')).url).toBe('/a/3');
+  });
   it('a failed request is not cached', async () => {
     let fail = true;
     const cache = new LinkCache(async () => {

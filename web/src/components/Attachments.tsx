@@ -68,7 +68,7 @@ function useSignedUrl(id: string, thumb: boolean): [string | null, () => void] {
   // A failed load (an expired link, a server restart): ask for a fresh link, twice at most.
   const retry = () => {
     if (tries >= 2) return;
-    fileLinks.clear();
+    fileLinks.invalidate(id);
     setTries(tries + 1);
   };
   return [src, retry];
