@@ -17,11 +17,14 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -507,6 +510,8 @@ void on_each_storage(const BenchContext& ctx, const std::string& scenario, Fn&& 
 constexpr std::uint64_t kOneClientBytes = 256 * kMiB;
 constexpr unsigned kClients = 32;
 constexpr std::uint64_t kEachClientBytes = 16 * kMiB;
+constexpr double kMinTimed = 2.0;  // seconds of downloading, at least
+constexpr unsigned kMaxPasses = 8;
 
 struct UploadFigures {
   Uploaded one;
@@ -566,36 +571,55 @@ void run_download(const BenchContext& ctx) {
     if (!f.one.error.empty() || !first_error(f.many).empty())
       return fail(ctx, "download on " + st.label,
                   "uploading the files failed: " + f.one.error + first_error(f.many));
+    // Passes over the same files until kMinTimed has gone by (at most kMaxPasses): one pass
+    // from the page cache is over too soon to time well.
     CpuMeter cpu(srv.pid(), st.s3_pid);
-    auto one = download(srv.port(), srv.token(0), f.one.file_id);
-    std::string one_cpu = cpu.line();
-    if (!one.error.empty())
-      fail(ctx, "download 1 client on " + st.label, one.error);
-    else if (one.bytes != f.one.bytes || one.got.sum != f.one.sent.sum)
-      fail(ctx, "download 1 client on " + st.label, "the bytes differ from those uploaded");
-    else
-      report(ctx, "download, " + st.label +
-                      ", 1 client, 256 MiB: " + fmt("%.0f MB/s", mb_per_s(one.bytes, one.seconds)) +
-                      " (" + fmt("%.2f s", one.seconds) + "; " + one_cpu + ")");
-    std::vector<Downloaded> many(kClients);
-    cpu.reset();
-    double wall = run_parallel(kClients, [&](unsigned i) {
-      many[i] = download(srv.port(), srv.token(i), f.many[i].file_id);
-    });
-    std::string many_cpu = cpu.line();
     std::string err;
-    for (unsigned i = 0; i < kClients && err.empty(); ++i) {
-      if (!many[i].error.empty())
-        err = many[i].error;
-      else if (many[i].bytes != f.many[i].bytes || many[i].got.sum != f.many[i].sent.sum)
-        err = "the bytes of client " + std::to_string(i) + " differ from those uploaded";
+    std::uint64_t bytes = 0;
+    unsigned passes = 0;
+    auto t0 = Clock::now();
+    while (err.empty() && passes < kMaxPasses && (passes == 0 || seconds_since(t0) < kMinTimed)) {
+      auto one = download(srv.port(), srv.token(0), f.one.file_id);
+      if (!one.error.empty())
+        err = one.error;
+      else if (one.bytes != f.one.bytes || one.got.sum != f.one.sent.sum)
+        err = "the bytes differ from those uploaded";
+      bytes += one.bytes;
+      ++passes;
     }
+    double wall = seconds_since(t0);
+    if (!err.empty())
+      fail(ctx, "download 1 client on " + st.label, err);
+    else
+      report(ctx, "download, " + st.label + ", 1 client, 256 MiB: " +
+                      fmt("%.0f MB/s", mb_per_s(bytes, wall)) + " (" + std::to_string(passes) +
+                      " pass(es) in " + fmt("%.1f s; ", wall) + cpu.line() + ")");
+    cpu.reset();
+    bytes = 0;
+    passes = 0;
+    t0 = Clock::now();
+    while (err.empty() && passes < kMaxPasses && (passes == 0 || seconds_since(t0) < kMinTimed)) {
+      std::vector<Downloaded> many(kClients);
+      run_parallel(kClients, [&](unsigned i) {
+        many[i] = download(srv.port(), srv.token(i), f.many[i].file_id);
+      });
+      for (unsigned i = 0; i < kClients && err.empty(); ++i) {
+        if (!many[i].error.empty())
+          err = many[i].error;
+        else if (many[i].bytes != f.many[i].bytes || many[i].got.sum != f.many[i].sent.sum)
+          err = "the bytes of client " + std::to_string(i) + " differ from those uploaded";
+        bytes += many[i].bytes;
+      }
+      ++passes;
+    }
+    wall = seconds_since(t0);
     if (!err.empty())
       fail(ctx, "download 32 clients on " + st.label, err);
     else
-      report(ctx, "download, " + st.label + ", 32 clients x 16 MiB at once: " +
-                      fmt("%.0f MB/s", mb_per_s(kClients * kEachClientBytes, wall)) + " in all (" +
-                      fmt("%.2f s", wall) + "; " + many_cpu + ")");
+      report(ctx, "download, " + st.label +
+                      ", 32 clients x 16 MiB at once: " + fmt("%.0f MB/s", mb_per_s(bytes, wall)) +
+                      " in all (" + std::to_string(passes) + " pass(es) in " +
+                      fmt("%.1f s; ", wall) + cpu.line() + ")");
   });
 }
 
@@ -689,10 +713,22 @@ void run_bigupload(const BenchContext& ctx) {
   if (!srv.ok()) return fail(ctx, "bigupload", srv.error());
   long hwm_before = proc_status_kb(srv.pid(), "VmHWM:");
   long rss_before = proc_status_kb(srv.pid(), "VmRSS:");
+  // VmHWM keeps the peak of the whole life (registration's Argon2id included); a sampler sees
+  // what the upload itself holds.
+  std::atomic<bool> done{false};
+  long rss_peak = rss_before;
+  std::thread sampler([&] {
+    while (!done) {
+      rss_peak = std::max(rss_peak, proc_status_kb(srv.pid(), "VmRSS:"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
   CpuMeter cpu(srv.pid(), -1);
   // One PATCH with the whole 2 GiB body: the harshest case for buffering.
   auto u = upload(srv.port(), srv.token(0), "big-2GiB.bin", generated(7), kBytes, kBytes);
   std::string cpu_line = cpu.line();
+  done = true;
+  sampler.join();
   long hwm_after = proc_status_kb(srv.pid(), "VmHWM:");
   long rss_after = proc_status_kb(srv.pid(), "VmRSS:");
   if (!u.error.empty()) return fail(ctx, "bigupload", u.error);
@@ -700,9 +736,10 @@ void run_bigupload(const BenchContext& ctx) {
                   fmt("%.0f MB/s", mb_per_s(kBytes, u.seconds)) + " (" + fmt("%.1f s", u.seconds) +
                   "; " + cpu_line + "); server peak RSS (VmHWM) " +
                   fmt("%.1f MiB", hwm_before / 1024.0) + " before, " +
-                  fmt("%.1f MiB", hwm_after / 1024.0) + " after (VmRSS " +
-                  fmt("%.1f", rss_before / 1024.0) + " -> " + fmt("%.1f MiB", rss_after / 1024.0) +
-                  ")");
+                  fmt("%.1f MiB", hwm_after / 1024.0) + " after; VmRSS " +
+                  fmt("%.1f MiB", rss_before / 1024.0) + " before, at most " +
+                  fmt("%.1f MiB", rss_peak / 1024.0) + " during (sampled every 50 ms), " +
+                  fmt("%.1f MiB", rss_after / 1024.0) + " after");
 }
 
 }  // namespace
