@@ -9,7 +9,7 @@
 // listed as exempt, each with the reason.
 #include <set>
 
-#include "chat_support.h"
+#include "file_support.h"
 
 namespace parley::itest {
 namespace {
@@ -23,6 +23,7 @@ struct Fixture {
   std::string conv;
   std::string member_msg;   // sent by member
   std::string removed_msg;  // sent by removed while still a member
+  std::string file;         // an image the owner uploaded and posted in conv
 };
 
 enum class Who { outsider, removed, member };
@@ -58,7 +59,9 @@ std::string fill(const Row& row, const Fixture& f, Who who, const std::string& t
     auto at = path.find(name);
     if (at != std::string::npos) path.replace(at, name.size(), value);
   };
-  put("{id}", row.pattern.rfind("/api/v1/messages/", 0) == 0 ? msg : f.conv);
+  put("{id}", row.pattern.rfind("/api/v1/messages/", 0) == 0 ? msg
+              : row.pattern.rfind("/api/v1/files/", 0) == 0  ? f.file
+                                                              : f.conv);
   put("{message_id}", msg);
   put("{user_id}", target_user);
   put("{emoji}", pct("\xF0\x9F\x91\x8D"));
@@ -95,6 +98,11 @@ std::vector<Row> matrix_rows() {
       {"DELETE", msg + "/reactions/{emoji}", 204},
       {"GET", "/api/v1/search/messages", 200, false, "",
        "q=matrix&conversation_id={conversation_id}"},
+      // A file is readable where it was posted: the same 404 for non-members.
+      {"GET", "/api/v1/files/{id}", 200},
+      {"GET", "/api/v1/files/{id}/thumbnail", 200},
+      {"GET", "/api/v1/files/{id}/link", 200},
+      {"GET", "/api/v1/files/{id}/info", 200},
   };
 }
 
@@ -126,6 +134,13 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"GET /api/v1/presence",
        "user ids, not a conversation: who may see whose presence is the presence suite's"},
       {"PUT /api/v1/users/me/presence", "the caller's own status"},
+      {"OPTIONS /api/v1/uploads", "tus discovery: no authentication, no id"},
+      {"POST /api/v1/uploads", "creates the caller's own upload"},
+      {"GET /api/v1/uploads/{id}",
+       "an upload id is its uploader's alone: FilesTest.OnlyTheUploaderAndMembersWhereItWas"
+       "PostedMayReadAFile calls every upload route as a stranger"},
+      {"PATCH /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
+      {"DELETE /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
   };
   return exempt;
 }
@@ -153,6 +168,13 @@ class AuthorizationMatrix : public SharedServerTest {
     add_members(api, owner_, f.conv, {member_.id, removed_.id, target_.id});
     f.member_msg = str(send_ok(api, member_, f.conv, "matrix member"), "id");
     f.removed_msg = str(send_ok(api, removed_, f.conv, "matrix removed"), "id");
+    f.file = str(files::upload(api, owner_, files::jpeg_with_gps(), "matrix.jpg"), "id");
+    auto posted = api.post(conv_path(f.conv) + "/messages",
+                           object{{"text", "matrix file"},
+                                  {"client_msg_id", fresh_cmid()},
+                                  {"attachments", array{value(f.file)}}},
+                           owner_.access);
+    if (posted.status != 201) fail_reply("post a file", posted);
     auto r = api.del(conv_path(f.conv) + "/members/" + removed_.id, owner_.access);
     if (r.status != 204) fail_reply("remove member", r);
     return f;

@@ -18,100 +18,14 @@
 #include <random>
 #include <thread>
 
-#include "chat_support.h"
+#include "file_support.h"
 #include "test_server.h"
 
 namespace parley::itest {
 namespace {
 
 using namespace chat;
-
-constexpr std::size_t kMiB = 1024 * 1024;
-const std::string kUploads = "/api/v1/uploads";
-
-std::string random_bytes_of(std::size_t n, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (std::size_t i = 0; i + 8 <= n; i += 8) {
-    std::uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
-std::string b64(std::string_view s) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(s[i]) << 16) |
-                 (static_cast<unsigned char>(s[i + 1]) << 8) | static_cast<unsigned char>(s[i + 2]);
-    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
-  }
-  if (i < s.size()) {
-    unsigned v = static_cast<unsigned char>(s[i]) << 16;
-    if (i + 1 < s.size()) v |= static_cast<unsigned char>(s[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < s.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::vector<net::Header> tus(std::vector<net::Header> more = {}) {
-  more.push_back({"Tus-Resumable", "1.0.0"});
-  return more;
-}
-
-Reply create_upload(Api& api, const Account& who, std::uint64_t length,
-                    const std::string& name = "file.bin", const std::string& type = "") {
-  std::string meta = "filename " + b64(name);
-  if (!type.empty()) meta += ",filetype " + b64(type);
-  return api.call("POST", kUploads, {}, who.access,
-                  tus({{"Upload-Length", std::to_string(length)}, {"Upload-Metadata", meta}}));
-}
-
-Reply patch_upload(Api& api, const Account& who, const std::string& location,
-                   std::uint64_t offset, std::string_view bytes) {
-  return api.call("PATCH", location, bytes, who.access,
-                  tus({{"Upload-Offset", std::to_string(offset)},
-                       {"Content-Type", "application/offset+octet-stream"}}));
-}
-
-// Uploads bytes in one PATCH; returns the file object (throws unless it finished).
-object upload(Api& api, const Account& who, const std::string& bytes,
-              const std::string& name = "file.bin", const std::string& type = "") {
-  auto c = create_upload(api, who, bytes.size(), name, type);
-  if (c.status != 201) fail_reply("create upload", c);
-  auto location = c.header("Location");
-  if (!bytes.empty()) {
-    auto p = patch_upload(api, who, location, 0, bytes);
-    if (p.status != 204 || p.header("Parley-File-Id").empty()) fail_reply("patch upload", p);
-  }
-  auto done = api.get(location, who.access);
-  if (done.status != 200 || !field(done.json, "file") || !field(done.json, "file")->is_object())
-    fail_reply("finished upload", done);
-  return field(done.json, "file")->as_object();
-}
-
-Reply download(Api& api, const Account& who, const std::string& file_id,
-               std::vector<net::Header> headers = {}, const std::string& suffix = "") {
-  return api.call("GET", "/api/v1/files/" + file_id + suffix, {}, who.access, std::move(headers));
-}
+using namespace files;
 
 // The start of a request written on a raw socket and then abandoned: a client whose network
 // dropped mid-upload.
@@ -158,32 +72,6 @@ std::uint64_t settled_offset(Api& api, const Account& who, const std::string& lo
     std::this_thread::sleep_for(50ms);
   }
   return offset;
-}
-
-// A JPEG as a phone takes it (larger than a thumbnail): EXIF with a GPS position and the
-// owner's name.
-std::string jpeg_with_gps(int width = 1200, int height = 900) {
-  static std::once_flag init;
-  std::call_once(init, [] { VIPS_INIT("files_test"); });
-  VipsImage* black = nullptr;
-  EXPECT_EQ(vips_black(&black, width, height, "bands", 3, nullptr), 0);
-  VipsImage* grey = nullptr;
-  EXPECT_EQ(vips_linear1(black, &grey, 1.0, 128.0, nullptr), 0);
-  g_object_unref(black);
-  VipsImage* img = nullptr;
-  EXPECT_EQ(vips_cast_uchar(grey, &img, nullptr), 0);
-  g_object_unref(grey);
-  vips_image_set_string(img, "exif-ifd3-GPSLatitudeRef", "N");
-  vips_image_set_string(img, "exif-ifd3-GPSLatitude", "48/1 51/1 24/1");
-  vips_image_set_string(img, "exif-ifd3-GPSMapDatum", "WGS-84");
-  vips_image_set_string(img, "exif-ifd0-Artist", "Jane Secretowner");
-  void* buf = nullptr;
-  std::size_t len = 0;
-  EXPECT_EQ(vips_jpegsave_buffer(img, &buf, &len, nullptr), 0);
-  g_object_unref(img);
-  std::string out(static_cast<const char*>(buf), len);
-  g_free(buf);
-  return out;
 }
 
 // ---- the suite on each storage ----
@@ -329,6 +217,38 @@ TYPED_TEST(FilesTest, CreationWithUploadAndTermination) {
   EXPECT_EQ(past_end.status, 413) << past_end;
   auto no_token = api.call("POST", kUploads, {}, {}, tus({{"Upload-Length", "1"}}));
   EXPECT_EQ(no_token.status, 401);
+}
+
+// The tus headers are the upload routes' input: each bad spelling gets a clear 4xx, nothing is
+// created, and the server keeps serving.
+TYPED_TEST(FilesTest, MalformedTusHeadersAreRefused) {
+  auto api = this->api();
+  auto a = register_account(api, "tushdr");
+  // (Spaces around a value are HTTP's optional whitespace, not part of it.)
+  const std::vector<std::string> lengths = {"",     "-1",  "abc", "1e3", "0x10", "+5", "5 5",
+                                            "18446744073709551616", "99999999999999999999"};
+  for (const auto& l : lengths) {
+    auto r = api.call("POST", kUploads, {}, a.access, tus({{"Upload-Length", l}}));
+    EXPECT_GE(r.status, 400) << "Upload-Length \"" << l << "\": " << r;
+    EXPECT_LT(r.status, 500) << "Upload-Length \"" << l << "\": " << r;
+    EXPECT_FALSE(r.has_header("Location")) << l;
+  }
+  for (const auto& m : std::vector<std::string>{"filename", "filename ====", "filename a b",
+                                                "filename \xff\xfe", ",,,", "filename %%%"}) {
+    auto r = api.call("POST", kUploads, {}, a.access,
+                      tus({{"Upload-Length", "3"}, {"Upload-Metadata", m}}));
+    EXPECT_TRUE(r.status == 201 || r.status == 400) << "Upload-Metadata \"" << m << "\": " << r;
+  }
+  auto c = create_upload(api, a, 10);
+  ASSERT_EQ(c.status, 201);
+  for (const auto& o : std::vector<std::string>{"", "-1", "x", "1.5", "99999999999999999999"}) {
+    auto r = api.call("PATCH", c.header("Location"), "abc", a.access,
+                      tus({{"Upload-Offset", o}, {"Content-Type", "application/offset+octet-stream"}}));
+    EXPECT_TRUE(r.status == 400 || r.status == 409) << "Upload-Offset \"" << o << "\": " << r;
+  }
+  EXPECT_EQ(api.call("HEAD", c.header("Location"), {}, a.access, tus()).header("Upload-Offset"),
+            "0");
+  EXPECT_EQ(api.get("/api/v1/health").status, 200);
 }
 
 TYPED_TEST(FilesTest, SizeLimitAndQuota) {

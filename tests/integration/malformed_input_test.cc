@@ -36,6 +36,10 @@ const std::set<std::string> kBodyless = {
     "POST /api/v1/conversations/{id}/leave",
     "PUT /api/v1/messages/{id}/reactions/{emoji}",
     "PUT /api/v1/conversations/{id}/pins/{message_id}",
+    // tus: the body is file bytes (any bytes are valid); their headers have their own sweep,
+    // FilesTest.MalformedTusHeadersAreRefused.
+    "POST /api/v1/uploads",
+    "PATCH /api/v1/uploads/{id}",
 };
 
 std::int64_t env_int(const char* name, std::int64_t def) {
