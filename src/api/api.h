@@ -71,9 +71,11 @@ struct Services {
   WorkerPool& pool;
   const Clock& clock;
   // Link previews: fetched on their own pool, so slow sites never hold the request workers.
-  // Both null: no previews.
+  // All null: no previews. Their images come through fetcher and are served from Parley's
+  // origin (the web app's CSP allows no other).
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
+  outbound::HttpFetcher* fetcher = nullptr;
 };
 
 class Api {

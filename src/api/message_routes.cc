@@ -19,19 +19,43 @@ std::string id_param(const net::Request& req, std::string_view name = "id") {
 
 }  // namespace
 
+namespace {
+
+constexpr std::size_t kMaxPreviewImageBytes = 5 * 1024 * 1024;
+
+// A preview's image, fetched through the SSRF-hardened client and kept as a file posted in the
+// conversation: members load it from Parley, and the site never learns who looked. "" when
+// there is none or it is not an image.
+std::string own_copy_of_image(Context& ctx, const messaging::Message& m, const std::string& url) {
+  outbound::FetchRequest req;
+  req.url = url;
+  req.limits.max_body_bytes = kMaxPreviewImageBytes;
+  req.user_agent = "ParleyBot/1.0 (link preview)";
+  auto got = ctx.s.fetcher->fetch(req);
+  if (!got || got->status != 200 || !got->content_type.starts_with("image/")) return {};
+  auto file = ctx.s.files.import(m.sender_id, m.conversation_id, "preview", got->body);
+  if (!file || file->width == 0) return {};  // not an image the server could read
+  return "/api/v1/files/" + file->id + (file->has_thumbnail ? "/thumbnail" : "");
+}
+
+}  // namespace
+
 // Best effort, in the background: a full pool or a site that does not answer leaves the
 // message without previews.
 void preview_links(Context& ctx, const messaging::Message& m) {
   if (!ctx.s.previews || !ctx.s.preview_pool || m.text.find("http") == std::string::npos) return;
-  ctx.s.preview_pool->try_submit([&ctx, id = m.id, text = m.text] {
-    auto found = ctx.s.previews->previews_for(text);
+  ctx.s.preview_pool->try_submit([&ctx, m] {
+    auto found = ctx.s.previews->previews_for(m.text);
     if (!found || found->empty()) return;
     std::vector<messaging::LinkPreview> previews;
-    for (auto& p : *found)
+    for (auto& p : *found) {
+      std::string image;
+      if (p.image_url && ctx.s.fetcher) image = own_copy_of_image(ctx, m, *p.image_url);
       previews.push_back({std::move(p.url), std::move(p.title), std::move(p.description),
-                          p.image_url.value_or(""), p.site_name.value_or("")});
-    if (auto set = ctx.s.messaging.set_previews(id, previews); !set)
-      log::info("previews not set", {{"message_id", id}, {"error", set.error().message}});
+                          std::move(image), p.site_name.value_or("")});
+    }
+    if (auto set = ctx.s.messaging.set_previews(m.id, previews); !set)
+      log::info("previews not set", {{"message_id", m.id}, {"error", set.error().message}});
   });
 }
 

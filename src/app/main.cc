@@ -205,7 +205,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
-                cfg.link_previews ? &preview_pool : nullptr},
+                cfg.link_previews ? &preview_pool : nullptr,
+                cfg.link_previews ? fetcher.get() : nullptr},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
 

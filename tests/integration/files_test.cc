@@ -683,7 +683,9 @@ class PreviewsTest : public SharedServerTest {
 };
 
 TEST_F(PreviewsTest, ALinkInAMessageGetsAPreviewCard) {
-  TestHttpServer site([](const curl::testing::TestRequest&) {
+  const std::string cover = jpeg_with_gps(800, 600);
+  TestHttpServer site([&cover](const curl::testing::TestRequest& r) {
+    if (r.target == "/cover.png") return curl::testing::http_response(200, "image/jpeg", cover);
     return curl::testing::http_response(200, "text/html; charset=utf-8", kPage);
   });
   auto api = this->api();
@@ -700,8 +702,15 @@ TEST_F(PreviewsTest, ALinkInAMessageGetsAPreviewCard) {
   EXPECT_EQ(str(previews[0], "title"), "The Plan & Its Parts");
   EXPECT_EQ(str(previews[0], "description"), "Everything about the plan.");
   EXPECT_EQ(str(previews[0], "site_name"), "Plans Weekly");
-  EXPECT_EQ(str(previews[0], "image_url"),
-            "http://127.0.0.1:" + std::to_string(site.port()) + "/cover.png");
+  // The image is Parley's own copy, served from its origin to the conversation's members.
+  const std::string image = str(previews[0], "image_url");
+  ASSERT_TRUE(image.starts_with("/api/v1/files/")) << image;
+  auto img = api.get(image, b.access);
+  EXPECT_EQ(img.status, 200);
+  EXPECT_TRUE(img.header("Content-Type").starts_with("image/"));
+  EXPECT_EQ(img.body.find("WGS-84"), std::string::npos);
+  auto c = register_account(api, "pvc");
+  EXPECT_EQ(api.get(image, c.access).status, 404);
   EXPECT_EQ(arr(get_message(api, b, str(sent, "id")), "previews").size(), 1u);
   // The request carried nothing of the sender's.
   ASSERT_FALSE(site.requests().empty());

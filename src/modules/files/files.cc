@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -22,6 +23,23 @@ namespace {
 constexpr int kMaxNameBytes = 255;
 constexpr int kMaxPostsChecked = 100;
 constexpr std::size_t kSniffBytes = 8192;
+
+// "100 MiB", "1.5 GiB": limits as people read them.
+std::string human_bytes(std::uint64_t n) {
+  static constexpr const char* kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int unit = 0;
+  while (v >= 1024 && unit < 4) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  if (unit == 0 || v >= 100 || v == static_cast<double>(static_cast<std::uint64_t>(v)))
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, kUnits[unit]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -427,14 +445,15 @@ const FilesOptions& FileService::options() const { return impl_->opt; }
 Result<UploadState> FileService::create_upload(const std::string& caller, const NewUpload& in) {
   auto& I = *impl_;
   if (in.length > I.opt.max_file_bytes)
-    return fail(Errc::too_large,
-                "files may have at most " + std::to_string(I.opt.max_file_bytes) + " bytes");
+    return fail(Errc::too_large, "files may have at most " + human_bytes(I.opt.max_file_bytes) +
+                                     " (" + std::to_string(I.opt.max_file_bytes) + " bytes)");
   auto used = I.store.used_bytes(caller);
   if (!used) return fail(used.error());
   if (static_cast<std::uint64_t>(*used) + in.length > I.opt.user_quota_bytes)
     return fail(Errc::resource_exhausted,
-                "storage quota exceeded: " + std::to_string(*used) + " of " +
-                    std::to_string(I.opt.user_quota_bytes) + " bytes used",
+                "storage quota exceeded: " + human_bytes(static_cast<std::uint64_t>(*used)) +
+                    " of " + human_bytes(I.opt.user_quota_bytes) + " used; this file needs " +
+                    human_bytes(in.length),
                 "quota");
   const Millis now = I.clock.now_ms();
   UploadRecord u;
@@ -599,6 +618,33 @@ Result<std::vector<messaging::Attachment>> FileService::attach(
   // once. A send that then fails leaves the files shared with a conversation their owner chose.
   if (auto p = I.store.add_posts(conversation_id, file_ids); !p) return fail(p.error());
   return out;
+}
+
+Result<messaging::Attachment> FileService::import(const std::string& owner,
+                                                  const std::string& conversation_id,
+                                                  const std::string& name,
+                                                  std::string_view bytes) {
+  auto& I = *impl_;
+  if (bytes.size() > I.opt.max_file_bytes) return fail(Errc::too_large, "the file is too large");
+  const Millis now = I.clock.now_ms();
+  // An upload that arrives whole: the same path to a file object as any other.
+  UploadRecord u;
+  u.id = new_id(now);
+  u.owner_id = owner;
+  u.name = clean_name(name);
+  u.length = static_cast<std::int64_t>(bytes.size());
+  u.blob_key = object_key(u.id);
+  u.created_at = now;
+  u.expires_at = now + I.opt.upload_ttl_ms;
+  if (auto put = I.blobs.put(u.blob_key, bytes, ""); !put) return fail(put.error());
+  if (auto c = I.store.create_upload(u); !c) return fail(c.error());
+  Hasher hasher;
+  hasher.update(bytes);
+  auto f = I.make_file(u, hasher.digest_hex());
+  if (!f) return fail(f.error());
+  if (auto done = I.store.finish_upload(u.id, *f); !done) return fail(done.error());
+  if (auto p = I.store.add_posts(conversation_id, {f->id}); !p) return fail(p.error());
+  return to_attachment(*f);
 }
 
 int FileService::sweep() {

@@ -115,6 +115,14 @@ class FileService {
                                                     const std::string& conversation_id,
                                                     const std::vector<std::string>& file_ids);
 
+  // Stores bytes the server fetched itself (a link preview's image) as a file of owner's,
+  // posted in conversation_id: readable, like an attachment, by its members alone. Processed
+  // like an upload (type from the bytes, metadata stripped, thumbnail, scan); not counted in
+  // owner's quota. too_large past max_file_bytes.
+  Result<messaging::Attachment> import(const std::string& owner,
+                                       const std::string& conversation_id, const std::string& name,
+                                       std::string_view bytes);
+
   // Removes expired uploads and rescans files whose scan could not run; the background thread
   // calls it every sweep_interval_ms. Returns how many uploads it removed.
   int sweep();
