@@ -1,6 +1,8 @@
 #include "modules/files/files.h"
 
-#include <sodium.h>
+// SHA256_CTX is deprecated in OpenSSL 3 in favour of EVP, whose state cannot be saved.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <atomic>
@@ -87,12 +89,14 @@ messaging::Attachment to_attachment(const FileRecord& f) {
   return a;
 }
 
-// The running SHA-256 of an upload, kept between requests as the state's bytes in hex. Its
-// layout is libsodium's, fixed for a build; nodes of a cluster run the same build.
+// The running SHA-256 of an upload, kept between requests as the state's bytes in hex. OpenSSL's
+// (SHA-NI/AVX2 assembly: several times libsodium's portable code, which bound uploads) through
+// its low-level API, the one whose state is a plain struct that can be saved; its layout is
+// fixed for a build, and nodes of a cluster run the same build.
 struct Hasher {
-  crypto_hash_sha256_state state{};
+  SHA256_CTX state{};
 
-  Hasher() { crypto_hash_sha256_init(&state); }
+  Hasher() { SHA256_Init(&state); }
   static std::optional<Hasher> restore(const std::string& hex) {
     Hasher h;
     if (hex.empty()) return h;
@@ -101,17 +105,14 @@ struct Hasher {
     std::memcpy(&h.state, raw->data(), sizeof(state));
     return h;
   }
-  void update(std::string_view bytes) {
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(bytes.data()),
-                              bytes.size());
-  }
+  void update(std::string_view bytes) { SHA256_Update(&state, bytes.data(), bytes.size()); }
   std::string save() const {
     return hex_encode(std::string_view(reinterpret_cast<const char*>(&state), sizeof(state)));
   }
   std::string digest_hex() const {
     auto copy = state;
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&copy, out);
+    unsigned char out[SHA256_DIGEST_LENGTH];
+    SHA256_Final(out, &copy);
     return hex_encode(std::string_view(reinterpret_cast<const char*>(out), sizeof(out)));
   }
 };
