@@ -394,7 +394,8 @@ class S3Server {
 };
 
 struct Storage {
-  std::string label;  // "local disk", "S3 (s3rver)"
+  std::string name;   // "local", "s3": part of the server's folder name
+  std::string label;  // "local disk", "S3 (s3rver on loopback)"
   std::string flag;   // --storage's value
   std::vector<std::string> env;
   pid_t s3_pid = -1;  // s3rver's, whose CPU is part of the cost
@@ -499,14 +500,14 @@ struct CpuMeter {
 // The storages to run on: local disk always, S3 when s3rver can start (else a printed reason).
 template <typename Fn>
 void on_each_storage(const BenchContext& ctx, const std::string& scenario, Fn&& fn) {
-  fn(Storage{"local disk", "local", {}, -1});
+  fn(Storage{"local", "local disk", "local", {}, -1});
   S3Server s3(ctx.tmp_dir + "/s3-" + scenario);
   if (!s3.ok()) {
     std::printf("  S3: skipped: %s\n", s3.reason().c_str());
-    ctx.headlines->push_back(scenario + " on S3: skipped (" + s3.reason() + ")");
+    ctx.headlines->push_back(scenario + " on S3: skipped: " + s3.reason());
     return;
   }
-  fn(Storage{"S3 (s3rver on loopback)", s3.url(), s3.env(), s3.pid()});
+  fn(Storage{"s3", "S3 (s3rver on loopback)", s3.url(), s3.env(), s3.pid()});
 }
 
 constexpr std::uint64_t kOneClientBytes = 256 * kMiB;
@@ -547,7 +548,7 @@ std::string first_error(const std::vector<Uploaded>& us) {
 
 void run_upload(const BenchContext& ctx) {
   on_each_storage(ctx, "upload", [&](const Storage& st) {
-    FileServer srv(ctx, "upload-" + st.flag.substr(0, 5), st, kClients);
+    FileServer srv(ctx, "upload-" + st.name, st, kClients);
     if (!srv.ok()) return fail(ctx, "upload on " + st.label, srv.error());
     auto f = upload_set(srv, st);
     if (!f.one.error.empty())
@@ -567,7 +568,7 @@ void run_upload(const BenchContext& ctx) {
 
 void run_download(const BenchContext& ctx) {
   on_each_storage(ctx, "download", [&](const Storage& st) {
-    FileServer srv(ctx, "download-" + st.flag.substr(0, 5), st, kClients);
+    FileServer srv(ctx, "download-" + st.name, st, kClients);
     if (!srv.ok()) return fail(ctx, "download on " + st.label, srv.error());
     auto f = upload_set(srv, st);  // the files to read back (untimed here)
     if (!f.one.error.empty() || !first_error(f.many).empty())
@@ -678,8 +679,8 @@ void run_thumbnails(const BenchContext& ctx) {
               seconds_since(t0), static_cast<double>(total) / n / 1024);
   const unsigned kConcurrent = 8;
   for (unsigned clients : {1u, kConcurrent}) {
-    FileServer srv(ctx, "thumbnails-" + std::to_string(clients), Storage{"", "local", {}, -1},
-                   clients);
+    FileServer srv(ctx, "thumbnails-" + std::to_string(clients),
+                   Storage{"local", "local disk", "local", {}, -1}, clients);
     if (!srv.ok()) return fail(ctx, "thumbnails", srv.error());
     std::vector<Uploaded> ups(n);
     std::vector<unsigned> owner(n);  // a file is readable by its uploader
@@ -711,7 +712,7 @@ void run_thumbnails(const BenchContext& ctx) {
 
 void run_bigupload(const BenchContext& ctx) {
   constexpr std::uint64_t kBytes = 2048 * kMiB;
-  FileServer srv(ctx, "bigupload", Storage{"local disk", "local", {}, -1}, 1);
+  FileServer srv(ctx, "bigupload", Storage{"local", "local disk", "local", {}, -1}, 1);
   if (!srv.ok()) return fail(ctx, "bigupload", srv.error());
   long hwm_before = proc_status_kb(srv.pid(), "VmHWM:");
   long rss_before = proc_status_kb(srv.pid(), "VmRSS:");
