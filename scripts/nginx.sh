@@ -120,6 +120,19 @@ $servers    keepalive 32;
       proxy_read_timeout 3600s;
       proxy_send_timeout 3600s;
     }
+    location /api/v1/uploads {
+      proxy_pass http://parley;
+      proxy_set_header Connection "";
+      client_max_body_size 0;
+      proxy_request_buffering off;
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+    }
+    location /api/v1/files/ {
+      proxy_pass http://parley;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
     location / {
       proxy_pass http://parley;
       proxy_set_header Connection "";

@@ -42,7 +42,7 @@
 #include <random>
 #include <set>
 
-#include "chat_support.h"
+#include "file_support.h"
 
 namespace parley::itest {
 namespace {
@@ -273,6 +273,7 @@ class OwnDatabase {
 
 struct ClusterOptions {
   bool own_redis = false;  // a Redis of its own, which the test may restart
+  bool s3 = false;         // files on the S3 at PARLEY_TEST_S3_URL (skipped without it)
 };
 
 class Cluster {
@@ -313,16 +314,30 @@ class Cluster {
       if (redis_url.empty()) return "could not start a Redis of its own: " + why;
     }
 
+    std::vector<std::string> storage;
+    if (o.s3) {
+      const auto s3 = getenv_str("PARLEY_TEST_S3_URL");
+      if (s3.empty())
+        return skip(
+            "PARLEY_TEST_S3_URL is not set: the multi-node file tests skipped (`make test` "
+            "starts s3rver; or scripts/s3.sh start)");
+      storage = {"--storage", s3, "--s3-access-key", getenv_str("PARLEY_TEST_S3_ACCESS_KEY"),
+                 "--s3-secret-key", getenv_str("PARLEY_TEST_S3_SECRET_KEY")};
+    }
+
     if (auto err = db.create(pg, psql); !err.empty()) return err;
 
     // One after the other, from this thread: ServerProcess children get SIGKILL when the thread
     // that forked them ends (PR_SET_PDEATHSIG), so no helper threads here.
-    for (int i = 0; i < kNodes; ++i)
-      nodes.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
+    for (int i = 0; i < kNodes; ++i) {
+      std::vector<std::string> args = {
           "--database", db.url(), "--redis", redis_url, "--node-id",
           "mn" + std::to_string(::getpid()) + "-" + std::to_string(i), "--rate-limits",
           kGenerousLimits, "--trusted-proxies", "127.0.0.1", "--workers", "16",
-          "--presence-grace-ms", std::to_string(kPresenceGrace.count())}));
+          "--presence-grace-ms", std::to_string(kPresenceGrace.count())};
+      args.insert(args.end(), storage.begin(), storage.end());
+      nodes.push_back(std::make_unique<ServerProcess>(std::move(args)));
+    }
     for (int i = 0; i < kNodes; ++i)
       if (auto err = nodes[static_cast<std::size_t>(i)]->start(); !err.empty())
         return "node " + std::to_string(i) + " did not start: " + err;
@@ -425,6 +440,10 @@ class MultiNodeFailover : public ClusterTest<MultiNodeFailover> {
 class MultiNodeRedisRestart : public ClusterTest<MultiNodeRedisRestart> {
  public:
   static ClusterOptions options() { return {.own_redis = true}; }
+};
+class MultiNodeFiles : public ClusterTest<MultiNodeFiles> {
+ public:
+  static ClusterOptions options() { return {.s3 = true}; }
 };
 
 // ---- client helpers ----
@@ -1472,6 +1491,50 @@ TEST_F(MultiNodeRedisRestart, MembershipChangedWhileRedisWasDownTakesEffectOnEve
   EXPECT_FALSE(bob_ws.event_within("message.created", with_id(str(last, "id")), 2s))
       << "bob got a message of a conversation he was removed from";
   EXPECT_FALSE(bob_ws.raw().close_code()) << "bob's socket closed";
+}
+
+// ---- 6. Files across nodes: an upload's state is in PostgreSQL and its bytes in S3 ----
+
+TEST_F(MultiNodeFiles, AnUploadStartedOnOneNodeFinishesOnAnotherAndStreamsThroughNginx) {
+  auto& c = cluster();
+  Api n0(c.port(0)), n1(c.port(1)), proxy(c.proxy);
+  auto alice = register_account(n0, "mfa");
+  auto bob = register_account(n1, "mfb");
+  const std::string bytes = files::random_bytes_of(12 * files::kMiB + 321, 11);
+  auto created = files::create_upload(n0, alice, bytes.size(), "across.bin");
+  ASSERT_EQ(created.status, 201) << created;
+  const std::string location = created.header("Location");
+  // tus clients upload in chunks: the first on node 0 (a whole part and a tail), the rest on
+  // node 1, which knows nothing of it but what the database and S3 hold.
+  const std::size_t first = 9 * files::kMiB;
+  auto p0 = files::patch_upload(n0, alice, location, 0, std::string_view(bytes).substr(0, first));
+  ASSERT_EQ(p0.status, 204) << p0;
+  auto head = n1.call("HEAD", location, {}, alice.access, files::tus());
+  EXPECT_EQ(head.header("Upload-Offset"), std::to_string(first));
+  auto p1 =
+      files::patch_upload(n1, alice, location, first, std::string_view(bytes).substr(first));
+  ASSERT_EQ(p1.status, 204) << p1;
+  const std::string id = p1.header("Parley-File-Id");
+  ASSERT_FALSE(id.empty());
+
+  auto conv = make_group(n0, alice, {bob.id});
+  auto sent = n0.post(conv_path(conv) + "/messages",
+                      object{{"text", "across nodes"},
+                             {"client_msg_id", fresh_cmid()},
+                             {"attachments", array{value(id)}}},
+                      alice.access);
+  ASSERT_EQ(sent.status, 201) << sent;
+  // Bob downloads through nginx, whichever node answers.
+  auto got = files::download(proxy, bob, id);
+  ASSERT_EQ(got.status, 200) << got.status;
+  EXPECT_TRUE(got.body == bytes);
+  EXPECT_EQ(files::sha256_hex(got.body), str(arr(sent.json, "attachments")[0], "sha256"));
+
+  // An upload through nginx larger than its ordinary body limit (1 MiB) streams through.
+  const std::string more = files::random_bytes_of(3 * files::kMiB, 12);
+  auto via_proxy = files::upload(proxy, bob, more, "proxied.bin");
+  EXPECT_EQ(num(via_proxy, "size"), static_cast<std::int64_t>(more.size()));
+  EXPECT_TRUE(files::download(n0, bob, str(via_proxy, "id")).body == more);
 }
 
 }  // namespace parley::itest
