@@ -67,30 +67,6 @@ constexpr const char* kFileColumns =
     "id, owner_id, name, size, content_type, sha256, upload_sha256, blob_key, thumbnail_key,"
     " width, height, status, created_at";
 
-// Stored codes, fixed: the enum's order may change, the rows may not. Same as SQLite's.
-int status_code(FileStatus s) {
-  switch (s) {
-    case FileStatus::ready:
-      return 0;
-    case FileStatus::pending_scan:
-      return 1;
-    case FileStatus::quarantined:
-      return 2;
-  }
-  return 1;
-}
-
-FileStatus status_of(std::int64_t code) {
-  switch (code) {
-    case 0:
-      return FileStatus::ready;
-    case 2:
-      return FileStatus::quarantined;
-    default:
-      return FileStatus::pending_scan;  // an unknown code is never served
-  }
-}
-
 UploadRecord row_to_upload(const Rows& r, int i) {
   UploadRecord u;
   u.id = r.text(i, 0);

@@ -16,6 +16,12 @@ namespace parley::files {
 
 enum class FileStatus { ready, pending_scan, quarantined };
 
+// How every adapter stores a status: fixed codes (0 ready, 1 pending_scan, 2 quarantined), so
+// the enum's order may change and the rows may not. An unknown code reads as pending_scan:
+// never served.
+int status_code(FileStatus s);
+FileStatus status_of(std::int64_t code);
+
 struct FileRecord {
   std::string id;
   std::string owner_id;
