@@ -301,12 +301,10 @@ struct Downloaded {
   std::string error;
   std::uint64_t bytes = 0;
   Checksum got;
-  double seconds = 0;
 };
 
 Downloaded download(std::uint16_t port, const std::string& token, const std::string& file_id) {
   Downloaded d;
-  auto t0 = Clock::now();
   Conn c(port);
   if (!c.error().empty()) return d.error = c.error(), d;
   std::string head = "GET /api/v1/files/" + file_id + " HTTP/1.1\r\n" + host(port) +
@@ -319,7 +317,6 @@ Downloaded download(std::uint16_t port, const std::string& token, const std::str
       });
   if (!ok) return d.error = c.error(), d;
   if (h.status != 200) return d.error = status_error(h.status, c.body()), d;
-  d.seconds = seconds_since(t0);
   return d;
 }
 

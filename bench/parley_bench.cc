@@ -70,8 +70,7 @@ constexpr std::uint64_t kMaxOpsPerConnection = 10'000'000;
 constexpr double kMaxScenarioSeconds = 60;
 
 // ---------------------------------------------------------------------------------------------
-// Options
-
+// Options (the struct is in bench_support.h, shared with the file scenarios)
 
 void usage() {
   std::fputs(
