@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server libhiredis-dev nginx
   libcurl4-openssl-dev  # S3 blob store; the outbound client (previews, webhooks, push)
   libvips-dev    # images: size, metadata stripping, thumbnails (adapters/vips)
+  libmagic-dev   # file types detected from the bytes (modules/files)
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
