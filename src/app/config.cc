@@ -411,6 +411,13 @@ const char* usage() {
 Usage:
   parley serve [options]     run the server (API, WebSocket and, later, the web app)
   parley routes [options]    print the HTTP routes `serve` would answer ("METHOD PATTERN")
+  parley storage copy --to s3://BUCKET?endpoint=URL&region=R [options]
+                             copy this node's files (DATA_DIR/files/objects) to S3, skipping
+                             what S3 already holds with the same size (run it again to resume);
+                             local files are kept, unfinished uploads are not copied. Reads
+                             --data-dir, the S3 keys and --config like serve; files over
+                             --part-threshold-bytes N (default 67108864) go up in parts
+                             (docs/files-migration.md)
   parley version             print the version
   parley --help              this text
 
@@ -444,6 +451,7 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --storage local|s3://BUCKET?endpoint=URL&region=R
                              where file bytes live (default local: DATA_DIR/files); S3 keys from
                              PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY
+  --s3-access-key KEY, --s3-secret-key KEY  the S3 key pair, as flags or in the config file
   --max-file-bytes N         largest file an upload may have (default 104857600)
   --user-quota-bytes N       bytes of files one user may hold (default 10737418240)
   --upload-ttl-s N           unfinished uploads are removed this long after their last byte

@@ -20,6 +20,7 @@
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
 #include "app/config.h"
+#include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/auth/auth.h"
@@ -263,5 +264,7 @@ int main(int argc, char** argv) {
     return parley::app::serve(
         {args.begin() + 1, args.end()},
         args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
+  if (args[0] == "storage")
+    return parley::app::storage_command({args.begin() + 1, args.end()}, environ);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");
 }
