@@ -136,3 +136,48 @@ export function unescapeHtml(s: string): string {
     e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
   );
 }
+
+/** The clock time in a time zone ("14:05"), or "" when the zone is unknown to this browser. */
+export function localTimeIn(timeZone: string, ms = Date.now(), locale?: string): string {
+  if (!timeZone) return '';
+  try {
+    return new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone }).format(ms);
+  } catch {
+    return '';
+  }
+}
+
+/** Whether this browser knows a time zone name. */
+export function isTimeZone(name: string): boolean {
+  if (!name) return false;
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The time zones to offer: the browser's list (with UTC), the current choice kept even when
+ * the browser does not list it. */
+export function timeZoneOptions(current = ''): string[] {
+  let list: string[] = [];
+  try {
+    list = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
+  } catch {
+    list = [];
+  }
+  const all = new Set(list);
+  all.add('UTC');
+  if (current) all.add(current);
+  return [...all].sort((a, b) => a.localeCompare(b));
+}
+
+/** This device's time zone ("" when the browser does not say). */
+export function deviceTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -5,6 +5,8 @@ export interface User {
   display_name: string;
   status_text: string;
   avatar_url: string;
+  /** IANA time zone name, or "" when not set. */
+  timezone?: string;
   created_at: number;
 }
 
@@ -34,6 +36,12 @@ export interface Conversation {
   last_read_seq?: number;
   muted?: boolean;
   role?: 'owner' | 'admin' | 'member';
+  /** Unread messages that mention me (by name or @all/@channel), per member. */
+  mention_count?: number;
+  /** Starred by me (per member). */
+  starred?: boolean;
+  /** Archived: read-only for everyone (shared). */
+  archived?: boolean;
 }
 
 export interface Member {
@@ -65,6 +73,9 @@ export interface Message {
   created_at: number;
   edited_at: number | null;
   deleted: boolean;
+  /** User ids the text mentions, and whether it mentions everyone (@all, @channel, @here). */
+  mentions?: string[];
+  mention_all?: boolean;
 }
 
 /** An uploaded file (docs: API-EXTENSIONS "Files"). */

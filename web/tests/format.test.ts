@@ -69,3 +69,28 @@ describe('fuzzyScore (quick switcher, mentions)', () => {
     expect(fuzzyScore('tb', 'Tom Bowen')).toBeGreaterThan(fuzzyScore('tb', 'stubborn'));
   });
 });
+
+import { isTimeZone, localTimeIn, timeZoneOptions } from '../src/format';
+
+describe('time zones (profile: the person’s local time)', () => {
+  const t = Date.UTC(2026, 0, 15, 12, 5); // 12:05 UTC, winter
+  it('shows the clock in the zone, 24-hour', () => {
+    expect(localTimeIn('UTC', t, 'en-GB')).toBe('12:05');
+    expect(localTimeIn('Europe/Paris', t, 'en-GB')).toBe('13:05');
+    expect(localTimeIn('Asia/Kolkata', t, 'en-GB')).toBe('17:35');
+    expect(localTimeIn('America/New_York', t, 'en-GB')).toBe('07:05');
+  });
+  it('says nothing for no zone or an unknown one', () => {
+    expect(localTimeIn('', t)).toBe('');
+    expect(localTimeIn('Mars/Olympus', t)).toBe('');
+    expect(isTimeZone('Mars/Olympus')).toBe(false);
+    expect(isTimeZone('Europe/Paris')).toBe(true);
+  });
+  it('offers the browser list, sorted, with UTC and the current choice', () => {
+    const list = timeZoneOptions('Etc/GMT+5');
+    expect(list).toContain('UTC');
+    expect(list).toContain('Etc/GMT+5');
+    expect(list).toContain('Europe/Paris');
+    expect([...list].sort((a, b) => a.localeCompare(b))).toEqual(list);
+  });
+});

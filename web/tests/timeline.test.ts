@@ -261,3 +261,22 @@ describe('attachments and link previews', () => {
     expect(list[0].previews).toEqual([]);
   });
 });
+
+import { mentionBadge, mentionsUser } from '../src/state/timeline';
+
+describe('mentions from the server (mentions, mention_all, mention_count)', () => {
+  it('a message mentions the users it names, or everyone, never its sender', () => {
+    expect(mentionsUser({ sender_id: 'a', mentions: ['b'], mention_all: false }, 'b')).toBe(true);
+    expect(mentionsUser({ sender_id: 'a', mentions: ['b'], mention_all: false }, 'c')).toBe(false);
+    expect(mentionsUser({ sender_id: 'a', mentions: [], mention_all: true }, 'c')).toBe(true);
+    expect(mentionsUser({ sender_id: 'a', mentions: ['a'], mention_all: true }, 'a')).toBe(false);
+    expect(mentionsUser({ sender_id: 'a' }, 'b')).toBe(false);
+    expect(mentionsUser({ sender_id: 'a', mentions: ['b'] }, undefined)).toBe(false);
+  });
+  it('the badge: a DM counts every unread message; elsewhere the mentions, capped by unread', () => {
+    expect(mentionBadge({ type: 'dm', unread_count: 3, mention_count: 0 })).toBe(3);
+    expect(mentionBadge({ type: 'channel', unread_count: 3, mention_count: 1 })).toBe(1);
+    expect(mentionBadge({ type: 'channel', unread_count: 0, mention_count: 2 })).toBe(0);
+    expect(mentionBadge({ type: 'group', unread_count: 5 })).toBe(0);
+  });
+});

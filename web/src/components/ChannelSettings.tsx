@@ -1,9 +1,11 @@
 // A channel's (or group's) settings: name and topic (owners and admins), members with their
-// roles, making admins (the owner), removing members (owners and admins), and leaving.
+// roles, making admins (the owner), removing members (owners and admins), archiving (owners
+// and admins, channels only) and leaving.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import { friendlyError, plural } from '../format';
-import { conversationName, current, dialog, leaveConversation, loadMembers, me, showToast } from '../state/store';
+import { conversationName, current, dialog, loadMembers, me, setArchived, showToast } from '../state/store';
+import { LeaveConversation } from './LeaveConversation';
 import type { Member } from '../types';
 import { Avatar, PresenceDot } from './Avatar';
 import { Modal } from './Dialog';
@@ -15,7 +17,6 @@ export function ChannelSettingsDialog() {
   const [list, setList] = useState<Member[] | null>(null);
   const [msg, setMsg] = useState('');
   const [error, setError] = useState('');
-  const [confirmLeave, setConfirmLeave] = useState(false);
   const close = () => (dialog.value = null);
   const reload = () => conv && loadMembers(conv.id).then(setList).catch(() => setList([]));
   useEffect(() => {
@@ -113,35 +114,64 @@ export function ChannelSettingsDialog() {
             })}
           </ul>
         </section>
+        {canManage && conv.type === 'channel' && <ArchiveSection archived={!!conv.archived} id={conv.id} title={title} />}
         <section class="stack">
-          {!confirmLeave ? (
-            <button type="button" class="danger" onClick={() => setConfirmLeave(true)}>
-              Leave {conv.type === 'channel' ? 'channel' : 'group'}
-            </button>
-          ) : (
-            <div class="confirm-leave" role="alertdialog" aria-label={`Leave ${title}?`}>
-              <p>
-                Leave <strong>{title}</strong>?
-              </p>
-              <div class="row">
-                <button
-                  type="button"
-                  class="danger"
-                  onClick={() => {
-                    close();
-                    leaveConversation(conv.id).catch((e) => showToast(`Could not leave: ${(e as Error).message}`));
-                  }}
-                >
-                  Leave
-                </button>
-                <button type="button" onClick={() => setConfirmLeave(false)}>
-                  Cancel
-                </button>
-              </div>
-            </div>
-          )}
+          <LeaveConversation conv={conv} onLeave={close} />
         </section>
       </div>
     </Modal>
+  );
+}
+
+/** Archive (with a confirmation) or unarchive a channel. */
+function ArchiveSection({ id, archived, title }: { id: string; archived: boolean; title: string }) {
+  const [confirm, setConfirm] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const run = async (on: boolean) => {
+    setBusy(true);
+    try {
+      await setArchived(id, on);
+      setConfirm(false);
+      showToast(on ? `${title} is archived.` : `${title} is active again.`);
+    } catch (err) {
+      showToast(`Could not ${on ? 'archive' : 'unarchive'}: ${friendlyError(err as ApiError)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="stack" aria-labelledby="archive-h">
+      <h3 id="archive-h">Archive</h3>
+      {archived ? (
+        <>
+          <p class="muted small">This channel is archived: it can be read and searched, but nobody can post, edit, react or join.</p>
+          <div class="row">
+            <button type="button" disabled={busy} onClick={() => void run(false)}>
+              Unarchive channel
+            </button>
+          </div>
+        </>
+      ) : !confirm ? (
+        <div class="row">
+          <button type="button" onClick={() => setConfirm(true)}>
+            Archive channel
+          </button>
+        </div>
+      ) : (
+        <div class="confirm-leave" role="alertdialog" aria-label={`Archive ${title}?`}>
+          <p>
+            Archive <strong>{title}</strong>? Its messages stay readable, but nobody can post, edit, react or join until it is unarchived.
+          </p>
+          <div class="row">
+            <button type="button" class="danger" disabled={busy} onClick={() => void run(true)}>
+              Archive
+            </button>
+            <button type="button" onClick={() => setConfirm(false)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+    </section>
   );
 }

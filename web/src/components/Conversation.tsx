@@ -1,6 +1,6 @@
-import { ArrowLeft, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
+import { Archive, ArrowLeft, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
 import { plural } from '../format';
-import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, showToast, starred, toggleStar, typing, userName, users } from '../state/store';
+import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, setArchived, showToast, toggleStar, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { addFiles } from '../uploads';
@@ -33,7 +33,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   const name = conversationName(conv);
   const peers = conv.type === 'dm' ? peersOf(conv) : [];
   const pinCount = (pins.value[conv.id] ?? []).length;
-  const isStarred = starred.value.includes(conv.id);
+  const isStarred = !!conv.starred;
   // On a phone the sidebar is hidden: the back button says when news waits elsewhere.
   const otherUnread = Object.values(conversations.value).reduce((n, c) => n + (c.id === conv.id ? 0 : c.unread_count ?? 0), 0);
   const p = panel.value;
@@ -137,14 +137,47 @@ export function ConversationView({ conv }: { conv: Conversation }) {
       </header>
       <Timeline key={conv.id} conv={conv} />
       <TypingLine id={conv.id} />
-      <Composer
-        key={conv.id}
-        conversationId={conv.id}
-        label="Message"
-        placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
-        autoFocus
-      />
+      {conv.archived ? (
+        <ArchivedBanner conv={conv} />
+      ) : (
+        <Composer
+          key={conv.id}
+          conversationId={conv.id}
+          label="Message"
+          placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
+          autoFocus
+        />
+      )}
     </section>
+  );
+}
+
+/** In place of the composer in an archived conversation; admins can unarchive from here. */
+function ArchivedBanner({ conv }: { conv: Conversation }) {
+  const [busy, setBusy] = useState(false);
+  const canManage = conv.role === 'owner' || conv.role === 'admin';
+  const unarchive = async () => {
+    setBusy(true);
+    try {
+      await setArchived(conv.id, false);
+    } catch (e) {
+      showToast(`Could not unarchive: ${(e as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="archived-banner" role="status">
+      <Archive size={18} aria-hidden="true" />
+      <span>
+        <strong>This {conv.type === 'channel' ? 'channel' : 'conversation'} is archived.</strong> You can read it, but not post.
+      </span>
+      {canManage && (
+        <button type="button" class="small" disabled={busy} onClick={() => void unarchive()}>
+          Unarchive
+        </button>
+      )}
+    </div>
   );
 }
 

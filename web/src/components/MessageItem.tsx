@@ -8,7 +8,7 @@ import {
   discardSend,
   editMessage,
   isPinned,
-  saved,
+  savedIds,
   toggleSaved,
   markUnreadFrom,
   copyPermalink,
@@ -196,7 +196,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
-  const isSaved = saved.value.some((x) => x.id === m.id);
+  const isSaved = savedIds.value.has(m.id);
   const time = formatTime(m.created_at);
   // The actions toolbar is built when the message is first hovered or focused (most never
   // are): far fewer nodes per message while scrolling through thousands.
@@ -357,12 +357,12 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
             class="icon"
             aria-label={isSaved ? 'Remove from saved' : 'Save message'}
             title={isSaved ? 'Remove from saved' : 'Save for later'}
-            onClick={() => toggleSaved(m)}
+            onClick={() => void toggleSaved(m)}
           >
             {isSaved ? <BookmarkCheck size={16} aria-hidden="true" /> : <Bookmark size={16} aria-hidden="true" />}
           </button>
           {!mine && !inThread && (
-            <button type="button" tabIndex={ti} class="icon" aria-label="Mark unread" title="Mark unread from here" onClick={() => markUnreadFrom(m)}>
+            <button type="button" tabIndex={ti} class="icon" aria-label="Mark unread" title="Mark unread from here" onClick={() => void markUnreadFrom(m)}>
               <EyeOff size={16} aria-hidden="true" />
             </button>
           )}

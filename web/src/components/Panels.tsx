@@ -7,20 +7,22 @@ import {
   ensureUsers,
   highlightId,
   jumpTo,
-  leaveConversation,
   loadPins,
   loadMembers,
   me,
   panel,
   pins,
   saved,
+  savedLoaded,
+  loadSaved,
   showToast,
   threadOf,
   timelineOf,
   userName,
 } from '../state/store';
 import type { Member, Message, SearchResult, User } from '../types';
-import { PresenceDot } from './Avatar';
+import { Avatar, PresenceDot } from './Avatar';
+import { LeaveConversation } from './LeaveConversation';
 import { Composer } from './Composer';
 import { Highlight } from './Markdown';
 import { stripMarkdown } from '../format';
@@ -83,7 +85,7 @@ export function ThreadPanel({ conversationId, rootId }: { conversationId: string
           ))}
         </ol>
       </div>
-      {shownRoot && !shownRoot.deleted && (
+      {shownRoot && !shownRoot.deleted && !conversations.value[conversationId]?.archived && (
         <Composer key={rootId} conversationId={conversationId} threadRootId={rootId} label="Reply" placeholder="Reply in thread…" autoFocus />
       )}
     </PanelFrame>
@@ -120,7 +122,6 @@ export function MembersPanel({ conversationId }: { conversationId: string }) {
   const [list, setList] = useState<Member[] | null>(null);
   const [query, setQuery] = useState('');
   const [found, setFound] = useState<User[]>([]);
-  const [confirmLeave, setConfirmLeave] = useState(false);
   const conv = conversations.value[conversationId];
   const reload = () =>
     loadMembers(conversationId)
@@ -172,36 +173,13 @@ export function MembersPanel({ conversationId }: { conversationId: string }) {
         <ul class="people">
           {(list ?? []).map((m) => (
             <li key={m.user_id} class="person">
+              <Avatar userId={m.user_id} size={24} />
               <PresenceDot userId={m.user_id} /> {m.user?.display_name ?? userName(m.user_id)} <span class="muted small">@{m.user?.username}</span>
               {m.role !== 'member' && <span class="tag">{m.role}</span>}
             </li>
           ))}
         </ul>
-        {conv.type !== 'dm' && !confirmLeave && (
-          <button type="button" class="danger" onClick={() => setConfirmLeave(true)}>
-            Leave {conv.type === 'channel' ? 'channel' : 'group'}
-          </button>
-        )}
-        {conv.type !== 'dm' && confirmLeave && (
-          <div class="confirm-leave" role="alertdialog" aria-label={`Leave ${conversationName(conv)}?`}>
-            <p>
-              Leave <strong>{conv.type === 'channel' ? `#${conv.name}` : conversationName(conv)}</strong>?{' '}
-              {conv.visibility === 'private' || conv.type === 'group' ? 'You will need to be added again to come back.' : 'You can join again from Browse channels.'}
-            </p>
-            <div class="row">
-              <button
-                type="button"
-                class="danger"
-                onClick={() => leaveConversation(conversationId).catch((e) => showToast(`Could not leave: ${(e as Error).message}`))}
-              >
-                Leave
-              </button>
-              <button type="button" onClick={() => setConfirmLeave(false)}>
-                Cancel
-              </button>
-            </div>
-          </div>
-        )}
+        {conv.type !== 'dm' && <LeaveConversation conv={conv} />}
       </div>
     </PanelFrame>
   );
@@ -341,50 +319,34 @@ export function SearchPanel() {
 
 export function SavedPanel() {
   const list = saved.value;
-  const [messages, setMessages] = useState<Record<string, Message | null>>({});
   useEffect(() => {
-    const missing = list.filter((x) => !(x.id in messages));
-    if (!missing.length) return;
-    void Promise.all(
-      missing.map((x) =>
-        api<Message>(`/messages/${enc(x.id)}`)
-          .then((m) => [x.id, m] as const)
-          .catch(() => [x.id, null] as const),
-      ),
-    ).then((pairs) => {
-      void ensureUsers(pairs.flatMap(([, m]) => (m ? [m.sender_id] : [])));
-      setMessages((prev) => ({ ...prev, ...Object.fromEntries(pairs) }));
-    });
-  }, [list]);
+    void loadSaved(); // live through saved.updated; re-read on open
+  }, []);
   return (
     <PanelFrame title="Saved messages">
       <div class="panel-scroll">
-        {list.length === 0 && <p class="muted empty">Nothing saved yet. Use “Save message” in a message’s actions to keep it here.</p>}
-        <ul class="results">
-          {list.map(({ id, conversation_id }) => {
-            const m = messages[id];
-            const c = conversations.value[conversation_id];
+        {!savedLoaded.value && list.length === 0 && <p class="muted empty">Loading…</p>}
+        {savedLoaded.value && list.length === 0 && <p class="muted empty">Nothing saved yet. Use “Save message” in a message’s actions to keep it here.</p>}
+        <ul class="results" aria-label="Saved messages">
+          {list.map((m) => {
+            const c = conversations.value[m.conversation_id];
             return (
-              <li key={id}>
-                {m ? (
-                  <button
-                    type="button"
-                    class="result"
-                    onClick={() => {
-                      if (matchMedia('(max-width: 720px)').matches) panel.value = null;
-                      void jumpTo(m);
-                    }}
-                  >
-                    <span class="meta">
-                      <strong>{userName(m.sender_id)}</strong>
-                      {c && <span class="muted small"> in {c.type === 'channel' ? '#' : ''}{conversationName(c)}</span>}
-                      <time class="muted small"> {formatTime(m.created_at)}</time>
-                    </span>
-                    <span class="snippet">{m.deleted ? '(deleted)' : clip(stripMarkdown(m.text))}</span>
-                  </button>
-                ) : (
-                  <p class="muted small result">{id in messages ? 'This message is no longer available.' : 'Loading…'}</p>
-                )}
+              <li key={m.id}>
+                <button
+                  type="button"
+                  class="result"
+                  onClick={() => {
+                    if (matchMedia('(max-width: 720px)').matches) panel.value = null;
+                    void jumpTo(m);
+                  }}
+                >
+                  <span class="meta">
+                    <strong>{userName(m.sender_id)}</strong>
+                    {c && <span class="muted small"> in {c.type === 'channel' ? '#' : ''}{conversationName(c)}</span>}
+                    <time class="muted small"> {formatTime(m.created_at)}</time>
+                  </span>
+                  <span class="snippet">{m.deleted ? '(deleted)' : clip(stripMarkdown(m.text))}</span>
+                </button>
               </li>
             );
           })}

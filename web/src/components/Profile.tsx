@@ -2,10 +2,27 @@
 // presence, with a "Message" button that opens (or creates) the DM.
 import { signal } from '@preact/signals';
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
-import { MessageSquare, X } from 'lucide-preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { Clock, MessageSquare, X } from 'lucide-preact';
 import { ensureUsers, me, navigate, presence, showToast, startConversation, users } from '../state/store';
 import { Avatar, PRESENCE_LABEL, PresenceDot } from './Avatar';
+import { localTimeIn } from '../format';
+
+/** "14:05 local time", kept current while the card is open. */
+function LocalTime({ timeZone }: { timeZone: string }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 15_000);
+    return () => clearInterval(t);
+  }, []);
+  const time = localTimeIn(timeZone, now);
+  if (!time) return null;
+  return (
+    <p class="small local-time" title={timeZone.replace(/_/g, ' ')}>
+      <Clock size={14} aria-hidden="true" /> {time} local time
+    </p>
+  );
+}
 
 interface Open {
   userId: string;
@@ -101,6 +118,7 @@ export function ProfileCard() {
         <PresenceDot userId={open.userId} /> {PRESENCE_LABEL[status]}
       </p>
       {u?.status_text && <p class="small">{u.status_text}</p>}
+      {u?.timezone && <LocalTime timeZone={u.timezone} />}
       {!isMe && (
         <button type="button" class="primary" onClick={() => void message()}>
           <MessageSquare size={16} aria-hidden="true" /> Message

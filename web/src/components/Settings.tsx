@@ -2,7 +2,7 @@
 // signing out everywhere; the "confirm it's you" dialog for actions the server wants a fresh
 // credential check for (403 `reauth_required`).
 import { signal } from '@preact/signals';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import {
   changePassword,
@@ -13,6 +13,7 @@ import {
   reauthPrompt,
   rememberTotp,
   setMyPresence,
+  setAvatar,
   showToast,
   signOut,
   signOutEverywhere,
@@ -24,6 +25,9 @@ import { newPasswordProblem, ReauthCancelled, reauthBody } from '../security';
 import { theme, setTheme, type Theme } from '../theme';
 import type { ChosenPresence, Session } from '../types';
 import { Modal } from './Dialog';
+import { Avatar } from './Avatar';
+import { deviceTimeZone, localTimeIn, timeZoneOptions } from '../format';
+import { addFiles, filesOf, removeFile, takeFiles } from '../uploads';
 import { formatTime } from './MessageItem';
 import { Qr } from './Qr';
 
@@ -38,21 +42,38 @@ function Profile() {
   const u = me.value!;
   const [name, setName] = useState(u.display_name);
   const [status, setStatus] = useState(u.status_text);
+  const [tz, setTz] = useState(u.timezone ?? '');
   const [msg, setMsg] = useState('');
+  const [tzError, setTzError] = useState('');
+  const device = deviceTimeZone();
+  const zones = useMemo(() => timeZoneOptions(tz), [tz]);
   const save = async (e: Event) => {
     e.preventDefault();
     setMsg('');
+    setTzError('');
     try {
-      await updateProfile({ display_name: name.trim(), status_text: status.trim() });
+      await updateProfile({ display_name: name.trim(), status_text: status.trim(), timezone: tz });
       setMsg('Saved.');
     } catch (err) {
-      setMsg(errText(err));
+      if (err instanceof ApiError && err.field === 'timezone') setTzError(err.message);
+      else setMsg(errText(err));
+    }
+  };
+  const useDevice = async () => {
+    setTz(device);
+    setTzError('');
+    try {
+      await updateProfile({ timezone: device });
+      setMsg(`Time zone set to ${device}.`);
+    } catch (err) {
+      setTzError(errText(err));
     }
   };
   return (
     <form class="stack" onSubmit={save} aria-labelledby="profile-h">
       <h3 id="profile-h">Profile</h3>
       <p class="muted small">Signed in as @{u.username}</p>
+      <AvatarEditor />
       <label>
         Display name
         <input required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -61,6 +82,32 @@ function Profile() {
         Status
         <input maxLength={140} value={status} placeholder="What are you up to?" onInput={(e) => setStatus(e.currentTarget.value)} />
       </label>
+      <label>
+        Time zone
+        <select value={tz} onChange={(e) => setTz(e.currentTarget.value)} aria-describedby="tz-help" aria-invalid={tzError ? true : undefined}>
+          <option value="">Not set</option>
+          {zones.map((z) => (
+            <option key={z} value={z}>
+              {z.replace(/_/g, ' ')}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p id="tz-help" class="muted small">
+        Others see your local time on your profile{tz ? ` (now ${localTimeIn(tz)})` : ''}.
+      </p>
+      {tzError && (
+        <p class="error" role="alert">
+          {tzError}
+        </p>
+      )}
+      {device && tz !== device && (
+        <div class="row">
+          <button type="button" class="small" onClick={() => void useDevice()}>
+            Use my device’s time zone ({device.replace(/_/g, ' ')})
+          </button>
+        </div>
+      )}
       <div class="row">
         <button type="submit" class="primary">
           Save profile
@@ -70,6 +117,91 @@ function Profile() {
         </span>
       </div>
     </form>
+  );
+}
+
+const AVATAR_KEY = 'avatar';
+
+/** "Upload photo" (tus, as attachments are: progress and a preview while it goes up, then
+ * `PUT /users/me/avatar`) and "Remove". */
+function AvatarEditor() {
+  const u = me.value!;
+  const input = useRef<HTMLInputElement>(null);
+  const [note, setNote] = useState('');
+  const [error, setError] = useState('');
+  const p = filesOf(AVATAR_KEY)[0];
+  useEffect(() => {
+    if (!p || p.status !== 'done' || !p.file) return;
+    const id = p.file.id;
+    takeFiles(AVATAR_KEY);
+    setAvatar(id)
+      .then(() => setNote('Photo updated.'))
+      .catch((e) => setError(e instanceof ApiError && e.field === 'file_id' ? 'That file is not an image Parley can use. Choose a PNG, JPEG, GIF or WebP picture.' : errText(e)));
+  }, [p?.status]);
+  useEffect(() => {
+    if (p?.status === 'error') setError(p.error ?? 'The upload failed.');
+  }, [p?.status]);
+  const choose = (f: File | undefined) => {
+    if (!f) return;
+    setNote('');
+    setError('');
+    for (const x of filesOf(AVATAR_KEY)) removeFile(AVATAR_KEY, x.key);
+    if (!f.type.startsWith('image/')) return setError('Choose an image (PNG, JPEG, GIF or WebP).');
+    addFiles(AVATAR_KEY, [f]);
+  };
+  const remove = async () => {
+    setNote('');
+    setError('');
+    try {
+      await setAvatar(null);
+      setNote('Photo removed.');
+    } catch (e) {
+      setError(errText(e));
+    }
+  };
+  const busy = !!p && (p.status === 'uploading' || p.status === 'waiting' || p.status === 'done');
+  return (
+    <div class="avatar-edit" role="group" aria-labelledby="avatar-h">
+      <span id="avatar-h" class="sr-only">
+        Profile photo
+      </span>
+      {busy && p.thumb ? <img class="avatar is-s64" src={p.thumb} alt="" /> : <Avatar userId={u.id} size={64} />}
+      <div class="stack">
+        <div class="row">
+          <input
+            ref={input}
+            type="file"
+            accept="image/png,image/jpeg,image/gif,image/webp"
+            class="sr-only"
+            tabIndex={-1}
+            aria-hidden="true"
+            onChange={(e) => {
+              choose(e.currentTarget.files?.[0]);
+              e.currentTarget.value = '';
+            }}
+          />
+          <button type="button" class="small" disabled={busy} onClick={() => input.current?.click()}>
+            Upload photo
+          </button>
+          {u.avatar_url && (
+            <button type="button" class="small" disabled={busy} onClick={() => void remove()}>
+              Remove
+            </button>
+          )}
+        </div>
+        {busy && (
+          <progress max={p.size || 1} value={p.status === 'done' ? p.size : p.sent} aria-label={`Uploading ${p.name}`} />
+        )}
+        <span role="status" class="muted small">
+          {busy ? (p.status === 'waiting' ? 'Waiting for the network…' : 'Uploading…') : note}
+        </span>
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+      </div>
+    </div>
   );
 }
 

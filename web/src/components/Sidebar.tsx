@@ -15,12 +15,11 @@ import {
   panel,
   peersOf,
   presence,
-  mentions,
   sortedConversations,
-  starred,
   wsStatus,
 } from '../state/store';
 import type { Conversation } from '../types';
+import { mentionBadge } from '../state/timeline';
 import { Avatar, PRESENCE_LABEL, PresenceDot } from './Avatar';
 import { switcherOpen } from './QuickSwitcher';
 
@@ -38,8 +37,8 @@ function loadCollapsed(): Record<string, boolean> {
 
 const collapsed = signal<Record<string, boolean>>(loadCollapsed());
 
-function toggleSection(key: string) {
-  collapsed.value = { ...collapsed.value, [key]: !collapsed.value[key] };
+function toggleSection(key: string, was: boolean) {
+  collapsed.value = { ...collapsed.value, [key]: !was };
   try {
     localStorage.setItem('parley.sections', JSON.stringify(collapsed.value));
   } catch {
@@ -53,12 +52,12 @@ function Item({ c }: { c: Conversation }) {
   const active = currentId.value === c.id;
   const peers = c.type === 'channel' ? [] : peersOf(c);
   const draft = !active && getDraft(c.id) !== '';
-  const mentioned = c.type === 'dm' ? unread : Math.min(unread, mentions.value[c.id] ?? 0);
+  const mentioned = mentionBadge(c);
   return (
     <li>
       <a
         href={`/c/${encodeURIComponent(c.id)}`}
-        class={`conv ${active ? 'is-active' : ''} ${unread ? 'is-unread' : ''}`}
+        class={`conv ${active ? 'is-active' : ''} ${unread ? 'is-unread' : ''} ${c.archived ? 'is-archived' : ''}`}
         aria-current={active ? 'page' : undefined}
         data-conversation-id={c.id}
         onClick={(e) => {
@@ -84,6 +83,7 @@ function Item({ c }: { c: Conversation }) {
           {name}
           {c.type === 'dm' && peers[0] && <span class="sr-only"> ({PRESENCE_LABEL[presence.value[peers[0]] ?? 'offline']})</span>}
           {draft && <span class="sr-only">, draft</span>}
+          {c.archived && <span class="sr-only">, archived</span>}
         </span>
         {draft && !unread && (
           <span class="draft-mark" aria-hidden="true" title="Draft">
@@ -105,15 +105,15 @@ function Item({ c }: { c: Conversation }) {
   );
 }
 
-function Section({ id, title, list, empty }: { id: string; title: string; list: Conversation[]; empty: string }) {
-  const isCollapsed = !!collapsed.value[id];
+function Section({ id, title, list, empty, foldedByDefault = false }: { id: string; title: string; list: Conversation[]; empty: string; foldedByDefault?: boolean }) {
+  const isCollapsed = collapsed.value[id] ?? foldedByDefault;
   const unread = list.reduce((n, c) => n + (c.unread_count ?? 0), 0);
   // A collapsed section still shows the open conversation and the ones with news.
   const shown = isCollapsed ? list.filter((c) => (c.unread_count ?? 0) > 0 || c.id === currentId.value) : list;
   return (
     <section class="side-section" aria-labelledby={`sec-${id}`}>
       <h2 class="section-head" id={`sec-${id}`}>
-        <button type="button" class="section-toggle" aria-expanded={!isCollapsed} onClick={() => toggleSection(id)}>
+        <button type="button" class="section-toggle" aria-expanded={!isCollapsed} onClick={() => toggleSection(id, isCollapsed)}>
           {isCollapsed ? <ChevronRight size={14} aria-hidden="true" /> : <ChevronDown size={14} aria-hidden="true" />}
           <span>{title}</span>
           {isCollapsed && unread > 0 && <span class="section-count">{badge(unread)}</span>}
@@ -196,10 +196,12 @@ function NewMenu() {
 export function Sidebar() {
   const list = sortedConversations.value;
   const u = me.value!;
-  const stars = new Set(starred.value);
-  const starredList = list.filter((c) => stars.has(c.id));
-  const channels = list.filter((c) => c.type === 'channel' && !stars.has(c.id));
-  const direct = list.filter((c) => c.type !== 'channel' && !stars.has(c.id));
+  // Archived conversations go to their own section (folded unless opened); starred ones first.
+  const live = list.filter((c) => !c.archived);
+  const archived = list.filter((c) => c.archived);
+  const starredList = live.filter((c) => c.starred);
+  const channels = live.filter((c) => c.type === 'channel' && !c.starred);
+  const direct = live.filter((c) => c.type !== 'channel' && !c.starred);
   const mac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform);
   return (
     <nav class="sidebar" aria-label="Conversations">
@@ -238,6 +240,7 @@ export function Sidebar() {
         {starredList.length > 0 && <Section id="starred" title="Starred" list={starredList} empty="" />}
         <Section id="channels" title="Channels" list={channels} empty="No channels yet." />
         <Section id="direct" title="Direct messages" list={direct} empty="No direct messages yet." />
+        {archived.length > 0 && <Section id="archived" title="Archived" list={archived} empty="" foldedByDefault />}
       </div>
       <footer class="side-foot">
         <button type="button" class="me" onClick={() => (dialog.value = 'settings')}>

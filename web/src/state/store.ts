@@ -66,46 +66,79 @@ export const totpEnabled = signal<boolean | null>(null);
  * after a successful `POST /auth/reauth`, false when the person cancels. */
 export const reauthPrompt = signal<{ resolve: (ok: boolean) => void } | null>(null);
 
-/** Starred conversations (kept on this device: the API has no stars yet). */
-export const starred = signal<string[]>([]);
-/** Unread mentions of me (and DMs) per conversation, counted from the messages that arrive. */
-export const mentions = signal<Record<string, number>>({});
+/** Saved messages (`GET /users/me/saved`), most recently saved first; live via `saved.updated`. */
+export const saved = signal<Message[]>([]);
+/** Whether the saved list has been read (the panel says "Loading…" until then). */
+export const savedLoaded = signal(false);
+export const savedIds = computed(() => new Set(saved.value.map((m) => m.id)));
 
-/** Saved messages, newest first (kept on this device: the API has no saved items yet). */
-export const saved = signal<{ id: string; conversation_id: string }[]>([]);
-
-function savedKey() {
-  return `parley.saved.${me.value?.id ?? ''}`;
-}
-
-export function toggleSaved(m: Message) {
-  saved.value = saved.value.some((x) => x.id === m.id) ? saved.value.filter((x) => x.id !== m.id) : [{ id: m.id, conversation_id: m.conversation_id }, ...saved.value];
+/** Reads the saved list (every page, at most 1,000 messages: the marks in the timeline need
+ * the ids). Called at sign-in and after each reconnect (events missed while away). */
+export async function loadSaved() {
+  const all: Message[] = [];
+  let cursor: string | undefined;
   try {
-    localStorage.setItem(savedKey(), JSON.stringify(saved.value));
+    for (let i = 0; i < 10; i++) {
+      const r = await api<{ messages: Message[]; next_cursor?: string }>(`/users/me/saved?limit=100${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      all.push(...r.messages);
+      if (!r.next_cursor || !r.messages.length) break;
+      cursor = r.next_cursor;
+    }
+    senders(all);
+    saved.value = all;
+    savedLoaded.value = true;
   } catch {
-    /* ignore */
+    /* the panel offers a retry by reopening */
   }
 }
 
-function starKey() {
-  return `parley.starred.${me.value?.id ?? ''}`;
+function setSavedLocally(m: Message | null, id: string, on: boolean) {
+  if (!on) saved.value = saved.value.filter((x) => x.id !== id);
+  else if (m && !saved.value.some((x) => x.id === id)) saved.value = [m, ...saved.value];
 }
 
-export function toggleStar(id: string) {
-  starred.value = starred.value.includes(id) ? starred.value.filter((x) => x !== id) : [...starred.value, id];
+/** Save or unsave a message (`PUT|DELETE /messages/{id}/saved`), shown at once. */
+export async function toggleSaved(m: Message) {
+  const on = !savedIds.value.has(m.id);
+  setSavedLocally(m, m.id, on);
   try {
-    localStorage.setItem(starKey(), JSON.stringify(starred.value));
-  } catch {
-    /* ignore */
+    await api(`/messages/${enc(m.id)}/saved`, { method: on ? 'PUT' : 'DELETE' });
+  } catch (e) {
+    setSavedLocally(m, m.id, !on);
+    showToast(`Could not ${on ? 'save' : 'unsave'} the message: ${errorText(e)}`);
   }
 }
 
-/** Whether a message mentions me (by username) or is in a DM with me. */
+/** `saved.updated` (any of my sessions): the list follows. */
+async function onSavedEvent(d: { message_id: string; conversation_id: string; saved: boolean }) {
+  if (!d.saved) return setSavedLocally(null, d.message_id, false);
+  if (savedIds.value.has(d.message_id)) return;
+  const m = await ensureMessage(d.message_id);
+  if (m) setSavedLocally(m, d.message_id, true);
+}
+
+/** Star or unstar a conversation (`PUT|DELETE /conversations/{id}/star`), shown at once;
+ * the other tabs and devices follow through `star.updated`. */
+export async function toggleStar(id: string) {
+  const on = !conversations.value[id]?.starred;
+  patchConversation(id, () => ({ starred: on }));
+  try {
+    await api(`/conversations/${enc(id)}/star`, { method: on ? 'PUT' : 'DELETE' });
+  } catch (e) {
+    patchConversation(id, () => ({ starred: !on }));
+    showToast(`Could not ${on ? 'star' : 'unstar'} the conversation: ${errorText(e)}`);
+  }
+}
+
+/** Archive or unarchive a channel (owners and admins): read-only for everyone while archived. */
+export async function setArchived(id: string, archived: boolean) {
+  const c = await api<Conversation>(`/conversations/${enc(id)}/${archived ? 'archive' : 'unarchive'}`, { method: 'POST' });
+  putConversation({ archived, ...c });
+}
+
+/** Whether a message mentions me, as the server worked it out (`mentions`, `mention_all`). */
 export function mentionsMe(m: Message): boolean {
-  const u = me.value?.username.toLowerCase();
-  if (!u || m.sender_id === me.value?.id) return false;
-  if (conversations.value[m.conversation_id]?.type === 'dm') return true;
-  return new RegExp(`(^|[^\\w.@])@${u.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w])`, 'i').test(m.text);
+  return T.mentionsUser(m, me.value?.id);
 }
 
 export function openEmojiPicker(t: EmojiTarget) {
@@ -222,8 +255,17 @@ export async function setMyPresence(status: ChosenPresence) {
   }
 }
 
-export async function updateProfile(fields: { display_name?: string; status_text?: string }) {
+export async function updateProfile(fields: { display_name?: string; status_text?: string; timezone?: string }) {
   const u = await api<User>('/users/me', { method: 'PATCH', body: fields });
+  me.value = u;
+  rememberUsers([u]);
+}
+
+/** Sets my avatar to an uploaded image (`PUT /users/me/avatar`), or removes it (null). */
+export async function setAvatar(fileId: string | null) {
+  const u = fileId
+    ? await api<User>('/users/me/avatar', { method: 'PUT', body: { file_id: fileId } })
+    : await api<User>('/users/me/avatar', { method: 'DELETE' });
   me.value = u;
   rememberUsers([u]);
 }
@@ -240,6 +282,8 @@ function putConversation(c: Conversation) {
         unread_count: c.unread_count ?? old.unread_count,
         last_read_seq: c.last_read_seq ?? old.last_read_seq,
         role: c.role ?? old.role,
+        starred: c.starred ?? old.starred,
+        mention_count: c.mention_count ?? old.mention_count,
         last_seq: Math.max(c.last_seq ?? 0, old.last_seq),
         last_message_at: Math.max(c.last_message_at ?? 0, old.last_message_at),
       }
@@ -251,12 +295,8 @@ function patchConversation(id: string, f: (c: Conversation) => Partial<Conversat
   const c = conversations.value[id];
   if (!c) return;
   const next = { ...c, ...f(c) };
+  if (!next.unread_count && next.mention_count) next.mention_count = 0;
   conversations.value = { ...conversations.value, [id]: next };
-  if (!next.unread_count && mentions.value[id]) {
-    const m = { ...mentions.value };
-    delete m[id];
-    mentions.value = m;
-  }
 }
 
 async function listAllConversations(): Promise<Conversation[]> {
@@ -329,7 +369,7 @@ export async function joinChannel(id: string): Promise<Conversation> {
   putConversation({ ...c, unread_count: 0, last_read_seq: c.last_seq });
   if (c.last_seq > 0)
     await api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq: c.last_seq } })
-      .then((r) => patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count })))
+      .then((r) => patchConversation(id, () => readAnswer(r)))
       .catch(() => {});
   return conversations.value[id] ?? c;
 }
@@ -715,56 +755,34 @@ export function markReadIfViewing(id: string) {
 /** Conversations marked unread while open: not marked read again until left and reopened. */
 const holdUnread = new Set<string>();
 
-function manualKey() {
-  return `parley.unread.${me.value?.id ?? ''}`;
+/** The counts a `/read` or `/unread` answer (or a `read.updated` event) carries. */
+function readAnswer(r: { last_read_seq: number; unread_count?: number; mention_count?: number }): Partial<Conversation> {
+  const out: Partial<Conversation> = { last_read_seq: r.last_read_seq };
+  if (typeof r.unread_count === 'number') out.unread_count = r.unread_count;
+  if (typeof r.mention_count === 'number') out.mention_count = r.mention_count;
+  return out;
 }
 
-/** Per conversation, the read marker the reader set back with "Mark unread" (the server's
- * marker never moves backwards, so this lives on the device until the conversation is read). */
-function manualUnread(): Record<string, number> {
-  try {
-    return JSON.parse(localStorage.getItem(manualKey()) ?? '{}') as Record<string, number>;
-  } catch {
-    return {};
-  }
-}
-
-function setManualUnread(id: string, seq: number | null) {
-  const all = manualUnread();
-  if (seq === null) delete all[id];
-  else all[id] = seq;
-  try {
-    localStorage.setItem(manualKey(), JSON.stringify(all));
-  } catch {
-    /* ignore */
-  }
-}
-
-function countUnreadAfter(id: string, seq: number): number {
-  const c = conversations.value[id];
-  const held = timelineOf(id).value.messages.filter((m) => !m.pending && !m.thread_root_id && m.seq > seq);
-  const fromOthers = held.filter((m) => m.sender_id !== me.value?.id).length;
-  // Messages past what is held (not loaded) count too.
-  return fromOthers + Math.max(0, (c?.last_seq ?? 0) - Math.max(seq, T.lastSeq(held)));
-}
-
-/** "Mark unread" on a message: the conversation shows as unread from that message on. */
-export function markUnreadFrom(m: Message) {
+/** "Mark as unread" on a message: the server's read marker goes back to just before it
+ * (`POST …/unread`), so the conversation shows as unread from there on every device. */
+export async function markUnreadFrom(m: Message) {
   const id = m.conversation_id;
   const seq = m.seq - 1;
+  const before = conversations.value[id];
   holdUnread.add(id);
-  setManualUnread(id, seq);
-  patchConversation(id, () => ({ last_read_seq: seq, unread_count: Math.max(1, countUnreadAfter(id, seq)) }));
+  patchConversation(id, (c) => ({ last_read_seq: seq, unread_count: Math.max(1, c.unread_count ?? 0) }));
   dividerSeq.value = { ...dividerSeq.value, [id]: seq };
-}
-
-/** After a relist: conversations marked unread on this device stay so until read. */
-function applyManualUnread(list: Record<string, Conversation>) {
-  for (const [id, seq] of Object.entries(manualUnread())) {
-    const c = list[id];
-    if (!c) continue;
-    if (c.last_read_seq !== undefined && c.last_read_seq < seq) setManualUnread(id, null);
-    else list[id] = { ...c, last_read_seq: seq, unread_count: Math.max(c.unread_count ?? 0, Math.max(1, c.last_seq - seq)) };
+  try {
+    const r = await api<{ conversation_id: string; last_read_seq: number; unread_count: number; mention_count?: number }>(
+      `/conversations/${enc(id)}/unread`,
+      { method: 'POST', body: { seq: m.seq } },
+    );
+    patchConversation(id, () => readAnswer(r));
+    tabs.post({ type: 'unread', conversation_id: id, last_read_seq: r.last_read_seq, unread_count: r.unread_count, mention_count: r.mention_count });
+  } catch (e) {
+    holdUnread.delete(id);
+    if (before) patchConversation(id, () => ({ last_read_seq: before.last_read_seq, unread_count: before.unread_count, mention_count: before.mention_count }));
+    showToast(`Could not mark as unread: ${errorText(e)}`);
   }
 }
 
@@ -774,12 +792,11 @@ export function markRead(id: string) {
   const seq = Math.max(T.lastSeq(timelineOf(id).value.messages), c?.last_seq ?? 0);
   if (!c || !seq) return;
   if ((c.last_read_seq ?? 0) >= seq && !(c.unread_count ?? 0)) return;
-  setManualUnread(id, null);
-  patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0 }));
+  patchConversation(id, () => ({ last_read_seq: Math.max(seq, c.last_read_seq ?? 0), unread_count: 0, mention_count: 0 }));
   tabs.post({ type: 'read', conversation_id: id, last_read_seq: seq, unread_count: 0 });
-  api<{ last_read_seq: number; unread_count: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
+  api<{ last_read_seq: number; unread_count: number; mention_count?: number }>(`/conversations/${enc(id)}/read`, { method: 'POST', body: { seq } })
     .then((r) => {
-      patchConversation(id, () => ({ last_read_seq: r.last_read_seq, unread_count: r.unread_count }));
+      patchConversation(id, () => readAnswer(r));
       tabs.post({ type: 'read', conversation_id: id, last_read_seq: r.last_read_seq, unread_count: r.unread_count });
     })
     .catch(() => {});
@@ -796,6 +813,7 @@ function onReadElsewhere(id: string, lastRead: number, unread: number) {
 
 type TabMessage =
   | { type: 'read'; conversation_id: string; last_read_seq: number; unread_count: number }
+  | { type: 'unread'; conversation_id: string; last_read_seq: number; unread_count: number; mention_count?: number }
   | { type: 'signed-out' };
 
 /** The tabs of one browser share a session (one refresh token), so the server sees them as
@@ -811,6 +829,7 @@ const tabs = (() => {
     const d = e.data;
     if (authState.value !== 'signed-in') return;
     if (d.type === 'read') onReadElsewhere(d.conversation_id, d.last_read_seq, d.unread_count);
+    else if (d.type === 'unread') patchConversation(d.conversation_id, () => readAnswer(d));
     else if (d.type === 'signed-out') {
       signedOut(false);
       history.replaceState(null, '', '/');
@@ -901,8 +920,11 @@ function onMessage(m: Message) {
   if (m.sender_id !== me.value?.id && isNew && c && !counted) {
     if (viewing(m.conversation_id)) markReadIfViewing(m.conversation_id);
     else if (!m.thread_root_id && m.seq > (conversations.value[m.conversation_id]?.last_read_seq ?? 0)) {
-      patchConversation(m.conversation_id, (c) => ({ unread_count: (c.unread_count ?? 0) + 1 }));
-      if (mentionsMe(m)) mentions.value = { ...mentions.value, [m.conversation_id]: (mentions.value[m.conversation_id] ?? 0) + 1 };
+      const mentioned = mentionsMe(m);
+      patchConversation(m.conversation_id, (c) => ({
+        unread_count: (c.unread_count ?? 0) + 1,
+        mention_count: (c.mention_count ?? 0) + (mentioned ? 1 : 0),
+      }));
     }
   }
 }
@@ -948,8 +970,16 @@ function handleEvent(e: WsEvent) {
       break;
     }
     case 'read.updated':
-      patchConversation(d.conversation_id, (c) => ({ last_read_seq: Math.max(c.last_read_seq ?? 0, d.last_read_seq) }));
+      // The marker may move backwards ("Mark as unread" elsewhere): the server's word goes,
+      // and the counts are re-read with the conversation.
+      patchConversation(d.conversation_id, () => readAnswer(d));
       void fetchConversation(d.conversation_id);
+      break;
+    case 'star.updated':
+      patchConversation(d.conversation_id, () => ({ starred: !!d.starred }));
+      break;
+    case 'saved.updated':
+      void onSavedEvent(d);
       break;
     case 'pin.added':
     case 'pin.removed': {
@@ -996,11 +1026,8 @@ export function catchUp(): Promise<void> {
       const list = await listAllConversations();
       const next: Record<string, Conversation> = {};
       for (const c of list) next[c.id] = c;
-      applyManualUnread(next);
       conversations.value = next;
-      const stillUnread = Object.fromEntries(Object.entries(mentions.value).filter(([id]) => (next[id]?.unread_count ?? 0) > 0));
-      if (Object.keys(stillUnread).length !== Object.keys(mentions.value).length) mentions.value = stillUnread;
-      const work: Promise<unknown>[] = [loadPeers(list)];
+      const work: Promise<unknown>[] = [loadPeers(list), loadSaved()];
       for (const c of list) {
         const tl = timelines.get(c.id);
         if (!tl || !tl.value.loaded) continue;
@@ -1062,9 +1089,8 @@ function resetState() {
     reauthPrompt.value?.resolve(false);
     reauthPrompt.value = null;
     atBottom.value = true;
-    starred.value = [];
-    mentions.value = {};
     saved.value = [];
+    savedLoaded.value = false;
   });
   timelines.clear();
   threads.clear();
@@ -1126,18 +1152,6 @@ setSignedOutHandler(() => {
 async function startSession(u: User) {
   me.value = u;
   rememberUsers([u]);
-  try {
-    const sv = JSON.parse(localStorage.getItem(savedKey()) ?? '[]');
-    saved.value = Array.isArray(sv) ? sv.filter((x) => x && typeof x.id === 'string') : [];
-  } catch {
-    saved.value = [];
-  }
-  try {
-    const st = JSON.parse(localStorage.getItem(starKey()) ?? '[]');
-    starred.value = Array.isArray(st) ? st.filter((x) => typeof x === 'string') : [];
-  } catch {
-    starred.value = [];
-  }
   try {
     const t = localStorage.getItem(`parley.totp.${u.id}`);
     totpEnabled.value = t === 'on' ? true : t === 'off' ? false : null;

@@ -1,7 +1,7 @@
 // Pure functions over a conversation's list of messages: ordering, dedupe and merging of
 // confirmed messages, pending sends, catch-up pages and events. No signals, no I/O: the store
 // calls these and tests exercise them directly.
-import type { ClientMessage, Message, Reaction } from '../types';
+import type { ClientMessage, Conversation, Message, Reaction } from '../types';
 
 /** Confirmed messages come first, ascending by seq; pending ones follow in the order sent. */
 export function compareMessages(a: ClientMessage, b: ClientMessage): number {
@@ -217,4 +217,18 @@ export function newClientMsgId(): string {
   const c = globalThis.crypto;
   if (c && 'randomUUID' in c) return c.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** Whether a message mentions a user, as the server worked it out (`mentions`, `mention_all`);
+ * never their own message. */
+export function mentionsUser(m: Pick<Message, 'sender_id' | 'mentions' | 'mention_all'>, userId: string | undefined): boolean {
+  if (!userId || m.sender_id === userId) return false;
+  return !!m.mention_all || (m.mentions ?? []).includes(userId);
+}
+
+/** A conversation's badge: a DM counts every unread message as a mention; elsewhere the
+ * mention count (never more than the unread count). */
+export function mentionBadge(c: Pick<Conversation, 'type' | 'unread_count' | 'mention_count'>): number {
+  const unread = c.unread_count ?? 0;
+  return c.type === 'dm' ? unread : Math.min(unread, c.mention_count ?? 0);
 }
