@@ -4,7 +4,7 @@ import { signal } from '@preact/signals';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Clock, MessageSquare, X } from 'lucide-preact';
-import { ensureUsers, me, navigate, presence, showToast, startConversation, users } from '../state/store';
+import { me, refreshUser, navigate, presence, showToast, startConversation, users } from '../state/store';
 import { Avatar, PRESENCE_LABEL, PresenceDot } from './Avatar';
 import { localTimeIn } from '../format';
 
@@ -43,7 +43,7 @@ export function ProfileTrigger({ userId, children }: { userId: string; children:
       onClick={(e) => {
         const el = e.currentTarget as HTMLElement;
         const r = el.getBoundingClientRect();
-        void ensureUsers([userId]);
+        void refreshUser(userId); // the time zone, photo and status as they are now
         profileCard.value = { userId, x: r.left, y: r.bottom + 4, from: el };
       }}
     >

@@ -103,6 +103,8 @@ export async function toggleSaved(m: Message) {
   setSavedLocally(m, m.id, on);
   try {
     await api(`/messages/${enc(m.id)}/saved`, { method: on ? 'PUT' : 'DELETE' });
+    // The other tabs share this session: told directly too, in case the server's event skips it.
+    tabs.post({ type: 'saved', message_id: m.id, conversation_id: m.conversation_id, saved: on });
   } catch (e) {
     setSavedLocally(m, m.id, !on);
     showToast(`Could not ${on ? 'save' : 'unsave'} the message: ${errorText(e)}`);
@@ -124,6 +126,7 @@ export async function toggleStar(id: string) {
   patchConversation(id, () => ({ starred: on }));
   try {
     await api(`/conversations/${enc(id)}/star`, { method: on ? 'PUT' : 'DELETE' });
+    tabs.post({ type: 'star', conversation_id: id, starred: on });
   } catch (e) {
     patchConversation(id, () => ({ starred: !on }));
     showToast(`Could not ${on ? 'star' : 'unstar'} the conversation: ${errorText(e)}`);
@@ -226,6 +229,15 @@ export async function ensureUsers(ids: string[]) {
       return p;
     }),
   );
+}
+
+/** Reads a user again (a profile card opening: the time zone, photo and status as they are). */
+export async function refreshUser(id: string) {
+  try {
+    rememberUsers([await api<User>(`/users/${enc(id)}`)]);
+  } catch {
+    /* the held copy stays */
+  }
 }
 
 export async function loadPresence(ids: string[]) {
@@ -814,6 +826,8 @@ function onReadElsewhere(id: string, lastRead: number, unread: number) {
 type TabMessage =
   | { type: 'read'; conversation_id: string; last_read_seq: number; unread_count: number }
   | { type: 'unread'; conversation_id: string; last_read_seq: number; unread_count: number; mention_count?: number }
+  | { type: 'star'; conversation_id: string; starred: boolean }
+  | { type: 'saved'; message_id: string; conversation_id: string; saved: boolean }
   | { type: 'signed-out' };
 
 /** The tabs of one browser share a session (one refresh token), so the server sees them as
@@ -830,6 +844,8 @@ const tabs = (() => {
     if (authState.value !== 'signed-in') return;
     if (d.type === 'read') onReadElsewhere(d.conversation_id, d.last_read_seq, d.unread_count);
     else if (d.type === 'unread') patchConversation(d.conversation_id, () => readAnswer(d));
+    else if (d.type === 'star') patchConversation(d.conversation_id, () => ({ starred: d.starred }));
+    else if (d.type === 'saved') void onSavedEvent(d);
     else if (d.type === 'signed-out') {
       signedOut(false);
       history.replaceState(null, '', '/');
