@@ -94,31 +94,34 @@ const std::vector<Migration> kMigrations = {
      "  pinned_at BIGINT NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility <> 0;"},
-    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
-        " (SELECT id FROM conversations WHERE type = 0);"},
+    {3,
+     "UPDATE members SET role = 2 WHERE conversation_id IN"
+     " (SELECT id FROM conversations WHERE type = 0);"},
     // encode_attachments / encode_previews JSON; NULL for none.
     {4, "ALTER TABLE messages ADD COLUMN attachments TEXT, ADD COLUMN previews TEXT;"},
     // Mentions: the message keeps its list (encode_mention_ids, NULL for none); mention_count
     // reads message_mentions (one row per mentioned member other than the sender) and the
     // partial index of messages that mention everyone, both range scans from last_read_seq.
-    {5, "ALTER TABLE messages ADD COLUMN mentions TEXT,"
-        "  ADD COLUMN mention_all BOOLEAN NOT NULL DEFAULT false;"
-        "CREATE TABLE message_mentions ("
-        "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
-        "  user_id TEXT COLLATE \"C\" NOT NULL,"
-        "  seq BIGINT NOT NULL,"
-        "  PRIMARY KEY (conversation_id, user_id, seq));"
-        "CREATE INDEX message_mentions_by_seq ON message_mentions (conversation_id, seq);"
-        "CREATE INDEX messages_mention_all ON messages (conversation_id, seq) WHERE mention_all;"},
-    {6, "ALTER TABLE members ADD COLUMN starred BOOLEAN NOT NULL DEFAULT false;"
-        "ALTER TABLE conversations ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;"
-        "CREATE TABLE saved_messages ("
-        "  pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-        "  user_id TEXT COLLATE \"C\" NOT NULL,"
-        "  message_id TEXT COLLATE \"C\" NOT NULL,"
-        "  saved_at BIGINT NOT NULL,"
-        "  UNIQUE (user_id, message_id));"
-        "CREATE INDEX saved_messages_by_user ON saved_messages (user_id, pos);"},
+    {5,
+     "ALTER TABLE messages ADD COLUMN mentions TEXT,"
+     "  ADD COLUMN mention_all BOOLEAN NOT NULL DEFAULT false;"
+     "CREATE TABLE message_mentions ("
+     "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  PRIMARY KEY (conversation_id, user_id, seq));"
+     "CREATE INDEX message_mentions_by_seq ON message_mentions (conversation_id, seq);"
+     "CREATE INDEX messages_mention_all ON messages (conversation_id, seq) WHERE mention_all;"},
+    {6,
+     "ALTER TABLE members ADD COLUMN starred BOOLEAN NOT NULL DEFAULT false;"
+     "ALTER TABLE conversations ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;"
+     "CREATE TABLE saved_messages ("
+     "  pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  message_id TEXT COLLATE \"C\" NOT NULL,"
+     "  saved_at BIGINT NOT NULL,"
+     "  UNIQUE (user_id, message_id));"
+     "CREATE INDEX saved_messages_by_user ON saved_messages (user_id, pos);"},
 };
 
 // NULL for none: most messages have neither.
@@ -906,8 +909,8 @@ class PostgresMessagingStore final : public MessagingStore {
     return out;
   }
 
-  Result<ReadState> set_read_marker(const std::string& conversation_id,
-                                    const std::string& user_id, std::int64_t seq) override {
+  Result<ReadState> set_read_marker(const std::string& conversation_id, const std::string& user_id,
+                                    std::int64_t seq) override {
     ReadState out;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
       out = {};
@@ -988,8 +991,8 @@ class PostgresMessagingStore final : public MessagingStore {
     return changed;
   }
 
-  Result<std::vector<SavedMessage>> list_saved(
-      const std::string& user_id, int limit, std::optional<std::int64_t> before) override {
+  Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
+                                               std::optional<std::int64_t> before) override {
     std::vector<SavedMessage> out;
     auto r = pool_.run([&](Connection& c) -> Result<void> {
       out.clear();

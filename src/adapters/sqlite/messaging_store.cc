@@ -71,33 +71,37 @@ const std::vector<Migration> kMigrations = {
      "  pinned_at INTEGER NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility != 0;"},
-    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
-        " (SELECT id FROM conversations WHERE type = 0);"},
+    {3,
+     "UPDATE members SET role = 2 WHERE conversation_id IN"
+     " (SELECT id FROM conversations WHERE type = 0);"},
     // encode_attachments / encode_previews JSON; NULL for none.
-    {4, "ALTER TABLE messages ADD COLUMN attachments TEXT;"
-        "ALTER TABLE messages ADD COLUMN previews TEXT;"},
+    {4,
+     "ALTER TABLE messages ADD COLUMN attachments TEXT;"
+     "ALTER TABLE messages ADD COLUMN previews TEXT;"},
     // Mentions: the message keeps its list (encode_mention_ids, NULL for none); mention_count
     // reads message_mentions (one row per mentioned member other than the sender) and the
     // partial index of messages that mention everyone, both range scans from last_read_seq.
-    {5, "ALTER TABLE messages ADD COLUMN mentions TEXT;"
-        "ALTER TABLE messages ADD COLUMN mention_all INTEGER NOT NULL DEFAULT 0;"
-        "CREATE TABLE message_mentions ("
-        "  conversation_id TEXT NOT NULL,"
-        "  user_id TEXT NOT NULL,"
-        "  seq INTEGER NOT NULL,"
-        "  PRIMARY KEY (conversation_id, user_id, seq)) WITHOUT ROWID;"
-        "CREATE INDEX message_mentions_by_seq ON message_mentions(conversation_id, seq);"
-        "CREATE INDEX messages_mention_all ON messages(conversation_id, seq)"
-        "  WHERE mention_all = 1;"},
-    {6, "ALTER TABLE members ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;"
-        "ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
-        "CREATE TABLE saved_messages ("
-        "  pos INTEGER PRIMARY KEY,"
-        "  user_id TEXT NOT NULL,"
-        "  message_id TEXT NOT NULL,"
-        "  saved_at INTEGER NOT NULL,"
-        "  UNIQUE (user_id, message_id));"
-        "CREATE INDEX saved_messages_by_user ON saved_messages(user_id, pos);"},
+    {5,
+     "ALTER TABLE messages ADD COLUMN mentions TEXT;"
+     "ALTER TABLE messages ADD COLUMN mention_all INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE message_mentions ("
+     "  conversation_id TEXT NOT NULL,"
+     "  user_id TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (conversation_id, user_id, seq)) WITHOUT ROWID;"
+     "CREATE INDEX message_mentions_by_seq ON message_mentions(conversation_id, seq);"
+     "CREATE INDEX messages_mention_all ON messages(conversation_id, seq)"
+     "  WHERE mention_all = 1;"},
+    {6,
+     "ALTER TABLE members ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE saved_messages ("
+     "  pos INTEGER PRIMARY KEY,"
+     "  user_id TEXT NOT NULL,"
+     "  message_id TEXT NOT NULL,"
+     "  saved_at INTEGER NOT NULL,"
+     "  UNIQUE (user_id, message_id));"
+     "CREATE INDEX saved_messages_by_user ON saved_messages(user_id, pos);"},
 };
 
 constexpr const char* kConvColumns =
@@ -785,8 +789,8 @@ class SqliteMessagingStore final : public MessagingStore {
     return out;
   }
 
-  Result<ReadState> set_read_marker(const std::string& conversation_id,
-                                    const std::string& user_id, std::int64_t seq) override {
+  Result<ReadState> set_read_marker(const std::string& conversation_id, const std::string& user_id,
+                                    std::int64_t seq) override {
     ReadState out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
       auto q = c.prepare(
@@ -873,8 +877,8 @@ class SqliteMessagingStore final : public MessagingStore {
     return changed;
   }
 
-  Result<std::vector<SavedMessage>> list_saved(
-      const std::string& user_id, int limit, std::optional<std::int64_t> before) override {
+  Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
+                                               std::optional<std::int64_t> before) override {
     std::vector<SavedMessage> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
@@ -1001,8 +1005,9 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(6, m.client_msg_id)
         .bind(7, m.thread_root_id)
         .bind(8, m.created_at)
-        .bind(9, m.attachments.empty() ? std::optional<std::string>()
-                                       : std::optional<std::string>(encode_attachments(m.attachments)))
+        .bind(9, m.attachments.empty()
+                     ? std::optional<std::string>()
+                     : std::optional<std::string>(encode_attachments(m.attachments)))
         .bind(10, mention_ids_or_null(m.mentions))
         .bind(11, m.mentions.all ? 1 : 0)
         .exec();

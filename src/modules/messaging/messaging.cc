@@ -630,8 +630,8 @@ Result<ConversationView> MessagingService::set_archived(const std::string& calle
   auto c = I.store.set_archived(id, archived);
   if (!c) return fail(c.error());
   if (c->second)
-    I.publish_ordered(id, Impl::conversation_event(id, "conversation.updated",
-                                                   serialize(to_json(c->first))));
+    I.publish_ordered(
+        id, Impl::conversation_event(id, "conversation.updated", serialize(to_json(c->first))));
   v->conversation = std::move(c->first);
   return v;
 }
@@ -1009,9 +1009,9 @@ Result<ReadState> MessagingService::mark_unread(const std::string& caller,
   auto r = I.store.set_read_marker(conversation_id, caller, seq - 1);
   if (!r) return r;
   if (r->moved)
-    I.to_user(caller, "read.updated",
-              serialize({{"conversation_id", conversation_id},
-                         {"last_read_seq", r->last_read_seq}}));
+    I.to_user(
+        caller, "read.updated",
+        serialize({{"conversation_id", conversation_id}, {"last_read_seq", r->last_read_seq}}));
   return r;
 }
 

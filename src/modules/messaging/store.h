@@ -279,7 +279,8 @@ class MessagingStore {
   // Replaces the link previews of a live message; failed_precondition once it is deleted.
   virtual Result<Message> set_previews(const std::string& id,
                                        const std::vector<LinkPreview>& previews) = 0;
-  // Makes the message a tombstone (no text, reactions, pins or mentions); the bool is false when it already was one.
+  // Makes the message a tombstone (no text, reactions, pins or mentions); the bool is false when it
+  // already was one.
   virtual Result<std::pair<Message, bool>> remove_message(const std::string& id) = 0;
   // True when something changed. failed_precondition when the message has max_distinct
   // different emoji already and this one is new.
@@ -297,8 +298,8 @@ class MessagingStore {
                                             const std::string& user_id, std::int64_t seq) = 0;
 
   // Per-member star, idempotent: true when it changed. not_found when not a member.
-  virtual Result<bool> set_starred(const std::string& conversation_id,
-                                   const std::string& user_id, bool starred) = 0;
+  virtual Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
+                                   bool starred) = 0;
   // Archives or unarchives; returns the conversation, and whether it changed.
   virtual Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
                                                              bool archived) = 0;

@@ -440,8 +440,7 @@ TEST_P(MessagingStoreContract, MentionsAreKeptAndCountedWhileUnread) {
   EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 0);
   ASSERT_TRUE(store->edit("M4", "now @u2", 3000, {{"U2"}, false}));
   EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 1);
-  EXPECT_EQ(store->get_message("M4", "U1")->mentions.user_ids,
-            (std::vector<std::string>{"U2"}));
+  EXPECT_EQ(store->get_message("M4", "U1")->mentions.user_ids, (std::vector<std::string>{"U2"}));
   ASSERT_TRUE(store->remove_message("M4"));
   EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 0);
   EXPECT_TRUE(store->get_message("M4", "U1")->mentions.user_ids.empty());
@@ -501,7 +500,7 @@ TEST_P(MessagingStoreContract, SavedMessagesNewestFirstAndOnlyWhileVisible) {
   EXPECT_TRUE(*store->set_saved("U2", "M2", true, 10));
   EXPECT_TRUE(*store->set_saved("U2", "M1", true, 11));
   EXPECT_TRUE(*store->set_saved("U2", "M3", true, 12));
-  EXPECT_TRUE(*store->set_saved("U2", "P1", true, 13));  // a public channel: visible
+  EXPECT_TRUE(*store->set_saved("U2", "P1", true, 13));   // a public channel: visible
   EXPECT_FALSE(*store->set_saved("U2", "M2", true, 14));  // keeps its place
   auto ids = [&](const std::vector<SavedMessage>& v) {
     std::vector<std::string> out;
