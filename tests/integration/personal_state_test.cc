@@ -262,6 +262,19 @@ TEST_F(PersonalStateTest, ArchivedConversationsAreReadOnly) {
                api.call("PUT", conv_path(chan) + "/pins/" + m, {}, owner.access));
   EXPECT_PRED1(is_archived_conflict,
                api.post(conv_path(chan) + "/join", std::string_view("{}"), late.access));
+  {
+    Live owner_ws(port(), owner);
+    owner_ws.send(object{{"type", "send"},
+                         {"req", "arch"},
+                         {"conversation_id", chan},
+                         {"text", "over the socket"},
+                         {"client_msg_id", fresh_cmid()}});
+    auto err = owner_ws.reply("error", "arch");
+    auto e2 = field(err, "error");
+    ASSERT_TRUE(e2) << dump(err);
+    EXPECT_EQ(str(*e2, "code"), "conflict") << dump(err);
+    EXPECT_EQ(str(*e2, "message"), "the conversation is archived") << dump(err);
+  }
   // Reading, history and leaving still work.
   EXPECT_EQ(history(api, member, chan).status, 200);
   EXPECT_EQ(api.get(msg_path(m), member.access).status, 200);
