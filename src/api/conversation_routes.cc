@@ -127,6 +127,24 @@ void add_conversation_routes(net::Router& r, Context& ctx) {
           return no_content();
         }));
 
+  for (bool on : {true, false}) {
+    r.add(on ? net::Method::put : net::Method::del, "/api/v1/conversations/{id}/star",
+          authed(ctx,
+                 [&ctx, on](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+                   if (auto d = ctx.s.messaging.set_starred(p.user_id, id_param(req), on); !d)
+                     return fail(d.error());
+                   return no_content();
+                 }));
+    r.add(net::Method::post,
+          on ? "/api/v1/conversations/{id}/archive" : "/api/v1/conversations/{id}/unarchive",
+          authed(ctx,
+                 [&ctx, on](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+                   auto v = ctx.s.messaging.set_archived(p.user_id, id_param(req), on);
+                   if (!v) return fail(v.error());
+                   return json_response(200, messaging::to_json(*v));
+                 }));
+  }
+
   r.add(net::Method::get, "/api/v1/conversations/{id}/members",
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto limit = page_limit(req);

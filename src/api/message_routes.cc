@@ -17,6 +17,14 @@ std::string id_param(const net::Request& req, std::string_view name = "id") {
   return std::string(req.param(name));
 }
 
+boost::json::object read_state_json(const std::string& conversation_id,
+                                    const messaging::ReadState& st) {
+  return {{"conversation_id", conversation_id},
+          {"last_read_seq", st.last_read_seq},
+          {"unread_count", st.unread_count},
+          {"mention_count", st.mention_count}};
+}
+
 }  // namespace
 
 namespace {
@@ -182,9 +190,44 @@ void add_message_routes(net::Router& r, Context& ctx) {
           auto id = id_param(req);
           auto st = ctx.s.messaging.mark_read(p.user_id, p.session_id, id, *seq);
           if (!st) return fail(st.error());
-          return json_response(200, {{"conversation_id", id},
-                                     {"last_read_seq", st->last_read_seq},
-                                     {"unread_count", st->unread_count}});
+          return json_response(200, read_state_json(id, *st));
+        }));
+
+  // "Mark as unread": message seq and those after it become unread again.
+  r.add(net::Method::post, "/api/v1/conversations/{id}/unread",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto seq = json::required_int(*body, "seq");
+          if (!seq) return fail(seq.error());
+          auto id = id_param(req);
+          auto st = ctx.s.messaging.mark_unread(p.user_id, id, *seq);
+          if (!st) return fail(st.error());
+          return json_response(200, read_state_json(id, *st));
+        }));
+
+  for (bool on : {true, false})
+    r.add(on ? net::Method::put : net::Method::del, "/api/v1/messages/{id}/saved",
+          authed(ctx,
+                 [&ctx, on](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+                   if (auto d = ctx.s.messaging.set_saved(p.user_id, id_param(req), on); !d)
+                     return fail(d.error());
+                   return no_content();
+                 }));
+
+  r.add(net::Method::get, "/api/v1/users/me/saved",
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
+          auto limit = page_limit(req);
+          if (!limit) return fail(limit.error());
+          auto cursor = req.query("cursor");
+          if (!cursor) return fail(cursor.error());
+          auto page = ctx.s.messaging.saved(p.user_id, *limit, *cursor);
+          if (!page) return fail(page.error());
+          boost::json::array arr;
+          for (const auto& m : page->messages) arr.push_back(messaging::to_json(m));
+          boost::json::object out{{"messages", std::move(arr)}};
+          if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
+          return json_response(200, out);
         }));
 
   r.add(net::Method::get, "/api/v1/search/messages",

@@ -36,6 +36,10 @@ const std::set<std::string> kBodyless = {
     "POST /api/v1/conversations/{id}/leave",
     "PUT /api/v1/messages/{id}/reactions/{emoji}",
     "PUT /api/v1/conversations/{id}/pins/{message_id}",
+    "PUT /api/v1/conversations/{id}/star",
+    "POST /api/v1/conversations/{id}/archive",
+    "POST /api/v1/conversations/{id}/unarchive",
+    "PUT /api/v1/messages/{id}/saved",
     // tus: the body is file bytes (any bytes are valid); their headers have their own sweep,
     // FilesTest.MalformedTusHeadersAreRefused.
     "POST /api/v1/uploads",
@@ -346,6 +350,7 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"POST", "/api/v1/conversations/{id}/messages", {{"text", "hi"}, {"client_msg_id", "sweep"}}},
       {"PATCH", "/api/v1/messages/{id}", {{"text", "edited"}}},
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
+      {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

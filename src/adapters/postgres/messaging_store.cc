@@ -94,10 +94,34 @@ const std::vector<Migration> kMigrations = {
      "  pinned_at BIGINT NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility <> 0;"},
-    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
-        " (SELECT id FROM conversations WHERE type = 0);"},
+    {3,
+     "UPDATE members SET role = 2 WHERE conversation_id IN"
+     " (SELECT id FROM conversations WHERE type = 0);"},
     // encode_attachments / encode_previews JSON; NULL for none.
     {4, "ALTER TABLE messages ADD COLUMN attachments TEXT, ADD COLUMN previews TEXT;"},
+    // Mentions: the message keeps its list (encode_mention_ids, NULL for none); mention_count
+    // reads message_mentions (one row per mentioned member other than the sender) and the
+    // partial index of messages that mention everyone, both range scans from last_read_seq.
+    {5,
+     "ALTER TABLE messages ADD COLUMN mentions TEXT,"
+     "  ADD COLUMN mention_all BOOLEAN NOT NULL DEFAULT false;"
+     "CREATE TABLE message_mentions ("
+     "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  PRIMARY KEY (conversation_id, user_id, seq));"
+     "CREATE INDEX message_mentions_by_seq ON message_mentions (conversation_id, seq);"
+     "CREATE INDEX messages_mention_all ON messages (conversation_id, seq) WHERE mention_all;"},
+    {6,
+     "ALTER TABLE members ADD COLUMN starred BOOLEAN NOT NULL DEFAULT false;"
+     "ALTER TABLE conversations ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;"
+     "CREATE TABLE saved_messages ("
+     "  pos BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  user_id TEXT COLLATE \"C\" NOT NULL,"
+     "  message_id TEXT COLLATE \"C\" NOT NULL,"
+     "  saved_at BIGINT NOT NULL,"
+     "  UNIQUE (user_id, message_id));"
+     "CREATE INDEX saved_messages_by_user ON saved_messages (user_id, pos);"},
 };
 
 // NULL for none: most messages have neither.
@@ -108,11 +132,11 @@ std::optional<std::string> or_null(std::string encoded) {
 
 constexpr const char* kConvColumns =
     "c.id, c.type, c.name, c.topic, c.visibility, c.member_count, c.last_seq, c.last_message_at,"
-    " c.created_by, c.created_at";
+    " c.created_by, c.created_at, c.archived";
 constexpr const char* kMsgColumns =
     "m.pk, m.id, m.conversation_id, m.seq, m.sender_id, m.text, m.client_msg_id,"
     " m.thread_root_id, m.reply_count, m.reaction_count, m.created_at, m.edited_at, m.deleted,"
-    " m.attachments, m.previews";
+    " m.attachments, m.previews, m.mentions, m.mention_all";
 
 // Counts a member's unread messages, up to the cap, for the conversation c and member row m of
 // the enclosing query.
@@ -121,6 +145,33 @@ constexpr const char* kUnreadExpr =
     " FROM messages x WHERE x.conversation_id = c.id AND x.seq > m.last_read_seq"
     " AND x.sender_id <> m.user_id AND NOT x.deleted LIMIT 10000) u) END";
 static_assert(kUnreadCountCap == 10'000, "kUnreadExpr spells the cap");
+
+// Counts the unread messages that mention the member m (message_mentions has no row for a
+// sender's own message) or everyone, up to the cap, as kUnreadExpr.
+constexpr const char* kMentionExpr =
+    "CASE WHEN m.last_read_seq >= c.last_seq THEN 0 ELSE (SELECT count(*) FROM ("
+    " SELECT x.seq FROM message_mentions x WHERE x.conversation_id = c.id"
+    " AND x.user_id = m.user_id AND x.seq > m.last_read_seq"
+    " UNION SELECT y.seq FROM messages y WHERE y.conversation_id = c.id AND y.mention_all"
+    " AND y.seq > m.last_read_seq AND y.sender_id <> m.user_id LIMIT 10000) u) END";
+
+std::optional<std::string> mention_ids_or_null(const Mentions& m) {
+  if (m.user_ids.empty()) return std::nullopt;
+  return encode_mention_ids(m.user_ids);
+}
+
+// The message_mentions rows of message (cid, seq): its mentioned members but the sender.
+void insert_mention_rows(Connection& c, const std::string& cid, std::int64_t seq,
+                         const std::string& sender, const Mentions& m) {
+  std::vector<std::string> ids;
+  for (const auto& id : m.user_ids)
+    if (id != sender) ids.push_back(id);
+  if (ids.empty()) return;
+  c.exec(
+      "INSERT INTO message_mentions (conversation_id, user_id, seq)"
+      " SELECT $1::text, u, $2::bigint FROM unnest($3::text[]) AS u ON CONFLICT DO NOTHING",
+      {cid, seq, Param::text_array(ids)});
+}
 
 std::string sql(std::initializer_list<std::string_view> parts) {
   std::string s;
@@ -140,6 +191,7 @@ Conversation row_to_conversation(const Rows& r, int i, int at = 0) {
   c.last_message_at = r.integer(i, at + 7);
   c.created_by = r.text(i, at + 8);
   c.created_at = r.integer(i, at + 9);
+  c.archived = r.boolean(i, at + 10);
   return c;
 }
 
@@ -169,6 +221,8 @@ Row row_to_message(const Rows& r, int i) {
   row.m.deleted = r.boolean(i, 12);
   if (!r.is_null(i, 13)) row.m.attachments = decode_attachments(r.text(i, 13));
   if (!r.is_null(i, 14)) row.m.previews = decode_previews(r.text(i, 14));
+  if (!r.is_null(i, 15)) row.m.mentions.user_ids = decode_mention_ids(r.text(i, 15));
+  row.m.mentions.all = r.boolean(i, 16);
   return row;
 }
 
@@ -219,6 +273,17 @@ std::int64_t unread_count(Connection& c, const std::string& cid, const std::stri
   auto q = c.exec(
       "SELECT count(*) FROM (SELECT 1 FROM messages WHERE conversation_id = $1 AND seq > $2"
       " AND sender_id <> $3 AND NOT deleted LIMIT $4) u",
+      {cid, last_read, user, kUnreadCountCap});
+  return q.integer(0, 0);
+}
+
+std::int64_t mention_count(Connection& c, const std::string& cid, const std::string& user,
+                           std::int64_t last_read, std::int64_t last_seq) {
+  if (last_read >= last_seq) return 0;
+  auto q = c.exec(
+      "SELECT count(*) FROM (SELECT seq FROM message_mentions WHERE conversation_id = $1"
+      " AND user_id = $3 AND seq > $2 UNION SELECT seq FROM messages WHERE conversation_id = $1"
+      " AND mention_all AND seq > $2 AND sender_id <> $3 LIMIT $4) u",
       {cid, last_read, user, kUnreadCountCap});
   return q.integer(0, 0);
 }
@@ -275,7 +340,7 @@ std::optional<Conversation> conversation_by_id(Connection& c, const std::string&
 std::optional<Membership> membership_of(Connection& c, const std::string& cid,
                                         const std::string& user) {
   auto q = c.exec(
-      "SELECT role, joined_at, last_read_seq, muted FROM members"
+      "SELECT role, joined_at, last_read_seq, muted, starred FROM members"
       " WHERE conversation_id = $1 AND user_id = $2",
       {cid, user});
   if (q.empty()) return std::nullopt;
@@ -284,6 +349,7 @@ std::optional<Membership> membership_of(Connection& c, const std::string& cid,
   m.joined_at = q.integer(0, 1);
   m.last_read_seq = q.integer(0, 2);
   m.muted = q.boolean(0, 3);
+  m.starred = q.boolean(0, 4);
   return m;
 }
 
@@ -380,8 +446,11 @@ class PostgresMessagingStore final : public MessagingStore {
       ConversationView v;
       v.conversation = std::move(*conv);
       v.me = membership_of(c, id, viewer);
-      if (v.me && count_unread)
+      if (v.me && count_unread) {
         v.unread_count = unread_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
+        v.mention_count =
+            mention_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
+      }
       found = std::move(v);
       return ok();
     });
@@ -395,7 +464,8 @@ class PostgresMessagingStore final : public MessagingStore {
     std::vector<ConversationView> out;
     auto r = pool_.run([&](Connection& c) -> Result<void> {
       auto q = c.exec(sql({"SELECT ", kConvColumns,
-                           ", m.role, m.joined_at, m.last_read_seq, m.muted, ", kUnreadExpr,
+                           ", m.role, m.joined_at, m.last_read_seq, m.muted, m.starred, ",
+                           kUnreadExpr, ", ", kMentionExpr,
                            " FROM members m JOIN conversations c ON c.id = m.conversation_id"
                            " WHERE m.user_id = $1 AND (NOT $2::boolean OR c.activity < $3 OR"
                            " (c.activity = $3 AND c.id < $4))"
@@ -407,12 +477,14 @@ class PostgresMessagingStore final : public MessagingStore {
         ConversationView v;
         v.conversation = row_to_conversation(q, i);
         Membership m;
-        m.role = static_cast<Role>(q.integer(i, 10));
-        m.joined_at = q.integer(i, 11);
-        m.last_read_seq = q.integer(i, 12);
-        m.muted = q.boolean(i, 13);
+        m.role = static_cast<Role>(q.integer(i, 11));
+        m.joined_at = q.integer(i, 12);
+        m.last_read_seq = q.integer(i, 13);
+        m.muted = q.boolean(i, 14);
+        m.starred = q.boolean(i, 15);
         v.me = m;
-        v.unread_count = q.integer(i, 14);
+        v.unread_count = q.integer(i, 16);
+        v.mention_count = q.integer(i, 17);
         out.push_back(std::move(v));
       }
       return ok();
@@ -690,15 +762,20 @@ class PostgresMessagingStore final : public MessagingStore {
     return page;
   }
 
-  Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at) override {
+  Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at,
+                       const Mentions& mentions) override {
     std::optional<Message> out;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2, previews = NULL"
+      auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2, previews = NULL,"
+                           " mentions = $4, mention_all = $5"
                            " WHERE m.id = $3 AND NOT m.deleted RETURNING ",
                            kMsgColumns}),
-                      {text, edited_at, id});
+                      {text, edited_at, id, mention_ids_or_null(mentions), mentions.all});
       if (q.empty()) return fail(Errc::failed_precondition, "the message was deleted");
       out = row_to_message(q, 0).m;
+      c.exec("DELETE FROM message_mentions WHERE conversation_id = $1 AND seq = $2",
+             {out->conversation_id, out->seq});
+      insert_mention_rows(c, out->conversation_id, out->seq, out->sender_id, mentions);
       return ok();
     });
     if (!r) return fail(r.error());
@@ -734,8 +811,13 @@ class PostgresMessagingStore final : public MessagingStore {
       auto row = message_by_id(c, id, true);
       if (!row) return fail(Errc::not_found, "message not found");
       if (!row->m.deleted) {
-        c.exec("UPDATE messages SET text = '', deleted = true, reaction_count = 0 WHERE pk = $1",
-               {row->pk});
+        c.exec(
+            "UPDATE messages SET text = '', deleted = true, reaction_count = 0, mentions = NULL,"
+            " mention_all = false WHERE pk = $1",
+            {row->pk});
+        c.exec("DELETE FROM message_mentions WHERE conversation_id = $1 AND seq = $2",
+               {row->m.conversation_id, row->m.seq});
+        row->m.mentions = {};
         c.exec("DELETE FROM reactions WHERE message_pk = $1", {row->pk});
         c.exec("DELETE FROM pins WHERE conversation_id = $1 AND message_id = $2",
                {row->m.conversation_id, id});
@@ -820,6 +902,119 @@ class PostgresMessagingStore final : public MessagingStore {
       }
       out.last_read_seq = last_read;
       out.unread_count = unread_count(c, conversation_id, user_id, last_read, last_seq);
+      out.mention_count = mention_count(c, conversation_id, user_id, last_read, last_seq);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<ReadState> set_read_marker(const std::string& conversation_id, const std::string& user_id,
+                                    std::int64_t seq) override {
+    ReadState out;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      out = {};
+      auto q = c.exec(
+          "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
+          " ON c.id = m.conversation_id WHERE m.conversation_id = $1 AND m.user_id = $2"
+          " FOR UPDATE OF m",
+          {conversation_id, user_id});
+      if (q.empty()) return fail(Errc::not_found, "not a member");
+      std::int64_t last_read = q.integer(0, 0), last_seq = q.integer(0, 1);
+      std::int64_t target = std::clamp<std::int64_t>(seq, 0, last_seq);
+      if (target != last_read) {
+        c.exec("UPDATE members SET last_read_seq = $1 WHERE conversation_id = $2 AND user_id = $3",
+               {target, conversation_id, user_id});
+        out.moved = true;
+      }
+      out.last_read_seq = target;
+      out.unread_count = unread_count(c, conversation_id, user_id, target, last_seq);
+      out.mention_count = mention_count(c, conversation_id, user_id, target, last_seq);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
+                           bool starred) override {
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = false;
+      auto q = c.exec(
+          "SELECT starred FROM members WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE",
+          {conversation_id, user_id});
+      if (q.empty()) return fail(Errc::not_found, "not a member");
+      if (q.boolean(0, 0) == starred) return ok();
+      c.exec("UPDATE members SET starred = $1 WHERE conversation_id = $2 AND user_id = $3",
+             {starred, conversation_id, user_id});
+      changed = true;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
+                                                     bool archived) override {
+    std::optional<Conversation> conv;
+    bool changed = false;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      changed = c.exec("UPDATE conversations SET archived = $1 WHERE id = $2 AND archived <> $1",
+                       {archived, conversation_id})
+                    .affected() > 0;
+      conv = conversation_by_id(c, conversation_id);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!conv) return fail(Errc::not_found, "conversation not found");
+    return std::make_pair(std::move(*conv), changed);
+  }
+
+  Result<bool> set_saved(const std::string& user_id, const std::string& message_id, bool saved,
+                         Millis at) override {
+    bool changed = false;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      if (saved)
+        changed = c.exec(
+                       "INSERT INTO saved_messages (user_id, message_id, saved_at)"
+                       " VALUES ($1, $2, $3) ON CONFLICT (user_id, message_id) DO NOTHING",
+                       {user_id, message_id, at})
+                      .affected() > 0;
+      else
+        changed = c.exec("DELETE FROM saved_messages WHERE user_id = $1 AND message_id = $2",
+                         {user_id, message_id})
+                      .affected() > 0;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
+                                               std::optional<std::int64_t> before) override {
+    std::vector<SavedMessage> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      out.clear();
+      auto q = c.exec(
+          sql({"SELECT ", kMsgColumns,
+               ", s.pos FROM saved_messages s JOIN messages m ON m.id = s.message_id"
+               " WHERE s.user_id = $1 AND s.pos < $2 AND NOT m.deleted AND"
+               " (EXISTS (SELECT 1 FROM members mb WHERE mb.conversation_id = m.conversation_id"
+               "   AND mb.user_id = $1)"
+               "  OR EXISTS (SELECT 1 FROM conversations cv WHERE cv.id = m.conversation_id"
+               "   AND cv.type = 2 AND cv.visibility = 0))"
+               " ORDER BY s.pos DESC LIMIT $3"}),
+          {user_id, before.value_or(std::numeric_limits<std::int64_t>::max()), limit});
+      std::vector<Row> rows;
+      std::vector<std::int64_t> positions;
+      for (int i = 0; i < q.size(); ++i) {
+        rows.push_back(row_to_message(q, i));
+        positions.push_back(q.integer(i, 17));
+      }
+      fill_reactions(c, rows, user_id);
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        out.push_back({std::move(rows[i].m), positions[i]});
       return ok();
     });
     if (!r) return fail(r.error());
@@ -917,12 +1112,13 @@ class PostgresMessagingStore final : public MessagingStore {
         " r AS (UPDATE members SET last_read_seq = GREATEST(last_read_seq, s.last_seq) FROM s"
         "   WHERE members.conversation_id = $2 AND members.user_id = $3 RETURNING 1)"
         " INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-        "   thread_root_id, created_at, attachments)"
+        "   thread_root_id, created_at, attachments, mentions, mention_all)"
         " SELECT $1::text, $2::text, s.last_seq, $3::text, $4::text, $5::text, $6::text,"
-        "   $7::bigint, $8::text FROM s, r"
+        "   $7::bigint, $8::text, $9::text, $10::boolean FROM s, r"
         " ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING RETURNING seq",
         {m.id, m.conversation_id, m.sender_id, m.text, m.client_msg_id, m.thread_root_id,
-         m.created_at, or_null(encode_attachments(m.attachments))});
+         m.created_at, or_null(encode_attachments(m.attachments)), mention_ids_or_null(m.mentions),
+         m.mentions.all});
     if (ins.empty()) {
       // Nothing inserted: the send is a retry (its original exists), or the sender is not a
       // member (or the conversation is gone).
@@ -936,6 +1132,7 @@ class PostgresMessagingStore final : public MessagingStore {
       return fail(Errc::already_exists, "duplicate send");
     }
     std::int64_t seq = ins.integer(0, 0);
+    insert_mention_rows(c, m.conversation_id, seq, m.sender_id, m.mentions);
     if (m.thread_root_id) {
       // Locked after the conversation, as everywhere (see the top of this file).
       auto root = message_by_id(c, *m.thread_root_id, true);

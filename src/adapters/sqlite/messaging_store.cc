@@ -1,6 +1,7 @@
 // SQLite MessagingStore. Every mutation runs inside Database::write (the one writer thread), so
 // "read last_seq, insert at last_seq + 1" cannot interleave with another writer: seq is gap-free
 // by construction, and a savepoint per write rolls a failed one back alone.
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -70,19 +71,46 @@ const std::vector<Migration> kMigrations = {
      "  pinned_at INTEGER NOT NULL,"
      "  PRIMARY KEY (conversation_id, message_id));"},
     {2, "UPDATE conversations SET channel_name = NULL WHERE visibility != 0;"},
-    {3, "UPDATE members SET role = 2 WHERE conversation_id IN"
-        " (SELECT id FROM conversations WHERE type = 0);"},
+    {3,
+     "UPDATE members SET role = 2 WHERE conversation_id IN"
+     " (SELECT id FROM conversations WHERE type = 0);"},
     // encode_attachments / encode_previews JSON; NULL for none.
-    {4, "ALTER TABLE messages ADD COLUMN attachments TEXT;"
-        "ALTER TABLE messages ADD COLUMN previews TEXT;"},
+    {4,
+     "ALTER TABLE messages ADD COLUMN attachments TEXT;"
+     "ALTER TABLE messages ADD COLUMN previews TEXT;"},
+    // Mentions: the message keeps its list (encode_mention_ids, NULL for none); mention_count
+    // reads message_mentions (one row per mentioned member other than the sender) and the
+    // partial index of messages that mention everyone, both range scans from last_read_seq.
+    {5,
+     "ALTER TABLE messages ADD COLUMN mentions TEXT;"
+     "ALTER TABLE messages ADD COLUMN mention_all INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE message_mentions ("
+     "  conversation_id TEXT NOT NULL,"
+     "  user_id TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (conversation_id, user_id, seq)) WITHOUT ROWID;"
+     "CREATE INDEX message_mentions_by_seq ON message_mentions(conversation_id, seq);"
+     "CREATE INDEX messages_mention_all ON messages(conversation_id, seq)"
+     "  WHERE mention_all = 1;"},
+    {6,
+     "ALTER TABLE members ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE saved_messages ("
+     "  pos INTEGER PRIMARY KEY,"
+     "  user_id TEXT NOT NULL,"
+     "  message_id TEXT NOT NULL,"
+     "  saved_at INTEGER NOT NULL,"
+     "  UNIQUE (user_id, message_id));"
+     "CREATE INDEX saved_messages_by_user ON saved_messages(user_id, pos);"},
 };
 
 constexpr const char* kConvColumns =
     "c.id, c.type, c.name, c.topic, c.visibility, c.member_count, c.last_seq, c.last_message_at,"
-    " c.created_by, c.created_at";
+    " c.created_by, c.created_at, c.archived";
 constexpr const char* kMsgColumns =
     "pk, id, conversation_id, seq, sender_id, text, client_msg_id, thread_root_id, reply_count,"
-    " reaction_count, created_at, edited_at, deleted, attachments, previews";
+    " reaction_count, created_at, edited_at, deleted, attachments, previews, mentions,"
+    " mention_all";
 
 Conversation row_to_conversation(const Stmt& s, int at = 0) {
   Conversation c;
@@ -96,6 +124,7 @@ Conversation row_to_conversation(const Stmt& s, int at = 0) {
   c.last_message_at = s.integer(at + 7);
   c.created_by = s.text(at + 8);
   c.created_at = s.integer(at + 9);
+  c.archived = s.integer(at + 10) != 0;
   return c;
 }
 
@@ -125,6 +154,8 @@ Row row_to_message(const Stmt& s) {
   r.m.deleted = s.integer(12) != 0;
   if (!s.is_null(13)) r.m.attachments = decode_attachments(s.text(13));
   if (!s.is_null(14)) r.m.previews = decode_previews(s.text(14));
+  if (!s.is_null(15)) r.m.mentions.user_ids = decode_mention_ids(s.text(15));
+  r.m.mentions.all = s.integer(16) != 0;
   return r;
 }
 
@@ -167,6 +198,37 @@ std::int64_t unread_count(Connection& c, const std::string& cid, const std::stri
   q.bind(1, cid).bind(2, last_read).bind(3, user).bind(4, kUnreadCountCap);
   q.step();
   return q.integer(0);
+}
+
+// Unread messages that mention user or everyone, up to the cap. A tombstone has no mentions,
+// and message_mentions holds no row for a sender's own message.
+std::int64_t mention_count(Connection& c, const std::string& cid, const std::string& user,
+                           std::int64_t last_read, std::int64_t last_seq) {
+  if (last_read >= last_seq) return 0;
+  auto q = c.prepare(
+      "SELECT count(*) FROM (SELECT seq FROM message_mentions WHERE conversation_id = ?1"
+      " AND user_id = ?3 AND seq > ?2 UNION SELECT seq FROM messages WHERE conversation_id = ?1"
+      " AND mention_all = 1 AND seq > ?2 AND sender_id <> ?3 LIMIT ?4)");
+  q.bind(1, cid).bind(2, last_read).bind(3, user).bind(4, kUnreadCountCap);
+  q.step();
+  return q.integer(0);
+}
+
+std::optional<std::string> mention_ids_or_null(const Mentions& m) {
+  if (m.user_ids.empty()) return std::nullopt;
+  return encode_mention_ids(m.user_ids);
+}
+
+// The message_mentions rows of message (cid, seq): its mentioned members but the sender.
+void insert_mention_rows(Connection& c, const std::string& cid, std::int64_t seq,
+                         const std::string& sender, const Mentions& m) {
+  auto q = c.prepare(
+      "INSERT OR IGNORE INTO message_mentions (conversation_id, user_id, seq) VALUES (?, ?, ?)");
+  for (const auto& id : m.user_ids) {
+    if (id == sender) continue;
+    q.bind(1, cid).bind(2, id).bind(3, seq);
+    q.exec();
+  }
 }
 
 std::string like_contains(const std::string& s) {
@@ -259,9 +321,12 @@ class SqliteMessagingStore final : public MessagingStore {
       ConversationView v;
       v.conversation = std::move(*conv);
       v.me = membership_of(c, id, viewer);
-      if (v.me && count_unread)
+      if (v.me && count_unread) {
         v.unread_count =
             unread_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
+        v.mention_count =
+            mention_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
+      }
       found = std::move(v);
       return ok();
     });
@@ -275,7 +340,7 @@ class SqliteMessagingStore final : public MessagingStore {
     std::vector<ConversationView> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("SELECT ") + kConvColumns +
-                         ", m.role, m.joined_at, m.last_read_seq, m.muted"
+                         ", m.role, m.joined_at, m.last_read_seq, m.muted, m.starred"
                          " FROM members m JOIN conversations c ON c.id = m.conversation_id"
                          " WHERE m.user_id = ?1 AND (?2 = 0 OR c.activity < ?3 OR"
                          " (c.activity = ?3 AND c.id < ?4))"
@@ -289,16 +354,20 @@ class SqliteMessagingStore final : public MessagingStore {
         ConversationView v;
         v.conversation = row_to_conversation(q);
         Membership m;
-        m.role = static_cast<Role>(q.integer(10));
-        m.joined_at = q.integer(11);
-        m.last_read_seq = q.integer(12);
-        m.muted = q.integer(13) != 0;
+        m.role = static_cast<Role>(q.integer(11));
+        m.joined_at = q.integer(12);
+        m.last_read_seq = q.integer(13);
+        m.muted = q.integer(14) != 0;
+        m.starred = q.integer(15) != 0;
         v.me = m;
         out.push_back(std::move(v));
       }
-      for (auto& v : out)
+      for (auto& v : out) {
         v.unread_count = unread_count(c, v.conversation.id, user_id, v.me->last_read_seq,
                                       v.conversation.last_seq);
+        v.mention_count = mention_count(c, v.conversation.id, user_id, v.me->last_read_seq,
+                                        v.conversation.last_seq);
+      }
       return ok();
     });
     if (!r) return fail(r.error());
@@ -558,18 +627,26 @@ class SqliteMessagingStore final : public MessagingStore {
     return page;
   }
 
-  Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at) override {
+  Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at,
+                       const Mentions& mentions) override {
     std::optional<Message> out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
       auto n = c.prepare(
-                    "UPDATE messages SET text = ?, edited_at = ?, previews = NULL"
-                    " WHERE id = ? AND deleted = 0")
+                    "UPDATE messages SET text = ?, edited_at = ?, previews = NULL, mentions = ?,"
+                    " mention_all = ? WHERE id = ? AND deleted = 0")
                    .bind(1, text)
                    .bind(2, edited_at)
-                   .bind(3, id)
+                   .bind(3, mention_ids_or_null(mentions))
+                   .bind(4, mentions.all ? 1 : 0)
+                   .bind(5, id)
                    .exec();
       if (n == 0) return fail(Errc::failed_precondition, "the message was deleted");
       auto row = message_by_id(c, id);
+      c.prepare("DELETE FROM message_mentions WHERE conversation_id = ? AND seq = ?")
+          .bind(1, row->m.conversation_id)
+          .bind(2, row->m.seq)
+          .exec();
+      insert_mention_rows(c, row->m.conversation_id, row->m.seq, row->m.sender_id, mentions);
       out = std::move(row->m);
       return ok();
     });
@@ -606,12 +683,19 @@ class SqliteMessagingStore final : public MessagingStore {
       auto row = message_by_id(c, id);
       if (!row) return fail(Errc::not_found, "message not found");
       if (!row->m.deleted) {
-        c.prepare("UPDATE messages SET text = '', deleted = 1, reaction_count = 0 WHERE pk = ?")
+        c.prepare(
+             "UPDATE messages SET text = '', deleted = 1, reaction_count = 0, mentions = NULL,"
+             " mention_all = 0 WHERE pk = ?")
             .bind(1, row->pk)
             .exec();
         c.prepare("DELETE FROM reactions WHERE message_pk = ?").bind(1, row->pk).exec();
         c.prepare("DELETE FROM pins WHERE message_id = ?").bind(1, id).exec();
+        c.prepare("DELETE FROM message_mentions WHERE conversation_id = ? AND seq = ?")
+            .bind(1, row->m.conversation_id)
+            .bind(2, row->m.seq)
+            .exec();
         row->m.text.clear();
+        row->m.mentions = {};
         row->m.deleted = true;
         changed = true;
       }
@@ -698,6 +782,123 @@ class SqliteMessagingStore final : public MessagingStore {
       }
       out.last_read_seq = last_read;
       out.unread_count = unread_count(c, conversation_id, user_id, last_read, last_seq);
+      out.mention_count = mention_count(c, conversation_id, user_id, last_read, last_seq);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<ReadState> set_read_marker(const std::string& conversation_id, const std::string& user_id,
+                                    std::int64_t seq) override {
+    ReadState out;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(
+          "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
+          " ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?");
+      q.bind(1, conversation_id).bind(2, user_id);
+      if (!q.step()) return fail(Errc::not_found, "not a member");
+      std::int64_t last_read = q.integer(0), last_seq = q.integer(1);
+      std::int64_t target = std::clamp<std::int64_t>(seq, 0, last_seq);
+      if (target != last_read) {
+        c.prepare("UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?")
+            .bind(1, target)
+            .bind(2, conversation_id)
+            .bind(3, user_id)
+            .exec();
+        out.moved = true;
+      }
+      out.last_read_seq = target;
+      out.unread_count = unread_count(c, conversation_id, user_id, target, last_seq);
+      out.mention_count = mention_count(c, conversation_id, user_id, target, last_seq);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
+                           bool starred) override {
+    bool changed = false;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      auto q = c.prepare("SELECT starred FROM members WHERE conversation_id = ? AND user_id = ?");
+      q.bind(1, conversation_id).bind(2, user_id);
+      if (!q.step()) return fail(Errc::not_found, "not a member");
+      if ((q.integer(0) != 0) == starred) return ok();
+      c.prepare("UPDATE members SET starred = ? WHERE conversation_id = ? AND user_id = ?")
+          .bind(1, starred ? 1 : 0)
+          .bind(2, conversation_id)
+          .bind(3, user_id)
+          .exec();
+      changed = true;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
+                                                     bool archived) override {
+    std::optional<Conversation> conv;
+    bool changed = false;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      changed = c.prepare("UPDATE conversations SET archived = ?1 WHERE id = ?2 AND archived <> ?1")
+                    .bind(1, archived ? 1 : 0)
+                    .bind(2, conversation_id)
+                    .exec() > 0;
+      conv = conversation_by_id(c, conversation_id);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    if (!conv) return fail(Errc::not_found, "conversation not found");
+    return std::make_pair(std::move(*conv), changed);
+  }
+
+  Result<bool> set_saved(const std::string& user_id, const std::string& message_id, bool saved,
+                         Millis at) override {
+    bool changed = false;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      if (saved)
+        changed = c.prepare(
+                       "INSERT OR IGNORE INTO saved_messages (user_id, message_id, saved_at)"
+                       " VALUES (?, ?, ?)")
+                      .bind(1, user_id)
+                      .bind(2, message_id)
+                      .bind(3, at)
+                      .exec() > 0;
+      else
+        changed = c.prepare("DELETE FROM saved_messages WHERE user_id = ? AND message_id = ?")
+                      .bind(1, user_id)
+                      .bind(2, message_id)
+                      .exec() > 0;
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return changed;
+  }
+
+  Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
+                                               std::optional<std::int64_t> before) override {
+    std::vector<SavedMessage> out;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
+                         ", s.pos FROM saved_messages s JOIN messages ON messages.id = s.message_id"
+                         " WHERE s.user_id = ?1 AND s.pos < ?2 AND messages.deleted = 0 AND"
+                         " (EXISTS (SELECT 1 FROM members mb WHERE"
+                         "   mb.conversation_id = messages.conversation_id AND mb.user_id = ?1)"
+                         "  OR EXISTS (SELECT 1 FROM conversations cv WHERE"
+                         "   cv.id = messages.conversation_id AND cv.type = 2 AND"
+                         "   cv.visibility = 0))"
+                         " ORDER BY s.pos DESC LIMIT ?3");
+      q.bind(1, user_id)
+          .bind(2, before.value_or(std::numeric_limits<std::int64_t>::max()))
+          .bind(3, limit);
+      while (q.step()) {
+        Row row = row_to_message(q);
+        std::int64_t pos = q.integer(17);
+        fill_reactions(c, row, user_id);
+        out.push_back({std::move(row.m), pos});
+      }
       return ok();
     });
     if (!r) return fail(r.error());
@@ -794,7 +995,8 @@ class SqliteMessagingStore final : public MessagingStore {
     }
     c.prepare(
          "INSERT INTO messages (id, conversation_id, seq, sender_id, text, client_msg_id,"
-         " thread_root_id, created_at, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+         " thread_root_id, created_at, attachments, mentions, mention_all)"
+         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, m.id)
         .bind(2, m.conversation_id)
         .bind(3, seq)
@@ -803,9 +1005,13 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(6, m.client_msg_id)
         .bind(7, m.thread_root_id)
         .bind(8, m.created_at)
-        .bind(9, m.attachments.empty() ? std::optional<std::string>()
-                                       : std::optional<std::string>(encode_attachments(m.attachments)))
+        .bind(9, m.attachments.empty()
+                     ? std::optional<std::string>()
+                     : std::optional<std::string>(encode_attachments(m.attachments)))
+        .bind(10, mention_ids_or_null(m.mentions))
+        .bind(11, m.mentions.all ? 1 : 0)
         .exec();
+    insert_mention_rows(c, m.conversation_id, seq, m.sender_id, m.mentions);
     if (m.thread_root_id)
       c.prepare("UPDATE messages SET reply_count = reply_count + 1 WHERE id = ?")
           .bind(1, *m.thread_root_id)
@@ -864,7 +1070,7 @@ class SqliteMessagingStore final : public MessagingStore {
   static std::optional<Membership> membership_of(Connection& c, const std::string& cid,
                                                  const std::string& user) {
     auto q = c.prepare(
-        "SELECT role, joined_at, last_read_seq, muted FROM members"
+        "SELECT role, joined_at, last_read_seq, muted, starred FROM members"
         " WHERE conversation_id = ? AND user_id = ?");
     q.bind(1, cid).bind(2, user);
     if (!q.step()) return std::nullopt;
@@ -873,6 +1079,7 @@ class SqliteMessagingStore final : public MessagingStore {
     m.joined_at = q.integer(1);
     m.last_read_seq = q.integer(2);
     m.muted = q.integer(3) != 0;
+    m.starred = q.integer(4) != 0;
     return m;
   }
 

@@ -91,3 +91,27 @@ std::vector<LinkPreview> decode_previews(std::string_view text) {
 }
 
 }  // namespace parley::messaging
+
+namespace parley::messaging {
+
+std::string encode_mention_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    if (!out.empty()) out += ',';
+    out += id;
+  }
+  return out;
+}
+
+std::vector<std::string> decode_mention_ids(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    if (comma != 0) out.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace parley::messaging

@@ -86,6 +86,10 @@ boost::json::object to_json(const Message& m, bool with_reactions) {
   o["thread_root_id"] =
       m.thread_root_id ? boost::json::value(*m.thread_root_id) : boost::json::value(nullptr);
   o["edited_at"] = m.edited_at ? boost::json::value(*m.edited_at) : boost::json::value(nullptr);
+  boost::json::array mentions;
+  for (const auto& id : m.mentions.user_ids) mentions.emplace_back(id);
+  o["mentions"] = std::move(mentions);
+  o["mention_all"] = m.mentions.all;
   if (with_reactions) {
     boost::json::array rs;
     for (const auto& r : m.reactions)
@@ -105,7 +109,8 @@ boost::json::object to_json(const Conversation& c) {
           {"last_seq", c.last_seq},
           {"last_message_at", c.last_message_at},
           {"created_by", c.created_by},
-          {"created_at", c.created_at}};
+          {"created_at", c.created_at},
+          {"archived", c.archived}};
 }
 
 boost::json::object to_json(const ConversationView& v) {
@@ -115,8 +120,38 @@ boost::json::object to_json(const ConversationView& v) {
     o["last_read_seq"] = v.me->last_read_seq;
     o["muted"] = v.me->muted;
     o["role"] = to_string(v.me->role);
+    o["starred"] = v.me->starred;
+    o["mention_count"] = v.mention_count;
   }
   return o;
+}
+
+namespace {
+
+bool username_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+}  // namespace
+
+MentionTokens find_mentions(std::string_view text) {
+  MentionTokens out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '@' || (i > 0 && (username_char(text[i - 1]) || text[i - 1] == '@'))) continue;
+    std::size_t end = i + 1;
+    while (end < text.size() && username_char(text[end])) ++end;
+    std::string_view token = text.substr(i + 1, end - i - 1);
+    while (!token.empty() && token.back() == '.') token.remove_suffix(1);
+    if (token.size() < 3 || token.size() > 32) continue;
+    std::string name = text::ascii_lower(token);
+    if (name == "channel" || name == "here" || name == "everyone")
+      out.all = true;
+    else if (std::find(out.usernames.begin(), out.usernames.end(), name) == out.usernames.end())
+      out.usernames.push_back(std::move(name));
+    i = end - 1;
+  }
+  return out;
 }
 
 Result<std::string> normalise_text(std::string_view raw, int max_chars) {
@@ -193,6 +228,15 @@ Result<void> check_emoji(const std::string& emoji, int max_bytes) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
       return fail(Errc::invalid_argument, "emoji holds whitespace", "emoji");
   return ok();
+}
+
+constexpr std::size_t kMaxMentions = 50;
+// Usernames looked up per message: a text of 16,000 characters could name thousands, and each
+// costs a lookup; past this many the rest are left as text.
+constexpr std::size_t kMaxMentionLookups = 100;
+
+Error archived_error() {
+  return {Errc::failed_precondition, "the conversation is archived", {}, 0};
 }
 
 Error not_found(const char* what) { return {Errc::not_found, std::string(what) + " not found", {}, 0}; }
@@ -376,6 +420,38 @@ struct MessagingService::Impl {
     }
   }
 
+  // An event to every session of user_id (their own state: star, saved, read marker).
+  void to_user(const std::string& user_id, std::string name, std::string data) {
+    Event e;
+    e.route.kind = Route::Kind::user;
+    e.route.user_ids = {user_id};
+    e.name = std::move(name);
+    e.data = std::move(data);
+    publish(std::move(e));
+  }
+
+  // Who text mentions in conversation c: only members count; @channel and friends not in DMs.
+  Result<Mentions> resolve_mentions(const Conversation& c, std::string_view text) {
+    auto tokens = find_mentions(text);
+    Mentions out;
+    out.all = tokens.all && c.type != ConversationType::dm;
+    std::size_t looked_up = 0;
+    for (const auto& name : tokens.usernames) {
+      if (out.user_ids.size() >= kMaxMentions || looked_up++ >= kMaxMentionLookups) break;
+      auto u = users.find_by_username(name);
+      if (!u) {
+        if (u.error().code == Errc::not_found) continue;
+        return fail(u.error());
+      }
+      if (std::find(out.user_ids.begin(), out.user_ids.end(), u->id) != out.user_ids.end())
+        continue;
+      auto m = store.membership(c.id, u->id);
+      if (!m) return fail(m.error());
+      if (*m) out.user_ids.push_back(u->id);
+    }
+    return out;
+  }
+
   void announce_left(const std::string& cid, const std::string& user_id) {
     Event e;
     e.route.kind = Route::Kind::member_left;
@@ -542,6 +618,24 @@ Result<ConversationView> MessagingService::update(const std::string& caller,
   return v;
 }
 
+Result<ConversationView> MessagingService::set_archived(const std::string& caller,
+                                                        const std::string& id, bool archived) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, id, true);
+  if (!v) return v;
+  if (v->conversation.type == ConversationType::dm)
+    return fail(Errc::invalid_argument, "a DM cannot be archived", "id");
+  if (!is_manager(*v))
+    return fail(Errc::permission_denied, "only owners and admins may archive the conversation");
+  auto c = I.store.set_archived(id, archived);
+  if (!c) return fail(c.error());
+  if (c->second)
+    I.publish_ordered(
+        id, Impl::conversation_event(id, "conversation.updated", serialize(to_json(c->first))));
+  v->conversation = std::move(c->first);
+  return v;
+}
+
 Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
                                              int limit, const std::optional<std::string>& cursor) {
   if (text::char_count(contains) > 80)
@@ -569,6 +663,7 @@ Result<ConversationView> MessagingService::join(const std::string& caller, const
   if (!v) return v;
   if (v->conversation.type != ConversationType::channel)
     return fail(Errc::failed_precondition, "only channels can be joined");
+  if (v->conversation.archived) return fail(archived_error());
   if (v->me) return v;  // already a member
   // visible() and not a member: a public channel.
   Member m{caller, Role::member, I.clock.now_ms()};
@@ -714,6 +809,9 @@ Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& calle
                 "thread_root_id");
   auto v = member_view(caller, in.conversation_id);
   if (!v) return fail(v.error());
+  if (v->conversation.archived) return fail(archived_error());
+  auto mentions = resolve_mentions(v->conversation, *t);
+  if (!mentions) return fail(mentions.error());
   NewMessage m;
   m.created_at = clock.now_ms();
   m.id = new_id(m.created_at);
@@ -723,6 +821,7 @@ Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& calle
   m.client_msg_id = in.client_msg_id;
   m.thread_root_id = in.thread_root_id;
   m.attachments = in.attachments;
+  m.mentions = std::move(*mentions);
   return m;
 }
 
@@ -794,8 +893,11 @@ Result<Message> MessagingService::edit(const std::string& caller, const std::str
   const auto& [m, v] = *mv;
   if (m.sender_id != caller)
     return fail(Errc::permission_denied, "only the sender may edit a message");
+  if (v.conversation.archived) return fail(archived_error());
   if (m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
-  auto edited = I.store.edit(id, *t, I.clock.now_ms());
+  auto mentions = I.resolve_mentions(v.conversation, *t);
+  if (!mentions) return fail(mentions.error());
+  auto edited = I.store.edit(id, *t, I.clock.now_ms(), *mentions);
   if (!edited) return edited;
   I.publish_ordered(m.conversation_id,
                     Impl::conversation_event(m.conversation_id, "message.updated",
@@ -849,6 +951,7 @@ Result<void> MessagingService::react(const std::string& caller, const std::strin
   if (!mv) return fail(mv.error());
   const auto& [m, v] = *mv;
   if (!v.me) return fail(Errc::permission_denied, "join the channel first");
+  if (v.conversation.archived) return fail(archived_error());
   if (auto r = check_emoji(emoji, I.opt.max_emoji_bytes); !r) return r;
   if (m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
   auto changed = add ? I.store.add_reaction(message_id, caller, emoji, I.opt.max_distinct_reactions)
@@ -894,11 +997,84 @@ Result<ReadState> MessagingService::mark_read(const std::string& caller,
   return r;
 }
 
+Result<ReadState> MessagingService::mark_unread(const std::string& caller,
+                                                const std::string& conversation_id,
+                                                std::int64_t seq) {
+  auto& I = *impl_;
+  auto v = I.member_view(caller, conversation_id);
+  if (!v) return fail(v.error());
+  if (seq < 1 || seq > v->conversation.last_seq)
+    return fail(Errc::invalid_argument,
+                "seq must be 1 to " + std::to_string(v->conversation.last_seq), "seq");
+  auto r = I.store.set_read_marker(conversation_id, caller, seq - 1);
+  if (!r) return r;
+  if (r->moved)
+    I.to_user(
+        caller, "read.updated",
+        serialize({{"conversation_id", conversation_id}, {"last_read_seq", r->last_read_seq}}));
+  return r;
+}
+
+Result<void> MessagingService::set_starred(const std::string& caller,
+                                           const std::string& conversation_id, bool starred) {
+  auto& I = *impl_;
+  auto v = I.visible(caller, conversation_id);
+  if (!v) return fail(v.error());
+  if (!v->me) return fail(not_found("conversation"));
+  auto changed = I.store.set_starred(conversation_id, caller, starred);
+  if (!changed) return fail(changed.error());
+  if (*changed)
+    I.to_user(caller, "star.updated",
+              serialize({{"conversation_id", conversation_id}, {"starred", starred}}));
+  return ok();
+}
+
+Result<void> MessagingService::set_saved(const std::string& caller, const std::string& message_id,
+                                         bool saved) {
+  auto& I = *impl_;
+  auto mv = I.visible_message(caller, message_id);
+  if (!mv) return fail(mv.error());
+  const auto& m = mv->first;
+  if (saved && m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto changed = I.store.set_saved(caller, message_id, saved, I.clock.now_ms());
+  if (!changed) return fail(changed.error());
+  if (*changed)
+    I.to_user(caller, "saved.updated",
+              serialize({{"message_id", message_id},
+                         {"conversation_id", m.conversation_id},
+                         {"saved", saved}}));
+  return ok();
+}
+
+Result<SavedPage> MessagingService::saved(const std::string& caller, int limit,
+                                          const std::optional<std::string>& cursor) {
+  std::optional<std::int64_t> before;
+  if (cursor) {
+    try {
+      std::size_t used = 0;
+      before = std::stoll(*cursor, &used);
+      if (used != cursor->size() || *before < 1) throw std::invalid_argument("cursor");
+    } catch (const std::exception&) {
+      return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
+    }
+  }
+  auto rows = impl_->store.list_saved(caller, limit + 1, before);
+  if (!rows) return fail(rows.error());
+  SavedPage page;
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(limit);
+    page.next_cursor = std::to_string(rows->back().position);
+  }
+  for (auto& r : *rows) page.messages.push_back(std::move(r.message));
+  return page;
+}
+
 Result<void> MessagingService::pin(const std::string& caller, const std::string& conversation_id,
                                    const std::string& message_id, bool pinned) {
   auto& I = *impl_;
   auto v = I.member_view(caller, conversation_id);
   if (!v) return fail(v.error());
+  if (v->conversation.archived) return fail(archived_error());
   if (!looks_like_id(message_id)) return fail(not_found("message"));
   auto m = I.store.get_message(message_id, caller);
   if (!m) return fail(m.error());

@@ -57,6 +57,11 @@ struct Created {
   bool created = false;  // false: the DM already existed
 };
 
+struct SavedPage {
+  std::vector<Message> messages;  // most recently saved first
+  std::optional<std::string> next_cursor;
+};
+
 struct ConversationPage {
   std::vector<ConversationView> conversations;
   std::optional<std::string> next_cursor;
@@ -102,6 +107,27 @@ class MessagingService {
                              const std::optional<std::string>& cursor);
   Result<ConversationView> join(const std::string& caller, const std::string& id);
   Result<void> leave(const std::string& caller, const std::string& id);
+
+  // Archives (read-only: sends, edits, reactions, pins and joins are refused with
+  // failed_precondition) or unarchives a group or channel: owners and admins
+  // (permission_denied otherwise), not DMs (invalid_argument). conversation.updated goes to the
+  // members when it changed.
+  Result<ConversationView> set_archived(const std::string& caller, const std::string& id,
+                                        bool archived);
+
+  // The caller's own state, each change told to all of the caller's sessions (star.updated,
+  // saved.updated, read.updated) when something changed. not_found for a conversation or
+  // message the caller is not a member of / may not see.
+  Result<void> set_starred(const std::string& caller, const std::string& conversation_id,
+                           bool starred);
+  // failed_precondition when saving a deleted message (unsaving it works).
+  Result<void> set_saved(const std::string& caller, const std::string& message_id, bool saved);
+  Result<SavedPage> saved(const std::string& caller, int limit,
+                          const std::optional<std::string>& cursor);
+  // Moves the caller's read marker to seq - 1, backwards too: seq must be 1..last_seq
+  // (invalid_argument, field "seq").
+  Result<ReadState> mark_unread(const std::string& caller, const std::string& conversation_id,
+                                std::int64_t seq);
 
   // Members.
   Result<MemberPage> members(const std::string& caller, const std::string& id, int limit,
@@ -168,6 +194,17 @@ boost::json::object to_json(const Message& m, bool with_reactions = true);
 boost::json::object to_json(const Attachment& f);
 boost::json::object to_json(const Conversation& c);
 boost::json::object to_json(const ConversationView& v);
+
+// The @-mentions written in a text: the usernames (lower case, distinct, in order of first
+// appearance; not yet checked against anyone) and whether @channel, @here or @everyone appears.
+// A mention starts with '@' at the start of the text or after a character that cannot be part
+// of a username (so an e-mail address is not one), runs over a-z A-Z 0-9 . _ - and drops
+// trailing dots; 3 to 32 characters remain or it is not a mention.
+struct MentionTokens {
+  std::vector<std::string> usernames;
+  bool all = false;
+};
+MentionTokens find_mentions(std::string_view text);
 
 // A message text as the API accepts it: trimmed, 1..max_chars characters, UTF-8, no control
 // characters other than tab and newlines. invalid_argument (field "text") otherwise.

@@ -227,5 +227,111 @@ TEST_F(ServiceTest, TypingIsThrottledPerUserAndConversation) {
   EXPECT_EQ(svc_->typing(eve_, id).error().code, Errc::not_found);
 }
 
+TEST(Mentions, FindsUsernamesAndEveryoneTokens) {
+  auto m = find_mentions("@Alice, hi @bob. and @alice again @here @x (@carol_1-2.)");
+  EXPECT_EQ(m.usernames, (std::vector<std::string>{"alice", "bob", "carol_1-2"}));
+  EXPECT_TRUE(m.all);
+  EXPECT_FALSE(find_mentions("mail bob@example.com or @@bob").all);
+  EXPECT_TRUE(find_mentions("mail bob@example.com or @@bob").usernames.empty());
+  EXPECT_TRUE(find_mentions("@everyone").all);  // and @channel
+  EXPECT_TRUE(find_mentions("@CHANNEL!").all);
+  EXPECT_TRUE(find_mentions("@ab @" + std::string(33, 'a')).usernames.empty());  // 3..32 only
+  EXPECT_EQ(find_mentions("@" + std::string(32, 'a')).usernames.size(), 1u);
+  EXPECT_EQ(find_mentions("@a..b...").usernames, (std::vector<std::string>{"a..b"}));
+}
+
+TEST_F(ServiceTest, MentionsNameMembersOnlyAndEveryoneNotInDms) {
+  auto c = svc_->create(alice_, {"group", {bob_}, {}, {}, {}});
+  ASSERT_TRUE(c);
+  const auto& id = c->view.conversation.id;
+  auto sent = svc_->send(alice_, {id, "@bob @eve @nobody @Bob @here", "k1", {}});
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->message.mentions.user_ids, (std::vector<std::string>{bob_}));  // eve: no member
+  EXPECT_TRUE(sent->message.mentions.all);
+  EXPECT_EQ(svc_->get(bob_, id)->mention_count, 1);
+  auto edited = svc_->edit(alice_, sent->message.id, "just @alice");
+  ASSERT_TRUE(edited);
+  EXPECT_EQ(edited->mentions.user_ids, (std::vector<std::string>{alice_}));
+  EXPECT_FALSE(edited->mentions.all);
+  EXPECT_EQ(svc_->get(bob_, id)->mention_count, 0);
+
+  auto dm = svc_->create(alice_, {"dm", {bob_}, {}, {}, {}});
+  ASSERT_TRUE(dm);
+  auto in_dm = svc_->send(alice_, {dm->view.conversation.id, "@channel @bob", "k2", {}});
+  ASSERT_TRUE(in_dm);
+  EXPECT_FALSE(in_dm->message.mentions.all);
+  EXPECT_EQ(in_dm->message.mentions.user_ids, (std::vector<std::string>{bob_}));
+}
+
+TEST_F(ServiceTest, ArchivedConversationsRefuseChangesButNotReading) {
+  auto c = svc_->create(alice_, {"channel", {}, std::string("old"), {}, {}});
+  ASSERT_TRUE(c);
+  const auto& id = c->view.conversation.id;
+  ASSERT_TRUE(svc_->join(bob_, id));
+  auto sent = svc_->send(alice_, {id, "last words", "k1", {}});
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(svc_->set_archived(bob_, id, true).error().code, Errc::permission_denied);
+  auto archived = svc_->set_archived(alice_, id, true);
+  ASSERT_TRUE(archived);
+  EXPECT_TRUE(archived->conversation.archived);
+  const auto& mid = sent->message.id;
+  auto refused = [](const auto& r) {
+    return !r && r.error().code == Errc::failed_precondition &&
+           r.error().message == "the conversation is archived";
+  };
+  EXPECT_TRUE(refused(svc_->send(alice_, {id, "more", "k2", {}})));
+  EXPECT_TRUE(refused(svc_->edit(alice_, mid, "changed")));
+  EXPECT_TRUE(refused(svc_->react(bob_, mid, "x", true)));
+  EXPECT_TRUE(refused(svc_->pin(alice_, id, mid, true)));
+  EXPECT_TRUE(refused(svc_->join(eve_, id)));
+  EXPECT_TRUE(svc_->history(bob_, id, {}));
+  EXPECT_TRUE(svc_->mark_read(bob_, "", id, 1));
+  EXPECT_TRUE(svc_->leave(bob_, id));
+  ASSERT_TRUE(svc_->set_archived(alice_, id, false));
+  EXPECT_TRUE(svc_->send(alice_, {id, "more", "k2", {}}));
+
+  auto dm = svc_->create(alice_, {"dm", {bob_}, {}, {}, {}});
+  EXPECT_EQ(svc_->set_archived(alice_, dm->view.conversation.id, true).error().code,
+            Errc::invalid_argument);
+}
+
+TEST_F(ServiceTest, PersonalStateIsForMembersAndToldToAllTheirSessions) {
+  auto c = svc_->create(alice_, {"group", {bob_}, {}, {}, {}});
+  const auto& id = c->view.conversation.id;
+  auto m1 = svc_->send(alice_, {id, "one", "k1", {}});
+  ASSERT_TRUE(svc_->send(alice_, {id, "two", "k2", {}}));
+  EXPECT_EQ(svc_->set_starred(eve_, id, true).error().code, Errc::not_found);
+  EXPECT_EQ(svc_->set_saved(eve_, m1->message.id, true).error().code, Errc::not_found);
+  EXPECT_EQ(svc_->mark_unread(eve_, id, 1).error().code, Errc::not_found);
+  EXPECT_EQ(svc_->mark_unread(bob_, id, 0).error().code, Errc::invalid_argument);
+  EXPECT_EQ(svc_->mark_unread(bob_, id, 3).error().code, Errc::invalid_argument);
+
+  ASSERT_TRUE(svc_->set_starred(bob_, id, true));
+  ASSERT_TRUE(svc_->set_starred(bob_, id, true));  // idempotent: one event
+  EXPECT_TRUE(svc_->get(bob_, id)->me->starred);
+  ASSERT_TRUE(svc_->set_saved(bob_, m1->message.id, true));
+  auto saved = svc_->saved(bob_, 10, std::nullopt);
+  ASSERT_EQ(saved->messages.size(), 1u);
+  EXPECT_EQ(saved->messages[0].id, m1->message.id);
+  EXPECT_EQ(svc_->saved(bob_, 10, std::string("x")).error().code, Errc::invalid_argument);
+  ASSERT_TRUE(svc_->mark_read(bob_, "", id, 2));
+  auto unread = svc_->mark_unread(bob_, id, 2);
+  ASSERT_TRUE(unread);
+  EXPECT_EQ(unread->last_read_seq, 1);
+  EXPECT_EQ(unread->unread_count, 1);
+
+  int star = 0, save = 0, read = 0;
+  for (const auto& e : events()) {
+    if (e.route.kind != Route::Kind::user) continue;
+    EXPECT_EQ(e.route.user_ids, (std::vector<std::string>{bob_}));
+    star += e.name == "star.updated";
+    save += e.name == "saved.updated";
+    if (e.name == "read.updated" && e.route.except_session.empty()) ++read;
+  }
+  EXPECT_EQ(star, 1);
+  EXPECT_EQ(save, 1);
+  EXPECT_EQ(read, 2);  // mark_read with no session, then mark_unread: every session
+}
+
 }  // namespace
 }  // namespace parley::messaging

@@ -41,6 +41,8 @@ struct Conversation {
   Millis last_message_at = 0;
   std::string created_by;
   Millis created_at = 0;
+  // Read-only: sends, edits, reactions, pins and joins are refused (the service checks).
+  bool archived = false;
 };
 
 // The caller's own row in a conversation.
@@ -49,6 +51,7 @@ struct Membership {
   Millis joined_at = 0;
   std::int64_t last_read_seq = 0;
   bool muted = false;
+  bool starred = false;
 };
 
 // A conversation as one user sees it: membership and unread count when a member.
@@ -56,6 +59,8 @@ struct ConversationView {
   Conversation conversation;
   std::optional<Membership> me;
   std::int64_t unread_count = 0;
+  // Unread messages (as unread_count) that mention the viewer or everyone; same cap.
+  std::int64_t mention_count = 0;
 };
 
 struct Member {
@@ -94,6 +99,14 @@ struct LinkPreview {
   std::string site_name;
 };
 
+// Who a message mentions: members named by @username (distinct, in order of first appearance),
+// and whether it mentions everyone (@channel, @here, @everyone).
+struct Mentions {
+  std::vector<std::string> user_ids;
+  bool all = false;
+  bool operator==(const Mentions&) const = default;
+};
+
 struct Message {
   std::string id;
   std::string conversation_id;
@@ -106,6 +119,7 @@ struct Message {
   std::vector<Reaction> reactions;
   std::vector<Attachment> attachments;
   std::vector<LinkPreview> previews;
+  Mentions mentions;  // none once deleted
   Millis created_at = 0;
   std::optional<Millis> edited_at;
   bool deleted = false;
@@ -119,6 +133,7 @@ struct NewMessage {
   std::string client_msg_id;
   std::optional<std::string> thread_root_id;
   std::vector<Attachment> attachments;
+  Mentions mentions;
   Millis created_at = 0;
 };
 
@@ -129,6 +144,10 @@ std::string encode_attachments(const std::vector<Attachment>& a);
 std::vector<Attachment> decode_attachments(std::string_view text);
 std::string encode_previews(const std::vector<LinkPreview>& p);
 std::vector<LinkPreview> decode_previews(std::string_view text);
+// A message's mentioned user ids in one text column: joined with ',' (ids hold no commas), ""
+// for none.
+std::string encode_mention_ids(const std::vector<std::string>& ids);
+std::vector<std::string> decode_mention_ids(std::string_view text);
 
 struct Appended {
   Message message;
@@ -146,6 +165,7 @@ inline Appended appended_as(const NewMessage& m, std::int64_t seq) {
   msg.client_msg_id = m.client_msg_id;
   msg.thread_root_id = m.thread_root_id;
   msg.attachments = m.attachments;
+  msg.mentions = m.mentions;
   msg.created_at = m.created_at;
   return {std::move(msg), true};
 }
@@ -166,7 +186,14 @@ struct MessagePage {
 struct ReadState {
   std::int64_t last_read_seq = 0;
   std::int64_t unread_count = 0;
+  std::int64_t mention_count = 0;
   bool moved = false;
+};
+
+// A saved message and its place in the saver's list (an opaque cursor: later saves are higher).
+struct SavedMessage {
+  Message message;
+  std::int64_t position = 0;
 };
 
 // Cursor for the activity-ordered conversation list: strictly after (activity, id) descending.
@@ -192,8 +219,8 @@ class MessagingStore {
   virtual Result<std::pair<Conversation, bool>> find_or_create_dm(
       const Conversation& proposed, const std::string& a, const std::string& b) = 0;
   virtual Result<Conversation> get_conversation(const std::string& id) = 0;
-  // The conversation with viewer's membership (absent when not a member), and the unread
-  // count when asked (it scans the unread range, so authorisation checks skip it).
+  // The conversation with viewer's membership (absent when not a member), and the unread and
+  // mention counts when asked (they read the unread range, so authorisation checks skip it).
   virtual Result<ConversationView> view(const std::string& id, const std::string& viewer,
                                         bool count_unread) = 0;
   virtual Result<std::vector<ConversationView>> list_for_user(
@@ -246,13 +273,14 @@ class MessagingStore {
                                       const std::string& viewer) = 0;
   virtual Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq,
                                       int limit, const std::string& viewer) = 0;
-  // Also clears the previews: they were of the old text.
-  virtual Result<Message> edit(const std::string& id, const std::string& text,
-                               Millis edited_at) = 0;
+  // Also clears the previews (they were of the old text) and replaces the mentions.
+  virtual Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at,
+                               const Mentions& mentions = {}) = 0;
   // Replaces the link previews of a live message; failed_precondition once it is deleted.
   virtual Result<Message> set_previews(const std::string& id,
                                        const std::vector<LinkPreview>& previews) = 0;
-  // Makes the message a tombstone; the bool is false when it already was one.
+  // Makes the message a tombstone (no text, reactions, pins or mentions); the bool is false when it
+  // already was one.
   virtual Result<std::pair<Message, bool>> remove_message(const std::string& id) = 0;
   // True when something changed. failed_precondition when the message has max_distinct
   // different emoji already and this one is new.
@@ -261,9 +289,30 @@ class MessagingStore {
   virtual Result<bool> remove_reaction(const std::string& message_id, const std::string& user_id,
                                        const std::string& emoji) = 0;
 
-  // Read state: never moves backwards; seq is clamped to last_seq.
+  // Read state: never moves backwards; seq is clamped to last_seq. not_found when not a member.
   virtual Result<ReadState> mark_read(const std::string& conversation_id,
                                       const std::string& user_id, std::int64_t seq) = 0;
+  // Sets the read marker to seq (clamped to 0..last_seq), backwards too ("mark as unread").
+  // moved: whether it changed. not_found when not a member.
+  virtual Result<ReadState> set_read_marker(const std::string& conversation_id,
+                                            const std::string& user_id, std::int64_t seq) = 0;
+
+  // Per-member star, idempotent: true when it changed. not_found when not a member.
+  virtual Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
+                                   bool starred) = 0;
+  // Archives or unarchives; returns the conversation, and whether it changed.
+  virtual Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
+                                                             bool archived) = 0;
+
+  // Saved messages, idempotent: true when something changed (saving again keeps the original
+  // place in the list). Whether the user may see the message is the service's check.
+  virtual Result<bool> set_saved(const std::string& user_id, const std::string& message_id,
+                                 bool saved, Millis at) = 0;
+  // The user's saved messages, most recently saved first, strictly before before_position
+  // (none: from the newest), leaving out those they can no longer see: deleted, or in a
+  // conversation they are not a member of (public channels stay visible).
+  virtual Result<std::vector<SavedMessage>> list_saved(
+      const std::string& user_id, int limit, std::optional<std::int64_t> before_position) = 0;
 
   // Pins, idempotent: true when something changed. failed_precondition when max_pins are
   // already pinned.

@@ -393,4 +393,136 @@ TEST_P(MessagingStoreContract, PinsAreIdempotentAndCapped) {
   EXPECT_TRUE(store->pins("C1", "U1")->empty());
 }
 
+TEST_P(MessagingStoreContract, MentionsAreKeptAndCountedWhileUnread) {
+  ASSERT_TRUE(store->create_conversation(
+      channel("C1", "c"),
+      {{"U1", Role::owner, 1}, {"U2", Role::member, 1}, {"U3", Role::member, 1}}));
+  auto m1 = msg("M1", "C1", "U1", "a", "hi @u2 and @u3");
+  m1.mentions = {{"U2", "U3"}, false};
+  auto sent = store->append(m1);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->message.mentions, m1.mentions);
+  auto m2 = msg("M2", "C1", "U2", "b", "me @u2");  // their own: never counted for U2
+  m2.mentions = {{"U2"}, false};
+  ASSERT_TRUE(store->append(m2));
+  auto m3 = msg("M3", "C1", "U3", "c", "@here");
+  m3.mentions = {{}, true};
+  ASSERT_TRUE(store->append(m3));
+  ASSERT_TRUE(store->append(msg("M4", "C1", "U1", "d")));
+  auto m5 = msg("M5", "C1", "U1", "e", "@u2 @channel");  // both: counted once
+  m5.mentions = {{"U2"}, true};
+  ASSERT_TRUE(store->append(m5));
+
+  auto got = store->get_message("M1", "U2");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->mentions.user_ids, (std::vector<std::string>{"U2", "U3"}));
+  EXPECT_FALSE(got->mentions.all);
+  EXPECT_TRUE(store->get_message("M3", "U2")->mentions.all);
+  EXPECT_TRUE(store->get_message("M4", "U2")->mentions.user_ids.empty());
+
+  // U2 sent M2, so read up to 2: M3 (everyone) and M5 remain.
+  EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 2);
+  store->mark_read("C1", "U2", 0);
+  ASSERT_TRUE(store->set_read_marker("C1", "U2", 0));
+  EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 3);  // M1, M3, M5
+  auto listed = store->list_for_user("U2", 10, std::nullopt);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].mention_count, 3);
+  EXPECT_EQ(store->view("C1", "U3", true)->mention_count, 1);  // M5: they read up to M3
+  auto read = store->mark_read("C1", "U2", 3);
+  EXPECT_EQ(read->mention_count, 1);
+
+  // An edit replaces the mentions; a tombstone has none.
+  auto edited = store->edit("M5", "no one", 3000, {});
+  ASSERT_TRUE(edited);
+  EXPECT_TRUE(edited->mentions.user_ids.empty());
+  EXPECT_FALSE(edited->mentions.all);
+  EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 0);
+  ASSERT_TRUE(store->edit("M4", "now @u2", 3000, {{"U2"}, false}));
+  EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 1);
+  EXPECT_EQ(store->get_message("M4", "U1")->mentions.user_ids, (std::vector<std::string>{"U2"}));
+  ASSERT_TRUE(store->remove_message("M4"));
+  EXPECT_EQ(store->view("C1", "U2", true)->mention_count, 0);
+  EXPECT_TRUE(store->get_message("M4", "U1")->mentions.user_ids.empty());
+}
+
+TEST_P(MessagingStoreContract, ReadMarkerCanBeSetBackwards) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  for (const char* id : {"M1", "M2", "M3"}) ASSERT_TRUE(store->append(msg(id, "C1", "U1", id)));
+  ASSERT_TRUE(store->mark_read("C1", "U2", 3));
+  auto back = store->set_read_marker("C1", "U2", 1);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->moved);
+  EXPECT_EQ(back->last_read_seq, 1);
+  EXPECT_EQ(back->unread_count, 2);
+  EXPECT_EQ((*store->membership("C1", "U2"))->last_read_seq, 1);
+  EXPECT_FALSE(store->set_read_marker("C1", "U2", 1)->moved);
+  EXPECT_EQ(store->set_read_marker("C1", "U2", 99)->last_read_seq, 3);  // clamped
+  EXPECT_EQ(store->set_read_marker("C1", "U9", 1).error().code, Errc::not_found);
+}
+
+TEST_P(MessagingStoreContract, StarIsPerMemberAndIdempotent) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  EXPECT_TRUE(*store->set_starred("C1", "U1", true));
+  EXPECT_FALSE(*store->set_starred("C1", "U1", true));
+  EXPECT_TRUE(store->view("C1", "U1", false)->me->starred);
+  EXPECT_FALSE(store->view("C1", "U2", false)->me->starred);
+  EXPECT_TRUE((*store->list_for_user("U1", 10, std::nullopt))[0].me->starred);
+  EXPECT_TRUE((*store->membership("C1", "U1"))->starred);
+  EXPECT_EQ(store->set_starred("C1", "U9", true).error().code, Errc::not_found);
+  EXPECT_TRUE(*store->set_starred("C1", "U1", false));
+  EXPECT_FALSE(store->view("C1", "U1", false)->me->starred);
+}
+
+TEST_P(MessagingStoreContract, ArchivedFlagIsKept) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  EXPECT_FALSE(store->get_conversation("C1")->archived);
+  auto a = store->set_archived("C1", true);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->second);
+  EXPECT_TRUE(a->first.archived);
+  EXPECT_FALSE(store->set_archived("C1", true)->second);
+  EXPECT_TRUE(store->view("C1", "U1", true)->conversation.archived);
+  EXPECT_TRUE((*store->list_for_user("U1", 10, std::nullopt))[0].conversation.archived);
+  EXPECT_TRUE(store->set_archived("C1", false)->second);
+  EXPECT_FALSE(store->get_conversation("C1")->archived);
+  EXPECT_EQ(store->set_archived("nope", true).error().code, Errc::not_found);
+}
+
+TEST_P(MessagingStoreContract, SavedMessagesNewestFirstAndOnlyWhileVisible) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "priv", Visibility::private_),
+                                         {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));
+  ASSERT_TRUE(store->create_conversation(channel("C2", "pub"), {{"U1", Role::owner, 1}}));
+  for (const char* id : {"M1", "M2", "M3"}) ASSERT_TRUE(store->append(msg(id, "C1", "U1", id)));
+  ASSERT_TRUE(store->append(msg("P1", "C2", "U1", "p")));
+  EXPECT_TRUE(*store->set_saved("U2", "M2", true, 10));
+  EXPECT_TRUE(*store->set_saved("U2", "M1", true, 11));
+  EXPECT_TRUE(*store->set_saved("U2", "M3", true, 12));
+  EXPECT_TRUE(*store->set_saved("U2", "P1", true, 13));   // a public channel: visible
+  EXPECT_FALSE(*store->set_saved("U2", "M2", true, 14));  // keeps its place
+  auto ids = [&](const std::vector<SavedMessage>& v) {
+    std::vector<std::string> out;
+    for (const auto& s : v) out.push_back(s.message.id);
+    return out;
+  };
+  auto all = store->list_saved("U2", 10, std::nullopt);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(ids(*all), (std::vector<std::string>{"P1", "M3", "M1", "M2"}));
+  auto first = store->list_saved("U2", 2, std::nullopt);
+  ASSERT_EQ(first->size(), 2u);
+  auto rest = store->list_saved("U2", 10, first->back().position);
+  EXPECT_EQ(ids(*rest), (std::vector<std::string>{"M1", "M2"}));
+  EXPECT_TRUE(store->list_saved("U1", 10, std::nullopt)->empty());  // saves are per user
+
+  EXPECT_TRUE(*store->set_saved("U2", "M1", false, 0));
+  EXPECT_FALSE(*store->set_saved("U2", "M1", false, 0));
+  ASSERT_TRUE(store->remove_message("M3"));  // deleted: left out
+  EXPECT_EQ(ids(*store->list_saved("U2", 10, std::nullopt)),
+            (std::vector<std::string>{"P1", "M2"}));
+  ASSERT_TRUE(store->remove_member("C1", "U2"));  // no longer a member: left out
+  EXPECT_EQ(ids(*store->list_saved("U2", 10, std::nullopt)), (std::vector<std::string>{"P1"}));
+}
+
 }  // namespace parley::messaging
