@@ -14,6 +14,7 @@ PACKAGES=(
   libcurl4-openssl-dev  # S3 blob store; the outbound client (previews, webhooks, push)
   libvips-dev    # images: size, metadata stripping, thumbnails (adapters/vips)
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
+  tzdata         # /usr/share/zoneinfo: the time zones a profile may name
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
