@@ -27,9 +27,9 @@ struct User {
 
 // The profile fields one update sets; a field left empty keeps its value.
 struct ProfileFields {
-  std::optional<std::string> display_name;
-  std::optional<std::string> status_text;
-  std::optional<std::string> timezone;
+  std::optional<std::string> display_name = std::nullopt;
+  std::optional<std::string> status_text = std::nullopt;
+  std::optional<std::string> timezone = std::nullopt;
 };
 
 class UserStore {

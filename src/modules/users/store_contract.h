@@ -57,16 +57,17 @@ TEST_P(UserStoreContract, DuplicateUsernameIsAlreadyExistsCaseInsensitively) {
 
 TEST_P(UserStoreContract, UpdateProfileChangesOnlyProfileFields) {
   ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
-  auto updated = store->update_profile("01A", {std::string("Alice"), std::string("busy")});
+  auto updated = store->update_profile(
+      "01A", {.display_name = std::string("Alice"), .status_text = std::string("busy")});
   ASSERT_TRUE(updated);
   EXPECT_EQ(updated->display_name, "Alice");
-  ASSERT_TRUE(store->update_profile("01A", {std::nullopt, std::string("away")}));
+  ASSERT_TRUE(store->update_profile("01A", {.status_text = std::string("away")}));
   auto u = store->get("01A");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->display_name, "Alice");
   EXPECT_EQ(u->status_text, "away");
   EXPECT_EQ(u->username, "alice");
-  auto missing = store->update_profile("nope", {std::string("x")});
+  auto missing = store->update_profile("nope", {.display_name = std::string("x")});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::not_found);
 }
@@ -77,14 +78,14 @@ TEST_P(UserStoreContract, TimezoneRoundTripsAndIsKeptWhenNotGiven) {
   ASSERT_TRUE(store->insert(u));
   EXPECT_EQ(store->get("01A")->timezone, "Asia/Tokyo");
   EXPECT_EQ(store->get("01A")->avatar_file_id, "");
-  auto set =
-      store->update_profile("01A", {std::nullopt, std::nullopt, std::string("Europe/Paris")});
+  auto set = store->update_profile("01A", {.timezone = std::string("Europe/Paris")});
   ASSERT_TRUE(set);
   EXPECT_EQ(set->timezone, "Europe/Paris");
-  ASSERT_TRUE(store->update_profile("01A", {std::string("Alice"), std::string("busy")}));
+  ASSERT_TRUE(store->update_profile(
+      "01A", {.display_name = std::string("Alice"), .status_text = std::string("busy")}));
   EXPECT_EQ(store->get("01A")->timezone, "Europe/Paris");
   EXPECT_EQ(store->get_by_username("alice")->timezone, "Europe/Paris");
-  ASSERT_TRUE(store->update_profile("01A", {std::nullopt, std::nullopt, std::string("")}));
+  ASSERT_TRUE(store->update_profile("01A", {.timezone = std::string("")}));
   EXPECT_EQ(store->get("01A")->timezone, "");
   EXPECT_EQ(store->get("01A")->display_name, "Alice");
 }
@@ -104,7 +105,7 @@ TEST_P(UserStoreContract, AvatarFileIdRoundTripsAndFindsItsUser) {
   EXPECT_EQ(store->find_by_avatar("F2").error().code, Errc::not_found);
   EXPECT_EQ(store->find_by_avatar("f1").error().code, Errc::not_found) << "ids are exact";
   // Profile edits leave the avatar alone, and the avatar leaves the profile alone.
-  ASSERT_TRUE(store->update_profile("01A", {std::string("Alice")}));
+  ASSERT_TRUE(store->update_profile("01A", {.display_name = std::string("Alice")}));
   EXPECT_EQ(store->get("01A")->avatar_file_id, "F1");
   EXPECT_EQ(store->set_avatar("nope", "F1").error().code, Errc::not_found);
 }

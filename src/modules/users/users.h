@@ -25,9 +25,9 @@ struct NewUser {
 };
 
 struct ProfilePatch {
-  std::optional<std::string> display_name;
-  std::optional<std::string> status_text;
-  std::optional<std::string> timezone;  // "" clears it
+  std::optional<std::string> display_name = std::nullopt;
+  std::optional<std::string> status_text = std::nullopt;
+  std::optional<std::string> timezone = std::nullopt;  // "" clears it
 };
 
 // What the files module says about a file proposed as an avatar.

@@ -109,13 +109,13 @@ TEST_F(UserServiceTest, ValidatesDisplayNameAndEmail) {
 
 TEST_F(UserServiceTest, UpdateProfileAppliesOnlyGivenFields) {
   auto u = *svc.create({"carol", std::string("Carol"), std::nullopt});
-  auto r = svc.update_profile(u.id, {std::nullopt, std::string("  on leave  ")});
+  auto r = svc.update_profile(u.id, {.status_text = std::string("  on leave  ")});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->display_name, "Carol");
   EXPECT_EQ(r->status_text, "on leave");
-  EXPECT_EQ(svc.update_profile(u.id, {std::nullopt, std::string(141, 'x')}).error().field,
+  EXPECT_EQ(svc.update_profile(u.id, {.status_text = std::string(141, 'x')}).error().field,
             "status_text");
-  EXPECT_TRUE(svc.update_profile(u.id, {std::nullopt, std::string("")}));
+  EXPECT_TRUE(svc.update_profile(u.id, {.status_text = std::string("")}));
   EXPECT_EQ(store.by_id[u.id].status_text, "");
 }
 
@@ -143,13 +143,13 @@ TEST_F(UserServiceTest, TimezoneAcceptsIanaNamesUtcAndEmpty) {
   auto u = *svc.create({"tzone", std::nullopt, std::nullopt});
   for (const char* good : {"Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5",
                            "America/Port-au-Prince", "UTC", ""}) {
-    auto r = svc.update_profile(u.id, {std::nullopt, std::nullopt, std::string(good)});
+    auto r = svc.update_profile(u.id, {.timezone = std::string(good)});
     ASSERT_TRUE(r) << good << ": " << r.error().message;
     EXPECT_EQ(r->timezone, good);
   }
-  ASSERT_TRUE(svc.update_profile(u.id, {std::nullopt, std::nullopt, std::string("Asia/Tokyo")}));
+  ASSERT_TRUE(svc.update_profile(u.id, {.timezone = std::string("Asia/Tokyo")}));
   // Leaving the field out keeps it.
-  ASSERT_TRUE(svc.update_profile(u.id, {std::string("Tee Zed"), std::nullopt, std::nullopt}));
+  ASSERT_TRUE(svc.update_profile(u.id, {.display_name = std::string("Tee Zed")}));
   EXPECT_EQ(store.by_id[u.id].timezone, "Asia/Tokyo");
 }
 
@@ -160,7 +160,7 @@ TEST_F(UserServiceTest, TimezoneRefusesPathTricksAndUnknownNames) {
         "Europe/./Paris", "Europe//Paris", "Europe/Paris/", "/Europe/Paris", "Europe/Paris\n",
         "Europe\\Paris", "Europe/Par is", "Europe/Paris%00", "Europe", "posix/Europe/Paris",
         "right/UTC", "zone1970.tab", "Europe/Paris\xC3\xA9"}) {
-    auto r = svc.update_profile(u.id, {std::nullopt, std::nullopt, std::string(bad)});
+    auto r = svc.update_profile(u.id, {.timezone = std::string(bad)});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::invalid_argument) << bad;
     EXPECT_EQ(r.error().field, "timezone") << bad;
