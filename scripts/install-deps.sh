@@ -15,6 +15,7 @@ PACKAGES=(
   libvips-dev    # images: size, metadata stripping, thumbnails (adapters/vips)
   libmagic-dev   # file types detected from the bytes (modules/files)
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
+  tzdata         # /usr/share/zoneinfo: the time zones a profile may name
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3

@@ -209,17 +209,17 @@ std::optional<Result<ByteRange>> parse_range(std::string_view h, std::uint64_t s
   return Result<ByteRange>(r);
 }
 
-// The bytes of a file (or its thumbnail) as an HTTP answer: ETag, Range, and the headers that
-// keep uploaded content from running in Parley's origin.
+}  // namespace
+
 net::Response serve_content(Context& ctx, const net::Request& req, const files::Content& c,
-                            bool thumbnail) {
+                            bool thumbnail, std::string_view cache_control) {
   const std::string etag = "\"" + std::string(thumbnail ? "t-" : "") + c.file.sha256 + "\"";
   net::Response r;
   const bool inline_ok = thumbnail || files::is_inline_safe(c.content_type);
   r.content_type = c.content_type;
   r.headers.push_back({"ETag", etag});
   r.headers.push_back({"Accept-Ranges", "bytes"});
-  r.headers.push_back({"Cache-Control", "private, max-age=86400"});
+  r.headers.push_back({"Cache-Control", std::string(cache_control)});
   r.headers.push_back({"X-Content-Type-Options", "nosniff"});
   r.headers.push_back({"Content-Security-Policy", std::string(kFileCsp)});
   r.headers.push_back({"Cross-Origin-Resource-Policy", "same-origin"});
@@ -250,6 +250,8 @@ net::Response serve_content(Context& ctx, const net::Request& req, const files::
   r.stream_length = length;
   return r;
 }
+
+namespace {
 
 // GET of a file or its thumbnail: with the bearer token, or with a signed link's expires and
 // sig (no token in the URL: the signature names one file and expires in minutes).

@@ -88,7 +88,9 @@ boost::json::object user_json(const users::User& u) {
           {"username", u.username},
           {"display_name", u.display_name},
           {"status_text", u.status_text},
-          {"avatar_url", u.avatar_url},
+          {"timezone", u.timezone},
+          // A stable URL an <img> can load without a token (GET /api/v1/avatars/{file_id}).
+          {"avatar_url", u.avatar_file_id.empty() ? "" : "/api/v1/avatars/" + u.avatar_file_id},
           {"created_at", u.created_at}};
 }
 

@@ -133,6 +133,14 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"POST /api/v1/auth/totp/disable", "the caller's own account"},
       {"GET /api/v1/users/me", "the caller's own profile"},
       {"PATCH /api/v1/users/me", "the caller's own profile"},
+      {"PUT /api/v1/users/me/avatar",
+       "the caller's own profile; a file id another user uploaded is refused (422): "
+       "ProfileTest.AvatarMustBeTheCallersOwnReadyImage"},
+      {"DELETE /api/v1/users/me/avatar", "the caller's own profile"},
+      {"GET /api/v1/avatars/{file_id}",
+       "no token by design (an <img> sends none; avatars are directory data): it answers only "
+       "for a file that is someone's current avatar, 404 otherwise: "
+       "ProfileTest.OnlyCurrentAvatarsAreServedAndEverythingElseIs404"},
       {"GET /api/v1/users/{id}", "a user id: profiles are directory data every user may read"},
       {"GET /api/v1/users", "directory search; no conversation"},
       {"POST /api/v1/conversations", "creates a conversation; takes user ids, not a conversation"},

@@ -337,6 +337,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        true,
        true},
       {"PUT", "/api/v1/users/me/presence", {{"status", "away"}}},
+      // A file id that is not the sweeper's upload: every body is refused (400 or 422).
+      {"PUT", "/api/v1/users/me/avatar", {{"file_id", kUnknownId}}},
       {"POST",
        "/api/v1/conversations",
        {{"type", "group"}, {"member_ids", array{value(alice.id)}}}},

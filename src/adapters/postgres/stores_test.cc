@@ -53,10 +53,13 @@ class SkippedUserStore final : public users::UserStore {
   Result<void> insert(const users::User&) override { return ok(); }
   Result<users::User> get(const std::string&) override { return users::User{}; }
   Result<users::User> get_by_username(const std::string&) override { return users::User{}; }
-  Result<users::User> update_profile(const std::string&, const std::optional<std::string>&,
-                                     const std::optional<std::string>&) override {
+  Result<users::User> update_profile(const std::string&, const users::ProfileFields&) override {
     return users::User{};
   }
+  Result<users::User> set_avatar(const std::string&, const std::string&) override {
+    return users::User{};
+  }
+  Result<users::User> find_by_avatar(const std::string&) override { return users::User{}; }
   Result<std::vector<users::User>> search_prefix(const std::string&, int,
                                                  const std::optional<std::string>&) override {
     return std::vector<users::User>{};

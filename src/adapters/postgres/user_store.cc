@@ -21,10 +21,16 @@ const std::vector<Migration> kMigrations = {
      "  created_at BIGINT NOT NULL);"
      "CREATE UNIQUE INDEX users_username_lower ON users (lower(username));"
      "CREATE INDEX users_display_name_lower ON users (lower(display_name));"},
+    // The avatar is kept as the file's id (the URL is the API's to make); avatar_url stays
+    // unused. The partial index serves GET /api/v1/avatars/{file_id}.
+    {2,
+     "ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE users ADD COLUMN avatar_file_id TEXT COLLATE \"C\" NOT NULL DEFAULT '';"
+     "CREATE INDEX users_avatar_file_id ON users (avatar_file_id) WHERE avatar_file_id <> '';"},
 };
 
 constexpr const char* kColumns =
-    "id, username, display_name, status_text, avatar_url, email, created_at";
+    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at";
 
 users::User row_to_user(const Rows& r, int i) {
   users::User u;
@@ -32,9 +38,10 @@ users::User row_to_user(const Rows& r, int i) {
   u.username = r.text(i, 1);
   u.display_name = r.text(i, 2);
   u.status_text = r.text(i, 3);
-  u.avatar_url = r.text(i, 4);
-  if (!r.is_null(i, 5)) u.email = r.text(i, 5);
-  u.created_at = r.integer(i, 6);
+  u.timezone = r.text(i, 4);
+  u.avatar_file_id = r.text(i, 5);
+  if (!r.is_null(i, 6)) u.email = r.text(i, 6);
+  u.created_at = r.integer(i, 7);
   return u;
 }
 
@@ -57,9 +64,10 @@ class PostgresUserStore final : public users::UserStore {
     return pool_.transaction([&](Connection& c) -> Result<void> {
       try {
         c.exec(
-            "INSERT INTO users (id, username, display_name, status_text, avatar_url, email,"
-            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            {u.id, u.username, u.display_name, u.status_text, u.avatar_url, u.email, u.created_at});
+            "INSERT INTO users (id, username, display_name, status_text, timezone, avatar_file_id,"
+            " email, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            {u.id, u.username, u.display_name, u.status_text, u.timezone, u.avatar_file_id, u.email,
+             u.created_at});
       } catch (const std::exception& e) {
         if (is_unique_violation(e))
           return fail(Errc::already_exists, "username is taken", "username");
@@ -79,17 +87,34 @@ class PostgresUserStore final : public users::UserStore {
   }
 
   Result<users::User> update_profile(const std::string& id,
-                                     const std::optional<std::string>& display_name,
-                                     const std::optional<std::string>& status_text) override {
+                                     const users::ProfileFields& f) override {
     return pool_.transaction_value([&](Connection& c) -> Result<users::User> {
       auto q = c.exec(std::string("UPDATE users SET display_name = coalesce($1, display_name),"
-                                  " status_text = coalesce($2, status_text) WHERE id = $3"
+                                  " status_text = coalesce($2, status_text),"
+                                  " timezone = coalesce($3, timezone) WHERE id = $4"
                                   " RETURNING ") +
                           kColumns,
-                      {display_name, status_text, id});
+                      {f.display_name, f.status_text, f.timezone, id});
       if (q.empty()) return fail(Errc::not_found, "no such user");
       return row_to_user(q, 0);
     });
+  }
+
+  Result<users::User> set_avatar(const std::string& id,
+                                 const std::string& avatar_file_id) override {
+    return pool_.transaction_value([&](Connection& c) -> Result<users::User> {
+      auto q = c.exec(
+          std::string("UPDATE users SET avatar_file_id = $1 WHERE id = $2 RETURNING ") + kColumns,
+          {avatar_file_id, id});
+      if (q.empty()) return fail(Errc::not_found, "no such user");
+      return row_to_user(q, 0);
+    });
+  }
+
+  Result<users::User> find_by_avatar(const std::string& file_id) override {
+    if (file_id.empty()) return fail(Errc::not_found, "no such user");
+    return one(std::string("SELECT ") + kColumns + " FROM users WHERE avatar_file_id = $1",
+               file_id);
   }
 
   Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,

@@ -16,10 +16,16 @@ const std::vector<Migration> kMigrations = {
      "  email TEXT,"
      "  created_at INTEGER NOT NULL);"
      "CREATE INDEX users_display_name ON users(display_name COLLATE NOCASE);"},
+    // The avatar is kept as the file's id (the URL is the API's to make); avatar_url stays
+    // unused. The partial index serves GET /api/v1/avatars/{file_id}.
+    {2,
+     "ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE users ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX users_avatar_file_id ON users(avatar_file_id) WHERE avatar_file_id <> '';"},
 };
 
 constexpr const char* kColumns =
-    "id, username, display_name, status_text, avatar_url, email, created_at";
+    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at";
 
 users::User row_to_user(const Stmt& s) {
   users::User u;
@@ -27,9 +33,10 @@ users::User row_to_user(const Stmt& s) {
   u.username = s.text(1);
   u.display_name = s.text(2);
   u.status_text = s.text(3);
-  u.avatar_url = s.text(4);
-  if (!s.is_null(5)) u.email = s.text(5);
-  u.created_at = s.integer(6);
+  u.timezone = s.text(4);
+  u.avatar_file_id = s.text(5);
+  if (!s.is_null(6)) u.email = s.text(6);
+  u.created_at = s.integer(7);
   return u;
 }
 
@@ -51,15 +58,16 @@ class SqliteUserStore final : public users::UserStore {
     return db_.write([&](Connection& c) -> Result<void> {
       try {
         c.prepare(
-             "INSERT INTO users (id, username, display_name, status_text, avatar_url, email,"
-             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+             "INSERT INTO users (id, username, display_name, status_text, timezone,"
+             " avatar_file_id, email, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(1, u.id)
             .bind(2, u.username)
             .bind(3, u.display_name)
             .bind(4, u.status_text)
-            .bind(5, u.avatar_url)
-            .bind(6, u.email)
-            .bind(7, u.created_at)
+            .bind(5, u.timezone)
+            .bind(6, u.avatar_file_id)
+            .bind(7, u.email)
+            .bind(8, u.created_at)
             .exec();
       } catch (const std::exception& e) {
         if (is_unique_violation(e))
@@ -79,20 +87,32 @@ class SqliteUserStore final : public users::UserStore {
   }
 
   Result<users::User> update_profile(const std::string& id,
-                                     const std::optional<std::string>& display_name,
-                                     const std::optional<std::string>& status_text) override {
+                                     const users::ProfileFields& f) override {
     return db_.write_value([&](Connection& c) -> Result<users::User> {
       auto q = c.prepare(std::string("UPDATE users SET display_name = coalesce(?1, display_name),"
-                                     " status_text = coalesce(?2, status_text) WHERE id = ?3"
+                                     " status_text = coalesce(?2, status_text),"
+                                     " timezone = coalesce(?3, timezone) WHERE id = ?4"
                                      " RETURNING ") +
                          kColumns);
-      q.bind(1, display_name).bind(2, status_text).bind(3, id);
-      if (!q.step()) return fail(Errc::not_found, "no such user");
-      auto updated = row_to_user(q);
-      while (q.step()) {
-      }
-      return updated;
+      q.bind(1, f.display_name).bind(2, f.status_text).bind(3, f.timezone).bind(4, id);
+      return updated_row(q);
     });
+  }
+
+  Result<users::User> set_avatar(const std::string& id,
+                                 const std::string& avatar_file_id) override {
+    return db_.write_value([&](Connection& c) -> Result<users::User> {
+      auto q = c.prepare(std::string("UPDATE users SET avatar_file_id = ?1 WHERE id = ?2"
+                                     " RETURNING ") +
+                         kColumns);
+      q.bind(1, avatar_file_id).bind(2, id);
+      return updated_row(q);
+    });
+  }
+
+  Result<users::User> find_by_avatar(const std::string& file_id) override {
+    if (file_id.empty()) return fail(Errc::not_found, "no such user");
+    return one(std::string("SELECT ") + kColumns + " FROM users WHERE avatar_file_id = ?", file_id);
   }
 
   Result<std::vector<users::User>> search_prefix(const std::string& prefix, int limit,
@@ -116,6 +136,15 @@ class SqliteUserStore final : public users::UserStore {
   }
 
  private:
+  // The row an UPDATE ... RETURNING gave (stepped to the end, so the statement completes).
+  static Result<users::User> updated_row(Stmt& q) {
+    if (!q.step()) return fail(Errc::not_found, "no such user");
+    auto updated = row_to_user(q);
+    while (q.step()) {
+    }
+    return updated;
+  }
+
   Result<users::User> one(const std::string& sql, const std::string& key) {
     return db_.read_value([&](Connection& c) -> Result<users::User> {
       auto q = c.prepare(sql);

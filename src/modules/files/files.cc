@@ -567,6 +567,13 @@ Result<Content> FileService::content_by_link(const std::string& file_id, bool th
   return I.content_of(*f, thumbnail);
 }
 
+Result<Content> FileService::public_content(const std::string& file_id, bool thumbnail) {
+  if (!looks_like_id(file_id)) return fail(Errc::not_found, "file not found");
+  auto f = impl_->store.get_file(file_id);
+  if (!f) return fail(f.error());
+  return impl_->content_of(*f, thumbnail);
+}
+
 Result<std::string> FileService::read(const std::string& blob_key, std::uint64_t offset,
                                       std::size_t length) {
   return impl_->blobs.read(blob_key, offset, length);

@@ -105,6 +105,12 @@ class FileService {
   // For a signed link: no caller, the signature stands for the permission.
   Result<Content> content_by_link(const std::string& file_id, bool thumbnail,
                                   std::int64_t expires_s, const std::string& signature);
+  // For a file its owner has made public (today: a user's avatar): no caller and no access
+  // check. The caller must have established that the file is public first (the API layer asks
+  // the users module whether file_id is someone's avatar); every other read goes through
+  // content(). not_found for an unknown file or a missing thumbnail; as content() for a file
+  // not ready.
+  Result<Content> public_content(const std::string& file_id, bool thumbnail);
   Result<std::string> read(const std::string& blob_key, std::uint64_t offset, std::size_t length);
   Result<SignedLink> link(const std::string& caller, const std::string& file_id);
 

@@ -1,6 +1,8 @@
 // UserStore: the port through which the users module keeps its table. Implemented by adapters
 // (SQLite, PostgreSQL); every implementation passes store_contract.h. Blocking; thread-safe.
-// insert() fails with already_exists when the username is taken (case-insensitively).
+// insert() fails with already_exists when the username is taken (case-insensitively); calls on
+// an unknown user id fail with not_found. The store keeps values as given: UserService
+// validates them first.
 #pragma once
 
 #include <optional>
@@ -17,9 +19,17 @@ struct User {
   std::string username;
   std::string display_name;
   std::string status_text;
-  std::string avatar_url;
+  std::string timezone;        // an IANA name ("Europe/Paris"), "" when unset
+  std::string avatar_file_id;  // the files module's id of the avatar image, "" when none
   std::optional<std::string> email;
   Millis created_at = 0;
+};
+
+// The profile fields one update sets; a field left empty keeps its value.
+struct ProfileFields {
+  std::optional<std::string> display_name = std::nullopt;
+  std::optional<std::string> status_text = std::nullopt;
+  std::optional<std::string> timezone = std::nullopt;
 };
 
 class UserStore {
@@ -30,9 +40,11 @@ class UserStore {
   virtual Result<User> get_by_username(const std::string& username) = 0;
   // Sets the fields given (one statement, so concurrent edits of different fields both land);
   // returns the updated user.
-  virtual Result<User> update_profile(const std::string& id,
-                                      const std::optional<std::string>& display_name,
-                                      const std::optional<std::string>& status_text) = 0;
+  virtual Result<User> update_profile(const std::string& id, const ProfileFields& fields) = 0;
+  // Sets the avatar's file id ("" clears it); returns the updated user.
+  virtual Result<User> set_avatar(const std::string& id, const std::string& avatar_file_id) = 0;
+  // The user whose avatar is the file file_id; not_found when none is (and for "").
+  virtual Result<User> find_by_avatar(const std::string& file_id) = 0;
   // Ordered by username; only usernames greater than after (when given).
   virtual Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
                                                   const std::optional<std::string>& after) = 0;

@@ -57,18 +57,72 @@ TEST_P(UserStoreContract, DuplicateUsernameIsAlreadyExistsCaseInsensitively) {
 
 TEST_P(UserStoreContract, UpdateProfileChangesOnlyProfileFields) {
   ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
-  auto updated = store->update_profile("01A", std::string("Alice"), std::string("busy"));
+  auto updated = store->update_profile(
+      "01A", {.display_name = std::string("Alice"), .status_text = std::string("busy")});
   ASSERT_TRUE(updated);
   EXPECT_EQ(updated->display_name, "Alice");
-  ASSERT_TRUE(store->update_profile("01A", std::nullopt, std::string("away")));
+  ASSERT_TRUE(store->update_profile("01A", {.status_text = std::string("away")}));
   auto u = store->get("01A");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->display_name, "Alice");
   EXPECT_EQ(u->status_text, "away");
   EXPECT_EQ(u->username, "alice");
-  auto missing = store->update_profile("nope", std::string("x"), std::nullopt);
+  auto missing = store->update_profile("nope", {.display_name = std::string("x")});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_P(UserStoreContract, TimezoneRoundTripsAndIsKeptWhenNotGiven) {
+  auto u = make("01A", "alice", "A");
+  u.timezone = "Asia/Tokyo";
+  ASSERT_TRUE(store->insert(u));
+  EXPECT_EQ(store->get("01A")->timezone, "Asia/Tokyo");
+  EXPECT_EQ(store->get("01A")->avatar_file_id, "");
+  auto set = store->update_profile("01A", {.timezone = std::string("Europe/Paris")});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->timezone, "Europe/Paris");
+  ASSERT_TRUE(store->update_profile(
+      "01A", {.display_name = std::string("Alice"), .status_text = std::string("busy")}));
+  EXPECT_EQ(store->get("01A")->timezone, "Europe/Paris");
+  EXPECT_EQ(store->get_by_username("alice")->timezone, "Europe/Paris");
+  ASSERT_TRUE(store->update_profile("01A", {.timezone = std::string("")}));
+  EXPECT_EQ(store->get("01A")->timezone, "");
+  EXPECT_EQ(store->get("01A")->display_name, "Alice");
+}
+
+TEST_P(UserStoreContract, AvatarFileIdRoundTripsAndFindsItsUser) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->insert(make("01B", "bob", "B")));
+  auto set = store->set_avatar("01A", "F1");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->avatar_file_id, "F1");
+  EXPECT_EQ(set->username, "alice");
+  EXPECT_EQ(store->get("01A")->avatar_file_id, "F1");
+  EXPECT_EQ(store->get("01B")->avatar_file_id, "");
+  auto found = store->find_by_avatar("F1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, "01A");
+  EXPECT_EQ(store->find_by_avatar("F2").error().code, Errc::not_found);
+  EXPECT_EQ(store->find_by_avatar("f1").error().code, Errc::not_found) << "ids are exact";
+  // Profile edits leave the avatar alone, and the avatar leaves the profile alone.
+  ASSERT_TRUE(store->update_profile("01A", {.display_name = std::string("Alice")}));
+  EXPECT_EQ(store->get("01A")->avatar_file_id, "F1");
+  EXPECT_EQ(store->set_avatar("nope", "F1").error().code, Errc::not_found);
+}
+
+TEST_P(UserStoreContract, ReplacingOrClearingTheAvatarForgetsTheOldFile) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->insert(make("01B", "bob", "B")));
+  ASSERT_TRUE(store->set_avatar("01A", "F1"));
+  ASSERT_TRUE(store->set_avatar("01A", "F2"));
+  EXPECT_EQ(store->find_by_avatar("F1").error().code, Errc::not_found);
+  EXPECT_EQ(store->find_by_avatar("F2")->id, "01A");
+  auto cleared = store->set_avatar("01A", "");
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(cleared->avatar_file_id, "");
+  EXPECT_EQ(store->find_by_avatar("F2").error().code, Errc::not_found);
+  // Users without an avatar are never found by the empty id.
+  EXPECT_EQ(store->find_by_avatar("").error().code, Errc::not_found);
 }
 
 TEST_P(UserStoreContract, SearchPrefixMatchesUsernameOrDisplayNameInOrderWithPaging) {

@@ -1,5 +1,8 @@
 #include "modules/users/users.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include "core/id.h"
 #include "core/text.h"
 
@@ -35,6 +38,40 @@ Result<std::string> normalise_username(const std::string& raw) {
                   "username");
   }
   return u;
+}
+
+Result<std::string> check_timezone(const std::string& raw, const std::string& zoneinfo_dir) {
+  if (raw.empty() || raw == "UTC") return raw;
+  auto bad = [] {
+    return fail(Errc::invalid_argument, "timezone must be an IANA time zone such as Europe/Paris",
+                "timezone");
+  };
+  // The form first, so nothing that could walk the file system (".", "..", a leading or doubled
+  // "/") reaches it: parts of A-Z a-z 0-9 _ + -, at least two, none empty.
+  if (raw.size() > 64) return bad();
+  int parts = 1;
+  char prev = '/';
+  for (char c : raw) {
+    const bool word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '+' || c == '-';
+    if (c == '/') {
+      if (prev == '/') return bad();
+      ++parts;
+    } else if (!word) {
+      return bad();
+    }
+    prev = c;
+  }
+  if (parts < 2 || prev == '/') return bad();
+  // tzdata's "posix/" and "right/" trees repeat every zone under names browsers do not know.
+  if (raw.starts_with("posix/") || raw.starts_with("right/")) return bad();
+  std::error_code ec;
+  const std::filesystem::path file = std::filesystem::path(zoneinfo_dir) / raw;
+  if (!std::filesystem::is_regular_file(file, ec)) return bad();
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  if (!in.read(magic, 4) || std::string_view(magic, 4) != "TZif") return bad();
+  return raw;
 }
 
 Result<User> UserService::create(const NewUser& in) {
@@ -87,7 +124,32 @@ Result<User> UserService::update_profile(const std::string& id, const ProfilePat
     if (!s) return fail(s.error());
     status = std::move(*s);
   }
-  return store_.update_profile(id, display, status);
+  ProfileFields fields{std::move(display), std::move(status), std::nullopt};
+  if (patch.timezone) {
+    auto tz = check_timezone(*patch.timezone);
+    if (!tz) return fail(tz.error());
+    fields.timezone = std::move(*tz);
+  }
+  return store_.update_profile(id, fields);
+}
+
+Result<User> UserService::set_avatar(const std::string& id, const AvatarImage& img) {
+  if (!looks_like_id(img.file_id) || img.created_by != id)
+    return fail(Errc::invalid_argument, "file_id must name a file you uploaded", "file_id");
+  if (img.width <= 0) return fail(Errc::invalid_argument, "an avatar must be an image", "file_id");
+  if (!img.ready)
+    return fail(Errc::invalid_argument, "the file is not ready (not yet scanned, or flagged)",
+                "file_id");
+  return store_.set_avatar(id, img.file_id);
+}
+
+Result<User> UserService::clear_avatar(const std::string& id) { return store_.set_avatar(id, ""); }
+
+Result<User> UserService::find_by_avatar(const std::string& file_id) {
+  if (!looks_like_id(file_id)) return fail(Errc::not_found, "no such avatar");
+  auto u = store_.find_by_avatar(file_id);
+  if (!u && u.error().code == Errc::not_found) return fail(Errc::not_found, "no such avatar");
+  return u;
 }
 
 Result<DirectoryPage> UserService::search(const std::string& prefix, int limit,

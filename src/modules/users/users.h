@@ -3,6 +3,9 @@
 // UserService validates and stores profiles; auth/ creates users at registration and asks for
 // them at login. Values in, values out; safe to call from any worker thread (it blocks on the
 // store). Errors: invalid_argument (with field), already_exists (username taken), not_found.
+//
+// An avatar is an image the files module holds; the API layer asks that module about the file
+// and hands its answer over as an AvatarImage, so this module needs no files dependency.
 #pragma once
 
 #include <optional>
@@ -22,8 +25,17 @@ struct NewUser {
 };
 
 struct ProfilePatch {
-  std::optional<std::string> display_name;
-  std::optional<std::string> status_text;
+  std::optional<std::string> display_name = std::nullopt;
+  std::optional<std::string> status_text = std::nullopt;
+  std::optional<std::string> timezone = std::nullopt;  // "" clears it
+};
+
+// What the files module says about a file proposed as an avatar.
+struct AvatarImage {
+  std::string file_id;
+  std::string created_by;  // the uploader
+  int width = 0;           // > 0 only for an image the server processed
+  bool ready = false;      // scanned clean: its bytes may be served
 };
 
 struct DirectoryPage {
@@ -39,6 +51,13 @@ class UserService {
   Result<User> get(const std::string& id);
   Result<User> find_by_username(const std::string& username);
   Result<User> update_profile(const std::string& id, const ProfilePatch& patch);
+  // Makes img the user's avatar: it must be their own upload, ready, and a processed image;
+  // invalid_argument (field "file_id") otherwise.
+  Result<User> set_avatar(const std::string& id, const AvatarImage& img);
+  Result<User> clear_avatar(const std::string& id);
+  // The user whose avatar file_id is; not_found when it is nobody's (avatars are public, so
+  // this is the whole permission check for GET /api/v1/avatars/{file_id}).
+  Result<User> find_by_avatar(const std::string& file_id);
   // Users whose username or display name starts with prefix (case-insensitive), by username.
   Result<DirectoryPage> search(const std::string& prefix, int limit,
                                const std::optional<std::string>& cursor);
@@ -55,5 +74,12 @@ class UserService {
 
 // Lower-cases and checks a username; invalid_argument (field "username") when unusable.
 Result<std::string> normalise_username(const std::string& raw);
+
+inline constexpr const char* kZoneinfoDir = "/usr/share/zoneinfo";
+// Checks a time zone name: "" (unset), "UTC", or an IANA name "Area/Location[/More]" of
+// A-Z a-z 0-9 _ + - that names a TZif file under zoneinfo_dir (Debian's tzdata); invalid_argument
+// (field "timezone") otherwise.
+Result<std::string> check_timezone(const std::string& raw,
+                                   const std::string& zoneinfo_dir = kZoneinfoDir);
 
 }  // namespace parley::users

@@ -1,7 +1,10 @@
 #include "modules/users/users.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "core/crypto.h"
@@ -28,13 +31,24 @@ class FakeUserStore final : public UserStore {
       if (v.username == name) return v;
     return fail(Errc::not_found, "no such user");
   }
-  Result<User> update_profile(const std::string& id, const std::optional<std::string>& d,
-                              const std::optional<std::string>& s) override {
+  Result<User> update_profile(const std::string& id, const ProfileFields& f) override {
     auto it = by_id.find(id);
     if (it == by_id.end()) return fail(Errc::not_found, "no such user");
-    if (d) it->second.display_name = *d;
-    if (s) it->second.status_text = *s;
+    if (f.display_name) it->second.display_name = *f.display_name;
+    if (f.status_text) it->second.status_text = *f.status_text;
+    if (f.timezone) it->second.timezone = *f.timezone;
     return it->second;
+  }
+  Result<User> set_avatar(const std::string& id, const std::string& file_id) override {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return fail(Errc::not_found, "no such user");
+    it->second.avatar_file_id = file_id;
+    return it->second;
+  }
+  Result<User> find_by_avatar(const std::string& file_id) override {
+    for (auto& [id, v] : by_id)
+      if (!file_id.empty() && v.avatar_file_id == file_id) return v;
+    return fail(Errc::not_found, "no such user");
   }
   Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
                                           const std::optional<std::string>& after) override {
@@ -95,13 +109,13 @@ TEST_F(UserServiceTest, ValidatesDisplayNameAndEmail) {
 
 TEST_F(UserServiceTest, UpdateProfileAppliesOnlyGivenFields) {
   auto u = *svc.create({"carol", std::string("Carol"), std::nullopt});
-  auto r = svc.update_profile(u.id, {std::nullopt, std::string("  on leave  ")});
+  auto r = svc.update_profile(u.id, {.status_text = std::string("  on leave  ")});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->display_name, "Carol");
   EXPECT_EQ(r->status_text, "on leave");
-  EXPECT_EQ(svc.update_profile(u.id, {std::nullopt, std::string(141, 'x')}).error().field,
+  EXPECT_EQ(svc.update_profile(u.id, {.status_text = std::string(141, 'x')}).error().field,
             "status_text");
-  EXPECT_TRUE(svc.update_profile(u.id, {std::nullopt, std::string("")}));
+  EXPECT_TRUE(svc.update_profile(u.id, {.status_text = std::string("")}));
   EXPECT_EQ(store.by_id[u.id].status_text, "");
 }
 
@@ -123,6 +137,103 @@ TEST_F(UserServiceTest, SearchPagesWithCursor) {
   EXPECT_EQ(p2->users[0].username, "dan3");
   EXPECT_FALSE(p2->next_cursor);
   EXPECT_EQ(svc.search(std::string(65, 'a'), 10, std::nullopt).error().field, "q");
+}
+
+TEST_F(UserServiceTest, TimezoneAcceptsIanaNamesUtcAndEmpty) {
+  auto u = *svc.create({"tzone", std::nullopt, std::nullopt});
+  for (const char* good : {"Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5",
+                           "America/Port-au-Prince", "UTC", ""}) {
+    auto r = svc.update_profile(u.id, {.timezone = std::string(good)});
+    ASSERT_TRUE(r) << good << ": " << r.error().message;
+    EXPECT_EQ(r->timezone, good);
+  }
+  ASSERT_TRUE(svc.update_profile(u.id, {.timezone = std::string("Asia/Tokyo")}));
+  // Leaving the field out keeps it.
+  ASSERT_TRUE(svc.update_profile(u.id, {.display_name = std::string("Tee Zed")}));
+  EXPECT_EQ(store.by_id[u.id].timezone, "Asia/Tokyo");
+}
+
+TEST_F(UserServiceTest, TimezoneRefusesPathTricksAndUnknownNames) {
+  auto u = *svc.create({"tzbad", std::nullopt, std::nullopt});
+  for (const char* bad :
+       {"Europe/Nowhere", "Paris", "utc", "/etc/passwd", "../../etc/passwd", "Europe/../UTC",
+        "Europe/./Paris", "Europe//Paris", "Europe/Paris/", "/Europe/Paris", "Europe/Paris\n",
+        "Europe\\Paris", "Europe/Par is", "Europe/Paris%00", "Europe", "posix/Europe/Paris",
+        "right/UTC", "zone1970.tab", "Europe/Paris\xC3\xA9"}) {
+    auto r = svc.update_profile(u.id, {.timezone = std::string(bad)});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Errc::invalid_argument) << bad;
+    EXPECT_EQ(r.error().field, "timezone") << bad;
+  }
+  EXPECT_FALSE(check_timezone(std::string(65, 'A')));
+  EXPECT_FALSE(check_timezone(std::string("Europe/Paris\0/x", 15))) << "an embedded NUL";
+  EXPECT_EQ(store.by_id[u.id].timezone, "");
+}
+
+TEST_F(UserServiceTest, TimezoneNeedsATzifFileUnderTheZoneinfoFolder) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("users_test_tz_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "Test" / "Folder");
+  std::ofstream(dir / "Test" / "Zone") << "TZif2 rest of the file";
+  std::ofstream(dir / "Test" / "NotZone") << "#!/bin/sh";
+  EXPECT_TRUE(check_timezone("Test/Zone", dir.string()));
+  EXPECT_FALSE(check_timezone("Test/NotZone", dir.string()));
+  EXPECT_FALSE(check_timezone("Test/Folder", dir.string())) << "a folder is not a zone";
+  EXPECT_FALSE(check_timezone("Test/Missing", dir.string()));
+  std::filesystem::remove_all(dir);
+}
+
+class AvatarTest : public UserServiceTest {
+ protected:
+  void SetUp() override {
+    UserServiceTest::SetUp();
+    me = *svc.create({"avatar", std::nullopt, std::nullopt});
+    other = *svc.create({"other", std::nullopt, std::nullopt});
+  }
+  AvatarImage image(const std::string& owner) {
+    return {"01J0000000000000000000FXYZ", owner, 640, true};
+  }
+  User me, other;
+};
+
+TEST_F(AvatarTest, SetFindAndClear) {
+  auto r = svc.set_avatar(me.id, image(me.id));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->avatar_file_id, "01J0000000000000000000FXYZ");
+  auto found = svc.find_by_avatar("01J0000000000000000000FXYZ");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, me.id);
+  auto cleared = svc.clear_avatar(me.id);
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(cleared->avatar_file_id, "");
+  EXPECT_EQ(svc.find_by_avatar("01J0000000000000000000FXYZ").error().code, Errc::not_found);
+}
+
+TEST_F(AvatarTest, RefusesAnotherUsersFileANonImageAndAFileNotReady) {
+  auto expect_refused = [&](const AvatarImage& img, const char* why) {
+    auto r = svc.set_avatar(me.id, img);
+    ASSERT_FALSE(r) << why;
+    EXPECT_EQ(r.error().code, Errc::invalid_argument) << why;
+    EXPECT_EQ(r.error().field, "file_id") << why;
+  };
+  expect_refused(image(other.id), "another user's upload");
+  auto pdf = image(me.id);
+  pdf.width = 0;
+  expect_refused(pdf, "not an image");
+  auto held = image(me.id);
+  held.ready = false;
+  expect_refused(held, "not scanned clean");
+  auto garbage = image(me.id);
+  garbage.file_id = "../x";
+  expect_refused(garbage, "not an id");
+  EXPECT_EQ(store.by_id[me.id].avatar_file_id, "");
+}
+
+TEST_F(AvatarTest, FindByAvatarIsNotFoundForNobodysFileAndGarbage) {
+  ASSERT_TRUE(svc.set_avatar(me.id, image(me.id)));
+  EXPECT_EQ(svc.find_by_avatar("01J0000000000000000000NXNE").error().code, Errc::not_found);
+  EXPECT_EQ(svc.find_by_avatar("").error().code, Errc::not_found);
+  EXPECT_EQ(svc.find_by_avatar("../etc/passwd").error().code, Errc::not_found);
 }
 
 }  // namespace
