@@ -193,6 +193,8 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const mine = m.sender_id === me.value?.id;
   const conv = conversations.value[m.conversation_id];
   const canDelete = mine || conv?.role === 'owner' || conv?.role === 'admin';
+  // An archived conversation is read-only: no reacting, pinning or editing.
+  const archived = !!conv?.archived;
   const editing = editingId.value === m.id;
   const name = userName(m.sender_id);
   const pinned = !m.pending && isPinned(m);
@@ -318,6 +320,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
       </div>
       {(armed || picker) && !m.pending && !m.deleted && !editing && (
         <div class="actions" role="toolbar" aria-label="Message actions">
+          {!archived && (
           <button
             type="button"
             tabIndex={ti}
@@ -331,12 +334,13 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
           >
             <SmilePlus size={16} aria-hidden="true" />
           </button>
+          )}
           {!inThread && (
             <button type="button" tabIndex={ti} class="icon" aria-label="Reply in thread" title="Reply in thread" onClick={() => openThread(m.conversation_id, m.id)}>
               <MessageSquareReply size={16} aria-hidden="true" />
             </button>
           )}
-          {!inThread && (
+          {!inThread && !archived && (
             <button
               type="button"
               tabIndex={ti}
@@ -366,7 +370,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
               <EyeOff size={16} aria-hidden="true" />
             </button>
           )}
-          {mine && (
+          {mine && !archived && (
             <button type="button" tabIndex={ti} class="icon" aria-label="Edit message" title="Edit" onClick={() => (editingId.value = m.id)}>
               <Pencil size={16} aria-hidden="true" />
             </button>

@@ -46,13 +46,21 @@ export function groupStarts(items: readonly ClientMessage[], i: number): boolean
 /** Opening with unread messages loads back to the first of them, at most this many. */
 const MAX_UNREAD_LOAD = 2000;
 
-/** Roving tabindex: inside the list only the active message's own controls are tab stops. */
+/** Roving tabindex: inside the list only the active message's own controls are tab stops.
+ * Touches only what is a tab stop and should not be (one selector query, no per-message
+ * walk: this runs after every render of a window of 150 messages), then the active one. */
+const FOCUSABLE = ['a[href]', 'button', 'pre', 'textarea'];
+const STOPS = ['li.msg', ...FOCUSABLE.map((f) => `li.msg ${f}`)].map((x) => `${x}:not([tabindex="-1"])`).join(', ');
 function rove(root: HTMLElement, activeId: string | null) {
-  for (const li of root.querySelectorAll<HTMLElement>('li.msg')) {
-    const want = li.dataset.mid === activeId ? 0 : -1;
-    if (li.tabIndex !== want) li.tabIndex = want;
-    for (const el of li.querySelectorAll<HTMLElement>('a[href], button, pre, textarea')) if (el.tabIndex !== want) el.tabIndex = want;
+  for (const el of root.querySelectorAll<HTMLElement>(STOPS)) {
+    const li = el.matches('li.msg') ? el : el.closest<HTMLElement>('li.msg');
+    if (li?.dataset.mid !== activeId) el.tabIndex = -1;
   }
+  if (!activeId) return;
+  const li = root.querySelector<HTMLElement>(`li.msg[data-mid="${CSS.escape(activeId)}"]`);
+  if (!li) return;
+  if (li.tabIndex !== 0) li.tabIndex = 0;
+  for (const el of li.querySelectorAll<HTMLElement>(FOCUSABLE.join(', '))) if (el.tabIndex !== 0) el.tabIndex = 0;
 }
 
 /** The last message whose top is inside the scroller's viewport (the tab stop while the
