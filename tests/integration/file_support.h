@@ -128,4 +128,21 @@ inline std::string jpeg_with_gps(int width = 1200, int height = 900) {
   return out;
 }
 
+// A PNG with an alpha channel (a logo on transparency), larger than a thumbnail.
+inline std::string png_with_alpha(int width = 1200, int height = 900) {
+  jpeg_with_gps(8, 8);  // initialises libvips once
+  VipsImage* black = nullptr;
+  EXPECT_EQ(vips_black(&black, width, height, "bands", 4, nullptr), 0);
+  VipsImage* img = nullptr;
+  EXPECT_EQ(vips_cast_uchar(black, &img, nullptr), 0);
+  g_object_unref(black);
+  void* buf = nullptr;
+  std::size_t len = 0;
+  EXPECT_EQ(vips_pngsave_buffer(img, &buf, &len, nullptr), 0);
+  g_object_unref(img);
+  std::string out(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return out;
+}
+
 }  // namespace parley::itest::files

@@ -378,6 +378,18 @@ TYPED_TEST(FilesTest, ExifGpsIsGoneFromAStoredJpeg) {
   EXPECT_TRUE(thumb.header("Content-Type").starts_with("image/")) << thumb.header("Content-Type");
 }
 
+TYPED_TEST(FilesTest, ATransparentPngGetsAWebpThumbnailThatKeepsItsAlpha) {
+  auto api = this->api();
+  auto a = register_account(api, "alpha");
+  auto file = upload(api, a, png_with_alpha(), "logo.png");
+  EXPECT_EQ(str(file, "content_type"), "image/png");
+  auto thumb = download(api, a, str(file, "id"), {}, "/thumbnail");
+  ASSERT_EQ(thumb.status, 200);
+  EXPECT_EQ(thumb.header("Content-Type"), "image/webp");
+  EXPECT_EQ(thumb.body.substr(0, 4), "RIFF");
+  EXPECT_EQ(thumb.body.substr(8, 4), "WEBP");
+}
+
 TYPED_TEST(FilesTest, AttachmentsTravelWithTheMessageAndItsEvent) {
   auto api = this->api();
   auto a = register_account(api, "att");

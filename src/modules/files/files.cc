@@ -51,7 +51,13 @@ std::string lower(std::string s) {
 // Keys are lower case (blob_store.h); ids are Crockford base32, so lowering is lossless.
 std::string object_key(const std::string& id) { return "o/" + lower(id); }
 std::string tail_key(const std::string& upload_id) { return "u/" + lower(upload_id) + ".tail"; }
-std::string thumbnail_key(const std::string& file_id) { return "t/" + lower(file_id); }
+// The thumbnail's type is in its key's suffix (JPEG, or WebP for images with transparency).
+std::string thumbnail_key(const std::string& file_id, std::string_view type) {
+  return "t/" + lower(file_id) + (type == "image/webp" ? ".webp" : ".jpg");
+}
+std::string_view thumbnail_type(std::string_view key) {
+  return key.ends_with(".webp") ? "image/webp" : "image/jpeg";
+}
 std::string cleaned_key(const std::string& file_id) { return "c/" + lower(file_id); }
 
 // A name a browser will save safely and a timeline can show: valid UTF-8, no control
@@ -207,7 +213,7 @@ struct FileService::Impl {
       auto size = blobs.size(c.blob_key);
       if (!size) return fail(size.error());
       c.size = *size;
-      c.content_type = "image/jpeg";
+      c.content_type = std::string(thumbnail_type(c.blob_key));
     } else {
       c.blob_key = f.blob_key;
       c.size = static_cast<std::uint64_t>(f.size);
@@ -257,7 +263,7 @@ struct FileService::Impl {
     f.width = img->width;
     f.height = img->height;
     if (!img->thumbnail.empty()) {
-      const std::string key = thumbnail_key(f.id);
+      const std::string key = thumbnail_key(f.id, img->thumbnail_type);
       if (blobs.put(key, img->thumbnail, img->thumbnail_type)) f.thumbnail_key = key;
     }
   }
