@@ -175,6 +175,7 @@ function AvatarEditor() {
             class="sr-only"
             tabIndex={-1}
             aria-hidden="true"
+            aria-label="Choose a profile photo"
             onChange={(e) => {
               choose(e.currentTarget.files?.[0]);
               e.currentTarget.value = '';
