@@ -186,10 +186,12 @@ export function EmptyView() {
   const [suggested, setSuggested] = useState<Conversation[] | null>(null);
   useEffect(() => {
     api<{ channels: Conversation[] }>('/channels?limit=20')
-      .then((r) => setSuggested(r.channels.filter((c) => !conversations.value[c.id]).sort((a, b) => b.member_count - a.member_count).slice(0, 5)))
+      .then((r) => setSuggested(r.channels.filter((c) => !c.archived).sort((a, b) => b.member_count - a.member_count)))
       .catch(() => setSuggested([]));
   }, []);
   const isNew = Object.keys(conversations.value).length === 0;
+  // Filtered here, not when fetched: after a reload the list can arrive before my conversations.
+  const shown = (suggested ?? []).filter((c) => !conversations.value[c.id]).slice(0, 5);
   return (
     <section class="conversation empty-state" aria-labelledby="welcome-h">
       <div class="welcome">
@@ -197,11 +199,11 @@ export function EmptyView() {
         <p class="muted">
           Open a conversation on the left, or press <kbd>Ctrl</kbd> + <kbd>K</kbd> to jump to one. Press <kbd>?</kbd> for all shortcuts.
         </p>
-        {suggested && suggested.length > 0 && (
+        {shown.length > 0 && (
           <section class="suggested" aria-labelledby="suggested-h">
             <h3 id="suggested-h">Channels you could join</h3>
             <ul class="channel-list">
-              {suggested.map((c) => (
+              {shown.map((c) => (
                 <li key={c.id}>
                   <div>
                     <strong>#{c.name}</strong> <span class="muted small">{plural(c.member_count, 'member')}</span>
