@@ -214,10 +214,11 @@ struct RateLimitMetrics {
 
 Result<void> rate_limit(ratelimit::RateLimiter& limiter,
                         std::initializer_list<std::pair<std::string, ratelimit::Policy>> keys) {
+  auto& metrics = RateLimitMetrics::get();  // every limit's series exists from the first call
   for (const auto& [key, policy] : keys) {
     auto d = limiter.take(key, policy);
     if (!d.allowed) {
-      RateLimitMetrics::get().of(key).Increment();
+      metrics.of(key).Increment();
       Error e{Errc::resource_exhausted, "too many attempts; retry later", {}, d.retry_after_s};
       return fail(std::move(e));
     }

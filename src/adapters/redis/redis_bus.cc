@@ -514,7 +514,7 @@ class RedisBusImpl final : public RedisBus {
     if (!sync_subscriptions(c, sent)) return error_text(c, nullptr);
     if (gap) {
       // Resubscribed; whatever other nodes published while we were away was missed.
-      BusMetrics::get().gaps.Increment();
+      metrics_.gaps.Increment();
       std::lock_guard lock(dispatch_mu_);
       deliver(kBusGapTopic, "");
     }
