@@ -252,6 +252,7 @@ struct Server::Impl {
                                 .Help("Connections closed at accept: max_connections were open")
                                 .Register(metrics::registry())
                                 .Add({})) {
+    WsMetrics::get();  // the WebSocket series exist (at 0) before the first socket
     for (unsigned i = 0; i < std::max(1u, opts.io_threads); ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
