@@ -16,6 +16,7 @@ PACKAGES=(
   libmagic-dev   # file types detected from the bytes (modules/files)
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
   tzdata         # /usr/share/zoneinfo: the time zones a profile may name
+  prometheus     # promtool checks the alerting rules; tests run their own (scripts/prometheus.sh)
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
@@ -36,13 +37,14 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# Tests run their own throw-away redis-server, nginx and clamd (scripts/redis.sh, scripts/nginx.sh,
-# scripts/clamd.sh) on loopback or a private socket; Debian starts system-wide ones on install
-# (nginx on port 80; clamav-freshclam, pulled in by clamav-daemon, downloads virus definitions).
+# Tests run their own throw-away redis-server, nginx, clamd and Prometheus (scripts/redis.sh,
+# scripts/nginx.sh, scripts/clamd.sh, scripts/prometheus.sh) on loopback or a private socket;
+# Debian starts system-wide ones on install (nginx on port 80, Prometheus on 9090;
+# clamav-freshclam, pulled in by clamav-daemon, downloads virus definitions).
 # Stop and disable those when this script just installed them; a machine that already ran them
 # keeps them.
 services=()
-for p in redis-server nginx; do
+for p in redis-server nginx prometheus; do
   [[ " ${missing[*]} " == *" $p "* ]] && services+=("$p")
 done
 [[ " ${missing[*]} " == *" clamav-daemon "* ]] && services+=(clamav-daemon clamav-freshclam)

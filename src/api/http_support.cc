@@ -1,8 +1,15 @@
 #include "http_support.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
 #include <strings.h>
 
+#include <array>
+#include <string_view>
+
 #include "core/json.h"
+#include "core/metrics.h"
 
 namespace parley::api {
 
@@ -170,11 +177,48 @@ Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request
   return auth.authenticate(std::string(h.substr(kBearer.size())));
 }
 
+namespace {
+
+// Refusals by limit: the key's first part ("login" of "login:ip:..."), from a fixed set so the
+// label stays bounded (no user ids or addresses). Children are looked up once.
+struct RateLimitMetrics {
+  static constexpr std::string_view kLimits[] = {"login",  "register",  "refresh",       "reauth",
+                                                 "totp",   "mutations", "conversations", "messages",
+                                                 "search", "ws"};
+  std::array<prometheus::Counter*, std::size(kLimits) + 1> refused{};  // last: "other"
+
+  prometheus::Counter& of(std::string_view key) {
+    auto name = key.substr(0, key.find(':'));
+    for (std::size_t i = 0; i < std::size(kLimits); ++i)
+      if (kLimits[i] == name) return *refused[i];
+    return *refused.back();
+  }
+
+  static RateLimitMetrics& get() {
+    static RateLimitMetrics* m = [] {
+      auto& f = prometheus::BuildCounter()
+                    .Name("parley_ratelimit_rejections_total")
+                    .Help("Requests and frames refused by a rate limit, by limit name")
+                    .Register(metrics::registry());
+      auto* r = new RateLimitMetrics;
+      for (std::size_t i = 0; i < std::size(kLimits); ++i)
+        r->refused[i] = &f.Add({{"limit", std::string(kLimits[i])}});
+      r->refused.back() = &f.Add({{"limit", "other"}});
+      return r;
+    }();
+    return *m;
+  }
+};
+
+}  // namespace
+
 Result<void> rate_limit(ratelimit::RateLimiter& limiter,
                         std::initializer_list<std::pair<std::string, ratelimit::Policy>> keys) {
+  auto& metrics = RateLimitMetrics::get();  // every limit's series exists from the first call
   for (const auto& [key, policy] : keys) {
     auto d = limiter.take(key, policy);
     if (!d.allowed) {
+      metrics.of(key).Increment();
       Error e{Errc::resource_exhausted, "too many attempts; retry later", {}, d.retry_after_s};
       return fail(std::move(e));
     }

@@ -1,9 +1,104 @@
 #include "core/metrics.h"
 
+#include <dirent.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <vector>
 
 namespace parley::metrics {
+
+namespace {
+
+prometheus::MetricFamily gauge_family(const char* name, const char* help,
+                                      prometheus::MetricType type, double value) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+std::string read_file(const char* path) {
+  std::string out;
+  if (FILE* f = std::fopen(path, "re")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// The standard process_* metrics (prometheus-cpp has no process collector), read from /proc
+// on each scrape: CPU seconds, resident memory, open file descriptors and the start time.
+void append_process_metrics(std::vector<prometheus::MetricFamily>& out) {
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::string stat = read_file("/proc/self/stat");
+  // Fields after the command name (which may hold spaces) start at ") "; utime is field 14,
+  // stime 15, starttime 22 (1-based over the whole line), so 12, 13 and 20 after the state.
+  auto paren = stat.rfind(") ");
+  if (paren != std::string::npos && ticks > 0) {
+    std::vector<std::string_view> fields;
+    std::string_view rest(stat);
+    rest.remove_prefix(paren + 2);
+    while (!rest.empty()) {
+      auto sp = rest.find(' ');
+      fields.push_back(rest.substr(0, sp));
+      if (sp == std::string_view::npos) break;
+      rest.remove_prefix(sp + 1);
+    }
+    auto num = [&](std::size_t i) {
+      return i < fields.size() ? std::strtod(std::string(fields[i]).c_str(), nullptr) : 0.0;
+    };
+    if (fields.size() > 20) {
+      out.push_back(gauge_family("process_cpu_seconds_total",
+                                 "Total user and system CPU time spent in seconds",
+                                 prometheus::MetricType::Counter, (num(11) + num(12)) / ticks));
+      // Boot time from /proc/stat's btime plus the start in ticks since boot.
+      std::string pstat = read_file("/proc/stat");
+      auto b = pstat.find("\nbtime ");
+      if (b != std::string::npos) {
+        double btime = std::strtod(pstat.c_str() + b + 7, nullptr);
+        out.push_back(gauge_family("process_start_time_seconds",
+                                   "Start time of the process since unix epoch in seconds",
+                                   prometheus::MetricType::Gauge, btime + num(19) / ticks));
+      }
+    }
+  }
+  std::string statm = read_file("/proc/self/statm");
+  if (!statm.empty()) {
+    char* end = nullptr;
+    double size = std::strtod(statm.c_str(), &end);
+    double resident = std::strtod(end, nullptr);
+    out.push_back(gauge_family("process_resident_memory_bytes", "Resident memory size in bytes",
+                               prometheus::MetricType::Gauge, resident * page));
+    out.push_back(gauge_family("process_virtual_memory_bytes", "Virtual memory size in bytes",
+                               prometheus::MetricType::Gauge, size * page));
+  }
+  if (DIR* d = opendir("/proc/self/fd")) {
+    double n = 0;
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    closedir(d);
+    out.push_back(gauge_family("process_open_fds", "Number of open file descriptors",
+                               prometheus::MetricType::Gauge, n - 1));  // less opendir's own
+  }
+}
+
+}  // namespace
 
 prometheus::Registry& registry() {
   static auto* r = new prometheus::Registry();  // never destroyed: recorded into until exit
@@ -12,7 +107,9 @@ prometheus::Registry& registry() {
 
 std::string render_text() {
   prometheus::TextSerializer s;
-  return s.Serialize(registry().Collect());
+  auto families = registry().Collect();
+  append_process_metrics(families);
+  return s.Serialize(families);
 }
 
 }  // namespace parley::metrics

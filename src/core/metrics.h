@@ -15,7 +15,8 @@ namespace parley::metrics {
 // The process-wide registry. Lives for the whole process.
 prometheus::Registry& registry();
 
-// The registry in Prometheus text exposition format.
+// The registry in Prometheus text exposition format, followed by the standard process_*
+// metrics (CPU seconds, resident and virtual memory, open fds, start time) read from /proc.
 std::string render_text();
 
 }  // namespace parley::metrics

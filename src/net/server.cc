@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -134,6 +135,49 @@ asio::awaitable<std::optional<Response>> on_pool_async(WorkerPool& pool, const R
   co_return std::move(waiting->response);
 }
 
+// WebSocket frames and the close codes the server sends. Children are looked up once here;
+// recording is one atomic add. Close codes are a fixed set (anything else counts as "other"),
+// so the label stays bounded.
+struct WsMetrics {
+  prometheus::Counter& frames_in;
+  prometheus::Counter& frames_out;
+  prometheus::Counter& bytes_in;
+  prometheus::Counter& bytes_out;
+  static constexpr int kCodes[] = {1000, 1001, 1003, 1008, 1009, 1011,
+                                   1012, 1013, 4001, 4008, 4009};
+  std::array<prometheus::Counter*, std::size(kCodes) + 1> closes{};  // last: "other"
+
+  prometheus::Counter& close_code(int code) {
+    for (std::size_t i = 0; i < std::size(kCodes); ++i)
+      if (kCodes[i] == code) return *closes[i];
+    return *closes.back();
+  }
+
+  static WsMetrics& get() {
+    static WsMetrics* m = [] {
+      auto& frames = prometheus::BuildCounter()
+                         .Name("parley_websocket_frames_total")
+                         .Help("WebSocket text frames by direction (in: from clients, out: sent)")
+                         .Register(metrics::registry());
+      auto& bytes = prometheus::BuildCounter()
+                        .Name("parley_websocket_frame_bytes_total")
+                        .Help("WebSocket frame payload bytes by direction")
+                        .Register(metrics::registry());
+      auto& closes = prometheus::BuildCounter()
+                         .Name("parley_websocket_closes_total")
+                         .Help("WebSocket connections closed by the server, by close code")
+                         .Register(metrics::registry());
+      auto* w = new WsMetrics{frames.Add({{"direction", "in"}}), frames.Add({{"direction", "out"}}),
+                              bytes.Add({{"direction", "in"}}), bytes.Add({{"direction", "out"}})};
+      for (std::size_t i = 0; i < std::size(kCodes); ++i)
+        w->closes[i] = &closes.Add({{"code", std::to_string(kCodes[i])}});
+      w->closes.back() = &closes.Add({{"code", "other"}});
+      return w;
+    }();
+    return *m;
+  }
+};
+
 }  // namespace
 
 // One WebSocket connection. Lives on one io_context; every member is touched only from it.
@@ -175,6 +219,7 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   bool ready_ = false;
   bool ended_ = false;
   std::unique_ptr<WsSession> session_;
+  WsMetrics& metrics_ = WsMetrics::get();
 };
 
 struct Server::Impl {
@@ -185,8 +230,8 @@ struct Server::Impl {
         ws_factory(std::move(f)),
         ws_admission(std::move(a)),
         request_id_prefix(hex_encode(random_bytes(4))),
-        header_body_limit(std::max<std::uint64_t>(opts.max_body_bytes,
-                                                  router.max_streaming_body_bytes())),
+        header_body_limit(
+            std::max<std::uint64_t>(opts.max_body_bytes, router.max_streaming_body_bytes())),
         requests(prometheus::BuildCounter()
                      .Name("parley_http_requests_total")
                      .Help("HTTP requests by route, method and status")
@@ -207,6 +252,7 @@ struct Server::Impl {
                                 .Help("Connections closed at accept: max_connections were open")
                                 .Register(metrics::registry())
                                 .Add({})) {
+    WsMetrics::get();  // the WebSocket series exist (at 0) before the first socket
     for (unsigned i = 0; i < std::max(1u, opts.io_threads); ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
@@ -313,7 +359,8 @@ void send_to_all(const std::vector<std::shared_ptr<WsConnection>>& conns,
       continue;
     }
     auto ex = ws->executor();
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == ex; });
+    auto g =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == ex; });
     if (g == groups.end()) g = groups.insert(groups.end(), {ex, {}});
     g->second.push_back(std::move(ws));
   }
@@ -366,6 +413,7 @@ asio::awaitable<void> WsConn::write_loop() {
       websocket::close_reason cr;
       cr.code = static_cast<std::uint16_t>(close_request_->first);
       cr.reason = close_request_->second;
+      metrics_.close_code(close_request_->first).Increment();
       co_await ws_.async_close(cr, kTuple);
       co_return;
     }
@@ -381,6 +429,8 @@ asio::awaitable<void> WsConn::write_loop() {
     queued_bytes_ -= frame->size();
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
     if (ec) co_return;
+    metrics_.frames_out.Increment();
+    metrics_.bytes_out.Increment(static_cast<double>(n));
   }
 }
 
@@ -433,6 +483,8 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
       request_close(kCloseUnsupportedData, "text frames only");
     } else if (!close_request_) {
       auto data = buffer.cdata();
+      metrics_.frames_in.Increment();
+      metrics_.bytes_in.Increment(static_cast<double>(data.size()));
       session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     buffer.consume(buffer.size());
@@ -552,8 +604,8 @@ asio::awaitable<Response> Server::Impl::receive_streamed(
     }
     if (ec && outcome) {
       if (ec == bhttp::error::body_limit) {
-        outcome = fail(Errc::too_large,
-                       "body over " + std::to_string(route->max_body_bytes) + " bytes");
+        outcome =
+            fail(Errc::too_large, "body over " + std::to_string(route->max_body_bytes) + " bytes");
         request_unread = true;
       } else {
         outcome = fail(Errc::unavailable, "the request body broke off");
@@ -580,8 +632,8 @@ asio::awaitable<std::uint64_t> Server::Impl::send_streamed(
   if (wec || head_only) co_return sent;
   auto source = resp.stream;
   while (sent < resp.stream_length) {
-    std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kStreamPieceBytes, resp.stream_length - sent));
+    std::size_t want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(kStreamPieceBytes, resp.stream_length - sent));
     // Named, not a temporary in the co_await: GCC 12 mishandles such temporaries' captures.
     auto read_piece = [source, want] { return source->next(want); };
     auto piece = co_await on_pool(pool, std::move(read_piece));
@@ -721,8 +773,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       auto match = router.match(*req);
       if (match.route) route_name = match.route->pattern.c_str();
       if (match.route && match.route->stream_handler && !match.bad_encoding) {
-        resp = co_await receive_streamed(*stream, buffer, parser, req, match.route,
-                                         request_unread);
+        resp = co_await receive_streamed(*stream, buffer, parser, req, match.route, request_unread);
       } else if (parser.content_length().value_or(0) > opts.max_body_bytes) {
         resp = too_large(opts.max_body_bytes);
         request_unread = true;
@@ -765,15 +816,13 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     boost::system::error_code wec;
     std::uint64_t body_bytes = 0;
     if (resp.stream) {
-      body_bytes =
-          co_await send_streamed(*stream, out, resp, req->method == Method::head, wec);
+      body_bytes = co_await send_streamed(*stream, out, resp, req->method == Method::head, wec);
     } else {
       out.body() = std::move(resp.body);
       out.prepare_payload();
       if (req->method == Method::head) {  // the GET answer's header, Content-Length included
         bhttp::response_serializer<bhttp::string_body> head_only{out};
-        std::tie(wec, std::ignore) =
-            co_await bhttp::async_write_header(*stream, head_only, kTuple);
+        std::tie(wec, std::ignore) = co_await bhttp::async_write_header(*stream, head_only, kTuple);
       } else {
         std::tie(wec, std::ignore) = co_await bhttp::async_write(*stream, out, kTuple);
         body_bytes = out.body().size();
@@ -805,8 +854,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     // frame for its whole life.
     auto scratch = std::make_unique<char[]>(16384);
     for (;;) {
-      auto [lec, n] =
-          co_await stream->async_read_some(asio::buffer(scratch.get(), 16384), kTuple);
+      auto [lec, n] = co_await stream->async_read_some(asio::buffer(scratch.get(), 16384), kTuple);
       dropped += n;
       if (lec || dropped > kLingerMaxBytes) break;
     }

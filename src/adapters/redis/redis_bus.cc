@@ -60,6 +60,7 @@ struct BusMetrics {
   prometheus::Counter& dropped;
   prometheus::Counter& received;
   prometheus::Counter& reconnects;
+  prometheus::Counter& gaps;
 
   static BusMetrics& get() {
     static BusMetrics* m = [] {
@@ -71,9 +72,15 @@ struct BusMetrics {
                              .Name("parley_redis_bus_reconnects_total")
                              .Help("Connections to Redis re-established by the bus")
                              .Register(metrics::registry());
+      auto& gaps = prometheus::BuildCounter()
+                       .Name("parley_redis_bus_gaps_total")
+                       .Help(
+                           "Times the bus resubscribed after losing Redis: frames other nodes "
+                           "published meanwhile were missed (clients are told to catch up)")
+                       .Register(metrics::registry());
       return new BusMetrics{events.Add({{"result", "published"}}),
                             events.Add({{"result", "dropped"}}),
-                            events.Add({{"result", "received"}}), reconnects.Add({})};
+                            events.Add({{"result", "received"}}), reconnects.Add({}), gaps.Add({})};
     }();
     return *m;
   }
@@ -507,6 +514,7 @@ class RedisBusImpl final : public RedisBus {
     if (!sync_subscriptions(c, sent)) return error_text(c, nullptr);
     if (gap) {
       // Resubscribed; whatever other nodes published while we were away was missed.
+      metrics_.gaps.Increment();
       std::lock_guard lock(dispatch_mu_);
       deliver(kBusGapTopic, "");
     }
