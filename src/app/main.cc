@@ -276,7 +276,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     mo.default_headers = server_opts.default_headers;
     metrics_server = std::make_unique<net::Server>(mo, metrics_router, pool, net::WsFactory{});
     if (auto r = metrics_server->start(); !r) return die("metrics: " + r.error().message);
-    log::info("metrics listening", {{"address", cfg.metrics_host},
+    log::info("serving metrics", {{"address", cfg.metrics_host},
                                     {"port", static_cast<int>(metrics_server->port())}});
   }
 
