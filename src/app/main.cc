@@ -20,8 +20,8 @@
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
-#include "app/config.h"
 #include "app/backup.h"
+#include "app/config.h"
 #include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -276,8 +276,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     mo.default_headers = server_opts.default_headers;
     metrics_server = std::make_unique<net::Server>(mo, metrics_router, pool, net::WsFactory{});
     if (auto r = metrics_server->start(); !r) return die("metrics: " + r.error().message);
-    log::info("serving metrics", {{"address", cfg.metrics_host},
-                                    {"port", static_cast<int>(metrics_server->port())}});
+    log::info("serving metrics",
+              {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
   }
 
   net::Server server(server_opts, router, pool, api.websocket_factory(),
@@ -321,10 +321,8 @@ int main(int argc, char** argv) {
     return parley::app::serve(
         {args.begin() + 1, args.end()},
         args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
-  if (args[0] == "backup")
-    return parley::app::backup_command({args.begin() + 1, args.end()});
-  if (args[0] == "restore")
-    return parley::app::restore_command({args.begin() + 1, args.end()});
+  if (args[0] == "backup") return parley::app::backup_command({args.begin() + 1, args.end()});
+  if (args[0] == "restore") return parley::app::restore_command({args.begin() + 1, args.end()});
   if (args[0] == "storage")
     return parley::app::storage_command({args.begin() + 1, args.end()}, environ);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");
