@@ -103,6 +103,8 @@ int backup_command(const std::vector<std::string>& args) {
     return say(2, "backup: " + out + " already holds a backup; give a new directory");
   fs::create_directories(out, ec);
   if (ec) return say(1, "backup: cannot create " + out + ": " + ec.message());
+  // The database holds password hashes and keys: the backup is as private as the data dir.
+  fs::permissions(out, fs::perms::owner_all, fs::perm_options::replace, ec);
 
   // Written under a temporary name and renamed, so a directory with parley.db in it is a whole
   // backup.
@@ -114,6 +116,8 @@ int backup_command(const std::vector<std::string>& args) {
   std::size_t files = mirror_tree(fs::path(data_dir) / "files" / "objects",
                                   fs::path(out) / "files" / "objects", true, why);
   if (!why.empty()) return say(1, "backup: " + why);
+  fs::permissions(partial, fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace, ec);
   fs::rename(partial, fs::path(out) / kDatabase, ec);
   if (ec) return say(1, "backup: " + ec.message());
   std::printf("backup of %s written to %s (database and %zu files)\n", data_dir.c_str(),
