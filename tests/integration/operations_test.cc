@@ -1,8 +1,13 @@
 // Operations: liveness and readiness, the drain on SIGTERM (WebSockets closed with 1012,
 // acknowledged sends kept, exit 0), the metrics listener, and backup/restore of the embedded
 // store while the server runs.
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -45,6 +50,79 @@ TEST(Operations, LiveAndReadyAnswerWithTheirChecks) {
   auto old = api.get("/api/v1/health");
   EXPECT_EQ(old.status, 200);
   EXPECT_EQ(old.str("status"), "ok");
+}
+
+// A redis-server of this test's own on a free port; killed when it goes out of scope.
+class OwnRedis {
+ public:
+  // 0 when redis-server is not installed or did not start.
+  std::uint16_t start() {
+    if (::access("/usr/bin/redis-server", X_OK) != 0) return 0;
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::close(s);
+    const std::string port = std::to_string(port_);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      ::syscall(SYS_close_range, 3u, ~0u, 0u);
+      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind",
+              "127.0.0.1", "--save", "", "--appendonly", "no", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {  // until it accepts connections
+      int c = ::socket(AF_INET, SOCK_STREAM, 0);
+      bool up = ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(c);
+      if (up) return port_;
+      std::this_thread::sleep_for(10ms);
+    }
+    return 0;
+  }
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  ~OwnRedis() { kill(); }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+TEST(Operations, ReadyAnswers503NamingRedisWhenRedisStopsAnswering) {
+  OwnRedis redis;
+  auto rport = redis.start();
+  if (!rport) GTEST_SKIP() << "redis-server not installed or did not start";
+  ServerProcess server({"--redis", "redis://127.0.0.1:" + std::to_string(rport)});
+  auto err = server.start();
+  ASSERT_TRUE(err.empty()) << err;
+  Api api(server.port());
+  auto ready = api.get("/api/v1/health/ready");
+  ASSERT_EQ(ready.status, 200) << ready;
+  EXPECT_EQ(ready.obj().at("checks").as_object().at("redis"), "ok") << ready;
+
+  redis.kill();
+  auto down = api.get("/api/v1/health/ready");
+  ASSERT_EQ(down.status, 503) << down;
+  EXPECT_EQ(down.str("status"), "unavailable");
+  const auto& checks = down.obj().at("checks").as_object();
+  EXPECT_EQ(checks.at("database"), "ok") << down;
+  EXPECT_EQ(checks.at("storage"), "ok") << down;
+  ASSERT_TRUE(checks.at("redis").is_string());
+  EXPECT_NE(checks.at("redis").as_string(), "ok") << down;
+  // Liveness does not depend on Redis.
+  EXPECT_EQ(api.get("/api/v1/health/live").status, 200);
 }
 
 TEST(Operations, SigtermDrainsClosesSocketsWith1012KeepsAcknowledgedSendsAndExitsZero) {
