@@ -136,7 +136,7 @@ class Database {
 
 // Copies the database file at `from` to `to` (replaced if present) with SQLite's online backup
 // API, through a connection of its own: consistent even while a server writes to `from` (WAL
-// mode lets the copy read one snapshot). Blocks; unavailable or internal with SQLite's message.
+// mode lets the copy read one snapshot). Blocks; unavailable with SQLite's message.
 Result<void> backup_database(const std::string& from, const std::string& to);
 
 // Whether a process holds the database at `path` open: SQLite's WAL shared-memory file carries
