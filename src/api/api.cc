@@ -1,5 +1,11 @@
 #include "api/api.h"
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
 #include "context.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -47,13 +53,7 @@ net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h) {
   };
 }
 
-void add_ops_routes(net::Router& r, Context& ctx) {
-  r.add(
-      net::Method::get, "/api/v1/health",
-      [&ctx](net::Request&) {
-        return json_response(200, {{"status", "ok"}, {"version", ctx.opts.version}});
-      },
-      true);
+void add_metrics_route(net::Router& r) {
   r.add(
       net::Method::get, "/metrics",
       [](net::Request&) {
@@ -65,13 +65,89 @@ void add_ops_routes(net::Router& r, Context& ctx) {
       true);
 }
 
+namespace {
+
+// Runs every readiness check on the worker pool at once and answers when all have, or when the
+// deadline passes (a check still running then counts as failing). Runs on a worker itself: it
+// waits, but never longer than the deadline.
+net::Response readiness(Context& ctx) {
+  if (ctx.draining) return json_response(503, {{"status", "draining"}});
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<std::string>> outcome;  // nullopt: still running; "": ok
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->outcome.resize(ctx.readiness.size());
+  for (std::size_t i = 0; i < ctx.readiness.size(); ++i) {
+    auto probe = ctx.readiness[i].probe;
+    auto run = [shared, i, probe] {
+      std::string why;
+      try {
+        auto r = probe();
+        if (!r) why = r.error().message.empty() ? "failed" : r.error().message;
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      std::lock_guard lock(shared->mu);
+      shared->outcome[i] = std::move(why);
+      shared->cv.notify_all();
+    };
+    if (!ctx.s.pool.try_submit(run)) {
+      std::lock_guard lock(shared->mu);
+      shared->outcome[i] = "worker pool overloaded";
+    }
+  }
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(ctx.opts.readiness_timeout_ms);
+  std::unique_lock lock(shared->mu);
+  shared->cv.wait_until(lock, deadline, [&] {
+    return std::all_of(shared->outcome.begin(), shared->outcome.end(),
+                       [](const auto& o) { return o.has_value(); });
+  });
+  boost::json::object checks;
+  bool all_ok = true;
+  for (std::size_t i = 0; i < ctx.readiness.size(); ++i) {
+    const auto& o = shared->outcome[i];
+    std::string v = !o ? "timed out" : o->empty() ? "ok" : *o;
+    if (v != "ok") all_ok = false;
+    checks[ctx.readiness[i].name] = v;
+  }
+  lock.unlock();
+  if (ctx.draining) return json_response(503, {{"status", "draining"}});
+  return json_response(all_ok ? 200 : 503,
+                       {{"status", all_ok ? "ready" : "unavailable"}, {"checks", checks}});
+}
+
+}  // namespace
+
+void add_ops_routes(net::Router& r, Context& ctx) {
+  r.add(
+      net::Method::get, "/api/v1/health",
+      [&ctx](net::Request&) {
+        return json_response(200, {{"status", "ok"}, {"version", ctx.opts.version}});
+      },
+      true);
+  // Liveness: the process and its I/O threads answer; nothing it depends on is asked.
+  r.add(
+      net::Method::get, "/api/v1/health/live",
+      [](net::Request&) {
+        return json_response(200, {{"status", "live"}});
+      },
+      true);
+  r.add_async(net::Method::get, "/api/v1/health/ready",
+              [&ctx](net::Request&, net::Reply reply) { reply(readiness(ctx)); });
+  if (ctx.opts.metrics_route) add_metrics_route(r);
+}
+
 struct Api::Impl {
+  Impl(Services s, ApiOptions o) : ctx{s, std::move(o), {}, {}, {}} {}
   Context ctx;
   std::unique_ptr<Gateway> gateway;
 };
 
 Api::Api(Services services, ApiOptions options)
-    : impl_(std::make_unique<Impl>(Impl{Context{services, std::move(options), {}}, nullptr})) {}
+    : impl_(std::make_unique<Impl>(services, std::move(options))) {}
 
 Api::~Api() = default;
 
@@ -80,6 +156,12 @@ Result<void> Api::init() {
   impl_->gateway = std::make_unique<Gateway>(impl_->ctx);
   return ok();
 }
+
+void Api::set_readiness_checks(std::vector<ReadinessCheck> checks) {
+  impl_->ctx.readiness = std::move(checks);
+}
+
+void Api::begin_drain() { impl_->ctx.draining = true; }
 
 void Api::register_routes(net::Router& router) {
   add_ops_routes(router, impl_->ctx);

@@ -6,6 +6,8 @@
 // hand blocking work to the worker pool.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,9 +45,9 @@ struct RateLimits {
 
 // WebSocket admission and connection caps (docs/security.md).
 struct SocketLimits {
-  int per_user = 20;        // on this node; a new one past it closes the user's oldest (4009)
-  int per_address = 500;    // upgrades from one client address past it are refused (429)
-  int pending_hellos = 512; // hellos being checked at once; past it: close 1013, retry later
+  int per_user = 20;         // on this node; a new one past it closes the user's oldest (4009)
+  int per_address = 500;     // upgrades from one client address past it are refused (429)
+  int pending_hellos = 512;  // hellos being checked at once; past it: close 1013, retry later
   // Origins allowed besides the server's own (scheme://host[:port]); "*" allows any.
   std::vector<std::string> allowed_origins;
 };
@@ -57,6 +59,17 @@ struct ApiOptions {
   SocketLimits sockets;
   int heartbeat_ms = 30'000;
   std::string web_root;  // the web app served at / (static_files.h); "" = none
+  // Whether /metrics is served with the API; false when it has a listener of its own.
+  bool metrics_route = true;
+  // How long /api/v1/health/ready waits for its checks before answering 503.
+  int readiness_timeout_ms = 2'000;
+};
+
+// One engine that readiness depends on: probe() answers ok when it works. It runs on a worker
+// thread and may block, but should answer within a second or two.
+struct ReadinessCheck {
+  std::string name;  // "database", "redis", "storage"
+  std::function<Result<void>()> probe;
 };
 
 struct Services {
@@ -84,7 +97,11 @@ class Api {
   ~Api();
   // Fails with invalid_argument when an option (a trusted proxy) does not parse.
   Result<void> init();
+  // Before register_routes: what /api/v1/health/ready checks.
+  void set_readiness_checks(std::vector<ReadinessCheck> checks);
   void register_routes(net::Router& router);
+  // From the moment the server starts draining, readiness answers 503 "draining". Any thread.
+  void begin_drain();
   net::WsFactory websocket_factory();
   net::WsAdmission websocket_admission();
 
@@ -92,5 +109,8 @@ class Api {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// GET /metrics (Prometheus text format), for the API's router or a metrics listener's own.
+void add_metrics_route(net::Router& router);
 
 }  // namespace parley::api

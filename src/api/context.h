@@ -13,6 +13,8 @@ struct Context {
   Services s;
   ApiOptions opts;
   ClientAddress client;
+  std::vector<ReadinessCheck> readiness;
+  std::atomic<bool> draining{false};
 };
 
 using ResultHandler = std::function<Result<net::Response>(net::Request&)>;

@@ -69,6 +69,20 @@ Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
   };
 }
 
+// "HOST:PORT", "[V6]:PORT" -> host and port.
+Result<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& key,
+                                                              const std::string& v) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return fail(Errc::invalid_argument, key + ": expected HOST:PORT, got \"" + v + "\"");
+  auto port = parse_uint(v.substr(colon + 1), key + " port", 65535);
+  if (!port) return fail(port.error());
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return std::pair{host, static_cast<std::uint16_t>(*port)};
+}
+
 // "a, b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& v) {
   std::vector<std::string> out;
@@ -87,18 +101,28 @@ const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> s = {
       {"listen",
        [](Config& c, const std::string& v) -> Result<void> {
-         auto colon = v.rfind(':');
-         if (colon == std::string::npos || colon == 0)
-           return fail(Errc::invalid_argument, "listen: expected HOST:PORT, got \"" + v + "\"");
-         auto port = parse_uint(v.substr(colon + 1), "listen port", 65535);
-         if (!port) return fail(port.error());
-         std::string host = v.substr(0, colon);
-         if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-           host = host.substr(1, host.size() - 2);
-         c.host = host;
-         c.port = static_cast<std::uint16_t>(*port);
+         auto hp = parse_host_port("listen", v);
+         if (!hp) return fail(hp.error());
+         c.host = hp->first;
+         c.port = hp->second;
          return ok();
        }},
+      {"metrics_listen",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) {
+           c.metrics_host.clear();
+           c.metrics_port.reset();
+           return ok();
+         }
+         auto hp = parse_host_port("metrics_listen", v);
+         if (!hp) return fail(hp.error());
+         c.metrics_host = hp->first;
+         c.metrics_port = hp->second;
+         return ok();
+       }},
+      {"drain_delay_ms",
+       whole_number<std::int64_t>("drain_delay_ms", 0, 600'000,
+                                  [](Config& c) -> std::int64_t& { return c.drain_delay_ms; })},
       {"data_dir",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v.empty()) return fail(Errc::invalid_argument, "data_dir: must not be empty");
@@ -418,12 +442,22 @@ Usage:
                              --data-dir, the S3 keys and --config like serve; files over
                              --part-threshold-bytes N (default 67108864) go up in parts
                              (docs/files-migration.md)
+  parley backup --data-dir DIR --out DIR2
+                             a consistent copy of the embedded store (safe while the server
+                             runs): DIR2/parley.db and, for --storage local, DIR2/files/objects
+  parley restore --data-dir DIR --in DIR2 [--force]
+                             put a backup in place; refuses a data dir that has a database
+                             (unless --force) or that a running server holds
   parley version             print the version
   parley --help              this text
 
 Options (also as PARLEY_<NAME> environment variables and "name = value" lines in a file
 given with --config FILE; flags win over the environment, which wins over the file):
   --listen HOST:PORT         address to serve on (default 127.0.0.1:8080; port 0 picks one)
+  --metrics-listen HOST:PORT serve /metrics (Prometheus) on this address instead of --listen
+                             (default: on --listen; port 0 picks one)
+  --drain-delay-ms N         after SIGTERM, keep accepting this long while readiness answers
+                             503 (default 0); WebSockets get close 1012 at once
   --data-dir DIR             where the database and keys live (default ./data)
   --log-format text|json     log lines as text or JSON lines (default text)
   --log-level LEVEL          debug, info, warn or error (default info)

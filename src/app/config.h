@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ std::string default_web_root();
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
+  // --metrics-listen: /metrics on its own listener (and not on the main one); "" = main one.
+  std::string metrics_host;
+  std::optional<std::uint16_t> metrics_port;
+  // After SIGTERM, how long the listener stays open answering readiness with 503.
+  std::int64_t drain_delay_ms = 0;
   std::string data_dir = "./data";
   log::Format log_format = log::Format::text;
   log::Level log_level = log::Level::info;
@@ -33,7 +39,7 @@ struct Config {
   api::SocketLimits sockets;
   std::size_t max_connections = 50'000;
   std::int64_t session_ttl_s = 30LL * 24 * 3600;  // a session lapses this long after its last use
-  std::string web_root = default_web_root();  // "" = no web app
+  std::string web_root = default_web_root();      // "" = no web app
   std::string database;  // "" = SQLite in data_dir; postgres://... = a shared PostgreSQL
   std::string redis;     // "" = in-process bus and rate limits; redis://... = shared by nodes
   std::string node_id;   // names this node on the Redis bus; "" = host name and port

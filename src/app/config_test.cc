@@ -23,6 +23,24 @@ TEST(Config, DefaultsMatchTheReadme) {
   EXPECT_EQ(c->data_dir, "./data");
 }
 
+TEST(Config, MetricsListenAndDrainDelay) {
+  auto none = load({});
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->metrics_port) << "metrics stay on the main listener by default";
+  EXPECT_EQ(none->drain_delay_ms, 0);
+  auto c = load({"--metrics-listen", "[::1]:9100", "--drain-delay-ms", "5000"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->metrics_host, "::1");
+  EXPECT_EQ(c->metrics_port, 9100);
+  EXPECT_EQ(c->drain_delay_ms, 5000);
+  auto env = load({}, {"PARLEY_METRICS_LISTEN=127.0.0.1:0"});
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->metrics_port, 0);
+  auto bad = load({"--metrics-listen", "9100"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("metrics"), std::string::npos) << bad.error().message;
+}
+
 TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
   std::string path = testing::TempDir() + "/parley-config-test.conf";
   {

@@ -13,12 +13,14 @@
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/local/local_blob_store.h"
+#include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
+#include "app/backup.h"
 #include "app/config.h"
 #include "app/storage_copy.h"
 #include "core/crypto.h"
@@ -107,6 +109,31 @@ Result<FileAdapters> open_file_adapters(const Config& cfg) {
     a.scanner = std::make_unique<clamav::ClamdScanner>(std::move(*clamd));
   }
   return a;
+}
+
+// What /api/v1/health/ready asks: the database, Redis when the nodes share one, and the blob
+// store (a probe key that does not exist: not_found means the store answered).
+std::vector<api::ReadinessCheck> readiness_checks(const Config& cfg, Storage& storage,
+                                                  files::BlobStore& blobs) {
+  std::vector<api::ReadinessCheck> checks;
+  if (storage.sqlite) {
+    checks.push_back({"database", [db = storage.sqlite.get()] { return db->ping(); }});
+  } else {
+    checks.push_back({"database", [pg = storage.postgres.get()] {
+                        return pg->run([](postgres::Connection& c) -> Result<void> {
+                          c.exec("SELECT 1");
+                          return ok();
+                        });
+                      }});
+  }
+  if (!cfg.redis.empty())
+    checks.push_back({"redis", [url = cfg.redis] { return redis::ping(url, 1'000); }});
+  checks.push_back({"storage", [&blobs]() -> Result<void> {
+                      auto r = blobs.size("health-probe-missing");
+                      if (r || r.error().code == Errc::not_found) return ok();
+                      return fail(r.error());
+                    }});
+  return checks;
 }
 
 std::string host_name() {
@@ -202,6 +229,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.limits = cfg.rate_limits;
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
+  api_opts.metrics_route = !cfg.metrics_port.has_value();
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
@@ -210,6 +238,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                 cfg.link_previews ? fetcher.get() : nullptr},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
+  api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
 
   net::Router router;
   api.register_routes(router);
@@ -227,6 +256,30 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   // Answers are JSON for one client and never worth caching; the web app's files set their own.
   server_opts.default_headers = {{"X-Content-Type-Options", "nosniff"},
                                  {"Cache-Control", "no-store"}};
+  server_opts.drain_delay = std::chrono::milliseconds(cfg.drain_delay_ms);
+  server_opts.on_drain = [&api] { api.begin_drain(); };
+
+  // --metrics-listen: a second, small server (its own router, no WebSockets, no signals) on the
+  // same worker pool; it stops when it goes out of scope, after the main one has drained.
+  net::Router metrics_router;
+  std::unique_ptr<net::Server> metrics_server;
+  if (cfg.metrics_port) {
+    api::add_metrics_route(metrics_router);
+    net::ServerOptions mo;
+    mo.host = cfg.metrics_host;
+    mo.port = *cfg.metrics_port;
+    mo.io_threads = 1;
+    mo.access_log = false;
+    mo.handle_signals = false;
+    mo.max_connections = 64;
+    mo.websocket_path = "";
+    mo.default_headers = server_opts.default_headers;
+    metrics_server = std::make_unique<net::Server>(mo, metrics_router, pool, net::WsFactory{});
+    if (auto r = metrics_server->start(); !r) return die("metrics: " + r.error().message);
+    log::info("serving metrics",
+              {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
+  }
+
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
@@ -235,7 +288,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                           {"data_dir", cfg.data_dir},
                           {"version", PARLEY_VERSION}});
 
-  server.run();  // returns after SIGTERM/SIGINT and a graceful drain
+  // Returns after SIGTERM/SIGINT and a graceful drain: WebSockets closed with 1012, in-flight
+  // requests answered. Then the pool finishes its queued work (sends waiting for their commit),
+  // and only then do the stores stop.
+  server.run();
+  metrics_server.reset();
   pool.stop();
   preview_pool.stop();
   files.stop();
@@ -264,6 +321,8 @@ int main(int argc, char** argv) {
     return parley::app::serve(
         {args.begin() + 1, args.end()},
         args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
+  if (args[0] == "backup") return parley::app::backup_command({args.begin() + 1, args.end()});
+  if (args[0] == "restore") return parley::app::restore_command({args.begin() + 1, args.end()});
   if (args[0] == "storage")
     return parley::app::storage_command({args.begin() + 1, args.end()}, environ);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");

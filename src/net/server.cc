@@ -281,6 +281,7 @@ struct Server::Impl {
                           "body over " + std::to_string(limit) + " bytes");
   }
   void record(const char* route, Method m, int status, double seconds);
+  void begin_drain();
   void begin_shutdown();
 
   ServerOptions opts;
@@ -302,7 +303,8 @@ struct Server::Impl {
   std::uint16_t bound_port = 0;
 
   asio::io_context control;  // the main thread's: signals and the stop request
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> draining{false};  // set first: answers close their connections
+  std::atomic<bool> stopping{false};  // then: no new requests, the listener is closed
 
   // Live connections, so shutdown can close idle keep-alives and WebSockets.
   std::mutex live_mu;
@@ -465,7 +467,7 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
   }
   ++server_.open_ws;
   server_.ws_open.Increment();
-  if (server_.stopping) request_close(kCloseGoingAway, "server shutting down");
+  if (server_.draining) request_close(kCloseServiceRestart, "server restarting: reconnect");
 
   session_ = server_.ws_factory(self, req);
   // The upgrade request stays in this frame for the connection's life: free what it holds.
@@ -803,7 +805,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
     if (request_unread) keep_alive = false;
     if (req->request_id.empty())
       req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
-    if (stopping) keep_alive = false;
+    if (draining) keep_alive = false;
 
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
     if (!resp.content_type.empty()) out.set(bhttp::field::content_type, resp.content_type);
@@ -884,7 +886,16 @@ asio::awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
+void Server::Impl::begin_drain() {
+  if (draining.exchange(true)) return;
+  if (opts.on_drain) opts.on_drain();
+  std::lock_guard lock(live_mu);
+  for (auto& [id, weak] : live_ws)
+    if (auto c = weak.lock()) c->close(kCloseServiceRestart, "server restarting: reconnect");
+}
+
 void Server::Impl::begin_shutdown() {
+  begin_drain();
   if (stopping.exchange(true)) return;
   asio::post(contexts[0]->get_executor(), [this] {
     boost::system::error_code ec;
@@ -898,8 +909,6 @@ void Server::Impl::begin_shutdown() {
         s->socket().close(ec);
       });
   }
-  for (auto& [id, weak] : live_ws)
-    if (auto c = weak.lock()) c->close(kCloseGoingAway, "server shutting down");
 }
 
 // ---- Server ----
@@ -943,13 +952,20 @@ std::uint16_t Server::port() const { return impl_->bound_port; }
 
 void Server::run() {
   auto& s = *impl_;
-  asio::signal_set signals(s.control, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) log::info("signal received, shutting down", {{"signal", sig}});
-    s.control.stop();
-  });
+  std::optional<asio::signal_set> signals;
+  if (s.opts.handle_signals) {
+    signals.emplace(s.control, SIGINT, SIGTERM);
+    signals->async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (!ec) log::info("signal received, draining", {{"signal", sig}});
+      s.control.stop();
+    });
+  }
   auto guard = asio::make_work_guard(s.control);
   s.control.run();
+  s.begin_drain();
+  // The listener stays open a while so a load balancer polling readiness sees 503 and moves
+  // traffic away before connections are refused.
+  if (s.opts.drain_delay.count() > 0) std::this_thread::sleep_for(s.opts.drain_delay);
   s.begin_shutdown();
   // In-flight requests finish and WebSockets complete their closing handshake, within grace.
   auto deadline = std::chrono::steady_clock::now() + s.opts.shutdown_grace;

@@ -5,13 +5,19 @@
 // Limits: header bytes (431), body bytes (413, from Content-Length before the body is read),
 // read and idle timeouts, open connections (new ones are closed at once past max_connections),
 // WebSocket frame size (close 1009) and send queue in frames and bytes (close 4008).
-// Graceful shutdown: stop accepting, let in-flight requests finish, close WebSockets with 1001.
+// Graceful shutdown (SIGTERM/SIGINT or stop()) in two steps. Drain: on_drain runs (the API then
+// answers readiness with 503), open WebSockets are closed with 1012 (service restart: reconnect
+// elsewhere), and for drain_delay the listener still accepts, so a load balancer can see the
+// node go unready, while every answer carries Connection: close. Then stop: the listener closes,
+// idle keep-alives close, in-flight requests finish within shutdown_grace.
+// Several servers may run in one process (the metrics listener); only one handles signals.
 //
 // start() and run() are called from the main thread; stop() from any thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +49,13 @@ struct ServerOptions {
   // Set on every response that does not set the header itself (nosniff, no-store).
   std::vector<Header> default_headers;
   std::chrono::milliseconds shutdown_grace{10'000};
+  // How long the listener stays open after the drain starts (see above); 0: closes at once.
+  std::chrono::milliseconds drain_delay{0};
+  // Called once, on the thread that called run(), when the drain starts.
+  std::function<void()> on_drain;
+  // Whether run() returns on SIGTERM/SIGINT. One server per process should; others are
+  // stopped by their owner (stop() or destruction).
+  bool handle_signals = true;
   bool access_log = true;
 };
 
@@ -57,7 +70,8 @@ class Server {
   // Binds and listens; the I/O threads start serving. Fails with a clear message.
   Result<void> start();
   std::uint16_t port() const;
-  // Blocks until SIGTERM/SIGINT or stop(), then shuts down gracefully before returning.
+  // Blocks until SIGTERM/SIGINT (when handle_signals) or stop(), then drains and shuts down
+  // gracefully before returning.
   void run();
   void stop();
 

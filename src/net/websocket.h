@@ -56,6 +56,8 @@ using WsAdmission = std::function<std::optional<Response>(const Request& upgrade
 inline constexpr int kCloseGoingAway = 1001;
 inline constexpr int kCloseUnsupportedData = 1003;
 inline constexpr int kCloseTooBig = 1009;
+// Service restart: the server is draining; reconnect (elsewhere) with backoff.
+inline constexpr int kCloseServiceRestart = 1012;
 inline constexpr int kCloseTryAgainLater = 1013;
 inline constexpr int kCloseUnauthorized = 4001;
 inline constexpr int kCloseSlowConsumer = 4008;

@@ -117,6 +117,8 @@ std::vector<Row> matrix_rows() {
 const std::map<std::string, std::string>& exempt_routes() {
   static const std::map<std::string, std::string> exempt = {
       {"GET /api/v1/health", "no authentication, no id"},
+      {"GET /api/v1/health/live", "no authentication, no id"},
+      {"GET /api/v1/health/ready", "no authentication, no id"},
       {"GET /metrics", "operations endpoint, no id"},
       {"POST /api/v1/auth/register", "creates an account; no id"},
       {"POST /api/v1/auth/login", "no id; credentials are the authorization"},

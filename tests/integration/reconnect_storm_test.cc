@@ -33,7 +33,7 @@ double seconds_since(Clock::time_point t) {
 }
 
 enum class Drop {
-  restart,  // SIGTERM: the server closes every socket with 1001, then a new process starts
+  restart,  // SIGTERM: the server closes every socket with 1012, then a new process starts
   network,  // every client's connection reset at once; the server stays up
 };
 

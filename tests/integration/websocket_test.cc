@@ -1,6 +1,7 @@
 // The WebSocket gateway (/api/v1/ws): hello/ready, ping, error frames, close codes, and
 // graceful shutdown of the server.
 #include "harness.h"
+#include "net/websocket.h"
 #include "ws_wire.h"
 
 namespace parley::itest {
@@ -237,9 +238,9 @@ TEST_F(WebSocketTest, UpgradeOnlyOnTheGatewayPath) {
   EXPECT_TRUE(ok) << ok.error().message;
 }
 
-// SIGTERM with a WebSocket open: the client gets 1001, the server exits 0, and the data is there
+// SIGTERM with a WebSocket open: the client gets 1012 (service restart), the server exits 0, and the data is there
 // after a restart.
-TEST(GracefulShutdown, ClosesWebSocketsWith1001AndExitsZero) {
+TEST(GracefulShutdown, ClosesWebSocketsWith1012AndExitsZero) {
   ServerProcess server({"--rate-limits", kGenerousLimits});
   auto err = server.start();
   ASSERT_TRUE(err.empty()) << err;
@@ -257,7 +258,7 @@ TEST(GracefulShutdown, ClosesWebSocketsWith1001AndExitsZero) {
 
     auto started = Clock::now();
     server.send_signal(SIGTERM);
-    EXPECT_EQ(ws_wait_close(*ws, 5s), 1001) << server.logs();
+    EXPECT_EQ(ws_wait_close(*ws, 5s), net::kCloseServiceRestart) << server.logs();
     auto status = server.wait_exit(5s);
     ASSERT_TRUE(status) << "server still running 5 s after SIGTERM:\n" << server.logs();
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;

@@ -103,7 +103,7 @@ class Fleet::Driver {
       if (f->opcode == wire::kPing) {
         c.ws->write({wire::kPong, f->payload});
       } else if (f->opcode == wire::kClose) {
-        // 1001 from a server going down, or a cap or admission refusal: answer and go.
+        // 1012 from a server draining, or a cap or admission refusal: answer and go.
         c.ws->write({wire::kClose, f->payload.substr(0, 2)});
         return drop(c);
       } else if (f->opcode == wire::kText) {

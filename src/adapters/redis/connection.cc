@@ -87,6 +87,17 @@ Result<Endpoint> parse_url(std::string_view url) {
   return e;
 }
 
+Result<void> ping(const std::string& url, Millis timeout_ms) {
+  auto e = parse_url(url);
+  if (!e) return fail(e.error());
+  auto c = connect(*e, timeout_ms, timeout_ms);
+  if (!c) return fail(c.error());
+  auto r = command(c->get(), {"PING"});
+  if (!r || r->type == REDIS_REPLY_ERROR)
+    return fail(Errc::unavailable, "redis PING: " + error_text(c->get(), r.get()));
+  return ok();
+}
+
 std::string describe(const Endpoint& e) {
   std::string host = e.host.find(':') != std::string::npos ? "[" + e.host + "]" : e.host;
   return "redis://" + host + ":" + std::to_string(e.port) + "/" + std::to_string(e.db);

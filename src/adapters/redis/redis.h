@@ -51,6 +51,10 @@ Result<Endpoint> parse_url(std::string_view url);
 // The endpoint for logs and errors: redis://HOST:PORT/DB, never the password.
 std::string describe(const Endpoint& e);
 
+// Connects (with AUTH and SELECT) and sends PING, each step bounded by timeout_ms: ok when
+// Redis answers PONG. For readiness checks; blocks; unavailable with the cause otherwise.
+Result<void> ping(const std::string& url, Millis timeout_ms);
+
 struct BusOptions {
   std::string channel_prefix = "parley:bus:";  // Redis channel = prefix + topic
   std::size_t max_queued = 10'000;             // frames waiting for Redis; beyond: dropped

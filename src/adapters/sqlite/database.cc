@@ -1,5 +1,8 @@
 #include "adapters/sqlite/database.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -327,6 +330,61 @@ void Database::write_async(WriteFn fn, Done done) {
     return;
   }
   impl_->queued_cv.notify_one();
+}
+
+Result<void> Database::ping() {
+  return read([](Connection& c) -> Result<void> {
+    auto st = c.prepare("SELECT 1");
+    st.step();
+    return ok();
+  });
+}
+
+Result<void> backup_database(const std::string& from, const std::string& to) {
+  sqlite3* src = nullptr;
+  sqlite3* dst = nullptr;
+  auto close_both = [&] {
+    if (dst) sqlite3_close_v2(dst);
+    if (src) sqlite3_close_v2(src);
+  };
+  auto failed = [&](sqlite3* db, const std::string& what) {
+    std::string why = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+    close_both();
+    return fail(Errc::unavailable, why);
+  };
+  // Read-write, not read-only: a reader of a WAL database may need to create the -shm file.
+  if (sqlite3_open_v2(from.c_str(), &src, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+    return failed(src, "cannot open " + from);
+  sqlite3_busy_timeout(src, 5'000);
+  if (sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK)
+    return failed(dst, "cannot create " + to);
+  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+  if (!b) return failed(dst, "backup of " + from);
+  // All pages in one step: the copy is one snapshot of the source, however busy the server is
+  // (in WAL mode the server's writes go on meanwhile; they are not in this copy).
+  int rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) return failed(dst, "backup of " + from);
+  // A self-contained file: no WAL beside it.
+  sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
+  close_both();
+  return ok();
+}
+
+bool database_in_use(const std::string& path) {
+  // SQLite's unix VFS holds a shared fcntl lock on byte 128 of the -shm file (UNIX_SHM_DMS)
+  // while any connection has the database open; F_GETLK reports another process's lock.
+  int fd = ::open((path + "-shm").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  lk.l_start = 128;
+  lk.l_len = 1;
+  bool held = ::fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
 }
 
 Result<void> Database::read(const ReadFn& fn) {

@@ -115,6 +115,9 @@ class Database {
         [this](ReadFn f) { return write(std::move(f)); }, fn);
   }
 
+  // A cheap query on a read connection: ok when the database answers. For readiness checks.
+  Result<void> ping();
+
   // Finishes queued writes, checkpoints the WAL and closes. Later writes fail (unavailable).
   void stop();
 
@@ -130,6 +133,15 @@ class Database {
   explicit Database(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Copies the database file at `from` to `to` (replaced if present) with SQLite's online backup
+// API, through a connection of its own: consistent even while a server writes to `from` (WAL
+// mode lets the copy read one snapshot). Blocks; unavailable with SQLite's message.
+Result<void> backup_database(const std::string& from, const std::string& to);
+
+// Whether a process holds the database at `path` open: SQLite's WAL shared-memory file carries
+// a read lock (the "DMS" byte) for as long as any connection is open. Any thread.
+bool database_in_use(const std::string& path);
 
 // Translates a thrown SqliteError (or any exception) into an Error at an adapter boundary.
 Error sqlite_error(const std::exception& e);
