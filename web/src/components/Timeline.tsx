@@ -9,7 +9,10 @@ import * as T from '../state/timeline';
 import type { ClientMessage, Conversation } from '../types';
 import { MessageItem } from './MessageItem';
 
-const WINDOW = 150;
+// 100, not 150: each slide of the window lays the whole window out again, and that layout
+// was most of the long tasks while scrolling 10,000 messages (e2e/perf.e2e.ts: 68 long tasks
+// with 150, 25 with 100, same machine and load).
+const WINDOW = 100;
 const STEP = 50;
 const EDGE = 600;
 
@@ -48,7 +51,7 @@ const MAX_UNREAD_LOAD = 2000;
 
 /** Roving tabindex: inside the list only the active message's own controls are tab stops.
  * Touches only what is a tab stop and should not be (one selector query, no per-message
- * walk: this runs after every render of a window of 150 messages), then the active one. */
+ * walk: this runs after every render of a window of messages), then the active one. */
 const FOCUSABLE = ['a[href]', 'button', 'pre', 'textarea'];
 const STOPS = ['li.msg', ...FOCUSABLE.map((f) => `li.msg ${f}`)].map((x) => `${x}:not([tabindex="-1"])`).join(', ');
 function rove(root: HTMLElement, activeId: string | null) {
