@@ -137,7 +137,18 @@ void add_ops_routes(net::Router& r, Context& ctx) {
       true);
   r.add_async(net::Method::get, "/api/v1/health/ready",
               [&ctx](net::Request&, net::Reply reply) { reply(readiness(ctx)); });
-  if (ctx.opts.metrics_route) add_metrics_route(r);
+  if (ctx.opts.metrics_route) {
+    add_metrics_route(r);
+  } else {
+    // Served on --metrics-listen instead; answered here, or the web app's fallback would.
+    r.add(
+        net::Method::get, "/metrics",
+        [](net::Request&) {
+          return error_response({Errc::not_found, "metrics are served on their own listener",
+                                 {}, 0});
+        },
+        true);
+  }
 }
 
 struct Api::Impl {
