@@ -47,9 +47,10 @@ std::string random_chars(std::size_t n) {
 }
 
 // The port of the first "listening" log line at or after offset, in text form
-// ("... listening address=... port=N ...") or as a JSON line ("msg":"listening",..."port":N).
+// ("... listening address=... port=N ...") or as a JSON line ("message":"listening",..."port":N).
 std::optional<std::uint16_t> listening_port(const std::string& out, std::size_t offset) {
-  auto at = std::min(out.find(" listening ", offset), out.find("\"msg\":\"listening\"", offset));
+  auto at =
+      std::min(out.find(" listening ", offset), out.find("\"message\":\"listening\"", offset));
   if (at == std::string::npos) return std::nullopt;
   auto eol = out.find('\n', at);
   if (eol == std::string::npos) return std::nullopt;  // not whole yet
