@@ -173,9 +173,31 @@ TEST(Logging, JsonLogsCarryTraceIdsAndNoSecrets) {
   EXPECT_EQ(ts.back(), 'Z') << ts;
   EXPECT_TRUE(access_line(lines, trace_id)) << "the continued trace is not in the log";
   // The link's access line names the route, not the target with its signature.
+  int access_lines = 0;
   for (const auto& o : lines)
-    if (str(o, "message") == "http")
+    if (str(o, "message") == "http") {
+      ++access_lines;
       EXPECT_EQ(str(o, "url.path").find('?'), std::string::npos) << dump(o);
+    }
+  EXPECT_GE(access_lines, 15) << "the log misses requests:\n" << logs;
+}
+
+// Behind a trusted proxy the access line names the client the proxy saw, not the proxy.
+TEST(Logging, ClientIpIsTheRealClientBehindTrustedProxies) {
+  ServerProcess server({"--log-format", "json", "--trusted-proxies", "127.0.0.1"});
+  ASSERT_EQ(server.start(), "");
+  Api api(server.port());
+  auto r = api.call("GET", "/api/v1/health", {}, {}, {{"X-Forwarded-For", "198.51.100.7"}});
+  ASSERT_EQ(r.status, 200) << r;
+  const std::string trace_id = r.header("X-Request-Id");
+  ASSERT_EQ(trace_id.size(), 32u) << r;
+  EXPECT_EQ(r.header("traceparent").substr(3, 32), trace_id);
+  ASSERT_TRUE(server.wait_for_log("\"trace.id\":\"" + trace_id + "\"", 5s)) << server.logs();
+  server.stop();
+  auto lines = json_lines(server.logs());
+  const object* line = access_line(lines, trace_id);
+  ASSERT_TRUE(line) << server.logs();
+  EXPECT_EQ(str(*line, "client.ip"), "198.51.100.7") << dump(*line);
 }
 
 }  // namespace
