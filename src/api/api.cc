@@ -27,8 +27,8 @@ Result<auth::Principal> authorise(Context& ctx, const net::Request& req) {
   auto p = authenticate(ctx.s.auth, req);
   if (!p) return p;
   if (req.method != net::Method::get && req.method != net::Method::head)
-    if (auto rl = rate_limit(
-            ctx.s.limiter, {{"mutations:user:" + p->user_id, ctx.opts.limits.mutations_per_user}});
+    if (auto rl = rate_limit(ctx.s.limiter, {{"mutations:user:" + p->user_id,
+                                              ctx.opts.limits.mutations_per_user}});
         !rl)
       return fail(rl.error());
   return p;
@@ -144,8 +144,8 @@ void add_ops_routes(net::Router& r, Context& ctx) {
     r.add(
         net::Method::get, "/metrics",
         [](net::Request&) {
-          return error_response(
-              {Errc::not_found, "metrics are served on their own listener", {}, 0});
+          return error_response({Errc::not_found, "metrics are served on their own listener",
+                                 {}, 0});
         },
         true);
   }

@@ -186,8 +186,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     limiter = ratelimit::make_in_memory_rate_limiter(clock);
     presence_store = presence::make_in_memory_presence_store();
   } else {
-    std::string node =
-        cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
+    std::string node = cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
     auto rbus = redis::make_redis_bus(cfg.redis, node);
     if (!rbus) return die("redis: " + rbus.error().message);
     bus = std::move(*rbus);
@@ -233,11 +232,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.metrics_route = !cfg.metrics_port.has_value();
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
-  api::Api api(
-      {auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
-       cfg.link_previews ? &previews : nullptr, cfg.link_previews ? &preview_pool : nullptr,
-       cfg.link_previews ? fetcher.get() : nullptr},
-      api_opts);
+  api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
+                cfg.link_previews ? &previews : nullptr,
+                cfg.link_previews ? &preview_pool : nullptr,
+                cfg.link_previews ? fetcher.get() : nullptr},
+               api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
 
@@ -282,7 +281,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
               {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
   }
 
-  net::Server server(server_opts, router, pool, api.websocket_factory(), api.websocket_admission());
+  net::Server server(server_opts, router, pool, api.websocket_factory(),
+                     api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},

@@ -86,7 +86,7 @@ std::string_view find_header(const std::vector<Header>& headers, std::string_vie
 Response error_response(int status, std::string_view code, std::string_view message,
                         std::string_view field = {});
 
-// Parses a W3C traceparent header (version 00): trace id, parent id and flags, or false when
+// Parses a W3C traceparent header (version 00): trace id, parent id and flags; nullopt when
 // malformed (wrong lengths, upper-case or non-hex digits, all-zero ids, version ff).
 struct TraceParent {
   std::string trace_id, parent_id, flags;
