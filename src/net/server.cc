@@ -858,6 +858,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
         // (ids, signed links' query strings). client.ip is the real client behind trusted proxies.
         std::string client = opts.client_ip && !early_error ? opts.client_ip(*req) : peer;
         log::info("http", {{"trace.id", req->trace_id},
+                           {"span.id", req->span_id},
                            {"http.request.method", method_name(req->method)},
                            {"url.path", route_name},
                            {"http.response.status_code", resp.status},

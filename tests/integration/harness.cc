@@ -291,6 +291,15 @@ std::string Reply::error_code() const { return error_part(json, "code"); }
 std::string Reply::error_message() const { return error_part(json, "message"); }
 std::string Reply::error_field() const { return error_part(json, "field"); }
 
+std::string Reply::body_without_request_id() const {
+  if (!json.is_object()) return body;
+  auto copy = json;
+  auto* err = copy.as_object().if_contains("error");
+  if (!err || !err->is_object()) return body;
+  err->as_object().erase("request_id");
+  return boost::json::serialize(copy);
+}
+
 std::string Reply::str(std::string_view key) const {
   if (!json.is_object()) return {};
   auto it = json.get_object().find(key);

@@ -171,7 +171,9 @@ TEST(Logging, JsonLogsCarryTraceIdsAndNoSecrets) {
   const std::string ts = str(*wrong_line, "@timestamp");
   EXPECT_EQ(ts.size(), 24u) << ts;  // 2026-12-06T08:53:00.123Z
   EXPECT_EQ(ts.back(), 'Z') << ts;
-  EXPECT_TRUE(access_line(lines, trace_id)) << "the continued trace is not in the log";
+  const object* traced_line = access_line(lines, trace_id);
+  ASSERT_TRUE(traced_line) << "the continued trace is not in the log";
+  EXPECT_EQ(str(*traced_line, "span.id"), tp.substr(36, 16)) << dump(*traced_line);
   // The link's access line names the route, not the target with its signature.
   int access_lines = 0;
   for (const auto& o : lines)
