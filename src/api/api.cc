@@ -191,4 +191,8 @@ net::WsFactory Api::websocket_factory() { return impl_->gateway->factory(); }
 
 net::WsAdmission Api::websocket_admission() { return impl_->gateway->admission(); }
 
+std::function<std::string(const net::Request&)> Api::client_ip() {
+  return [impl = impl_.get()](const net::Request& req) { return impl->ctx.client.of(req); };
+}
+
 }  // namespace parley::api

@@ -104,6 +104,9 @@ class Api {
   void begin_drain();
   net::WsFactory websocket_factory();
   net::WsAdmission websocket_admission();
+  // The real client address of a request (X-Forwarded-For through --trusted-proxies), for the
+  // server's access log (net::ServerOptions::client_ip).
+  std::function<std::string(const net::Request&)> client_ip();
 
  private:
   struct Impl;

@@ -252,6 +252,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   server_opts.io_threads = cfg.io_threads ? cfg.io_threads : cores;
   server_opts.max_body_bytes = cfg.max_body_bytes;
   server_opts.access_log = cfg.access_log;
+  server_opts.client_ip = api.client_ip();
   server_opts.max_connections = cfg.max_connections;
   // Answers are JSON for one client and never worth caching; the web app's files set their own.
   server_opts.default_headers = {{"X-Content-Type-Options", "nosniff"},

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace parley::log {
 namespace {
@@ -105,6 +107,8 @@ void init(Format format, Level min_level) {
 
 void flush() { logger()->flush(); }
 
+Format format() { return g_format; }
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   auto l = logger();
   if (!l->should_log(to_spdlog(level))) return;
@@ -113,11 +117,19 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   if (g_format == Format::json) {
     auto now = std::chrono::system_clock::now();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    line += "{\"ts\":";
-    line += std::to_string(ms);
-    line += ",\"level\":\"";
+    // ECS: @timestamp in ISO 8601 UTC with milliseconds, log.level, message.
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char ts[40];
+    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    line += "{\"@timestamp\":\"";
+    line += ts;
+    line += "\",\"log.level\":\"";
     line += spdlog::level::to_string_view(to_spdlog(level)).data();
-    line += "\",\"msg\":";
+    line += "\",\"message\":";
     append_json_string(line, msg);
     for (const auto& f : fields) {
       line += ',';

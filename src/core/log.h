@@ -33,6 +33,9 @@ struct Field {
 // Configures the process-wide logger; call once at start. Until then, logs go to stderr as text.
 void init(Format format, Level min_level);
 void flush();
+// The format init() chose (text before init), for callers whose field names differ by format:
+// JSON lines use Elastic Common Schema names (docs/operations.md, "Logs").
+Format format();
 
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields);
 inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {

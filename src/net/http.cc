@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace parley::net {
@@ -57,6 +58,42 @@ Response error_response(int status, std::string_view code, std::string_view mess
   r.status = status;
   r.body = boost::json::serialize(boost::json::object{{"error", std::move(err)}});
   return r;
+}
+
+std::optional<TraceParent> parse_traceparent(std::string_view v) {
+  auto hex_run = [&](std::size_t pos, std::size_t n) {
+    if (pos + n > v.size()) return false;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      char c = v[i];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+  };
+  auto not_zero = [&](std::size_t pos, std::size_t n) {
+    return v.substr(pos, n).find_first_not_of('0') != std::string_view::npos;
+  };
+  // 00-<32 hex>-<16 hex>-<2 hex>: 55 characters. Only version 00 is understood; a later
+  // version's header may be longer, but its first fields are read the same way (W3C 3.3).
+  if (v.size() < 55 || !hex_run(0, 2) || v.substr(0, 2) == "ff" || v[2] != '-' || !hex_run(3, 32) ||
+      v[35] != '-' || !hex_run(36, 16) || v[52] != '-' || !hex_run(53, 2))
+    return std::nullopt;
+  if (v.substr(0, 2) == "00" && v.size() != 55) return std::nullopt;
+  if (v.size() > 55 && v[55] != '-') return std::nullopt;
+  if (!not_zero(3, 32) || !not_zero(36, 16)) return std::nullopt;
+  return TraceParent{std::string(v.substr(3, 32)), std::string(v.substr(36, 16)),
+                     std::string(v.substr(53, 2))};
+}
+
+void add_request_id(Response& r, std::string_view request_id) {
+  if (r.stream || r.status < 400 || r.content_type != "application/json") return;
+  if (r.body.rfind("{\"error\":", 0) != 0) return;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object()) return;
+  auto* err = v.as_object().if_contains("error");
+  if (!err || !err->is_object()) return;
+  err->as_object()["request_id"] = request_id;
+  r.body = boost::json::serialize(v);
 }
 
 std::optional<std::string> url_decode(std::string_view s, bool form_encoding) {

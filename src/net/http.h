@@ -26,8 +26,13 @@ struct Request {
   std::string target;  // as received: path plus query
   std::string body;
   std::vector<Header> headers;
-  std::string peer_ip;     // the TCP peer; api/ decides whether to trust X-Forwarded-For
-  std::string request_id;  // assigned by the server, echoed as X-Request-Id
+  std::string peer_ip;  // the TCP peer; api/ decides whether to trust X-Forwarded-For
+  // W3C Trace Context, set by the server before routing: the trace this request belongs to (an
+  // incoming valid traceparent's, or a new one), 32 lowercase hex digits. It is the request's id
+  // everywhere: X-Request-Id, "request_id" in error envelopes, trace.id in the logs.
+  std::string trace_id;
+  std::string span_id;             // the server's span, 16 hex digits
+  std::string trace_flags = "00";  // 2 hex digits, continued from the caller
   std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters
 
   std::string_view path() const;
@@ -80,6 +85,16 @@ std::string_view find_header(const std::vector<Header>& headers, std::string_vie
 // The error envelope of API.md: {"error": {"code", "message"[, "field"]}}.
 Response error_response(int status, std::string_view code, std::string_view message,
                         std::string_view field = {});
+
+// Parses a W3C traceparent header (version 00): trace id, parent id and flags; nullopt when
+// malformed (wrong lengths, upper-case or non-hex digits, all-zero ids, version ff).
+struct TraceParent {
+  std::string trace_id, parent_id, flags;
+};
+std::optional<TraceParent> parse_traceparent(std::string_view value);
+
+// Adds "request_id" to an error envelope's "error" object; other bodies are left as they are.
+void add_request_id(Response& r, std::string_view request_id);
 
 // Percent-decoding of a URL component ('+' is a space when form_encoding); nullopt when broken.
 std::optional<std::string> url_decode(std::string_view s, bool form_encoding);

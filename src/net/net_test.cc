@@ -89,6 +89,45 @@ TEST(Http, ErrorEnvelope) {
             R"({"error":{"code":"validation_failed","message":"bad \"name\"","field":"name"}})");
 }
 
+TEST(Http, ErrorEnvelopeGetsTheRequestId) {
+  auto r = error_response(404, "not_found", "no such route");
+  add_request_id(r, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(
+      r.body,
+      R"({"error":{"code":"not_found","message":"no such route","request_id":"4bf92f3577b34da6a3ce929d0e0e4736"}})");
+  Response ok;
+  ok.body = R"({"error":"not an envelope"})";
+  add_request_id(ok, "x");
+  EXPECT_EQ(ok.body, R"({"error":"not an envelope"})");
+  Response success;
+  success.body = R"({"error":{"code":"x"}})";  // a 200 is never touched
+  add_request_id(success, "x");
+  EXPECT_EQ(success.body, R"({"error":{"code":"x"}})");
+}
+
+TEST(Http, TraceParent) {
+  auto tp = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(tp);
+  EXPECT_EQ(tp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(tp->parent_id, "00f067aa0ba902b7");
+  EXPECT_EQ(tp->flags, "01");
+  // A later version may append fields; version 00 may not.
+  EXPECT_TRUE(parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz"));
+  for (std::string_view bad : {
+           "",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz",
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+           "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+       })
+    EXPECT_FALSE(parse_traceparent(bad)) << bad;
+}
+
 TEST(Http, UrlDecode) {
   EXPECT_EQ(*url_decode("a%20b+c", false), "a b+c");
   EXPECT_EQ(*url_decode("a%20b+c", true), "a b c");

@@ -126,7 +126,9 @@ asio::awaitable<std::optional<Response>> on_pool_async(WorkerPool& pool, const R
       route->async_handler(*req, reply);
     } catch (const std::exception& e) {
       log::error("handler threw",
-                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
+                 {{"route", route->pattern},
+                  {"what", e.what()},
+                  {log::format() == log::Format::json ? "trace.id" : "request_id", req->trace_id}});
       reply(error_response(500, "internal", "internal error"));
     }
   });
@@ -222,6 +224,21 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   WsMetrics& metrics_ = WsMetrics::get();
 };
 
+namespace {
+// W3C Trace Context: continue a valid incoming traceparent, otherwise start a trace. A malformed
+// header is ignored, never an error. The server's span gets its own id either way.
+void start_trace(Request& req) {
+  if (auto tp = parse_traceparent(req.header("traceparent"))) {
+    req.trace_id = std::move(tp->trace_id);
+    req.trace_flags = std::move(tp->flags);
+  } else {
+    req.trace_id = hex_encode(random_bytes(16));
+    req.trace_flags = "00";
+  }
+  req.span_id = hex_encode(random_bytes(8));
+}
+}  // namespace
+
 struct Server::Impl {
   Impl(ServerOptions o, const Router& r, WorkerPool& p, WsFactory f, WsAdmission a)
       : opts(std::move(o)),
@@ -229,7 +246,6 @@ struct Server::Impl {
         pool(p),
         ws_factory(std::move(f)),
         ws_admission(std::move(a)),
-        request_id_prefix(hex_encode(random_bytes(4))),
         header_body_limit(
             std::max<std::uint64_t>(opts.max_body_bytes, router.max_streaming_body_bytes())),
         requests(prometheus::BuildCounter()
@@ -289,10 +305,8 @@ struct Server::Impl {
   WorkerPool& pool;
   WsFactory ws_factory;
   WsAdmission ws_admission;
-  std::string request_id_prefix;
   // The body limit headers are parsed with: the largest of any route's (see serve_http).
   std::uint64_t header_body_limit = 0;
-  std::atomic<std::uint64_t> request_counter{0};
   std::atomic<std::uint64_t> conn_counter{0};
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
@@ -302,7 +316,7 @@ struct Server::Impl {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::uint16_t bound_port = 0;
 
-  asio::io_context control;  // the main thread's: signals and the stop request
+  asio::io_context control;           // the main thread's: signals and the stop request
   std::atomic<bool> draining{false};  // set first: answers close their connections
   std::atomic<bool> stopping{false};  // then: no new requests, the listener is closed
 
@@ -539,7 +553,9 @@ asio::awaitable<Response> Server::Impl::dispatch(std::shared_ptr<Request> req,
       return route->handler(*req);
     } catch (const std::exception& e) {
       log::error("handler threw",
-                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
+                 {{"route", route->pattern},
+                  {"what", e.what()},
+                  {log::format() == log::Format::json ? "trace.id" : "request_id", req->trace_id}});
       return error_response(500, "internal", "internal error");
     }
   };
@@ -562,7 +578,9 @@ asio::awaitable<Response> Server::Impl::receive_streamed(
       return route->stream_handler(*req);
     } catch (const std::exception& e) {
       log::error("handler threw",
-                 {{"route", route->pattern}, {"what", e.what()}, {"request_id", req->request_id}});
+                 {{"route", route->pattern},
+                  {"what", e.what()},
+                  {log::format() == log::Format::json ? "trace.id" : "request_id", req->trace_id}});
       return {error_response(500, "internal", "internal error"), nullptr};
     }
   };
@@ -771,7 +789,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       req->headers.reserve(8);
       for (const auto& f : head)
         req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
+      start_trace(*req);
       auto match = router.match(*req);
       if (match.route) route_name = match.route->pattern.c_str();
       if (match.route && match.route->stream_handler && !match.bad_encoding) {
@@ -803,13 +821,14 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       }
     }
     if (request_unread) keep_alive = false;
-    if (req->request_id.empty())
-      req->request_id = request_id_prefix + "-" + std::to_string(++request_counter);
+    if (req->trace_id.empty()) start_trace(*req);  // a request refused before it was read
+    add_request_id(resp, req->trace_id);
     if (draining) keep_alive = false;
 
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), 11};
     if (!resp.content_type.empty()) out.set(bhttp::field::content_type, resp.content_type);
-    out.set("X-Request-Id", req->request_id);
+    out.set("X-Request-Id", req->trace_id);
+    out.set("traceparent", "00-" + req->trace_id + "-" + req->span_id + "-" + req->trace_flags);
     for (const auto& h : resp.headers) out.set(h.name, h.value);
     for (const auto& h : opts.default_headers)
       if (out.find(h.name) == out.end()) out.set(h.name, h.value);
@@ -833,14 +852,29 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
 
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record(route_name, req->method, resp.status, secs);
-    if (opts.access_log)
-      log::info("http", {{"request_id", req->request_id},
-                         {"method", method_name(req->method)},
-                         {"route", route_name},
-                         {"status", resp.status},
-                         {"ms", secs * 1000.0},
-                         {"bytes", body_bytes},
-                         {"peer", peer}});
+    if (opts.access_log) {
+      if (log::format() == log::Format::json) {
+        // Elastic Common Schema names; url.path is the route's pattern, never the raw target
+        // (ids, signed links' query strings). client.ip is the real client behind trusted proxies.
+        std::string client = opts.client_ip && !early_error ? opts.client_ip(*req) : peer;
+        log::info("http", {{"trace.id", req->trace_id},
+                           {"span.id", req->span_id},
+                           {"http.request.method", method_name(req->method)},
+                           {"url.path", route_name},
+                           {"http.response.status_code", resp.status},
+                           {"http.response.body.bytes", body_bytes},
+                           {"event.duration", static_cast<std::int64_t>(secs * 1e9)},
+                           {"client.ip", client}});
+      } else {
+        log::info("http", {{"request_id", req->trace_id},
+                           {"method", method_name(req->method)},
+                           {"route", route_name},
+                           {"status", resp.status},
+                           {"ms", secs * 1000.0},
+                           {"bytes", body_bytes},
+                           {"peer", peer}});
+      }
+    }
     if (wec || !keep_alive) break;
   }
   boost::system::error_code ignored;

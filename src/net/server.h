@@ -57,6 +57,9 @@ struct ServerOptions {
   // stopped by their owner (stop() or destruction).
   bool handle_signals = true;
   bool access_log = true;
+  // The real client address for the access log (the api layer's view, through trusted
+  // proxies); unset: the TCP peer.
+  std::function<std::string(const Request&)> client_ip;
 };
 
 class Server {

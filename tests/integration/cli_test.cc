@@ -52,7 +52,7 @@ TEST(Cli, JsonLogsAreOneObjectPerLineWithAccessFields) {
   ASSERT_EQ(server.start(), "");
   Api api(server.port());
   ASSERT_EQ(api.get("/api/v1/health").status, 200);
-  ASSERT_TRUE(server.wait_for_log("\"route\":\"/api/v1/health\"", 5s)) << server.logs();
+  ASSERT_TRUE(server.wait_for_log("\"url.path\":\"/api/v1/health\"", 5s)) << server.logs();
   server.stop();
   std::istringstream lines(server.logs());
   std::string line;
@@ -63,11 +63,14 @@ TEST(Cli, JsonLogsAreOneObjectPerLineWithAccessFields) {
     ASSERT_FALSE(ec) << "not JSON: " << line;
     ASSERT_TRUE(v.is_object()) << line;
     const auto& o = v.as_object();
-    EXPECT_TRUE(o.contains("ts") && o.contains("level") && o.contains("msg")) << line;
-    if (o.at("msg") == "http") {
+    EXPECT_TRUE(o.contains("@timestamp") && o.contains("log.level") && o.contains("message"))
+        << line;
+    if (o.at("message") == "http") {
       ++access_lines;
-      EXPECT_EQ(o.at("status"), 200) << line;
-      EXPECT_TRUE(o.contains("request_id") && o.contains("method") && o.contains("ms")) << line;
+      EXPECT_EQ(o.at("http.response.status_code"), 200) << line;
+      EXPECT_TRUE(o.contains("trace.id") && o.contains("http.request.method") &&
+                  o.contains("event.duration") && o.contains("client.ip"))
+          << line;
     }
   }
   EXPECT_EQ(access_lines, 1);

@@ -47,9 +47,10 @@ std::string random_chars(std::size_t n) {
 }
 
 // The port of the first "listening" log line at or after offset, in text form
-// ("... listening address=... port=N ...") or as a JSON line ("msg":"listening",..."port":N).
+// ("... listening address=... port=N ...") or as a JSON line ("message":"listening",..."port":N).
 std::optional<std::uint16_t> listening_port(const std::string& out, std::size_t offset) {
-  auto at = std::min(out.find(" listening ", offset), out.find("\"msg\":\"listening\"", offset));
+  auto at =
+      std::min(out.find(" listening ", offset), out.find("\"message\":\"listening\"", offset));
   if (at == std::string::npos) return std::nullopt;
   auto eol = out.find('\n', at);
   if (eol == std::string::npos) return std::nullopt;  // not whole yet
@@ -289,6 +290,15 @@ std::string error_part(const boost::json::value& v, std::string_view key) {
 std::string Reply::error_code() const { return error_part(json, "code"); }
 std::string Reply::error_message() const { return error_part(json, "message"); }
 std::string Reply::error_field() const { return error_part(json, "field"); }
+
+std::string Reply::body_without_request_id() const {
+  if (!json.is_object()) return body;
+  auto copy = json;
+  auto* err = copy.as_object().if_contains("error");
+  if (!err || !err->is_object()) return body;
+  err->as_object().erase("request_id");
+  return boost::json::serialize(copy);
+}
 
 std::string Reply::str(std::string_view key) const {
   if (!json.is_object()) return {};

@@ -126,6 +126,9 @@ struct Reply {
   std::string error_code() const;
   std::string error_message() const;
   std::string error_field() const;
+  // The body with the error envelope's "request_id" (each request's own trace id) taken out,
+  // to compare two answers byte for byte (a hidden resource answers like an unknown one).
+  std::string body_without_request_id() const;
   // A top-level string field; "" when absent or not a string.
   std::string str(std::string_view key) const;
   const boost::json::object& obj() const;  // throws unless the body is a JSON object
