@@ -485,6 +485,7 @@ describe.sequential('issue 15: bugs and product features', () => {
     // And back to a channel the same way.
     await p.keyboard.press('Control+k');
     await p.keyboard.type('landng');
+    await p.getByRole('option', { name: /landing/ }).first().waitFor();
     await p.keyboard.press('Enter');
     await p.getByRole('heading', { name: /landing/ }).waitFor();
   });
