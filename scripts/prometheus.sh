@@ -8,13 +8,14 @@
 #   scripts/prometheus.sh url DIR             prints the URL while it runs
 #   scripts/prometheus.sh stop DIR            stop it and delete DIR
 #
-# Listens on 127.0.0.1 only, on PARLEY_PROMETHEUS_PORT (default 59090) or the next free port
-# above it. Exit status 3, with one line, when prometheus is not installed
+# Listens on 127.0.0.1 only, on PARLEY_PROMETHEUS_PORT (default 19090) or the next free port
+# above it: below Linux's ephemeral range (32768-60999), where servers that tests running beside
+# it start on port 0 could take the port between the check and the bind. Exit status 3, with one line, when prometheus is not installed
 # (scripts/install-deps.sh installs Debian's, which also ships promtool).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BASE_PORT="${PARLEY_PROMETHEUS_PORT:-59090}"
+BASE_PORT="${PARLEY_PROMETHEUS_PORT:-19090}"
 RULES="$ROOT/deploy/prometheus/parley.rules.yml"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
