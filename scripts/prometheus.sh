@@ -10,8 +10,9 @@
 #
 # Listens on 127.0.0.1 only, on PARLEY_PROMETHEUS_PORT (default 19090) or the next free port
 # above it: below Linux's ephemeral range (32768-60999), where servers that tests running beside
-# it start on port 0 could take the port between the check and the bind. Exit status 3, with one line, when prometheus is not installed
-# (scripts/install-deps.sh installs Debian's, which also ships promtool).
+# it start on port 0 could take the port between the check and the bind. Exit status 3, with one
+# line, when prometheus is not installed (scripts/install-deps.sh installs Debian's, which also
+# ships promtool).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
