@@ -760,8 +760,11 @@ class SqliteMessagingStore final : public MessagingStore {
     return changed;
   }
 
-  Result<ReadState> mark_read(const std::string& conversation_id, const std::string& user_id,
-                              std::int64_t seq) override {
+  // The one write of a read marker: mark_read only moves it forward (up to last_seq);
+  // set_read_marker (mark as unread) may also move it back (down to 0).
+  Result<ReadState> write_read_marker(const std::string& conversation_id,
+                                      const std::string& user_id, std::int64_t seq,
+                                      bool may_move_back) {
     ReadState out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
       auto q = c.prepare(
@@ -770,8 +773,8 @@ class SqliteMessagingStore final : public MessagingStore {
       q.bind(1, conversation_id).bind(2, user_id);
       if (!q.step()) return fail(Errc::not_found, "not a member");
       std::int64_t last_read = q.integer(0), last_seq = q.integer(1);
-      std::int64_t target = std::min(seq, last_seq);
-      if (target > last_read) {
+      const std::int64_t target = std::clamp<std::int64_t>(seq, 0, last_seq);
+      if (target > last_read || (may_move_back && target != last_read)) {
         c.prepare("UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?")
             .bind(1, target)
             .bind(2, conversation_id)
@@ -789,32 +792,14 @@ class SqliteMessagingStore final : public MessagingStore {
     return out;
   }
 
+  Result<ReadState> mark_read(const std::string& conversation_id, const std::string& user_id,
+                              std::int64_t seq) override {
+    return write_read_marker(conversation_id, user_id, seq, false);
+  }
+
   Result<ReadState> set_read_marker(const std::string& conversation_id, const std::string& user_id,
                                     std::int64_t seq) override {
-    ReadState out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      auto q = c.prepare(
-          "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
-          " ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?");
-      q.bind(1, conversation_id).bind(2, user_id);
-      if (!q.step()) return fail(Errc::not_found, "not a member");
-      std::int64_t last_read = q.integer(0), last_seq = q.integer(1);
-      std::int64_t target = std::clamp<std::int64_t>(seq, 0, last_seq);
-      if (target != last_read) {
-        c.prepare("UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?")
-            .bind(1, target)
-            .bind(2, conversation_id)
-            .bind(3, user_id)
-            .exec();
-        out.moved = true;
-      }
-      out.last_read_seq = target;
-      out.unread_count = unread_count(c, conversation_id, user_id, target, last_seq);
-      out.mention_count = mention_count(c, conversation_id, user_id, target, last_seq);
-      return ok();
-    });
-    if (!r) return fail(r.error());
-    return out;
+    return write_read_marker(conversation_id, user_id, seq, true);
   }
 
   Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
