@@ -17,6 +17,12 @@ PACKAGES=(
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
   tzdata         # /usr/share/zoneinfo: the time zones a profile may name
   prometheus     # promtool checks the alerting rules; tests run their own (scripts/prometheus.sh)
+  rabbitmq-server librabbitmq-dev  # the notification job queue in clusters (--amqp)
+  python3-aiosmtpd  # tests capture mail with a real SMTP server on loopback
+  coturn janus janus-tools ffmpeg  # calls: TURN, the SFU, janus-pp-rec and ffmpeg for recordings
+  apertium apertium-en-es apertium-en-ca apertium-fr-es apertium-es-pt  # translation (AI)
+  libcld2-dev    # language identification (AI)
+  pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev espeak-ng  # speech to text
 )
 # The web app needs node and npm (Debian's, unless a newer node with its own npm is already
 # there: Debian's npm package conflicts with those); Chromium runs its end-to-end tests. The S3
@@ -44,7 +50,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # Stop and disable those when this script just installed them; a machine that already ran them
 # keeps them.
 services=()
-for p in redis-server nginx prometheus; do
+for p in redis-server nginx prometheus rabbitmq-server coturn janus; do
   [[ " ${missing[*]} " == *" $p "* ]] && services+=("$p")
 done
 [[ " ${missing[*]} " == *" clamav-daemon "* ]] && services+=(clamav-daemon clamav-freshclam)
