@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiError } from '../../api';
-import { dialog, me } from '../../state/store';
+import { dialog, ensureUsers, me, userName, users } from '../../state/store';
 import { Modal } from '../Dialog';
 import {
   adminApi,
@@ -30,6 +30,13 @@ const TABS: { id: Tab; label: string }[] = [
 
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
+}
+
+/** A user id as people read it: "Name (@username)" once known, the id until then. */
+function who(id: string | null | undefined): string {
+  if (!id) return '';
+  const u = users.value[id];
+  return u ? `${userName(id)} (@${u.username})` : id;
 }
 
 function when(ms: number | null) {
@@ -244,7 +251,7 @@ function ChannelRow(props: { channel: AdminChannel; onChange: (c: AdminChannel) 
         {c.archived && <span class="admin-badge is-off">archived</span>}
       </div>
       <div class="muted small">
-        {c.member_count} member(s) · owner {c.owner_id ?? 'none'}
+        {c.member_count} member(s) · owner {c.owner_id ? who(c.owner_id) : 'none'}
       </div>
       <div class="row admin-actions">
         <ConfirmButton
@@ -290,6 +297,7 @@ function ChannelsTab() {
       const page = await adminApi.channels(query, cursor);
       setList((old) => (cursor ? [...old, ...page.channels] : page.channels));
       setNext(page.next_cursor);
+      void ensureUsers(page.channels.map((c) => c.owner_id ?? '').filter(Boolean));
     } catch (e) {
       setMsg({ text: errText(e), error: true });
     }
@@ -375,7 +383,7 @@ function SettingsTab() {
       <fieldset class="stack">
         <legend>Registration</legend>
         {MODES.map((m) => (
-          <label key={m.id} class="row">
+          <label key={m.id} class="check">
             <input
               type="radio"
               name="registration"
@@ -422,7 +430,7 @@ function SettingsTab() {
         </div>
         {link && (
           <label>
-            New invite link
+            Invite link to share
             <input readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
           </label>
         )}
@@ -472,6 +480,11 @@ function AuditTab() {
       setEvents((old) => (cursor ? [...old, ...page.events] : page.events));
       setNext(page.next_cursor);
       setMsg('');
+      const ids = page.events.flatMap((e) => {
+        const t = describeTarget(e.target);
+        return [e.actor_id ?? '', t.kind === 'user' ? t.id : ''];
+      });
+      void ensureUsers(ids.filter(Boolean));
     } catch (e) {
       setMsg(errText(e));
     }
@@ -508,8 +521,8 @@ function AuditTab() {
                 <span class="muted small">{when(e.at)}</span>
               </div>
               <div class="small admin-wrap">
-                by {e.actor_id ?? 'command line'} · {t.kind ? `${t.kind} ` : ''}
-                {t.id}
+                by {e.actor_id ? who(e.actor_id) : e.ip ? 'someone not signed in' : 'the command line'} · {t.kind ? `${t.kind} ` : ''}
+                {t.kind === 'user' ? who(t.id) : t.id}
                 {t.rest ? ` (${t.rest})` : ''} · from {e.ip || '—'}
               </div>
             </li>
