@@ -17,6 +17,7 @@
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
@@ -89,6 +90,10 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Retention, data export and usage analytics; all null: none of their routes.
+  governance::RetentionService* retention = nullptr;
+  governance::ExportService* exports = nullptr;
+  governance::AnalyticsService* analytics = nullptr;
 };
 
 class Api {

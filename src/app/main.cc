@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -59,6 +60,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<governance::GovernanceStore> governance;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -74,6 +76,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto governance = make_governance_store(db);  // last: it indexes the tables above
+  if (!governance) return fail(governance.error());
+  s.governance = std::move(*governance);
   s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
@@ -222,6 +227,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                            file_adapters->images.get(), file_adapters->scanner.get());
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
+  governance::RetentionOptions retention_opts;
+  retention_opts.interval_ms = cfg.retention_interval_ms;
+  governance::RetentionService retention(*storage.governance, *file_adapters->blobs, messaging,
+                                         *bus, clock, retention_opts);
+  governance::ExportOptions export_opts;
+  export_opts.temp_dir = cfg.data_dir + "/exports";
+  governance::ExportService exports(*storage.governance, *file_adapters->blobs, users, messaging,
+                                    clock, export_opts);
+  governance::AnalyticsOptions analytics_opts;
+  analytics_opts.interval_ms = cfg.analytics_interval_ms;
+  analytics_opts.lag_ms = cfg.analytics_lag_ms;
+  governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -235,7 +252,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, &retention, &exports, &analytics},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -284,6 +301,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
+  retention.start();
+  exports.start();
+  analytics.start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},
@@ -296,6 +316,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   metrics_server.reset();
   pool.stop();
   preview_pool.stop();
+  retention.stop();
+  exports.stop();
+  analytics.stop();
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
