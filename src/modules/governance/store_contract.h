@@ -82,7 +82,9 @@ class GovernanceStoreContract : public ::testing::TestWithParam<StoreFixtureFact
       m.attachments.push_back(a);
     }
     ASSERT_TRUE(f.messaging->append(m));
-    if (!files.empty()) ASSERT_TRUE(f.files->add_posts(conv, files));
+    if (!files.empty()) {
+      ASSERT_TRUE(f.files->add_posts(conv, files));
+    }
   }
   // A ready file; files with the same `content` share their blobs, as the files service does.
   void file(const std::string& id, const std::string& owner, Millis at,
