@@ -3,7 +3,6 @@
 
 #include "context.h"
 #include "core/json.h"
-#include "core/log.h"
 
 namespace parley::api {
 namespace {
@@ -122,18 +121,6 @@ Error as_bad_request(Error e) {
   return e;
 }
 
-// Until the system-admin role exists (branch admin), nobody is one.
-Result<void> admin_only(Context&, const auth::Principal&) {
-  return fail(Errc::permission_denied, "only system admins may do that");
-}
-
-// Until the audit log exists (branch admin), a log line.
-void audit_event(Context& ctx, const net::Request& req, const auth::Principal& p,
-                 std::string_view action, const std::string& target) {
-  log::info("audit", {{"action", action}, {"actor", p.user_id}, {"target", target},
-                      {"ip", ctx.client.of(req)}});
-}
-
 }  // namespace
 
 void add_data_routes(net::Router& r, Context& ctx) {
@@ -146,7 +133,7 @@ void add_data_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::get, "/api/v1/admin/retention",
         authed(ctx, [&ctx, &retention](net::Request&,
                                        const auth::Principal& p) -> Result<net::Response> {
-          if (auto a = admin_only(ctx, p); !a) return fail(a.error());
+          if (auto a = require_admin(ctx, p); !a) return fail(a.error());
           auto d = retention.global_days();
           if (!d) return fail(d.error());
           return json_response(200, boost::json::object{{"days", days_json(*d)}});
@@ -154,14 +141,14 @@ void add_data_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::put, "/api/v1/admin/retention",
         authed(ctx, [&ctx, &retention](net::Request& req,
                                        const auth::Principal& p) -> Result<net::Response> {
-          if (auto a = admin_only(ctx, p); !a) return fail(a.error());
+          if (auto a = require_admin(ctx, p); !a) return fail(a.error());
           auto body = parse_body(req);
           if (!body) return fail(body.error());
           auto days = days_of(*body);
           if (!days) return fail(days.error());
           auto d = retention.set_global_days(*days);
           if (!d) return fail(d.error());
-          audit_event(ctx, req, p, "retention.updated", "global");
+          audit(ctx, req, p.user_id, audit::actions::kRetentionChanged, "retention:global");
           return json_response(200, boost::json::object{{"days", days_json(*d)}});
         }));
   r.add(net::Method::get, "/api/v1/conversations/{id}/retention",
@@ -181,7 +168,7 @@ void add_data_routes(net::Router& r, Context& ctx) {
           const std::string id(req.param("id"));
           auto v = retention.set_conversation(p.user_id, id, *days);
           if (!v) return fail(v.error());
-          audit_event(ctx, req, p, "retention.updated", "conversation:" + id);
+          audit(ctx, req, p.user_id, audit::actions::kRetentionChanged, audit::target("conversation", id));
           return json_response(200, retention_json(*v));
         }));
 
@@ -191,17 +178,17 @@ void add_data_routes(net::Router& r, Context& ctx) {
                                      const auth::Principal& p) -> Result<net::Response> {
           auto e = exports.request_user_export(p.user_id);
           if (!e) return fail(e.error());
-          audit_event(ctx, req, p, "data.exported", "user:" + p.user_id);
+          audit(ctx, req, p.user_id, audit::actions::kDataExported, audit::target("user", p.user_id));
           return accepted(*e);
         }));
   r.add(net::Method::post, "/api/v1/admin/conversations/{id}/export",
         authed(ctx, [&ctx, &exports](net::Request& req,
                                      const auth::Principal& p) -> Result<net::Response> {
-          if (auto a = admin_only(ctx, p); !a) return fail(a.error());
+          if (auto a = require_admin(ctx, p); !a) return fail(a.error());
           const std::string id(req.param("id"));
           auto e = exports.request_conversation_export(p.user_id, true, id);
           if (!e) return fail(e.error());
-          audit_event(ctx, req, p, "data.exported", "conversation:" + id);
+          audit(ctx, req, p.user_id, audit::actions::kDataExported, audit::target("conversation", id));
           return accepted(*e);
         }));
   r.add(net::Method::get, "/api/v1/exports/{id}",
@@ -233,7 +220,7 @@ void add_data_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::get, "/api/v1/admin/analytics/summary",
         authed(ctx, [&ctx, &analytics](net::Request& req,
                                        const auth::Principal& p) -> Result<net::Response> {
-          if (auto a = admin_only(ctx, p); !a) return fail(a.error());
+          if (auto a = require_admin(ctx, p); !a) return fail(a.error());
           auto range = range_of(req);
           if (!range) return fail(range.error());
           auto s = analytics.summary(range->from, range->to);
@@ -259,7 +246,7 @@ void add_data_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::get, "/api/v1/admin/analytics/channels",
         authed(ctx, [&ctx, &analytics](net::Request& req,
                                        const auth::Principal& p) -> Result<net::Response> {
-          if (auto a = admin_only(ctx, p); !a) return fail(a.error());
+          if (auto a = require_admin(ctx, p); !a) return fail(a.error());
           auto range = range_of(req);
           if (!range) return fail(range.error());
           auto limit = page_limit(req);

@@ -200,6 +200,7 @@ TEST(DataExport, ZipHoldsTheUsersMessagesAndFilesAndNobodyElsesPrivateData) {
   ServerProcess server;
   server.start();
   Api api(server.port());
+  register_account(api, "exp");  // the first account is the system admin; alice is not
   auto alice = register_account(api, "exp");
   auto bob = register_account(api, "exp");
   auto carol = register_account(api, "exp");
@@ -265,19 +266,195 @@ TEST(DataExport, ZipHoldsTheUsersMessagesAndFilesAndNobodyElsesPrivateData) {
   EXPECT_EQ(api.get("/api/v1/exports/01ARZ3NDEKTSV4RRFFQ69G5FAV", alice.access).status, 404);
 }
 
-// ---- analytics ----
+// ---- administration of retention and exports ----
 
-TEST(Analytics, NonAdminsAreRefused) {
+std::vector<object> audit_events(Api& api, const Account& admin, const std::string& action) {
+  auto r = api.get("/api/v1/admin/audit?action=" + action, admin.access);
+  if (r.status != 200) fail_reply("audit", r);
+  std::vector<object> out;
+  for (const auto& e : r.obj().at("events").as_array()) out.push_back(e.as_object());
+  return out;
+}
+
+TEST(DataAdministration, GlobalRetentionCapsConversationsAndConversationExportsAreAudited) {
   ServerProcess server;
   server.start();
   Api api(server.port());
-  register_account(api, "ana");  // the first account
-  auto user = register_account(api, "ana");
-  for (const char* path : {"/api/v1/admin/analytics/summary?from=2026-01-01&to=2026-01-02",
-                           "/api/v1/admin/analytics/channels?from=2026-01-01&to=2026-01-02",
-                           "/api/v1/admin/retention"})
-    EXPECT_EQ(api.get(path, user.access).status, 403) << path;
-  EXPECT_EQ(api.get("/api/v1/admin/analytics/summary?from=2026-01-01&to=2026-01-02").status, 401);
+  auto admin = register_account(api, "adm");  // the first account is a system admin
+  auto alice = register_account(api, "adm");
+  auto bob = register_account(api, "adm");
+  const std::string group = make_group(api, alice, {bob.id});
+  send_ok(api, alice, group, "first words");
+  send_ok(api, bob, group, "second words");
+
+  auto put_global = [&](const Account& who, const value& days) {
+    return api.call("PUT", "/api/v1/admin/retention", boost::json::serialize(object{{"days", days}}),
+                    who.access);
+  };
+  EXPECT_EQ(put_global(alice, value(10)).status, 403);
+  EXPECT_EQ(put_global(admin, value("ten")).status, 400);
+  EXPECT_EQ(put_global(admin, value(0)).status, 422);
+  auto set = put_global(admin, value(10));
+  ASSERT_EQ(set.status, 200) << set;
+  EXPECT_EQ(num(api.get("/api/v1/admin/retention", admin.access).json, "days"), 10);
+
+  // A conversation may only delete sooner than the server.
+  auto longer = api.call("PUT", conv_path(group) + "/retention",
+                         boost::json::serialize(object{{"days", 20}}), alice.access);
+  EXPECT_EQ(longer.status, 422) << longer;
+  EXPECT_EQ(longer.error_field(), "days");
+  auto shorter = api.call("PUT", conv_path(group) + "/retention",
+                          boost::json::serialize(object{{"days", 5}}), alice.access);
+  ASSERT_EQ(shorter.status, 200) << shorter;
+  EXPECT_EQ(num(shorter.json, "global_days"), 10);
+  EXPECT_EQ(num(shorter.json, "effective_days"), 5);
+  EXPECT_EQ(audit_events(api, admin, "data.retention_changed").size(), 2u);
+
+  // The admin exports the conversation (they are not a member of it).
+  auto req = api.post("/api/v1/admin/conversations/" + group + "/export", object{}, admin.access);
+  ASSERT_EQ(req.status, 202) << req;
+  EXPECT_EQ(api.post("/api/v1/admin/conversations/01ARZ3NDEKTSV4RRFFQ69G5FAV/export", object{},
+                     admin.access)
+                .status,
+            404);
+  auto e = wait_ready(api, admin, str(*field(req.json, "export"), "id"));
+  ASSERT_EQ(str(e, "status"), "ready") << dump(e);
+  auto zip = read_zip(api.get(str(e, "download_url"), admin.access).body);
+  ASSERT_TRUE(zip.files.count("conversation.json"));
+  auto msgs = boost::json::parse(zip.files["messages.json"]).as_array();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(str(msgs[0], "text"), "first words");
+  EXPECT_EQ(str(msgs[0], "sender"), alice.username);
+  EXPECT_EQ(str(msgs[1], "sender"), bob.username);
+
+  auto user_export = api.post("/api/v1/users/me/export", object{}, bob.access);
+  ASSERT_EQ(user_export.status, 202);
+  auto exported = audit_events(api, admin, "data.exported");
+  ASSERT_EQ(exported.size(), 2u);
+  std::set<std::string> targets;
+  for (const auto& ev : exported) targets.insert(str(ev, "target"));
+  EXPECT_EQ(targets, (std::set<std::string>{"conversation:" + group, "user:" + bob.id}));
+}
+
+// ---- analytics ----
+
+std::string utc_day(std::int64_t offset_days) {
+  auto t = std::chrono::system_clock::now() + std::chrono::hours(24 * offset_days);
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+// RFC 4180 rows: quoted cells may hold commas, doubled quotes and line breaks.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') cell += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cell += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(cell), cell.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.back().push_back(cell), cell.clear();
+      rows.emplace_back();
+      ++i;
+    } else {
+      cell += c;
+    }
+  }
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
+TEST(Analytics, RollupsCountAKnownDataSetAndOnlyAdminsSeeThem) {
+  ServerProcess server({"--analytics-interval-ms", "100", "--analytics-lag-ms", "0"});
+  server.start();
+  Api api(server.port());
+  auto admin = register_account(api, "ana");  // the first account
+  auto u1 = register_account(api, "ana");
+  auto u2 = register_account(api, "ana");
+  const std::string busy = make_channel(api, u1, channel_name("busy"), "public");
+  join(api, u2, busy);
+  const std::string quiet = make_channel(api, u2, channel_name("quiet"), "private");
+  const std::string dm = make_dm(api, u1, u2.id);
+  for (int i = 0; i < 3; ++i) send_ok(api, u1, busy, "one " + std::to_string(i));
+  for (int i = 0; i < 2; ++i) send_ok(api, u2, busy, "two " + std::to_string(i));
+  send_ok(api, u2, quiet, "three");
+  send_ok(api, u1, dm, "four");
+
+  // The window spans yesterday to tomorrow, so a run across midnight still holds everything.
+  const std::string range = "from=" + utc_day(-1) + "&to=" + utc_day(1);
+  const std::string summary = "/api/v1/admin/analytics/summary?" + range;
+  for (const auto& who : {u1, u2})
+    EXPECT_EQ(api.get(summary, who.access).status, 403);
+  EXPECT_EQ(api.get("/api/v1/admin/analytics/channels?" + range, u1.access).status, 403);
+  EXPECT_EQ(api.get(summary).status, 401);
+
+  std::int64_t messages = 0, new_users = 0;
+  Reply r;
+  for (int i = 0; i < 100 && messages < 7; ++i) {
+    r = api.get(summary, admin.access);
+    ASSERT_EQ(r.status, 200) << r;
+    messages = new_users = 0;
+    for (const auto& d : arr(r.json, "days")) {
+      messages += num(d, "messages");
+      new_users += num(d, "new_users");
+    }
+    if (messages < 7) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(messages, 7) << r;
+  EXPECT_EQ(new_users, 3) << r;
+  EXPECT_EQ(arr(r.json, "days").size(), 3u) << "every day of the range, zeros included";
+  EXPECT_EQ(num(r.json, "wau"), 2) << "two people sent messages";
+  EXPECT_EQ(num(r.json, "mau"), 2);
+  for (const auto& d : arr(r.json, "days"))
+    if (num(d, "messages") > 0) EXPECT_EQ(num(d, "active_users"), 2);
+
+  auto ch = api.get("/api/v1/admin/analytics/channels?" + range, admin.access);
+  ASSERT_EQ(ch.status, 200) << ch;
+  auto list = arr(ch.json, "channels");
+  ASSERT_EQ(list.size(), 2u) << "direct messages are not channels: " << ch;
+  EXPECT_EQ(str(list[0], "conversation_id"), busy) << "busiest first";
+  EXPECT_EQ(num(list[0], "messages"), 5);
+  EXPECT_EQ(num(list[0], "active_users"), 2);
+  EXPECT_EQ(str(list[1], "conversation_id"), quiet);
+  EXPECT_EQ(num(list[1], "messages"), 1);
+  EXPECT_EQ(num(list[1], "active_users"), 1);
+
+  // CSV: the same numbers, properly quoted rows.
+  auto csv = api.get("/api/v1/admin/analytics/channels?" + range + "&format=csv", admin.access);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.header("Content-Type").rfind("text/csv", 0), 0u);
+  auto rows = parse_csv(csv.body);
+  ASSERT_EQ(rows.size(), 3u) << csv.body;
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"conversation_id", "name", "messages", "active_users"}));
+  EXPECT_EQ(rows[1][0], busy);
+  EXPECT_EQ(rows[1][1], str(list[0], "name"));
+  EXPECT_EQ(rows[1][2], "5");
+  EXPECT_EQ(rows[1][3], "2");
+  auto days_csv = parse_csv(api.get(summary + "&format=csv", admin.access).body);
+  ASSERT_EQ(days_csv.size(), 4u);
+  EXPECT_EQ(days_csv[0], (std::vector<std::string>{"date", "active_users", "messages", "new_users"}));
+  EXPECT_EQ(days_csv[1][0], utc_day(-1));
+
+  // Bad dates are a bad request.
+  for (const std::string q : {"from=2026-13-01&to=2026-12-01", "from=2026-02-30&to=2026-03-01",
+                              "from=2026-03-02&to=2026-03-01", "to=2026-03-01",
+                              "from=yesterday&to=2026-03-01", "from=2020-01-01&to=2026-01-01",
+                              "from=2026-01-01&to=2026-01-02&format=xml"}) {
+    auto bad = api.get("/api/v1/admin/analytics/summary?" + q, admin.access);
+    EXPECT_EQ(bad.status, 400) << q << ": " << bad;
+    EXPECT_EQ(api.get("/api/v1/admin/analytics/channels?" + q, admin.access).status, 400) << q;
+  }
 }
 
 }  // namespace
