@@ -42,7 +42,7 @@ function Chart({ days }: { days: DayCount[] }) {
   const max = Math.max(1, ...days.map((d) => d.messages));
   return (
     <figure class="analytics-chart">
-      <svg viewBox={`0 0 ${w} ${h + 18}`} role="img" aria-label={`Messages per day, at most ${max}`} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`Messages per day, at most ${max}`} preserveAspectRatio="none">
         <line x1="0" y1={h} x2={w} y2={h} class="axis" />
         {bars.map((b) => (
           <g key={b.date}>
@@ -52,17 +52,13 @@ function Chart({ days }: { days: DayCount[] }) {
             <circle cx={b.x + b.width / 2} cy={b.activeY} r="2.5" class="dot" />
           </g>
         ))}
-        {days.length > 0 && (
-          <>
-            <text x="0" y={h + 14} class="label">
-              {days[0].date}
-            </text>
-            <text x={w} y={h + 14} class="label" text-anchor="end">
-              {days[days.length - 1].date}
-            </text>
-          </>
-        )}
       </svg>
+      {days.length > 0 && (
+        <div class="analytics-axis muted small" aria-hidden="true">
+          <span>{days[0].date}</span>
+          <span>{days[days.length - 1].date}</span>
+        </div>
+      )}
       <figcaption class="muted small">Bars: messages per day (peak {max}). Dots: active users.</figcaption>
     </figure>
   );
@@ -94,7 +90,7 @@ export function AnalyticsTab() {
   return (
     <section class="stack" aria-label="Usage analytics">
       <form
-        class="row admin-search"
+        class="analytics-range"
         onSubmit={(e) => {
           e.preventDefault();
           void load();
