@@ -19,6 +19,7 @@
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
@@ -95,6 +96,10 @@ struct Services {
   // admins, and the administration service behind /api/v1/admin/... and registration.
   audit::AuditLog* audit = nullptr;
   admin::AdminService* admin = nullptr;
+  // Retention, data export and usage analytics; all null: none of their routes.
+  governance::RetentionService* retention = nullptr;
+  governance::ExportService* exports = nullptr;
+  governance::AnalyticsService* analytics = nullptr;
 };
 
 class Api {

@@ -60,6 +60,9 @@ void add_admin_routes(net::Router& r, Context& ctx);
 void audit(Context& ctx, const net::Request& req, const std::string& actor_id, const char* action,
            std::string target);
 void add_file_routes(net::Router& r, Context& ctx);
+// Retention policies, data exports and usage analytics (data_routes.cc); none without the
+// governance services.
+void add_data_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file
 // bytes (file_routes.cc; avatars in user_routes.cc): ETag and If-None-Match, Range, and the
 // headers that keep uploaded content from running in Parley's origin (nosniff, a sandbox CSP).

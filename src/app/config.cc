@@ -257,6 +257,19 @@ const std::map<std::string, Setter>& setters() {
       {"upload_ttl_s",
        whole_number<std::int64_t>("upload_ttl_s", 60, 30ULL * 24 * 3600,
                                   [](Config& c) -> std::int64_t& { return c.upload_ttl_s; })},
+      {"retention_interval_ms",
+       whole_number<std::int64_t>("retention_interval_ms", 100, 7 * 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.retention_interval_ms;
+                                  })},
+      {"analytics_interval_ms",
+       whole_number<std::int64_t>("analytics_interval_ms", 100, 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.analytics_interval_ms;
+                                  })},
+      {"analytics_lag_ms",
+       whole_number<std::int64_t>("analytics_lag_ms", 0, 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& { return c.analytics_lag_ms; })},
       {"clamd",
        [](Config& c, const std::string& v) -> Result<void> {
          c.clamd = v;
@@ -493,6 +506,9 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --user-quota-bytes N       bytes of files one user may hold (default 10737418240)
   --upload-ttl-s N           unfinished uploads are removed this long after their last byte
                              (default 86400)
+  --retention-interval-ms N  how often retention policies are applied (default 3600000)
+  --analytics-interval-ms N  how often the usage rollups catch up (default 60000)
+  --analytics-lag-ms N       rows younger than this wait for the next rollup (default 60000)
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)

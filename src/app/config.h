@@ -55,6 +55,11 @@ struct Config {
   // Ranges outbound requests (link previews) may reach despite being private or loopback.
   std::vector<std::string> outbound_allow;
   bool link_previews = true;
+  // Governance jobs: how often retention runs, and how often (and how far behind now) the
+  // analytics rollups catch up.
+  std::int64_t retention_interval_ms = 3'600'000;
+  std::int64_t analytics_interval_ms = 60'000;
+  std::int64_t analytics_lag_ms = 60'000;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

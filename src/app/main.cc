@@ -30,6 +30,7 @@
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -64,6 +65,7 @@ struct Storage {
   std::unique_ptr<files::FileStore> files;
   std::unique_ptr<audit::AuditStore> audit;
   std::unique_ptr<admin::AdminStore> admin;
+  std::unique_ptr<governance::GovernanceStore> governance;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -83,6 +85,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!audit) return fail(audit.error());
   auto admin = make_admin_store(db);
   if (!admin) return fail(admin.error());
+  auto governance = make_governance_store(db);  // last: it indexes the tables above
+  if (!governance) return fail(governance.error());
+  s.governance = std::move(*governance);
   s.files = std::move(*files);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
@@ -235,6 +240,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                                      {cfg.presence_grace_ms});
   audit::AuditLog audit_log(*storage.audit, clock);
   admin::AdminService admin(*storage.admin, users, auth, messaging, audit_log, clock);
+  governance::RetentionOptions retention_opts;
+  retention_opts.interval_ms = cfg.retention_interval_ms;
+  governance::RetentionService retention(*storage.governance, *file_adapters->blobs, messaging,
+                                         *bus, clock, retention_opts);
+  governance::ExportOptions export_opts;
+  export_opts.temp_dir = cfg.data_dir + "/exports";
+  governance::ExportService exports(*storage.governance, *file_adapters->blobs, users, messaging,
+                                    clock, export_opts);
+  governance::AnalyticsOptions analytics_opts;
+  analytics_opts.interval_ms = cfg.analytics_interval_ms;
+  analytics_opts.lag_ms = cfg.analytics_lag_ms;
+  governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -252,6 +269,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                          cfg.link_previews ? fetcher.get() : nullptr};
   services.audit = &audit_log;
   services.admin = &admin;
+  services.retention = &retention;
+  services.exports = &exports;
+  services.analytics = &analytics;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -300,6 +320,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
+  retention.start();
+  exports.start();
+  analytics.start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},
@@ -312,6 +335,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   metrics_server.reset();
   pool.stop();
   preview_pool.stop();
+  retention.stop();
+  exports.stop();
+  analytics.stop();
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

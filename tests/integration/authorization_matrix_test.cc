@@ -95,6 +95,8 @@ std::vector<Row> matrix_rows() {
       {"DELETE", conv + "/star", 204},
       {"POST", conv + "/archive", 200, true, "{}"},
       {"POST", conv + "/unarchive", 200, true, "{}"},
+      {"GET", conv + "/retention", 200},
+      {"PUT", conv + "/retention", 200, true, R"({"days":30})"},
       {"PUT", msg + "/saved", 204},
       {"DELETE", msg + "/saved", 204},
       {"GET", msg, 200},
@@ -161,6 +163,11 @@ const std::map<std::string, std::string>& exempt_routes() {
        "PostedMayReadAFile calls every upload route as a stranger"},
       {"PATCH /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
       {"DELETE /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
+      {"POST /api/v1/users/me/export", "exports the caller's own data"},
+      {"GET /api/v1/exports/{id}",
+       "an export id is its requester's alone: DataExport.ZipHoldsTheUsersMessagesAndFilesAnd"
+       "NobodyElsesPrivateData asks for it as another user (404)"},
+      {"GET /api/v1/exports/{id}/download", "an export id is its requester's alone (as GET)"},
   };
   return exempt;
 }

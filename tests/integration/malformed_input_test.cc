@@ -40,6 +40,7 @@ const std::set<std::string> kBodyless = {
     "POST /api/v1/conversations/{id}/archive",
     "POST /api/v1/conversations/{id}/unarchive",
     "PUT /api/v1/messages/{id}/saved",
+    "POST /api/v1/users/me/export",
     // tus: the body is file bytes (any bytes are valid); their headers have their own sweep,
     // FilesTest.MalformedTusHeadersAreRefused.
     "POST /api/v1/uploads",
@@ -353,6 +354,7 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"PATCH", "/api/v1/messages/{id}", {{"text", "edited"}}},
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
+      {"PUT", "/api/v1/conversations/{id}/retention", {{"days", 30}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

@@ -17,6 +17,7 @@
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/governance/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
@@ -37,5 +38,8 @@ Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);
+// Reads and deletes rows of the users, messaging and files tables and indexes some of them:
+// call after those stores' factories.
+Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Pool& pool);
 
 }  // namespace parley::postgres

@@ -9,6 +9,7 @@
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/governance/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
@@ -23,5 +24,8 @@ Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
+// Reads and deletes rows of the users, messaging and files tables and indexes some of them:
+// call after those stores' factories.
+Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Database& db);
 
 }  // namespace parley::sqlite

@@ -12,6 +12,7 @@
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
+#include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
@@ -59,6 +60,24 @@ search::IndexFixture make_index_fixture() {
   auto keep = [db](auto* p) { delete p; };  // both go before their database
   return {std::shared_ptr<messaging::MessagingStore>(store->release(), keep),
           std::shared_ptr<search::SearchIndex>(index->release(), keep)};
+}
+
+// The governance contract's fixture: every store it reaches into, on one fresh database.
+governance::StoreFixture make_governance_fixture() {
+  auto opened = Database::open(temp_db_path());
+  EXPECT_TRUE(opened);
+  if (!opened) return {};
+  std::shared_ptr<Database> db(opened->release());
+  auto keep = [db](auto* p) { delete p; };  // every store goes before the database
+  governance::StoreFixture f;
+  if (auto s = make_user_store(*db)) f.users.reset(s->release(), keep);
+  if (auto s = make_messaging_store(*db)) f.messaging.reset(s->release(), keep);
+  if (auto s = make_file_store(*db)) f.files.reset(s->release(), keep);
+  if (auto s = make_search_index(*db)) f.index.reset(s->release(), keep);
+  auto g = make_governance_store(*db);
+  EXPECT_TRUE(g) << (g ? "" : g.error().message);
+  if (g) f.store.reset(g->release(), keep);
+  return f;
 }
 
 }  // namespace
@@ -301,3 +320,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::governance {
+INSTANTIATE_TEST_SUITE_P(Sqlite, GovernanceStoreContract, ::testing::Values(StoreFixtureFactory([] {
+                           return sqlite::make_governance_fixture();
+                         })));
+}  // namespace parley::governance
