@@ -55,6 +55,14 @@ struct Config {
   // Ranges outbound requests (link previews) may reach despite being private or loopback.
   std::vector<std::string> outbound_allow;
   bool link_previews = true;
+  // Single sign-on (docs/sso.md): --oidc, repeatable; the admin group of each provider comes
+  // from --oidc-admin-group NAME=GROUP.
+  std::vector<sso::ProviderConfig> oidc_providers;
+  std::string oidc_username_claim = "preferred_username";
+  std::string oidc_groups_claim = "groups";
+  std::string oidc_scopes = "openid profile email";
+  bool password_login = true;  // --disable-password-login true turns it off
+  std::string public_url;      // scheme://host[:port] browsers use; "" = the Host header
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

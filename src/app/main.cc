@@ -31,6 +31,7 @@
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -59,6 +60,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<sso::SsoStore> sso;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -74,6 +76,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto sso = make_sso_store(db);
+  if (!sso) return fail(sso.error());
+  s.sso = std::move(*sso);
   s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
@@ -223,6 +228,19 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
 
+  // Single sign-on: discovery, JWKS and the token endpoint through the same SSRF-hardened
+  // fetcher (an on-premises provider on a private address needs --outbound-allow).
+  std::unique_ptr<sso::SsoService> sso_service;
+  if (!cfg.oidc_providers.empty()) {
+    sso::SsoOptions sso_opts;
+    sso_opts.providers = cfg.oidc_providers;
+    sso_opts.username_claim = cfg.oidc_username_claim;
+    sso_opts.groups_claim = cfg.oidc_groups_claim;
+    sso_opts.scopes = cfg.oidc_scopes;
+    sso_service =
+        std::make_unique<sso::SsoService>(*storage.sso, users, *fetcher, clock, sso_opts);
+  }
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -230,12 +248,14 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
+  api_opts.password_login = cfg.password_login;
+  api_opts.public_url = cfg.public_url;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, sso_service.get()},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));

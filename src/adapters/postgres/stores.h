@@ -17,6 +17,7 @@
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
+#include "modules/sso/store.h"
 #include "modules/users/store.h"
 
 namespace parley::postgres {
@@ -33,5 +34,8 @@ Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);
+
+// Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
+Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Pool& pool);
 
 }  // namespace parley::postgres

@@ -23,6 +23,7 @@
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::postgres {
@@ -624,3 +625,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                                [](postgres::Pool& p) { return postgres::make_file_store(p); });
                          })));
 }  // namespace parley::files
+
+namespace parley::sso {
+// SsoStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return postgres::make_with_pool<SsoStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_sso_store(p); });
+                         })));
+}  // namespace parley::sso

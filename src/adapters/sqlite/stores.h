@@ -9,6 +9,7 @@
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
+#include "modules/sso/store.h"
 #include "modules/users/store.h"
 
 namespace parley::sqlite {
@@ -19,5 +20,8 @@ Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
+
+// Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
+Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Database& db);
 
 }  // namespace parley::sqlite

@@ -12,6 +12,7 @@
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -233,3 +234,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::sso {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return sqlite::make_with_db<SsoStore>(
+                               [](sqlite::Database& db) { return sqlite::make_sso_store(db); });
+                         })));
+}  // namespace parley::sso

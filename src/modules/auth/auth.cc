@@ -237,6 +237,14 @@ Result<Authenticated> AuthService::login(const LoginRequest& r) {
   return s.start_session(*user, r.device_name);
 }
 
+Result<Authenticated> AuthService::sign_in_verified(
+    const std::string& user_id, const std::optional<std::string>& device_name) {
+  auto& s = *impl_;
+  auto user = s.users.get(user_id);
+  if (!user) return fail(user.error());
+  return s.start_session(*user, device_name);
+}
+
 Result<Tokens> AuthService::refresh(const std::string& refresh_token) {
   auto& s = *impl_;
   if (refresh_token.empty() || refresh_token.size() > 256)
