@@ -448,7 +448,7 @@ TEST_F(Oidc, RotatedSigningKeyIsFetchedOnce) {
   ASSERT_EQ(forged(b1, "ok").header("Location"), "/?sso=done");
   int before = forge_jwks_fetches();
   auto forge = parse_url(provider_env().forge_issuer);
-  ASSERT_EQ(Api(forge.port).post("/rotate", "").status, 200);
+  ASSERT_EQ(Api(forge.port).post("/rotate", std::string_view("{}")).status, 200);
   Browser b2;
   auto r = forged(b2, "ok");
   EXPECT_EQ(r.header("Location"), "/?sso=done") << r;
