@@ -182,8 +182,8 @@ std::string absolute(const std::string& location, std::uint16_t port) {
 class Oidc : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
-    static ProviderStopper stopper;
     auto& e = provider_env();
+    static ProviderStopper stopper;  // after provider_env(): destroyed before it
     if (!e.skip.empty()) return;
     server_ = std::make_unique<ServerProcess>(server_args({}));
     start_error_ = server_->start();

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { apiCall, axeViolations, launch, openPage, overflowX, Server, shots, type Watched } from './harness';
+import { apiCall, axeViolations, launch, openPage, overflowX, registerUser, Server, shots, type Watched } from './harness';
 
 const SCRIPT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../scripts/oidc-provider.sh');
 const providerDir = mkdtempSync(join(tmpdir(), 'parley-e2e-oidc-'));
@@ -88,12 +88,11 @@ describe.skipIf(!!skipWhy).sequential('single sign-on', () => {
     await p.getByRole('navigation', { name: 'Conversations' }).waitFor();
     // The address holds no token, code or marker once back.
     expect(new URL(p.url()).search).toBe('');
-    const token = await p.evaluate(() => localStorage.getItem('parley.refresh_token'));
-    expect(token).toBeTruthy();
-    const me = await apiCall<{ username: string }>(server.url, '/users/me', {
-      token: (await apiCall<{ access_token: string }>(server.url, '/auth/refresh', { method: 'POST', body: { refresh_token: token } })).access_token,
-    });
-    expect(me.username).toBe('olivia');
+    expect(await p.evaluate(() => localStorage.getItem('parley.refresh_token'))).toBeTruthy();
+    // The account was made from the provider's preferred_username.
+    const observer = await registerUser(server.url, 'observer');
+    const found = await apiCall<{ users: { username: string; display_name: string }[] }>(server.url, '/users?q=olivia', { token: observer.access_token });
+    expect(found.users.map((u) => [u.username, u.display_name])).toEqual([['olivia', 'Test olivia']]);
     // A reload stays signed in (the refresh token was stored like a password sign-in's).
     await p.reload();
     await p.getByRole('navigation', { name: 'Conversations' }).waitFor();
