@@ -46,7 +46,8 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
 void preview_links(Context& ctx, const messaging::Message& m);
 void add_message_routes(net::Router& r, Context& ctx);
 void add_file_routes(net::Router& r, Context& ctx);
-// GET /api/v1/auth/providers always; the OpenID Connect routes when ctx.s.sso is set.
+// Single sign-on: /auth/providers and the OpenID Connect routes (registered always, so the
+// route table does not depend on configuration; without ctx.s.sso there are no providers).
 void add_sso_routes(net::Router& r, Context& ctx);
 // 403 password_login_disabled, for sign-in and registration under --disable-password-login.
 net::Response password_login_disabled();

@@ -65,8 +65,8 @@ net::Response redirect(const std::string& location) {
 
 // Back to the web app with why the sign-in did not happen (no secrets: a code and a reason).
 net::Response back_with_error(const Error& e, bool secure) {
-  std::string code = e.code == Errc::unauthenticated ? "sign_in_refused"
-                     : e.code == Errc::unavailable   ? "provider_unavailable"
+  std::string code = e.code == Errc::unauthenticated  ? "sign_in_refused"
+                     : e.code == Errc::unavailable    ? "provider_unavailable"
                      : e.code == Errc::already_exists ? "account_unavailable"
                                                       : "sign_in_failed";
   std::string location = "/?sso_error=" + code;
@@ -92,15 +92,14 @@ void add_sso_routes(net::Router& r, Context& ctx) {
               list.push_back({{"name", p.name},
                               {"display_name", p.display_name},
                               {"start_url", std::string(kCookiePath) + "/" + p.name + "/start"}});
-          return json_response(200, {{"providers", std::move(list)},
-                                     {"password_login", ctx.opts.password_login}});
+          return json_response(
+              200, {{"providers", std::move(list)}, {"password_login", ctx.opts.password_login}});
         }));
-  if (!ctx.s.sso) return;
 
   r.add(net::Method::get, "/api/v1/auth/oidc/{name}/start",
         respond([&ctx](net::Request& req) -> Result<net::Response> {
           std::string name(req.param("name"));
-          if (!ctx.s.sso->has_provider(name))
+          if (!ctx.s.sso || !ctx.s.sso->has_provider(name))
             return fail(Errc::not_found, "no such sign-in provider");
           if (auto rl = rate_limit(ctx.s.limiter, {{"login:ip:" + ctx.client.of(req),
                                                     ctx.opts.limits.login_per_ip}});
@@ -125,72 +124,73 @@ void add_sso_routes(net::Router& r, Context& ctx) {
           return resp;
         }));
 
-  r.add(net::Method::get, "/api/v1/auth/oidc/{name}/callback",
-        respond([&ctx](net::Request& req) -> Result<net::Response> {
-          std::string name(req.param("name"));
-          if (!ctx.s.sso->has_provider(name))
-            return fail(Errc::not_found, "no such sign-in provider");
-          sso::FinishRequest f;
-          f.provider = name;
-          for (auto [key, out] : {std::pair<const char*, std::string*>{"state", &f.state},
-                                  {"code", &f.code},
-                                  {"error", &f.provider_error}}) {
-            auto v = req.query(key);
-            if (!v) return fail(v.error());
-            if (*v) *out = std::move(**v);
-          }
-          // The provider's error code goes into our message: keep it to its grammar.
-          if (f.provider_error.size() > 64 ||
-              f.provider_error.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") !=
-                  std::string::npos)
-            f.provider_error = f.provider_error.empty() ? "" : "error";
-          f.browser_binding = cookie(req, kFlowCookie);
-          auto base = public_base(ctx, req);
-          bool secure = base && base->rfind("https://", 0) == 0;
-          auto done = ctx.s.sso->finish(f);
-          if (!done) {
-            log::info("oidc sign-in refused", {{"provider", name},
-                                               {"reason", done.error().field},
-                                               {"detail", done.error().message},
-                                               {"client_ip", ctx.client.of(req)}});
-            return back_with_error(done.error(), secure);
-          }
-          auto resp = redirect("/?sso=done");
-          resp.headers.push_back({"Set-Cookie", set_cookie(kFlowCookie, "", 0, secure)});
-          resp.headers.push_back(
-              {"Set-Cookie", set_cookie(kHandoffCookie, done->handoff_code, 60, secure)});
-          return resp;
-        }));
+  r.add(
+      net::Method::get, "/api/v1/auth/oidc/{name}/callback",
+      respond([&ctx](net::Request& req) -> Result<net::Response> {
+        std::string name(req.param("name"));
+        if (!ctx.s.sso || !ctx.s.sso->has_provider(name))
+          return fail(Errc::not_found, "no such sign-in provider");
+        sso::FinishRequest f;
+        f.provider = name;
+        for (auto [key, out] : {std::pair<const char*, std::string*>{"state", &f.state},
+                                {"code", &f.code},
+                                {"error", &f.provider_error}}) {
+          auto v = req.query(key);
+          if (!v) return fail(v.error());
+          if (*v) *out = std::move(**v);
+        }
+        // The provider's error code goes into our message: keep it to its grammar.
+        if (f.provider_error.size() > 64 ||
+            f.provider_error.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
+          f.provider_error = f.provider_error.empty() ? "" : "error";
+        f.browser_binding = cookie(req, kFlowCookie);
+        auto base = public_base(ctx, req);
+        bool secure = base && base->rfind("https://", 0) == 0;
+        auto done = ctx.s.sso->finish(f);
+        if (!done) {
+          log::info("oidc sign-in refused", {{"provider", name},
+                                             {"reason", done.error().field},
+                                             {"detail", done.error().message},
+                                             {"client_ip", ctx.client.of(req)}});
+          return back_with_error(done.error(), secure);
+        }
+        auto resp = redirect("/?sso=done");
+        resp.headers.push_back({"Set-Cookie", set_cookie(kFlowCookie, "", 0, secure)});
+        resp.headers.push_back(
+            {"Set-Cookie", set_cookie(kHandoffCookie, done->handoff_code, 60, secure)});
+        return resp;
+      }));
 
-  r.add(net::Method::post, "/api/v1/auth/oidc/exchange",
-        respond([&ctx](net::Request& req) -> Result<net::Response> {
-          std::optional<std::string> device;
-          if (!req.body.empty()) {
-            auto body = parse_body(req);
-            if (!body) return fail(body.error());
-            auto d = json::optional_string(*body, "device_name");
-            if (!d) return fail(d.error());
-            device = std::move(*d);
-          }
-          if (auto rl = rate_limit(ctx.s.limiter, {{"login:ip:" + ctx.client.of(req),
-                                                    ctx.opts.limits.login_per_ip}});
-              !rl)
-            return fail(rl.error());
-          auto user_id = ctx.s.sso->redeem(cookie(req, kHandoffCookie));
-          if (!user_id) return fail(user_id.error());
-          auto a = ctx.s.auth.sign_in_verified(*user_id, device);
-          if (!a) return fail(a.error());
-          auto body = boost::json::object{{"access_token", a->tokens.access_token},
-                                          {"refresh_token", a->tokens.refresh_token},
-                                          {"expires_in", a->tokens.expires_in_s},
-                                          {"user", user_json(a->user)}};
-          auto resp = json_response(200, body);
-          auto base = public_base(ctx, req);
-          resp.headers.push_back(
-              {"Set-Cookie",
-               set_cookie(kHandoffCookie, "", 0, base && base->rfind("https://", 0) == 0)});
-          return resp;
-        }));
+  r.add(
+      net::Method::post, "/api/v1/auth/oidc/exchange",
+      respond([&ctx](net::Request& req) -> Result<net::Response> {
+        std::optional<std::string> device;
+        if (!req.body.empty()) {
+          auto body = parse_body(req);
+          if (!body) return fail(body.error());
+          auto d = json::optional_string(*body, "device_name");
+          if (!d) return fail(d.error());
+          device = std::move(*d);
+        }
+        if (auto rl = rate_limit(
+                ctx.s.limiter, {{"login:ip:" + ctx.client.of(req), ctx.opts.limits.login_per_ip}});
+            !rl)
+          return fail(rl.error());
+        if (!ctx.s.sso) return fail(Errc::unauthenticated, "no sign-in to finish");
+        auto user_id = ctx.s.sso->redeem(cookie(req, kHandoffCookie));
+        if (!user_id) return fail(user_id.error());
+        auto a = ctx.s.auth.sign_in_verified(*user_id, device);
+        if (!a) return fail(a.error());
+        auto body = boost::json::object{{"access_token", a->tokens.access_token},
+                                        {"refresh_token", a->tokens.refresh_token},
+                                        {"expires_in", a->tokens.expires_in_s},
+                                        {"user", user_json(a->user)}};
+        auto resp = json_response(200, body);
+        auto base = public_base(ctx, req);
+        resp.headers.push_back({"Set-Cookie", set_cookie(kHandoffCookie, "", 0,
+                                                         base && base->rfind("https://", 0) == 0)});
+        return resp;
+      }));
 }
 
 }  // namespace parley::api

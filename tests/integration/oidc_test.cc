@@ -68,7 +68,8 @@ ProviderEnv& provider_env() {
 struct ProviderStopper {
   ~ProviderStopper() {
     auto& e = provider_env();
-    if (e.skip.empty()) (void)std::system((kScript + " stop " + e.dir + " >/dev/null 2>&1").c_str());
+    if (e.skip.empty())
+      (void)std::system((kScript + " stop " + e.dir + " >/dev/null 2>&1").c_str());
   }
 };
 
@@ -196,12 +197,18 @@ class Oidc : public ::testing::Test {
                                               bool allow_loopback = true) {
     auto& e = provider_env();
     std::string creds = "," + e.client_id + "," + e.secret;
-    std::vector<std::string> args = {"--rate-limits", kGenerousLimits,
-                                     "--oidc", "test=" + e.issuer + creds,
-                                     "--oidc", "forge=" + e.forge_issuer + creds,
-                                     "--oidc", "forge2=" + e.forge_issuer + creds,
-                                     "--oidc", "down=http://127.0.0.1:1" + creds,
-                                     "--oidc-admin-group", "test=admins"};
+    std::vector<std::string> args = {"--rate-limits",
+                                     kGenerousLimits,
+                                     "--oidc",
+                                     "test=" + e.issuer + creds,
+                                     "--oidc",
+                                     "forge=" + e.forge_issuer + creds,
+                                     "--oidc",
+                                     "forge2=" + e.forge_issuer + creds,
+                                     "--oidc",
+                                     "down=http://127.0.0.1:1" + creds,
+                                     "--oidc-admin-group",
+                                     "test=admins"};
     if (allow_loopback) {
       args.push_back("--outbound-allow");
       args.push_back("127.0.0.1/32");
@@ -221,7 +228,8 @@ class Oidc : public ::testing::Test {
   // /start in the browser: the provider URL it redirects to.
   static std::string start(Browser& b, const std::string& provider, std::uint16_t at = 0) {
     auto r = b.request(at ? at : port(), "GET", "/api/v1/auth/oidc/" + provider + "/start");
-    if (r.status != 302) throw std::runtime_error("start: " + std::to_string(r.status) + " " + r.body);
+    if (r.status != 302)
+      throw std::runtime_error("start: " + std::to_string(r.status) + " " + r.body);
     return r.header("Location");
   }
 
@@ -337,8 +345,8 @@ TEST_F(Oidc, FirstSignInProvisionsAndTheNextLinksToTheSameAccount) {
   }
   EXPECT_TRUE(b.cookie(port(), "parley_sso_handoff").empty()) << "the exchange clears it";
   // The refresh token rotates like a password session's.
-  auto refreshed = Api(port()).post("/api/v1/auth/refresh",
-                                    boost::json::object{{"refresh_token", first.str("refresh_token")}});
+  auto refreshed = Api(port()).post(
+      "/api/v1/auth/refresh", boost::json::object{{"refresh_token", first.str("refresh_token")}});
   EXPECT_EQ(refreshed.status, 200) << refreshed;
 
   Browser again;  // another browser, the same provider account
@@ -427,10 +435,10 @@ TEST_F(Oidc, WrongPkceVerifierIsRefusedByTheProvider) {
   boost::json::object order{{"mode", "ok"},
                             {"nonce", query_param(authorize, "nonce")},
                             {"challenge", base64url_encode(sha256("another verifier"))}};
-  auto r = b.request(port(), "GET",
-                     "/api/v1/auth/oidc/forge/callback?code=" +
-                         base64url_encode(json::serialize(order)) +
-                         "&state=" + percent_encode(query_param(authorize, "state")));
+  auto r = b.request(
+      port(), "GET",
+      "/api/v1/auth/oidc/forge/callback?code=" + base64url_encode(json::serialize(order)) +
+          "&state=" + percent_encode(query_param(authorize, "state")));
   EXPECT_EQ(refusal(r), "sign_in_refused/code");
 }
 
@@ -491,8 +499,7 @@ TEST_F(Oidc, ProvidersAreListedAndUnknownOnesAreNotFound) {
   std::vector<std::string> names;
   for (const auto& p : r.obj().at("providers").as_array()) {
     names.emplace_back(p.at("name").as_string());
-    EXPECT_EQ(p.at("start_url").as_string(),
-              "/api/v1/auth/oidc/" + names.back() + "/start");
+    EXPECT_EQ(p.at("start_url").as_string(), "/api/v1/auth/oidc/" + names.back() + "/start");
   }
   EXPECT_EQ(names, (std::vector<std::string>{"test", "forge", "forge2", "down"}));
   EXPECT_EQ(r.obj().at("providers").as_array()[0].at("display_name"), "Test");
@@ -524,8 +531,8 @@ TEST_F(Oidc, PasswordLoginCanBeDisabled) {
   auto err = sso_only.start();
   ASSERT_TRUE(err.empty()) << err;
   Api api(sso_only.port());
-  auto reg = api.post("/api/v1/auth/register",
-                      boost::json::object{{"username", unique_name("pw")}, {"password", "long enough pw"}});
+  auto reg = api.post("/api/v1/auth/register", boost::json::object{{"username", unique_name("pw")},
+                                                                   {"password", "long enough pw"}});
   EXPECT_EQ(reg.status, 403) << reg;
   EXPECT_EQ(reg.error_code(), "password_login_disabled");
   auto login = api.post("/api/v1/auth/login",

@@ -59,18 +59,18 @@ class PostgresSsoStore final : public sso::SsoStore {
           " RETURNING provider, nonce, verifier, redirect_uri, binding_hash, expires_at",
           {Param::bytes(state_hash)});
       if (q.empty() || q.integer(0, 5) <= now) return std::optional<sso::FlowRecord>();
-      return std::optional<sso::FlowRecord>(sso::FlowRecord{
-          state_hash, q.text(0, 0), q.text(0, 1), q.text(0, 2), q.text(0, 3), q.bytes(0, 4),
-          q.integer(0, 5)});
+      return std::optional<sso::FlowRecord>(sso::FlowRecord{state_hash, q.text(0, 0), q.text(0, 1),
+                                                            q.text(0, 2), q.text(0, 3),
+                                                            q.bytes(0, 4), q.integer(0, 5)});
     });
   }
 
   Result<std::optional<sso::Link>> find_link(const std::string& issuer,
                                              const std::string& subject) override {
     return pool_.run_value([&](Connection& c) -> Result<std::optional<sso::Link>> {
-      auto q = c.exec(
-          "SELECT user_id, created_at FROM sso_links WHERE issuer = $1 AND subject = $2",
-          {issuer, subject});
+      auto q =
+          c.exec("SELECT user_id, created_at FROM sso_links WHERE issuer = $1 AND subject = $2",
+                 {issuer, subject});
       if (q.empty()) return std::optional<sso::Link>();
       return std::optional<sso::Link>(sso::Link{issuer, subject, q.text(0, 0), q.integer(0, 1)});
     });

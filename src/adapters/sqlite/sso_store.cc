@@ -65,8 +65,8 @@ class SqliteSsoStore final : public sso::SsoStore {
           " RETURNING provider, nonce, verifier, redirect_uri, binding_hash, expires_at");
       q.bind_blob(1, state_hash);
       if (!q.step()) return std::optional<sso::FlowRecord>();
-      sso::FlowRecord f{state_hash, q.text(0), q.text(1), q.text(2), q.text(3), q.text(4),
-                        q.integer(5)};
+      sso::FlowRecord f{state_hash, q.text(0), q.text(1),   q.text(2),
+                        q.text(3),  q.text(4), q.integer(5)};
       while (q.step()) {
       }
       if (f.expires_at <= now) return std::optional<sso::FlowRecord>();
@@ -77,8 +77,8 @@ class SqliteSsoStore final : public sso::SsoStore {
   Result<std::optional<sso::Link>> find_link(const std::string& issuer,
                                              const std::string& subject) override {
     return db_.read_value([&](Connection& c) -> Result<std::optional<sso::Link>> {
-      auto q = c.prepare(
-          "SELECT user_id, created_at FROM sso_links WHERE issuer = ? AND subject = ?");
+      auto q =
+          c.prepare("SELECT user_id, created_at FROM sso_links WHERE issuer = ? AND subject = ?");
       q.bind(1, issuer).bind(2, subject);
       if (!q.step()) return std::optional<sso::Link>();
       return std::optional<sso::Link>(sso::Link{issuer, subject, q.text(0), q.integer(1)});

@@ -196,11 +196,10 @@ bool VerificationKey::verify(std::string_view alg, std::string_view input,
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (!ctx) return false;
-  bool good =
-      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->p) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                       input.size()) == 1;
+  bool good = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->p) == 1 &&
+              EVP_DigestVerify(
+                  ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                  reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return good;
 }
@@ -218,8 +217,7 @@ Result<std::vector<VerificationKey>> parse_jwks(std::string_view body) {
   return out;
 }
 
-const VerificationKey* select_key(const std::vector<VerificationKey>& keys,
-                                  const CompactJws& jws) {
+const VerificationKey* select_key(const std::vector<VerificationKey>& keys, const CompactJws& jws) {
   const VerificationKey* only = nullptr;
   int suitable = 0;
   for (const auto& k : keys) {

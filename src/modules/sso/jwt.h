@@ -22,9 +22,9 @@ namespace parley::sso {
 
 struct CompactJws {
   std::string alg;
-  std::string kid;             // "" when the header has none
-  std::string signing_input;   // header.payload, as received
-  std::string signature;       // decoded bytes
+  std::string kid;            // "" when the header has none
+  std::string signing_input;  // header.payload, as received
+  std::string signature;      // decoded bytes
   boost::json::object payload;
 };
 
@@ -65,7 +65,7 @@ struct IdTokenExpectations {
   std::string client_id;
   std::string nonce;
   Millis now = 0;
-  Millis skew_ms = 60'000;  // allowed clock difference for exp and iat
+  Millis skew_ms = 60'000;          // allowed clock difference for exp and iat
   Millis max_age_ms = 10 * 60'000;  // iat older than this (plus skew) is refused
 };
 

@@ -87,7 +87,8 @@ std::string username_base(std::string raw) {
   if (auto at = raw.find('@'); at != std::string::npos) raw.resize(at);
   std::string out;
   for (char c : text::ascii_lower(raw)) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    bool keep =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (keep)
       out += c;
     else if (!out.empty() && out.back() != '-')
@@ -165,8 +166,7 @@ struct SsoService::Impl {
   SsoOptions opts;
   std::map<std::string, std::unique_ptr<ProviderState>, std::less<>> providers;
 
-  Impl(SsoStore& s, users::UserService& u, outbound::HttpFetcher& f, const Clock& c,
-       SsoOptions o)
+  Impl(SsoStore& s, users::UserService& u, outbound::HttpFetcher& f, const Clock& c, SsoOptions o)
       : store(s), users(u), fetcher(f), clock(c), opts(std::move(o)) {
     for (const auto& p : opts.providers) {
       auto st = std::make_unique<ProviderState>();
@@ -212,8 +212,7 @@ struct SsoService::Impl {
     d.authorization_endpoint = string_claim(*doc, "authorization_endpoint").value_or("");
     d.token_endpoint = string_claim(*doc, "token_endpoint").value_or("");
     d.jwks_uri = string_claim(*doc, "jwks_uri").value_or("");
-    if (!http_url(d.authorization_endpoint) || !http_url(d.token_endpoint) ||
-        !http_url(d.jwks_uri))
+    if (!http_url(d.authorization_endpoint) || !http_url(d.token_endpoint) || !http_url(d.jwks_uri))
       return fail(Errc::unavailable, "discovery: endpoints missing");
     if (auto* methods = doc->if_contains("token_endpoint_auth_methods_supported");
         methods && methods->is_array()) {
@@ -266,11 +265,10 @@ struct SsoService::Impl {
     req.url = d.token_endpoint;
     req.limits.max_body_bytes = kMaxDocumentBytes;
     req.limits.max_redirects = 0;  // a token endpoint that redirects is not one we post to
-    std::vector<std::pair<std::string, std::string>> fields = {
-        {"grant_type", "authorization_code"},
-        {"code", code},
-        {"redirect_uri", flow.redirect_uri},
-        {"code_verifier", flow.verifier}};
+    std::vector<std::pair<std::string, std::string>> fields = {{"grant_type", "authorization_code"},
+                                                               {"code", code},
+                                                               {"redirect_uri", flow.redirect_uri},
+                                                               {"code_verifier", flow.verifier}};
     req.headers = {{"Accept", "application/json"},
                    {"Content-Type", "application/x-www-form-urlencoded"}};
     if (p.cfg.client_secret.empty()) {
@@ -312,9 +310,10 @@ struct SsoService::Impl {
     if (!(verified && verified->is_bool() && !verified->as_bool()))
       email = string_claim(claims, "email");
     for (int n = 1; n <= kUsernameSuffixTries + 1; ++n) {
-      std::string name = n == 1                      ? base
-                         : n <= kUsernameSuffixTries ? with_suffix(base, n)
-                                                     : with_suffix(base, static_cast<int>(random_u64() % 1'000'000));
+      std::string name = n == 1 ? base
+                         : n <= kUsernameSuffixTries
+                             ? with_suffix(base, n)
+                             : with_suffix(base, static_cast<int>(random_u64() % 1'000'000));
       auto u = users.create({name, display, email});
       if (u) return u;
       if (u.error().code == Errc::already_exists) continue;
@@ -398,17 +397,16 @@ Result<StartedFlow> SsoService::start(const std::string& provider,
                                sha256(out.browser_binding), now + s.opts.flow_ttl_ms},
                               now);
   if (!put) return fail(put.error());
-  out.authorize_url =
-      d->authorization_endpoint +
-      (d->authorization_endpoint.find('?') == std::string::npos ? "?" : "&") +
-      form({{"response_type", "code"},
-            {"client_id", p->cfg.client_id},
-            {"redirect_uri", redirect_uri},
-            {"scope", s.opts.scopes},
-            {"state", state},
-            {"nonce", nonce},
-            {"code_challenge", base64url_encode(sha256(verifier))},
-            {"code_challenge_method", "S256"}});
+  out.authorize_url = d->authorization_endpoint +
+                      (d->authorization_endpoint.find('?') == std::string::npos ? "?" : "&") +
+                      form({{"response_type", "code"},
+                            {"client_id", p->cfg.client_id},
+                            {"redirect_uri", redirect_uri},
+                            {"scope", s.opts.scopes},
+                            {"state", state},
+                            {"nonce", nonce},
+                            {"code_challenge", base64url_encode(sha256(verifier))},
+                            {"code_challenge_method", "S256"}});
   return out;
 }
 
@@ -424,8 +422,7 @@ Result<SignedIn> SsoService::finish(const FinishRequest& r) {
   if (!*flow || (*flow)->provider != p->cfg.name)
     return refused("state", "unknown, used or expired sign-in state");
   const FlowRecord& f = **flow;
-  if (r.browser_binding.empty() ||
-      !constant_time_equal(sha256(r.browser_binding), f.binding_hash))
+  if (r.browser_binding.empty() || !constant_time_equal(sha256(r.browser_binding), f.binding_hash))
     return refused("binding", "this sign-in was started in another browser");
   if (!r.provider_error.empty())
     return refused("provider", "the provider did not sign you in (" + r.provider_error + ")");
@@ -464,9 +461,9 @@ Result<SignedIn> SsoService::finish(const FinishRequest& r) {
                                    now + s.opts.handoff_ttl_ms, now);
       !h)
     return fail(h.error());
-  log::info("oidc sign-in", {{"provider", p->cfg.name},
-                             {"user_id", out.user_id},
-                             {"provisioned", out.provisioned}});
+  log::info(
+      "oidc sign-in",
+      {{"provider", p->cfg.name}, {"user_id", out.user_id}, {"provisioned", out.provisioned}});
   return out;
 }
 

@@ -38,8 +38,8 @@
 namespace parley::sso {
 
 struct ProviderConfig {
-  std::string name;           // [a-z0-9-], 1-32: the {name} of the routes
-  std::string issuer;         // exactly as the provider's discovery document states it
+  std::string name;    // [a-z0-9-], 1-32: the {name} of the routes
+  std::string issuer;  // exactly as the provider's discovery document states it
   std::string client_id;
   std::string client_secret;  // "" = a public client (PKCE only)
   std::string admin_group;    // a member of this group (groups claim) is an admin; "" = none

@@ -1,5 +1,7 @@
 // Unit tests of the ID token checks: JWS parsing, JWK keys and signatures with keys made here by
 // OpenSSL (RSA 2048 and P-256), the claim rules, and the --oidc flag's parser.
+#include "modules/sso/sso.h"
+
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -9,7 +11,6 @@
 #include "core/crypto.h"
 #include "core/json.h"
 #include "jwt.h"
-#include "modules/sso/sso.h"
 
 namespace parley::sso {
 namespace {
@@ -57,8 +58,8 @@ boost::json::object jwk_of(const TestKey& k) {
 std::string sign(const TestKey& k, const boost::json::object& payload,
                  std::optional<std::string> alg = std::nullopt) {
   boost::json::object header{{"alg", alg.value_or(k.alg)}, {"kid", k.kid}, {"typ", "JWT"}};
-  std::string input = base64url_encode(json::serialize(header)) + "." +
-                      base64url_encode(json::serialize(payload));
+  std::string input =
+      base64url_encode(json::serialize(header)) + "." + base64url_encode(json::serialize(payload));
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k.pkey);
   std::size_t n = 0;
@@ -84,7 +85,7 @@ std::string sign(const TestKey& k, const boost::json::object& payload,
 constexpr Millis kNow = 1'700'000'000'000;
 
 boost::json::object claims() {
-  return {{"iss", "https://idp.example"}, {"aud", "parley"},   {"sub", "248289761001"},
+  return {{"iss", "https://idp.example"}, {"aud", "parley"},    {"sub", "248289761001"},
           {"exp", kNow / 1000 + 300},     {"iat", kNow / 1000}, {"nonce", "n-0S6_WzA2Mj"}};
 }
 
@@ -124,8 +125,8 @@ TEST(Jwt, ForgedSignatureTamperedPayloadAndUnknownKidRefused) {
   auto dot1 = token.find('.'), dot2 = token.rfind('.');
   auto changed = claims();
   changed["sub"] = "someone-else";
-  std::string tampered = token.substr(0, dot1 + 1) + base64url_encode(json::serialize(changed)) +
-                         token.substr(dot2);
+  std::string tampered =
+      token.substr(0, dot1 + 1) + base64url_encode(json::serialize(changed)) + token.substr(dot2);
   EXPECT_FALSE(verifies(keys, tampered));
   auto other = make_key("RS256", "r2");
   EXPECT_FALSE(verifies(keys, sign(*other, claims())));

@@ -20,8 +20,12 @@ class SsoStoreContract : public ::testing::TestWithParam<SsoStoreFactory> {
  protected:
   void SetUp() override { store = GetParam()(); }
   static FlowRecord flow(const std::string& state_hash, Millis expires_at) {
-    return {state_hash, "corp", "nonce-" + state_hash, "verifier-" + state_hash,
-            "https://chat.example/api/v1/auth/oidc/corp/callback", "binding-" + state_hash,
+    return {state_hash,
+            "corp",
+            "nonce-" + state_hash,
+            "verifier-" + state_hash,
+            "https://chat.example/api/v1/auth/oidc/corp/callback",
+            "binding-" + state_hash,
             expires_at};
   }
   std::shared_ptr<SsoStore> store;
@@ -47,7 +51,7 @@ TEST_P(SsoStoreContract, FlowIsTakenOnceWithAllItsFields) {
 TEST_P(SsoStoreContract, ExpiredFlowIsNotReturnedAndOldFlowsArePurged) {
   ASSERT_TRUE(store->put_flow(flow("old", 500), 100));
   ASSERT_TRUE(store->put_flow(flow("live", 5'000), 100));
-  EXPECT_FALSE(store->take_flow("old", 500)->has_value());  // expires_at is exclusive
+  EXPECT_FALSE(store->take_flow("old", 500)->has_value());   // expires_at is exclusive
   ASSERT_TRUE(store->put_flow(flow("late", 9'000), 6'000));  // purges "live" (expired at 5000)
   EXPECT_FALSE(store->take_flow("live", 100)->has_value());
   EXPECT_TRUE(store->take_flow("late", 6'001)->has_value());
