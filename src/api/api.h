@@ -15,6 +15,8 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/worker_pool.h"
+#include "modules/admin/admin.h"
+#include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
@@ -97,13 +99,18 @@ struct Services {
   outbound::HttpFetcher* fetcher = nullptr;
   // Single sign-on; null when no --oidc provider is configured.
   sso::SsoService* sso = nullptr;
+  // Required (init() fails without them): the audit log the API records into and reads for
+  // admins, and the administration service behind /api/v1/admin/... and registration.
+  audit::AuditLog* audit = nullptr;
+  admin::AdminService* admin = nullptr;
 };
 
 class Api {
  public:
   Api(Services services, ApiOptions options);
   ~Api();
-  // Fails with invalid_argument when an option (a trusted proxy) does not parse.
+  // Fails with invalid_argument when an option (a trusted proxy) does not parse, or when
+  // Services::audit or Services::admin is missing.
   Result<void> init();
   // Before register_routes: what /api/v1/health/ready checks.
   void set_readiness_checks(std::vector<ReadinessCheck> checks);

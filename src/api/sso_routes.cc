@@ -6,6 +6,7 @@
 #include "context.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "modules/audit/audit.h"
 
 namespace parley::api {
 namespace {
@@ -154,6 +155,17 @@ void add_sso_routes(net::Router& r, Context& ctx) {
                                              {"client_ip", ctx.client.of(req)}});
           return back_with_error(done.error(), secure);
         }
+        // The provider's group says admin: grant the role (never taken away here, so an
+        // admin made on the command line stays one). A failure does not stop the sign-in.
+        if (done->admin) {
+          if (auto u = ctx.s.users.get(done->user_id); u && u->role != users::Role::admin) {
+            auto granted =
+                ctx.s.admin->set_role({"", ctx.client.of(req)}, done->user_id, users::Role::admin);
+            if (!granted)
+              log::warn("oidc admin group: role not granted",
+                        {{"user_id", done->user_id}, {"reason", granted.error().message}});
+          }
+        }
         auto resp = redirect("/?sso=done");
         resp.headers.push_back({"Set-Cookie", set_cookie(kFlowCookie, "", 0, secure)});
         resp.headers.push_back(
@@ -180,11 +192,18 @@ void add_sso_routes(net::Router& r, Context& ctx) {
         auto user_id = ctx.s.sso->redeem(cookie(req, kHandoffCookie));
         if (!user_id) return fail(user_id.error());
         auto a = ctx.s.auth.sign_in_verified(*user_id, device);
-        if (!a) return fail(a.error());
+        if (!a) {
+          if (a.error().code == Errc::permission_denied)  // deactivated
+            audit(ctx, req, "", audit::actions::kSignInFailed,
+                  audit::target("user", *user_id) + " via:oidc");
+          return fail(a.error());
+        }
+        audit(ctx, req, a->user.id, audit::actions::kSignIn,
+              audit::target("session", a->session_id) + " via:oidc");
         auto body = boost::json::object{{"access_token", a->tokens.access_token},
                                         {"refresh_token", a->tokens.refresh_token},
                                         {"expires_in", a->tokens.expires_in_s},
-                                        {"user", user_json(a->user)}};
+                                        {"user", user_json(a->user, true)}};
         auto resp = json_response(200, body);
         auto base = public_base(ctx, req);
         resp.headers.push_back({"Set-Cookie", set_cookie(kHandoffCookie, "", 0,

@@ -547,5 +547,46 @@ TEST_F(Oidc, PasswordLoginCanBeDisabled) {
   EXPECT_EQ(r.status, 200) << r;
 }
 
+TEST_F(Oidc, AdminGroupGrantsTheAdminRoleAndDeactivationStopsSsoSignIn) {
+  Api api(port());
+  (void)register_account(api, "first");  // so that the first-account rule is not in play
+  Browser staff_browser;
+  auto staff = sign_in(staff_browser, unique_name("staff"));
+  ASSERT_EQ(staff.status, 200) << staff;
+  EXPECT_EQ(staff.obj().at("user").as_object().at("role"), "user");
+  // oidc-provider puts a login starting with "admin" in the "admins" group:
+  // --oidc-admin-group test=admins makes that account an admin.
+  Browser admin_browser;
+  auto admin = sign_in(admin_browser, "admin" + unique_name("x"));
+  ASSERT_EQ(admin.status, 200) << admin;
+  EXPECT_EQ(admin.obj().at("user").as_object().at("role"), "admin") << admin;
+  std::string admin_id(admin.obj().at("user").as_object().at("id").as_string());
+  std::string staff_id(staff.obj().at("user").as_object().at("id").as_string());
+  auto audit = api.get("/api/v1/admin/audit?action=admin.role_changed", admin.str("access_token"));
+  ASSERT_EQ(audit.status, 200) << audit;
+  bool granted = false;
+  for (const auto& e : audit.obj().at("events").as_array())
+    if (e.at("target").as_string().find("user:" + admin_id) != std::string::npos) granted = true;
+  EXPECT_TRUE(granted) << audit;
+  // The SSO sign-in is audited like a password one.
+  auto signins = api.get("/api/v1/admin/audit?action=auth.sign_in&actor=" + staff_id,
+                         admin.str("access_token"));
+  ASSERT_EQ(signins.status, 200) << signins;
+  EXPECT_FALSE(signins.obj().at("events").as_array().empty()) << signins;
+
+  // The new admin deactivates the staff account: its next SSO sign-in is refused at the
+  // exchange, and it gets no session.
+  auto off = api.post("/api/v1/admin/users/" + staff_id + "/deactivate", std::string_view("{}"),
+                      admin.str("access_token"));
+  ASSERT_EQ(off.status / 100, 2) << off;
+  Browser again;
+  auto cb = provider_login(again, start(again, "test"),
+                           std::string(staff.obj().at("user").as_object().at("username").as_string()));
+  ASSERT_EQ(callback(again, cb).header("Location"), "/?sso=done");
+  auto refused = exchange(again);
+  EXPECT_EQ(refused.status, 403) << refused;
+  EXPECT_EQ(refused.error_code(), "deactivated");
+}
+
 }  // namespace
 }  // namespace parley::itest
