@@ -91,7 +91,7 @@ export function AuthScreen() {
             {providers.map((p) => (
               <a
                 key={p.name}
-                class="button sso"
+                class="sso-button"
                 href={p.start_url}
                 aria-label={`Sign in with ${p.display_name}`}
                 onClick={() => (ssoError.value = '')}
@@ -100,7 +100,7 @@ export function AuthScreen() {
               </a>
             ))}
             {passwords && (
-              <p class="divider" aria-hidden="true">
+              <p class="sso-divider" aria-hidden="true">
                 <span>or</span>
               </p>
             )}
