@@ -211,6 +211,7 @@ void Api::register_routes(net::Router& router) {
   add_conversation_routes(router, impl_->ctx);
   add_message_routes(router, impl_->ctx);
   add_file_routes(router, impl_->ctx);
+  add_sso_routes(router, impl_->ctx);
   add_admin_routes(router, impl_->ctx);
   add_data_routes(router, impl_->ctx);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)

@@ -25,6 +25,7 @@
 #include "modules/previews/previews.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/websocket.h"
@@ -66,6 +67,11 @@ struct ApiOptions {
   bool metrics_route = true;
   // How long /api/v1/health/ready waits for its checks before answering 503.
   int readiness_timeout_ms = 2'000;
+  // false (--disable-password-login): sign-in and registration with a password answer 403.
+  bool password_login = true;
+  // scheme://host[:port] the browser reaches this server at (--public-url); "" = from the Host
+  // header. Single sign-on builds its callback URL from it.
+  std::string public_url;
 };
 
 // One engine that readiness depends on: probe() answers ok when it works. It runs on a worker
@@ -92,6 +98,8 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Single sign-on; null when no --oidc provider is configured.
+  sso::SsoService* sso = nullptr;
   // Required (init() fails without them): the audit log the API records into and reads for
   // admins, and the administration service behind /api/v1/admin/... and registration.
   audit::AuditLog* audit = nullptr;

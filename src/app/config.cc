@@ -280,6 +280,68 @@ const std::map<std::string, Setter>& setters() {
          c.outbound_allow = split_list(v);
          return ok();  // each range is parsed (and rejected) at start
        }},
+      {"oidc",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto p = sso::parse_provider(v);
+         if (!p) return fail(p.error());
+         for (const auto& q : c.oidc_providers)
+           if (q.name == p->name)
+             return fail(Errc::invalid_argument, "oidc: provider \"" + p->name + "\" given twice");
+         c.oidc_providers.push_back(std::move(*p));
+         return ok();
+       }},
+      {"oidc_admin_group",
+       [](Config& c, const std::string& v) -> Result<void> {
+         // NAME=GROUP, after that provider's --oidc.
+         auto eq = v.find('=');
+         if (eq == std::string::npos || eq + 1 == v.size())
+           return fail(Errc::invalid_argument, "oidc_admin_group: expected NAME=GROUP");
+         std::string name = v.substr(0, eq);
+         for (auto& p : c.oidc_providers)
+           if (p.name == name) {
+             p.admin_group = v.substr(eq + 1);
+             return ok();
+           }
+         return fail(Errc::invalid_argument,
+                     "oidc_admin_group: no --oidc provider named \"" + name + "\" (give it first)");
+       }},
+      {"oidc_username_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_username_claim: empty");
+         c.oidc_username_claim = v;
+         return ok();
+       }},
+      {"oidc_groups_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_groups_claim: empty");
+         c.oidc_groups_claim = v;
+         return ok();
+       }},
+      {"oidc_scopes",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.find("openid") == std::string::npos)
+           return fail(Errc::invalid_argument, "oidc_scopes: must include openid");
+         c.oidc_scopes = v;
+         return ok();
+       }},
+      {"disable_password_login",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto b = parse_bool(v, "disable_password_login");
+         if (!b) return fail(b.error());
+         c.password_login = !*b;
+         return ok();
+       }},
+      {"public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         std::string u = v;
+         while (!u.empty() && u.back() == '/') u.pop_back();
+         if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "public_url: expected http(s)://HOST[:PORT]");
+         if (u.find('/', u.find("//") + 2) != std::string::npos)
+           return fail(Errc::invalid_argument, "public_url: no path (scheme://host[:port])");
+         c.public_url = u;
+         return ok();
+       }},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -406,6 +468,12 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
       value = a.substr(eq + 1);
     } else {
       key = flag_key(a);
+      // A switch: --disable-password-login alone means true.
+      if (key == "disable_password_login" &&
+          (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
+        flags.emplace_back(key, "true");
+        continue;
+      }
       if (i + 1 >= args.size())
         return fail(Errc::invalid_argument, a + " needs a value (see parley --help)");
       value = args[++i];
@@ -512,6 +580,19 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)
+  --oidc NAME=ISSUER_URL,CLIENT_ID[,CLIENT_SECRET]
+                             an OpenID Connect provider for single sign-on (repeatable; the
+                             redirect URI to register is PUBLIC_URL/api/v1/auth/oidc/NAME/callback;
+                             a private or loopback issuer needs --outbound-allow; docs/sso.md)
+  --oidc-admin-group NAME=GROUP  members of GROUP (groups claim) at provider NAME become admins
+  --oidc-username-claim CLAIM  the claim new accounts' usernames come from
+                             (default preferred_username, then email)
+  --oidc-groups-claim CLAIM  the claim listing the user's groups (default groups)
+  --oidc-scopes "S ..."      scopes asked for (default "openid profile email")
+  --disable-password-login [true|false]  only single sign-on: password sign-in and registration
+                             answer 403 password_login_disabled (default false)
+  --public-url URL           scheme://host[:port] browsers reach this server at (default: the
+                             request's Host header over http)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

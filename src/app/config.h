@@ -60,6 +60,14 @@ struct Config {
   std::int64_t retention_interval_ms = 3'600'000;
   std::int64_t analytics_interval_ms = 60'000;
   std::int64_t analytics_lag_ms = 60'000;
+  // Single sign-on (docs/sso.md): --oidc, repeatable; the admin group of each provider comes
+  // from --oidc-admin-group NAME=GROUP.
+  std::vector<sso::ProviderConfig> oidc_providers;
+  std::string oidc_username_claim = "preferred_username";
+  std::string oidc_groups_claim = "groups";
+  std::string oidc_scopes = "openid profile email";
+  bool password_login = true;  // --disable-password-login true turns it off
+  std::string public_url;      // scheme://host[:port] browsers use; "" = the Host header
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -133,5 +133,52 @@ TEST(Config, RateLimitsParseAndReject) {
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5"}));
 }
 
+TEST(Config, OidcProvidersRepeatAndTakeTheirAdminGroup) {
+  auto c = load({"--oidc", "corp=https://idp.example/realms/x,parley,s3cret",
+                 "--oidc=google=https://accounts.google.com,gid", "--oidc-admin-group",
+                 "corp=chat-admins", "--oidc-username-claim", "email", "--public-url",
+                 "https://chat.example.com/"});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->oidc_providers.size(), 2u);
+  EXPECT_EQ(c->oidc_providers[0].name, "corp");
+  EXPECT_EQ(c->oidc_providers[0].client_secret, "s3cret");
+  EXPECT_EQ(c->oidc_providers[0].admin_group, "chat-admins");
+  EXPECT_EQ(c->oidc_providers[1].name, "google");
+  EXPECT_EQ(c->oidc_providers[1].admin_group, "");
+  EXPECT_EQ(c->oidc_username_claim, "email");
+  EXPECT_EQ(c->public_url, "https://chat.example.com");
+  EXPECT_TRUE(c->password_login);
+}
+
+TEST(Config, OidcMistakesStopStartUp) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--oidc", "corp=https://idp,c", "--oidc", "corp=https://other,c"},
+           {"--oidc-admin-group", "corp=admins"},  // before (or without) its provider
+           {"--oidc", "corp=https://idp,c", "--oidc-admin-group", "corp"},
+           {"--oidc", "nope"},
+           {"--oidc-scopes", "profile email"},
+           {"--public-url", "chat.example.com"},
+           {"--public-url", "https://chat.example.com/app"}}) {
+    auto c = load(args);
+    EXPECT_FALSE(c) << args[0] << " " << args[1];
+  }
+}
+
+TEST(Config, DisablePasswordLoginIsASwitch) {
+  auto alone = load({"--disable-password-login"});
+  ASSERT_TRUE(alone) << alone.error().message;
+  EXPECT_FALSE(alone->password_login);
+  auto before_another = load({"--disable-password-login", "--data-dir", "/tmp/x"});
+  ASSERT_TRUE(before_another) << before_another.error().message;
+  EXPECT_FALSE(before_another->password_login);
+  EXPECT_EQ(before_another->data_dir, "/tmp/x");
+  auto off = load({"--disable-password-login", "false"});
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(off->password_login);
+  auto env = load({}, {"PARLEY_DISABLE_PASSWORD_LOGIN=true"});
+  ASSERT_TRUE(env);
+  EXPECT_FALSE(env->password_login);
+}
+
 }  // namespace
 }  // namespace parley::app

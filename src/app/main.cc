@@ -35,6 +35,7 @@
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -63,6 +64,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<sso::SsoStore> sso;
   std::unique_ptr<audit::AuditStore> audit;
   std::unique_ptr<admin::AdminStore> admin;
   std::unique_ptr<governance::GovernanceStore> governance;
@@ -81,6 +83,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto sso = make_sso_store(db);
+  if (!sso) return fail(sso.error());
+  s.sso = std::move(*sso);
   auto audit = make_audit_store(db);
   if (!audit) return fail(audit.error());
   auto admin = make_admin_store(db);
@@ -253,6 +258,19 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   analytics_opts.lag_ms = cfg.analytics_lag_ms;
   governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
 
+  // Single sign-on: discovery, JWKS and the token endpoint through the same SSRF-hardened
+  // fetcher (an on-premises provider on a private address needs --outbound-allow).
+  std::unique_ptr<sso::SsoService> sso_service;
+  if (!cfg.oidc_providers.empty()) {
+    sso::SsoOptions sso_opts;
+    sso_opts.providers = cfg.oidc_providers;
+    sso_opts.username_claim = cfg.oidc_username_claim;
+    sso_opts.groups_claim = cfg.oidc_groups_claim;
+    sso_opts.scopes = cfg.oidc_scopes;
+    sso_service =
+        std::make_unique<sso::SsoService>(*storage.sso, users, *fetcher, clock, sso_opts);
+  }
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -260,6 +278,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
+  api_opts.password_login = cfg.password_login;
+  api_opts.public_url = cfg.public_url;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Services services{auth, users, messaging, search, presence, *limiter, files, *bus, pool,
@@ -272,6 +292,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.retention = &retention;
   services.exports = &exports;
   services.analytics = &analytics;
+  services.sso = sso_service.get();
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));

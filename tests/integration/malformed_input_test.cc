@@ -326,6 +326,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        {{"username", sweeper.username}, {"password", sweeper.password}},
        false},
       {"POST", "/api/v1/auth/refresh", {{"refresh_token", sweeper.refresh}}, false},
+      // No hand-off cookie: even a well-formed body is refused (401).
+      {"POST", "/api/v1/auth/oidc/exchange", {{"device_name", "sweep"}}, false, true},
       {"POST",
        "/api/v1/auth/password",
        {{"current_password", sweeper.password}, {"new_password", "another long password"}}},

@@ -26,6 +26,7 @@
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::postgres {
@@ -695,3 +696,10 @@ INSTANTIATE_TEST_SUITE_P(Postgres, GovernanceStoreContract,
                            return postgres::make_governance_fixture();
                          })));
 }  // namespace parley::governance
+namespace parley::sso {
+// SsoStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return postgres::make_with_pool<SsoStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_sso_store(p); });
+                         })));
+}  // namespace parley::sso

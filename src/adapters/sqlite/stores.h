@@ -12,6 +12,7 @@
 #include "modules/governance/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
+#include "modules/sso/store.h"
 #include "modules/users/store.h"
 
 namespace parley::sqlite {
@@ -27,5 +28,8 @@ Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
 // Reads and deletes rows of the users, messaging and files tables and indexes some of them:
 // call after those stores' factories.
 Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Database& db);
+
+// Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
+Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Database& db);
 
 }  // namespace parley::sqlite

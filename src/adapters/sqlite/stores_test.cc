@@ -15,6 +15,7 @@
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -326,3 +327,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, GovernanceStoreContract, ::testing::Values(Stor
                            return sqlite::make_governance_fixture();
                          })));
 }  // namespace parley::governance
+namespace parley::sso {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return sqlite::make_with_db<SsoStore>(
+                               [](sqlite::Database& db) { return sqlite::make_sso_store(db); });
+                         })));
+}  // namespace parley::sso

@@ -96,6 +96,10 @@ class AuthService {
 
   Result<Authenticated> register_user(const RegisterRequest& r);
   Result<Authenticated> login(const LoginRequest& r);
+  // A session for an account whose owner another party vouched for (single sign-on: the sso
+  // module checked the provider's ID token). Counts as a fresh credential check.
+  Result<Authenticated> sign_in_verified(const std::string& user_id,
+                                         const std::optional<std::string>& device_name);
   Result<Tokens> refresh(const std::string& refresh_token);
   // Signature, expiry, and that the session is still active.
   Result<Principal> authenticate(const std::string& access_token);

@@ -1,8 +1,10 @@
-// Sign in (with a TOTP step when the server asks for one) and sign up.
+// Sign in (with a TOTP step when the server asks for one) and sign up, and "Sign in with
+// <provider>" for each single sign-on provider the server offers (GET /auth/providers). When the
+// server allows single sign-on only, the password form is not shown.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api, ApiError, signInOptions, type SignInOptions } from '../api';
 import { friendlyError } from '../format';
-import { signIn, signUp } from '../state/store';
+import { signIn, signUp, ssoError } from '../state/store';
 import { inviteFromHash } from './admin/adminApi';
 
 interface RegistrationInfo {
@@ -31,6 +33,15 @@ export function AuthScreen() {
   const [needTotp, setNeedTotp] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [options, setOptions] = useState<SignInOptions | null>(null);
+
+  useEffect(() => {
+    signInOptions()
+      .then(setOptions)
+      .catch(() => setOptions({ providers: [], password_login: true }));
+  }, []);
+  const passwords = options?.password_login !== false;
+  const providers = options?.providers ?? [];
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -70,7 +81,32 @@ export function AuthScreen() {
           <img src="/icons/icon.svg" alt="" width={40} height={40} />
         </div>
         <h1 id="auth-title">{mode === 'in' ? 'Sign in to Parley' : 'Create your Parley account'}</h1>
-        {!needTotp && (
+        {ssoError.value && (
+          <p class="error" role="alert">
+            {ssoError.value}
+          </p>
+        )}
+        {(mode === 'in' || !passwords) && !needTotp && providers.length > 0 && (
+          <div class="sso-buttons">
+            {providers.map((p) => (
+              <a
+                key={p.name}
+                class="sso-button"
+                href={p.start_url}
+                aria-label={`Sign in with ${p.display_name}`}
+                onClick={() => (ssoError.value = '')}
+              >
+                Sign in with {p.display_name}
+              </a>
+            ))}
+            {passwords && (
+              <p class="sso-divider" aria-hidden="true">
+                <span>or</span>
+              </p>
+            )}
+          </div>
+        )}
+        {passwords && !needTotp && (
           <>
             <label>
               Username
@@ -144,10 +180,15 @@ export function AuthScreen() {
             {error}
           </p>
         )}
-        <button class="primary" type="submit" disabled={busy}>
-          {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
-        </button>
-        {needTotp ? (
+        {passwords && (
+          <button class="primary" type="submit" disabled={busy}>
+            {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
+          </button>
+        )}
+        {!passwords && providers.length === 0 && options && (
+          <p class="hint">This server has no sign-in method configured. Ask its administrator.</p>
+        )}
+        {!passwords ? null : needTotp ? (
           <button type="button" class="link" onClick={() => setNeedTotp(false)}>
             Back
           </button>

@@ -1,13 +1,14 @@
 // Application state as signals, and the actions that change it. Message-list logic lives in
 // timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
 import { batch, computed, signal, type Signal } from '@preact/signals';
-import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
+import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
 import { clearAllUploads } from '../uploads';
 import { fileLinks } from '../downloads';
 import * as T from './timeline';
 import { withReauthUsing } from '../security';
+import { friendlyError, ssoErrorText } from '../format';
 
 export interface TimelineState {
   messages: ClientMessage[];
@@ -1188,7 +1189,33 @@ async function startSession(u: User) {
   }
 }
 
+/** Why the last single sign-on did not sign in ("" when it did, or none was tried). */
+export const ssoError = signal('');
+
+/** Back from the server's sign-on callback: `?sso=done` means a one-time cookie waits to be
+ * exchanged for tokens; `?sso_error=` says why not. The query is taken out of the address. */
+async function finishSingleSignOn(): Promise<boolean> {
+  const q = new URLSearchParams(location.search);
+  const done = q.get('sso') === 'done';
+  const failed = q.get('sso_error');
+  if (!done && !failed) return false;
+  history.replaceState(null, '', location.pathname + location.hash);
+  if (failed) {
+    ssoError.value = ssoErrorText(failed, q.get('reason') ?? '');
+    return false;
+  }
+  try {
+    const a = await ssoExchange();
+    await startSession(a.user);
+    return true;
+  } catch (e) {
+    ssoError.value = e instanceof ApiError && e.code !== 'network' ? 'That sign-in expired. Start again.' : friendlyError(e as ApiError);
+    return false;
+  }
+}
+
 export async function restoreSession() {
+  if (await finishSingleSignOn()) return;
   if (!hasSession()) {
     authState.value = 'signed-out';
     return;
