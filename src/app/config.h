@@ -55,6 +55,21 @@ struct Config {
   // Ranges outbound requests (link previews) may reach despite being private or loopback.
   std::vector<std::string> outbound_allow;
   bool link_previews = true;
+  // Mail: --smtp smtp://HOST:PORT (STARTTLS when offered) or smtps://HOST:PORT, the login from
+  // PARLEY_SMTP_USER / PARLEY_SMTP_PASSWORD; "" = no mail. --public-url for links in mail.
+  std::string smtp;
+  std::string smtp_user;
+  std::string smtp_password;
+  std::string smtp_ca_file;  // "" = the system's CAs
+  std::string mail_from;
+  std::string public_url;  // "" = http://HOST:PORT of --listen
+  std::int64_t password_reset_ttl_s = 30 * 60;  // how long a mailed reset link works
+  // SMS: a provider's HTTP API (Twilio's shape); the account from PARLEY_SMS_ACCOUNT and
+  // PARLEY_SMS_TOKEN; "" = no SMS.
+  std::string sms_url;
+  std::string sms_account;
+  std::string sms_token;
+  std::string sms_from;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

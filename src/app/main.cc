@@ -17,6 +17,8 @@
 #include "adapters/postgres/stores.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
+#include "adapters/smshttp/http_sms_sender.h"
+#include "adapters/smtp/smtp_mailer.h"
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
@@ -26,6 +28,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
@@ -59,6 +62,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<contact::ContactStore> contact;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -74,6 +78,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto contact = make_contact_store(db);
+  if (!contact) return fail(contact.error());
+  s.contact = std::move(*contact);
   s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
@@ -223,6 +230,33 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
 
+  // Mail and texts: sent on their own small pool, so a slow mail server or SMS provider never
+  // holds a request worker (and no answer waits for one).
+  std::unique_ptr<mail::Mailer> mailer;
+  if (!cfg.smtp.empty()) {
+    auto m = smtp::make_smtp_mailer(
+        {cfg.smtp, cfg.mail_from, cfg.smtp_user, cfg.smtp_password, cfg.smtp_ca_file}, clock);
+    if (!m) return die(m.error().message);
+    mailer = std::move(*m);
+  }
+  std::unique_ptr<sms::SmsSender> sms_sender;
+  if (!cfg.sms_url.empty()) {
+    auto s = smshttp::make_http_sms_sender(
+        {cfg.sms_url, cfg.sms_account, cfg.sms_token, cfg.sms_from}, *fetcher);
+    if (!s) return die(s.error().message);
+    sms_sender = std::move(*s);
+  }
+  WorkerPool send_pool("send", 2, 10'000);
+  contact::ContactOptions contact_opts;
+  contact_opts.public_url = cfg.public_url.empty()
+                                ? "http://" + cfg.host + ":" + std::to_string(cfg.port)
+                                : cfg.public_url;
+  contact_opts.reset_ttl_ms = cfg.password_reset_ttl_s * 1000;
+  contact::ContactService contact(*storage.contact, users, auth,
+                                  {mailer.get(), sms_sender.get(), &send_pool}, clock,
+                                  contact_opts);
+  if (auto r = contact.init(); !r) return die("contact: " + r.error().message);
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -235,7 +269,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, &contact},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -296,6 +330,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   metrics_server.reset();
   pool.stop();
   preview_pool.stop();
+  send_pool.stop();  // queued mail and texts go out before the stores stop
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

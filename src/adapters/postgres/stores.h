@@ -14,6 +14,7 @@
 
 #include "adapters/postgres/pool.h"
 #include "modules/auth/store.h"
+#include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
@@ -30,6 +31,7 @@ Result<std::unique_ptr<users::UserStore>> make_user_store(Pool& pool);
 Result<std::unique_ptr<auth::AuthStore>> make_auth_store(Pool& pool);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Pool& pool);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
+Result<std::unique_ptr<contact::ContactStore>> make_contact_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);

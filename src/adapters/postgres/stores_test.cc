@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
@@ -624,3 +625,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                                [](postgres::Pool& p) { return postgres::make_file_store(p); });
                          })));
 }  // namespace parley::files
+
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Postgres, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return postgres::make_with_pool<ContactStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_contact_store(p); });
+                         })));
+}  // namespace parley::contact

@@ -6,6 +6,7 @@
 
 #include "adapters/sqlite/database.h"
 #include "modules/auth/store.h"
+#include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
@@ -17,6 +18,7 @@ Result<std::unique_ptr<users::UserStore>> make_user_store(Database& db);
 Result<std::unique_ptr<auth::AuthStore>> make_auth_store(Database& db);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database& db);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
+Result<std::unique_ptr<contact::ContactStore>> make_contact_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
 

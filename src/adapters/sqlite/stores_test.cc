@@ -9,6 +9,7 @@
 
 #include "core/metrics.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
@@ -233,3 +234,11 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Sqlite, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return sqlite::make_with_db<ContactStore>(
+                               [](sqlite::Database& db) { return sqlite::make_contact_store(db); });
+                         })));
+}  // namespace parley::contact

@@ -3,9 +3,10 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { friendlyError } from '../format';
 import { signIn, signUp } from '../state/store';
+import { ForgotPasswordForm } from './MailLinks';
 
 export function AuthScreen() {
-  const [mode, setMode] = useState<'in' | 'up'>('in');
+  const [mode, setMode] = useState<'in' | 'up' | 'forgot'>('in');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [displayName, setDisplayName] = useState('');
@@ -39,6 +40,8 @@ export function AuthScreen() {
     setError('');
     setNeedTotp(false);
   };
+
+  if (mode === 'forgot') return <ForgotPasswordForm onBack={() => setMode('in')} />;
 
   return (
     <main class="auth">
@@ -107,6 +110,13 @@ export function AuthScreen() {
         <button class="primary" type="submit" disabled={busy}>
           {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
         </button>
+        {mode === 'in' && !needTotp && (
+          <p class="switch">
+            <button type="button" class="link" onClick={() => setMode('forgot')}>
+              Forgot password?
+            </button>
+          </p>
+        )}
         {needTotp ? (
           <button type="button" class="link" onClick={() => setNeedTotp(false)}>
             Back
