@@ -7,16 +7,8 @@ import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { friendlyError } from '../format';
-import { newPasswordProblem } from '../security';
+import { newPasswordProblem, parseMailLink, type MailLink } from '../security';
 import { showToast } from '../state/store';
-
-export type MailLink = { kind: 'reset' | 'verify-email'; token: string };
-
-/** Reads a mail link from a location hash ("#reset=abc"); null for anything else. */
-export function parseMailLink(hash: string): MailLink | null {
-  const m = /^#(reset|verify-email)=([A-Za-z0-9_-]{16,128})$/.exec(hash);
-  return m ? { kind: m[1] as MailLink['kind'], token: m[2] } : null;
-}
 
 function takeMailLink(): MailLink | null {
   if (typeof location === 'undefined') return null;
