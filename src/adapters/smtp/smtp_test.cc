@@ -45,7 +45,7 @@ std::string no_cr(std::string s) {
 
 TEST_F(SmtpMailerTest, AMultipartMailArrivesAndAnIndependentParserReadsItBack) {
   SmtpCapture capture;
-  auto m = mailer({capture.url()}, clock_);
+  auto m = mailer({.url = capture.url()}, clock_);
   std::string subject = "Nouveaux messages — ça vous attend 📬 dans Parley, lisez-les vite";
   std::string text = "Bonjour Ann,\n\n" + std::string(120, 'x') + "\n. alone\nx = 1\n";
   std::string html = "<p>Bonjour <b>Ann</b> é</p>\n<p>" + std::string(120, 'y') + "</p>\n";
@@ -72,14 +72,20 @@ TEST_F(SmtpMailerTest, AMultipartMailArrivesAndAnIndependentParserReadsItBack) {
 
 TEST_F(SmtpMailerTest, StartTlsIsUsedWhenOfferedAndAuthWorksOverIt) {
   SmtpCapture capture({"--tls", "--auth", "mailer:s3cret"});
-  auto m = mailer({capture.url(), "", "mailer", "s3cret", capture.cert_file()}, clock_);
+  auto m = mailer({.url = capture.url(),
+                   .user = "mailer",
+                   .password = "s3cret",
+                   .ca_file = capture.cert_file()},
+                  clock_);
   ASSERT_TRUE(m->send({"bob@example.com", "Hi", "hello", "", {}}));
   auto got = capture.wait_for_to("bob@example.com");
   ASSERT_TRUE(got);
   EXPECT_TRUE(got->at("starttls").as_bool());
   EXPECT_EQ(got->at("auth_user").as_string(), "mailer");
 
-  auto wrong = mailer({capture.url(), "", "mailer", "wrong", capture.cert_file()}, clock_);
+  auto wrong = mailer(
+      {.url = capture.url(), .user = "mailer", .password = "wrong", .ca_file = capture.cert_file()},
+      clock_);
   auto r = wrong->send({"bob@example.com", "Hi", "hello", "", {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::unavailable);
@@ -87,7 +93,7 @@ TEST_F(SmtpMailerTest, StartTlsIsUsedWhenOfferedAndAuthWorksOverIt) {
 
 TEST_F(SmtpMailerTest, WithoutStartTlsNoPasswordIsSentInClear) {
   SmtpCapture capture;  // no --tls: the server does not offer STARTTLS
-  auto m = mailer({capture.url(), "", "mailer", "s3cret"}, clock_);
+  auto m = mailer({.url = capture.url(), .user = "mailer", .password = "s3cret"}, clock_);
   auto r = m->send({"bob@example.com", "Hi", "hello", "", {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::unavailable);
@@ -96,22 +102,26 @@ TEST_F(SmtpMailerTest, WithoutStartTlsNoPasswordIsSentInClear) {
 
 TEST_F(SmtpMailerTest, AnUntrustedCertificateIsRefused) {
   SmtpCapture capture({"--tls", "--auth", "mailer:s3cret"});
-  auto m = mailer({capture.url(), "", "mailer", "s3cret"}, clock_);  // system CAs only
+  auto m = mailer({.url = capture.url(), .user = "mailer", .password = "s3cret"},
+                  clock_);  // system CAs only
   EXPECT_FALSE(m->send({"bob@example.com", "Hi", "hello", "", {}}));
   EXPECT_TRUE(capture.mails().empty());
 }
 
 TEST(SmtpMailer, AnUnreachableServerIsUnavailableAndBadOptionsAreRefused) {
   SystemClock clock;
-  auto m = make_smtp_mailer({"smtp://127.0.0.1:1", "parley@chat.example.com"}, clock);
+  auto m =
+      make_smtp_mailer({.url = "smtp://127.0.0.1:1", .from = "parley@chat.example.com"}, clock);
   ASSERT_TRUE(m);
   auto r = (*m)->send({"bob@example.com", "Hi", "hello", "", {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::unavailable);
   EXPECT_EQ((*m)->send({"not an address", "Hi", "x", "", {}}).error().code, Errc::invalid_argument);
-  EXPECT_FALSE(make_smtp_mailer({"http://127.0.0.1:25", "parley@chat.example.com"}, clock));
-  EXPECT_FALSE(make_smtp_mailer({"smtp://user:pw@127.0.0.1:25", "parley@chat.example.com"}, clock));
-  auto no_from = make_smtp_mailer({"smtp://127.0.0.1:25", ""}, clock);
+  EXPECT_FALSE(
+      make_smtp_mailer({.url = "http://127.0.0.1:25", .from = "parley@chat.example.com"}, clock));
+  EXPECT_FALSE(make_smtp_mailer(
+      {.url = "smtp://user:pw@127.0.0.1:25", .from = "parley@chat.example.com"}, clock));
+  auto no_from = make_smtp_mailer({.url = "smtp://127.0.0.1:25", .from = ""}, clock);
   ASSERT_FALSE(no_from);
   EXPECT_EQ(no_from.error().field, "mail_from");
 }

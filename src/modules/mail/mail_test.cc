@@ -155,12 +155,14 @@ TEST(Mime, AddressesAreCheckedAndComparedCaseInsensitively) {
   for (const char* bad :
        {"", "ann", "ann@", "@example.com", "ann@example", "ann@@example.com", "a b@example.com",
         "<ann@example.com>", "ann@exa_mple.com", "ann@-example.com", "ann@example..com",
-        ".ann@example.com", "ann,bob@example.com", "ann@example.com\n", "anné@example.com"}) {
+        ".ann@example.com", "ann,bob@example.com", "ann@example.com\nBcc: eve@example.com",
+        "anné@example.com"}) {
     auto r = check_address(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::invalid_argument);
     EXPECT_EQ(r.error().field, "email");
   }
+  EXPECT_EQ(check_address("ann@example.com\r\n").value_or(""), "ann@example.com");  // trimmed
   EXPECT_FALSE(check_address(std::string(65, 'a') + "@example.com"));
   EXPECT_EQ(address_key("Ann@Example.COM"), "ann@example.com");
 }

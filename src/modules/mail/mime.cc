@@ -65,7 +65,10 @@ std::string quoted_printable(std::string_view utf8) {
     bool last = nl == std::string_view::npos;
     std::string_view line = utf8.substr(start, (last ? utf8.size() : nl) - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (last && line.empty() && !first_line) break;  // the text ended with a line break
+    if (last && line.empty() && !first_line) {  // the text ended with a line break: keep it
+      out += "\r\n";
+      break;
+    }
     if (!first_line) out += "\r\n";
     first_line = false;
 
