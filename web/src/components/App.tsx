@@ -19,7 +19,7 @@ import {
   wsStatus,
 } from '../state/store';
 import { AuthScreen } from './Auth';
-import { mailLink, ResetPasswordScreen, useVerifyEmailLink } from './MailLinks';
+import { mailLink, ResetPasswordScreen, useMailLinks } from './MailLinks';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
@@ -151,7 +151,7 @@ function Shell() {
 
 export function App() {
   const s = authState.value;
-  useVerifyEmailLink();
+  useMailLinks();
   const link = mailLink.value;
   // A mailed reset link wins over everything: it works signed in or out (and ends every session).
   if (link?.kind === 'reset')

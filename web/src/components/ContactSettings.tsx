@@ -6,6 +6,7 @@ import { api, ApiError } from '../api';
 import { friendlyError } from '../format';
 import { ReauthCancelled } from '../security';
 import { showToast, withReauth } from '../state/store';
+import { emailConfirmations } from './MailLinks';
 
 type EmailState = { email: string | null; verified: boolean; pending_email: string | null };
 type PhoneState = { phone: string | null; verified: boolean; pending_phone: string | null; sms_notifications: boolean };
@@ -23,11 +24,12 @@ export function EmailSettings() {
   const [error, setError] = useState('');
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
+  const confirmations = emailConfirmations.value;
   useEffect(() => {
     api<EmailState>('/users/me/email')
       .then(setState)
       .catch((e) => setError(errText(e, 'mail')));
-  }, []);
+  }, [confirmations]);
   const submit = async (e: Event) => {
     e.preventDefault();
     setError('');

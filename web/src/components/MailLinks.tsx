@@ -18,15 +18,30 @@ function takeMailLink(): MailLink | null {
 }
 
 export const mailLink = signal<MailLink | null>(takeMailLink());
+/** Bumped when an address was confirmed here, so an open Settings shows it. */
+export const emailConfirmations = signal(0);
 
-/** Confirms a mailed address as soon as the app opens with its link. */
-export function useVerifyEmailLink() {
+/** Takes mail links that arrive while the app is open (the link opened in this tab: only the
+ * fragment changes, so the page does not load again), and confirms a mailed address as soon
+ * as its link is seen. */
+export function useMailLinks() {
+  useEffect(() => {
+    const onHash = () => {
+      const l = takeMailLink();
+      if (l) mailLink.value = l;
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
   const link = mailLink.value;
   useEffect(() => {
     if (link?.kind !== 'verify-email') return;
     mailLink.value = null;
     api('/auth/email/verify', { method: 'POST', auth: false, body: { token: link.token } })
-      .then(() => showToast('Your email address is confirmed.'))
+      .then(() => {
+        emailConfirmations.value++;
+        showToast('Your email address is confirmed.');
+      })
       .catch((e) =>
         showToast(e instanceof ApiError && e.status === 404 ? 'That confirmation link is invalid, used or expired. Ask for a new one in Settings.' : friendlyError(e)),
       );
