@@ -59,7 +59,7 @@ export function EmailSettings() {
               <strong>{state.email}</strong> <span class="tag is-verified">confirmed</span>
             </>
           ) : (
-            <span class="muted">No confirmed address.</span>
+            <span class="muted small">No confirmed address.</span>
           )}
           {state.pending_email && (
             <span class="muted small contact-pending">
