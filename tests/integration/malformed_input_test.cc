@@ -337,6 +337,17 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        true,
        true},
       {"PUT", "/api/v1/users/me/presence", {{"status", "away"}}},
+      // Mail and SMS are not configured on this server: valid bodies get 409, bad ones 400/422.
+      {"PUT", "/api/v1/users/me/email", {{"email", "sweep@example.test"}}},
+      {"POST", "/api/v1/auth/email/verify", {{"token", "not-a-token"}}, false},
+      {"POST", "/api/v1/auth/password/forgot", {{"email", "sweep@example.test"}}, false},
+      {"POST",
+       "/api/v1/auth/password/reset",
+       {{"token", "not-a-token"}, {"new_password", "long enough pw"}},
+       false},
+      {"PUT", "/api/v1/users/me/phone", {{"phone", "+33612345678"}}},
+      {"POST", "/api/v1/users/me/phone/verify", {{"code", "123456"}}},
+      {"PATCH", "/api/v1/users/me/phone", {{"sms_notifications", true}}},
       // A file id that is not the sweeper's upload: every body is refused (400 or 422).
       {"PUT", "/api/v1/users/me/avatar", {{"file_id", kUnknownId}}},
       {"POST",
