@@ -29,7 +29,7 @@ Result<bool> parse_bool(const std::string& v, const std::string& key) {
   return fail(Errc::invalid_argument, key + ": expected true or false, got \"" + v + "\"");
 }
 
-// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m: a bucket of BURST refilled over PERIOD.
+// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m, 1h: a bucket of BURST refilled over PERIOD.
 Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& key) {
   auto slash = v.find('/');
   auto bad = [&] {
@@ -47,6 +47,7 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   long long ms = unit == "ms"  ? amount
                  : unit == "s" ? amount * 1000
                  : unit == "m" ? amount * 60'000
+                 : unit == "h" ? amount * 3'600'000
                                : -1;
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
@@ -57,13 +58,11 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
 
 // A setter for a whole number from min to max, stored where field points.
 template <class T>
-Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
-                    T& (*field)(Config&)) {
+Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max, T& (*field)(Config&)) {
   return [key = std::move(key), min, max, field](Config& c, const std::string& v) -> Result<void> {
     auto n = parse_uint(v, key, max);
     if (!n) return fail(n.error());
-    if (*n < min)
-      return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
+    if (*n < min) return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
     field(c) = static_cast<T>(*n);
     return ok();
   };
