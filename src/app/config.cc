@@ -58,11 +58,13 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
 
 // A setter for a whole number from min to max, stored where field points.
 template <class T>
-Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max, T& (*field)(Config&)) {
+Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
+                    T& (*field)(Config&)) {
   return [key = std::move(key), min, max, field](Config& c, const std::string& v) -> Result<void> {
     auto n = parse_uint(v, key, max);
     if (!n) return fail(n.error());
-    if (*n < min) return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
+    if (*n < min)
+      return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
     field(c) = static_cast<T>(*n);
     return ok();
   };
