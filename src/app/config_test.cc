@@ -153,7 +153,10 @@ TEST(Config, RateLimitsParseAndReject) {
   EXPECT_DOUBLE_EQ(fast->rate_limits.ws_frames_per_user.refill_ms, 0.2);
   EXPECT_FALSE(load({"--rate-limits", "nope=1/1s"}));
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=0/1s"}));
-  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1h"}));
+  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1d"}));  // ms, s, m and h only
+  auto hourly = load({"--rate-limits", "sms_per_user=6/1h"});
+  ASSERT_TRUE(hourly);
+  EXPECT_DOUBLE_EQ(hourly->rate_limits.sms_per_user.refill_ms, 600000.0);
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5"}));
 }
 
