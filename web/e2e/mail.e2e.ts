@@ -3,6 +3,7 @@
 // reads from its folder. Skipped with one line where python3-aiosmtpd is not installed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,10 @@ const opened: Watched[] = [];
 const NEW_PASSWORD = 'a fresh reset password';
 
 type Mail = { rcpt_tos: string[]; subject: string; text: string; html: string };
+
+// A loopback SMS provider in Twilio's shape: keeps each form POST.
+const texts: URLSearchParams[] = [];
+let provider: HttpServer | null = null;
 
 function mails(): Mail[] {
   return readdirSync(mailDir)
@@ -64,8 +69,21 @@ beforeAll(async () => {
   if (!hasSmtp) return;
   const started = spawnSync(SCRIPT, ['start', mailDir], { encoding: 'utf8' });
   if (started.status !== 0) throw new Error(`smtp-capture: ${started.stderr}`);
+  provider = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      texts.push(new URLSearchParams(body));
+      res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"sid":"SM1"}');
+    });
+  });
+  await new Promise<void>((r) => provider!.listen(0, '127.0.0.1', () => r()));
+  const smsPort = (provider.address() as { port: number }).port;
   server.port = await freePort();
-  server.extraArgs = ['--smtp', started.stdout.trim(), '--mail-from', 'parley@example.test', '--public-url', `http://127.0.0.1:${server.port}`];
+  server.extraArgs = [
+    '--smtp', started.stdout.trim(), '--mail-from', 'parley@example.test', '--public-url', `http://127.0.0.1:${server.port}`,
+    '--sms-url', `http://127.0.0.1:${smsPort}/Accounts/{account}/Messages.json`, '--sms-account', 'AC1', '--sms-token', 'secret', '--sms-from', '+15005550006',
+  ];
   await server.start();
   browser = await launch();
 });
@@ -75,6 +93,7 @@ afterAll(async () => {
   await server.stop();
   server.cleanup();
   spawnSync(SCRIPT, ['stop', mailDir]);
+  provider?.close();
   rmSync(mailDir, { recursive: true, force: true });
 });
 
@@ -182,4 +201,37 @@ describe.skipIf(!hasSmtp).sequential('password reset by email', () => {
     await s.getByText('confirmed', { exact: true }).waitFor();
     expect(w.problems).toEqual([]);
   });
+
+  it('settings: a phone number is confirmed with the texted code, then SMS notifications can be turned on', async () => {
+    await registerUser(server.url, 'omar', 'Omar');
+    const w = await open({ width: 390, height: 844 });
+    const p = w.page;
+    await signInUi(w, 'omar');
+    await p.getByRole('button', { name: 'Profile and settings' }).click();
+    const s = p.getByRole('dialog', { name: 'Settings' });
+    await s.getByLabel('Phone number').fill('+33 6 12 34 56 78');
+    await s.getByRole('button', { name: 'Send code' }).click();
+    await until('the text', async () => texts.some((t) => t.get('To') === '+33612345678'));
+    const code = /^(\d{6}) /.exec(texts.find((t) => t.get('To') === '+33612345678')!.get('Body') ?? '')?.[1];
+    expect(code).toMatch(/^\d{6}$/);
+    await s.getByLabel('Code sent to +33612345678').fill(code === '000000' ? '111111' : '000000');
+    await s.getByRole('button', { name: 'Confirm number' }).click();
+    await s.getByRole('alert').getByText('does not match').waitFor();
+    await s.getByLabel('Code sent to +33612345678').fill(code!);
+    await s.getByRole('button', { name: 'Confirm number' }).click();
+    await s.getByText('+33612345678', { exact: true }).waitFor();
+    const box = s.getByLabel('Text me about direct messages and mentions');
+    await box.check();
+    await until('SMS on', async () => (await apiCallAs('omar', '/users/me/phone')).sms_notifications === true);
+    await s.getByRole('heading', { name: 'Phone (SMS)' }).scrollIntoViewIfNeeded();
+    expect(await overflowX(p)).toBe(0);
+    await shots(p, 'm06-settings-phone-390');
+    expect(await axeViolations(p)).toEqual([]);
+    expect(w.problems).toEqual([]);
+  });
 });
+
+async function apiCallAs(username: string, path: string) {
+  const a = await apiCall<{ access_token: string }>(server.url, '/auth/login', { method: 'POST', body: { username, password: PASSWORD } });
+  return apiCall(server.url, path, { token: a.access_token });
+}

@@ -126,7 +126,16 @@ export function PhoneSettings() {
       return s;
     }, 'Phone number confirmed.');
   };
-  const toggle = (on: boolean) => run(() => api<PhoneState>('/users/me/phone', { method: 'PATCH', body: { sms_notifications: on } }));
+  const toggle = (on: boolean) => {
+    const before = state;
+    if (state) setState({ ...state, sms_notifications: on }); // the box follows the click at once
+    return run(() =>
+      api<PhoneState>('/users/me/phone', { method: 'PATCH', body: { sms_notifications: on } }).catch((e) => {
+        setState(before);
+        throw e;
+      }),
+    );
+  };
   const remove = () =>
     run(async () => {
       await api('/users/me/phone', { method: 'DELETE' });
@@ -141,7 +150,7 @@ export function PhoneSettings() {
             <strong>{state.phone}</strong> <span class="tag is-verified">confirmed</span>
           </p>
           <label class="check">
-            <input type="checkbox" checked={state.sms_notifications} disabled={busy} onChange={(e) => void toggle(e.currentTarget.checked)} />
+            <input type="checkbox" checked={state.sms_notifications} onChange={(e) => void toggle(e.currentTarget.checked)} />
             Text me about direct messages and mentions
           </label>
           <div class="row">
