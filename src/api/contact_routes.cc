@@ -120,6 +120,23 @@ void add_contact_routes(net::Router& r, Context& ctx) {
           return no_content();
         }));
 
+  // RFC 8058 one-click unsubscribe: mail clients POST "List-Unsubscribe=One-Click" to the URL
+  // of a digest's List-Unsubscribe header, without a session. The signed token in the query is
+  // the authorization (it can do nothing else). GET changes nothing: link checkers fetch URLs.
+  r.add(net::Method::post, "/api/v1/mail/unsubscribe",
+        respond([&ctx, &contact](net::Request& req) -> Result<net::Response> {
+          auto token = req.query("token");
+          if (!token) return fail(token.error());
+          if (!*token) return fail(Errc::malformed, "token is required", "token");
+          if (auto rl = rate_limit(ctx.s.limiter, {{"token:ip:" + ctx.client.of(req),
+                                                    ctx.opts.limits.login_per_ip}});
+              !rl)
+            return fail(rl.error());
+          auto user = contact.unsubscribe(**token);
+          if (!user) return fail(user.error());
+          return json_response(200, {{"unsubscribed", true}});
+        }));
+
   r.add(net::Method::get, "/api/v1/users/me/phone",
         authed(ctx, [&contact](net::Request&, const auth::Principal& p) -> Result<net::Response> {
           auto s = contact.phone(p.user_id);

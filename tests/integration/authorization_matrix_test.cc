@@ -144,6 +144,7 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"POST /api/v1/auth/email/verify", "no token: the mailed link's token is the authorization"},
       {"POST /api/v1/auth/password/forgot", "no token, no id: the same answer for any address"},
       {"POST /api/v1/auth/password/reset", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/mail/unsubscribe", "no token: the signed token of the mail is the authorization"},
       {"GET /api/v1/users/me/phone", "the caller's own number"},
       {"PUT /api/v1/users/me/phone", "the caller's own number"},
       {"PATCH /api/v1/users/me/phone", "the caller's own number"},

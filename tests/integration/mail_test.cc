@@ -243,6 +243,17 @@ TEST_F(MailTest, BadInputIsRefusedAndABadPasswordDoesNotSpendTheToken) {
             204);
 }
 
+TEST_F(MailTest, OneClickUnsubscribeRefusesABadToken) {
+  auto api = this->api();
+  auto a = register_account(api, "unsub");
+  EXPECT_EQ(api.post("/api/v1/mail/unsubscribe?token=" + a.id + ".AAAA",
+                     std::string_view("List-Unsubscribe=One-Click"))
+                .status,
+            404);
+  EXPECT_EQ(api.post("/api/v1/mail/unsubscribe", std::string_view("")).status, 400);
+  EXPECT_EQ(api.get("/api/v1/mail/unsubscribe?token=x").status, 405);  // GET changes nothing
+}
+
 TEST_F(MailTest, AnAddressSomeoneVerifiedCannotBeVerifiedByAnother) {
   auto api = this->api();
   auto a = register_account(api, "own");

@@ -19,7 +19,8 @@ const std::vector<Migration> kMigrations = {
      "  email TEXT,"
      "  email_key TEXT COLLATE \"C\","
      "  verified_at BIGINT NOT NULL DEFAULT 0,"
-     "  pending_email TEXT);"
+     "  pending_email TEXT,"
+     "  mail_opt_out BOOLEAN NOT NULL DEFAULT FALSE);"
      "CREATE UNIQUE INDEX contact_emails_key ON contact_emails(email_key);"
      "CREATE TABLE contact_tokens ("
      "  token_hash BYTEA PRIMARY KEY,"
@@ -57,11 +58,12 @@ class PostgresContactStore final : public ContactStore {
 
   Result<EmailRecord> email(const std::string& user_id) override {
     return pool_.run_value([&](Connection& c) -> Result<EmailRecord> {
-      auto q =
-          c.exec("SELECT email, pending_email, verified_at FROM contact_emails WHERE user_id = $1",
-                 {user_id});
+      auto q = c.exec(
+          "SELECT email, pending_email, verified_at, mail_opt_out FROM contact_emails"
+          " WHERE user_id = $1",
+          {user_id});
       EmailRecord r;
-      if (!q.empty()) r = {opt_text(q, 0, 0), opt_text(q, 0, 1), q.integer(0, 2)};
+      if (!q.empty()) r = {opt_text(q, 0, 0), opt_text(q, 0, 1), q.integer(0, 2), q.boolean(0, 3)};
       return r;
     });
   }
@@ -93,6 +95,16 @@ class PostgresContactStore final : public ContactStore {
           return fail(Errc::already_exists, "another account verified this address", "email");
         throw;
       }
+      return ok();
+    });
+  }
+
+  Result<void> set_mail_opt_out(const std::string& user_id, bool out) override {
+    return pool_.transaction([&](Connection& c) -> Result<void> {
+      c.exec(
+          "INSERT INTO contact_emails (user_id, mail_opt_out) VALUES ($1, $2)"
+          " ON CONFLICT (user_id) DO UPDATE SET mail_opt_out = EXCLUDED.mail_opt_out",
+          {user_id, out});
       return ok();
     });
   }

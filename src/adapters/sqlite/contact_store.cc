@@ -18,7 +18,8 @@ const std::vector<Migration> kMigrations = {
      "  email TEXT,"
      "  email_key TEXT,"
      "  verified_at INTEGER NOT NULL DEFAULT 0,"
-     "  pending_email TEXT);"
+     "  pending_email TEXT,"
+     "  mail_opt_out INTEGER NOT NULL DEFAULT 0);"
      "CREATE UNIQUE INDEX contact_emails_key ON contact_emails(email_key);"
      "CREATE TABLE contact_tokens ("
      "  token_hash BLOB PRIMARY KEY,"
@@ -57,10 +58,11 @@ class SqliteContactStore final : public ContactStore {
   Result<EmailRecord> email(const std::string& user_id) override {
     return db_.read_value([&](Connection& c) -> Result<EmailRecord> {
       auto q = c.prepare(
-          "SELECT email, pending_email, verified_at FROM contact_emails WHERE user_id = ?");
+          "SELECT email, pending_email, verified_at, mail_opt_out FROM contact_emails"
+          " WHERE user_id = ?");
       q.bind(1, user_id);
       EmailRecord r;
-      if (q.step()) r = {opt_text(q, 0), opt_text(q, 1), q.integer(2)};
+      if (q.step()) r = {opt_text(q, 0), opt_text(q, 1), q.integer(2), q.integer(3) != 0};
       return r;
     });
   }
@@ -97,6 +99,18 @@ class SqliteContactStore final : public ContactStore {
           return fail(Errc::already_exists, "another account verified this address", "email");
         throw;
       }
+      return ok();
+    });
+  }
+
+  Result<void> set_mail_opt_out(const std::string& user_id, bool out) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      c.prepare(
+           "INSERT INTO contact_emails (user_id, mail_opt_out) VALUES (?1, ?2)"
+           " ON CONFLICT (user_id) DO UPDATE SET mail_opt_out = ?2")
+          .bind(1, user_id)
+          .bind(2, out ? 1 : 0)
+          .exec();
       return ok();
     });
   }

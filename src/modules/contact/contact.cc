@@ -1,5 +1,7 @@
 #include "modules/contact/contact.h"
 
+#include <algorithm>
+
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -75,7 +77,69 @@ mail::Mail link_mail(const std::string& to, const std::string& subject, const st
   return m;
 }
 
+std::string preview(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c & 0xC0) != 0x80 && ++chars > max_chars) return out + "…";
+    out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : text[i];
+  }
+  return out;
+}
+
+constexpr const char* kUnsubscribe = "unsubscribe-mail";
+
 }  // namespace
+
+mail::Mail digest_mail(const std::string& to, const std::string& display_name,
+                       const std::vector<DigestMessage>& messages, const std::string& public_url,
+                       const std::string& unsubscribe_url, const std::string& product) {
+  mail::Mail m;
+  m.to = to;
+  std::size_t n = messages.size();
+  m.subject = std::to_string(n) + (n == 1 ? " new message" : " new messages") + " in " + product;
+  // Conversations in the order first seen, each with its messages.
+  std::vector<std::pair<std::string, std::vector<const DigestMessage*>>> groups;
+  for (const auto& msg : messages) {
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& g) { return g.first == msg.conversation_id; });
+    if (it == groups.end()) {
+      groups.push_back({msg.conversation_id, {}});
+      it = std::prev(groups.end());
+    }
+    it->second.push_back(&msg);
+  }
+  std::string text = "Hello " + display_name + ", you have " + std::to_string(n) +
+                     (n == 1 ? " message" : " messages") + " you have not read yet.\n";
+  std::string html =
+      "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><p>Hello " +
+      html_escape(display_name) + ", you have " + std::to_string(n) +
+      (n == 1 ? " message" : " messages") + " you have not read yet.</p>";
+  for (const auto& [id, list] : groups) {
+    std::string link = public_url + "/c/" + id;
+    const std::string& name = list.front()->conversation_name;
+    text += "\n" + name + " (" + link + ")\n";
+    html += "<h3 style=\"margin-bottom:4px\"><a href=\"" + html_escape(link) + "\">" +
+            html_escape(name) + "</a></h3><ul style=\"margin-top:0\">";
+    for (const auto* msg : list) {
+      std::string p = preview(msg->text, 300);
+      text += "  " + msg->sender_name + ": " + p + "\n";
+      html += "<li><b>" + html_escape(msg->sender_name) + "</b>: " + html_escape(p) + "</li>";
+    }
+    html += "</ul>";
+  }
+  text += "\nTo stop these mails: " + unsubscribe_url + "\n";
+  html +=
+      "<p style=\"color:#555;font-size:90%\">You get this mail because you were away. <a "
+      "href=\"" +
+      html_escape(unsubscribe_url) + "\">Stop these mails</a>.</p></body></html>";
+  m.text = std::move(text);
+  m.html = std::move(html);
+  m.headers = {{"List-Unsubscribe", "<" + unsubscribe_url + ">"},
+               {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}};
+  return m;
+}
 
 struct ContactService::Impl {
   ContactStore& store;
@@ -325,7 +389,37 @@ Result<void> ContactService::remove_phone(const std::string& user_id) {
 Result<std::optional<std::string>> ContactService::notification_email(const std::string& user_id) {
   auto r = impl_->store.email(user_id);
   if (!r) return fail(r.error());
+  if (r->mail_opt_out) return std::optional<std::string>{};
   return r->email;
+}
+
+Result<bool> ContactService::send_digest(const std::string& user_id,
+                                         const std::vector<DigestMessage>& messages) {
+  auto& s = *impl_;
+  if (messages.empty()) return false;
+  auto to = notification_email(user_id);
+  if (!to) return fail(to.error());
+  if (!*to) return false;
+  auto user = s.users.get(user_id);
+  if (!user) return fail(user.error());
+  // The query holds the signed token: the one place a token rides in a URL, because RFC 8058
+  // makes the URL itself the one-click action. It can only unsubscribe this user from mail.
+  std::string unsubscribe_url =
+      s.opts.public_url + "/api/v1/mail/unsubscribe?token=" + sign(kUnsubscribe, user_id);
+  return queue_mail(digest_mail(**to, user->display_name, messages, s.opts.public_url,
+                                unsubscribe_url, s.opts.product));
+}
+
+Result<std::string> ContactService::unsubscribe(const std::string& token) {
+  auto user_id = check_signed(kUnsubscribe, token);
+  if (!user_id) return user_id;
+  if (auto r = impl_->store.set_mail_opt_out(*user_id, true); !r) return fail(r.error());
+  log::info("unsubscribed from notification mail", {{"user_id", *user_id}});
+  return user_id;
+}
+
+Result<void> ContactService::resubscribe(const std::string& user_id) {
+  return impl_->store.set_mail_opt_out(user_id, false);
 }
 
 Result<std::optional<std::string>> ContactService::notification_phone(const std::string& user_id) {

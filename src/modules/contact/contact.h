@@ -59,6 +59,22 @@ struct PhoneState {
   bool sms_notifications = false;
 };
 
+// One message of a missed-messages digest, as the notification pipeline found it (unread,
+// notifiable for this user).
+struct DigestMessage {
+  std::string conversation_id;
+  std::string conversation_name;  // "#general", or the other person's name for a DM
+  std::string sender_name;
+  std::string text;  // cut to a preview here
+};
+
+// The digest mail: one message for all of them, grouped by conversation in the order given,
+// each conversation with a link to it (public_url/c/<id>); plain text and HTML; RFC 8058
+// one-click unsubscribe (List-Unsubscribe with unsubscribe_url, List-Unsubscribe-Post).
+mail::Mail digest_mail(const std::string& to, const std::string& display_name,
+                       const std::vector<DigestMessage>& messages, const std::string& public_url,
+                       const std::string& unsubscribe_url, const std::string& product = "Parley");
+
 // The ports, each optional: without a mailer the email routes answer failed_precondition;
 // without an SMS sender, the phone ones.
 struct Senders {
@@ -95,7 +111,17 @@ class ContactService {
   Result<PhoneState> set_sms_notifications(const std::string& user_id, bool on);
   Result<void> remove_phone(const std::string& user_id);
 
-  // For notifications: where this user may be reached, if anywhere (verified; for SMS, opted in).
+  // Queues one digest mail for the user; false (and nothing sent) when the user has no
+  // verified address or unsubscribed, or there is nothing to send.
+  Result<bool> send_digest(const std::string& user_id, const std::vector<DigestMessage>& messages);
+  // RFC 8058 one-click unsubscribe with the token of a digest's List-Unsubscribe URL: no more
+  // notification mail for that user (notification_email() answers none) until they turn it
+  // on again (resubscribe). The user's id; not_found for a bad token.
+  Result<std::string> unsubscribe(const std::string& token);
+  Result<void> resubscribe(const std::string& user_id);
+
+  // For notifications: where this user may be reached, if anywhere (email: verified and not
+  // unsubscribed; SMS: verified and opted in).
   Result<std::optional<std::string>> notification_email(const std::string& user_id);
   Result<std::optional<std::string>> notification_phone(const std::string& user_id);
 

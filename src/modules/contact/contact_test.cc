@@ -183,6 +183,46 @@ TEST_F(ContactServiceTest, AnSmsCodeExpiresAfterTenMinutes) {
   EXPECT_FALSE(svc->phone(e.user.id)->phone);
 }
 
+TEST_F(ContactServiceTest, OneDigestMailHoldsEveryMessageAndItsOneClickUnsubscribeStopsThem) {
+  auto f = verified("fay", "fay@example.test");
+  std::vector<DigestMessage> missed = {{"C1", "#general", "Gus", "first <b>message</b>"},
+                                       {"C2", "Hal", "Hal", "a direct message"},
+                                       {"C1", "#general", "Ivy", "second in general"}};
+  ASSERT_TRUE(*svc->send_digest(f.user.id, missed));
+  auto m = mails();
+  ASSERT_EQ(m.size(), 2u);
+  const auto& d = m.back();
+  EXPECT_EQ(d.to, "fay@example.test");
+  EXPECT_EQ(d.subject, "3 new messages in Parley");
+  for (const char* part : {"first <b>message</b>", "a direct message", "second in general",
+                           "https://chat.example.test/c/C1", "https://chat.example.test/c/C2"})
+    EXPECT_NE(d.text.find(part), std::string::npos) << part;
+  EXPECT_NE(d.html.find("first &lt;b&gt;message&lt;/b&gt;"), std::string::npos);  // escaped
+  EXPECT_EQ(d.html.find("<b>message</b>"), std::string::npos);
+  EXPECT_LT(d.text.find("second in general"), d.text.find("a direct message"))
+      << "grouped by conversation";
+  std::string unsubscribe, post;
+  for (const auto& [k, v] : d.headers) {
+    if (k == "List-Unsubscribe") unsubscribe = v;
+    if (k == "List-Unsubscribe-Post") post = v;
+  }
+  EXPECT_EQ(post, "List-Unsubscribe=One-Click");
+  const std::string prefix = "<https://chat.example.test/api/v1/mail/unsubscribe?token=";
+  ASSERT_EQ(unsubscribe.rfind(prefix, 0), 0u) << unsubscribe;
+  std::string token = unsubscribe.substr(prefix.size(), unsubscribe.size() - prefix.size() - 1);
+
+  EXPECT_EQ(svc->unsubscribe(token).value_or(""), f.user.id);
+  EXPECT_FALSE(*svc->notification_email(f.user.id));
+  EXPECT_FALSE(*svc->send_digest(f.user.id, missed));
+  EXPECT_EQ(mails().size(), 2u);
+  ASSERT_TRUE(svc->resubscribe(f.user.id));
+  EXPECT_EQ(svc->notification_email(f.user.id)->value_or(""), "fay@example.test");
+  EXPECT_EQ(svc->unsubscribe(token + "x").error().code, Errc::not_found);
+  EXPECT_FALSE(*svc->send_digest(f.user.id, {}));  // nothing to send
+  auto nobody = *auth->register_user({"gil", "password1", {}, {}, {}});
+  EXPECT_FALSE(*svc->send_digest(nobody.user.id, missed));  // no verified address
+}
+
 TEST_F(ContactServiceTest, SignedLinksNameTheirUserAndRefuseTampering) {
   std::string t = svc->sign("unsubscribe", "01USER");
   EXPECT_EQ(svc->check_signed("unsubscribe", t).value_or(""), "01USER");

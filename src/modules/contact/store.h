@@ -20,6 +20,7 @@ struct EmailRecord {
   std::optional<std::string> email;          // the verified address
   std::optional<std::string> pending_email;  // asked for, not yet verified
   Millis verified_at = 0;
+  bool mail_opt_out = false;  // one-click unsubscribed from notification mail (RFC 8058)
 };
 
 struct TokenRecord {
@@ -64,6 +65,8 @@ class ContactStore {
   // case-insensitively, ASCII).
   virtual Result<void> set_verified_email(const std::string& user_id, const std::string& email,
                                           Millis now) = 0;
+  // Records (or clears) the user's opt-out from notification mail.
+  virtual Result<void> set_mail_opt_out(const std::string& user_id, bool out) = 0;
   // The user who verified this address (compared case-insensitively, ASCII); nullopt if none.
   virtual Result<std::optional<std::string>> user_by_email(const std::string& email) = 0;
 

@@ -46,6 +46,17 @@ TEST_P(ContactStoreContract, AnAddressIsPendingUntilVerifiedAndHasOneVerifiedOwn
   EXPECT_FALSE(store->email("U2")->email);
 }
 
+TEST_P(ContactStoreContract, AMailOptOutIsKeptWithTheAddress) {
+  EXPECT_FALSE(store->email("U1")->mail_opt_out);
+  ASSERT_TRUE(store->set_mail_opt_out("U1", true));  // before any address: a row of its own
+  EXPECT_TRUE(store->email("U1")->mail_opt_out);
+  ASSERT_TRUE(store->set_verified_email("U1", "a@x.io", 5));
+  EXPECT_TRUE(store->email("U1")->mail_opt_out);
+  ASSERT_TRUE(store->set_mail_opt_out("U1", false));
+  EXPECT_FALSE(store->email("U1")->mail_opt_out);
+  EXPECT_EQ(store->email("U1")->email.value_or(""), "a@x.io");
+}
+
 TEST_P(ContactStoreContract, ATokenIsRedeemedOnceBeforeItExpiresAndOnlyForItsPurpose) {
   ASSERT_TRUE(
       store->put_token({"h1", TokenPurpose::reset_password, "U1", "a@x.io", 100, 1000}, 100));
