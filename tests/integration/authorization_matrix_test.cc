@@ -147,6 +147,17 @@ const std::map<std::string, std::string>& exempt_routes() {
        "the caller's own profile; a file id another user uploaded is refused (422): "
        "ProfileTest.AvatarMustBeTheCallersOwnReadyImage"},
       {"DELETE /api/v1/users/me/avatar", "the caller's own profile"},
+      {"GET /api/v1/users/me/email", "the caller's own address"},
+      {"PUT /api/v1/users/me/email", "the caller's own address"},
+      {"POST /api/v1/auth/email/verify", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/auth/password/forgot", "no token, no id: the same answer for any address"},
+      {"POST /api/v1/auth/password/reset", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/mail/unsubscribe", "no token: the signed token of the mail is the authorization"},
+      {"GET /api/v1/users/me/phone", "the caller's own number"},
+      {"PUT /api/v1/users/me/phone", "the caller's own number"},
+      {"PATCH /api/v1/users/me/phone", "the caller's own number"},
+      {"DELETE /api/v1/users/me/phone", "the caller's own number"},
+      {"POST /api/v1/users/me/phone/verify", "the caller's own number"},
       {"GET /api/v1/avatars/{file_id}",
        "no token by design (an <img> sends none; avatars are directory data): it answers only "
        "for a file that is someone's current avatar, 404 otherwise: "

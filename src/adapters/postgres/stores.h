@@ -16,6 +16,7 @@
 #include "modules/admin/store.h"
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
+#include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
 #include "modules/messaging/store.h"
@@ -36,6 +37,7 @@ Result<std::unique_ptr<audit::AuditStore>> make_audit_store(Pool& pool);
 Result<std::unique_ptr<admin::AdminStore>> make_admin_store(Pool& pool);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Pool& pool);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
+Result<std::unique_ptr<contact::ContactStore>> make_contact_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);

@@ -22,6 +22,7 @@
 #include "modules/admin/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -703,3 +704,10 @@ INSTANTIATE_TEST_SUITE_P(Postgres, SsoStoreContract, ::testing::Values(SsoStoreF
                                [](postgres::Pool& p) { return postgres::make_sso_store(p); });
                          })));
 }  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Postgres, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return postgres::make_with_pool<ContactStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_contact_store(p); });
+                         })));
+}  // namespace parley::contact

@@ -8,6 +8,7 @@
 #include "modules/admin/store.h"
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
+#include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
 #include "modules/messaging/store.h"
@@ -23,6 +24,7 @@ Result<std::unique_ptr<audit::AuditStore>> make_audit_store(Database& db);
 Result<std::unique_ptr<admin::AdminStore>> make_admin_store(Database& db);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database& db);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
+Result<std::unique_ptr<contact::ContactStore>> make_contact_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
 // Reads and deletes rows of the users, messaging and files tables and indexes some of them:

@@ -11,6 +11,7 @@
 #include "modules/admin/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -333,3 +334,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, SsoStoreContract, ::testing::Values(SsoStoreFac
                                [](sqlite::Database& db) { return sqlite::make_sso_store(db); });
                          })));
 }  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Sqlite, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return sqlite::make_with_db<ContactStore>(
+                               [](sqlite::Database& db) { return sqlite::make_contact_store(db); });
+                         })));
+}  // namespace parley::contact
