@@ -17,6 +17,7 @@
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
@@ -41,6 +42,8 @@ struct RateLimits {
   ratelimit::Policy mutations_per_user{100, 100};
   ratelimit::Policy conversations_per_user{20, 30'000};  // new DMs, groups and channels
   ratelimit::Policy search_per_user{30, 2'000};
+  // Posts to incoming webhook URLs, per client address, before the URL's secret is checked.
+  ratelimit::Policy webhooks_per_ip{60, 1'000};
 };
 
 // WebSocket admission and connection caps (docs/security.md).
@@ -89,6 +92,10 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Bots, webhooks and slash commands; null: their routes answer 503 and bot tokens are refused.
+  // Slash commands wait for their URL on integration_pool, never on the request workers.
+  integrations::IntegrationService* integrations = nullptr;
+  WorkerPool* integration_pool = nullptr;
 };
 
 class Api {

@@ -304,7 +304,8 @@ const std::map<std::string, Setter>& setters() {
              {"messages_per_user", &c.rate_limits.messages_per_user},
              {"mutations_per_user", &c.rate_limits.mutations_per_user},
              {"conversations_per_user", &c.rate_limits.conversations_per_user},
-             {"search_per_user", &c.rate_limits.search_per_user}};
+             {"search_per_user", &c.rate_limits.search_per_user},
+             {"webhooks_per_ip", &c.rate_limits.webhooks_per_ip}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -498,7 +499,8 @@ given with --config FILE; flags win over the environment, which wins over the fi
                              and address together), refresh_per_ip (60/1m),
                              totp_per_account (5/150s), ws_frames_per_user (200/2s),
                              messages_per_user (50/10s), mutations_per_user (100/10s),
-                             conversations_per_user (20/10m), search_per_user (30/1m)
+                             conversations_per_user (20/10m), search_per_user (30/1m),
+                             webhooks_per_ip (60/1m)
 )";
 }
 

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -59,6 +60,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<integrations::IntegrationStore> integrations;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -74,6 +76,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto integrations = make_integration_store(db);
+  if (!integrations) return fail(integrations.error());
+  s.integrations = std::move(*integrations);
   s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
@@ -222,6 +227,14 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                            file_adapters->images.get(), file_adapters->scanner.get());
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
+  // Slash commands wait for their URLs and outgoing webhooks deliver here, through the same
+  // SSRF-hardened fetcher as previews (on even when previews are off).
+  WorkerPool integration_pool("integrations", 4, 1'000);
+  integrations::IntegrationOptions integration_opts;
+  integration_opts.policy = *outbound_policy;
+  integrations::IntegrationService integrations(*storage.integrations, users, messaging, *bus,
+                                                clock, fetcher.get(), &integration_pool,
+                                                integration_opts);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -235,7 +248,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, &integrations, &integration_pool},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -296,6 +309,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   metrics_server.reset();
   pool.stop();
   preview_pool.stop();
+  integrations.stop();
+  integration_pool.stop();
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

@@ -15,6 +15,7 @@
 #include "adapters/postgres/pool.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/integrations/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
@@ -33,5 +34,6 @@ Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);
+Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Pool& pool);
 
 }  // namespace parley::postgres

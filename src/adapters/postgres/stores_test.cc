@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "modules/auth/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
@@ -624,3 +625,13 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                                [](postgres::Pool& p) { return postgres::make_file_store(p); });
                          })));
 }  // namespace parley::files
+
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Postgres, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return postgres::make_with_pool<IntegrationStore, void>(
+                               [](postgres::Pool& p) {
+                                 return postgres::make_integration_store(p);
+                               });
+                         })));
+}  // namespace parley::integrations

@@ -7,6 +7,7 @@
 #include "adapters/sqlite/database.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/integrations/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
@@ -19,5 +20,6 @@ Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
+Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Database& db);
 
 }  // namespace parley::sqlite

@@ -9,6 +9,7 @@
 
 #include "core/metrics.h"
 #include "modules/auth/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
@@ -233,3 +234,12 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Sqlite, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return sqlite::make_with_db<IntegrationStore>([](sqlite::Database& db) {
+                             return sqlite::make_integration_store(db);
+                           });
+                         })));
+}  // namespace parley::integrations
