@@ -118,7 +118,7 @@ TEST_F(BotsTest, RotationIssuesANewTokenAndRetiresTheOld) {
   auto bot = api.get("/api/v1/bots/" + b.id, owner.access);
   ASSERT_EQ(bot.status, 200);
   auto token_id = str(arr(bot.json, "tokens")[0], "id");
-  auto rotated = api.post("/api/v1/bots/" + b.id + "/tokens/" + token_id + "/rotate", "",
+  auto rotated = api.post("/api/v1/bots/" + b.id + "/tokens/" + token_id + "/rotate", std::string_view(),
                           owner.access);
   ASSERT_EQ(rotated.status, 201) << rotated;
   EXPECT_EQ(api.get("/api/v1/users/me", b.token).status, 401);
@@ -178,7 +178,7 @@ TEST_F(BotsTest, BotsAreTheirOwnersOnly) {
   auto b = make_bot(api, owner);
   EXPECT_EQ(api.get("/api/v1/bots/" + b.id, other.access).status, 404);
   EXPECT_EQ(api.del("/api/v1/bots/" + b.id, other.access).status, 404);
-  EXPECT_EQ(api.post("/api/v1/bots/" + b.id + "/tokens", "", other.access).status, 404);
+  EXPECT_EQ(api.post("/api/v1/bots/" + b.id + "/tokens", std::string_view(), other.access).status, 404);
   EXPECT_EQ(api.get("/api/v1/bots/" + std::string(kUnknownId), owner.access).status, 404);
   EXPECT_TRUE(arr(api.get("/api/v1/bots", other.access).json, "bots").empty());
   // Bad input.

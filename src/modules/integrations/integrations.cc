@@ -8,6 +8,7 @@
 #include <mutex>
 #include <queue>
 #include <thread>
+#include <unordered_map>
 
 #include "core/crypto.h"
 #include "core/id.h"
@@ -266,6 +267,32 @@ struct IntegrationService::Impl {
   std::uint64_t delivered = 0, abandoned = 0, in_flight = 0;
   std::thread timer;
 
+  // The outgoing hooks of recently active conversations, so a send costs no query: a hook made
+  // or deleted on this node applies at once, on another node within kHookCacheMs.
+  static constexpr Millis kHookCacheMs = 5'000;
+  static constexpr std::size_t kHookCacheMax = 10'000;
+  std::mutex cache_mu;
+  std::unordered_map<std::string, std::pair<Millis, std::vector<OutgoingRecord>>> hook_cache;
+
+  Result<std::vector<OutgoingRecord>> hooks_of(const std::string& conversation_id) {
+    Millis now = clock.now_ms();
+    {
+      std::lock_guard lock(cache_mu);
+      auto it = hook_cache.find(conversation_id);
+      if (it != hook_cache.end() && now - it->second.first < kHookCacheMs) return it->second.second;
+    }
+    auto rows = store.outgoing_of(conversation_id);
+    if (!rows) return rows;
+    std::lock_guard lock(cache_mu);
+    if (hook_cache.size() >= kHookCacheMax) hook_cache.clear();
+    hook_cache[conversation_id] = {now, *rows};
+    return rows;
+  }
+  void forget_hooks(const std::string& conversation_id) {
+    std::lock_guard lock(cache_mu);
+    hook_cache.erase(conversation_id);
+  }
+
   Impl(IntegrationStore& s, users::UserService& u, messaging::MessagingService& m, Bus& b,
        const Clock& c, outbound::HttpFetcher* f, WorkerPool* d, IntegrationOptions o)
       : store(s), users(u), messaging(m), bus(b), clock(c), fetcher(f), deliveries(d),
@@ -274,12 +301,16 @@ struct IntegrationService::Impl {
   }
 
   // Owner or admin of the conversation; not_found when the caller may not see it (or is not a
-  // member: hooks are the members' business), permission_denied for a plain member.
+  // member: hooks are the members' business), invalid_argument for a DM (it has no owner),
+  // permission_denied for a plain member.
   Result<messaging::ConversationView> require_manager(const std::string& caller,
                                                       const std::string& conversation_id) {
     auto v = messaging.get(caller, conversation_id);
     if (!v) return fail(v.error());
     if (!v->me) return fail(not_found("conversation"));
+    if (v->conversation.type == messaging::ConversationType::dm)
+      return fail(Errc::invalid_argument, "a direct conversation has no integrations",
+                  "conversation_id");
     if (v->me->role == messaging::Role::member)
       return fail(Errc::permission_denied,
                   "only the conversation's owners and admins manage its integrations");
@@ -572,10 +603,7 @@ Result<IncomingCreated> IntegrationService::create_incoming(const std::string& c
                                                             const std::string& raw_name) {
   auto name = check_name(raw_name);
   if (!name) return fail(name.error());
-  auto v = impl_->require_manager(caller, conversation_id);
-  if (!v) return fail(v.error());
-  if (v->conversation.type == messaging::ConversationType::dm)
-    return fail(Errc::invalid_argument, "a direct conversation has no webhooks", "conversation_id");
+  if (auto v = impl_->require_manager(caller, conversation_id); !v) return fail(v.error());
   auto existing = impl_->store.incoming_of(conversation_id);
   if (!existing) return fail(existing.error());
   if (static_cast<int>(existing->size()) >= impl_->opts.max_hooks_per_conversation)
@@ -671,6 +699,7 @@ Result<OutgoingCreated> IntegrationService::create_outgoing(const std::string& c
   r.secret = "whsec_" + new_secret();
   r.created_by = caller;
   if (auto ins = impl_->store.insert_outgoing(r); !ins) return fail(ins.error());
+  impl_->forget_hooks(conversation_id);
   return OutgoingCreated{outgoing_of(r), r.secret};
 }
 
@@ -692,13 +721,15 @@ Result<void> IntegrationService::delete_outgoing(const std::string& caller,
   auto r = impl_->store.find_outgoing(id);
   if (!r) return fail(r.error());
   if (r->conversation_id != conversation_id) return fail(not_found("webhook"));
-  return impl_->store.delete_outgoing(id);
+  auto d = impl_->store.delete_outgoing(id);
+  impl_->forget_hooks(conversation_id);
+  return d;
 }
 
 void IntegrationService::publish(const std::string& conversation_id, std::string_view event,
                                  std::string data) {
   if (!impl_->fetcher || !impl_->deliveries) return;
-  auto hooks = impl_->store.outgoing_of(conversation_id);
+  auto hooks = impl_->hooks_of(conversation_id);
   if (!hooks) {
     log::warn("webhook deliveries not queued", {{"reason", hooks.error().message}});
     return;
