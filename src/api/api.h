@@ -15,6 +15,8 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/worker_pool.h"
+#include "modules/admin/admin.h"
+#include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/integrations/integrations.h"
@@ -92,6 +94,10 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Required (init() fails without them): the audit log the API records into and reads for
+  // admins, and the administration service behind /api/v1/admin/... and registration.
+  audit::AuditLog* audit = nullptr;
+  admin::AdminService* admin = nullptr;
   // Bots, webhooks and slash commands; null: their routes answer 503 and bot tokens are refused.
   // Slash commands wait for their URL on integration_pool, never on the request workers.
   integrations::IntegrationService* integrations = nullptr;
@@ -102,7 +108,8 @@ class Api {
  public:
   Api(Services services, ApiOptions options);
   ~Api();
-  // Fails with invalid_argument when an option (a trusted proxy) does not parse.
+  // Fails with invalid_argument when an option (a trusted proxy) does not parse, or when
+  // Services::audit or Services::admin is missing.
   Result<void> init();
   // Before register_routes: what /api/v1/health/ready checks.
   void set_readiness_checks(std::vector<ReadinessCheck> checks);

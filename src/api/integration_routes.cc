@@ -215,7 +215,7 @@ Result<std::string> webhook_payload(const net::Request& req) {
 
 void add_bot_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::post, "/api/v1/bots",
-        managed(ctx, [](net::Request& req, const auth::Principal& p,
+        managed(ctx, [&ctx](net::Request& req, const auth::Principal& p,
                         integrations::IntegrationService& s) -> Result<net::Response> {
           auto body = parse_body(req);
           if (!body) return fail(body.error());
@@ -231,9 +231,8 @@ void add_bot_routes(net::Router& r, Context& ctx) {
           in.scopes = std::move(*scopes);
           auto created = s.create_bot(p.user_id, in);
           if (!created) return fail(created.error());
-          log::info("bot token created", {{"bot_id", created->bot.id},
-                                          {"token_id", created->token.info.id},
-                                          {"owner_id", p.user_id}});
+          audit(ctx, req, p.user_id, audit::actions::kBotTokenCreated,
+                audit::target("bot", created->bot.id));
           return json_response(201, {{"bot", bot_json(created->bot)},
                                      {"token", created->token.token}});
         }));
@@ -264,7 +263,7 @@ void add_bot_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::post, "/api/v1/bots/{id}/tokens",
-        managed(ctx, [](net::Request& req, const auth::Principal& p,
+        managed(ctx, [&ctx](net::Request& req, const auth::Principal& p,
                         integrations::IntegrationService& s) -> Result<net::Response> {
           auto body = req.body.empty() ? Result<boost::json::object>(boost::json::object{})
                                        : parse_body(req);
@@ -273,8 +272,8 @@ void add_bot_routes(net::Router& r, Context& ctx) {
           if (!scopes) return fail(scopes.error());
           auto t = s.issue_token(p.user_id, id_param(req), *scopes);
           if (!t) return fail(t.error());
-          log::info("bot token created",
-                    {{"bot_id", id_param(req)}, {"token_id", t->info.id}, {"owner_id", p.user_id}});
+          audit(ctx, req, p.user_id, audit::actions::kBotTokenCreated,
+                audit::target("bot", id_param(req)));
           return json_response(201, issued_json(*t));
         }));
 
@@ -287,12 +286,12 @@ void add_bot_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::post, "/api/v1/bots/{id}/tokens/{token_id}/rotate",
-        managed(ctx, [](net::Request& req, const auth::Principal& p,
+        managed(ctx, [&ctx](net::Request& req, const auth::Principal& p,
                         integrations::IntegrationService& s) -> Result<net::Response> {
           auto t = s.rotate_token(p.user_id, id_param(req), id_param(req, "token_id"));
           if (!t) return fail(t.error());
-          log::info("bot token created",
-                    {{"bot_id", id_param(req)}, {"token_id", t->info.id}, {"owner_id", p.user_id}});
+          audit(ctx, req, p.user_id, audit::actions::kBotTokenCreated,
+                audit::target("bot", id_param(req)));
           return json_response(201, issued_json(*t));
         }));
 }

@@ -8,7 +8,13 @@ namespace {
 net::Response updated(Context& ctx, const users::User& u) {
   auto body = user_json(u);
   ctx.s.messaging.notify_contacts(u.id, "user.updated", json::serialize(body));
-  return json_response(200, body);
+  return json_response(200, user_json(u, true));  // the caller's own: with their role
+}
+
+// Whether the caller may see other users' roles (admins may).
+bool sees_roles(Context& ctx, const auth::Principal& p) {
+  auto me = ctx.s.users.get(p.user_id);
+  return me && me->role == users::Role::admin;
 }
 
 // What the files module says about file_id as the caller's avatar: a file the caller may not
@@ -43,7 +49,7 @@ void add_user_routes(net::Router& r, Context& ctx) {
         authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
           auto u = ctx.s.users.get(p.user_id);
           if (!u) return fail(u.error());
-          return json_response(200, user_json(*u));
+          return json_response(200, user_json(*u, true));
         }));
 
   r.add(net::Method::patch, "/api/v1/users/me",
@@ -96,14 +102,14 @@ void add_user_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::get, "/api/v1/users/{id}",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto u = ctx.s.users.get(std::string(req.param("id")));
           if (!u) return fail(u.error());
-          return json_response(200, user_json(*u));
+          return json_response(200, user_json(*u, u->id == p.user_id || sees_roles(ctx, p)));
         }));
 
   r.add(net::Method::get, "/api/v1/users",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto limit = page_limit(req);
           if (!limit) return fail(limit.error());
           auto q = req.query("q");
@@ -112,8 +118,9 @@ void add_user_routes(net::Router& r, Context& ctx) {
           if (!cursor) return fail(cursor.error());
           auto page = ctx.s.users.search(q->value_or(""), *limit, *cursor);
           if (!page) return fail(page.error());
+          const bool roles = sees_roles(ctx, p);
           boost::json::array arr;
-          for (const auto& u : page->users) arr.push_back(user_json(u));
+          for (const auto& u : page->users) arr.push_back(user_json(u, roles || u.id == p.user_id));
           boost::json::object out{{"users", std::move(arr)}};
           if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
           return json_response(200, out);

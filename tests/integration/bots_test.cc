@@ -492,3 +492,49 @@ TEST_F(BotsTest, SlashCommandRoundTripEphemeralAndInChannel) {
 
 }  // namespace
 }  // namespace parley::itest
+
+namespace parley::itest {
+namespace {
+
+using namespace chat;
+
+// A server of its own: its first account is the system admin.
+TEST(BotsAudit, TokenCreationIsAuditedAndADeactivatedBotIsRefused) {
+  ServerProcess server({"--rate-limits", kGenerousLimits});
+  ASSERT_EQ(server.start(), "");
+  Api api(server.port());
+  auto admin = register_account(api, "ad");
+  auto owner = register_account(api, "ow");
+  auto created = api.post("/api/v1/bots", object{{"username", unique_name("bot")}}, owner.access);
+  ASSERT_EQ(created.status, 201) << created;
+  const std::string bot_id = str(created.obj().at("bot"), "id");
+  const std::string token = created.str("token");
+  auto bot = api.get("/api/v1/bots/" + bot_id, owner.access);
+  auto token_id = str(arr(bot.json, "tokens")[0], "id");
+  ASSERT_EQ(api.post("/api/v1/bots/" + bot_id + "/tokens/" + token_id + "/rotate",
+                     std::string_view(), owner.access)
+                .status,
+            201);
+  auto events = api.get("/api/v1/admin/audit?action=bot.token_created", admin.access);
+  ASSERT_EQ(events.status, 200) << events;
+  auto list = arr(events.json, "events");
+  ASSERT_EQ(list.size(), 2u) << "one event per token: creation and rotation";
+  for (const auto& e : list) {
+    EXPECT_EQ(str(e, "actor_id"), owner.id);
+    EXPECT_EQ(str(e, "target"), "bot:" + bot_id);
+    EXPECT_FALSE(str(e, "ip").empty());
+  }
+  // The admin deactivates the bot's account: its tokens stop working.
+  BotAccount b{bot_id, token};
+  auto fresh = api.post("/api/v1/bots/" + bot_id + "/tokens", std::string_view(), owner.access);
+  ASSERT_EQ(fresh.status, 201);
+  EXPECT_EQ(api.get("/api/v1/users/me", fresh.str("token")).status, 200);
+  ASSERT_EQ(api.post("/api/v1/admin/users/" + bot_id + "/deactivate", std::string_view(),
+                     admin.access)
+                .status,
+            200);
+  EXPECT_EQ(api.get("/api/v1/users/me", fresh.str("token")).status, 401);
+}
+
+}  // namespace
+}  // namespace parley::itest

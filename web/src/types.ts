@@ -8,6 +8,8 @@ export interface User {
   /** IANA time zone name, or "" when not set. */
   timezone?: string;
   created_at: number;
+  /** The system role: only in the user's own object (and to admins). */
+  role?: 'user' | 'admin';
 }
 
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline';

@@ -559,6 +559,12 @@ Result<BotPrincipal> IntegrationService::authenticate(const std::string& token) 
   if (!constant_time_equal(hash_hex(secret), t->secret_hash) || t->revoked_at) return fail(bad);
   auto b = impl_->store.find_bot(t->bot_id);
   if (!b) return fail(b.error().code == Errc::not_found ? bad : b.error());
+  // A deactivated bot account, or a bot whose owner was deactivated, acts no more.
+  for (const auto& id : {b->id, b->owner_id}) {
+    auto u = impl_->users.get(id);
+    if (!u) return fail(u.error().code == Errc::not_found ? bad : u.error());
+    if (u->deactivated_at) return fail(bad);
+  }
   return BotPrincipal{b->id, std::string(kBotSessionPrefix) + t->id, b->owner_id, t->scopes};
 }
 

@@ -3,7 +3,7 @@
 // counts, and the signed-in person at the bottom.
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { Bookmark, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
+import { Bookmark, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, ShieldCheck, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -243,6 +243,11 @@ export function Sidebar() {
         {archived.length > 0 && <Section id="archived" title="Archived" list={archived} empty="" foldedByDefault />}
       </div>
       <footer class="side-foot">
+        {u.role === 'admin' && (
+          <button type="button" class="icon" aria-label="Admin console" title="Admin console" onClick={() => (dialog.value = 'admin')}>
+            <ShieldCheck size={18} aria-hidden="true" />
+          </button>
+        )}
         <button type="button" class="me" onClick={() => (dialog.value = 'settings')}>
           <span class="sr-only">Profile and settings: </span>
           <span class="conv-icon">
