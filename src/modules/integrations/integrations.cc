@@ -317,6 +317,33 @@ struct IntegrationService::Impl {
     return v;
   }
 
+  // A conversation's hooks of one kind, for its managers.
+  template <class Record, class View>
+  Result<std::vector<View>> list_hooks(
+      const std::string& caller, const std::string& conversation_id,
+      Result<std::vector<Record>> (IntegrationStore::*rows_of)(const std::string&),
+      View (*view)(const Record&)) {
+    if (auto v = require_manager(caller, conversation_id); !v) return fail(v.error());
+    auto rows = (store.*rows_of)(conversation_id);
+    if (!rows) return fail(rows.error());
+    std::vector<View> out;
+    for (const auto& r : *rows) out.push_back(view(r));
+    return out;
+  }
+
+  // One hook of the conversation, for its managers: not_found for any other id.
+  template <class Record>
+  Result<Record> managed_hook(const std::string& caller, const std::string& conversation_id,
+                              const std::string& id,
+                              Result<Record> (IntegrationStore::*find)(const std::string&)) {
+    if (auto v = require_manager(caller, conversation_id); !v) return fail(v.error());
+    if (!looks_like_id(id)) return fail(not_found("webhook"));
+    auto r = (store.*find)(id);
+    if (!r) return fail(r.error());
+    if (r->conversation_id != conversation_id) return fail(not_found("webhook"));
+    return r;
+  }
+
   Result<BotRecord> owned_bot(const std::string& owner, const std::string& bot_id) {
     if (!looks_like_id(bot_id)) return fail(not_found("bot"));
     auto b = store.find_bot(bot_id);
@@ -640,22 +667,14 @@ Result<IncomingCreated> IntegrationService::create_incoming(const std::string& c
 
 Result<std::vector<IncomingWebhook>> IntegrationService::incoming(
     const std::string& caller, const std::string& conversation_id) {
-  if (auto v = impl_->require_manager(caller, conversation_id); !v) return fail(v.error());
-  auto rows = impl_->store.incoming_of(conversation_id);
-  if (!rows) return fail(rows.error());
-  std::vector<IncomingWebhook> out;
-  for (const auto& r : *rows) out.push_back(incoming_of(r));
-  return out;
+  return impl_->list_hooks(caller, conversation_id, &IntegrationStore::incoming_of, &incoming_of);
 }
 
 Result<void> IntegrationService::delete_incoming(const std::string& caller,
                                                  const std::string& conversation_id,
                                                  const std::string& id) {
-  if (auto v = impl_->require_manager(caller, conversation_id); !v) return fail(v.error());
-  if (!looks_like_id(id)) return fail(not_found("webhook"));
-  auto r = impl_->store.find_incoming(id);
+  auto r = impl_->managed_hook(caller, conversation_id, id, &IntegrationStore::find_incoming);
   if (!r) return fail(r.error());
-  if (r->conversation_id != conversation_id) return fail(not_found("webhook"));
   if (auto d = impl_->store.delete_incoming(id); !d) return d;
   // Its bot stops being a bot (nothing can act as it any more); its messages keep their sender.
   return impl_->store.delete_bot(r->bot_id);
@@ -711,22 +730,14 @@ Result<OutgoingCreated> IntegrationService::create_outgoing(const std::string& c
 
 Result<std::vector<OutgoingWebhook>> IntegrationService::outgoing(
     const std::string& caller, const std::string& conversation_id) {
-  if (auto v = impl_->require_manager(caller, conversation_id); !v) return fail(v.error());
-  auto rows = impl_->store.outgoing_of(conversation_id);
-  if (!rows) return fail(rows.error());
-  std::vector<OutgoingWebhook> out;
-  for (const auto& r : *rows) out.push_back(outgoing_of(r));
-  return out;
+  return impl_->list_hooks(caller, conversation_id, &IntegrationStore::outgoing_of, &outgoing_of);
 }
 
 Result<void> IntegrationService::delete_outgoing(const std::string& caller,
                                                  const std::string& conversation_id,
                                                  const std::string& id) {
-  if (auto v = impl_->require_manager(caller, conversation_id); !v) return fail(v.error());
-  if (!looks_like_id(id)) return fail(not_found("webhook"));
-  auto r = impl_->store.find_outgoing(id);
+  auto r = impl_->managed_hook(caller, conversation_id, id, &IntegrationStore::find_outgoing);
   if (!r) return fail(r.error());
-  if (r->conversation_id != conversation_id) return fail(not_found("webhook"));
   auto d = impl_->store.delete_outgoing(id);
   impl_->forget_hooks(conversation_id);
   return d;
