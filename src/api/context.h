@@ -55,7 +55,7 @@ void add_conversation_routes(net::Router& r, Context& ctx);
 // instead (on the integration pool) and its outcome goes to on_command, not done: an in_channel
 // answer is posted through this same path in the caller's name, an ephemeral one goes to the
 // caller's sessions as a command.response event. A text starting with "//" is sent with one
-// slash less. Without on_command the text is sent as it is.
+// slash less. Without on_command, or with attachments, the text is sent as it is.
 struct CommandOutcome {
   integrations::CommandAnswer answer;
   std::optional<messaging::Message> message;  // the in_channel answer as posted

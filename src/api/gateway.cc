@@ -77,7 +77,8 @@ class GatewaySession final : public net::WsSession {
         (frame->type == ClientFrame::Type::send || frame->type == ClientFrame::Type::typing) &&
         !has_scope(state_->principal, integrations::kMessagesWrite))
       return conn_->send(error_frame(
-          frame->req, {Errc::permission_denied, "this token lacks the scope messages:write", {}, 0}));
+          frame->req,
+          {Errc::permission_denied, "this token lacks the scope messages:write", {}, 0}));
     switch (frame->type) {
       case ClientFrame::Type::ping: {
         boost::json::object pong{{"type", "pong"}};

@@ -117,7 +117,8 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
                            {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
       !rl)
     return done(fail(rl.error()));
-  if (on_command && ctx.s.integrations && ctx.s.integration_pool) {
+  // A message with files is a message, whatever its text.
+  if (on_command && ctx.s.integrations && ctx.s.integration_pool && in.attachment_ids.empty()) {
     auto& text = in.request.text;
     if (text.starts_with("//")) {
       text.erase(0, 1);

@@ -59,8 +59,8 @@ class BotsTest : public SharedServerTest {
 TEST_F(BotsTest, BotTokenWorksOnHttpAndWebSocketUntilRevoked) {
   auto api = this->api();
   auto owner = register_account(api, "bo");
-  auto r = api.post("/api/v1/bots", object{{"username", unique_name("bot")}, {"display_name", "CI"}},
-                    owner.access);
+  auto r = api.post("/api/v1/bots",
+                    object{{"username", unique_name("bot")}, {"display_name", "CI"}}, owner.access);
   ASSERT_EQ(r.status, 201) << r;
   const auto& bot = r.obj().at("bot");
   const std::string token = r.str("token");
@@ -118,8 +118,8 @@ TEST_F(BotsTest, RotationIssuesANewTokenAndRetiresTheOld) {
   auto bot = api.get("/api/v1/bots/" + b.id, owner.access);
   ASSERT_EQ(bot.status, 200);
   auto token_id = str(arr(bot.json, "tokens")[0], "id");
-  auto rotated = api.post("/api/v1/bots/" + b.id + "/tokens/" + token_id + "/rotate", std::string_view(),
-                          owner.access);
+  auto rotated = api.post("/api/v1/bots/" + b.id + "/tokens/" + token_id + "/rotate",
+                          std::string_view(), owner.access);
   ASSERT_EQ(rotated.status, 201) << rotated;
   EXPECT_EQ(api.get("/api/v1/users/me", b.token).status, 401);
   EXPECT_EQ(api.get("/api/v1/users/me", rotated.str("token")).status, 200);
@@ -150,7 +150,10 @@ TEST_F(BotsTest, ScopesAreEnforced) {
   EXPECT_EQ(refused.status, 403) << refused;
   EXPECT_NE(refused.error_message().find("messages:write"), std::string::npos) << refused;
   Live live(port(), reader.as_account());
-  live.send(object{{"type", "send"}, {"req", "w"}, {"conversation_id", conv}, {"text", "x"},
+  live.send(object{{"type", "send"},
+                   {"req", "w"},
+                   {"conversation_id", conv},
+                   {"text", "x"},
                    {"client_msg_id", fresh_cmid()}});
   auto err = live.wait([](const object& f) { return str(f, "type") == "error"; }, 5s, "error");
   EXPECT_EQ(str(err.at("error"), "code"), "forbidden");
@@ -160,7 +163,8 @@ TEST_F(BotsTest, ScopesAreEnforced) {
   EXPECT_EQ(history(api, writer.as_account(), conv).status, 403);
   EXPECT_EQ(api.get("/api/v1/conversations", writer.token).status, 403);
   auto ws = ws_connect(port());
-  ASSERT_TRUE(ws->send_text(boost::json::serialize(object{{"type", "hello"}, {"token", writer.token}})));
+  ASSERT_TRUE(
+      ws->send_text(boost::json::serialize(object{{"type", "hello"}, {"token", writer.token}})));
   EXPECT_EQ(ws_wait_close(*ws, 5s), 4001);
 
   // No bot token reaches a person's routes, whatever its scopes.
@@ -178,7 +182,8 @@ TEST_F(BotsTest, BotsAreTheirOwnersOnly) {
   auto b = make_bot(api, owner);
   EXPECT_EQ(api.get("/api/v1/bots/" + b.id, other.access).status, 404);
   EXPECT_EQ(api.del("/api/v1/bots/" + b.id, other.access).status, 404);
-  EXPECT_EQ(api.post("/api/v1/bots/" + b.id + "/tokens", std::string_view(), other.access).status, 404);
+  EXPECT_EQ(api.post("/api/v1/bots/" + b.id + "/tokens", std::string_view(), other.access).status,
+            404);
   EXPECT_EQ(api.get("/api/v1/bots/" + std::string(kUnknownId), owner.access).status, 404);
   EXPECT_TRUE(arr(api.get("/api/v1/bots", other.access).json, "bots").empty());
   // Bad input.
@@ -187,9 +192,9 @@ TEST_F(BotsTest, BotsAreTheirOwnersOnly) {
   auto bad_name = api.post("/api/v1/bots", object{{"username", "No Spaces"}}, owner.access);
   EXPECT_EQ(bad_name.status, 422);
   EXPECT_EQ(bad_name.error_field(), "username");
-  auto bad_scope = api.post("/api/v1/bots",
-                            object{{"username", unique_name("b")}, {"scopes", array{"root"}}},
-                            owner.access);
+  auto bad_scope =
+      api.post("/api/v1/bots", object{{"username", unique_name("b")}, {"scopes", array{"root"}}},
+               owner.access);
   EXPECT_EQ(bad_scope.status, 422);
   EXPECT_EQ(bad_scope.error_field(), "scopes");
   EXPECT_EQ(api.post("/api/v1/bots", object{{"username", owner.username}}, owner.access).status,
@@ -210,12 +215,13 @@ TEST_F(BotsTest, SlackStylePayloadPostsAMessage) {
   const std::string path = path_of(url);
 
   Live live(port(), member);
-  auto posted = api.call("POST", path,
-                         R"({"text":"Build *passed*","username":"Jenkins","icon_url":"https://x/i.png",
+  auto posted =
+      api.call("POST", path,
+               R"({"text":"Build *passed*","username":"Jenkins","icon_url":"https://x/i.png",
                              "attachments":[{"title":"Job 7","title_link":"https://ci.example/7",
                              "text":"all green","color":"good",
                              "fields":[{"title":"Branch","value":"main","short":true}]}]})",
-                         {}, {{"Content-Type", "application/json"}});
+               {}, {{"Content-Type", "application/json"}});
   ASSERT_EQ(posted.status, 200) << posted;
   EXPECT_EQ(posted.body, "ok");
   auto ev = live.event("message.created", with_conv(conv));
@@ -240,10 +246,10 @@ TEST_F(BotsTest, SlackStylePayloadPostsAMessage) {
   EXPECT_EQ(api.call("POST", path, R"({"text": 7})", {}, {}).status, 400);
   EXPECT_EQ(api.call("POST", path, R"({"username": "only"})", {}, {}).status, 422);
   EXPECT_EQ(api.call("POST", path, R"({"text":"x","attachments":"no"})", {}, {}).status, 400);
-  EXPECT_EQ(api.call("POST", path, "other=1", {},
-                     {{"Content-Type", "application/x-www-form-urlencoded"}})
-                .status,
-            400);
+  EXPECT_EQ(
+      api.call("POST", path, "other=1", {}, {{"Content-Type", "application/x-www-form-urlencoded"}})
+          .status,
+      400);
   // A wrong secret or an unknown hook: 404 alike.
   std::string wrong = path.substr(0, path.size() - 2) + (path.ends_with("AA") ? "BB" : "AA");
   auto r1 = api.call("POST", wrong, R"({"text":"x"})", {}, {});
@@ -283,7 +289,8 @@ TEST_F(BotsTest, WebhookRoutesHideOtherPeoplesConversations) {
             404);
   EXPECT_EQ(api.del(conv_path(conv) + "/webhooks/" + std::string(kUnknownId), owner.access).status,
             404);
-  EXPECT_EQ(api.post(conv_path(conv) + "/webhooks", object{{"name", ""}}, owner.access).status, 422);
+  EXPECT_EQ(api.post(conv_path(conv) + "/webhooks", object{{"name", ""}}, owner.access).status,
+            422);
   EXPECT_EQ(api.post(conv_path(conv) + "/webhooks", object{{"name", 5}}, owner.access).status, 400);
   auto dm = make_dm(api, owner, outsider.id);
   EXPECT_EQ(api.post(conv_path(dm) + "/webhooks", object{{"name", "x"}}, owner.access).status, 422);
@@ -301,15 +308,15 @@ TEST_F(BotsTest, OutgoingWebhookDeliveriesAreSignedAndRetried) {
   });
   const std::string url = "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook";
   auto created = api.post(conv_path(conv) + "/outgoing-webhooks",
-                          object{{"url", url}, {"events", array{"message.created"}}},
-                          owner.access);
+                          object{{"url", url}, {"events", array{"message.created"}}}, owner.access);
   ASSERT_EQ(created.status, 201) << created;
   const std::string secret = created.str("secret");
   ASSERT_FALSE(secret.empty());
   auto sent = send_ok(api, owner, conv, "ship it");
 
   auto deadline = Clock::now() + 15s;
-  while (receiver.requests().size() < 2 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  while (receiver.requests().size() < 2 && Clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
   auto reqs = receiver.requests();
   ASSERT_GE(reqs.size(), 2u) << "the delivery was not retried after a 503";
   const auto& got = reqs[1];
@@ -329,9 +336,9 @@ TEST_F(BotsTest, OutgoingWebhookDeliveriesAreSignedAndRetried) {
   ASSERT_EQ(listed.status, 200);
   ASSERT_EQ(arr(listed.json, "webhooks").size(), 1u);
   EXPECT_EQ(listed.body.find(secret), std::string::npos);
-  ASSERT_EQ(api.del(conv_path(conv) + "/outgoing-webhooks/" + created.str("id"), owner.access)
-                .status,
-            204);
+  ASSERT_EQ(
+      api.del(conv_path(conv) + "/outgoing-webhooks/" + created.str("id"), owner.access).status,
+      204);
 }
 
 TEST_F(BotsTest, OutgoingWebhookInputIsChecked) {
@@ -350,9 +357,9 @@ TEST_F(BotsTest, OutgoingWebhookInputIsChecked) {
             422);
   EXPECT_EQ(post({{"url", "https://example.com/"}}).status, 400);
   EXPECT_EQ(post({{"url", 5}, {"events", array{"message.created"}}}).status, 400);
-  EXPECT_EQ(post({{"url", "https://u:p@example.com/"}, {"events", array{"message.created"}}})
-                .status,
-            422);
+  EXPECT_EQ(
+      post({{"url", "https://u:p@example.com/"}, {"events", array{"message.created"}}}).status,
+      422);
 }
 
 // Without the allow list, a loopback receiver is never reached: refused at creation when the URL
@@ -367,16 +374,16 @@ TEST_F(BotsRefusedTest, PrivateAddressesAreRefused) {
   auto owner = register_account(api, "pr");
   auto conv = make_channel(api, owner, channel_name("pr"), "private");
   const std::string port = std::to_string(receiver.port());
-  auto r = api.post(conv_path(conv) + "/outgoing-webhooks",
-                    object{{"url", "http://127.0.0.1:" + port + "/"},
-                           {"events", array{"message.created"}}},
-                    owner.access);
+  auto r = api.post(
+      conv_path(conv) + "/outgoing-webhooks",
+      object{{"url", "http://127.0.0.1:" + port + "/"}, {"events", array{"message.created"}}},
+      owner.access);
   EXPECT_EQ(r.status, 422) << r;
   EXPECT_EQ(r.error_message(), "address not allowed");
-  auto named = api.post(conv_path(conv) + "/outgoing-webhooks",
-                        object{{"url", "http://localhost:" + port + "/"},
-                               {"events", array{"message.created"}}},
-                        owner.access);
+  auto named = api.post(
+      conv_path(conv) + "/outgoing-webhooks",
+      object{{"url", "http://localhost:" + port + "/"}, {"events", array{"message.created"}}},
+      owner.access);
   ASSERT_EQ(named.status, 201) << named;
   // A command whose URL is a name for loopback: the request is refused after resolution.
   auto trigger = unique_name("lo").substr(0, 20);
@@ -409,11 +416,11 @@ TEST_F(BotsTest, SlashCommandRoundTripEphemeralAndInChannel) {
     return curl::testing::http_response(200, "application/json", boost::json::serialize(answer));
   });
   const std::string trigger = unique_name("w").substr(0, 20);
-  auto created = api.post(
-      "/api/v1/commands",
-      object{{"trigger", "/" + trigger},
-             {"url", "http://127.0.0.1:" + std::to_string(app.port()) + "/cmd"}},
-      owner.access);
+  auto created =
+      api.post("/api/v1/commands",
+               object{{"trigger", "/" + trigger},
+                      {"url", "http://127.0.0.1:" + std::to_string(app.port()) + "/cmd"}},
+               owner.access);
   ASSERT_EQ(created.status, 201) << created;
   const std::string secret = created.str("secret");
   // Listed for everyone (the composer offers it), the URL for its owner only.
@@ -459,8 +466,11 @@ TEST_F(BotsTest, SlashCommandRoundTripEphemeralAndInChannel) {
     std::lock_guard lock(mu);
     visibility = "ephemeral";
   }
-  mine.send(object{{"type", "send"}, {"req", "c1"}, {"conversation_id", conv},
-                   {"text", "/" + trigger + " Rome"}, {"client_msg_id", fresh_cmid()}});
+  mine.send(object{{"type", "send"},
+                   {"req", "c1"},
+                   {"conversation_id", conv},
+                   {"text", "/" + trigger + " Rome"},
+                   {"client_msg_id", fresh_cmid()}});
   auto ack = mine.wait([](const object& f) { return str(f, "type") == "ack"; }, 5s, "ack");
   EXPECT_EQ(str(ack.at("command"), "text"), "Weather in Rome: sunny");
 
@@ -474,8 +484,8 @@ TEST_F(BotsTest, SlashCommandRoundTripEphemeralAndInChannel) {
   EXPECT_EQ(send(api, member, conv, "/usr/bin is a path").status, 201);
 
   // Bad registrations; deletion by the owner only.
-  EXPECT_EQ(api.post("/api/v1/commands", object{{"trigger", trigger}, {"url", "https://x.example/"}},
-                     member.access)
+  EXPECT_EQ(api.post("/api/v1/commands",
+                     object{{"trigger", trigger}, {"url", "https://x.example/"}}, member.access)
                 .status,
             409);
   EXPECT_EQ(api.post("/api/v1/commands", object{{"trigger", "two words"}, {"url", "https://x/"}},
@@ -529,10 +539,10 @@ TEST(BotsAudit, TokenCreationIsAuditedAndADeactivatedBotIsRefused) {
   auto fresh = api.post("/api/v1/bots/" + bot_id + "/tokens", std::string_view(), owner.access);
   ASSERT_EQ(fresh.status, 201);
   EXPECT_EQ(api.get("/api/v1/users/me", fresh.str("token")).status, 200);
-  ASSERT_EQ(api.post("/api/v1/admin/users/" + bot_id + "/deactivate", std::string_view(),
-                     admin.access)
-                .status,
-            200);
+  ASSERT_EQ(
+      api.post("/api/v1/admin/users/" + bot_id + "/deactivate", std::string_view(), admin.access)
+          .status,
+      200);
   EXPECT_EQ(api.get("/api/v1/users/me", fresh.str("token")).status, 401);
 }
 

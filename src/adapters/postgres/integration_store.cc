@@ -50,17 +50,17 @@ const std::vector<Migration> kMigrations = {
 using namespace integrations;
 
 TokenRecord token_row(const Rows& r, int i) {
-  TokenRecord t{r.text(i, 0), r.text(i, 1), r.text(i, 2), split_words(r.text(i, 3)),
-                r.integer(i, 4), {}};
+  TokenRecord t{
+      r.text(i, 0), r.text(i, 1), r.text(i, 2), split_words(r.text(i, 3)), r.integer(i, 4), {}};
   if (!r.is_null(i, 5)) t.revoked_at = r.integer(i, 5);
   return t;
 }
 IncomingRecord incoming_row(const Rows& r, int i) {
-  return {r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3),
+  return {r.text(i, 0), r.text(i, 1), r.text(i, 2),   r.text(i, 3),
           r.text(i, 4), r.text(i, 5), r.integer(i, 6)};
 }
 OutgoingRecord outgoing_row(const Rows& r, int i) {
-  return {r.text(i, 0), r.text(i, 1), r.text(i, 2), split_words(r.text(i, 3)),
+  return {r.text(i, 0), r.text(i, 1), r.text(i, 2),   split_words(r.text(i, 3)),
           r.text(i, 4), r.text(i, 5), r.integer(i, 6)};
 }
 CommandRecord command_row(const Rows& r, int i) {
@@ -88,8 +88,8 @@ class PostgresIntegrationStore final : public IntegrationStore {
                 {b.id, b.owner_id, b.created_at});
   }
   Result<BotRecord> find_bot(const std::string& id) override {
-    return one<BotRecord>("SELECT id, owner_id, created_at FROM integration_bots WHERE id = $1",
-                          id, "bot", bot_row);
+    return one<BotRecord>("SELECT id, owner_id, created_at FROM integration_bots WHERE id = $1", id,
+                          "bot", bot_row);
   }
   Result<std::vector<BotRecord>> bots_of(const std::string& owner_id) override {
     return many<BotRecord>(
@@ -184,8 +184,8 @@ class PostgresIntegrationStore final : public IntegrationStore {
     return one<CommandRecord>(std::string(kCommand) + "WHERE id = $1", id, "command", command_row);
   }
   Result<CommandRecord> find_command_by_trigger(const std::string& trigger) override {
-    return one<CommandRecord>(std::string(kCommand) + "WHERE trigger_word = $1", trigger,
-                              "command", command_row);
+    return one<CommandRecord>(std::string(kCommand) + "WHERE trigger_word = $1", trigger, "command",
+                              command_row);
   }
   Result<std::vector<CommandRecord>> commands() override {
     return pool_.run_value([&](Connection& c) -> Result<std::vector<CommandRecord>> {

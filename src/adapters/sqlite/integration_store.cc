@@ -57,8 +57,8 @@ IncomingRecord incoming_row(const Stmt& q) {
   return {q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.integer(6)};
 }
 OutgoingRecord outgoing_row(const Stmt& q) {
-  return {q.text(0), q.text(1), q.text(2), split_words(q.text(3)), q.text(4), q.text(5),
-          q.integer(6)};
+  return {q.text(0), q.text(1), q.text(2),   split_words(q.text(3)),
+          q.text(4), q.text(5), q.integer(6)};
 }
 CommandRecord command_row(const Stmt& q) {
   return {q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), q.integer(5)};
@@ -93,7 +93,9 @@ class SqliteIntegrationStore final : public IntegrationStore {
     return many<BotRecord>(
         "SELECT id, owner_id, created_at FROM integration_bots WHERE owner_id = ?"
         " ORDER BY created_at, id",
-        owner_id, [](const Stmt& q) { return BotRecord{q.text(0), q.text(1), q.integer(2)}; });
+        owner_id, [](const Stmt& q) {
+          return BotRecord{q.text(0), q.text(1), q.integer(2)};
+        });
   }
   Result<void> delete_bot(const std::string& id) override {
     return db_.write([&](Connection& c) -> Result<void> {

@@ -82,7 +82,9 @@ constexpr int kMaxName = 80;
 constexpr std::size_t kMaxUrl = 2048;
 constexpr std::size_t kMaxRendered = 16'000;
 
-Error not_found(const char* what) { return {Errc::not_found, std::string(what) + " not found", {}, 0}; }
+Error not_found(const char* what) {
+  return {Errc::not_found, std::string(what) + " not found", {}, 0};
+}
 
 std::string hash_hex(std::string_view secret) { return hex_encode(sha256(secret)); }
 
@@ -96,7 +98,8 @@ Result<std::vector<std::string>> check_scopes(const std::vector<std::string>& sc
       return fail(Errc::invalid_argument, "unknown scope \"" + s.substr(0, 40) + "\"", "scopes");
     if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
   }
-  if (out.empty()) return fail(Errc::invalid_argument, "a token needs at least one scope", "scopes");
+  if (out.empty())
+    return fail(Errc::invalid_argument, "a token needs at least one scope", "scopes");
   return out;
 }
 
@@ -109,15 +112,18 @@ Result<std::string> check_url(const std::string& url, const char* field) {
     return fail(Errc::invalid_argument, "url must be an absolute http or https URL", field);
   std::string lower = text::ascii_lower(url);
   std::size_t rest = lower.starts_with("http://") ? 7 : lower.starts_with("https://") ? 8 : 0;
-  if (rest == 0) return fail(Errc::invalid_argument, "url must be an absolute http or https URL", field);
+  if (rest == 0)
+    return fail(Errc::invalid_argument, "url must be an absolute http or https URL", field);
   auto end = url.find_first_of("/?#", rest);
-  std::string authority = url.substr(rest, end == std::string::npos ? std::string::npos : end - rest);
+  std::string authority =
+      url.substr(rest, end == std::string::npos ? std::string::npos : end - rest);
   if (authority.empty() || authority.find('@') != std::string::npos)
     return fail(Errc::invalid_argument, "url must name a host and no user", field);
   std::string host = authority;
   if (host.front() == '[') {
     auto close = host.find(']');
-    if (close == std::string::npos) return fail(Errc::invalid_argument, "url has a bad host", field);
+    if (close == std::string::npos)
+      return fail(Errc::invalid_argument, "url has a bad host", field);
     host = host.substr(1, close - 1);
   } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
@@ -173,12 +179,10 @@ Result<std::string> render_slack_payload(std::string_view raw) {
         if (!part.empty()) part += "\n";
         part += s;
       };
-      Result<std::string> fields[6] = {str(att, "pretext", "attachments.pretext"),
-                                       str(att, "title", "attachments.title"),
-                                       str(att, "title_link", "attachments.title_link"),
-                                       str(att, "text", "attachments.text"),
-                                       str(att, "fallback", "attachments.fallback"),
-                                       str(att, "color", "attachments.color")};
+      Result<std::string> fields[6] = {
+          str(att, "pretext", "attachments.pretext"),       str(att, "title", "attachments.title"),
+          str(att, "title_link", "attachments.title_link"), str(att, "text", "attachments.text"),
+          str(att, "fallback", "attachments.fallback"),     str(att, "color", "attachments.color")};
       for (auto& f : fields)
         if (!f) return fail(f.error());
       const auto& [pretext, title, link, atext, fallback, color] = fields;
@@ -228,7 +232,8 @@ Result<std::string> render_slack_payload(std::string_view raw) {
     return fail(Errc::invalid_argument, "the payload has nothing to post: give text or attachments",
                 "text");
   if (text::char_count(trimmed) > kMaxRendered)
-    return fail(Errc::invalid_argument, "the payload renders to more than 16000 characters", "text");
+    return fail(Errc::invalid_argument, "the payload renders to more than 16000 characters",
+                "text");
   return trimmed;
 }
 
@@ -295,7 +300,13 @@ struct IntegrationService::Impl {
 
   Impl(IntegrationStore& s, users::UserService& u, messaging::MessagingService& m, Bus& b,
        const Clock& c, outbound::HttpFetcher* f, WorkerPool* d, IntegrationOptions o)
-      : store(s), users(u), messaging(m), bus(b), clock(c), fetcher(f), deliveries(d),
+      : store(s),
+        users(u),
+        messaging(m),
+        bus(b),
+        clock(c),
+        fetcher(f),
+        deliveries(d),
         opts(std::move(o)) {
     if (fetcher && deliveries) timer = std::thread([this] { run_timer(); });
   }
@@ -464,7 +475,8 @@ struct IntegrationService::Impl {
       if (stopping) return;
       stopping = true;
       if (!due.empty())
-        log::warn("webhook deliveries dropped at shutdown", {{"count", static_cast<std::int64_t>(due.size())}});
+        log::warn("webhook deliveries dropped at shutdown",
+                  {{"count", static_cast<std::int64_t>(due.size())}});
       due.clear();
     }
     cv.notify_all();
@@ -520,7 +532,8 @@ Result<Bot> IntegrationService::bot(const std::string& owner_id, const std::stri
   return impl_->bot_view(*r);
 }
 
-Result<void> IntegrationService::delete_bot(const std::string& owner_id, const std::string& bot_id) {
+Result<void> IntegrationService::delete_bot(const std::string& owner_id,
+                                            const std::string& bot_id) {
   auto r = impl_->owned_bot(owner_id, bot_id);
   if (!r) return fail(r.error());
   auto tokens = impl_->store.tokens_of(bot_id);
@@ -567,7 +580,8 @@ Result<IssuedToken> IntegrationService::rotate_token(const std::string& owner_id
   if (t->revoked_at) return fail(Errc::failed_precondition, "the token was revoked");
   auto fresh = impl_->issue(bot_id, t->scopes);
   if (!fresh) return fail(fresh.error());
-  if (auto v = impl_->store.revoke_token(token_id, impl_->clock.now_ms()); !v) return fail(v.error());
+  if (auto v = impl_->store.revoke_token(token_id, impl_->clock.now_ms()); !v)
+    return fail(v.error());
   impl_->revoked(token_id);
   return fresh;
 }
@@ -596,11 +610,13 @@ Result<BotPrincipal> IntegrationService::authenticate(const std::string& token) 
 }
 
 Result<void> IntegrationService::check_session(const std::string& session_id) {
-  if (!session_id.starts_with(kBotSessionPrefix)) return fail(Errc::unauthenticated, "not a bot session");
+  if (!session_id.starts_with(kBotSessionPrefix))
+    return fail(Errc::unauthenticated, "not a bot session");
   auto t = impl_->store.find_token(session_id.substr(kBotSessionPrefix.size()));
-  if (!t) return fail(t.error().code == Errc::not_found
-                          ? Error{Errc::unauthenticated, "token revoked", {}, 0}
-                          : t.error());
+  if (!t)
+    return fail(t.error().code == Errc::not_found
+                    ? Error{Errc::unauthenticated, "token revoked", {}, 0}
+                    : t.error());
   if (t->revoked_at) return fail(Errc::unauthenticated, "token revoked");
   return ok();
 }
@@ -682,7 +698,8 @@ Result<void> IntegrationService::delete_incoming(const std::string& caller,
 
 Result<IncomingWebhook> IntegrationService::check_incoming(const std::string& id,
                                                            const std::string& secret) {
-  if (!looks_like_id(id) || secret.empty() || secret.size() > 128) return fail(not_found("webhook"));
+  if (!looks_like_id(id) || secret.empty() || secret.size() > 128)
+    return fail(not_found("webhook"));
   auto r = impl_->store.find_incoming(id);
   if (!r) return fail(r.error());
   if (!constant_time_equal(hash_hex(secret), r->secret_hash)) return fail(not_found("webhook"));
@@ -691,10 +708,9 @@ Result<IncomingWebhook> IntegrationService::check_incoming(const std::string& id
 
 // ---- outgoing webhooks ----
 
-Result<OutgoingCreated> IntegrationService::create_outgoing(const std::string& caller,
-                                                            const std::string& conversation_id,
-                                                            const std::string& url,
-                                                            const std::vector<std::string>& events) {
+Result<OutgoingCreated> IntegrationService::create_outgoing(
+    const std::string& caller, const std::string& conversation_id, const std::string& url,
+    const std::vector<std::string>& events) {
   auto host = check_url(url, "url");
   if (!host) return fail(host.error());
   if (events.empty())
@@ -804,7 +820,8 @@ Result<std::vector<Command>> IntegrationService::commands() {
   return out;
 }
 
-Result<void> IntegrationService::delete_command(const std::string& owner_id, const std::string& id) {
+Result<void> IntegrationService::delete_command(const std::string& owner_id,
+                                                const std::string& id) {
   if (!looks_like_id(id)) return fail(not_found("command"));
   auto r = impl_->store.find_command(id);
   if (!r) return fail(r.error());
@@ -847,8 +864,10 @@ Result<CommandAnswer> IntegrationService::run_command(const std::string& caller,
   const std::string who = "/" + cmd->trigger;
   if (!got) {
     if (got.error().code == Errc::permission_denied)
-      return fail(Errc::unavailable, "the command " + who + " may not be reached: " + got.error().message);
-    return fail(Errc::unavailable, "the command " + who + " did not answer: " + got.error().message);
+      return fail(Errc::unavailable,
+                  "the command " + who + " may not be reached: " + got.error().message);
+    return fail(Errc::unavailable,
+                "the command " + who + " did not answer: " + got.error().message);
   }
   if (got->status < 200 || got->status > 299)
     return fail(Errc::unavailable,

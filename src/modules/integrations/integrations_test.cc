@@ -116,9 +116,9 @@ class Integrations : public ::testing::Test {
  protected:
   void SetUp() override {
     init_crypto();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("parley-integrations-" + std::to_string(::getpid()) + "-" +
-            std::to_string(random_u64()));
+    dir_ =
+        std::filesystem::temp_directory_path() /
+        ("parley-integrations-" + std::to_string(::getpid()) + "-" + std::to_string(random_u64()));
     std::filesystem::create_directories(dir_);
     db_ = std::move(*sqlite::Database::open((dir_ / "t.db").string()));
     user_store_ = std::move(*sqlite::make_user_store(*db_));
@@ -198,8 +198,8 @@ TEST_F(Integrations, RotationKeepsScopesAndRevokesTheOldToken) {
   EXPECT_FALSE(service_->authenticate(created->token.token));
   EXPECT_TRUE(service_->authenticate(fresh->token));
   EXPECT_EQ(service_->bot(owner_, created->bot.id)->tokens.size(), 2u);
-  auto bad = service_->create_bot(owner_, {"x-bot", std::nullopt,
-                                           std::vector<std::string>{"admin:everything"}});
+  auto bad = service_->create_bot(
+      owner_, {"x-bot", std::nullopt, std::vector<std::string>{"admin:everything"}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().field, "scopes");
   EXPECT_EQ(service_->create_bot(owner_, {"owner", std::nullopt, std::nullopt}).error().code,
@@ -208,8 +208,7 @@ TEST_F(Integrations, RotationKeepsScopesAndRevokesTheOldToken) {
 }
 
 TEST_F(Integrations, IncomingWebhooksBelongToTheConversationsManagers) {
-  EXPECT_EQ(service_->create_incoming(member_, conv_, "CI").error().code,
-            Errc::permission_denied);
+  EXPECT_EQ(service_->create_incoming(member_, conv_, "CI").error().code, Errc::permission_denied);
   EXPECT_EQ(service_->create_incoming(stranger_, conv_, "CI").error().code, Errc::not_found);
   auto hook = service_->create_incoming(owner_, conv_, "CI");
   ASSERT_TRUE(hook) << hook.error().message;
@@ -285,14 +284,12 @@ TEST_F(Integrations, SlashCommandsAskTheirUrlAndShowTheAnswer) {
   fetcher_.answer({200}, R"({"text":"only you see this"})");
   EXPECT_FALSE(service_->run_command(member_, conv_, {"weather", ""})->in_channel)
       << "ephemeral by default";
-  EXPECT_EQ(service_->run_command(stranger_, conv_, {"weather", ""}).error().code,
-            Errc::not_found);
+  EXPECT_EQ(service_->run_command(stranger_, conv_, {"weather", ""}).error().code, Errc::not_found);
   auto unknown = service_->run_command(member_, conv_, {"nosuch", ""});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown command /nosuch"), std::string::npos);
   fetcher_.answer({500});
-  EXPECT_EQ(service_->run_command(member_, conv_, {"weather", ""}).error().code,
-            Errc::unavailable);
+  EXPECT_EQ(service_->run_command(member_, conv_, {"weather", ""}).error().code, Errc::unavailable);
   EXPECT_EQ(service_->delete_command(member_, cmd->command.id).error().code,
             Errc::permission_denied);
   EXPECT_TRUE(service_->delete_command(owner_, cmd->command.id));
