@@ -21,6 +21,7 @@
 #include "modules/contact/contact.h"
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
@@ -51,6 +52,8 @@ struct RateLimits {
   ratelimit::Policy email_per_ip{10, 60'000};
   ratelimit::Policy email_per_address{3, 20 * 60'000};
   ratelimit::Policy sms_per_user{5, 12 * 60'000};
+  // Posts to incoming webhook URLs, per client address, before the URL's secret is checked.
+  ratelimit::Policy webhooks_per_ip{60, 1'000};
 };
 
 // WebSocket admission and connection caps (docs/security.md).
@@ -116,6 +119,10 @@ struct Services {
   governance::AnalyticsService* analytics = nullptr;
   // Email and phone verification, password reset by email; null: those routes are absent.
   contact::ContactService* contact = nullptr;
+  // Bots, webhooks and slash commands; null: their routes answer 503 and bot tokens are refused.
+  // Slash commands wait for their URL on integration_pool, never on the request workers.
+  integrations::IntegrationService* integrations = nullptr;
+  WorkerPool* integration_pool = nullptr;
 };
 
 class Api {

@@ -417,7 +417,8 @@ const std::map<std::string, Setter>& setters() {
              {"search_per_user", &c.rate_limits.search_per_user},
              {"email_per_ip", &c.rate_limits.email_per_ip},
              {"email_per_address", &c.rate_limits.email_per_address},
-             {"sms_per_user", &c.rate_limits.sms_per_user}};
+             {"sms_per_user", &c.rate_limits.sms_per_user},
+             {"webhooks_per_ip", &c.rate_limits.webhooks_per_ip}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -651,7 +652,7 @@ given with --config FILE; flags win over the environment, which wins over the fi
                              messages_per_user (50/10s), mutations_per_user (100/10s),
                              conversations_per_user (20/10m), search_per_user (30/1m),
                              email_per_ip (10/10m), email_per_address (3/1h),
-                             sms_per_user (5/1h)
+                             sms_per_user (5/1h), webhooks_per_ip (60/1m)
 )";
 }
 

@@ -34,6 +34,7 @@
 #include "modules/contact/contact.h"
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -72,6 +73,7 @@ struct Storage {
   std::unique_ptr<admin::AdminStore> admin;
   std::unique_ptr<governance::GovernanceStore> governance;
   std::unique_ptr<contact::ContactStore> contact;
+  std::unique_ptr<integrations::IntegrationStore> integrations;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -100,6 +102,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   auto contact = make_contact_store(db);
   if (!contact) return fail(contact.error());
   s.contact = std::move(*contact);
+  auto integrations = make_integration_store(db);
+  if (!integrations) return fail(integrations.error());
+  s.integrations = std::move(*integrations);
   s.files = std::move(*files);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
@@ -304,6 +309,14 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                                   {mailer.get(), sms_sender.get(), &send_pool}, clock,
                                   contact_opts);
   if (auto r = contact.init(); !r) return die("contact: " + r.error().message);
+  // Slash commands wait for their URLs and outgoing webhooks deliver here, through the same
+  // SSRF-hardened fetcher as previews (on even when previews are off).
+  WorkerPool integration_pool("integrations", 4, 1'000);
+  integrations::IntegrationOptions integration_opts;
+  integration_opts.policy = *outbound_policy;
+  integrations::IntegrationService integrations(*storage.integrations, users, messaging, *bus,
+                                                clock, fetcher.get(), &integration_pool,
+                                                integration_opts);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -328,6 +341,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.analytics = &analytics;
   services.sso = sso_service.get();
   services.contact = &contact;
+  services.integrations = &integrations;
+  services.integration_pool = &integration_pool;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -395,6 +410,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   exports.stop();
   analytics.stop();
   send_pool.stop();  // queued mail and texts go out before the stores stop
+  integrations.stop();
+  integration_pool.stop();
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

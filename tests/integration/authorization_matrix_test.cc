@@ -112,6 +112,12 @@ std::vector<Row> matrix_rows() {
       {"GET", "/api/v1/files/{id}/thumbnail", 200},
       {"GET", "/api/v1/files/{id}/link", 200},
       {"GET", "/api/v1/files/{id}/info", 200},
+      // Integrations of a conversation: its owners and admins manage them.
+      {"GET", conv + "/webhooks", 200, true},
+      {"POST", conv + "/webhooks", 201, true, R"({"name":"matrix hook"})"},
+      {"GET", conv + "/outgoing-webhooks", 200, true},
+      {"POST", conv + "/outgoing-webhooks", 201, true,
+       R"({"url":"https://example.com/matrix","events":["message.created"]})"},
   };
 }
 
@@ -184,6 +190,26 @@ const std::map<std::string, std::string>& exempt_routes() {
        "an export id is its requester's alone: DataExport.ZipHoldsTheUsersMessagesAndFilesAnd"
        "NobodyElsesPrivateData asks for it as another user (404)"},
       {"GET /api/v1/exports/{id}/download", "an export id is its requester's alone (as GET)"},
+      {"GET /api/v1/openapi.json", "the API's description: no authentication, no id"},
+      {"POST /api/v1/bots", "creates the caller's own bot"},
+      {"GET /api/v1/bots", "lists the caller's own bots"},
+      {"GET /api/v1/bots/{id}",
+       "a bot is its owner's alone: BotsTest.BotsAreTheirOwnersOnly calls the bot routes as "
+       "another user"},
+      {"DELETE /api/v1/bots/{id}", "a bot is its owner's alone (as GET)"},
+      {"POST /api/v1/bots/{id}/tokens", "a bot is its owner's alone (as GET)"},
+      {"DELETE /api/v1/bots/{id}/tokens/{token_id}", "a bot is its owner's alone (as GET)"},
+      {"POST /api/v1/bots/{id}/tokens/{token_id}/rotate", "a bot is its owner's alone (as GET)"},
+      {"DELETE /api/v1/conversations/{id}/webhooks/{hook_id}",
+       "needs a hook id: BotsTest.WebhookRoutesHideOtherPeoplesConversations and "
+       "SlackStylePayloadPostsAMessage (a member who is not an admin gets 403)"},
+      {"DELETE /api/v1/conversations/{id}/outgoing-webhooks/{hook_id}",
+       "needs a hook id: as the incoming webhook's DELETE"},
+      {"POST /api/v1/webhooks/{id}/{secret}",
+       "no token: the URL's secret is the authorization (wrong secret = unknown hook = 404)"},
+      {"POST /api/v1/commands", "server-wide slash commands; no conversation"},
+      {"GET /api/v1/commands", "server-wide slash commands; no conversation"},
+      {"DELETE /api/v1/commands/{id}", "a command id; only its owner deletes it (403 otherwise)"},
   };
   return exempt;
 }

@@ -46,6 +46,7 @@ const std::set<std::string> kBodyless = {
     // FilesTest.MalformedTusHeadersAreRefused.
     "POST /api/v1/uploads",
     "PATCH /api/v1/uploads/{id}",
+    "POST /api/v1/bots/{id}/tokens/{token_id}/rotate",
 };
 
 std::int64_t env_int(const char* name, std::int64_t def) {
@@ -369,6 +370,16 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
       {"PUT", "/api/v1/conversations/{id}/retention", {{"days", 30}}},
+      {"POST", "/api/v1/bots", {{"username", "sweep_bot"}, {"display_name", "Sweep"}}},
+      // The sweeper's conversation id is no bot of theirs: any body ends in 400, 422 or 404.
+      {"POST", "/api/v1/bots/{id}/tokens", {{"scopes", array{"messages:read"}}}, true, true},
+      {"POST", "/api/v1/conversations/{id}/webhooks", {{"name", "sweep"}}},
+      {"POST",
+       "/api/v1/conversations/{id}/outgoing-webhooks",
+       {{"url", "https://example.com/hook"}, {"events", array{"message.created"}}}},
+      {"POST", "/api/v1/commands", {{"trigger", "sweep"}, {"url", "https://example.com/cmd"}}},
+      // No such hook: 404 whatever the body (the secret is checked before the payload).
+      {"POST", "/api/v1/webhooks/{id}/{secret}", {{"text", "hi"}}, false},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

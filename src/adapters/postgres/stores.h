@@ -19,6 +19,7 @@
 #include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
+#include "modules/integrations/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/sso/store.h"
@@ -47,5 +48,6 @@ Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Pool&
 
 // Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
 Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Pool& pool);
+Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Pool& pool);
 
 }  // namespace parley::postgres

@@ -23,6 +23,7 @@
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -711,3 +712,12 @@ INSTANTIATE_TEST_SUITE_P(Postgres, ContactStoreContract,
                                [](postgres::Pool& p) { return postgres::make_contact_store(p); });
                          })));
 }  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Postgres, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return postgres::make_with_pool<IntegrationStore, void>(
+                               [](postgres::Pool& p) {
+                                 return postgres::make_integration_store(p);
+                               });
+                         })));
+}  // namespace parley::integrations

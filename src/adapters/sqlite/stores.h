@@ -11,6 +11,7 @@
 #include "modules/contact/store.h"
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
+#include "modules/integrations/store.h"
 #include "modules/messaging/store.h"
 #include "modules/search/store.h"
 #include "modules/sso/store.h"
@@ -33,5 +34,6 @@ Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Datab
 
 // Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
 Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Database& db);
+Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Database& db);
 
 }  // namespace parley::sqlite

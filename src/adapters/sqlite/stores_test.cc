@@ -12,6 +12,7 @@
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -341,3 +342,11 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ContactStoreContract,
                                [](sqlite::Database& db) { return sqlite::make_contact_store(db); });
                          })));
 }  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Sqlite, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return sqlite::make_with_db<IntegrationStore>([](sqlite::Database& db) {
+                             return sqlite::make_integration_store(db);
+                           });
+                         })));
+}  // namespace parley::integrations

@@ -55,6 +55,11 @@ struct Authenticated {
 struct Principal {
   std::string user_id;
   std::string session_id;
+  // A bot token's principal (the integrations module's, recognised by the API layer) carries
+  // the scopes it was given and may do nothing else; a person's session has no scopes and is
+  // not limited by them.
+  bool bot = false;
+  std::vector<std::string> scopes;
 };
 
 struct RegisterRequest {

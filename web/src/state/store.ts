@@ -678,9 +678,16 @@ function updatePending(m: ClientMessage, state: 'sending' | 'failed') {
   }
 }
 
+/** A slash command's answer (docs/bots.md): the text a "/trigger" message got instead of being
+ * posted. */
+export interface CommandAnswer {
+  command: { trigger: string; text: string; visibility: 'ephemeral' | 'in_channel' };
+  message?: Message;
+}
+
 async function deliver(p: ClientMessage) {
   try {
-    const m = await api<Message>(`/conversations/${enc(p.conversation_id)}/messages`, {
+    const m = await api<Message | CommandAnswer>(`/conversations/${enc(p.conversation_id)}/messages`, {
       method: 'POST',
       body: {
         text: p.text,
@@ -689,6 +696,14 @@ async function deliver(p: ClientMessage) {
         attachments: p.attachments?.length ? p.attachments.map((f) => f.id) : undefined,
       },
     });
+    if ('command' in m) {
+      // Nothing was posted under the command's text: the answer replaces it, shown to the caller
+      // only (ephemeral) or posted in the conversation (in_channel).
+      discardSend(p);
+      if (m.message) onMessage(m.message);
+      else showToast(`${m.command.trigger}: ${m.command.text}`);
+      return;
+    }
     onMessage(m);
   } catch (e) {
     updatePending(p, 'failed');
