@@ -78,20 +78,6 @@ Setter plain_string(std::string& (*field)(Config&)) {
   };
 }
 
-// A setter for a URL that must start with one of schemes ("" clears it).
-Setter url_setter(std::string key, std::vector<std::string> schemes, std::string expected,
-                  std::string& (*field)(Config&)) {
-  return [key = std::move(key), schemes = std::move(schemes), expected = std::move(expected),
-          field](Config& c, const std::string& v) -> Result<void> {
-    bool fits = v.empty();
-    for (const auto& scheme : schemes) fits = fits || v.rfind(scheme, 0) == 0;
-    if (!fits)
-      return fail(Errc::invalid_argument, key + ": expected " + expected + ", got \"" + v + "\"");
-    field(c) = v;
-    return ok();
-  };
-}
-
 // "HOST:PORT", "[V6]:PORT" -> host and port.
 Result<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& key,
                                                               const std::string& v) {
@@ -297,21 +283,37 @@ const std::map<std::string, Setter>& setters() {
          c.link_previews = v == "on";
          return ok();
        }},
-      {"smtp", url_setter("smtp", {"smtp://", "smtps://"}, "smtp://HOST:PORT or smtps://HOST:PORT",
-                          [](Config& c) -> std::string& { return c.smtp; })},
+      {"smtp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("smtp://", 0) != 0 && v.rfind("smtps://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "smtp: expected smtp://HOST:PORT or smtps://HOST:PORT, got \"" + v + "\"");
+         c.smtp = v;
+         return ok();
+       }},
       {"smtp_user", plain_string([](Config& c) -> std::string& { return c.smtp_user; })},
       {"smtp_password", plain_string([](Config& c) -> std::string& { return c.smtp_password; })},
       {"smtp_ca_file", plain_string([](Config& c) -> std::string& { return c.smtp_ca_file; })},
       {"mail_from", plain_string([](Config& c) -> std::string& { return c.mail_from; })},
-      {"public_url", url_setter("public_url", {"http://", "https://"},
-                                "http(s)://HOST[:PORT][/PATH]",
-                                [](Config& c) -> std::string& { return c.public_url; })},
+      {"public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "public_url: expected http(s)://HOST[:PORT][/PATH], got \"" + v + "\"");
+         c.public_url = v;
+         return ok();
+       }},
       {"password_reset_ttl_s",
        whole_number<std::int64_t>(
            "password_reset_ttl_s", 1, 24 * 3600,
            [](Config& c) -> std::int64_t& { return c.password_reset_ttl_s; })},
-      {"sms_url", url_setter("sms_url", {"http://", "https://"}, "an http(s):// URL",
-                             [](Config& c) -> std::string& { return c.sms_url; })},
+      {"sms_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "sms_url: expected an http(s):// URL");
+         c.sms_url = v;
+         return ok();
+       }},
       {"sms_account", plain_string([](Config& c) -> std::string& { return c.sms_account; })},
       {"sms_token", plain_string([](Config& c) -> std::string& { return c.sms_token; })},
       {"sms_from", plain_string([](Config& c) -> std::string& { return c.sms_from; })},
