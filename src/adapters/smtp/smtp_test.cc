@@ -9,6 +9,7 @@
 #include "adapters/smshttp/http_sms_sender.h"
 #include "adapters/smtp/smtp_mailer.h"
 #include "core/crypto.h"
+#include "modules/contact/contact.h"
 #include "test_server.h"
 
 namespace parley::smtp {
@@ -68,6 +69,29 @@ TEST_F(SmtpMailerTest, AMultipartMailArrivesAndAnIndependentParserReadsItBack) {
   EXPECT_FALSE(SmtpCapture::header(*got, "Date").empty());
   EXPECT_FALSE(got->at("starttls").as_bool());  // the server offered no STARTTLS
   EXPECT_TRUE(only_crlf(capture.raw(0)));
+}
+
+TEST_F(SmtpMailerTest, ADigestIsOneMailWithBothMessagesAndOneClickUnsubscribe) {
+  SmtpCapture capture;
+  auto m = mailer({.url = capture.url()}, clock_);
+  std::string unsubscribe = "https://chat.example.com/api/v1/mail/unsubscribe?token=U1.sig";
+  ASSERT_TRUE(m->send(contact::digest_mail(
+      "ann@example.com", "Ann",
+      {{"C1", "#général", "Bob", "Réunion à 15 h ?"}, {"C2", "Cy", "Cy", "ping <3"}},
+      "https://chat.example.com", unsubscribe)));
+  auto got = capture.wait_for_to("ann@example.com");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(capture.mails().size(), 1u);
+  EXPECT_EQ(got->at("subject").as_string(), "2 new messages in Parley");
+  std::string text(got->at("text").as_string()), html(got->at("html").as_string());
+  for (const char* part : {"Réunion à 15 h ?", "ping <3", "https://chat.example.com/c/C1",
+                           "https://chat.example.com/c/C2"})
+    EXPECT_NE(text.find(part), std::string::npos) << part;
+  EXPECT_NE(html.find("ping &lt;3"), std::string::npos);
+  EXPECT_NE(html.find("#général"), std::string::npos);
+  EXPECT_EQ(SmtpCapture::header(*got, "List-Unsubscribe"), "<" + unsubscribe + ">");
+  EXPECT_EQ(SmtpCapture::header(*got, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
+  EXPECT_TRUE(got->at("defects").as_array().empty());
 }
 
 TEST_F(SmtpMailerTest, StartTlsIsUsedWhenOfferedAndAuthWorksOverIt) {
