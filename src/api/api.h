@@ -16,6 +16,8 @@
 #include "core/clock.h"
 #include "core/worker_pool.h"
 #include "modules/auth/auth.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
@@ -63,6 +65,8 @@ struct ApiOptions {
   bool metrics_route = true;
   // How long /api/v1/health/ready waits for its checks before answering 503.
   int readiness_timeout_ms = 2'000;
+  // ICE servers handed to call clients (GET /api/v1/calls/ice-servers).
+  calls::TurnOptions turn;
 };
 
 // One engine that readiness depends on: probe() answers ok when it works. It runs on a worker
@@ -89,6 +93,8 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503.
+  calls::CallService* calls = nullptr;
 };
 
 class Api {

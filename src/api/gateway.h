@@ -49,6 +49,8 @@ class Gateway {
   bool origin_allowed(const net::Request& upgrade) const;
   void close_session(const std::string& session_id, const char* why);
   void watch_expiries();
+  // The call message of a finished call (calls::kFinishedTopic), through the one send path.
+  void post_call_message(std::string_view payload);
 
   Context& ctx_;
   Hub hub_;
@@ -71,6 +73,7 @@ class Gateway {
   std::unordered_set<std::string> revoked_;
   std::unique_ptr<Bus::Subscription> revocations_;
   std::unique_ptr<Bus::Subscription> gaps_;
+  std::unique_ptr<Bus::Subscription> finished_calls_;
 };
 
 }  // namespace parley::api

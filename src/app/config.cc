@@ -267,6 +267,29 @@ const std::map<std::string, Setter>& setters() {
          c.outbound_allow = split_list(v);
          return ok();  // each range is parsed (and rejected) at start
        }},
+      {"turn_secret",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.secret = v;
+         return ok();
+       }},
+      {"turn_urls",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.urls = split_list(v);
+         return ok();  // checked with the secret at start (calls::validate)
+       }},
+      {"turn_ttl_s",
+       whole_number<std::int64_t>("turn_ttl_s", 60, 7 * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.turn.ttl_s; })},
+      {"call_ring_timeout_ms",
+       whole_number<std::int64_t>("call_ring_timeout_ms", 1'000, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_ring_timeout_ms;
+                                  })},
+      {"call_rejoin_grace_ms",
+       whole_number<std::int64_t>("call_rejoin_grace_ms", 0, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_rejoin_grace_ms;
+                                  })},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -493,6 +516,13 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)
+  --turn-secret S            coturn's static-auth-secret: call clients get TURN credentials
+                             (TURN REST scheme) for --turn-urls
+  --turn-urls URL,...        turn:HOST:PORT, turns:..., stun:HOST:PORT handed to call clients
+  --turn-ttl-s N             how long TURN credentials stay good (default 3600)
+  --call-ring-timeout-ms N   how long a call rings before it is missed (default 45000)
+  --call-rejoin-grace-ms N   how long a participant whose sockets dropped stays in a call,
+                             so a reload rejoins it (default 30000)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

@@ -55,6 +55,11 @@ struct Config {
   // Ranges outbound requests (link previews) may reach despite being private or loopback.
   std::vector<std::string> outbound_allow;
   bool link_previews = true;
+  // Calls: ICE servers for clients (TURN REST credentials with coturn's static-auth-secret),
+  // how long a call rings, and how long a participant whose sockets dropped stays in it.
+  calls::TurnOptions turn;
+  std::int64_t call_ring_timeout_ms = 45'000;
+  std::int64_t call_rejoin_grace_ms = 30'000;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

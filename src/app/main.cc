@@ -26,6 +26,8 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/auth/auth.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
@@ -222,6 +224,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                            file_adapters->images.get(), file_adapters->scanner.get());
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
+  if (auto r = calls::validate(cfg.turn); !r) return die(r.error().message);
+  calls::CallOptions call_opts;
+  call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
+  call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
+  calls::CallService calls(messaging, *bus, clock, call_opts);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -230,12 +237,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
+  api_opts.turn = cfg.turn;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, &calls},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -297,6 +305,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   pool.stop();
   preview_pool.stop();
   files.stop();
+  calls.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
   storage.messaging->stop();  // queued sends complete while the messaging service exists

@@ -19,6 +19,7 @@ import {
   wsStatus,
 } from '../state/store';
 import { AuthScreen } from './Auth';
+import { CallStage, IncomingCall } from './Calls';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
@@ -129,6 +130,7 @@ function Shell() {
       <OfflineBanner />
       <Sidebar />
       <main id="main" class="main">
+        <CallStage />
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
       </main>
       <SidePanel />
@@ -143,6 +145,7 @@ function Shell() {
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}
       {lightbox.value && <Lightbox />}
+      <IncomingCall />
       <Toast />
     </div>
   );
