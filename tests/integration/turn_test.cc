@@ -143,12 +143,12 @@ class TurnClient {
     timeval tv{1, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
-  ~TurnClient() { close(fd_); }
+  ~TurnClient() { ::close(fd_); }
   StunReply ask(const std::string& msg) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-      if (send(fd_, msg.data(), msg.size(), 0) < 0) throw std::runtime_error("udp send");
+      if (::send(fd_, msg.data(), msg.size(), 0) < 0) throw std::runtime_error("udp send");
       char buf[2048];
-      auto n = recv(fd_, buf, sizeof buf, 0);
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
       // The answer to this request: same transaction id.
       if (n >= 20 && std::string_view(buf + 8, 12) == std::string_view(msg).substr(8, 12))
         return parse(std::string(buf, static_cast<std::size_t>(n)));

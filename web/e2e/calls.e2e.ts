@@ -116,7 +116,8 @@ describe.sequential('calls', () => {
     await alice.page.getByRole('button', { name: 'Mute microphone' }).click();
     await bob.page.getByRole('figure', { name: names.alice }).getByLabel('Microphone off').waitFor();
     await alice.page.getByRole('button', { name: 'Unmute microphone' }).click();
-    // Elsewhere in the app, a mini view keeps the call.
+    // A reload rejoins the running call (same session, within the grace), and away from its
+    // conversation a mini view keeps it.
     await alice.page.goto('/');
     await alice.page.getByRole('complementary', { name: /^Call with/ }).waitFor();
     await shot(alice.page, 'call-mini-desktop-light');
