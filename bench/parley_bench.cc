@@ -111,9 +111,10 @@ void usage() {
       "  --keep-data          leave the server's data folder behind\n",
       stdout);
   std::puts("file scenarios:");
-  for (const auto& sc : file_scenarios())
-    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
-                static_cast<int>(sc.description.size()), sc.description.data());
+  for (const auto* table : {&file_scenarios(), &call_scenarios()})
+    for (const auto& sc : *table)
+      std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
+                  static_cast<int>(sc.description.size()), sc.description.data());
 }
 
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -2871,13 +2872,14 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto& sc : file_scenarios())
-      if (opt.wants(sc.name)) {
-        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
-                    static_cast<int>(sc.description.size()), sc.description.data());
-        std::fflush(stdout);
-        sc.run(ctx);
-      }
+    for (const auto* table : {&file_scenarios(), &call_scenarios()})
+      for (const auto& sc : *table)
+        if (opt.wants(sc.name)) {
+          std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                      static_cast<int>(sc.description.size()), sc.description.data());
+          std::fflush(stdout);
+          sc.run(ctx);
+        }
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;
