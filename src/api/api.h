@@ -67,6 +67,8 @@ struct ApiOptions {
   int readiness_timeout_ms = 2'000;
   // ICE servers handed to call clients (GET /api/v1/calls/ice-servers).
   calls::TurnOptions turn;
+  // Origins the web app may connect to besides its own (the SFU's API when it has another).
+  std::vector<std::string> connect_src;
 };
 
 // One engine that readiness depends on: probe() answers ok when it works. It runs on a worker

@@ -26,8 +26,8 @@ void add_call_routes(net::Router& r, Context& ctx) {
             }
             servers.push_back(std::move(o));
           }
-          return json_response(200, boost::json::object{{"ice_servers", std::move(servers)},
-                                                        {"ttl", ice.ttl_s}});
+          return json_response(
+              200, boost::json::object{{"ice_servers", std::move(servers)}, {"ttl", ice.ttl_s}});
         }));
 
   r.add(net::Method::get, "/api/v1/calls",

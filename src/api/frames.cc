@@ -23,11 +23,20 @@ Result<void> parse_call_frame(const boost::json::object& msg, const std::string&
     f.media = std::move(*media);
     return ok();
   }
-  if (type == "call.accept") f.type = T::call_accept;
-  else if (type == "call.decline") f.type = T::call_decline;
-  else if (type == "call.leave") f.type = T::call_leave;
-  else if (type == "call.signal") f.type = T::call_signal;
-  else if (type == "call.media") f.type = T::call_media;
+  if (type == "call.accept")
+    f.type = T::call_accept;
+  else if (type == "call.decline")
+    f.type = T::call_decline;
+  else if (type == "call.leave")
+    f.type = T::call_leave;
+  else if (type == "call.signal")
+    f.type = T::call_signal;
+  else if (type == "call.media")
+    f.type = T::call_media;
+  else if (type == "call.kick")
+    f.type = T::call_kick;
+  else if (type == "call.mute")
+    f.type = T::call_mute;
   else
     return fail(Errc::malformed, "unknown frame type \"" + type.substr(0, 64) + "\"");
   auto id = json::required_string(msg, "call_id");
@@ -44,6 +53,11 @@ Result<void> parse_call_frame(const boost::json::object& msg, const std::string&
     if (it == msg.end() || it->value().is_null())
       return fail(Errc::malformed, "data is required", "data");
     f.data = json::serialize(it->value());
+  }
+  if (f.type == T::call_kick || f.type == T::call_mute) {
+    auto who = json::required_string(msg, "user_id");
+    if (!who) return fail(who.error());
+    f.to_user_id = std::move(*who);
   }
   if (f.type == T::call_media) {
     for (auto [key, slot] : {std::pair{"audio", &f.audio}, std::pair{"video", &f.video},
@@ -99,8 +113,8 @@ tl::expected<ClientFrame, FrameError> parse_client_frame(std::string_view text) 
   ClientFrame f;
   if (auto it = msg.find("req"); it != msg.end()) {
     const auto& r = it->value();
-    bool fits = (r.is_string() && r.get_string().size() <= kMaxReqBytes) || r.is_int64() ||
-                r.is_uint64();
+    bool fits =
+        (r.is_string() && r.get_string().size() <= kMaxReqBytes) || r.is_int64() || r.is_uint64();
     if (!fits)
       return frame_error({Errc::malformed,
                           "req must be a string of at most " + std::to_string(kMaxReqBytes) +

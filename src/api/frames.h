@@ -47,7 +47,9 @@ struct ClientFrame {
     call_decline,
     call_leave,
     call_signal,
-    call_media
+    call_media,
+    call_kick,
+    call_mute
   };
   Type type = Type::ping;
   boost::json::value req;          // null when absent: a string of <= kMaxReqBytes or an integer
@@ -57,7 +59,7 @@ struct ClientFrame {
   std::int64_t seq = 0;            // read
   std::string media;               // call.start: "audio" | "video" (checked by the calls module)
   std::string call_id;             // call.* but call.start
-  std::string to_user_id;          // call.signal
+  std::string to_user_id;          // call.signal; call.kick and call.mute: user_id
   std::string to_session_id;       // call.signal, optional
   std::string data;                // call.signal: the opaque data, serialised JSON
   std::optional<bool> audio, video, screen;  // call.media

@@ -91,6 +91,8 @@ class GatewaySession final : public net::WsSession {
       case ClientFrame::Type::call_leave:
       case ClientFrame::Type::call_signal:
       case ClientFrame::Type::call_media:
+      case ClientFrame::Type::call_kick:
+      case ClientFrame::Type::call_mute:
         return call(std::move(*frame));
     }
   }
@@ -230,6 +232,12 @@ class GatewaySession final : public net::WsSession {
           break;
         case T::call_media:
           c = calls->set_media(user, session, f.call_id, {f.audio, f.video, f.screen});
+          break;
+        case T::call_kick:
+          c = calls->kick(user, f.call_id, f.to_user_id);
+          break;
+        case T::call_mute:
+          c = calls->mute(user, f.call_id, f.to_user_id);
           break;
         case T::call_signal: {
           auto r = calls->signal(user, session, f.call_id, f.to_user_id, f.to_session_id,

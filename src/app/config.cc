@@ -290,6 +290,21 @@ const std::map<std::string, Setter>& setters() {
                                   [](Config& c) -> std::int64_t& {
                                     return c.call_rejoin_grace_ms;
                                   })},
+      {"janus_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_url = v;
+         return ok();  // checked when the SFU adapter is made
+       }},
+      {"janus_public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_public_url = v;
+         return ok();
+       }},
+      {"janus_admin_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_admin_key = v;
+         return ok();
+       }},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -523,6 +538,10 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --call-ring-timeout-ms N   how long a call rings before it is missed (default 45000)
   --call-rejoin-grace-ms N   how long a participant whose sockets dropped stays in a call,
                              so a reload rejoins it (default 30000)
+  --janus-url URL            Janus's HTTP API (http://127.0.0.1:8088/janus): group and channel
+                             calls go through its VideoRoom (default: every call peer to peer)
+  --janus-public-url URL     Janus's API as browsers reach it (default: --janus-url)
+  --janus-admin-key K        the VideoRoom's admin_key (PARLEY_JANUS_ADMIN_KEY)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

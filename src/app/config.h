@@ -60,6 +60,11 @@ struct Config {
   calls::TurnOptions turn;
   std::int64_t call_ring_timeout_ms = 45'000;
   std::int64_t call_rejoin_grace_ms = 30'000;
+  // Group calls through Janus (VideoRoom): its HTTP API as Parley reaches it, as browsers reach
+  // it, and the VideoRoom admin_key. "" = no SFU: every call peer to peer.
+  std::string janus_url;
+  std::string janus_public_url;
+  std::string janus_admin_key;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

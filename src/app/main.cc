@@ -12,6 +12,7 @@
 #include "adapters/clamav/clamd_scanner.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
+#include "adapters/janus/janus_sfu.h"
 #include "adapters/local/local_blob_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
@@ -228,7 +229,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   calls::CallOptions call_opts;
   call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
   call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
-  calls::CallService calls(messaging, *bus, clock, call_opts);
+  std::unique_ptr<calls::Sfu> sfu;
+  if (!cfg.janus_url.empty()) {
+    auto j = janus::make_janus_sfu({cfg.janus_url, cfg.janus_public_url, cfg.janus_admin_key});
+    if (!j) return die(j.error().message);
+    sfu = std::move(*j);
+  }
+  calls::CallService calls(messaging, *bus, clock, call_opts, sfu.get());
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -238,6 +245,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
   api_opts.turn = cfg.turn;
+  if (sfu) {
+    // Browsers talk to Janus's API themselves: its origin joins the web app's connect-src.
+    std::string u = sfu->public_url();
+    auto scheme = u.find("://");
+    auto path = scheme == std::string::npos ? std::string::npos : u.find('/', scheme + 3);
+    if (scheme != std::string::npos) api_opts.connect_src.push_back(u.substr(0, path));
+  }
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,

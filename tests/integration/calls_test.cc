@@ -444,6 +444,43 @@ TEST_F(CallsTest, ChannelCallRingsItsMembersAndOthersJoinIt) {
   EXPECT_EQ(participant_ids(joined), sorted({alice_.id, bob_.id, carol_.id}));
 }
 
+TEST_F(CallsTest, OwnersAndAdminsMuteAndRemoveParticipants) {
+  auto api = this->api();
+  auto group = make_group(api, alice_, {bob_.id, carol_.id});
+  Live a(port(), alice_), b(port(), bob_), c(port(), carol_), d(port(), dave_);
+  auto id = str(start(a, group), "id");
+  call_of(act(b, "call.accept", id));
+  call_of(act(c, "call.accept", id));
+  auto moderate = [&](Live& ws, const char* type, const std::string& who) {
+    return ask(ws, object{{"type", type}, {"call_id", id}, {"user_id", who}});
+  };
+  EXPECT_EQ(error_code(moderate(b, "call.kick", carol_.id)), "forbidden");  // a plain member
+  EXPECT_EQ(error_code(moderate(b, "call.mute", carol_.id)), "forbidden");
+  EXPECT_EQ(error_code(moderate(d, "call.kick", carol_.id)), "not_found");  // not a member
+  EXPECT_EQ(error_code(moderate(a, "call.kick", dave_.id)), "not_found");   // not in the call
+  EXPECT_EQ(error_code(ask(a, object{{"type", "call.mute"}, {"call_id", id}})), "bad_request");
+
+  auto muted = call_of(moderate(a, "call.mute", bob_.id));
+  b.event("call.updated", [&](const object& dd) {
+    auto call = field(dd, "call");
+    if (!call || str(*call, "id") != id) return false;
+    for (const auto& p : arr(*call, "participants"))
+      if (str(p, "user_id") == bob_.id) return !flag(p, "audio");
+    return false;
+  });
+  auto kicked = call_of(moderate(a, "call.kick", carol_.id));
+  EXPECT_EQ(participant_ids(kicked), sorted({alice_.id, bob_.id}));
+  c.event("call.updated", [&](const object& dd) {
+    auto call = field(dd, "call");
+    return call && str(*call, "id") == id && participant_ids(*call) == sorted({alice_.id, bob_.id});
+  });
+  EXPECT_EQ(error_code(ask(c, object{{"type", "call.signal"},
+                                     {"call_id", id},
+                                     {"to_user_id", alice_.id},
+                                     {"data", object{{"candidate", "x"}}}})),
+            "forbidden");
+}
+
 std::string hmac_sha1_base64(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -129,6 +129,8 @@ export async function launch(): Promise<Browser> {
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
+      // Host candidates as addresses, not mDNS names: the tests' Janus only sees loopback.
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
     ],
   });
 }

@@ -7,6 +7,7 @@
 import { signal } from '@preact/signals';
 import { api } from './api';
 import { me, onServerEvent, onSocketReady, sessionId, showToast, socket, userName } from './state/store';
+import { SfuRoom, type SfuJoin } from './sfu';
 import type { WsEvent } from './ws';
 
 export interface CallParticipant {
@@ -34,6 +35,10 @@ export interface Call {
   ringing: string[];
   declined: string[];
   busy: string[];
+  /** "sfu": the media goes through the SFU (group calls with Janus configured); else p2p. */
+  mode?: 'sfu' | 'p2p';
+  /** In the answer to this session's start or accept only: how to enter the SFU room. */
+  sfu?: SfuJoin;
 }
 
 export interface Quality {
@@ -73,6 +78,7 @@ const peers = new Map<string, Peer>();
 let iceConfig: RTCConfiguration = {};
 let statsTimer: ReturnType<typeof setInterval> | null = null;
 let screenTrack: MediaStreamTrack | null = null;
+let room: SfuRoom | null = null;
 
 const myKey = () => `${me.value?.id}:${sessionId.value}`;
 const keyOf = (p: { user_id: string; session_id: string }) => `${p.user_id}:${p.session_id}`;
@@ -204,6 +210,7 @@ async function offer(call: Call, peer: Peer) {
 
 /** Brings the peer connections in line with the call's connected participants. */
 function syncPeers(call: Call) {
+  if (call.mode === 'sfu') return; // the SFU room follows its own publishers
   const mine = myKey();
   const want = new Map<string, CallParticipant>();
   for (const p of call.participants) if (p.connected && keyOf(p) !== mine) want.set(keyOf(p), p);
@@ -327,10 +334,30 @@ function enter(call: Call) {
   activeCall.value = call;
   remember(call);
   if (!statsTimer) statsTimer = setInterval(() => void sampleStats(), 1000);
+  if (call.mode === 'sfu' && call.sfu && localStream.value) enterRoom(call, call.sfu, localStream.value);
   syncPeers(call);
 }
 
+function enterRoom(call: Call, join: SfuJoin, stream: MediaStream) {
+  void room?.stop();
+  const r = new SfuRoom(join, myKey(), iceConfig, {
+    onRemote(key, pc, s) {
+      if (room !== r) return;
+      if (!pc) return closePeer(key);
+      const [userId, sessionId] = key.split(':');
+      if (!peers.has(key)) peers.set(key, { key, userId, sessionId, pc, pendingIce: [] });
+      if (s) remoteStreams.value = { ...remoteStreams.value, [key]: s };
+    },
+  });
+  room = r;
+  r.start(stream).catch((e) => {
+    if (room === r && activeCall.value?.id === call.id) showToast(`The call's media server: ${(e as Error).message}`);
+  });
+}
+
 function cleanup() {
+  void room?.stop();
+  room = null;
   for (const key of [...peers.keys()]) closePeer(key);
   stopMedia();
   activeCall.value = null;
@@ -408,8 +435,9 @@ export function toggleCamera() {
 }
 
 async function replaceVideo(track: MediaStreamTrack | null) {
-  for (const p of peers.values())
-    for (const s of p.pc.getSenders()) if (s.track?.kind === 'video' || (!s.track && track)) await s.replaceTrack(track).catch(() => {});
+  const pcs = [...peers.values()].map((p) => p.pc);
+  if (room?.publisherPc) pcs.push(room.publisherPc);
+  for (const pc of pcs) for (const s of pc.getSenders()) if (s.track?.kind === 'video' || (!s.track && track)) await s.replaceTrack(track).catch(() => {});
 }
 
 export async function toggleScreenShare() {
@@ -488,6 +516,13 @@ function onEvent(e: WsEvent) {
           showToast('You left the call');
         } else {
           activeCall.value = c;
+          const self = c.participants.find((p) => p.user_id === mine && p.session_id === sessionId.value);
+          if (self && !self.audio && micOn.value) {
+            // Muted by a moderator: the microphone goes off here too.
+            micOn.value = false;
+            for (const t of localStream.value?.getAudioTracks() ?? []) t.enabled = false;
+            showToast('A moderator muted your microphone');
+          }
           syncPeers(c);
         }
       }

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/crypto.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -37,6 +39,7 @@ Participant* find_participant(Call& c, const std::string& user_id) {
 // in-process bus calls its handlers inline).
 struct Outbox {
   std::vector<std::pair<std::string, std::string>> messages;  // topic, payload
+  std::vector<std::function<void()>> sfu;  // calls to the media server, made after the lock
 
   void event(Route route, std::string name, std::string data) {
     Event e;
@@ -75,8 +78,8 @@ struct CallService::Impl {
     std::string conversation_id;  // removed
   };
 
-  Impl(messaging::MessagingService& m, Bus& b, const Clock& c, CallOptions o)
-      : messaging(m), bus(b), clock(c), opts(o) {
+  Impl(messaging::MessagingService& m, Bus& b, const Clock& c, CallOptions o, Sfu* s)
+      : messaging(m), bus(b), clock(c), opts(o), sfu(s) {
     // A member removed from a conversation is dropped from its running call. The bus handler
     // must not block: the work goes to the timer thread.
     members = bus.subscribe(std::string(messaging::kEventsTopic), [this](std::string_view p) {
@@ -109,6 +112,38 @@ struct CallService::Impl {
   void flush(Outbox& out) {
     for (auto& [topic, payload] : out.messages) bus.publish(topic, std::move(payload));
     out.messages.clear();
+    for (auto& f : out.sfu) f();
+    out.sfu.clear();
+  }
+
+  // ---- the SFU room of a group call (rooms under mu; the media server called after it) ----
+
+  struct Room {
+    std::string secret;
+    std::unordered_map<std::string, SfuJoin> joins;  // "user session" -> its token and feed
+  };
+
+  static std::string random_token() { return base64url_encode(random_bytes(18)); }
+
+  SfuJoin new_join(const std::string& room) {
+    return {sfu->public_url(), room, random_token(), "f" + hex_encode(random_bytes(8))};
+  }
+
+  // Under mu: the participant's token stops working and its feed leaves the room.
+  void sfu_forget(const Call& c, const std::string& user_id, const std::string& session_id,
+                  Outbox& out) {
+    auto r = rooms.find(c.id);
+    if (r == rooms.end()) return;
+    auto j = r->second.joins.find(user_id + ' ' + session_id);
+    if (j == r->second.joins.end()) return;
+    SfuJoin join = j->second;
+    r->second.joins.erase(j);
+    out.sfu.push_back([this, join, secret = r->second.secret] {
+      if (auto k = sfu->allow(join.room, secret, {join.token}, false); !k)
+        log::warn("sfu: token not withdrawn", {{"room", join.room}, {"reason", k.error().message}});
+      if (auto k = sfu->kick(join.room, secret, join.feed); !k)
+        log::warn("sfu: feed not removed", {{"room", join.room}, {"reason", k.error().message}});
+    });
   }
 
   // Under mu.
@@ -128,6 +163,13 @@ struct CallService::Impl {
       if (it != by_user.end() && it->second == c.id) by_user.erase(it);
     }
     by_conversation.erase(c.conversation_id);
+    if (auto r = rooms.find(c.id); r != rooms.end()) {
+      out.sfu.push_back([this, room = "call-" + c.id, secret = r->second.secret] {
+        if (auto k = sfu->destroy_room(room, secret); !k)
+          log::warn("sfu: room not destroyed", {{"room", room}, {"reason", k.error().message}});
+      });
+      rooms.erase(r);
+    }
     Call done = std::move(c);
     calls.erase(done.id);
     auto obj = to_json(done);
@@ -145,6 +187,7 @@ struct CallService::Impl {
 
   // Under mu: takes user_id out of c; ends it when too few remain.
   Call remove_participant(Call& c, const std::string& user_id, Outbox& out) {
+    if (auto* p = find_participant(c, user_id)) sfu_forget(c, user_id, p->session_id, out);
     std::erase_if(c.participants, [&](const Participant& p) { return p.user_id == user_id; });
     if (auto it = by_user.find(user_id); it != by_user.end() && it->second == c.id)
       by_user.erase(it);
@@ -251,12 +294,14 @@ struct CallService::Impl {
   Bus& bus;
   const Clock& clock;
   CallOptions opts;
+  Sfu* sfu;
 
   std::mutex mu;
-  std::unordered_map<std::string, Call> calls;                 // running, by id
+  std::unordered_map<std::string, Call> calls;                   // running, by id
   std::unordered_map<std::string, std::string> by_conversation;  // conversation -> call
   std::unordered_map<std::string, std::string> by_user;          // participant -> call
   std::unordered_map<std::string, int> sockets;  // "user session" -> open sockets on this node
+  std::unordered_map<std::string, Room> rooms;   // call id -> its SFU room (group calls)
   std::multimap<Millis, Timer> timers;
   std::condition_variable cv;
   bool stopping = false;
@@ -265,8 +310,8 @@ struct CallService::Impl {
 };
 
 CallService::CallService(messaging::MessagingService& messaging, Bus& bus, const Clock& clock,
-                         CallOptions options)
-    : impl_(std::make_unique<Impl>(messaging, bus, clock, options)) {}
+                         CallOptions options, Sfu* sfu)
+    : impl_(std::make_unique<Impl>(messaging, bus, clock, options, sfu)) {}
 
 CallService::~CallService() = default;
 
@@ -292,48 +337,85 @@ Result<Call> CallService::start(const std::string& caller, const std::string& se
     cursor = page->next_cursor;
   } while (cursor && static_cast<int>(others.size()) < s.opts.max_rung);
 
+  auto refused = [&]() -> std::optional<Error> {  // under mu
+    if (s.by_conversation.contains(cid))
+      return Error{Errc::failed_precondition,
+                   "a call is already running in this conversation: join it with call.accept",
+                   {},
+                   0};
+    if (s.by_user.contains(caller))
+      return Error{Errc::failed_precondition, "you are in a call", {}, 0};
+    return std::nullopt;
+  };
+  // A group call's room is made on the SFU first (outside the lock: it is HTTP), with the
+  // caller's token in it.
+  const bool group = s.sfu && view->conversation.type != messaging::ConversationType::dm;
+  std::string id = new_id(s.clock.now_ms());
+  std::optional<Impl::Room> room;
+  std::optional<SfuJoin> join;
+  if (group) {
+    {
+      std::lock_guard lock(s.mu);
+      if (auto e = refused()) return fail(*e);
+    }
+    room.emplace();
+    room->secret = Impl::random_token();
+    join = s.new_join("call-" + id);
+    if (auto r = s.sfu->create_room(join->room, room->secret, {join->token}); !r)
+      return fail(Errc::unavailable, "the media server is not available: " + r.error().message);
+    room->joins[caller + ' ' + session_id] = *join;
+  }
+
   Outbox out;
   Call result;
+  std::optional<Error> refusal;
   {
     std::lock_guard lock(s.mu);
-    if (s.by_conversation.contains(cid))
-      return fail(Errc::failed_precondition,
-                  "a call is already running in this conversation: join it with call.accept");
-    if (s.by_user.contains(caller)) return fail(Errc::failed_precondition, "you are in a call");
-    const Millis now = s.clock.now_ms();
-    Call c;
-    c.id = new_id(now);
-    c.conversation_id = cid;
-    c.conversation_type = messaging::to_string(view->conversation.type);
-    c.started_by = caller;
-    c.media = media;
-    c.state = "ringing";
-    c.started_at = now;
-    c.version = 1;
-    c.participants.push_back({caller, session_id, now, true, media == "video", false, true});
-    for (const auto& uid : others) {
-      if (s.by_user.contains(uid))
-        c.busy.push_back(uid);
-      else
-        c.ringing.push_back(uid);
-    }
-    s.by_conversation[cid] = c.id;
-    s.by_user[caller] = c.id;
-    auto& stored = s.calls[c.id];
-    stored = std::move(c);
-    if (stored.ringing.empty() && !stored.busy.empty()) {
-      result = s.end(stored, "busy", out);
-    } else {
-      s.timers.emplace(now + s.opts.ring_timeout_ms,
-                       Impl::Timer{Impl::TimerKind::ring, stored.id, {}, {}, {}});
-      s.cv.notify_all();
-      auto data = call_data(stored);
-      for (const auto& uid : stored.ringing) out.to_user(uid, "call.ringing", data);
-      out.to_conversation(stored, "call.updated", data);
-      result = stored;
+    refusal = refused();
+    if (refusal && room)
+      out.sfu.push_back([&s, name = join->room, secret = room->secret] {
+        (void)s.sfu->destroy_room(name, secret);
+      });
+    if (!refusal) {
+      const Millis now = s.clock.now_ms();
+      Call c;
+      c.id = id;
+      c.sfu = group;
+      if (room) s.rooms[id] = std::move(*room);
+      c.conversation_id = cid;
+      c.conversation_type = messaging::to_string(view->conversation.type);
+      c.started_by = caller;
+      c.media = media;
+      c.state = "ringing";
+      c.started_at = now;
+      c.version = 1;
+      c.participants.push_back({caller, session_id, now, true, media == "video", false, true});
+      for (const auto& uid : others) {
+        if (s.by_user.contains(uid))
+          c.busy.push_back(uid);
+        else
+          c.ringing.push_back(uid);
+      }
+      s.by_conversation[cid] = c.id;
+      s.by_user[caller] = c.id;
+      auto& stored = s.calls[c.id];
+      stored = std::move(c);
+      if (stored.ringing.empty() && !stored.busy.empty()) {
+        result = s.end(stored, "busy", out);
+      } else {
+        s.timers.emplace(now + s.opts.ring_timeout_ms,
+                         Impl::Timer{Impl::TimerKind::ring, stored.id, {}, {}, {}});
+        s.cv.notify_all();
+        auto data = call_data(stored);
+        for (const auto& uid : stored.ringing) out.to_user(uid, "call.ringing", data);
+        out.to_conversation(stored, "call.updated", data);
+        result = stored;
+        result.sfu_join = join;
+      }
     }
   }
   s.flush(out);
+  if (refusal) return fail(*refusal);
   return result;
 }
 
@@ -341,23 +423,64 @@ Result<Call> CallService::accept(const std::string& caller, const std::string& s
                                  const std::string& id) {
   auto& s = *impl_;
   if (auto cid = s.visible_conversation(caller, id); !cid) return fail(cid.error());
+  // A group call: this session's token goes into the room's allowed list first (HTTP, outside
+  // the lock); a rejoin from the same session keeps the one it had.
+  const std::string key = caller + ' ' + session_id;
+  std::optional<SfuJoin> join;
+  std::string secret;
+  {
+    std::lock_guard lock(s.mu);
+    if (auto r = s.rooms.find(id); r != s.rooms.end()) {
+      secret = r->second.secret;
+      if (auto j = r->second.joins.find(key); j != r->second.joins.end()) join = j->second;
+    }
+  }
+  bool fresh = false;
+  if (!secret.empty() && !join) {
+    join = s.new_join("call-" + id);
+    if (auto r = s.sfu->allow(join->room, secret, {join->token}, true); !r)
+      return fail(Errc::unavailable, "the media server is not available: " + r.error().message);
+    fresh = true;
+  }
   Outbox out;
   Call result;
+  std::optional<Error> refusal;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.calls.find(id);
+    auto r = s.rooms.find(id);
+    if (it == s.calls.end())
+      refusal = Error{Errc::failed_precondition, "the call has ended", {}, 0};
+    else if (auto in = s.by_user.find(caller); in != s.by_user.end() && in->second != id)
+      refusal = Error{Errc::failed_precondition, "you are in another call: leave it first", {}, 0};
+    else if (!find_participant(it->second, caller) &&
+             static_cast<int>(it->second.participants.size()) >= s.opts.max_participants)
+      refusal = Error{Errc::failed_precondition, "the call is full", {}, 0};
+    if (refusal) {
+      if (fresh && r != s.rooms.end())
+        out.sfu.push_back(
+            [&s, j = *join, secret] { (void)s.sfu->allow(j.room, secret, {j.token}, false); });
+    } else {
+      if (join && r != s.rooms.end()) r->second.joins[key] = *join;
+    }
+  }
+  if (refusal) {
+    s.flush(out);
+    return fail(*refusal);
+  }
   {
     std::lock_guard lock(s.mu);
     auto it = s.calls.find(id);
     if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
     Call& c = it->second;
-    if (auto in = s.by_user.find(caller); in != s.by_user.end() && in->second != id)
-      return fail(Errc::failed_precondition, "you are in another call: leave it first");
     const Millis now = s.clock.now_ms();
     if (auto* p = find_participant(c, caller)) {
-      // A rejoin (same session, after a reload) or a move to another device.
+      // A rejoin (same session, after a reload) or a move to another device, whose old
+      // session's token and feed go.
+      if (p->session_id != session_id) s.sfu_forget(c, caller, p->session_id, out);
       p->session_id = session_id;
       p->connected = true;
     } else {
-      if (static_cast<int>(c.participants.size()) >= s.opts.max_participants)
-        return fail(Errc::failed_precondition, "the call is full");
       c.participants.push_back({caller, session_id, now, true, c.media == "video", false, true});
       s.by_user[caller] = id;
     }
@@ -369,6 +492,7 @@ Result<Call> CallService::accept(const std::string& caller, const std::string& s
     }
     s.changed(c, out);
     result = c;
+    result.sfu_join = join;
   }
   s.flush(out);
   return result;
@@ -432,6 +556,60 @@ Result<Call> CallService::set_media(const std::string& caller, const std::string
     if (media.audio) p->audio = *media.audio;
     if (media.video) p->video = *media.video;
     if (media.screen) p->screen = *media.screen;
+    s.changed(it->second, out);
+    result = it->second;
+  }
+  s.flush(out);
+  return result;
+}
+
+// Moderation: the caller must be an owner or admin of the call's conversation.
+static Result<void> require_moderator(messaging::MessagingService& messaging,
+                                      const std::string& caller, const std::string& cid) {
+  auto view = messaging.get(caller, cid);
+  if (!view) return fail(view.error());
+  if (!view->me) return fail(Errc::not_found, "no such call");
+  if (view->me->role == messaging::Role::member)
+    return fail(Errc::permission_denied,
+                "only the conversation's owners and admins moderate calls");
+  return ok();
+}
+
+Result<Call> CallService::kick(const std::string& caller, const std::string& id,
+                               const std::string& user_id) {
+  auto& s = *impl_;
+  auto cid = s.visible_conversation(caller, id);
+  if (!cid) return fail(cid.error());
+  if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
+  Outbox out;
+  Call result;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.calls.find(id);
+    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
+    if (!find_participant(it->second, user_id))
+      return fail(Errc::not_found, "user_id is not in this call", "user_id");
+    result = s.remove_participant(it->second, user_id, out);
+  }
+  s.flush(out);
+  return result;
+}
+
+Result<Call> CallService::mute(const std::string& caller, const std::string& id,
+                               const std::string& user_id) {
+  auto& s = *impl_;
+  auto cid = s.visible_conversation(caller, id);
+  if (!cid) return fail(cid.error());
+  if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
+  Outbox out;
+  Call result;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.calls.find(id);
+    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
+    auto* p = find_participant(it->second, user_id);
+    if (!p) return fail(Errc::not_found, "user_id is not in this call", "user_id");
+    p->audio = false;
     s.changed(it->second, out);
     result = it->second;
   }
@@ -559,6 +737,15 @@ boost::json::object to_json(const Call& c) {
                         {"ringing", ids(c.ringing)},
                         {"declined", ids(c.declined)},
                         {"busy", ids(c.busy)}};
+  if (c.sfu)
+    o["mode"] = "sfu";
+  else
+    o["mode"] = "p2p";
+  if (c.sfu_join)
+    o["sfu"] = boost::json::object{{"url", c.sfu_join->url},
+                                   {"room", c.sfu_join->room},
+                                   {"token", c.sfu_join->token},
+                                   {"feed", c.sfu_join->feed}};
   if (c.answered_at) o["answered_at"] = c.answered_at;
   if (c.ended_at) o["ended_at"] = c.ended_at;
   if (!c.reason.empty()) o["reason"] = c.reason;

@@ -34,6 +34,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "modules/calls/sfu.h"
 #include "modules/messaging/messaging.h"
 
 namespace parley::calls {
@@ -46,10 +47,20 @@ struct Participant {
   std::string user_id;
   std::string session_id;
   Millis joined_at = 0;
-  bool audio = true;    // microphone on
-  bool video = false;   // camera on
-  bool screen = false;  // sharing a screen
+  bool audio = true;      // microphone on
+  bool video = false;     // camera on
+  bool screen = false;    // sharing a screen
   bool connected = true;  // false while its sockets are gone (within the rejoin grace)
+};
+
+// What a joining session needs to enter a group call's room on the SFU. Handed only to that
+// session (in the ack of call.start / call.accept), never in events; the room's secret never
+// leaves the server.
+struct SfuJoin {
+  std::string url;  // the media server's API (Sfu::public_url)
+  std::string room;
+  std::string token;  // admits this session only
+  std::string feed;   // the publisher id to join with (so the server can remove it)
 };
 
 struct Call {
@@ -62,12 +73,14 @@ struct Call {
   Millis started_at = 0;
   Millis answered_at = 0;  // when a second person joined; 0: nobody did
   Millis ended_at = 0;
-  std::string reason;  // hangup | declined | timeout | busy, once ended
+  std::string reason;        // hangup | declined | timeout | busy, once ended
   std::int64_t version = 0;  // grows with every change: clients drop older call.updated
   std::vector<Participant> participants;
   std::vector<std::string> ringing;   // rung and not yet answered
   std::vector<std::string> declined;  // said no
   std::vector<std::string> busy;      // were in another call when rung
+  bool sfu = false;  // a group call whose media goes through the SFU (else peer to peer)
+  std::optional<SfuJoin> sfu_join;  // set only in an answer to the session that joined
 };
 
 // What a participant shows the others (call.media): any field left empty stays as it was.
@@ -88,8 +101,9 @@ struct CallOptions {
 
 class CallService {
  public:
+  // sfu: where group and channel calls carry their media; null: every call peer to peer.
   CallService(messaging::MessagingService& messaging, Bus& bus, const Clock& clock,
-              CallOptions options = {});
+              CallOptions options = {}, Sfu* sfu = nullptr);
   ~CallService();
 
   // Starts a call in the conversation, with the caller's session in it, and rings every other
@@ -106,6 +120,13 @@ class CallService {
                      const std::string& call_id);
   Result<Call> set_media(const std::string& caller, const std::string& session_id,
                          const std::string& call_id, const MediaState& media);
+  // Moderation by the conversation's owners and admins (permission_denied for other members):
+  // remove a participant from the call (their SFU feed and token go too), or mute their
+  // microphone (the server's state says so; their client turns its microphone off when told).
+  Result<Call> kick(const std::string& caller, const std::string& call_id,
+                    const std::string& user_id);
+  Result<Call> mute(const std::string& caller, const std::string& call_id,
+                    const std::string& user_id);
   // Relays data (serialised JSON, opaque) to one participant: to_session empty means the
   // session with which to_user is in the call.
   Result<void> signal(const std::string& caller, const std::string& session_id,
@@ -127,7 +148,7 @@ class CallService {
   std::unique_ptr<Impl> impl_;
 };
 
-// Wire JSON of the API: the call object of acks and events.
+// Wire JSON of the API: the call object of acks and events (sfu_join, when set, as "sfu").
 boost::json::object to_json(const Call& c);
 // The text of the call message posted in the conversation when the call ends.
 std::string call_message_text(const Call& c);

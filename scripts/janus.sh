@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# A throw-away Janus (WebRTC SFU, VideoRoom plugin) on loopback for tests and local calls.
+#
+#   scripts/janus.sh start DIR   start one in DIR (made if needed); prints its HTTP API URL
+#   scripts/janus.sh stop DIR    stop it and delete DIR
+#
+# Its configuration is generated into DIR (the system's /etc/janus is not read): the HTTP
+# transport only, on 127.0.0.1 at a free port from $JANUS_PORT (default 48088) up; only the
+# VideoRoom plugin; rooms created through the API only, with $JANUS_ADMIN_KEY (or a random key
+# written to DIR/admin_key); recordings under DIR/recordings; RTP ports from DIR's own range;
+# ICE on loopback only. Exit status 3, with one line, when janus is not installed
+# (scripts/install-deps.sh installs janus).
+set -euo pipefail
+
+cmd="${1:-}"
+DIR="${2:-}"
+[ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+alive() {
+  [ -r "/proc/$1/stat" ] || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat:0:1}" != Z ]
+}
+
+start() {
+  if ! command -v janus >/dev/null 2>&1; then
+    echo "janus.sh: janus is not installed (scripts/install-deps.sh installs it)" >&2
+    exit 3
+  fi
+  local libdir
+  libdir="$(dirname "$(find /usr/lib -path '*janus/plugins/libjanus_videoroom.so' 2>/dev/null | head -1)")/.."
+  [ -d "$libdir/plugins" ] || { echo "janus.sh: no VideoRoom plugin found under /usr/lib" >&2; exit 3; }
+  mkdir -p "$DIR/conf" "$DIR/recordings"
+  chmod 700 "$DIR"
+  local key="${JANUS_ADMIN_KEY:-}"
+  [ -n "$key" ] || key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  printf %s "$key" >"$DIR/admin_key"
+  chmod 600 "$DIR/admin_key"
+  local port="${JANUS_PORT:-48088}" tries=0
+  while port_busy "$port"; do
+    port=$((port + 1)); tries=$((tries + 1))
+    [ "$tries" -ge 200 ] && { echo "janus.sh: no free port" >&2; exit 1; }
+  done
+  local rtp=$((20000 + (port % 50) * 200))
+  # Every plugin and transport but the VideoRoom and plain HTTP stays unloaded.
+  local plugins_off transports_off
+  plugins_off="$(cd "$libdir/plugins" && ls libjanus_*.so | grep -v '^libjanus_videoroom.so$' | paste -sd, -)"
+  transports_off="$(cd "$libdir/transports" && ls libjanus_*.so | grep -v '^libjanus_http.so$' | paste -sd, -)"
+  cat >"$DIR/conf/janus.jcfg" <<CONF
+general: {
+  configs_folder = "$DIR/conf"
+  plugins_folder = "$libdir/plugins"
+  transports_folder = "$libdir/transports"
+  events_folder = "$libdir/events"
+  loggers_folder = "$libdir/loggers"
+  debug_level = 3
+  log_to_file = "$DIR/janus.log"
+  server_name = "parley-test-janus"
+  session_timeout = 60
+  recordings_tmp_ext = "tmp"
+}
+media: {
+  rtp_port_range = "$rtp-$((rtp + 199))"
+}
+nat: {
+  ice_enforce_list = "lo"
+  ignore_mdns = true
+}
+plugins: {
+  disable = "$plugins_off"
+}
+transports: {
+  disable = "$transports_off"
+}
+events: {
+  broadcast = false
+}
+loggers: {
+  disable = "libjanus_jsonlog.so"
+}
+CONF
+  cat >"$DIR/conf/janus.transport.http.jcfg" <<CONF
+general: {
+  json = "compact"
+  base_path = "/janus"
+  http = true
+  port = $port
+  interface = "lo"
+  ip = "127.0.0.1"
+  https = false
+}
+admin: {
+  admin_http = false
+}
+CONF
+  cat >"$DIR/conf/janus.plugin.videoroom.jcfg" <<CONF
+general: {
+  admin_key = "$key"
+  lock_rtp_forward = true
+  string_ids = true
+}
+CONF
+  echo "$port" >"$DIR/port"
+  janus --configs-folder="$DIR/conf" --config="$DIR/conf/janus.jcfg" --disable-colors \
+    --log-file="$DIR/janus.log" >"$DIR/stdout.log" 2>&1 &
+  echo $! >"$DIR/janus.pid"
+  for _ in $(seq 1 200); do
+    if port_busy "$port"; then
+      echo "http://127.0.0.1:$port/janus"
+      return 0
+    fi
+    alive "$(cat "$DIR/janus.pid")" || break
+    sleep 0.05
+  done
+  echo "janus.sh: janus did not start on 127.0.0.1:$port (log: $DIR/janus.log)" >&2
+  exit 1
+}
+
+stop() {
+  if [ -f "$DIR/janus.pid" ]; then
+    local pid
+    pid="$(cat "$DIR/janus.pid")"
+    if [ -n "$pid" ] && alive "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 150); do alive "$pid" || break; sleep 0.02; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -rf "$DIR"
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
