@@ -459,10 +459,9 @@ double run_parallel(unsigned n, const std::function<void(unsigned)>& fn) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double process_cpu_s(pid_t pid) {
-  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+std::optional<double> stat_cpu(const std::string& stat) {
   auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
+  if (paren == std::string::npos) return std::nullopt;
   std::istringstream in(stat.substr(paren + 2));
   std::string field;
   unsigned long long utime = 0, stime = 0;
@@ -471,6 +470,10 @@ double process_cpu_s(pid_t pid) {
     if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_cpu_s(pid_t pid) {
+  return stat_cpu(read_file("/proc/" + std::to_string(pid) + "/stat")).value_or(0);
 }
 
 }  // namespace parley::bench

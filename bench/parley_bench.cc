@@ -223,21 +223,6 @@ std::optional<Options> parse_options(int argc, char** argv) {
 
 const double kTicks = static_cast<double>(sysconf(_SC_CLK_TCK));
 
-// utime + stime of a /proc/.../stat line, in seconds (fields 14 and 15; the comm may hold spaces,
-// so count from the last ')').
-std::optional<double> stat_cpu(const std::string& stat) {
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / kTicks;
-}
-
 struct ServerCpu {
   double total = 0;   // the whole process, exited threads included
   double io = 0;      // threads named io-N

@@ -17,15 +17,8 @@ cmd="${1:-}"
 DIR="${2:-}"
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-alive() {
-  [ -r "/proc/$1/stat" ] || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [ "${stat:0:1}" != Z ]
-}
+# shellcheck source=daemon_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
 
 start() {
   if ! command -v turnserver >/dev/null 2>&1; then
@@ -35,14 +28,11 @@ start() {
   mkdir -p "$DIR"
   chmod 700 "$DIR"
   local secret="${COTURN_SECRET:-}"
-  [ -n "$secret" ] || secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  [ -n "$secret" ] || secret="$(random_secret)"
   printf %s "$secret" >"$DIR/secret"
   chmod 600 "$DIR/secret"
-  local port="${COTURN_PORT:-43478}" tries=0
-  while port_busy "$port"; do
-    port=$((port + 1)); tries=$((tries + 1))
-    [ "$tries" -ge 200 ] && { echo "coturn.sh: no free port" >&2; exit 1; }
-  done
+  local port
+  port="$(free_port "${COTURN_PORT:-43478}")"
   # Relay ports: a block of 200 picked from the port, so two instances rarely overlap.
   local min=$((50000 + (port % 50) * 200))
   cat >"$DIR/turnserver.conf" <<CONF
@@ -104,16 +94,7 @@ CONF
 }
 
 stop() {
-  for f in turnserver.pid launcher.pid; do
-    [ -f "$DIR/$f" ] || continue
-    local pid
-    pid="$(cat "$DIR/$f")"
-    if [ -n "$pid" ] && alive "$pid"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.02; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
+  stop_pidfiles "$DIR/turnserver.pid" "$DIR/launcher.pid"
   rm -rf "$DIR"
 }
 

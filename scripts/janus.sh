@@ -16,15 +16,8 @@ cmd="${1:-}"
 DIR="${2:-}"
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-alive() {
-  [ -r "/proc/$1/stat" ] || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [ "${stat:0:1}" != Z ]
-}
+# shellcheck source=daemon_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
 
 start() {
   if ! command -v janus >/dev/null 2>&1; then
@@ -37,14 +30,11 @@ start() {
   mkdir -p "$DIR/conf" "$DIR/recordings"
   chmod 700 "$DIR"
   local key="${JANUS_ADMIN_KEY:-}"
-  [ -n "$key" ] || key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  [ -n "$key" ] || key="$(random_secret)"
   printf %s "$key" >"$DIR/admin_key"
   chmod 600 "$DIR/admin_key"
-  local port="${JANUS_PORT:-48088}" tries=0
-  while port_busy "$port"; do
-    port=$((port + 1)); tries=$((tries + 1))
-    [ "$tries" -ge 200 ] && { echo "janus.sh: no free port" >&2; exit 1; }
-  done
+  local port
+  port="$(free_port "${JANUS_PORT:-48088}")"
   local rtp=$((20000 + (port % 50) * 200))
   # Every plugin and transport but the VideoRoom and plain HTTP stays unloaded.
   local plugins_off transports_off
@@ -121,15 +111,7 @@ CONF
 }
 
 stop() {
-  if [ -f "$DIR/janus.pid" ]; then
-    local pid
-    pid="$(cat "$DIR/janus.pid")"
-    if [ -n "$pid" ] && alive "$pid"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 150); do alive "$pid" || break; sleep 0.02; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  stop_pidfiles "$DIR/janus.pid"
   rm -rf "$DIR"
 }
 

@@ -66,6 +66,18 @@ std::string call_data(const Call& c) {
   return json::serialize(boost::json::object{{"call", to_json(c)}});
 }
 
+// Moderation: the caller must be an owner or admin of the call's conversation.
+Result<void> require_moderator(messaging::MessagingService& messaging, const std::string& caller,
+                               const std::string& cid) {
+  auto view = messaging.get(caller, cid);
+  if (!view) return fail(view.error());
+  if (!view->me) return fail(Errc::not_found, "no such call");
+  if (view->me->role == messaging::Role::member)
+    return fail(Errc::permission_denied,
+                "only the conversation's owners and admins moderate calls");
+  return ok();
+}
+
 }  // namespace
 
 struct CallService::Impl {
@@ -217,6 +229,28 @@ struct CallService::Impl {
     }
     if (auto r = require_member(cid, caller); !r) return fail(r.error());
     return cid;
+  }
+
+  // A moderator's change to one participant (fn, under the lock) and its call.updated.
+  template <class Fn>
+  Result<Call> moderate(const std::string& caller, const std::string& id,
+                        const std::string& user_id, Fn fn) {
+    auto& s = *this;
+    auto cid = s.visible_conversation(caller, id);
+    if (!cid) return fail(cid.error());
+    if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
+    Outbox out;
+    Call result;
+    {
+      std::lock_guard lock(s.mu);
+      auto it = s.calls.find(id);
+      if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
+      auto* p = find_participant(it->second, user_id);
+      if (!p) return fail(Errc::not_found, "user_id is not in this call", "user_id");
+      result = fn(it->second, *p, out);
+    }
+    s.flush(out);
+    return result;
   }
 
   void timer_loop() {
@@ -563,58 +597,24 @@ Result<Call> CallService::set_media(const std::string& caller, const std::string
   return result;
 }
 
-// Moderation: the caller must be an owner or admin of the call's conversation.
-static Result<void> require_moderator(messaging::MessagingService& messaging,
-                                      const std::string& caller, const std::string& cid) {
-  auto view = messaging.get(caller, cid);
-  if (!view) return fail(view.error());
-  if (!view->me) return fail(Errc::not_found, "no such call");
-  if (view->me->role == messaging::Role::member)
-    return fail(Errc::permission_denied,
-                "only the conversation's owners and admins moderate calls");
-  return ok();
-}
-
 Result<Call> CallService::kick(const std::string& caller, const std::string& id,
                                const std::string& user_id) {
   auto& s = *impl_;
-  auto cid = s.visible_conversation(caller, id);
-  if (!cid) return fail(cid.error());
-  if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
-  Outbox out;
-  Call result;
-  {
-    std::lock_guard lock(s.mu);
-    auto it = s.calls.find(id);
-    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
-    if (!find_participant(it->second, user_id))
-      return fail(Errc::not_found, "user_id is not in this call", "user_id");
-    result = s.remove_participant(it->second, user_id, out);
-  }
-  s.flush(out);
-  return result;
+  auto remove = [&s, &user_id](Call& c, Participant&, Outbox& out) {
+    return s.remove_participant(c, user_id, out);
+  };
+  return s.moderate(caller, id, user_id, remove);
 }
 
 Result<Call> CallService::mute(const std::string& caller, const std::string& id,
                                const std::string& user_id) {
   auto& s = *impl_;
-  auto cid = s.visible_conversation(caller, id);
-  if (!cid) return fail(cid.error());
-  if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
-  Outbox out;
-  Call result;
-  {
-    std::lock_guard lock(s.mu);
-    auto it = s.calls.find(id);
-    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
-    auto* p = find_participant(it->second, user_id);
-    if (!p) return fail(Errc::not_found, "user_id is not in this call", "user_id");
-    p->audio = false;
-    s.changed(it->second, out);
-    result = it->second;
-  }
-  s.flush(out);
-  return result;
+  auto silence = [&s](Call& c, Participant& p, Outbox& out) {
+    p.audio = false;
+    s.changed(c, out);
+    return c;
+  };
+  return s.moderate(caller, id, user_id, silence);
 }
 
 Result<void> CallService::signal(const std::string& caller, const std::string& session_id,
