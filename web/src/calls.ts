@@ -7,6 +7,7 @@
 import { signal } from '@preact/signals';
 import { api } from './api';
 import { me, onServerEvent, onSocketReady, sessionId, showToast, socket, userName } from './state/store';
+import { barsFor, offers } from './callquality';
 import { SfuRoom, type SfuJoin } from './sfu';
 import type { WsEvent } from './ws';
 
@@ -217,7 +218,7 @@ function syncPeers(call: Call) {
   for (const key of [...peers.keys()]) if (!want.has(key)) closePeer(key);
   for (const [key, p] of want) {
     if (peers.has(key)) continue;
-    if (mine < key) void offer(call, createPeer(call, p)).catch(() => {});
+    if (offers(mine, key)) void offer(call, createPeer(call, p)).catch(() => {});
   }
 }
 
@@ -249,13 +250,6 @@ async function onSignal(d: { call_id: string; from_user_id: string; from_session
 
 // ---- quality and the active speaker, from getStats ----
 
-function barsFor(q: Omit<Quality, 'bars'>): number {
-  let bars = 4;
-  if (q.rttMs !== null) bars -= q.rttMs > 600 ? 2 : q.rttMs > 300 ? 1 : 0;
-  bars -= q.lossPct > 8 ? 2 : q.lossPct > 2 ? 1 : 0;
-  if (q.kbps < 8) bars -= 1;
-  return Math.max(0, bars);
-}
 
 async function sampleStats() {
   const next: Record<string, Quality> = {};

@@ -5,7 +5,7 @@
 namespace parley::messaging {
 namespace {
 
-constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's', 'x'};
+constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's', 'o'};
 
 // Splits off the text before sep; the rest stays in s.
 std::string_view take(std::string_view& s, char sep) {
