@@ -211,11 +211,11 @@ async function offer(call: Call, peer: Peer) {
 
 /** Brings the peer connections in line with the call's connected participants. */
 function syncPeers(call: Call) {
-  if (call.mode === 'sfu') return; // the SFU room follows its own publishers
   const mine = myKey();
   const want = new Map<string, CallParticipant>();
   for (const p of call.participants) if (p.connected && keyOf(p) !== mine) want.set(keyOf(p), p);
   for (const key of [...peers.keys()]) if (!want.has(key)) closePeer(key);
+  if (call.mode === 'sfu') return; // the SFU room subscribes to the publishers it sees
   for (const [key, p] of want) {
     if (peers.has(key)) continue;
     if (offers(mine, key)) void offer(call, createPeer(call, p)).catch(() => {});
@@ -409,6 +409,18 @@ export async function hangUp() {
   const call = activeCall.value;
   cleanup();
   if (call) await socket.request({ type: 'call.leave', call_id: call.id }).catch(() => {});
+}
+
+/** Moderation by the conversation's owners and admins: remove someone from the call, or mute
+ * them (their client turns its microphone off). */
+export async function moderate(kind: 'kick' | 'mute', userId: string) {
+  const call = activeCall.value;
+  if (!call) return;
+  try {
+    await socket.request({ type: `call.${kind}`, call_id: call.id, user_id: userId });
+  } catch (e) {
+    failed(e, kind === 'kick' ? 'Could not remove them from the call' : 'Could not mute them');
+  }
 }
 
 function announceMedia() {

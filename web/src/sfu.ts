@@ -141,7 +141,7 @@ export class SfuRoom {
     const data = e.plugindata?.data;
     if (!data) return;
     if (Array.isArray(data.publishers)) this.onPublishers(data.publishers);
-    const gone = data.unpublished ?? data.leaving;
+    const gone = data.unpublished ?? data.leaving ?? data.kicked;
     if (gone !== undefined && gone !== 'ok') this.drop(String(gone));
     if (data.videoroom === 'destroyed' || data.leaving === 'ok') void this.stop();
   }

@@ -2,7 +2,7 @@
 // ringtone, calls.ts), the in-call stage with a grid of 1 to 9 tiles that reflows for a phone,
 // controls (microphone, camera, screen, devices, hang up), each link's quality as bars, the
 // active speaker ringed, and a mini view while browsing other conversations.
-import { Maximize2, Mic, MicOff, MonitorUp, Phone, PhoneOff, Settings2, Video, VideoOff } from 'lucide-preact';
+import { Maximize2, Mic, MicOff, MonitorUp, Phone, PhoneOff, Settings2, UserX, Video, VideoOff } from 'lucide-preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   acceptCall,
@@ -17,6 +17,7 @@ import {
   listDevices,
   localStream,
   micOn,
+  moderate,
   quality,
   remoteStreams,
   sharingScreen,
@@ -163,7 +164,7 @@ function tilesOf(c: Call): Tile[] {
   return tiles.slice(0, 9);
 }
 
-function TileView({ t }: { t: Tile }) {
+function TileView({ t, moderator }: { t: Tile; moderator?: boolean }) {
   const name = t.local ? 'You' : userName(t.userId);
   const speaking = activeSpeaker.value === t.key;
   const hasVideo = !!t.stream && t.stream.getVideoTracks().length > 0 && t.video;
@@ -176,6 +177,18 @@ function TileView({ t }: { t: Tile }) {
         <span>{name}</span>
         {!t.local && <QualityBars q={quality.value[t.key]} />}
       </figcaption>
+      {moderator && !t.local && (
+        <div class="call-moderate">
+          {t.audio && (
+            <button type="button" class="icon" aria-label={`Mute ${name}`} title={`Mute ${name}`} onClick={() => void moderate('mute', t.userId)}>
+              <MicOff size={14} aria-hidden="true" />
+            </button>
+          )}
+          <button type="button" class="icon" aria-label={`Remove ${name} from the call`} title={`Remove ${name} from the call`} onClick={() => void moderate('kick', t.userId)}>
+            <UserX size={14} aria-hidden="true" />
+          </button>
+        </div>
+      )}
     </figure>
   );
 }
@@ -248,6 +261,7 @@ export function CallStage() {
   const here = currentId.value === c.conversation_id;
   const conv = conversations.value[c.conversation_id];
   const title = conv ? conversationName(conv) : 'Call';
+  const moderator = !!conv && conv.type !== 'dm' && (conv.role === 'owner' || conv.role === 'admin');
   const status = c.state === 'ringing' ? 'Ringing…' : `${tiles.length} in the call`;
   const audio = remotes.map(([key, s]) => <StreamAudio key={key} stream={s} />);
   if (!here) {
@@ -278,7 +292,7 @@ export function CallStage() {
       </p>
       <div class={`call-grid n${tiles.length}`}>
         {tiles.map((t) => (
-          <TileView key={t.key} t={t} />
+          <TileView key={t.key} t={t} moderator={moderator} />
         ))}
       </div>
       <Controls />
