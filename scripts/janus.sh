@@ -24,17 +24,30 @@ start() {
     echo "janus.sh: janus is not installed (scripts/install-deps.sh installs it)" >&2
     exit 3
   fi
-  local libdir
-  libdir="$(dirname "$(find /usr/lib -path '*janus/plugins/libjanus_videoroom.so' 2>/dev/null | head -1)")/.."
-  [ -d "$libdir/plugins" ] || { echo "janus.sh: no VideoRoom plugin found under /usr/lib" >&2; exit 3; }
+  LIBDIR="$(dirname "$(find /usr/lib -path '*janus/plugins/libjanus_videoroom.so' 2>/dev/null | head -1)")/.."
+  [ -d "$LIBDIR/plugins" ] || { echo "janus.sh: no VideoRoom plugin found under /usr/lib" >&2; exit 3; }
   mkdir -p "$DIR/conf" "$DIR/recordings"
   chmod 700 "$DIR"
   local key="${JANUS_ADMIN_KEY:-}"
   [ -n "$key" ] || key="$(random_secret)"
   printf %s "$key" >"$DIR/admin_key"
   chmod 600 "$DIR/admin_key"
-  local port
-  port="$(free_port "${JANUS_PORT:-48088}")"
+  # A port can look free (nothing answers) and still not bind (a previous instance's sockets
+  # linger in TIME_WAIT): up to five tries, each on the next free port.
+  local base="${JANUS_PORT:-48088}" attempt
+  for attempt in 1 2 3 4 5; do
+    if launch "$(free_port "$base")"; then return 0; fi
+    base=$(($(cat "$DIR/port") + 1))
+  done
+  echo "janus.sh: janus did not start (log: $DIR/janus.log)" >&2
+  exit 1
+}
+
+# Writes the configuration for port $1 and starts Janus; fails when it does not listen.
+launch() {
+  local port="$1" key libdir
+  key="$(cat "$DIR/admin_key")"
+  libdir="$LIBDIR"
   local rtp=$((20000 + (port % 50) * 200))
   # Every plugin and transport but the VideoRoom and plain HTTP stays unloaded.
   local plugins_off transports_off
@@ -106,8 +119,8 @@ CONF
     alive "$(cat "$DIR/janus.pid")" || break
     sleep 0.05
   done
-  echo "janus.sh: janus did not start on 127.0.0.1:$port (log: $DIR/janus.log)" >&2
-  exit 1
+  stop_pidfiles "$DIR/janus.pid"
+  return 1
 }
 
 stop() {

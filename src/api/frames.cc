@@ -37,6 +37,8 @@ Result<void> parse_call_frame(const boost::json::object& msg, const std::string&
     f.type = T::call_kick;
   else if (type == "call.mute")
     f.type = T::call_mute;
+  else if (type == "call.record")
+    f.type = T::call_record;
   else
     return fail(Errc::malformed, "unknown frame type \"" + type.substr(0, 64) + "\"");
   auto id = json::required_string(msg, "call_id");
@@ -58,6 +60,12 @@ Result<void> parse_call_frame(const boost::json::object& msg, const std::string&
     auto who = json::required_string(msg, "user_id");
     if (!who) return fail(who.error());
     f.to_user_id = std::move(*who);
+  }
+  if (f.type == T::call_record) {
+    auto it = msg.find("on");
+    if (it == msg.end() || !it->value().is_bool())
+      return fail(Errc::malformed, "on must be true or false", "on");
+    f.on = it->value().get_bool();
   }
   if (f.type == T::call_media) {
     for (auto [key, slot] : {std::pair{"audio", &f.audio}, std::pair{"video", &f.video},

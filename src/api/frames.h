@@ -49,7 +49,8 @@ struct ClientFrame {
     call_signal,
     call_media,
     call_kick,
-    call_mute
+    call_mute,
+    call_record
   };
   Type type = Type::ping;
   boost::json::value req;          // null when absent: a string of <= kMaxReqBytes or an integer
@@ -63,6 +64,7 @@ struct ClientFrame {
   std::string to_session_id;       // call.signal, optional
   std::string data;                // call.signal: the opaque data, serialised JSON
   std::optional<bool> audio, video, screen;  // call.media
+  bool on = false;                           // call.record
 };
 
 struct FrameError {

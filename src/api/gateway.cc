@@ -4,8 +4,11 @@
 #include <atomic>
 #include <cctype>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 
 #include "core/json.h"
+#include "modules/calls/recording.h"
 #include "core/log.h"
 #include "frames.h"
 
@@ -93,6 +96,7 @@ class GatewaySession final : public net::WsSession {
       case ClientFrame::Type::call_media:
       case ClientFrame::Type::call_kick:
       case ClientFrame::Type::call_mute:
+      case ClientFrame::Type::call_record:
         return call(std::move(*frame));
     }
   }
@@ -239,6 +243,9 @@ class GatewaySession final : public net::WsSession {
         case T::call_mute:
           c = calls->mute(user, f.call_id, f.to_user_id);
           break;
+        case T::call_record:
+          c = calls->record(user, f.call_id, f.on);
+          break;
         case T::call_signal: {
           auto r = calls->signal(user, session, f.call_id, f.to_user_id, f.to_session_id,
                                  std::move(f.data));
@@ -341,12 +348,56 @@ Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
       log::warn("bus gap: hub resync refused (worker queue full)");
   });
   if (ctx_.s.calls)
+    recordings_sub_ = ctx_.s.bus.subscribe(
+        std::string(calls::kRecordedTopic), [this](std::string_view payload) {
+          // Rendering takes seconds of subprocesses: its own thread, never a request worker.
+          auto task = [this, p = std::string(payload)] { post_recording(p); };
+          if (!recordings_.try_submit(task)) log::warn("recording dropped: queue full");
+        });
+  if (ctx_.s.calls)
     finished_calls_ = ctx_.s.bus.subscribe(
         std::string(calls::kFinishedTopic), [this](std::string_view payload) {
           auto task = [this, p = std::string(payload)] { post_call_message(p); };
           if (!ctx_.s.pool.try_submit(task)) log::warn("call message dropped: worker queue full");
         });
   expiry_watcher_ = std::thread([this] { watch_expiries(); });
+}
+
+void Gateway::post_recording(std::string_view payload) {
+  auto parsed = json::parse_object(payload);
+  if (!parsed) return;
+  auto field = [&](std::string_view k) {
+    const auto* v = parsed->if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string call_id = field("call_id"), cid = field("conversation_id"),
+                    by = field("recorded_by"), dir = field("dir");
+  if (dir.empty()) return;
+  auto file = calls::render_recording(dir);
+  if (!file) {
+    log::warn("recording not rendered", {{"call_id", call_id}, {"reason", file.error().message}});
+    return;
+  }
+  std::ifstream in(*file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto stored = ctx_.s.files.import(by, cid, "call-recording-" + call_id + ".webm", bytes);
+  if (!stored) {
+    log::warn("recording not stored", {{"call_id", call_id}, {"reason", stored.error().message}});
+    return;
+  }
+  Send in_msg;
+  in_msg.request.conversation_id = cid;
+  in_msg.request.text = "🔴 Call recording";
+  in_msg.request.client_msg_id = "rec-" + call_id + "-" + stored->id;
+  in_msg.attachment_ids = {stored->id};
+  send_message(ctx_, by, std::move(in_msg), [call_id](const Result<messaging::Appended>& r) {
+    if (!r)
+      log::warn("recording not posted", {{"call_id", call_id}, {"reason", r.error().message}});
+  });
+  // The raw streams stay with Janus's recordings (operators prune them); the rendered file is
+  // stored now.
+  std::error_code ec;
+  std::filesystem::remove(*file, ec);
 }
 
 void Gateway::post_call_message(std::string_view payload) {

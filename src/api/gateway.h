@@ -51,6 +51,8 @@ class Gateway {
   void watch_expiries();
   // The call message of a finished call (calls::kFinishedTopic), through the one send path.
   void post_call_message(std::string_view payload);
+  // A finished recording (calls::kRecordedTopic): rendered, stored and posted, on recordings_.
+  void post_recording(std::string_view payload);
 
   Context& ctx_;
   Hub hub_;
@@ -74,6 +76,8 @@ class Gateway {
   std::unique_ptr<Bus::Subscription> revocations_;
   std::unique_ptr<Bus::Subscription> gaps_;
   std::unique_ptr<Bus::Subscription> finished_calls_;
+  WorkerPool recordings_{"recordings", 1, 64};
+  std::unique_ptr<Bus::Subscription> recordings_sub_;  // after recordings_: unsubscribed first
 };
 
 }  // namespace parley::api

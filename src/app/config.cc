@@ -305,6 +305,11 @@ const std::map<std::string, Setter>& setters() {
          c.janus_admin_key = v;
          return ok();
        }},
+      {"janus_recordings",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_recordings = v;
+         return ok();
+       }},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -542,6 +547,8 @@ given with --config FILE; flags win over the environment, which wins over the fi
                              calls go through its VideoRoom (default: every call peer to peer)
   --janus-public-url URL     Janus's API as browsers reach it (default: --janus-url)
   --janus-admin-key K        the VideoRoom's admin_key (PARLEY_JANUS_ADMIN_KEY)
+  --janus-recordings DIR     where Janus writes recordings, readable here: moderators may
+                             record group calls (default: no recording)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

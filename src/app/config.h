@@ -65,6 +65,7 @@ struct Config {
   std::string janus_url;
   std::string janus_public_url;
   std::string janus_admin_key;
+  std::string janus_recordings;  // where Janus writes recordings (Parley reads them); "" = none
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

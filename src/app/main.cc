@@ -231,7 +231,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
   std::unique_ptr<calls::Sfu> sfu;
   if (!cfg.janus_url.empty()) {
-    auto j = janus::make_janus_sfu({cfg.janus_url, cfg.janus_public_url, cfg.janus_admin_key});
+    auto j = janus::make_janus_sfu(
+        {cfg.janus_url, cfg.janus_public_url, cfg.janus_admin_key, cfg.janus_recordings});
     if (!j) return die(j.error().message);
     sfu = std::move(*j);
   }

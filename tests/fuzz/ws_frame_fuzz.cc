@@ -58,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case ClientFrame::Type::call_kick:
     case ClientFrame::Type::call_mute:
+    case ClientFrame::Type::call_record:
       check(f->data.empty() && f->conversation_id.empty());
       break;
   }

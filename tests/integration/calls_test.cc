@@ -459,6 +459,13 @@ TEST_F(CallsTest, OwnersAndAdminsMuteAndRemoveParticipants) {
   EXPECT_EQ(error_code(moderate(d, "call.kick", carol_.id)), "not_found");  // not a member
   EXPECT_EQ(error_code(moderate(a, "call.kick", dave_.id)), "not_found");   // not in the call
   EXPECT_EQ(error_code(ask(a, object{{"type", "call.mute"}, {"call_id", id}})), "bad_request");
+  // Recording needs the SFU: this server has none, so a peer-to-peer call is not recorded.
+  auto record = [&](Live& ws, boost::json::value on) {
+    return ask(ws, object{{"type", "call.record"}, {"call_id", id}, {"on", on}});
+  };
+  EXPECT_EQ(error_code(record(b, true)), "forbidden");
+  EXPECT_EQ(error_code(record(a, true)), "conflict");
+  EXPECT_EQ(error_code(record(a, "yes")), "bad_request");
 
   auto muted = call_of(moderate(a, "call.mute", bob_.id));
   b.event("call.updated", [&](const object& dd) {

@@ -38,6 +38,8 @@ export interface Call {
   busy: string[];
   /** "sfu": the media goes through the SFU (group calls with Janus configured); else p2p. */
   mode?: 'sfu' | 'p2p';
+  /** Janus is recording the call (everyone sees it). */
+  recording?: boolean;
   /** In the answer to this session's start or accept only: how to enter the SFU room. */
   sfu?: SfuJoin;
 }
@@ -420,6 +422,17 @@ export async function moderate(kind: 'kick' | 'mute', userId: string) {
     await socket.request({ type: `call.${kind}`, call_id: call.id, user_id: userId });
   } catch (e) {
     failed(e, kind === 'kick' ? 'Could not remove them from the call' : 'Could not mute them');
+  }
+}
+
+/** Moderators start and stop recording an SFU call; the server posts the file when it stops. */
+export async function setRecording(on: boolean) {
+  const call = activeCall.value;
+  if (!call) return;
+  try {
+    await socket.request({ type: 'call.record', call_id: call.id, on });
+  } catch (e) {
+    failed(e, on ? 'Could not start recording' : 'Could not stop recording');
   }
 }
 

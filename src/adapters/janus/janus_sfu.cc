@@ -25,7 +25,7 @@ class JanusSfu final : public calls::Sfu {
                            const std::vector<std::string>& allowed) override {
     boost::json::array tokens;
     for (const auto& t : allowed) tokens.emplace_back(t);
-    return request({{"request", "create"},
+    boost::json::object body{{"request", "create"},
                     {"admin_key", c_.admin_key},
                     {"room", room},
                     {"secret", secret},
@@ -34,8 +34,19 @@ class JanusSfu final : public calls::Sfu {
                     {"publishers", 16},
                     {"audiolevel_event", true},
                     {"bitrate", 1'000'000},
-                    {"permanent", false}},
-                   "created");
+                    {"permanent", false}};
+    if (auto dir = recording_dir(room); !dir.empty()) body["rec_dir"] = dir;
+    return request(std::move(body), "created");
+  }
+
+  Result<void> record(const std::string& room, const std::string& secret, bool on) override {
+    return request(
+        {{"request", "enable_recording"}, {"room", room}, {"secret", secret}, {"record", on}},
+        "success");
+  }
+
+  std::string recording_dir(const std::string& room) const override {
+    return c_.recordings_dir.empty() ? std::string() : c_.recordings_dir + "/" + room;
   }
 
   Result<void> allow(const std::string& room, const std::string& secret,

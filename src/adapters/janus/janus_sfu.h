@@ -18,6 +18,9 @@ struct JanusConfig {
   std::string url;         // Janus's HTTP API as Parley reaches it: http://127.0.0.1:8088/janus
   std::string public_url;  // as browsers reach it (through nginx, same origin); "" = url
   std::string admin_key;   // the VideoRoom's admin_key: only Parley creates rooms
+  // Where Janus writes recordings (a room's go to DIR/<room>), on a disk Parley reads too;
+  // "" = calls are not recorded.
+  std::string recordings_dir;
   std::chrono::milliseconds timeout{3000};
 };
 

@@ -175,6 +175,7 @@ struct CallService::Impl {
       if (it != by_user.end() && it->second == c.id) by_user.erase(it);
     }
     by_conversation.erase(c.conversation_id);
+    if (c.recording) recorded(c, out);
     if (auto r = rooms.find(c.id); r != rooms.end()) {
       out.sfu.push_back([this, room = "call-" + c.id, secret = r->second.secret] {
         if (auto k = sfu->destroy_room(room, secret); !k)
@@ -195,6 +196,17 @@ struct CallService::Impl {
         std::string(kFinishedTopic),
         json::serialize(boost::json::object{{"call", obj}, {"text", call_message_text(done)}}));
     return done;
+  }
+
+  // Under mu: the recording of c is over; its files go to the API to render and post.
+  void recorded(Call& c, Outbox& out) {
+    c.recording = false;
+    out.messages.emplace_back(
+        std::string(kRecordedTopic),
+        json::serialize(boost::json::object{{"call_id", c.id},
+                                            {"conversation_id", c.conversation_id},
+                                            {"recorded_by", c.recorded_by},
+                                            {"dir", sfu->recording_dir("call-" + c.id)}}));
   }
 
   // Under mu: takes user_id out of c; ends it when too few remain.
@@ -617,6 +629,48 @@ Result<Call> CallService::mute(const std::string& caller, const std::string& id,
   return s.moderate(caller, id, user_id, silence);
 }
 
+Result<Call> CallService::record(const std::string& caller, const std::string& id, bool on) {
+  auto& s = *impl_;
+  auto cid = s.visible_conversation(caller, id);
+  if (!cid) return fail(cid.error());
+  if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
+  std::string secret;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.calls.find(id);
+    auto room = s.rooms.find(id);
+    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
+    if (room == s.rooms.end() || s.sfu->recording_dir("call-" + id).empty())
+      return fail(Errc::failed_precondition,
+                  "only group calls through the SFU, with --janus-recordings, are recorded");
+    if (it->second.recording == on) return it->second;
+    secret = room->second.secret;
+  }
+  // The media server first: everyone is told it records only once it does.
+  if (auto r = s.sfu->record("call-" + id, secret, on); !r)
+    return fail(Errc::unavailable, "the media server did not " +
+                                       std::string(on ? "start" : "stop") +
+                                       " recording: " + r.error().message);
+  Outbox out;
+  Call result;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.calls.find(id);
+    if (it == s.calls.end()) return fail(Errc::failed_precondition, "the call has ended");
+    Call& c = it->second;
+    if (on) {
+      c.recording = true;
+      c.recorded_by = caller;
+    } else if (c.recording) {
+      s.recorded(c, out);
+    }
+    s.changed(c, out);
+    result = c;
+  }
+  s.flush(out);
+  return result;
+}
+
 Result<void> CallService::signal(const std::string& caller, const std::string& session_id,
                                  const std::string& id, const std::string& to_user,
                                  const std::string& to_session, std::string data) {
@@ -737,6 +791,7 @@ boost::json::object to_json(const Call& c) {
                         {"ringing", ids(c.ringing)},
                         {"declined", ids(c.declined)},
                         {"busy", ids(c.busy)}};
+  o["recording"] = c.recording;
   if (c.sfu)
     o["mode"] = "sfu";
   else

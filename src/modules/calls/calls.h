@@ -42,6 +42,10 @@ namespace parley::calls {
 // Bus topic of finished calls: {"call": to_json(call), "text": call_message_text(call)},
 // published once per call by the node that ended it.
 inline constexpr std::string_view kFinishedTopic = "calls.finished";
+// Bus topic of finished recordings: {"call_id", "conversation_id", "recorded_by", "dir"} when a
+// moderator stops recording or the call ends while recording; the API renders dir
+// (recording.h) and posts the file in the conversation as recorded_by.
+inline constexpr std::string_view kRecordedTopic = "calls.recorded";
 
 struct Participant {
   std::string user_id;
@@ -80,6 +84,8 @@ struct Call {
   std::vector<std::string> declined;  // said no
   std::vector<std::string> busy;      // were in another call when rung
   bool sfu = false;  // a group call whose media goes through the SFU (else peer to peer)
+  bool recording = false;   // everyone in the call sees it
+  std::string recorded_by;  // the moderator who started the recording
   std::optional<SfuJoin> sfu_join;  // set only in an answer to the session that joined
 };
 
@@ -127,6 +133,10 @@ class CallService {
                     const std::string& user_id);
   Result<Call> mute(const std::string& caller, const std::string& call_id,
                     const std::string& user_id);
+  // Starts or stops recording an SFU call (owners and admins; failed_precondition for a
+  // peer-to-peer call or when the SFU does not record). Stopping, or the call ending while
+  // recording, publishes kRecordedTopic.
+  Result<Call> record(const std::string& caller, const std::string& call_id, bool on);
   // Relays data (serialised JSON, opaque) to one participant: to_session empty means the
   // session with which to_user is in the call.
   Result<void> signal(const std::string& caller, const std::string& session_id,

@@ -28,6 +28,10 @@ class Sfu {
   virtual Result<void> kick(const std::string& room, const std::string& secret,
                             const std::string& feed) = 0;
   virtual Result<void> destroy_room(const std::string& room, const std::string& secret) = 0;
+  // Starts or stops recording every stream of the room (into recording_dir(room)).
+  virtual Result<void> record(const std::string& room, const std::string& secret, bool on) = 0;
+  // Where the media server writes a room's recordings, readable by Parley; "" = no recording.
+  virtual std::string recording_dir(const std::string& room) const = 0;
   // The URL clients use to reach the media server's API.
   virtual std::string public_url() const = 0;
 };

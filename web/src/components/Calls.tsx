@@ -2,7 +2,7 @@
 // ringtone, calls.ts), the in-call stage with a grid of 1 to 9 tiles that reflows for a phone,
 // controls (microphone, camera, screen, devices, hang up), each link's quality as bars, the
 // active speaker ringed, and a mini view while browsing other conversations.
-import { Maximize2, Mic, MicOff, MonitorUp, Phone, PhoneOff, Settings2, UserX, Video, VideoOff } from 'lucide-preact';
+import { Circle, Maximize2, Mic, MicOff, MonitorUp, Phone, PhoneOff, Settings2, Square, UserX, Video, VideoOff } from 'lucide-preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   acceptCall,
@@ -20,6 +20,7 @@ import {
   moderate,
   quality,
   remoteStreams,
+  setRecording,
   sharingScreen,
   startCall,
   toggleCamera,
@@ -226,7 +227,7 @@ function DevicePicker({ onClose }: { onClose: () => void }) {
   );
 }
 
-function Controls() {
+function Controls({ canRecord, recording }: { canRecord: boolean; recording: boolean }) {
   const [devicesOpen, setDevicesOpen] = useState(false);
   return (
     <>
@@ -244,6 +245,11 @@ function Controls() {
         <button type="button" class="icon" aria-label="Choose microphone and camera" aria-expanded={devicesOpen} onClick={() => setDevicesOpen(!devicesOpen)}>
           <Settings2 size={20} aria-hidden="true" />
         </button>
+        {canRecord && (
+          <button type="button" class="icon" aria-label={recording ? 'Stop recording' : 'Start recording'} aria-pressed={recording} onClick={() => void setRecording(!recording)}>
+            {recording ? <Square size={18} aria-hidden="true" /> : <Circle size={18} aria-hidden="true" />}
+          </button>
+        )}
         <button type="button" class="call-hangup" aria-label="Hang up" onClick={() => void hangUp()}>
           <PhoneOff size={20} aria-hidden="true" />
         </button>
@@ -289,13 +295,18 @@ export function CallStage() {
       {audio}
       <p class="call-status muted small" role="status">
         {status}
+        {c.recording && (
+          <span class="call-recording">
+            <Circle size={10} aria-hidden="true" /> Recording
+          </span>
+        )}
       </p>
       <div class={`call-grid n${tiles.length}`}>
         {tiles.map((t) => (
           <TileView key={t.key} t={t} moderator={moderator} />
         ))}
       </div>
-      <Controls />
+      <Controls canRecord={moderator && c.mode === 'sfu'} recording={!!c.recording} />
     </section>
   );
 }
