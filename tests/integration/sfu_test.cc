@@ -83,8 +83,8 @@ class SfuTest : public ::testing::Test {
     ASSERT_EQ(rc, 0) << janus_url_;
     started_ = true;
     server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
-        "--janus-url", janus_url_, "--janus-admin-key", "sfu-test-admin-key", "--rate-limits",
-        kGenerousLimits});
+        "--janus-url", janus_url_, "--janus-admin-key", "sfu-test-admin-key",
+        "--janus-recordings", (dir_ / "recordings").string(), "--rate-limits", kGenerousLimits});
     auto err = server_->start();
     ASSERT_TRUE(err.empty()) << err;
     Api api(server_->port());
@@ -196,6 +196,27 @@ TEST_F(SfuTest, AGroupCallsRoomAdmitsOnlyItsParticipantsAndGoesWithTheCall) {
     if (!gone) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(gone);
+}
+
+TEST_F(SfuTest, ModeratorsRecordAndEveryoneSeesIt) {
+  Api api(server_->port());
+  auto group = make_group(api, alice_, {bob_.id});
+  Live a(server_->port(), alice_), b(server_->port(), bob_);
+  auto id = str(ask(a, object{{"type", "call.start"}, {"conversation_id", group}, {"media", "audio"}}),
+                "id");
+  ask(b, object{{"type", "call.accept"}, {"call_id", id}});
+  std::string req = "rec-by-member";
+  b.send(object{{"type", "call.record"}, {"req", req}, {"call_id", id}, {"on", true}});
+  auto refused = b.answer(req);
+  EXPECT_EQ(str(refused.at("error"), "code"), "forbidden") << dump(refused);
+  auto on = ask(a, object{{"type", "call.record"}, {"call_id", id}, {"on", true}});
+  EXPECT_TRUE(flag(on, "recording"));
+  b.event("call.updated", [&](const object& d) {
+    auto c = field(d, "call");
+    return c && str(*c, "id") == id && flag(*c, "recording");
+  });
+  auto off = ask(a, object{{"type", "call.record"}, {"call_id", id}, {"on", false}});
+  EXPECT_FALSE(flag(off, "recording"));
 }
 
 TEST_F(SfuTest, ADmCallStaysPeerToPeer) {
