@@ -227,5 +227,15 @@ struct Scenario {
 
 // The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
+// The call scenarios (calls_bench.cc): callsetup, calls.
+const std::vector<Scenario>& call_scenarios();
+
+// Runs fn(i) for i in [0, n) on n threads at once; returns the wall time in seconds.
+double run_parallel(unsigned n, const std::function<void(unsigned)>& fn);
+// utime + stime of a /proc/.../stat line, in seconds (fields 14 and 15; the comm may hold
+// spaces, so counted from the last ')').
+std::optional<double> stat_cpu(const std::string& stat);
+// CPU seconds (user + system) a process has used so far.
+double process_cpu_s(pid_t pid);
 
 }  // namespace parley::bench

@@ -111,9 +111,10 @@ void usage() {
       "  --keep-data          leave the server's data folder behind\n",
       stdout);
   std::puts("file scenarios:");
-  for (const auto& sc : file_scenarios())
-    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
-                static_cast<int>(sc.description.size()), sc.description.data());
+  for (const auto* table : {&file_scenarios(), &call_scenarios()})
+    for (const auto& sc : *table)
+      std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
+                  static_cast<int>(sc.description.size()), sc.description.data());
 }
 
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -221,21 +222,6 @@ std::optional<Options> parse_options(int argc, char** argv) {
 // CPU accounting
 
 const double kTicks = static_cast<double>(sysconf(_SC_CLK_TCK));
-
-// utime + stime of a /proc/.../stat line, in seconds (fields 14 and 15; the comm may hold spaces,
-// so count from the last ')').
-std::optional<double> stat_cpu(const std::string& stat) {
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / kTicks;
-}
 
 struct ServerCpu {
   double total = 0;   // the whole process, exited threads included
@@ -2871,13 +2857,14 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto& sc : file_scenarios())
-      if (opt.wants(sc.name)) {
-        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
-                    static_cast<int>(sc.description.size()), sc.description.data());
-        std::fflush(stdout);
-        sc.run(ctx);
-      }
+    for (const auto* table : {&file_scenarios(), &call_scenarios()})
+      for (const auto& sc : *table)
+        if (opt.wants(sc.name)) {
+          std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                      static_cast<int>(sc.description.size()), sc.description.data());
+          std::fflush(stdout);
+          sc.run(ctx);
+        }
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;

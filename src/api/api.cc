@@ -220,8 +220,10 @@ void Api::register_routes(net::Router& router) {
   add_data_routes(router, impl_->ctx);
   add_contact_routes(router, impl_->ctx);
   add_integration_routes(router, impl_->ctx);
+  add_call_routes(router, impl_->ctx);
   add_openapi_route(router);
-  if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
+  if (auto n = add_static_routes(router, impl_->ctx.opts.web_root, impl_->ctx.opts.connect_src);
+      !n)
     log::error("web app not served", {{"reason", n.error().message}});
   else if (*n)
     log::info("serving the web app", {{"web_root", impl_->ctx.opts.web_root}, {"files", *n}});

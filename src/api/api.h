@@ -19,6 +19,8 @@
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/contact/contact.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
 #include "modules/integrations/integrations.h"
@@ -81,6 +83,10 @@ struct ApiOptions {
   // scheme://host[:port] the browser reaches this server at (--public-url); "" = from the Host
   // header. Single sign-on builds its callback URL from it.
   std::string public_url;
+  // ICE servers handed to call clients (GET /api/v1/calls/ice-servers).
+  calls::TurnOptions turn;
+  // Origins the web app may connect to besides its own (the SFU's API when it has another).
+  std::vector<std::string> connect_src;
 };
 
 // One engine that readiness depends on: probe() answers ok when it works. It runs on a worker
@@ -123,6 +129,8 @@ struct Services {
   // Slash commands wait for their URL on integration_pool, never on the request workers.
   integrations::IntegrationService* integrations = nullptr;
   WorkerPool* integration_pool = nullptr;
+  // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503.
+  calls::CallService* calls = nullptr;
 };
 
 class Api {

@@ -256,6 +256,14 @@ void Hub::fan_out(const messaging::Event& ev) {
           if (l.active && l.session_id != route.except_session) to.push_back(l.conn);
       break;
     }
+    case Kind::session: {
+      std::shared_lock lock(mu_);
+      auto u = route.user_ids.size() < 2 ? users_.end() : users_.find(route.user_ids[0]);
+      if (u != users_.end())
+        for (const auto& l : u->second.links)
+          if (l.active && l.session_id == route.user_ids[1]) to.push_back(l.conn);
+      break;
+    }
     case Kind::contacts: {
       std::shared_lock lock(mu_);
       std::unordered_set<const std::string*> seen;  // user ids, by their key in users_

@@ -351,6 +351,49 @@ const std::map<std::string, Setter>& setters() {
          c.public_url = u;
          return ok();
        }},
+      {"turn_secret",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.secret = v;
+         return ok();
+       }},
+      {"turn_urls",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.urls = split_list(v);
+         return ok();  // checked with the secret at start (calls::validate)
+       }},
+      {"turn_ttl_s",
+       whole_number<std::int64_t>("turn_ttl_s", 60, 7 * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.turn.ttl_s; })},
+      {"call_ring_timeout_ms",
+       whole_number<std::int64_t>("call_ring_timeout_ms", 1'000, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_ring_timeout_ms;
+                                  })},
+      {"call_rejoin_grace_ms",
+       whole_number<std::int64_t>("call_rejoin_grace_ms", 0, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_rejoin_grace_ms;
+                                  })},
+      {"janus_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_url = v;
+         return ok();  // checked when the SFU adapter is made
+       }},
+      {"janus_public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_public_url = v;
+         return ok();
+       }},
+      {"janus_admin_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_admin_key = v;
+         return ok();
+       }},
+      {"janus_recordings",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_recordings = v;
+         return ok();
+       }},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -645,6 +688,19 @@ given with --config FILE; flags win over the environment, which wins over the fi
                              through the outbound client (--outbound-allow for a private one);
                              account from PARLEY_SMS_ACCOUNT and PARLEY_SMS_TOKEN (default: none)
   --sms-from NUMBER          the sending number or sender id (needed with --sms-url)
+  --turn-secret S            coturn's static-auth-secret: call clients get TURN credentials
+                             (TURN REST scheme) for --turn-urls
+  --turn-urls URL,...        turn:HOST:PORT, turns:..., stun:HOST:PORT handed to call clients
+  --turn-ttl-s N             how long TURN credentials stay good (default 3600)
+  --call-ring-timeout-ms N   how long a call rings before it is missed (default 45000)
+  --call-rejoin-grace-ms N   how long a participant whose sockets dropped stays in a call,
+                             so a reload rejoins it (default 30000)
+  --janus-url URL            Janus's HTTP API (http://127.0.0.1:8088/janus): group and channel
+                             calls go through its VideoRoom (default: every call peer to peer)
+  --janus-public-url URL     Janus's API as browsers reach it (default: --janus-url)
+  --janus-admin-key K        the VideoRoom's admin_key (PARLEY_JANUS_ADMIN_KEY)
+  --janus-recordings DIR     where Janus writes recordings, readable here: moderators may
+                             record group calls (default: no recording)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

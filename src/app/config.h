@@ -84,6 +84,17 @@ struct Config {
   std::string sms_account;
   std::string sms_token;
   std::string sms_from;
+  // Calls: ICE servers for clients (TURN REST credentials with coturn's static-auth-secret),
+  // how long a call rings, and how long a participant whose sockets dropped stays in it.
+  calls::TurnOptions turn;
+  std::int64_t call_ring_timeout_ms = 45'000;
+  std::int64_t call_rejoin_grace_ms = 30'000;
+  // Group calls through Janus (VideoRoom): its HTTP API as Parley reaches it, as browsers reach
+  // it, and the VideoRoom admin_key. "" = no SFU: every call peer to peer.
+  std::string janus_url;
+  std::string janus_public_url;
+  std::string janus_admin_key;
+  std::string janus_recordings;  // where Janus writes recordings (Parley reads them); "" = none
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

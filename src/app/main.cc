@@ -12,6 +12,7 @@
 #include "adapters/clamav/clamd_scanner.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
+#include "adapters/janus/janus_sfu.h"
 #include "adapters/local/local_blob_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
@@ -32,6 +33,8 @@
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/contact/contact.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
 #include "modules/integrations/integrations.h"
@@ -317,6 +320,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   integrations::IntegrationService integrations(*storage.integrations, users, messaging, *bus,
                                                 clock, fetcher.get(), &integration_pool,
                                                 integration_opts);
+  if (auto r = calls::validate(cfg.turn); !r) return die(r.error().message);
+  calls::CallOptions call_opts;
+  call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
+  call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
+  std::unique_ptr<calls::Sfu> sfu;
+  if (!cfg.janus_url.empty()) {
+    auto j = janus::make_janus_sfu(
+        {cfg.janus_url, cfg.janus_public_url, cfg.janus_admin_key, cfg.janus_recordings});
+    if (!j) return die(j.error().message);
+    sfu = std::move(*j);
+  }
+  calls::CallService calls(messaging, *bus, clock, call_opts, sfu.get());
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -327,6 +342,14 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.metrics_route = !cfg.metrics_port.has_value();
   api_opts.password_login = cfg.password_login;
   api_opts.public_url = cfg.public_url;
+  api_opts.turn = cfg.turn;
+  if (sfu) {
+    // Browsers talk to Janus's API themselves: its origin joins the web app's connect-src.
+    std::string u = sfu->public_url();
+    auto scheme = u.find("://");
+    auto path = scheme == std::string::npos ? std::string::npos : u.find('/', scheme + 3);
+    if (scheme != std::string::npos) api_opts.connect_src.push_back(u.substr(0, path));
+  }
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Services services{auth, users, messaging, search, presence, *limiter, files, *bus, pool,
@@ -343,6 +366,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.contact = &contact;
   services.integrations = &integrations;
   services.integration_pool = &integration_pool;
+  services.calls = &calls;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -413,6 +437,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   integrations.stop();
   integration_pool.stop();
   files.stop();
+  calls.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
   storage.messaging->stop();  // queued sends complete while the messaging service exists

@@ -5,7 +5,7 @@
 namespace parley::messaging {
 namespace {
 
-constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's'};
+constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's', 'o'};
 
 // Splits off the text before sep; the rest stays in s.
 std::string_view take(std::string_view& s, char sep) {
@@ -60,7 +60,7 @@ std::optional<Event> decode(std::string_view payload) {
   std::string_view name = take(payload, '\n');
   if (header.size() < 2 || header[1] != '|' || name.empty()) return std::nullopt;
   bool known = false;
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < static_cast<int>(sizeof kKinds); ++i)
     if (header[0] == kKinds[i]) {
       e.route.kind = static_cast<Route::Kind>(i);
       known = true;

@@ -25,6 +25,7 @@ struct Route {
     member_left,    // as `conversation` (the leaver included), then unsubscribe user_ids
     user,           // the sessions of user_ids[0], except except_session when set
     contacts,       // user_ids[0] and the members of any of conversation_ids (each session once)
+    session,        // the connections of user_ids[0] whose session is user_ids[1] (call.signal)
   };
   Kind kind = Kind::conversation;
   std::vector<std::string> conversation_ids;

@@ -103,6 +103,18 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   EXPECT_FALSE(decode("x|||\nname\n{}"));
 }
 
+TEST(Events, OneSessionRouteRoundTrips) {  // call.signal goes to one session of one user
+  Event e;
+  e.route.kind = Route::Kind::session;
+  e.route.user_ids = {"U1", "S1"};
+  e.name = "call.signal";
+  e.data = "{}";
+  auto d = decode(encode(e));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->route.kind, Route::Kind::session);
+  EXPECT_EQ(d->route.user_ids, (std::vector<std::string>{"U1", "S1"}));
+}
+
 TEST(Text, NormaliseTrimsAndChecksLength) {
   EXPECT_EQ(*normalise_text("  hi \n", 10), "hi");
   EXPECT_EQ(normalise_text("   ", 10).error().field, "text");

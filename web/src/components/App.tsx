@@ -21,6 +21,7 @@ import {
 } from '../state/store';
 import { AuthScreen } from './Auth';
 import { mailLink, ResetPasswordScreen, useMailLinks } from './MailLinks';
+import { CallStage, IncomingCall } from './Calls';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
@@ -132,6 +133,7 @@ function Shell() {
       <OfflineBanner />
       <Sidebar />
       <main id="main" class="main">
+        <CallStage />
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
       </main>
       <SidePanel />
@@ -147,6 +149,7 @@ function Shell() {
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}
       {lightbox.value && <Lightbox />}
+      <IncomingCall />
       <Toast />
     </div>
   );

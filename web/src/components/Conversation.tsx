@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { addFiles } from '../uploads';
 import { api } from '../api';
 import { PresenceDot } from './Avatar';
+import { CallButtons } from './Calls';
 import { Composer } from './Composer';
 import { Timeline } from './Timeline';
 
@@ -96,6 +97,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           {conv.type === 'dm' && peers[0] && users.value[peers[0]]?.status_text && <p class="topic muted small">{users.value[peers[0]].status_text}</p>}
         </div>
         <div class="head-actions">
+          {!conv.archived && <CallButtons conv={conv} />}
           <button
             type="button"
             class="icon"

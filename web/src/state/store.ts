@@ -961,8 +961,22 @@ function onMessage(m: Message) {
   }
 }
 
+// Other parts of the app that follow server events and connections (calls.ts), without the
+// store knowing them.
+const eventListeners: ((e: WsEvent) => void)[] = [];
+const readyListeners: (() => void)[] = [];
+export function onServerEvent(f: (e: WsEvent) => void) {
+  eventListeners.push(f);
+}
+export function onSocketReady(f: () => void) {
+  readyListeners.push(f);
+}
+/** This sign-in's session id (from `ready`): a call participant is a user's session. */
+export const sessionId = signal<string | null>(null);
+
 function handleEvent(e: WsEvent) {
   const d = e.data;
+  for (const f of eventListeners) f(e);
   switch (e.event) {
     case 'message.created':
       onMessage(d as Message);
@@ -1087,7 +1101,9 @@ export const socket = new Socket({
   onStatus: (s) => {
     wsStatus.value = s;
   },
-  onReady: () => {
+  onReady: (info) => {
+    sessionId.value = info.session_id;
+    for (const f of readyListeners) f();
     everConnected.value = true;
     void catchUp().then(retryFailedSends);
     const chosen = myPresence.value;
