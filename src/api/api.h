@@ -15,6 +15,7 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/worker_pool.h"
+#include "modules/ai/ai.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
@@ -89,6 +90,10 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // AI on the premises (ai_routes.cc); null: the AI routes answer 404.
+  ai::AiService* ai = nullptr;
+  // Whether a user is a system administrator (admin analytics); unset: nobody is.
+  std::function<bool(const std::string& user_id)> is_system_admin{};
 };
 
 class Api {

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
+#include "adapters/apertium/apertium_translator.h"
 #include "adapters/clamav/clamd_scanner.h"
+#include "adapters/cld2/cld2_detector.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/local/local_blob_store.h"
@@ -25,6 +28,9 @@
 #include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "modules/ai/ai.h"
+#include "modules/ai/openai_engine.h"
+#include "modules/ai/sentiment.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
@@ -59,6 +65,7 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<ai::AiStore> ai;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -74,6 +81,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto ai = make_ai_store(db);
+  if (!ai) return fail(ai.error());
+  s.ai = std::move(*ai);
   s.files = std::move(*files);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
@@ -134,6 +144,53 @@ std::vector<api::ReadinessCheck> readiness_checks(const Config& cfg, Storage& st
                       return fail(r.error());
                     }});
   return checks;
+}
+
+// The AI engines as configured: on-premises ones by default; the OpenAI-compatible engine only
+// when --ai-openai-url names one, and then only for the capabilities it is chosen for.
+struct AiEngines {
+  std::unique_ptr<ai::Translator> apertium;
+  std::unique_ptr<ai::LanguageDetector> cld2;
+  ai::VaderScorer vader;
+  ai::OnPremReplies onprem;
+  std::unique_ptr<ai::OpenAiEngine> openai;
+  ai::EngineSet set;
+  ai::EngineChoice choice;
+};
+
+Result<void> choose_ai_engines(const Config& cfg, outbound::HttpFetcher& fetcher, AiEngines& e) {
+  std::map<std::string, std::string> pick = {
+      {"translate", "apertium"}, {"replies", "onprem"},
+      {"chat", cfg.ai_openai_url.empty() ? "none" : "openai"}};
+  for (const auto& [cap, engine] : cfg.ai_engines) pick[cap] = engine;
+  if (!cfg.ai_openai_url.empty())
+    e.openai = std::make_unique<ai::OpenAiEngine>(
+        fetcher, ai::OpenAiOptions{cfg.ai_openai_url, cfg.ai_openai_model, cfg.ai_openai_key});
+  for (const auto& [cap, engine] : pick)
+    if (engine == "openai" && !e.openai)
+      return fail(Errc::invalid_argument,
+                  "ai-engines: " + cap + "=openai needs --ai-openai-url (and --ai-openai-model)");
+  e.cld2 = cld2::make_cld2_detector();
+  e.set.detect = e.cld2.get();
+  e.set.sentiment = &e.vader;
+  if (pick["translate"] == "apertium") {
+    e.apertium = apertium::make_apertium_translator();
+    e.set.translate = e.apertium.get();
+  } else if (pick["translate"] == "openai") {
+    e.set.translate = e.openai.get();
+    e.choice.external_translate = true;
+  }
+  if (pick["replies"] == "onprem") {
+    e.set.replies = &e.onprem;
+  } else if (pick["replies"] == "openai") {
+    e.set.replies = e.openai.get();
+    e.choice.external_replies = true;
+  }
+  if (pick["chat"] == "openai") {
+    e.set.chat = e.openai.get();
+    e.choice.external_chat = true;
+  }
+  return ok();
 }
 
 std::string host_name() {
@@ -223,6 +280,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
 
+  AiEngines ai_engines;
+  if (auto r = choose_ai_engines(cfg, *fetcher, ai_engines); !r) return die(r.error().message);
+  ai::GatewayOptions ai_gateway_opts;
+  ai_gateway_opts.per_user = cfg.ai_user_quota;
+  ai_gateway_opts.per_server = cfg.ai_server_quota;
+  ai_gateway_opts.timeout = std::chrono::milliseconds(cfg.ai_timeout_ms);
+  ai::AiGateway ai_gateway(ai_engines.set, *limiter, ai_gateway_opts);
+  ai::AiService ai_service(ai_gateway, *storage.ai, messaging, search, users, *bus, clock,
+                           &ai_engines.onprem, {}, ai_engines.choice);
+  if (cfg.ai && mode == Mode::serve)
+    if (auto r = ai_service.start(); !r) return die("ai: " + r.error().message);
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -235,7 +304,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, cfg.ai ? &ai_service : nullptr},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -294,6 +363,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   // and only then do the stores stop.
   server.run();
   metrics_server.reset();
+  ai_service.stop();  // no more events handled; reminders stop
+  ai_gateway.stop();  // queued AI jobs finish
   pool.stop();
   preview_pool.stop();
   files.stop();

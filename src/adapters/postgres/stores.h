@@ -13,6 +13,7 @@
 #include <string>
 
 #include "adapters/postgres/pool.h"
+#include "modules/ai/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
@@ -33,5 +34,8 @@ Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);
+
+// The ai module's own tables (component "ai").
+Result<std::unique_ptr<ai::AiStore>> make_ai_store(Pool& pool);
 
 }  // namespace parley::postgres

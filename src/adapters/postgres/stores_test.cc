@@ -19,6 +19,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "modules/ai/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -624,3 +625,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                                [](postgres::Pool& p) { return postgres::make_file_store(p); });
                          })));
 }  // namespace parley::files
+
+namespace parley::ai {
+// AiStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFactory([] {
+                           return postgres::make_with_pool<AiStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_ai_store(p); });
+                         })));
+}  // namespace parley::ai

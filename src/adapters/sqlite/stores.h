@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "adapters/sqlite/database.h"
+#include "modules/ai/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
@@ -19,5 +20,8 @@ Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
+
+// The ai module's own tables (component "ai").
+Result<std::unique_ptr<ai::AiStore>> make_ai_store(Database& db);
 
 }  // namespace parley::sqlite

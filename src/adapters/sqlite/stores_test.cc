@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/metrics.h"
+#include "modules/ai/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -233,3 +234,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::ai {
+INSTANTIATE_TEST_SUITE_P(Sqlite, AiStoreContract, ::testing::Values(AiStoreFactory([] {
+                           return sqlite::make_with_db<AiStore>(
+                               [](sqlite::Database& db) { return sqlite::make_ai_store(db); });
+                         })));
+}  // namespace parley::ai
