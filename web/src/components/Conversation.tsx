@@ -7,6 +7,8 @@ import { addFiles } from '../uploads';
 import { api } from '../api';
 import { PresenceDot } from './Avatar';
 import { Composer } from './Composer';
+import { SmartReplies } from './SmartReplies';
+import { capabilities, loadAutoTranslate } from '../ai';
 import { Timeline } from './Timeline';
 
 const clipName = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
@@ -43,6 +45,11 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   const depth = useRef(0);
   const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes('Files');
   const target = conv.type === 'channel' ? `#${name}` : name;
+  // Whether the user turned auto-translate on here (their choice, kept on the server).
+  const translates = !!capabilities.value?.translate.pairs.length;
+  useEffect(() => {
+    if (translates) void loadAutoTranslate(conv.id);
+  }, [conv.id, translates]);
   return (
     <section
       class="conversation"
@@ -140,6 +147,8 @@ export function ConversationView({ conv }: { conv: Conversation }) {
       {conv.archived ? (
         <ArchivedBanner conv={conv} />
       ) : (
+        <>
+        <SmartReplies conversationId={conv.id} />
         <Composer
           key={conv.id}
           conversationId={conv.id}
@@ -147,6 +156,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
           autoFocus
         />
+        </>
       )}
     </section>
   );
