@@ -227,5 +227,7 @@ struct Scenario {
 
 // The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
+// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
+const std::vector<Scenario>& ai_scenarios();
 
 }  // namespace parley::bench

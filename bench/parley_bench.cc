@@ -114,6 +114,10 @@ void usage() {
   for (const auto& sc : file_scenarios())
     std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
                 static_cast<int>(sc.description.size()), sc.description.data());
+  std::puts("AI scenarios:");
+  for (const auto& sc : ai_scenarios())
+    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
+                static_cast<int>(sc.description.size()), sc.description.data());
 }
 
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -2871,17 +2875,18 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto& sc : file_scenarios())
-      if (opt.wants(sc.name)) {
-        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
-                    static_cast<int>(sc.description.size()), sc.description.data());
-        std::fflush(stdout);
-        sc.run(ctx);
-      }
+    for (const auto* table : {&file_scenarios(), &ai_scenarios()})
+      for (const auto& sc : *table)
+        if (opt.wants(sc.name)) {
+          std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                      static_cast<int>(sc.description.size()), sc.description.data());
+          std::fflush(stdout);
+          sc.run(ctx);
+        }
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;
-    std::printf("\nfile figures (%s; %s):\n", machine_line().c_str(), utc_now().c_str());
+    std::printf("\nfile and AI figures (%s; %s):\n", machine_line().c_str(), utc_now().c_str());
     for (const auto& h : file_headlines) std::printf("  - %s\n", h.c_str());
   };
   bool only_files = !opt.only.empty();
