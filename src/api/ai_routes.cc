@@ -124,10 +124,8 @@ void add_ai_routes(net::Router& r, Context& ctx) {
 
   // Admin analytics: per-conversation daily sentiment. Never per message, never per person.
   r.add(net::Method::get, "/api/v1/admin/analytics/sentiment",
-        authed(ctx, [&ctx, &ai](net::Request& req,
+        admin_authed(ctx, [&ai](net::Request& req,
                                 const auth::Principal& p) -> Result<net::Response> {
-          if (!ctx.s.is_system_admin || !ctx.s.is_system_admin(p.user_id))
-            return fail(Errc::permission_denied, "system administrators only");
           auto from = req.query("from");
           if (!from) return fail(from.error());
           auto to = req.query("to");

@@ -53,6 +53,34 @@ net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h) {
   };
 }
 
+Result<users::User> require_admin(Context& ctx, const auth::Principal& p) {
+  auto me = ctx.s.users.get(p.user_id);
+  if (!me) {
+    if (me.error().code == Errc::not_found)
+      return fail(Errc::permission_denied, "administrators only");
+    return fail(me.error());
+  }
+  if (me->role != users::Role::admin || me->deactivated_at)
+    return fail(Errc::permission_denied, "administrators only");
+  return me;
+}
+
+net::Handler admin_authed(Context& ctx, AuthedHandler h) {
+  return authed(ctx, [&ctx, h = std::move(h)](net::Request& req,
+                                              const auth::Principal& p) -> Result<net::Response> {
+    if (auto admin = require_admin(ctx, p); !admin) return fail(admin.error());
+    return h(req, p);
+  });
+}
+
+net::AsyncHandler admin_authed_async(Context& ctx, AsyncAuthedHandler h) {
+  return authed_async(ctx, [&ctx, h = std::move(h)](net::Request& req, const auth::Principal& p,
+                                                    AsyncDone done) {
+    if (auto admin = require_admin(ctx, p); !admin) return done(fail(admin.error()));
+    h(req, p, std::move(done));
+  });
+}
+
 void add_metrics_route(net::Router& r) {
   r.add(
       net::Method::get, "/metrics",
@@ -163,6 +191,8 @@ Api::Api(Services services, ApiOptions options)
 Api::~Api() = default;
 
 Result<void> Api::init() {
+  if (!impl_->ctx.s.audit || !impl_->ctx.s.admin)
+    return fail(Errc::invalid_argument, "the API needs the audit log and the admin service");
   if (auto r = impl_->ctx.client.init(impl_->ctx.opts.trusted_proxies); !r) return r;
   impl_->gateway = std::make_unique<Gateway>(impl_->ctx);
   return ok();
@@ -181,6 +211,7 @@ void Api::register_routes(net::Router& router) {
   add_conversation_routes(router, impl_->ctx);
   add_message_routes(router, impl_->ctx);
   add_file_routes(router, impl_->ctx);
+  add_admin_routes(router, impl_->ctx);
   add_ai_routes(router, impl_->ctx);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
     log::error("web app not served", {{"reason", n.error().message}});

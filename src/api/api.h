@@ -15,7 +15,9 @@
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/worker_pool.h"
+#include "modules/admin/admin.h"
 #include "modules/ai/ai.h"
+#include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
@@ -90,17 +92,20 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
-  // AI on the premises (ai_routes.cc); null: the AI routes answer 404.
+  // Required (init() fails without them): the audit log the API records into and reads for
+  // admins, and the administration service behind /api/v1/admin/... and registration.
+  audit::AuditLog* audit = nullptr;
+  admin::AdminService* admin = nullptr;
+  // AI on the premises (ai_routes.cc); null: the AI routes are not served.
   ai::AiService* ai = nullptr;
-  // Whether a user is a system administrator (admin analytics); unset: nobody is.
-  std::function<bool(const std::string& user_id)> is_system_admin{};
 };
 
 class Api {
  public:
   Api(Services services, ApiOptions options);
   ~Api();
-  // Fails with invalid_argument when an option (a trusted proxy) does not parse.
+  // Fails with invalid_argument when an option (a trusted proxy) does not parse, or when
+  // Services::audit or Services::admin is missing.
   Result<void> init();
   // Before register_routes: what /api/v1/health/ready checks.
   void set_readiness_checks(std::vector<ReadinessCheck> checks);

@@ -1,5 +1,6 @@
 #include "context.h"
 #include "core/json.h"
+#include "modules/audit/audit.h"
 
 namespace parley::api {
 namespace {
@@ -12,7 +13,7 @@ boost::json::object tokens_json(const auth::Tokens& t) {
 
 net::Response authenticated_response(int status, const auth::Authenticated& a) {
   auto body = tokens_json(a.tokens);
-  body["user"] = user_json(a.user);
+  body["user"] = user_json(a.user, true);  // the user themself: with their role
   return json_response(status, body);
 }
 
@@ -39,9 +40,29 @@ Result<SignInFields> sign_in_fields(const boost::json::object& body) {
   return SignInFields{std::move(*username), std::move(*password), std::move(*device)};
 }
 
+// What a failed sign-in names: the account when it exists (so an admin filtering by the user's
+// id sees the attempts), else the username tried, when it has a username's shape.
+std::string sign_in_target(Context& ctx, const std::string& username) {
+  auto u = ctx.s.users.find_by_username(username);
+  if (u) return audit::target("user", u->id);
+  auto n = users::normalise_username(username);
+  return audit::target("username", n ? *n : "~invalid");
+}
+
 }  // namespace
 
 void add_auth_routes(net::Router& r, Context& ctx) {
+  // What the sign-up page needs to know: whether it may offer sign-up and must ask for an invite.
+  r.add(net::Method::get, "/api/v1/auth/registration",
+        respond([&ctx](net::Request&) -> Result<net::Response> {
+          auto s = ctx.s.admin->settings();
+          if (!s) return fail(s.error());
+          return json_response(
+              200, {{"registration", admin::mode_name(s->registration)},
+                    {"invite_required", s->registration == admin::RegistrationMode::invite_only},
+                    {"email_required", !s->allowed_email_domains.empty()}});
+        }));
+
   r.add(net::Method::post, "/api/v1/auth/register",
         respond([&ctx](net::Request& req) -> Result<net::Response> {
           auto body = parse_body(req);
@@ -52,13 +73,24 @@ void add_auth_routes(net::Router& r, Context& ctx) {
           if (!display) return fail(display.error());
           auto email = json::optional_string(*body, "email");
           if (!email) return fail(email.error());
+          auto invite = json::optional_string(*body, "invite_token");
+          if (!invite) return fail(invite.error());
           if (auto rl = rate_limit(ctx.s.limiter, {{"register:ip:" + ctx.client.of(req),
                                                     ctx.opts.limits.register_per_ip}});
               !rl)
             return fail(rl.error());
+          // The server's registration settings (mode, invite, email domains) first.
+          auto admitted = ctx.s.admin->admit(*email, *invite);
+          if (!admitted) return fail(admitted.error());
           auto a = ctx.s.auth.register_user(
               {f->username, f->password, *display, *email, f->device_name});
-          if (!a) return fail(a.error());
+          if (!a) {
+            ctx.s.admin->release(*admitted);
+            return fail(a.error());
+          }
+          audit(ctx, req, a->user.id, audit::actions::kRegistered,
+                audit::target("user", a->user.id) +
+                    (admitted->invite_id ? " invite:" + *admitted->invite_id : ""));
           return authenticated_response(201, *a);
         }));
 
@@ -80,7 +112,17 @@ void add_auth_routes(net::Router& r, Context& ctx) {
               !rl)
             return fail(rl.error());
           auto a = ctx.s.auth.login({f->username, f->password, *totp, f->device_name});
-          if (!a) return fail(a.error());
+          if (!a) {
+            // A wrong password, a missing or wrong code, a deactivated account: all attempts.
+            const auto code = a.error().code;
+            if (code == Errc::unauthenticated || code == Errc::second_factor_required ||
+                code == Errc::permission_denied)
+              audit(ctx, req, "", audit::actions::kSignInFailed,
+                    sign_in_target(ctx, f->username));
+            return fail(a.error());
+          }
+          audit(ctx, req, a->user.id, audit::actions::kSignIn,
+                audit::target("session", a->session_id));
           return authenticated_response(200, *a);
         }));
 
@@ -106,8 +148,10 @@ void add_auth_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::post, "/api/v1/auth/logout-all",
-        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           if (auto r = ctx.s.auth.logout_all(p); !r) return fail(r.error());
+          audit(ctx, req, p.user_id, audit::actions::kSignedOutEverywhere,
+                audit::target("user", p.user_id));
           return no_content();
         }));
 
@@ -129,6 +173,8 @@ void add_auth_routes(net::Router& r, Context& ctx) {
           if (!next) return fail(next.error());
           if (auto rl = credential_check_limit(req, p); !rl) return fail(rl.error());
           if (auto r = ctx.s.auth.change_password(p, *current, *next); !r) return fail(r.error());
+          audit(ctx, req, p.user_id, audit::actions::kPasswordChanged,
+                audit::target("user", p.user_id));
           return no_content();
         }));
 
@@ -162,8 +208,9 @@ void add_auth_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::del, "/api/v1/auth/sessions/{id}",
         authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
-          if (auto r = ctx.s.auth.revoke_session(p, std::string(req.param("id"))); !r)
-            return fail(r.error());
+          const std::string id(req.param("id"));
+          if (auto r = ctx.s.auth.revoke_session(p, id); !r) return fail(r.error());
+          audit(ctx, req, p.user_id, audit::actions::kSessionRevoked, audit::target("session", id));
           return no_content();
         }));
 
@@ -192,10 +239,14 @@ void add_auth_routes(net::Router& r, Context& ctx) {
             return fail(rl.error());
           if (!enable) {
             if (auto r = ctx.s.auth.totp_disable(p, *code); !r) return fail(r.error());
+            audit(ctx, req, p.user_id, audit::actions::kTotpDisabled,
+                  audit::target("user", p.user_id));
             return no_content();
           }
           auto codes = ctx.s.auth.totp_enable(p, *code);
           if (!codes) return fail(codes.error());
+          audit(ctx, req, p.user_id, audit::actions::kTotpEnabled,
+                audit::target("user", p.user_id));
           boost::json::array arr;
           for (const auto& c : *codes) arr.push_back(boost::json::string(c));
           return json_response(200, {{"recovery_codes", std::move(arr)}});

@@ -33,6 +33,15 @@ using AsyncAuthedHandler =
     std::function<void(net::Request&, const auth::Principal&, AsyncDone done)>;
 net::AsyncHandler authed_async(Context& ctx, AsyncAuthedHandler h);
 
+// The system-admin gate, one for every /api/v1/admin/... route (this helper's and other
+// modules'): the caller's account when it is an active admin, permission_denied (403
+// `forbidden`) otherwise. Reads the account on each call, so a revoked role or a deactivation
+// takes effect on the next request. Blocking: call on a worker thread.
+Result<users::User> require_admin(Context& ctx, const auth::Principal& p);
+// authed() / authed_async() behind require_admin(): h runs only for admins.
+net::Handler admin_authed(Context& ctx, AuthedHandler h);
+net::AsyncHandler admin_authed_async(Context& ctx, AsyncAuthedHandler h);
+
 void add_ops_routes(net::Router& r, Context& ctx);
 void add_auth_routes(net::Router& r, Context& ctx);
 void add_user_routes(net::Router& r, Context& ctx);
@@ -45,6 +54,11 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
 // Fills a message's link previews in the background (after a send or an edit).
 void preview_links(Context& ctx, const messaging::Message& m);
 void add_message_routes(net::Router& r, Context& ctx);
+void add_admin_routes(net::Router& r, Context& ctx);
+// Records an audit event with the request's client address (admin_routes.cc). A failure is
+// logged by the audit log and does not undo the action.
+void audit(Context& ctx, const net::Request& req, const std::string& actor_id, const char* action,
+           std::string target);
 void add_file_routes(net::Router& r, Context& ctx);
 void add_ai_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file

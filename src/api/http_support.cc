@@ -24,6 +24,8 @@ WireError wire_error(const Error& e) {
     case Errc::second_factor_required:
       return {401, "totp_required"};
     case Errc::permission_denied:
+      // An account an admin deactivated (API-EXTENSIONS "Administration").
+      if (e.field == "deactivated") return {403, "deactivated"};
       return {403, "forbidden"};
     case Errc::reauth_required:
       return {403, "reauth_required"};
@@ -90,8 +92,8 @@ Result<int> page_limit(const net::Request& req) {
   return v;
 }
 
-boost::json::object user_json(const users::User& u) {
-  return {{"id", u.id},
+boost::json::object user_json(const users::User& u, bool with_role) {
+  boost::json::object o{{"id", u.id},
           {"username", u.username},
           {"display_name", u.display_name},
           {"status_text", u.status_text},
@@ -99,6 +101,8 @@ boost::json::object user_json(const users::User& u) {
           // A stable URL an <img> can load without a token (GET /api/v1/avatars/{file_id}).
           {"avatar_url", u.avatar_file_id.empty() ? "" : "/api/v1/avatars/" + u.avatar_file_id},
           {"created_at", u.created_at}};
+  if (with_role) o["role"] = users::role_name(u.role);
+  return o;
 }
 
 Result<std::vector<std::string>> string_array(const boost::json::object& o, std::string_view key) {

@@ -34,7 +34,8 @@ Result<boost::json::object> parse_body(const net::Request& req);
 // limit query parameter: default 50, 1..200.
 Result<int> page_limit(const net::Request& req);
 
-boost::json::object user_json(const users::User& u);
+// The user object; with_role adds "role", for the user themself and for admins only.
+boost::json::object user_json(const users::User& u, bool with_role = false);
 
 // A JSON array of strings (wrong type: malformed, naming the field); absent is an empty list.
 Result<std::vector<std::string>> string_array(const boost::json::object& o, std::string_view key);

@@ -16,8 +16,15 @@ void add_own_settings(Context& ctx, boost::json::object& body, const std::string
 net::Response updated(Context& ctx, const users::User& u) {
   auto body = user_json(u);
   ctx.s.messaging.notify_contacts(u.id, "user.updated", json::serialize(body));
-  add_own_settings(ctx, body, u.id);
-  return json_response(200, body);
+  auto own = user_json(u, true);  // the caller's own: with their role
+  add_own_settings(ctx, own, u.id);
+  return json_response(200, own);
+}
+
+// Whether the caller may see other users' roles (admins may).
+bool sees_roles(Context& ctx, const auth::Principal& p) {
+  auto me = ctx.s.users.get(p.user_id);
+  return me && me->role == users::Role::admin;
 }
 
 // What the files module says about file_id as the caller's avatar: a file the caller may not
@@ -52,7 +59,7 @@ void add_user_routes(net::Router& r, Context& ctx) {
         authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
           auto u = ctx.s.users.get(p.user_id);
           if (!u) return fail(u.error());
-          auto body = user_json(*u);
+          auto body = user_json(*u, true);
           add_own_settings(ctx, body, p.user_id);
           return json_response(200, body);
         }));
@@ -111,14 +118,14 @@ void add_user_routes(net::Router& r, Context& ctx) {
         }));
 
   r.add(net::Method::get, "/api/v1/users/{id}",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto u = ctx.s.users.get(std::string(req.param("id")));
           if (!u) return fail(u.error());
-          return json_response(200, user_json(*u));
+          return json_response(200, user_json(*u, u->id == p.user_id || sees_roles(ctx, p)));
         }));
 
   r.add(net::Method::get, "/api/v1/users",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal&) -> Result<net::Response> {
+        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
           auto limit = page_limit(req);
           if (!limit) return fail(limit.error());
           auto q = req.query("q");
@@ -127,8 +134,9 @@ void add_user_routes(net::Router& r, Context& ctx) {
           if (!cursor) return fail(cursor.error());
           auto page = ctx.s.users.search(q->value_or(""), *limit, *cursor);
           if (!page) return fail(page.error());
+          const bool roles = sees_roles(ctx, p);
           boost::json::array arr;
-          for (const auto& u : page->users) arr.push_back(user_json(u));
+          for (const auto& u : page->users) arr.push_back(user_json(u, roles || u.id == p.user_id));
           boost::json::object out{{"users", std::move(arr)}};
           if (page->next_cursor) out["next_cursor"] = *page->next_cursor;
           return json_response(200, out);

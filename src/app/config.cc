@@ -508,6 +508,9 @@ Usage:
   parley backup --data-dir DIR --out DIR2
                              a consistent copy of the embedded store (safe while the server
                              runs): DIR2/parley.db and, for --storage local, DIR2/files/objects
+  parley admin grant|revoke USERNAME [--data-dir DIR | --database URL]
+                             give or take the system-admin role (the first account has it);
+                             safe while the server runs; refuses to remove the last admin
   parley restore --data-dir DIR --in DIR2 [--force]
                              put a backup in place; refuses a data dir that has a database
                              (unless --force) or that a running server holds

@@ -23,14 +23,17 @@
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
+#include "app/admin_command.h"
 #include "app/backup.h"
 #include "app/config.h"
 #include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "modules/admin/admin.h"
 #include "modules/ai/ai.h"
 #include "modules/ai/openai_engine.h"
 #include "modules/ai/sentiment.h"
+#include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
@@ -65,6 +68,8 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<audit::AuditStore> audit;
+  std::unique_ptr<admin::AdminStore> admin;
   std::unique_ptr<ai::AiStore> ai;
 };
 
@@ -81,10 +86,16 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto audit = make_audit_store(db);
+  if (!audit) return fail(audit.error());
+  auto admin = make_admin_store(db);
+  if (!admin) return fail(admin.error());
   auto ai = make_ai_store(db);
   if (!ai) return fail(ai.error());
   s.ai = std::move(*ai);
   s.files = std::move(*files);
+  s.audit = std::move(*audit);
+  s.admin = std::move(*admin);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
   s.messaging = std::move(*messaging);
@@ -279,6 +290,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                            file_adapters->images.get(), file_adapters->scanner.get());
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
+  audit::AuditLog audit_log(*storage.audit, clock);
+  admin::AdminService admin(*storage.admin, users, auth, messaging, audit_log, clock);
 
   AiEngines ai_engines;
   if (auto r = choose_ai_engines(cfg, *fetcher, ai_engines); !r) return die(r.error().message);
@@ -301,11 +314,15 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.metrics_route = !cfg.metrics_port.has_value();
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
-  api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
-                cfg.link_previews ? &previews : nullptr,
-                cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr, cfg.ai ? &ai_service : nullptr},
-               api_opts);
+  api::Services services{auth, users, messaging, search, presence, *limiter, files, *bus, pool,
+                         clock,
+                         cfg.link_previews ? &previews : nullptr,
+                         cfg.link_previews ? &preview_pool : nullptr,
+                         cfg.link_previews ? fetcher.get() : nullptr};
+  services.audit = &audit_log;
+  services.admin = &admin;
+  services.ai = cfg.ai ? &ai_service : nullptr;
+  api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
 
@@ -395,6 +412,8 @@ int main(int argc, char** argv) {
         args[0] == "serve" ? parley::app::Mode::serve : parley::app::Mode::print_routes);
   if (args[0] == "backup") return parley::app::backup_command({args.begin() + 1, args.end()});
   if (args[0] == "restore") return parley::app::restore_command({args.begin() + 1, args.end()});
+  if (args[0] == "admin")
+    return parley::app::admin_command({args.begin() + 1, args.end()}, environ);
   if (args[0] == "storage")
     return parley::app::storage_command({args.begin() + 1, args.end()}, environ);
   return parley::app::die("unknown command \"" + args[0] + "\" (see parley --help)");

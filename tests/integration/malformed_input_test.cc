@@ -366,7 +366,10 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
     bool has_body =
         key.rfind("POST ", 0) == 0 || key.rfind("PUT ", 0) == 0 || key.rfind("PATCH ", 0) == 0;
     if (has_body) {
-      EXPECT_TRUE(swept.count(key) || kBodyless.count(key))
+      // The sweeper is no system admin: /api/v1/admin/ routes refuse it (403) before reading a
+      // body; admin_test.cc sends them malformed and invalid bodies as an admin.
+      const bool admin_only = key.find(" /api/v1/admin/") != std::string::npos;
+      EXPECT_TRUE(swept.count(key) || kBodyless.count(key) || admin_only)
           << key << " reads a body but the sweep does not cover it";
     }
   }

@@ -147,6 +147,33 @@ TEST_F(SharedRedis, EventsAndRevocationsCrossNodes) {
   EXPECT_EQ(on_b.get("/api/v1/users/me", alice.access).status, 200);  // her other session lives
 }
 
+// An admin on node A deactivates a user whose sockets and tokens are on node B: the session
+// revocations cross through Redis, so B closes the sockets and refuses the tokens at once. The
+// admin is named on the command line against the shared PostgreSQL (the first account of that
+// database belongs to whichever test ran first).
+TEST_F(SharedRedis, DeactivationOnOneNodeEndsTheUserOnTheOther) {
+  auto nodes = start_nodes(2, redis_);
+  Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
+  auto admin = register_account(on_a, "mnadm");
+  auto grant = run_parley("admin grant " + admin.username + " --database '" + pg_ + "'");
+  ASSERT_EQ(grant.exit_code, 0) << grant.output;
+  auto dana = register_account(on_b, "mndana");
+  auto dana2 = login_account(on_b, dana);
+  auto ws = ws_ready(nodes[1]->port(), dana.access);
+  auto ws2 = ws_ready(nodes[1]->port(), dana2.access);
+
+  auto r = on_a.post("/api/v1/admin/users/" + dana.id + "/deactivate", std::string_view(),
+                     admin.access);
+  ASSERT_EQ(r.status, 200) << r;
+  EXPECT_EQ(ws_wait_close(*ws, 1s), 4001) << "node B kept a deactivated user's socket open";
+  EXPECT_EQ(ws_wait_close(*ws2, 1s), 4001);
+  EXPECT_EQ(on_b.get("/api/v1/users/me", dana.access).status, 401);
+  EXPECT_EQ(on_b.get("/api/v1/users/me", dana2.access).status, 401);
+  auto login = on_b.post("/api/v1/auth/login",
+                         object{{"username", dana.username}, {"password", dana.password}});
+  EXPECT_EQ(login.error_code(), "deactivated") << login;
+}
+
 TEST_F(SharedRedis, RateLimitsAreSharedByTheNodes) {
   auto nodes = start_nodes(2, redis_, limits_with("login_per_account", "3/10m"));
   Api on_a(nodes[0]->port()), on_b(nodes[1]->port());

@@ -167,11 +167,16 @@ export async function login(username: string, password: string, totp_code?: stri
   return a;
 }
 
-export async function register(username: string, password: string, display_name?: string): Promise<AuthAnswer> {
+export async function register(
+  username: string,
+  password: string,
+  display_name?: string,
+  extra: { email?: string; invite_token?: string } = {},
+): Promise<AuthAnswer> {
   const a = await api<AuthAnswer>('/auth/register', {
     method: 'POST',
     auth: false,
-    body: { username, password, display_name: display_name || undefined, device_name: deviceName() },
+    body: { username, password, display_name: display_name || undefined, device_name: deviceName(), ...extra },
   });
   setTokens(a);
   return a;

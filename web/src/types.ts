@@ -10,6 +10,8 @@ export interface User {
   /** The signed-in user's own language for translations (only on /users/me). */
   language?: string | null;
   created_at: number;
+  /** The system role: only in the user's own object (and to admins). */
+  role?: 'user' | 'admin';
 }
 
 export type PresenceStatus = 'online' | 'away' | 'dnd' | 'offline';

@@ -496,15 +496,28 @@ class PostgresMessagingStore final : public MessagingStore {
   Result<std::vector<Conversation>> list_public_channels(
       const std::string& contains, int limit,
       const std::optional<std::string>& after_name) override {
+    return list_channels(contains, limit, after_name, false);
+  }
+
+  Result<std::vector<Conversation>> list_all_channels(
+      const std::string& contains, int limit,
+      const std::optional<std::string>& after_name) override {
+    return list_channels(contains, limit, after_name, true);
+  }
+
+  Result<std::vector<Conversation>> list_channels(const std::string& contains, int limit,
+                                                  const std::optional<std::string>& after_name,
+                                                  bool include_private) {
     std::vector<Conversation> out;
     auto r = pool_.run([&](Connection& c) -> Result<void> {
       auto q = c.exec(
           sql({"SELECT ", kConvColumns,
-               " FROM conversations c WHERE c.type = 2 AND c.visibility = 0"
+               " FROM conversations c WHERE c.type = 2 AND ($5::boolean OR c.visibility = 0)"
                " AND lower(c.name) LIKE $1"
                " AND (NOT $2::boolean OR lower(c.name) > lower($3::text COLLATE \"C\"))"
                " ORDER BY lower(c.name) LIMIT $4"}),
-          {like_contains_lower(contains), after_name.has_value(), after_name.value_or(""), limit});
+          {like_contains_lower(contains), after_name.has_value(), after_name.value_or(""), limit,
+           include_private});
       out.clear();
       for (int i = 0; i < q.size(); ++i) out.push_back(row_to_conversation(q, i));
       return ok();

@@ -13,7 +13,9 @@
 #include <string>
 
 #include "adapters/postgres/pool.h"
+#include "modules/admin/store.h"
 #include "modules/ai/store.h"
+#include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
@@ -29,6 +31,8 @@ Result<std::unique_ptr<Pool>> open_pool(const std::string& url, int size);
 
 Result<std::unique_ptr<users::UserStore>> make_user_store(Pool& pool);
 Result<std::unique_ptr<auth::AuthStore>> make_auth_store(Pool& pool);
+Result<std::unique_ptr<audit::AuditStore>> make_audit_store(Pool& pool);
+Result<std::unique_ptr<admin::AdminStore>> make_admin_store(Pool& pool);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Pool& pool);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the

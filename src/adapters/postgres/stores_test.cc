@@ -19,7 +19,9 @@
 #include <thread>
 #include <type_traits>
 
+#include "modules/admin/store_contract.h"
 #include "modules/ai/store_contract.h"
+#include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -66,6 +68,10 @@ class SkippedUserStore final : public users::UserStore {
     return std::vector<users::User>{};
   }
   Result<void> remove(const std::string&) override { return ok(); }
+  Result<users::User> set_role(const std::string&, users::Role) override { return users::User{}; }
+  Result<users::User> set_deactivated(const std::string&, std::optional<Millis>) override {
+    return users::User{};
+  }
 };
 
 class SkippedAuthStore final : public auth::AuthStore {
@@ -581,7 +587,43 @@ TEST(PostgresMessaging, PublicChannelsPageByNameIgnoringAsciiCase) {
   EXPECT_EQ(names("_", 10, std::nullopt), (V{"b_x"})) << "wildcards are literal";
 }
 
+// The database itself refuses to rewrite the audit record, whatever client asks.
+TEST(PostgresAuditStore, TableRefusesUpdateAndDelete) {
+  SKIP_WITHOUT_POSTGRES();
+  TestSchema schema;
+  auto pool = schema.pool(2);
+  auto s = make_audit_store(*pool);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->append({"01AUDIT1", 1, "alice", "auth.sign_in", "user:alice", "192.0.2.1"}));
+  for (const char* sql : {"UPDATE audit_events SET actor_id = 'mallory'",
+                          "DELETE FROM audit_events", "TRUNCATE audit_events"}) {
+    auto r = pool->transaction([&](Connection& c) -> Result<void> {
+      c.exec(sql);
+      return ok();
+    });
+    EXPECT_FALSE(r) << sql;
+  }
+  auto left = (*s)->list({});
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].actor_id, "alice");
+}
+
 }  // namespace parley::postgres
+
+namespace parley::admin {
+INSTANTIATE_TEST_SUITE_P(Postgres, AdminStoreContract, ::testing::Values(AdminStoreFactory([] {
+                           return postgres::make_with_pool<AdminStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_admin_store(p); });
+                         })));
+}  // namespace parley::admin
+
+namespace parley::audit {
+INSTANTIATE_TEST_SUITE_P(Postgres, AuditStoreContract, ::testing::Values(AuditStoreFactory([] {
+                           return postgres::make_with_pool<AuditStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_audit_store(p); });
+                         })));
+}  // namespace parley::audit
 
 namespace parley::users {
 INSTANTIATE_TEST_SUITE_P(Postgres, UserStoreContract, ::testing::Values(UserStoreFactory([] {

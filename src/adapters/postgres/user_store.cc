@@ -27,10 +27,27 @@ const std::vector<Migration> kMigrations = {
      "ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE users ADD COLUMN avatar_file_id TEXT COLLATE \"C\" NOT NULL DEFAULT '';"
      "CREATE INDEX users_avatar_file_id ON users (avatar_file_id) WHERE avatar_file_id <> '';"},
+    // System roles and deactivation (docs/administration.md). A server that existed before roles
+    // makes its oldest account the admin, as a new server makes its first.
+    {3,
+     "ALTER TABLE users ADD COLUMN role TEXT COLLATE \"C\" NOT NULL DEFAULT 'user';"
+     "ALTER TABLE users ADD COLUMN deactivated_at BIGINT;"
+     "UPDATE users SET role = 'admin'"
+     " WHERE id = (SELECT id FROM users ORDER BY created_at, id LIMIT 1);"
+     "CREATE INDEX users_role ON users (role) WHERE role <> 'user';"},
 };
 
+// Serialises the decisions that look at every admin (the first account, the last admin) between
+// concurrent transactions, on every node: a transaction-scoped advisory lock.
+constexpr const char* kRoleLock = "SELECT pg_advisory_xact_lock(7206011)";
+
+// The condition a demotion or deactivation of $2 needs: another active admin remains.
+constexpr const char* kAnotherAdmin =
+    "EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> $2)";
+
 constexpr const char* kColumns =
-    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at";
+    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at, role,"
+    " deactivated_at";
 
 users::User row_to_user(const Rows& r, int i) {
   users::User u;
@@ -42,6 +59,8 @@ users::User row_to_user(const Rows& r, int i) {
   u.avatar_file_id = r.text(i, 5);
   if (!r.is_null(i, 6)) u.email = r.text(i, 6);
   u.created_at = r.integer(i, 7);
+  u.role = users::parse_role(r.text(i, 8)).value_or(users::Role::user);
+  if (!r.is_null(i, 9)) u.deactivated_at = r.integer(i, 9);
   return u;
 }
 
@@ -63,11 +82,19 @@ class PostgresUserStore final : public users::UserStore {
   Result<void> insert(const users::User& u) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
       try {
+        // Only while the table looks empty is the lock taken (and the question asked again under
+        // it): two first registrations racing on any nodes give one admin, and later ones pay
+        // one cheap read.
+        std::string role = users::role_name(u.role);
+        if (c.exec("SELECT 1 FROM users LIMIT 1").empty()) {
+          c.exec(kRoleLock);
+          if (c.exec("SELECT 1 FROM users LIMIT 1").empty()) role = "admin";
+        }
         c.exec(
             "INSERT INTO users (id, username, display_name, status_text, timezone, avatar_file_id,"
-            " email, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            " email, created_at, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             {u.id, u.username, u.display_name, u.status_text, u.timezone, u.avatar_file_id, u.email,
-             u.created_at});
+             u.created_at, role});
       } catch (const std::exception& e) {
         if (is_unique_violation(e))
           return fail(Errc::already_exists, "username is taken", "username");
@@ -139,7 +166,37 @@ class PostgresUserStore final : public users::UserStore {
     });
   }
 
+  Result<users::User> set_role(const std::string& id, users::Role role) override {
+    return pool_.transaction_value([&](Connection& c) -> Result<users::User> {
+      if (role != users::Role::admin) c.exec(kRoleLock);
+      auto q = c.exec(std::string("UPDATE users SET role = $1 WHERE id = $2 AND ($1 = 'admin'"
+                                  " OR role <> 'admin' OR deactivated_at IS NOT NULL OR ") +
+                          kAnotherAdmin + ") RETURNING " + kColumns,
+                      {std::string(users::role_name(role)), id});
+      return guarded_update(c, q, id);
+    });
+  }
+
+  Result<users::User> set_deactivated(const std::string& id, std::optional<Millis> at) override {
+    return pool_.transaction_value([&](Connection& c) -> Result<users::User> {
+      if (at) c.exec(kRoleLock);
+      auto q = c.exec(std::string("UPDATE users SET deactivated_at = $1::bigint WHERE id = $2 AND"
+                                  " ($1::bigint IS NULL OR role <> 'admin' OR ") +
+                          kAnotherAdmin + ") RETURNING " + kColumns,
+                      {at, id});
+      return guarded_update(c, q, id);
+    });
+  }
+
  private:
+  // An UPDATE guarded by "another admin remains": no row is either an unknown id or the guard.
+  static Result<users::User> guarded_update(Connection& c, const Rows& q, const std::string& id) {
+    if (!q.empty()) return row_to_user(q, 0);
+    if (c.exec("SELECT 1 FROM users WHERE id = $1", {id}).empty())
+      return fail(Errc::not_found, "no such user");
+    return fail(Errc::failed_precondition, "the server must keep at least one active admin");
+  }
+
   Result<users::User> one(const std::string& sql, const std::string& key) {
     return pool_.run_value([&](Connection& c) -> Result<users::User> {
       auto q = c.exec(sql, {key});

@@ -376,17 +376,30 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<std::vector<Conversation>> list_public_channels(
       const std::string& contains, int limit, const std::optional<std::string>& after_name) override {
+    return list_channels(contains, limit, after_name, false);
+  }
+
+  Result<std::vector<Conversation>> list_all_channels(
+      const std::string& contains, int limit,
+      const std::optional<std::string>& after_name) override {
+    return list_channels(contains, limit, after_name, true);
+  }
+
+  Result<std::vector<Conversation>> list_channels(const std::string& contains, int limit,
+                                                  const std::optional<std::string>& after_name,
+                                                  bool include_private) {
     std::vector<Conversation> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(std::string("SELECT ") + kConvColumns +
-                         " FROM conversations c WHERE c.type = 2 AND c.visibility = 0"
+                         " FROM conversations c WHERE c.type = 2 AND (?5 = 1 OR c.visibility = 0)"
                          " AND c.name LIKE ?1 ESCAPE '\\'"
                          " AND (?2 = 0 OR c.name > ?3 COLLATE NOCASE)"
                          " ORDER BY c.name COLLATE NOCASE LIMIT ?4");
       q.bind(1, like_contains(contains))
           .bind(2, after_name ? 1 : 0)
           .bind(3, after_name.value_or(""))
-          .bind(4, limit);
+          .bind(4, limit)
+          .bind(5, include_private ? 1 : 0);
       while (q.step()) out.push_back(row_to_conversation(q));
       return ok();
     });

@@ -5,7 +5,9 @@
 #include <memory>
 
 #include "adapters/sqlite/database.h"
+#include "modules/admin/store.h"
 #include "modules/ai/store.h"
+#include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
 #include "modules/messaging/store.h"
@@ -16,6 +18,8 @@ namespace parley::sqlite {
 
 Result<std::unique_ptr<users::UserStore>> make_user_store(Database& db);
 Result<std::unique_ptr<auth::AuthStore>> make_auth_store(Database& db);
+Result<std::unique_ptr<audit::AuditStore>> make_audit_store(Database& db);
+Result<std::unique_ptr<admin::AdminStore>> make_admin_store(Database& db);
 Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database& db);
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().

@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "core/metrics.h"
+#include "modules/admin/store_contract.h"
 #include "modules/ai/store_contract.h"
+#include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/messaging/store_contract.h"
@@ -192,7 +194,73 @@ TEST(SqliteDatabase, MigrationsApplyOnceAcrossReopen) {
   EXPECT_NE(broken.error().message.find("v3"), std::string::npos);
 }
 
+// The database itself refuses to rewrite the audit record, whatever connection asks.
+TEST(SqliteAuditStore, TableRefusesUpdateAndDelete) {
+  auto db = Database::open(temp_db_path());
+  ASSERT_TRUE(db);
+  auto s = make_audit_store(**db);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->append({"01AUDIT1", 1, "alice", "auth.sign_in", "user:alice", "192.0.2.1"}));
+  for (const char* sql :
+       {"UPDATE audit_events SET actor_id = 'mallory'", "DELETE FROM audit_events"}) {
+    auto r = (*db)->write([&](Connection& c) -> Result<void> {
+      c.exec_script(sql);
+      return ok();
+    });
+    EXPECT_FALSE(r) << sql;
+  }
+  auto left = (*s)->list({});
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].actor_id, "alice");
+}
+
+// A database from before roles: its oldest account becomes the admin when it migrates.
+TEST(SqliteUserStore, UpgradeMakesTheOldestAccountAdmin) {
+  auto path = temp_db_path();
+  {
+    auto db = Database::open(path);
+    ASSERT_TRUE(db);
+    // The users component as it was at version 2.
+    ASSERT_TRUE((*db)->migrate(
+        "users",
+        {{1,
+          "CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+          " display_name TEXT NOT NULL COLLATE NOCASE, status_text TEXT NOT NULL DEFAULT '',"
+          " avatar_url TEXT NOT NULL DEFAULT '', email TEXT, created_at INTEGER NOT NULL);"},
+         {2,
+          "ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
+          "ALTER TABLE users ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT '';"}}));
+    ASSERT_TRUE((*db)->write([](Connection& c) -> Result<void> {
+      c.exec_script(
+          "INSERT INTO users (id, username, display_name, created_at) VALUES"
+          " ('02B', 'late', 'L', 2000), ('01A', 'early', 'E', 1000);");
+      return ok();
+    }));
+  }
+  auto db = Database::open(path);
+  ASSERT_TRUE(db);
+  auto store = make_user_store(**db);
+  ASSERT_TRUE(store);
+  EXPECT_EQ((*store)->get("01A")->role, users::Role::admin);
+  EXPECT_EQ((*store)->get("02B")->role, users::Role::user);
+}
+
 }  // namespace parley::sqlite
+
+namespace parley::admin {
+INSTANTIATE_TEST_SUITE_P(Sqlite, AdminStoreContract, ::testing::Values(AdminStoreFactory([] {
+                           return sqlite::make_with_db<AdminStore>(
+                               [](sqlite::Database& db) { return sqlite::make_admin_store(db); });
+                         })));
+}  // namespace parley::admin
+
+namespace parley::audit {
+INSTANTIATE_TEST_SUITE_P(Sqlite, AuditStoreContract, ::testing::Values(AuditStoreFactory([] {
+                           return sqlite::make_with_db<AuditStore>(
+                               [](sqlite::Database& db) { return sqlite::make_audit_store(db); });
+                         })));
+}  // namespace parley::audit
 
 namespace parley::users {
 INSTANTIATE_TEST_SUITE_P(Sqlite, UserStoreContract, ::testing::Values(UserStoreFactory([] {

@@ -22,10 +22,23 @@ const std::vector<Migration> kMigrations = {
      "ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE users ADD COLUMN avatar_file_id TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX users_avatar_file_id ON users(avatar_file_id) WHERE avatar_file_id <> '';"},
+    // System roles and deactivation (docs/administration.md). A server that existed before roles
+    // makes its oldest account the admin, as a new server makes its first.
+    {3,
+     "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';"
+     "ALTER TABLE users ADD COLUMN deactivated_at INTEGER;"
+     "UPDATE users SET role = 'admin'"
+     " WHERE id = (SELECT id FROM users ORDER BY created_at, id LIMIT 1);"
+     "CREATE INDEX users_role ON users(role) WHERE role <> 'user';"},
 };
 
 constexpr const char* kColumns =
-    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at";
+    "id, username, display_name, status_text, timezone, avatar_file_id, email, created_at, role,"
+    " deactivated_at";
+
+// The condition a demotion or deactivation of ?2 needs: another active admin remains.
+constexpr const char* kAnotherAdmin =
+    "EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> ?2)";
 
 users::User row_to_user(const Stmt& s) {
   users::User u;
@@ -37,6 +50,8 @@ users::User row_to_user(const Stmt& s) {
   u.avatar_file_id = s.text(5);
   if (!s.is_null(6)) u.email = s.text(6);
   u.created_at = s.integer(7);
+  u.role = users::parse_role(s.text(8)).value_or(users::Role::user);
+  if (!s.is_null(9)) u.deactivated_at = s.integer(9);
   return u;
 }
 
@@ -57,9 +72,12 @@ class SqliteUserStore final : public users::UserStore {
   Result<void> insert(const users::User& u) override {
     return db_.write([&](Connection& c) -> Result<void> {
       try {
+        // One writer: the EXISTS and the insert cannot interleave with another insert, so only
+        // the very first account becomes an admin.
         c.prepare(
              "INSERT INTO users (id, username, display_name, status_text, timezone,"
-             " avatar_file_id, email, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+             " avatar_file_id, email, created_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+             " CASE WHEN EXISTS (SELECT 1 FROM users) THEN ? ELSE 'admin' END)")
             .bind(1, u.id)
             .bind(2, u.username)
             .bind(3, u.display_name)
@@ -68,6 +86,7 @@ class SqliteUserStore final : public users::UserStore {
             .bind(6, u.avatar_file_id)
             .bind(7, u.email)
             .bind(8, u.created_at)
+            .bind(9, std::string(users::role_name(u.role)))
             .exec();
       } catch (const std::exception& e) {
         if (is_unique_violation(e))
@@ -135,6 +154,30 @@ class SqliteUserStore final : public users::UserStore {
     });
   }
 
+  Result<users::User> set_role(const std::string& id, users::Role role) override {
+    return db_.write_value([&](Connection& c) -> Result<users::User> {
+      auto q = c.prepare(std::string("UPDATE users SET role = ?1 WHERE id = ?2 AND (?1 = 'admin'"
+                                     " OR role <> 'admin' OR deactivated_at IS NOT NULL OR ") +
+                         kAnotherAdmin + ") RETURNING " + kColumns);
+      q.bind(1, std::string(users::role_name(role))).bind(2, id);
+      return guarded_update(c, q, id);
+    });
+  }
+
+  Result<users::User> set_deactivated(const std::string& id, std::optional<Millis> at) override {
+    return db_.write_value([&](Connection& c) -> Result<users::User> {
+      auto q = c.prepare(std::string("UPDATE users SET deactivated_at = ?1 WHERE id = ?2 AND (?1"
+                                     " IS NULL OR role <> 'admin' OR ") +
+                         kAnotherAdmin + ") RETURNING " + kColumns);
+      if (at)
+        q.bind(1, *at);
+      else
+        q.bind_null(1);
+      q.bind(2, id);
+      return guarded_update(c, q, id);
+    });
+  }
+
  private:
   // The row an UPDATE ... RETURNING gave (stepped to the end, so the statement completes).
   static Result<users::User> updated_row(Stmt& q) {
@@ -143,6 +186,16 @@ class SqliteUserStore final : public users::UserStore {
     while (q.step()) {
     }
     return updated;
+  }
+
+  // An UPDATE guarded by "another admin remains": no row is either an unknown id or the guard.
+  static Result<users::User> guarded_update(Connection& c, Stmt& q, const std::string& id) {
+    auto updated = updated_row(q);
+    if (updated || updated.error().code != Errc::not_found) return updated;
+    auto exists = c.prepare("SELECT 1 FROM users WHERE id = ?");
+    exists.bind(1, id);
+    if (!exists.step()) return updated;
+    return fail(Errc::failed_precondition, "the server must keep at least one active admin");
   }
 
   Result<users::User> one(const std::string& sql, const std::string& key) {

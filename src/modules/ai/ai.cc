@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
@@ -64,8 +65,13 @@ struct AiService::Impl : AssistantHost {
   OnPremReplies* learner;
   AiOptions opts;
   EngineChoice choice;
+  // The assistant's user: created once someone else exists (the first account on a server is
+  // its administrator, which must be a person), then never changed. Read freely once
+  // bot_ready is set.
   std::string bot_id;
   std::string bot_username;
+  std::atomic<bool> bot_ready{false};
+  std::mutex bot_mu;
   std::unique_ptr<Assistant> assistant;
   std::unique_ptr<Bus::Subscription> sub;
 
@@ -168,6 +174,30 @@ struct AiService::Impl : AssistantHost {
   void on_event(std::string_view payload) {
     auto e = messaging::decode(payload);
     if (!e) return;
+    if (!bot_ready.load(std::memory_order_acquire)) {
+      // Not made yet (a new server): make it off the bus's thread; nothing can be addressed to
+      // it before it exists.
+      if (e->name == "message.created") gateway.submit_background([this] { (void)ready_bot(); });
+      if (e->name == "message.created" && gateway.engines().sentiment) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(e->data, ec);
+        if (!ec && v.is_object()) {
+          Incoming m;
+          m.id = str_field(v.as_object(), "id");
+          m.conversation_id = str_field(v.as_object(), "conversation_id");
+          m.sender_id = str_field(v.as_object(), "sender_id");
+          m.text = str_field(v.as_object(), "text");
+          if (const auto* at = v.as_object().if_contains("created_at"); at && at->is_int64())
+            m.created_at = at->as_int64();
+          if (!m.id.empty() && !m.text.empty())
+            gateway.submit_background([this, m] {
+              score(m);
+              learn(m);
+            });
+        }
+      }
+      return;
+    }
     if (e->name == "member.joined" || e->name == "member.left" ||
         e->name == "conversation.created") {
       const bool joined = e->name != "member.left";
@@ -271,6 +301,31 @@ struct AiService::Impl : AssistantHost {
     }
   }
 
+  // True once the assistant's user exists (finding or making it when someone else exists).
+  bool ready_bot() {
+    if (bot_ready.load(std::memory_order_acquire)) return true;
+    std::lock_guard lock(bot_mu);
+    if (bot_ready.load(std::memory_order_relaxed)) return true;
+    auto saved = store.setting("assistant_user_id");
+    if (!saved) return false;
+    if (!*saved) {
+      auto anyone = users.search("", 1, std::nullopt);
+      if (!anyone || anyone->users.empty()) return false;
+    }
+    if (auto r = ensure_bot(); !r) {
+      log::error("assistant not created", {{"error", r.error().message}});
+      return false;
+    }
+    auto convs = messaging.conversation_ids_of(bot_id);
+    if (!convs) return false;
+    {
+      std::lock_guard l2(mu);
+      bot_conversations.insert(convs->begin(), convs->end());
+    }
+    bot_ready.store(true, std::memory_order_release);
+    return true;
+  }
+
   Result<void> ensure_bot() {
     auto saved = store.setting("assistant_user_id");
     if (!saved) return fail(saved.error());
@@ -309,13 +364,7 @@ AiService::~AiService() { stop(); }
 
 Result<void> AiService::start() {
   auto& i = *impl_;
-  if (auto r = i.ensure_bot(); !r) return r;
-  auto convs = i.messaging.conversation_ids_of(i.bot_id);
-  if (!convs) return fail(convs.error());
-  {
-    std::lock_guard lock(i.mu);
-    i.bot_conversations.insert(convs->begin(), convs->end());
-  }
+  (void)i.ready_bot();  // on a new server: once the first person has registered
   i.assistant = std::make_unique<Assistant>(i);
   i.refresh_learned();
   i.sub = i.bus.subscribe(std::string(messaging::kEventsTopic),
@@ -335,7 +384,10 @@ void AiService::stop() {
   if (i.timer.joinable()) i.timer.join();
 }
 
-const std::string& AiService::assistant_id() const { return impl_->bot_id; }
+const std::string& AiService::assistant_id() const {
+  static const std::string none;
+  return impl_->ready_bot() ? impl_->bot_id : none;
+}
 
 Capabilities AiService::capabilities() const {
   const auto& e = impl_->gateway.engines();
@@ -344,7 +396,7 @@ Capabilities AiService::capabilities() const {
   if (e.transcribe) c.transcribe_languages = e.transcribe->languages();
   c.smart_replies = e.replies != nullptr;
   c.sentiment = e.sentiment != nullptr;
-  c.assistant_user_id = impl_->bot_id;
+  c.assistant_user_id = impl_->ready_bot() ? impl_->bot_id : "";
   if (impl_->choice.external_chat) c.external_engines.push_back("chat");
   if (impl_->choice.external_translate) c.external_engines.push_back("translate");
   if (impl_->choice.external_replies) c.external_engines.push_back("smart_replies");

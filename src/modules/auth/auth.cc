@@ -59,6 +59,11 @@ Error unauthenticated() {
   return Error{Errc::unauthenticated, "invalid username or password", {}, 0};
 }
 
+Error deactivated() {
+  return Error{Errc::permission_denied, "this account has been deactivated by an administrator",
+               "deactivated", 0};
+}
+
 }  // namespace
 
 struct AuthService::Impl {
@@ -229,12 +234,22 @@ Result<Authenticated> AuthService::login(const LoginRequest& r) {
     if (!good) return fail(good.error());
     if (!*good) return fail(Errc::second_factor_required, "invalid or already used code");
   }
+  if (user->deactivated_at) return fail(deactivated());
   if (s.hasher.needs_rehash(creds->password_hash)) {
     if (auto h = s.hasher.hash(r.password))
       if (auto w = s.store.set_password_hash(user->id, *h); !w)
         log::warn("password rehash not stored", {{"user_id", user->id}});
   }
-  return s.start_session(*user, r.device_name);
+  auto started = s.start_session(*user, r.device_name);
+  if (!started) return started;
+  // Deactivation stores the flag, then ends the sessions. Asking again after this session is
+  // stored closes the gap: either that sweep saw this session, or this read sees the flag.
+  if (auto now = s.users.get(user->id); now && now->deactivated_at) {
+    (void)s.store.revoke_session(user->id, started->session_id, s.clock.now_ms());
+    s.revoked(started->session_id);
+    return fail(deactivated());
+  }
+  return started;
 }
 
 Result<Tokens> AuthService::refresh(const std::string& refresh_token) {
@@ -255,6 +270,11 @@ Result<Tokens> AuthService::refresh(const std::string& refresh_token) {
       return fail(Errc::unauthenticated, "refresh token already used; session revoked");
     case RotateOutcome::rotated:
       break;
+  }
+  if (auto u = s.users.get(r->session.user_id); u && u->deactivated_at) {
+    (void)s.store.revoke_session(r->session.user_id, r->session.id, now);
+    s.revoked(r->session.id);
+    return fail(deactivated());
   }
   return Tokens{s.access_for(r->session.user_id, r->session.id, now), next, s.ttl_seconds()};
 }
@@ -367,6 +387,32 @@ Result<void> AuthService::revoke_session(const Principal& p, const std::string& 
   if (!r) return r;
   s.revoked(session_id);
   return ok();
+}
+
+Result<std::vector<std::string>> AuthService::end_all_sessions(const std::string& user_id) {
+  auto& s = *impl_;
+  auto ended = s.store.revoke_sessions(user_id, "", s.clock.now_ms());
+  if (!ended) return fail(ended.error());
+  s.revoked_all(*ended);
+  return ended;
+}
+
+Result<void> AuthService::reset_second_factor(const std::string& user_id) {
+  auto& s = *impl_;
+  auto creds = s.store.credentials(user_id);
+  if (!creds) return fail(creds.error().code == Errc::not_found
+                              ? Error{Errc::not_found, "no such user", {}, 0}
+                              : creds.error());
+  return s.store.disable_totp(user_id);
+}
+
+Result<bool> AuthService::second_factor_enabled(const std::string& user_id) {
+  auto creds = impl_->store.credentials(user_id);
+  if (!creds) {
+    if (creds.error().code == Errc::not_found) return false;
+    return fail(creds.error());
+  }
+  return creds->totp_secret.has_value();
 }
 
 Result<TotpSetup> AuthService::totp_setup(const Principal& p) {

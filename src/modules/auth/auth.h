@@ -8,7 +8,8 @@
 // Blocking (stores, Argon2id): call from worker threads. Thread-safe after init().
 // Errors: invalid_argument/malformed, unauthenticated (same answer for unknown user and wrong
 // password), second_factor_required, already_exists, failed_precondition, not_found,
-// reauth_required (a sensitive change without a recent credential check).
+// reauth_required (a sensitive change without a recent credential check), permission_denied
+// with field "deactivated" (an admin deactivated the account: API 403 `deactivated`).
 #pragma once
 
 #include <memory>
@@ -118,6 +119,15 @@ class AuthService {
   Result<TotpSetup> totp_setup(const Principal& p);
   Result<std::vector<std::string>> totp_enable(const Principal& p, const std::string& code);
   Result<void> totp_disable(const Principal& p, const std::string& code);
+
+  // Administration (the API checks the caller is an admin). Ends every session of the user (their
+  // tokens stop working and their sockets close, on every node); the ids it ended.
+  Result<std::vector<std::string>> end_all_sessions(const std::string& user_id);
+  // Turns two-factor off for the user (secret, pending secret and recovery codes gone) without
+  // a code, for an admin helping someone who lost their device. not_found for an unknown user.
+  Result<void> reset_second_factor(const std::string& user_id);
+  // Whether the user has two-factor on (for the admin console).
+  Result<bool> second_factor_enabled(const std::string& user_id);
 
   static constexpr int kRecoveryCodes = 10;
 

@@ -790,6 +790,96 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
   return I.store.set_role(id, user_id, role == "admin" ? Role::admin : Role::member);
 }
 
+// ---- system administration ----
+
+Result<ChannelPage> MessagingService::all_channels(const std::string& contains, int limit,
+                                                  const std::optional<std::string>& cursor) {
+  if (text::char_count(contains) > 80)
+    return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
+  std::optional<std::string> after;
+  if (cursor) {
+    auto decoded = base64url_decode(*cursor);
+    if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
+    after = std::move(*decoded);
+  }
+  auto rows = impl_->store.list_all_channels(contains, limit + 1, after);
+  if (!rows) return fail(rows.error());
+  ChannelPage page;
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(limit);
+    page.next_cursor = base64url_encode(rows->back().name);
+  }
+  page.channels = std::move(*rows);
+  return page;
+}
+
+Result<Conversation> MessagingService::channel_for_admin(const std::string& id) {
+  if (!looks_like_id(id)) return fail(Errc::not_found, "no such channel");
+  auto c = impl_->store.get_conversation(id);
+  if (!c) return c;
+  if (c->type != ConversationType::channel) return fail(Errc::not_found, "no such channel");
+  return c;
+}
+
+Result<std::string> MessagingService::owner_of(const std::string& id) {
+  // The owner is nearly always among the earliest members (the creator, or whoever a handover
+  // chose): a few pages are enough, and the scan stays bounded for huge channels.
+  std::int64_t after = 0;
+  for (int page = 0; page < 5; ++page) {
+    auto rows = impl_->store.list_members(id, 200, after);
+    if (!rows) return fail(rows.error());
+    for (const auto& [m, pos] : *rows)
+      if (m.role == Role::owner) return m.user_id;
+    if (rows->size() < 200) break;
+    after = rows->back().second;
+  }
+  return std::string();
+}
+
+Result<Conversation> MessagingService::admin_set_archived(const std::string& id, bool archived) {
+  auto& I = *impl_;
+  auto c = channel_for_admin(id);
+  if (!c) return c;
+  auto r = I.store.set_archived(id, archived);
+  if (!r) return fail(r.error());
+  if (r->second)
+    I.publish_ordered(
+        id, Impl::conversation_event(id, "conversation.updated", serialize(to_json(r->first))));
+  return r->first;
+}
+
+Result<Member> MessagingService::admin_set_owner(const std::string& id,
+                                                const std::string& user_id) {
+  auto& I = *impl_;
+  auto c = channel_for_admin(id);
+  if (!c) return fail(c.error());
+  if (!looks_like_id(user_id)) return fail(Errc::not_found, "no such user", "user_id");
+  if (auto u = I.users.get(user_id); !u) {
+    if (u.error().code == Errc::not_found) return fail(Errc::not_found, "no such user", "user_id");
+    return fail(u.error());
+  }
+  auto previous = owner_of(id);
+  if (!previous) return fail(previous.error());
+  if (*previous == user_id) {
+    auto m = I.store.membership(id, user_id);
+    if (!m) return fail(m.error());
+    if (*m) return Member{user_id, Role::owner, (*m)->joined_at};
+  }
+  auto mine = I.store.membership(id, user_id);
+  if (!mine) return fail(mine.error());
+  if (!*mine) {
+    auto added = I.store.add_members(id, {{user_id, Role::member, I.clock.now_ms()}},
+                                     std::numeric_limits<std::int64_t>::max());
+    if (!added) return fail(added.error());
+    I.announce_joined(id, *added);
+  }
+  auto owner = I.store.set_role(id, user_id, Role::owner);
+  if (!owner) return owner;
+  if (!previous->empty() && *previous != user_id)
+    if (auto r = I.store.set_role(id, *previous, Role::admin); !r) return fail(r.error());
+  return owner;
+}
+
 // ---- messages ----
 
 Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& caller,

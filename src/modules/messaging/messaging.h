@@ -139,6 +139,19 @@ class MessagingService {
   Result<Member> set_role(const std::string& caller, const std::string& id,
                           const std::string& user_id, const std::string& role);
 
+  // System administration: no membership needed (the API lets only system admins call these).
+  // Every channel, private ones too, whose name contains `contains`, by name.
+  Result<ChannelPage> all_channels(const std::string& contains, int limit,
+                                   const std::optional<std::string>& cursor);
+  // A channel by id (not_found for anything else: DMs and groups are not administered).
+  Result<Conversation> channel_for_admin(const std::string& id);
+  // The owner's user id; "" when none is among the first members looked at.
+  Result<std::string> owner_of(const std::string& id);
+  Result<Conversation> admin_set_archived(const std::string& id, bool archived);
+  // Makes user_id the channel's owner, adding them as a member first when they are not one; the
+  // previous owner stays, as an admin. not_found for an unknown user.
+  Result<Member> admin_set_owner(const std::string& id, const std::string& user_id);
+
   // Messages.
   Result<Appended> send(const std::string& caller, const SendRequest& in);
   // send() without waiting for the commit: the checks run on the calling thread, then done gets

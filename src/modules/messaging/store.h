@@ -228,6 +228,9 @@ class MessagingStore {
   // Public channels whose name contains `contains` (case-insensitive), by name, after a name.
   virtual Result<std::vector<Conversation>> list_public_channels(
       const std::string& contains, int limit, const std::optional<std::string>& after_name) = 0;
+  // The same over every channel, private ones too (for system administrators).
+  virtual Result<std::vector<Conversation>> list_all_channels(
+      const std::string& contains, int limit, const std::optional<std::string>& after_name) = 0;
   virtual Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) = 0;
   // Those of candidates who are members of at least one conversation user_id is a member of.
   virtual Result<std::vector<std::string>> co_members(const std::string& user_id,

@@ -374,6 +374,14 @@ TEST_P(MessagingStoreContract, ListsByActivityAndBrowsesPublicChannels) {
   auto browse = store->list_public_channels("AL", 10, std::nullopt);
   ASSERT_EQ(browse->size(), 1u);  // the private "alps" is not listed
   EXPECT_EQ((*browse)[0].name, "alpha");
+  auto all = store->list_all_channels("AL", 10, std::nullopt);  // administrators see both
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "alpha");
+  EXPECT_EQ((*all)[1].name, "alps");
+  auto after = store->list_all_channels("AL", 10, std::string("alpha"));
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].name, "alps");
 }
 
 TEST_P(MessagingStoreContract, PinsAreIdempotentAndCapped) {

@@ -3,16 +3,28 @@
 // insert() fails with already_exists when the username is taken (case-insensitively); calls on
 // an unknown user id fail with not_found. The store keeps values as given: UserService
 // validates them first.
+//
+// Roles: the first user ever inserted into an empty table is stored as an admin whatever
+// User::role says (decided inside insert's transaction, so two first registrations racing give
+// one admin); everyone else gets the role given (normally Role::user).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/result.h"
 
 namespace parley::users {
+
+// The system-wide role. Admins reach /api/v1/admin/*; it has nothing to do with a member's
+// role in one conversation (messaging's owner/admin/member).
+enum class Role { user, admin };
+
+const char* role_name(Role r);                         // "user" | "admin"
+std::optional<Role> parse_role(std::string_view name);  // nullopt for anything else
 
 struct User {
   std::string id;
@@ -23,6 +35,8 @@ struct User {
   std::string avatar_file_id;  // the files module's id of the avatar image, "" when none
   std::optional<std::string> email;
   Millis created_at = 0;
+  Role role = Role::user;
+  std::optional<Millis> deactivated_at;  // set while an admin has deactivated the account
 };
 
 // The profile fields one update sets; a field left empty keeps its value.
@@ -49,6 +63,14 @@ class UserStore {
   virtual Result<std::vector<User>> search_prefix(const std::string& prefix, int limit,
                                                   const std::optional<std::string>& after) = 0;
   virtual Result<void> remove(const std::string& id) = 0;
+
+  // Sets the role; returns the updated user. Taking admin away from the last admin (counting
+  // active admins other than this one) fails with failed_precondition and changes nothing, so a
+  // server always keeps someone who can administer it.
+  virtual Result<User> set_role(const std::string& id, Role role) = 0;
+  // Sets (a time) or clears (nullopt) deactivated_at; returns the updated user. Deactivating the
+  // last active admin fails with failed_precondition, as above.
+  virtual Result<User> set_deactivated(const std::string& id, std::optional<Millis> at) = 0;
 };
 
 }  // namespace parley::users

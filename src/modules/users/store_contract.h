@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "modules/users/store.h"
 
@@ -162,6 +164,64 @@ TEST_P(UserStoreContract, RemoveDeletes) {
   ASSERT_TRUE(store->remove("01A"));
   EXPECT_FALSE(store->get("01A"));
   EXPECT_TRUE(store->insert(make("01B", "alice", "A")));
+}
+
+TEST_P(UserStoreContract, FirstUserIsAdminAndLaterOnesKeepTheirRole) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->insert(make("01B", "bob", "B")));
+  EXPECT_EQ(store->get("01A")->role, Role::admin);
+  EXPECT_EQ(store->get("01B")->role, Role::user);
+  EXPECT_FALSE(store->get("01B")->deactivated_at);
+}
+
+TEST_P(UserStoreContract, FirstUserRaceGivesOneAdmin) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([this, i] {
+      auto id = "01R" + std::to_string(i);
+      (void)store->insert(make(id, "racer" + std::to_string(i), "R"));
+    });
+  for (auto& t : threads) t.join();
+  int admins = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto u = store->get("01R" + std::to_string(i));
+    ASSERT_TRUE(u);
+    admins += u->role == Role::admin ? 1 : 0;
+  }
+  EXPECT_EQ(admins, 1);
+}
+
+TEST_P(UserStoreContract, SetRoleKeepsOneActiveAdmin) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->insert(make("01B", "bob", "B")));
+  auto last = store->set_role("01A", Role::user);
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, Errc::failed_precondition);
+  EXPECT_EQ(store->get("01A")->role, Role::admin);
+  auto promoted = store->set_role("01B", Role::admin);
+  ASSERT_TRUE(promoted);
+  EXPECT_EQ(promoted->role, Role::admin);
+  auto demoted = store->set_role("01A", Role::user);
+  ASSERT_TRUE(demoted);
+  EXPECT_EQ(demoted->role, Role::user);
+  EXPECT_EQ(store->set_role("nope", Role::admin).error().code, Errc::not_found);
+}
+
+TEST_P(UserStoreContract, DeactivationSetsAndClearsAndSparesTheLastAdmin) {
+  ASSERT_TRUE(store->insert(make("01A", "alice", "A")));
+  ASSERT_TRUE(store->insert(make("01B", "bob", "B")));
+  auto off = store->set_deactivated("01B", Millis{5000});
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->deactivated_at, std::optional<Millis>(5000));
+  EXPECT_EQ(store->get("01B")->deactivated_at, std::optional<Millis>(5000));
+  auto on = store->set_deactivated("01B", std::nullopt);
+  ASSERT_TRUE(on);
+  EXPECT_FALSE(on->deactivated_at);
+  auto admin = store->set_deactivated("01A", Millis{6000});
+  ASSERT_FALSE(admin);
+  EXPECT_EQ(admin.error().code, Errc::failed_precondition);
+  EXPECT_FALSE(store->get("01A")->deactivated_at);
+  EXPECT_EQ(store->set_deactivated("nope", Millis{1}).error().code, Errc::not_found);
 }
 
 }  // namespace parley::users

@@ -27,6 +27,14 @@ Result<std::string> clean_display_text(const std::string& raw, const char* field
 
 }  // namespace
 
+const char* role_name(Role r) { return r == Role::admin ? "admin" : "user"; }
+
+std::optional<Role> parse_role(std::string_view name) {
+  if (name == "admin") return Role::admin;
+  if (name == "user") return Role::user;
+  return std::nullopt;
+}
+
 Result<std::string> normalise_username(const std::string& raw) {
   std::string u = text::ascii_lower(raw);
   if (u.size() < 3 || u.size() > 32)
@@ -98,7 +106,8 @@ Result<User> UserService::create(const NewUser& in) {
   u.id = new_id(u.created_at);
   auto r = store_.insert(u);
   if (!r) return fail(r.error());
-  return u;
+  // The store decides the role (the first account is an admin): read back what it stored.
+  return store_.get(u.id);
 }
 
 Result<User> UserService::get(const std::string& id) {
@@ -169,5 +178,23 @@ Result<DirectoryPage> UserService::search(const std::string& prefix, int limit,
 }
 
 Result<void> UserService::remove(const std::string& id) { return store_.remove(id); }
+
+Result<User> UserService::set_role(const std::string& id, Role role) {
+  if (!looks_like_id(id)) return fail(Errc::not_found, "no such user");
+  return store_.set_role(id, role);
+}
+
+Result<User> UserService::deactivate(const std::string& id) {
+  if (!looks_like_id(id)) return fail(Errc::not_found, "no such user");
+  auto u = store_.get(id);
+  if (!u) return u;
+  if (u->deactivated_at) return u;  // already: keep the first time
+  return store_.set_deactivated(id, clock_.now_ms());
+}
+
+Result<User> UserService::reactivate(const std::string& id) {
+  if (!looks_like_id(id)) return fail(Errc::not_found, "no such user");
+  return store_.set_deactivated(id, std::nullopt);
+}
 
 }  // namespace parley::users

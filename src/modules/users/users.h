@@ -1,8 +1,11 @@
 // Users module: profiles and the people directory.
 //
 // UserService validates and stores profiles; auth/ creates users at registration and asks for
-// them at login. Values in, values out; safe to call from any worker thread (it blocks on the
-// store). Errors: invalid_argument (with field), already_exists (username taken), not_found.
+// them at login. It also holds the system role (the first account is an admin) and whether an
+// admin deactivated the account; ending a deactivated user's sessions is auth's job. Values in,
+// values out; safe to call from any worker thread (it blocks on the store). Errors:
+// invalid_argument (with field), already_exists (username taken), not_found,
+// failed_precondition (a change that would leave no active admin).
 //
 // An avatar is an image the files module holds; the API layer asks that module about the file
 // and hands its answer over as an AvatarImage, so this module needs no files dependency.
@@ -63,6 +66,12 @@ class UserService {
                                const std::optional<std::string>& cursor);
   // Undoes create() when a later registration step fails.
   Result<void> remove(const std::string& id);
+
+  // Administration (the API checks the caller is an admin first). failed_precondition when the
+  // change would leave no active admin.
+  Result<User> set_role(const std::string& id, Role role);
+  Result<User> deactivate(const std::string& id);
+  Result<User> reactivate(const std::string& id);
 
   static constexpr int kMaxDisplayName = 64;
   static constexpr int kMaxStatusText = 140;

@@ -19,6 +19,7 @@ class FakeUserStore final : public UserStore {
     for (auto& [id, v] : by_id)
       if (v.username == u.username) return fail(Errc::already_exists, "taken", "username");
     by_id[u.id] = u;
+    if (by_id.size() == 1) by_id[u.id].role = Role::admin;
     return ok();
   }
   Result<User> get(const std::string& id) override {
@@ -64,6 +65,18 @@ class FakeUserStore final : public UserStore {
   Result<void> remove(const std::string& id) override {
     by_id.erase(id);
     return ok();
+  }
+  Result<User> set_role(const std::string& id, Role role) override {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return fail(Errc::not_found, "no such user");
+    it->second.role = role;
+    return it->second;
+  }
+  Result<User> set_deactivated(const std::string& id, std::optional<Millis> at) override {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return fail(Errc::not_found, "no such user");
+    it->second.deactivated_at = at;
+    return it->second;
   }
   std::map<std::string, User> by_id;
 };
@@ -234,6 +247,37 @@ TEST_F(AvatarTest, FindByAvatarIsNotFoundForNobodysFileAndGarbage) {
   EXPECT_EQ(svc.find_by_avatar("01J0000000000000000000NXNE").error().code, Errc::not_found);
   EXPECT_EQ(svc.find_by_avatar("").error().code, Errc::not_found);
   EXPECT_EQ(svc.find_by_avatar("../etc/passwd").error().code, Errc::not_found);
+}
+
+TEST_F(UserServiceTest, CreateReportsTheRoleTheStoreChose) {
+  auto first = svc.create({"first", std::nullopt, std::nullopt});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->role, Role::admin);
+  auto second = svc.create({"second", std::nullopt, std::nullopt});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->role, Role::user);
+}
+
+TEST_F(UserServiceTest, DeactivateKeepsTheFirstTimeAndReactivateClears) {
+  auto u = svc.create({"someone", std::nullopt, std::nullopt});
+  ASSERT_TRUE(u);
+  clock.set_ms(5000);
+  auto off = svc.deactivate(u->id);
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->deactivated_at, std::optional<Millis>(5000));
+  clock.set_ms(9000);
+  EXPECT_EQ(svc.deactivate(u->id)->deactivated_at, std::optional<Millis>(5000));
+  EXPECT_FALSE(svc.reactivate(u->id)->deactivated_at);
+  EXPECT_EQ(svc.deactivate("not-an-id").error().code, Errc::not_found);
+}
+
+TEST(Roles, NamesRoundTripAndUnknownNamesAreRefused) {
+  EXPECT_STREQ(role_name(Role::admin), "admin");
+  EXPECT_STREQ(role_name(Role::user), "user");
+  EXPECT_EQ(parse_role("admin"), Role::admin);
+  EXPECT_EQ(parse_role("user"), Role::user);
+  EXPECT_FALSE(parse_role("Admin"));
+  EXPECT_FALSE(parse_role(""));
 }
 
 }  // namespace

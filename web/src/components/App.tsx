@@ -8,6 +8,7 @@ import {
   current,
   emojiTarget,
   currentId,
+  me,
   dialog,
   everConnected,
   navigate,
@@ -30,6 +31,7 @@ import { ShortcutsSheet } from './Shortcuts';
 import { ChannelSettingsDialog } from './ChannelSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
 import { Lightbox, lightbox } from './Attachments';
+import { AdminConsole } from './admin/AdminConsole';
 
 function OfflineBanner() {
   const s = wsStatus.value;
@@ -139,6 +141,7 @@ function Shell() {
       {d === 'settings' && <SettingsDialog />}
       {d === 'shortcuts' && <ShortcutsSheet />}
       {d === 'channel-settings' && <ChannelSettingsDialog />}
+      {d === 'admin' && me.value?.role === 'admin' && <AdminConsole />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}

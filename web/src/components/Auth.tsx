@@ -1,11 +1,29 @@
 // Sign in (with a TOTP step when the server asks for one) and sign up.
-import { useState } from 'preact/hooks';
-import { ApiError } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError } from '../api';
 import { friendlyError } from '../format';
 import { signIn, signUp } from '../state/store';
+import { inviteFromHash } from './admin/adminApi';
+
+interface RegistrationInfo {
+  registration: 'open' | 'invite_only' | 'closed';
+  invite_required: boolean;
+  email_required: boolean;
+}
 
 export function AuthScreen() {
-  const [mode, setMode] = useState<'in' | 'up'>('in');
+  // An invite link (/#invite=TOKEN: the fragment never reaches the server) opens sign-up with
+  // the invite filled in, and is then taken out of the address bar.
+  const [invite, setInvite] = useState(() => inviteFromHash(location.hash) ?? '');
+  const [mode, setMode] = useState<'in' | 'up'>(invite ? 'up' : 'in');
+  const [email, setEmail] = useState('');
+  const [reg, setReg] = useState<RegistrationInfo | null>(null);
+  useEffect(() => {
+    if (inviteFromHash(location.hash)) history.replaceState(null, '', location.pathname + location.search);
+    api<RegistrationInfo>('/auth/registration', { auth: false })
+      .then(setReg)
+      .catch(() => setReg(null));
+  }, []);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [displayName, setDisplayName] = useState('');
@@ -19,13 +37,18 @@ export function AuthScreen() {
     setBusy(true);
     setError('');
     try {
-      if (mode === 'up') await signUp(username.trim(), password, displayName.trim());
+      if (mode === 'up')
+        await signUp(username.trim(), password, displayName.trim(), { email: email.trim() || undefined, invite_token: invite.trim() || undefined });
       else await signIn(username.trim(), password, needTotp ? totp.trim() : undefined);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'totp_required') {
         if (needTotp) setError('That code did not work. Try the current code, or a recovery code.');
         setNeedTotp(true);
         setTotp('');
+      } else if (err instanceof ApiError && err.code === 'deactivated') {
+        setError('This account has been deactivated by an administrator.');
+      } else if (err instanceof ApiError && err.field === 'invite_token') {
+        setError('This server needs a valid invite to register. Ask an administrator for an invite link.');
       } else if (err instanceof ApiError) {
         setError(friendlyError(err, mode === 'up' ? 'sign-up' : 'sign-in'));
       } else setError(friendlyError({ message: String(err) }));
@@ -64,6 +87,23 @@ export function AuthScreen() {
                 onInput={(e) => setUsername(e.currentTarget.value)}
               />
             </label>
+            {mode === 'up' && reg?.registration === 'closed' && (
+              <p class="muted small" role="status">
+                Registration is closed on this server.
+              </p>
+            )}
+            {mode === 'up' && (reg?.email_required || email) && (
+              <label>
+                Email
+                <input name="email" type="email" autoComplete="email" required={!!reg?.email_required} value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+              </label>
+            )}
+            {mode === 'up' && (reg?.invite_required || invite) && (
+              <label>
+                Invite code
+                <input name="invite" autoComplete="off" spellcheck={false} required={!!reg?.invite_required} value={invite} onInput={(e) => setInvite(e.currentTarget.value)} />
+              </label>
+            )}
             {mode === 'up' && (
               <label>
                 Display name <span class="muted">(optional)</span>

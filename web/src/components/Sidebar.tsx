@@ -4,7 +4,7 @@
 import { signal } from '@preact/signals';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { capabilities } from '../ai';
-import { Bookmark, Bot, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, SquarePen, TextSearch } from 'lucide-preact';
+import { Bookmark, Bot, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, ShieldCheck, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -247,6 +247,11 @@ export function Sidebar() {
         {archived.length > 0 && <Section id="archived" title="Archived" list={archived} empty="" foldedByDefault />}
       </div>
       <footer class="side-foot">
+        {u.role === 'admin' && (
+          <button type="button" class="icon" aria-label="Admin console" title="Admin console" onClick={() => (dialog.value = 'admin')}>
+            <ShieldCheck size={18} aria-hidden="true" />
+          </button>
+        )}
         <button type="button" class="me" onClick={() => (dialog.value = 'settings')}>
           <span class="sr-only">Profile and settings: </span>
           <span class="conv-icon">

@@ -31,7 +31,7 @@ export type Panel =
   | { kind: 'saved' }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'admin' | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
@@ -1223,8 +1223,13 @@ export async function signIn(username: string, password: string, totp?: string) 
   rememberTotp(!!totp);
 }
 
-export async function signUp(username: string, password: string, displayName?: string) {
-  const a = await register(username, password, displayName);
+export async function signUp(
+  username: string,
+  password: string,
+  displayName?: string,
+  extra: { email?: string; invite_token?: string } = {},
+) {
+  const a = await register(username, password, displayName, extra);
   await startSession(a.user);
   rememberTotp(false);
 }
