@@ -854,12 +854,6 @@ Result run_scenario(const std::string& name, unsigned conns, unsigned threads,
   return make_result(name, "", conns, before, after, stats);
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 void print_result(const Result& r, unsigned cores) {
   std::printf("\n== %s: %s\n", r.name.c_str(), r.what.c_str());
   std::printf(
