@@ -35,6 +35,26 @@ std::string str_field(const boost::json::object& o, std::string_view k) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// The message of a message.created event's data (the API's message object).
+std::optional<Incoming> parse_created(const std::string& data) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(data, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  Incoming m;
+  m.id = str_field(o, "id");
+  m.conversation_id = str_field(o, "conversation_id");
+  m.sender_id = str_field(o, "sender_id");
+  m.text = str_field(o, "text");
+  m.thread_root_id = str_field(o, "thread_root_id");
+  if (const auto* at = o.if_contains("created_at"); at && at->is_int64())
+    m.created_at = at->as_int64();
+  if (const auto* ms = o.if_contains("mentions"); ms && ms->is_array())
+    for (const auto& x : ms->as_array())
+      if (x.is_string()) m.mentions.emplace_back(x.as_string());
+  return m;
+}
+
 constexpr std::size_t kMaxTracked = 10'000;
 constexpr Millis kPairWindowMs = 10 * 60'000;
 
@@ -178,24 +198,12 @@ struct AiService::Impl : AssistantHost {
       // Not made yet (a new server): make it off the bus's thread; nothing can be addressed to
       // it before it exists.
       if (e->name == "message.created") gateway.submit_background([this] { (void)ready_bot(); });
-      if (e->name == "message.created" && gateway.engines().sentiment) {
-        boost::system::error_code ec;
-        auto v = boost::json::parse(e->data, ec);
-        if (!ec && v.is_object()) {
-          Incoming m;
-          m.id = str_field(v.as_object(), "id");
-          m.conversation_id = str_field(v.as_object(), "conversation_id");
-          m.sender_id = str_field(v.as_object(), "sender_id");
-          m.text = str_field(v.as_object(), "text");
-          if (const auto* at = v.as_object().if_contains("created_at"); at && at->is_int64())
-            m.created_at = at->as_int64();
-          if (!m.id.empty() && !m.text.empty())
-            gateway.submit_background([this, m] {
-              score(m);
-              learn(m);
-            });
-        }
-      }
+      if (e->name == "message.created")
+        if (auto m = parse_created(e->data); m && !m->id.empty() && !m->text.empty())
+          gateway.submit_background([this, m = *m] {
+            score(m);
+            learn(m);
+          });
       return;
     }
     if (e->name == "member.joined" || e->name == "member.left" ||
@@ -219,21 +227,11 @@ struct AiService::Impl : AssistantHost {
       return;
     }
     if (e->name != "message.created") return;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(e->data, ec);
-    if (ec || !v.is_object()) return;
-    const auto& o = v.as_object();
-    Incoming m;
-    m.id = str_field(o, "id");
-    m.conversation_id = str_field(o, "conversation_id");
-    m.sender_id = str_field(o, "sender_id");
-    m.text = str_field(o, "text");
-    m.thread_root_id = str_field(o, "thread_root_id");
-    if (const auto* at = o.if_contains("created_at"); at && at->is_int64())
-      m.created_at = at->as_int64();
-    if (const auto* ms = o.if_contains("mentions"); ms && ms->is_array())
-      for (const auto& x : ms->as_array())
-        if (x.is_string() && x.as_string() == bot_id) m.mentions_assistant = true;
+    auto parsed = parse_created(e->data);
+    if (!parsed) return;
+    Incoming m = std::move(*parsed);
+    for (const auto& id : m.mentions)
+      if (id == bot_id) m.mentions_assistant = true;
     // The messaging module resolves mentions of members only; the assistant answers an
     // @mention wherever it is written, and joins (asked by the sender) to answer.
     if (!m.mentions_assistant && m.text.find('@') != std::string::npos)

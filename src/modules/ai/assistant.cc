@@ -4,16 +4,13 @@
 
 #include "core/id.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "modules/ai/text.h"
 
 namespace parley::ai {
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
+std::string lower(std::string_view s) { return text::ascii_lower(s); }
 
 std::string trim(std::string_view s) {
   std::size_t a = 0, b = s.size();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "modules/ai/ai.h"
 
@@ -14,6 +15,7 @@ namespace parley::ai {
 struct Incoming {
   std::string id, conversation_id, sender_id, text, thread_root_id;
   Millis created_at = 0;
+  std::vector<std::string> mentions;  // user ids the messaging module resolved
   bool mentions_assistant = false;
 };
 

@@ -1,3 +1,4 @@
+#include "core/text.h"
 #include "modules/ai/replies.h"
 
 #include <algorithm>
@@ -25,12 +26,7 @@ bool has_phrase(std::string_view lower_text, std::initializer_list<std::string_v
   return false;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+std::string lower(std::string_view s) { return text::ascii_lower(s); }
 
 const std::map<std::string, std::vector<std::string>>& templates() {
   static const std::map<std::string, std::vector<std::string>> t = {

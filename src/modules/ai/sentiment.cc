@@ -1,3 +1,4 @@
+#include "core/text.h"
 #include "modules/ai/sentiment.h"
 
 #include <algorithm>
@@ -66,12 +67,7 @@ bool is_punct(char c) {
   return std::string_view("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~").find(c) != std::string_view::npos;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+std::string lower(std::string_view s) { return text::ascii_lower(s); }
 
 void push_word(std::vector<Token>& out, std::string_view w) {
   if (w.empty()) return;
