@@ -195,7 +195,7 @@ TEST_F(AiTest, SentimentOfATextAndAdminOnlyAggregates) {
   EXPECT_NEAR(sum, 1.0, 1e-9);
   EXPECT_EQ(api.post("/api/v1/ai/sentiment", object{{"text", 3}}, a.access).status, 400);
   EXPECT_EQ(api.post("/api/v1/ai/sentiment", object{{"text", ""}}, a.access).status, 422);
-  // Not a system administrator (no one is, until the admin module names them).
+  // Not a system administrator (the shared server's first account is).
   auto agg = api.get("/api/v1/admin/analytics/sentiment?from=2026-01-01&to=2026-12-31", a.access);
   EXPECT_EQ(agg.status, 403) << agg;
 }
