@@ -353,6 +353,10 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"PATCH", "/api/v1/messages/{id}", {{"text", "edited"}}},
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
+      {"POST", "/api/v1/messages/{id}/translate", {{"to", "es"}}, true, true},
+      {"POST", "/api/v1/ai/detect-language", {{"text", "hello there"}}},
+      {"POST", "/api/v1/ai/sentiment", {{"text", "hello there"}}},
+      {"PUT", "/api/v1/conversations/{id}/auto-translate", {{"enabled", true}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

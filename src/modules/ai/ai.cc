@@ -167,9 +167,8 @@ struct AiService::Impl : AssistantHost {
     auto guarded = protect(text);
     auto found = detect(text);
     Translation out{text, found.language, to, "none"};
-    if (found.language == to) return out;
-    if (found.language == "und")
-      return fail(Errc::invalid_argument, "the message's language could not be detected", "to");
+    // Already in that language, or too short to tell ("ok", "lol"): given back as it is.
+    if (found.language == to || found.language == "und") return out;
     auto hops = route(found.language, to);
     if (!hops) {
       std::string list;
