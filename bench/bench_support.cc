@@ -476,4 +476,28 @@ double process_cpu_s(pid_t pid) {
   return stat_cpu(read_file("/proc/" + std::to_string(pid) + "/stat")).value_or(0);
 }
 
+void report(const BenchContext& ctx, const std::string& line, bool suspect) {
+  std::printf("  %s\n", line.c_str());
+  std::fflush(stdout);
+  ctx.headlines->push_back(line);
+  if (suspect) *ctx.errors = true;
+}
+
+void fail(const BenchContext& ctx, const std::string& what, const std::string& why) {
+  std::printf("  %s: FAILED: %s\n", what.c_str(), why.c_str());
+  std::fflush(stdout);
+  ctx.headlines->push_back(what + ": failed (" + why + ")");
+  *ctx.errors = true;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 }  // namespace parley::bench

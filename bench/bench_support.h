@@ -218,6 +218,14 @@ struct BenchContext {
   bool* errors = nullptr;                         // set when a figure is suspect
 };
 
+// A figure for a group's summary: printed now and kept for the end (suspect: the run had
+// errors); a scenario that could not run says why the same way.
+void report(const BenchContext& ctx, const std::string& line, bool suspect = false);
+void fail(const BenchContext& ctx, const std::string& what, const std::string& why);
+// printf of one number; seconds on the steady clock since t0.
+std::string fmt(const char* f, double v);
+double seconds_since(Clock::time_point t0);
+
 // One entry of a group's table: selected by name with --only / --scenario, like the rest.
 struct Scenario {
   std::string_view name;
@@ -237,5 +245,7 @@ double run_parallel(unsigned n, const std::function<void(unsigned)>& fn);
 std::optional<double> stat_cpu(const std::string& stat);
 // CPU seconds (user + system) a process has used so far.
 double process_cpu_s(pid_t pid);
+// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
+const std::vector<Scenario>& ai_scenarios();
 
 }  // namespace parley::bench

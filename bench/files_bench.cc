@@ -40,16 +40,6 @@ constexpr std::size_t kIoBytes = kMiB;               // one client write or read
 constexpr int kSocketTimeoutS = 120;                 // per send/recv call
 constexpr std::uint64_t kMaxFileBytes = 4ull << 30;  // --max-file-bytes of the servers started
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -435,19 +425,6 @@ class FileServer {
 
 // ---- reporting
 
-void report(const BenchContext& ctx, const std::string& line, bool suspect = false) {
-  std::printf("  %s\n", line.c_str());
-  std::fflush(stdout);
-  ctx.headlines->push_back(line);
-  if (suspect) *ctx.errors = true;
-}
-
-void fail(const BenchContext& ctx, const std::string& what, const std::string& why) {
-  std::printf("  %s: FAILED: %s\n", what.c_str(), why.c_str());
-  std::fflush(stdout);
-  ctx.headlines->push_back(what + ": failed (" + why + ")");
-  *ctx.errors = true;
-}
 
 double mb_per_s(std::uint64_t bytes, double seconds) {
   return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0;

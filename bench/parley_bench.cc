@@ -115,6 +115,10 @@ void usage() {
     for (const auto& sc : *table)
       std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
                   static_cast<int>(sc.description.size()), sc.description.data());
+  std::puts("AI scenarios:");
+  for (const auto& sc : ai_scenarios())
+    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
+                static_cast<int>(sc.description.size()), sc.description.data());
 }
 
 std::optional<Options> parse_options(int argc, char** argv) {
@@ -834,12 +838,6 @@ Result run_scenario(const std::string& name, unsigned conns, unsigned threads,
   if (until_done) after = snapshot(server_pid);
 
   return make_result(name, "", conns, before, after, stats);
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
 }
 
 void print_result(const Result& r, unsigned cores) {
@@ -2857,7 +2855,7 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto* table : {&file_scenarios(), &call_scenarios()})
+    for (const auto* table : {&file_scenarios(), &call_scenarios(), &ai_scenarios()})
       for (const auto& sc : *table)
         if (opt.wants(sc.name)) {
           std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
@@ -2868,7 +2866,7 @@ int main(int argc, char** argv) {
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;
-    std::printf("\nfile figures (%s; %s):\n", machine_line().c_str(), utc_now().c_str());
+    std::printf("\nfile and AI figures (%s; %s):\n", machine_line().c_str(), utc_now().c_str());
     for (const auto& h : file_headlines) std::printf("  - %s\n", h.c_str());
   };
   bool only_files = !opt.only.empty();

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/worker_pool.h"
 #include "modules/admin/admin.h"
+#include "modules/ai/ai.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/contact/contact.h"
@@ -131,6 +132,8 @@ struct Services {
   WorkerPool* integration_pool = nullptr;
   // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503.
   calls::CallService* calls = nullptr;
+  // AI on the premises (ai_routes.cc); null: the AI routes are not served.
+  ai::AiService* ai = nullptr;
 };
 
 class Api {

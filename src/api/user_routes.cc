@@ -4,11 +4,21 @@
 namespace parley::api {
 namespace {
 
+// The caller's own settings that only they see (their language for translations), added to
+// their profile answers.
+void add_own_settings(Context& ctx, boost::json::object& body, const std::string& user_id) {
+  if (!ctx.s.ai) return;
+  auto lang = ctx.s.ai->language(user_id);
+  body["language"] = lang && !lang->empty() ? boost::json::value(*lang) : nullptr;
+}
+
 // The profile as the caller now has it, and as their contacts learn it (user.updated).
 net::Response updated(Context& ctx, const users::User& u) {
   auto body = user_json(u);
   ctx.s.messaging.notify_contacts(u.id, "user.updated", json::serialize(body));
-  return json_response(200, user_json(u, true));  // the caller's own: with their role
+  auto own = user_json(u, true);  // the caller's own: with their role
+  add_own_settings(ctx, own, u.id);
+  return json_response(200, own);
 }
 
 // Whether the caller may see other users' roles (admins may).
@@ -49,7 +59,9 @@ void add_user_routes(net::Router& r, Context& ctx) {
         authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
           auto u = ctx.s.users.get(p.user_id);
           if (!u) return fail(u.error());
-          return json_response(200, user_json(*u, true));
+          auto body = user_json(*u, true);
+          add_own_settings(ctx, body, p.user_id);
+          return json_response(200, body);
         }));
 
   r.add(net::Method::patch, "/api/v1/users/me",
@@ -62,6 +74,10 @@ void add_user_routes(net::Router& r, Context& ctx) {
           if (!status) return fail(status.error());
           auto timezone = json::optional_string(*body, "timezone");
           if (!timezone) return fail(timezone.error());
+          auto language = json::optional_string(*body, "language");
+          if (!language) return fail(language.error());
+          if (*language && ctx.s.ai)
+            if (auto l = ctx.s.ai->set_language(p.user_id, **language); !l) return fail(l.error());
           auto u = ctx.s.users.update_profile(p.user_id, {*display, *status, *timezone});
           if (!u) return fail(u.error());
           return updated(ctx, *u);

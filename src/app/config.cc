@@ -1,5 +1,6 @@
 #include "app/config.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -427,6 +428,68 @@ const std::map<std::string, Setter>& setters() {
       {"sms_account", plain_string([](Config& c) -> std::string& { return c.sms_account; })},
       {"sms_token", plain_string([](Config& c) -> std::string& { return c.sms_token; })},
       {"sms_from", plain_string([](Config& c) -> std::string& { return c.sms_from; })},
+      {"ai",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v != "on" && v != "off")
+           return fail(Errc::invalid_argument, "ai: on or off, got \"" + v + "\"");
+         c.ai = v == "on";
+         return ok();
+       }},
+      {"ai_openai_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "ai_openai_url: expected http(s)://host[:port]");
+         c.ai_openai_url = v;
+         return ok();
+       }},
+      {"ai_openai_model",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.ai_openai_model = v;
+         return ok();
+       }},
+      {"ai_openai_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.ai_openai_key = v;
+         return ok();
+       }},
+      {"ai_engines",
+       [](Config& c, const std::string& v) -> Result<void> {
+         static const std::map<std::string, std::vector<std::string>> allowed = {
+             {"translate", {"apertium", "openai", "none"}},
+             {"replies", {"onprem", "openai", "none"}},
+             {"chat", {"openai", "none"}}};
+         c.ai_engines.clear();
+         for (auto& item : split_list(v)) {
+           auto eq = item.find('=');
+           auto it = allowed.find(item.substr(0, eq));
+           if (eq == std::string::npos || it == allowed.end())
+             return fail(Errc::invalid_argument, "ai_engines: unknown capability in \"" + item +
+                                                     "\" (translate, replies, chat)");
+           auto engine = item.substr(eq + 1);
+           if (std::find(it->second.begin(), it->second.end(), engine) == it->second.end())
+             return fail(Errc::invalid_argument,
+                         "ai_engines: no engine \"" + engine + "\" for " + it->first);
+           c.ai_engines.emplace_back(it->first, engine);
+         }
+         return ok();
+       }},
+      {"ai_quotas",
+       [](Config& c, const std::string& v) -> Result<void> {
+         // user=BURST/PERIOD,server=BURST/PERIOD
+         for (auto& item : split_list(v)) {
+           auto eq = item.find('=');
+           auto name = item.substr(0, eq);
+           if (eq == std::string::npos || (name != "user" && name != "server"))
+             return fail(Errc::invalid_argument, "ai_quotas: unknown quota \"" + item + "\"");
+           auto p = parse_policy(item.substr(eq + 1), "ai_quotas " + name);
+           if (!p) return fail(p.error());
+           (name == "user" ? c.ai_user_quota : c.ai_server_quota) = *p;
+         }
+         return ok();
+       }},
+      {"ai_timeout_ms",
+       whole_number<std::int64_t>("ai_timeout_ms", 100, 600'000,
+                                  [](Config& c) -> std::int64_t& { return c.ai_timeout_ms; })},
       {"allowed_origins",
        [](Config& c, const std::string& v) -> Result<void> {
          c.sockets.allowed_origins.clear();
@@ -701,6 +764,15 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --janus-admin-key K        the VideoRoom's admin_key (PARLEY_JANUS_ADMIN_KEY)
   --janus-recordings DIR     where Janus writes recordings, readable here: moderators may
                              record group calls (default: no recording)
+  --ai on|off                AI features on the premises (default on; docs/ai.md)
+  --ai-openai-url URL        an OpenAI-compatible endpoint (off by default: without it no
+                             message text leaves the machine); key from PARLEY_AI_OPENAI_KEY
+  --ai-openai-model M        the model asked for at that endpoint
+  --ai-engines CAP=ENGINE,.. translate=apertium|openai|none, replies=onprem|openai|none,
+                             chat=openai|none (defaults: apertium, onprem, openai when set)
+  --ai-quotas user=B/P,server=B/P  AI jobs per user and per server (default user=20/3s,
+                             server=200/100ms); over them: 429
+  --ai-timeout-ms N          time limit of one AI job (default 15000)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

@@ -95,6 +95,17 @@ struct Config {
   std::string janus_public_url;
   std::string janus_admin_key;
   std::string janus_recordings;  // where Janus writes recordings (Parley reads them); "" = none
+  // AI on the premises (docs/ai.md). The OpenAI-compatible engine exists only with
+  // ai_openai_url set (its key from PARLEY_AI_OPENAI_KEY); ai_engines picks the engine per
+  // capability: translate=apertium|openai|none, replies=onprem|openai|none, chat=openai|none.
+  bool ai = true;
+  std::string ai_openai_url;
+  std::string ai_openai_model;
+  std::string ai_openai_key;
+  std::vector<std::pair<std::string, std::string>> ai_engines;
+  ratelimit::Policy ai_user_quota{20, 3'000};
+  ratelimit::Policy ai_server_quota{200, 100};
+  std::int64_t ai_timeout_ms = 15'000;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

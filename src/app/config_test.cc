@@ -209,3 +209,44 @@ TEST(Config, DisablePasswordLoginIsASwitch) {
 
 }  // namespace
 }  // namespace parley::app
+
+namespace parley::app {
+namespace {
+
+TEST(Config, AiEnginesQuotasAndTheExternalEngine) {
+  auto d = load({});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->ai);
+  EXPECT_TRUE(d->ai_openai_url.empty());  // nothing external by default
+  EXPECT_TRUE(d->ai_engines.empty());
+
+  auto c = load({"--ai-openai-url", "http://127.0.0.1:8081", "--ai-openai-model", "tiny",
+                 "--ai-engines", "replies=openai,chat=openai,translate=none", "--ai-quotas",
+                 "user=5/1m,server=50/1s", "--ai-timeout-ms", "2000"},
+                {"PARLEY_AI_OPENAI_KEY=sk-from-env"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ai_openai_url, "http://127.0.0.1:8081");
+  EXPECT_EQ(c->ai_openai_model, "tiny");
+  EXPECT_EQ(c->ai_openai_key, "sk-from-env");
+  ASSERT_EQ(c->ai_engines.size(), 3u);
+  EXPECT_EQ(c->ai_engines[0], (std::pair<std::string, std::string>{"replies", "openai"}));
+  EXPECT_EQ(c->ai_user_quota.burst, 5);
+  EXPECT_EQ(c->ai_server_quota.burst, 50);
+  EXPECT_EQ(c->ai_timeout_ms, 2000);
+
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--ai-openai-url", "ftp://x"},
+        {"--ai-engines", "translate=google"},
+        {"--ai-engines", "dream=openai"},
+        {"--ai-quotas", "everyone=1/1s"},
+        {"--ai", "maybe"},
+        {"--ai-timeout-ms", "5"}}) {
+    auto r = load(bad);
+    ASSERT_FALSE(r) << bad[0] << " " << bad[1];
+    // The setting is named: "ai_engines: ...", "ai_quotas: ...".
+    EXPECT_NE(r.error().message.find("ai"), std::string::npos) << r.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace parley::app

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
+#include "adapters/apertium/apertium_translator.h"
 #include "adapters/clamav/clamd_scanner.h"
+#include "adapters/cld2/cld2_detector.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/janus/janus_sfu.h"
@@ -30,6 +33,9 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "modules/admin/admin.h"
+#include "modules/ai/ai.h"
+#include "modules/ai/openai_engine.h"
+#include "modules/ai/sentiment.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
 #include "modules/contact/contact.h"
@@ -77,6 +83,7 @@ struct Storage {
   std::unique_ptr<governance::GovernanceStore> governance;
   std::unique_ptr<contact::ContactStore> contact;
   std::unique_ptr<integrations::IntegrationStore> integrations;
+  std::unique_ptr<ai::AiStore> ai;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -108,6 +115,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   auto integrations = make_integration_store(db);
   if (!integrations) return fail(integrations.error());
   s.integrations = std::move(*integrations);
+  auto ai = make_ai_store(db);
+  if (!ai) return fail(ai.error());
+  s.ai = std::move(*ai);
   s.files = std::move(*files);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
@@ -170,6 +180,53 @@ std::vector<api::ReadinessCheck> readiness_checks(const Config& cfg, Storage& st
                       return fail(r.error());
                     }});
   return checks;
+}
+
+// The AI engines as configured: on-premises ones by default; the OpenAI-compatible engine only
+// when --ai-openai-url names one, and then only for the capabilities it is chosen for.
+struct AiEngines {
+  std::unique_ptr<ai::Translator> apertium;
+  std::unique_ptr<ai::LanguageDetector> cld2;
+  ai::VaderScorer vader;
+  ai::OnPremReplies onprem;
+  std::unique_ptr<ai::OpenAiEngine> openai;
+  ai::EngineSet set;
+  ai::EngineChoice choice;
+};
+
+Result<void> choose_ai_engines(const Config& cfg, outbound::HttpFetcher& fetcher, AiEngines& e) {
+  std::map<std::string, std::string> pick = {
+      {"translate", "apertium"}, {"replies", "onprem"},
+      {"chat", cfg.ai_openai_url.empty() ? "none" : "openai"}};
+  for (const auto& [cap, engine] : cfg.ai_engines) pick[cap] = engine;
+  if (!cfg.ai_openai_url.empty())
+    e.openai = std::make_unique<ai::OpenAiEngine>(
+        fetcher, ai::OpenAiOptions{cfg.ai_openai_url, cfg.ai_openai_model, cfg.ai_openai_key});
+  for (const auto& [cap, engine] : pick)
+    if (engine == "openai" && !e.openai)
+      return fail(Errc::invalid_argument,
+                  "ai-engines: " + cap + "=openai needs --ai-openai-url (and --ai-openai-model)");
+  e.cld2 = cld2::make_cld2_detector();
+  e.set.detect = e.cld2.get();
+  e.set.sentiment = &e.vader;
+  if (pick["translate"] == "apertium") {
+    e.apertium = apertium::make_apertium_translator();
+    e.set.translate = e.apertium.get();
+  } else if (pick["translate"] == "openai") {
+    e.set.translate = e.openai.get();
+    e.choice.external_translate = true;
+  }
+  if (pick["replies"] == "onprem") {
+    e.set.replies = &e.onprem;
+  } else if (pick["replies"] == "openai") {
+    e.set.replies = e.openai.get();
+    e.choice.external_replies = true;
+  }
+  if (pick["chat"] == "openai") {
+    e.set.chat = e.openai.get();
+    e.choice.external_chat = true;
+  }
+  return ok();
 }
 
 std::string host_name() {
@@ -333,6 +390,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   }
   calls::CallService calls(messaging, *bus, clock, call_opts, sfu.get());
 
+  AiEngines ai_engines;
+  if (auto r = choose_ai_engines(cfg, *fetcher, ai_engines); !r) return die(r.error().message);
+  ai::GatewayOptions ai_gateway_opts;
+  ai_gateway_opts.per_user = cfg.ai_user_quota;
+  ai_gateway_opts.per_server = cfg.ai_server_quota;
+  ai_gateway_opts.timeout = std::chrono::milliseconds(cfg.ai_timeout_ms);
+  ai::AiGateway ai_gateway(ai_engines.set, *limiter, ai_gateway_opts);
+  ai::AiService ai_service(ai_gateway, *storage.ai, messaging, search, users, *bus, clock,
+                           &ai_engines.onprem, {}, ai_engines.choice);
+  if (cfg.ai && mode == Mode::serve)
+    if (auto r = ai_service.start(); !r) return die("ai: " + r.error().message);
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -367,6 +436,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.integrations = &integrations;
   services.integration_pool = &integration_pool;
   services.calls = &calls;
+  services.ai = cfg.ai ? &ai_service : nullptr;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -428,6 +498,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   // and only then do the stores stop.
   server.run();
   metrics_server.reset();
+  ai_service.stop();  // no more events handled; reminders stop
+  ai_gateway.stop();  // queued AI jobs finish
   pool.stop();
   preview_pool.stop();
   retention.stop();

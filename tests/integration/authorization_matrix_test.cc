@@ -103,6 +103,10 @@ std::vector<Row> matrix_rows() {
       {"PATCH", msg, 200, false, R"({"text":"edited by the matrix"})"},
       {"DELETE", msg, 204},
       {"GET", msg + "/replies", 200},
+      {"POST", msg + "/translate", 200, false, R"({"to":"es"})"},
+      {"GET", conv + "/smart-replies", 200},
+      {"GET", conv + "/auto-translate", 200},
+      {"PUT", conv + "/auto-translate", 200, false, R"({"enabled":true})"},
       {"PUT", msg + "/reactions/{emoji}", 204},
       {"DELETE", msg + "/reactions/{emoji}", 204},
       {"GET", "/api/v1/search/messages", 200, false, "",
@@ -215,6 +219,9 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"GET /api/v1/calls/{id}",
        "a call id, not a conversation's: CallsTest.NonMembersCannotStartSeeOrJoinACall asks "
        "for it as a non-member"},
+      {"GET /api/v1/ai/capabilities", "the server's engines; no id"},
+      {"POST /api/v1/ai/detect-language", "a text the caller sends; no id"},
+      {"POST /api/v1/ai/sentiment", "a text the caller sends; no id"},
   };
   return exempt;
 }

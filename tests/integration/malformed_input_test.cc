@@ -380,6 +380,10 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"POST", "/api/v1/commands", {{"trigger", "sweep"}, {"url", "https://example.com/cmd"}}},
       // No such hook: 404 whatever the body (the secret is checked before the payload).
       {"POST", "/api/v1/webhooks/{id}/{secret}", {{"text", "hi"}}, false},
+      {"POST", "/api/v1/messages/{id}/translate", {{"to", "es"}}, true, true},
+      {"POST", "/api/v1/ai/detect-language", {{"text", "hello there"}}},
+      {"POST", "/api/v1/ai/sentiment", {{"text", "hello there"}}},
+      {"PUT", "/api/v1/conversations/{id}/auto-translate", {{"enabled", true}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

@@ -7,6 +7,8 @@ export interface User {
   avatar_url: string;
   /** IANA time zone name, or "" when not set. */
   timezone?: string;
+  /** The signed-in user's own language for translations (only on /users/me). */
+  language?: string | null;
   created_at: number;
   /** The system role: only in the user's own object (and to admins). */
   role?: 'user' | 'admin';

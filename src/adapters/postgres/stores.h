@@ -14,6 +14,7 @@
 
 #include "adapters/postgres/pool.h"
 #include "modules/admin/store.h"
+#include "modules/ai/store.h"
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/contact/store.h"
@@ -49,5 +50,8 @@ Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Pool&
 // Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
 Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Pool& pool);
 Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Pool& pool);
+
+// The ai module's own tables (component "ai").
+Result<std::unique_ptr<ai::AiStore>> make_ai_store(Pool& pool);
 
 }  // namespace parley::postgres

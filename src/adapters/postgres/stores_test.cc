@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "modules/admin/store_contract.h"
+#include "modules/ai/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/contact/store_contract.h"
@@ -721,3 +722,10 @@ INSTANTIATE_TEST_SUITE_P(Postgres, IntegrationStoreContract,
                                });
                          })));
 }  // namespace parley::integrations
+namespace parley::ai {
+// AiStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFactory([] {
+                           return postgres::make_with_pool<AiStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_ai_store(p); });
+                         })));
+}  // namespace parley::ai

@@ -6,6 +6,7 @@
 
 #include "adapters/sqlite/database.h"
 #include "modules/admin/store.h"
+#include "modules/ai/store.h"
 #include "modules/audit/store.h"
 #include "modules/auth/store.h"
 #include "modules/contact/store.h"
@@ -35,5 +36,8 @@ Result<std::unique_ptr<governance::GovernanceStore>> make_governance_store(Datab
 // Single sign-on: flows in progress, identity links, hand-off codes (component "sso").
 Result<std::unique_ptr<sso::SsoStore>> make_sso_store(Database& db);
 Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(Database& db);
+
+// The ai module's own tables (component "ai").
+Result<std::unique_ptr<ai::AiStore>> make_ai_store(Database& db);
 
 }  // namespace parley::sqlite

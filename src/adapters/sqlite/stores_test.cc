@@ -9,6 +9,7 @@
 
 #include "core/metrics.h"
 #include "modules/admin/store_contract.h"
+#include "modules/ai/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
 #include "modules/contact/store_contract.h"
@@ -350,3 +351,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, IntegrationStoreContract,
                            });
                          })));
 }  // namespace parley::integrations
+namespace parley::ai {
+INSTANTIATE_TEST_SUITE_P(Sqlite, AiStoreContract, ::testing::Values(AiStoreFactory([] {
+                           return sqlite::make_with_db<AiStore>(
+                               [](sqlite::Database& db) { return sqlite::make_ai_store(db); });
+                         })));
+}  // namespace parley::ai

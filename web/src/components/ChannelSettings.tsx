@@ -6,6 +6,7 @@ import { api, ApiError, enc } from '../api';
 import { friendlyError, plural } from '../format';
 import { conversationName, current, dialog, loadMembers, me, setArchived, showToast } from '../state/store';
 import { LeaveConversation } from './LeaveConversation';
+import { autoTranslate, capabilities, languageName, loadAutoTranslate, setAutoTranslate } from '../ai';
 import type { Member } from '../types';
 import { Avatar, PresenceDot } from './Avatar';
 import { Modal } from './Dialog';
@@ -86,6 +87,7 @@ export function ChannelSettingsDialog() {
             <p class="muted small">Only the owner and admins can change these.</p>
           )}
         </form>
+        <AutoTranslate conversationId={conv.id} />
         <section class="stack" aria-labelledby="members-h">
           <h3 id="members-h">{list ? plural(list.length, 'member') : 'Members'}</h3>
           <ul class="member-list">
@@ -242,5 +244,43 @@ function RetentionSection({ id, canManage }: { id: string; canManage: boolean })
         </>
       )}
     </form>
+  );
+}
+
+/** The user's own auto-translate choice for this conversation: messages from others are shown
+ * with their translation into the user's language (profile setting). */
+function AutoTranslate({ conversationId }: { conversationId: string }) {
+  useEffect(() => {
+    void loadAutoTranslate(conversationId);
+  }, [conversationId]);
+  const [busy, setBusy] = useState(false);
+  if (!capabilities.value?.translate.pairs.length) return null;
+  const on = !!autoTranslate.value[conversationId];
+  const lang = me.value?.language;
+  return (
+    <section class="stack" aria-labelledby="translate-h">
+      <h3 id="translate-h">Translation</h3>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={on}
+          disabled={busy}
+          aria-label="Auto-translate messages"
+          onChange={async (e) => {
+            const want = e.currentTarget.checked;
+            setBusy(true);
+            try {
+              await setAutoTranslate(conversationId, want);
+            } catch (err) {
+              showToast(`Could not change auto-translate: ${friendlyError(err as ApiError)}`);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        />
+        Auto-translate messages into {languageName(lang || 'en')}
+      </label>
+      <p class="muted small">Only for you. Translation runs on this server. Change your language in your profile settings.</p>
+    </section>
   );
 }

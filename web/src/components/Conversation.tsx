@@ -8,6 +8,8 @@ import { api } from '../api';
 import { PresenceDot } from './Avatar';
 import { CallButtons } from './Calls';
 import { Composer } from './Composer';
+import { SmartReplies } from './SmartReplies';
+import { capabilities, loadAutoTranslate } from '../ai';
 import { Timeline } from './Timeline';
 
 const clipName = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
@@ -44,6 +46,11 @@ export function ConversationView({ conv }: { conv: Conversation }) {
   const depth = useRef(0);
   const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes('Files');
   const target = conv.type === 'channel' ? `#${name}` : name;
+  // Whether the user turned auto-translate on here (their choice, kept on the server).
+  const translates = !!capabilities.value?.translate.pairs.length;
+  useEffect(() => {
+    if (translates) void loadAutoTranslate(conv.id);
+  }, [conv.id, translates]);
   return (
     <section
       class="conversation"
@@ -142,6 +149,8 @@ export function ConversationView({ conv }: { conv: Conversation }) {
       {conv.archived ? (
         <ArchivedBanner conv={conv} />
       ) : (
+        <>
+        <SmartReplies conversationId={conv.id} />
         <Composer
           key={conv.id}
           conversationId={conv.id}
@@ -149,6 +158,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           placeholder={clipName(conv.type === 'channel' ? `Message #${conv.name}` : `Message ${name}`)}
           autoFocus
         />
+        </>
       )}
     </section>
   );

@@ -22,7 +22,8 @@ import {
   userName,
 } from '../state/store';
 import type { ClientMessage } from '../types';
-import { Bookmark, BookmarkCheck, EyeOff, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
+import { autoTranslate, autoTranslateMessage, capabilities, languageName, showOriginal, translateMessage, translations } from '../ai';
+import { Bookmark, BookmarkCheck, EyeOff, Languages, Link, MessageSquareReply, Pencil, Pin, PinOff, Plus, SmilePlus, Trash2 } from 'lucide-preact';
 import { formatClock, formatFull, formatTime, plural } from '../format';
 import { Attachments, attachmentSummary, Previews } from './Attachments';
 import { Avatar } from './Avatar';
@@ -126,6 +127,36 @@ function Reactions({ m }: { m: ClientMessage }) {
   );
 }
 
+/** A message's translation under its text: who translated it, and a way back to the original. */
+function TranslationBlock({ m }: { m: ClientMessage }) {
+  const t = translations.value[m.id];
+  if (!t || !t.shown) return null;
+  if (t.status === 'loading') return <p class="translation muted small" aria-live="polite">Translating…</p>;
+  if (t.status === 'error')
+    return (
+      <p class="translation is-error small" role="status">
+        Not translated: {t.error}{' '}
+        <button type="button" class="link small" onClick={() => showOriginal(m.id)}>
+          Dismiss
+        </button>
+      </p>
+    );
+  const r = t.result!;
+  return (
+    <div class="translation" lang={r.to} aria-label={`Translation from ${languageName(r.from)}`}>
+      <div class="text">
+        <Markdown text={r.text} />
+      </div>
+      <p class="muted small">
+        {r.engine === 'none' ? `Already in ${languageName(r.to)}` : `Translated from ${languageName(r.from)} to ${languageName(r.to)}`} ·{' '}
+        <button type="button" class="link small" onClick={() => showOriginal(m.id)}>
+          Hide translation
+        </button>
+      </p>
+    </div>
+  );
+}
+
 interface Props {
   m: ClientMessage;
   showHeader: boolean;
@@ -217,6 +248,11 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
   const arm = () => {
     if (!armed) setArmed(true);
   };
+  const canTranslate = !!capabilities.value?.translate.pairs.length && !m.deleted && !m.pending && !!m.text;
+  const auto = !!autoTranslate.value[m.conversation_id];
+  useEffect(() => {
+    if (auto && canTranslate && !mine) autoTranslateMessage(m);
+  }, [auto, canTranslate, mine, m.id]);
   const files = m.deleted ? '' : attachmentSummary(m);
   const said = m.deleted ? 'This message was deleted.' : m.text.length > 300 ? `${m.text.slice(0, 300)}…` : m.text;
   const plain = files ? (said ? `${said} (${files})` : files) : said;
@@ -279,6 +315,7 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
             {m.edited_at && <span class="edited muted small"> (edited)</span>}
           </div>
         ) : null}
+        {!editing && !m.deleted && <TranslationBlock m={m} />}
         {!editing && <Previews m={m} />}
         <Attachments m={m} />
         {m.pending === 'sending' && <span class="muted small status">Sending…</span>}
@@ -350,6 +387,11 @@ export const MessageItem = memo(function MessageItem({ m, showHeader, inThread, 
               onClick={() => setPinned(m, !pinned).catch((e) => showToast(`Could not pin: ${(e as Error).message}`))}
             >
               {pinned ? <PinOff size={16} aria-hidden="true" /> : <Pin size={16} aria-hidden="true" />}
+            </button>
+          )}
+          {canTranslate && (
+            <button type="button" tabIndex={ti} class="icon" aria-label="Translate message" title="Translate" onClick={() => void translateMessage(m)}>
+              <Languages size={16} aria-hidden="true" />
             </button>
           )}
           <button type="button" tabIndex={ti} class="icon" aria-label="Copy link to message" title="Copy link" onClick={() => void copyPermalink(m)}>

@@ -1,6 +1,7 @@
 // Profile, presence, theme, sessions (with revoke), two-factor set-up, password change and
 // signing out everywhere; the "confirm it's you" dialog for actions the server wants a fresh
 // credential check for (403 `reauth_required`).
+import { capabilities, languageName, targetLanguages } from '../ai';
 import { signal } from '@preact/signals';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc, getAccessToken } from '../api';
@@ -44,6 +45,7 @@ function Profile() {
   const [name, setName] = useState(u.display_name);
   const [status, setStatus] = useState(u.status_text);
   const [tz, setTz] = useState(u.timezone ?? '');
+  const [lang, setLang] = useState(u.language ?? '');
   const [msg, setMsg] = useState('');
   const [tzError, setTzError] = useState('');
   const device = deviceTimeZone();
@@ -53,7 +55,9 @@ function Profile() {
     setMsg('');
     setTzError('');
     try {
-      await updateProfile({ display_name: name.trim(), status_text: status.trim(), timezone: tz });
+      const fields: Parameters<typeof updateProfile>[0] = { display_name: name.trim(), status_text: status.trim(), timezone: tz };
+      if (capabilities.value) fields.language = lang;
+      await updateProfile(fields);
       setMsg('Saved.');
     } catch (err) {
       if (err instanceof ApiError && err.field === 'timezone') setTzError(err.message);
@@ -108,6 +112,19 @@ function Profile() {
             Use my device’s time zone ({device.replace(/_/g, ' ')})
           </button>
         </div>
+      )}
+      {capabilities.value && (
+        <label>
+          Language for translations
+          <select value={lang} onChange={(e) => setLang(e.currentTarget.value)}>
+            <option value="">English (default)</option>
+            {targetLanguages(capabilities.value).map((l) => (
+              <option key={l} value={l}>
+                {languageName(l)}
+              </option>
+            ))}
+          </select>
+        </label>
       )}
       <div class="row">
         <button type="submit" class="primary">

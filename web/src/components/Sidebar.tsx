@@ -2,8 +2,9 @@
 // switcher, then collapsible sections (channels, direct messages) with unread and mention
 // counts, and the signed-in person at the bottom.
 import { signal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
-import { Bookmark, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, ShieldCheck, SquarePen, TextSearch } from 'lucide-preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { capabilities } from '../ai';
+import { Bookmark, Bot, ChevronDown, ChevronRight, Compass, Hash, Lock, MessageSquarePlus, Plus, Search, ShieldCheck, SquarePen, TextSearch } from 'lucide-preact';
 import {
   conversationName,
   currentId,
@@ -15,7 +16,9 @@ import {
   panel,
   peersOf,
   presence,
+  showToast,
   sortedConversations,
+  startConversation,
   wsStatus,
 } from '../state/store';
 import type { Conversation } from '../types';
@@ -240,6 +243,7 @@ export function Sidebar() {
         {starredList.length > 0 && <Section id="starred" title="Starred" list={starredList} empty="" />}
         <Section id="channels" title="Channels" list={channels} empty="No channels yet." />
         <Section id="direct" title="Direct messages" list={direct} empty="No direct messages yet." />
+        <AssistantEntry list={live} />
         {archived.length > 0 && <Section id="archived" title="Archived" list={archived} empty="" foldedByDefault />}
       </div>
       <footer class="side-foot">
@@ -261,5 +265,38 @@ export function Sidebar() {
         </button>
       </footer>
     </nav>
+  );
+}
+
+/** The assistant bot in the DM list until a conversation with it exists (then it is an
+ * ordinary DM there): one click opens it. */
+function AssistantEntry({ list }: { list: Conversation[] }) {
+  const botId = capabilities.value?.assistant.user_id;
+  const [busy, setBusy] = useState(false);
+  if (!botId) return null;
+  const existing = list.find((c) => c.type === 'dm' && peersOf(c).includes(botId));
+  if (existing) return null;
+  const open = async () => {
+    setBusy(true);
+    try {
+      const c = await startConversation([botId]);
+      navigate(c.id);
+    } catch (e) {
+      showToast(`Could not open the assistant: ${(e as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <ul class="conv-list assistant-entry">
+      <li>
+        <button type="button" class="conv assistant-open" disabled={busy} onClick={() => void open()} aria-label="Open the assistant">
+          <span class="conv-icon">
+            <Bot size={16} aria-hidden="true" />
+          </span>
+          <span class="conv-name">Assistant</span>
+        </button>
+      </li>
+    </ul>
   );
 }

@@ -1,5 +1,6 @@
 // Application state as signals, and the actions that change it. Message-list logic lives in
 // timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
+import { loadCapabilities, resetAi } from '../ai';
 import { batch, computed, signal, type Signal } from '@preact/signals';
 import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
@@ -268,7 +269,7 @@ export async function setMyPresence(status: ChosenPresence) {
   }
 }
 
-export async function updateProfile(fields: { display_name?: string; status_text?: string; timezone?: string }) {
+export async function updateProfile(fields: { display_name?: string; status_text?: string; timezone?: string; language?: string }) {
   const u = await api<User>('/users/me', { method: 'PATCH', body: fields });
   me.value = u;
   rememberUsers([u]);
@@ -1053,7 +1054,8 @@ function handleEvent(e: WsEvent) {
       break;
     case 'user.updated':
       rememberUsers([d as User]);
-      if (d.id === me.value?.id) me.value = d as User;
+      // The event is the profile others see: my own settings (language) are not in it.
+      if (d.id === me.value?.id) me.value = { ...(d as User), language: me.value?.language };
       break;
   }
 }
@@ -1188,6 +1190,7 @@ export async function clearStoredData() {
 }
 
 function signedOut(tellOtherTabs = true) {
+  resetAi();
   socket.stop();
   clearTokens();
   resetState();
@@ -1212,6 +1215,7 @@ async function startSession(u: User) {
   const chosen = localStorage.getItem('parley.presence') as ChosenPresence | null;
   myPresence.value = chosen && ['online', 'away', 'dnd', 'invisible'].includes(chosen) ? chosen : 'online';
   authState.value = 'signed-in';
+  void loadCapabilities();
   socket.start();
   try {
     await catchUp();
