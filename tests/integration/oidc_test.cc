@@ -345,6 +345,9 @@ TEST_F(Oidc, FirstSignInProvisionsAndTheNextLinksToTheSameAccount) {
     EXPECT_EQ(loc.find(first.str("refresh_token")), std::string::npos) << loc;
   }
   EXPECT_TRUE(b.cookie(port(), "parley_sso_handoff").empty()) << "the exchange clears it";
+  // Nor does the server's log (access lines name the route pattern, never the query).
+  EXPECT_EQ(server_->logs().find(first.str("access_token")), std::string::npos);
+  EXPECT_EQ(server_->logs().find(first.str("refresh_token")), std::string::npos);
   // The refresh token rotates like a password session's.
   auto refreshed = Api(port()).post(
       "/api/v1/auth/refresh", boost::json::object{{"refresh_token", first.str("refresh_token")}});
@@ -484,6 +487,7 @@ TEST_F(Oidc, HandoffIsGoodOnceAndNeededForTheExchange) {
   std::string code = b.cookie(port(), "parley_sso_handoff");
   ASSERT_FALSE(code.empty());
   EXPECT_EQ(exchange(b).status, 200);
+  EXPECT_EQ(server_->logs().find(code), std::string::npos) << "the hand-off code is not logged";
   b.set_cookie(port(), "parley_sso_handoff", code);
   auto again = exchange(b);
   EXPECT_EQ(again.status, 401) << again;
