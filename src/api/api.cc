@@ -213,6 +213,8 @@ void Api::register_routes(net::Router& router) {
   add_file_routes(router, impl_->ctx);
   add_sso_routes(router, impl_->ctx);
   add_admin_routes(router, impl_->ctx);
+  add_data_routes(router, impl_->ctx);
+  add_contact_routes(router, impl_->ctx);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
     log::error("web app not served", {{"reason", n.error().message}});
   else if (*n)

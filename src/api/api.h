@@ -18,7 +18,9 @@
 #include "modules/admin/admin.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
@@ -44,6 +46,11 @@ struct RateLimits {
   ratelimit::Policy mutations_per_user{100, 100};
   ratelimit::Policy conversations_per_user{20, 30'000};  // new DMs, groups and channels
   ratelimit::Policy search_per_user{30, 2'000};
+  // Mail the server sends on request (verification, password reset): per client address, and
+  // per target address whoever asks; SMS codes per user.
+  ratelimit::Policy email_per_ip{10, 60'000};
+  ratelimit::Policy email_per_address{3, 20 * 60'000};
+  ratelimit::Policy sms_per_user{5, 12 * 60'000};
 };
 
 // WebSocket admission and connection caps (docs/security.md).
@@ -103,6 +110,12 @@ struct Services {
   // admins, and the administration service behind /api/v1/admin/... and registration.
   audit::AuditLog* audit = nullptr;
   admin::AdminService* admin = nullptr;
+  // Retention, data export and usage analytics; all null: none of their routes.
+  governance::RetentionService* retention = nullptr;
+  governance::ExportService* exports = nullptr;
+  governance::AnalyticsService* analytics = nullptr;
+  // Email and phone verification, password reset by email; null: those routes are absent.
+  contact::ContactService* contact = nullptr;
 };
 
 class Api {

@@ -60,11 +60,16 @@ void add_admin_routes(net::Router& r, Context& ctx);
 void audit(Context& ctx, const net::Request& req, const std::string& actor_id, const char* action,
            std::string target);
 void add_file_routes(net::Router& r, Context& ctx);
+// Retention policies, data exports and usage analytics (data_routes.cc); none without the
+// governance services.
+void add_data_routes(net::Router& r, Context& ctx);
 // Single sign-on: /auth/providers and the OpenID Connect routes (registered always, so the
 // route table does not depend on configuration; without ctx.s.sso there are no providers).
 void add_sso_routes(net::Router& r, Context& ctx);
 // 403 password_login_disabled, for sign-in and registration under --disable-password-login.
 net::Response password_login_disabled();
+// Email and phone of the caller, their verification, password reset by email.
+void add_contact_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file
 // bytes (file_routes.cc; avatars in user_routes.cc): ETag and If-None-Match, Range, and the
 // headers that keep uploaded content from running in Parley's origin (nosniff, a sandbox CSP).

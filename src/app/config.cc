@@ -29,7 +29,7 @@ Result<bool> parse_bool(const std::string& v, const std::string& key) {
   return fail(Errc::invalid_argument, key + ": expected true or false, got \"" + v + "\"");
 }
 
-// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m: a bucket of BURST refilled over PERIOD.
+// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m, 1h: a bucket of BURST refilled over PERIOD.
 Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& key) {
   auto slash = v.find('/');
   auto bad = [&] {
@@ -47,6 +47,7 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   long long ms = unit == "ms"  ? amount
                  : unit == "s" ? amount * 1000
                  : unit == "m" ? amount * 60'000
+                 : unit == "h" ? amount * 3'600'000
                                : -1;
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
@@ -65,6 +66,14 @@ Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
     if (*n < min)
       return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
     field(c) = static_cast<T>(*n);
+    return ok();
+  };
+}
+
+// A setter that stores the value as given (checked where it is used).
+Setter plain_string(std::string& (*field)(Config&)) {
+  return [field](Config& c, const std::string& v) -> Result<void> {
+    field(c) = v;
     return ok();
   };
 }
@@ -257,6 +266,19 @@ const std::map<std::string, Setter>& setters() {
       {"upload_ttl_s",
        whole_number<std::int64_t>("upload_ttl_s", 60, 30ULL * 24 * 3600,
                                   [](Config& c) -> std::int64_t& { return c.upload_ttl_s; })},
+      {"retention_interval_ms",
+       whole_number<std::int64_t>("retention_interval_ms", 100, 7 * 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.retention_interval_ms;
+                                  })},
+      {"analytics_interval_ms",
+       whole_number<std::int64_t>("analytics_interval_ms", 100, 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.analytics_interval_ms;
+                                  })},
+      {"analytics_lag_ms",
+       whole_number<std::int64_t>("analytics_lag_ms", 0, 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& { return c.analytics_lag_ms; })},
       {"clamd",
        [](Config& c, const std::string& v) -> Result<void> {
          c.clamd = v;
@@ -336,6 +358,32 @@ const std::map<std::string, Setter>& setters() {
          c.link_previews = v == "on";
          return ok();
        }},
+      {"smtp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("smtp://", 0) != 0 && v.rfind("smtps://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "smtp: expected smtp://HOST:PORT or smtps://HOST:PORT, got \"" + v + "\"");
+         c.smtp = v;
+         return ok();
+       }},
+      {"smtp_user", plain_string([](Config& c) -> std::string& { return c.smtp_user; })},
+      {"smtp_password", plain_string([](Config& c) -> std::string& { return c.smtp_password; })},
+      {"smtp_ca_file", plain_string([](Config& c) -> std::string& { return c.smtp_ca_file; })},
+      {"mail_from", plain_string([](Config& c) -> std::string& { return c.mail_from; })},
+      {"password_reset_ttl_s",
+       whole_number<std::int64_t>(
+           "password_reset_ttl_s", 1, 24 * 3600,
+           [](Config& c) -> std::int64_t& { return c.password_reset_ttl_s; })},
+      {"sms_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "sms_url: expected an http(s):// URL");
+         c.sms_url = v;
+         return ok();
+       }},
+      {"sms_account", plain_string([](Config& c) -> std::string& { return c.sms_account; })},
+      {"sms_token", plain_string([](Config& c) -> std::string& { return c.sms_token; })},
+      {"sms_from", plain_string([](Config& c) -> std::string& { return c.sms_from; })},
       {"allowed_origins",
        [](Config& c, const std::string& v) -> Result<void> {
          c.sockets.allowed_origins.clear();
@@ -366,7 +414,10 @@ const std::map<std::string, Setter>& setters() {
              {"messages_per_user", &c.rate_limits.messages_per_user},
              {"mutations_per_user", &c.rate_limits.mutations_per_user},
              {"conversations_per_user", &c.rate_limits.conversations_per_user},
-             {"search_per_user", &c.rate_limits.search_per_user}};
+             {"search_per_user", &c.rate_limits.search_per_user},
+             {"email_per_ip", &c.rate_limits.email_per_ip},
+             {"email_per_address", &c.rate_limits.email_per_address},
+             {"sms_per_user", &c.rate_limits.sms_per_user}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -561,6 +612,9 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --user-quota-bytes N       bytes of files one user may hold (default 10737418240)
   --upload-ttl-s N           unfinished uploads are removed this long after their last byte
                              (default 86400)
+  --retention-interval-ms N  how often retention policies are applied (default 3600000)
+  --analytics-interval-ms N  how often the usage rollups catch up (default 60000)
+  --analytics-lag-ms N       rows younger than this wait for the next rollup (default 60000)
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)
@@ -575,14 +629,29 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --oidc-scopes "S ..."      scopes asked for (default "openid profile email")
   --disable-password-login [true|false]  only single sign-on: password sign-in and registration
                              answer 403 password_login_disabled (default false)
-  --public-url URL           scheme://host[:port] browsers reach this server at (default: the
-                             request's Host header over http)
+  --public-url URL           scheme://host[:port] browsers reach this server at: the SSO
+                             callback and the links in mail and texts (default: the request's
+                             Host header over http for SSO, http://HOST:PORT of --listen in mail)
+  --smtp URL                 send mail (address verification, password reset) through
+                             smtp://HOST:PORT (STARTTLS when offered; required with a login) or
+                             smtps://HOST:PORT (implicit TLS); login from PARLEY_SMTP_USER and
+                             PARLEY_SMTP_PASSWORD (default: no mail)
+  --smtp-ca-file FILE        trust this CA for the SMTP server's certificate (default: system)
+  --mail-from ADDRESS        the sender of every mail (needed with --smtp)
+  --password-reset-ttl-s N   how long a mailed password reset link works (default 1800)
+  --sms-url URL              send texts (phone verification, notifications) with a form POST
+                             to this provider URL ("{account}" is replaced by the account id),
+                             through the outbound client (--outbound-allow for a private one);
+                             account from PARLEY_SMS_ACCOUNT and PARLEY_SMS_TOKEN (default: none)
+  --sms-from NUMBER          the sending number or sender id (needed with --sms-url)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),
                              totp_per_account (5/150s), ws_frames_per_user (200/2s),
                              messages_per_user (50/10s), mutations_per_user (100/10s),
-                             conversations_per_user (20/10m), search_per_user (30/1m)
+                             conversations_per_user (20/10m), search_per_user (30/1m),
+                             email_per_ip (10/10m), email_per_address (3/1h),
+                             sms_per_user (5/1h)
 )";
 }
 

@@ -17,6 +17,8 @@
 #include "adapters/postgres/stores.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
+#include "adapters/smshttp/http_sms_sender.h"
+#include "adapters/smtp/smtp_mailer.h"
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
@@ -29,7 +31,9 @@
 #include "modules/admin/admin.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -66,6 +70,8 @@ struct Storage {
   std::unique_ptr<sso::SsoStore> sso;
   std::unique_ptr<audit::AuditStore> audit;
   std::unique_ptr<admin::AdminStore> admin;
+  std::unique_ptr<governance::GovernanceStore> governance;
+  std::unique_ptr<contact::ContactStore> contact;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -88,6 +94,12 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!audit) return fail(audit.error());
   auto admin = make_admin_store(db);
   if (!admin) return fail(admin.error());
+  auto governance = make_governance_store(db);  // last: it indexes the tables above
+  if (!governance) return fail(governance.error());
+  s.governance = std::move(*governance);
+  auto contact = make_contact_store(db);
+  if (!contact) return fail(contact.error());
+  s.contact = std::move(*contact);
   s.files = std::move(*files);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
@@ -240,6 +252,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                                      {cfg.presence_grace_ms});
   audit::AuditLog audit_log(*storage.audit, clock);
   admin::AdminService admin(*storage.admin, users, auth, messaging, audit_log, clock);
+  governance::RetentionOptions retention_opts;
+  retention_opts.interval_ms = cfg.retention_interval_ms;
+  governance::RetentionService retention(*storage.governance, *file_adapters->blobs, messaging,
+                                         *bus, clock, retention_opts);
+  governance::ExportOptions export_opts;
+  export_opts.temp_dir = cfg.data_dir + "/exports";
+  governance::ExportService exports(*storage.governance, *file_adapters->blobs, users, messaging,
+                                    clock, export_opts);
+  governance::AnalyticsOptions analytics_opts;
+  analytics_opts.interval_ms = cfg.analytics_interval_ms;
+  analytics_opts.lag_ms = cfg.analytics_lag_ms;
+  governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
 
   // Single sign-on: discovery, JWKS and the token endpoint through the same SSRF-hardened
   // fetcher (an on-premises provider on a private address needs --outbound-allow).
@@ -253,6 +277,33 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     sso_service =
         std::make_unique<sso::SsoService>(*storage.sso, users, *fetcher, clock, sso_opts);
   }
+
+  // Mail and texts: sent on their own small pool, so a slow mail server or SMS provider never
+  // holds a request worker (and no answer waits for one).
+  std::unique_ptr<mail::Mailer> mailer;
+  if (!cfg.smtp.empty()) {
+    auto m = smtp::make_smtp_mailer(
+        {cfg.smtp, cfg.mail_from, cfg.smtp_user, cfg.smtp_password, cfg.smtp_ca_file}, clock);
+    if (!m) return die(m.error().message);
+    mailer = std::move(*m);
+  }
+  std::unique_ptr<sms::SmsSender> sms_sender;
+  if (!cfg.sms_url.empty()) {
+    auto s = smshttp::make_http_sms_sender(
+        {cfg.sms_url, cfg.sms_account, cfg.sms_token, cfg.sms_from}, *fetcher);
+    if (!s) return die(s.error().message);
+    sms_sender = std::move(*s);
+  }
+  WorkerPool send_pool("send", 2, 10'000);
+  contact::ContactOptions contact_opts;
+  contact_opts.public_url = cfg.public_url.empty()
+                                ? "http://" + cfg.host + ":" + std::to_string(cfg.port)
+                                : cfg.public_url;
+  contact_opts.reset_ttl_ms = cfg.password_reset_ttl_s * 1000;
+  contact::ContactService contact(*storage.contact, users, auth,
+                                  {mailer.get(), sms_sender.get(), &send_pool}, clock,
+                                  contact_opts);
+  if (auto r = contact.init(); !r) return die("contact: " + r.error().message);
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
@@ -272,7 +323,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                          cfg.link_previews ? fetcher.get() : nullptr};
   services.audit = &audit_log;
   services.admin = &admin;
+  services.retention = &retention;
+  services.exports = &exports;
+  services.analytics = &analytics;
   services.sso = sso_service.get();
+  services.contact = &contact;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -321,6 +376,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
+  retention.start();
+  exports.start();
+  analytics.start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},
@@ -333,6 +391,10 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   metrics_server.reset();
   pool.stop();
   preview_pool.stop();
+  retention.stop();
+  exports.stop();
+  analytics.stop();
+  send_pool.stop();  // queued mail and texts go out before the stores stop
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

@@ -95,6 +95,8 @@ std::vector<Row> matrix_rows() {
       {"DELETE", conv + "/star", 204},
       {"POST", conv + "/archive", 200, true, "{}"},
       {"POST", conv + "/unarchive", 200, true, "{}"},
+      {"GET", conv + "/retention", 200},
+      {"PUT", conv + "/retention", 200, true, R"({"days":30})"},
       {"PUT", msg + "/saved", 204},
       {"DELETE", msg + "/saved", 204},
       {"GET", msg, 200},
@@ -145,6 +147,17 @@ const std::map<std::string, std::string>& exempt_routes() {
        "the caller's own profile; a file id another user uploaded is refused (422): "
        "ProfileTest.AvatarMustBeTheCallersOwnReadyImage"},
       {"DELETE /api/v1/users/me/avatar", "the caller's own profile"},
+      {"GET /api/v1/users/me/email", "the caller's own address"},
+      {"PUT /api/v1/users/me/email", "the caller's own address"},
+      {"POST /api/v1/auth/email/verify", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/auth/password/forgot", "no token, no id: the same answer for any address"},
+      {"POST /api/v1/auth/password/reset", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/mail/unsubscribe", "no token: the signed token of the mail is the authorization"},
+      {"GET /api/v1/users/me/phone", "the caller's own number"},
+      {"PUT /api/v1/users/me/phone", "the caller's own number"},
+      {"PATCH /api/v1/users/me/phone", "the caller's own number"},
+      {"DELETE /api/v1/users/me/phone", "the caller's own number"},
+      {"POST /api/v1/users/me/phone/verify", "the caller's own number"},
       {"GET /api/v1/avatars/{file_id}",
        "no token by design (an <img> sends none; avatars are directory data): it answers only "
        "for a file that is someone's current avatar, 404 otherwise: "
@@ -166,6 +179,11 @@ const std::map<std::string, std::string>& exempt_routes() {
        "PostedMayReadAFile calls every upload route as a stranger"},
       {"PATCH /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
       {"DELETE /api/v1/uploads/{id}", "an upload id is its uploader's alone (as GET)"},
+      {"POST /api/v1/users/me/export", "exports the caller's own data"},
+      {"GET /api/v1/exports/{id}",
+       "an export id is its requester's alone: DataExport.ZipHoldsTheUsersMessagesAndFilesAnd"
+       "NobodyElsesPrivateData asks for it as another user (404)"},
+      {"GET /api/v1/exports/{id}/download", "an export id is its requester's alone (as GET)"},
   };
   return exempt;
 }

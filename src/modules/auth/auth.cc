@@ -369,6 +369,28 @@ Result<void> AuthService::reauthenticate(const Principal& p,
   return s.store.mark_authenticated(p.session_id, s.clock.now_ms());
 }
 
+Result<void> AuthService::require_recent_auth(const Principal& p) {
+  return impl_->recently_authenticated(p);
+}
+
+Result<void> AuthService::check_new_password(const std::string& pw) {
+  return check_password_shape(pw);
+}
+
+Result<void> AuthService::reset_password(const std::string& user_id,
+                                         const std::string& new_password) {
+  auto& s = *impl_;
+  if (auto shape = check_password_shape(new_password); !shape) return fail(shape.error());
+  auto hash = s.hasher.hash(new_password);
+  if (!hash) return fail(hash.error());
+  if (auto w = s.store.set_password_hash(user_id, *hash); !w) return w;
+  // Whoever held a session may be who the owner is locking out: every session ends.
+  auto ended = s.store.revoke_sessions(user_id, "", s.clock.now_ms());
+  if (!ended) return fail(ended.error());
+  s.revoked_all(*ended);
+  return ok();
+}
+
 Result<Millis> AuthService::session_expiry(const std::string& session_id) {
   auto& s = *impl_;
   auto session = s.store.session(session_id);

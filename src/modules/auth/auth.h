@@ -116,6 +116,14 @@ class AuthService {
   // is on. invalid_argument when it does not match.
   Result<void> reauthenticate(const Principal& p, const std::optional<std::string>& password,
                               const std::optional<std::string>& code);
+  // reauth_required unless this session checked a credential within the reauth window: for
+  // other modules' sensitive changes (an email address).
+  Result<void> require_recent_auth(const Principal& p);
+  // invalid_argument (field "password") unless pw is an acceptable password (8-1024 characters).
+  static Result<void> check_new_password(const std::string& pw);
+  // Sets the password of a user who proved control some other way (a reset link) and ends every
+  // session of that user (their sockets close). Checks the password's shape first.
+  Result<void> reset_password(const std::string& user_id, const std::string& new_password);
   // When the session's refresh token lapses; unauthenticated once it ended (revoked, expired).
   Result<Millis> session_expiry(const std::string& session_id);
 

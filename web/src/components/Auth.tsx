@@ -6,6 +6,7 @@ import { api, ApiError, signInOptions, type SignInOptions } from '../api';
 import { friendlyError } from '../format';
 import { signIn, signUp, ssoError } from '../state/store';
 import { inviteFromHash } from './admin/adminApi';
+import { ForgotPasswordForm } from './MailLinks';
 
 interface RegistrationInfo {
   registration: 'open' | 'invite_only' | 'closed';
@@ -17,7 +18,7 @@ export function AuthScreen() {
   // An invite link (/#invite=TOKEN: the fragment never reaches the server) opens sign-up with
   // the invite filled in, and is then taken out of the address bar.
   const [invite, setInvite] = useState(() => inviteFromHash(location.hash) ?? '');
-  const [mode, setMode] = useState<'in' | 'up'>(invite ? 'up' : 'in');
+  const [mode, setMode] = useState<'in' | 'up' | 'forgot'>(invite ? 'up' : 'in');
   const [email, setEmail] = useState('');
   const [reg, setReg] = useState<RegistrationInfo | null>(null);
   useEffect(() => {
@@ -73,6 +74,8 @@ export function AuthScreen() {
     setError('');
     setNeedTotp(false);
   };
+
+  if (mode === 'forgot') return <ForgotPasswordForm onBack={() => setMode('in')} />;
 
   return (
     <main class="auth">
@@ -184,6 +187,13 @@ export function AuthScreen() {
           <button class="primary" type="submit" disabled={busy}>
             {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
           </button>
+        )}
+        {passwords && mode === 'in' && !needTotp && (
+          <p class="switch">
+            <button type="button" class="link" onClick={() => setMode('forgot')}>
+              Forgot password?
+            </button>
+          </p>
         )}
         {!passwords && providers.length === 0 && options && (
           <p class="hint">This server has no sign-in method configured. Ask its administrator.</p>

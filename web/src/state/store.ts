@@ -958,6 +958,9 @@ function handleEvent(e: WsEvent) {
     case 'message.deleted':
       updateEverywhere((l) => T.applyDelete(l, d.id), d.conversation_id);
       break;
+    case 'messages.expired':
+      updateEverywhere((l) => T.applyExpired(l, d.message_ids as string[]), d.conversation_id);
+      break;
     case 'reaction.added':
     case 'reaction.removed':
       updateEverywhere(

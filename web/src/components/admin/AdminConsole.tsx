@@ -7,6 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { ApiError } from '../../api';
 import { dialog, ensureUsers, me, userName, users } from '../../state/store';
 import { Modal } from '../Dialog';
+import { AnalyticsTab, DataTab } from './Analytics';
 import {
   adminApi,
   describeTarget,
@@ -20,12 +21,14 @@ import {
   type ServerSettings,
 } from './adminApi';
 
-type Tab = 'users' | 'channels' | 'settings' | 'audit';
+type Tab = 'users' | 'channels' | 'settings' | 'audit' | 'analytics' | 'data';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'users', label: 'Users' },
   { id: 'channels', label: 'Channels' },
   { id: 'settings', label: 'Settings' },
   { id: 'audit', label: 'Audit log' },
+  { id: 'analytics', label: 'Analytics' },
+  { id: 'data', label: 'Data' },
 ];
 
 function errText(e: unknown) {
@@ -502,7 +505,7 @@ function AuditTab() {
         <input aria-label="Filter by actor (user id)" placeholder="actor user id" value={actor} onInput={(e) => setActor(e.currentTarget.value)} />
         <input aria-label="Filter by action" placeholder="action, e.g. auth.sign_in" value={action} onInput={(e) => setAction(e.currentTarget.value)} list="audit-actions" />
         <datalist id="audit-actions">
-          {['auth.sign_in', 'auth.sign_in_failed', 'auth.password_changed', 'auth.totp_enabled', 'auth.totp_disabled', 'auth.session_revoked', 'admin.user_deactivated', 'admin.role_changed', 'admin.settings_changed', 'admin.invite_created', 'bot.token_created', 'data.exported'].map((a) => (
+          {['auth.sign_in', 'auth.sign_in_failed', 'auth.password_changed', 'auth.totp_enabled', 'auth.totp_disabled', 'auth.session_revoked', 'admin.user_deactivated', 'admin.role_changed', 'admin.settings_changed', 'admin.invite_created', 'bot.token_created', 'data.exported', 'data.retention_changed'].map((a) => (
             <option key={a} value={a} />
           ))}
         </datalist>
@@ -581,6 +584,8 @@ export function AdminConsole() {
           {tab === 'channels' && <ChannelsTab />}
           {tab === 'settings' && <SettingsTab />}
           {tab === 'audit' && <AuditTab />}
+          {tab === 'analytics' && <AnalyticsTab />}
+          {tab === 'data' && <DataTab />}
         </Panel>
       </div>
     </Modal>
