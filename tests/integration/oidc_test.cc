@@ -7,6 +7,7 @@
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "core/crypto.h"
@@ -344,6 +345,9 @@ TEST_F(Oidc, FirstSignInProvisionsAndTheNextLinksToTheSameAccount) {
     EXPECT_EQ(loc.find(first.str("refresh_token")), std::string::npos) << loc;
   }
   EXPECT_TRUE(b.cookie(port(), "parley_sso_handoff").empty()) << "the exchange clears it";
+  // Nor does the server's log (access lines name the route pattern, never the query).
+  EXPECT_EQ(server_->logs().find(first.str("access_token")), std::string::npos);
+  EXPECT_EQ(server_->logs().find(first.str("refresh_token")), std::string::npos);
   // The refresh token rotates like a password session's.
   auto refreshed = Api(port()).post(
       "/api/v1/auth/refresh", boost::json::object{{"refresh_token", first.str("refresh_token")}});
@@ -483,6 +487,7 @@ TEST_F(Oidc, HandoffIsGoodOnceAndNeededForTheExchange) {
   std::string code = b.cookie(port(), "parley_sso_handoff");
   ASSERT_FALSE(code.empty());
   EXPECT_EQ(exchange(b).status, 200);
+  EXPECT_EQ(server_->logs().find(code), std::string::npos) << "the hand-off code is not logged";
   b.set_cookie(port(), "parley_sso_handoff", code);
   auto again = exchange(b);
   EXPECT_EQ(again.status, 401) << again;
@@ -580,12 +585,66 @@ TEST_F(Oidc, AdminGroupGrantsTheAdminRoleAndDeactivationStopsSsoSignIn) {
                       admin.str("access_token"));
   ASSERT_EQ(off.status / 100, 2) << off;
   Browser again;
-  auto cb = provider_login(again, start(again, "test"),
-                           std::string(staff.obj().at("user").as_object().at("username").as_string()));
+  auto cb =
+      provider_login(again, start(again, "test"),
+                     std::string(staff.obj().at("user").as_object().at("username").as_string()));
   ASSERT_EQ(callback(again, cb).header("Location"), "/?sso=done");
   auto refused = exchange(again);
   EXPECT_EQ(refused.status, 403) << refused;
   EXPECT_EQ(refused.error_code(), "deactivated");
+}
+
+// Two nodes on one PostgreSQL (a schema of this test's own): a flow started on one finishes
+// on the other, and the identity links to one account whichever node sees it.
+TEST_F(Oidc, FlowStartedOnOneNodeFinishesOnAnother) {
+  const char* pg = std::getenv("PARLEY_TEST_POSTGRES_URL");
+  if (!pg || std::string(pg).find("://") == std::string::npos)
+    GTEST_SKIP() << "PARLEY_TEST_POSTGRES_URL is not set: the two-node SSO test is skipped";
+  std::string psql;
+  if (FILE* p = ::popen("command -v psql || ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | "
+                        "sort -V | tail -n 1",
+                        "r")) {
+    char buf[512];
+    if (std::fgets(buf, sizeof buf, p)) psql = buf;
+    ::pclose(p);
+  }
+  while (!psql.empty() && std::isspace(static_cast<unsigned char>(psql.back()))) psql.pop_back();
+  if (psql.empty()) GTEST_SKIP() << "psql is not installed: the two-node SSO test is skipped";
+  std::string schema = "sso_" + std::to_string(::getpid());
+  auto sql = [&](const std::string& stmt) {
+    return std::system(
+        ("'" + psql + "' '" + pg + "' -qAt -v ON_ERROR_STOP=1 -c '" + stmt + "' >/dev/null 2>&1")
+            .c_str());
+  };
+  ASSERT_EQ(sql("CREATE SCHEMA " + schema), 0);
+  struct Drop {
+    std::function<void()> f;
+    ~Drop() { f(); }
+  } drop{[&] { sql("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); }};
+  std::string url = std::string(pg) + (std::string(pg).find('?') == std::string::npos ? "?" : "&") +
+                    "options=-csearch_path%3D" + schema + "%2Cpublic";
+  ServerProcess a(server_args({"--database", url})), b(server_args({"--database", url}));
+  auto err = a.start();
+  ASSERT_TRUE(err.empty()) << err;
+  err = b.start();
+  ASSERT_TRUE(err.empty()) << err;
+
+  std::string login = unique_name("twonode");
+  Browser browser;
+  auto cb = provider_login(browser, start(browser, "test", a.port()), login);
+  // Behind one origin the browser holds one cookie jar: carry the flow cookie to node B.
+  browser.set_cookie(b.port(), "parley_sso_flow", browser.cookie(a.port(), "parley_sso_flow"));
+  auto done = callback(browser, cb, b.port());
+  ASSERT_EQ(done.header("Location"), "/?sso=done") << done;
+  browser.set_cookie(a.port(), "parley_sso_handoff",
+                     browser.cookie(b.port(), "parley_sso_handoff"));
+  auto first = exchange(browser, a.port());  // and the hand-off back on node A
+  ASSERT_EQ(first.status, 200) << first;
+  Browser again;
+  auto second = sign_in(again, login, b.port());
+  ASSERT_EQ(second.status, 200) << second;
+  EXPECT_EQ(second.obj().at("user").as_object().at("id"),
+            first.obj().at("user").as_object().at("id"));
 }
 
 }  // namespace

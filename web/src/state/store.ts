@@ -1244,7 +1244,12 @@ async function finishSingleSignOn(): Promise<boolean> {
     await startSession(a.user);
     return true;
   } catch (e) {
-    ssoError.value = e instanceof ApiError && e.code !== 'network' ? 'That sign-in expired. Start again.' : friendlyError(e as ApiError);
+    ssoError.value =
+      e instanceof ApiError && e.code === 'deactivated'
+        ? 'This account has been deactivated by an administrator.'
+        : e instanceof ApiError && e.code === 'unauthorized'
+          ? 'That sign-in expired. Start again.'
+          : friendlyError(e as ApiError);
     return false;
   }
 }
