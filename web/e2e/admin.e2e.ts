@@ -135,7 +135,7 @@ describe.sequential('admin console', () => {
     await c.getByRole('radio', { name: /Invite only/ }).check();
     await c.getByRole('status').filter({ hasText: 'invite only' }).waitFor();
     await c.getByRole('button', { name: 'Create invite link' }).click();
-    const link = await c.getByLabel('New invite link').inputValue();
+    const link = await c.getByLabel('Invite link to share').inputValue();
     expect(link).toContain('/#invite=');
 
     // Without the invite nobody registers; with the link, a newcomer does.

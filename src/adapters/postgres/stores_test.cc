@@ -624,7 +624,7 @@ TEST(PostgresAuditStore, TableRefusesUpdateAndDelete) {
     });
     EXPECT_FALSE(r) << sql;
   }
-  auto left = (*s)->list({});
+  auto left = (*s)->list(audit::Query{std::nullopt, std::nullopt, std::nullopt, 50});
   ASSERT_TRUE(left);
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].actor_id, "alice");

@@ -636,8 +636,12 @@ Result<ConversationView> MessagingService::set_archived(const std::string& calle
   return v;
 }
 
-Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
-                                             int limit, const std::optional<std::string>& cursor) {
+namespace {
+
+// A page of channels by name: the public ones (browse) or all of them (administration). The
+// cursor is the last name, base64url-encoded.
+Result<ChannelPage> channel_page(MessagingStore& store, const std::string& contains, int limit,
+                                 const std::optional<std::string>& cursor, bool include_private) {
   if (text::char_count(contains) > 80)
     return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
   std::optional<std::string> after;
@@ -646,7 +650,8 @@ Result<ChannelPage> MessagingService::browse(const std::string&, const std::stri
     if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
     after = std::move(*decoded);
   }
-  auto rows = impl_->store.list_public_channels(contains, limit + 1, after);
+  auto rows = include_private ? store.list_all_channels(contains, limit + 1, after)
+                              : store.list_public_channels(contains, limit + 1, after);
   if (!rows) return fail(rows.error());
   ChannelPage page;
   if (static_cast<int>(rows->size()) > limit) {
@@ -655,6 +660,13 @@ Result<ChannelPage> MessagingService::browse(const std::string&, const std::stri
   }
   page.channels = std::move(*rows);
   return page;
+}
+
+}  // namespace
+
+Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
+                                             int limit, const std::optional<std::string>& cursor) {
+  return channel_page(impl_->store, contains, limit, cursor, false);
 }
 
 Result<ConversationView> MessagingService::join(const std::string& caller, const std::string& id) {
@@ -794,23 +806,7 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
 
 Result<ChannelPage> MessagingService::all_channels(const std::string& contains, int limit,
                                                   const std::optional<std::string>& cursor) {
-  if (text::char_count(contains) > 80)
-    return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
-  std::optional<std::string> after;
-  if (cursor) {
-    auto decoded = base64url_decode(*cursor);
-    if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
-    after = std::move(*decoded);
-  }
-  auto rows = impl_->store.list_all_channels(contains, limit + 1, after);
-  if (!rows) return fail(rows.error());
-  ChannelPage page;
-  if (static_cast<int>(rows->size()) > limit) {
-    rows->resize(limit);
-    page.next_cursor = base64url_encode(rows->back().name);
-  }
-  page.channels = std::move(*rows);
-  return page;
+  return channel_page(impl_->store, contains, limit, cursor, true);
 }
 
 Result<Conversation> MessagingService::channel_for_admin(const std::string& id) {

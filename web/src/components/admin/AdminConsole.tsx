@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiError } from '../../api';
-import { dialog, me } from '../../state/store';
+import { dialog, ensureUsers, me, userName, users } from '../../state/store';
 import { Modal } from '../Dialog';
 import { AnalyticsTab, DataTab } from './Analytics';
 import {
@@ -33,6 +33,13 @@ const TABS: { id: Tab; label: string }[] = [
 
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
+}
+
+/** A user id as people read it: "Name (@username)" once known, the id until then. */
+function who(id: string | null | undefined): string {
+  if (!id) return '';
+  const u = users.value[id];
+  return u ? `${userName(id)} (@${u.username})` : id;
 }
 
 function when(ms: number | null) {
@@ -180,42 +187,60 @@ function UserRow(props: { user: AdminUser; onChange: (u: AdminUser) => void; say
   );
 }
 
-function UsersTab() {
+/** A searchable, paged list of rows (users, channels): search box, status line, "load more". */
+function SearchableList<T extends { id: string }>(props: {
+  noun: string;
+  fetch: (q: string, cursor?: string) => Promise<{ items: T[]; next_cursor?: string }>;
+  row: (item: T, onChange: (next: T) => void, say: (text: string, error?: boolean) => void) => ComponentChildren;
+}) {
   const [q, setQ] = useState('');
-  const [users, setUsers] = useState<AdminUser[]>([]);
+  const [items, setItems] = useState<T[]>([]);
   const [next, setNext] = useState<string | undefined>();
   const [msg, setMsg] = useState<{ text: string; error?: boolean }>({ text: '' });
   const load = async (query: string, cursor?: string) => {
     try {
-      const page = await adminApi.users(query, cursor);
-      setUsers((old) => (cursor ? [...old, ...page.users] : page.users));
+      const page = await props.fetch(query, cursor);
+      setItems((old) => (cursor ? [...old, ...page.items] : page.items));
       setNext(page.next_cursor);
     } catch (e) {
       setMsg({ text: errText(e), error: true });
     }
   };
   useEffect(() => void load(q), [q]);
+  const title = props.noun[0].toUpperCase() + props.noun.slice(1);
   return (
-    <section class="stack" aria-label="Users">
-      <Search label="Search users" value={q} onSearch={setQ} />
+    <section class="stack" aria-label={title}>
+      <Search label={`Search ${props.noun}`} value={q} onSearch={setQ} />
       <Status text={msg.text} error={msg.error} />
       <ul class="admin-list">
-        {users.map((u) => (
-          <UserRow
-            key={u.id}
-            user={u}
-            onChange={(nu) => setUsers((list) => list.map((x) => (x.id === nu.id ? nu : x)))}
-            say={(text, error) => setMsg({ text, error })}
-          />
-        ))}
+        {items.map((item) =>
+          props.row(
+            item,
+            (changed) => setItems((list) => list.map((x) => (x.id === changed.id ? changed : x))),
+            (text, error) => setMsg({ text, error }),
+          ),
+        )}
       </ul>
-      {users.length === 0 && <p class="muted small">No users match.</p>}
+      {items.length === 0 && <p class="muted small">No {props.noun} match.</p>}
       {next && (
         <button type="button" class="small" onClick={() => void load(q, next)}>
-          Load more users
+          Load more {props.noun}
         </button>
       )}
     </section>
+  );
+}
+
+function UsersTab() {
+  return (
+    <SearchableList<AdminUser>
+      noun="users"
+      fetch={async (q, cursor) => {
+        const page = await adminApi.users(q, cursor);
+        return { items: page.users, next_cursor: page.next_cursor };
+      }}
+      row={(u, onChange, say) => <UserRow key={u.id} user={u} onChange={onChange} say={say} />}
+    />
   );
 }
 
@@ -247,7 +272,7 @@ function ChannelRow(props: { channel: AdminChannel; onChange: (c: AdminChannel) 
         {c.archived && <span class="admin-badge is-off">archived</span>}
       </div>
       <div class="muted small">
-        {c.member_count} member(s) · owner {c.owner_id ?? 'none'}
+        {c.member_count} member(s) · owner {c.owner_id ? who(c.owner_id) : 'none'}
       </div>
       <div class="row admin-actions">
         <ConfirmButton
@@ -284,41 +309,16 @@ function ChannelRow(props: { channel: AdminChannel; onChange: (c: AdminChannel) 
 }
 
 function ChannelsTab() {
-  const [q, setQ] = useState('');
-  const [list, setList] = useState<AdminChannel[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [msg, setMsg] = useState<{ text: string; error?: boolean }>({ text: '' });
-  const load = async (query: string, cursor?: string) => {
-    try {
-      const page = await adminApi.channels(query, cursor);
-      setList((old) => (cursor ? [...old, ...page.channels] : page.channels));
-      setNext(page.next_cursor);
-    } catch (e) {
-      setMsg({ text: errText(e), error: true });
-    }
-  };
-  useEffect(() => void load(q), [q]);
   return (
-    <section class="stack" aria-label="Channels">
-      <Search label="Search channels" value={q} onSearch={setQ} />
-      <Status text={msg.text} error={msg.error} />
-      <ul class="admin-list">
-        {list.map((c) => (
-          <ChannelRow
-            key={c.id}
-            channel={c}
-            onChange={(nc) => setList((l) => l.map((x) => (x.id === nc.id ? nc : x)))}
-            say={(text, error) => setMsg({ text, error })}
-          />
-        ))}
-      </ul>
-      {list.length === 0 && <p class="muted small">No channels match.</p>}
-      {next && (
-        <button type="button" class="small" onClick={() => void load(q, next)}>
-          Load more channels
-        </button>
-      )}
-    </section>
+    <SearchableList<AdminChannel>
+      noun="channels"
+      fetch={async (q, cursor) => {
+        const page = await adminApi.channels(q, cursor);
+        void ensureUsers(page.channels.map((c) => c.owner_id ?? '').filter(Boolean));
+        return { items: page.channels, next_cursor: page.next_cursor };
+      }}
+      row={(c, onChange, say) => <ChannelRow key={c.id} channel={c} onChange={onChange} say={say} />}
+    />
   );
 }
 
@@ -378,7 +378,7 @@ function SettingsTab() {
       <fieldset class="stack">
         <legend>Registration</legend>
         {MODES.map((m) => (
-          <label key={m.id} class="row">
+          <label key={m.id} class="check">
             <input
               type="radio"
               name="registration"
@@ -425,7 +425,7 @@ function SettingsTab() {
         </div>
         {link && (
           <label>
-            New invite link
+            Invite link to share
             <input readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
           </label>
         )}
@@ -475,6 +475,11 @@ function AuditTab() {
       setEvents((old) => (cursor ? [...old, ...page.events] : page.events));
       setNext(page.next_cursor);
       setMsg('');
+      const ids = page.events.flatMap((e) => {
+        const t = describeTarget(e.target);
+        return [e.actor_id ?? '', t.kind === 'user' ? t.id : ''];
+      });
+      void ensureUsers(ids.filter(Boolean));
     } catch (e) {
       setMsg(errText(e));
     }
@@ -511,8 +516,8 @@ function AuditTab() {
                 <span class="muted small">{when(e.at)}</span>
               </div>
               <div class="small admin-wrap">
-                by {e.actor_id ?? 'command line'} · {t.kind ? `${t.kind} ` : ''}
-                {t.id}
+                by {e.actor_id ? who(e.actor_id) : e.ip ? 'someone not signed in' : 'the command line'} · {t.kind ? `${t.kind} ` : ''}
+                {t.kind === 'user' ? who(t.id) : t.id}
                 {t.rest ? ` (${t.rest})` : ''} · from {e.ip || '—'}
               </div>
             </li>
