@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <deque>
+#include <limits>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -70,6 +71,14 @@ class GatewaySession final : public net::WsSession {
         return;
     }
     if (!frame) return conn_->send(error_frame(frame.error().req, frame.error().error));
+    // A bot token's socket: sends and typing need messages:write (reading needs messages:read,
+    // checked at hello).
+    if (state_->principal.bot &&
+        (frame->type == ClientFrame::Type::send || frame->type == ClientFrame::Type::typing) &&
+        !has_scope(state_->principal, integrations::kMessagesWrite))
+      return conn_->send(error_frame(
+          frame->req,
+          {Errc::permission_denied, "this token lacks the scope messages:write", {}, 0}));
     switch (frame->type) {
       case ClientFrame::Type::ping: {
         boost::json::object pong{{"type", "pong"}};
@@ -156,7 +165,16 @@ class GatewaySession final : public net::WsSession {
             if (!req.is_null()) ack["req"] = req;
             conn->send(json_frame(ack));
           };
-          send_message(ctx, user, std::move(f.send), answer);
+          // A slash command is acknowledged with its answer: {"type": "ack", "req", "command",
+          // "message"?}.
+          auto command = [conn, req = f.req](const Result<CommandOutcome>& c) {
+            if (!c) return conn->send(error_frame(req, c.error()));
+            boost::json::object ack = command_json(*c);
+            ack["type"] = "ack";
+            if (!req.is_null()) ack["req"] = req;
+            conn->send(json_frame(ack));
+          };
+          send_message(ctx, user, std::move(f.send), answer, command);
           // Queued (or refused): the next send of this connection may go. Runs only while the
           // connection is open, so this session still exists.
           conn->post([this] { submit_next_send(); });
@@ -196,9 +214,15 @@ class GatewaySession final : public net::WsSession {
     // pool, come back to the I/O thread.
     auto submitted = ctx_.s.pool.try_submit(
         [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(token)] {
-          auto p = ctx.s.auth.authenticate(token);
+          auto p = authenticate_token(ctx, token);
           Millis expires_at = 0;
-          if (p) {
+          if (p && p->bot) {
+            // A bot token does not lapse; revoking it closes its sockets (session-revoked topic).
+            if (!has_scope(*p, integrations::kMessagesRead))
+              p = fail(Errc::unauthenticated, "this token lacks the scope messages:read");
+            else
+              expires_at = std::numeric_limits<Millis>::max() / 2;
+          } else if (p) {
             auto expiry = ctx.s.auth.session_expiry(p->session_id);
             if (expiry)
               expires_at = *expiry;

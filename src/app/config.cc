@@ -29,7 +29,7 @@ Result<bool> parse_bool(const std::string& v, const std::string& key) {
   return fail(Errc::invalid_argument, key + ": expected true or false, got \"" + v + "\"");
 }
 
-// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m: a bucket of BURST refilled over PERIOD.
+// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m, 1h: a bucket of BURST refilled over PERIOD.
 Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& key) {
   auto slash = v.find('/');
   auto bad = [&] {
@@ -47,6 +47,7 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   long long ms = unit == "ms"  ? amount
                  : unit == "s" ? amount * 1000
                  : unit == "m" ? amount * 60'000
+                 : unit == "h" ? amount * 3'600'000
                                : -1;
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
@@ -65,6 +66,14 @@ Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
     if (*n < min)
       return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
     field(c) = static_cast<T>(*n);
+    return ok();
+  };
+}
+
+// A setter that stores the value as given (checked where it is used).
+Setter plain_string(std::string& (*field)(Config&)) {
+  return [field](Config& c, const std::string& v) -> Result<void> {
+    field(c) = v;
     return ok();
   };
 }
@@ -280,6 +289,68 @@ const std::map<std::string, Setter>& setters() {
          c.outbound_allow = split_list(v);
          return ok();  // each range is parsed (and rejected) at start
        }},
+      {"oidc",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto p = sso::parse_provider(v);
+         if (!p) return fail(p.error());
+         for (const auto& q : c.oidc_providers)
+           if (q.name == p->name)
+             return fail(Errc::invalid_argument, "oidc: provider \"" + p->name + "\" given twice");
+         c.oidc_providers.push_back(std::move(*p));
+         return ok();
+       }},
+      {"oidc_admin_group",
+       [](Config& c, const std::string& v) -> Result<void> {
+         // NAME=GROUP, after that provider's --oidc.
+         auto eq = v.find('=');
+         if (eq == std::string::npos || eq + 1 == v.size())
+           return fail(Errc::invalid_argument, "oidc_admin_group: expected NAME=GROUP");
+         std::string name = v.substr(0, eq);
+         for (auto& p : c.oidc_providers)
+           if (p.name == name) {
+             p.admin_group = v.substr(eq + 1);
+             return ok();
+           }
+         return fail(Errc::invalid_argument,
+                     "oidc_admin_group: no --oidc provider named \"" + name + "\" (give it first)");
+       }},
+      {"oidc_username_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_username_claim: empty");
+         c.oidc_username_claim = v;
+         return ok();
+       }},
+      {"oidc_groups_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_groups_claim: empty");
+         c.oidc_groups_claim = v;
+         return ok();
+       }},
+      {"oidc_scopes",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.find("openid") == std::string::npos)
+           return fail(Errc::invalid_argument, "oidc_scopes: must include openid");
+         c.oidc_scopes = v;
+         return ok();
+       }},
+      {"disable_password_login",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto b = parse_bool(v, "disable_password_login");
+         if (!b) return fail(b.error());
+         c.password_login = !*b;
+         return ok();
+       }},
+      {"public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         std::string u = v;
+         while (!u.empty() && u.back() == '/') u.pop_back();
+         if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "public_url: expected http(s)://HOST[:PORT]");
+         if (u.find('/', u.find("//") + 2) != std::string::npos)
+           return fail(Errc::invalid_argument, "public_url: no path (scheme://host[:port])");
+         c.public_url = u;
+         return ok();
+       }},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -287,6 +358,32 @@ const std::map<std::string, Setter>& setters() {
          c.link_previews = v == "on";
          return ok();
        }},
+      {"smtp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("smtp://", 0) != 0 && v.rfind("smtps://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "smtp: expected smtp://HOST:PORT or smtps://HOST:PORT, got \"" + v + "\"");
+         c.smtp = v;
+         return ok();
+       }},
+      {"smtp_user", plain_string([](Config& c) -> std::string& { return c.smtp_user; })},
+      {"smtp_password", plain_string([](Config& c) -> std::string& { return c.smtp_password; })},
+      {"smtp_ca_file", plain_string([](Config& c) -> std::string& { return c.smtp_ca_file; })},
+      {"mail_from", plain_string([](Config& c) -> std::string& { return c.mail_from; })},
+      {"password_reset_ttl_s",
+       whole_number<std::int64_t>(
+           "password_reset_ttl_s", 1, 24 * 3600,
+           [](Config& c) -> std::int64_t& { return c.password_reset_ttl_s; })},
+      {"sms_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "sms_url: expected an http(s):// URL");
+         c.sms_url = v;
+         return ok();
+       }},
+      {"sms_account", plain_string([](Config& c) -> std::string& { return c.sms_account; })},
+      {"sms_token", plain_string([](Config& c) -> std::string& { return c.sms_token; })},
+      {"sms_from", plain_string([](Config& c) -> std::string& { return c.sms_from; })},
       {"allowed_origins",
        [](Config& c, const std::string& v) -> Result<void> {
          c.sockets.allowed_origins.clear();
@@ -317,7 +414,11 @@ const std::map<std::string, Setter>& setters() {
              {"messages_per_user", &c.rate_limits.messages_per_user},
              {"mutations_per_user", &c.rate_limits.mutations_per_user},
              {"conversations_per_user", &c.rate_limits.conversations_per_user},
-             {"search_per_user", &c.rate_limits.search_per_user}};
+             {"search_per_user", &c.rate_limits.search_per_user},
+             {"email_per_ip", &c.rate_limits.email_per_ip},
+             {"email_per_address", &c.rate_limits.email_per_address},
+             {"sms_per_user", &c.rate_limits.sms_per_user},
+             {"webhooks_per_ip", &c.rate_limits.webhooks_per_ip}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -406,6 +507,12 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
       value = a.substr(eq + 1);
     } else {
       key = flag_key(a);
+      // A switch: --disable-password-login alone means true.
+      if (key == "disable_password_login" &&
+          (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
+        flags.emplace_back(key, "true");
+        continue;
+      }
       if (i + 1 >= args.size())
         return fail(Errc::invalid_argument, a + " needs a value (see parley --help)");
       value = args[++i];
@@ -512,12 +619,40 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)
+  --oidc NAME=ISSUER_URL,CLIENT_ID[,CLIENT_SECRET]
+                             an OpenID Connect provider for single sign-on (repeatable; the
+                             redirect URI to register is PUBLIC_URL/api/v1/auth/oidc/NAME/callback;
+                             a private or loopback issuer needs --outbound-allow; docs/sso.md)
+  --oidc-admin-group NAME=GROUP  members of GROUP (groups claim) at provider NAME become admins
+  --oidc-username-claim CLAIM  the claim new accounts' usernames come from
+                             (default preferred_username, then email)
+  --oidc-groups-claim CLAIM  the claim listing the user's groups (default groups)
+  --oidc-scopes "S ..."      scopes asked for (default "openid profile email")
+  --disable-password-login [true|false]  only single sign-on: password sign-in and registration
+                             answer 403 password_login_disabled (default false)
+  --public-url URL           scheme://host[:port] browsers reach this server at: the SSO
+                             callback and the links in mail and texts (default: the request's
+                             Host header over http for SSO, http://HOST:PORT of --listen in mail)
+  --smtp URL                 send mail (address verification, password reset) through
+                             smtp://HOST:PORT (STARTTLS when offered; required with a login) or
+                             smtps://HOST:PORT (implicit TLS); login from PARLEY_SMTP_USER and
+                             PARLEY_SMTP_PASSWORD (default: no mail)
+  --smtp-ca-file FILE        trust this CA for the SMTP server's certificate (default: system)
+  --mail-from ADDRESS        the sender of every mail (needed with --smtp)
+  --password-reset-ttl-s N   how long a mailed password reset link works (default 1800)
+  --sms-url URL              send texts (phone verification, notifications) with a form POST
+                             to this provider URL ("{account}" is replaced by the account id),
+                             through the outbound client (--outbound-allow for a private one);
+                             account from PARLEY_SMS_ACCOUNT and PARLEY_SMS_TOKEN (default: none)
+  --sms-from NUMBER          the sending number or sender id (needed with --sms-url)
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),
                              totp_per_account (5/150s), ws_frames_per_user (200/2s),
                              messages_per_user (50/10s), mutations_per_user (100/10s),
-                             conversations_per_user (20/10m), search_per_user (30/1m)
+                             conversations_per_user (20/10m), search_per_user (30/1m),
+                             email_per_ip (10/10m), email_per_address (3/1h),
+                             sms_per_user (5/1h), webhooks_per_ip (60/1m)
 )";
 }
 

@@ -60,6 +60,30 @@ struct Config {
   std::int64_t retention_interval_ms = 3'600'000;
   std::int64_t analytics_interval_ms = 60'000;
   std::int64_t analytics_lag_ms = 60'000;
+  // Single sign-on (docs/sso.md): --oidc, repeatable; the admin group of each provider comes
+  // from --oidc-admin-group NAME=GROUP.
+  std::vector<sso::ProviderConfig> oidc_providers;
+  std::string oidc_username_claim = "preferred_username";
+  std::string oidc_groups_claim = "groups";
+  std::string oidc_scopes = "openid profile email";
+  bool password_login = true;  // --disable-password-login true turns it off
+  // scheme://host[:port] browsers use (SSO callback, links in mail); "" = the request's Host
+  // header for SSO, http://HOST:PORT of --listen in mail.
+  std::string public_url;
+  // Mail: --smtp smtp://HOST:PORT (STARTTLS when offered) or smtps://HOST:PORT, the login from
+  // PARLEY_SMTP_USER / PARLEY_SMTP_PASSWORD; "" = no mail. --public-url for links in mail.
+  std::string smtp;
+  std::string smtp_user;
+  std::string smtp_password;
+  std::string smtp_ca_file;  // "" = the system's CAs
+  std::string mail_from;
+  std::int64_t password_reset_ttl_s = 30 * 60;  // how long a mailed reset link works
+  // SMS: a provider's HTTP API (Twilio's shape); the account from PARLEY_SMS_ACCOUNT and
+  // PARLEY_SMS_TOKEN; "" = no SMS.
+  std::string sms_url;
+  std::string sms_account;
+  std::string sms_token;
+  std::string sms_from;
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -17,6 +17,8 @@
 #include "adapters/postgres/stores.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
+#include "adapters/smshttp/http_sms_sender.h"
+#include "adapters/smtp/smtp_mailer.h"
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
@@ -29,12 +31,15 @@
 #include "modules/admin/admin.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -63,9 +68,12 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<sso::SsoStore> sso;
   std::unique_ptr<audit::AuditStore> audit;
   std::unique_ptr<admin::AdminStore> admin;
   std::unique_ptr<governance::GovernanceStore> governance;
+  std::unique_ptr<contact::ContactStore> contact;
+  std::unique_ptr<integrations::IntegrationStore> integrations;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -81,6 +89,9 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto sso = make_sso_store(db);
+  if (!sso) return fail(sso.error());
+  s.sso = std::move(*sso);
   auto audit = make_audit_store(db);
   if (!audit) return fail(audit.error());
   auto admin = make_admin_store(db);
@@ -88,6 +99,12 @@ Result<void> open_stores(Storage& s, Db& db) {
   auto governance = make_governance_store(db);  // last: it indexes the tables above
   if (!governance) return fail(governance.error());
   s.governance = std::move(*governance);
+  auto contact = make_contact_store(db);
+  if (!contact) return fail(contact.error());
+  s.contact = std::move(*contact);
+  auto integrations = make_integration_store(db);
+  if (!integrations) return fail(integrations.error());
+  s.integrations = std::move(*integrations);
   s.files = std::move(*files);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
@@ -253,6 +270,54 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   analytics_opts.lag_ms = cfg.analytics_lag_ms;
   governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
 
+  // Single sign-on: discovery, JWKS and the token endpoint through the same SSRF-hardened
+  // fetcher (an on-premises provider on a private address needs --outbound-allow).
+  std::unique_ptr<sso::SsoService> sso_service;
+  if (!cfg.oidc_providers.empty()) {
+    sso::SsoOptions sso_opts;
+    sso_opts.providers = cfg.oidc_providers;
+    sso_opts.username_claim = cfg.oidc_username_claim;
+    sso_opts.groups_claim = cfg.oidc_groups_claim;
+    sso_opts.scopes = cfg.oidc_scopes;
+    sso_service =
+        std::make_unique<sso::SsoService>(*storage.sso, users, *fetcher, clock, sso_opts);
+  }
+
+  // Mail and texts: sent on their own small pool, so a slow mail server or SMS provider never
+  // holds a request worker (and no answer waits for one).
+  std::unique_ptr<mail::Mailer> mailer;
+  if (!cfg.smtp.empty()) {
+    auto m = smtp::make_smtp_mailer(
+        {cfg.smtp, cfg.mail_from, cfg.smtp_user, cfg.smtp_password, cfg.smtp_ca_file}, clock);
+    if (!m) return die(m.error().message);
+    mailer = std::move(*m);
+  }
+  std::unique_ptr<sms::SmsSender> sms_sender;
+  if (!cfg.sms_url.empty()) {
+    auto s = smshttp::make_http_sms_sender(
+        {cfg.sms_url, cfg.sms_account, cfg.sms_token, cfg.sms_from}, *fetcher);
+    if (!s) return die(s.error().message);
+    sms_sender = std::move(*s);
+  }
+  WorkerPool send_pool("send", 2, 10'000);
+  contact::ContactOptions contact_opts;
+  contact_opts.public_url = cfg.public_url.empty()
+                                ? "http://" + cfg.host + ":" + std::to_string(cfg.port)
+                                : cfg.public_url;
+  contact_opts.reset_ttl_ms = cfg.password_reset_ttl_s * 1000;
+  contact::ContactService contact(*storage.contact, users, auth,
+                                  {mailer.get(), sms_sender.get(), &send_pool}, clock,
+                                  contact_opts);
+  if (auto r = contact.init(); !r) return die("contact: " + r.error().message);
+  // Slash commands wait for their URLs and outgoing webhooks deliver here, through the same
+  // SSRF-hardened fetcher as previews (on even when previews are off).
+  WorkerPool integration_pool("integrations", 4, 1'000);
+  integrations::IntegrationOptions integration_opts;
+  integration_opts.policy = *outbound_policy;
+  integrations::IntegrationService integrations(*storage.integrations, users, messaging, *bus,
+                                                clock, fetcher.get(), &integration_pool,
+                                                integration_opts);
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -260,6 +325,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
+  api_opts.password_login = cfg.password_login;
+  api_opts.public_url = cfg.public_url;
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Services services{auth, users, messaging, search, presence, *limiter, files, *bus, pool,
@@ -272,6 +339,10 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.retention = &retention;
   services.exports = &exports;
   services.analytics = &analytics;
+  services.sso = sso_service.get();
+  services.contact = &contact;
+  services.integrations = &integrations;
+  services.integration_pool = &integration_pool;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -338,6 +409,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   retention.stop();
   exports.stop();
   analytics.stop();
+  send_pool.stop();  // queued mail and texts go out before the stores stop
+  integrations.stop();
+  integration_pool.stop();
   files.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();

@@ -112,6 +112,12 @@ std::vector<Row> matrix_rows() {
       {"GET", "/api/v1/files/{id}/thumbnail", 200},
       {"GET", "/api/v1/files/{id}/link", 200},
       {"GET", "/api/v1/files/{id}/info", 200},
+      // Integrations of a conversation: its owners and admins manage them.
+      {"GET", conv + "/webhooks", 200, true},
+      {"POST", conv + "/webhooks", 201, true, R"({"name":"matrix hook"})"},
+      {"GET", conv + "/outgoing-webhooks", 200, true},
+      {"POST", conv + "/outgoing-webhooks", 201, true,
+       R"({"url":"https://example.com/matrix","events":["message.created"]})"},
   };
 }
 
@@ -126,6 +132,11 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"GET /api/v1/auth/registration", "no authentication: the server's registration mode"},
       {"POST /api/v1/auth/login", "no id; credentials are the authorization"},
       {"POST /api/v1/auth/refresh", "no id; the refresh token is the authorization"},
+      {"GET /api/v1/auth/providers", "public: what the sign-in page offers"},
+      {"GET /api/v1/auth/oidc/{name}/start", "a provider name, not an object; starts a sign-in"},
+      {"GET /api/v1/auth/oidc/{name}/callback",
+       "a provider name; the state and the browser's flow cookie are the authorization"},
+      {"POST /api/v1/auth/oidc/exchange", "no id; the one-time hand-off cookie is the authorization"},
       {"POST /api/v1/auth/logout", "acts on the caller's own session only"},
       {"POST /api/v1/auth/logout-all", "acts on the caller's own sessions only"},
       {"POST /api/v1/auth/password", "the caller's own account"},
@@ -142,6 +153,17 @@ const std::map<std::string, std::string>& exempt_routes() {
        "the caller's own profile; a file id another user uploaded is refused (422): "
        "ProfileTest.AvatarMustBeTheCallersOwnReadyImage"},
       {"DELETE /api/v1/users/me/avatar", "the caller's own profile"},
+      {"GET /api/v1/users/me/email", "the caller's own address"},
+      {"PUT /api/v1/users/me/email", "the caller's own address"},
+      {"POST /api/v1/auth/email/verify", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/auth/password/forgot", "no token, no id: the same answer for any address"},
+      {"POST /api/v1/auth/password/reset", "no token: the mailed link's token is the authorization"},
+      {"POST /api/v1/mail/unsubscribe", "no token: the signed token of the mail is the authorization"},
+      {"GET /api/v1/users/me/phone", "the caller's own number"},
+      {"PUT /api/v1/users/me/phone", "the caller's own number"},
+      {"PATCH /api/v1/users/me/phone", "the caller's own number"},
+      {"DELETE /api/v1/users/me/phone", "the caller's own number"},
+      {"POST /api/v1/users/me/phone/verify", "the caller's own number"},
       {"GET /api/v1/avatars/{file_id}",
        "no token by design (an <img> sends none; avatars are directory data): it answers only "
        "for a file that is someone's current avatar, 404 otherwise: "
@@ -168,6 +190,26 @@ const std::map<std::string, std::string>& exempt_routes() {
        "an export id is its requester's alone: DataExport.ZipHoldsTheUsersMessagesAndFilesAnd"
        "NobodyElsesPrivateData asks for it as another user (404)"},
       {"GET /api/v1/exports/{id}/download", "an export id is its requester's alone (as GET)"},
+      {"GET /api/v1/openapi.json", "the API's description: no authentication, no id"},
+      {"POST /api/v1/bots", "creates the caller's own bot"},
+      {"GET /api/v1/bots", "lists the caller's own bots"},
+      {"GET /api/v1/bots/{id}",
+       "a bot is its owner's alone: BotsTest.BotsAreTheirOwnersOnly calls the bot routes as "
+       "another user"},
+      {"DELETE /api/v1/bots/{id}", "a bot is its owner's alone (as GET)"},
+      {"POST /api/v1/bots/{id}/tokens", "a bot is its owner's alone (as GET)"},
+      {"DELETE /api/v1/bots/{id}/tokens/{token_id}", "a bot is its owner's alone (as GET)"},
+      {"POST /api/v1/bots/{id}/tokens/{token_id}/rotate", "a bot is its owner's alone (as GET)"},
+      {"DELETE /api/v1/conversations/{id}/webhooks/{hook_id}",
+       "needs a hook id: BotsTest.WebhookRoutesHideOtherPeoplesConversations and "
+       "SlackStylePayloadPostsAMessage (a member who is not an admin gets 403)"},
+      {"DELETE /api/v1/conversations/{id}/outgoing-webhooks/{hook_id}",
+       "needs a hook id: as the incoming webhook's DELETE"},
+      {"POST /api/v1/webhooks/{id}/{secret}",
+       "no token: the URL's secret is the authorization (wrong secret = unknown hook = 404)"},
+      {"POST /api/v1/commands", "server-wide slash commands; no conversation"},
+      {"GET /api/v1/commands", "server-wide slash commands; no conversation"},
+      {"DELETE /api/v1/commands/{id}", "a command id; only its owner deletes it (403 otherwise)"},
   };
   return exempt;
 }

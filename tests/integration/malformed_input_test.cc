@@ -29,6 +29,7 @@ struct BodyRoute {
 
 // POST/PUT/PATCH routes that read no body (a body is ignored), so no bad body can reach them.
 const std::set<std::string> kBodyless = {
+    "POST /api/v1/mail/unsubscribe",  // RFC 8058's form body is not read; the token is the query
     "POST /api/v1/auth/logout",
     "POST /api/v1/auth/logout-all",
     "POST /api/v1/auth/totp/setup",
@@ -45,6 +46,7 @@ const std::set<std::string> kBodyless = {
     // FilesTest.MalformedTusHeadersAreRefused.
     "POST /api/v1/uploads",
     "PATCH /api/v1/uploads/{id}",
+    "POST /api/v1/bots/{id}/tokens/{token_id}/rotate",
 };
 
 std::int64_t env_int(const char* name, std::int64_t def) {
@@ -326,6 +328,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        {{"username", sweeper.username}, {"password", sweeper.password}},
        false},
       {"POST", "/api/v1/auth/refresh", {{"refresh_token", sweeper.refresh}}, false},
+      // No hand-off cookie: even a well-formed body is refused (401).
+      {"POST", "/api/v1/auth/oidc/exchange", {{"device_name", "sweep"}}, false, true},
       {"POST",
        "/api/v1/auth/password",
        {{"current_password", sweeper.password}, {"new_password", "another long password"}}},
@@ -338,6 +342,17 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        true,
        true},
       {"PUT", "/api/v1/users/me/presence", {{"status", "away"}}},
+      // Mail and SMS are not configured on this server: valid bodies get 409, bad ones 400/422.
+      {"PUT", "/api/v1/users/me/email", {{"email", "sweep@example.test"}}},
+      {"POST", "/api/v1/auth/email/verify", {{"token", "not-a-token"}}, false},
+      {"POST", "/api/v1/auth/password/forgot", {{"email", "sweep@example.test"}}, false},
+      {"POST",
+       "/api/v1/auth/password/reset",
+       {{"token", "not-a-token"}, {"new_password", "long enough pw"}},
+       false},
+      {"PUT", "/api/v1/users/me/phone", {{"phone", "+33612345678"}}},
+      {"POST", "/api/v1/users/me/phone/verify", {{"code", "123456"}}},
+      {"PATCH", "/api/v1/users/me/phone", {{"sms_notifications", true}}},
       // A file id that is not the sweeper's upload: every body is refused (400 or 422).
       {"PUT", "/api/v1/users/me/avatar", {{"file_id", kUnknownId}}},
       {"POST",
@@ -355,6 +370,16 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
       {"PUT", "/api/v1/conversations/{id}/retention", {{"days", 30}}},
+      {"POST", "/api/v1/bots", {{"username", "sweep_bot"}, {"display_name", "Sweep"}}},
+      // The sweeper's conversation id is no bot of theirs: any body ends in 400, 422 or 404.
+      {"POST", "/api/v1/bots/{id}/tokens", {{"scopes", array{"messages:read"}}}, true, true},
+      {"POST", "/api/v1/conversations/{id}/webhooks", {{"name", "sweep"}}},
+      {"POST",
+       "/api/v1/conversations/{id}/outgoing-webhooks",
+       {{"url", "https://example.com/hook"}, {"events", array{"message.created"}}}},
+      {"POST", "/api/v1/commands", {{"trigger", "sweep"}, {"url", "https://example.com/cmd"}}},
+      // No such hook: 404 whatever the body (the secret is checked before the payload).
+      {"POST", "/api/v1/webhooks/{id}/{secret}", {{"text", "hi"}}, false},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

@@ -22,10 +22,13 @@
 #include "modules/admin/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::postgres {
@@ -695,3 +698,26 @@ INSTANTIATE_TEST_SUITE_P(Postgres, GovernanceStoreContract,
                            return postgres::make_governance_fixture();
                          })));
 }  // namespace parley::governance
+namespace parley::sso {
+// SsoStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return postgres::make_with_pool<SsoStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_sso_store(p); });
+                         })));
+}  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Postgres, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return postgres::make_with_pool<ContactStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_contact_store(p); });
+                         })));
+}  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Postgres, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return postgres::make_with_pool<IntegrationStore, void>(
+                               [](postgres::Pool& p) {
+                                 return postgres::make_integration_store(p);
+                               });
+                         })));
+}  // namespace parley::integrations

@@ -11,10 +11,13 @@
 #include "modules/admin/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -326,3 +329,24 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, GovernanceStoreContract, ::testing::Values(Stor
                            return sqlite::make_governance_fixture();
                          })));
 }  // namespace parley::governance
+namespace parley::sso {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return sqlite::make_with_db<SsoStore>(
+                               [](sqlite::Database& db) { return sqlite::make_sso_store(db); });
+                         })));
+}  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Sqlite, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return sqlite::make_with_db<ContactStore>(
+                               [](sqlite::Database& db) { return sqlite::make_contact_store(db); });
+                         })));
+}  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Sqlite, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return sqlite::make_with_db<IntegrationStore>([](sqlite::Database& db) {
+                             return sqlite::make_integration_store(db);
+                           });
+                         })));
+}  // namespace parley::integrations

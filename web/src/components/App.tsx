@@ -20,6 +20,7 @@ import {
   wsStatus,
 } from '../state/store';
 import { AuthScreen } from './Auth';
+import { mailLink, ResetPasswordScreen, useMailLinks } from './MailLinks';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
@@ -153,6 +154,16 @@ function Shell() {
 
 export function App() {
   const s = authState.value;
+  useMailLinks();
+  const link = mailLink.value;
+  // A mailed reset link wins over everything: it works signed in or out (and ends every session).
+  if (link?.kind === 'reset')
+    return (
+      <>
+        <ResetPasswordScreen token={link.token} />
+        <Toast />
+      </>
+    );
   if (s === 'loading')
     return (
       <div class="splash" role="status">

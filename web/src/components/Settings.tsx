@@ -31,6 +31,7 @@ import { deviceTimeZone, localTimeIn, timeZoneOptions } from '../format';
 import { addFiles, filesOf, removeFile, takeFiles } from '../uploads';
 import { formatTime } from './MessageItem';
 import { Qr } from './Qr';
+import { EmailSettings, PhoneSettings } from './ContactSettings';
 
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
@@ -431,6 +432,8 @@ export function SettingsDialog() {
     <Modal title="Settings" onClose={() => (dialog.value = null)} wide>
       <div class="settings">
         <Profile />
+        <EmailSettings />
+        <PhoneSettings />
         <PresencePicker />
         <ThemePicker />
         <Sessions />

@@ -1,13 +1,14 @@
 // Application state as signals, and the actions that change it. Message-list logic lives in
 // timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
 import { batch, computed, signal, type Signal } from '@preact/signals';
-import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
+import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
 import { clearAllUploads } from '../uploads';
 import { fileLinks } from '../downloads';
 import * as T from './timeline';
 import { withReauthUsing } from '../security';
+import { friendlyError, ssoErrorText } from '../format';
 
 export interface TimelineState {
   messages: ClientMessage[];
@@ -677,9 +678,16 @@ function updatePending(m: ClientMessage, state: 'sending' | 'failed') {
   }
 }
 
+/** A slash command's answer (docs/bots.md): the text a "/trigger" message got instead of being
+ * posted. */
+export interface CommandAnswer {
+  command: { trigger: string; text: string; visibility: 'ephemeral' | 'in_channel' };
+  message?: Message;
+}
+
 async function deliver(p: ClientMessage) {
   try {
-    const m = await api<Message>(`/conversations/${enc(p.conversation_id)}/messages`, {
+    const m = await api<Message | CommandAnswer>(`/conversations/${enc(p.conversation_id)}/messages`, {
       method: 'POST',
       body: {
         text: p.text,
@@ -688,6 +696,14 @@ async function deliver(p: ClientMessage) {
         attachments: p.attachments?.length ? p.attachments.map((f) => f.id) : undefined,
       },
     });
+    if ('command' in m) {
+      // Nothing was posted under the command's text: the answer replaces it, shown to the caller
+      // only (ephemeral) or posted in the conversation (in_channel).
+      discardSend(p);
+      if (m.message) onMessage(m.message);
+      else showToast(`${m.command.trigger}: ${m.command.text}`);
+      return;
+    }
     onMessage(m);
   } catch (e) {
     updatePending(p, 'failed');
@@ -1188,7 +1204,33 @@ async function startSession(u: User) {
   }
 }
 
+/** Why the last single sign-on did not sign in ("" when it did, or none was tried). */
+export const ssoError = signal('');
+
+/** Back from the server's sign-on callback: `?sso=done` means a one-time cookie waits to be
+ * exchanged for tokens; `?sso_error=` says why not. The query is taken out of the address. */
+async function finishSingleSignOn(): Promise<boolean> {
+  const q = new URLSearchParams(location.search);
+  const done = q.get('sso') === 'done';
+  const failed = q.get('sso_error');
+  if (!done && !failed) return false;
+  history.replaceState(null, '', location.pathname + location.hash);
+  if (failed) {
+    ssoError.value = ssoErrorText(failed, q.get('reason') ?? '');
+    return false;
+  }
+  try {
+    const a = await ssoExchange();
+    await startSession(a.user);
+    return true;
+  } catch (e) {
+    ssoError.value = e instanceof ApiError && e.code !== 'network' ? 'That sign-in expired. Start again.' : friendlyError(e as ApiError);
+    return false;
+  }
+}
+
 export async function restoreSession() {
+  if (await finishSingleSignOn()) return;
   if (!hasSession()) {
     authState.value = 'signed-out';
     return;
