@@ -4,7 +4,8 @@
 import { capabilities, languageName, targetLanguages } from '../ai';
 import { signal } from '@preact/signals';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, enc, getAccessToken } from '../api';
+import { api, ApiError, enc } from '../api';
+import { saveAuthed } from '../downloads';
 import {
   changePassword,
   dialog,
@@ -566,16 +567,7 @@ function ExportData() {
     if (!job?.download_url) return;
     setError('');
     try {
-      // The archive needs the bearer token, which a plain link cannot carry.
-      const token = await getAccessToken();
-      const res = await fetch(job.download_url, { headers: { Authorization: `Bearer ${token}` } });
-      if (!res.ok) throw new Error(`the download failed (${res.status})`);
-      const url = URL.createObjectURL(await res.blob());
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `parley-export-${job.id}.zip`;
-      a.click();
-      window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      await saveAuthed(job.download_url.replace(/^\/api\/v1/, ''), `parley-export-${job.id}.zip`);
     } catch (e) {
       setError(errText(e));
     }

@@ -2,7 +2,8 @@
 // channels, CSV downloads) and Data tab (the server's retention policy, conversation exports).
 // Counts only: the server never sends message text here.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, enc, getAccessToken } from '../../api';
+import { api, ApiError, enc } from '../../api';
+import { saveAuthed as saveAs } from '../../downloads';
 import { chartBars, isoDay, type DayCount } from './analyticsChart';
 
 interface Summary {
@@ -20,19 +21,6 @@ interface ChannelCount {
 
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
-}
-
-/** Fetches with the bearer token and saves the answer as a file (CSV, ZIP). */
-async function saveAs(path: string, filename: string) {
-  const token = await getAccessToken();
-  const res = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`the download failed (${res.status})`);
-  const url = URL.createObjectURL(await res.blob());
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  a.click();
-  window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 function Chart({ days }: { days: DayCount[] }) {
