@@ -227,5 +227,14 @@ struct Scenario {
 
 // The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
+// The notification scenarios (notify_bench.cc): jobs, push.
+const std::vector<Scenario>& notify_scenarios();
+// Both groups, in order: what --only and the listing choose from besides the main scenarios.
+inline std::vector<Scenario> group_scenarios() {
+  auto all = file_scenarios();
+  const auto& n = notify_scenarios();
+  all.insert(all.end(), n.begin(), n.end());
+  return all;
+}
 
 }  // namespace parley::bench

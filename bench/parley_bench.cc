@@ -110,8 +110,8 @@ void usage() {
       "  --reseed             seed again even when a cached store exists\n"
       "  --keep-data          leave the server's data folder behind\n",
       stdout);
-  std::puts("file scenarios:");
-  for (const auto& sc : file_scenarios())
+  std::puts("file and notification scenarios:");
+  for (const auto& sc : group_scenarios())
     std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
                 static_cast<int>(sc.description.size()), sc.description.data());
 }
@@ -2871,7 +2871,7 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto& sc : file_scenarios())
+    for (const auto& sc : group_scenarios())
       if (opt.wants(sc.name)) {
         std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
                     static_cast<int>(sc.description.size()), sc.description.data());

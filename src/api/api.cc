@@ -181,6 +181,7 @@ void Api::register_routes(net::Router& router) {
   add_conversation_routes(router, impl_->ctx);
   add_message_routes(router, impl_->ctx);
   add_file_routes(router, impl_->ctx);
+  add_notification_routes(router, impl_->ctx);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
     log::error("web app not served", {{"reason", n.error().message}});
   else if (*n)

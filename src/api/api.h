@@ -18,6 +18,7 @@
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
 #include "modules/messaging/messaging.h"
+#include "modules/notifications/notifications.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -89,6 +90,8 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Notification settings and Web Push subscriptions; null: those routes are not served.
+  notifications::NotificationService* notifications = nullptr;
 };
 
 class Api {

@@ -46,6 +46,8 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
 void preview_links(Context& ctx, const messaging::Message& m);
 void add_message_routes(net::Router& r, Context& ctx);
 void add_file_routes(net::Router& r, Context& ctx);
+// Notification settings and push subscriptions; none when the service is not wired.
+void add_notification_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file
 // bytes (file_routes.cc; avatars in user_routes.cc): ETag and If-None-Match, Range, and the
 // headers that keep uploaded content from running in Parley's origin (nosniff, a sandbox CSP).

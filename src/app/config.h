@@ -55,6 +55,14 @@ struct Config {
   // Ranges outbound requests (link previews) may reach despite being private or loopback.
   std::vector<std::string> outbound_allow;
   bool link_previews = true;
+  // Durable jobs (notifications): "" = the outbox in the main store drained by this node;
+  // amqp://USER:PASS@HOST:PORT/VHOST = through RabbitMQ.
+  std::string amqp;
+  std::string amqp_queue = "parley.jobs";  // exchange/queue name prefix on the broker
+  int job_workers = 4;
+  // The VAPID "sub" claim push services may use to reach the operator (mailto: or https:).
+  std::string vapid_subject = "mailto:parley@localhost";
+  std::int64_t push_delay_ms = 0;  // pushes wait this long, so a read elsewhere cancels them  // threads running job handlers (push delivery waits on the network)
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -15,6 +15,7 @@
 #include "adapters/local/local_blob_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
+#include "adapters/rabbitmq/amqp_job_queue.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
 #include "adapters/sqlite/stores.h"
@@ -27,6 +28,8 @@
 #include "core/log.h"
 #include "modules/auth/auth.h"
 #include "modules/files/files.h"
+#include "modules/jobs/jobs.h"
+#include "modules/notifications/notifications.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -59,6 +62,8 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<jobs::JobStore> jobs;  // the outbox; messages write into it through hooks
+  std::unique_ptr<notifications::NotificationStore> notifications;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -68,13 +73,19 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!users) return fail(users.error());
   auto auth = make_auth_store(db);
   if (!auth) return fail(auth.error());
+  auto jobs = make_job_store(db);  // before any append can write outbox rows
+  if (!jobs) return fail(jobs.error());
   auto messaging = make_messaging_store(db);
   if (!messaging) return fail(messaging.error());
   auto search = make_search_index(db);  // after messaging: it indexes the messages table
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto notifications = make_notification_store(db);
+  if (!notifications) return fail(notifications.error());
+  s.notifications = std::move(*notifications);
   s.files = std::move(*files);
+  s.jobs = std::move(*jobs);
   s.users = std::move(*users);
   s.auth = std::move(*auth);
   s.messaging = std::move(*messaging);
@@ -223,6 +234,36 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   presence::PresenceService presence(*presence_store, messaging, users, clock,
                                      {cfg.presence_grace_ms});
 
+  // Durable jobs: the outbox in the main store, drained by this node's job workers. Modules
+  // register their job kinds (handle) and outbox producers (add_append_hook) here, before
+  // start().
+  jobs::OutboxOptions job_opts;
+  job_opts.workers = cfg.job_workers;
+  job_opts.exclusive_store = storage.sqlite != nullptr;  // one process holds the SQLite file
+  std::unique_ptr<jobs::JobQueue> job_queue;
+  if (cfg.amqp.empty()) {
+    job_queue = jobs::make_outbox_job_queue(*storage.jobs, clock, job_opts);
+  } else {
+    rabbitmq::AmqpOptions amqp_opts;
+    amqp_opts.url = cfg.amqp;
+    amqp_opts.prefix = cfg.amqp_queue;
+    amqp_opts.consumers = cfg.job_workers;
+    amqp_opts.exclusive_store = job_opts.exclusive_store;
+    auto q = rabbitmq::make_amqp_job_queue(amqp_opts, *storage.jobs, clock);
+    if (!q) return die(q.error().message);  // never the URL: it holds the password
+    job_queue = std::move(*q);
+  }
+  notifications::NotificationOptions notify_opts;
+  notify_opts.vapid_key_path = cfg.data_dir + "/vapid.pem";
+  notify_opts.vapid_subject = cfg.vapid_subject;
+  notify_opts.policy = *outbound_policy;
+  notify_opts.push_delay_ms = cfg.push_delay_ms;
+  notifications::NotificationService notifications(*storage.notifications, messaging, presence,
+                                                   users, *job_queue, *fetcher, clock,
+                                                   notify_opts);
+  if (auto r = notifications.init(); !r) return die("notifications: " + r.error().message);
+  storage.messaging->add_append_hook(notifications.append_hook());
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -235,7 +276,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api::Api api({auth, users, messaging, search, presence, *limiter, files, *bus, pool, clock,
                 cfg.link_previews ? &previews : nullptr,
                 cfg.link_previews ? &preview_pool : nullptr,
-                cfg.link_previews ? fetcher.get() : nullptr},
+                cfg.link_previews ? fetcher.get() : nullptr, &notifications},
                api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -281,6 +322,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
               {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
   }
 
+  job_queue->start();
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
@@ -295,6 +337,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   server.run();
   metrics_server.reset();
   pool.stop();
+  job_queue->stop();  // running jobs finish; the rest wait in the outbox for the next start
   preview_pool.stop();
   files.stop();
   presence.stop();

@@ -15,7 +15,9 @@
 #include "adapters/postgres/pool.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/jobs/store.h"
 #include "modules/messaging/store.h"
+#include "modules/notifications/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
 
@@ -33,5 +35,8 @@ Result<std::unique_ptr<files::FileStore>> make_file_store(Pool& pool);
 // Adds a column and indexes to the messaging tables: call after make_messaging_store(). Needs the
 // pg_trgm extension (PostgreSQL's contrib; "trusted", so the database owner may create it).
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Pool& pool);
+// The outbox table (modules/jobs). Create it before the first message append that has hooks.
+Result<std::unique_ptr<jobs::JobStore>> make_job_store(Pool& pool);
+Result<std::unique_ptr<notifications::NotificationStore>> make_notification_store(Pool& pool);
 
 }  // namespace parley::postgres

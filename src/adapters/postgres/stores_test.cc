@@ -21,6 +21,7 @@
 
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
@@ -624,3 +625,11 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                                [](postgres::Pool& p) { return postgres::make_file_store(p); });
                          })));
 }  // namespace parley::files
+
+namespace parley::jobs {
+// JobStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return postgres::make_with_pool<JobStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_job_store(p); });
+                         })));
+}  // namespace parley::jobs

@@ -7,7 +7,9 @@
 #include "adapters/sqlite/database.h"
 #include "modules/auth/store.h"
 #include "modules/files/store.h"
+#include "modules/jobs/store.h"
 #include "modules/messaging/store.h"
+#include "modules/notifications/store.h"
 #include "modules/search/store.h"
 #include "modules/users/store.h"
 
@@ -19,5 +21,8 @@ Result<std::unique_ptr<messaging::MessagingStore>> make_messaging_store(Database
 Result<std::unique_ptr<files::FileStore>> make_file_store(Database& db);
 // Needs the messaging tables: call after make_messaging_store().
 Result<std::unique_ptr<search::SearchIndex>> make_search_index(Database& db);
+// The outbox table (modules/jobs). Create it before the first message append that has hooks.
+Result<std::unique_ptr<jobs::JobStore>> make_job_store(Database& db);
+Result<std::unique_ptr<notifications::NotificationStore>> make_notification_store(Database& db);
 
 }  // namespace parley::sqlite

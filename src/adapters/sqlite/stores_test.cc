@@ -10,6 +10,7 @@
 #include "core/metrics.h"
 #include "modules/auth/store_contract.h"
 #include "modules/files/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/users/store_contract.h"
@@ -233,3 +234,10 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                                [](sqlite::Database& db) { return sqlite::make_file_store(db); });
                          })));
 }  // namespace parley::files
+
+namespace parley::jobs {
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return sqlite::make_with_db<JobStore>(
+                               [](sqlite::Database& db) { return sqlite::make_job_store(db); });
+                         })));
+}  // namespace parley::jobs

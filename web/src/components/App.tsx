@@ -28,6 +28,7 @@ import { ProfileCard } from './Profile';
 import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
 import { ShortcutsSheet } from './Shortcuts';
 import { ChannelSettingsDialog } from './ChannelSettings';
+import { ConversationNotificationsDialog, PushBanner } from './NotificationSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
 import { Lightbox, lightbox } from './Attachments';
 
@@ -127,6 +128,7 @@ function Shell() {
         Skip to conversation
       </a>
       <OfflineBanner />
+      <PushBanner />
       <Sidebar />
       <main id="main" class="main">
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
@@ -139,6 +141,7 @@ function Shell() {
       {d === 'settings' && <SettingsDialog />}
       {d === 'shortcuts' && <ShortcutsSheet />}
       {d === 'channel-settings' && <ChannelSettingsDialog />}
+      {d === 'conversation-notifications' && <ConversationNotificationsDialog />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}

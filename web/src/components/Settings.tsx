@@ -2,6 +2,7 @@
 // signing out everywhere; the "confirm it's you" dialog for actions the server wants a fresh
 // credential check for (403 `reauth_required`).
 import { signal } from '@preact/signals';
+import { NotificationSettings } from './NotificationSettings';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import {
@@ -432,6 +433,7 @@ export function SettingsDialog() {
         <Profile />
         <PresencePicker />
         <ThemePicker />
+        <NotificationSettings />
         <Sessions />
         <TwoFactor />
         <ChangePassword />

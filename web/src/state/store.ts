@@ -1,6 +1,7 @@
 // Application state as signals, and the actions that change it. Message-list logic lives in
 // timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
 import { batch, computed, signal, type Signal } from '@preact/signals';
+import { offerPushAfterSend } from '../notifications';
 import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
@@ -30,7 +31,7 @@ export type Panel =
   | { kind: 'saved' }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | null;
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'conversation-notifications' | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
@@ -640,6 +641,7 @@ export function sendMessage(conversationId: string, text: string, threadRootId: 
     th.value = { ...th.value, messages: T.addPending(th.value.messages, p) };
   }
   void deliver(p);
+  offerPushAfterSend();
 }
 
 /** After a reconnect: every send that failed goes again (same client_msg_id, so the server
