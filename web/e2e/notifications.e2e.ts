@@ -73,8 +73,9 @@ describe('notifications', () => {
     const channel = await apiCall<{ id: string }>(server.url, '/conversations', {
       method: 'POST',
       token: alice.access_token,
-      body: { type: 'channel', name: 'launch', visibility: 'public', member_ids: [bobUser.user.id] },
+      body: { type: 'channel', name: 'launch', visibility: 'public' },
     });
+    await apiCall(server.url, `/conversations/${channel.id}/join`, { method: 'POST', token: bobUser.access_token });
 
     bob = await openPage(browser, server.url);
     await bob.context.grantPermissions(['notifications'], { origin: server.url });
@@ -121,7 +122,9 @@ describe('notifications', () => {
       token: alice.access_token,
       body: { text: '@bob_n the launch is at noon', client_msg_id: 'n1' },
     });
-    await until('the push at the receiver', async () => pushes.length >= 1);
+    await until('the push at the receiver', async () => pushes.length >= 1).catch((e) => {
+      throw new Error(`${e.message}\n${server.output.slice(-3000)}`);
+    });
     const payload = JSON.parse(decrypt(pushes[0]));
     expect(payload).toMatchObject({ conversation_id: channel.id, body: '@bob_n the launch is at noon' });
     expect(payload.title).toContain('alice_n');
@@ -143,6 +146,13 @@ describe('notifications', () => {
         (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body })),
       );
       return shown.length === 1;
+    }).catch(async (e) => {
+      const state = await bob.context.serviceWorkers()[0]?.evaluate(async () => {
+        const scope = self as unknown as ServiceWorkerGlobalScope;
+        const wins = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
+        return JSON.stringify(wins.map((w) => ({ url: w.url, focused: w.focused, vis: w.visibilityState })));
+      });
+      throw new Error(`${e.message}: windows ${state}; registrations ${JSON.stringify(registrations)}`);
     });
     expect(shown[0].title).toContain('alice_n');
     expect(shown[0].body).toBe('@bob_n the launch is at noon');

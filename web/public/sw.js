@@ -84,7 +84,7 @@ self.addEventListener('fetch', (event) => {
 });
 
 // Web Push: the server sends {conversation_id, message_id, title, body} (RFC 8291-encrypted;
-// the browser decrypts it). Shown unless a window of the app is focused and visible;
+// the browser decrypts it). Shown unless a focused, visible window shows that conversation;
 // one notification per conversation (tag), replaced by the newest.
 self.addEventListener('push', (event) => {
   let data = {};
@@ -96,8 +96,9 @@ self.addEventListener('push', (event) => {
   const conversation = typeof data.conversation_id === 'string' ? data.conversation_id : '';
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
-      // Someone looking at the app sees the message arrive there.
-      const looking = wins.some((w) => w.focused && w.visibilityState === 'visible');
+      // Someone looking at that very conversation sees the message arrive there.
+      const path = conversation ? `/c/${encodeURIComponent(conversation)}` : '';
+      const looking = !!path && wins.some((w) => w.focused && w.visibilityState === 'visible' && new URL(w.url).pathname === path);
       if (looking) return undefined;
       return self.registration.showNotification(data.title || 'Parley', {
         body: data.body || 'New message',
