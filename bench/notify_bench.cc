@@ -139,6 +139,7 @@ void run_push(const BenchContext& ctx) {
   std::string dir = ctx.tmp_dir + "/push";
   if (!server.start(*ctx.opt, dir, {"--outbound-allow", "127.0.0.0/8", "--job-workers", "8"})) {
     std::printf("  the server did not start\n");
+    for (const auto& l : server.tail()) std::printf("    %s\n", l.c_str());
     *ctx.errors = true;
     return;
   }

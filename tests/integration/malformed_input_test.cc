@@ -353,6 +353,22 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"PATCH", "/api/v1/messages/{id}", {{"text", "edited"}}},
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
+      {"PATCH",
+       "/api/v1/users/me/notification-settings",
+       {{"push", "all"}, {"email_delay_minutes", 5}, {"keywords", array{value("sweep")}}},
+       true,
+       true},
+      {"PUT",
+       "/api/v1/conversations/{id}/notification-settings",
+       {{"level", "mentions"}},
+       true,
+       true},
+      {"POST",
+       "/api/v1/push/subscriptions",
+       {{"endpoint", "https://push.example.com/sweep"},
+        {"keys", object{{"p256dh", "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"},
+                        {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}}}}},
+      {"PATCH", "/api/v1/push/subscriptions/{id}", {{"enabled", false}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

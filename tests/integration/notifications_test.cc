@@ -207,9 +207,15 @@ class PushReceiver {
 
 std::string json_text(const object& o) { return boost::json::serialize(o); }
 
+// PARLEY_TEST_NOTIFY_DATABASE=postgres://... runs these tests on PostgreSQL instead of SQLite
+// (the outbox rows then go into the PostgreSQL append batches); not set by `make test`.
 std::vector<std::string> server_args(std::vector<std::string> more = {}) {
   std::vector<std::string> a = {"--outbound-allow", "127.0.0.0/8", "--job-workers", "1",
                                 "--rate-limits", kGenerousLimits};
+  if (const char* db = std::getenv("PARLEY_TEST_NOTIFY_DATABASE"); db && *db) {
+    a.push_back("--database");
+    a.push_back(db);
+  }
   a.insert(a.end(), more.begin(), more.end());
   return a;
 }
