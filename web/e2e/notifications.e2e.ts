@@ -9,7 +9,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { apiCall, launch, openPage, registerUser, Server, shot, signInUi, until, type Watched } from './harness';
+import { apiCall, launch, openPage, overflowX, registerUser, Server, shot, signInUi, until, type Watched } from './harness';
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
@@ -107,7 +107,18 @@ describe('notifications', () => {
     await bob.page.getByRole('button', { name: /Profile and settings/ }).click();
     await bob.page.getByRole('button', { name: 'Turn on notifications on this device' }).click();
     await bob.page.getByRole('button', { name: 'Turn off notifications on this device' }).waitFor();
-    await shot(bob.page, 'notifications-settings');
+    // The settings section on desktop and phone, light and dark: nothing wider than the screen.
+    for (const [w, h, name] of [[1280, 800, 'desktop'], [390, 844, 'phone']] as const) {
+      await bob.page.setViewportSize({ width: w, height: h });
+      for (const scheme of ['light', 'dark'] as const) {
+        await bob.page.emulateMedia({ colorScheme: scheme });
+        await bob.page.getByRole('heading', { name: 'Notifications' }).scrollIntoViewIfNeeded();
+        await shot(bob.page, `notifications-settings-${name}-${scheme}`);
+        expect(await overflowX(bob.page)).toBe(0);
+      }
+    }
+    await bob.page.setViewportSize({ width: 1280, height: 800 });
+    await bob.page.emulateMedia({ colorScheme: 'light' });
     const subs = await apiCall<{ subscriptions: { endpoint: string }[] }>(server.url, '/push/subscriptions', { token: bobUser.access_token });
     expect(subs.subscriptions.map((s) => s.endpoint)).toEqual([endpoint]);
     await bob.page.keyboard.press('Escape');
@@ -167,6 +178,14 @@ describe('notifications', () => {
     });
     await until('the conversation opened', async () => bob.page.url().endsWith(`/c/${channel.id}`));
     await bob.page.getByRole('heading', { name: /launch/ }).first().waitFor();
+    // The per-conversation dialog: level and mute.
+    await bob.page.getByRole('button', { name: 'Notification settings for this conversation' }).click();
+    await bob.page.getByRole('combobox', { name: 'Mute' }).selectOption('8h');
+    await until('the mute saved', async () => {
+      const s = await apiCall<{ muted_until: number | null }>(server.url, `/conversations/${channel.id}/notification-settings`, { token: bobUser.access_token });
+      return (s.muted_until ?? 0) > Date.now();
+    });
+    await shot(bob.page, 'notifications-conversation-desktop-light');
     expect(bob.problems).toEqual([]);
   }, 120_000);
 });
