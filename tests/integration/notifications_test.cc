@@ -486,6 +486,45 @@ TEST_F(Notifications, SettingsRoutesValidateAndAuthorise) {
   EXPECT_EQ(api->del("/api/v1/push/subscriptions/" + id, bob.access).status, 404);
 }
 
+// ---- against web-push-testing (PARLEY_TEST_PUSH_URL; scripts/push-service.sh): a push service
+// written by others checks our VAPID JWT and decrypts our aes128gcm payload ----
+
+TEST_F(Notifications, AThirdPartyPushServiceAcceptsAndDecryptsOurPushes) {
+  const char* service = std::getenv("PARLEY_TEST_PUSH_URL");
+  if (!service || !*service)
+    GTEST_SKIP() << "PARLEY_TEST_PUSH_URL is not set (`make test` starts scripts/push-service.sh)";
+  start();
+  auto alice = register_account(*api, "alice");
+  auto bob = register_account(*api, "bob");
+  auto key = api->get("/api/v1/push/vapid-key", bob.access).str("public_key");
+  std::string base = service;
+  auto port = static_cast<std::uint16_t>(std::stoi(base.substr(base.rfind(':') + 1)));
+  Api push_service(port);
+  auto sub = push_service.post("/subscribe", object{{"applicationServerKey", key}});
+  ASSERT_EQ(sub.status, 200) << sub;
+  const auto& data = sub.json.at("data");
+  // It names itself "localhost"; Parley takes plain http only to an allow-listed address.
+  std::string endpoint = str(data, "endpoint");
+  endpoint.replace(0, std::string("http://localhost").size(), "http://127.0.0.1");
+  auto r = api->post("/api/v1/push/subscriptions",
+                     object{{"endpoint", endpoint}, {"keys", data.at("keys")}}, bob.access);
+  ASSERT_EQ(r.status, 201) << r;
+  auto dm = make_dm(*api, alice, bob.id);
+  auto m = send_ok(*api, alice, dm, "checked by somebody else's code");
+  object query{{"clientHash", str(data, "clientHash")}};
+  boost::json::array messages;
+  auto until = Clock::now() + 20s;
+  while (Clock::now() < until && messages.empty()) {
+    auto got = push_service.post("/get-notifications", query);
+    if (got.status == 200) messages = got.json.at("data").at("messages").as_array();
+    if (messages.empty()) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(messages.size(), 1u);
+  auto payload = boost::json::parse(messages[0].as_string());
+  EXPECT_EQ(str(payload, "message_id"), str(m, "id"));
+  EXPECT_EQ(str(payload, "body"), "checked by somebody else's code");
+}
+
 // ---- with RabbitMQ (PARLEY_TEST_AMQP_URL; `make test` starts one with scripts/rabbitmq.sh) ----
 
 const char* amqp_url() {
