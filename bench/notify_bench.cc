@@ -81,7 +81,8 @@ void run_jobs(const BenchContext& ctx) {
     o.claim_batch = 64;
     auto q = jobs::make_outbox_job_queue(*store, clock, o);
     double rate = drain(*q, kJobs);
-    std::printf("  outbox (SQLite, 4 workers): %d jobs, %s jobs/s\n", kJobs, fmt("%.0f", rate).c_str());
+    std::printf("  outbox (SQLite, 4 workers): %d jobs, %s jobs/s\n", kJobs,
+                fmt("%.0f", rate).c_str());
     ctx.headlines->push_back("jobs through the SQLite outbox: " + fmt("%.0f", rate) + " jobs/s");
     q.reset();
     store.reset();
@@ -114,9 +115,10 @@ void run_jobs(const BenchContext& ctx) {
         *ctx.errors = true;
       } else {
         double rate = drain(**q, kJobs);
-        std::printf("  RabbitMQ (outbox relay with confirms, 4 consumers, manual acks): %d jobs, "
-                    "%s jobs/s\n",
-                    kJobs, fmt("%.0f", rate).c_str());
+        std::printf(
+            "  RabbitMQ (outbox relay with confirms, 4 consumers, manual acks): %d jobs, "
+            "%s jobs/s\n",
+            kJobs, fmt("%.0f", rate).c_str());
         ctx.headlines->push_back("jobs through RabbitMQ: " + fmt("%.0f", rate) + " jobs/s");
       }
     }
@@ -145,8 +147,9 @@ void run_push(const BenchContext& ctx) {
   }
   tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), server.port());
   auto reg = [&](const char* name) {
-    auto r = http_call(ep, "POST", "/api/v1/auth/register", "",
-                       std::string("{\"username\":\"") + name + "\",\"password\":\"bench-password-1\"}");
+    auto r =
+        http_call(ep, "POST", "/api/v1/auth/register", "",
+                  std::string("{\"username\":\"") + name + "\",\"password\":\"bench-password-1\"}");
     return std::make_pair(json_at(r.body, {"access_token"}), json_at(r.body, {"user", "id"}));
   };
   auto [alice, alice_id] = reg("alice");
@@ -169,16 +172,17 @@ void run_push(const BenchContext& ctx) {
   std::map<std::string, SteadyClock::time_point> sent;
   auto t0 = SteadyClock::now();
   std::vector<std::thread> senders;
-  for (unsigned t = 0; t < 4; ++t) senders.emplace_back([&, t] {
-    for (int i = static_cast<int>(t); i < kMessages; i += 4) {
-      auto at = SteadyClock::now();
-      auto r = http_call(ep, "POST", "/api/v1/conversations/" + conv + "/messages", alice,
-                         "{\"text\":\"bench " + std::to_string(i) + "\",\"client_msg_id\":\"b" +
-                             std::to_string(i) + "\"}");
-      std::lock_guard lock(mu);
-      if (r.ok()) sent[json_at(r.body, {"id"})] = at;
-    }
-  });
+  for (unsigned t = 0; t < 4; ++t)
+    senders.emplace_back([&, t] {
+      for (int i = static_cast<int>(t); i < kMessages; i += 4) {
+        auto at = SteadyClock::now();
+        auto r = http_call(ep, "POST", "/api/v1/conversations/" + conv + "/messages", alice,
+                           "{\"text\":\"bench " + std::to_string(i) + "\",\"client_msg_id\":\"b" +
+                               std::to_string(i) + "\"}");
+        std::lock_guard lock(mu);
+        if (r.ok()) sent[json_at(r.body, {"id"})] = at;
+      }
+    });
   for (auto& t : senders) t.join();
   auto deadline = SteadyClock::now() + std::chrono::minutes(3);
   while (SteadyClock::now() < deadline) {
@@ -208,14 +212,18 @@ void run_push(const BenchContext& ctx) {
     *ctx.errors = true;
     if (delays_ms.empty()) return;
   }
-  auto pct = [&](double p) { return delays_ms[std::min(delays_ms.size() - 1, static_cast<std::size_t>(p * delays_ms.size()))]; };
+  auto pct = [&](double p) {
+    return delays_ms[std::min(delays_ms.size() - 1,
+                              static_cast<std::size_t>(p * delays_ms.size()))];
+  };
   double secs = std::chrono::duration<double>(last - t0).count();
-  std::printf("  %zu DMs (4 senders over HTTP) -> %zu pushes decrypted: %s pushes/s; send-to-push "
-              "delay p50 %s ms, p99 %s ms\n",
-              sent.size(), delays_ms.size(), fmt("%.0f", delays_ms.size() / secs).c_str(),
-              fmt("%.1f", pct(0.50)).c_str(), fmt("%.1f", pct(0.99)).c_str());
-  ctx.headlines->push_back("send to Web Push receipt (SQLite outbox): p50 " + fmt("%.1f", pct(0.5)) +
-                           " ms, p99 " + fmt("%.1f", pct(0.99)) + " ms, " +
+  std::printf(
+      "  %zu DMs (4 senders over HTTP) -> %zu pushes decrypted: %s pushes/s; send-to-push "
+      "delay p50 %s ms, p99 %s ms\n",
+      sent.size(), delays_ms.size(), fmt("%.0f", delays_ms.size() / secs).c_str(),
+      fmt("%.1f", pct(0.50)).c_str(), fmt("%.1f", pct(0.99)).c_str());
+  ctx.headlines->push_back("send to Web Push receipt (SQLite outbox): p50 " +
+                           fmt("%.1f", pct(0.5)) + " ms, p99 " + fmt("%.1f", pct(0.99)) + " ms, " +
                            fmt("%.0f", delays_ms.size() / secs) + " pushes/s");
   server.stop();
 }

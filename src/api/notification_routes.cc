@@ -46,7 +46,8 @@ boost::json::object subscription_json(const PushSubscription& s) {
 Result<std::optional<bool>> optional_bool(const boost::json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return std::optional<bool>();
-  if (!v->is_bool()) return fail(Errc::malformed, std::string(key) + " must be a boolean", std::string(key));
+  if (!v->is_bool())
+    return fail(Errc::malformed, std::string(key) + " must be a boolean", std::string(key));
   return std::optional<bool>(v->as_bool());
 }
 
@@ -77,8 +78,9 @@ Result<notifications::SettingsPatch> settings_patch(const boost::json::object& b
                               {"end", &h.end},
                               {"tz", &h.tz}}) {
         auto v = json::required_string(q->as_object(), key);
-        if (!v) return fail(Errc::malformed, "quiet_hours needs start, end and tz strings",
-                            "quiet_hours");
+        if (!v)
+          return fail(Errc::malformed, "quiet_hours needs start, end and tz strings",
+                      "quiet_hours");
         *out = *v;
       }
       p.quiet_hours = std::optional<QuietHours>(h);
@@ -149,8 +151,8 @@ void add_notification_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::get, "/api/v1/push/vapid-key",
         authed(ctx, [&ctx](net::Request&, const auth::Principal&) -> Result<net::Response> {
-          return json_response(200, boost::json::object{{"public_key",
-                                                         service(ctx).vapid_public_key()}});
+          return json_response(
+              200, boost::json::object{{"public_key", service(ctx).vapid_public_key()}});
         }));
 
   r.add(net::Method::get, "/api/v1/push/subscriptions",

@@ -322,10 +322,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
               {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
   }
 
-  job_queue->start();
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
+  // Only now: an early return above destroys the services the job handlers use.
+  job_queue->start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},

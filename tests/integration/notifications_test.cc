@@ -139,7 +139,8 @@ struct Browser {
     EVP_PKEY_derive(dctx, reinterpret_cast<unsigned char*>(ecdh.data()), &len);
     EVP_PKEY_CTX_free(dctx);
     EVP_PKEY_free(peer);
-    std::string ikm = hkdf(auth, ecdh, std::string("WebPush: info") + '\0' + public_raw + as_public, 32);
+    std::string ikm =
+        hkdf(auth, ecdh, std::string("WebPush: info") + '\0' + public_raw + as_public, 32);
     std::string cek = hkdf(salt, ikm, std::string("Content-Encoding: aes128gcm") + '\0', 16);
     std::string nonce = hkdf(salt, ikm, std::string("Content-Encoding: nonce") + '\0', 12);
     if (record.size() < 17) throw std::runtime_error("short record");
@@ -210,8 +211,8 @@ std::string json_text(const object& o) { return boost::json::serialize(o); }
 // PARLEY_TEST_NOTIFY_DATABASE=postgres://... runs these tests on PostgreSQL instead of SQLite
 // (the outbox rows then go into the PostgreSQL append batches); not set by `make test`.
 std::vector<std::string> server_args(std::vector<std::string> more = {}) {
-  std::vector<std::string> a = {"--outbound-allow", "127.0.0.0/8", "--job-workers", "1",
-                                "--rate-limits", kGenerousLimits};
+  std::vector<std::string> a = {"--outbound-allow", "127.0.0.0/8",  "--job-workers", "1",
+                                "--rate-limits",    kGenerousLimits};
   if (const char* db = std::getenv("PARLEY_TEST_NOTIFY_DATABASE"); db && *db) {
     a.push_back("--database");
     a.push_back(db);
@@ -221,11 +222,12 @@ std::vector<std::string> server_args(std::vector<std::string> more = {}) {
 }
 
 std::string subscribe(Api& api, const Account& who, const std::string& endpoint, const Browser& b) {
-  auto r = api.post("/api/v1/push/subscriptions",
-                    object{{"endpoint", endpoint},
-                           {"keys", object{{"p256dh", b64url(b.public_raw)}, {"auth", b64url(b.auth)}}},
-                           {"device_name", "test browser"}},
-                    who.access);
+  auto r =
+      api.post("/api/v1/push/subscriptions",
+               object{{"endpoint", endpoint},
+                      {"keys", object{{"p256dh", b64url(b.public_raw)}, {"auth", b64url(b.auth)}}},
+                      {"device_name", "test browser"}},
+               who.access);
   if (r.status != 201) fail_reply("subscribe", r);
   return r.str("id");
 }
@@ -280,8 +282,8 @@ TEST_F(Notifications, MentionOfAnOfflineUserGivesExactlyOnePushThatDecrypts) {
   EXPECT_NE(authz.find(", k=" + key.str("public_key")), std::string::npos) << authz;
   // The JWT's claims: the push service's origin, an expiry, a contact.
   auto jwt = authz.substr(8, authz.find(',') - 8);
-  auto claims = boost::json::parse(unb64url(jwt.substr(jwt.find('.') + 1,
-                                                       jwt.rfind('.') - jwt.find('.') - 1)));
+  auto claims = boost::json::parse(
+      unb64url(jwt.substr(jwt.find('.') + 1, jwt.rfind('.') - jwt.find('.') - 1)));
   EXPECT_EQ(str(claims, "aud"), "http://127.0.0.1:" + std::to_string(push.port()));
   EXPECT_GT(num(claims, "exp"), static_cast<std::int64_t>(std::time(nullptr)));
   EXPECT_EQ(str(claims, "sub"), "mailto:parley@localhost");
@@ -336,15 +338,15 @@ TEST_F(Notifications, MutedConversationsAndQuietHoursGiveNone) {
     std::snprintf(buf, sizeof buf, "%02d:%02d", m / 60, m % 60);
     return std::string(buf);
   };
-  r = api->patch("/api/v1/users/me/notification-settings",
-                 object{{"quiet_hours",
-                         object{{"start", hhmm(now_min - 60)}, {"end", hhmm(now_min + 60)},
-                                {"tz", "UTC"}}}},
-                 bob.access);
+  r = api->patch(
+      "/api/v1/users/me/notification-settings",
+      object{{"quiet_hours",
+              object{{"start", hhmm(now_min - 60)}, {"end", hhmm(now_min + 60)}, {"tz", "UTC"}}}},
+      bob.access);
   ASSERT_EQ(r.status, 200) << r;
   send_ok(*api, alice, open, "quiet hours, so silent");
-  r = api->patch("/api/v1/users/me/notification-settings",
-                 object{{"quiet_hours", nullptr}}, bob.access);
+  r = api->patch("/api/v1/users/me/notification-settings", object{{"quiet_hours", nullptr}},
+                 bob.access);
   ASSERT_EQ(r.status, 200) << r;
   // The same message decision is taken again at delivery; with one worker, the quiet message's
   // jobs ran before this one's.
@@ -421,13 +423,13 @@ TEST_F(Notifications, SettingsRoutesValidateAndAuthorise) {
   EXPECT_EQ(str(r.json, "email"), "mentions");
   EXPECT_EQ(num(r.json, "email_delay_minutes"), 15);
   EXPECT_TRUE(r.json.as_object().at("quiet_hours").is_null());
-  r = api->patch(settings,
-                 object{{"push", "all"},
-                        {"email_delay_minutes", 30},
-                        {"keywords", boost::json::array{"Deploy", " outage "}},
-                        {"quiet_hours", object{{"start", "22:00"}, {"end", "07:00"},
-                                               {"tz", "Europe/Paris"}}}},
-                 bob.access);
+  r = api->patch(
+      settings,
+      object{{"push", "all"},
+             {"email_delay_minutes", 30},
+             {"keywords", boost::json::array{"Deploy", " outage "}},
+             {"quiet_hours", object{{"start", "22:00"}, {"end", "07:00"}, {"tz", "Europe/Paris"}}}},
+      bob.access);
   ASSERT_EQ(r.status, 200) << r;
   EXPECT_EQ(str(r.json, "push"), "all");
   EXPECT_EQ(str(r.json, "email"), "mentions") << "fields not sent stay";
@@ -438,7 +440,8 @@ TEST_F(Notifications, SettingsRoutesValidateAndAuthorise) {
            {object{{"email_delay_minutes", -1}}, "email_delay_minutes"},
            {object{{"quiet_hours", object{{"start", "25:00"}, {"end", "07:00"}, {"tz", "UTC"}}}},
             "quiet_hours"},
-           {object{{"quiet_hours", object{{"start", "22:00"}, {"end", "07:00"}, {"tz", "Mars/Base"}}}},
+           {object{
+                {"quiet_hours", object{{"start", "22:00"}, {"end", "07:00"}, {"tz", "Mars/Base"}}}},
             "quiet_hours"},
            {object{{"keywords", boost::json::array{""}}}, "keywords"}}) {
     r = api->patch(settings, body, bob.access);
@@ -601,8 +604,9 @@ TEST_F(NotificationsAmqp, ARestartOfRabbitmqDuringABurstOf1000NotificationsLoses
   }
   int duplicates = 0;
   for (const auto& [id, n] : got) duplicates += n - 1;
-  std::cout << "[ RESULT   ] " << kBurst << " notifications across a RabbitMQ restart: "
-            << got.size() << " distinct received, " << duplicates << " duplicates\n";
+  std::cout << "[ RESULT   ] " << kBurst
+            << " notifications across a RabbitMQ restart: " << got.size() << " distinct received, "
+            << duplicates << " duplicates\n";
   RecordProperty("received", static_cast<int>(got.size()));
   RecordProperty("duplicates", duplicates);
   std::size_t lost = 0;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "job_rows.h"
 #include "adapters/postgres/stores.h"
+#include "job_rows.h"
 
 namespace parley::postgres {
 
@@ -98,9 +98,10 @@ class PostgresJobStore final : public JobStore {
 
   Result<void> retry(std::int64_t id, Millis run_at, const std::string& error) override {
     return pool_.run([&](Connection& c) -> Result<void> {
-      c.exec("UPDATE jobs SET run_at = $1, leased_until = NULL, last_error = $2 WHERE id = $3"
-             " AND state = 0",
-             {run_at, error, id});
+      c.exec(
+          "UPDATE jobs SET run_at = $1, leased_until = NULL, last_error = $2 WHERE id = $3"
+          " AND state = 0",
+          {run_at, error, id});
       return ok();
     });
   }
@@ -144,9 +145,10 @@ class PostgresJobStore final : public JobStore {
 
   Result<bool> remember_done(const std::string& key, Millis now) override {
     return pool_.run_value([&](Connection& c) -> Result<bool> {
-      return c.exec("INSERT INTO jobs_done_keys (key, at) VALUES ($1, $2)"
-                    " ON CONFLICT (key) DO NOTHING",
-                    {key, now})
+      return c.exec(
+                  "INSERT INTO jobs_done_keys (key, at) VALUES ($1, $2)"
+                  " ON CONFLICT (key) DO NOTHING",
+                  {key, now})
                  .affected() == 1;
     });
   }

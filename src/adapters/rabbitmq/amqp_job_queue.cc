@@ -192,7 +192,8 @@ class AmqpJobQueue final : public jobs::JobQueue {
     running_ = true;
     if (o_.exclusive_store) (void)outbox_.release_leases();
     threads_.emplace_back([this] { relay(); });
-    for (int i = 0; i < std::max(1, o_.consumers); ++i) threads_.emplace_back([this] { consume(); });
+    for (int i = 0; i < std::max(1, o_.consumers); ++i)
+      threads_.emplace_back([this] { consume(); });
   }
 
   void wake() override {
@@ -305,8 +306,8 @@ class AmqpJobQueue final : public jobs::JobQueue {
           j.attempts = e.value.value.i32;
         else if (k == "x-parley-max-attempts" && e.value.kind == AMQP_FIELD_KIND_I32)
           j.max_attempts = e.value.value.i32;
-        else if (k == "x-parley-error" && (e.value.kind == AMQP_FIELD_KIND_UTF8 ||
-                                           e.value.kind == AMQP_FIELD_KIND_BYTES))
+        else if (k == "x-parley-error" &&
+                 (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES))
           j.last_error = str(e.value.value.bytes);
       }
     return j;
@@ -417,7 +418,8 @@ class AmqpJobQueue final : public jobs::JobQueue {
                          ? fail(Errc::unavailable, "no handler for job kind " + j.kind)
                          : run(h->second, j);
     if (r) {
-      if (!j.idempotency_key.empty()) (void)outbox_.remember_done(j.idempotency_key, clock_.now_ms());
+      if (!j.idempotency_key.empty())
+        (void)outbox_.remember_done(j.idempotency_key, clock_.now_ms());
       ++succeeded_;
       return true;
     }
@@ -425,13 +427,14 @@ class AmqpJobQueue final : public jobs::JobQueue {
     const bool dead = jobs::is_poison(r.error()) || j.attempts >= max_attempts;
     Props props(j.kind, j.idempotency_key, j.attempts + (dead ? 0 : 1), max_attempts,
                 r.error().message);
-    auto sent = dead ? out.publish_confirmed("", dead_queue(), props.p, j.payload)
-                     : out.publish_confirmed("", retry_queue(std::min(j.attempts, o_.max_attempts - 1)),
-                                             props.p, j.payload);
+    auto sent =
+        dead ? out.publish_confirmed("", dead_queue(), props.p, j.payload)
+             : out.publish_confirmed("", retry_queue(std::min(j.attempts, o_.max_attempts - 1)),
+                                     props.p, j.payload);
     if (!sent) return false;
     if (dead) {
-      log::warn("jobs: dead letter", {{"kind", j.kind}, {"attempts", j.attempts},
-                                      {"error", r.error().message}});
+      log::warn("jobs: dead letter",
+                {{"kind", j.kind}, {"attempts", j.attempts}, {"error", r.error().message}});
       ++dead_;
     } else {
       ++retried_;

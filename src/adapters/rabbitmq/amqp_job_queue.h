@@ -30,7 +30,7 @@
 namespace parley::rabbitmq {
 
 struct AmqpOptions {
-  std::string url;                  // amqp://USER:PASS@HOST:PORT/VHOST (%2f for "/")
+  std::string url;                     // amqp://USER:PASS@HOST:PORT/VHOST (%2f for "/")
   std::string prefix = "parley.jobs";  // exchange, work queue, <prefix>.retry.N, <prefix>.dead
   int consumers = 4;
   int prefetch = 16;

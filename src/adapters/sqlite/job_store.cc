@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "job_rows.h"
 #include "adapters/sqlite/stores.h"
+#include "job_rows.h"
 
 namespace parley::sqlite {
 
@@ -96,8 +96,9 @@ class SqliteJobStore final : public JobStore {
 
   Result<void> retry(std::int64_t id, Millis run_at, const std::string& error) override {
     return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("UPDATE jobs SET run_at = ?, leased_until = NULL, last_error = ? WHERE id = ? AND"
-                " state = 0")
+      c.prepare(
+           "UPDATE jobs SET run_at = ?, leased_until = NULL, last_error = ? WHERE id = ? AND"
+           " state = 0")
           .bind(1, run_at)
           .bind(2, error)
           .bind(3, id)
@@ -142,9 +143,8 @@ class SqliteJobStore final : public JobStore {
 
   Result<std::int64_t> purge_done(Millis before) override {
     return db_.write_value([&](Connection& c) -> Result<std::int64_t> {
-      std::int64_t n = c.prepare("DELETE FROM jobs WHERE state = 1 AND finished_at < ?")
-                           .bind(1, before)
-                           .exec();
+      std::int64_t n =
+          c.prepare("DELETE FROM jobs WHERE state = 1 AND finished_at < ?").bind(1, before).exec();
       c.prepare("DELETE FROM jobs_done_keys WHERE at < ?").bind(1, before).exec();
       return n;
     });

@@ -62,7 +62,7 @@ constexpr const char* kSubColumns =
     "id, user_id, endpoint, p256dh, auth, device_name, enabled, created_at";
 
 PushSubscription row_to_sub(const Stmt& q) {
-  return {q.text(0), q.text(1), q.text(2), q.text(3),
+  return {q.text(0), q.text(1), q.text(2),         q.text(3),
           q.text(4), q.text(5), q.integer(6) != 0, q.integer(7)};
 }
 

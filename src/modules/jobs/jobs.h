@@ -21,8 +21,8 @@
 // a key whose job has already succeeded.
 //
 // Adding a job kind:
-//   queue.handle("mail.digest", [&](const jobs::Job& j) -> Result<void> { ... });  // before start()
-//   queue.enqueue({{"mail.digest", payload_json, "digest:" + user_id + ":" + day}});
+//   queue.handle("mail.digest", [&](const jobs::Job& j) -> Result<void> { ... });  // before
+//   start() queue.enqueue({{"mail.digest", payload_json, "digest:" + user_id + ":" + day}});
 // A handler runs on a queue worker thread (never an I/O thread) and may block on I/O. Its
 // result decides what happens next: ok -> done; invalid_argument or failed_precondition (a
 // poison job: retrying cannot help) -> dead at once; anything else -> retried after a backoff
@@ -50,7 +50,7 @@ struct Job {
   std::string kind;
   std::string payload;
   std::string idempotency_key;
-  int attempts = 0;  // including the one now running
+  int attempts = 0;      // including the one now running
   int max_attempts = 0;  // 0: the queue's default
   Millis run_at = 0;
   std::string last_error;
@@ -87,8 +87,8 @@ class JobQueue {
 struct OutboxOptions {
   int workers = 4;
   int claim_batch = 16;
-  Millis poll_ms = 500;       // how often idle workers look for due jobs without a wake()
-  Millis lease_ms = 60'000;   // a claimed job runs again after this if its worker vanished
+  Millis poll_ms = 500;      // how often idle workers look for due jobs without a wake()
+  Millis lease_ms = 60'000;  // a claimed job runs again after this if its worker vanished
   int max_attempts = 8;
   Millis backoff_base_ms = 1'000;  // attempt n waits base * 2^(n-1), capped, plus 0-25% jitter
   Millis backoff_max_ms = 3'600'000;

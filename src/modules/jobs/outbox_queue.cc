@@ -52,8 +52,7 @@ class OutboxJobQueue final : public JobQueue {
     if (o_.exclusive_store)
       if (auto r = store_.release_leases(); !r)
         log::warn("jobs: releasing leases failed", {{"error", r.error().message}});
-    for (int i = 0; i < std::max(1, o_.workers); ++i)
-      threads_.emplace_back([this, i] { work(i); });
+    for (int i = 0; i < std::max(1, o_.workers); ++i) threads_.emplace_back([this, i] { work(i); });
   }
 
   void wake() override {
@@ -124,9 +123,7 @@ class OutboxJobQueue final : public JobQueue {
     const std::string& err = r.error().message;
     const int max_attempts = j.max_attempts > 0 ? j.max_attempts : o_.max_attempts;
     if (is_poison(r.error()) || j.attempts >= max_attempts) {
-      log::warn("jobs: dead letter", {{"kind", j.kind},
-                                      {"attempts", j.attempts},
-                                      {"error", err}});
+      log::warn("jobs: dead letter", {{"kind", j.kind}, {"attempts", j.attempts}, {"error", err}});
       (void)store_.bury(j.id, now, err);
       ++dead_;
       return;

@@ -2,6 +2,7 @@
 // last attempt dead-letters, poison jobs dead-letter at once, idempotency keys hold, and jobs
 // written through a message append (the transactional outbox) run once committed.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,7 +12,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "adapters/sqlite/stores.h"
 #include "modules/jobs/jobs.h"

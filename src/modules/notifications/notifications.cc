@@ -6,9 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "core/crypto.h"
 #include "core/id.h"
@@ -50,8 +49,7 @@ bool word_char(char c) {
 // Whether needle occurs in hay (both lower case) with no word character on either side.
 bool has_word(const std::string& hay, const std::string& needle) {
   if (needle.empty()) return false;
-  for (std::size_t at = hay.find(needle); at != std::string::npos;
-       at = hay.find(needle, at + 1)) {
+  for (std::size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) {
     bool left = at == 0 || !word_char(hay[at - 1]);
     std::size_t end = at + needle.size();
     bool right = end >= hay.size() || !word_char(hay[end]);
@@ -205,7 +203,8 @@ struct NotificationService::Impl {
           er.presence_status = "offline";
           er.settings.quiet_hours.reset();
           if (notifiable(er, r.settings.email, now))
-            out.push_back({kEmailJob, json::serialize(p), "email:" + message_id + ":" + member.user_id,
+            out.push_back({kEmailJob, json::serialize(p),
+                           "email:" + message_id + ":" + member.user_id,
                            now + std::int64_t{r.settings.email_delay_minutes} * 60'000});
         }
       }
@@ -246,7 +245,8 @@ struct NotificationService::Impl {
   std::string push_payload(const Recipient& r, const messaging::ConversationView& conv,
                            const messaging::Message& m) {
     std::string sender = "Someone";
-    if (auto u = users.get(m.sender_id)) sender = u->display_name.empty() ? u->username : u->display_name;
+    if (auto u = users.get(m.sender_id))
+      sender = u->display_name.empty() ? u->username : u->display_name;
     std::string title = sender;
     const auto& c = conv.conversation;
     if (c.type == messaging::ConversationType::channel)
@@ -260,10 +260,8 @@ struct NotificationService::Impl {
       body = preview(m.text, o.preview_chars);
     else
       body = m.attachments.empty() ? "New message" : "Sent a file";
-    return json::serialize(boost::json::object{{"conversation_id", c.id},
-                                               {"message_id", m.id},
-                                               {"title", title},
-                                               {"body", body}});
+    return json::serialize(boost::json::object{
+        {"conversation_id", c.id}, {"message_id", m.id}, {"title", title}, {"body", body}});
   }
 
   Result<void> send(const PushSubscription& s, const std::string& plaintext) {
@@ -279,18 +277,20 @@ struct NotificationService::Impl {
     req.method = "POST";
     req.url = s.endpoint;
     req.https_only = true;
-    req.headers = {{"Content-Type", "application/octet-stream"},
-                   {"Content-Encoding", "aes128gcm"},
-                   {"TTL", std::to_string(o.push_ttl_s)},
-                   {"Urgency", "high"},
-                   {"Authorization", "vapid t=" + *jwt + ", k=" + base64url_encode(vapid.public_raw)}};
+    req.headers = {
+        {"Content-Type", "application/octet-stream"},
+        {"Content-Encoding", "aes128gcm"},
+        {"TTL", std::to_string(o.push_ttl_s)},
+        {"Urgency", "high"},
+        {"Authorization", "vapid t=" + *jwt + ", k=" + base64url_encode(vapid.public_raw)}};
     req.body = std::move(*body);
     req.limits.max_redirects = 0;
     req.limits.max_body_bytes = 64 * 1024;
     req.limits.overflow = outbound::FetchLimits::Overflow::truncate;
     auto resp = fetcher.fetch(req);
     if (!resp) {
-      if (resp.error().code == Errc::permission_denied || resp.error().code == Errc::invalid_argument)
+      if (resp.error().code == Errc::permission_denied ||
+          resp.error().code == Errc::invalid_argument)
         return fail(Errc::invalid_argument, "push endpoint refused: " + resp.error().message);
       return fail(resp.error());
     }
@@ -316,8 +316,8 @@ NotificationService::NotificationService(NotificationStore& store,
                                          users::UserService& users, jobs::JobQueue& queue,
                                          outbound::HttpFetcher& fetcher, const Clock& clock,
                                          NotificationOptions options)
-    : impl_(new Impl{store, messaging, presence, users, queue, fetcher, clock, std::move(options),
-                     {}}) {}
+    : impl_(new Impl{
+          store, messaging, presence, users, queue, fetcher, clock, std::move(options), {}}) {}
 
 NotificationService::~NotificationService() = default;
 
@@ -419,8 +419,7 @@ Result<ConversationSettings> NotificationService::set_conversation_settings(
   if (s.level != "default" && !valid_level(s.level))
     return fail(Errc::invalid_argument, "level must be default, all, mentions or none", "level");
   if (s.muted_until && *s.muted_until < 0)
-    return fail(Errc::invalid_argument, "muted_until must be a time in ms or null",
-                "muted_until");
+    return fail(Errc::invalid_argument, "muted_until must be a time in ms or null", "muted_until");
   auto member = impl_->messaging.is_member(conversation_id, user_id);
   if (!member) return fail(member.error());
   if (!*member) return fail(Errc::not_found, "conversation not found");

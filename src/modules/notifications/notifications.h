@@ -62,7 +62,7 @@ struct NewSubscription {
 };
 
 struct NotificationOptions {
-  std::string vapid_key_path;                        // PEM; created on first start
+  std::string vapid_key_path;  // PEM; created on first start
   std::string vapid_subject = "mailto:parley@localhost";
   outbound::AddressPolicy policy;  // which hosts may take plain http:// endpoints
   int max_subscriptions_per_user = 20;

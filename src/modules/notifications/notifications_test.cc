@@ -1,14 +1,14 @@
 // Unit tests: Web Push encryption against RFC 8291's worked example, VAPID JWTs verified with the
 // public key, time zones, quiet hours, keywords and the notify-or-not decision.
-#include <gtest/gtest.h>
+#include "modules/notifications/notifications.h"
 
-#include <openssl/ecdsa.h>
+#include <gtest/gtest.h>
 #include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "core/crypto.h"
-#include "modules/notifications/notifications.h"
 #include "tz.h"
 #include "web_push.h"
 
@@ -21,18 +21,20 @@ TEST(WebPush, EncryptsRfc8291sExampleExactly) {
   // RFC 8291, Appendix A.
   auto as = key_pair_from_raw(
       b64("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"),
-      b64("BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"));
+      b64("BP4z9KsN6nGRTbVYI_"
+          "c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"));
   ASSERT_TRUE(as) << as.error().message;
-  std::string ua_public =
-      b64("BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
+  std::string ua_public = b64(
+      "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
   auto body = encrypt_aes128gcm(ua_public, b64("BTBZMqHH6r4Tts7J_aSIgg"),
                                 "When I grow up, I want to be a watermelon", &*as,
                                 b64("DGv6ra1nlYgDCS1FRnbzlw"));
   ASSERT_TRUE(body) << body.error().message;
-  EXPECT_EQ(base64url_encode(*body),
-            "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYW"
-            "AmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSx"
-            "sj_Qulcy4a-fN");
+  EXPECT_EQ(
+      base64url_encode(*body),
+      "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYW"
+      "AmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSx"
+      "sj_Qulcy4a-fN");
   auto ua = key_pair_from_raw(b64("q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"), ua_public);
   ASSERT_TRUE(ua);
   auto plain = decrypt_aes128gcm(*ua, b64("BTBZMqHH6r4Tts7J_aSIgg"), *body);
@@ -115,9 +117,9 @@ TEST(QuietHoursTest, WindowsWrapMidnightInTheUsersZone) {
   const Millis h = 3'600'000;
   QuietHours night{"22:00", "07:00", "Europe/Paris"};
   EXPECT_FALSE(in_quiet_hours(night, winter_noon_utc));
-  EXPECT_TRUE(in_quiet_hours(night, winter_noon_utc + 9 * h));  // 22:00 Paris
-  EXPECT_FALSE(in_quiet_hours(night, winter_noon_utc + 8 * h));  // 21:00
-  EXPECT_TRUE(in_quiet_hours(night, winter_noon_utc + 17 * h));  // 06:00 next day
+  EXPECT_TRUE(in_quiet_hours(night, winter_noon_utc + 9 * h));    // 22:00 Paris
+  EXPECT_FALSE(in_quiet_hours(night, winter_noon_utc + 8 * h));   // 21:00
+  EXPECT_TRUE(in_quiet_hours(night, winter_noon_utc + 17 * h));   // 06:00 next day
   EXPECT_FALSE(in_quiet_hours(night, winter_noon_utc + 18 * h));  // 07:00
   QuietHours lunch{"12:30", "14:00", "Europe/Paris"};
   EXPECT_TRUE(in_quiet_hours(lunch, winter_noon_utc));

@@ -57,8 +57,8 @@ class NotificationStore {
   virtual Result<std::optional<UserSettings>> settings(const std::string& user_id) = 0;
   virtual Result<void> put_settings(const std::string& user_id, const UserSettings& s) = 0;
   // The default (level "default", not muted) when none was saved.
-  virtual Result<ConversationSettings> conversation_settings(const std::string& user_id,
-                                                             const std::string& conversation_id) = 0;
+  virtual Result<ConversationSettings> conversation_settings(
+      const std::string& user_id, const std::string& conversation_id) = 0;
   virtual Result<void> put_conversation_settings(const std::string& user_id,
                                                  const std::string& conversation_id,
                                                  const ConversationSettings& s) = 0;

@@ -8,12 +8,12 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "core/crypto.h"
 
@@ -37,7 +37,9 @@ struct MdFree {
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
-Error ossl(const char* what) { return Error{Errc::internal, std::string("openssl: ") + what, {}, 0}; }
+Error ossl(const char* what) {
+  return Error{Errc::internal, std::string("openssl: ") + what, {}, 0};
+}
 
 std::string public_raw_of(EVP_PKEY* p) {
   unsigned char buf[65];
@@ -99,8 +101,8 @@ struct Keys {
 };
 Keys derive(std::string_view ecdh_secret, std::string_view auth, std::string_view ua_public,
             std::string_view as_public, std::string_view salt) {
-  std::string key_info = std::string("WebPush: info") + '\0' + std::string(ua_public) +
-                         std::string(as_public);
+  std::string key_info =
+      std::string("WebPush: info") + '\0' + std::string(ua_public) + std::string(as_public);
   std::string ikm = hkdf(auth, ecdh_secret, key_info, 32);
   return {hkdf(salt, ikm, std::string("Content-Encoding: aes128gcm") + '\0', 16),
           hkdf(salt, ikm, std::string("Content-Encoding: nonce") + '\0', 12)};
@@ -275,15 +277,16 @@ Result<std::string> vapid_jwt(const EcKeyPair& key, std::string_view audience,
                               std::string_view subject, std::int64_t exp_s) {
   auto p = pkey_from_pem(key.private_pem);
   if (!p) return fail(p.error());
-  std::string claims = "{\"aud\":\"" + std::string(audience) + "\",\"exp\":" +
-                       std::to_string(exp_s) + ",\"sub\":\"" + std::string(subject) + "\"}";
-  std::string input = base64url_encode("{\"typ\":\"JWT\",\"alg\":\"ES256\"}") + "." +
-                      base64url_encode(claims);
+  std::string claims = "{\"aud\":\"" + std::string(audience) +
+                       "\",\"exp\":" + std::to_string(exp_s) + ",\"sub\":\"" +
+                       std::string(subject) + "\"}";
+  std::string input =
+      base64url_encode("{\"typ\":\"JWT\",\"alg\":\"ES256\"}") + "." + base64url_encode(claims);
   std::unique_ptr<EVP_MD_CTX, MdFree> md(EVP_MD_CTX_new());
   size_t len = 0;
   if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, p->get()) != 1 ||
-      EVP_DigestSign(md.get(), nullptr, &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+      EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) != 1)
     return fail(ossl("sign"));
   std::string der(len, '\0');
   if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
@@ -291,8 +294,8 @@ Result<std::string> vapid_jwt(const EcKeyPair& key, std::string_view audience,
     return fail(ossl("sign"));
   // JWS wants r || s, 32 bytes each, not DER.
   const auto* d = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(d2i_ECDSA_SIG(nullptr, &d, static_cast<long>(len)),
-                                                            ECDSA_SIG_free);
+  std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(
+      d2i_ECDSA_SIG(nullptr, &d, static_cast<long>(len)), ECDSA_SIG_free);
   if (!sig) return fail(ossl("signature"));
   unsigned char rs[64];
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), rs, 32) != 32 ||
