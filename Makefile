@@ -30,16 +30,30 @@ run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
 # A throw-away Redis (scripts/redis.sh), a throw-away PostgreSQL (scripts/postgres.sh, fsync
-# off) and a throw-away s3rver (scripts/s3.sh, with its key pair) on loopback for the `db` tests,
-# stopped however ctest ends. Where one is not installed its tests skip; a PARLEY_TEST_REDIS_URL,
-# PARLEY_TEST_POSTGRES_URL or PARLEY_TEST_S3_URL already set is used instead.
+# off), a throw-away s3rver (scripts/s3.sh, with its key pair), a throw-away RabbitMQ
+# (scripts/rabbitmq.sh) and a Web Push service stand-in (scripts/push-service.sh) on loopback
+# for the `db` and notification tests, stopped however ctest ends. Where one is not installed
+# its tests skip; a PARLEY_TEST_REDIS_URL, PARLEY_TEST_POSTGRES_URL, PARLEY_TEST_S3_URL,
+# PARLEY_TEST_AMQP_URL or PARLEY_TEST_PUSH_URL already set is used instead.
 test: build
 	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
 	  s3="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-s3-test.XXXXXX")"; \
-	  redis=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
+	  redis=; amqp=; push=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; [ -z "$$amqp" ] || $(CURDIR)/scripts/rabbitmq.sh stop; [ -z "$$push" ] || $(CURDIR)/scripts/push-service.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
 	  if [ -z "$$PARLEY_TEST_REDIS_URL" ]; then redis=1; \
 	    PARLEY_TEST_REDIS_URL="$$($(CURDIR)/scripts/redis.sh start || true)"; fi; \
 	  export PARLEY_TEST_REDIS_URL; \
+	  if [ -z "$$PARLEY_TEST_AMQP_URL" ]; then amqp=1; \
+	    PARLEY_TEST_AMQP_URL="$$($(CURDIR)/scripts/rabbitmq.sh start)"; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: RabbitMQ is not installed: its tests are skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
+	  fi; \
+	  export PARLEY_TEST_AMQP_URL; \
+	  if [ -z "$$PARLEY_TEST_PUSH_URL" ]; then push=1; \
+	    PARLEY_TEST_PUSH_URL="$$($(CURDIR)/scripts/push-service.sh start)"; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: node is not installed: the push service test is skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
+	  fi; \
+	  export PARLEY_TEST_PUSH_URL; \
 	  if [ -z "$$PARLEY_TEST_POSTGRES_URL" ]; then \
 	    PARLEY_TEST_POSTGRES_URL="$$($(CURDIR)/scripts/postgres.sh start --fast "$$pg")"; st=$$?; \
 	    if [ $$st -eq 3 ]; then echo "make test: PostgreSQL is not installed: its tests are skipped"; \

@@ -237,6 +237,18 @@ struct Scenario {
 const std::vector<Scenario>& file_scenarios();
 // The call scenarios (calls_bench.cc): callsetup, calls.
 const std::vector<Scenario>& call_scenarios();
+// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
+const std::vector<Scenario>& ai_scenarios();
+// The notification scenarios (notify_bench.cc): jobs, push.
+const std::vector<Scenario>& notify_scenarios();
+// Every group, in order: what --only and the listing choose from besides the main scenarios.
+inline std::vector<Scenario> group_scenarios() {
+  std::vector<Scenario> all;
+  for (const auto* table : {&file_scenarios(), &call_scenarios(), &ai_scenarios(),
+                            &notify_scenarios()})
+    all.insert(all.end(), table->begin(), table->end());
+  return all;
+}
 
 // Runs fn(i) for i in [0, n) on n threads at once; returns the wall time in seconds.
 double run_parallel(unsigned n, const std::function<void(unsigned)>& fn);
@@ -245,7 +257,5 @@ double run_parallel(unsigned n, const std::function<void(unsigned)>& fn);
 std::optional<double> stat_cpu(const std::string& stat);
 // CPU seconds (user + system) a process has used so far.
 double process_cpu_s(pid_t pid);
-// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
-const std::vector<Scenario>& ai_scenarios();
 
 }  // namespace parley::bench

@@ -110,13 +110,8 @@ void usage() {
       "  --reseed             seed again even when a cached store exists\n"
       "  --keep-data          leave the server's data folder behind\n",
       stdout);
-  std::puts("file scenarios:");
-  for (const auto* table : {&file_scenarios(), &call_scenarios()})
-    for (const auto& sc : *table)
-      std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
-                  static_cast<int>(sc.description.size()), sc.description.data());
-  std::puts("AI scenarios:");
-  for (const auto& sc : ai_scenarios())
+  std::puts("file, call, AI and notification scenarios:");
+  for (const auto& sc : group_scenarios())
     std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
                 static_cast<int>(sc.description.size()), sc.description.data());
 }
@@ -2855,14 +2850,13 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto* table : {&file_scenarios(), &call_scenarios(), &ai_scenarios()})
-      for (const auto& sc : *table)
-        if (opt.wants(sc.name)) {
-          std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
-                      static_cast<int>(sc.description.size()), sc.description.data());
-          std::fflush(stdout);
-          sc.run(ctx);
-        }
+    for (const auto& sc : group_scenarios())
+      if (opt.wants(sc.name)) {
+        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                    static_cast<int>(sc.description.size()), sc.description.data());
+        std::fflush(stdout);
+        sc.run(ctx);
+      }
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;

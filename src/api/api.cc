@@ -222,6 +222,7 @@ void Api::register_routes(net::Router& router) {
   add_integration_routes(router, impl_->ctx);
   add_call_routes(router, impl_->ctx);
   add_ai_routes(router, impl_->ctx);
+  add_notification_routes(router, impl_->ctx);
   add_openapi_route(router);
   if (auto n = add_static_routes(router, impl_->ctx.opts.web_root, impl_->ctx.opts.connect_src);
       !n)

@@ -26,6 +26,7 @@
 #include "modules/governance/governance.h"
 #include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
+#include "modules/notifications/notifications.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -134,6 +135,8 @@ struct Services {
   calls::CallService* calls = nullptr;
   // AI on the premises (ai_routes.cc); null: the AI routes are not served.
   ai::AiService* ai = nullptr;
+  // Notification settings and Web Push subscriptions; null: those routes are not served.
+  notifications::NotificationService* notifications = nullptr;
 };
 
 class Api {

@@ -98,6 +98,8 @@ void add_contact_routes(net::Router& r, Context& ctx);
 // GET /api/v1/calls/ice-servers, /api/v1/calls (running calls), /api/v1/calls/{id}.
 void add_call_routes(net::Router& r, Context& ctx);
 void add_ai_routes(net::Router& r, Context& ctx);
+// Notification settings and push subscriptions; none when the service is not wired.
+void add_notification_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file
 // bytes (file_routes.cc; avatars in user_routes.cc): ETag and If-None-Match, Range, and the
 // headers that keep uploaded content from running in Parley's origin (nosniff, a sandbox CSP).

@@ -395,6 +395,33 @@ const std::map<std::string, Setter>& setters() {
          c.janus_recordings = v;
          return ok();
        }},
+      {"amqp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("amqp://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "amqp: expected amqp://USER:PASS@HOST:PORT/VHOST (or empty for the outbox)");
+         c.amqp = v;
+         return ok();
+       }},
+      {"amqp_queue",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty() || v.size() > 200)
+           return fail(Errc::invalid_argument, "amqp_queue: 1 to 200 characters");
+         c.amqp_queue = v;
+         return ok();
+       }},
+      {"vapid_subject",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.rfind("mailto:", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "vapid_subject: a mailto: or https:// URL");
+         c.vapid_subject = v;
+         return ok();
+       }},
+      {"push_delay_ms",
+       whole_number<std::int64_t>("push_delay_ms", 0, 3'600'000,
+                                  [](Config& c) -> std::int64_t& { return c.push_delay_ms; })},
+      {"job_workers", whole_number<int>("job_workers", 1, 256,
+                                        [](Config& c) -> int& { return c.job_workers; })},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -773,6 +800,15 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --ai-quotas user=B/P,server=B/P  AI jobs per user and per server (default user=20/3s,
                              server=200/100ms); over them: 429
   --ai-timeout-ms N          time limit of one AI job (default 15000)
+  --amqp URL                 amqp://USER:PASS@HOST:PORT/VHOST: notification jobs go through
+                             RabbitMQ (default: the outbox table in the main store)
+  --amqp-queue NAME           the exchange and queue names on the broker: NAME, NAME.retry.N,
+                             NAME.dead (default parley.jobs; one per deployment sharing a broker)
+  --job-workers N            threads running jobs such as push deliveries (default 4)
+  --push-delay-ms N          wait this long before a push, so that reading the message on
+                             another device meanwhile cancels it (default 0)
+  --vapid-subject URL        mailto: or https:// contact sent to push services with VAPID
+                             (default mailto:parley@localhost); the key is DATA_DIR/vapid.pem
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),

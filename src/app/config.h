@@ -106,6 +106,14 @@ struct Config {
   ratelimit::Policy ai_user_quota{20, 3'000};
   ratelimit::Policy ai_server_quota{200, 100};
   std::int64_t ai_timeout_ms = 15'000;
+  // Durable jobs (notifications): "" = the outbox in the main store drained by this node;
+  // amqp://USER:PASS@HOST:PORT/VHOST = through RabbitMQ.
+  std::string amqp;
+  std::string amqp_queue = "parley.jobs";  // exchange/queue name prefix on the broker
+  int job_workers = 4;
+  // The VAPID "sub" claim push services may use to reach the operator (mailto: or https:).
+  std::string vapid_subject = "mailto:parley@localhost";
+  std::int64_t push_delay_ms = 0;  // pushes wait this long, so a read elsewhere cancels them  // threads running job handlers (push delivery waits on the network)
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -19,6 +19,7 @@
 #include "adapters/local/local_blob_store.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
+#include "adapters/rabbitmq/amqp_job_queue.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
 #include "adapters/smshttp/http_sms_sender.h"
@@ -44,6 +45,8 @@
 #include "modules/files/files.h"
 #include "modules/governance/governance.h"
 #include "modules/integrations/integrations.h"
+#include "modules/jobs/jobs.h"
+#include "modules/notifications/notifications.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
@@ -84,6 +87,8 @@ struct Storage {
   std::unique_ptr<contact::ContactStore> contact;
   std::unique_ptr<integrations::IntegrationStore> integrations;
   std::unique_ptr<ai::AiStore> ai;
+  std::unique_ptr<jobs::JobStore> jobs;  // the outbox; messages write into it through hooks
+  std::unique_ptr<notifications::NotificationStore> notifications;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -93,6 +98,8 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!users) return fail(users.error());
   auto auth = make_auth_store(db);
   if (!auth) return fail(auth.error());
+  auto jobs = make_job_store(db);  // before any append can write outbox rows
+  if (!jobs) return fail(jobs.error());
   auto messaging = make_messaging_store(db);
   if (!messaging) return fail(messaging.error());
   auto search = make_search_index(db);  // after messaging: it indexes the messages table
@@ -118,7 +125,11 @@ Result<void> open_stores(Storage& s, Db& db) {
   auto ai = make_ai_store(db);
   if (!ai) return fail(ai.error());
   s.ai = std::move(*ai);
+  auto notifications = make_notification_store(db);
+  if (!notifications) return fail(notifications.error());
+  s.notifications = std::move(*notifications);
   s.files = std::move(*files);
+  s.jobs = std::move(*jobs);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
   s.users = std::move(*users);
@@ -402,6 +413,36 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   if (cfg.ai && mode == Mode::serve)
     if (auto r = ai_service.start(); !r) return die("ai: " + r.error().message);
 
+  // Durable jobs: the outbox in the main store, drained by this node's job workers. Modules
+  // register their job kinds (handle) and outbox producers (add_append_hook) here, before
+  // start().
+  jobs::OutboxOptions job_opts;
+  job_opts.workers = cfg.job_workers;
+  job_opts.exclusive_store = storage.sqlite != nullptr;  // one process holds the SQLite file
+  std::unique_ptr<jobs::JobQueue> job_queue;
+  if (cfg.amqp.empty()) {
+    job_queue = jobs::make_outbox_job_queue(*storage.jobs, clock, job_opts);
+  } else {
+    rabbitmq::AmqpOptions amqp_opts;
+    amqp_opts.url = cfg.amqp;
+    amqp_opts.prefix = cfg.amqp_queue;
+    amqp_opts.consumers = cfg.job_workers;
+    amqp_opts.exclusive_store = job_opts.exclusive_store;
+    auto q = rabbitmq::make_amqp_job_queue(amqp_opts, *storage.jobs, clock);
+    if (!q) return die(q.error().message);  // never the URL: it holds the password
+    job_queue = std::move(*q);
+  }
+  notifications::NotificationOptions notify_opts;
+  notify_opts.vapid_key_path = cfg.data_dir + "/vapid.pem";
+  notify_opts.vapid_subject = cfg.vapid_subject;
+  notify_opts.policy = *outbound_policy;
+  notify_opts.push_delay_ms = cfg.push_delay_ms;
+  notifications::NotificationService notifications(*storage.notifications, messaging, presence,
+                                                   users, *job_queue, *fetcher, clock,
+                                                   notify_opts);
+  if (auto r = notifications.init(); !r) return die("notifications: " + r.error().message);
+  storage.messaging->add_append_hook(notifications.append_hook());
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -437,6 +478,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.integration_pool = &integration_pool;
   services.calls = &calls;
   services.ai = cfg.ai ? &ai_service : nullptr;
+  services.notifications = &notifications;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -488,6 +530,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   retention.start();
   exports.start();
   analytics.start();
+  // Only now: an early return above destroys the services the job handlers use.
+  job_queue->start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},
@@ -501,6 +545,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   ai_service.stop();  // no more events handled; reminders stop
   ai_gateway.stop();  // queued AI jobs finish
   pool.stop();
+  job_queue->stop();  // running jobs finish; the rest wait in the outbox for the next start
   preview_pool.stop();
   retention.stop();
   exports.stop();

@@ -92,6 +92,8 @@ std::vector<Row> matrix_rows() {
       {"POST", conv + "/read", 200, false, R"({"seq":1})"},
       {"POST", conv + "/unread", 200, false, R"({"seq":1})"},
       {"PUT", conv + "/star", 204},
+      {"GET", conv + "/notification-settings", 200},
+      {"PUT", conv + "/notification-settings", 200, false, R"({"level":"mentions"})"},
       {"DELETE", conv + "/star", 204},
       {"POST", conv + "/archive", 200, true, "{}"},
       {"POST", conv + "/unarchive", 200, true, "{}"},
@@ -222,6 +224,15 @@ const std::map<std::string, std::string>& exempt_routes() {
       {"GET /api/v1/ai/capabilities", "the server's engines; no id"},
       {"POST /api/v1/ai/detect-language", "a text the caller sends; no id"},
       {"POST /api/v1/ai/sentiment", "a text the caller sends; no id"},
+      {"GET /api/v1/users/me/notification-settings", "the caller's own settings"},
+      {"PATCH /api/v1/users/me/notification-settings", "the caller's own settings"},
+      {"GET /api/v1/push/vapid-key", "the server's public key; no id"},
+      {"GET /api/v1/push/subscriptions", "lists the caller's own push subscriptions"},
+      {"POST /api/v1/push/subscriptions", "creates the caller's own subscription"},
+      {"PATCH /api/v1/push/subscriptions/{id}",
+       "a subscription id is its owner's alone: Notifications.SettingsRoutesValidateAndAuthorise "
+       "(notifications_integration_test) calls it as another user"},
+      {"DELETE /api/v1/push/subscriptions/{id}", "a subscription id is its owner's alone (as PATCH)"},
   };
   return exempt;
 }

@@ -384,6 +384,22 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"POST", "/api/v1/ai/detect-language", {{"text", "hello there"}}},
       {"POST", "/api/v1/ai/sentiment", {{"text", "hello there"}}},
       {"PUT", "/api/v1/conversations/{id}/auto-translate", {{"enabled", true}}},
+      {"PATCH",
+       "/api/v1/users/me/notification-settings",
+       {{"push", "all"}, {"email_delay_minutes", 5}, {"keywords", array{value("sweep")}}},
+       true,
+       true},
+      {"PUT",
+       "/api/v1/conversations/{id}/notification-settings",
+       {{"level", "mentions"}},
+       true,
+       true},
+      {"POST",
+       "/api/v1/push/subscriptions",
+       {{"endpoint", "https://push.example.com/sweep"},
+        {"keys", object{{"p256dh", "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"},
+                        {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}}}}},
+      {"PATCH", "/api/v1/push/subscriptions/{id}", {{"enabled", false}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.

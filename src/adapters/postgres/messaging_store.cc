@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "job_rows.h"
 #include "adapters/postgres/stores.h"
 #include "core/text.h"
 
@@ -371,6 +372,8 @@ class PostgresMessagingStore final : public MessagingStore {
  public:
   explicit PostgresMessagingStore(Pool& pool) : pool_(pool) {}
 
+  void add_append_hook(AppendHook hook) override { hooks_.push_back(std::move(hook)); }
+
   Result<void> create_conversation(const Conversation& conv,
                                    const std::vector<Member>& members) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
@@ -683,6 +686,7 @@ class PostgresMessagingStore final : public MessagingStore {
       out.reset();
       auto one = append_in(c, m, out);
       duplicate = !one && one.error().code == Errc::already_exists;
+      if (one) write_jobs(c, hooks_, {&*out});
       return one;
     });
     if (!r && duplicate) {
@@ -696,6 +700,7 @@ class PostgresMessagingStore final : public MessagingStore {
       return Appended{std::move(*orig), false};
     }
     if (!r) return fail(r.error());
+    committed(hooks_);
     return std::move(*out);
   }
 
@@ -1094,6 +1099,29 @@ class PostgresMessagingStore final : public MessagingStore {
   // One send inside the caller's transaction: out is set when it was inserted; already_exists
   // when it is a retry (the caller rolls back and answers with the original), not_found when
   // the sender is not a member.
+  // The transactional outbox: the hooks' jobs for the messages this transaction created, in one
+  // statement, inside that transaction.
+  static void write_jobs(Connection& c, const std::vector<AppendHook>& hooks,
+                         const std::vector<const Appended*>& created) {
+    if (hooks.empty()) return;
+    std::vector<jobs::NewJob> all;
+    Millis now = 0;
+    for (const Appended* a : created) {
+      now = std::max(now, a->message.created_at);
+      for (const auto& h : hooks) {
+        if (!h.produce) continue;
+        auto jobs = h.produce(a->message);
+        all.insert(all.end(), std::make_move_iterator(jobs.begin()),
+                   std::make_move_iterator(jobs.end()));
+      }
+    }
+    insert_job_rows(c, all, now);
+  }
+  static void committed(const std::vector<AppendHook>& hooks) {
+    for (const auto& h : hooks)
+      if (h.committed) h.committed();
+  }
+
   static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
     // One statement, so the conversation's row lock (held until COMMIT, it orders this send
     // after every other send to the conversation that got there first, on any node) is held
@@ -1153,7 +1181,8 @@ class PostgresMessagingStore final : public MessagingStore {
   // runs again without it, so no savepoint costs a round trip per send.
   class Batcher {
    public:
-    explicit Batcher(Pool& pool) : pool_(pool), thread_([this] { loop(); }) {}
+    Batcher(Pool& pool, const std::vector<AppendHook>& hooks)
+        : pool_(pool), hooks_(hooks), thread_([this] { loop(); }) {}
     ~Batcher() { stop(); }
     // Commits what is queued, then ends the thread; later sends are refused.
     void stop() {
@@ -1229,11 +1258,20 @@ class PostgresMessagingStore final : public MessagingStore {
               return fail(Errc::failed_precondition, "batch rolled back for one send");
             }
           }
+          std::vector<const Appended*> created;
+          for (auto& o : outs)
+            if (o) created.push_back(&*o);
+          write_jobs(c, hooks_, created);
           return ok();
         });
         if (r) {
+          bool any = false;
           for (std::size_t i = 0; i < batch.size(); ++i)
-            if (!results[i]) results[i] = std::move(*outs[i]);
+            if (!results[i]) {
+              results[i] = std::move(*outs[i]);
+              any = true;
+            }
+          if (any) committed(hooks_);
           break;
         }
         if (!failed) {  // the commit itself failed: every send not settled gets the error
@@ -1270,6 +1308,7 @@ class PostgresMessagingStore final : public MessagingStore {
     }
 
     Pool& pool_;
+    const std::vector<AppendHook>& hooks_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> queue_;
@@ -1278,7 +1317,8 @@ class PostgresMessagingStore final : public MessagingStore {
   };
 
   Pool& pool_;
-  Batcher batcher_{pool_};
+  std::vector<AppendHook> hooks_;  // before batcher_, which reads it
+  Batcher batcher_{pool_, hooks_};
 };
 
 }  // namespace

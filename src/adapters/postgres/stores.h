@@ -21,7 +21,9 @@
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
 #include "modules/integrations/store.h"
+#include "modules/jobs/store.h"
 #include "modules/messaging/store.h"
+#include "modules/notifications/store.h"
 #include "modules/search/store.h"
 #include "modules/sso/store.h"
 #include "modules/users/store.h"
@@ -53,5 +55,8 @@ Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(P
 
 // The ai module's own tables (component "ai").
 Result<std::unique_ptr<ai::AiStore>> make_ai_store(Pool& pool);
+// The outbox table (modules/jobs). Create it before the first message append that has hooks.
+Result<std::unique_ptr<jobs::JobStore>> make_job_store(Pool& pool);
+Result<std::unique_ptr<notifications::NotificationStore>> make_notification_store(Pool& pool);
 
 }  // namespace parley::postgres

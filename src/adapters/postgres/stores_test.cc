@@ -27,6 +27,7 @@
 #include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/sso/store_contract.h"
@@ -729,3 +730,10 @@ INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFac
                                [](postgres::Pool& p) { return postgres::make_ai_store(p); });
                          })));
 }  // namespace parley::ai
+namespace parley::jobs {
+// JobStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return postgres::make_with_pool<JobStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_job_store(p); });
+                         })));
+}  // namespace parley::jobs

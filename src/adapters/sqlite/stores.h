@@ -13,7 +13,9 @@
 #include "modules/files/store.h"
 #include "modules/governance/store.h"
 #include "modules/integrations/store.h"
+#include "modules/jobs/store.h"
 #include "modules/messaging/store.h"
+#include "modules/notifications/store.h"
 #include "modules/search/store.h"
 #include "modules/sso/store.h"
 #include "modules/users/store.h"
@@ -39,5 +41,8 @@ Result<std::unique_ptr<integrations::IntegrationStore>> make_integration_store(D
 
 // The ai module's own tables (component "ai").
 Result<std::unique_ptr<ai::AiStore>> make_ai_store(Database& db);
+// The outbox table (modules/jobs). Create it before the first message append that has hooks.
+Result<std::unique_ptr<jobs::JobStore>> make_job_store(Database& db);
+Result<std::unique_ptr<notifications::NotificationStore>> make_notification_store(Database& db);
 
 }  // namespace parley::sqlite

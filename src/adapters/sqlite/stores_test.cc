@@ -16,6 +16,7 @@
 #include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
 #include "modules/governance/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/sso/store_contract.h"
@@ -357,3 +358,9 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, AiStoreContract, ::testing::Values(AiStoreFacto
                                [](sqlite::Database& db) { return sqlite::make_ai_store(db); });
                          })));
 }  // namespace parley::ai
+namespace parley::jobs {
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return sqlite::make_with_db<JobStore>(
+                               [](sqlite::Database& db) { return sqlite::make_job_store(db); });
+                         })));
+}  // namespace parley::jobs

@@ -31,6 +31,7 @@ import { ProfileCard } from './Profile';
 import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
 import { ShortcutsSheet } from './Shortcuts';
 import { ChannelSettingsDialog } from './ChannelSettings';
+import { ConversationNotificationsDialog, PushBanner } from './NotificationSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
 import { Lightbox, lightbox } from './Attachments';
 import { AdminConsole } from './admin/AdminConsole';
@@ -131,6 +132,7 @@ function Shell() {
         Skip to conversation
       </a>
       <OfflineBanner />
+      <PushBanner />
       <Sidebar />
       <main id="main" class="main">
         <CallStage />
@@ -145,6 +147,7 @@ function Shell() {
       {d === 'shortcuts' && <ShortcutsSheet />}
       {d === 'channel-settings' && <ChannelSettingsDialog />}
       {d === 'admin' && me.value?.role === 'admin' && <AdminConsole />}
+      {d === 'conversation-notifications' && <ConversationNotificationsDialog />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}

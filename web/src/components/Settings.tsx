@@ -3,6 +3,7 @@
 // credential check for (403 `reauth_required`).
 import { capabilities, languageName, targetLanguages } from '../ai';
 import { signal } from '@preact/signals';
+import { NotificationSettings } from './NotificationSettings';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
 import { saveAuthed } from '../downloads';
@@ -453,6 +454,7 @@ export function SettingsDialog() {
         <PhoneSettings />
         <PresencePicker />
         <ThemePicker />
+        <NotificationSettings />
         <Sessions />
         <TwoFactor />
         <ChangePassword />

@@ -3,6 +3,8 @@
 import { loadCapabilities, resetAi } from '../ai';
 import { batch, computed, signal, type Signal } from '@preact/signals';
 import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
+import { offerPushAfterSend } from '../notifications';
+import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
 import { clearAllUploads } from '../uploads';
@@ -33,6 +35,7 @@ export type Panel =
   | null;
 
 export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'admin' | null;
+export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'conversation-notifications' | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
@@ -642,6 +645,7 @@ export function sendMessage(conversationId: string, text: string, threadRootId: 
     th.value = { ...th.value, messages: T.addPending(th.value.messages, p) };
   }
   void deliver(p);
+  offerPushAfterSend();
 }
 
 /** After a reconnect: every send that failed goes again (same client_msg_id, so the server
