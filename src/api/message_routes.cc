@@ -94,6 +94,7 @@ void add_message_routes(net::Router& r, Context& ctx) {
                 if (!body) return done(fail(body.error()));
                 auto in = parse_send(*body, id_param(req));
                 if (!in) return done(fail(in.error()));
+                in->request.trace = req.trace;  // the commit and fan-outs join this request's trace
                 send_message(
                     ctx, p.user_id, std::move(*in),
                     [done = std::move(done)](Result<messaging::Appended> sent) {
