@@ -172,10 +172,8 @@ class GatewaySession final : public net::WsSession {
           // The frame's span (a new trace, sampled by ratio): the commit, the bus hop and the
           // fan-outs are its children. Held by pointer only when sampled.
           std::shared_ptr<trace::Span> span;
-          if (auto s = trace::Span::root("ws send", trace::Kind::server); s.recording()) {
-            f.send.request.trace = s.context();
+          if (auto s = trace::Span::root("ws send", trace::Kind::server); s.recording())
             span = std::make_shared<trace::Span>(std::move(s));
-          }
           auto answer = [conn, req = f.req, span, started = std::chrono::steady_clock::now()](
                             const Result<messaging::Appended>& sent) {
             send_ack_seconds().Observe(std::chrono::duration<double>(
@@ -191,7 +189,10 @@ class GatewaySession final : public net::WsSession {
             if (!req.is_null()) ack["req"] = req;
             conn->send(json_frame(ack));
           };
-          send_message(ctx, user, std::move(f.send), answer);
+          {
+            trace::Scope scope(span ? span->context() : trace::Context{});
+            send_message(ctx, user, std::move(f.send), answer);
+          }
           // Queued (or refused): the next send of this connection may go. Runs only while the
           // connection is open, so this session still exists.
           conn->post([this] { submit_next_send(); });

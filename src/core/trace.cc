@@ -107,6 +107,20 @@ Context Context::fresh() {
   return c;
 }
 
+std::array<std::uint8_t, 8> Context::fresh_span_id() {
+  std::array<std::uint8_t, 8> id;
+  fill_random(id);
+  return id;
+}
+
+namespace {
+thread_local Context t_current;
+}  // namespace
+
+const Context& current() { return t_current; }
+Scope::Scope(const Context& c) : saved_(t_current) { t_current = c; }
+Scope::~Scope() { t_current = saved_; }
+
 void configure(Exporter* exporter, double sample_ratio) {
   g_ratio.store(sample_ratio, std::memory_order_relaxed);
   g_exporter.store(exporter, std::memory_order_release);

@@ -32,6 +32,22 @@ struct Context {
   static std::optional<Context> parse(std::string_view traceparent);
   // A fresh context: random trace and span ids, sampled by the configured ratio.
   static Context fresh();
+  static std::array<std::uint8_t, 8> fresh_span_id();
+};
+
+// The context of the span on whose behalf this thread is calling, for a synchronous call that
+// starts asynchronous work (messaging's send_async): set with a Scope around the call, read once
+// at the start of that work. Not for coroutines: never keep a Scope across a co_await.
+const Context& current();
+class Scope {
+ public:
+  explicit Scope(const Context& c);
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  Context saved_;
 };
 
 enum class Kind { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };

@@ -6,13 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/result.h"
-#include "core/trace.h"
 
 namespace parley::net {
 
@@ -34,10 +32,7 @@ struct Request {
   // everywhere: X-Request-Id, "request_id" in error envelopes, trace.id in the logs.
   std::string trace_id;
   std::string span_id;             // the server's span, 16 hex digits
-  std::string trace_flags = "00";  // 2 hex digits: 01 when this request's trace is sampled
-  // The same as a trace::Context (the server span's), for spans of work this request starts.
-  trace::Context trace;
-  std::array<std::uint8_t, 8> trace_parent{};  // the caller's span id; zero when none
+  std::string trace_flags = "00";  // 2 hex digits, continued from the caller
   std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters
 
   std::string_view path() const;

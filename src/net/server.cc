@@ -31,6 +31,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/metrics.h"
 
 namespace parley::net {
@@ -227,20 +228,22 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 namespace {
 // W3C Trace Context: continue a valid incoming traceparent, otherwise start a trace. A malformed
 // header is ignored, never an error. The server's span gets its own id either way.
-void start_trace(Request& req) {
+// Returns the server span's context and the caller's span id (zero when none): the span is
+// recorded when the caller's sampled flag says so, or, for a new trace, by ratio.
+std::pair<trace::Context, std::array<std::uint8_t, 8>> start_trace(Request& req) {
   trace::Context c;
+  std::array<std::uint8_t, 8> parent{};
   if (auto tp = trace::Context::parse(req.header("traceparent"))) {
-    c = *tp;  // the caller's sampled flag decides
-    req.trace_parent = tp->span_id;
+    c = *tp;
+    parent = tp->span_id;
   } else {
     c = trace::Context::fresh();  // sampled by ratio (never when tracing is off)
-    req.trace_parent = {};
   }
-  c.span_id = trace::Context::fresh().span_id;
-  req.trace = c;
+  c.span_id = trace::Context::fresh_span_id();
   req.trace_id = c.trace_hex();
   req.span_id = c.span_hex();
   req.trace_flags = c.sampled ? "01" : "00";
+  return {c, parent};
 }
 }  // namespace
 
@@ -795,8 +798,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       req->headers.reserve(8);
       for (const auto& f : head)
         req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      start_trace(*req);
-      span = trace::Span::adopt("HTTP", trace::Kind::server, req->trace, req->trace_parent);
+      auto [self, parent] = start_trace(*req);
+      span = trace::Span::adopt("HTTP", trace::Kind::server, self, parent);
       auto match = router.match(*req);
       if (match.route) route_name = match.route->pattern.c_str();
       if (match.route && match.route->stream_handler && !match.bad_encoding) {

@@ -1,5 +1,7 @@
 #include "modules/messaging/messaging.h"
 
+#include "core/trace.h"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -940,7 +942,7 @@ Result<Appended> MessagingService::send(const std::string& caller, const SendReq
   if (!m) return fail(m.error());
   auto ticket = I.sequencer.begin(in.conversation_id);
   auto appended = I.store.append(*m);
-  I.finish_send(in.conversation_id, ticket, appended, in.trace);
+  I.finish_send(in.conversation_id, ticket, appended, trace::current());
   return appended;
 }
 
@@ -950,16 +952,18 @@ void MessagingService::send_async(const std::string& caller, const SendRequest& 
   auto m = I.prepare_send(caller, in);
   if (!m) return done(fail(m.error()));
   auto ticket = I.sequencer.begin(in.conversation_id);
+  // The caller's span (HTTP request, WebSocket send), set around this call with trace::Scope.
+  const trace::Context& cause = trace::current();
   // The storage commit span: from the hand-over to the writer until the group commit holding
   // this message is durable. Held by pointer only when sampled (the callback is copyable).
   std::shared_ptr<trace::Span> commit;
-  if (in.trace.sampled)
-    if (auto s = trace::Span::child("storage.commit", trace::Kind::internal, in.trace);
+  if (cause.sampled)
+    if (auto s = trace::Span::child("storage.commit", trace::Kind::internal, cause);
         s.recording())
       commit = std::make_shared<trace::Span>(std::move(s));
-  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket, commit, trace = in.trace,
+  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket, commit, parent = cause,
                             done = std::move(done)](Result<Appended> appended) mutable {
-    trace::Context cause = trace;
+    trace::Context cause = parent;
     if (commit) {
       if (!appended) commit->fail(appended.error().message);
       cause = commit->context();

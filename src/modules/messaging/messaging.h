@@ -23,7 +23,6 @@
 #include "core/clock.h"
 #include "core/worker_pool.h"
 #include "core/result.h"
-#include "core/trace.h"
 #include "modules/messaging/store.h"
 #include "modules/users/users.h"
 
@@ -86,9 +85,6 @@ struct SendRequest {
   // Resolved by the files module (only files the sender may attach); at most
   // max_attachments. With attachments the text may be empty.
   std::vector<Attachment> attachments{};
-  // The span that asked for the send (HTTP request, WebSocket frame): the storage commit, the
-  // bus hop and every node's fan-out become its children. Unsampled by default.
-  trace::Context trace{};
 };
 
 class MessagingService {
