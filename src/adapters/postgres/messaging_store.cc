@@ -13,6 +13,7 @@
 // Locks are always taken conversation first, then message or member, so these never deadlock
 // each other.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -23,6 +24,7 @@
 #include <unordered_map>
 
 #include "adapters/postgres/stores.h"
+#include "core/commit_metrics.h"
 #include "core/text.h"
 
 namespace parley::postgres {
@@ -1210,6 +1212,7 @@ class PostgresMessagingStore final : public MessagingStore {
         std::vector<std::optional<Appended>> outs(batch.size());
         std::optional<std::size_t> failed;
         Result<void> failure = ok();
+        const auto started = std::chrono::steady_clock::now();
         auto r = pool_.transaction([&](Connection& c) -> Result<void> {
           failed.reset();
           for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -1232,8 +1235,15 @@ class PostgresMessagingStore final : public MessagingStore {
           return ok();
         });
         if (r) {
+          std::size_t n = 0;
           for (std::size_t i = 0; i < batch.size(); ++i)
-            if (!results[i]) results[i] = std::move(*outs[i]);
+            if (!results[i]) {
+              results[i] = std::move(*outs[i]);
+              ++n;
+            }
+          metrics::observe_commit(
+              "postgres",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), n);
           break;
         }
         if (!failed) {  // the commit itself failed: every send not settled gets the error
