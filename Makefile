@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build web run test web-test bench storm soak fuzz clean format
+.PHONY: deps configure build web run test web-test bench bench-trace storm soak fuzz clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -78,6 +78,12 @@ web-test:
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench
+
+# The cost of tracing: fan-out and durable sends with tracing off, at 1 % and at 100 % sampling.
+bench-trace: build
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100 --trace-ratio 0.01
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100 --trace-ratio 1
 
 # The reconnect storm at full size: STORM_CLIENTS clients dropped by a server restart, all back
 # and caught up within 60 s (make test runs it with 1,000).

@@ -81,6 +81,7 @@ struct Options {
   bool reseed = false;
   bool keep_data = false;
   std::vector<std::string> server_flags;  // extra flags for `parley serve`
+  std::string trace_ratio;  // --trace-ratio: export spans to an in-process sink at this ratio
   std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
   bool any_of(std::initializer_list<std::string_view> names) const {
     for (auto n : names)

@@ -1,7 +1,11 @@
 #include "gateway.h"
 
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <deque>
 #include <limits>
@@ -11,10 +15,26 @@
 #include "core/json.h"
 #include "modules/calls/recording.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/trace.h"
 #include "frames.h"
 
 namespace parley::api {
 namespace {
+
+// Send-to-ack: from a WebSocket send frame leaving this connection's queue for the worker pool
+// until its ack (or error) is queued, the message durable. No labels.
+prometheus::Histogram& send_ack_seconds() {
+  static auto& h =
+      prometheus::BuildHistogram()
+          .Name("parley_send_ack_seconds")
+          .Help("Time from a WebSocket send starting until its ack is queued (message durable)")
+          .Register(metrics::registry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  return h;
+}
+
 
 std::shared_ptr<const std::string> json_frame(const boost::json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
@@ -181,7 +201,20 @@ class GatewaySession final : public net::WsSession {
     auto req = f.req;
     auto submitted = ctx_.s.pool.try_submit(
         [this, &ctx = ctx_, conn = conn_, user = state_->principal.user_id, f = std::move(f)] {
-          auto answer = [conn, req = f.req](const Result<messaging::Appended>& sent) {
+          // The frame's span (a new trace, sampled by ratio): the commit, the bus hop and the
+          // fan-outs are its children. Held by pointer only when sampled.
+          std::shared_ptr<trace::Span> span;
+          if (auto s = trace::Span::root("ws send", trace::Kind::server); s.recording())
+            span = std::make_shared<trace::Span>(std::move(s));
+          auto answer = [conn, req = f.req, span, started = std::chrono::steady_clock::now()](
+                            const Result<messaging::Appended>& sent) {
+            send_ack_seconds().Observe(std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - started)
+                                           .count());
+            if (span) {
+              if (!sent) span->fail(sent.error().message);
+              span->end();
+            }
             if (!sent) return conn->send(error_frame(req, sent.error()));
             boost::json::object ack{{"type", "ack"},
                                     {"message", messaging::to_json(sent->message)}};
@@ -197,7 +230,10 @@ class GatewaySession final : public net::WsSession {
             if (!req.is_null()) ack["req"] = req;
             conn->send(json_frame(ack));
           };
-          send_message(ctx, user, std::move(f.send), answer, command);
+          {
+            trace::Scope scope(span ? span->context() : trace::Context{});
+            send_message(ctx, user, std::move(f.send), answer, command);
+          }
           // Queued (or refused): the next send of this connection may go. Runs only while the
           // connection is open, so this session still exists.
           conn->post([this] { submit_next_send(); });

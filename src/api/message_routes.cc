@@ -1,4 +1,5 @@
 // Messages, threads, reactions, read state, pins and search (API.md "Messages").
+#include "core/trace.h"
 #include "context.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -157,6 +158,11 @@ void add_message_routes(net::Router& r, Context& ctx) {
                   if (!c) return done(fail(c.error()));
                   done(json_response(200, command_json(*c)));
                 };
+                // The commit, bus hop and fan-outs join this request's trace when it is sampled.
+                std::optional<trace::Context> tc;
+                if (req.trace_flags == "01")
+                  tc = trace::Context::parse("00-" + req.trace_id + "-" + req.span_id + "-01");
+                trace::Scope scope(tc.value_or(trace::Context{}));
                 send_message(
                     ctx, p.user_id, std::move(*in),
                     [done](Result<messaging::Appended> sent) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <cstdlib>
 #include <map>
 
 #include "core/text.h"
@@ -128,6 +129,24 @@ const std::map<std::string, Setter>& setters() {
          if (!hp) return fail(hp.error());
          c.metrics_host = hp->first;
          c.metrics_port = hp->second;
+         return ok();
+       }},
+      {"otlp_endpoint",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "otlp_endpoint must be an http:// or https:// URL, like http://HOST:4318");
+         c.otlp_endpoint = v;
+         return ok();
+       }},
+      {"trace_sample_ratio",
+       [](Config& c, const std::string& v) -> Result<void> {
+         char* end = nullptr;
+         double r = v.empty() ? -1 : std::strtod(v.c_str(), &end);
+         if (v.empty() || *end != '\0' || !(r >= 0.0 && r <= 1.0))
+           return fail(Errc::invalid_argument,
+                       "trace_sample_ratio must be a number from 0 to 1, like 0.01");
+         c.trace_sample_ratio = r;
          return ok();
        }},
       {"drain_delay_ms",
@@ -712,6 +731,10 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --listen HOST:PORT         address to serve on (default 127.0.0.1:8080; port 0 picks one)
   --metrics-listen HOST:PORT serve /metrics (Prometheus) on this address instead of --listen
                              (default: on --listen; port 0 picks one)
+  --otlp-endpoint URL        export trace spans with OTLP/HTTP JSON to URL/v1/traces (an
+                             OpenTelemetry collector, Jaeger, Tempo; default: no tracing)
+  --trace-sample-ratio R     share of new traces recorded, 0 to 1 (default 0.01 with an
+                             endpoint); a caller's sampled traceparent flag is honoured
   --drain-delay-ms N         after SIGTERM, keep accepting this long while readiness answers
                              503 (default 0); WebSockets get close 1012 at once
   --data-dir DIR             where the database and keys live (default ./data)

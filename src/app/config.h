@@ -24,6 +24,11 @@ struct Config {
   // --metrics-listen: /metrics on its own listener (and not on the main one); "" = main one.
   std::string metrics_host;
   std::optional<std::uint16_t> metrics_port;
+  // --otlp-endpoint: where spans go (OTLP/HTTP JSON, POST <endpoint>/v1/traces); "" = no tracing.
+  std::string otlp_endpoint;
+  // --trace-sample-ratio: share of new traces recorded (an incoming traceparent's flag wins);
+  // unset = 0.01 when an endpoint is set.
+  std::optional<double> trace_sample_ratio;
   // After SIGTERM, how long the listener stays open answering readiness with 503.
   std::int64_t drain_delay_ms = 0;
   std::string data_dir = "./data";

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "adapters/apertium/apertium_translator.h"
+#include "adapters/otlp/otlp_exporter.h"
 #include "adapters/clamav/clamd_scanner.h"
 #include "adapters/cld2/cld2_detector.h"
 #include "adapters/curl/curl_fetcher.h"
@@ -33,6 +34,7 @@
 #include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "modules/admin/admin.h"
 #include "modules/ai/ai.h"
 #include "modules/ai/openai_engine.h"
@@ -257,6 +259,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
 
   init_crypto();
   log::init(cfg.log_format, cfg.log_level);
+  // Tracing: spans go to the operator's collector from a background thread; uninstalled before
+  // the exporter goes (end of main), which posts what is still queued.
+  std::unique_ptr<otlp::OtlpExporter> tracer;
+  struct TraceOff {
+    ~TraceOff() { trace::configure(nullptr, 0); }
+  } trace_off;
+  if (!cfg.otlp_endpoint.empty()) {
+    tracer = std::make_unique<otlp::OtlpExporter>(otlp::ExporterOptions{cfg.otlp_endpoint});
+    trace::configure(tracer.get(), cfg.trace_sample_ratio.value_or(0.01));
+    log::info("tracing", {{"otlp_endpoint", cfg.otlp_endpoint},
+                          {"sample_ratio", cfg.trace_sample_ratio.value_or(0.01)}});
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);

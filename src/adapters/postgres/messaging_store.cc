@@ -13,6 +13,7 @@
 // Locks are always taken conversation first, then message or member, so these never deadlock
 // each other.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -24,6 +25,7 @@
 
 #include "job_rows.h"
 #include "adapters/postgres/stores.h"
+#include "core/commit_metrics.h"
 #include "core/text.h"
 
 namespace parley::postgres {
@@ -1239,6 +1241,7 @@ class PostgresMessagingStore final : public MessagingStore {
         std::vector<std::optional<Appended>> outs(batch.size());
         std::optional<std::size_t> failed;
         Result<void> failure = ok();
+        const auto started = std::chrono::steady_clock::now();
         auto r = pool_.transaction([&](Connection& c) -> Result<void> {
           failed.reset();
           for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -1265,13 +1268,16 @@ class PostgresMessagingStore final : public MessagingStore {
           return ok();
         });
         if (r) {
-          bool any = false;
+          std::size_t n = 0;
           for (std::size_t i = 0; i < batch.size(); ++i)
             if (!results[i]) {
               results[i] = std::move(*outs[i]);
-              any = true;
+              ++n;
             }
-          if (any) committed(hooks_);
+          if (n > 0) committed(hooks_);
+          metrics::observe_commit(
+              "postgres",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), n);
           break;
         }
         if (!failed) {  // the commit itself failed: every send not settled gets the error

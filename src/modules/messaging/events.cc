@@ -47,6 +47,10 @@ std::string encode(const Event& e) {
   out += e.route.except_session;
   out += '|';
   out += std::to_string(e.route.seq);
+  if (e.trace.sampled && e.trace.valid()) {
+    out += '|';
+    out += e.trace.traceparent();
+  }
   out += '\n';
   out += e.name;
   out += '\n';
@@ -71,8 +75,14 @@ std::optional<Event> decode(std::string_view payload) {
   e.route.user_ids = take_list(header);
   e.route.except_user = take(header, '|');
   e.route.except_session = take(header, '|');
+  std::string_view seq_text = take(header, '|');
+  if (!header.empty()) {
+    auto tc = trace::Context::parse(header);
+    if (!tc) return std::nullopt;
+    e.trace = *tc;
+  }
   std::int64_t seq = 0;
-  for (char c : header) {
+  for (char c : seq_text) {
     if (c < '0' || c > '9' || seq > (INT64_MAX - 9) / 10) return std::nullopt;
     seq = seq * 10 + (c - '0');
   }

@@ -1,5 +1,7 @@
 #include "modules/messaging/messaging.h"
 
+#include "core/trace.h"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -277,7 +279,7 @@ struct MessagingService::Impl {
         bus(b),
         clock(c),
         opt(o),
-        sequencer([&b](const Event& e) { b.publish(kEventsTopic, encode(e)); }),
+        sequencer([this](const Event& e) { publish(e); }),
         completions(pool) {
     contact_flusher = std::thread([this] { flush_contact_events(); });
   }
@@ -341,12 +343,23 @@ struct MessagingService::Impl {
     }
   }
 
-  void publish(Event e) { bus.publish(kEventsTopic, encode(e)); }
+  // A sampled event's bus hop is a producer span; the payload carries that span's context, so
+  // each node's fan-out (hub) is its child, in the same trace.
+  void publish(const Event& e) {
+    if (!e.trace.sampled) return bus.publish(kEventsTopic, encode(e));
+    auto hop = trace::Span::child("bus.publish " + e.name, trace::Kind::producer, e.trace);
+    hop.set("messaging.destination.name", kEventsTopic);
+    if (!hop.recording()) return bus.publish(kEventsTopic, encode(e));
+    Event traced = e;
+    traced.trace = hop.context();
+    bus.publish(kEventsTopic, encode(traced));
+  }
 
   // A send's checks and the message to append; then, once appended, its event in seq order.
   Result<NewMessage> prepare_send(const std::string& caller, const SendRequest& in);
+  // cause: the span the event continues (its bus hop and fan-outs become children).
   void finish_send(const std::string& conversation_id, std::uint64_t ticket,
-                   const Result<Appended>& appended);
+                   const Result<Appended>& appended, const trace::Context& cause);
 
   // Events of one conversation go through the sequencer so they leave in commit order.
   void publish_ordered(const std::string& conversation_id, Event e) {
@@ -912,11 +925,13 @@ Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& calle
 }
 
 void MessagingService::Impl::finish_send(const std::string& conversation_id, std::uint64_t ticket,
-                                         const Result<Appended>& appended) {
+                                         const Result<Appended>& appended,
+                                         const trace::Context& cause) {
   if (!appended || !appended->created) return sequencer.finish(conversation_id, ticket, std::nullopt);
   Event created = conversation_event(conversation_id, "message.created",
                                      serialize(to_json(appended->message)));
   created.route.seq = appended->message.seq;
+  created.trace = cause;
   sequencer.finish(conversation_id, ticket,
                    Sequencer::Ready{appended->message.seq, std::move(created)});
 }
@@ -927,7 +942,7 @@ Result<Appended> MessagingService::send(const std::string& caller, const SendReq
   if (!m) return fail(m.error());
   auto ticket = I.sequencer.begin(in.conversation_id);
   auto appended = I.store.append(*m);
-  I.finish_send(in.conversation_id, ticket, appended);
+  I.finish_send(in.conversation_id, ticket, appended, trace::current());
   return appended;
 }
 
@@ -937,13 +952,28 @@ void MessagingService::send_async(const std::string& caller, const SendRequest& 
   auto m = I.prepare_send(caller, in);
   if (!m) return done(fail(m.error()));
   auto ticket = I.sequencer.begin(in.conversation_id);
-  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket,
+  // The caller's span (HTTP request, WebSocket send), set around this call with trace::Scope.
+  const trace::Context& cause = trace::current();
+  // The storage commit span: from the hand-over to the writer until the group commit holding
+  // this message is durable. Held by pointer only when sampled (the callback is copyable).
+  std::shared_ptr<trace::Span> commit;
+  if (cause.sampled)
+    if (auto s = trace::Span::child("storage.commit", trace::Kind::internal, cause);
+        s.recording())
+      commit = std::make_shared<trace::Span>(std::move(s));
+  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket, commit, parent = cause,
                             done = std::move(done)](Result<Appended> appended) mutable {
+    trace::Context cause = parent;
+    if (commit) {
+      if (!appended) commit->fail(appended.error().message);
+      cause = commit->context();
+      commit->end();
+    }
     // Off the storage thread: serialising and publishing the event, and the caller's own
     // continuation, must not hold up the next commit.
-    auto complete = [&I, cid = std::move(cid), ticket, done = std::move(done),
+    auto complete = [&I, cid = std::move(cid), ticket, cause, done = std::move(done),
                      appended = std::move(appended)]() mutable {
-      I.finish_send(cid, ticket, appended);
+      I.finish_send(cid, ticket, appended, cause);
       done(std::move(appended));
     };
     if (!I.completions || !I.completions->try_submit(complete)) complete();
