@@ -123,8 +123,11 @@ TEST_F(CallsAcrossNodes, CallerOnOneNodeCalleeOnAnother) {
   EXPECT_EQ(str(got_answer.at("data"), "sdp"), "v=0 from B");
   // Media toggles from B reach A.
   auto muted = call_of(ask(b, object{{"type", "call.media"}, {"call_id", id}, {"audio", false}}));
-  for (const auto& p : arr(muted, "participants"))
-    if (str(p, "user_id") == bob.id) EXPECT_FALSE(p.at("audio").as_bool());
+  for (const auto& p : arr(muted, "participants")) {
+    if (str(p, "user_id") == bob.id) {
+      EXPECT_FALSE(p.at("audio").as_bool());
+    }
+  }
   // Signals from outside the call are refused across nodes as on one.
   auto stray = ask(c, object{{"type", "call.signal"}, {"call_id", id}, {"to_user_id", alice.id},
                              {"data", object{{"kind", "ice"}}}});
@@ -182,8 +185,11 @@ TEST_F(CallsAcrossNodes, RejoinFromTheForwardingNode) {
   Live b2(nodes_[1]->port(), bob);
   auto back = call_of(ask(b2, object{{"type", "call.accept"}, {"call_id", id}}));
   EXPECT_EQ(str(back, "state"), "active");
-  for (const auto& p : arr(back, "participants"))
-    if (str(p, "user_id") == bob.id) EXPECT_TRUE(p.at("connected").as_bool());
+  for (const auto& p : arr(back, "participants")) {
+    if (str(p, "user_id") == bob.id) {
+      EXPECT_TRUE(p.at("connected").as_bool());
+    }
+  }
   call_of(ask(a, object{{"type", "call.leave"}, {"call_id", id}}));
 }
 
