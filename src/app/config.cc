@@ -231,6 +231,11 @@ const std::map<std::string, Setter>& setters() {
          c.node_id = v;
          return ok();
        }},
+      {"calls_node",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.calls_node = v;
+         return ok();
+       }},
       {"presence_grace_ms",
        [](Config& c, const std::string& v) -> Result<void> {
          auto n = parse_uint(v, "presence_grace_ms", 3'600'000);
@@ -808,6 +813,9 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --call-ring-timeout-ms N   how long a call rings before it is missed (default 45000)
   --call-rejoin-grace-ms N   how long a participant whose sockets dropped stays in a call,
                              so a reload rejoins it (default 30000)
+  --calls-node NODE          with several nodes: the --node-id of the node that holds every
+                             call; the others forward call frames to it over Redis
+                             (default: each node holds the calls started on it)
   --janus-url URL            Janus's HTTP API (http://127.0.0.1:8088/janus): group and channel
                              calls go through its VideoRoom (default: every call peer to peer)
   --janus-public-url URL     Janus's API as browsers reach it (default: --janus-url)

@@ -94,6 +94,9 @@ struct Config {
   calls::TurnOptions turn;
   std::int64_t call_ring_timeout_ms = 45'000;
   std::int64_t call_rejoin_grace_ms = 30'000;
+  // With several nodes: the node id of the one node that holds the state of every call; the
+  // others forward call frames to it over the bus. "" = this node holds its own calls.
+  std::string calls_node;
   // Group calls through Janus (VideoRoom): its HTTP API as Parley reaches it, as browsers reach
   // it, and the VideoRoom admin_key. "" = no SFU: every call peer to peer.
   std::string janus_url;

@@ -60,12 +60,13 @@ TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
 
 TEST(Config, ScaleOutUrlsAreCheckedAndTestVariablesIgnored) {
   auto c = load({"--database", "postgres://parley@127.0.0.1:5432/parley", "--redis",
-                 "redis://127.0.0.1:6379"},
+                 "redis://127.0.0.1:6379", "--calls-node", "n0"},
                 {"PARLEY_TEST_POSTGRES_URL=postgres://x", "PARLEY_NODE_ID=n1"});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->database, "postgres://parley@127.0.0.1:5432/parley");
   EXPECT_EQ(c->redis, "redis://127.0.0.1:6379");
   EXPECT_EQ(c->node_id, "n1");
+  EXPECT_EQ(c->calls_node, "n0");
   EXPECT_FALSE(load({"--database", "mysql://x"}));
   EXPECT_FALSE(load({"--redis", "http://x"}));
   EXPECT_FALSE(load({}, {"PARLEY_NO_SUCH_THING=1"}));  // other unknown variables still stop it

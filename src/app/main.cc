@@ -299,12 +299,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   std::unique_ptr<Bus> bus;
   std::unique_ptr<ratelimit::RateLimiter> limiter;
   std::unique_ptr<presence::PresenceStore> presence_store;
+  const std::string node =
+      cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
   if (cfg.redis.empty()) {
     bus = adapters::make_in_process_bus();
     limiter = ratelimit::make_in_memory_rate_limiter(clock);
     presence_store = presence::make_in_memory_presence_store();
   } else {
-    std::string node = cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
     auto rbus = redis::make_redis_bus(cfg.redis, node);
     if (!rbus) return die("redis: " + rbus.error().message);
     bus = std::move(*rbus);
@@ -406,6 +407,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   calls::CallOptions call_opts;
   call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
   call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
+  // Calls held by another node (§42): this one forwards call frames to it over the bus.
+  call_opts.forward = !cfg.calls_node.empty() && cfg.calls_node != node;
   std::unique_ptr<calls::Sfu> sfu;
   if (!cfg.janus_url.empty()) {
     auto j = janus::make_janus_sfu(

@@ -1,7 +1,9 @@
 #include "modules/calls/calls.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -110,8 +112,31 @@ struct CallService::Impl {
 
   ~Impl() { stop(); }
 
+  // Forwarding (§42), set up once the service exists (serve() calls its public methods).
+  void start_forwarding(CallService* service) {
+    self = service;
+    if (opts.forward) {
+      reply_topic = "calls.reply." + hex_encode(random_bytes(8));
+      forwarding = bus.subscribe(reply_topic, [this](std::string_view p) { answered(p); });
+    } else {
+      server = std::thread([this] { serve_loop(); });
+      forwarding = bus.subscribe(std::string(kRequestTopic), [this](std::string_view p) {
+        std::lock_guard lock(fmu);
+        requests.emplace_back(p);
+        fcv.notify_all();
+      });
+    }
+  }
+
   void stop() {
     members.reset();
+    forwarding.reset();
+    {
+      std::lock_guard lock(fmu);
+      fstopping = true;
+    }
+    fcv.notify_all();
+    if (server.joinable()) server.join();
     {
       std::lock_guard lock(mu);
       if (stopping) return;
@@ -119,6 +144,139 @@ struct CallService::Impl {
     }
     cv.notify_all();
     if (thread.joinable()) thread.join();
+  }
+
+  // ---- forwarding node: each operation goes to the node holding the calls ----
+
+  // Sends the request and waits for its answer: the answer's object, or its error.
+  Result<boost::json::object> ask(boost::json::object req) {
+    const std::string id = hex_encode(random_bytes(12));
+    req["id"] = id;
+    req["reply"] = reply_topic;
+    {
+      std::lock_guard lock(fmu);
+      answers[id];
+    }
+    bus.publish(kRequestTopic, json::serialize(req));
+    std::unique_lock lock(fmu);
+    fcv.wait_for(lock, std::chrono::milliseconds(opts.forward_timeout_ms),
+                 [&] { return fstopping || answers[id].has_value(); });
+    auto answer = std::move(answers[id]);
+    answers.erase(id);
+    lock.unlock();
+    if (!answer)
+      return fail(Errc::unavailable, "the node that holds calls did not answer: retry shortly");
+    auto o = json::parse_object(*answer);
+    if (!o) return fail(Errc::internal, "a malformed answer from the node that holds calls");
+    if (const auto* e = o->if_contains("error"); e && e->is_object()) {
+      const auto& eo = e->as_object();
+      Error err;
+      err.code = static_cast<Errc>(eo.at("code").as_int64());
+      err.message = std::string(eo.at("message").as_string());
+      err.field = std::string(eo.at("field").as_string());
+      return fail(std::move(err));
+    }
+    return std::move(*o);
+  }
+
+  Result<Call> ask_call(boost::json::object req) {
+    auto o = ask(std::move(req));
+    if (!o) return fail(o.error());
+    const auto* c = o->if_contains("call");
+    if (!c || !c->is_object()) return fail(Errc::internal, "no call in the answer");
+    return call_from_json(c->as_object());
+  }
+
+  void answered(std::string_view payload) {
+    auto o = json::parse_object(payload);
+    if (!o) return;
+    const auto* id = o->if_contains("id");
+    if (!id || !id->is_string()) return;
+    std::lock_guard lock(fmu);
+    auto it = answers.find(std::string(id->as_string()));
+    if (it == answers.end()) return;  // timed out already
+    it->second = std::string(payload);
+    fcv.notify_all();
+  }
+
+  // ---- the node holding the calls: requests on a thread of their own (they block) ----
+
+  void serve_loop() {
+    std::unique_lock lock(fmu);
+    for (;;) {
+      fcv.wait(lock, [&] { return fstopping || !requests.empty(); });
+      if (fstopping) return;
+      std::string payload = std::move(requests.front());
+      requests.pop_front();
+      lock.unlock();
+      serve(payload);
+      lock.lock();
+    }
+  }
+
+  void serve(std::string_view payload) {
+    auto req = json::parse_object(payload);
+    if (!req) return;
+    auto str = [&](std::string_view k) {
+      const auto* v = req->if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    auto flag = [&](std::string_view k) -> std::optional<bool> {
+      const auto* v = req->if_contains(k);
+      if (!v || !v->is_bool()) return std::nullopt;
+      return v->as_bool();
+    };
+    const std::string op = str("op"), user = str("user"), session = str("session"),
+                      call_id = str("call_id"), reply = str("reply");
+    boost::json::object answer{{"id", str("id")}};
+    auto put = [&](const Result<Call>& c) {
+      if (c)
+        answer["call"] = to_json(*c);
+      else
+        answer["error"] = boost::json::object{{"code", static_cast<int>(c.error().code)},
+                                              {"message", c.error().message},
+                                              {"field", c.error().field}};
+    };
+    auto& svc = *self;
+    if (op == "socket_opened") return svc.socket_opened(user, session);
+    if (op == "socket_closed") return svc.socket_closed(user, session);
+    if (op == "start") {
+      put(svc.start(user, session, str("conversation_id"), str("media")));
+    } else if (op == "accept") {
+      put(svc.accept(user, session, call_id));
+    } else if (op == "decline") {
+      put(svc.decline(user, call_id));
+    } else if (op == "leave") {
+      put(svc.leave(user, session, call_id));
+    } else if (op == "media") {
+      put(svc.set_media(user, session, call_id, {flag("audio"), flag("video"), flag("screen")}));
+    } else if (op == "kick") {
+      put(svc.kick(user, call_id, str("to_user")));
+    } else if (op == "mute") {
+      put(svc.mute(user, call_id, str("to_user")));
+    } else if (op == "record") {
+      put(svc.record(user, call_id, flag("on").value_or(false)));
+    } else if (op == "get") {
+      put(svc.get(user, call_id));
+    } else if (op == "signal") {
+      auto r = svc.signal(user, session, call_id, str("to_user"), str("to_session"), str("data"));
+      if (r)
+        answer["ok"] = true;
+      else
+        put(fail(r.error()));
+    } else if (op == "running") {
+      auto r = svc.running(user);
+      if (r) {
+        boost::json::array a;
+        for (const auto& c : *r) a.push_back(to_json(c));
+        answer["calls"] = std::move(a);
+      } else {
+        put(fail(r.error()));
+      }
+    } else {
+      put(fail(Errc::malformed, "unknown call operation"));
+    }
+    if (!reply.empty()) bus.publish(reply, json::serialize(answer));
   }
 
   void flush(Outbox& out) {
@@ -353,11 +511,25 @@ struct CallService::Impl {
   bool stopping = false;
   std::thread thread;
   std::unique_ptr<Bus::Subscription> members;
+
+  // Forwarding (§42): on a forwarding node, answers awaited by request id; on the node holding
+  // the calls, the requests waiting for the server thread.
+  CallService* self = nullptr;
+  std::string reply_topic;
+  std::mutex fmu;
+  std::condition_variable fcv;
+  bool fstopping = false;
+  std::unordered_map<std::string, std::optional<std::string>> answers;
+  std::deque<std::string> requests;
+  std::thread server;
+  std::unique_ptr<Bus::Subscription> forwarding;
 };
 
 CallService::CallService(messaging::MessagingService& messaging, Bus& bus, const Clock& clock,
                          CallOptions options, Sfu* sfu)
-    : impl_(std::make_unique<Impl>(messaging, bus, clock, options, sfu)) {}
+    : impl_(std::make_unique<Impl>(messaging, bus, clock, options, sfu)) {
+  impl_->start_forwarding(this);
+}
 
 CallService::~CallService() = default;
 
@@ -366,6 +538,9 @@ void CallService::stop() { impl_->stop(); }
 Result<Call> CallService::start(const std::string& caller, const std::string& session_id,
                                 const std::string& cid, const std::string& media) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "start"}, {"user", caller}, {"session", session_id},
+                       {"conversation_id", cid}, {"media", media}});
   if (media != "audio" && media != "video")
     return fail(Errc::invalid_argument, "media must be \"audio\" or \"video\"", "media");
   auto view = s.messaging.get(caller, cid);
@@ -468,6 +643,9 @@ Result<Call> CallService::start(const std::string& caller, const std::string& se
 Result<Call> CallService::accept(const std::string& caller, const std::string& session_id,
                                  const std::string& id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "accept"}, {"user", caller}, {"session", session_id},
+                       {"call_id", id}});
   if (auto cid = s.visible_conversation(caller, id); !cid) return fail(cid.error());
   // A group call: this session's token goes into the room's allowed list first (HTTP, outside
   // the lock); a rejoin from the same session keeps the one it had.
@@ -546,6 +724,8 @@ Result<Call> CallService::accept(const std::string& caller, const std::string& s
 
 Result<Call> CallService::decline(const std::string& caller, const std::string& id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "decline"}, {"user", caller}, {"call_id", id}});
   if (auto cid = s.visible_conversation(caller, id); !cid) return fail(cid.error());
   Outbox out;
   Call result;
@@ -572,6 +752,9 @@ Result<Call> CallService::decline(const std::string& caller, const std::string& 
 Result<Call> CallService::leave(const std::string& caller, const std::string& session_id,
                                 const std::string& id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "leave"}, {"user", caller}, {"session", session_id},
+                       {"call_id", id}});
   if (auto cid = s.visible_conversation(caller, id); !cid) return fail(cid.error());
   Outbox out;
   Call result;
@@ -591,6 +774,14 @@ Result<Call> CallService::leave(const std::string& caller, const std::string& se
 Result<Call> CallService::set_media(const std::string& caller, const std::string& session_id,
                                     const std::string& id, const MediaState& media) {
   auto& s = *impl_;
+  if (s.opts.forward) {
+    boost::json::object req{
+        {"op", "media"}, {"user", caller}, {"session", session_id}, {"call_id", id}};
+    if (media.audio) req["audio"] = *media.audio;
+    if (media.video) req["video"] = *media.video;
+    if (media.screen) req["screen"] = *media.screen;
+    return s.ask_call(std::move(req));
+  }
   Outbox out;
   Call result;
   {
@@ -612,6 +803,8 @@ Result<Call> CallService::set_media(const std::string& caller, const std::string
 Result<Call> CallService::kick(const std::string& caller, const std::string& id,
                                const std::string& user_id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "kick"}, {"user", caller}, {"call_id", id}, {"to_user", user_id}});
   auto remove = [&s, &user_id](Call& c, Participant&, Outbox& out) {
     return s.remove_participant(c, user_id, out);
   };
@@ -621,6 +814,8 @@ Result<Call> CallService::kick(const std::string& caller, const std::string& id,
 Result<Call> CallService::mute(const std::string& caller, const std::string& id,
                                const std::string& user_id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "mute"}, {"user", caller}, {"call_id", id}, {"to_user", user_id}});
   auto silence = [&s](Call& c, Participant& p, Outbox& out) {
     p.audio = false;
     s.changed(c, out);
@@ -631,6 +826,8 @@ Result<Call> CallService::mute(const std::string& caller, const std::string& id,
 
 Result<Call> CallService::record(const std::string& caller, const std::string& id, bool on) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.ask_call({{"op", "record"}, {"user", caller}, {"call_id", id}, {"on", on}});
   auto cid = s.visible_conversation(caller, id);
   if (!cid) return fail(cid.error());
   if (auto r = require_moderator(s.messaging, caller, *cid); !r) return fail(r.error());
@@ -675,6 +872,21 @@ Result<void> CallService::signal(const std::string& caller, const std::string& s
                                  const std::string& id, const std::string& to_user,
                                  const std::string& to_session, std::string data) {
   auto& s = *impl_;
+  if (s.opts.forward) {
+    if (data.size() > s.opts.max_signal_bytes)
+      return fail(Errc::too_large,
+                  "data is over " + std::to_string(s.opts.max_signal_bytes / 1024) + " KiB",
+                  "data");
+    auto r = s.ask({{"op", "signal"},
+                    {"user", caller},
+                    {"session", session_id},
+                    {"call_id", id},
+                    {"to_user", to_user},
+                    {"to_session", to_session},
+                    {"data", std::move(data)}});
+    if (!r) return fail(r.error());
+    return ok();
+  }
   if (data.size() > s.opts.max_signal_bytes)
     return fail(Errc::too_large,
                 "data is over " + std::to_string(s.opts.max_signal_bytes / 1024) + " KiB", "data");
@@ -716,6 +928,7 @@ Result<void> CallService::signal(const std::string& caller, const std::string& s
 
 Result<Call> CallService::get(const std::string& caller, const std::string& id) {
   auto& s = *impl_;
+  if (s.opts.forward) return s.ask_call({{"op", "get"}, {"user", caller}, {"call_id", id}});
   if (auto cid = s.visible_conversation(caller, id); !cid) return fail(cid.error());
   std::lock_guard lock(s.mu);
   auto it = s.calls.find(id);
@@ -725,6 +938,15 @@ Result<Call> CallService::get(const std::string& caller, const std::string& id) 
 
 Result<std::vector<Call>> CallService::running(const std::string& caller) {
   auto& s = *impl_;
+  if (s.opts.forward) {
+    auto r = s.ask({{"op", "running"}, {"user", caller}});
+    if (!r) return fail(r.error());
+    std::vector<Call> calls;
+    if (const auto* a = r->if_contains("calls"); a && a->is_array())
+      for (const auto& c : a->as_array())
+        if (c.is_object()) calls.push_back(call_from_json(c.as_object()));
+    return calls;
+  }
   auto ids = s.messaging.conversation_ids_of(caller);
   if (!ids) return fail(ids.error());
   std::vector<Call> out;
@@ -736,12 +958,21 @@ Result<std::vector<Call>> CallService::running(const std::string& caller) {
 }
 
 void CallService::socket_opened(const std::string& user_id, const std::string& session_id) {
+  if (impl_->opts.forward)  // no answer awaited: the gateway's thread does not wait
+    return impl_->bus.publish(
+        kRequestTopic, json::serialize(boost::json::object{
+                           {"op", "socket_opened"}, {"user", user_id}, {"session", session_id}}));
   std::lock_guard lock(impl_->mu);
   ++impl_->sockets[user_id + ' ' + session_id];
 }
 
 void CallService::socket_closed(const std::string& user_id, const std::string& session_id) {
   auto& s = *impl_;
+  if (s.opts.forward)
+    return s.bus.publish(kRequestTopic, json::serialize(boost::json::object{
+                                            {"op", "socket_closed"},
+                                            {"user", user_id},
+                                            {"session", session_id}}));
   Outbox out;
   {
     std::lock_guard lock(s.mu);
@@ -805,6 +1036,58 @@ boost::json::object to_json(const Call& c) {
   if (c.ended_at) o["ended_at"] = c.ended_at;
   if (!c.reason.empty()) o["reason"] = c.reason;
   return o;
+}
+
+Call call_from_json(const boost::json::object& o) {
+  auto str = [](const boost::json::object& x, std::string_view k) {
+    const auto* v = x.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  auto num = [](const boost::json::object& x, std::string_view k) -> std::int64_t {
+    const auto* v = x.if_contains(k);
+    return v && v->is_int64() ? v->as_int64() : 0;
+  };
+  auto boolean = [](const boost::json::object& x, std::string_view k) {
+    const auto* v = x.if_contains(k);
+    return v && v->is_bool() && v->as_bool();
+  };
+  auto ids = [&](std::string_view k) {
+    std::vector<std::string> out;
+    if (const auto* v = o.if_contains(k); v && v->is_array())
+      for (const auto& e : v->as_array())
+        if (e.is_string()) out.emplace_back(e.as_string());
+    return out;
+  };
+  Call c;
+  c.id = str(o, "id");
+  c.conversation_id = str(o, "conversation_id");
+  c.conversation_type = str(o, "conversation_type");
+  c.started_by = str(o, "started_by");
+  c.media = str(o, "media");
+  c.state = str(o, "state");
+  c.started_at = num(o, "started_at");
+  c.answered_at = num(o, "answered_at");
+  c.ended_at = num(o, "ended_at");
+  c.reason = str(o, "reason");
+  c.version = num(o, "version");
+  if (const auto* v = o.if_contains("participants"); v && v->is_array())
+    for (const auto& e : v->as_array()) {
+      if (!e.is_object()) continue;
+      const auto& p = e.as_object();
+      c.participants.push_back({str(p, "user_id"), str(p, "session_id"), num(p, "joined_at"),
+                                boolean(p, "audio"), boolean(p, "video"), boolean(p, "screen"),
+                                boolean(p, "connected")});
+    }
+  c.ringing = ids("ringing");
+  c.declined = ids("declined");
+  c.busy = ids("busy");
+  c.sfu = str(o, "mode") == "sfu";
+  c.recording = boolean(o, "recording");
+  if (const auto* v = o.if_contains("sfu"); v && v->is_object()) {
+    const auto& j = v->as_object();
+    c.sfu_join = SfuJoin{str(j, "url"), str(j, "room"), str(j, "token"), str(j, "feed")};
+  }
+  return c;
 }
 
 std::string call_message_text(const Call& c) {

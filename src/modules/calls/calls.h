@@ -18,8 +18,9 @@
 // is published on kFinishedTopic, where the API turns it into the call message of the
 // conversation (through the one send path, idempotent per call).
 //
-// The state lives in this process (see docs/decisions.md §42): a call's frames must reach the
-// node where it started. Thread-safe; blocking (membership reads): call from worker threads.
+// The state lives in the memory of one node (see docs/decisions.md §42): with several nodes, the
+// others forward every operation to it over the bus (CallOptions::forward), so a call's
+// participants may be connected to any node. Thread-safe; blocking (membership reads): call from worker threads.
 // Errors: not_found (unknown call, or not a member), failed_precondition (busy, a call already
 // running here, the call ended), permission_denied (a member who is not in the call relays
 // signals), invalid_argument / too_large (bad media, signal data over the limit).
@@ -103,7 +104,17 @@ struct CallOptions {
   // In a channel, at most this many members are rung (the others see call.updated and may join).
   int max_rung = 200;
   int max_participants = 50;
+  // Several nodes (docs/decisions.md §42): one node holds every call; the others set forward and
+  // hand each operation to it over the bus (kRequestTopic), waiting up to forward_timeout_ms
+  // for its answer (unavailable after that).
+  bool forward = false;
+  Millis forward_timeout_ms = 5'000;
 };
+
+// Bus topic of operations forwarded to the node that holds the calls (CallOptions::forward):
+// {"id", "reply" (a topic), "op", the operation's arguments}; answered on "reply" with
+// {"id", "call" | "calls" | "error"}.
+inline constexpr std::string_view kRequestTopic = "calls.request";
 
 class CallService {
  public:
@@ -160,6 +171,8 @@ class CallService {
 
 // Wire JSON of the API: the call object of acks and events (sfu_join, when set, as "sfu").
 boost::json::object to_json(const Call& c);
+// The inverse of to_json (what a forwarding node reads back from the node holding the call).
+Call call_from_json(const boost::json::object& o);
 // The text of the call message posted in the conversation when the call ends.
 std::string call_message_text(const Call& c);
 

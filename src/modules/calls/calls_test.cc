@@ -42,5 +42,46 @@ TEST(CallMessage, SaysMissedOrDuration) {
   EXPECT_EQ(call_message_text(c), "📞 Audio call · 1:02:05");
 }
 
+// What a forwarding node reads back from the node holding the call (§42) is the call it sent.
+TEST(CallJson, RoundTripsThroughToJson) {
+  Call c;
+  c.id = "C1";
+  c.conversation_id = "V1";
+  c.conversation_type = "group";
+  c.started_by = "U1";
+  c.media = "video";
+  c.state = "active";
+  c.started_at = 10;
+  c.answered_at = 20;
+  c.version = 7;
+  c.participants = {{"U1", "S1", 10, true, true, false, true},
+                    {"U2", "S2", 20, false, false, true, false}};
+  c.ringing = {"U3"};
+  c.declined = {"U4"};
+  c.busy = {"U5"};
+  c.sfu = true;
+  c.recording = true;
+  c.sfu_join = SfuJoin{"http://127.0.0.1:8088/janus", "call-C1", "tok", "f1"};
+  auto back = call_from_json(to_json(c));
+  EXPECT_EQ(to_json(back), to_json(c));
+  ASSERT_EQ(back.participants.size(), 2u);
+  EXPECT_FALSE(back.participants[1].audio);
+  EXPECT_TRUE(back.participants[1].screen);
+  EXPECT_FALSE(back.participants[1].connected);
+  ASSERT_TRUE(back.sfu_join);
+  EXPECT_EQ(back.sfu_join->token, "tok");
+  EXPECT_EQ(back.ended_at, 0);
+  EXPECT_TRUE(back.reason.empty());
+
+  c.state = "ended";
+  c.ended_at = 30;
+  c.reason = "hangup";
+  c.sfu_join.reset();
+  back = call_from_json(to_json(c));
+  EXPECT_EQ(back.reason, "hangup");
+  EXPECT_EQ(back.ended_at, 30);
+  EXPECT_FALSE(back.sfu_join);
+}
+
 }  // namespace
 }  // namespace parley::calls
