@@ -28,13 +28,6 @@ struct Device {
   std::unique_ptr<net::WsClient> ws;
 };
 
-void report(const BenchContext& ctx, const std::string& line, bool suspect = false) {
-  std::printf("  %s\n", line.c_str());
-  std::fflush(stdout);
-  ctx.headlines->push_back(line);
-  if (suspect) *ctx.errors = true;
-}
-
 std::string str_of(const boost::json::value& v, std::initializer_list<const char*> path) {
   const boost::json::value* at = &v;
   for (const char* k : path) {

@@ -30,12 +30,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // Drains `count` no-op jobs through a queue; jobs/s from the first enqueue to the last run.
 double drain(jobs::JobQueue& q, int count) {
   std::atomic<int> ran{0};
