@@ -443,6 +443,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                                                    notify_opts);
   if (auto r = notifications.init(); !r) return die("notifications: " + r.error().message);
   notifications.enable_contact(contact);  // notify.email digests, notify.sms texts
+  integrations.use_job_queue(*job_queue);  // webhook.deliver: outgoing webhooks, durable
   storage.messaging->add_append_hook(notifications.append_hook());
 
   api::ApiOptions api_opts;
