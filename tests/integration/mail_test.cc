@@ -14,6 +14,7 @@ namespace {
 
 using boost::json::object;
 using parley::testing::SmtpCapture;
+using namespace chat;
 
 const std::string kMailLimits = std::string(kGenerousLimits) +
                                 ",email_per_ip=100000/1s,email_per_address=100000/1s,"
@@ -555,6 +556,11 @@ TEST_F(SmsTest, ADmToAnOptedInUserIsTextedWithoutItsTextUnlessPreviewsAreOn) {
     } while (Clock::now() < deadline);
     return out;
   };
+  // Previews are on by default: off first.
+  ASSERT_EQ(api.patch("/api/v1/users/me/notification-settings", object{{"push_previews", false}},
+                      bob.access)
+                .status,
+            200);
   auto dm = make_dm(api, alice, bob.id);
   send_ok(api, alice, dm, "the secret plan");
   auto one = texts(1);
