@@ -444,6 +444,10 @@ const std::map<std::string, Setter>& setters() {
       {"push_delay_ms",
        whole_number<std::int64_t>("push_delay_ms", 0, 3'600'000,
                                   [](Config& c) -> std::int64_t& { return c.push_delay_ms; })},
+      {"email_delay_unit_ms",
+       whole_number<std::int64_t>("email_delay_unit_ms", 1, 60'000, [](Config& c) -> std::int64_t& {
+         return c.email_delay_unit_ms;
+       })},
       {"job_workers", whole_number<int>("job_workers", 1, 256,
                                         [](Config& c) -> int& { return c.job_workers; })},
       {"link_previews",
@@ -838,6 +842,8 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --job-workers N            threads running jobs such as push deliveries (default 4)
   --push-delay-ms N          wait this long before a push, so that reading the message on
                              another device meanwhile cancels it (default 0)
+  --email-delay-unit-ms N    the length of one "minute" of email_delay_minutes (default 60000;
+                             tests only: a small value makes digest mails due in seconds)
   --vapid-subject URL        mailto: or https:// contact sent to push services with VAPID
                              (default mailto:parley@localhost); the key is DATA_DIR/vapid.pem
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),

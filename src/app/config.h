@@ -121,7 +121,9 @@ struct Config {
   int job_workers = 4;
   // The VAPID "sub" claim push services may use to reach the operator (mailto: or https:).
   std::string vapid_subject = "mailto:parley@localhost";
-  std::int64_t push_delay_ms = 0;  // pushes wait this long, so a read elsewhere cancels them  // threads running job handlers (push delivery waits on the network)
+  // One minute of a user's email_delay_minutes, in ms (60000; tests use less).
+  std::int64_t email_delay_unit_ms = 60'000;
+  std::int64_t push_delay_ms = 0;  // pushes wait this long, so a read elsewhere cancels them
 };
 
 // Loads from args (after "serve") and env; config file named by --config or PARLEY_CONFIG.

@@ -454,10 +454,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   notify_opts.vapid_subject = cfg.vapid_subject;
   notify_opts.policy = *outbound_policy;
   notify_opts.push_delay_ms = cfg.push_delay_ms;
+  notify_opts.email_delay_unit_ms = cfg.email_delay_unit_ms;
   notifications::NotificationService notifications(*storage.notifications, messaging, presence,
                                                    users, *job_queue, *fetcher, clock,
                                                    notify_opts);
   if (auto r = notifications.init(); !r) return die("notifications: " + r.error().message);
+  notifications.enable_contact(contact);  // notify.email digests, notify.sms texts
+  integrations.use_job_queue(*job_queue);  // webhook.deliver: outgoing webhooks, durable
   storage.messaging->add_append_hook(notifications.append_hook());
 
   api::ApiOptions api_opts;

@@ -4,6 +4,7 @@
 // Python's email package; texts go to a loopback HTTP receiver in the SMS providers' shape.
 #include <regex>
 
+#include "chat_support.h"
 #include "harness.h"
 #include "smtp_capture.h"
 #include "test_server.h"
@@ -13,6 +14,7 @@ namespace {
 
 using boost::json::object;
 using parley::testing::SmtpCapture;
+using namespace chat;
 
 const std::string kMailLimits = std::string(kGenerousLimits) +
                                 ",email_per_ip=100000/1s,email_per_address=100000/1s,"
@@ -308,6 +310,117 @@ TEST(MailExpiry, AnExpiredResetLinkIsRefused) {
   EXPECT_EQ(api.get("/api/v1/users/me", a.access).status, 200);
 }
 
+// The missed-messages digest (notify.email jobs): messages still unread after the user's
+// email delay reach a verified address as ONE mail per burst, with RFC 8058 one-click
+// unsubscribe; turning email on again in the notification settings resubscribes.
+TEST(MailDigest, UnreadDmsArriveAsOneDigestAndOneClickUnsubscribeStopsThem) {
+  if (!SmtpCapture::available()) GTEST_SKIP() << "python3-aiosmtpd is not installed: skipped";
+  SmtpCapture capture;
+  // One "minute" of email_delay_minutes is 3 s here.
+  ServerProcess server({"--rate-limits", kMailLimits, "--smtp", capture.url(), "--mail-from",
+                        "parley@example.test", "--public-url", kPublicUrl, "--email-delay-unit-ms",
+                        "3000"});
+  ASSERT_EQ(server.start(), "");
+  Api api(server.port());
+  auto verify = [&](const Account& a) {
+    std::string address = unique_address("dg");
+    EXPECT_EQ(api.call("PUT", "/api/v1/users/me/email",
+                       boost::json::serialize(object{{"email", address}}), a.access)
+                  .status,
+              202);
+    auto mail = capture.wait_for_to(address);
+    EXPECT_TRUE(mail);
+    if (mail)
+      EXPECT_EQ(api.post("/api/v1/auth/email/verify",
+                         object{{"token", link_token(*mail, "verify-email")}})
+                    .status,
+                204);
+    EXPECT_EQ(api.patch("/api/v1/users/me/notification-settings",
+                        object{{"email", "mentions"}, {"email_delay_minutes", 1}}, a.access)
+                  .status,
+              200);
+    return address;
+  };
+  auto alice = register_account(api, "dga");
+  auto bob = register_account(api, "dgb");
+  auto carol = register_account(api, "dgc");
+  std::string bob_address = verify(bob), carol_address = verify(carol);
+  auto digests_to = [&](const std::string& address) {
+    std::vector<object> out;
+    for (auto& m : capture.mails())
+      if (m.at("rcpt_tos").as_array()[0].as_string() == address &&
+          std::string(m.at("subject").as_string()).find("new message") != std::string::npos)
+        out.push_back(m);
+    return out;
+  };
+  auto wait_digests = [&](const std::string& address, std::size_t n) {
+    return capture.wait_for([&](const object&) { return digests_to(address).size() >= n; },
+                            std::chrono::seconds(30));
+  };
+
+  // Bob never comes online: two DMs, one digest with both.
+  auto dm = make_dm(api, alice, bob.id);
+  send_ok(api, alice, dm, "first unread line");
+  send_ok(api, alice, dm, "second unread line");
+  ASSERT_TRUE(wait_digests(bob_address, 1)) << "no digest";
+  auto first = digests_to(bob_address)[0];
+  std::string text(first.at("text").as_string());
+  EXPECT_NE(text.find("first unread line"), std::string::npos) << text;
+  EXPECT_NE(text.find("second unread line"), std::string::npos) << text;
+  EXPECT_EQ(std::string(first.at("subject").as_string()).find("2 new messages"), 0u);
+  std::string unsubscribe;
+  for (auto& h : first.at("headers").as_array())
+    if (h.as_array()[0].as_string() == "List-Unsubscribe")
+      unsubscribe = std::string(h.as_array()[1].as_string());
+  std::erase_if(unsubscribe, [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
+  ASSERT_NE(unsubscribe.find(std::string(kPublicUrl) + "/api/v1/mail/unsubscribe?token="),
+            std::string::npos)
+      << unsubscribe;
+
+  // The second message's own job finds nothing new: the next digest holds only the third.
+  send_ok(api, alice, dm, "third line later");
+  ASSERT_TRUE(wait_digests(bob_address, 2));
+  auto bobs = digests_to(bob_address);
+  ASSERT_EQ(bobs.size(), 2u);
+  std::string second(bobs[1].at("text").as_string());
+  EXPECT_NE(second.find("third line later"), std::string::npos) << second;
+  EXPECT_EQ(second.find("first unread line"), std::string::npos) << second;
+
+  // A message read before its delay is not mailed (carol reads hers), ...
+  auto dm_carol = make_dm(api, alice, carol.id);
+  auto read = send_ok(api, alice, dm_carol, "carol reads this one");
+  ASSERT_EQ(api.post(conv_path(dm_carol) + "/read", object{{"seq", read.at("seq").as_int64()}},
+                     carol.access)
+                    .status /
+                100,
+            2);
+
+  // ... and one-click unsubscribe (a POST, RFC 8058) stops the digests.
+  std::string path = unsubscribe.substr(unsubscribe.find("/api/"));
+  path.pop_back();  // the closing '>'
+  EXPECT_EQ(api.post(path, std::string_view("List-Unsubscribe=One-Click")).status, 200);
+  send_ok(api, alice, dm, "fourth while unsubscribed");
+  // Carol's digest is due after Bob's would be: when it has come, Bob's job has run.
+  send_ok(api, alice, dm_carol, "carol barrier");
+  ASSERT_TRUE(wait_digests(carol_address, 1));
+  auto carols = digests_to(carol_address);
+  ASSERT_EQ(carols.size(), 1u);
+  std::string ctext(carols[0].at("text").as_string());
+  EXPECT_NE(ctext.find("carol barrier"), std::string::npos);
+  EXPECT_EQ(ctext.find("carol reads this one"), std::string::npos) << ctext;
+  EXPECT_EQ(digests_to(bob_address).size(), 2u);
+
+  // Turning email on again in the notification settings resubscribes.
+  EXPECT_EQ(
+      api.patch("/api/v1/users/me/notification-settings", object{{"email", "all"}}, bob.access)
+          .status,
+      200);
+  send_ok(api, alice, dm, "fifth after resubscribing");
+  ASSERT_TRUE(wait_digests(bob_address, 3));
+  std::string third(digests_to(bob_address)[2].at("text").as_string());
+  EXPECT_NE(third.find("fifth after resubscribing"), std::string::npos) << third;
+}
+
 TEST(MailOff, WithoutSmtpTheMailRoutesSaySoAndChangeNothing) {
   ServerProcess server({"--rate-limits", kMailLimits});
   ASSERT_EQ(server.start(), "");
@@ -408,6 +521,61 @@ TEST_F(SmsTest, APhoneNumberIsVerifiedByTheTextedCodeThenSmsCanBeTurnedOn) {
   EXPECT_TRUE(api.get("/api/v1/users/me/phone", a.access).obj().at("sms_notifications").as_bool());
   EXPECT_EQ(api.del("/api/v1/users/me/phone", a.access).status, 204);
   EXPECT_TRUE(api.get("/api/v1/users/me/phone", a.access).obj().at("phone").is_null());
+}
+
+// notify.sms: a DM to a user who opted in with a verified number is texted, sender only;
+// the message text only once the user turns previews on.
+TEST_F(SmsTest, ADmToAnOptedInUserIsTextedWithoutItsTextUnlessPreviewsAreOn) {
+  Api api(server_->port());
+  auto alice = register_account(api, "smsa");
+  auto bob = register_account(api, "smsb");
+  std::string number = "+3361235" + std::to_string(10000 + std::rand() % 89999);
+  std::string form = "%2B" + number.substr(1);
+  ASSERT_EQ(api.call("PUT", "/api/v1/users/me/phone",
+                     boost::json::serialize(object{{"phone", number}}), bob.access)
+                .status,
+            202);
+  std::string code = code_sent_to(form, 0);
+  ASSERT_EQ(code.size(), 6u);
+  ASSERT_EQ(api.post("/api/v1/users/me/phone/verify", object{{"code", code}}, bob.access).status,
+            200);
+  ASSERT_EQ(
+      api.patch("/api/v1/users/me/phone", object{{"sms_notifications", true}}, bob.access).status,
+      200);
+  auto texts = [&](std::size_t n) {
+    std::vector<std::string> out;
+    auto deadline = Clock::now() + 20s;
+    do {
+      out.clear();
+      for (auto& r : provider_->requests())
+        if (r.body.find("To=" + form + "&") != std::string::npos &&
+            r.body.find("%20sent%20you%20a%20message") != std::string::npos)
+          out.push_back(r.body);
+      if (out.size() >= n) break;
+      std::this_thread::sleep_for(20ms);
+    } while (Clock::now() < deadline);
+    return out;
+  };
+  // Previews are on by default: off first.
+  ASSERT_EQ(api.patch("/api/v1/users/me/notification-settings", object{{"push_previews", false}},
+                      bob.access)
+                .status,
+            200);
+  auto dm = make_dm(api, alice, bob.id);
+  send_ok(api, alice, dm, "the secret plan");
+  auto one = texts(1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].find("secret"), std::string::npos) << one[0];
+  EXPECT_NE(one[0].find(alice.username), std::string::npos) << one[0];
+
+  ASSERT_EQ(api.patch("/api/v1/users/me/notification-settings", object{{"push_previews", true}},
+                      bob.access)
+                .status,
+            200);
+  send_ok(api, alice, dm, "visible words");
+  auto two = texts(2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_NE(two[1].find("visible%20words"), std::string::npos) << two[1];
 }
 
 TEST_F(SmsTest, ACodeDiesAfterFiveWrongTriesAndBadInputIsRefused) {

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "modules/auth/auth.h"
+#include "modules/jobs/jobs.h"
 
 namespace parley::integrations {
 
@@ -271,6 +272,7 @@ struct IntegrationService::Impl {
   std::multimap<Millis, Delivery> due;  // by the time of their next attempt
   std::uint64_t delivered = 0, abandoned = 0, in_flight = 0;
   std::thread timer;
+  jobs::JobQueue* queue = nullptr;  // use_job_queue(): deliveries are webhook.deliver jobs
 
   // The outgoing hooks of recently active conversations, so a send costs no query: a hook made
   // or deleted on this node applies at once, on another node within kHookCacheMs.
@@ -467,6 +469,49 @@ struct IntegrationService::Impl {
       return;
     }
     cv.notify_all();
+  }
+
+  // webhook.deliver: one attempt; the queue retries (unavailable) or dead-letters
+  // (invalid_argument) what fails. The hook's URL and secret are read now, never stored in the
+  // outbox: a hook deleted meanwhile gets nothing.
+  Result<void> deliver_job(const jobs::Job& job) {
+    auto p = json::parse_object(job.payload);
+    if (!p) return fail(Errc::invalid_argument, "webhook.deliver payload is not JSON");
+    auto field = [&](const char* k) {
+      auto it = p->find(k);
+      return it != p->end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                       : std::string();
+    };
+    std::string hook_id = field("hook_id"), conv = field("conversation_id");
+    auto hooks = store.outgoing_of(conv);
+    if (!hooks) return fail(hooks.error());
+    auto h = std::find_if(hooks->begin(), hooks->end(),
+                          [&](const OutgoingRecord& r) { return r.id == hook_id; });
+    if (h == hooks->end()) return ok();  // deleted since
+    outbound::FetchRequest req;
+    req.method = "POST";
+    req.url = h->url;
+    req.body = field("body");
+    req.limits = opts.delivery_limits;
+    req.user_agent = "Parley-Webhooks/1.0";
+    req.headers = {{"Content-Type", "application/json"},
+                   {"Parley-Event", field("event")},
+                   {"Parley-Event-Id", field("event_id")},
+                   {"Parley-Delivery-Attempt", std::to_string(job.attempts)},
+                   {"Parley-Signature", signature(h->secret, req.body)}};
+    auto got = fetcher->fetch(req);
+    std::lock_guard lock(mu);
+    if (got && got->status >= 200 && got->status < 300) {
+      ++delivered;
+      return ok();
+    }
+    bool again = got ? retryable(got->status)
+                     : got.error().message != outbound::kAddressNotAllowed &&
+                           got.error().code != Errc::invalid_argument;
+    std::string why = got ? "status " + std::to_string(got->status) : got.error().message;
+    int max = job.max_attempts > 0 ? job.max_attempts : opts.delivery_attempts;
+    if (!again || job.attempts >= max) ++abandoned;
+    return fail(again ? Errc::unavailable : Errc::invalid_argument, "webhook delivery: " + why);
   }
 
   void stop() {
@@ -768,6 +813,7 @@ void IntegrationService::publish(const std::string& conversation_id, std::string
     return;
   }
   Millis now = impl_->clock.now_ms();
+  std::vector<jobs::NewJob> jobs;
   for (const auto& h : *hooks) {
     if (std::find(h.events.begin(), h.events.end(), event) == h.events.end()) continue;
     std::string event_id = new_id(now);
@@ -775,13 +821,39 @@ void IntegrationService::publish(const std::string& conversation_id, std::string
     std::string body = "{\"id\":\"" + event_id + "\",\"event\":\"" + std::string(event) +
                        "\",\"created_at\":" + std::to_string(now) + ",\"hook_id\":\"" + h.id +
                        "\",\"conversation_id\":\"" + conversation_id + "\",\"data\":" + data + "}";
+    if (impl_->queue) {
+      jobs.push_back({kDeliverJob,
+                      json::serialize(boost::json::object{{"hook_id", h.id},
+                                                          {"conversation_id", conversation_id},
+                                                          {"event", event},
+                                                          {"event_id", event_id},
+                                                          {"body", body}}),
+                      "webhook:" + event_id, 0, impl_->opts.delivery_attempts});
+      continue;
+    }
     impl_->enqueue({h.id, h.url, h.secret, std::string(event), event_id, std::move(body), 0}, now);
   }
+  if (jobs.empty()) return;
+  // The outbox write waits on a commit: on the deliveries pool, never the caller's thread.
+  jobs::JobQueue* queue = impl_->queue;
+  auto task = [queue, jobs = std::move(jobs)] {
+    if (auto r = queue->enqueue(jobs); !r)
+      log::warn("webhook deliveries not queued", {{"reason", r.error().message}});
+  };
+  if (!impl_->deliveries->try_submit(task))
+    log::warn("webhook deliveries not queued", {{"reason", "the deliveries pool is full"}});
+}
+
+void IntegrationService::use_job_queue(jobs::JobQueue& queue) {
+  if (!impl_->fetcher || !impl_->deliveries) return;
+  impl_->queue = &queue;
+  Impl* impl = impl_.get();
+  queue.handle(kDeliverJob, [impl](const jobs::Job& j) { return impl->deliver_job(j); });
 }
 
 IntegrationService::DeliveryStats IntegrationService::delivery_stats() const {
   std::lock_guard lock(impl_->mu);
-  return {impl_->delivered, impl_->abandoned, impl_->due.size() + impl_->in_flight};
+  return {impl_->delivered, impl_->abandoned, impl_->due.size() + impl_->in_flight};  // in memory
 }
 
 // ---- slash commands ----

@@ -35,7 +35,13 @@
 #include "modules/outbound/outbound.h"
 #include "modules/users/users.h"
 
+namespace parley::jobs {
+class JobQueue;
+}
+
 namespace parley::integrations {
+
+inline constexpr const char* kDeliverJob = "webhook.deliver";
 
 // What a bot token may do. The API layer maps each route and WebSocket frame to one of these;
 // a route with no scope is closed to bot tokens.
@@ -231,8 +237,14 @@ class IntegrationService {
                                const std::string& id);
   // Queues a delivery of event (data: its serialised JSON object) to every outgoing webhook of
   // the conversation subscribed to it. Returns at once; deliveries are retried with backoff
-  // (network errors, 408, 429 and 5xx) up to delivery_attempts, in memory.
+  // (network errors, 408, 429 and 5xx) up to delivery_attempts: on the durable job queue
+  // (one `webhook.deliver` job per hook and event, written on the deliveries pool) once
+  // use_job_queue() was called, else in memory.
   void publish(const std::string& conversation_id, std::string_view event, std::string data);
+  // Moves deliveries onto the durable job queue: registers the webhook.deliver handler (one
+  // attempt per run; the queue's backoff, max_attempts = delivery_attempts and dead letters
+  // replace the in-memory retries). Before the queue starts; the queue outlives this service.
+  void use_job_queue(jobs::JobQueue& queue);
   // Deliveries made, failed for good, and waiting; for tests and metrics.
   struct DeliveryStats {
     std::uint64_t delivered = 0;

@@ -8,11 +8,14 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <cctype>
+#include <map>
+#include <mutex>
 
 #include "core/crypto.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "modules/contact/contact.h"
 #include "modules/jobs/jobs.h"
 #include "tz.h"
 #include "web_push.h"
@@ -129,7 +132,14 @@ struct NotificationService::Impl {
   const Clock& clock;
   NotificationOptions o;
   EcKeyPair vapid;
-  std::atomic<std::uint64_t> sent{0}, skipped{0}, expired{0};
+  std::atomic<std::uint64_t> sent{0}, skipped{0}, expired{0}, digests{0}, texts{0};
+  // The email channel (enable_email): null until then.
+  contact::ContactService* contact = nullptr;
+  // Coalescing of digest mails: per user and conversation, the highest seq a digest already
+  // covered. Several notify.email jobs of one user find nothing new after the first has sent
+  // everything unread. In memory (one node): a restart may repeat a digest at most once.
+  std::mutex digest_mu{};
+  std::map<std::string, std::map<std::string, std::int64_t>> digested{};
 
   UserSettings settings_of(const std::string& user) {
     auto s = store.settings(user);
@@ -174,6 +184,7 @@ struct NotificationService::Impl {
     const Millis now = clock.now_ms();
     std::vector<jobs::NewJob> out;
     const bool email = queue.handles(kEmailJob);
+    const bool sms = contact && queue.handles(kSmsJob);
     std::optional<std::string> cursor;
     do {
       auto page = messaging.members(sender, conv_id, 200, cursor);
@@ -203,9 +214,17 @@ struct NotificationService::Impl {
           er.presence_status = "offline";
           er.settings.quiet_hours.reset();
           if (notifiable(er, r.settings.email, now))
-            out.push_back({kEmailJob, json::serialize(p),
-                           "email:" + message_id + ":" + member.user_id,
-                           now + std::int64_t{r.settings.email_delay_minutes} * 60'000});
+            out.push_back(
+                {kEmailJob, json::serialize(p), "email:" + message_id + ":" + member.user_id,
+                 now + std::int64_t{r.settings.email_delay_minutes} * o.email_delay_unit_ms});
+        }
+        // SMS: DMs and mentions only, for users who opted in with a verified number.
+        if (sms && (r.is_dm || r.mentioned) && notifiable(r, "mentions", now)) {
+          auto phone = contact->notification_phone(member.user_id);
+          if (!phone) return fail(phone.error());
+          if (*phone)
+            out.push_back({kSmsJob, json::serialize(p), "sms:" + message_id + ":" + member.user_id,
+                           m->created_at + o.push_delay_ms});
         }
       }
       cursor = page->next_cursor;
@@ -239,6 +258,109 @@ struct NotificationService::Impl {
 
   Result<void> skip() {
     ++skipped;
+    return ok();
+  }
+
+  std::string name_of(const std::string& user_id) {
+    std::string name = "Someone";
+    if (auto u = users.get(user_id)) name = u->display_name.empty() ? u->username : u->display_name;
+    return name;
+  }
+
+  // notify.sms: a short text (sender and conversation; the message only with previews on) to
+  // a verified, opted-in number, if the message is still unread and the user not online.
+  Result<void> deliver_sms(const jobs::Job& job) {
+    auto payload = json::parse_object(job.payload);
+    if (!payload) return fail(Errc::invalid_argument, "notify.sms payload is not JSON");
+    std::string user = str(*payload, "user_id"), conv_id = str(*payload, "conversation_id"),
+                message_id = str(*payload, "message_id");
+    std::int64_t seq = num(*payload, "seq");
+    auto phone = contact->notification_phone(user);
+    if (!phone) return fail(phone.error());
+    if (!*phone) return skip();  // opted out, or no verified number any more
+    auto conv = messaging.get(user, conv_id);
+    if (!conv) return conv.error().code == Errc::not_found ? skip() : fail(conv.error());
+    if (!conv->me || conv->me->last_read_seq >= seq) return skip();
+    auto m = messaging.get_message(user, message_id);
+    if (!m) return m.error().code == Errc::not_found ? skip() : fail(m.error());
+    if (m->deleted) return skip();
+    Recipient r = recipient(user, *conv, *m);
+    if (!(r.is_dm || r.mentioned) || r.presence_status == "online" ||
+        !notifiable(r, "mentions", clock.now_ms()))
+      return skip();
+    const auto& c = conv->conversation;
+    std::string body = contact->options().product + ": " + name_of(m->sender_id);
+    if (c.type == messaging::ConversationType::dm)
+      body += " sent you a message";
+    else
+      body += " mentioned you in " + (c.type == messaging::ConversationType::channel ? "#" + c.name
+                                      : c.name.empty() ? std::string("a group")
+                                                       : c.name);
+    if (r.settings.push_previews && !m->text.empty()) body += ": " + preview(m->text, 100);
+    if (!contact->queue_sms({**phone, body}))
+      return fail(Errc::unavailable, "the SMS send queue is full");
+    ++texts;
+    return ok();
+  }
+
+  // notify.email: everything still unread and notifiable for the user, in one digest mail. The
+  // first job of a burst sends it; later ones (their messages already covered) send nothing.
+  Result<void> email_digest(const jobs::Job& job) {
+    auto payload = json::parse_object(job.payload);
+    if (!payload) return fail(Errc::invalid_argument, "notify.email payload is not JSON");
+    std::string user = str(*payload, "user_id");
+    auto to = contact->notification_email(user);
+    if (!to) return fail(to.error());
+    if (!*to) return skip();  // no verified address, or unsubscribed
+    std::lock_guard lock(digest_mu);
+    auto& marks = digested[user];
+    const Millis now = clock.now_ms();
+    std::vector<contact::DigestMessage> out;
+    std::vector<std::pair<std::string, std::int64_t>> covered;
+    std::optional<std::string> cursor;
+    do {
+      auto page = messaging.list(user, 100, cursor);
+      if (!page) return page.error().code == Errc::not_found ? skip() : fail(page.error());
+      for (const auto& conv : page->conversations) {
+        const auto& c = conv.conversation;
+        if (!conv.me || conv.unread_count == 0) continue;
+        std::int64_t from = std::max(conv.me->last_read_seq, marks[c.id]);
+        if (c.last_seq <= from) continue;
+        messaging::HistoryQuery q;
+        q.after_seq = from;
+        q.limit = 50;
+        auto h = messaging.history(user, c.id, q);
+        if (!h) {
+          if (h.error().code == Errc::not_found) continue;
+          return fail(h.error());
+        }
+        std::int64_t top = from;
+        for (const auto& m : h->messages) {
+          top = std::max(top, m.seq);
+          if (m.deleted || m.sender_id.empty() || m.sender_id == user) continue;
+          Recipient r = recipient(user, conv, m);
+          r.presence_status = "offline";  // quiet hours and dnd are push concerns
+          r.settings.quiet_hours.reset();
+          if (!notifiable(r, r.settings.email, now)) continue;
+          std::string sender = name_of(m.sender_id);
+          std::string where = c.type == messaging::ConversationType::channel ? "#" + c.name
+                              : c.type == messaging::ConversationType::dm    ? sender
+                              : c.name.empty()                               ? "Group"
+                                                                             : c.name;
+          std::string text = !m.text.empty()         ? m.text
+                             : m.attachments.empty() ? "New message"
+                                                     : "Sent a file";
+          out.push_back({c.id, where, sender, text});
+        }
+        covered.emplace_back(c.id, top);
+      }
+      cursor = page->next_cursor;
+    } while (cursor);
+    if (out.empty()) return skip();
+    auto queued = contact->send_digest(user, out);
+    if (!queued) return fail(queued.error());
+    for (const auto& [id, seq] : covered) marks[id] = seq;
+    if (*queued) ++digests;
     return ok();
   }
 
@@ -331,6 +453,16 @@ Result<void> NotificationService::init() {
   return ok();
 }
 
+void NotificationService::enable_contact(contact::ContactService& contact) {
+  Impl* impl = impl_.get();
+  impl->contact = &contact;
+  // Without a mailer (SMS provider) no notify.email (notify.sms) jobs are written.
+  if (contact.mail_enabled())
+    impl->queue.handle(kEmailJob, [impl](const jobs::Job& j) { return impl->email_digest(j); });
+  if (contact.sms_enabled())
+    impl->queue.handle(kSmsJob, [impl](const jobs::Job& j) { return impl->deliver_sms(j); });
+}
+
 messaging::AppendHook NotificationService::append_hook() {
   Impl* impl = impl_.get();
   return {[](const messaging::Message& m) {
@@ -403,6 +535,9 @@ Result<UserSettings> NotificationService::update_settings(const std::string& use
   }
   if (p.push_previews) s.push_previews = *p.push_previews;
   if (auto r = impl_->store.put_settings(user_id, s); !r) return fail(r.error());
+  // Turning email on again undoes a one-click unsubscribe (RFC 8058) from a digest.
+  if (p.email && *p.email != "none" && impl_->contact)
+    if (auto r = impl_->contact->resubscribe(user_id); !r) return fail(r.error());
   return s;
 }
 
@@ -503,7 +638,8 @@ Result<void> NotificationService::unsubscribe(const std::string& user_id, const 
 }
 
 NotificationService::Stats NotificationService::stats() const {
-  return {impl_->sent.load(), impl_->skipped.load(), impl_->expired.load()};
+  return {impl_->sent.load(), impl_->skipped.load(), impl_->expired.load(), impl_->digests.load(),
+          impl_->texts.load()};
 }
 
 }  // namespace parley::notifications

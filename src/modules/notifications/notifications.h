@@ -36,6 +36,9 @@
 namespace parley::jobs {
 class JobQueue;
 }
+namespace parley::contact {
+class ContactService;
+}
 
 namespace parley::notifications {
 
@@ -44,6 +47,7 @@ namespace parley::notifications {
 inline constexpr const char* kMessageJob = "notify.message";
 inline constexpr const char* kPushJob = "notify.push";
 inline constexpr const char* kEmailJob = "notify.email";
+inline constexpr const char* kSmsJob = "notify.sms";
 
 struct SettingsPatch {
   std::optional<std::string> push;
@@ -73,6 +77,8 @@ struct NotificationOptions {
   // Pushes wait this long after the message, so one read meanwhile on another device (the
   // desktop the user is looking at) spares the phone the notification.
   Millis push_delay_ms = 0;
+  // One minute of a user's email_delay_minutes (tests make it shorter).
+  Millis email_delay_unit_ms = 60'000;
 };
 
 // What one member is told about one message: decided from values, no I/O (unit-tested).
@@ -107,6 +113,13 @@ class NotificationService {
   Result<void> init();
   // The outbox producer to add to the messaging store (MessagingStore::add_append_hook).
   messaging::AppendHook append_hook();
+  // The contact channels, before the queue starts (contact outlives this service):
+  // - notify.email (when contact can send mail): one digest mail of the user's unread
+  //   notifiable messages through contact.send_digest; several jobs of one burst send one
+  //   mail. A settings change turning email on calls contact.resubscribe().
+  // - notify.sms (when an SMS provider is set): for DMs and mentions, to users with
+  //   contact.notification_phone(); a short text through contact.queue_sms().
+  void enable_contact(contact::ContactService& contact);
 
   Result<UserSettings> settings(const std::string& user_id);
   Result<UserSettings> update_settings(const std::string& user_id, const SettingsPatch& patch);
@@ -128,6 +141,8 @@ class NotificationService {
     std::uint64_t pushes_sent = 0;
     std::uint64_t pushes_skipped = 0;  // read meanwhile, muted, quiet hours, dnd
     std::uint64_t subscriptions_expired = 0;
+    std::uint64_t digests_sent = 0;
+    std::uint64_t texts_sent = 0;
   };
   Stats stats() const;
 
