@@ -4,7 +4,6 @@ import { loadCapabilities, resetAi } from '../ai';
 import { batch, computed, signal, type Signal } from '@preact/signals';
 import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
 import { offerPushAfterSend } from '../notifications';
-import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
 import { clearAllUploads } from '../uploads';
@@ -34,8 +33,17 @@ export type Panel =
   | { kind: 'saved' }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'admin' | null;
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'conversation-notifications' | null;
+export type Dialog =
+  | 'new-channel'
+  | 'browse-channels'
+  | 'new-dm'
+  | 'settings'
+  | 'profile'
+  | 'shortcuts'
+  | 'channel-settings'
+  | 'admin'
+  | 'conversation-notifications'
+  | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
