@@ -506,12 +506,18 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       int status = 0;
       if (got->rfind("HTTP/1.1 ", 0) == 0) status = std::atoi(got->c_str() + 9);
       ++by_status[status];
-      EXPECT_TRUE(status >= 400 && status < 500)
+      // RFC 9112 §5.2 lets a server replace an obs-fold with a space instead of refusing it:
+      // then the request is an ordinary one with body {}, which some routes accept (translate
+      // into the caller's language). Every other bad head must be refused with the envelope.
+      const bool fold_accepted =
+          g.kind == "obsolete line folding" && status >= 200 && status < 300;
+      EXPECT_TRUE((status >= 400 && status < 500) || fold_accepted)
           << "input " << i << " (" << g.kind << "): " << got->substr(0, 300);
       auto body_at = got->find("\r\n\r\n");
       auto body = body_at == std::string::npos ? std::string() : got->substr(body_at + 4);
-      EXPECT_NE(body.find("\"error\""), std::string::npos)
-          << "input " << i << " (" << g.kind << "): no error envelope: " << got->substr(0, 300);
+      if (!fold_accepted)
+        EXPECT_NE(body.find("\"error\""), std::string::npos)
+            << "input " << i << " (" << g.kind << "): no error envelope: " << got->substr(0, 300);
     } else {  // a bad body
       ++http_inputs;
       const auto& route = routes[pick(rng, routes.size())];
