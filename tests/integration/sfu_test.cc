@@ -76,8 +76,13 @@ class SfuTest : public ::testing::Test {
     int rc = std::system(("JANUS_ADMIN_KEY=sfu-test-admin-key '" + script + "' start '" +
                           dir_.string() + "' >'" + out + "' 2>&1")
                              .c_str());
+    // The URL is the line that starts with http (a retry on a port taken by a Janus started
+    // beside this one may print a note first); otherwise the last line says why.
     std::ifstream f(out);
-    std::getline(f, janus_url_);
+    for (std::string line; std::getline(f, line);) {
+      janus_url_ = line;
+      if (line.rfind("http", 0) == 0) break;
+    }
     std::filesystem::remove(out);
     if (WEXITSTATUS(rc) == 3) GTEST_SKIP() << janus_url_;
     ASSERT_EQ(rc, 0) << janus_url_;
