@@ -128,7 +128,7 @@ export function QualityBars({ q }: { q: Quality | undefined }) {
   const words = ['very poor', 'poor', 'fair', 'good', 'excellent'][q.bars];
   const detail = `${q.rttMs === null ? 'RTT unknown' : `RTT ${q.rttMs} ms`}, loss ${q.lossPct.toFixed(1)}%, ${q.kbps} kbps`;
   return (
-    <span class={`quality q${q.bars}`} role="img" aria-label={`Connection ${words}: ${detail}`} title={detail}>
+    <span class={`quality is-q${q.bars}`} role="img" aria-label={`Connection ${words}: ${detail}`} title={detail}>
       {[1, 2, 3, 4].map((i) => (
         <span key={i} class={i <= q.bars ? 'on' : ''} style={{ height: `${i * 3 + 2}px` }} />
       ))}
@@ -170,7 +170,7 @@ function TileView({ t, moderator }: { t: Tile; moderator?: boolean }) {
   const speaking = activeSpeaker.value === t.key;
   const hasVideo = !!t.stream && t.stream.getVideoTracks().length > 0 && t.video;
   return (
-    <figure class={`call-tile ${speaking ? 'speaking' : ''}`} aria-label={`${name}${speaking ? ', speaking' : ''}`}>
+    <figure class={`call-tile ${speaking ? 'is-speaking' : ''}`} aria-label={`${name}${speaking ? ', speaking' : ''}`}>
       {hasVideo ? <StreamVideo stream={t.stream!} muted label={`Video of ${name}`} /> : <div class="call-avatar" aria-hidden="true">{name.slice(0, 1).toUpperCase()}</div>}
       <figcaption>
         {!t.audio && <MicOff size={14} aria-label="Microphone off" />}
@@ -301,7 +301,7 @@ export function CallStage() {
           </span>
         )}
       </p>
-      <div class={`call-grid n${tiles.length}`}>
+      <div class={`call-grid is-n${tiles.length}`}>
         {tiles.map((t) => (
           <TileView key={t.key} t={t} moderator={moderator} />
         ))}
