@@ -408,6 +408,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
   call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
   // Calls held by another node (§42): this one forwards call frames to it over the bus.
+  call_opts.calls_node = cfg.calls_node;
   call_opts.forward = !cfg.calls_node.empty() && cfg.calls_node != node;
   std::unique_ptr<calls::Sfu> sfu;
   if (!cfg.janus_url.empty()) {

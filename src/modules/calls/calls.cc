@@ -118,9 +118,9 @@ struct CallService::Impl {
     if (opts.forward) {
       reply_topic = "calls.reply." + hex_encode(random_bytes(8));
       forwarding = bus.subscribe(reply_topic, [this](std::string_view p) { answered(p); });
-    } else {
+    } else if (!opts.calls_node.empty()) {
       server = std::thread([this] { serve_loop(); });
-      forwarding = bus.subscribe(std::string(kRequestTopic), [this](std::string_view p) {
+      forwarding = bus.subscribe(request_topic(opts.calls_node), [this](std::string_view p) {
         std::lock_guard lock(fmu);
         requests.emplace_back(p);
         fcv.notify_all();
@@ -157,7 +157,7 @@ struct CallService::Impl {
       std::lock_guard lock(fmu);
       answers[id];
     }
-    bus.publish(kRequestTopic, json::serialize(req));
+    bus.publish(request_topic(opts.calls_node), json::serialize(req));
     std::unique_lock lock(fmu);
     fcv.wait_for(lock, std::chrono::milliseconds(opts.forward_timeout_ms),
                  [&] { return fstopping || answers[id].has_value(); });
@@ -960,7 +960,7 @@ Result<std::vector<Call>> CallService::running(const std::string& caller) {
 void CallService::socket_opened(const std::string& user_id, const std::string& session_id) {
   if (impl_->opts.forward)  // no answer awaited: the gateway's thread does not wait
     return impl_->bus.publish(
-        kRequestTopic, json::serialize(boost::json::object{
+        request_topic(impl_->opts.calls_node), json::serialize(boost::json::object{
                            {"op", "socket_opened"}, {"user", user_id}, {"session", session_id}}));
   std::lock_guard lock(impl_->mu);
   ++impl_->sockets[user_id + ' ' + session_id];
@@ -969,7 +969,7 @@ void CallService::socket_opened(const std::string& user_id, const std::string& s
 void CallService::socket_closed(const std::string& user_id, const std::string& session_id) {
   auto& s = *impl_;
   if (s.opts.forward)
-    return s.bus.publish(kRequestTopic, json::serialize(boost::json::object{
+    return s.bus.publish(request_topic(s.opts.calls_node), json::serialize(boost::json::object{
                                             {"op", "socket_closed"},
                                             {"user", user_id},
                                             {"session", session_id}}));
@@ -1088,6 +1088,10 @@ Call call_from_json(const boost::json::object& o) {
     c.sfu_join = SfuJoin{str(j, "url"), str(j, "room"), str(j, "token"), str(j, "feed")};
   }
   return c;
+}
+
+std::string request_topic(std::string_view calls_node) {
+  return "calls.request." + std::string(calls_node);
 }
 
 std::string call_message_text(const Call& c) {

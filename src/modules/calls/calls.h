@@ -104,17 +104,19 @@ struct CallOptions {
   // In a channel, at most this many members are rung (the others see call.updated and may join).
   int max_rung = 200;
   int max_participants = 50;
-  // Several nodes (docs/decisions.md §42): one node holds every call; the others set forward and
-  // hand each operation to it over the bus (kRequestTopic), waiting up to forward_timeout_ms
-  // for its answer (unavailable after that).
+  // Several nodes (docs/decisions.md §42): the node named calls_node holds every call; the others
+  // set forward and hand each operation to it over the bus (request_topic(calls_node)), waiting
+  // up to forward_timeout_ms for its answer (unavailable after that). Empty: calls stay local.
+  std::string calls_node;
   bool forward = false;
   Millis forward_timeout_ms = 5'000;
 };
 
 // Bus topic of operations forwarded to the node that holds the calls (CallOptions::forward):
 // {"id", "reply" (a topic), "op", the operation's arguments}; answered on "reply" with
-// {"id", "call" | "calls" | "error"}.
-inline constexpr std::string_view kRequestTopic = "calls.request";
+// {"id", "call" | "calls" | "error"}. Named after the holder, so clusters (or test runs) that
+// share one bus never answer each other's requests.
+std::string request_topic(std::string_view calls_node);
 
 class CallService {
  public:
