@@ -56,6 +56,7 @@ alive() { [ -f "$DIR/rabbitmq.pid" ] && kill -0 "$(cat "$DIR/rabbitmq.pid")" 2>/
 
 running() { [ -f "$DIR/port" ] && alive && port_busy "$(cat "$DIR/port")"; }
 
+# Starts the node; fails (status 1) with the log's tail when it does not listen within 60 s.
 launch() {
   node_env
   "$BIN/rabbitmq-server" >>"$DIR/server.out" 2>&1 &
@@ -65,16 +66,14 @@ launch() {
     if port_busy "$RABBITMQ_NODE_PORT" && [ -s "$DIR/rabbitmq.pid" ]; then url; return 0; fi
     sleep 0.1
   done
-  echo "rabbitmq.sh: rabbitmq-server did not listen on 127.0.0.1:$RABBITMQ_NODE_PORT (log: $DIR/server.out)" >&2
-  exit 1
+  echo "rabbitmq.sh: rabbitmq-server did not listen on 127.0.0.1:$RABBITMQ_NODE_PORT; its log ends:" >&2
+  tail -n 15 "$DIR/server.out" >&2 || true
+  kill -KILL "$pid" 2>/dev/null || true
+  return 1
 }
 
-start() {
-  if running; then url; return 0; fi
-  if [ ! -x "$BIN/rabbitmq-server" ]; then
-    echo "rabbitmq.sh: rabbitmq-server is not installed (scripts/install-deps.sh installs it)" >&2
-    exit 3
-  fi
+# A new folder with free ports, config and cookie.
+fresh_folder() {
   rm -rf "$DIR"
   mkdir -p "$DIR/mnesia" "$DIR/log"
   chmod 700 "$DIR"
@@ -91,7 +90,24 @@ start() {
   : >"$DIR/rabbitmq-env.conf"
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/.erlang.cookie"
   chmod 400 "$DIR/.erlang.cookie"
-  launch
+}
+
+start() {
+  if running; then url; return 0; fi
+  if [ ! -x "$BIN/rabbitmq-server" ]; then
+    echo "rabbitmq.sh: rabbitmq-server is not installed (scripts/install-deps.sh installs it)" >&2
+    exit 3
+  fi
+  # A second try on fresh ports: the distribution and epmd ports lie in the ephemeral range, so a
+  # busy machine's outgoing connection can take one between the check and the bind.
+  local attempt
+  for attempt in 1 2; do
+    fresh_folder
+    if launch; then return 0; fi
+    [ -f "$DIR/epmd_port" ] && epmd -port "$(cat "$DIR/epmd_port")" -kill >/dev/null 2>&1 || true
+    [ "$attempt" = 1 ] && echo "rabbitmq.sh: trying once more on other ports" >&2
+  done
+  exit 1
 }
 
 stop_node() {
