@@ -816,6 +816,27 @@ class PostgresMessagingStore final : public MessagingStore {
     return std::move(*out);
   }
 
+  Result<Message> set_attachments(const std::string& id,
+                                  const std::vector<Attachment>& attachments) override {
+    std::optional<Message> out;
+    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+      auto q = c.exec(sql({"UPDATE messages m SET attachments = $1 WHERE m.id = $2 AND NOT m.deleted"
+                           " RETURNING ",
+                           kMsgColumns}),
+                      {or_null(encode_attachments(attachments)), id});
+      if (q.empty()) {
+        if (!message_by_id(c, id)) return fail(Errc::not_found, "message not found");
+        return fail(Errc::failed_precondition, "the message was deleted");
+      }
+      std::vector<Row> rows{row_to_message(q, 0)};
+      fill_reactions(c, rows, "");
+      out = std::move(rows[0].m);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
   Result<std::pair<Message, bool>> remove_message(const std::string& id) override {
     std::optional<Message> out;
     bool changed = false;

@@ -689,6 +689,29 @@ class SqliteMessagingStore final : public MessagingStore {
     return std::move(*out);
   }
 
+  Result<Message> set_attachments(const std::string& id,
+                                  const std::vector<Attachment>& attachments) override {
+    std::optional<Message> out;
+    auto r = db_.write([&](Connection& c) -> Result<void> {
+      auto n = c.prepare("UPDATE messages SET attachments = ? WHERE id = ? AND deleted = 0")
+                   .bind(1, attachments.empty()
+                                ? std::optional<std::string>()
+                                : std::optional<std::string>(encode_attachments(attachments)))
+                   .bind(2, id)
+                   .exec();
+      if (n == 0) {
+        if (!message_by_id(c, id)) return fail(Errc::not_found, "message not found");
+        return fail(Errc::failed_precondition, "the message was deleted");
+      }
+      auto row = message_by_id(c, id);
+      fill_reactions(c, *row, "");
+      out = std::move(row->m);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return std::move(*out);
+  }
+
   Result<std::pair<Message, bool>> remove_message(const std::string& id) override {
     std::optional<Message> out;
     bool changed = false;
