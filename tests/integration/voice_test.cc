@@ -4,6 +4,7 @@
 // arrives with message.updated and in the history, and the word error rate is printed and
 // bounded by what the engine meets on espeak-ng's synthetic voice.
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 #include "adapters/pocketsphinx/pocketsphinx_transcriber.h"
@@ -67,9 +68,17 @@ TEST_F(VoiceTest, AVoiceMessageIsTranscribedInTheBackground) {
   const auto id = str(ack.at("message").as_object(), "id");
 
   // The transcript comes with message.updated to the members.
-  auto updated = bob.event(
-      "message.updated", [&](const object& m) { return str(m, "id") == id && transcript_of(m); },
-      120s);
+  object updated;
+  try {
+    // Generous: the first job loads the model, and test machines run many builds at once.
+    updated = bob.event(
+        "message.updated",
+        [&](const object& m) { return str(m, "id") == id && transcript_of(m); }, 240s);
+  } catch (const std::exception& e) {
+    const auto logs = server().logs();
+    FAIL() << e.what() << "\nserver log (last 3000 bytes):\n"
+           << logs.substr(logs.size() > 3000 ? logs.size() - 3000 : 0);
+  }
   const auto* t = transcript_of(updated);
   ASSERT_NE(t, nullptr) << dump(updated);
   EXPECT_EQ(str(*t, "language"), "en");
