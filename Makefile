@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build web run test web-test bench storm soak fuzz clean format
+.PHONY: deps configure build web run test web-test bench bench-trace storm soak fuzz clean format
 
 deps:
 	@scripts/install-deps.sh
@@ -30,16 +30,30 @@ run: build
 	$(BUILD_DIR)/parley serve --listen 127.0.0.1:8080 --data-dir ./data
 
 # A throw-away Redis (scripts/redis.sh), a throw-away PostgreSQL (scripts/postgres.sh, fsync
-# off) and a throw-away s3rver (scripts/s3.sh, with its key pair) on loopback for the `db` tests,
-# stopped however ctest ends. Where one is not installed its tests skip; a PARLEY_TEST_REDIS_URL,
-# PARLEY_TEST_POSTGRES_URL or PARLEY_TEST_S3_URL already set is used instead.
+# off), a throw-away s3rver (scripts/s3.sh, with its key pair), a throw-away RabbitMQ
+# (scripts/rabbitmq.sh) and a Web Push service stand-in (scripts/push-service.sh) on loopback
+# for the `db` and notification tests, stopped however ctest ends. Where one is not installed
+# its tests skip; a PARLEY_TEST_REDIS_URL, PARLEY_TEST_POSTGRES_URL, PARLEY_TEST_S3_URL,
+# PARLEY_TEST_AMQP_URL or PARLEY_TEST_PUSH_URL already set is used instead.
 test: build
 	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
 	  s3="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-s3-test.XXXXXX")"; \
-	  redis=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
+	  redis=; amqp=; push=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; [ -z "$$amqp" ] || $(CURDIR)/scripts/rabbitmq.sh stop; [ -z "$$push" ] || $(CURDIR)/scripts/push-service.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
 	  if [ -z "$$PARLEY_TEST_REDIS_URL" ]; then redis=1; \
 	    PARLEY_TEST_REDIS_URL="$$($(CURDIR)/scripts/redis.sh start || true)"; fi; \
 	  export PARLEY_TEST_REDIS_URL; \
+	  if [ -z "$$PARLEY_TEST_AMQP_URL" ]; then amqp=1; \
+	    PARLEY_TEST_AMQP_URL="$$($(CURDIR)/scripts/rabbitmq.sh start)"; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: RabbitMQ is not installed: its tests are skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
+	  fi; \
+	  export PARLEY_TEST_AMQP_URL; \
+	  if [ -z "$$PARLEY_TEST_PUSH_URL" ]; then push=1; \
+	    PARLEY_TEST_PUSH_URL="$$($(CURDIR)/scripts/push-service.sh start)"; st=$$?; \
+	    if [ $$st -eq 3 ]; then echo "make test: node is not installed: the push service test is skipped"; \
+	    elif [ $$st -ne 0 ]; then exit $$st; fi; \
+	  fi; \
+	  export PARLEY_TEST_PUSH_URL; \
 	  if [ -z "$$PARLEY_TEST_POSTGRES_URL" ]; then \
 	    PARLEY_TEST_POSTGRES_URL="$$($(CURDIR)/scripts/postgres.sh start --fast "$$pg")"; st=$$?; \
 	    if [ $$st -eq 3 ]; then echo "make test: PostgreSQL is not installed: its tests are skipped"; \
@@ -64,6 +78,12 @@ web-test:
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench
+
+# The cost of tracing: fan-out and durable sends with tracing off, at 1 % and at 100 % sampling.
+bench-trace: build
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100 --trace-ratio 0.01
+	$(BUILD_DIR)/bench/parley_bench --scenario fanout,durable --fanout 100 --trace-ratio 1
 
 # The reconnect storm at full size: STORM_CLIENTS clients dropped by a server restart, all back
 # and caught up within 60 s (make test runs it with 1,000).

@@ -451,6 +451,31 @@ std::optional<std::string> shell(const std::string& cmd) {
   return out;
 }
 
+double run_parallel(unsigned n, const std::function<void(unsigned)>& fn) {
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (unsigned i = 0; i < n; ++i) threads.emplace_back(fn, i);
+  for (auto& t : threads) t.join();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::optional<double> stat_cpu(const std::string& stat) {
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double process_cpu_s(pid_t pid) {
+  return stat_cpu(read_file("/proc/" + std::to_string(pid) + "/stat")).value_or(0);
+}
+
 void report(const BenchContext& ctx, const std::string& line, bool suspect) {
   std::printf("  %s\n", line.c_str());
   std::fflush(stdout);

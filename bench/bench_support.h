@@ -81,6 +81,7 @@ struct Options {
   bool reseed = false;
   bool keep_data = false;
   std::vector<std::string> server_flags;  // extra flags for `parley serve`
+  std::string trace_ratio;  // --trace-ratio: export spans to an in-process sink at this ratio
   std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
   bool any_of(std::initializer_list<std::string_view> names) const {
     for (auto n : names)
@@ -235,7 +236,27 @@ struct Scenario {
 
 // The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
+// The call scenarios (calls_bench.cc): callsetup, calls.
+const std::vector<Scenario>& call_scenarios();
 // The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
 const std::vector<Scenario>& ai_scenarios();
+// The notification scenarios (notify_bench.cc): jobs, push.
+const std::vector<Scenario>& notify_scenarios();
+// Every group, in order: what --only and the listing choose from besides the main scenarios.
+inline std::vector<Scenario> group_scenarios() {
+  std::vector<Scenario> all;
+  for (const auto* table : {&file_scenarios(), &call_scenarios(), &ai_scenarios(),
+                            &notify_scenarios()})
+    all.insert(all.end(), table->begin(), table->end());
+  return all;
+}
+
+// Runs fn(i) for i in [0, n) on n threads at once; returns the wall time in seconds.
+double run_parallel(unsigned n, const std::function<void(unsigned)>& fn);
+// utime + stime of a /proc/.../stat line, in seconds (fields 14 and 15; the comm may hold
+// spaces, so counted from the last ')').
+std::optional<double> stat_cpu(const std::string& stat);
+// CPU seconds (user + system) a process has used so far.
+double process_cpu_s(pid_t pid);
 
 }  // namespace parley::bench

@@ -310,15 +310,6 @@ Downloaded download(std::uint16_t port, const std::string& token, const std::str
   return d;
 }
 
-// Runs fn(i) for i in [0, n) on n threads at once; returns the wall time.
-double run_parallel(unsigned n, const std::function<void(unsigned)>& fn) {
-  std::vector<std::thread> threads;
-  auto t0 = Clock::now();
-  for (unsigned i = 0; i < n; ++i) threads.emplace_back(fn, i);
-  for (auto& t : threads) t.join();
-  return seconds_since(t0);
-}
-
 // ---- the server under test
 
 long proc_status_kb(pid_t pid, const char* key) {
@@ -328,19 +319,6 @@ long proc_status_kb(pid_t pid, const char* key) {
   return std::strtol(s.c_str() + p + std::strlen(key) + 1, nullptr, 10);
 }
 
-double process_cpu_s(pid_t pid) {
-  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // The throw-away s3rver of scripts/s3.sh, stopped and removed when this goes.
 class S3Server {

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,8 @@ void usage() {
       "  --ws-conns N         concurrent WebSocket connect+hello loops (default 64)\n"
       "  --server-flag ARG    pass ARG to `parley serve` (repeat: --server-flag --workers "
       "--server-flag 4)\n"
+      "  --trace-ratio R      trace with this sample ratio: the server exports its spans to\n"
+      "                       an OTLP sink in this process (default: tracing off)\n"
       "  --scenario LIST      run only these (comma-separated) of login, health, me, ws, idle,\n"
       "                       fanout, durable, history, search, scaleout, and the file\n"
       "                       scenarios below; default all (register always runs unless only\n"
@@ -110,15 +113,67 @@ void usage() {
       "  --reseed             seed again even when a cached store exists\n"
       "  --keep-data          leave the server's data folder behind\n",
       stdout);
-  std::puts("file scenarios:");
-  for (const auto& sc : file_scenarios())
-    std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
-                static_cast<int>(sc.description.size()), sc.description.data());
-  std::puts("AI scenarios:");
-  for (const auto& sc : ai_scenarios())
+  std::puts("file, call, AI and notification scenarios:");
+  for (const auto& sc : group_scenarios())
     std::printf("  %-20s %.*s\n", std::string(sc.name).c_str(),
                 static_cast<int>(sc.description.size()), sc.description.data());
 }
+
+// A loopback OTLP/HTTP receiver that discards what it gets (keep-alive, one thread per client).
+class OtlpSink {
+ public:
+  OtlpSink() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    std::thread([fd = fd_, bytes = &bytes_] {
+      for (;;) {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c < 0) return;
+        std::thread([c, bytes] {
+          std::string in;
+          char buf[65536];
+          for (;;) {
+            auto head_end = in.find("\r\n\r\n");
+            if (head_end != std::string::npos) {
+              std::string head = in.substr(0, head_end);
+              for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+              std::size_t length = 0;
+              if (auto at = head.find("content-length:"); at != std::string::npos)
+                length = std::strtoul(head.c_str() + at + 15, nullptr, 10);
+              if (in.size() >= head_end + 4 + length) {
+                *bytes += length;
+                in.erase(0, head_end + 4 + length);
+                static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+                if (::send(c, ok, sizeof ok - 1, MSG_NOSIGNAL) < 0) break;
+                continue;
+              }
+            }
+            auto n = ::recv(c, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            in.append(buf, static_cast<std::size_t>(n));
+          }
+          ::close(c);
+        }).detach();
+      }
+    }).detach();
+  }
+  std::uint16_t port() const { return port_; }
+  ~OtlpSink() {
+    std::printf("trace sink: %.1f MB of OTLP JSON received\n", static_cast<double>(bytes_) / 1e6);
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<std::uint64_t> bytes_{0};
+};
 
 std::optional<Options> parse_options(int argc, char** argv) {
   Options o;
@@ -152,6 +207,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
       auto v = value();
       if (!v) return std::nullopt;
       o.only = *v;
+    } else if (a == "--trace-ratio") {
+      auto v = value();
+      if (!v) return std::nullopt;
+      o.trace_ratio = *v;
     } else if (a == "--keep-data") {
       o.keep_data = true;
     } else if (a == "--no-cache") {
@@ -225,21 +284,6 @@ std::optional<Options> parse_options(int argc, char** argv) {
 // CPU accounting
 
 const double kTicks = static_cast<double>(sysconf(_SC_CLK_TCK));
-
-// utime + stime of a /proc/.../stat line, in seconds (fields 14 and 15; the comm may hold spaces,
-// so count from the last ')').
-std::optional<double> stat_cpu(const std::string& stat) {
-  auto paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / kTicks;
-}
 
 struct ServerCpu {
   double total = 0;   // the whole process, exited threads included
@@ -2823,6 +2867,15 @@ int main(int argc, char** argv) {
   }
   Options opt = *parsed;
   signal(SIGPIPE, SIG_IGN);
+  // Tracing cost: a loopback OTLP/HTTP sink that reads each POST whole and answers 200, so the
+  // server does all its export work (spans, JSON, HTTP) against a collector that keeps up.
+  std::optional<OtlpSink> sink;
+  if (!opt.trace_ratio.empty()) {
+    sink.emplace();
+    opt.server_flags.insert(opt.server_flags.end(),
+                            {"--otlp-endpoint", "http://127.0.0.1:" + std::to_string(sink->port()),
+                             "--trace-sample-ratio", opt.trace_ratio});
+  }
   const FdLimit fd_limit = raise_fd_limit();
 
   const unsigned cores = usable_cores();
@@ -2869,14 +2922,13 @@ int main(int argc, char** argv) {
   bool file_errors = false;
   auto run_file_scenarios = [&] {
     BenchContext ctx{&opt, data_dir, cores, &file_headlines, &file_errors};
-    for (const auto* table : {&file_scenarios(), &ai_scenarios()})
-      for (const auto& sc : *table)
-        if (opt.wants(sc.name)) {
-          std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
-                      static_cast<int>(sc.description.size()), sc.description.data());
-          std::fflush(stdout);
-          sc.run(ctx);
-        }
+    for (const auto& sc : group_scenarios())
+      if (opt.wants(sc.name)) {
+        std::printf("\n== %.*s: %.*s\n", static_cast<int>(sc.name.size()), sc.name.data(),
+                    static_cast<int>(sc.description.size()), sc.description.data());
+        std::fflush(stdout);
+        sc.run(ctx);
+      }
   };
   auto print_file_figures = [&] {
     if (file_headlines.empty()) return;

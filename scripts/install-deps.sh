@@ -14,6 +14,7 @@ PACKAGES=(
   libcurl4-openssl-dev  # S3 blob store; the outbound client (previews, webhooks, push)
   libvips-dev    # images: size, metadata stripping, thumbnails (adapters/vips)
   libmagic-dev   # file types detected from the bytes (modules/files)
+  libminizip-dev # ZIP archives of data exports (modules/governance)
   clamav-daemon  # malware scanning: tests run their own clamd (scripts/clamd.sh)
   tzdata         # /usr/share/zoneinfo: the time zones a profile may name
   prometheus     # promtool checks the alerting rules; tests run their own (scripts/prometheus.sh)

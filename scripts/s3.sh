@@ -28,48 +28,19 @@ marker="$dir/.parley-s3"
 
 say() { echo "s3.sh: $*" >&2; }
 
-# Running and not a zombie.
-alive() {
-  [ -r "/proc/$1/stat" ] || return 1
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"
-  [ "${stat:0:1}" != Z ]
-}
-
-running() { [ -f "$dir/server.pid" ] && [ -f "$dir/port" ] && alive "$(cat "$dir/server.pid")"; }
+# shellcheck source=lib/node-tool.sh
+source "$ROOT/scripts/lib/node-tool.sh"
 
 url() { echo "s3://$BUCKET?endpoint=http://127.0.0.1:$(cat "$dir/port")&region=$REGION"; }
 
-install() {
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    say "node/npm are not installed (scripts/install-deps.sh installs them)"
-    exit 3
-  fi
-  # npm ci only when the lock file changed since the last install: it deletes node_modules first.
-  if [ ! -f "$TOOL/node_modules/.package-lock.json" ] ||
-    [ "$TOOL/package-lock.json" -nt "$TOOL/node_modules/.package-lock.json" ]; then
-    (cd "$TOOL" && npm ci --silent --no-audit --no-fund) >&2 || {
-      say "npm ci in $TOOL failed"
-      exit 1
-    }
-  fi
-}
-
 start() {
-  if [ -e "$dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$dir")" ]; then
-    say "$dir exists and was not made by this script; give an empty or new folder"
-    exit 1
-  fi
+  tool_check_dir
   if running; then
     url
     return
   fi
-  install
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  chmod 700 "$dir"
-  touch "$marker"
+  tool_install
+  tool_fresh_dir
   # 30 random bytes in base64: 40 characters with '/' and '+', like an AWS secret key.
   (umask 077 && head -c 30 /dev/urandom | base64 | tr -d '\n' >"$dir/secret")
   # Keys through the environment, not argv, so that ps does not show the secret. setsid: the
@@ -77,44 +48,12 @@ start() {
   S3RVER_ACCESS_KEY="$ACCESS_KEY" S3RVER_SECRET_KEY="$(cat "$dir/secret")" \
     setsid node "$TOOL/server.js" "$dir" "$BUCKET" "$REGION" </dev/null >"$dir/server.log" 2>&1 &
   echo $! >"$dir/server.pid"
-  for _ in $(seq 1 200); do
-    if [ -s "$dir/port" ]; then
-      url
-      return
-    fi
-    alive "$(cat "$dir/server.pid")" || break
-    sleep 0.05
-  done
-  say "s3rver did not start; see $dir/server.log"
-  tail -n 20 "$dir/server.log" >&2 || true
-  exit 1
-}
-
-stop() {
-  [ -e "$dir" ] || return 0
-  if [ ! -e "$marker" ] && [ -z "$(ls -A "$dir")" ]; then
-    rmdir "$dir"  # an empty folder made for a server that was never started
-    return
-  fi
-  if [ ! -e "$marker" ]; then
-    say "$dir was not made by this script; not removing it"
-    exit 1
-  fi
-  if [ -f "$dir/server.pid" ]; then
-    local pid
-    pid="$(cat "$dir/server.pid")"
-    if alive "$pid"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 250); do alive "$pid" || break; sleep 0.02; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -rf "$dir"
+  tool_wait_started url
 }
 
 case "$cmd" in
   start) start ;;
-  stop) stop ;;
+  stop) tool_stop ;;
   url)
     running || { say "not running in $dir"; exit 1; }
     url

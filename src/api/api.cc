@@ -24,8 +24,12 @@ net::Handler respond(ResultHandler h) {
 // The bearer token's principal; every authenticated change is also limited here, so a new route
 // cannot forget it.
 Result<auth::Principal> authorise(Context& ctx, const net::Request& req) {
-  auto p = authenticate(ctx.s.auth, req);
+  auto token = bearer_token(req);
+  if (!token) return fail(token.error());
+  auto p = authenticate_token(ctx, *token);
   if (!p) return p;
+  if (p->bot)
+    if (auto allowed = check_bot_scope(*p, req); !allowed) return fail(allowed.error());
   if (req.method != net::Method::get && req.method != net::Method::head)
     if (auto rl = rate_limit(ctx.s.limiter, {{"mutations:user:" + p->user_id,
                                               ctx.opts.limits.mutations_per_user}});
@@ -211,9 +215,17 @@ void Api::register_routes(net::Router& router) {
   add_conversation_routes(router, impl_->ctx);
   add_message_routes(router, impl_->ctx);
   add_file_routes(router, impl_->ctx);
+  add_sso_routes(router, impl_->ctx);
   add_admin_routes(router, impl_->ctx);
+  add_data_routes(router, impl_->ctx);
+  add_contact_routes(router, impl_->ctx);
+  add_integration_routes(router, impl_->ctx);
+  add_call_routes(router, impl_->ctx);
   add_ai_routes(router, impl_->ctx);
-  if (auto n = add_static_routes(router, impl_->ctx.opts.web_root); !n)
+  add_notification_routes(router, impl_->ctx);
+  add_openapi_route(router);
+  if (auto n = add_static_routes(router, impl_->ctx.opts.web_root, impl_->ctx.opts.connect_src);
+      !n)
     log::error("web app not served", {{"reason", n.error().message}});
   else if (*n)
     log::info("serving the web app", {{"web_root", impl_->ctx.opts.web_root}, {"files", *n}});

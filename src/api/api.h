@@ -19,12 +19,19 @@
 #include "modules/ai/ai.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
+#include "modules/integrations/integrations.h"
 #include "modules/messaging/messaging.h"
+#include "modules/notifications/notifications.h"
 #include "modules/presence/presence.h"
 #include "modules/previews/previews.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/websocket.h"
@@ -44,6 +51,13 @@ struct RateLimits {
   ratelimit::Policy mutations_per_user{100, 100};
   ratelimit::Policy conversations_per_user{20, 30'000};  // new DMs, groups and channels
   ratelimit::Policy search_per_user{30, 2'000};
+  // Mail the server sends on request (verification, password reset): per client address, and
+  // per target address whoever asks; SMS codes per user.
+  ratelimit::Policy email_per_ip{10, 60'000};
+  ratelimit::Policy email_per_address{3, 20 * 60'000};
+  ratelimit::Policy sms_per_user{5, 12 * 60'000};
+  // Posts to incoming webhook URLs, per client address, before the URL's secret is checked.
+  ratelimit::Policy webhooks_per_ip{60, 1'000};
 };
 
 // WebSocket admission and connection caps (docs/security.md).
@@ -66,6 +80,15 @@ struct ApiOptions {
   bool metrics_route = true;
   // How long /api/v1/health/ready waits for its checks before answering 503.
   int readiness_timeout_ms = 2'000;
+  // false (--disable-password-login): sign-in and registration with a password answer 403.
+  bool password_login = true;
+  // scheme://host[:port] the browser reaches this server at (--public-url); "" = from the Host
+  // header. Single sign-on builds its callback URL from it.
+  std::string public_url;
+  // ICE servers handed to call clients (GET /api/v1/calls/ice-servers).
+  calls::TurnOptions turn;
+  // Origins the web app may connect to besides its own (the SFU's API when it has another).
+  std::vector<std::string> connect_src;
 };
 
 // One engine that readiness depends on: probe() answers ok when it works. It runs on a worker
@@ -92,12 +115,28 @@ struct Services {
   previews::PreviewService* previews = nullptr;
   WorkerPool* preview_pool = nullptr;
   outbound::HttpFetcher* fetcher = nullptr;
+  // Single sign-on; null when no --oidc provider is configured.
+  sso::SsoService* sso = nullptr;
   // Required (init() fails without them): the audit log the API records into and reads for
   // admins, and the administration service behind /api/v1/admin/... and registration.
   audit::AuditLog* audit = nullptr;
   admin::AdminService* admin = nullptr;
+  // Retention, data export and usage analytics; all null: none of their routes.
+  governance::RetentionService* retention = nullptr;
+  governance::ExportService* exports = nullptr;
+  governance::AnalyticsService* analytics = nullptr;
+  // Email and phone verification, password reset by email; null: those routes are absent.
+  contact::ContactService* contact = nullptr;
+  // Bots, webhooks and slash commands; null: their routes answer 503 and bot tokens are refused.
+  // Slash commands wait for their URL on integration_pool, never on the request workers.
+  integrations::IntegrationService* integrations = nullptr;
+  WorkerPool* integration_pool = nullptr;
+  // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503.
+  calls::CallService* calls = nullptr;
   // AI on the premises (ai_routes.cc); null: the AI routes are not served.
   ai::AiService* ai = nullptr;
+  // Notification settings and Web Push subscriptions; null: those routes are not served.
+  notifications::NotificationService* notifications = nullptr;
 };
 
 class Api {

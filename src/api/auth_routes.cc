@@ -65,6 +65,7 @@ void add_auth_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::post, "/api/v1/auth/register",
         respond([&ctx](net::Request& req) -> Result<net::Response> {
+          if (!ctx.opts.password_login) return password_login_disabled();
           auto body = parse_body(req);
           if (!body) return fail(body.error());
           auto f = sign_in_fields(*body);
@@ -96,6 +97,7 @@ void add_auth_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::post, "/api/v1/auth/login",
         respond([&ctx](net::Request& req) -> Result<net::Response> {
+          if (!ctx.opts.password_login) return password_login_disabled();
           auto body = parse_body(req);
           if (!body) return fail(body.error());
           auto f = sign_in_fields(*body);

@@ -48,9 +48,23 @@ void add_user_routes(net::Router& r, Context& ctx);
 void add_conversation_routes(net::Router& r, Context& ctx);
 // The send path of both transports (the HTTP route and the WebSocket "send" frame), on a worker
 // thread: the per-user message limit, the attachments resolved by the files module, the append
-// (done gets it once durable, from any thread), then link previews in the background.
+// (done gets it once durable, from any thread), then link previews and outgoing webhooks in the
+// background.
+//
+// Slash commands: when on_command is set and the text is "/trigger ...", the command runs
+// instead (on the integration pool) and its outcome goes to on_command, not done: an in_channel
+// answer is posted through this same path in the caller's name, an ephemeral one goes to the
+// caller's sessions as a command.response event. A text starting with "//" is sent with one
+// slash less. Without on_command, or with attachments, the text is sent as it is.
+struct CommandOutcome {
+  integrations::CommandAnswer answer;
+  std::optional<messaging::Message> message;  // the in_channel answer as posted
+};
+using CommandDone = std::function<void(Result<CommandOutcome>)>;
 void send_message(Context& ctx, const std::string& user_id, Send in,
-                  messaging::MessagingService::SendDone done);
+                  messaging::MessagingService::SendDone done, CommandDone on_command = {});
+// The JSON answer to a command (HTTP body, WebSocket ack field).
+boost::json::object command_json(const CommandOutcome& c);
 // Fills a message's link previews in the background (after a send or an edit).
 void preview_links(Context& ctx, const messaging::Message& m);
 void add_message_routes(net::Router& r, Context& ctx);
@@ -59,8 +73,33 @@ void add_admin_routes(net::Router& r, Context& ctx);
 // logged by the audit log and does not undo the action.
 void audit(Context& ctx, const net::Request& req, const std::string& actor_id, const char* action,
            std::string target);
+// Bots, incoming and outgoing webhooks, slash commands (integration_routes.cc).
+void add_integration_routes(net::Router& r, Context& ctx);
+// GET /api/v1/openapi.json: the OpenAPI document embedded at build time (openapi.cc).
+void add_openapi_route(net::Router& r);
+// A bearer token's principal, for HTTP and the WebSocket hello alike: a bot token ("pbt_...")
+// through the integrations module, anything else through auth.
+Result<auth::Principal> authenticate_token(Context& ctx, const std::string& token);
+// Whether a bot principal's scopes allow this request: every route a bot may use is listed
+// with the scope it needs (integration_routes.cc); any other route is forbidden to bots.
+Result<void> check_bot_scope(const auth::Principal& p, const net::Request& req);
+bool has_scope(const auth::Principal& p, std::string_view scope);
 void add_file_routes(net::Router& r, Context& ctx);
+// Retention policies, data exports and usage analytics (data_routes.cc); none without the
+// governance services.
+void add_data_routes(net::Router& r, Context& ctx);
+// Single sign-on: /auth/providers and the OpenID Connect routes (registered always, so the
+// route table does not depend on configuration; without ctx.s.sso there are no providers).
+void add_sso_routes(net::Router& r, Context& ctx);
+// 403 password_login_disabled, for sign-in and registration under --disable-password-login.
+net::Response password_login_disabled();
+// Email and phone of the caller, their verification, password reset by email.
+void add_contact_routes(net::Router& r, Context& ctx);
+// GET /api/v1/calls/ice-servers, /api/v1/calls (running calls), /api/v1/calls/{id}.
+void add_call_routes(net::Router& r, Context& ctx);
 void add_ai_routes(net::Router& r, Context& ctx);
+// Notification settings and push subscriptions; none when the service is not wired.
+void add_notification_routes(net::Router& r, Context& ctx);
 // The bytes of a file (or its thumbnail) as an HTTP answer, for every route that sends file
 // bytes (file_routes.cc; avatars in user_routes.cc): ETag and If-None-Match, Range, and the
 // headers that keep uploaded content from running in Parley's origin (nosniff, a sandbox CSP).

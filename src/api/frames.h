@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,13 +36,35 @@ inline constexpr std::size_t kMaxAttachments = 10;
 inline constexpr std::size_t kMaxReqBytes = 128;
 
 struct ClientFrame {
-  enum class Type { hello, ping, send, typing, read };
+  enum class Type {
+    hello,
+    ping,
+    send,
+    typing,
+    read,
+    call_start,
+    call_accept,
+    call_decline,
+    call_leave,
+    call_signal,
+    call_media,
+    call_kick,
+    call_mute,
+    call_record
+  };
   Type type = Type::ping;
   boost::json::value req;          // null when absent: a string of <= kMaxReqBytes or an integer
   std::string token;               // hello
   Send send;                       // send
   std::string conversation_id;     // typing, read
   std::int64_t seq = 0;            // read
+  std::string media;               // call.start: "audio" | "video" (checked by the calls module)
+  std::string call_id;             // call.* but call.start
+  std::string to_user_id;          // call.signal; call.kick and call.mute: user_id
+  std::string to_session_id;       // call.signal, optional
+  std::string data;                // call.signal: the opaque data, serialised JSON
+  std::optional<bool> audio, video, screen;  // call.media
+  bool on = false;                           // call.record
 };
 
 struct FrameError {

@@ -1,16 +1,40 @@
 #include "gateway.h"
 
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <deque>
+#include <limits>
+#include <filesystem>
+#include <fstream>
 
 #include "core/json.h"
+#include "modules/calls/recording.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/trace.h"
 #include "frames.h"
 
 namespace parley::api {
 namespace {
+
+// Send-to-ack: from a WebSocket send frame leaving this connection's queue for the worker pool
+// until its ack (or error) is queued, the message durable. No labels.
+prometheus::Histogram& send_ack_seconds() {
+  static auto& h =
+      prometheus::BuildHistogram()
+          .Name("parley_send_ack_seconds")
+          .Help("Time from a WebSocket send starting until its ack is queued (message durable)")
+          .Register(metrics::registry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  return h;
+}
+
 
 std::shared_ptr<const std::string> json_frame(const boost::json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
@@ -70,6 +94,14 @@ class GatewaySession final : public net::WsSession {
         return;
     }
     if (!frame) return conn_->send(error_frame(frame.error().req, frame.error().error));
+    // A bot token's socket: sends and typing need messages:write (reading needs messages:read,
+    // checked at hello).
+    if (state_->principal.bot &&
+        (frame->type == ClientFrame::Type::send || frame->type == ClientFrame::Type::typing) &&
+        !has_scope(state_->principal, integrations::kMessagesWrite))
+      return conn_->send(error_frame(
+          frame->req,
+          {Errc::permission_denied, "this token lacks the scope messages:write", {}, 0}));
     switch (frame->type) {
       case ClientFrame::Type::ping: {
         boost::json::object pong{{"type", "pong"}};
@@ -85,13 +117,33 @@ class GatewaySession final : public net::WsSession {
       case ClientFrame::Type::hello:
         return conn_->send(error_frame(
             frame->req, {Errc::failed_precondition, "already authenticated", {}, 0}));
+      case ClientFrame::Type::call_start:
+      case ClientFrame::Type::call_accept:
+      case ClientFrame::Type::call_decline:
+      case ClientFrame::Type::call_leave:
+      case ClientFrame::Type::call_signal:
+      case ClientFrame::Type::call_media:
+      case ClientFrame::Type::call_kick:
+      case ClientFrame::Type::call_mute:
+      case ClientFrame::Type::call_record:
+        return call(std::move(*frame));
     }
   }
 
   void on_close() override {
     bool attached = state_->phase == State::Phase::ready ||
                     state_->phase == State::Phase::authenticating;
-    if (state_->phase == State::Phase::ready) gw_.remove(state_->principal, conn_->id());
+    if (state_->phase == State::Phase::ready) {
+      gw_.remove(state_->principal, conn_->id());
+      if (auto* calls = ctx_.s.calls) {
+        // A session's last socket gone starts its rejoin grace in a running call (may publish).
+        auto task = [calls, user = state_->principal.user_id,
+                     session = state_->principal.session_id] {
+          calls->socket_closed(user, session);
+        };
+        if (!ctx_.s.pool.try_submit(task)) task();
+      }
+    }
     gw_.address_closed(address_);
     state_->phase = State::Phase::closed;
     state_->closed = true;
@@ -149,14 +201,39 @@ class GatewaySession final : public net::WsSession {
     auto req = f.req;
     auto submitted = ctx_.s.pool.try_submit(
         [this, &ctx = ctx_, conn = conn_, user = state_->principal.user_id, f = std::move(f)] {
-          auto answer = [conn, req = f.req](const Result<messaging::Appended>& sent) {
+          // The frame's span (a new trace, sampled by ratio): the commit, the bus hop and the
+          // fan-outs are its children. Held by pointer only when sampled.
+          std::shared_ptr<trace::Span> span;
+          if (auto s = trace::Span::root("ws send", trace::Kind::server); s.recording())
+            span = std::make_shared<trace::Span>(std::move(s));
+          auto answer = [conn, req = f.req, span, started = std::chrono::steady_clock::now()](
+                            const Result<messaging::Appended>& sent) {
+            send_ack_seconds().Observe(std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - started)
+                                           .count());
+            if (span) {
+              if (!sent) span->fail(sent.error().message);
+              span->end();
+            }
             if (!sent) return conn->send(error_frame(req, sent.error()));
             boost::json::object ack{{"type", "ack"},
                                     {"message", messaging::to_json(sent->message)}};
             if (!req.is_null()) ack["req"] = req;
             conn->send(json_frame(ack));
           };
-          send_message(ctx, user, std::move(f.send), answer);
+          // A slash command is acknowledged with its answer: {"type": "ack", "req", "command",
+          // "message"?}.
+          auto command = [conn, req = f.req](const Result<CommandOutcome>& c) {
+            if (!c) return conn->send(error_frame(req, c.error()));
+            boost::json::object ack = command_json(*c);
+            ack["type"] = "ack";
+            if (!req.is_null()) ack["req"] = req;
+            conn->send(json_frame(ack));
+          };
+          {
+            trace::Scope scope(span ? span->context() : trace::Context{});
+            send_message(ctx, user, std::move(f.send), answer, command);
+          }
           // Queued (or refused): the next send of this connection may go. Runs only while the
           // connection is open, so this session still exists.
           conn->post([this] { submit_next_send(); });
@@ -185,6 +262,61 @@ class GatewaySession final : public net::WsSession {
     });
   }
 
+  // The call.* frames (API-EXTENSIONS.md "Calls"): the calls module on the pool; an ack with the
+  // call, or for call.signal an ack only when the frame has a req (ICE candidates come in runs).
+  void call(ClientFrame f) {
+    auto* calls = ctx_.s.calls;
+    if (!calls)
+      return conn_->send(
+          error_frame(f.req, {Errc::unavailable, "calls are not enabled on this server", {}, 0}));
+    auto req = f.req;
+    on_pool(std::move(req), [calls, f = std::move(f)](const std::string& user,
+                                                       const std::string& session) mutable
+                                -> Result<std::shared_ptr<const std::string>> {
+      using T = ClientFrame::Type;
+      Result<calls::Call> c = fail(Errc::internal, "unreachable");
+      switch (f.type) {
+        case T::call_start:
+          c = calls->start(user, session, f.conversation_id, f.media);
+          break;
+        case T::call_accept:
+          c = calls->accept(user, session, f.call_id);
+          break;
+        case T::call_decline:
+          c = calls->decline(user, f.call_id);
+          break;
+        case T::call_leave:
+          c = calls->leave(user, session, f.call_id);
+          break;
+        case T::call_media:
+          c = calls->set_media(user, session, f.call_id, {f.audio, f.video, f.screen});
+          break;
+        case T::call_kick:
+          c = calls->kick(user, f.call_id, f.to_user_id);
+          break;
+        case T::call_mute:
+          c = calls->mute(user, f.call_id, f.to_user_id);
+          break;
+        case T::call_record:
+          c = calls->record(user, f.call_id, f.on);
+          break;
+        case T::call_signal: {
+          auto r = calls->signal(user, session, f.call_id, f.to_user_id, f.to_session_id,
+                                 std::move(f.data));
+          if (!r) return fail(r.error());
+          if (f.req.is_null()) return nullptr;
+          return json_frame({{"type", "ack"}, {"req", f.req}});
+        }
+        default:
+          break;
+      }
+      if (!c) return fail(c.error());
+      boost::json::object ack{{"type", "ack"}, {"call", calls::to_json(*c)}};
+      if (!f.req.is_null()) ack["req"] = f.req;
+      return json_frame(ack);
+    });
+  }
+
   void hello(std::string token) {
     // Admission control for reconnect storms: past the cap, come back after a backoff.
     if (!gw_.begin_hello()) {
@@ -196,9 +328,15 @@ class GatewaySession final : public net::WsSession {
     // pool, come back to the I/O thread.
     auto submitted = ctx_.s.pool.try_submit(
         [&ctx = ctx_, &gw = gw_, conn = conn_, state = state_, token = std::move(token)] {
-          auto p = ctx.s.auth.authenticate(token);
+          auto p = authenticate_token(ctx, token);
           Millis expires_at = 0;
-          if (p) {
+          if (p && p->bot) {
+            // A bot token does not lapse; revoking it closes its sockets (session-revoked topic).
+            if (!has_scope(*p, integrations::kMessagesRead))
+              p = fail(Errc::unauthenticated, "this token lacks the scope messages:read");
+            else
+              expires_at = std::numeric_limits<Millis>::max() / 2;
+          } else if (p) {
             auto expiry = ctx.s.auth.session_expiry(p->session_id);
             if (expiry)
               expires_at = *expiry;
@@ -223,6 +361,7 @@ class GatewaySession final : public net::WsSession {
             state->principal = *p;
             conn->mark_ready();
             gw.add(*p, expires_at, conn);
+            if (ctx.s.calls) ctx.s.calls->socket_opened(p->user_id, p->session_id);
             conn->send(json_frame({{"type", "ready"},
                               {"user_id", p->user_id},
                               {"session_id", p->session_id},
@@ -268,7 +407,81 @@ Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
     if (!ctx_.s.pool.try_submit([this] { hub_.resync(); }))
       log::warn("bus gap: hub resync refused (worker queue full)");
   });
+  if (ctx_.s.calls)
+    recordings_sub_ = ctx_.s.bus.subscribe(
+        std::string(calls::kRecordedTopic), [this](std::string_view payload) {
+          // Rendering takes seconds of subprocesses: its own thread, never a request worker.
+          auto task = [this, p = std::string(payload)] { post_recording(p); };
+          if (!recordings_.try_submit(task)) log::warn("recording dropped: queue full");
+        });
+  if (ctx_.s.calls)
+    finished_calls_ = ctx_.s.bus.subscribe(
+        std::string(calls::kFinishedTopic), [this](std::string_view payload) {
+          auto task = [this, p = std::string(payload)] { post_call_message(p); };
+          if (!ctx_.s.pool.try_submit(task)) log::warn("call message dropped: worker queue full");
+        });
   expiry_watcher_ = std::thread([this] { watch_expiries(); });
+}
+
+void Gateway::post_recording(std::string_view payload) {
+  auto parsed = json::parse_object(payload);
+  if (!parsed) return;
+  auto field = [&](std::string_view k) {
+    const auto* v = parsed->if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string call_id = field("call_id"), cid = field("conversation_id"),
+                    by = field("recorded_by"), dir = field("dir");
+  if (dir.empty()) return;
+  auto file = calls::render_recording(dir);
+  if (!file) {
+    log::warn("recording not rendered", {{"call_id", call_id}, {"reason", file.error().message}});
+    return;
+  }
+  std::ifstream in(*file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto stored = ctx_.s.files.import(by, cid, "call-recording-" + call_id + ".webm", bytes);
+  if (!stored) {
+    log::warn("recording not stored", {{"call_id", call_id}, {"reason", stored.error().message}});
+    return;
+  }
+  Send in_msg;
+  in_msg.request.conversation_id = cid;
+  in_msg.request.text = "🔴 Call recording";
+  in_msg.request.client_msg_id = "rec-" + call_id + "-" + stored->id;
+  in_msg.attachment_ids = {stored->id};
+  send_message(ctx_, by, std::move(in_msg), [call_id](const Result<messaging::Appended>& r) {
+    if (!r)
+      log::warn("recording not posted", {{"call_id", call_id}, {"reason", r.error().message}});
+  });
+  // The raw streams stay with Janus's recordings (operators prune them); the rendered file is
+  // stored now.
+  std::error_code ec;
+  std::filesystem::remove(*file, ec);
+}
+
+void Gateway::post_call_message(std::string_view payload) {
+  auto parsed = json::parse_object(payload);
+  if (!parsed) return;
+  const auto* call = parsed->if_contains("call");
+  const auto* text = parsed->if_contains("text");
+  if (!call || !call->is_object() || !text || !text->is_string()) return;
+  const auto& c = call->get_object();
+  auto field = [&](std::string_view k) {
+    const auto* v = c.if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  Send in;
+  in.request.conversation_id = field("conversation_id");
+  in.request.text = std::string(text->get_string());
+  // One message per call, whichever nodes hear of its end: a retried send returns the original.
+  in.request.client_msg_id = "call-" + field("id");
+  std::string starter = field("started_by");
+  send_message(ctx_, starter, std::move(in), [starter](const Result<messaging::Appended>& r) {
+    if (!r)
+      log::warn("call message not posted",
+                {{"user_id", starter}, {"reason", r.error().message}});
+  });
 }
 
 Gateway::~Gateway() {

@@ -49,6 +49,10 @@ class Gateway {
   bool origin_allowed(const net::Request& upgrade) const;
   void close_session(const std::string& session_id, const char* why);
   void watch_expiries();
+  // The call message of a finished call (calls::kFinishedTopic), through the one send path.
+  void post_call_message(std::string_view payload);
+  // A finished recording (calls::kRecordedTopic): rendered, stored and posted, on recordings_.
+  void post_recording(std::string_view payload);
 
   Context& ctx_;
   Hub hub_;
@@ -71,6 +75,9 @@ class Gateway {
   std::unordered_set<std::string> revoked_;
   std::unique_ptr<Bus::Subscription> revocations_;
   std::unique_ptr<Bus::Subscription> gaps_;
+  std::unique_ptr<Bus::Subscription> finished_calls_;
+  WorkerPool recordings_{"recordings", 1, 64};
+  std::unique_ptr<Bus::Subscription> recordings_sub_;  // after recordings_: unsubscribed first
 };
 
 }  // namespace parley::api

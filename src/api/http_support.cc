@@ -173,12 +173,18 @@ std::string ClientAddress::of(const net::Request& req) const {
   return req.peer_ip;
 }
 
-Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req) {
+Result<std::string> bearer_token(const net::Request& req) {
   std::string_view h = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (h.size() <= kBearer.size() || strncasecmp(h.data(), kBearer.data(), kBearer.size()) != 0)
     return fail(Errc::unauthenticated, "missing bearer token");
-  return auth.authenticate(std::string(h.substr(kBearer.size())));
+  return std::string(h.substr(kBearer.size()));
+}
+
+Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req) {
+  auto token = bearer_token(req);
+  if (!token) return fail(token.error());
+  return auth.authenticate(*token);
 }
 
 namespace {
@@ -186,9 +192,9 @@ namespace {
 // Refusals by limit: the key's first part ("login" of "login:ip:..."), from a fixed set so the
 // label stays bounded (no user ids or addresses). Children are looked up once.
 struct RateLimitMetrics {
-  static constexpr std::string_view kLimits[] = {"login",  "register",  "refresh",       "reauth",
-                                                 "totp",   "mutations", "conversations", "messages",
-                                                 "search", "ws"};
+  static constexpr std::string_view kLimits[] = {
+      "login",         "register", "refresh", "reauth", "totp",    "mutations",
+      "conversations", "messages", "search",  "ws",     "webhooks"};
   std::array<prometheus::Counter*, std::size(kLimits) + 1> refused{};  // last: "other"
 
   prometheus::Counter& of(std::string_view key) {

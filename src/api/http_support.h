@@ -53,6 +53,8 @@ class ClientAddress {
   std::vector<net::Cidr> trusted_;
 };
 
+// The token of "Authorization: Bearer <token>"; unauthenticated when there is none.
+Result<std::string> bearer_token(const net::Request& req);
 // Token from "Authorization: Bearer <token>", then auth.authenticate().
 Result<auth::Principal> authenticate(auth::AuthService& auth, const net::Request& req);
 

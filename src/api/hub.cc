@@ -1,7 +1,14 @@
 #include "hub.h"
 
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+
+#include "core/metrics.h"
+#include "core/trace.h"
 
 namespace parley::api {
 
@@ -204,7 +211,37 @@ void Hub::deliver(std::string_view payload) {
   fan_out(*event);
 }
 
+namespace {
+// Fan-out latency: from the event reaching this node's hub to its frame queued on every local
+// recipient's socket. No labels (bounded by construction).
+prometheus::Histogram& fanout_seconds() {
+  static auto& h =
+      prometheus::BuildHistogram()
+          .Name("parley_fanout_seconds")
+          .Help("Time to route one real-time event to this node's recipients and queue its frame")
+          .Register(metrics::registry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.00001, 0.00005, 0.0001, 0.00025,
+                                                           0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025, 0.05, 0.1});
+  return h;
+}
+}  // namespace
+
 void Hub::fan_out(const messaging::Event& ev) {
+  const auto started = std::chrono::steady_clock::now();
+  // A child of the sender's bus hop when the event came sampled (from this node or another).
+  trace::Span span = trace::Span::child("fanout", trace::Kind::consumer, ev.trace);
+  if (span.recording()) span.rename("fanout " + ev.name);
+  struct Done {
+    std::chrono::steady_clock::time_point started;
+    trace::Span& span;
+    std::size_t recipients = 0;
+    ~Done() {
+      fanout_seconds().Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      span.set("parley.recipients", static_cast<std::int64_t>(recipients));
+    }
+  } done{started, span};
   const auto* event = &ev;
   using Kind = messaging::Route::Kind;
   const auto& route = event->route;
@@ -256,6 +293,14 @@ void Hub::fan_out(const messaging::Event& ev) {
           if (l.active && l.session_id != route.except_session) to.push_back(l.conn);
       break;
     }
+    case Kind::session: {
+      std::shared_lock lock(mu_);
+      auto u = route.user_ids.size() < 2 ? users_.end() : users_.find(route.user_ids[0]);
+      if (u != users_.end())
+        for (const auto& l : u->second.links)
+          if (l.active && l.session_id == route.user_ids[1]) to.push_back(l.conn);
+      break;
+    }
     case Kind::contacts: {
       std::shared_lock lock(mu_);
       std::unordered_set<const std::string*> seen;  // user ids, by their key in users_
@@ -274,6 +319,7 @@ void Hub::fan_out(const messaging::Event& ev) {
       break;
     }
   }
+  done.recipients = to.size();
   if (to.empty()) return;
 
   // The client frame, built once for every recipient.

@@ -1,8 +1,10 @@
 // Messages, threads, reactions, read state, pins and search (API.md "Messages").
+#include "core/trace.h"
 #include "context.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "frames.h"
+#include "modules/messaging/events.h"
 
 namespace parley::api {
 namespace {
@@ -46,7 +48,50 @@ std::string own_copy_of_image(Context& ctx, const messaging::Message& m, const s
   return "/api/v1/files/" + file->id + (file->has_thumbnail ? "/thumbnail" : "");
 }
 
+// Asks the command's URL on the integration pool (a slow URL never holds a request worker) and
+// shows its answer: to the caller's sessions only, or posted through the one send path.
+void run_command(Context& ctx, const std::string& user_id, Send in, integrations::CommandLine line,
+                 CommandDone done) {
+  auto task = [&ctx, user_id, in = std::move(in), line = std::move(line), done]() mutable {
+    auto answer = ctx.s.integrations->run_command(user_id, in.request.conversation_id, line);
+    if (!answer) return done(fail(answer.error()));
+    if (!answer->in_channel) {
+      CommandOutcome outcome{std::move(*answer), std::nullopt};
+      boost::json::object data = command_json(outcome)["command"].as_object();
+      data["conversation_id"] = in.request.conversation_id;
+      if (in.request.thread_root_id) data["thread_root_id"] = *in.request.thread_root_id;
+      messaging::Event ev;
+      ev.route.kind = messaging::Route::Kind::user;
+      ev.route.user_ids = {user_id};
+      ev.name = "command.response";
+      ev.data = json::serialize(data);
+      ctx.s.bus.publish(messaging::kEventsTopic, messaging::encode(ev));
+      return done(std::move(outcome));
+    }
+    Send post;
+    post.request = in.request;  // the conversation, thread and client_msg_id of the command
+    post.request.text = answer->text;
+    post.request.attachments.clear();
+    auto posted = [answer = std::move(*answer), done](Result<messaging::Appended> sent) {
+      if (!sent) return done(fail(sent.error()));
+      done(CommandOutcome{answer, sent->message});
+    };
+    send_message(ctx, user_id, std::move(post), posted);
+  };
+  if (!ctx.s.integration_pool->try_submit(task))
+    done(fail(Errc::unavailable, "server busy, retry"));
+}
+
 }  // namespace
+
+boost::json::object command_json(const CommandOutcome& c) {
+  boost::json::object out{{"command",
+                           {{"trigger", "/" + c.answer.trigger},
+                            {"text", c.answer.text},
+                            {"visibility", c.answer.in_channel ? "in_channel" : "ephemeral"}}}};
+  if (c.message) out["message"] = messaging::to_json(*c.message);
+  return out;
+}
 
 // Best effort, in the background: a full pool or a site that does not answer leaves the
 // message without previews.
@@ -68,11 +113,20 @@ void preview_links(Context& ctx, const messaging::Message& m) {
 }
 
 void send_message(Context& ctx, const std::string& user_id, Send in,
-                  messaging::MessagingService::SendDone done) {
+                  messaging::MessagingService::SendDone done, CommandDone on_command) {
   if (auto rl = rate_limit(ctx.s.limiter,
                            {{"messages:user:" + user_id, ctx.opts.limits.messages_per_user}});
       !rl)
     return done(fail(rl.error()));
+  // A message with files is a message, whatever its text.
+  if (on_command && ctx.s.integrations && ctx.s.integration_pool && in.attachment_ids.empty()) {
+    auto& text = in.request.text;
+    if (text.starts_with("//")) {
+      text.erase(0, 1);
+    } else if (auto line = integrations::parse_command_line(text)) {
+      return run_command(ctx, user_id, std::move(in), std::move(*line), std::move(on_command));
+    }
+  }
   if (!in.attachment_ids.empty()) {
     auto files = ctx.s.files.attach(user_id, in.request.conversation_id, in.attachment_ids);
     if (!files) return done(fail(files.error()));
@@ -80,7 +134,13 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
   }
   ctx.s.messaging.send_async(user_id, in.request,
                              [&ctx, done = std::move(done)](Result<messaging::Appended> sent) {
-                               if (sent && sent->created) preview_links(ctx, sent->message);
+                               if (sent && sent->created) {
+                                 preview_links(ctx, sent->message);
+                                 if (ctx.s.integrations)
+                                   ctx.s.integrations->publish(
+                                       sent->message.conversation_id, integrations::kMessageCreated,
+                                       json::serialize(messaging::to_json(sent->message)));
+                               }
                                done(std::move(sent));
                              });
 }
@@ -94,13 +154,23 @@ void add_message_routes(net::Router& r, Context& ctx) {
                 if (!body) return done(fail(body.error()));
                 auto in = parse_send(*body, id_param(req));
                 if (!in) return done(fail(in.error()));
+                auto on_command = [done](Result<CommandOutcome> c) {
+                  if (!c) return done(fail(c.error()));
+                  done(json_response(200, command_json(*c)));
+                };
+                // The commit, bus hop and fan-outs join this request's trace when it is sampled.
+                std::optional<trace::Context> tc;
+                if (req.trace_flags == "01")
+                  tc = trace::Context::parse("00-" + req.trace_id + "-" + req.span_id + "-01");
+                trace::Scope scope(tc.value_or(trace::Context{}));
                 send_message(
                     ctx, p.user_id, std::move(*in),
-                    [done = std::move(done)](Result<messaging::Appended> sent) {
+                    [done](Result<messaging::Appended> sent) {
                       if (!sent) return done(fail(sent.error()));
                       done(json_response(sent->created ? 201 : 200,
                                          messaging::to_json(sent->message)));
-                    });
+                    },
+                    on_command);
               }));
 
   r.add(net::Method::get, "/api/v1/conversations/{id}/messages",

@@ -65,12 +65,20 @@ std::string content_type_for(std::string_view path) {
   return "application/octet-stream";
 }
 
-Result<std::shared_ptr<const StaticFiles>> StaticFiles::load(const std::string& root) {
+Result<std::shared_ptr<const StaticFiles>> StaticFiles::load(
+    const std::string& root, const std::vector<std::string>& connect_src) {
   std::error_code ec;
   fs::path base = fs::weakly_canonical(fs::path(root), ec);
   if (ec || !fs::is_regular_file(base / "index.html", ec))
     return fail(Errc::invalid_argument, "web_root: no index.html in " + root);
   auto out = std::make_shared<StaticFiles>();
+  for (const auto& origin : connect_src) {
+    // Only scheme://host[:port]: nothing that could end the directive or add another.
+    if (origin.find_first_of("; ,'\"\r\n") != std::string::npos)
+      return fail(Errc::invalid_argument, "connect-src origin \"" + origin + "\" is not an origin");
+    auto at = out->csp_.find("connect-src 'self'");
+    out->csp_.insert(at + std::string_view("connect-src 'self'").size(), " " + origin);
+  }
   std::uintmax_t total = 0;
   for (fs::recursive_directory_iterator it(base, fs::directory_options::skip_permission_denied, ec),
        end;
@@ -109,7 +117,7 @@ net::Response StaticFiles::file_response(const File& f, const net::Request& req)
   r.headers.push_back({"ETag", f.etag});
   r.headers.push_back({"X-Content-Type-Options", "nosniff"});
   if (f.html) {
-    r.headers.push_back({"Content-Security-Policy", kWebCsp});
+    r.headers.push_back({"Content-Security-Policy", csp_});
     r.headers.push_back({"Referrer-Policy", "no-referrer"});
     r.headers.push_back({"X-Frame-Options", "DENY"});
   }
@@ -144,9 +152,10 @@ net::Response StaticFiles::serve(const net::Request& req) const {
   return file_response(files_.at("/index.html"), req);
 }
 
-Result<std::size_t> add_static_routes(net::Router& router, const std::string& web_root) {
+Result<std::size_t> add_static_routes(net::Router& router, const std::string& web_root,
+                                      const std::vector<std::string>& connect_src) {
   if (web_root.empty()) return std::size_t{0};
-  auto files = StaticFiles::load(web_root);
+  auto files = StaticFiles::load(web_root, connect_src);
   if (!files) return fail(files.error());
   std::size_t n = (*files)->file_count();
   router.set_get_fallback(

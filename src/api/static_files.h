@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "core/result.h"
@@ -37,7 +38,10 @@ class StaticFiles {
 
   // Reads the regular files under root (symbolic links are not followed; at most 4096 files and
   // 256 MiB). Fails with invalid_argument when root has no index.html or is too large.
-  static Result<std::shared_ptr<const StaticFiles>> load(const std::string& root);
+  // connect_src: origins the page may connect to besides its own (the SFU's API when browsers
+  // reach it on another origin), added to the CSP's connect-src.
+  static Result<std::shared_ptr<const StaticFiles>> load(
+      const std::string& root, const std::vector<std::string>& connect_src = {});
 
   net::Response serve(const net::Request& req) const;
   std::size_t file_count() const { return files_.size(); }
@@ -45,12 +49,14 @@ class StaticFiles {
  private:
   net::Response file_response(const File& f, const net::Request& req) const;
   std::unordered_map<std::string, File> files_;  // "/index.html", "/assets/index-abc.js", ...
+  std::string csp_ = kWebCsp;
 };
 
 std::string content_type_for(std::string_view path);
 
 // Registers the web app as the router's GET fallback when web_root is not empty. Returns
 // the number of files served (0 when disabled); fails when web_root is set but unusable.
-Result<std::size_t> add_static_routes(net::Router& router, const std::string& web_root);
+Result<std::size_t> add_static_routes(net::Router& router, const std::string& web_root,
+                                      const std::vector<std::string>& connect_src = {});
 
 }  // namespace parley::api

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <cstdlib>
 #include <map>
 
 #include "core/text.h"
@@ -30,7 +31,7 @@ Result<bool> parse_bool(const std::string& v, const std::string& key) {
   return fail(Errc::invalid_argument, key + ": expected true or false, got \"" + v + "\"");
 }
 
-// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m: a bucket of BURST refilled over PERIOD.
+// "BURST/PERIOD" with PERIOD like 500ms, 2s, 1m, 1h: a bucket of BURST refilled over PERIOD.
 Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& key) {
   auto slash = v.find('/');
   auto bad = [&] {
@@ -48,6 +49,7 @@ Result<ratelimit::Policy> parse_policy(const std::string& v, const std::string& 
   long long ms = unit == "ms"  ? amount
                  : unit == "s" ? amount * 1000
                  : unit == "m" ? amount * 60'000
+                 : unit == "h" ? amount * 3'600'000
                                : -1;
   long long b = std::stoll(burst);
   if (ms <= 0 || b <= 0) return bad();
@@ -66,6 +68,14 @@ Setter whole_number(std::string key, std::uint64_t min, std::uint64_t max,
     if (*n < min)
       return fail(Errc::invalid_argument, key + ": at least " + std::to_string(min));
     field(c) = static_cast<T>(*n);
+    return ok();
+  };
+}
+
+// A setter that stores the value as given (checked where it is used).
+Setter plain_string(std::string& (*field)(Config&)) {
+  return [field](Config& c, const std::string& v) -> Result<void> {
+    field(c) = v;
     return ok();
   };
 }
@@ -119,6 +129,24 @@ const std::map<std::string, Setter>& setters() {
          if (!hp) return fail(hp.error());
          c.metrics_host = hp->first;
          c.metrics_port = hp->second;
+         return ok();
+       }},
+      {"otlp_endpoint",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "otlp_endpoint must be an http:// or https:// URL, like http://HOST:4318");
+         c.otlp_endpoint = v;
+         return ok();
+       }},
+      {"trace_sample_ratio",
+       [](Config& c, const std::string& v) -> Result<void> {
+         char* end = nullptr;
+         double r = v.empty() ? -1 : std::strtod(v.c_str(), &end);
+         if (v.empty() || *end != '\0' || !(r >= 0.0 && r <= 1.0))
+           return fail(Errc::invalid_argument,
+                       "trace_sample_ratio must be a number from 0 to 1, like 0.01");
+         c.trace_sample_ratio = r;
          return ok();
        }},
       {"drain_delay_ms",
@@ -203,6 +231,11 @@ const std::map<std::string, Setter>& setters() {
          c.node_id = v;
          return ok();
        }},
+      {"calls_node",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.calls_node = v;
+         return ok();
+       }},
       {"presence_grace_ms",
        [](Config& c, const std::string& v) -> Result<void> {
          auto n = parse_uint(v, "presence_grace_ms", 3'600'000);
@@ -258,6 +291,19 @@ const std::map<std::string, Setter>& setters() {
       {"upload_ttl_s",
        whole_number<std::int64_t>("upload_ttl_s", 60, 30ULL * 24 * 3600,
                                   [](Config& c) -> std::int64_t& { return c.upload_ttl_s; })},
+      {"retention_interval_ms",
+       whole_number<std::int64_t>("retention_interval_ms", 100, 7 * 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.retention_interval_ms;
+                                  })},
+      {"analytics_interval_ms",
+       whole_number<std::int64_t>("analytics_interval_ms", 100, 24 * 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.analytics_interval_ms;
+                                  })},
+      {"analytics_lag_ms",
+       whole_number<std::int64_t>("analytics_lag_ms", 0, 3'600'000LL,
+                                  [](Config& c) -> std::int64_t& { return c.analytics_lag_ms; })},
       {"clamd",
        [](Config& c, const std::string& v) -> Result<void> {
          c.clamd = v;
@@ -268,6 +314,142 @@ const std::map<std::string, Setter>& setters() {
          c.outbound_allow = split_list(v);
          return ok();  // each range is parsed (and rejected) at start
        }},
+      {"oidc",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto p = sso::parse_provider(v);
+         if (!p) return fail(p.error());
+         for (const auto& q : c.oidc_providers)
+           if (q.name == p->name)
+             return fail(Errc::invalid_argument, "oidc: provider \"" + p->name + "\" given twice");
+         c.oidc_providers.push_back(std::move(*p));
+         return ok();
+       }},
+      {"oidc_admin_group",
+       [](Config& c, const std::string& v) -> Result<void> {
+         // NAME=GROUP, after that provider's --oidc.
+         auto eq = v.find('=');
+         if (eq == std::string::npos || eq + 1 == v.size())
+           return fail(Errc::invalid_argument, "oidc_admin_group: expected NAME=GROUP");
+         std::string name = v.substr(0, eq);
+         for (auto& p : c.oidc_providers)
+           if (p.name == name) {
+             p.admin_group = v.substr(eq + 1);
+             return ok();
+           }
+         return fail(Errc::invalid_argument,
+                     "oidc_admin_group: no --oidc provider named \"" + name + "\" (give it first)");
+       }},
+      {"oidc_username_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_username_claim: empty");
+         c.oidc_username_claim = v;
+         return ok();
+       }},
+      {"oidc_groups_claim",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty()) return fail(Errc::invalid_argument, "oidc_groups_claim: empty");
+         c.oidc_groups_claim = v;
+         return ok();
+       }},
+      {"oidc_scopes",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.find("openid") == std::string::npos)
+           return fail(Errc::invalid_argument, "oidc_scopes: must include openid");
+         c.oidc_scopes = v;
+         return ok();
+       }},
+      {"disable_password_login",
+       [](Config& c, const std::string& v) -> Result<void> {
+         auto b = parse_bool(v, "disable_password_login");
+         if (!b) return fail(b.error());
+         c.password_login = !*b;
+         return ok();
+       }},
+      {"public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         std::string u = v;
+         while (!u.empty() && u.back() == '/') u.pop_back();
+         if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "public_url: expected http(s)://HOST[:PORT]");
+         if (u.find('/', u.find("//") + 2) != std::string::npos)
+           return fail(Errc::invalid_argument, "public_url: no path (scheme://host[:port])");
+         c.public_url = u;
+         return ok();
+       }},
+      {"turn_secret",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.secret = v;
+         return ok();
+       }},
+      {"turn_urls",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.turn.urls = split_list(v);
+         return ok();  // checked with the secret at start (calls::validate)
+       }},
+      {"turn_ttl_s",
+       whole_number<std::int64_t>("turn_ttl_s", 60, 7 * 24 * 3600,
+                                  [](Config& c) -> std::int64_t& { return c.turn.ttl_s; })},
+      {"call_ring_timeout_ms",
+       whole_number<std::int64_t>("call_ring_timeout_ms", 1'000, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_ring_timeout_ms;
+                                  })},
+      {"call_rejoin_grace_ms",
+       whole_number<std::int64_t>("call_rejoin_grace_ms", 0, 600'000,
+                                  [](Config& c) -> std::int64_t& {
+                                    return c.call_rejoin_grace_ms;
+                                  })},
+      {"janus_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_url = v;
+         return ok();  // checked when the SFU adapter is made
+       }},
+      {"janus_public_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_public_url = v;
+         return ok();
+       }},
+      {"janus_admin_key",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_admin_key = v;
+         return ok();
+       }},
+      {"janus_recordings",
+       [](Config& c, const std::string& v) -> Result<void> {
+         c.janus_recordings = v;
+         return ok();
+       }},
+      {"amqp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("amqp://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "amqp: expected amqp://USER:PASS@HOST:PORT/VHOST (or empty for the outbox)");
+         c.amqp = v;
+         return ok();
+       }},
+      {"amqp_queue",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.empty() || v.size() > 200)
+           return fail(Errc::invalid_argument, "amqp_queue: 1 to 200 characters");
+         c.amqp_queue = v;
+         return ok();
+       }},
+      {"vapid_subject",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (v.rfind("mailto:", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "vapid_subject: a mailto: or https:// URL");
+         c.vapid_subject = v;
+         return ok();
+       }},
+      {"push_delay_ms",
+       whole_number<std::int64_t>("push_delay_ms", 0, 3'600'000,
+                                  [](Config& c) -> std::int64_t& { return c.push_delay_ms; })},
+      {"email_delay_unit_ms",
+       whole_number<std::int64_t>("email_delay_unit_ms", 1, 60'000, [](Config& c) -> std::int64_t& {
+         return c.email_delay_unit_ms;
+       })},
+      {"job_workers", whole_number<int>("job_workers", 1, 256,
+                                        [](Config& c) -> int& { return c.job_workers; })},
       {"link_previews",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -275,6 +457,32 @@ const std::map<std::string, Setter>& setters() {
          c.link_previews = v == "on";
          return ok();
        }},
+      {"smtp",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("smtp://", 0) != 0 && v.rfind("smtps://", 0) != 0)
+           return fail(Errc::invalid_argument,
+                       "smtp: expected smtp://HOST:PORT or smtps://HOST:PORT, got \"" + v + "\"");
+         c.smtp = v;
+         return ok();
+       }},
+      {"smtp_user", plain_string([](Config& c) -> std::string& { return c.smtp_user; })},
+      {"smtp_password", plain_string([](Config& c) -> std::string& { return c.smtp_password; })},
+      {"smtp_ca_file", plain_string([](Config& c) -> std::string& { return c.smtp_ca_file; })},
+      {"mail_from", plain_string([](Config& c) -> std::string& { return c.mail_from; })},
+      {"password_reset_ttl_s",
+       whole_number<std::int64_t>(
+           "password_reset_ttl_s", 1, 24 * 3600,
+           [](Config& c) -> std::int64_t& { return c.password_reset_ttl_s; })},
+      {"sms_url",
+       [](Config& c, const std::string& v) -> Result<void> {
+         if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+           return fail(Errc::invalid_argument, "sms_url: expected an http(s):// URL");
+         c.sms_url = v;
+         return ok();
+       }},
+      {"sms_account", plain_string([](Config& c) -> std::string& { return c.sms_account; })},
+      {"sms_token", plain_string([](Config& c) -> std::string& { return c.sms_token; })},
+      {"sms_from", plain_string([](Config& c) -> std::string& { return c.sms_from; })},
       {"ai",
        [](Config& c, const std::string& v) -> Result<void> {
          if (v != "on" && v != "off")
@@ -368,7 +576,11 @@ const std::map<std::string, Setter>& setters() {
              {"messages_per_user", &c.rate_limits.messages_per_user},
              {"mutations_per_user", &c.rate_limits.mutations_per_user},
              {"conversations_per_user", &c.rate_limits.conversations_per_user},
-             {"search_per_user", &c.rate_limits.search_per_user}};
+             {"search_per_user", &c.rate_limits.search_per_user},
+             {"email_per_ip", &c.rate_limits.email_per_ip},
+             {"email_per_address", &c.rate_limits.email_per_address},
+             {"sms_per_user", &c.rate_limits.sms_per_user},
+             {"webhooks_per_ip", &c.rate_limits.webhooks_per_ip}};
          std::size_t start = 0;
          while (start < v.size()) {
            auto comma = v.find(',', start);
@@ -457,6 +669,12 @@ Result<Config> load_config(const std::vector<std::string>& args, char** envp) {
       value = a.substr(eq + 1);
     } else {
       key = flag_key(a);
+      // A switch: --disable-password-login alone means true.
+      if (key == "disable_password_login" &&
+          (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)) {
+        flags.emplace_back(key, "true");
+        continue;
+      }
       if (i + 1 >= args.size())
         return fail(Errc::invalid_argument, a + " needs a value (see parley --help)");
       value = args[++i];
@@ -523,6 +741,10 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --listen HOST:PORT         address to serve on (default 127.0.0.1:8080; port 0 picks one)
   --metrics-listen HOST:PORT serve /metrics (Prometheus) on this address instead of --listen
                              (default: on --listen; port 0 picks one)
+  --otlp-endpoint URL        export trace spans with OTLP/HTTP JSON to URL/v1/traces (an
+                             OpenTelemetry collector, Jaeger, Tempo; default: no tracing)
+  --trace-sample-ratio R     share of new traces recorded, 0 to 1 (default 0.01 with an
+                             endpoint); a caller's sampled traceparent flag is honoured
   --drain-delay-ms N         after SIGTERM, keep accepting this long while readiness answers
                              503 (default 0); WebSockets get close 1012 at once
   --data-dir DIR             where the database and keys live (default ./data)
@@ -557,9 +779,54 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --user-quota-bytes N       bytes of files one user may hold (default 10737418240)
   --upload-ttl-s N           unfinished uploads are removed this long after their last byte
                              (default 86400)
+  --retention-interval-ms N  how often retention policies are applied (default 3600000)
+  --analytics-interval-ms N  how often the usage rollups catch up (default 60000)
+  --analytics-lag-ms N       rows younger than this wait for the next rollup (default 60000)
   --clamd ADDRESS            scan every file with clamd at a socket path or HOST:PORT (off)
   --outbound-allow CIDR,...  private or loopback ranges outbound requests may reach anyway
   --link-previews on|off     unfurl links in messages (default on)
+  --oidc NAME=ISSUER_URL,CLIENT_ID[,CLIENT_SECRET]
+                             an OpenID Connect provider for single sign-on (repeatable; the
+                             redirect URI to register is PUBLIC_URL/api/v1/auth/oidc/NAME/callback;
+                             a private or loopback issuer needs --outbound-allow; docs/sso.md)
+  --oidc-admin-group NAME=GROUP  members of GROUP (groups claim) at provider NAME become admins
+  --oidc-username-claim CLAIM  the claim new accounts' usernames come from
+                             (default preferred_username, then email)
+  --oidc-groups-claim CLAIM  the claim listing the user's groups (default groups)
+  --oidc-scopes "S ..."      scopes asked for (default "openid profile email")
+  --disable-password-login [true|false]  only single sign-on: password sign-in and registration
+                             answer 403 password_login_disabled (default false)
+  --public-url URL           scheme://host[:port] browsers reach this server at: the SSO
+                             callback and the links in mail and texts (default: the request's
+                             Host header over http for SSO, http://HOST:PORT of --listen in mail)
+  --smtp URL                 send mail (address verification, password reset) through
+                             smtp://HOST:PORT (STARTTLS when offered; required with a login) or
+                             smtps://HOST:PORT (implicit TLS); login from PARLEY_SMTP_USER and
+                             PARLEY_SMTP_PASSWORD (default: no mail)
+  --smtp-ca-file FILE        trust this CA for the SMTP server's certificate (default: system)
+  --mail-from ADDRESS        the sender of every mail (needed with --smtp)
+  --password-reset-ttl-s N   how long a mailed password reset link works (default 1800)
+  --sms-url URL              send texts (phone verification, notifications) with a form POST
+                             to this provider URL ("{account}" is replaced by the account id),
+                             through the outbound client (--outbound-allow for a private one);
+                             account from PARLEY_SMS_ACCOUNT and PARLEY_SMS_TOKEN (default: none)
+  --sms-from NUMBER          the sending number or sender id (needed with --sms-url)
+  --turn-secret S            coturn's static-auth-secret: call clients get TURN credentials
+                             (TURN REST scheme) for --turn-urls
+  --turn-urls URL,...        turn:HOST:PORT, turns:..., stun:HOST:PORT handed to call clients
+  --turn-ttl-s N             how long TURN credentials stay good (default 3600)
+  --call-ring-timeout-ms N   how long a call rings before it is missed (default 45000)
+  --call-rejoin-grace-ms N   how long a participant whose sockets dropped stays in a call,
+                             so a reload rejoins it (default 30000)
+  --calls-node NODE          with several nodes: the --node-id of the node that holds every
+                             call; the others forward call frames to it over Redis
+                             (default: each node holds the calls started on it)
+  --janus-url URL            Janus's HTTP API (http://127.0.0.1:8088/janus): group and channel
+                             calls go through its VideoRoom (default: every call peer to peer)
+  --janus-public-url URL     Janus's API as browsers reach it (default: --janus-url)
+  --janus-admin-key K        the VideoRoom's admin_key (PARLEY_JANUS_ADMIN_KEY)
+  --janus-recordings DIR     where Janus writes recordings, readable here: moderators may
+                             record group calls (default: no recording)
   --ai on|off                AI features on the premises (default on; docs/ai.md)
   --ai-openai-url URL        an OpenAI-compatible endpoint (off by default: without it no
                              message text leaves the machine); key from PARLEY_AI_OPENAI_KEY
@@ -570,12 +837,25 @@ given with --config FILE; flags win over the environment, which wins over the fi
   --ai-quotas user=B/P,server=B/P  AI jobs per user and per server (default user=20/3s,
                              server=200/100ms); over them: 429
   --ai-timeout-ms N          time limit of one AI job (default 15000)
+  --amqp URL                 amqp://USER:PASS@HOST:PORT/VHOST: notification jobs go through
+                             RabbitMQ (default: the outbox table in the main store)
+  --amqp-queue NAME           the exchange and queue names on the broker: NAME, NAME.retry.N,
+                             NAME.dead (default parley.jobs; one per deployment sharing a broker)
+  --job-workers N            threads running jobs such as push deliveries (default 4)
+  --push-delay-ms N          wait this long before a push, so that reading the message on
+                             another device meanwhile cancels it (default 0)
+  --email-delay-unit-ms N    the length of one "minute" of email_delay_minutes (default 60000;
+                             tests only: a small value makes digest mails due in seconds)
+  --vapid-subject URL        mailto: or https:// contact sent to push services with VAPID
+                             (default mailto:parley@localhost); the key is DATA_DIR/vapid.pem
   --rate-limits LIST         NAME=BURST/PERIOD,... to override: register_per_ip (10/10m),
                              login_per_ip (30/1m), login_per_account (10/5m, per account
                              and address together), refresh_per_ip (60/1m),
                              totp_per_account (5/150s), ws_frames_per_user (200/2s),
                              messages_per_user (50/10s), mutations_per_user (100/10s),
-                             conversations_per_user (20/10m), search_per_user (30/1m)
+                             conversations_per_user (20/10m), search_per_user (30/1m),
+                             email_per_ip (10/10m), email_per_address (3/1h),
+                             sms_per_user (5/1h), webhooks_per_ip (60/1m)
 )";
 }
 

@@ -60,15 +60,40 @@ TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
 
 TEST(Config, ScaleOutUrlsAreCheckedAndTestVariablesIgnored) {
   auto c = load({"--database", "postgres://parley@127.0.0.1:5432/parley", "--redis",
-                 "redis://127.0.0.1:6379"},
+                 "redis://127.0.0.1:6379", "--calls-node", "n0"},
                 {"PARLEY_TEST_POSTGRES_URL=postgres://x", "PARLEY_NODE_ID=n1"});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->database, "postgres://parley@127.0.0.1:5432/parley");
   EXPECT_EQ(c->redis, "redis://127.0.0.1:6379");
   EXPECT_EQ(c->node_id, "n1");
+  EXPECT_EQ(c->calls_node, "n0");
   EXPECT_FALSE(load({"--database", "mysql://x"}));
   EXPECT_FALSE(load({"--redis", "http://x"}));
   EXPECT_FALSE(load({}, {"PARLEY_NO_SUCH_THING=1"}));  // other unknown variables still stop it
+}
+
+TEST(Config, MailAndSmsTakeTheirSecretsFromTheEnvironment) {
+  auto c = load({"--smtp", "smtp://mail.example.com:587", "--mail-from", "parley@example.com",
+                 "--public-url", "https://chat.example.com", "--sms-url",
+                 "https://api.example.com/Accounts/{account}/Messages.json", "--sms-from", "+1500"},
+                {"PARLEY_SMTP_USER=parley", "PARLEY_SMTP_PASSWORD=s3cret", "PARLEY_SMS_ACCOUNT=AC1",
+                 "PARLEY_SMS_TOKEN=tok"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->smtp, "smtp://mail.example.com:587");
+  EXPECT_EQ(c->smtp_user, "parley");
+  EXPECT_EQ(c->smtp_password, "s3cret");
+  EXPECT_EQ(c->mail_from, "parley@example.com");
+  EXPECT_EQ(c->public_url, "https://chat.example.com");
+  EXPECT_EQ(c->sms_account, "AC1");
+  EXPECT_EQ(c->sms_token, "tok");
+  EXPECT_EQ(c->password_reset_ttl_s, 1800);
+  EXPECT_TRUE(load({"--smtp", "smtps://mail.example.com:465"}));
+  EXPECT_FALSE(load({"--smtp", "http://mail.example.com"}));
+  EXPECT_FALSE(load({"--public-url", "chat.example.com"}));
+  EXPECT_FALSE(load({"--sms-url", "ftp://x"}));
+  EXPECT_FALSE(load({"--password-reset-ttl-s", "0"}));
+  EXPECT_TRUE(
+      load({"--rate-limits", "email_per_ip=5/1m,email_per_address=1/1h,sms_per_user=2/1h"}));
 }
 
 TEST(Config, BadValuesSayWhatAndWhere) {
@@ -129,8 +154,58 @@ TEST(Config, RateLimitsParseAndReject) {
   EXPECT_DOUBLE_EQ(fast->rate_limits.ws_frames_per_user.refill_ms, 0.2);
   EXPECT_FALSE(load({"--rate-limits", "nope=1/1s"}));
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=0/1s"}));
-  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1h"}));
+  EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5/1d"}));  // ms, s, m and h only
+  auto hourly = load({"--rate-limits", "sms_per_user=6/1h"});
+  ASSERT_TRUE(hourly);
+  EXPECT_DOUBLE_EQ(hourly->rate_limits.sms_per_user.refill_ms, 600000.0);
   EXPECT_FALSE(load({"--rate-limits", "login_per_ip=5"}));
+}
+
+TEST(Config, OidcProvidersRepeatAndTakeTheirAdminGroup) {
+  auto c = load({"--oidc", "corp=https://idp.example/realms/x,parley,s3cret",
+                 "--oidc=google=https://accounts.google.com,gid", "--oidc-admin-group",
+                 "corp=chat-admins", "--oidc-username-claim", "email", "--public-url",
+                 "https://chat.example.com/"});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->oidc_providers.size(), 2u);
+  EXPECT_EQ(c->oidc_providers[0].name, "corp");
+  EXPECT_EQ(c->oidc_providers[0].client_secret, "s3cret");
+  EXPECT_EQ(c->oidc_providers[0].admin_group, "chat-admins");
+  EXPECT_EQ(c->oidc_providers[1].name, "google");
+  EXPECT_EQ(c->oidc_providers[1].admin_group, "");
+  EXPECT_EQ(c->oidc_username_claim, "email");
+  EXPECT_EQ(c->public_url, "https://chat.example.com");
+  EXPECT_TRUE(c->password_login);
+}
+
+TEST(Config, OidcMistakesStopStartUp) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--oidc", "corp=https://idp,c", "--oidc", "corp=https://other,c"},
+           {"--oidc-admin-group", "corp=admins"},  // before (or without) its provider
+           {"--oidc", "corp=https://idp,c", "--oidc-admin-group", "corp"},
+           {"--oidc", "nope"},
+           {"--oidc-scopes", "profile email"},
+           {"--public-url", "chat.example.com"},
+           {"--public-url", "https://chat.example.com/app"}}) {
+    auto c = load(args);
+    EXPECT_FALSE(c) << args[0] << " " << args[1];
+  }
+}
+
+TEST(Config, DisablePasswordLoginIsASwitch) {
+  auto alone = load({"--disable-password-login"});
+  ASSERT_TRUE(alone) << alone.error().message;
+  EXPECT_FALSE(alone->password_login);
+  auto before_another = load({"--disable-password-login", "--data-dir", "/tmp/x"});
+  ASSERT_TRUE(before_another) << before_another.error().message;
+  EXPECT_FALSE(before_another->password_login);
+  EXPECT_EQ(before_another->data_dir, "/tmp/x");
+  auto off = load({"--disable-password-login", "false"});
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(off->password_login);
+  auto env = load({}, {"PARLEY_DISABLE_PASSWORD_LOGIN=true"});
+  ASSERT_TRUE(env);
+  EXPECT_FALSE(env->password_login);
 }
 
 }  // namespace

@@ -11,16 +11,21 @@
 #include <thread>
 
 #include "adapters/apertium/apertium_translator.h"
-#include "adapters/pocketsphinx/pocketsphinx_transcriber.h"
 #include "adapters/clamav/clamd_scanner.h"
 #include "adapters/cld2/cld2_detector.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
+#include "adapters/janus/janus_sfu.h"
 #include "adapters/local/local_blob_store.h"
+#include "adapters/otlp/otlp_exporter.h"
+#include "adapters/pocketsphinx/pocketsphinx_transcriber.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
+#include "adapters/rabbitmq/amqp_job_queue.h"
 #include "adapters/redis/redis.h"
 #include "adapters/s3/s3_blob_store.h"
+#include "adapters/smshttp/http_sms_sender.h"
+#include "adapters/smtp/smtp_mailer.h"
 #include "adapters/sqlite/stores.h"
 #include "adapters/vips/vips_image_processor.h"
 #include "api/api.h"
@@ -30,17 +35,26 @@
 #include "app/storage_copy.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "modules/admin/admin.h"
 #include "modules/ai/ai.h"
 #include "modules/ai/openai_engine.h"
 #include "modules/ai/sentiment.h"
 #include "modules/audit/audit.h"
 #include "modules/auth/auth.h"
+#include "modules/contact/contact.h"
+#include "modules/calls/calls.h"
+#include "modules/calls/turn.h"
 #include "modules/files/files.h"
+#include "modules/governance/governance.h"
+#include "modules/integrations/integrations.h"
+#include "modules/jobs/jobs.h"
+#include "modules/notifications/notifications.h"
 #include "modules/messaging/messaging.h"
 #include "modules/presence/presence.h"
 #include "modules/ratelimit/rate_limiter.h"
 #include "modules/search/search.h"
+#include "modules/sso/sso.h"
 #include "modules/users/users.h"
 #include "net/router.h"
 #include "net/server.h"
@@ -69,9 +83,15 @@ struct Storage {
   std::unique_ptr<messaging::MessagingStore> messaging;
   std::unique_ptr<search::SearchIndex> search;
   std::unique_ptr<files::FileStore> files;
+  std::unique_ptr<sso::SsoStore> sso;
   std::unique_ptr<audit::AuditStore> audit;
   std::unique_ptr<admin::AdminStore> admin;
+  std::unique_ptr<governance::GovernanceStore> governance;
+  std::unique_ptr<contact::ContactStore> contact;
+  std::unique_ptr<integrations::IntegrationStore> integrations;
   std::unique_ptr<ai::AiStore> ai;
+  std::unique_ptr<jobs::JobStore> jobs;  // the outbox; messages write into it through hooks
+  std::unique_ptr<notifications::NotificationStore> notifications;
 };
 
 // Db is sqlite::Database or postgres::Pool: the factories are found by argument-dependent lookup.
@@ -81,20 +101,38 @@ Result<void> open_stores(Storage& s, Db& db) {
   if (!users) return fail(users.error());
   auto auth = make_auth_store(db);
   if (!auth) return fail(auth.error());
+  auto jobs = make_job_store(db);  // before any append can write outbox rows
+  if (!jobs) return fail(jobs.error());
   auto messaging = make_messaging_store(db);
   if (!messaging) return fail(messaging.error());
   auto search = make_search_index(db);  // after messaging: it indexes the messages table
   if (!search) return fail(search.error());
   auto files = make_file_store(db);
   if (!files) return fail(files.error());
+  auto sso = make_sso_store(db);
+  if (!sso) return fail(sso.error());
+  s.sso = std::move(*sso);
   auto audit = make_audit_store(db);
   if (!audit) return fail(audit.error());
   auto admin = make_admin_store(db);
   if (!admin) return fail(admin.error());
+  auto governance = make_governance_store(db);  // last: it indexes the tables above
+  if (!governance) return fail(governance.error());
+  s.governance = std::move(*governance);
+  auto contact = make_contact_store(db);
+  if (!contact) return fail(contact.error());
+  s.contact = std::move(*contact);
+  auto integrations = make_integration_store(db);
+  if (!integrations) return fail(integrations.error());
+  s.integrations = std::move(*integrations);
   auto ai = make_ai_store(db);
   if (!ai) return fail(ai.error());
   s.ai = std::move(*ai);
+  auto notifications = make_notification_store(db);
+  if (!notifications) return fail(notifications.error());
+  s.notifications = std::move(*notifications);
   s.files = std::move(*files);
+  s.jobs = std::move(*jobs);
   s.audit = std::move(*audit);
   s.admin = std::move(*admin);
   s.users = std::move(*users);
@@ -228,6 +266,18 @@ int serve(const std::vector<std::string>& args, Mode mode) {
 
   init_crypto();
   log::init(cfg.log_format, cfg.log_level);
+  // Tracing: spans go to the operator's collector from a background thread; uninstalled before
+  // the exporter goes (end of main), which posts what is still queued.
+  std::unique_ptr<otlp::OtlpExporter> tracer;
+  struct TraceOff {
+    ~TraceOff() { trace::configure(nullptr, 0); }
+  } trace_off;
+  if (!cfg.otlp_endpoint.empty()) {
+    tracer = std::make_unique<otlp::OtlpExporter>(otlp::ExporterOptions{cfg.otlp_endpoint});
+    trace::configure(tracer.get(), cfg.trace_sample_ratio.value_or(0.01));
+    log::info("tracing", {{"otlp_endpoint", cfg.otlp_endpoint},
+                          {"sample_ratio", cfg.trace_sample_ratio.value_or(0.01)}});
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -256,12 +306,13 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   std::unique_ptr<Bus> bus;
   std::unique_ptr<ratelimit::RateLimiter> limiter;
   std::unique_ptr<presence::PresenceStore> presence_store;
+  const std::string node =
+      cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
   if (cfg.redis.empty()) {
     bus = adapters::make_in_process_bus();
     limiter = ratelimit::make_in_memory_rate_limiter(clock);
     presence_store = presence::make_in_memory_presence_store();
   } else {
-    std::string node = cfg.node_id.empty() ? host_name() + "-" + std::to_string(cfg.port) : cfg.node_id;
     auto rbus = redis::make_redis_bus(cfg.redis, node);
     if (!rbus) return die("redis: " + rbus.error().message);
     bus = std::move(*rbus);
@@ -299,6 +350,81 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                                      {cfg.presence_grace_ms});
   audit::AuditLog audit_log(*storage.audit, clock);
   admin::AdminService admin(*storage.admin, users, auth, messaging, audit_log, clock);
+  governance::RetentionOptions retention_opts;
+  retention_opts.interval_ms = cfg.retention_interval_ms;
+  governance::RetentionService retention(*storage.governance, *file_adapters->blobs, messaging,
+                                         *bus, clock, retention_opts);
+  governance::ExportOptions export_opts;
+  export_opts.temp_dir = cfg.data_dir + "/exports";
+  governance::ExportService exports(*storage.governance, *file_adapters->blobs, users, messaging,
+                                    clock, export_opts);
+  governance::AnalyticsOptions analytics_opts;
+  analytics_opts.interval_ms = cfg.analytics_interval_ms;
+  analytics_opts.lag_ms = cfg.analytics_lag_ms;
+  governance::AnalyticsService analytics(*storage.governance, clock, analytics_opts);
+
+  // Single sign-on: discovery, JWKS and the token endpoint through the same SSRF-hardened
+  // fetcher (an on-premises provider on a private address needs --outbound-allow).
+  std::unique_ptr<sso::SsoService> sso_service;
+  if (!cfg.oidc_providers.empty()) {
+    sso::SsoOptions sso_opts;
+    sso_opts.providers = cfg.oidc_providers;
+    sso_opts.username_claim = cfg.oidc_username_claim;
+    sso_opts.groups_claim = cfg.oidc_groups_claim;
+    sso_opts.scopes = cfg.oidc_scopes;
+    sso_service =
+        std::make_unique<sso::SsoService>(*storage.sso, users, *fetcher, clock, sso_opts);
+  }
+
+  // Mail and texts: sent on their own small pool, so a slow mail server or SMS provider never
+  // holds a request worker (and no answer waits for one).
+  std::unique_ptr<mail::Mailer> mailer;
+  if (!cfg.smtp.empty()) {
+    auto m = smtp::make_smtp_mailer(
+        {cfg.smtp, cfg.mail_from, cfg.smtp_user, cfg.smtp_password, cfg.smtp_ca_file}, clock);
+    if (!m) return die(m.error().message);
+    mailer = std::move(*m);
+  }
+  std::unique_ptr<sms::SmsSender> sms_sender;
+  if (!cfg.sms_url.empty()) {
+    auto s = smshttp::make_http_sms_sender(
+        {cfg.sms_url, cfg.sms_account, cfg.sms_token, cfg.sms_from}, *fetcher);
+    if (!s) return die(s.error().message);
+    sms_sender = std::move(*s);
+  }
+  WorkerPool send_pool("send", 2, 10'000);
+  contact::ContactOptions contact_opts;
+  contact_opts.public_url = cfg.public_url.empty()
+                                ? "http://" + cfg.host + ":" + std::to_string(cfg.port)
+                                : cfg.public_url;
+  contact_opts.reset_ttl_ms = cfg.password_reset_ttl_s * 1000;
+  contact::ContactService contact(*storage.contact, users, auth,
+                                  {mailer.get(), sms_sender.get(), &send_pool}, clock,
+                                  contact_opts);
+  if (auto r = contact.init(); !r) return die("contact: " + r.error().message);
+  // Slash commands wait for their URLs and outgoing webhooks deliver here, through the same
+  // SSRF-hardened fetcher as previews (on even when previews are off).
+  WorkerPool integration_pool("integrations", 4, 1'000);
+  integrations::IntegrationOptions integration_opts;
+  integration_opts.policy = *outbound_policy;
+  integrations::IntegrationService integrations(*storage.integrations, users, messaging, *bus,
+                                                clock, fetcher.get(), &integration_pool,
+                                                integration_opts);
+  if (auto r = calls::validate(cfg.turn); !r) return die(r.error().message);
+  calls::CallOptions call_opts;
+  call_opts.ring_timeout_ms = cfg.call_ring_timeout_ms;
+  call_opts.rejoin_grace_ms = cfg.call_rejoin_grace_ms;
+  // Calls held by another node (§42): this one forwards call frames to it over the bus.
+  call_opts.calls_node = cfg.calls_node;
+  call_opts.forward = !cfg.calls_node.empty() && cfg.calls_node != node;
+  std::unique_ptr<calls::Sfu> sfu;
+  if (!cfg.janus_url.empty()) {
+    auto j = janus::make_janus_sfu(
+        {cfg.janus_url, cfg.janus_public_url, cfg.janus_admin_key, cfg.janus_recordings});
+    if (!j) return die(j.error().message);
+    sfu = std::move(*j);
+  }
+  calls::CallService calls(messaging, *bus, clock, call_opts, sfu.get());
 
   AiEngines ai_engines;
   if (auto r = choose_ai_engines(cfg, *fetcher, ai_engines); !r) return die(r.error().message);
@@ -323,6 +449,39 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   if (cfg.ai && mode == Mode::serve)
     if (auto r = ai_service.start(); !r) return die("ai: " + r.error().message);
 
+  // Durable jobs: the outbox in the main store, drained by this node's job workers. Modules
+  // register their job kinds (handle) and outbox producers (add_append_hook) here, before
+  // start().
+  jobs::OutboxOptions job_opts;
+  job_opts.workers = cfg.job_workers;
+  job_opts.exclusive_store = storage.sqlite != nullptr;  // one process holds the SQLite file
+  std::unique_ptr<jobs::JobQueue> job_queue;
+  if (cfg.amqp.empty()) {
+    job_queue = jobs::make_outbox_job_queue(*storage.jobs, clock, job_opts);
+  } else {
+    rabbitmq::AmqpOptions amqp_opts;
+    amqp_opts.url = cfg.amqp;
+    amqp_opts.prefix = cfg.amqp_queue;
+    amqp_opts.consumers = cfg.job_workers;
+    amqp_opts.exclusive_store = job_opts.exclusive_store;
+    auto q = rabbitmq::make_amqp_job_queue(amqp_opts, *storage.jobs, clock);
+    if (!q) return die(q.error().message);  // never the URL: it holds the password
+    job_queue = std::move(*q);
+  }
+  notifications::NotificationOptions notify_opts;
+  notify_opts.vapid_key_path = cfg.data_dir + "/vapid.pem";
+  notify_opts.vapid_subject = cfg.vapid_subject;
+  notify_opts.policy = *outbound_policy;
+  notify_opts.push_delay_ms = cfg.push_delay_ms;
+  notify_opts.email_delay_unit_ms = cfg.email_delay_unit_ms;
+  notifications::NotificationService notifications(*storage.notifications, messaging, presence,
+                                                   users, *job_queue, *fetcher, clock,
+                                                   notify_opts);
+  if (auto r = notifications.init(); !r) return die("notifications: " + r.error().message);
+  notifications.enable_contact(contact);  // notify.email digests, notify.sms texts
+  integrations.use_job_queue(*job_queue);  // webhook.deliver: outgoing webhooks, durable
+  storage.messaging->add_append_hook(notifications.append_hook());
+
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;
   api_opts.trusted_proxies = cfg.trusted_proxies;
@@ -330,6 +489,16 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   api_opts.sockets = cfg.sockets;
   api_opts.web_root = cfg.web_root;
   api_opts.metrics_route = !cfg.metrics_port.has_value();
+  api_opts.password_login = cfg.password_login;
+  api_opts.public_url = cfg.public_url;
+  api_opts.turn = cfg.turn;
+  if (sfu) {
+    // Browsers talk to Janus's API themselves: its origin joins the web app's connect-src.
+    std::string u = sfu->public_url();
+    auto scheme = u.find("://");
+    auto path = scheme == std::string::npos ? std::string::npos : u.find('/', scheme + 3);
+    if (scheme != std::string::npos) api_opts.connect_src.push_back(u.substr(0, path));
+  }
   net::ServerOptions server_opts;
   api_opts.heartbeat_ms = static_cast<int>(server_opts.ws_heartbeat.count());
   api::Services services{auth, users, messaging, search, presence, *limiter, files, *bus, pool,
@@ -339,7 +508,16 @@ int serve(const std::vector<std::string>& args, Mode mode) {
                          cfg.link_previews ? fetcher.get() : nullptr};
   services.audit = &audit_log;
   services.admin = &admin;
+  services.retention = &retention;
+  services.exports = &exports;
+  services.analytics = &analytics;
+  services.sso = sso_service.get();
+  services.contact = &contact;
+  services.integrations = &integrations;
+  services.integration_pool = &integration_pool;
+  services.calls = &calls;
   services.ai = cfg.ai ? &ai_service : nullptr;
+  services.notifications = &notifications;
   api::Api api(services, api_opts);
   if (auto r = api.init(); !r) return die(r.error().message);
   api.set_readiness_checks(readiness_checks(cfg, storage, *file_adapters->blobs));
@@ -388,6 +566,11 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);
+  retention.start();
+  exports.start();
+  analytics.start();
+  // Only now: an early return above destroys the services the job handlers use.
+  job_queue->start();
   log::info("listening", {{"address", cfg.host},
                           {"port", static_cast<int>(server.port())},
                           {"data_dir", cfg.data_dir},
@@ -401,8 +584,16 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   ai_service.stop();  // no more events handled; reminders stop
   ai_gateway.stop();  // queued AI jobs finish
   pool.stop();
+  job_queue->stop();  // running jobs finish; the rest wait in the outbox for the next start
   preview_pool.stop();
+  retention.stop();
+  exports.stop();
+  analytics.stop();
+  send_pool.stop();  // queued mail and texts go out before the stores stop
+  integrations.stop();
+  integration_pool.stop();
   files.stop();
+  calls.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
   storage.messaging->stop();  // queued sends complete while the messaging service exists

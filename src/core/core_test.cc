@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "core/trace.h"
 #include "core/worker_pool.h"
 
 namespace parley {
@@ -142,6 +143,62 @@ TEST(WorkerPool, RunsTasksAndRefusesWhenFull) {
   pool.stop();
   EXPECT_EQ(ran.load(), 1 + accepted);
   EXPECT_FALSE(pool.try_submit([] {}));
+}
+
+// ---- tracing ----
+
+struct CollectingExporter : trace::Exporter {
+  std::vector<std::unique_ptr<trace::SpanData>> spans;
+  void export_span(std::unique_ptr<trace::SpanData> s) override { spans.push_back(std::move(s)); }
+};
+
+TEST(Trace, ParsesAndWritesTraceparent) {
+  auto c = trace::Context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->sampled);
+  EXPECT_EQ(c->trace_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(c->span_hex(), "00f067aa0ba902b7");
+  EXPECT_EQ(c->traceparent(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_FALSE(trace::Context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")->sampled);
+  EXPECT_TRUE(trace::Context::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"));
+  for (const char* bad : {"", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"})
+    EXPECT_FALSE(trace::Context::parse(bad)) << bad;
+}
+
+TEST(Trace, SpansRecordOnlyWhenSampledAndFormOneTrace) {
+  CollectingExporter out;
+  trace::configure(nullptr, 1.0);
+  EXPECT_FALSE(trace::Span::root("off", trace::Kind::server).recording());  // no exporter
+  trace::configure(&out, 0.0);
+  EXPECT_FALSE(trace::Span::root("never", trace::Kind::server).recording());
+  EXPECT_FALSE(trace::Context::fresh().sampled);
+  trace::configure(&out, 1.0);
+  {
+    auto root = trace::Span::root("root", trace::Kind::server);
+    ASSERT_TRUE(root.recording());
+    auto child = trace::Span::child("child", trace::Kind::internal, root.context());
+    child.set("n", std::int64_t{3});
+    child.fail("broken");
+    trace::Context unsampled = root.context();
+    unsampled.sampled = false;
+    EXPECT_FALSE(trace::Span::child("skipped", trace::Kind::internal, unsampled).recording());
+  }
+  trace::configure(nullptr, 0);
+  ASSERT_EQ(out.spans.size(), 2u);
+  const auto& child = *out.spans[0];
+  const auto& root = *out.spans[1];
+  EXPECT_EQ(child.name, "child");
+  EXPECT_EQ(child.trace_id, root.trace_id);
+  EXPECT_EQ(child.parent_id, root.span_id);
+  EXPECT_NE(child.span_id, root.span_id);
+  EXPECT_EQ(root.parent_id, (std::array<std::uint8_t, 8>{}));
+  EXPECT_TRUE(child.error);
+  EXPECT_EQ(child.int_attrs.at(0).second, 3);
+  EXPECT_LE(root.start_ns, root.end_ns);
 }
 
 }  // namespace

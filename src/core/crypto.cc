@@ -53,6 +53,15 @@ std::string base64url_encode(std::string_view raw) {
   return out;
 }
 
+std::string base64_encode(std::string_view raw) {
+  const int variant = sodium_base64_VARIANT_ORIGINAL;
+  std::string out(sodium_base64_ENCODED_LEN(raw.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                    raw.size(), variant);
+  out.resize(out.size() - 1);
+  return out;
+}
+
 namespace {
 
 std::optional<std::string> base64_decode_as(std::string_view text, int variant) {

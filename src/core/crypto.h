@@ -27,7 +27,9 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 
 std::string base64url_encode(std::string_view raw);
 std::optional<std::string> base64url_decode(std::string_view text);
-// Standard base64 with padding (RFC 4648 section 4), as tus's Upload-Metadata uses.
+// Standard base64 with padding (RFC 4648 section 4), as tus's Upload-Metadata, MIME encoded
+// words and HTTP Basic authentication use.
+std::string base64_encode(std::string_view raw);
 std::optional<std::string> base64_decode(std::string_view text);
 std::string hex_encode(std::string_view raw);
 // nullopt unless text is hex digits in pairs.

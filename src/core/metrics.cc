@@ -1,12 +1,18 @@
 #include "core/metrics.h"
 
+#include "core/commit_metrics.h"
+
 #include <dirent.h>
+#include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -110,6 +116,73 @@ std::string render_text() {
   auto families = registry().Collect();
   append_process_metrics(families);
   return s.Serialize(families);
+}
+
+namespace {
+
+struct CommitMetrics {
+  prometheus::Family<prometheus::Histogram>& seconds;
+  prometheus::Family<prometheus::Histogram>& size;
+  prometheus::Family<prometheus::Histogram>& pool_wait;
+  std::mutex mu;  // guards the label caches below (the families are thread-safe)
+  std::map<std::string, prometheus::Histogram*, std::less<>> by_engine_s, by_engine_n, by_pool;
+};
+
+CommitMetrics& commit_metrics() {
+  static CommitMetrics m{
+      prometheus::BuildHistogram()
+          .Name("parley_storage_commit_seconds")
+          .Help("Duration of one storage group commit, from BEGIN to durable COMMIT")
+          .Register(registry()),
+      prometheus::BuildHistogram()
+          .Name("parley_storage_commit_group_size")
+          .Help("Writes (sends) sharing one storage commit")
+          .Register(registry()),
+      prometheus::BuildHistogram()
+          .Name("parley_pool_wait_seconds")
+          .Help("Time a task waited in a worker pool's queue before a thread took it")
+          .Register(registry()),
+      {}, {}, {}, {}};
+  return m;
+}
+
+prometheus::Histogram& cached(std::map<std::string, prometheus::Histogram*, std::less<>>& cache,
+                              prometheus::Family<prometheus::Histogram>& family,
+                              const char* label, std::string_view value,
+                              const prometheus::Histogram::BucketBoundaries& buckets) {
+  auto it = cache.find(value);
+  if (it == cache.end())
+    it = cache.emplace(std::string(value), &family.Add({{label, std::string(value)}}, buckets)).first;
+  return *it->second;
+}
+
+}  // namespace
+
+void observe_commit(std::string_view engine, double seconds, std::size_t group_size) {
+  static const prometheus::Histogram::BucketBoundaries kSeconds{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+  static const prometheus::Histogram::BucketBoundaries kSize{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+  auto& m = commit_metrics();
+  prometheus::Histogram *s, *n;
+  {
+    std::lock_guard lock(m.mu);
+    s = &cached(m.by_engine_s, m.seconds, "engine", engine, kSeconds);
+    n = &cached(m.by_engine_n, m.size, "engine", engine, kSize);
+  }
+  s->Observe(seconds);
+  n->Observe(static_cast<double>(group_size));
+}
+
+void observe_pool_wait(std::string_view pool, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kSeconds{
+      0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
+  auto& m = commit_metrics();
+  prometheus::Histogram* h;
+  {
+    std::lock_guard lock(m.mu);
+    h = &cached(m.by_pool, m.pool_wait, "pool", pool, kSeconds);
+  }
+  h->Observe(seconds);
 }
 
 }  // namespace parley::metrics

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <chrono>
+
+#include "core/commit_metrics.h"
 #include "core/log.h"
 
 namespace parley {
@@ -21,7 +24,13 @@ bool WorkerPool::try_submit(Task task) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= max_queued_) return false;
-    queue_.push_back(std::move(task));
+    // Timestamped for parley_pool_wait_seconds: the wrapper is one small allocation per task,
+    // next to the work itself (storage, hashing) that a pool task is.
+    queue_.push_back([t = std::move(task), at = std::chrono::steady_clock::now(), this] {
+      metrics::observe_pool_wait(
+          name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - at).count());
+      t();
+    });
   }
   cv_.notify_one();
   return true;

@@ -31,6 +31,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/metrics.h"
 
 namespace parley::net {
@@ -227,15 +228,22 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 namespace {
 // W3C Trace Context: continue a valid incoming traceparent, otherwise start a trace. A malformed
 // header is ignored, never an error. The server's span gets its own id either way.
-void start_trace(Request& req) {
-  if (auto tp = parse_traceparent(req.header("traceparent"))) {
-    req.trace_id = std::move(tp->trace_id);
-    req.trace_flags = std::move(tp->flags);
+// Returns the server span's context and the caller's span id (zero when none): the span is
+// recorded when the caller's sampled flag says so, or, for a new trace, by ratio.
+std::pair<trace::Context, std::array<std::uint8_t, 8>> start_trace(Request& req) {
+  trace::Context c;
+  std::array<std::uint8_t, 8> parent{};
+  if (auto tp = trace::Context::parse(req.header("traceparent"))) {
+    c = *tp;
+    parent = tp->span_id;
   } else {
-    req.trace_id = hex_encode(random_bytes(16));
-    req.trace_flags = "00";
+    c = trace::Context::fresh();  // sampled by ratio (never when tracing is off)
   }
-  req.span_id = hex_encode(random_bytes(8));
+  c.span_id = trace::Context::fresh_span_id();
+  req.trace_id = c.trace_hex();
+  req.span_id = c.span_hex();
+  req.trace_flags = c.sampled ? "01" : "00";
+  return {c, parent};
 }
 }  // namespace
 
@@ -780,6 +788,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
 
     auto req = std::make_shared<Request>();
     const char* route_name = "unmatched";
+    trace::Span span;  // the server span; records only when this request's trace is sampled
     if (!early_error) {
       const auto& head = parser.get();
       keep_alive = head.keep_alive();
@@ -789,7 +798,8 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
       req->headers.reserve(8);
       for (const auto& f : head)
         req->headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      start_trace(*req);
+      auto [self, parent] = start_trace(*req);
+      span = trace::Span::adopt("HTTP", trace::Kind::server, self, parent);
       auto match = router.match(*req);
       if (match.route) route_name = match.route->pattern.c_str();
       if (match.route && match.route->stream_handler && !match.bad_encoding) {
@@ -852,6 +862,14 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
 
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record(route_name, req->method, resp.status, secs);
+    if (span.recording()) {
+      span.rename(std::string(method_name(req->method)) + " " + route_name);
+      span.set("http.request.method", method_name(req->method));
+      span.set("http.route", route_name);
+      span.set("http.response.status_code", std::int64_t{resp.status});
+      if (resp.status >= 500) span.fail("HTTP " + std::to_string(resp.status));
+      span.end();
+    }
     if (opts.access_log) {
       if (log::format() == log::Format::json) {
         // Elastic Common Schema names; url.path is the route's pattern, never the raw target

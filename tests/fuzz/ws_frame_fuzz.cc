@@ -43,6 +43,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case ClientFrame::Type::read:
       check(f->send.request.text.empty() && f->send.request.client_msg_id.empty());
       break;
+    case ClientFrame::Type::call_start:
+      check(f->call_id.empty() && f->data.empty());
+      break;
+    case ClientFrame::Type::call_signal:
+      // The opaque data, re-serialised: JSON, never empty (a missing data is an error).
+      check(!f->data.empty());
+      break;
+    case ClientFrame::Type::call_accept:
+    case ClientFrame::Type::call_decline:
+    case ClientFrame::Type::call_leave:
+    case ClientFrame::Type::call_media:
+      check(f->data.empty() && f->conversation_id.empty());
+      break;
+    case ClientFrame::Type::call_kick:
+    case ClientFrame::Type::call_mute:
+    case ClientFrame::Type::call_record:
+      check(f->data.empty() && f->conversation_id.empty());
+      break;
   }
   return 0;
 }

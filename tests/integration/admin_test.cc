@@ -299,8 +299,12 @@ TEST(AdminChannels, ArchiveAndChangeOwnerOfAnyChannel) {
   ASSERT_EQ(members.status, 200) << members;
   for (const auto& m : members.obj().at("members").as_array()) {
     auto uid = m.as_object().at("user_id").as_string();
-    if (uid == carol.id) EXPECT_EQ(m.as_object().at("role").as_string(), "owner");
-    if (uid == bob.id) EXPECT_EQ(m.as_object().at("role").as_string(), "admin");
+    if (uid == carol.id) {
+      EXPECT_EQ(m.as_object().at("role").as_string(), "owner");
+    }
+    if (uid == bob.id) {
+      EXPECT_EQ(m.as_object().at("role").as_string(), "admin");
+    }
   }
 
   auto unknown_user = api.call("PUT", "/api/v1/admin/channels/" + cid + "/owner",
@@ -527,7 +531,9 @@ TEST(AdminAudit, EveryAuditedActionAppearsOnce) {
   std::set<std::string> ids;
   for (std::size_t i = 0; i < events.size(); ++i) {
     ids.insert(std::string(events[i].at("id").as_string()));
-    if (i) EXPECT_GT(events[i - 1].at("id").as_string(), events[i].at("id").as_string());
+    if (i) {
+      EXPECT_GT(events[i - 1].at("id").as_string(), events[i].at("id").as_string());
+    }
   }
   EXPECT_EQ(ids.size(), events.size());
   auto deact = [&] {

@@ -29,6 +29,7 @@ struct BodyRoute {
 
 // POST/PUT/PATCH routes that read no body (a body is ignored), so no bad body can reach them.
 const std::set<std::string> kBodyless = {
+    "POST /api/v1/mail/unsubscribe",  // RFC 8058's form body is not read; the token is the query
     "POST /api/v1/auth/logout",
     "POST /api/v1/auth/logout-all",
     "POST /api/v1/auth/totp/setup",
@@ -40,10 +41,12 @@ const std::set<std::string> kBodyless = {
     "POST /api/v1/conversations/{id}/archive",
     "POST /api/v1/conversations/{id}/unarchive",
     "PUT /api/v1/messages/{id}/saved",
+    "POST /api/v1/users/me/export",
     // tus: the body is file bytes (any bytes are valid); their headers have their own sweep,
     // FilesTest.MalformedTusHeadersAreRefused.
     "POST /api/v1/uploads",
     "PATCH /api/v1/uploads/{id}",
+    "POST /api/v1/bots/{id}/tokens/{token_id}/rotate",
 };
 
 std::int64_t env_int(const char* name, std::int64_t def) {
@@ -325,6 +328,8 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        {{"username", sweeper.username}, {"password", sweeper.password}},
        false},
       {"POST", "/api/v1/auth/refresh", {{"refresh_token", sweeper.refresh}}, false},
+      // No hand-off cookie: even a well-formed body is refused (401).
+      {"POST", "/api/v1/auth/oidc/exchange", {{"device_name", "sweep"}}, false, true},
       {"POST",
        "/api/v1/auth/password",
        {{"current_password", sweeper.password}, {"new_password", "another long password"}}},
@@ -337,6 +342,17 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
        true,
        true},
       {"PUT", "/api/v1/users/me/presence", {{"status", "away"}}},
+      // Mail and SMS are not configured on this server: valid bodies get 409, bad ones 400/422.
+      {"PUT", "/api/v1/users/me/email", {{"email", "sweep@example.test"}}},
+      {"POST", "/api/v1/auth/email/verify", {{"token", "not-a-token"}}, false},
+      {"POST", "/api/v1/auth/password/forgot", {{"email", "sweep@example.test"}}, false},
+      {"POST",
+       "/api/v1/auth/password/reset",
+       {{"token", "not-a-token"}, {"new_password", "long enough pw"}},
+       false},
+      {"PUT", "/api/v1/users/me/phone", {{"phone", "+33612345678"}}},
+      {"POST", "/api/v1/users/me/phone/verify", {{"code", "123456"}}},
+      {"PATCH", "/api/v1/users/me/phone", {{"sms_notifications", true}}},
       // A file id that is not the sweeper's upload: every body is refused (400 or 422).
       {"PUT", "/api/v1/users/me/avatar", {{"file_id", kUnknownId}}},
       {"POST",
@@ -353,10 +369,37 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       {"PATCH", "/api/v1/messages/{id}", {{"text", "edited"}}},
       {"POST", "/api/v1/conversations/{id}/read", {{"seq", 1}}},
       {"POST", "/api/v1/conversations/{id}/unread", {{"seq", 1}}},
+      {"PUT", "/api/v1/conversations/{id}/retention", {{"days", 30}}},
+      {"POST", "/api/v1/bots", {{"username", "sweep_bot"}, {"display_name", "Sweep"}}},
+      // The sweeper's conversation id is no bot of theirs: any body ends in 400, 422 or 404.
+      {"POST", "/api/v1/bots/{id}/tokens", {{"scopes", array{"messages:read"}}}, true, true},
+      {"POST", "/api/v1/conversations/{id}/webhooks", {{"name", "sweep"}}},
+      {"POST",
+       "/api/v1/conversations/{id}/outgoing-webhooks",
+       {{"url", "https://example.com/hook"}, {"events", array{"message.created"}}}},
+      {"POST", "/api/v1/commands", {{"trigger", "sweep"}, {"url", "https://example.com/cmd"}}},
+      // No such hook: 404 whatever the body (the secret is checked before the payload).
+      {"POST", "/api/v1/webhooks/{id}/{secret}", {{"text", "hi"}}, false},
       {"POST", "/api/v1/messages/{id}/translate", {{"to", "es"}}, true, true},
       {"POST", "/api/v1/ai/detect-language", {{"text", "hello there"}}},
       {"POST", "/api/v1/ai/sentiment", {{"text", "hello there"}}},
       {"PUT", "/api/v1/conversations/{id}/auto-translate", {{"enabled", true}}},
+      {"PATCH",
+       "/api/v1/users/me/notification-settings",
+       {{"push", "all"}, {"email_delay_minutes", 5}, {"keywords", array{value("sweep")}}},
+       true,
+       true},
+      {"PUT",
+       "/api/v1/conversations/{id}/notification-settings",
+       {{"level", "mentions"}},
+       true,
+       true},
+      {"POST",
+       "/api/v1/push/subscriptions",
+       {{"endpoint", "https://push.example.com/sweep"},
+        {"keys", object{{"p256dh", "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"},
+                        {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}}}}},
+      {"PATCH", "/api/v1/push/subscriptions/{id}", {{"enabled", false}}},
   };
 
   // Coverage: every route that may carry a body is swept or known to read none.
@@ -463,12 +506,18 @@ TEST_F(MalformedInputSweep, ThousandBadInputsAreRefusedAndTheServerKeepsServing)
       int status = 0;
       if (got->rfind("HTTP/1.1 ", 0) == 0) status = std::atoi(got->c_str() + 9);
       ++by_status[status];
-      EXPECT_TRUE(status >= 400 && status < 500)
+      // RFC 9112 §5.2 lets a server replace an obs-fold with a space instead of refusing it:
+      // then the request is an ordinary one with body {}, which some routes accept (translate
+      // into the caller's language). Every other bad head must be refused with the envelope.
+      const bool fold_accepted =
+          g.kind == "obsolete line folding" && status >= 200 && status < 300;
+      EXPECT_TRUE((status >= 400 && status < 500) || fold_accepted)
           << "input " << i << " (" << g.kind << "): " << got->substr(0, 300);
       auto body_at = got->find("\r\n\r\n");
       auto body = body_at == std::string::npos ? std::string() : got->substr(body_at + 4);
-      EXPECT_NE(body.find("\"error\""), std::string::npos)
-          << "input " << i << " (" << g.kind << "): no error envelope: " << got->substr(0, 300);
+      if (!fold_accepted)
+        EXPECT_NE(body.find("\"error\""), std::string::npos)
+            << "input " << i << " (" << g.kind << "): no error envelope: " << got->substr(0, 300);
     } else {  // a bad body
       ++http_inputs;
       const auto& route = routes[pick(rng, routes.size())];

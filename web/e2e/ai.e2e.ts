@@ -102,7 +102,7 @@ describe.sequential('AI in the web app', () => {
     const p = alice.page;
     await post(channelId, 'Thanks a lot for the help!');
     const chips = p.getByRole('group', { name: 'Suggested replies' });
-    const chip = chips.getByRole('button', { name: "Send reply: You're welcome!" });
+    const chip = chips.getByRole('button', { name: "Quick reply: You're welcome!" });
     await chip.waitFor({ timeout: 20_000 });
     await shots(p, 'ai-03-smart-replies');
     await chip.click();

@@ -121,7 +121,19 @@ export async function launch(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', ...extraArgs],
+    // Fake camera and microphone (a test pattern and a beep), granted without a prompt, and
+    // sound that plays without a click: what the call tests need, harmless to the others.
+    args: [
+      '--no-sandbox',
+      '--disable-dev-shm-usage',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+      // Host candidates as addresses, not mDNS names: the tests' Janus only sees loopback.
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ...extraArgs,
+    ],
   });
 }
 

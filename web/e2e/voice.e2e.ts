@@ -22,7 +22,7 @@ beforeAll(async () => {
   // A second of silence after the sentence: the fake device loops the file.
   execFileSync('espeak-ng', ['-v', 'en-us+f2', '-s', '150', '-w', wav, `${SENTENCE} [[_:]]`]);
   await server.start();
-  browser = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`]);
+  browser = await launch([`--use-file-for-fake-audio-capture=${wav}`]);
   alice = await openPage(browser, server.url, { viewport: { width: 1280, height: 800 }, permissions: ['microphone'] });
   const a = await registerUser(server.url, 'alice');
   await apiCall(server.url, '/conversations', {

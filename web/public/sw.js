@@ -82,3 +82,53 @@ self.addEventListener('fetch', (event) => {
     }),
   );
 });
+
+// Web Push: the server sends {conversation_id, message_id, title, body} (RFC 8291-encrypted;
+// the browser decrypts it). Shown unless a focused, visible window shows that conversation;
+// one notification per conversation (tag), replaced by the newest.
+self.addEventListener('push', (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = {};
+  }
+  const conversation = typeof data.conversation_id === 'string' ? data.conversation_id : '';
+  event.waitUntil(
+    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
+      // Someone looking at that very conversation sees the message arrive there.
+      const path = conversation ? `/c/${encodeURIComponent(conversation)}` : '';
+      const looking = !!path && wins.some((w) => w.focused && w.visibilityState === 'visible' && new URL(w.url).pathname === path);
+      if (looking) return undefined;
+      return self.registration.showNotification(data.title || 'Parley', {
+        body: data.body || 'New message',
+        tag: conversation ? `conversation-${conversation}` : 'parley',
+        renotify: true,
+        icon: '/icons/icon-192.png',
+        badge: '/icons/icon-192.png',
+        data: { conversation_id: conversation, message_id: data.message_id || '' },
+      });
+    }),
+  );
+});
+
+// A click opens (or focuses) the app on that conversation.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const conversation = (event.notification.data && event.notification.data.conversation_id) || '';
+  const target = conversation ? `/c/${encodeURIComponent(conversation)}` : '/';
+  const work = self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
+    const win = wins.find((w) => new URL(w.url).origin === self.location.origin);
+    if (win) {
+      win.postMessage({ type: 'open-conversation', conversation_id: conversation });
+      return win.focus().catch(() => win);
+    }
+    return self.clients.openWindow(target);
+  });
+  // waitUntil throws for an event the browser did not dispatch (a test's synthetic click).
+  try {
+    event.waitUntil(work);
+  } catch {
+    /* the work still runs */
+  }
+});

@@ -182,6 +182,33 @@ export async function register(
   return a;
 }
 
+/** A sign-in method the sign-in page offers (GET /auth/providers). */
+export interface SsoProvider {
+  name: string;
+  display_name: string;
+  start_url: string;
+}
+export interface SignInOptions {
+  providers: SsoProvider[];
+  password_login: boolean;
+}
+
+export async function signInOptions(): Promise<SignInOptions> {
+  return api<SignInOptions>('/auth/providers', { auth: false });
+}
+
+/** Finishes a single sign-on: the server's callback left a one-time HttpOnly cookie (never a
+ * token in the URL); this same-origin POST sends it and gets the tokens back. */
+export async function ssoExchange(): Promise<AuthAnswer> {
+  const a = await api<AuthAnswer>('/auth/oidc/exchange', {
+    method: 'POST',
+    auth: false,
+    body: { device_name: deviceName() },
+  });
+  setTokens(a);
+  return a;
+}
+
 export async function logout(): Promise<void> {
   try {
     await api('/auth/logout', { method: 'POST' });

@@ -95,6 +95,18 @@ export function friendlyError(e: ErrorLike, context: 'sign-in' | 'sign-up' | 'ot
   return sentence(e.message || 'Something went wrong');
 }
 
+/** Text for the sso_error (and reason) the server's sign-on callback sends the browser back with. */
+export function ssoErrorText(code: string, reason: string): string {
+  if (code === 'provider_unavailable') return 'The sign-in provider cannot be reached. Try again later.';
+  if (code === 'sign_in_refused') {
+    if (reason === 'state' || reason === 'binding') return 'That sign-in expired or was started elsewhere. Start again.';
+    if (reason === 'provider') return 'The sign-in provider did not sign you in.';
+    return 'The sign-in provider’s answer could not be trusted, so you were not signed in.';
+  }
+  if (code === 'account_unavailable') return 'No account could be made for you. Ask an administrator.';
+  return 'Single sign-on did not work. Try again.';
+}
+
 /** Markdown syntax taken out of a search snippet, so it reads as the message does. Keeps the
  * \uE000/\uE001 marks (the highlight) where they are. */
 export function stripMarkdown(s: string): string {

@@ -43,3 +43,12 @@ export function newPasswordProblem(next: string, confirm: string, current?: stri
   if (current !== undefined && current === next) return 'The new password is the same as the current one.';
   return null;
 }
+
+export type MailLink = { kind: 'reset' | 'verify-email'; token: string };
+
+/** A link Parley mailed, read from a location hash ("#reset=…", "#verify-email=…"); null for
+ * anything else. Tokens are base64url, 16 to 128 characters. */
+export function parseMailLink(hash: string): MailLink | null {
+  const m = /^#(reset|verify-email)=([A-Za-z0-9_-]{16,128})$/.exec(hash);
+  return m ? { kind: m[1] as MailLink['kind'], token: m[2] } : null;
+}

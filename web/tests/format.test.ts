@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { avatarHue, dayLabel, formatClock, friendlyError, plural, stripMarkdown } from '../src/format';
+import { avatarHue, dayLabel, formatClock, friendlyError, plural, ssoErrorText, stripMarkdown } from '../src/format';
 
 describe('formatClock (bug: follow-on hover time cut to "01 AM")', () => {
   it('keeps the hour, minutes and AM/PM whole', () => {
@@ -92,5 +92,16 @@ describe('time zones (profile: the person’s local time)', () => {
     expect(list).toContain('Etc/GMT+5');
     expect(list).toContain('Europe/Paris');
     expect([...list].sort((a, b) => a.localeCompare(b))).toEqual(list);
+  });
+});
+
+describe('ssoErrorText', () => {
+  it('says in words why a single sign-on did not sign in', () => {
+    expect(ssoErrorText('sign_in_refused', 'state')).toMatch(/expired or was started elsewhere/);
+    expect(ssoErrorText('sign_in_refused', 'binding')).toMatch(/expired or was started elsewhere/);
+    expect(ssoErrorText('sign_in_refused', 'provider')).toMatch(/did not sign you in/);
+    expect(ssoErrorText('sign_in_refused', 'signature')).toMatch(/could not be trusted/);
+    expect(ssoErrorText('provider_unavailable', '')).toMatch(/cannot be reached/);
+    expect(ssoErrorText('something_new', '')).toBe('Single sign-on did not work. Try again.');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../src/api';
-import { isReauthRequired, newPasswordProblem, ReauthCancelled, reauthBody, withReauthUsing } from '../src/security';
+import { isReauthRequired, newPasswordProblem, parseMailLink, ReauthCancelled, reauthBody, withReauthUsing } from '../src/security';
 
 const reauth = () => new ApiError(403, 'reauth_required', 'Confirm your password');
 
@@ -73,5 +73,17 @@ describe('newPasswordProblem', () => {
     expect(newPasswordProblem('x'.repeat(1025), 'x'.repeat(1025))).toMatch(/at most 1024/);
     expect(newPasswordProblem('12345678', '12345679')).toMatch(/do not match/);
     expect(newPasswordProblem('12345678', '12345678', '12345678')).toMatch(/same as the current/);
+  });
+});
+
+describe('parseMailLink', () => {
+  const token = 'AbC_-0123456789xyzXYZ0123456789abcdefghijk';
+  it('reads reset and verification links', () => {
+    expect(parseMailLink(`#reset=${token}`)).toEqual({ kind: 'reset', token });
+    expect(parseMailLink(`#verify-email=${token}`)).toEqual({ kind: 'verify-email', token });
+  });
+  it('ignores anything else', () => {
+    for (const h of ['', '#', '#reset=', '#reset=short', `#other=${token}`, `#reset=${token}&x=1`, `#reset=${token}<script>`, `reset=${token}`])
+      expect(parseMailLink(h)).toBeNull();
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addPending,
   applyDelete,
+  applyExpired,
   applyReaction,
   applyUpdate,
   bumpReplyCount,
@@ -160,6 +161,14 @@ describe('merging catch-up pages', () => {
     expect(l[0].text).toBe('edited');
     expect(l[1].deleted).toBe(true);
     expect(l[1].text).toBe('');
+  });
+
+  it('expired messages leave the list and the rest stays contiguous', () => {
+    const l = mergeMessages([], [msg(1), msg(2), msg(3)]);
+    const after = applyExpired(l, ['m1', 'm2', 'unknown']);
+    expect(seqs(after)).toEqual([3]);
+    expect(isContiguous(after)).toBe(true);
+    expect(applyExpired(after, ['m9'])).toBe(after);
   });
 
   it('lastSeq ignores pending messages; empty lists give 0', () => {

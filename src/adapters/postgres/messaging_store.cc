@@ -13,6 +13,7 @@
 // Locks are always taken conversation first, then message or member, so these never deadlock
 // each other.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -22,7 +23,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "job_rows.h"
 #include "adapters/postgres/stores.h"
+#include "core/commit_metrics.h"
 #include "core/text.h"
 
 namespace parley::postgres {
@@ -371,6 +374,8 @@ class PostgresMessagingStore final : public MessagingStore {
  public:
   explicit PostgresMessagingStore(Pool& pool) : pool_(pool) {}
 
+  void add_append_hook(AppendHook hook) override { hooks_.push_back(std::move(hook)); }
+
   Result<void> create_conversation(const Conversation& conv,
                                    const std::vector<Member>& members) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
@@ -683,6 +688,7 @@ class PostgresMessagingStore final : public MessagingStore {
       out.reset();
       auto one = append_in(c, m, out);
       duplicate = !one && one.error().code == Errc::already_exists;
+      if (one) write_jobs(c, hooks_, {&*out});
       return one;
     });
     if (!r && duplicate) {
@@ -696,6 +702,7 @@ class PostgresMessagingStore final : public MessagingStore {
       return Appended{std::move(*orig), false};
     }
     if (!r) return fail(r.error());
+    committed(hooks_);
     return std::move(*out);
   }
 
@@ -1105,6 +1112,29 @@ class PostgresMessagingStore final : public MessagingStore {
   // One send inside the caller's transaction: out is set when it was inserted; already_exists
   // when it is a retry (the caller rolls back and answers with the original), not_found when
   // the sender is not a member.
+  // The transactional outbox: the hooks' jobs for the messages this transaction created, in one
+  // statement, inside that transaction.
+  static void write_jobs(Connection& c, const std::vector<AppendHook>& hooks,
+                         const std::vector<const Appended*>& created) {
+    if (hooks.empty()) return;
+    std::vector<jobs::NewJob> all;
+    Millis now = 0;
+    for (const Appended* a : created) {
+      now = std::max(now, a->message.created_at);
+      for (const auto& h : hooks) {
+        if (!h.produce) continue;
+        auto jobs = h.produce(a->message);
+        all.insert(all.end(), std::make_move_iterator(jobs.begin()),
+                   std::make_move_iterator(jobs.end()));
+      }
+    }
+    insert_job_rows(c, all, now);
+  }
+  static void committed(const std::vector<AppendHook>& hooks) {
+    for (const auto& h : hooks)
+      if (h.committed) h.committed();
+  }
+
   static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
     // One statement, so the conversation's row lock (held until COMMIT, it orders this send
     // after every other send to the conversation that got there first, on any node) is held
@@ -1164,7 +1194,8 @@ class PostgresMessagingStore final : public MessagingStore {
   // runs again without it, so no savepoint costs a round trip per send.
   class Batcher {
    public:
-    explicit Batcher(Pool& pool) : pool_(pool), thread_([this] { loop(); }) {}
+    Batcher(Pool& pool, const std::vector<AppendHook>& hooks)
+        : pool_(pool), hooks_(hooks), thread_([this] { loop(); }) {}
     ~Batcher() { stop(); }
     // Commits what is queued, then ends the thread; later sends are refused.
     void stop() {
@@ -1221,6 +1252,7 @@ class PostgresMessagingStore final : public MessagingStore {
         std::vector<std::optional<Appended>> outs(batch.size());
         std::optional<std::size_t> failed;
         Result<void> failure = ok();
+        const auto started = std::chrono::steady_clock::now();
         auto r = pool_.transaction([&](Connection& c) -> Result<void> {
           failed.reset();
           for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -1240,11 +1272,23 @@ class PostgresMessagingStore final : public MessagingStore {
               return fail(Errc::failed_precondition, "batch rolled back for one send");
             }
           }
+          std::vector<const Appended*> created;
+          for (auto& o : outs)
+            if (o) created.push_back(&*o);
+          write_jobs(c, hooks_, created);
           return ok();
         });
         if (r) {
+          std::size_t n = 0;
           for (std::size_t i = 0; i < batch.size(); ++i)
-            if (!results[i]) results[i] = std::move(*outs[i]);
+            if (!results[i]) {
+              results[i] = std::move(*outs[i]);
+              ++n;
+            }
+          if (n > 0) committed(hooks_);
+          metrics::observe_commit(
+              "postgres",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), n);
           break;
         }
         if (!failed) {  // the commit itself failed: every send not settled gets the error
@@ -1281,6 +1325,7 @@ class PostgresMessagingStore final : public MessagingStore {
     }
 
     Pool& pool_;
+    const std::vector<AppendHook>& hooks_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job> queue_;
@@ -1289,7 +1334,8 @@ class PostgresMessagingStore final : public MessagingStore {
   };
 
   Pool& pool_;
-  Batcher batcher_{pool_};
+  std::vector<AppendHook> hooks_;  // before batcher_, which reads it
+  Batcher batcher_{pool_, hooks_};
 };
 
 }  // namespace

@@ -23,9 +23,14 @@
 #include "modules/ai/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
+#include "modules/governance/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::postgres {
@@ -184,6 +189,27 @@ std::shared_ptr<Port> make_with_pool(Make make) {
   EXPECT_TRUE(store) << (store ? "" : store.error().message);
   if (!store) return nullptr;
   return std::shared_ptr<Port>(store->release(), [schema, pool](Port* s) { delete s; });
+}
+
+// The governance contract's fixture: every store it reaches into, on one fresh schema.
+governance::StoreFixture make_governance_fixture() {
+  if (!base_url()) {
+    skip_contract();
+    return {};
+  }
+  auto schema = std::make_shared<TestSchema>();
+  std::shared_ptr<Pool> pool = schema->pool(4);
+  if (!pool) return {};
+  auto keep = [schema, pool](auto* p) { delete p; };
+  governance::StoreFixture f;
+  if (auto s = make_user_store(*pool)) f.users.reset(s->release(), keep);
+  if (auto s = make_messaging_store(*pool)) f.messaging.reset(s->release(), keep);
+  if (auto s = make_file_store(*pool)) f.files.reset(s->release(), keep);
+  if (auto s = make_search_index(*pool)) f.index.reset(s->release(), keep);
+  auto g = make_governance_store(*pool);
+  EXPECT_TRUE(g) << (g ? "" : g.error().message);
+  if (g) f.store.reset(g->release(), keep);
+  return f;
 }
 
 // The search contract's fixture: a messaging store and its search index on one fresh schema.
@@ -603,7 +629,7 @@ TEST(PostgresAuditStore, TableRefusesUpdateAndDelete) {
     });
     EXPECT_FALSE(r) << sql;
   }
-  auto left = (*s)->list({});
+  auto left = (*s)->list(audit::Query{std::nullopt, std::nullopt, std::nullopt, 50});
   ASSERT_TRUE(left);
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].actor_id, "alice");
@@ -668,6 +694,35 @@ INSTANTIATE_TEST_SUITE_P(Postgres, FileStoreContract, ::testing::Values(FileStor
                          })));
 }  // namespace parley::files
 
+namespace parley::governance {
+INSTANTIATE_TEST_SUITE_P(Postgres, GovernanceStoreContract,
+                         ::testing::Values(StoreFixtureFactory([] {
+                           return postgres::make_governance_fixture();
+                         })));
+}  // namespace parley::governance
+namespace parley::sso {
+// SsoStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return postgres::make_with_pool<SsoStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_sso_store(p); });
+                         })));
+}  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Postgres, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return postgres::make_with_pool<ContactStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_contact_store(p); });
+                         })));
+}  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Postgres, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return postgres::make_with_pool<IntegrationStore, void>(
+                               [](postgres::Pool& p) {
+                                 return postgres::make_integration_store(p);
+                               });
+                         })));
+}  // namespace parley::integrations
 namespace parley::ai {
 // AiStoreContract's SetUp only keeps the pointer: no Skipped store needed.
 INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFactory([] {
@@ -675,3 +730,10 @@ INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFac
                                [](postgres::Pool& p) { return postgres::make_ai_store(p); });
                          })));
 }  // namespace parley::ai
+namespace parley::jobs {
+// JobStoreContract's SetUp only keeps the pointer: no Skipped store needed.
+INSTANTIATE_TEST_SUITE_P(Postgres, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return postgres::make_with_pool<JobStore, void>(
+                               [](postgres::Pool& p) { return postgres::make_job_store(p); });
+                         })));
+}  // namespace parley::jobs

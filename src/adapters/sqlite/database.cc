@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "core/commit_metrics.h"
 #include "core/log.h"
 
 namespace parley::sqlite {
@@ -160,6 +162,7 @@ struct Database::Impl {
 
 void Database::Impl::run_group(std::vector<Job*>& group) {
   Connection& c = *writer;
+  const auto started = std::chrono::steady_clock::now();
   try {
     c.prepare("BEGIN IMMEDIATE").exec();
   } catch (const std::exception& e) {
@@ -189,6 +192,9 @@ void Database::Impl::run_group(std::vector<Job*>& group) {
   }
   try {
     c.prepare("COMMIT").exec();
+    metrics::observe_commit(
+        "sqlite", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        group.size());
     std::lock_guard lock(mu);
     stats.writes += applied;
     ++stats.commits;

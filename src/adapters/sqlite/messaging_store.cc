@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "job_rows.h"
 #include "adapters/sqlite/stores.h"
 #include "core/json.h"
 
@@ -254,6 +255,8 @@ void insert_members(Connection& c, const std::string& cid, const std::vector<Mem
 class SqliteMessagingStore final : public MessagingStore {
  public:
   explicit SqliteMessagingStore(Database& db) : db_(db) {}
+
+  void add_append_hook(AppendHook hook) override { hooks_.push_back(std::move(hook)); }
 
   Result<void> create_conversation(const Conversation& conv,
                                    const std::vector<Member>& members) override {
@@ -560,16 +563,18 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<Appended> append(const NewMessage& m) override {
     std::optional<Appended> out;
-    auto r = db_.write([&](Connection& c) { return append_in(c, m, out); });
+    auto r = db_.write([&](Connection& c) { return append_in(c, m, out, hooks_); });
     if (!r) return fail(r.error());
+    if (out->created) committed();
     return std::move(*out);
   }
 
   void append_async(const NewMessage& m, AppendDone done) override {
     auto out = std::make_shared<std::optional<Appended>>();
-    db_.write_async([m, out](Connection& c) { return append_in(c, m, *out); },
-                    [out, done = std::move(done)](Result<void> r) {
+    db_.write_async([this, m, out](Connection& c) { return append_in(c, m, *out, hooks_); },
+                    [this, out, done = std::move(done)](Result<void> r) {
                       if (!r) return done(fail(r.error()));
+                      if ((*out)->created) committed();
                       done(std::move(**out));
                     });
   }
@@ -973,8 +978,16 @@ class SqliteMessagingStore final : public MessagingStore {
   }
 
  private:
-  // The append itself, inside the writer's transaction: out is set on success.
-  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
+  // After a commit that stored a new message: the hooks' signals (their jobs are durable now).
+  void committed() const {
+    for (const auto& h : hooks_)
+      if (h.committed) h.committed();
+  }
+
+  // The append itself, inside the writer's transaction: out is set on success. The hooks' jobs
+  // go into the outbox in the same transaction (savepoint) as the message.
+  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out,
+                                const std::vector<AppendHook>& hooks) {
     auto dup = c.prepare(std::string("SELECT ") + kMsgColumns +
                          " FROM messages WHERE conversation_id = ? AND sender_id = ? AND"
                          " client_msg_id = ?");
@@ -1036,6 +1049,11 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(3, m.sender_id)
         .exec();
     out = appended_as(m, seq);
+    for (const auto& h : hooks) {
+      if (!h.produce) continue;
+      auto jobs = h.produce(out->message);
+      if (!jobs.empty()) insert_job_rows(c, jobs, m.created_at);
+    }
     return ok();
   }
 
@@ -1096,6 +1114,7 @@ class SqliteMessagingStore final : public MessagingStore {
   }
 
   Database& db_;
+  std::vector<AppendHook> hooks_;
 };
 
 }  // namespace

@@ -12,9 +12,14 @@
 #include "modules/ai/store_contract.h"
 #include "modules/audit/store_contract.h"
 #include "modules/auth/store_contract.h"
+#include "modules/contact/store_contract.h"
+#include "modules/integrations/store_contract.h"
 #include "modules/files/store_contract.h"
+#include "modules/governance/store_contract.h"
+#include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
 #include "modules/search/index_contract.h"
+#include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
 
 namespace parley::sqlite {
@@ -60,6 +65,24 @@ search::IndexFixture make_index_fixture() {
   auto keep = [db](auto* p) { delete p; };  // both go before their database
   return {std::shared_ptr<messaging::MessagingStore>(store->release(), keep),
           std::shared_ptr<search::SearchIndex>(index->release(), keep)};
+}
+
+// The governance contract's fixture: every store it reaches into, on one fresh database.
+governance::StoreFixture make_governance_fixture() {
+  auto opened = Database::open(temp_db_path());
+  EXPECT_TRUE(opened);
+  if (!opened) return {};
+  std::shared_ptr<Database> db(opened->release());
+  auto keep = [db](auto* p) { delete p; };  // every store goes before the database
+  governance::StoreFixture f;
+  if (auto s = make_user_store(*db)) f.users.reset(s->release(), keep);
+  if (auto s = make_messaging_store(*db)) f.messaging.reset(s->release(), keep);
+  if (auto s = make_file_store(*db)) f.files.reset(s->release(), keep);
+  if (auto s = make_search_index(*db)) f.index.reset(s->release(), keep);
+  auto g = make_governance_store(*db);
+  EXPECT_TRUE(g) << (g ? "" : g.error().message);
+  if (g) f.store.reset(g->release(), keep);
+  return f;
 }
 
 }  // namespace
@@ -209,7 +232,7 @@ TEST(SqliteAuditStore, TableRefusesUpdateAndDelete) {
     });
     EXPECT_FALSE(r) << sql;
   }
-  auto left = (*s)->list({});
+  auto left = (*s)->list(audit::Query{std::nullopt, std::nullopt, std::nullopt, 50});
   ASSERT_TRUE(left);
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].actor_id, "alice");
@@ -303,9 +326,41 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, FileStoreContract, ::testing::Values(FileStoreF
                          })));
 }  // namespace parley::files
 
+namespace parley::governance {
+INSTANTIATE_TEST_SUITE_P(Sqlite, GovernanceStoreContract, ::testing::Values(StoreFixtureFactory([] {
+                           return sqlite::make_governance_fixture();
+                         })));
+}  // namespace parley::governance
+namespace parley::sso {
+INSTANTIATE_TEST_SUITE_P(Sqlite, SsoStoreContract, ::testing::Values(SsoStoreFactory([] {
+                           return sqlite::make_with_db<SsoStore>(
+                               [](sqlite::Database& db) { return sqlite::make_sso_store(db); });
+                         })));
+}  // namespace parley::sso
+namespace parley::contact {
+INSTANTIATE_TEST_SUITE_P(Sqlite, ContactStoreContract,
+                         ::testing::Values(ContactStoreFactory([] {
+                           return sqlite::make_with_db<ContactStore>(
+                               [](sqlite::Database& db) { return sqlite::make_contact_store(db); });
+                         })));
+}  // namespace parley::contact
+namespace parley::integrations {
+INSTANTIATE_TEST_SUITE_P(Sqlite, IntegrationStoreContract,
+                         ::testing::Values(IntegrationStoreFactory([] {
+                           return sqlite::make_with_db<IntegrationStore>([](sqlite::Database& db) {
+                             return sqlite::make_integration_store(db);
+                           });
+                         })));
+}  // namespace parley::integrations
 namespace parley::ai {
 INSTANTIATE_TEST_SUITE_P(Sqlite, AiStoreContract, ::testing::Values(AiStoreFactory([] {
                            return sqlite::make_with_db<AiStore>(
                                [](sqlite::Database& db) { return sqlite::make_ai_store(db); });
                          })));
 }  // namespace parley::ai
+namespace parley::jobs {
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreContract, ::testing::Values(JobStoreFactory([] {
+                           return sqlite::make_with_db<JobStore>(
+                               [](sqlite::Database& db) { return sqlite::make_job_store(db); });
+                         })));
+}  // namespace parley::jobs

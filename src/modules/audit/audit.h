@@ -47,6 +47,7 @@ inline constexpr const char* kChannelUnarchived = "admin.channel_unarchived";
 inline constexpr const char* kChannelOwnerChanged = "admin.channel_owner_changed";
 inline constexpr const char* kBotTokenCreated = "bot.token_created";
 inline constexpr const char* kDataExported = "data.exported";
+inline constexpr const char* kRetentionChanged = "data.retention_changed";  // global or one conversation
 }  // namespace actions
 
 // "kind:id", the shape of Event::target.

@@ -141,6 +141,21 @@ struct AuthService::Impl {
     return Authenticated{u, Tokens{access_for(u.id, s.id, now), refresh, ttl_seconds()}, s.id};
   }
 
+  // A session for a sign-in whose credentials were checked and whose account was active then.
+  Result<Authenticated> start_session_if_active(const users::User& u,
+                                                const std::optional<std::string>& device) {
+    auto started = start_session(u, device);
+    if (!started) return started;
+    // Deactivation stores the flag, then ends the sessions. Asking again after this session is
+    // stored closes the gap: either that sweep saw this session, or this read sees the flag.
+    if (auto now = users.get(u.id); now && now->deactivated_at) {
+      (void)store.revoke_session(u.id, started->session_id, clock.now_ms());
+      revoked(started->session_id);
+      return fail(deactivated());
+    }
+    return started;
+  }
+
   std::string access_for(const std::string& uid, const std::string& sid, Millis now) const {
     return signer->sign(AccessClaims{uid, sid, now, now + opts.access_ttl_ms});
   }
@@ -240,16 +255,16 @@ Result<Authenticated> AuthService::login(const LoginRequest& r) {
       if (auto w = s.store.set_password_hash(user->id, *h); !w)
         log::warn("password rehash not stored", {{"user_id", user->id}});
   }
-  auto started = s.start_session(*user, r.device_name);
-  if (!started) return started;
-  // Deactivation stores the flag, then ends the sessions. Asking again after this session is
-  // stored closes the gap: either that sweep saw this session, or this read sees the flag.
-  if (auto now = s.users.get(user->id); now && now->deactivated_at) {
-    (void)s.store.revoke_session(user->id, started->session_id, s.clock.now_ms());
-    s.revoked(started->session_id);
-    return fail(deactivated());
-  }
-  return started;
+  return s.start_session_if_active(*user, r.device_name);
+}
+
+Result<Authenticated> AuthService::sign_in_verified(const std::string& user_id,
+                                                    const std::optional<std::string>& device_name) {
+  auto& s = *impl_;
+  auto user = s.users.get(user_id);
+  if (!user) return fail(user.error());
+  if (user->deactivated_at) return fail(deactivated());
+  return s.start_session_if_active(*user, device_name);
 }
 
 Result<Tokens> AuthService::refresh(const std::string& refresh_token) {
@@ -354,6 +369,28 @@ Result<void> AuthService::reauthenticate(const Principal& p,
   return s.store.mark_authenticated(p.session_id, s.clock.now_ms());
 }
 
+Result<void> AuthService::require_recent_auth(const Principal& p) {
+  return impl_->recently_authenticated(p);
+}
+
+Result<void> AuthService::check_new_password(const std::string& pw) {
+  return check_password_shape(pw);
+}
+
+Result<void> AuthService::reset_password(const std::string& user_id,
+                                         const std::string& new_password) {
+  auto& s = *impl_;
+  if (auto shape = check_password_shape(new_password); !shape) return fail(shape.error());
+  auto hash = s.hasher.hash(new_password);
+  if (!hash) return fail(hash.error());
+  if (auto w = s.store.set_password_hash(user_id, *hash); !w) return w;
+  // Whoever held a session may be who the owner is locking out: every session ends.
+  auto ended = s.store.revoke_sessions(user_id, "", s.clock.now_ms());
+  if (!ended) return fail(ended.error());
+  s.revoked_all(*ended);
+  return ok();
+}
+
 Result<Millis> AuthService::session_expiry(const std::string& session_id) {
   auto& s = *impl_;
   auto session = s.store.session(session_id);
@@ -400,9 +437,10 @@ Result<std::vector<std::string>> AuthService::end_all_sessions(const std::string
 Result<void> AuthService::reset_second_factor(const std::string& user_id) {
   auto& s = *impl_;
   auto creds = s.store.credentials(user_id);
-  if (!creds) return fail(creds.error().code == Errc::not_found
-                              ? Error{Errc::not_found, "no such user", {}, 0}
-                              : creds.error());
+  if (!creds)
+    return fail(creds.error().code == Errc::not_found
+                    ? Error{Errc::not_found, "no such user", {}, 0}
+                    : creds.error());
   return s.store.disable_totp(user_id);
 }
 

@@ -55,6 +55,11 @@ struct Authenticated {
 struct Principal {
   std::string user_id;
   std::string session_id;
+  // A bot token's principal (the integrations module's, recognised by the API layer) carries
+  // the scopes it was given and may do nothing else; a person's session has no scopes and is
+  // not limited by them.
+  bool bot = false;
+  std::vector<std::string> scopes;
 };
 
 struct RegisterRequest {
@@ -96,6 +101,10 @@ class AuthService {
 
   Result<Authenticated> register_user(const RegisterRequest& r);
   Result<Authenticated> login(const LoginRequest& r);
+  // A session for an account whose owner another party vouched for (single sign-on: the sso
+  // module checked the provider's ID token). Counts as a fresh credential check.
+  Result<Authenticated> sign_in_verified(const std::string& user_id,
+                                         const std::optional<std::string>& device_name);
   Result<Tokens> refresh(const std::string& refresh_token);
   // Signature, expiry, and that the session is still active.
   Result<Principal> authenticate(const std::string& access_token);
@@ -112,6 +121,14 @@ class AuthService {
   // is on. invalid_argument when it does not match.
   Result<void> reauthenticate(const Principal& p, const std::optional<std::string>& password,
                               const std::optional<std::string>& code);
+  // reauth_required unless this session checked a credential within the reauth window: for
+  // other modules' sensitive changes (an email address).
+  Result<void> require_recent_auth(const Principal& p);
+  // invalid_argument (field "password") unless pw is an acceptable password (8-1024 characters).
+  static Result<void> check_new_password(const std::string& pw);
+  // Sets the password of a user who proved control some other way (a reset link) and ends every
+  // session of that user (their sockets close). Checks the password's shape first.
+  Result<void> reset_password(const std::string& user_id, const std::string& new_password);
   // When the session's refresh token lapses; unauthenticated once it ended (revoked, expired).
   Result<Millis> session_expiry(const std::string& session_id);
 

@@ -5,7 +5,7 @@
 namespace parley::messaging {
 namespace {
 
-constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's'};
+constexpr char kKinds[] = {'c', 'j', 'l', 'u', 's', 'o'};
 
 // Splits off the text before sep; the rest stays in s.
 std::string_view take(std::string_view& s, char sep) {
@@ -47,6 +47,10 @@ std::string encode(const Event& e) {
   out += e.route.except_session;
   out += '|';
   out += std::to_string(e.route.seq);
+  if (e.trace.sampled && e.trace.valid()) {
+    out += '|';
+    out += e.trace.traceparent();
+  }
   out += '\n';
   out += e.name;
   out += '\n';
@@ -60,7 +64,7 @@ std::optional<Event> decode(std::string_view payload) {
   std::string_view name = take(payload, '\n');
   if (header.size() < 2 || header[1] != '|' || name.empty()) return std::nullopt;
   bool known = false;
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < static_cast<int>(sizeof kKinds); ++i)
     if (header[0] == kKinds[i]) {
       e.route.kind = static_cast<Route::Kind>(i);
       known = true;
@@ -71,8 +75,14 @@ std::optional<Event> decode(std::string_view payload) {
   e.route.user_ids = take_list(header);
   e.route.except_user = take(header, '|');
   e.route.except_session = take(header, '|');
+  std::string_view seq_text = take(header, '|');
+  if (!header.empty()) {
+    auto tc = trace::Context::parse(header);
+    if (!tc) return std::nullopt;
+    e.trace = *tc;
+  }
   std::int64_t seq = 0;
-  for (char c : header) {
+  for (char c : seq_text) {
     if (c < '0' || c > '9' || seq > (INT64_MAX - 9) / 10) return std::nullopt;
     seq = seq * 10 + (c - '0');
   }

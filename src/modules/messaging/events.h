@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/trace.h"
+
 namespace parley::messaging {
 
 inline constexpr std::string_view kEventsTopic = "messaging.events";
@@ -25,6 +27,7 @@ struct Route {
     member_left,    // as `conversation` (the leaver included), then unsubscribe user_ids
     user,           // the sessions of user_ids[0], except except_session when set
     contacts,       // user_ids[0] and the members of any of conversation_ids (each session once)
+    session,        // the connections of user_ids[0] whose session is user_ids[1] (call.signal)
   };
   Kind kind = Kind::conversation;
   std::vector<std::string> conversation_ids;
@@ -41,10 +44,14 @@ struct Event {
   Route route;
   std::string name;  // "message.created", ...
   std::string data;  // serialised JSON object
+  // The span that caused it, when sampled: travels in the bus payload so every node's fan-out
+  // joins the sender's trace.
+  trace::Context trace{};
 };
 
 // Bus payload: one header line of the route, the name, then the data. Ids hold no spaces or
-// newlines (they are ids), so the header needs no escaping.
+// newlines (they are ids), so the header needs no escaping. A sampled event's header ends with
+// "|" and its traceparent; an unsampled one's is unchanged.
 std::string encode(const Event& e);
 std::optional<Event> decode(std::string_view payload);
 

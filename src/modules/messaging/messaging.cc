@@ -1,5 +1,7 @@
 #include "modules/messaging/messaging.h"
 
+#include "core/trace.h"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -281,7 +283,7 @@ struct MessagingService::Impl {
         bus(b),
         clock(c),
         opt(o),
-        sequencer([&b](const Event& e) { b.publish(kEventsTopic, encode(e)); }),
+        sequencer([this](const Event& e) { publish(e); }),
         completions(pool) {
     contact_flusher = std::thread([this] { flush_contact_events(); });
   }
@@ -345,12 +347,23 @@ struct MessagingService::Impl {
     }
   }
 
-  void publish(Event e) { bus.publish(kEventsTopic, encode(e)); }
+  // A sampled event's bus hop is a producer span; the payload carries that span's context, so
+  // each node's fan-out (hub) is its child, in the same trace.
+  void publish(const Event& e) {
+    if (!e.trace.sampled) return bus.publish(kEventsTopic, encode(e));
+    auto hop = trace::Span::child("bus.publish " + e.name, trace::Kind::producer, e.trace);
+    hop.set("messaging.destination.name", kEventsTopic);
+    if (!hop.recording()) return bus.publish(kEventsTopic, encode(e));
+    Event traced = e;
+    traced.trace = hop.context();
+    bus.publish(kEventsTopic, encode(traced));
+  }
 
   // A send's checks and the message to append; then, once appended, its event in seq order.
   Result<NewMessage> prepare_send(const std::string& caller, const SendRequest& in);
+  // cause: the span the event continues (its bus hop and fan-outs become children).
   void finish_send(const std::string& conversation_id, std::uint64_t ticket,
-                   const Result<Appended>& appended);
+                   const Result<Appended>& appended, const trace::Context& cause);
 
   // Events of one conversation go through the sequencer so they leave in commit order.
   void publish_ordered(const std::string& conversation_id, Event e) {
@@ -640,8 +653,12 @@ Result<ConversationView> MessagingService::set_archived(const std::string& calle
   return v;
 }
 
-Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
-                                             int limit, const std::optional<std::string>& cursor) {
+namespace {
+
+// A page of channels by name: the public ones (browse) or all of them (administration). The
+// cursor is the last name, base64url-encoded.
+Result<ChannelPage> channel_page(MessagingStore& store, const std::string& contains, int limit,
+                                 const std::optional<std::string>& cursor, bool include_private) {
   if (text::char_count(contains) > 80)
     return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
   std::optional<std::string> after;
@@ -650,7 +667,8 @@ Result<ChannelPage> MessagingService::browse(const std::string&, const std::stri
     if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
     after = std::move(*decoded);
   }
-  auto rows = impl_->store.list_public_channels(contains, limit + 1, after);
+  auto rows = include_private ? store.list_all_channels(contains, limit + 1, after)
+                              : store.list_public_channels(contains, limit + 1, after);
   if (!rows) return fail(rows.error());
   ChannelPage page;
   if (static_cast<int>(rows->size()) > limit) {
@@ -659,6 +677,13 @@ Result<ChannelPage> MessagingService::browse(const std::string&, const std::stri
   }
   page.channels = std::move(*rows);
   return page;
+}
+
+}  // namespace
+
+Result<ChannelPage> MessagingService::browse(const std::string&, const std::string& contains,
+                                             int limit, const std::optional<std::string>& cursor) {
+  return channel_page(impl_->store, contains, limit, cursor, false);
 }
 
 Result<ConversationView> MessagingService::join(const std::string& caller, const std::string& id) {
@@ -798,23 +823,7 @@ Result<Member> MessagingService::set_role(const std::string& caller, const std::
 
 Result<ChannelPage> MessagingService::all_channels(const std::string& contains, int limit,
                                                   const std::optional<std::string>& cursor) {
-  if (text::char_count(contains) > 80)
-    return fail(Errc::invalid_argument, "q is longer than 80 characters", "q");
-  std::optional<std::string> after;
-  if (cursor) {
-    auto decoded = base64url_decode(*cursor);
-    if (!decoded) return fail(Errc::invalid_argument, "cursor is not valid", "cursor");
-    after = std::move(*decoded);
-  }
-  auto rows = impl_->store.list_all_channels(contains, limit + 1, after);
-  if (!rows) return fail(rows.error());
-  ChannelPage page;
-  if (static_cast<int>(rows->size()) > limit) {
-    rows->resize(limit);
-    page.next_cursor = base64url_encode(rows->back().name);
-  }
-  page.channels = std::move(*rows);
-  return page;
+  return channel_page(impl_->store, contains, limit, cursor, true);
 }
 
 Result<Conversation> MessagingService::channel_for_admin(const std::string& id) {
@@ -920,11 +929,13 @@ Result<NewMessage> MessagingService::Impl::prepare_send(const std::string& calle
 }
 
 void MessagingService::Impl::finish_send(const std::string& conversation_id, std::uint64_t ticket,
-                                         const Result<Appended>& appended) {
+                                         const Result<Appended>& appended,
+                                         const trace::Context& cause) {
   if (!appended || !appended->created) return sequencer.finish(conversation_id, ticket, std::nullopt);
   Event created = conversation_event(conversation_id, "message.created",
                                      serialize(to_json(appended->message)));
   created.route.seq = appended->message.seq;
+  created.trace = cause;
   sequencer.finish(conversation_id, ticket,
                    Sequencer::Ready{appended->message.seq, std::move(created)});
 }
@@ -935,7 +946,7 @@ Result<Appended> MessagingService::send(const std::string& caller, const SendReq
   if (!m) return fail(m.error());
   auto ticket = I.sequencer.begin(in.conversation_id);
   auto appended = I.store.append(*m);
-  I.finish_send(in.conversation_id, ticket, appended);
+  I.finish_send(in.conversation_id, ticket, appended, trace::current());
   return appended;
 }
 
@@ -945,13 +956,28 @@ void MessagingService::send_async(const std::string& caller, const SendRequest& 
   auto m = I.prepare_send(caller, in);
   if (!m) return done(fail(m.error()));
   auto ticket = I.sequencer.begin(in.conversation_id);
-  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket,
+  // The caller's span (HTTP request, WebSocket send), set around this call with trace::Scope.
+  const trace::Context& cause = trace::current();
+  // The storage commit span: from the hand-over to the writer until the group commit holding
+  // this message is durable. Held by pointer only when sampled (the callback is copyable).
+  std::shared_ptr<trace::Span> commit;
+  if (cause.sampled)
+    if (auto s = trace::Span::child("storage.commit", trace::Kind::internal, cause);
+        s.recording())
+      commit = std::make_shared<trace::Span>(std::move(s));
+  I.store.append_async(*m, [&I, cid = in.conversation_id, ticket, commit, parent = cause,
                             done = std::move(done)](Result<Appended> appended) mutable {
+    trace::Context cause = parent;
+    if (commit) {
+      if (!appended) commit->fail(appended.error().message);
+      cause = commit->context();
+      commit->end();
+    }
     // Off the storage thread: serialising and publishing the event, and the caller's own
     // continuation, must not hold up the next commit.
-    auto complete = [&I, cid = std::move(cid), ticket, done = std::move(done),
+    auto complete = [&I, cid = std::move(cid), ticket, cause, done = std::move(done),
                      appended = std::move(appended)]() mutable {
-      I.finish_send(cid, ticket, appended);
+      I.finish_send(cid, ticket, appended, cause);
       done(std::move(appended));
     };
     if (!I.completions || !I.completions->try_submit(complete)) complete();

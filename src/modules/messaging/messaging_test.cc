@@ -101,6 +101,29 @@ TEST(Events, RoundTripThroughTheBusEncoding) {
   EXPECT_EQ(d->data, e.data);
   EXPECT_FALSE(decode("garbage"));
   EXPECT_FALSE(decode("x|||\nname\n{}"));
+  EXPECT_FALSE(d->trace.valid());  // unsampled: nothing added to the payload
+  EXPECT_EQ(encode(e).find("00-"), std::string::npos);
+
+  // A sampled event carries its span's context across the bus.
+  e.trace = *trace::Context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto t = decode(encode(e));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->route.seq, 42);
+  EXPECT_EQ(t->data, e.data);
+  EXPECT_EQ(t->trace.traceparent(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_FALSE(decode("c|C1||||1|00-zz\nname\n{}"));  // a broken traceparent is refused
+}
+
+TEST(Events, OneSessionRouteRoundTrips) {  // call.signal goes to one session of one user
+  Event e;
+  e.route.kind = Route::Kind::session;
+  e.route.user_ids = {"U1", "S1"};
+  e.name = "call.signal";
+  e.data = "{}";
+  auto d = decode(encode(e));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->route.kind, Route::Kind::session);
+  EXPECT_EQ(d->route.user_ids, (std::vector<std::string>{"U1", "S1"}));
 }
 
 TEST(Text, NormaliseTrimsAndChecksLength) {

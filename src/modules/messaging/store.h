@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "modules/jobs/new_job.h"
 
 namespace parley::messaging {
 
@@ -214,9 +215,25 @@ struct ActivityCursor {
 // unread_count is counted up to this many.
 inline constexpr std::int64_t kUnreadCountCap = 10'000;
 
+// The transactional outbox (modules/jobs/jobs.h): other modules contribute jobs to the
+// transaction that stores each new message, so a job exists exactly when its message does.
+// produce runs inside that transaction, on the storage thread, for a message the append
+// created (not for a retried client_msg_id): it must be quick and do no I/O (build a payload
+// from the message; look nothing up). committed, when set, runs after a commit that wrote some
+// of its jobs, also on the storage thread: it must only signal (JobQueue::wake).
+struct AppendHook {
+  std::function<std::vector<jobs::NewJob>(const Message&)> produce;
+  std::function<void()> committed;
+};
+
 class MessagingStore {
  public:
   virtual ~MessagingStore() = default;
+
+  // Adds a hook; call before the first append (not synchronised with appends). Stores must
+  // write the jobs in the append's transaction (their outbox table: the job store of the same
+  // backend must exist).
+  virtual void add_append_hook(AppendHook hook) = 0;
 
   // Conversations and members.
   // already_exists when a channel's name is taken.

@@ -20,6 +20,8 @@ import {
   wsStatus,
 } from '../state/store';
 import { AuthScreen } from './Auth';
+import { mailLink, ResetPasswordScreen, useMailLinks } from './MailLinks';
+import { CallStage, IncomingCall } from './Calls';
 import { ConversationView, EmptyView } from './Conversation';
 import { BrowseChannelsDialog, NewChannelDialog, NewDmDialog } from './Dialogs';
 import { SidePanel } from './Panels';
@@ -29,6 +31,7 @@ import { ProfileCard } from './Profile';
 import { QuickSwitcher, switcherOpen } from './QuickSwitcher';
 import { ShortcutsSheet } from './Shortcuts';
 import { ChannelSettingsDialog } from './ChannelSettings';
+import { ConversationNotificationsDialog, PushBanner } from './NotificationSettings';
 import { EmojiPickerDialog } from './EmojiPicker';
 import { Lightbox, lightbox } from './Attachments';
 import { AdminConsole } from './admin/AdminConsole';
@@ -129,8 +132,10 @@ function Shell() {
         Skip to conversation
       </a>
       <OfflineBanner />
+      <PushBanner />
       <Sidebar />
       <main id="main" class="main">
+        <CallStage />
         {conv ? <ConversationView conv={conv} /> : <EmptyView />}
       </main>
       <SidePanel />
@@ -142,10 +147,12 @@ function Shell() {
       {d === 'shortcuts' && <ShortcutsSheet />}
       {d === 'channel-settings' && <ChannelSettingsDialog />}
       {d === 'admin' && me.value?.role === 'admin' && <AdminConsole />}
+      {d === 'conversation-notifications' && <ConversationNotificationsDialog />}
       {switcherOpen.value && <QuickSwitcher />}
       {emojiTarget.value && <EmojiPickerDialog />}
       {reauthPrompt.value && <ReauthDialog />}
       {lightbox.value && <Lightbox />}
+      <IncomingCall />
       <Toast />
     </div>
   );
@@ -153,6 +160,16 @@ function Shell() {
 
 export function App() {
   const s = authState.value;
+  useMailLinks();
+  const link = mailLink.value;
+  // A mailed reset link wins over everything: it works signed in or out (and ends every session).
+  if (link?.kind === 'reset')
+    return (
+      <>
+        <ResetPasswordScreen token={link.token} />
+        <Toast />
+      </>
+    );
   if (s === 'loading')
     return (
       <div class="splash" role="status">

@@ -1,9 +1,12 @@
-// Sign in (with a TOTP step when the server asks for one) and sign up.
+// Sign in (with a TOTP step when the server asks for one) and sign up, and "Sign in with
+// <provider>" for each single sign-on provider the server offers (GET /auth/providers). When the
+// server allows single sign-on only, the password form is not shown.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api, ApiError, signInOptions, type SignInOptions } from '../api';
 import { friendlyError } from '../format';
-import { signIn, signUp } from '../state/store';
+import { signIn, signUp, ssoError } from '../state/store';
 import { inviteFromHash } from './admin/adminApi';
+import { ForgotPasswordForm } from './MailLinks';
 
 interface RegistrationInfo {
   registration: 'open' | 'invite_only' | 'closed';
@@ -15,7 +18,7 @@ export function AuthScreen() {
   // An invite link (/#invite=TOKEN: the fragment never reaches the server) opens sign-up with
   // the invite filled in, and is then taken out of the address bar.
   const [invite, setInvite] = useState(() => inviteFromHash(location.hash) ?? '');
-  const [mode, setMode] = useState<'in' | 'up'>(invite ? 'up' : 'in');
+  const [mode, setMode] = useState<'in' | 'up' | 'forgot'>(invite ? 'up' : 'in');
   const [email, setEmail] = useState('');
   const [reg, setReg] = useState<RegistrationInfo | null>(null);
   useEffect(() => {
@@ -31,6 +34,15 @@ export function AuthScreen() {
   const [needTotp, setNeedTotp] = useState(false);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  const [options, setOptions] = useState<SignInOptions | null>(null);
+
+  useEffect(() => {
+    signInOptions()
+      .then(setOptions)
+      .catch(() => setOptions({ providers: [], password_login: true }));
+  }, []);
+  const passwords = options?.password_login !== false;
+  const providers = options?.providers ?? [];
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -63,6 +75,8 @@ export function AuthScreen() {
     setNeedTotp(false);
   };
 
+  if (mode === 'forgot') return <ForgotPasswordForm onBack={() => setMode('in')} />;
+
   return (
     <main class="auth">
       <form class="auth-card" onSubmit={submit} aria-labelledby="auth-title">
@@ -70,7 +84,32 @@ export function AuthScreen() {
           <img src="/icons/icon.svg" alt="" width={40} height={40} />
         </div>
         <h1 id="auth-title">{mode === 'in' ? 'Sign in to Parley' : 'Create your Parley account'}</h1>
-        {!needTotp && (
+        {ssoError.value && (
+          <p class="error" role="alert">
+            {ssoError.value}
+          </p>
+        )}
+        {(mode === 'in' || !passwords) && !needTotp && providers.length > 0 && (
+          <div class="sso-buttons">
+            {providers.map((p) => (
+              <a
+                key={p.name}
+                class="sso-button"
+                href={p.start_url}
+                aria-label={`Sign in with ${p.display_name}`}
+                onClick={() => (ssoError.value = '')}
+              >
+                Sign in with {p.display_name}
+              </a>
+            ))}
+            {passwords && (
+              <p class="sso-divider" aria-hidden="true">
+                <span>or</span>
+              </p>
+            )}
+          </div>
+        )}
+        {passwords && !needTotp && (
           <>
             <label>
               Username
@@ -144,10 +183,22 @@ export function AuthScreen() {
             {error}
           </p>
         )}
-        <button class="primary" type="submit" disabled={busy}>
-          {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
-        </button>
-        {needTotp ? (
+        {passwords && (
+          <button class="primary" type="submit" disabled={busy}>
+            {mode === 'up' ? 'Create account' : needTotp ? 'Verify' : 'Sign in'}
+          </button>
+        )}
+        {passwords && mode === 'in' && !needTotp && (
+          <p class="switch">
+            <button type="button" class="link" onClick={() => setMode('forgot')}>
+              Forgot password?
+            </button>
+          </p>
+        )}
+        {!passwords && providers.length === 0 && options && (
+          <p class="hint">This server has no sign-in method configured. Ask its administrator.</p>
+        )}
+        {!passwords ? null : needTotp ? (
           <button type="button" class="link" onClick={() => setNeedTotp(false)}>
             Back
           </button>

@@ -116,6 +116,7 @@ export function ChannelSettingsDialog() {
             })}
           </ul>
         </section>
+        {conv.type !== 'dm' && <RetentionSection id={conv.id} canManage={canManage} />}
         {canManage && conv.type === 'channel' && <ArchiveSection archived={!!conv.archived} id={conv.id} title={title} />}
         <section class="stack">
           <LeaveConversation conv={conv} onLeave={close} />
@@ -175,6 +176,74 @@ function ArchiveSection({ id, archived, title }: { id: string; archived: boolean
         </div>
       )}
     </section>
+  );
+}
+
+interface Retention {
+  days: number | null;
+  global_days: number | null;
+  effective_days: number | null;
+}
+
+/** How long messages and files are kept here: the owners and admins choose, within the
+ * server's own limit. */
+function RetentionSection({ id, canManage }: { id: string; canManage: boolean }) {
+  const [r, setR] = useState<Retention | null>(null);
+  const [days, setDays] = useState('');
+  const [msg, setMsg] = useState('');
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api<Retention>(`/conversations/${enc(id)}/retention`)
+      .then((v) => {
+        setR(v);
+        setDays(v.days ? String(v.days) : '');
+      })
+      .catch(() => setR(null));
+  }, [id]);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setMsg('');
+    setError('');
+    try {
+      const v = await api<Retention>(`/conversations/${enc(id)}/retention`, {
+        method: 'PUT',
+        body: { days: days.trim() ? Number(days) : null },
+      });
+      setR(v);
+      setMsg('Saved.');
+    } catch (err) {
+      setError(friendlyError(err as ApiError));
+    }
+  };
+  if (!r) return null;
+  const effective = r.effective_days ? `Messages and files older than ${plural(r.effective_days, 'day')} are deleted.` : 'Messages and files are kept forever.';
+  return (
+    <form class="stack" onSubmit={save} aria-labelledby="retention-h">
+      <h3 id="retention-h">Retention</h3>
+      <p class="muted small">
+        {effective}
+        {r.global_days ? ` The server keeps at most ${plural(r.global_days, 'day')}.` : ''}
+      </p>
+      {canManage && (
+        <>
+          <label>
+            Delete messages older than (days; empty keeps them)
+            <input type="number" min={1} max={r.global_days ?? undefined} inputMode="numeric" value={days} onInput={(e) => setDays(e.currentTarget.value)} aria-label="Retention in days" />
+          </label>
+          {error && (
+            <p class="error" role="alert">
+              {error}
+            </p>
+          )}
+          <div class="row">
+            <button type="submit">Save retention</button>
+            <span role="status" class="muted small">
+              {msg}
+            </span>
+          </div>
+        </>
+      )}
+    </form>
   );
 }
 

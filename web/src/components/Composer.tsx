@@ -1,8 +1,9 @@
 // The message box: Enter sends, Shift+Enter adds a line, drafts are kept per conversation
 // (and per thread), typing is announced at most every 3 s. Typing `@` suggests people (members
-// of the conversation first, then the directory); `:` and two letters suggest emoji by name.
+// of the conversation first, then the directory); `:` and two letters suggest emoji by name; `/`
+// at the start of the text suggests the server's slash commands.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { Bold, Code, Hash, Italic, Link, List, ListOrdered, Paperclip, Quote, Smile, Strikethrough } from 'lucide-preact';
+import { Bold, Code, Hash, Italic, Link, List, ListOrdered, Paperclip, Quote, Smile, SquareSlash, Strikethrough } from 'lucide-preact';
 import { api, enc } from '../api';
 import { fuzzyScore } from '../format';
 import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEmojiPicker, rememberUsers, sendMessage, setDraft, showToast, timelineOf, users } from '../state/store';
@@ -21,10 +22,11 @@ const MAX = 16_000;
 type Suggestion =
   | { kind: 'user'; u: User; member: boolean }
   | { kind: 'emoji'; u: string; code: string; label: string }
-  | { kind: 'channel'; c: Conversation; joined: boolean };
+  | { kind: 'channel'; c: Conversation; joined: boolean }
+  | { kind: 'command'; trigger: string };
 
 interface Trigger {
-  kind: '@' | ':' | '#';
+  kind: '@' | ':' | '#' | '/';
   query: string;
   start: number; // index of the trigger character
 }
@@ -32,6 +34,9 @@ interface Trigger {
 /** The `@name` or `:code` being typed just before the caret, if any. */
 export function findTrigger(text: string, caret: number): Trigger | null {
   const before = text.slice(0, caret);
+  // A command is the first word of the message.
+  const slash = /^\/([A-Za-z0-9_-]{0,32})$/.exec(before);
+  if (slash) return { kind: '/', query: slash[1].toLowerCase(), start: 0 };
   const at = /(^|[\s(])@([\p{L}\p{N}._-]{0,32})$/u.exec(before);
   if (at) return { kind: '@', query: at[2], start: caret - at[2].length - 1 };
   const hash = /(^|[\s(])#([\p{L}\p{N}_-]{0,80})$/u.exec(before);
@@ -92,6 +97,15 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     };
   }, [trigger?.kind, trigger?.query]);
 
+  // Slash commands: the server's list, loaded when a message starts with "/".
+  const [commands, setCommands] = useState<string[] | null>(null);
+  useEffect(() => {
+    if (trigger?.kind !== '/' || commands) return;
+    api<{ commands: { trigger: string }[] }>('/commands')
+      .then((r) => setCommands(r.commands.map((c) => c.trigger.replace(/^\//, ''))))
+      .catch(() => setCommands([]));
+  }, [trigger?.kind, commands]);
+
   // Channels: the ones I am in first, then public ones from the directory.
   const [publicChannels, setPublicChannels] = useState<Conversation[]>([]);
   useEffect(() => {
@@ -107,6 +121,11 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
   const suggestions = useMemo<Suggestion[]>(() => {
     if (!trigger) return [];
     if (trigger.kind === ':') return emoji;
+    if (trigger.kind === '/')
+      return (commands ?? [])
+        .filter((c) => c.startsWith(trigger.query))
+        .slice(0, 8)
+        .map((c) => ({ kind: 'command', trigger: c }));
     if (trigger.kind === '#') {
       const q = trigger.query;
       const out: (Suggestion & { s: number })[] = [];
@@ -141,7 +160,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       if (s > 0) out.push({ kind: 'user', u, member: false, s });
     }
     return out.sort((a, b) => b.s - a.s).slice(0, 8);
-  }, [trigger, memberIds, directory, emoji, users.value, publicChannels, conversations.value]);
+  }, [trigger, memberIds, directory, emoji, users.value, publicChannels, conversations.value, commands]);
 
   useEffect(() => setSel(0), [trigger?.kind, trigger?.query]);
   const open = !!trigger && suggestions.length > 0;
@@ -169,7 +188,8 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
   const accept = (s: Suggestion | undefined) => {
     const el = ref.current;
     if (!s || !trigger || !el) return;
-    const insert = s.kind === 'user' ? `@${s.u.username} ` : s.kind === 'channel' ? `#${s.c.name} ` : `${s.u} `;
+    const insert =
+      s.kind === 'user' ? `@${s.u.username} ` : s.kind === 'channel' ? `#${s.c.name} ` : s.kind === 'command' ? `/${s.trigger} ` : `${s.u} `;
     replaceRange(trigger.start, el.selectionStart, insert);
     setTrigger(null);
   };
@@ -252,10 +272,10 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       }}
     >
       {open && (
-        <ul class="suggest" id={listId} role="listbox" aria-label={trigger!.kind === '@' ? 'People' : trigger!.kind === '#' ? 'Channels' : 'Emoji'}>
+        <ul class="suggest" id={listId} role="listbox" aria-label={trigger!.kind === '@' ? 'People' : trigger!.kind === '#' ? 'Channels' : trigger!.kind === '/' ? 'Commands' : 'Emoji'}>
           {suggestions.map((s, i) => (
             <li
-              key={s.kind === 'user' ? s.u.id : s.kind === 'channel' ? s.c.id : s.u}
+              key={s.kind === 'user' ? s.u.id : s.kind === 'channel' ? s.c.id : s.kind === 'command' ? `/${s.trigger}` : s.u}
               id={`${idBase}-${i}`}
               role="option"
               aria-selected={i === sel}
@@ -265,7 +285,12 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
                 accept(s);
               }}
             >
-              {s.kind === 'channel' ? (
+              {s.kind === 'command' ? (
+                <>
+                  <SquareSlash size={16} aria-hidden="true" />
+                  <strong>/{s.trigger}</strong>
+                </>
+              ) : s.kind === 'channel' ? (
                 <>
                   <Hash size={16} aria-hidden="true" />
                   <strong>{s.c.name}</strong>

@@ -1,4 +1,4 @@
-import { Archive, ArrowLeft, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
+import { Archive, ArrowLeft, Bell, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
 import { plural } from '../format';
 import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, setArchived, showToast, toggleStar, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { addFiles } from '../uploads';
 import { api } from '../api';
 import { PresenceDot } from './Avatar';
+import { CallButtons } from './Calls';
 import { Composer } from './Composer';
 import { SmartReplies } from './SmartReplies';
 import { capabilities, loadAutoTranslate } from '../ai';
@@ -103,6 +104,7 @@ export function ConversationView({ conv }: { conv: Conversation }) {
           {conv.type === 'dm' && peers[0] && users.value[peers[0]]?.status_text && <p class="topic muted small">{users.value[peers[0]].status_text}</p>}
         </div>
         <div class="head-actions">
+          {!conv.archived && <CallButtons conv={conv} />}
           <button
             type="button"
             class="icon"
@@ -134,6 +136,9 @@ export function ConversationView({ conv }: { conv: Conversation }) {
             <Users size={16} aria-hidden="true" />
             <span class="sr-only">Members ({plural(conv.member_count, 'member')})</span>
             <span aria-hidden="true">{conv.member_count}</span>
+          </button>
+          <button type="button" class="icon" aria-label="Notification settings for this conversation" title="Notifications" onClick={() => (dialog.value = 'conversation-notifications')}>
+            <Bell size={18} aria-hidden="true" />
           </button>
           {conv.type !== 'dm' && (
             <button type="button" class="icon" aria-label="Conversation settings" title="Settings" onClick={() => (dialog.value = 'channel-settings')}>

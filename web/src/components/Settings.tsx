@@ -3,8 +3,10 @@
 // credential check for (403 `reauth_required`).
 import { capabilities, languageName, targetLanguages } from '../ai';
 import { signal } from '@preact/signals';
+import { NotificationSettings } from './NotificationSettings';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../api';
+import { saveAuthed } from '../downloads';
 import {
   changePassword,
   dialog,
@@ -31,6 +33,7 @@ import { deviceTimeZone, localTimeIn, timeZoneOptions } from '../format';
 import { addFiles, filesOf, removeFile, takeFiles } from '../uploads';
 import { formatTime } from './MessageItem';
 import { Qr } from './Qr';
+import { EmailSettings, PhoneSettings } from './ContactSettings';
 
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
@@ -447,11 +450,15 @@ export function SettingsDialog() {
     <Modal title="Settings" onClose={() => (dialog.value = null)} wide>
       <div class="settings">
         <Profile />
+        <EmailSettings />
+        <PhoneSettings />
         <PresencePicker />
         <ThemePicker />
+        <NotificationSettings />
         <Sessions />
         <TwoFactor />
         <ChangePassword />
+        <ExportData />
         <SignOut />
       </div>
     </Modal>
@@ -524,6 +531,72 @@ function ChangePassword() {
         {done}
       </p>
     </form>
+  );
+}
+
+interface DataExport {
+  id: string;
+  status: 'pending' | 'ready' | 'failed';
+  size?: number;
+  download_url?: string;
+  expires_at?: number;
+}
+
+/** "Export my data": the server builds a ZIP (profile, messages sent, files uploaded) in the
+ * background; this polls until it is ready, then offers the download. */
+function ExportData() {
+  const [job, setJob] = useState<DataExport | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    if (!job || job.status !== 'pending') return;
+    const t = window.setTimeout(() => {
+      api<{ export: DataExport }>(`/exports/${enc(job.id)}`)
+        .then((r) => setJob(r.export))
+        .catch((e) => setError(errText(e)));
+    }, 1000);
+    return () => window.clearTimeout(t);
+  }, [job]);
+  const start = async () => {
+    setError('');
+    try {
+      const r = await api<{ export: DataExport }>('/users/me/export', { method: 'POST', body: {} });
+      setJob(r.export);
+    } catch (e) {
+      setError(errText(e));
+    }
+  };
+  const download = async () => {
+    if (!job?.download_url) return;
+    setError('');
+    try {
+      await saveAuthed(job.download_url.replace(/^\/api\/v1/, ''), `parley-export-${job.id}.zip`);
+    } catch (e) {
+      setError(errText(e));
+    }
+  };
+  return (
+    <section class="stack" aria-labelledby="export-h">
+      <h3 id="export-h">Your data</h3>
+      <p class="muted small">A ZIP archive of your profile, the messages you sent and the files you uploaded.</p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="row">
+        <button type="button" onClick={() => void start()} disabled={job?.status === 'pending'} aria-label="Export my data">
+          Export my data
+        </button>
+        {job?.status === 'ready' && (
+          <button type="button" class="primary" onClick={() => void download()} aria-label="Download my data archive">
+            Download ({Math.max(1, Math.round((job.size ?? 0) / 1024))} KB)
+          </button>
+        )}
+        <span role="status" class="muted small">
+          {job?.status === 'pending' ? 'Preparing the archive…' : job?.status === 'failed' ? 'The export failed; try again.' : ''}
+        </span>
+      </div>
+    </section>
   );
 }
 

@@ -26,7 +26,7 @@ export function SmartReplies({ conversationId }: { conversationId: string }) {
           key={r}
           type="button"
           class="chip"
-          aria-label={`Send reply: ${r}`}
+          aria-label={`Quick reply: ${r}`}
           onClick={() => {
             clearSmartReplies(conversationId);
             sendMessage(conversationId, r);

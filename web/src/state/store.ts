@@ -2,13 +2,15 @@
 // timeline.ts (pure, unit-tested); this file does the I/O and the event plumbing.
 import { loadCapabilities, resetAi } from '../ai';
 import { batch, computed, signal, type Signal } from '@preact/signals';
-import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler } from '../api';
+import { api, ApiError, clearTokens, enc, hasSession, login, logout, refresh, register, setSignedOutHandler, ssoExchange } from '../api';
+import { offerPushAfterSend } from '../notifications';
 import { Socket, type WsEvent, type WsStatus } from '../ws';
 import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, Message, Presence, PresenceStatus, User } from '../types';
 import { clearAllUploads } from '../uploads';
 import { fileLinks } from '../downloads';
 import * as T from './timeline';
 import { withReauthUsing } from '../security';
+import { friendlyError, ssoErrorText } from '../format';
 
 export interface TimelineState {
   messages: ClientMessage[];
@@ -31,7 +33,17 @@ export type Panel =
   | { kind: 'saved' }
   | null;
 
-export type Dialog = 'new-channel' | 'browse-channels' | 'new-dm' | 'settings' | 'profile' | 'shortcuts' | 'channel-settings' | 'admin' | null;
+export type Dialog =
+  | 'new-channel'
+  | 'browse-channels'
+  | 'new-dm'
+  | 'settings'
+  | 'profile'
+  | 'shortcuts'
+  | 'channel-settings'
+  | 'admin'
+  | 'conversation-notifications'
+  | null;
 
 const PAGE = 50;
 const CATCHUP_PAGE = 200;
@@ -641,6 +653,7 @@ export function sendMessage(conversationId: string, text: string, threadRootId: 
     th.value = { ...th.value, messages: T.addPending(th.value.messages, p) };
   }
   void deliver(p);
+  offerPushAfterSend();
 }
 
 /** After a reconnect: every send that failed goes again (same client_msg_id, so the server
@@ -678,9 +691,16 @@ function updatePending(m: ClientMessage, state: 'sending' | 'failed') {
   }
 }
 
+/** A slash command's answer (docs/bots.md): the text a "/trigger" message got instead of being
+ * posted. */
+export interface CommandAnswer {
+  command: { trigger: string; text: string; visibility: 'ephemeral' | 'in_channel' };
+  message?: Message;
+}
+
 async function deliver(p: ClientMessage) {
   try {
-    const m = await api<Message>(`/conversations/${enc(p.conversation_id)}/messages`, {
+    const m = await api<Message | CommandAnswer>(`/conversations/${enc(p.conversation_id)}/messages`, {
       method: 'POST',
       body: {
         text: p.text,
@@ -689,6 +709,14 @@ async function deliver(p: ClientMessage) {
         attachments: p.attachments?.length ? p.attachments.map((f) => f.id) : undefined,
       },
     });
+    if ('command' in m) {
+      // Nothing was posted under the command's text: the answer replaces it, shown to the caller
+      // only (ephemeral) or posted in the conversation (in_channel).
+      discardSend(p);
+      if (m.message) onMessage(m.message);
+      else showToast(`${m.command.trigger}: ${m.command.text}`);
+      return;
+    }
     onMessage(m);
   } catch (e) {
     updatePending(p, 'failed');
@@ -946,8 +974,22 @@ function onMessage(m: Message) {
   }
 }
 
+// Other parts of the app that follow server events and connections (calls.ts), without the
+// store knowing them.
+const eventListeners: ((e: WsEvent) => void)[] = [];
+const readyListeners: (() => void)[] = [];
+export function onServerEvent(f: (e: WsEvent) => void) {
+  eventListeners.push(f);
+}
+export function onSocketReady(f: () => void) {
+  readyListeners.push(f);
+}
+/** This sign-in's session id (from `ready`): a call participant is a user's session. */
+export const sessionId = signal<string | null>(null);
+
 function handleEvent(e: WsEvent) {
   const d = e.data;
+  for (const f of eventListeners) f(e);
   switch (e.event) {
     case 'message.created':
       onMessage(d as Message);
@@ -957,6 +999,9 @@ function handleEvent(e: WsEvent) {
       break;
     case 'message.deleted':
       updateEverywhere((l) => T.applyDelete(l, d.id), d.conversation_id);
+      break;
+    case 'messages.expired':
+      updateEverywhere((l) => T.applyExpired(l, d.message_ids as string[]), d.conversation_id);
       break;
     case 'reaction.added':
     case 'reaction.removed':
@@ -1070,7 +1115,9 @@ export const socket = new Socket({
   onStatus: (s) => {
     wsStatus.value = s;
   },
-  onReady: () => {
+  onReady: (info) => {
+    sessionId.value = info.session_id;
+    for (const f of readyListeners) f();
     everConnected.value = true;
     void catchUp().then(retryFailedSends);
     const chosen = myPresence.value;
@@ -1189,7 +1236,38 @@ async function startSession(u: User) {
   }
 }
 
+/** Why the last single sign-on did not sign in ("" when it did, or none was tried). */
+export const ssoError = signal('');
+
+/** Back from the server's sign-on callback: `?sso=done` means a one-time cookie waits to be
+ * exchanged for tokens; `?sso_error=` says why not. The query is taken out of the address. */
+async function finishSingleSignOn(): Promise<boolean> {
+  const q = new URLSearchParams(location.search);
+  const done = q.get('sso') === 'done';
+  const failed = q.get('sso_error');
+  if (!done && !failed) return false;
+  history.replaceState(null, '', location.pathname + location.hash);
+  if (failed) {
+    ssoError.value = ssoErrorText(failed, q.get('reason') ?? '');
+    return false;
+  }
+  try {
+    const a = await ssoExchange();
+    await startSession(a.user);
+    return true;
+  } catch (e) {
+    ssoError.value =
+      e instanceof ApiError && e.code === 'deactivated'
+        ? 'This account has been deactivated by an administrator.'
+        : e instanceof ApiError && e.code === 'unauthorized'
+          ? 'That sign-in expired. Start again.'
+          : friendlyError(e as ApiError);
+    return false;
+  }
+}
+
 export async function restoreSession() {
+  if (await finishSingleSignOn()) return;
   if (!hasSession()) {
     authState.value = 'signed-out';
     return;

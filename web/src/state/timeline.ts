@@ -144,6 +144,13 @@ export function applyDelete(list: readonly ClientMessage[], id: string): ClientM
   return out;
 }
 
+/** messages.expired: retention removed these messages; they leave the timeline entirely. */
+export function applyExpired(list: readonly ClientMessage[], ids: readonly string[]): ClientMessage[] {
+  const gone = new Set(ids);
+  if (!list.some((m) => gone.has(m.id))) return list as ClientMessage[];
+  return list.filter((m) => !gone.has(m.id));
+}
+
 /**
  * Applies one reaction change to a reaction list. `mine` says whether the change is the
  * caller's own; it is skipped when already reflected (an optimistic change, then its event).

@@ -7,6 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { ApiError } from '../../api';
 import { dialog, ensureUsers, me, userName, users } from '../../state/store';
 import { Modal } from '../Dialog';
+import { AnalyticsTab, DataTab } from './Analytics';
 import {
   adminApi,
   describeTarget,
@@ -20,12 +21,14 @@ import {
   type ServerSettings,
 } from './adminApi';
 
-type Tab = 'users' | 'channels' | 'settings' | 'audit';
+type Tab = 'users' | 'channels' | 'settings' | 'audit' | 'analytics' | 'data';
 const TABS: { id: Tab; label: string }[] = [
   { id: 'users', label: 'Users' },
   { id: 'channels', label: 'Channels' },
   { id: 'settings', label: 'Settings' },
   { id: 'audit', label: 'Audit log' },
+  { id: 'analytics', label: 'Analytics' },
+  { id: 'data', label: 'Data' },
 ];
 
 function errText(e: unknown) {
@@ -184,42 +187,60 @@ function UserRow(props: { user: AdminUser; onChange: (u: AdminUser) => void; say
   );
 }
 
-function UsersTab() {
+/** A searchable, paged list of rows (users, channels): search box, status line, "load more". */
+function SearchableList<T extends { id: string }>(props: {
+  noun: string;
+  fetch: (q: string, cursor?: string) => Promise<{ items: T[]; next_cursor?: string }>;
+  row: (item: T, onChange: (next: T) => void, say: (text: string, error?: boolean) => void) => ComponentChildren;
+}) {
   const [q, setQ] = useState('');
-  const [users, setUsers] = useState<AdminUser[]>([]);
+  const [items, setItems] = useState<T[]>([]);
   const [next, setNext] = useState<string | undefined>();
   const [msg, setMsg] = useState<{ text: string; error?: boolean }>({ text: '' });
   const load = async (query: string, cursor?: string) => {
     try {
-      const page = await adminApi.users(query, cursor);
-      setUsers((old) => (cursor ? [...old, ...page.users] : page.users));
+      const page = await props.fetch(query, cursor);
+      setItems((old) => (cursor ? [...old, ...page.items] : page.items));
       setNext(page.next_cursor);
     } catch (e) {
       setMsg({ text: errText(e), error: true });
     }
   };
   useEffect(() => void load(q), [q]);
+  const title = props.noun[0].toUpperCase() + props.noun.slice(1);
   return (
-    <section class="stack" aria-label="Users">
-      <Search label="Search users" value={q} onSearch={setQ} />
+    <section class="stack" aria-label={title}>
+      <Search label={`Search ${props.noun}`} value={q} onSearch={setQ} />
       <Status text={msg.text} error={msg.error} />
       <ul class="admin-list">
-        {users.map((u) => (
-          <UserRow
-            key={u.id}
-            user={u}
-            onChange={(nu) => setUsers((list) => list.map((x) => (x.id === nu.id ? nu : x)))}
-            say={(text, error) => setMsg({ text, error })}
-          />
-        ))}
+        {items.map((item) =>
+          props.row(
+            item,
+            (changed) => setItems((list) => list.map((x) => (x.id === changed.id ? changed : x))),
+            (text, error) => setMsg({ text, error }),
+          ),
+        )}
       </ul>
-      {users.length === 0 && <p class="muted small">No users match.</p>}
+      {items.length === 0 && <p class="muted small">No {props.noun} match.</p>}
       {next && (
         <button type="button" class="small" onClick={() => void load(q, next)}>
-          Load more users
+          Load more {props.noun}
         </button>
       )}
     </section>
+  );
+}
+
+function UsersTab() {
+  return (
+    <SearchableList<AdminUser>
+      noun="users"
+      fetch={async (q, cursor) => {
+        const page = await adminApi.users(q, cursor);
+        return { items: page.users, next_cursor: page.next_cursor };
+      }}
+      row={(u, onChange, say) => <UserRow key={u.id} user={u} onChange={onChange} say={say} />}
+    />
   );
 }
 
@@ -288,42 +309,16 @@ function ChannelRow(props: { channel: AdminChannel; onChange: (c: AdminChannel) 
 }
 
 function ChannelsTab() {
-  const [q, setQ] = useState('');
-  const [list, setList] = useState<AdminChannel[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [msg, setMsg] = useState<{ text: string; error?: boolean }>({ text: '' });
-  const load = async (query: string, cursor?: string) => {
-    try {
-      const page = await adminApi.channels(query, cursor);
-      setList((old) => (cursor ? [...old, ...page.channels] : page.channels));
-      setNext(page.next_cursor);
-      void ensureUsers(page.channels.map((c) => c.owner_id ?? '').filter(Boolean));
-    } catch (e) {
-      setMsg({ text: errText(e), error: true });
-    }
-  };
-  useEffect(() => void load(q), [q]);
   return (
-    <section class="stack" aria-label="Channels">
-      <Search label="Search channels" value={q} onSearch={setQ} />
-      <Status text={msg.text} error={msg.error} />
-      <ul class="admin-list">
-        {list.map((c) => (
-          <ChannelRow
-            key={c.id}
-            channel={c}
-            onChange={(nc) => setList((l) => l.map((x) => (x.id === nc.id ? nc : x)))}
-            say={(text, error) => setMsg({ text, error })}
-          />
-        ))}
-      </ul>
-      {list.length === 0 && <p class="muted small">No channels match.</p>}
-      {next && (
-        <button type="button" class="small" onClick={() => void load(q, next)}>
-          Load more channels
-        </button>
-      )}
-    </section>
+    <SearchableList<AdminChannel>
+      noun="channels"
+      fetch={async (q, cursor) => {
+        const page = await adminApi.channels(q, cursor);
+        void ensureUsers(page.channels.map((c) => c.owner_id ?? '').filter(Boolean));
+        return { items: page.channels, next_cursor: page.next_cursor };
+      }}
+      row={(c, onChange, say) => <ChannelRow key={c.id} channel={c} onChange={onChange} say={say} />}
+    />
   );
 }
 
@@ -502,7 +497,7 @@ function AuditTab() {
         <input aria-label="Filter by actor (user id)" placeholder="actor user id" value={actor} onInput={(e) => setActor(e.currentTarget.value)} />
         <input aria-label="Filter by action" placeholder="action, e.g. auth.sign_in" value={action} onInput={(e) => setAction(e.currentTarget.value)} list="audit-actions" />
         <datalist id="audit-actions">
-          {['auth.sign_in', 'auth.sign_in_failed', 'auth.password_changed', 'auth.totp_enabled', 'auth.totp_disabled', 'auth.session_revoked', 'admin.user_deactivated', 'admin.role_changed', 'admin.settings_changed', 'admin.invite_created', 'bot.token_created', 'data.exported'].map((a) => (
+          {['auth.sign_in', 'auth.sign_in_failed', 'auth.password_changed', 'auth.totp_enabled', 'auth.totp_disabled', 'auth.session_revoked', 'admin.user_deactivated', 'admin.role_changed', 'admin.settings_changed', 'admin.invite_created', 'bot.token_created', 'data.exported', 'data.retention_changed'].map((a) => (
             <option key={a} value={a} />
           ))}
         </datalist>
@@ -581,6 +576,8 @@ export function AdminConsole() {
           {tab === 'channels' && <ChannelsTab />}
           {tab === 'settings' && <SettingsTab />}
           {tab === 'audit' && <AuditTab />}
+          {tab === 'analytics' && <AnalyticsTab />}
+          {tab === 'data' && <DataTab />}
         </Panel>
       </div>
     </Modal>

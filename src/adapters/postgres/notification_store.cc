@@ -1,0 +1,197 @@
+// PostgreSQL NotificationStore: settings, per-conversation overrides and push subscriptions.
+#include <string>
+
+#include "adapters/postgres/stores.h"
+
+namespace parley::postgres {
+namespace {
+
+using namespace notifications;
+
+const std::vector<Migration> kMigrations = {
+    {1,
+     "CREATE TABLE notification_settings ("
+     "  user_id TEXT PRIMARY KEY,"
+     "  push TEXT NOT NULL,"
+     "  email TEXT NOT NULL,"
+     "  email_delay_minutes INTEGER NOT NULL,"
+     "  quiet_start TEXT,"
+     "  quiet_end TEXT,"
+     "  quiet_tz TEXT,"
+     "  keywords TEXT[] NOT NULL,"
+     "  push_previews BOOLEAN NOT NULL);"
+     "CREATE TABLE notification_conversation_settings ("
+     "  user_id TEXT NOT NULL,"
+     "  conversation_id TEXT NOT NULL,"
+     "  level TEXT NOT NULL,"
+     "  muted_until BIGINT,"
+     "  PRIMARY KEY (user_id, conversation_id));"
+     "CREATE TABLE push_subscriptions ("
+     "  id TEXT PRIMARY KEY,"
+     "  user_id TEXT NOT NULL,"
+     "  endpoint TEXT NOT NULL UNIQUE,"
+     "  p256dh TEXT NOT NULL,"
+     "  auth TEXT NOT NULL,"
+     "  device_name TEXT NOT NULL,"
+     "  enabled BOOLEAN NOT NULL DEFAULT TRUE,"
+     "  created_at BIGINT NOT NULL);"
+     "CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id, created_at);"},
+};
+
+constexpr const char* kSubColumns =
+    "id, user_id, endpoint, p256dh, auth, device_name, enabled, created_at";
+
+PushSubscription row_to_sub(const Rows& r, int i) {
+  return {r.text(i, 0), r.text(i, 1), r.text(i, 2),    r.text(i, 3),
+          r.text(i, 4), r.text(i, 5), r.boolean(i, 6), r.integer(i, 7)};
+}
+
+class PostgresNotificationStore final : public NotificationStore {
+ public:
+  explicit PostgresNotificationStore(Pool& pool) : pool_(pool) {}
+
+  Result<std::optional<UserSettings>> settings(const std::string& user_id) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::optional<UserSettings>> {
+      auto r = c.exec(
+          "SELECT push, email, email_delay_minutes, quiet_start, quiet_end, quiet_tz,"
+          " array_to_string(keywords, E'\\n'), cardinality(keywords), push_previews"
+          " FROM notification_settings WHERE user_id = $1",
+          {user_id});
+      if (r.empty()) return std::optional<UserSettings>();
+      UserSettings s;
+      s.push = r.text(0, 0);
+      s.email = r.text(0, 1);
+      s.email_delay_minutes = static_cast<int>(r.integer(0, 2));
+      if (!r.is_null(0, 3)) s.quiet_hours = QuietHours{r.text(0, 3), r.text(0, 4), r.text(0, 5)};
+      if (r.integer(0, 7) > 0) {
+        std::string all = r.text(0, 6);
+        std::size_t at = 0;
+        while (true) {
+          auto nl = all.find('\n', at);
+          s.keywords.push_back(all.substr(at, nl == std::string::npos ? nl : nl - at));
+          if (nl == std::string::npos) break;
+          at = nl + 1;
+        }
+      }
+      s.push_previews = r.boolean(0, 8);
+      return std::optional<UserSettings>(std::move(s));
+    });
+  }
+
+  Result<void> put_settings(const std::string& user_id, const UserSettings& s) override {
+    return pool_.run([&](Connection& c) -> Result<void> {
+      std::optional<std::string> qs, qe, qt;
+      if (s.quiet_hours) {
+        qs = s.quiet_hours->start;
+        qe = s.quiet_hours->end;
+        qt = s.quiet_hours->tz;
+      }
+      c.exec(
+          "INSERT INTO notification_settings (user_id, push, email, email_delay_minutes,"
+          " quiet_start, quiet_end, quiet_tz, keywords, push_previews)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9) ON CONFLICT (user_id) DO UPDATE"
+          " SET push = excluded.push, email = excluded.email,"
+          " email_delay_minutes = excluded.email_delay_minutes,"
+          " quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,"
+          " quiet_tz = excluded.quiet_tz, keywords = excluded.keywords,"
+          " push_previews = excluded.push_previews",
+          {user_id, s.push, s.email, s.email_delay_minutes, qs, qe, qt,
+           Param::text_array(s.keywords), s.push_previews});
+      return ok();
+    });
+  }
+
+  Result<ConversationSettings> conversation_settings(const std::string& user_id,
+                                                     const std::string& conversation_id) override {
+    return pool_.run_value([&](Connection& c) -> Result<ConversationSettings> {
+      auto r = c.exec(
+          "SELECT level, muted_until FROM notification_conversation_settings"
+          " WHERE user_id = $1 AND conversation_id = $2",
+          {user_id, conversation_id});
+      ConversationSettings s;
+      if (!r.empty()) {
+        s.level = r.text(0, 0);
+        if (!r.is_null(0, 1)) s.muted_until = r.integer(0, 1);
+      }
+      return s;
+    });
+  }
+
+  Result<void> put_conversation_settings(const std::string& user_id,
+                                         const std::string& conversation_id,
+                                         const ConversationSettings& s) override {
+    return pool_.run([&](Connection& c) -> Result<void> {
+      c.exec(
+          "INSERT INTO notification_conversation_settings (user_id, conversation_id, level,"
+          " muted_until) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, conversation_id) DO"
+          " UPDATE SET level = excluded.level, muted_until = excluded.muted_until",
+          {user_id, conversation_id, s.level, std::optional<std::int64_t>(s.muted_until)});
+      return ok();
+    });
+  }
+
+  Result<PushSubscription> add_subscription(const PushSubscription& s) override {
+    return pool_.run_value([&](Connection& c) -> Result<PushSubscription> {
+      auto r = c.exec(
+          std::string(
+              "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, device_name,"
+              " enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) ON CONFLICT"
+              " (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,"
+              " auth = excluded.auth, device_name = excluded.device_name, enabled = TRUE"
+              " RETURNING ") +
+              kSubColumns,
+          {s.id, s.user_id, s.endpoint, s.p256dh, s.auth, s.device_name, s.created_at});
+      return row_to_sub(r, 0);
+    });
+  }
+
+  Result<std::vector<PushSubscription>> subscriptions_of(const std::string& user_id) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<PushSubscription>> {
+      auto r = c.exec(std::string("SELECT ") + kSubColumns +
+                          " FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, id",
+                      {user_id});
+      std::vector<PushSubscription> out;
+      for (int i = 0; i < r.size(); ++i) out.push_back(row_to_sub(r, i));
+      return out;
+    });
+  }
+
+  Result<std::optional<PushSubscription>> set_subscription_enabled(const std::string& user_id,
+                                                                   const std::string& id,
+                                                                   bool enabled) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::optional<PushSubscription>> {
+      auto r = c.exec(std::string("UPDATE push_subscriptions SET enabled = $1 WHERE id = $2 AND"
+                                  " user_id = $3 RETURNING ") +
+                          kSubColumns,
+                      {enabled, id, user_id});
+      if (r.empty()) return std::optional<PushSubscription>();
+      return std::optional<PushSubscription>(row_to_sub(r, 0));
+    });
+  }
+
+  Result<bool> remove_subscription(const std::string& user_id, const std::string& id) override {
+    return pool_.run_value([&](Connection& c) -> Result<bool> {
+      return c.exec("DELETE FROM push_subscriptions WHERE id = $1 AND user_id = $2", {id, user_id})
+                 .affected() > 0;
+    });
+  }
+
+  Result<bool> remove_endpoint(const std::string& endpoint) override {
+    return pool_.run_value([&](Connection& c) -> Result<bool> {
+      return c.exec("DELETE FROM push_subscriptions WHERE endpoint = $1", {endpoint}).affected() >
+             0;
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<notifications::NotificationStore>> make_notification_store(Pool& pool) {
+  if (auto m = pool.migrate("notifications", kMigrations); !m) return fail(m.error());
+  return std::unique_ptr<notifications::NotificationStore>(new PostgresNotificationStore(pool));
+}
+
+}  // namespace parley::postgres

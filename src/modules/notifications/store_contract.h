@@ -1,0 +1,104 @@
+// The contract every NotificationStore implementation must pass (see jobs/store_contract.h for
+// how an adapter instantiates one). Each test gets a fresh, empty store.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "modules/notifications/store.h"
+
+namespace parley::notifications {
+
+using NotificationStoreFactory = std::function<std::shared_ptr<NotificationStore>()>;
+inline void PrintTo(const NotificationStoreFactory&, std::ostream* os) { *os << "store"; }
+
+class NotificationStoreContract : public ::testing::TestWithParam<NotificationStoreFactory> {
+ protected:
+  void SetUp() override { store = GetParam()(); }
+  static PushSubscription sub(const std::string& id, const std::string& user,
+                              const std::string& endpoint) {
+    PushSubscription s;
+    s.id = id;
+    s.user_id = user;
+    s.endpoint = endpoint;
+    s.p256dh = "p-" + id;
+    s.auth = "a-" + id;
+    s.device_name = "Phone " + id;
+    s.created_at = 1'000;
+    return s;
+  }
+  std::shared_ptr<NotificationStore> store;
+};
+
+TEST_P(NotificationStoreContract, SettingsRoundTripAndDefaultToNone) {
+  auto none = store->settings("u1");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  UserSettings s;
+  s.push = "all";
+  s.email = "none";
+  s.email_delay_minutes = 42;
+  s.quiet_hours = QuietHours{"22:00", "07:30", "Europe/Paris"};
+  s.keywords = {"deploy", "release train"};
+  s.push_previews = false;
+  ASSERT_TRUE(store->put_settings("u1", s));
+  auto got = store->settings("u1");
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, s);
+  s.quiet_hours.reset();
+  s.keywords.clear();
+  ASSERT_TRUE(store->put_settings("u1", s));
+  EXPECT_EQ(**store->settings("u1"), s);
+  EXPECT_FALSE(store->settings("u2")->has_value());
+}
+
+TEST_P(NotificationStoreContract, ConversationSettingsArePerUserAndConversation) {
+  EXPECT_EQ(*store->conversation_settings("u1", "c1"), ConversationSettings{});
+  ASSERT_TRUE(store->put_conversation_settings("u1", "c1", {"none", 5'000}));
+  ASSERT_TRUE(store->put_conversation_settings("u1", "c2", {"all", std::nullopt}));
+  EXPECT_EQ(*store->conversation_settings("u1", "c1"), (ConversationSettings{"none", 5'000}));
+  EXPECT_EQ(*store->conversation_settings("u1", "c2"), (ConversationSettings{"all", std::nullopt}));
+  EXPECT_EQ(*store->conversation_settings("u2", "c1"), ConversationSettings{});
+  ASSERT_TRUE(store->put_conversation_settings("u1", "c1", {"mentions", std::nullopt}));
+  EXPECT_EQ(*store->conversation_settings("u1", "c1"),
+            (ConversationSettings{"mentions", std::nullopt}));
+}
+
+TEST_P(NotificationStoreContract, SubscriptionsAreOwnedAndEndpointsUnique) {
+  auto a = store->add_subscription(sub("s1", "u1", "https://push.example/a"));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->id, "s1");
+  ASSERT_TRUE(store->add_subscription(sub("s2", "u1", "https://push.example/b")));
+  // The same browser subscribes again (new keys, perhaps another account): one row, same id.
+  auto again = store->add_subscription(sub("s3", "u2", "https://push.example/a"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, "s1");
+  EXPECT_EQ(again->user_id, "u2");
+  EXPECT_EQ(again->p256dh, "p-s3");
+  auto mine = store->subscriptions_of("u1");
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].id, "s2");
+  EXPECT_EQ((*mine)[0].device_name, "Phone s2");
+  EXPECT_TRUE((*mine)[0].enabled);
+
+  EXPECT_FALSE(store->set_subscription_enabled("u2", "s2", false)->has_value()) << "not theirs";
+  auto off = store->set_subscription_enabled("u1", "s2", false);
+  ASSERT_TRUE(off);
+  ASSERT_TRUE(off->has_value());
+  EXPECT_FALSE((*off)->enabled);
+  EXPECT_FALSE((*store->subscriptions_of("u1"))[0].enabled);
+
+  EXPECT_FALSE(*store->remove_subscription("u1", "s1")) << "s1 now belongs to u2";
+  EXPECT_TRUE(*store->remove_subscription("u1", "s2"));
+  EXPECT_FALSE(*store->remove_subscription("u1", "s2"));
+  EXPECT_TRUE(*store->remove_endpoint("https://push.example/a"));
+  EXPECT_FALSE(*store->remove_endpoint("https://push.example/a"));
+  EXPECT_TRUE(store->subscriptions_of("u2")->empty());
+}
+
+}  // namespace parley::notifications

@@ -1,0 +1,137 @@
+// A three-party call through Janus (VideoRoom, a throw-away one from scripts/janus.sh) between
+// three browsers with fake media: each page publishes to the room and decodes the two others;
+// the group's owner mutes one participant and removes another.
+// Skipped, with a line saying so, where Janus is not installed.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { apiCall, launch, openPage, registerUser, Server, shot, signInUi, until, WEB, type Watched } from './harness';
+
+const server = new Server();
+const janusDir = join(mkdtempSync(join(tmpdir(), 'parley-e2e-janus-')), 'janus');
+const janusScript = resolve(WEB, '../scripts/janus.sh');
+let janus = '';
+let browser: Browser;
+const pages: Watched[] = [];
+let group = '';
+const names: string[] = [];
+const tokens: string[] = [];
+
+type Stats = { call: string | null; liveLocalTracks: number; peers: { peer: string; audioBytesIn: number; videoBytesIn: number; framesDecoded: number }[] };
+const stats = (p: Page) => p.evaluate(() => (window as any).__parleyCallStats() as Promise<Stats>);
+
+beforeAll(async () => {
+  const started = spawnSync(janusScript, ['start', janusDir], { encoding: 'utf8', env: { ...process.env, JANUS_ADMIN_KEY: 'e2e-janus-admin' } });
+  if (started.status === 3) {
+    console.log(`group call e2e: skipped (${started.stderr.trim()})`);
+    return;
+  }
+  if (started.status !== 0) throw new Error(`scripts/janus.sh: ${started.stderr}`);
+  janus = started.stdout.trim();
+  server.extraArgs = ['--janus-url', janus, '--janus-admin-key', 'e2e-janus-admin', '--janus-recordings', join(janusDir, 'recordings')];
+  await server.start();
+  const stamp = Date.now() % 100000;
+  const users = [];
+  for (const n of ['ann', 'ben', 'cat']) {
+    names.push(`${n}${stamp}`);
+    const r = await registerUser(server.url, `${n}${stamp}`);
+    tokens.push(r.access_token);
+    users.push({ name: `${n}${stamp}`, ...r });
+  }
+  group = (await apiCall<{ id: string }>(server.url, '/conversations', { method: 'POST', token: users[0].access_token, body: { type: 'group', member_ids: [users[1].user.id, users[2].user.id] } })).id;
+  browser = await launch();
+  for (const u of users) {
+    const w = await openPage(browser, server.url);
+    await signInUi(w, u.name);
+    await w.page.goto(`/c/${group}`);
+    await w.page.getByRole('button', { name: 'Start video call' }).waitFor();
+    pages.push(w);
+  }
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server.stop();
+  server.cleanup();
+  if (janus) spawnSync(janusScript, ['stop', janusDir]);
+});
+
+describe.sequential('group call through Janus', () => {
+  it('three people: each page decodes the two others', async (ctx) => {
+    if (!janus) ctx.skip();
+    const [ann, ben, cat] = pages;
+    await ann.page.getByRole('button', { name: 'Start video call' }).click();
+    for (const w of [ben, cat]) {
+      const ring = w.page.getByRole('alertdialog');
+      await ring.waitFor({ timeout: 15_000 });
+      await ring.getByRole('button', { name: 'Accept', exact: true }).click();
+    }
+    for (const [i, w] of pages.entries())
+      await until(
+        `page ${i} decodes the two others`,
+        async () => {
+          const s = await stats(w.page);
+          return s.peers.length === 2 && s.peers.every((p) => p.audioBytesIn > 0 && p.videoBytesIn > 0 && p.framesDecoded > 5);
+        },
+        45_000,
+      );
+    await ann.page.getByRole('region', { name: /^Call with/ }).getByRole('figure').nth(2).waitFor();
+    await shot(ann.page, 'call-group-desktop-light');
+  }, 120_000);
+
+  it("the group's owner mutes one participant and removes another; hang up stops the media", async (ctx) => {
+    if (!janus) ctx.skip();
+    const [ann, ben, cat] = pages;
+    const stage = ann.page.getByRole('region', { name: /^Call with/ });
+    await stage.getByRole('button', { name: new RegExp(`^Mute ${names[1]}`) }).click();
+    await ben.page.getByRole('button', { name: 'Unmute microphone' }).waitFor();
+    await stage.getByRole('button', { name: new RegExp(`^Remove ${names[2]} from the call`) }).click();
+    await until('cat is out of the call, her media stopped', async () => {
+      const s = await stats(cat.page);
+      return s.call === null && s.liveLocalTracks === 0;
+    });
+    await until('ann and ben see each other only', async () => (await stats(ann.page)).peers.length === 1 && (await stats(ben.page)).peers.length === 1);
+    // Ann hangs up: one person is left, so the call ends and the media stops everywhere.
+    await stage.getByRole('button', { name: 'Hang up' }).click();
+    for (const w of pages) await until('media stopped', async () => (await stats(w.page)).liveLocalTracks === 0 && (await stats(w.page)).peers.length === 0);
+    expect(pages.flatMap((w) => w.problems)).toEqual([]);
+  }, 120_000);
+
+  it('a 10 s recording: everyone sees it recording; the posted file plays for 8 to 12 s (ffprobe)', async (ctx) => {
+    if (!janus) ctx.skip();
+    const [ann, ben, cat] = pages;
+    await ann.page.getByRole('button', { name: 'Start video call' }).click();
+    const ring = ben.page.getByRole('alertdialog');
+    await ring.waitFor({ timeout: 15_000 });
+    await ring.getByRole('button', { name: 'Accept', exact: true }).click();
+    await cat.page.getByRole('alertdialog').getByRole('button', { name: 'Decline' }).click();
+    for (const w of [ann, ben])
+      await until('media flows', async () => {
+        const s = await stats(w.page);
+        return s.peers.length === 1 && s.peers[0].framesDecoded > 5;
+      }, 45_000);
+    const stage = ann.page.getByRole('region', { name: /^Call with/ });
+    await stage.getByRole('button', { name: 'Start recording' }).click();
+    await until('recording shows', async () => ben.page.getByRole('region', { name: /^Call with/ }).getByText('Recording', { exact: true }).isVisible());
+    await shot(ben.page, 'call-recording-desktop-light');
+    await new Promise((r) => setTimeout(r, 10_000));
+    await stage.getByRole('button', { name: 'Stop recording' }).click();
+    await ann.page.getByRole('log').locator('li.msg').filter({ hasText: 'Call recording' }).first().waitFor({ timeout: 60_000 });
+    const page = await apiCall<{ messages: { text: string; attachments: { id: string; content_type: string }[] }[] }>(server.url, `/conversations/${group}/messages`, { token: tokens[1] });
+    const posted = page.messages.find((m) => m.text.includes('Call recording'));
+    expect(posted?.attachments.length).toBe(1);
+    const res = await fetch(`${server.url}/api/v1/files/${posted!.attachments[0].id}`, { headers: { Authorization: `Bearer ${tokens[1]}` } });
+    expect(res.status).toBe(200);
+    const file = join(mkdtempSync(join(tmpdir(), 'parley-rec-')), 'call.webm');
+    writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+    const seconds = Number(probe.stdout.trim());
+    expect(seconds).toBeGreaterThanOrEqual(8);
+    expect(seconds).toBeLessThanOrEqual(12);
+    await stage.getByRole('button', { name: 'Hang up' }).click();
+    for (const w of [ann, ben]) await until('media stopped', async () => (await stats(w.page)).liveLocalTracks === 0);
+  }, 150_000);
+});
