@@ -1,6 +1,7 @@
 // The AI scenarios of parley_bench: translations per second (Apertium through the real server),
 // sentiment scores per second (the VADER scorer in process, and through the API), and the
-// latency of smart replies (GET /conversations/{id}/smart-replies). Each starts a server of its
+// latency of smart replies (GET /conversations/{id}/smart-replies), and speech-to-text's
+// real-time factor (PocketSphinx in process on espeak-ng speech, ffmpeg's decode included). Each starts a server of its
 // own with the AI quotas lifted; distinct texts defeat the gateway's cache, so every
 // translation runs Apertium.
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "adapters/pocketsphinx/pocketsphinx_transcriber.h"
+#include "core/subprocess.h"
 #include "modules/ai/sentiment.h"
 
 namespace parley::bench {
@@ -167,6 +170,47 @@ void run_smart_replies(const BenchContext& ctx) {
                   fmt("%.2f ms", ms[ms.size() * 99 / 100]) + ", max " + fmt("%.2f ms", ms.back()));
 }
 
+void run_transcribe(const BenchContext& ctx) {
+  if (!pocketsphinx::model_installed())
+    return fail(ctx, "transcribe", "the pocketsphinx-en-us model is not installed");
+  const std::vector<std::string> sentences = {
+      "please send the report to the team before the meeting tomorrow",
+      "the meeting is moved to friday afternoon",
+      "thank you for the update",
+      "can you call me back later today",
+  };
+  auto engine = pocketsphinx::make_pocketsphinx_transcriber();
+  const auto deadline = [] { return Clock::now() + std::chrono::minutes(5); };
+  std::vector<std::string> wavs;
+  for (const auto& s : sentences) {
+    auto wav = process::run({"espeak-ng", "-v", "en-us+f2", "-s", "150", "--stdout", s}, "",
+                            {deadline(), 64 << 20});
+    if (!wav) return fail(ctx, "transcribe", "espeak-ng: " + wav.error().message);
+    wavs.push_back(std::move(*wav));
+  }
+  // The first call loads the model; reported apart.
+  auto t0 = Clock::now();
+  if (auto r = engine->transcribe(wavs[0], "audio/wav", deadline()); !r)
+    return fail(ctx, "transcribe", r.error().message);
+  const double first = seconds_since(t0);
+  double audio_s = 0, busy_s = 0, wer = 0;
+  for (int round = 0; round < 2; ++round)
+    for (std::size_t i = 0; i < wavs.size(); ++i) {
+      // espeak-ng's WAV: 22050 Hz mono 16-bit after a 44-byte header.
+      audio_s += static_cast<double>(wavs[i].size() - 44) / (22'050 * 2);
+      t0 = Clock::now();
+      auto r = engine->transcribe(wavs[i], "audio/wav", deadline());
+      busy_s += seconds_since(t0);
+      if (!r) return fail(ctx, "transcribe", r.error().message);
+      if (round == 0) wer += pocketsphinx::word_error_rate(sentences[i], r->text);
+    }
+  report(ctx, "speech-to-text real-time factor (PocketSphinx en-us, one thread, ffmpeg decode "
+              "included, " + fmt("%.1f s", audio_s) + " of espeak-ng speech): " +
+                  fmt("%.3f", busy_s / audio_s) + " (first call with the model load " +
+                  fmt("%.1f s", first) + "; mean WER " +
+                  fmt("%.2f", wer / static_cast<double>(sentences.size())) + ")");
+}
+
 }  // namespace
 
 const std::vector<Scenario>& ai_scenarios() {
@@ -177,6 +221,8 @@ const std::vector<Scenario>& ai_scenarios() {
        run_sentiment},
       {"smartreplies", "smart-reply latency: p50/p99 of GET /conversations/{id}/smart-replies",
        run_smart_replies},
+      {"transcribe", "speech-to-text real-time factor: PocketSphinx on espeak-ng speech",
+       run_transcribe},
   };
   return kTable;
 }

@@ -512,14 +512,15 @@ const std::map<std::string, Setter>& setters() {
          static const std::map<std::string, std::vector<std::string>> allowed = {
              {"translate", {"apertium", "openai", "none"}},
              {"replies", {"onprem", "openai", "none"}},
-             {"chat", {"openai", "none"}}};
+             {"chat", {"openai", "none"}},
+             {"transcribe", {"pocketsphinx", "none"}}};
          c.ai_engines.clear();
          for (auto& item : split_list(v)) {
            auto eq = item.find('=');
            auto it = allowed.find(item.substr(0, eq));
            if (eq == std::string::npos || it == allowed.end())
              return fail(Errc::invalid_argument, "ai_engines: unknown capability in \"" + item +
-                                                     "\" (translate, replies, chat)");
+                                                     "\" (translate, replies, chat, transcribe)");
            auto engine = item.substr(eq + 1);
            if (std::find(it->second.begin(), it->second.end(), engine) == it->second.end())
              return fail(Errc::invalid_argument,
@@ -831,7 +832,8 @@ given with --config FILE; flags win over the environment, which wins over the fi
                              message text leaves the machine); key from PARLEY_AI_OPENAI_KEY
   --ai-openai-model M        the model asked for at that endpoint
   --ai-engines CAP=ENGINE,.. translate=apertium|openai|none, replies=onprem|openai|none,
-                             chat=openai|none (defaults: apertium, onprem, openai when set)
+                             chat=openai|none, transcribe=pocketsphinx|none (defaults:
+                             apertium, onprem, openai when set, pocketsphinx)
   --ai-quotas user=B/P,server=B/P  AI jobs per user and per server (default user=20/3s,
                              server=200/100ms); over them: 429
   --ai-timeout-ms N          time limit of one AI job (default 15000)

@@ -222,14 +222,16 @@ TEST(Config, AiEnginesQuotasAndTheExternalEngine) {
   EXPECT_TRUE(d->ai_engines.empty());
 
   auto c = load({"--ai-openai-url", "http://127.0.0.1:8081", "--ai-openai-model", "tiny",
-                 "--ai-engines", "replies=openai,chat=openai,translate=none", "--ai-quotas",
+                 "--ai-engines", "replies=openai,chat=openai,translate=none,transcribe=none",
+                 "--ai-quotas",
                  "user=5/1m,server=50/1s", "--ai-timeout-ms", "2000"},
                 {"PARLEY_AI_OPENAI_KEY=sk-from-env"});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->ai_openai_url, "http://127.0.0.1:8081");
   EXPECT_EQ(c->ai_openai_model, "tiny");
   EXPECT_EQ(c->ai_openai_key, "sk-from-env");
-  ASSERT_EQ(c->ai_engines.size(), 3u);
+  ASSERT_EQ(c->ai_engines.size(), 4u);
+  EXPECT_EQ(c->ai_engines[3], (std::pair<std::string, std::string>{"transcribe", "none"}));
   EXPECT_EQ(c->ai_engines[0], (std::pair<std::string, std::string>{"replies", "openai"}));
   EXPECT_EQ(c->ai_user_quota.burst, 5);
   EXPECT_EQ(c->ai_server_quota.burst, 50);
@@ -239,6 +241,7 @@ TEST(Config, AiEnginesQuotasAndTheExternalEngine) {
        {std::vector<std::string>{"--ai-openai-url", "ftp://x"},
         {"--ai-engines", "translate=google"},
         {"--ai-engines", "dream=openai"},
+        {"--ai-engines", "transcribe=openai"},
         {"--ai-quotas", "everyone=1/1s"},
         {"--ai", "maybe"},
         {"--ai-timeout-ms", "5"}}) {

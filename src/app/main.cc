@@ -11,13 +11,14 @@
 #include <thread>
 
 #include "adapters/apertium/apertium_translator.h"
-#include "adapters/otlp/otlp_exporter.h"
 #include "adapters/clamav/clamd_scanner.h"
 #include "adapters/cld2/cld2_detector.h"
 #include "adapters/curl/curl_fetcher.h"
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/janus/janus_sfu.h"
 #include "adapters/local/local_blob_store.h"
+#include "adapters/otlp/otlp_exporter.h"
+#include "adapters/pocketsphinx/pocketsphinx_transcriber.h"
 #include "adapters/postgres/pool.h"
 #include "adapters/postgres/stores.h"
 #include "adapters/rabbitmq/amqp_job_queue.h"
@@ -200,6 +201,7 @@ std::vector<api::ReadinessCheck> readiness_checks(const Config& cfg, Storage& st
 struct AiEngines {
   std::unique_ptr<ai::Translator> apertium;
   std::unique_ptr<ai::LanguageDetector> cld2;
+  std::unique_ptr<ai::Transcriber> pocketsphinx;
   ai::VaderScorer vader;
   ai::OnPremReplies onprem;
   std::unique_ptr<ai::OpenAiEngine> openai;
@@ -209,7 +211,7 @@ struct AiEngines {
 
 Result<void> choose_ai_engines(const Config& cfg, outbound::HttpFetcher& fetcher, AiEngines& e) {
   std::map<std::string, std::string> pick = {
-      {"translate", "apertium"}, {"replies", "onprem"},
+      {"translate", "apertium"}, {"replies", "onprem"}, {"transcribe", "pocketsphinx"},
       {"chat", cfg.ai_openai_url.empty() ? "none" : "openai"}};
   for (const auto& [cap, engine] : cfg.ai_engines) pick[cap] = engine;
   if (!cfg.ai_openai_url.empty())
@@ -228,6 +230,11 @@ Result<void> choose_ai_engines(const Config& cfg, outbound::HttpFetcher& fetcher
   } else if (pick["translate"] == "openai") {
     e.set.translate = e.openai.get();
     e.choice.external_translate = true;
+  }
+  // Speech-to-text stays off (capabilities list no language) where the model is missing.
+  if (pick["transcribe"] == "pocketsphinx" && pocketsphinx::model_installed()) {
+    e.pocketsphinx = pocketsphinx::make_pocketsphinx_transcriber();
+    e.set.transcribe = e.pocketsphinx.get();
   }
   if (pick["replies"] == "onprem") {
     e.set.replies = &e.onprem;
@@ -426,8 +433,19 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   ai_gateway_opts.per_server = cfg.ai_server_quota;
   ai_gateway_opts.timeout = std::chrono::milliseconds(cfg.ai_timeout_ms);
   ai::AiGateway ai_gateway(ai_engines.set, *limiter, ai_gateway_opts);
+  ai::AiOptions ai_opts;
+  // Voice messages: the recording as its sender may read it, up to 64 MiB (five minutes of
+  // Opus are well under 5 MiB).
+  ai_opts.read_file = [&files](const std::string& reader,
+                               const std::string& file_id) -> Result<std::string> {
+    constexpr std::uint64_t kMaxAudio = 64ull << 20;
+    auto c = files.content(reader, file_id, false);
+    if (!c) return fail(c.error());
+    if (c->size > kMaxAudio) return fail(Errc::invalid_argument, "the recording is too large");
+    return files.read(c->blob_key, 0, static_cast<std::size_t>(c->size));
+  };
   ai::AiService ai_service(ai_gateway, *storage.ai, messaging, search, users, *bus, clock,
-                           &ai_engines.onprem, {}, ai_engines.choice);
+                           &ai_engines.onprem, ai_opts, ai_engines.choice);
   if (cfg.ai && mode == Mode::serve)
     if (auto r = ai_service.start(); !r) return die("ai: " + r.error().message);
 

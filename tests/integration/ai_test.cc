@@ -54,7 +54,8 @@ TEST_F(AiTest, CapabilitiesListInstalledPairsAndTheAssistant) {
   for (auto& p : pairs) have.insert(std::string(p.as_string()));
   EXPECT_TRUE(have.count("en-es")) << r;
   EXPECT_TRUE(have.count("es-en")) << r;
-  EXPECT_TRUE(arr(*field(r.json, "transcribe"), "languages").empty());
+  // PocketSphinx's en-us model where it is installed (voice_test.cc checks transcription).
+  EXPECT_LE(arr(*field(r.json, "transcribe"), "languages").size(), 1u);
   EXPECT_TRUE(flag(r.json, "smart_replies"));
   EXPECT_TRUE(flag(r.json, "sentiment"));
   EXPECT_FALSE(assistant_id(api, a).empty());

@@ -115,7 +115,8 @@ export function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function launch(): Promise<Browser> {
+/** extraArgs: more Chromium flags (the voice test's fake microphone). */
+export async function launch(extraArgs: string[] = []): Promise<Browser> {
   mkdirSync(RESULTS, { recursive: true });
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -131,6 +132,7 @@ export async function launch(): Promise<Browser> {
       '--autoplay-policy=no-user-gesture-required',
       // Host candidates as addresses, not mDNS names: the tests' Janus only sees loopback.
       '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ...extraArgs,
     ],
   });
 }

@@ -95,6 +95,8 @@ export interface FileObject {
   url: string;
   created_by?: string;
   created_at?: number;
+  /** What speech-to-text heard in a voice message, filled in later (message.updated). */
+  transcript?: { text: string; language: string; engine: string };
 }
 
 export interface LinkPreview {

@@ -804,12 +804,23 @@ class PostgresMessagingStore final : public MessagingStore {
 
   Result<Message> set_previews(const std::string& id,
                                const std::vector<LinkPreview>& previews) override {
+    return set_json_column(id, "previews", encode_previews(previews));
+  }
+
+  Result<Message> set_attachments(const std::string& id,
+                                  const std::vector<Attachment>& attachments) override {
+    return set_json_column(id, "attachments", encode_attachments(attachments));
+  }
+
+  // A live message's previews or attachments column ("" stores NULL), the message as it now is.
+  Result<Message> set_json_column(const std::string& id, const char* column,
+                                  const std::string& json) {
     std::optional<Message> out;
     auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      auto q = c.exec(sql({"UPDATE messages m SET previews = $1 WHERE m.id = $2 AND NOT m.deleted"
+      auto q = c.exec(sql({"UPDATE messages m SET ", column, " = $1 WHERE m.id = $2 AND NOT m.deleted"
                            " RETURNING ",
                            kMsgColumns}),
-                      {or_null(encode_previews(previews)), id});
+                      {or_null(json), id});
       if (q.empty()) {
         if (!message_by_id(c, id)) return fail(Errc::not_found, "message not found");
         return fail(Errc::failed_precondition, "the message was deleted");

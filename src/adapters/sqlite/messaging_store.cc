@@ -674,11 +674,25 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<Message> set_previews(const std::string& id,
                                const std::vector<LinkPreview>& previews) override {
+    return set_json_column(id, "UPDATE messages SET previews = ? WHERE id = ? AND deleted = 0",
+                           previews.empty() ? "" : encode_previews(previews));
+  }
+
+  Result<Message> set_attachments(const std::string& id,
+                                  const std::vector<Attachment>& attachments) override {
+    return set_json_column(id, "UPDATE messages SET attachments = ? WHERE id = ? AND deleted = 0",
+                           encode_attachments(attachments));
+  }
+
+  // A live message's previews or attachments column ("" stores NULL): update (binding the value
+  // then the id), the message as it now is.
+  Result<Message> set_json_column(const std::string& id, const char* update,
+                                  const std::string& json) {
     std::optional<Message> out;
     auto r = db_.write([&](Connection& c) -> Result<void> {
-      auto n = c.prepare("UPDATE messages SET previews = ? WHERE id = ? AND deleted = 0")
-                   .bind(1, previews.empty() ? std::optional<std::string>()
-                                             : std::optional<std::string>(encode_previews(previews)))
+      auto n = c.prepare(update)
+                   .bind(1, json.empty() ? std::optional<std::string>()
+                                         : std::optional<std::string>(json))
                    .bind(2, id)
                    .exec();
       if (n == 0) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -53,6 +54,26 @@ std::optional<Incoming> parse_created(const std::string& data) {
     for (const auto& x : ms->as_array())
       if (x.is_string()) m.mentions.emplace_back(x.as_string());
   return m;
+}
+
+// The audio attachments of a message.created event's data: (file id, content type).
+struct VoiceFile {
+  std::string id, content_type;
+};
+std::vector<VoiceFile> voice_files(const std::string& data) {
+  std::vector<VoiceFile> out;
+  if (data.find("\"attachments\"") == std::string::npos) return out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(data, ec);
+  if (ec || !v.is_object()) return out;
+  const auto* at = v.as_object().if_contains("attachments");
+  if (!at || !at->is_array()) return out;
+  for (const auto& f : at->as_array())
+    if (f.is_object()) {
+      auto type = str_field(f.as_object(), "content_type");
+      if (is_voice_type(type)) out.push_back({str_field(f.as_object(), "id"), type});
+    }
+  return out;
 }
 
 constexpr std::size_t kMaxTracked = 10'000;
@@ -193,6 +214,11 @@ struct AiService::Impl : AssistantHost {
   void on_event(std::string_view payload) {
     auto e = messaging::decode(payload);
     if (!e) return;
+    if (e->name == "message.created" && opts.read_file && gateway.engines().transcribe)
+      if (auto voices = voice_files(e->data); !voices.empty())
+        if (auto m = parse_created(e->data); m && !m->id.empty())
+          gateway.submit_background(
+              [this, id = m->id, sender = m->sender_id, voices] { transcribe(id, sender, voices); });
     if (!bot_ready.load(std::memory_order_acquire)) {
       // Not made yet (a new server): make it off the bus's thread; nothing can be addressed to
       // it before it exists.
@@ -247,6 +273,31 @@ struct AiService::Impl : AssistantHost {
       learn(m);
       if (m.mentions_assistant || in_bot_conversation) assistant->on_message(m);
     });
+  }
+
+  // Speech-to-text of a voice message's recordings, read as its sender (who attached them),
+  // run on the gateway's pool without a user's quota; the transcripts go onto the message.
+  void transcribe(const std::string& message_id, const std::string& sender,
+                  const std::vector<VoiceFile>& voices) {
+    std::map<std::string, messaging::AttachmentTranscript> done;
+    for (const auto& v : voices) {
+      auto bytes = opts.read_file(sender, v.id);
+      if (!bytes) {
+        log::info("voice message not read", {{"message_id", message_id}, {"file_id", v.id},
+                                             {"error", bytes.error().message}});
+        continue;
+      }
+      auto t = gateway.transcribe("", *bytes, v.content_type);
+      if (!t) {
+        log::info("voice message not transcribed",
+                  {{"message_id", message_id}, {"file_id", v.id}, {"error", t.error().message}});
+        continue;
+      }
+      done[v.id] = {t->text, t->language, gateway.engines().transcribe->name()};
+    }
+    if (done.empty()) return;
+    if (auto r = messaging.set_transcripts(message_id, done); !r)
+      log::info("transcript not stored", {{"message_id", message_id}, {"error", r.error().message}});
   }
 
   void score(const Incoming& m) {
@@ -498,6 +549,11 @@ Result<std::string> AiService::assistant_answer(const std::string& user_id,
                                                 const std::string& conversation_id,
                                                 const std::string& command) {
   return impl_->assistant->answer(user_id, conversation_id, command, "");
+}
+
+bool is_voice_type(std::string_view t) {
+  return t.starts_with("audio/") || t == "video/webm" || t == "video/ogg" ||
+         t == "application/ogg";
 }
 
 }  // namespace parley::ai

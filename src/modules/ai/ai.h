@@ -5,7 +5,9 @@
 //
 // AiService checks every call against the caller through the messaging module: a message or
 // conversation the caller may not see is not_found, exactly as an unknown id. It listens to
-// messaging events (never editing the send path): new messages are scored for the analytics and
+// messaging events (never editing the send path): a new message's audio attachments are
+// transcribed (speech-to-text through the gateway) and the transcripts set on the message
+// (message.updated), new messages are scored for the analytics and
 // teach smart replies; a message in a DM with the assistant, or one that @mentions it, is a
 // command the assistant answers through MessagingService::send, reading only what the asking
 // user may read. Reminders are stored and fired by a thread of its own.
@@ -16,6 +18,7 @@
 // time limit).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,7 +48,15 @@ struct AiOptions {
   Millis reminder_poll_ms = 1'000;
   std::size_t summary_sentences = 5;
   int summary_max_messages = 200;
+  // Voice messages: the bytes of an attached file as `reader` (its sender) may read them, set by
+  // app/ over the files module; transcription is off while it is unset.
+  std::function<Result<std::string>(const std::string& reader, const std::string& file_id)>
+      read_file;
 };
+
+// Whether an attachment of this type is a recording to transcribe: audio/*, and the WebM/Ogg
+// containers libmagic names video/ when they hold only sound (the web app records Opus/WebM).
+bool is_voice_type(std::string_view content_type);
 
 struct Capabilities {
   std::vector<std::string> translate_pairs;  // "en-es", sorted

@@ -50,8 +50,8 @@ class LanguageDetector {
   virtual Detection detect(const std::string& text) const = 0;
 };
 
-// Speech-to-text: the port exists so an engine (PocketSphinx, an external one) plugs in; this
-// build ships none (capabilities then list no languages).
+// Speech-to-text (PocketSphinx: adapters/pocketsphinx). Errors: invalid_argument (field
+// "audio": not decodable audio, too long), unavailable.
 struct Transcript {
   std::string text;
   std::string language;

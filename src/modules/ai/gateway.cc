@@ -144,7 +144,8 @@ struct AiGateway::Impl {
   // is soon after), but its caller is answered at once.
   Result<std::string> run(std::string_view capability, std::string_view engine,
                           const std::string& user_id, const std::string& key,
-                          std::function<Result<std::string>(Deadline)> job) {
+                          std::function<Result<std::string>(Deadline)> job,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
     if (auto hit = cache.get(key)) {
       count(capability, engine, "cached");
       return *hit;
@@ -160,7 +161,8 @@ struct AiGateway::Impl {
       std::optional<Result<std::string>> out;
     };
     auto shared = std::make_shared<Shared>();
-    const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
+    const auto deadline =
+        std::chrono::steady_clock::now() + (timeout.count() > 0 ? timeout : opts.timeout);
     std::string cap(capability);
     auto task = [shared, job = std::move(job), deadline, cap] {
       const auto start = std::chrono::steady_clock::now();
@@ -217,6 +219,26 @@ Result<std::string> AiGateway::translate(const std::string& user_id, const std::
   auto key = cache_key("translate", t->name(), pair.code(), text);
   return impl_->run("translate", t->name(), user_id, key,
                     [t, text, pair](Deadline d) { return t->translate(text, pair, d); });
+}
+
+Result<Transcript> AiGateway::transcribe(const std::string& user_id, const std::string& audio,
+                                         const std::string& content_type) {
+  auto* t = engines_.transcribe;
+  if (!t) return fail(Errc::unavailable, "no speech-to-text engine is configured");
+  auto key = cache_key("transcribe", t->name(), content_type, audio);
+  // Cached as "language\ntext" (a transcript is one line).
+  auto r = impl_->run(
+      "transcribe", t->name(), user_id, key,
+      [t, audio, content_type](Deadline d) -> Result<std::string> {
+        auto got = t->transcribe(audio, content_type, d);
+        if (!got) return fail(got.error());
+        return got->language + '\n' + got->text;
+      },
+      impl_->opts.transcribe_timeout);
+  if (!r) return fail(r.error());
+  auto nl = r->find('\n');
+  if (nl == std::string::npos) return Transcript{*r, ""};
+  return Transcript{r->substr(nl + 1), r->substr(0, nl)};
 }
 
 Result<std::vector<std::string>> AiGateway::suggest_replies(const std::string& user_id,

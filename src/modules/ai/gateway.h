@@ -5,7 +5,7 @@
 // caches results by a hash of (capability, engine, parameters, text); and it records
 // parley_ai_jobs_total{capability,engine,outcome} and parley_ai_job_duration_seconds{capability}.
 //
-// Blocking calls (translate, suggest_replies, complete) wait on the calling thread: call them
+// Blocking calls (translate, transcribe, suggest_replies, complete) wait on the calling thread: call them
 // from worker threads. Thread-safe. stop() lets queued jobs finish and joins the pool.
 //
 // Errors: resource_exhausted (a quota), unavailable (no engine for the capability, the pool's
@@ -39,6 +39,8 @@ struct GatewayOptions {
   std::size_t threads = 2;
   std::size_t max_queued = 256;
   std::chrono::milliseconds timeout{15'000};
+  // Speech-to-text decodes whole recordings (PocketSphinx runs at a fraction of real time).
+  std::chrono::milliseconds transcribe_timeout{120'000};
   ratelimit::Policy per_user{20, 3'000};   // 20 at once, then one every 3 s
   ratelimit::Policy per_server{200, 100};  // 200 at once, then ten a second
   std::size_t cache_entries = 4096;
@@ -59,6 +61,10 @@ class AiGateway {
 
   Result<std::string> translate(const std::string& user_id, const std::string& text,
                                 const LanguagePair& pair);
+  // Speech-to-text of a recording (the file's bytes); user_id "" for the server's own work (no
+  // quota).
+  Result<Transcript> transcribe(const std::string& user_id, const std::string& audio,
+                                const std::string& content_type);
   Result<std::vector<std::string>> suggest_replies(const std::string& user_id,
                                                    const ReplyContext& context, int max);
   Result<std::string> complete(const std::string& user_id, const std::vector<ChatTurn>& turns);

@@ -38,17 +38,22 @@ std::vector<bj::object> objects(std::string_view text) {
 std::string encode_attachments(const std::vector<Attachment>& list) {
   if (list.empty()) return {};
   bj::array a;
-  for (const auto& f : list)
-    a.push_back(bj::object{{"i", f.id},
-                           {"n", f.name},
-                           {"s", f.size},
-                           {"t", f.content_type},
-                           {"h", f.sha256},
-                           {"w", f.width},
-                           {"v", f.height},
-                           {"p", f.has_thumbnail ? 1 : 0},
-                           {"b", f.created_by},
-                           {"c", f.created_at}});
+  for (const auto& f : list) {
+    bj::object o{{"i", f.id},
+                 {"n", f.name},
+                 {"s", f.size},
+                 {"t", f.content_type},
+                 {"h", f.sha256},
+                 {"w", f.width},
+                 {"v", f.height},
+                 {"p", f.has_thumbnail ? 1 : 0},
+                 {"b", f.created_by},
+                 {"c", f.created_at}};
+    if (f.transcript)
+      o["x"] = bj::object{
+          {"t", f.transcript->text}, {"l", f.transcript->language}, {"e", f.transcript->engine}};
+    a.push_back(std::move(o));
+  }
   return json::serialize(a);
 }
 
@@ -66,6 +71,10 @@ std::vector<Attachment> decode_attachments(std::string_view text) {
     f.has_thumbnail = num(o, "p") != 0;
     f.created_by = str(o, "b");
     f.created_at = num(o, "c");
+    if (auto it = o.find("x"); it != o.end() && it->value().is_object()) {
+      const auto& x = it->value().get_object();
+      f.transcript = AttachmentTranscript{str(x, "t"), str(x, "l"), str(x, "e")};
+    }
     out.push_back(std::move(f));
   }
   return out;

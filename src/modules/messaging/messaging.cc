@@ -61,6 +61,10 @@ boost::json::object to_json(const Attachment& f) {
     o["height"] = f.height;
   }
   if (f.has_thumbnail) o["thumbnail_url"] = "/api/v1/files/" + f.id + "/thumbnail";
+  if (f.transcript)
+    o["transcript"] = boost::json::object{{"text", f.transcript->text},
+                                          {"language", f.transcript->language},
+                                          {"engine", f.transcript->engine}};
   return o;
 }
 
@@ -1026,6 +1030,28 @@ Result<Message> MessagingService::set_previews(const std::string& message_id,
                                                const std::vector<LinkPreview>& previews) {
   auto& I = *impl_;
   auto updated = I.store.set_previews(message_id, previews);
+  if (!updated) return updated;
+  I.publish_ordered(updated->conversation_id,
+                    Impl::conversation_event(updated->conversation_id, "message.updated",
+                                             serialize(to_json(*updated, false))));
+  return updated;
+}
+
+Result<Message> MessagingService::set_transcripts(
+    const std::string& message_id, const std::map<std::string, AttachmentTranscript>& by_file) {
+  auto& I = *impl_;
+  auto m = I.store.get_message(message_id, "");
+  if (!m) return m;
+  if (m->deleted) return fail(Errc::failed_precondition, "the message was deleted");
+  auto files = m->attachments;
+  bool changed = false;
+  for (auto& f : files)
+    if (auto it = by_file.find(f.id); it != by_file.end() && f.transcript != it->second) {
+      f.transcript = it->second;
+      changed = true;
+    }
+  if (!changed) return m;
+  auto updated = I.store.set_attachments(message_id, files);
   if (!updated) return updated;
   I.publish_ordered(updated->conversation_id,
                     Impl::conversation_event(updated->conversation_id, "message.updated",

@@ -14,6 +14,7 @@
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -179,6 +180,11 @@ class MessagingService {
   // message.updated event goes to its conversation. failed_precondition when it was deleted.
   Result<Message> set_previews(const std::string& message_id,
                                const std::vector<LinkPreview>& previews);
+  // Sets the transcripts made for a message's audio attachments (file id -> transcript; a
+  // background job, not a user): message.updated goes to its conversation when one changed.
+  // not_found for an unknown message, failed_precondition when it was deleted.
+  Result<Message> set_transcripts(const std::string& message_id,
+                                  const std::map<std::string, AttachmentTranscript>& by_file);
   // Relays a typing event to the other members, at most once per typing_interval_ms per
   // (caller, conversation); extra calls succeed and relay nothing.
   Result<void> typing(const std::string& caller, const std::string& conversation_id);

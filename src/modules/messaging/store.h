@@ -76,8 +76,16 @@ struct Reaction {
   bool me = false;  // whether the viewer is among those who reacted
 };
 
+// What speech-to-text heard in an audio attachment (filled in the background by the ai module).
+struct AttachmentTranscript {
+  std::string text;
+  std::string language;  // ISO 639-1
+  std::string engine;    // "pocketsphinx"
+  bool operator==(const AttachmentTranscript&) const = default;
+};
+
 // A file attached to a message: the files module's object as it was when posted (its bytes
-// never change, so the copy stays true).
+// never change, so the copy stays true), and the transcript of a voice message once made.
 struct Attachment {
   std::string id;
   std::string name;
@@ -89,6 +97,7 @@ struct Attachment {
   bool has_thumbnail = false;
   std::string created_by;
   Millis created_at = 0;
+  std::optional<AttachmentTranscript> transcript;
 };
 
 // A link in the text, unfurled in the background (title, description, image of the page).
@@ -299,6 +308,10 @@ class MessagingStore {
   // Replaces the link previews of a live message; failed_precondition once it is deleted.
   virtual Result<Message> set_previews(const std::string& id,
                                        const std::vector<LinkPreview>& previews) = 0;
+  // Replaces the attachments of a live message (the same files, with transcripts added);
+  // failed_precondition once it is deleted.
+  virtual Result<Message> set_attachments(const std::string& id,
+                                          const std::vector<Attachment>& attachments) = 0;
   // Makes the message a tombstone (no text, reactions, pins or mentions); the bool is false when it
   // already was one.
   virtual Result<std::pair<Message, bool>> remove_message(const std::string& id) = 0;

@@ -171,6 +171,35 @@ TEST_P(MessagingStoreContract, AttachmentsAndPreviewsAreKeptWithTheMessage) {
   EXPECT_EQ(store->set_previews("nope", {}).error().code, Errc::not_found);
 }
 
+TEST_P(MessagingStoreContract, TranscriptsAreKeptWithTheAttachments) {
+  ASSERT_TRUE(store->create_conversation(channel("C1", "c"), {{"U1", Role::owner, 1}}));
+  auto m = msg("M1", "C1", "U1", "x", "");
+  Attachment voice;
+  voice.id = "F1";
+  voice.name = "voice.webm";
+  voice.size = 1000;
+  voice.content_type = "video/webm";
+  voice.created_by = "U1";
+  m.attachments = {voice};
+  ASSERT_TRUE(store->append(m));
+  auto files = m.attachments;
+  files[0].transcript = AttachmentTranscript{"caf\xC3\xA9 at \"noon\"", "en", "pocketsphinx"};
+  auto set = store->set_attachments("M1", files);
+  ASSERT_TRUE(set);
+  ASSERT_EQ(set->attachments.size(), 1u);
+  ASSERT_TRUE(set->attachments[0].transcript);
+  EXPECT_EQ(*set->attachments[0].transcript, *files[0].transcript);
+  auto page = store->history("C1", HistoryQuery{}, "U1");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->messages.size(), 1u);
+  ASSERT_TRUE(page->messages[0].attachments[0].transcript);
+  EXPECT_EQ(page->messages[0].attachments[0].transcript->engine, "pocketsphinx");
+  EXPECT_EQ(page->messages[0].attachments[0].name, "voice.webm");
+  ASSERT_TRUE(store->remove_message("M1"));
+  EXPECT_EQ(store->set_attachments("M1", files).error().code, Errc::failed_precondition);
+  EXPECT_EQ(store->set_attachments("nope", files).error().code, Errc::not_found);
+}
+
 TEST_P(MessagingStoreContract, AppendByANonMemberInsertsNothing) {
   ASSERT_TRUE(store->create_conversation(channel("C1", "c"),
                                          {{"U1", Role::owner, 1}, {"U2", Role::member, 1}}));

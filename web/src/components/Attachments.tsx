@@ -121,6 +121,26 @@ function FileCard({ f }: { f: FileObject }) {
   );
 }
 
+/** Voice messages and other recordings: a player, and the transcript under it once the server
+ * has made one. */
+function AudioCard({ f }: { f: FileObject }) {
+  const [src, retry] = useSignedUrl(f.id, false);
+  return (
+    <div class="audio-card">
+      <audio controls preload="metadata" src={src ?? undefined} aria-label={`Play ${f.name}`} onError={retry} />
+      {f.transcript && (
+        <p class="transcript" aria-label="Transcript">
+          {f.transcript.text || <em>No words recognised.</em>}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function isAudio(f: FileObject): boolean {
+  return f.content_type.startsWith('audio/') || !!f.transcript || ((f.content_type === 'video/webm' || f.content_type === 'video/ogg') && /^voice-/.test(f.name));
+}
+
 function PreviewImage({ url }: { url: string }) {
   const src = previewImageSource(url, location.origin);
   const [fileSrc] = useSignedUrl(src?.kind === 'file' ? src.id : '', src?.kind === 'file' && src.thumb);
@@ -178,9 +198,7 @@ export function Attachments({ m }: { m: ClientMessage }) {
           ))}
         </div>
       )}
-      {others.map((f) => (
-        <FileCard key={f.id} f={f} />
-      ))}
+      {others.map((f) => (isAudio(f) ? <AudioCard key={f.id} f={f} /> : <FileCard key={f.id} f={f} />))}
     </div>
   );
 }

@@ -10,6 +10,7 @@ import { conversations, getDraft, loadMembers, me, members, notifyTyping, openEm
 import { addFiles, allUploaded, pendingFiles, takeFiles } from '../uploads';
 import { MAX_ATTACHMENTS, pastedName } from '../files';
 import { AttachmentTray } from './AttachmentTray';
+import { VoiceRecorder } from './VoiceRecorder';
 import type { Conversation, User } from '../types';
 import { Avatar } from './Avatar';
 import { loadEmoji } from './EmojiPicker';
@@ -436,6 +437,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
       >
         <Paperclip size={20} aria-hidden="true" />
       </button>
+      <VoiceRecorder disabled={files.length >= MAX_ATTACHMENTS} onRecorded={(f) => attach([f])} />
       <button
         type="button"
         class="icon emoji-toggle"
