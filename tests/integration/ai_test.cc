@@ -276,7 +276,7 @@ TEST_F(AiTest, AssistantRefusesAConversationTheUserCannotRead) {
   send_ok(api, owner, secret, "The acquisition closes on Monday; keep it quiet.");
   const auto bot = assistant_id(api, a);
   auto dm = make_dm(api, a, bot);
-  for (const std::string target : {"#" + name, secret}) {
+  for (const auto& target : {"#" + name, secret}) {
     auto before = last_seq(api, a, dm);
     send_ok(api, a, dm, "summarize " + target);
     auto answer = wait_for_message_from(api, a, dm, bot, before);

@@ -56,15 +56,11 @@ class PocketSphinxTranscriber final : public ai::Transcriber {
     if (ps_start_utt(ps) < 0) return fail(Errc::unavailable, "pocketsphinx could not start");
     const auto* samples = reinterpret_cast<const int16*>(pcm->data());
     const std::size_t count = pcm->size() / 2;
-    constexpr std::size_t kChunk = 8192;
-    bool late = false;
-    for (std::size_t at = 0; at < count; at += kChunk) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        late = true;
-        break;
-      }
-      ps_process_raw(ps, samples + at, std::min(kChunk, count - at), FALSE, FALSE);
-    }
+    // The whole recording in one call as a full utterance: cepstral mean normalisation is then
+    // computed over all of it, rather than adapted live from the first frames (which a codec's
+    // start, such as Opus's pre-skip, throws off). The recording is bounded by max_seconds.
+    ps_process_raw(ps, samples, count, FALSE, TRUE);
+    const bool late = std::chrono::steady_clock::now() >= deadline;
     ps_end_utt(ps);
     if (!late) {
       int32 score = 0;

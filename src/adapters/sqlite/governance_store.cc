@@ -236,7 +236,8 @@ class SqliteGovernanceStore final : public GovernanceStore {
                                  " WHERE created_at < ? ORDER BY created_at LIMIT ?");
         int at = 1;
         if (conversation_id) q.bind(at++, *conversation_id);
-        q.bind(at++, before).bind(at, limit);
+        q.bind(at++, before);
+        q.bind(at, limit);
         while (q.step())
           rows.push_back({q.integer(0), q.text(1), q.text(2), q.integer(3),
                           q.is_null(4) ? std::nullopt : std::optional(q.text(4)), q.text(5)});

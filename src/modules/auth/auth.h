@@ -59,7 +59,7 @@ struct Principal {
   // the scopes it was given and may do nothing else; a person's session has no scopes and is
   // not limited by them.
   bool bot = false;
-  std::vector<std::string> scopes;
+  std::vector<std::string> scopes{};
 };
 
 struct RegisterRequest {
