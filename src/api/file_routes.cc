@@ -9,17 +9,18 @@
 #include "core/crypto.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace parley::api {
 namespace {
 
 constexpr std::string_view kTusVersion = "1.0.0";
-constexpr std::string_view kTusExtensions =
-    "creation,creation-with-upload,termination,expiration";
+constexpr std::string_view kTusExtensions = "creation,creation-with-upload,termination,expiration";
 constexpr std::string_view kOffsetOctetStream = "application/offset+octet-stream";
 // A file response can never run script in Parley's origin, whatever the bytes are.
-constexpr std::string_view kFileCsp = "sandbox; default-src 'none'; img-src 'self' data:; "
-                                      "media-src 'self'; style-src 'unsafe-inline'";
+constexpr std::string_view kFileCsp =
+    "sandbox; default-src 'none'; img-src 'self' data:; "
+    "media-src 'self'; style-src 'unsafe-inline'";
 
 std::string http_date(Millis ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -102,10 +103,8 @@ void add_upload_headers(net::Response& r, const files::UploadState& s) {
 }
 
 boost::json::object upload_json(const files::UploadState& s) {
-  boost::json::object o{{"id", s.id},
-                        {"length", s.length},
-                        {"offset", s.offset},
-                        {"expires_at", s.expires_at}};
+  boost::json::object o{
+      {"id", s.id}, {"length", s.length}, {"offset", s.offset}, {"expires_at", s.expires_at}};
   o["file"] = s.file ? boost::json::value(messaging::to_json(*s.file)) : nullptr;
   return o;
 }
@@ -163,20 +162,10 @@ class BlobSource final : public net::BodySource {
 // RFC 6266 Content-Disposition with an ASCII fallback and the UTF-8 name.
 std::string disposition(bool inline_ok, const std::string& name) {
   std::string ascii;
-  std::string encoded;
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : name) {
+  for (unsigned char c : name)
     ascii += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? static_cast<char>(c) : '_';
-    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~') {
-      encoded += static_cast<char>(c);
-    } else {
-      encoded += '%';
-      encoded += kHex[c >> 4];
-      encoded += kHex[c & 15];
-    }
-  }
   return std::string(inline_ok ? "inline" : "attachment") + "; filename=\"" + ascii +
-         "\"; filename*=UTF-8''" + encoded;
+         "\"; filename*=UTF-8''" + text::percent_encoded(name);
 }
 
 struct ByteRange {
@@ -306,7 +295,8 @@ void add_file_routes(net::Router& r, Context& ctx) {
           if (req.header("Content-Type") != kOffsetOctetStream)
             return answer(tus_error({Errc::malformed,
                                      "a body needs Content-Type: application/offset+octet-stream",
-                                     {}, 0}));
+                                     {},
+                                     0}));
           auto writer = ctx.s.files.write_upload(p->user_id, created->id, 0);
           if (!writer) return answer(tus_error(writer.error()));
           return {{}, std::make_unique<UploadSink>(std::move(*writer), 201, location)};
@@ -341,14 +331,15 @@ void add_file_routes(net::Router& r, Context& ctx) {
         auto p = authorise(ctx, req);
         if (!p) return answer(tus_error(p.error()));
         if (req.header("Content-Type") != kOffsetOctetStream) {
-          auto r = tus_error({Errc::malformed,
-                              "Content-Type must be application/offset+octet-stream", {}, 0});
+          auto r = tus_error(
+              {Errc::malformed, "Content-Type must be application/offset+octet-stream", {}, 0});
           r.status = 415;
           return answer(std::move(r));
         }
         auto offset = parse_u64(req.header("Upload-Offset"));
         if (!offset)
-          return answer(tus_error({Errc::malformed, "Upload-Offset must be a whole number", {}, 0}));
+          return answer(
+              tus_error({Errc::malformed, "Upload-Offset must be a whole number", {}, 0}));
         auto writer = ctx.s.files.write_upload(p->user_id, std::string(req.param("id")), *offset);
         if (!writer) return answer(tus_error(writer.error()));
         return {{}, std::make_unique<UploadSink>(std::move(*writer), 204, std::nullopt)};

@@ -16,5 +16,13 @@ std::string_view trim(std::string_view s);
 // True when s holds C0/C1 control characters other than newline and tab.
 bool has_control_chars(std::string_view s, bool allow_newlines);
 std::string ascii_lower(std::string_view s);
+// s with & < > " ' as HTML character references, appended to out: safe in element text and in
+// quoted attribute values.
+void append_html_escaped(std::string& out, std::string_view s);
+std::string html_escaped(std::string_view s);
+// Percent-encoding (RFC 3986 section 2.1, upper-case hex) of every byte but the unreserved
+// characters A-Z a-z 0-9 - . _ ~ and those in keep: query and form values (space as %20), path
+// segments, RFC 5987 header parameters.
+std::string percent_encoded(std::string_view s, std::string_view keep = "");
 
 }  // namespace parley::text

@@ -3,6 +3,7 @@
 // files API and sent as a message; PocketSphinx transcribes it in the background, the transcript
 // arrives with message.updated and in the history, and the word error rate is printed and
 // bounded by what the engine meets on espeak-ng's synthetic voice.
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -99,6 +100,25 @@ TEST_F(VoiceTest, AVoiceMessageIsTranscribedInTheBackground) {
   ASSERT_TRUE(stored) << dump(msgs.back());
   EXPECT_EQ(str(*stored, "text"), text);
   EXPECT_EQ(api.get(msg_path(id), outsider.access).status, 404);
+
+  // Searchable by what was said: a word of the transcript (whatever the engine heard) finds the
+  // message for a member, and nothing for someone outside the group.
+  std::string word;
+  for (std::size_t at = 0, end; at < text.size(); at = end + 1) {
+    end = std::min(text.find(' ', at), text.size());
+    if (end - at > word.size()) word = text.substr(at, end - at);
+  }
+  ASSERT_GE(word.size(), 3u) << text;
+  auto found_ids = [&](const Account& who) {
+    auto r = api.get("/api/v1/search/messages?q=" + pct(word), who.access);
+    EXPECT_EQ(r.status, 200) << r;
+    std::vector<std::string> ids;
+    for (const auto& res : arr(r.json, "results"))
+      if (auto m = field(res, "message")) ids.push_back(str(*m, "id"));
+    return ids;
+  };
+  EXPECT_EQ(found_ids(b), std::vector<std::string>{id}) << word;
+  EXPECT_TRUE(found_ids(outsider).empty());
 }
 
 TEST_F(VoiceTest, AFileThatIsNotAudioGetsNoTranscript) {
@@ -106,10 +126,10 @@ TEST_F(VoiceTest, AFileThatIsNotAudioGetsNoTranscript) {
   auto a = register_account(api, "voicen");
   auto conv = make_group(api, a, {register_account(api, "voicenb").id});
   auto pdf = upload(api, a, "%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "plan.pdf");
-  auto sent = api.post("/api/v1/conversations/" + conv + "/messages",
-                       object{{"client_msg_id", fresh_cmid()},
-                              {"attachments", array{value(str(pdf, "id"))}}},
-                       a.access);
+  auto sent = api.post(
+      "/api/v1/conversations/" + conv + "/messages",
+      object{{"client_msg_id", fresh_cmid()}, {"attachments", array{value(str(pdf, "id"))}}},
+      a.access);
   ASSERT_EQ(sent.status, 201) << sent;
   std::this_thread::sleep_for(1s);
   auto msgs = all_messages(api, a, conv);

@@ -1,69 +1,46 @@
-// Web Push end to end: Bob turns notifications on (the browser's PushManager answered by a
-// stand-in subscription whose endpoint is the test's push receiver on loopback, since headless
-// Chromium has no push service), Alice mentions him while his tab is in the background, the
-// server encrypts and sends the push, the test decrypts it (RFC 8291, node's crypto) and hands
-// it to Bob's service worker as the push service would (CDP ServiceWorker.deliverPushMessage);
-// the service worker shows the notification, and clicking it opens the conversation.
-import { createDecipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Web Push end to end through a real push service stand-in (web-push-testing, started by
+// scripts/push-service.sh on loopback): Bob turns notifications on, and his browser's
+// PushManager is answered with a subscription the stand-in issued (headless Chromium has no push
+// service of its own). Alice mentions him while his tab is in the background; the server
+// encrypts and sends the push to the stand-in, which checks the VAPID signature and decrypts it;
+// the test reads it back from the stand-in and hands it to Bob's service worker as a push
+// service would (CDP ServiceWorker.deliverPushMessage); the service worker shows the
+// notification, and clicking it opens the conversation.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { apiCall, launch, openPage, overflowX, registerUser, Server, shot, signInUi, until, type Watched } from './harness';
+import { apiCall, launch, openPage, overflowX, registerUser, Server, shot, signInUi, until, WEB, type Watched } from './harness';
 
-const b64url = (b: Buffer) => b.toString('base64url');
+const pushScript = resolve(WEB, '../scripts/push-service.sh');
+const pushEnv = { ...process.env, PARLEY_PUSH_DIR: mkdtempSync(join(tmpdir(), 'parley-e2e-push-')), PARLEY_PUSH_PORT: '58190' };
+let pushService = '';
 
-/** The browser's side of a push subscription (what Chromium would keep). */
-const ua = createECDH('prime256v1');
-ua.generateKeys();
-const uaPublic = ua.getPublicKey();
-const authSecret = randomBytes(16);
-
-function decrypt(body: Buffer): string {
-  const salt = body.subarray(0, 16);
-  const idlen = body[20];
-  const asPublic = body.subarray(21, 21 + idlen);
-  const record = body.subarray(21 + idlen);
-  const ecdh = ua.computeSecret(asPublic);
-  const info = Buffer.concat([Buffer.from('WebPush: info\0'), uaPublic, asPublic]);
-  const ikm = Buffer.from(hkdfSync('sha256', ecdh, authSecret, info, 32));
-  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
-  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
-  const d = createDecipheriv('aes-128-gcm', cek, nonce);
-  d.setAuthTag(record.subarray(record.length - 16));
-  const plain = Buffer.concat([d.update(record.subarray(0, record.length - 16)), d.final()]);
-  let end = plain.length;
-  while (end > 0 && plain[end - 1] === 0) end--;
-  if (plain[end - 1] !== 2) throw new Error('no last-record delimiter');
-  return plain.subarray(0, end - 1).toString('utf8');
+/** A request to the push service stand-in; its answers are {data: ...}. */
+async function standIn<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(pushService + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`push service ${path}: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { data: T }).data;
 }
 
 const server = new Server();
 let browser: Browser;
-let receiver: HttpServer;
-const pushes: Buffer[] = [];
-let endpoint = '';
 let bob: Watched;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      pushes.push(Buffer.concat(chunks));
-      res.writeHead(201).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/push/bob`;
+  const started = spawnSync(pushScript, ['start'], { encoding: 'utf8', env: pushEnv });
+  if (started.status !== 0) throw new Error(`scripts/push-service.sh: ${started.stderr}`);
+  pushService = started.stdout.trim();
   await server.start();
   browser = await launch();
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await server.stop();
-  receiver?.close();
+  spawnSync(pushScript, ['stop'], { env: pushEnv });
 });
 
 describe('notifications', () => {
@@ -79,7 +56,12 @@ describe('notifications', () => {
 
     bob = await openPage(browser, server.url);
     await bob.context.grantPermissions(['notifications'], { origin: server.url });
-    // The stand-in for the browser's push service registration.
+    // The push service registers the subscription for the server's VAPID key; the browser's
+    // PushManager hands it to the app.
+    const { public_key } = await apiCall<{ public_key: string }>(server.url, '/push/vapid-key', { token: bobUser.access_token });
+    const issued = await standIn<{ endpoint: string; keys: { p256dh: string; auth: string }; clientHash: string }>('/subscribe', { applicationServerKey: public_key });
+    // It names itself "localhost"; the server takes plain http only to an allow-listed address.
+    const endpoint = issued.endpoint.replace(/^http:\/\/localhost/, 'http://127.0.0.1');
     await bob.context.addInitScript(
       ({ endpoint, p256dh, auth }) => {
         const key = (s: string) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer;
@@ -99,7 +81,7 @@ describe('notifications', () => {
           return sub as PushSubscription | null;
         };
       },
-      { endpoint, p256dh: b64url(uaPublic), auth: b64url(authSecret) },
+      { endpoint, p256dh: issued.keys.p256dh, auth: issued.keys.auth },
     );
     await signInUi(bob, 'bob_n');
     await bob.page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
@@ -133,10 +115,16 @@ describe('notifications', () => {
       token: alice.access_token,
       body: { text: '@bob_n the launch is at noon', client_msg_id: 'n1' },
     });
-    await until('the push at the receiver', async () => pushes.length >= 1).catch((e) => {
+    // The stand-in accepted it (VAPID checked) and decrypted it.
+    let delivered: string[] = [];
+    await until('the push at the push service', async () => {
+      delivered = (await standIn<{ messages: string[] }>('/get-notifications', { clientHash: issued.clientHash })).messages;
+      return delivered.length >= 1;
+    }).catch((e) => {
       throw new Error(`${e.message}\n${server.output.slice(-3000)}`);
     });
-    const payload = JSON.parse(decrypt(pushes[0]));
+    expect(delivered).toHaveLength(1);
+    const payload = JSON.parse(delivered[0]);
     expect(payload).toMatchObject({ conversation_id: channel.id, body: '@bob_n the launch is at noon' });
     expect(payload.title).toContain('alice_n');
 

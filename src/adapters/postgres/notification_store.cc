@@ -36,6 +36,12 @@ const std::vector<Migration> kMigrations = {
      "  enabled BOOLEAN NOT NULL DEFAULT TRUE,"
      "  created_at BIGINT NOT NULL);"
      "CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id, created_at);"},
+    {2,
+     "CREATE TABLE notification_digest_marks ("
+     "  user_id TEXT NOT NULL,"
+     "  conversation_id TEXT NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  PRIMARY KEY (user_id, conversation_id));"},
 };
 
 constexpr const char* kSubColumns =
@@ -180,6 +186,38 @@ class PostgresNotificationStore final : public NotificationStore {
     return pool_.run_value([&](Connection& c) -> Result<bool> {
       return c.exec("DELETE FROM push_subscriptions WHERE endpoint = $1", {endpoint}).affected() >
              0;
+    });
+  }
+
+  Result<std::map<std::string, std::int64_t>> digest_marks(const std::string& user_id) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::map<std::string, std::int64_t>> {
+      auto r =
+          c.exec("SELECT conversation_id, seq FROM notification_digest_marks WHERE user_id = $1",
+                 {user_id});
+      std::map<std::string, std::int64_t> out;
+      for (int i = 0; i < r.size(); ++i) out[r.text(i, 0)] = r.integer(i, 1);
+      return out;
+    });
+  }
+
+  Result<void> raise_digest_marks(
+      const std::string& user_id,
+      const std::vector<std::pair<std::string, std::int64_t>>& marks) override {
+    if (marks.empty()) return ok();
+    std::vector<std::string> ids;
+    std::vector<std::int64_t> seqs;
+    for (const auto& [id, seq] : marks) {
+      ids.push_back(id);
+      seqs.push_back(seq);
+    }
+    return pool_.run([&](Connection& c) -> Result<void> {
+      c.exec(
+          "INSERT INTO notification_digest_marks (user_id, conversation_id, seq)"
+          " SELECT $1, * FROM unnest($2::text[], $3::bigint[]) ON CONFLICT"
+          " (user_id, conversation_id) DO UPDATE"
+          " SET seq = greatest(notification_digest_marks.seq, excluded.seq)",
+          {user_id, Param::text_array(ids), Param::int_array(seqs)});
+      return ok();
     });
   }
 

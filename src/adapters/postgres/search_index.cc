@@ -1,7 +1,8 @@
 // PostgreSQL SearchIndex. The port asks for substring matching (every term somewhere in the
 // text, ASCII case-insensitively), which must also find Chinese and Japanese words that have no
 // spaces around them. PostgreSQL's word-based full-text search cannot do that alone, so:
-// - matching: `text ILIKE '%term%'` for each term, served by a pg_trgm GIN index on the text
+// - matching: `message_searchable(text, attachments) ILIKE '%term%'` for each term (the text
+//   and any voice attachments' transcripts), served by a pg_trgm GIN index on that expression
 //   (trigrams need no word segmentation). Terms without a run of three word characters give
 //   pg_trgm nothing to look up; they are checked with strpos() on the rows the other conditions
 //   select instead of forcing a scan of the whole index.
@@ -29,6 +30,22 @@ const std::vector<Migration> kMigrations = {
      "ALTER TABLE messages ADD COLUMN search_tsv tsvector"
      "  GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, text)) STORED;"
      "CREATE INDEX messages_text_trgm ON messages USING gin (text gin_trgm_ops);"},
+    // Voice messages are found by their transcripts too (the "x"."t" of the attachments JSON,
+    // messaging/attachments.cc): the index and the ranking column cover text plus transcripts.
+    // A one-expression SQL function without a subquery, so the planner inlines it in queries
+    // and in the index expression alike and the two match. The transcripts are appended as
+    // their JSON array's text; the brackets and quotes are no word characters.
+    {2,
+     "CREATE FUNCTION message_searchable(body text, attachments text) RETURNS text"
+     "  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN attachments IS NULL"
+     "  THEN body ELSE body || ' ' || jsonb_path_query_array(attachments::jsonb, '$[*].x.t')::text"
+     "  END $$;"
+     "ALTER TABLE messages DROP COLUMN search_tsv;"
+     "ALTER TABLE messages ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS"
+     "  (to_tsvector('simple'::regconfig, message_searchable(text, attachments))) STORED;"
+     "DROP INDEX messages_text_trgm;"
+     "CREATE INDEX messages_search_trgm ON messages"
+     "  USING gin (message_searchable(text, attachments) gin_trgm_ops);"},
 };
 
 bool word_byte(unsigned char c) { return c >= 0x80 || std::isalnum(c); }
@@ -104,10 +121,11 @@ class PostgresSearchIndex final : public search::SearchIndex {
     for (const auto& t : q.terms) {
       if (trigram_term(t)) {
         params.emplace_back(like_contains(t));
-        where += " AND m.text ILIKE " + next();
+        where += " AND message_searchable(m.text, m.attachments) ILIKE " + next();
       } else {
         params.emplace_back(text::ascii_lower(t));
-        where += " AND strpos(lower(m.text), " + next() + ") > 0";
+        where +=
+            " AND strpos(lower(message_searchable(m.text, m.attachments)), " + next() + ") > 0";
       }
     }
     std::string sql;

@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <ctime>
 
+#include "core/text.h"
+
 namespace parley::s3::sigv4 {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-constexpr char kUpperHex[] = "0123456789ABCDEF";
 
 std::string hex(const unsigned char* p, std::size_t n) {
   std::string out;
@@ -83,20 +84,7 @@ std::string scope(std::string_view region, std::string_view amz_date) {
 }  // namespace
 
 std::string uri_encode(std::string_view s, bool keep_slash) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kUpperHex[c >> 4];
-      out += kUpperHex[c & 0xf];
-    }
-  }
-  return out;
+  return text::percent_encoded(s, keep_slash ? "/" : "");
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -23,8 +23,8 @@ class HttpSmsSender final : public sms::SmsSender {
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                    {"Accept", "application/json"},
                    {"Authorization", "Basic " + base64_encode(o_.account + ":" + o_.token)}};
-    req.body =
-        "To=" + form_escape(*to) + "&From=" + form_escape(o_.from) + "&Body=" + form_escape(m.body);
+    req.body = "To=" + text::percent_encoded(*to) + "&From=" + text::percent_encoded(o_.from) +
+               "&Body=" + text::percent_encoded(m.body);
     req.limits.max_redirects = 0;  // a provider answers; it does not send us elsewhere
     req.limits.timeout = std::chrono::milliseconds(10'000);
     req.limits.max_body_bytes = 64 * 1024;
@@ -48,22 +48,6 @@ class HttpSmsSender final : public sms::SmsSender {
 
 }  // namespace
 
-std::string form_escape(std::string_view v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Result<std::unique_ptr<sms::SmsSender>> make_http_sms_sender(HttpSmsOptions o,
                                                              outbound::HttpFetcher& fetcher) {
   if (o.url.rfind("https://", 0) != 0 && o.url.rfind("http://", 0) != 0)
@@ -72,7 +56,7 @@ Result<std::unique_ptr<sms::SmsSender>> make_http_sms_sender(HttpSmsOptions o,
     return fail(Errc::invalid_argument,
                 "sms_url: needs PARLEY_SMS_ACCOUNT, PARLEY_SMS_TOKEN and --sms-from", "sms_url");
   for (auto at = o.url.find("{account}"); at != std::string::npos; at = o.url.find("{account}"))
-    o.url.replace(at, 9, form_escape(o.account));
+    o.url.replace(at, 9, text::percent_encoded(o.account));
   return std::unique_ptr<sms::SmsSender>(new HttpSmsSender(std::move(o), fetcher));
 }
 

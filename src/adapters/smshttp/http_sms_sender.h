@@ -33,8 +33,4 @@ struct HttpSmsOptions {
 Result<std::unique_ptr<sms::SmsSender>> make_http_sms_sender(HttpSmsOptions options,
                                                              outbound::HttpFetcher& fetcher);
 
-// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept, space as
-// %20), exposed for tests.
-std::string form_escape(std::string_view v);
-
 }  // namespace parley::smshttp

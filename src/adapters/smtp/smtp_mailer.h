@@ -20,11 +20,11 @@
 namespace parley::smtp {
 
 struct SmtpOptions {
-  std::string url;   // smtp://HOST:PORT or smtps://HOST:PORT
-  std::string from;  // --mail-from
-  std::string user;  // PARLEY_SMTP_USER; "" = no AUTH
-  std::string password;
-  std::string ca_file;  // "" = the system's CAs
+  std::string url{};   // smtp://HOST:PORT or smtps://HOST:PORT
+  std::string from{};  // --mail-from
+  std::string user{};  // PARLEY_SMTP_USER; "" = no AUTH
+  std::string password{};
+  std::string ca_file{};  // "" = the system's CAs
   std::chrono::milliseconds timeout{30'000};
 };
 

@@ -36,6 +36,12 @@ const std::vector<Migration> kMigrations = {
      "  enabled INTEGER NOT NULL DEFAULT 1,"
      "  created_at INTEGER NOT NULL);"
      "CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id, created_at);"},
+    {2,
+     "CREATE TABLE notification_digest_marks ("
+     "  user_id TEXT NOT NULL,"
+     "  conversation_id TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (user_id, conversation_id));"},
 };
 
 std::string join_lines(const std::vector<std::string>& v) {
@@ -207,6 +213,37 @@ class SqliteNotificationStore final : public NotificationStore {
       return c.prepare("DELETE FROM push_subscriptions WHERE endpoint = ?")
                  .bind(1, endpoint)
                  .exec() > 0;
+    });
+  }
+
+  Result<std::map<std::string, std::int64_t>> digest_marks(const std::string& user_id) override {
+    std::map<std::string, std::int64_t> out;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      out.clear();
+      auto q =
+          c.prepare("SELECT conversation_id, seq FROM notification_digest_marks WHERE user_id = ?");
+      q.bind(1, user_id);
+      while (q.step()) out[q.text(0)] = q.integer(1);
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
+  }
+
+  Result<void> raise_digest_marks(
+      const std::string& user_id,
+      const std::vector<std::pair<std::string, std::int64_t>>& marks) override {
+    return db_.write([&](Connection& c) -> Result<void> {
+      for (const auto& [conversation_id, seq] : marks)
+        c.prepare(
+             "INSERT INTO notification_digest_marks (user_id, conversation_id, seq)"
+             " VALUES (?, ?, ?) ON CONFLICT (user_id, conversation_id) DO UPDATE"
+             " SET seq = max(seq, excluded.seq)")
+            .bind(1, user_id)
+            .bind(2, conversation_id)
+            .bind(3, seq)
+            .exec();
+      return ok();
     });
   }
 

@@ -1,8 +1,9 @@
-// SQLite SearchIndex: an FTS5 table with the trigram tokenizer over the messages table
-// (external content), kept in step by triggers, so the index changes in the same transaction as
-// the message. Trigrams find any substring of three or more characters, which is what makes
-// Chinese and Japanese text (no spaces between words) searchable. Shorter terms cannot use the
-// trigram index and are matched with LIKE on the rows the index (or the filters) selected.
+// SQLite SearchIndex: an FTS5 table with the trigram tokenizer over the messages' text and their
+// voice attachments' transcripts (external content, a view), kept in step by triggers, so the index
+// changes in the same transaction as the message. Trigrams find any substring of three or more
+// characters, which is what makes Chinese and Japanese text (no spaces between words) searchable.
+// Shorter terms cannot use the trigram index and are matched with LIKE on the rows the index (or
+// the filters) selected.
 //
 // This index reads the messaging module's table: the one place where two modules share storage,
 // because "indexed in the same transaction" asks for it (docs/decisions.md).
@@ -16,13 +17,54 @@
 #include <string>
 
 #include "adapters/sqlite/stores.h"
-#include "modules/search/search.h"
 #include "core/json.h"
 #include "core/metrics.h"
 #include "core/text.h"
+#include "modules/search/search.h"
 
 namespace parley::sqlite {
 namespace {
+
+// What a message is found by: its text, then the transcripts of its voice attachments (the
+// "x"."t" of the attachments JSON, messaging/attachments.cc). `row` names the row: "m.", "new.".
+std::string searchable(const std::string& row) {
+  return "(CASE WHEN " + row + "attachments IS NULL THEN " + row + "text ELSE " + row +
+         "text || coalesce(' ' || (SELECT group_concat(json_extract(value, '$.x.t'), ' ')"
+         " FROM json_each(" +
+         row + "attachments)), '') END)";
+}
+
+// Version 3 indexes searchable() through a view, so the index's external content and the
+// triggers' 'delete' rows agree; an attachment change (a transcript arriving) re-indexes.
+const std::string kTranscriptsIndexed =
+    "DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_update;"
+    "DROP TRIGGER messages_fts_delete; DROP TABLE message_fts_terms; DROP TABLE message_fts;"
+    "CREATE VIEW message_search(pk, text) AS SELECT pk, " +
+    searchable("") +
+    " FROM messages;"
+    "CREATE VIRTUAL TABLE message_fts USING fts5(text, content='message_search',"
+    "  content_rowid='pk', tokenize='trigram');"
+    // Filled by a plain insert: FTS5's 'rebuild' fails on a view whose column runs json_each.
+    "INSERT INTO message_fts(rowid, text) SELECT pk, text FROM message_search;"
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
+    searchable("new.") +
+    ");"
+    "END;"
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, attachments ON messages BEGIN"
+    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
+    searchable("old.") +
+    ");"
+    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
+    searchable("new.") +
+    ");"
+    "END;"
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
+    searchable("old.") +
+    ");"
+    "END;"
+    "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');";
 
 const std::vector<Migration> kMigrations = {
     {1,
@@ -41,6 +83,7 @@ const std::vector<Migration> kMigrations = {
      "END;"},
     // The index's own per-trigram document counts, for the planner in find().
     {2, "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');"},
+    {3, kTranscriptsIndexed.c_str()},
 };
 
 // An FTS5 string literal: the term in double quotes, its own quotes doubled.
@@ -123,21 +166,23 @@ class SqliteSearchIndex final : public search::SearchIndex {
       double score;
     };
     std::vector<Candidate> found;
+    static const std::string found_text = searchable("m.");
     auto r = db_.read([&](Connection& c) -> Result<void> {
       found.clear();
       bool scoped = match.empty() || caller_rows(c, ids_json) <= index_rows(c, q.terms);
       std::string sql;
       if (scoped) {
-        sql = "SELECT m.id, m.pk, m.text FROM messages m WHERE 1" + filters;
+        sql = "SELECT m.id, m.pk, " + found_text + " FROM messages m WHERE 1" + filters;
         for (std::size_t i = 0; i < likes.size(); ++i)
-          sql += " AND m.text LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+          sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
       } else {
         // Short terms cannot use trigrams: checked on the rows the index selects.
-        sql = "SELECT m.id, m.pk, m.text FROM message_fts f JOIN messages m ON m.pk = f.rowid"
-              " WHERE message_fts MATCH ?1" + filters;
+        sql = "SELECT m.id, m.pk, " + found_text +
+              " FROM message_fts f JOIN messages m ON m.pk = f.rowid WHERE message_fts MATCH ?1" +
+              filters;
         for (std::size_t i = 0; i < likes.size(); ++i)
           if (text::char_count(q.terms[i]) < 3)
-            sql += " AND m.text LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+            sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
       }
       sql += " ORDER BY m.pk DESC LIMIT ?6";
       (scoped ? scoped_ : indexed_).Increment();
@@ -149,8 +194,7 @@ class SqliteSearchIndex final : public search::SearchIndex {
       if (q.after) s.bind(5, *q.after);
       s.bind(6, candidates);
       for (std::size_t i = 0; i < likes.size(); ++i)
-        if (scoped || text::char_count(q.terms[i]) < 3)
-          s.bind(static_cast<int>(10 + i), likes[i]);
+        if (scoped || text::char_count(q.terms[i]) < 3) s.bind(static_cast<int>(10 + i), likes[i]);
       while (s.step())
         found.push_back({s.text(0), s.integer(1),
                          ranked_terms.empty() ? 0.0 : search::relevance(s.text(2), ranked_terms)});

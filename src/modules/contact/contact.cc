@@ -25,32 +25,6 @@ std::string new_code() {
   return std::string(6 - s.size(), '0') + s;
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // A short mail with one button: text and HTML parts saying the same.
 mail::Mail link_mail(const std::string& to, const std::string& subject, const std::string& intro,
                      const std::string& button, const std::string& link, const std::string& outro) {
@@ -61,19 +35,19 @@ mail::Mail link_mail(const std::string& to, const std::string& subject, const st
   m.html =
       "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">"
       "<p>" +
-      html_escape(intro) +
+      text::html_escaped(intro) +
       "</p>"
       "<p><a href=\"" +
-      html_escape(link) +
+      text::html_escaped(link) +
       "\" style=\"display:inline-block;padding:8px 16px;"
       "background:#2563eb;color:#fff;border-radius:6px;text-decoration:none\">" +
-      html_escape(button) +
+      text::html_escaped(button) +
       "</a></p>"
       "<p style=\"color:#555;font-size:90%\">" +
-      html_escape(outro) +
+      text::html_escaped(outro) +
       "</p>"
       "<p style=\"color:#555;font-size:90%\">" +
-      html_escape(link) + "</p></body></html>";
+      text::html_escaped(link) + "</p></body></html>";
   return m;
 }
 
@@ -114,18 +88,19 @@ mail::Mail digest_mail(const std::string& to, const std::string& display_name,
                      (n == 1 ? " message" : " messages") + " you have not read yet.\n";
   std::string html =
       "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><p>Hello " +
-      html_escape(display_name) + ", you have " + std::to_string(n) +
+      text::html_escaped(display_name) + ", you have " + std::to_string(n) +
       (n == 1 ? " message" : " messages") + " you have not read yet.</p>";
   for (const auto& [id, list] : groups) {
     std::string link = public_url + "/c/" + id;
     const std::string& name = list.front()->conversation_name;
     text += "\n" + name + " (" + link + ")\n";
-    html += "<h3 style=\"margin-bottom:4px\"><a href=\"" + html_escape(link) + "\">" +
-            html_escape(name) + "</a></h3><ul style=\"margin-top:0\">";
+    html += "<h3 style=\"margin-bottom:4px\"><a href=\"" + text::html_escaped(link) + "\">" +
+            text::html_escaped(name) + "</a></h3><ul style=\"margin-top:0\">";
     for (const auto* msg : list) {
       std::string p = preview(msg->text, 300);
       text += "  " + msg->sender_name + ": " + p + "\n";
-      html += "<li><b>" + html_escape(msg->sender_name) + "</b>: " + html_escape(p) + "</li>";
+      html += "<li><b>" + text::html_escaped(msg->sender_name) + "</b>: " + text::html_escaped(p) +
+              "</li>";
     }
     html += "</ul>";
   }
@@ -133,7 +108,7 @@ mail::Mail digest_mail(const std::string& to, const std::string& display_name,
   html +=
       "<p style=\"color:#555;font-size:90%\">You get this mail because you were away. <a "
       "href=\"" +
-      html_escape(unsubscribe_url) + "\">Stop these mails</a>.</p></body></html>";
+      text::html_escaped(unsubscribe_url) + "\">Stop these mails</a>.</p></body></html>";
   m.text = std::move(text);
   m.html = std::move(html);
   m.headers = {{"List-Unsubscribe", "<" + unsubscribe_url + ">"},

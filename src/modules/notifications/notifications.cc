@@ -135,11 +135,12 @@ struct NotificationService::Impl {
   std::atomic<std::uint64_t> sent{0}, skipped{0}, expired{0}, digests{0}, texts{0};
   // The email channel (enable_email): null until then.
   contact::ContactService* contact = nullptr;
-  // Coalescing of digest mails: per user and conversation, the highest seq a digest already
-  // covered. Several notify.email jobs of one user find nothing new after the first has sent
-  // everything unread. In memory (one node): a restart may repeat a digest at most once.
+  // Coalescing of digest mails: per user and conversation the store keeps the highest seq a
+  // digest already covered (digest_marks), so several notify.email jobs of one user find nothing
+  // new after the first has sent everything unread, across restarts and nodes. One digest at a
+  // time on this node, so two jobs of one burst cannot both read the marks before either raises
+  // them.
   std::mutex digest_mu{};
-  std::map<std::string, std::map<std::string, std::int64_t>> digested{};
 
   UserSettings settings_of(const std::string& user) {
     auto s = store.settings(user);
@@ -313,7 +314,8 @@ struct NotificationService::Impl {
     if (!to) return fail(to.error());
     if (!*to) return skip();  // no verified address, or unsubscribed
     std::lock_guard lock(digest_mu);
-    auto& marks = digested[user];
+    auto marks = store.digest_marks(user);
+    if (!marks) return fail(marks.error());
     const Millis now = clock.now_ms();
     std::vector<contact::DigestMessage> out;
     std::vector<std::pair<std::string, std::int64_t>> covered;
@@ -324,7 +326,9 @@ struct NotificationService::Impl {
       for (const auto& conv : page->conversations) {
         const auto& c = conv.conversation;
         if (!conv.me || conv.unread_count == 0) continue;
-        std::int64_t from = std::max(conv.me->last_read_seq, marks[c.id]);
+        auto mark = marks->find(c.id);
+        std::int64_t from =
+            std::max(conv.me->last_read_seq, mark == marks->end() ? 0 : mark->second);
         if (c.last_seq <= from) continue;
         messaging::HistoryQuery q;
         q.after_seq = from;
@@ -359,7 +363,7 @@ struct NotificationService::Impl {
     if (out.empty()) return skip();
     auto queued = contact->send_digest(user, out);
     if (!queued) return fail(queued.error());
-    for (const auto& [id, seq] : covered) marks[id] = seq;
+    if (auto r = store.raise_digest_marks(user, covered); !r) return fail(r.error());
     if (*queued) ++digests;
     return ok();
   }

@@ -4,6 +4,7 @@
 // thread-safe; call from worker threads. The service validates; the store keeps.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +76,14 @@ class NotificationStore {
   virtual Result<bool> remove_subscription(const std::string& user_id, const std::string& id) = 0;
   // The push service said the endpoint is gone (404/410).
   virtual Result<bool> remove_endpoint(const std::string& endpoint) = 0;
+
+  // Email digests: per conversation, the highest seq a digest mail already covered for the user,
+  // so a later notify.email job (on any node, after any restart) mails only what is new.
+  virtual Result<std::map<std::string, std::int64_t>> digest_marks(const std::string& user_id) = 0;
+  // Raises each mark to the seq given (a lower one leaves the stored mark as it is).
+  virtual Result<void> raise_digest_marks(
+      const std::string& user_id,
+      const std::vector<std::pair<std::string, std::int64_t>>& marks) = 0;
 };
 
 }  // namespace parley::notifications

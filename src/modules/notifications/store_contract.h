@@ -101,4 +101,16 @@ TEST_P(NotificationStoreContract, SubscriptionsAreOwnedAndEndpointsUnique) {
   EXPECT_TRUE(store->subscriptions_of("u2")->empty());
 }
 
+TEST_P(NotificationStoreContract, DigestMarksOnlyRiseAndArePerUser) {
+  ASSERT_TRUE(store->digest_marks("u1"));
+  EXPECT_TRUE(store->digest_marks("u1")->empty());
+  ASSERT_TRUE(store->raise_digest_marks("u1", {{"c1", 5}, {"c2", 9}}));
+  ASSERT_TRUE(store->raise_digest_marks("u2", {{"c1", 2}}));
+  ASSERT_TRUE(store->raise_digest_marks("u1", {{"c1", 7}, {"c2", 3}}));  // c2 stays at 9
+  ASSERT_TRUE(store->raise_digest_marks("u1", {}));
+  using Marks = std::map<std::string, std::int64_t>;
+  EXPECT_EQ(*store->digest_marks("u1"), (Marks{{"c1", 7}, {"c2", 9}}));
+  EXPECT_EQ(*store->digest_marks("u2"), (Marks{{"c1", 2}}));
+}
+
 }  // namespace parley::notifications

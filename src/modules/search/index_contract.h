@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -143,6 +144,40 @@ TEST_P(SearchIndexContract, DeletedMessagesAreGoneAndEditedOnesFoundByNewTextOnl
   EXPECT_TRUE(find({"ox"}).empty()) << "old text, two characters";
   EXPECT_EQ(find({"grey"}), (V{"M1"}));
   EXPECT_EQ(find({"ey"}), (V{"M1"}));
+}
+
+// A voice message is found by its transcript once it arrives, and no longer when it is deleted.
+TEST_P(SearchIndexContract, VoiceMessagesAreFoundByTheirTranscripts) {
+  send_corpus();
+  messaging::Attachment voice;
+  voice.id = "F1";
+  voice.name = "voice.webm";
+  voice.size = 1000;
+  voice.content_type = "audio/webm";
+  voice.created_by = "U1";
+  messaging::NewMessage m;
+  m.id = "V1";
+  m.conversation_id = "C1";
+  m.sender_id = "U1";
+  m.client_msg_id = "V1";
+  m.created_at = 7000;
+  m.attachments = {voice};
+  ASSERT_TRUE(f.store->append(m));
+  EXPECT_TRUE(find({"friday"}).empty()) << "no transcript yet";
+
+  voice.transcript =
+      messaging::AttachmentTranscript{"the meeting moved to friday", "en", "pocketsphinx"};
+  ASSERT_TRUE(f.store->set_attachments("V1", {voice}));
+  EXPECT_EQ(find({"friday"}), (V{"V1"}));
+  EXPECT_EQ(find({"FRIDAY", "meeting"}), (V{"V1"}));
+  auto short_term = find({"ri"});  // friday and river; their order is the index's own ranking
+  std::sort(short_term.begin(), short_term.end());
+  EXPECT_EQ(short_term, (V{"M1", "V1"})) << "a short term, checked on the transcript too";
+  EXPECT_TRUE(find({"voice.webm"}).empty()) << "file names are not transcripts";
+  EXPECT_TRUE(find({"pocketsphinx"}).empty()) << "nor the engine's name";
+
+  ASSERT_TRUE(f.store->remove_message("V1"));
+  EXPECT_TRUE(find({"friday"}).empty());
 }
 
 }  // namespace parley::search

@@ -7,30 +7,6 @@
 namespace parley::search {
 namespace {
 
-void append_escaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 std::vector<std::string> split_terms(std::string_view q) {
   std::vector<std::string> terms;
   std::size_t i = 0;
@@ -65,13 +41,13 @@ std::string highlight(std::string_view text, const std::vector<std::string>& ter
     auto [start, end] = spans[i];
     for (++i; i < spans.size() && spans[i].first <= end; ++i) end = std::max(end, spans[i].second);
     if (start < pos) start = pos;
-    append_escaped(out, text.substr(pos, start - pos));
+    text::append_html_escaped(out, text.substr(pos, start - pos));
     out += "<mark>";
-    append_escaped(out, text.substr(start, end - start));
+    text::append_html_escaped(out, text.substr(start, end - start));
     out += "</mark>";
     pos = end;
   }
-  append_escaped(out, text.substr(pos));
+  text::append_html_escaped(out, text.substr(pos));
   return out;
 }
 

@@ -28,28 +28,11 @@ bool http_url(std::string_view u) {
   return u.rfind("https://", 0) == 0 || u.rfind("http://", 0) == 0;
 }
 
-// application/x-www-form-urlencoded and query components (RFC 3986 unreserved kept).
-std::string form_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {
     if (!out.empty()) out += '&';
-    out += form_encode(k) + "=" + form_encode(v);
+    out += text::percent_encoded(k) + "=" + text::percent_encoded(v);
   }
   return out;
 }
@@ -276,8 +259,8 @@ struct SsoService::Impl {
     } else if (d.basic_auth) {
       // RFC 6749 2.3.1: both halves form-encoded before base64.
       req.headers.emplace_back("Authorization",
-                               "Basic " + base64_std(form_encode(p.cfg.client_id) + ":" +
-                                                     form_encode(p.cfg.client_secret)));
+                               "Basic " + base64_std(text::percent_encoded(p.cfg.client_id) + ":" +
+                                                     text::percent_encoded(p.cfg.client_secret)));
     } else {
       fields.emplace_back("client_id", p.cfg.client_id);
       fields.emplace_back("client_secret", p.cfg.client_secret);
