@@ -663,8 +663,9 @@ TEST(Analytics, ASeededMonthMatchesCountsTakenFromTheData) {
   auto col = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(head.begin(), head.end(), name) - head.begin());
   };
+  const auto json_days = arr(r.json, "days");
   for (std::size_t i = 1; i < rows.size(); ++i) {
-    const auto& d = arr(r.json, "days")[i - 1];
+    const auto& d = json_days[i - 1];
     EXPECT_EQ(rows[i][col("date")], str(d, "date"));
     for (const char* k : {"dm_messages", "group_messages", "channel_messages", "calls",
                           "call_seconds", "files", "dm_responses"})

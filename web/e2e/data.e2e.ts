@@ -69,6 +69,9 @@ describe.sequential('analytics, retention and export', () => {
       expect(cells[3]).toMatch(/^\d+ (s|min)$/); // root answered nina's DM: one first response
       expect(await overflowX(p)).toBe(0);
       await shots(p, `d01-admin-analytics-${size.width}`);
+      await table.scrollIntoViewIfNeeded();
+      expect(await overflowX(p)).toBe(0);
+      await shots(p, `d01b-admin-analytics-by-type-${size.width}`);
 
       await c.getByRole('tab', { name: 'Data' }).click();
       await c.getByLabel('Server retention in days').fill('365');

@@ -455,26 +455,22 @@ class PostgresGovernanceStore final : public GovernanceStore {
         channel_user_days.insert({day, conv, sender});
         ++p.messages;
       }
-      auto u = c.exec(
-          "SELECT created_at, id FROM users WHERE (created_at, id) > ($1, $2) AND created_at < $3"
-          " ORDER BY created_at, id LIMIT $4",
-          {u_at, u_id, horizon, limit});
-      for (int i = 0; i < u.size(); ++i) {
-        u_at = u.integer(i, 0);
-        u_id = u.text(i, 1);
-        ++per_day[utc_date(u_at)].new_users;
-        ++p.users;
-      }
-      auto fq = c.exec(
-          "SELECT created_at, id FROM files WHERE (created_at, id) > ($1, $2) AND created_at < $3"
-          " ORDER BY created_at, id LIMIT $4",
-          {f_at, f_id, horizon, limit});
-      for (int i = 0; i < fq.size(); ++i) {
-        f_at = fq.integer(i, 0);
-        f_id = fq.text(i, 1);
-        ++per_day[utc_date(f_at)].files;
-        ++p.files;
-      }
+      // Rows of a table created after its watermark, counted per day into a field of Day.
+      auto count_new = [&](const char* table, Millis& at, std::string& id,
+                           std::int64_t Day::*field) {
+        auto rows = c.exec(std::string("SELECT created_at, id FROM ") + table +
+                               " WHERE (created_at, id) > ($1, $2) AND created_at < $3"
+                               " ORDER BY created_at, id LIMIT $4",
+                           {at, id, horizon, limit});
+        for (int i = 0; i < rows.size(); ++i) {
+          at = rows.integer(i, 0);
+          id = rows.text(i, 1);
+          ++(per_day[utc_date(at)].*field);
+        }
+        return static_cast<std::int64_t>(rows.size());
+      };
+      p.users = count_new("users", u_at, u_id, &Day::new_users);
+      p.files = count_new("files", f_at, f_id, &Day::files);
       for (const auto& [day, d] : per_day)
         c.exec("INSERT INTO analytics_days (day, messages, dm_messages, group_messages,"
                " channel_messages, calls, call_seconds, files, new_users)"

@@ -498,36 +498,29 @@ class SqliteGovernanceStore final : public GovernanceStore {
         ++p.messages;
       }
       if (p.messages > 0) set_mark("messages", m_at, m_id);
-      auto [u_at, u_id] = mark("users");
-      auto u = c.prepare(
-          "SELECT created_at, id FROM users WHERE (created_at, id) > (?, ?) AND created_at < ?"
-          " ORDER BY created_at, id LIMIT ?");
-      u.bind(1, u_at).bind(2, u_id).bind(3, horizon).bind(4, limit);
-      while (u.step()) {
-        u_at = u.integer(0);
-        u_id = u.text(1);
-        c.prepare("INSERT INTO analytics_days (day, new_users) VALUES (?, 1)"
-                  " ON CONFLICT (day) DO UPDATE SET new_users = new_users + 1")
-            .bind(1, utc_date(u_at))
-            .exec();
-        ++p.users;
-      }
-      if (p.users > 0) set_mark("users", u_at, u_id);
-      auto [f_at, f_id] = mark("files");
-      auto fq = c.prepare(
-          "SELECT created_at, id FROM files WHERE (created_at, id) > (?, ?) AND created_at < ?"
-          " ORDER BY created_at, id LIMIT ?");
-      fq.bind(1, f_at).bind(2, f_id).bind(3, horizon).bind(4, limit);
-      while (fq.step()) {
-        f_at = fq.integer(0);
-        f_id = fq.text(1);
-        c.prepare("INSERT INTO analytics_days (day, files) VALUES (?, 1)"
-                  " ON CONFLICT (day) DO UPDATE SET files = files + 1")
-            .bind(1, utc_date(f_at))
-            .exec();
-        ++p.files;
-      }
-      if (p.files > 0) set_mark("files", f_at, f_id);
+      // Rows of a table created after its watermark: each adds one to a column of its day.
+      auto count_new = [&](const char* table, const char* column) {
+        auto [at, id] = mark(table);
+        auto rows = c.prepare(std::string("SELECT created_at, id FROM ") + table +
+                              " WHERE (created_at, id) > (?, ?) AND created_at < ?"
+                              " ORDER BY created_at, id LIMIT ?");
+        rows.bind(1, at).bind(2, id).bind(3, horizon).bind(4, limit);
+        std::int64_t n = 0;
+        while (rows.step()) {
+          at = rows.integer(0);
+          id = rows.text(1);
+          c.prepare(std::string("INSERT INTO analytics_days (day, ") + column +
+                    ") VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET " + column + " = " +
+                    column + " + 1")
+              .bind(1, utc_date(at))
+              .exec();
+          ++n;
+        }
+        if (n > 0) set_mark(table, at, id);
+        return n;
+      };
+      p.users = count_new("users", "new_users");
+      p.files = count_new("files", "files");
       p.more = p.messages >= limit || p.users >= limit || p.files >= limit;
       return p;
     });
