@@ -72,6 +72,12 @@ function TypeChart({ days }: { days: DayCount[] }) {
           </rect>
         ))}
       </svg>
+      {days.length > 0 && (
+        <div class="analytics-axis muted small" aria-hidden="true">
+          <span>{days[0].date}</span>
+          <span>{days[days.length - 1].date}</span>
+        </div>
+      )}
       <figcaption class="analytics-legend muted small">
         {TYPES.map((k) => (
           <span key={k}>
