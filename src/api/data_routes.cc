@@ -225,23 +225,52 @@ void add_data_routes(net::Router& r, Context& ctx) {
           if (!range) return fail(range.error());
           auto s = analytics.summary(range->from, range->to);
           if (!s) return fail(as_bad_request(s.error()));
+          auto median = [](const std::optional<Millis>& ms) -> boost::json::value {
+            if (!ms) return nullptr;
+            return *ms;
+          };
           if (range->csv) {
-            std::string out = "date,active_users,messages,new_users\r\n";
-            for (const auto& d : s->days)
-              out += d.date + "," + std::to_string(d.active_users) + "," +
-                     std::to_string(d.messages) + "," + std::to_string(d.new_users) + "\r\n";
+            std::string out =
+                "date,active_users,messages,new_users,dm_messages,group_messages,"
+                "channel_messages,dm_responses,dm_first_response_median_ms,calls,call_seconds,"
+                "files\r\n";
+            for (const auto& d : s->days) {
+              out += d.date;
+              for (auto n : {d.active_users, d.messages, d.new_users, d.dm_messages,
+                             d.group_messages, d.channel_messages, d.dm_responses})
+                out += "," + std::to_string(n);
+              // An empty cell: no first response that day.
+              out += "," + (d.dm_first_response_median_ms
+                                ? std::to_string(*d.dm_first_response_median_ms)
+                                : std::string());
+              for (auto n : {d.calls, d.call_seconds, d.files}) out += "," + std::to_string(n);
+              out += "\r\n";
+            }
             return csv_response(std::move(out), "parley-summary.csv");
           }
           boost::json::array days;
           for (const auto& d : s->days)
-            days.push_back(boost::json::object{{"date", d.date},
-                                               {"active_users", d.active_users},
-                                               {"messages", d.messages},
-                                               {"new_users", d.new_users}});
-          return json_response(200, boost::json::object{{"days", std::move(days)},
-                                                        {"dau", s->dau},
-                                                        {"wau", s->wau},
-                                                        {"mau", s->mau}});
+            days.push_back(boost::json::object{
+                {"date", d.date},
+                {"active_users", d.active_users},
+                {"messages", d.messages},
+                {"new_users", d.new_users},
+                {"dm_messages", d.dm_messages},
+                {"group_messages", d.group_messages},
+                {"channel_messages", d.channel_messages},
+                {"dm_responses", d.dm_responses},
+                {"dm_first_response_median_ms", median(d.dm_first_response_median_ms)},
+                {"calls", d.calls},
+                {"call_seconds", d.call_seconds},
+                {"files", d.files}});
+          return json_response(
+              200, boost::json::object{
+                       {"days", std::move(days)},
+                       {"dau", s->dau},
+                       {"wau", s->wau},
+                       {"mau", s->mau},
+                       {"dm_responses", s->dm_responses},
+                       {"dm_first_response_median_ms", median(s->dm_first_response_median_ms)}});
         }));
   r.add(net::Method::get, "/api/v1/admin/analytics/channels",
         authed(ctx, [&ctx, &analytics](net::Request& req,

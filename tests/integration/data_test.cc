@@ -33,6 +33,25 @@ void run_sql(const std::string& data_dir, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << msg << " in " << sql;
 }
 
+// Every row of a query, each cell as text ("" for NULL).
+std::vector<std::vector<std::string>> sql_rows(const std::string& data_dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open((data_dir + "/parley.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  std::vector<std::vector<std::string>> out;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+  while (s && sqlite3_step(s) == SQLITE_ROW) {
+    auto& row = out.emplace_back();
+    for (int i = 0; i < sqlite3_column_count(s); ++i) {
+      auto* t = sqlite3_column_text(s, i);
+      row.push_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
 std::string sql_scalar(const std::string& data_dir, const std::string& sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open((data_dir + "/parley.db").c_str(), &db), SQLITE_OK);
@@ -444,7 +463,11 @@ TEST(Analytics, RollupsCountAKnownDataSetAndOnlyAdminsSeeThem) {
   EXPECT_EQ(rows[1][3], "2");
   auto days_csv = parse_csv(api.get(summary + "&format=csv", admin.access).body);
   ASSERT_EQ(days_csv.size(), 4u);
-  EXPECT_EQ(days_csv[0], (std::vector<std::string>{"date", "active_users", "messages", "new_users"}));
+  EXPECT_EQ(days_csv[0],
+            (std::vector<std::string>{"date", "active_users", "messages", "new_users",
+                                      "dm_messages", "group_messages", "channel_messages",
+                                      "dm_responses", "dm_first_response_median_ms", "calls",
+                                      "call_seconds", "files"}));
   EXPECT_EQ(days_csv[1][0], utc_day(-1));
 
   // Bad dates are a bad request.
@@ -455,6 +478,202 @@ TEST(Analytics, RollupsCountAKnownDataSetAndOnlyAdminsSeeThem) {
     auto bad = api.get("/api/v1/admin/analytics/summary?" + q, admin.access);
     EXPECT_EQ(bad.status, 400) << q << ": " << bad;
     EXPECT_EQ(api.get("/api/v1/admin/analytics/channels?" + q, admin.access).status, 400) << q;
+  }
+}
+
+// A seeded month: activity sent through the API, then moved (server stopped) onto known times
+// over 30 days. The rollups read through the admin API must match counts taken straight from
+// the database, and the DM's first-response medians those computed here from its rows.
+TEST(Analytics, ASeededMonthMatchesCountsTakenFromTheData) {
+  // The lag (an hour) keeps the job off everything while it is sent today; the moved rows are
+  // all days old.
+  ServerProcess server(
+      {"--analytics-interval-ms", "100", "--analytics-lag-ms", "3600000", "--ai", "off"});
+  server.start();
+  Api api(server.port());
+  auto admin = register_account(api, "mon");
+  auto u1 = register_account(api, "mon");
+  auto u2 = register_account(api, "mon");
+  auto u3 = register_account(api, "mon");
+  const std::string busy = make_channel(api, u1, channel_name("month"), "public");
+  join(api, u2, busy);
+  const std::string group = make_group(api, u1, {u2.id, u3.id});
+  const std::string dm = make_dm(api, u1, u2.id);
+
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::int64_t base = (now / kDayMs - 33) * kDayMs;  // 00:00 UTC, 33 days ago
+  const std::int64_t sec = 1000, hour = 3'600'000;
+  std::vector<std::pair<std::string, std::int64_t>> moves;  // message id -> created_at
+  auto sent = [&](const Account& who, const std::string& conv, const std::string& text,
+                  std::int64_t at, const std::string& cmid = "") {
+    auto r = send(api, who, conv, text, cmid);
+    ASSERT_EQ(r.status, 201) << r;
+    moves.emplace_back(r.str("id"), at);
+  };
+  for (int d = 0; d < 30; ++d) {
+    sent(d % 2 ? u1 : u2, busy, "day " + std::to_string(d), base + d * kDayMs + 8 * hour);
+    if (d % 3 == 0) sent(u3, group, "group " + std::to_string(d), base + d * kDayMs + 9 * hour);
+  }
+  // The DM, in its order: replies after 65 s, 185 s and 20 s on day 5; 82530 s on day 6; one
+  // 14 days late (not counted) and 42 s after it on day 20. The call's message is no reply.
+  const std::int64_t d5 = base + 5 * kDayMs + 10 * hour;
+  sent(u1, dm, "hi", d5);
+  sent(u1, dm, "there", d5 + 5 * sec);
+  sent(u2, dm, "hello", d5 + 65 * sec);
+  sent(u2, dm, "how are you", d5 + 70 * sec);
+  // The call path posts the call's message through the same send path, as its starter.
+  sent(u1, dm, "📞 Audio call · 2:30", d5 + 100 * sec, "call-itest-1");
+  sent(u1, dm, "fine", d5 + 250 * sec);
+  sent(u2, dm, "good", d5 + 270 * sec);
+  sent(u1, dm, "next morning", base + 6 * kDayMs + 9 * hour);
+  sent(u2, dm, "two weeks on", base + 20 * kDayMs + 12 * hour);
+  sent(u1, dm, "oh hi", base + 20 * kDayMs + 12 * hour + 42 * sec);
+  sent(u3, group, "📞 Missed video call", base + 7 * kDayMs + 11 * hour, "call-itest-2");
+  std::vector<std::pair<std::string, std::int64_t>> file_moves;
+  for (auto [who, day] : {std::pair{&u1, 3}, std::pair{&u2, 3}, std::pair{&u2, 15}}) {
+    auto f = upload(api, *who, random_bytes_of(500, day), "m.bin");
+    file_moves.emplace_back(str(f, "id"), base + day * kDayMs + 13 * hour);
+  }
+
+  server.stop();
+  std::string sql;
+  for (const auto& [id, at] : moves)
+    sql += "UPDATE messages SET created_at = " + std::to_string(at) + " WHERE id = '" + id + "';";
+  for (const auto& [id, at] : file_moves)
+    sql += "UPDATE files SET created_at = " + std::to_string(at) + " WHERE id = '" + id + "';";
+  int n = 0;
+  for (const auto* u : {&u1, &u2, &u3})
+    sql += "UPDATE users SET created_at = " + std::to_string(base + 2 * kDayMs + ++n * sec) +
+           " WHERE id = '" + u->id + "';";
+  run_sql(server.data_dir(), sql);
+
+  // What the rollups must say, straight from the data.
+  struct Want {
+    std::int64_t messages = 0, dm = 0, group = 0, channel = 0, active = 0, new_users = 0,
+                 calls = 0, call_seconds = 0, files = 0;
+    std::vector<std::int64_t> replies;
+  };
+  std::map<std::string, Want> want;
+  auto day_of = [](std::int64_t at) {
+    std::time_t tt = at / 1000;
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return std::string(buf);
+  };
+  const std::string window = " BETWEEN " + std::to_string(base) + " AND " +
+                             std::to_string(base + 30 * kDayMs - 1);
+  for (const auto& r : sql_rows(server.data_dir(),
+                                "SELECT m.created_at, c.type, m.sender_id, m.client_msg_id"
+                                " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                                " WHERE m.created_at" + window)) {
+    auto& w = want[day_of(std::stoll(r[0]))];
+    ++w.messages;
+    ++(r[1] == "0" ? w.dm : r[1] == "2" ? w.channel : w.group);
+    if (r[3].rfind("call-", 0) == 0) ++w.calls;
+  }
+  for (const auto& r : sql_rows(server.data_dir(),
+                                "SELECT created_at / 86400000, count(DISTINCT sender_id)"
+                                " FROM messages WHERE created_at" + window + " GROUP BY 1"))
+    want[day_of(std::stoll(r[0]) * kDayMs)].active = std::stoll(r[1]);
+  for (const auto& r : sql_rows(server.data_dir(),
+                                "SELECT created_at FROM users WHERE created_at" + window))
+    ++want[day_of(std::stoll(r[0]))].new_users;
+  for (const auto& r : sql_rows(server.data_dir(),
+                                "SELECT created_at FROM files WHERE created_at" + window))
+    ++want[day_of(std::stoll(r[0]))].files;
+  want[day_of(d5)].call_seconds = 150;
+  // The DM's first responses, walked here from its rows: a message from the other person than
+  // the last one answers the turn that began with the last person's first message of their run.
+  std::string last_sender;
+  std::int64_t turn_at = 0;
+  std::vector<std::int64_t> every_reply;
+  for (const auto& r : sql_rows(server.data_dir(),
+                                "SELECT sender_id, created_at FROM messages WHERE conversation_id = '" +
+                                    dm + "' AND client_msg_id NOT LIKE 'call-%'"
+                                    " ORDER BY created_at, id")) {
+    const std::int64_t at = std::stoll(r[1]);
+    if (r[0] == last_sender) continue;
+    if (!last_sender.empty() && at - turn_at <= 7 * kDayMs) {
+      want[day_of(at)].replies.push_back(at - turn_at);
+      every_reply.push_back(at - turn_at);
+    }
+    last_sender = r[0];
+    turn_at = at;
+  }
+  ASSERT_EQ(every_reply, (std::vector<std::int64_t>{65 * sec, 185 * sec, 20 * sec, 82530 * sec,
+                                                   42 * sec}));
+  auto median = [](std::vector<std::int64_t> v) {
+    std::sort(v.begin(), v.end());
+    return (v[(v.size() - 1) / 2] + v[v.size() / 2]) / 2;
+  };
+
+  server.restart();
+  Api api2(server.port());
+  auto a2 = login_account(api2, admin);
+  const std::string summary = "/api/v1/admin/analytics/summary?from=" + day_of(base) +
+                              "&to=" + day_of(base + 29 * kDayMs);
+  std::int64_t total = 0, files = 0, want_total = 0, want_files = 0;
+  for (const auto& [day, w] : want) want_total += w.messages, want_files += w.files;
+  ASSERT_EQ(want_total, 30 + 11 + 10) << "channel, group (with a call), DM (with a call)";
+  Reply r;
+  for (int i = 0; i < 300 && (total < want_total || files < want_files); ++i) {
+    r = api2.get(summary, a2.access);
+    ASSERT_EQ(r.status, 200) << r;
+    total = files = 0;
+    for (const auto& d : arr(r.json, "days")) total += num(d, "messages"), files += num(d, "files");
+    if (total < want_total || files < want_files) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(total, want_total) << r;
+  ASSERT_EQ(arr(r.json, "days").size(), 30u);
+  for (const auto& d : arr(r.json, "days")) {
+    const std::string day = str(d, "date");
+    SCOPED_TRACE(day);
+    Want w = want.count(day) ? want[day] : Want{};
+    EXPECT_EQ(num(d, "messages"), w.messages);
+    EXPECT_EQ(num(d, "dm_messages"), w.dm);
+    EXPECT_EQ(num(d, "group_messages"), w.group);
+    EXPECT_EQ(num(d, "channel_messages"), w.channel);
+    EXPECT_EQ(num(d, "active_users"), w.active);
+    EXPECT_EQ(num(d, "new_users"), w.new_users);
+    EXPECT_EQ(num(d, "calls"), w.calls);
+    EXPECT_EQ(num(d, "call_seconds"), w.call_seconds);
+    EXPECT_EQ(num(d, "files"), w.files);
+    EXPECT_EQ(num(d, "dm_responses"), static_cast<std::int64_t>(w.replies.size()));
+    if (w.replies.empty()) {
+      EXPECT_TRUE(is_null_or_absent(d, "dm_first_response_median_ms"));
+    } else {
+      const double exact = static_cast<double>(median(w.replies));
+      EXPECT_NEAR(static_cast<double>(num(d, "dm_first_response_median_ms")), exact,
+                  exact * 0.0225 + 1);
+    }
+  }
+  EXPECT_EQ(num(r.json, "dm_responses"), 5);
+  const double exact_all = static_cast<double>(median(every_reply));  // 65 s
+  EXPECT_NEAR(static_cast<double>(num(r.json, "dm_first_response_median_ms")), exact_all,
+              exact_all * 0.0225 + 1);
+
+  // The CSV carries the same figures.
+  auto rows = parse_csv(api2.get(summary + "&format=csv", a2.access).body);
+  ASSERT_EQ(rows.size(), 31u);
+  const auto& head = rows[0];
+  auto col = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(head.begin(), head.end(), name) - head.begin());
+  };
+  const auto json_days = arr(r.json, "days");
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& d = json_days[i - 1];
+    EXPECT_EQ(rows[i][col("date")], str(d, "date"));
+    for (const char* k : {"dm_messages", "group_messages", "channel_messages", "calls",
+                          "call_seconds", "files", "dm_responses"})
+      EXPECT_EQ(rows[i][col(k)], std::to_string(num(d, k))) << k;
+    EXPECT_EQ(rows[i][col("dm_first_response_median_ms")],
+              is_null_or_absent(d, "dm_first_response_median_ms")
+                  ? std::string()
+                  : std::to_string(num(d, "dm_first_response_median_ms")));
   }
 }
 

@@ -152,7 +152,8 @@ TEST_F(PrometheusTest, EveryRuleAndPanelExprEvaluatesOnScrapedSeries) {
   auto err = server.start();
   ASSERT_TRUE(err.empty()) << err;
 
-  // A little traffic: two users, a DM, a send over HTTP and one over the socket, a 404.
+  // A little traffic: two users, a DM, a send over HTTP and one over the socket, a 404, a search
+  // and an AI job.
   Api api(server.port());
   auto a = register_account(api, "pa");
   auto b = register_account(api, "pb");
@@ -167,6 +168,9 @@ TEST_F(PrometheusTest, EveryRuleAndPanelExprEvaluatesOnScrapedSeries) {
   (void)ws_read(*ws);
   EXPECT_EQ(api.get("/api/v1/nope").status, 404);
   EXPECT_EQ(api.get("/api/v1/search/messages?q=hello", a.access).status, 200);
+  // An AI job (the built-in engine's smart replies), so the job-duration histogram has a series.
+  auto replies = api.get("/api/v1/conversations/" + dm + "/smart-replies", b.access);
+  EXPECT_EQ(replies.status, 200) << replies;
 
   // Prometheus scraping this node.
   // Its own folder: the server's is deleted with it, before TearDown stops Prometheus.

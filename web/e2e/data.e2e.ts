@@ -14,9 +14,15 @@ const opened: Watched[] = [];
 beforeAll(async () => {
   await server.start();
   browser = await launch();
-  await registerUser(server.url, 'root', 'Root Admin'); // the first account: the admin
+  const rootUser = await registerUser(server.url, 'root', 'Root Admin'); // the first account: the admin
   await registerUser(server.url, 'nina', 'Nina');
   const nina = await apiCall(server.url, '/auth/login', { method: 'POST', body: { username: 'nina', password: PASSWORD } });
+  // A DM with a reply (a first response) and a group, before the channel the wait below watches.
+  const dm = await apiCall<{ id: string }>(server.url, '/conversations', { method: 'POST', token: nina.access_token, body: { type: 'dm', member_ids: [rootUser.user.id] } });
+  await apiCall(server.url, `/conversations/${dm.id}/messages`, { method: 'POST', token: nina.access_token, body: { text: 'hi root', client_msg_id: 'seed-dm-1' } });
+  await apiCall(server.url, `/conversations/${dm.id}/messages`, { method: 'POST', token: rootUser.access_token, body: { text: 'hi nina', client_msg_id: 'seed-dm-2' } });
+  const grp = await apiCall<{ id: string }>(server.url, '/conversations', { method: 'POST', token: nina.access_token, body: { type: 'group', member_ids: [rootUser.user.id] } });
+  await apiCall(server.url, `/conversations/${grp.id}/messages`, { method: 'POST', token: nina.access_token, body: { text: 'group hello', client_msg_id: 'seed-grp-1' } });
   const ch = await apiCall(server.url, '/conversations', { method: 'POST', token: nina.access_token, body: { type: 'channel', name: 'busy-room', visibility: 'public' } });
   const id = ch.conversation?.id ?? ch.id;
   for (let i = 0; i < 4; i++)
@@ -38,7 +44,7 @@ afterAll(async () => {
 });
 
 describe.sequential('analytics, retention and export', () => {
-  it('the admin sees the activity chart and busiest channels; phone width and both themes', async () => {
+  it('the admin sees the activity charts, daily figures and busiest channels; phone width and both themes', async () => {
     for (const size of [
       { width: 1280, height: 800 },
       { width: 390, height: 844 },
@@ -51,10 +57,21 @@ describe.sequential('analytics, retention and export', () => {
       const c = p.getByRole('dialog', { name: 'Admin console' });
       await c.getByRole('tab', { name: 'Analytics' }).click();
       await c.getByRole('list', { name: 'Busiest channels' }).getByText('#busy-room').waitFor();
-      expect(await c.getByRole('img', { name: /Messages per day/ }).count()).toBe(1);
+      expect(await c.getByRole('img', { name: /^Messages per day, at most/ }).count()).toBe(1);
       expect(await c.locator('svg rect.bar').count()).toBe(30);
+      // Messages by type: 2 DMs, 1 group message, 4 channel messages today.
+      expect(await c.getByRole('img', { name: 'Messages per day by conversation type: Direct messages 2, Groups 1, Channels 4' }).count()).toBe(1);
+      expect(await c.locator('svg rect.seg').count()).toBe(3);
+      const table = c.getByRole('region', { name: 'Daily figures' });
+      const today = table.getByRole('row', { name: new RegExp(new Date().toISOString().slice(0, 10)) });
+      const cells = await today.getByRole('cell').allTextContents();
+      expect([...cells.slice(0, 3), ...cells.slice(4)]).toEqual(['2', '1', '4', '0', '0', '0']);
+      expect(cells[3]).toMatch(/^\d+ (s|min)$/); // root answered nina's DM: one first response
       expect(await overflowX(p)).toBe(0);
       await shots(p, `d01-admin-analytics-${size.width}`);
+      await table.scrollIntoViewIfNeeded();
+      expect(await overflowX(p)).toBe(0);
+      await shots(p, `d01b-admin-analytics-by-type-${size.width}`);
 
       await c.getByRole('tab', { name: 'Data' }).click();
       await c.getByLabel('Server retention in days').fill('365');

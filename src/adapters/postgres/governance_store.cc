@@ -59,6 +59,24 @@ const std::vector<Migration> kMigrations = {
      "  conversation_id TEXT COLLATE \"C\" NOT NULL,"
      "  user_id TEXT COLLATE \"C\" NOT NULL,"
      "  PRIMARY KEY (day, conversation_id, user_id));"},
+    // Messages by conversation type, calls, files and DM first responses (decisions §47).
+    {2,
+     "ALTER TABLE analytics_days ADD COLUMN dm_messages BIGINT NOT NULL DEFAULT 0,"
+     "  ADD COLUMN group_messages BIGINT NOT NULL DEFAULT 0,"
+     "  ADD COLUMN channel_messages BIGINT NOT NULL DEFAULT 0,"
+     "  ADD COLUMN calls BIGINT NOT NULL DEFAULT 0,"
+     "  ADD COLUMN call_seconds BIGINT NOT NULL DEFAULT 0,"
+     "  ADD COLUMN files BIGINT NOT NULL DEFAULT 0;"
+     "CREATE TABLE analytics_dm_turns ("
+     "  conversation_id TEXT COLLATE \"C\" PRIMARY KEY,"
+     "  sender_id TEXT COLLATE \"C\" NOT NULL,"
+     "  turn_at BIGINT NOT NULL);"
+     "CREATE TABLE analytics_dm_response_days ("
+     "  day TEXT COLLATE \"C\" NOT NULL,"
+     "  bucket INTEGER NOT NULL,"
+     "  n BIGINT NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (day, bucket));"
+     "CREATE INDEX governance_files_created ON files (created_at, id);"},
 };
 
 constexpr const char* kTypeNames[] = {"dm", "group", "channel"};
@@ -378,44 +396,95 @@ class PostgresGovernanceStore final : public GovernanceStore {
       RollupProgress p;
       // One roll-up at a time across nodes: the watermark rows are the lock.
       c.exec("INSERT INTO governance_watermarks (name, at, id) VALUES ('messages', -1, ''),"
-             " ('users', -1, '') ON CONFLICT (name) DO NOTHING");
+             " ('users', -1, ''), ('files', -1, '') ON CONFLICT (name) DO NOTHING");
       auto marks = c.exec(
-          "SELECT name, at, id FROM governance_watermarks WHERE name IN ('messages', 'users')"
-          " ORDER BY name FOR UPDATE");
-      Millis m_at = -1, u_at = -1;
-      std::string m_id, u_id;
-      for (int i = 0; i < marks.size(); ++i) {
-        if (marks.text(i, 0) == "messages") {
-          m_at = marks.integer(i, 1);
-          m_id = marks.text(i, 2);
-        } else {
-          u_at = marks.integer(i, 1);
-          u_id = marks.text(i, 2);
-        }
-      }
+          "SELECT name, at, id FROM governance_watermarks"
+          " WHERE name IN ('files', 'messages', 'users') ORDER BY name FOR UPDATE");
+      std::map<std::string, std::pair<Millis, std::string>> mark;
+      for (int i = 0; i < marks.size(); ++i)
+        mark[marks.text(i, 0)] = {marks.integer(i, 1), marks.text(i, 2)};
+      auto [m_at, m_id] = mark["messages"];
+      auto [u_at, u_id] = mark["users"];
+      auto [f_at, f_id] = mark["files"];
+      // The text is read for call messages only, to take their duration.
       auto q = c.exec(
-          "SELECT created_at, id, conversation_id, sender_id FROM messages"
-          " WHERE (created_at, id) > ($1, $2) AND created_at < $3 ORDER BY created_at, id"
-          " LIMIT $4",
+          "SELECT m.created_at, m.id, m.conversation_id, m.sender_id, coalesce(c.type, 1),"
+          " m.client_msg_id, CASE WHEN m.client_msg_id LIKE 'call-%' THEN m.text ELSE '' END"
+          " FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
+          " WHERE (m.created_at, m.id) > ($1, $2) AND m.created_at < $3"
+          " ORDER BY m.created_at, m.id LIMIT $4",
           {m_at, m_id, horizon, limit});
-      std::map<std::string, std::int64_t> per_day;
+      struct Day {
+        std::int64_t messages = 0, dm = 0, group = 0, channel = 0, calls = 0, call_seconds = 0,
+                     files = 0, new_users = 0;
+      };
+      std::map<std::string, Day> per_day;
       std::map<std::pair<std::string, std::string>, std::int64_t> per_channel;
       std::set<std::pair<std::string, std::string>> user_days;
       std::set<std::tuple<std::string, std::string, std::string>> channel_user_days;
+      std::map<std::string, std::optional<DmTurn>> turns;  // DMs of this batch
+      std::map<std::pair<std::string, int>, std::int64_t> responses;
       for (int i = 0; i < q.size(); ++i) {
         m_at = q.integer(i, 0);
         m_id = q.text(i, 1);
         const std::string day = utc_date(m_at), conv = q.text(i, 2), sender = q.text(i, 3);
-        ++per_day[day];
+        const std::int64_t type = q.integer(i, 4);
+        const std::string client_msg_id = q.text(i, 5);
+        auto& d = per_day[day];
+        ++d.messages;
+        (type == 0 ? d.dm : type == 2 ? d.channel : d.group) += 1;
+        if (auto call = call_seconds(client_msg_id, q.text(i, 6))) {
+          ++d.calls;
+          d.call_seconds += *call;
+        }
+        if (type == 0 && !automatic_post(client_msg_id)) {
+          auto it = turns.find(conv);
+          if (it == turns.end()) {
+            std::optional<DmTurn> turn;
+            auto t = c.exec(
+                "SELECT sender_id, turn_at FROM analytics_dm_turns WHERE conversation_id = $1",
+                {conv});
+            if (t.size() > 0) turn = DmTurn{t.text(0, 0), t.integer(0, 1)};
+            it = turns.emplace(conv, std::move(turn)).first;
+          }
+          if (auto took = next_turn(it->second, sender, m_at))
+            ++responses[{day, response_bucket(*took)}];
+        }
         ++per_channel[{day, conv}];
         user_days.insert({day, sender});
         channel_user_days.insert({day, conv, sender});
         ++p.messages;
       }
-      for (const auto& [day, n] : per_day)
-        c.exec("INSERT INTO analytics_days (day, messages) VALUES ($1, $2) ON CONFLICT (day)"
-               " DO UPDATE SET messages = analytics_days.messages + excluded.messages",
-               {day, n});
+      // Rows of a table created after its watermark, counted per day into a field of Day.
+      auto count_new = [&](const char* table, Millis& at, std::string& id,
+                           std::int64_t Day::*field) {
+        auto rows = c.exec(std::string("SELECT created_at, id FROM ") + table +
+                               " WHERE (created_at, id) > ($1, $2) AND created_at < $3"
+                               " ORDER BY created_at, id LIMIT $4",
+                           {at, id, horizon, limit});
+        for (int i = 0; i < rows.size(); ++i) {
+          at = rows.integer(i, 0);
+          id = rows.text(i, 1);
+          ++(per_day[utc_date(at)].*field);
+        }
+        return static_cast<std::int64_t>(rows.size());
+      };
+      p.users = count_new("users", u_at, u_id, &Day::new_users);
+      p.files = count_new("files", f_at, f_id, &Day::files);
+      for (const auto& [day, d] : per_day)
+        c.exec("INSERT INTO analytics_days (day, messages, dm_messages, group_messages,"
+               " channel_messages, calls, call_seconds, files, new_users)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (day) DO UPDATE SET"
+               " messages = analytics_days.messages + excluded.messages,"
+               " dm_messages = analytics_days.dm_messages + excluded.dm_messages,"
+               " group_messages = analytics_days.group_messages + excluded.group_messages,"
+               " channel_messages = analytics_days.channel_messages + excluded.channel_messages,"
+               " calls = analytics_days.calls + excluded.calls,"
+               " call_seconds = analytics_days.call_seconds + excluded.call_seconds,"
+               " files = analytics_days.files + excluded.files,"
+               " new_users = analytics_days.new_users + excluded.new_users",
+               {day, d.messages, d.dm, d.group, d.channel, d.calls, d.call_seconds, d.files,
+                d.new_users});
       for (const auto& [key, n] : per_channel)
         c.exec("INSERT INTO analytics_channel_days (day, conversation_id, messages)"
                " VALUES ($1, $2, $3) ON CONFLICT (day, conversation_id) DO UPDATE"
@@ -429,28 +498,27 @@ class PostgresGovernanceStore final : public GovernanceStore {
         c.exec("INSERT INTO analytics_channel_user_days (day, conversation_id, user_id)"
                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                {day, conv, user});
+      for (const auto& [conv, turn] : turns)
+        if (turn)
+          c.exec("INSERT INTO analytics_dm_turns (conversation_id, sender_id, turn_at)"
+                 " VALUES ($1, $2, $3) ON CONFLICT (conversation_id) DO UPDATE"
+                 " SET sender_id = excluded.sender_id, turn_at = excluded.turn_at",
+                 {conv, turn->sender_id, turn->turn_at});
+      for (const auto& [key, n] : responses)
+        c.exec("INSERT INTO analytics_dm_response_days (day, bucket, n) VALUES ($1, $2, $3)"
+               " ON CONFLICT (day, bucket) DO UPDATE"
+               " SET n = analytics_dm_response_days.n + excluded.n",
+               {key.first, std::int64_t{key.second}, n});
       if (p.messages > 0)
         c.exec("UPDATE governance_watermarks SET at = $1, id = $2 WHERE name = 'messages'",
                {m_at, m_id});
-      auto u = c.exec(
-          "SELECT created_at, id FROM users WHERE (created_at, id) > ($1, $2) AND created_at < $3"
-          " ORDER BY created_at, id LIMIT $4",
-          {u_at, u_id, horizon, limit});
-      std::map<std::string, std::int64_t> new_users;
-      for (int i = 0; i < u.size(); ++i) {
-        u_at = u.integer(i, 0);
-        u_id = u.text(i, 1);
-        ++new_users[utc_date(u_at)];
-        ++p.users;
-      }
-      for (const auto& [day, n] : new_users)
-        c.exec("INSERT INTO analytics_days (day, new_users) VALUES ($1, $2) ON CONFLICT (day)"
-               " DO UPDATE SET new_users = analytics_days.new_users + excluded.new_users",
-               {day, n});
       if (p.users > 0)
         c.exec("UPDATE governance_watermarks SET at = $1, id = $2 WHERE name = 'users'",
                {u_at, u_id});
-      p.more = p.messages >= limit || p.users >= limit;
+      if (p.files > 0)
+        c.exec("UPDATE governance_watermarks SET at = $1, id = $2 WHERE name = 'files'",
+               {f_at, f_id});
+      p.more = p.messages >= limit || p.users >= limit || p.files >= limit;
       return p;
     });
   }
@@ -458,8 +526,12 @@ class PostgresGovernanceStore final : public GovernanceStore {
   Result<void> prune_rollups(const std::string& before) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
       for (const char* t : {"analytics_days", "analytics_user_days", "analytics_channel_days",
-                            "analytics_channel_user_days"})
+                            "analytics_channel_user_days", "analytics_dm_response_days"})
         c.exec(std::string("DELETE FROM ") + t + " WHERE day < $1", {before});
+      // A DM quiet since before the kept days: its next message starts a turn either way.
+      if (auto d = parse_date(before))
+        c.exec("DELETE FROM analytics_dm_turns WHERE turn_at < $1",
+               {*d * kDayMs - kMaxFirstResponseMs});
       return ok();
     });
   }
@@ -468,12 +540,39 @@ class PostgresGovernanceStore final : public GovernanceStore {
     return pool_.run_value([&](Connection& c) -> Result<std::vector<DayCount>> {
       auto q = c.exec(
           "SELECT d.day, (SELECT count(*) FROM analytics_user_days u WHERE u.day = d.day),"
-          " d.messages, d.new_users FROM analytics_days d WHERE d.day BETWEEN $1 AND $2"
-          " ORDER BY d.day",
+          " d.messages, d.new_users, d.dm_messages, d.group_messages, d.channel_messages,"
+          " d.calls, d.call_seconds, d.files FROM analytics_days d"
+          " WHERE d.day BETWEEN $1 AND $2 ORDER BY d.day",
           {from, to});
       std::vector<DayCount> out;
+      for (int i = 0; i < q.size(); ++i) {
+        DayCount d;
+        d.date = q.text(i, 0);
+        d.active_users = q.integer(i, 1);
+        d.messages = q.integer(i, 2);
+        d.new_users = q.integer(i, 3);
+        d.dm_messages = q.integer(i, 4);
+        d.group_messages = q.integer(i, 5);
+        d.channel_messages = q.integer(i, 6);
+        d.calls = q.integer(i, 7);
+        d.call_seconds = q.integer(i, 8);
+        d.files = q.integer(i, 9);
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<ResponseBucket>> response_buckets(const std::string& from,
+                                                       const std::string& to) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<ResponseBucket>> {
+      auto q = c.exec(
+          "SELECT day, bucket, n FROM analytics_dm_response_days WHERE day BETWEEN $1 AND $2"
+          " ORDER BY day, bucket",
+          {from, to});
+      std::vector<ResponseBucket> out;
       for (int i = 0; i < q.size(); ++i)
-        out.push_back({q.text(i, 0), q.integer(i, 1), q.integer(i, 2), q.integer(i, 3)});
+        out.push_back({q.text(i, 0), static_cast<int>(q.integer(i, 1)), q.integer(i, 2)});
       return out;
     });
   }

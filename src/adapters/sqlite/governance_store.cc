@@ -59,6 +59,24 @@ const std::vector<Migration> kMigrations = {
      "  conversation_id TEXT NOT NULL,"
      "  user_id TEXT NOT NULL,"
      "  PRIMARY KEY (day, conversation_id, user_id)) WITHOUT ROWID;"},
+    // Messages by conversation type, calls, files and DM first responses (decisions §47).
+    {2,
+     "ALTER TABLE analytics_days ADD COLUMN dm_messages INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE analytics_days ADD COLUMN group_messages INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE analytics_days ADD COLUMN channel_messages INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE analytics_days ADD COLUMN calls INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE analytics_days ADD COLUMN call_seconds INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE analytics_days ADD COLUMN files INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE analytics_dm_turns ("
+     "  conversation_id TEXT PRIMARY KEY,"
+     "  sender_id TEXT NOT NULL,"
+     "  turn_at INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE TABLE analytics_dm_response_days ("
+     "  day TEXT NOT NULL,"
+     "  bucket INTEGER NOT NULL,"
+     "  n INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (day, bucket)) WITHOUT ROWID;"
+     "CREATE INDEX governance_files_created ON files(created_at, id);"},
 };
 
 constexpr const char* kTypeNames[] = {"dm", "group", "channel"};
@@ -409,17 +427,56 @@ class SqliteGovernanceStore final : public GovernanceStore {
             .exec();
       };
       auto [m_at, m_id] = mark("messages");
+      // The text is read for call messages only, to take their duration.
       auto q = c.prepare(
-          "SELECT created_at, id, conversation_id, sender_id FROM messages"
-          " WHERE (created_at, id) > (?, ?) AND created_at < ? ORDER BY created_at, id LIMIT ?");
+          "SELECT m.created_at, m.id, m.conversation_id, m.sender_id, coalesce(c.type, 1),"
+          " m.client_msg_id, CASE WHEN m.client_msg_id LIKE 'call-%' THEN m.text ELSE '' END"
+          " FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id"
+          " WHERE (m.created_at, m.id) > (?, ?) AND m.created_at < ?"
+          " ORDER BY m.created_at, m.id LIMIT ?");
       q.bind(1, m_at).bind(2, m_id).bind(3, horizon).bind(4, limit);
       while (q.step()) {
         const Millis at = q.integer(0);
         const std::string day = utc_date(at), conv = q.text(2), sender = q.text(3);
-        c.prepare("INSERT INTO analytics_days (day, messages) VALUES (?, 1)"
-                  " ON CONFLICT (day) DO UPDATE SET messages = messages + 1")
+        const std::int64_t type = q.integer(4);
+        const std::string client_msg_id = q.text(5);
+        const auto call = call_seconds(client_msg_id, q.text(6));
+        c.prepare("INSERT INTO analytics_days (day, messages, dm_messages, group_messages,"
+                  " channel_messages, calls, call_seconds) VALUES (?, 1, ?, ?, ?, ?, ?)"
+                  " ON CONFLICT (day) DO UPDATE SET messages = messages + 1,"
+                  " dm_messages = dm_messages + excluded.dm_messages,"
+                  " group_messages = group_messages + excluded.group_messages,"
+                  " channel_messages = channel_messages + excluded.channel_messages,"
+                  " calls = calls + excluded.calls,"
+                  " call_seconds = call_seconds + excluded.call_seconds")
             .bind(1, day)
+            .bind(2, std::int64_t{type == 0})
+            .bind(3, std::int64_t{type != 0 && type != 2})
+            .bind(4, std::int64_t{type == 2})
+            .bind(5, std::int64_t{call.has_value()})
+            .bind(6, call.value_or(0))
             .exec();
+        if (type == 0 && !automatic_post(client_msg_id)) {
+          std::optional<DmTurn> turn;
+          auto t = c.prepare("SELECT sender_id, turn_at FROM analytics_dm_turns"
+                             " WHERE conversation_id = ?");
+          t.bind(1, conv);
+          if (t.step()) turn = DmTurn{t.text(0), t.integer(1)};
+          if (auto took = next_turn(turn, sender, at)) {
+            c.prepare("INSERT INTO analytics_dm_response_days (day, bucket, n) VALUES (?, ?, 1)"
+                      " ON CONFLICT (day, bucket) DO UPDATE SET n = n + 1")
+                .bind(1, day)
+                .bind(2, std::int64_t{response_bucket(*took)})
+                .exec();
+          }
+          c.prepare("INSERT INTO analytics_dm_turns (conversation_id, sender_id, turn_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE"
+                    " SET sender_id = excluded.sender_id, turn_at = excluded.turn_at")
+              .bind(1, conv)
+              .bind(2, turn->sender_id)
+              .bind(3, turn->turn_at)
+              .exec();
+        }
         c.prepare("INSERT OR IGNORE INTO analytics_user_days (day, user_id) VALUES (?, ?)")
             .bind(1, day)
             .bind(2, sender)
@@ -441,22 +498,30 @@ class SqliteGovernanceStore final : public GovernanceStore {
         ++p.messages;
       }
       if (p.messages > 0) set_mark("messages", m_at, m_id);
-      auto [u_at, u_id] = mark("users");
-      auto u = c.prepare(
-          "SELECT created_at, id FROM users WHERE (created_at, id) > (?, ?) AND created_at < ?"
-          " ORDER BY created_at, id LIMIT ?");
-      u.bind(1, u_at).bind(2, u_id).bind(3, horizon).bind(4, limit);
-      while (u.step()) {
-        u_at = u.integer(0);
-        u_id = u.text(1);
-        c.prepare("INSERT INTO analytics_days (day, new_users) VALUES (?, 1)"
-                  " ON CONFLICT (day) DO UPDATE SET new_users = new_users + 1")
-            .bind(1, utc_date(u_at))
-            .exec();
-        ++p.users;
-      }
-      if (p.users > 0) set_mark("users", u_at, u_id);
-      p.more = p.messages >= limit || p.users >= limit;
+      // Rows of a table created after its watermark: each adds one to a column of its day.
+      auto count_new = [&](const char* table, const char* column) {
+        auto [at, id] = mark(table);
+        auto rows = c.prepare(std::string("SELECT created_at, id FROM ") + table +
+                              " WHERE (created_at, id) > (?, ?) AND created_at < ?"
+                              " ORDER BY created_at, id LIMIT ?");
+        rows.bind(1, at).bind(2, id).bind(3, horizon).bind(4, limit);
+        std::int64_t n = 0;
+        while (rows.step()) {
+          at = rows.integer(0);
+          id = rows.text(1);
+          c.prepare(std::string("INSERT INTO analytics_days (day, ") + column +
+                    ") VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET " + column + " = " +
+                    column + " + 1")
+              .bind(1, utc_date(at))
+              .exec();
+          ++n;
+        }
+        if (n > 0) set_mark(table, at, id);
+        return n;
+      };
+      p.users = count_new("users", "new_users");
+      p.files = count_new("files", "files");
+      p.more = p.messages >= limit || p.users >= limit || p.files >= limit;
       return p;
     });
   }
@@ -464,8 +529,13 @@ class SqliteGovernanceStore final : public GovernanceStore {
   Result<void> prune_rollups(const std::string& before) override {
     return db_.write([&](Connection& c) -> Result<void> {
       for (const char* t : {"analytics_days", "analytics_user_days", "analytics_channel_days",
-                            "analytics_channel_user_days"})
+                            "analytics_channel_user_days", "analytics_dm_response_days"})
         c.prepare(std::string("DELETE FROM ") + t + " WHERE day < ?").bind(1, before).exec();
+      // A DM quiet since before the kept days: its next message starts a turn either way.
+      if (auto d = parse_date(before))
+        c.prepare("DELETE FROM analytics_dm_turns WHERE turn_at < ?")
+            .bind(1, *d * kDayMs - kMaxFirstResponseMs)
+            .exec();
       return ok();
     });
   }
@@ -475,10 +545,38 @@ class SqliteGovernanceStore final : public GovernanceStore {
       std::vector<DayCount> out;
       auto q = c.prepare(
           "SELECT d.day, (SELECT count(*) FROM analytics_user_days u WHERE u.day = d.day),"
-          " d.messages, d.new_users FROM analytics_days d WHERE d.day BETWEEN ? AND ?"
+          " d.messages, d.new_users, d.dm_messages, d.group_messages, d.channel_messages,"
+          " d.calls, d.call_seconds, d.files FROM analytics_days d WHERE d.day BETWEEN ? AND ?"
           " ORDER BY d.day");
       q.bind(1, from).bind(2, to);
-      while (q.step()) out.push_back({q.text(0), q.integer(1), q.integer(2), q.integer(3)});
+      while (q.step()) {
+        DayCount d;
+        d.date = q.text(0);
+        d.active_users = q.integer(1);
+        d.messages = q.integer(2);
+        d.new_users = q.integer(3);
+        d.dm_messages = q.integer(4);
+        d.group_messages = q.integer(5);
+        d.channel_messages = q.integer(6);
+        d.calls = q.integer(7);
+        d.call_seconds = q.integer(8);
+        d.files = q.integer(9);
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<ResponseBucket>> response_buckets(const std::string& from,
+                                                       const std::string& to) override {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<ResponseBucket>> {
+      std::vector<ResponseBucket> out;
+      auto q = c.prepare(
+          "SELECT day, bucket, n FROM analytics_dm_response_days WHERE day BETWEEN ? AND ?"
+          " ORDER BY day, bucket");
+      q.bind(1, from).bind(2, to);
+      while (q.step())
+        out.push_back({q.text(0), static_cast<int>(q.integer(1)), q.integer(2)});
       return out;
     });
   }

@@ -1,7 +1,10 @@
 // Usage analytics: the rollup job and the reads behind the admin API. Counts only: the rollups
 // hold dates, ids and numbers, never message text.
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "core/log.h"
 #include "modules/governance/governance.h"
@@ -61,6 +64,78 @@ std::string utc_date(Millis at) {
   return format_date(days);
 }
 
+int response_bucket(Millis ms) {
+  if (ms < 1000) return 0;
+  return 1 + static_cast<int>(std::floor(16.0 * std::log2(static_cast<double>(ms) / 1000.0)));
+}
+
+Millis bucket_middle(int bucket) {
+  if (bucket <= 0) return 500;
+  return static_cast<Millis>(std::llround(1000.0 * std::exp2((bucket - 0.5) / 16.0)));
+}
+
+std::optional<Millis> bucket_median(const std::vector<std::pair<int, std::int64_t>>& buckets) {
+  std::map<int, std::int64_t> sorted;
+  std::int64_t n = 0;
+  for (const auto& [b, c] : buckets) {
+    if (c <= 0) continue;
+    sorted[b] += c;
+    n += c;
+  }
+  if (n == 0) return std::nullopt;
+  // The values at 0-based ranks (n-1)/2 and n/2: the same one when n is odd.
+  auto at_rank = [&](std::int64_t rank) {
+    std::int64_t seen = 0;
+    for (const auto& [b, c] : sorted) {
+      seen += c;
+      if (rank < seen) return bucket_middle(b);
+    }
+    return bucket_middle(sorted.rbegin()->first);
+  };
+  const Millis lo = at_rank((n - 1) / 2), hi = at_rank(n / 2);
+  return (lo + hi) / 2;
+}
+
+bool automatic_post(std::string_view client_msg_id) {
+  return client_msg_id.starts_with("call-") || client_msg_id.starts_with("rec-");
+}
+
+std::optional<std::int64_t> call_seconds(std::string_view client_msg_id, std::string_view text) {
+  if (!client_msg_id.starts_with("call-") || !text.starts_with("📞 ")) return std::nullopt;
+  const std::string_view dot = " · ";
+  auto at = text.rfind(dot);
+  if (at == std::string_view::npos) return 0;  // missed: "📞 Missed video call"
+  // "m:ss" or "h:mm:ss": fold the colon-separated numbers base 60.
+  std::int64_t secs = 0, part = 0;
+  bool digits = false;
+  for (char ch : text.substr(at + dot.size())) {
+    if (ch >= '0' && ch <= '9') {
+      part = part * 10 + (ch - '0');
+      digits = true;
+    } else if (ch == ':' && digits) {
+      secs = secs * 60 + part;
+      part = 0;
+      digits = false;
+    } else {
+      return 0;  // not a duration this server wrote
+    }
+  }
+  if (!digits) return 0;
+  return secs * 60 + part;
+}
+
+std::optional<Millis> next_turn(std::optional<DmTurn>& turn, const std::string& sender,
+                                Millis at) {
+  if (turn && turn->sender_id == sender) return std::nullopt;  // the same turn goes on
+  std::optional<Millis> response;
+  if (turn) {
+    const Millis took = std::max<Millis>(0, at - turn->turn_at);
+    if (took <= kMaxFirstResponseMs) response = took;
+  }
+  turn = DmTurn{sender, at};
+  return response;
+}
+
 struct AnalyticsService::Impl {
   Impl(GovernanceStore& s, const Clock& c, AnalyticsOptions o) : store(s), clock(c), opt(o) {}
   GovernanceStore& store;
@@ -96,14 +171,28 @@ Result<Summary> AnalyticsService::summary(const std::string& from, const std::st
   auto [f, t] = *r;
   auto rows = impl_->store.days(from, to);
   if (!rows) return fail(rows.error());
+  auto buckets = impl_->store.response_buckets(from, to);
+  if (!buckets) return fail(buckets.error());
+  std::map<std::string, std::vector<std::pair<int, std::int64_t>>> by_day;
+  std::vector<std::pair<int, std::int64_t>> all;
+  for (const auto& b : *buckets) {
+    by_day[b.date].emplace_back(b.bucket, b.count);
+    all.emplace_back(b.bucket, b.count);
+  }
   Summary s;
   std::size_t at = 0;
   for (std::int64_t d = f; d <= t; ++d) {
     DayCount day;
     day.date = format_date(d);
     if (at < rows->size() && (*rows)[at].date == day.date) day = (*rows)[at++];
+    if (auto it = by_day.find(day.date); it != by_day.end()) {
+      for (const auto& [b, c] : it->second) day.dm_responses += c;
+      day.dm_first_response_median_ms = bucket_median(it->second);
+    }
+    s.dm_responses += day.dm_responses;
     s.days.push_back(std::move(day));
   }
+  s.dm_first_response_median_ms = bucket_median(all);
   auto distinct = [&](std::int64_t span) -> Result<std::int64_t> {
     return impl_->store.active_users(format_date(t - span + 1), to);
   };

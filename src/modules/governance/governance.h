@@ -146,6 +146,9 @@ struct Summary {
   std::int64_t dau = 0;        // distinct active users on `to`
   std::int64_t wau = 0;        // over the 7 days ending `to`
   std::int64_t mau = 0;        // over the 30 days ending `to`
+  // DM first responses over the range, and their median (nullopt when there were none).
+  std::int64_t dm_responses = 0;
+  std::optional<Millis> dm_first_response_median_ms;
 };
 
 class AnalyticsService {
@@ -169,8 +172,6 @@ class AnalyticsService {
   std::unique_ptr<Impl> impl_;
 };
 
-// YYYY-MM-DD -> days since 1970-01-01; nullopt when malformed or not a real date.
-std::optional<std::int64_t> parse_date(std::string_view date);
-std::string format_date(std::int64_t days_since_epoch);
+// parse_date() and format_date(): store.h.
 
 }  // namespace parley::governance

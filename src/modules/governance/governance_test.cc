@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "adapters/inprocess/in_process_bus.h"
@@ -25,6 +26,58 @@ TEST(Dates, ParseAndFormatRoundTripAndRefuseWhatIsNotADate) {
     EXPECT_FALSE(parse_date(bad)) << bad;
   EXPECT_EQ(utc_date(1'767'225'599'999), "2025-12-31");
   EXPECT_EQ(utc_date(1'767'225'600'000), "2026-01-01");
+}
+
+TEST(FirstResponses, BucketsHoldTheirTimesWithinTwoPointTwoPercent) {
+  EXPECT_EQ(response_bucket(0), 0);
+  EXPECT_EQ(response_bucket(999), 0);
+  EXPECT_EQ(response_bucket(1000), 1);
+  EXPECT_EQ(response_bucket(kMaxFirstResponseMs), 308) << "7 days fit in 309 buckets";
+  Millis last_bucket = 0;
+  for (Millis ms = 1000; ms <= kMaxFirstResponseMs; ms = ms * 103 / 100 + 1) {
+    const int b = response_bucket(ms);
+    EXPECT_GE(b, last_bucket) << "monotonic at " << ms;
+    last_bucket = b;
+    const double err = std::abs(static_cast<double>(bucket_middle(b) - ms)) / ms;
+    EXPECT_LE(err, 0.0225) << ms << " ms in bucket " << b << " (middle " << bucket_middle(b) << ")";
+  }
+}
+
+TEST(FirstResponses, TheMedianOfBucketsIsTheMiddleValuesBucketMiddle) {
+  EXPECT_FALSE(bucket_median({}));
+  EXPECT_FALSE(bucket_median({{5, 0}}));
+  const int a = response_bucket(20'000), b = response_bucket(65'000), c = response_bucket(185'000);
+  // Odd count: the middle one; order and repeats of buckets do not matter.
+  EXPECT_EQ(bucket_median({{c, 1}, {a, 1}, {b, 1}}), bucket_middle(b));
+  EXPECT_EQ(bucket_median({{a, 2}, {c, 1}, {a, 0}}), bucket_middle(a));
+  // Even count: the mean of the two middle values' buckets.
+  EXPECT_EQ(bucket_median({{a, 1}, {b, 1}, {c, 1}, {c, 1}}),
+            (bucket_middle(b) + bucket_middle(c)) / 2);
+}
+
+TEST(FirstResponses, TurnsCountTheFirstReplyToTheOtherPersonsFirstMessage) {
+  std::optional<DmTurn> t;
+  EXPECT_FALSE(next_turn(t, "A", 1000)) << "the first message starts a turn";
+  EXPECT_FALSE(next_turn(t, "A", 5000)) << "A again: the same turn, still from 1000";
+  EXPECT_EQ(next_turn(t, "B", 61'000), 60'000) << "B answers A's turn that began at 1000";
+  EXPECT_FALSE(next_turn(t, "B", 62'000));
+  EXPECT_EQ(next_turn(t, "A", 62'500), 1'500);
+  EXPECT_FALSE(next_turn(t, "B", 62'500 + kMaxFirstResponseMs + 1)) << "over 7 days: not counted";
+  EXPECT_EQ(t->sender_id, "B") << "but the late reply starts the next turn";
+  EXPECT_EQ(next_turn(t, "A", 62'500 + kMaxFirstResponseMs + 31), 30);
+}
+
+TEST(Calls, TheDurationOfACallMessageIsReadBackAndOtherMessagesAreNoCalls) {
+  // The texts of calls::call_message_text() (calls_test.cc checks the same strings).
+  EXPECT_EQ(call_seconds("call-1", "📞 Missed video call"), 0);
+  EXPECT_EQ(call_seconds("call-1", "📞 Video call · 1:05"), 65);
+  EXPECT_EQ(call_seconds("call-1", "📞 Audio call · 1:02:05"), 3725);
+  EXPECT_FALSE(call_seconds("c-1", "📞 Video call · 1:05")) << "not posted by the call path";
+  EXPECT_FALSE(call_seconds("call-1", "hello")) << "a client's own id that only looks like one";
+  EXPECT_EQ(call_seconds("call-1", "📞 Audio call · soon"), 0);
+  EXPECT_TRUE(automatic_post("call-1"));
+  EXPECT_TRUE(automatic_post("rec-1-2"));
+  EXPECT_FALSE(automatic_post("web-123"));
 }
 
 class RetentionTest : public ::testing::Test {

@@ -6,7 +6,9 @@
 //   attachments leave unreferenced; expire_files() the same for old files never posted;
 // - export: reads a user's own messages and files, or a whole conversation's;
 // - analytics: roll_up() folds the messages and sign-ups since its watermark into daily
-//   rollups, in the same transaction that moves the watermark.
+//   rollups, in the same transaction that moves the watermark: per day, messages by
+//   conversation type, DM first-response buckets (from one turn row per DM), call messages and
+//   file records (a watermark of their own).
 // Like the search index, the adapters read and delete the messaging, files and users tables
 // directly (docs/decisions.md §36). Implemented for SQLite and PostgreSQL; every
 // implementation passes store_contract.h. Blocking; thread-safe; call from worker threads.
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -98,13 +101,62 @@ struct ExportRecord {
 
 // ---- analytics ----
 
-// One day of activity, UTC. active_users: distinct senders of messages that day.
+// One day of activity, UTC. active_users: distinct senders of messages that day. messages is
+// dm + group + channel messages (days rolled up before governance migration 2 have no split:
+// zeros). calls: call messages posted that day (a call counts on the day it ended);
+// call_seconds: their answered time. files: file records created that day. dm_responses and
+// dm_first_response_median_ms: filled by AnalyticsService from the day's response buckets.
 struct DayCount {
   std::string date;  // YYYY-MM-DD
   std::int64_t active_users = 0;
   std::int64_t messages = 0;
   std::int64_t new_users = 0;
+  std::int64_t dm_messages = 0;
+  std::int64_t group_messages = 0;
+  std::int64_t channel_messages = 0;
+  std::int64_t calls = 0;
+  std::int64_t call_seconds = 0;
+  std::int64_t files = 0;
+  std::int64_t dm_responses = 0;
+  std::optional<Millis> dm_first_response_median_ms;
 };
+
+// DM first responses of one day in one bucket of response_bucket() (docs/decisions.md §47).
+struct ResponseBucket {
+  std::string date;
+  int bucket = 0;
+  std::int64_t count = 0;
+};
+
+// First responses slower than this are not counted (the reply still starts a new turn).
+inline constexpr Millis kMaxFirstResponseMs = 7 * kDayMs;
+// Log-scale buckets of response times: 0 is under one second; bucket b >= 1 holds
+// [1 s * 2^((b-1)/16), 1 s * 2^(b/16)), so 7 days fit in 309 buckets and a bucket's middle is
+// within 2.2 % of anything in it.
+int response_bucket(Millis ms);
+// The bucket's representative time: its geometric middle (500 ms for bucket 0).
+Millis bucket_middle(int bucket);
+// The median of the times counted in buckets (bucket -> count, any order): the middle of the
+// bucket holding the middle value, or the mean of the two middles for an even count; nullopt
+// when nothing is counted.
+std::optional<Millis> bucket_median(const std::vector<std::pair<int, std::int64_t>>& buckets);
+// The call of a call message (the one the API posts when a call ends: client_msg_id "call-<id>",
+// text from calls::call_message_text(): "📞 Missed video call" or "📞 Audio call · m:ss" /
+// "h:mm:ss"): its answered seconds (0 for a missed call); nullopt for any other message.
+std::optional<std::int64_t> call_seconds(std::string_view client_msg_id, std::string_view text);
+// Whether a message is one the server posts for its sender (a call's or a call recording's
+// message: client_msg_id "call-..." or "rec-..."): never a reply in a DM's turns.
+bool automatic_post(std::string_view client_msg_id);
+// What turn-tracking needs of a DM: who spoke last and when their turn began (the first of
+// their run of messages). Adapters keep one per DM in analytics_dm_turns.
+struct DmTurn {
+  std::string sender_id;
+  Millis turn_at = 0;
+};
+// Folds one DM message into its turn: returns the first response time to count (the message
+// answers the other person's turn within kMaxFirstResponseMs), and moves the turn on.
+std::optional<Millis> next_turn(std::optional<DmTurn>& turn, const std::string& sender,
+                                Millis at);
 
 struct ChannelCount {
   std::string conversation_id;
@@ -117,11 +169,15 @@ struct ChannelCount {
 struct RollupProgress {
   std::int64_t messages = 0;
   std::int64_t users = 0;
+  std::int64_t files = 0;
   bool more = false;
 };
 
 // The UTC date (YYYY-MM-DD) of a time; shared by every adapter so days agree.
 std::string utc_date(Millis at);
+// YYYY-MM-DD -> days since 1970-01-01; nullopt when malformed or not a real date.
+std::optional<std::int64_t> parse_date(std::string_view date);
+std::string format_date(std::int64_t days_since_epoch);
 
 class GovernanceStore {
  public:
@@ -171,13 +227,19 @@ class GovernanceStore {
                                                             int limit) = 0;
   virtual Result<void> remove_export(const std::string& id) = 0;
 
-  // Folds into the rollups at most limit messages, and at most limit new users, created after the
-  // watermark and before horizon, and moves the watermark past them: each row is counted once.
+  // Folds into the rollups at most limit messages, at most limit new users and at most limit
+  // files, created after their watermarks and before horizon, and moves the watermarks past them:
+  // each row is counted once. DM messages move their DM's turn (next_turn()) in the same
+  // transaction.
   virtual Result<RollupProgress> roll_up(Millis horizon, int limit) = 0;
   // Drops the rollups of days before `date`.
   virtual Result<void> prune_rollups(const std::string& before_date) = 0;
-  // The days from..to (inclusive, YYYY-MM-DD) that have rollups, in date order.
+  // The days from..to (inclusive, YYYY-MM-DD) that have rollups, in date order (the dm_responses
+  // and median fields left empty).
   virtual Result<std::vector<DayCount>> days(const std::string& from, const std::string& to) = 0;
+  // The DM first-response buckets of the days from..to, by date then bucket.
+  virtual Result<std::vector<ResponseBucket>> response_buckets(const std::string& from,
+                                                               const std::string& to) = 0;
   // Distinct active users over from..to.
   virtual Result<std::int64_t> active_users(const std::string& from, const std::string& to) = 0;
   // Channels (type channel) by messages over from..to, busiest first (ties by id).

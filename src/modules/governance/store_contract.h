@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -362,6 +363,123 @@ TEST_P(GovernanceStoreContract, RollupsCountAKnownDataSetOnce) {
   ASSERT_TRUE(f.store->prune_rollups("2026-01-02"));
   EXPECT_TRUE(f.store->days("2026-01-01", "2026-01-01")->empty());
   EXPECT_EQ(f.store->days("2026-01-02", "2026-01-03")->size(), 2u);
+}
+
+// Messages by conversation type, calls, files and DM first responses against counts and a
+// median computed here from the seeded data, rolled up in small batches so DM turns cross them.
+TEST_P(GovernanceStoreContract, RollupsSplitByTypeAndTakeDmFirstResponses) {
+  const Millis d0 = 1'769'904'000'000;  // 2026-02-01T00:00:00Z
+  const Millis s = 1000, h = 3'600'000;
+  conversation("G1", "", messaging::ConversationType::group);
+  struct Seed {
+    const char* id;
+    const char* conv;
+    const char* sender;
+    Millis at;
+    const char* text;
+  };
+  const std::vector<Seed> seed = {
+      {"B01", "D1", "U1", d0, "hi"},
+      {"B02", "D1", "U1", d0 + 5 * s, "there"},        // the same turn as B01
+      {"B03", "D1", "U2", d0 + 65 * s, "hello"},        // answers B01 after 65 s
+      {"B04", "D1", "U2", d0 + 70 * s, "how are you"},  // the same turn as B03
+      {"B05", "D1", "U1", d0 + 250 * s, "fine"},        // answers B03 after 185 s
+      {"B06", "D1", "U2", d0 + 270 * s, "good"},        // answers B05 after 20 s
+      {"call-K1", "D1", "U1", d0 + 300 * s, "📞 Audio call · 1:05"},  // a call: no reply
+      {"B07", "D1", "U1", d0 + h, "later"},             // answers B06 after 3330 s
+      {"B08", "G1", "U1", d0 + 2 * h, "group"},
+      {"B09", "G1", "U2", d0 + 3 * h, "group too"},
+      {"call-K2", "C1", "U2", d0 + 4 * h, "📞 Missed video call"},
+      {"call-K3", "C1", "U1", d0 + 5 * h, "not a call: a client's lookalike id"},
+      {"B10", "D1", "U2", d0 + 25 * h, "next day"},     // answers B07 after 24 h (day 2)
+      {"B11", "C2", "U2", d0 + 26 * h, "channel"},
+      {"B12", "D1", "U1", d0 + 9 * 24 * h, "a week on"},  // 7.96 days after B10: not counted
+      {"B13", "D1", "U2", d0 + 9 * 24 * h + 30 * s, "back"},  // answers B12 after 30 s
+  };
+  for (const auto& m : seed) send(m.id, m.conv, m.sender, m.at, m.text);
+  file("F1", "U1", d0 + 10 * s, "one");
+  file("F2", "U2", d0 + 26 * h, "two");
+  file("F3", "U2", d0 + 27 * h, "three");
+
+  // Expected, straight from the seed.
+  std::map<std::string, DayCount> want;
+  for (const auto& m : seed) {
+    auto& d = want[utc_date(m.at)];
+    ++d.messages;
+    const std::string conv = m.conv;
+    ++(conv == "D1" ? d.dm_messages : conv == "G1" ? d.group_messages : d.channel_messages);
+    if (std::string(m.text).starts_with("📞")) ++d.calls;
+  }
+  want[utc_date(d0)].call_seconds = 65;
+  ++want[utc_date(d0)].files;
+  want[utc_date(d0 + 26 * h)].files += 2;
+  // The first responses, by the day of the reply, as listed above.
+  std::map<std::string, std::vector<Millis>> replies = {
+      {utc_date(d0), {65 * s, 185 * s, 20 * s, 3330 * s}},
+      {utc_date(d0 + 25 * h), {24 * h}},
+      {utc_date(d0 + 9 * 24 * h), {30 * s}}};
+  auto exact_median = [](std::vector<Millis> v) {
+    std::sort(v.begin(), v.end());
+    return (v[(v.size() - 1) / 2] + v[v.size() / 2]) / 2;
+  };
+
+  for (int runs = 0;; ++runs) {
+    ASSERT_LT(runs, 100);
+    auto p = f.store->roll_up(d0 + 10 * 24 * h, 2);
+    ASSERT_TRUE(p) << p.error().message;
+    if (!p->more) break;
+  }
+  auto days = f.store->days("2026-02-01", "2026-02-28");
+  ASSERT_TRUE(days) << days.error().message;
+  ASSERT_EQ(days->size(), want.size());
+  for (const auto& d : *days) {
+    SCOPED_TRACE(d.date);
+    ASSERT_TRUE(want.count(d.date));
+    const auto& w = want[d.date];
+    EXPECT_EQ(d.messages, w.messages);
+    EXPECT_EQ(d.dm_messages, w.dm_messages);
+    EXPECT_EQ(d.group_messages, w.group_messages);
+    EXPECT_EQ(d.channel_messages, w.channel_messages);
+    EXPECT_EQ(d.dm_messages + d.group_messages + d.channel_messages, d.messages);
+    EXPECT_EQ(d.calls, w.calls);
+    EXPECT_EQ(d.call_seconds, w.call_seconds);
+    EXPECT_EQ(d.files, w.files);
+  }
+
+  auto buckets = f.store->response_buckets("2026-02-01", "2026-02-28");
+  ASSERT_TRUE(buckets) << buckets.error().message;
+  std::map<std::string, std::vector<std::pair<int, std::int64_t>>> by_day;
+  std::vector<std::pair<int, std::int64_t>> all;
+  std::vector<Millis> every;
+  for (const auto& b : *buckets) {
+    by_day[b.date].emplace_back(b.bucket, b.count);
+    all.emplace_back(b.bucket, b.count);
+  }
+  ASSERT_EQ(by_day.size(), replies.size());
+  for (const auto& [day, times] : replies) {
+    SCOPED_TRACE(day);
+    std::int64_t n = 0;
+    for (const auto& [b, c] : by_day[day]) n += c;
+    EXPECT_EQ(n, static_cast<std::int64_t>(times.size()));
+    const Millis exact = exact_median(times);
+    auto got = bucket_median(by_day[day]);
+    ASSERT_TRUE(got);
+    EXPECT_NEAR(static_cast<double>(*got), static_cast<double>(exact), exact * 0.0225 + 1);
+    every.insert(every.end(), times.begin(), times.end());
+  }
+  const Millis exact_all = exact_median(every);  // 20 30 65 185 3330 86400 s: 125 s
+  auto got_all = bucket_median(all);
+  ASSERT_TRUE(got_all);
+  EXPECT_NEAR(static_cast<double>(*got_all), static_cast<double>(exact_all),
+              exact_all * 0.0225 + 1);
+
+  // Rolled up once: nothing more, and pruning drops the old days' buckets with them.
+  auto again = f.store->roll_up(d0 + 10 * 24 * h, 100);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->messages + again->files, 0);
+  ASSERT_TRUE(f.store->prune_rollups("2026-02-03"));
+  EXPECT_EQ(f.store->response_buckets("2026-02-01", "2026-02-02")->size(), 0u);
+  EXPECT_EQ(f.store->response_buckets("2026-02-03", "2026-02-28")->size(), 1u);
 }
 
 }  // namespace parley::governance

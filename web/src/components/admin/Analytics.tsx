@@ -1,16 +1,19 @@
-// The admin console's Analytics tab (daily activity as an SVG chart, DAU/WAU/MAU, busiest
-// channels, CSV downloads) and Data tab (the server's retention policy, conversation exports).
+// The admin console's Analytics tab (daily activity and messages by conversation type as SVG
+// charts, DAU/WAU/MAU, median DM first response, a table of the days' figures with calls and
+// files, busiest channels, CSV downloads) and Data tab (the server's retention policy, conversation exports).
 // Counts only: the server never sends message text here.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../../api';
 import { saveAuthed as saveAs } from '../../downloads';
-import { chartBars, isoDay, type DayCount } from './analyticsChart';
+import { chartBars, duration, isoDay, stackedBars, TYPES, type DayCount } from './analyticsChart';
 
 interface Summary {
   days: DayCount[];
   dau: number;
   wau: number;
   mau: number;
+  dm_responses?: number;
+  dm_first_response_median_ms?: number | null;
 }
 interface ChannelCount {
   conversation_id: string;
@@ -52,6 +55,78 @@ function Chart({ days }: { days: DayCount[] }) {
   );
 }
 
+const TYPE_LABEL = { dm: 'Direct messages', group: 'Groups', channel: 'Channels' } as const;
+
+function TypeChart({ days }: { days: DayCount[] }) {
+  const w = 600;
+  const h = 160;
+  const segs = stackedBars(days, w, h);
+  const sum = (k: (typeof TYPES)[number]) => days.reduce((n, d) => n + (d[`${k}_messages`] ?? 0), 0);
+  return (
+    <figure class="analytics-chart">
+      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`Messages per day by conversation type: ${TYPES.map((k) => `${TYPE_LABEL[k]} ${sum(k)}`).join(', ')}`} preserveAspectRatio="none">
+        <line x1="0" y1={h} x2={w} y2={h} class="axis" />
+        {segs.map((s) => (
+          <rect key={`${s.date}-${s.kind}`} x={s.x} y={s.y} width={s.width} height={s.height} class={`seg seg-${s.kind}`}>
+            <title>{`${s.date}: ${s.count} ${TYPE_LABEL[s.kind].toLowerCase()}`}</title>
+          </rect>
+        ))}
+      </svg>
+      {days.length > 0 && (
+        <div class="analytics-axis muted small" aria-hidden="true">
+          <span>{days[0].date}</span>
+          <span>{days[days.length - 1].date}</span>
+        </div>
+      )}
+      <figcaption class="analytics-legend muted small">
+        {TYPES.map((k) => (
+          <span key={k}>
+            <i class={`swatch seg-${k}`} aria-hidden="true" /> {TYPE_LABEL[k]} ({sum(k)})
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  );
+}
+
+/** The days with any activity, as a table: messages by type, DM first response, calls, files. */
+function DayTable({ days }: { days: DayCount[] }) {
+  const active = days.filter((d) => d.messages || d.new_users || d.files || d.calls);
+  if (active.length === 0) return <p class="muted small">No activity in this range.</p>;
+  return (
+    <div class="analytics-table-wrap" role="region" aria-label="Daily figures" tabIndex={0}>
+      <table class="analytics-table">
+        <thead>
+          <tr>
+            <th scope="col">Date</th>
+            <th scope="col">DMs</th>
+            <th scope="col">Groups</th>
+            <th scope="col">Channels</th>
+            <th scope="col" title="Median time to the first reply in direct messages">DM reply</th>
+            <th scope="col">Calls</th>
+            <th scope="col">Call min</th>
+            <th scope="col">Files</th>
+          </tr>
+        </thead>
+        <tbody>
+          {active.map((d) => (
+            <tr key={d.date}>
+              <th scope="row">{d.date}</th>
+              <td>{d.dm_messages ?? 0}</td>
+              <td>{d.group_messages ?? 0}</td>
+              <td>{d.channel_messages ?? 0}</td>
+              <td>{duration(d.dm_first_response_median_ms)}</td>
+              <td>{d.calls ?? 0}</td>
+              <td>{Math.round((d.call_seconds ?? 0) / 60)}</td>
+              <td>{d.files ?? 0}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export function AnalyticsTab() {
   const [from, setFrom] = useState(isoDay(Date.now() - 29 * 86_400_000));
   const [to, setTo] = useState(isoDay(Date.now()));
@@ -75,6 +150,8 @@ export function AnalyticsTab() {
   useEffect(() => void load(), []);
   const total = summary?.days.reduce((n, d) => n + d.messages, 0) ?? 0;
   const joined = summary?.days.reduce((n, d) => n + d.new_users, 0) ?? 0;
+  const calls = summary?.days.reduce((n, d) => n + (d.calls ?? 0), 0) ?? 0;
+  const files = summary?.days.reduce((n, d) => n + (d.files ?? 0), 0) ?? 0;
   return (
     <section class="stack" aria-label="Usage analytics">
       <form
@@ -122,8 +199,24 @@ export function AnalyticsTab() {
               <dt>New users</dt>
               <dd>{joined}</dd>
             </div>
+            <div>
+              <dt>DM first reply (median)</dt>
+              <dd>{duration(summary.dm_first_response_median_ms)}</dd>
+            </div>
+            <div>
+              <dt>Calls</dt>
+              <dd>{calls}</dd>
+            </div>
+            <div>
+              <dt>Files</dt>
+              <dd>{files}</dd>
+            </div>
           </dl>
           <Chart days={summary.days} />
+          <h4>Messages by conversation type</h4>
+          <TypeChart days={summary.days} />
+          <h4>Daily figures</h4>
+          <DayTable days={summary.days} />
           <div class="row">
             <button type="button" class="small" onClick={() => void saveAs(`/admin/analytics/summary?${range}&format=csv`, `parley-days-${from}-${to}.csv`).catch((e) => setError(errText(e)))}>
               Days as CSV
