@@ -566,6 +566,8 @@ describe.sequential('issue 15: bugs and product features', () => {
       const msg = message(p, 'Unread 80');
       await msg.waitFor();
       await msg.click();
+      // The click only armed the message: no button of its toolbar was under the pointer.
+      expect(await p.getByRole('complementary', { name: 'Thread' }).count()).toBe(0);
       await msg.getByRole('button', { name: 'Reply in thread' }).click();
       await p.getByRole('complementary', { name: 'Thread' }).waitFor();
       await check('thread');
