@@ -67,7 +67,7 @@ function TypeChart({ days }: { days: DayCount[] }) {
       <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`Messages per day by conversation type: ${TYPES.map((k) => `${TYPE_LABEL[k]} ${sum(k)}`).join(', ')}`} preserveAspectRatio="none">
         <line x1="0" y1={h} x2={w} y2={h} class="axis" />
         {segs.map((s) => (
-          <rect key={`${s.date}-${s.kind}`} x={s.x} y={s.y} width={s.width} height={s.height} class={`seg seg-${s.kind}`}>
+          <rect key={`${s.date}-${s.kind}`} x={s.x} y={s.y} width={s.width} height={s.height} class={`seg is-${s.kind}`}>
             <title>{`${s.date}: ${s.count} ${TYPE_LABEL[s.kind].toLowerCase()}`}</title>
           </rect>
         ))}
@@ -81,7 +81,7 @@ function TypeChart({ days }: { days: DayCount[] }) {
       <figcaption class="analytics-legend muted small">
         {TYPES.map((k) => (
           <span key={k}>
-            <i class={`swatch seg-${k}`} aria-hidden="true" /> {TYPE_LABEL[k]} ({sum(k)})
+            <i class={`swatch is-${k}`} aria-hidden="true" /> {TYPE_LABEL[k]} ({sum(k)})
           </span>
         ))}
       </figcaption>
