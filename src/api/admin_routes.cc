@@ -3,6 +3,7 @@
 // work is the admin module's, which records each change in the audit log.
 #include "context.h"
 #include "core/json.h"
+#include "core/log.h"
 
 namespace parley::api {
 namespace {
@@ -109,7 +110,13 @@ void add_admin_user_routes(net::Router& r, Context& ctx) {
 
   r.add(net::Method::post, "/api/v1/admin/users/{id}/deactivate",
         admin_authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) {
-          return user_answer(ctx, ctx.s.admin->deactivate(actor(ctx, req, p), id_param(req)));
+          auto u = ctx.s.admin->deactivate(actor(ctx, req, p), id_param(req));
+          // People's sockets close with their revoked sessions; bots' (theirs, or the bot's
+          // own) hold no session to revoke.
+          if (u && ctx.s.integrations)
+            if (auto r = ctx.s.integrations->disconnect_bots(u->id); !r)
+              log::warn("deactivate: closing bot sockets failed", {{"error", r.error().message}});
+          return user_answer(ctx, std::move(u));
         }));
 
   r.add(net::Method::post, "/api/v1/admin/users/{id}/reactivate",

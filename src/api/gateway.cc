@@ -403,6 +403,9 @@ Gateway::Gateway(Context& ctx) : ctx_(ctx), hub_(ctx.s.bus, ctx.s.messaging) {
   revocations_ = ctx_.s.bus.subscribe(auth::kSessionRevokedTopic, [this](std::string_view sid) {
     close_session(std::string(sid), "session revoked");
   });
+  disconnects_ = ctx_.s.bus.subscribe(auth::kUserDisconnectTopic, [this](std::string_view uid) {
+    close_user(std::string(uid), "account deactivated");
+  });
   gaps_ = ctx_.s.bus.subscribe(std::string(kBusGapTopic), [this](std::string_view) {
     if (!ctx_.s.pool.try_submit([this] { hub_.resync(); }))
       log::warn("bus gap: hub resync refused (worker queue full)");
@@ -595,16 +598,37 @@ void Gateway::remove(const auth::Principal& p, std::uint64_t conn_id) {
   }
 }
 
+namespace {
+
+// The live sockets of an index entry, closed once the lock is released.
+template <typename Index>
+std::vector<std::shared_ptr<net::WsConnection>> live_sockets(const Index& index,
+                                                             const std::string& key) {
+  std::vector<std::shared_ptr<net::WsConnection>> out;
+  if (auto it = index.find(key); it != index.end())
+    for (const auto& w : it->second)
+      if (auto c = w.lock()) out.push_back(std::move(c));
+  return out;
+}
+
+}  // namespace
+
 void Gateway::close_session(const std::string& session_id, const char* why) {
   std::vector<std::shared_ptr<net::WsConnection>> conns;
   {
     std::lock_guard lock(mu_);
     if (revoked_.size() >= kMaxRevokedRemembered) revoked_.clear();
     revoked_.insert(session_id);
-    auto it = by_session_.find(session_id);
-    if (it == by_session_.end()) return;
-    for (auto& w : it->second)
-      if (auto c = w.lock()) conns.push_back(std::move(c));
+    conns = live_sockets(by_session_, session_id);
+  }
+  for (auto& c : conns) c->close(net::kCloseUnauthorized, why);
+}
+
+void Gateway::close_user(const std::string& user_id, const char* why) {
+  std::vector<std::shared_ptr<net::WsConnection>> conns;
+  {
+    std::lock_guard lock(mu_);
+    conns = live_sockets(by_user_, user_id);
   }
   for (auto& c : conns) c->close(net::kCloseUnauthorized, why);
 }

@@ -48,6 +48,8 @@ class Gateway {
   std::optional<net::Response> admit(const net::Request& upgrade);
   bool origin_allowed(const net::Request& upgrade) const;
   void close_session(const std::string& session_id, const char* why);
+  // Every socket of the user here (auth::kUserDisconnectTopic).
+  void close_user(const std::string& user_id, const char* why);
   void watch_expiries();
   // The call message of a finished call (calls::kFinishedTopic), through the one send path.
   void post_call_message(std::string_view payload);
@@ -74,6 +76,7 @@ class Gateway {
   static constexpr std::size_t kMaxRevokedRemembered = 100'000;
   std::unordered_set<std::string> revoked_;
   std::unique_ptr<Bus::Subscription> revocations_;
+  std::unique_ptr<Bus::Subscription> disconnects_;
   std::unique_ptr<Bus::Subscription> gaps_;
   std::unique_ptr<Bus::Subscription> finished_calls_;
   WorkerPool recordings_{"recordings", 1, 64};

@@ -546,5 +546,36 @@ TEST(BotsAudit, TokenCreationIsAuditedAndADeactivatedBotIsRefused) {
   EXPECT_EQ(api.get("/api/v1/users/me", fresh.str("token")).status, 401);
 }
 
+// Open bot sockets close when the bot, or its owner, is deactivated (a bot has no session for
+// the deactivation to revoke), and the bot connects again once reactivated.
+TEST(BotsAudit, DeactivationClosesTheOpenSocketsOfABotAndOfAnOwnersBots) {
+  ServerProcess server({"--rate-limits", kGenerousLimits});
+  ASSERT_EQ(server.start(), "");
+  Api api(server.port());
+  auto admin = register_account(api, "ad");
+  auto owner = register_account(api, "ow");
+  auto bystander = register_account(api, "by");
+  auto first = make_bot(api, owner);
+  auto second = make_bot(api, owner);
+  auto other = make_bot(api, bystander);
+  auto deactivate = [&](const std::string& id, const char* how) {
+    return api.post("/api/v1/admin/users/" + id + "/" + how, std::string_view(), admin.access)
+        .status;
+  };
+
+  Live bot(server.port(), first.as_account());
+  ASSERT_EQ(deactivate(first.id, "deactivate"), 200);
+  EXPECT_EQ(ws_wait_close(bot.raw(), 3s), 4001) << "a deactivated bot's socket stays open";
+  ASSERT_EQ(deactivate(first.id, "reactivate"), 200);
+  Live again(server.port(), first.as_account());  // a later hello is judged afresh
+
+  Live mine(server.port(), second.as_account());
+  Live theirs(server.port(), other.as_account());
+  ASSERT_EQ(deactivate(owner.id, "deactivate"), 200);
+  EXPECT_EQ(ws_wait_close(again.raw(), 3s), 4001) << "the owner's bots keep their sockets";
+  EXPECT_EQ(ws_wait_close(mine.raw(), 3s), 4001);
+  EXPECT_FALSE(ws_wait_close(theirs.raw(), 500ms).has_value()) << "another owner's bot is closed";
+}
+
 }  // namespace
 }  // namespace parley::itest

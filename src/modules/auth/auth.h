@@ -28,6 +28,10 @@
 namespace parley::auth {
 
 inline constexpr const char* kSessionRevokedTopic = "auth.session_revoked";
+// Payload: a user id. Every open socket of that user closes now (4001): a deactivated bot, or
+// the bots of a deactivated owner, whose tokens stay but are refused while deactivated. Not
+// remembered: a later hello is judged afresh (after a reactivation it succeeds).
+inline constexpr const char* kUserDisconnectTopic = "auth.user_disconnect";
 
 struct AuthOptions {
   Millis access_ttl_ms = 15 * 60 * 1000;

@@ -666,6 +666,18 @@ Result<void> IntegrationService::check_session(const std::string& session_id) {
   return ok();
 }
 
+Result<void> IntegrationService::disconnect_bots(const std::string& user_id) {
+  auto& s = *impl_;
+  auto owned = s.store.bots_of(user_id);
+  if (!owned) return fail(owned.error());
+  for (const auto& b : *owned) s.bus.publish(auth::kUserDisconnectTopic, b.id);
+  if (auto self = s.store.find_bot(user_id); self)
+    s.bus.publish(auth::kUserDisconnectTopic, user_id);
+  else if (self.error().code != Errc::not_found)
+    return fail(self.error());
+  return ok();
+}
+
 // ---- incoming webhooks ----
 
 namespace {

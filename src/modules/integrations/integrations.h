@@ -212,6 +212,9 @@ class IntegrationService {
   Result<BotPrincipal> authenticate(const std::string& token);
   // Whether a bot session ("bot:<token id>") is still good (for sockets opened with it).
   Result<void> check_session(const std::string& session_id);
+  // After user_id's deactivation: the open sockets of its bots, and its own if it is a bot,
+  // close on every node (auth::kUserDisconnectTopic).
+  Result<void> disconnect_bots(const std::string& user_id);
 
   // ---- incoming webhooks (the conversation's owners and admins manage them) ----
   // Creates a bot account for the hook (its display name is the hook's name) and adds it to the
