@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.h"
 #include "harness.h"
 
 namespace parley::itest::chat {
@@ -67,21 +68,7 @@ inline bool mentions(const value& v, std::string_view needle) {
 }
 
 // Percent-encodes everything but unreserved characters (RFC 3986).
-inline std::string pct(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+inline std::string pct(std::string_view s) { return text::percent_encoded(s); }
 
 // Syntactically plausible ids that name nothing.
 inline constexpr const char* kUnknownId = "01ARZ3NDEKTSV4RRFFQ69G5FAV";

@@ -22,6 +22,17 @@ interface ChannelCount {
   active_users: number;
 }
 
+/** The first and last day under a chart. */
+function DateAxis({ days }: { days: readonly { date: string }[] }) {
+  if (days.length === 0) return null;
+  return (
+    <div class="analytics-axis muted small" aria-hidden="true">
+      <span>{days[0].date}</span>
+      <span>{days[days.length - 1].date}</span>
+    </div>
+  );
+}
+
 function errText(e: unknown) {
   return e instanceof ApiError ? e.message : String(e);
 }
@@ -44,12 +55,7 @@ function Chart({ days }: { days: DayCount[] }) {
           </g>
         ))}
       </svg>
-      {days.length > 0 && (
-        <div class="analytics-axis muted small" aria-hidden="true">
-          <span>{days[0].date}</span>
-          <span>{days[days.length - 1].date}</span>
-        </div>
-      )}
+      <DateAxis days={days} />
       <figcaption class="muted small">Bars: messages per day (peak {max}). Dots: active users.</figcaption>
     </figure>
   );
@@ -72,12 +78,7 @@ function TypeChart({ days }: { days: DayCount[] }) {
           </rect>
         ))}
       </svg>
-      {days.length > 0 && (
-        <div class="analytics-axis muted small" aria-hidden="true">
-          <span>{days[0].date}</span>
-          <span>{days[days.length - 1].date}</span>
-        </div>
-      )}
+      <DateAxis days={days} />
       <figcaption class="analytics-legend muted small">
         {TYPES.map((k) => (
           <span key={k}>
