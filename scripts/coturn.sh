@@ -31,10 +31,23 @@ start() {
   [ -n "$secret" ] || secret="$(random_secret)"
   printf %s "$secret" >"$DIR/secret"
   chmod 600 "$DIR/secret"
-  local port
-  port="$(free_port "${COTURN_PORT:-43478}")"
+  # Up to three tries, each on a port further up: a port the TCP check found free can still be
+  # held (a turnserver of another run going away, a UDP socket), and then the listener retries
+  # its bind for a long time instead of failing.
+  local attempt base="${COTURN_PORT:-43478}"
+  for attempt in 1 2 3; do
+    if launch "$secret" "$(free_port "$((base + (attempt - 1) * 10))")"; then return 0; fi
+  done
+  exit 1
+}
+
+# Writes the configuration for the port and starts turnserver; prints HOST:PORT once it listens
+# (20 s at most), else stops it, says why and fails.
+launch() {
+  local secret="$1" port="$2"
   # Relay ports: a block of 200 picked from the port, so two instances rarely overlap.
   local min=$((50000 + (port % 50) * 200))
+  rm -f "$DIR/turnserver.pid" "$DIR/launcher.pid" "$DIR/turnserver.log"
   cat >"$DIR/turnserver.conf" <<CONF
 listening-ip=127.0.0.1
 relay-ip=127.0.0.1
@@ -81,7 +94,7 @@ CONF
   echo "$port" >"$DIR/port"
   turnserver -c "$DIR/turnserver.conf" >"$DIR/stdout.log" 2>&1 &
   echo $! >"$DIR/launcher.pid"
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 400); do
     if port_busy "$port" && [ -s "$DIR/turnserver.pid" ]; then
       echo "127.0.0.1:$port"
       return 0
@@ -89,8 +102,10 @@ CONF
     if ! alive "$(cat "$DIR/launcher.pid")"; then break; fi
     sleep 0.05
   done
-  echo "coturn.sh: turnserver did not start on 127.0.0.1:$port (log: $DIR/turnserver.log)" >&2
-  exit 1
+  echo "coturn.sh: turnserver did not start on 127.0.0.1:$port; its log ends:" >&2
+  grep -v "Black listing" "$DIR/turnserver.log" 2>/dev/null | tail -n 5 >&2 || true
+  stop_pidfiles "$DIR/turnserver.pid" "$DIR/launcher.pid"
+  return 1
 }
 
 stop() {

@@ -189,12 +189,16 @@ class TurnTest : public ::testing::Test {
     int rc = std::system(("COTURN_SECRET=turn-test-secret '" + script + "' start '" +
                           dir_.string() + "' >'" + out + "' 2>&1")
                              .c_str());
+    // Its address is the last line (a failed first try says why before it).
     std::ifstream f(out);
-    std::string line;
-    std::getline(f, line);
+    std::string line, all;
+    for (std::string l; std::getline(f, l);) {
+      if (!l.empty()) line = l;
+      all += l + "\n";
+    }
     std::filesystem::remove(out);
     if (WEXITSTATUS(rc) == 3) GTEST_SKIP() << line;
-    ASSERT_EQ(rc, 0) << line;
+    ASSERT_EQ(rc, 0) << all;
     started_ = true;
     turn_port_ = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
     server_ = std::make_unique<ServerProcess>(std::vector<std::string>{

@@ -67,7 +67,7 @@ async function endedEverywhere() {
 }
 
 beforeAll(async () => {
-  const started = spawnSync(coturnScript, ['start', coturnDir], { encoding: 'utf8', env: { ...process.env, COTURN_SECRET: 'e2e-turn-secret' } });
+  const started = spawnSync(coturnScript, ['start', coturnDir], { encoding: 'utf8', env: { ...process.env, COTURN_SECRET: 'e2e-turn-secret', COTURN_PORT: '44478' } });
   if (started.status === 0) coturn = started.stdout.trim();
   else if (started.status === 3) console.log(`calls e2e: no coturn (${started.stderr.trim()}): the TURN case is skipped`);
   else throw new Error(`scripts/coturn.sh: ${started.stderr}`);

@@ -53,7 +53,7 @@ std::string format_date(std::int64_t z) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  char buf[24];  // room for any year the type can hold
+  char buf[40];  // what snprintf could write for any values of the types (GCC checks)
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
   return buf;
 }
