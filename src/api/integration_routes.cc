@@ -417,10 +417,13 @@ void add_webhook_routes(net::Router& r, Context& ctx) {
 }
 
 void add_command_routes(net::Router& r, Context& ctx) {
+  // System admins only: a trigger is server-wide, and whoever registers it receives the text
+  // everyone types after it.
   r.add(net::Method::post, "/api/v1/commands",
         managed(ctx,
-                [](net::Request& req, const auth::Principal& p,
-                   integrations::IntegrationService& s) -> Result<net::Response> {
+                [&ctx](net::Request& req, const auth::Principal& p,
+                       integrations::IntegrationService& s) -> Result<net::Response> {
+                  if (auto admin = require_admin(ctx, p); !admin) return fail(admin.error());
                   auto body = parse_body(req);
                   if (!body) return fail(body.error());
                   auto trigger = json::required_string(*body, "trigger");

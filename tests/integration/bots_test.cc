@@ -483,16 +483,21 @@ TEST_F(BotsTest, SlashCommandRoundTripEphemeralAndInChannel) {
   EXPECT_EQ(escaped.str("text"), "/nosuchcommand is literal");
   EXPECT_EQ(send(api, member, conv, "/usr/bin is a path").status, 201);
 
-  // Bad registrations; deletion by the owner only.
+  // Only a system admin registers commands (the owner here: the server's first account); bad
+  // registrations; deletion by the owner only.
+  auto by_member = api.post("/api/v1/commands",
+                            object{{"trigger", "mine"}, {"url", "https://x.example/"}},
+                            member.access);
+  EXPECT_EQ(by_member.status, 403) << by_member;
   EXPECT_EQ(api.post("/api/v1/commands",
-                     object{{"trigger", trigger}, {"url", "https://x.example/"}}, member.access)
+                     object{{"trigger", trigger}, {"url", "https://x.example/"}}, owner.access)
                 .status,
             409);
   EXPECT_EQ(api.post("/api/v1/commands", object{{"trigger", "two words"}, {"url", "https://x/"}},
-                     member.access)
+                     owner.access)
                 .status,
             422);
-  EXPECT_EQ(api.post("/api/v1/commands", object{{"trigger", "ok"}}, member.access).status, 400);
+  EXPECT_EQ(api.post("/api/v1/commands", object{{"trigger", "ok"}}, owner.access).status, 400);
   auto id = created.str("id");
   EXPECT_EQ(api.del("/api/v1/commands/" + id, member.access).status, 403);
   EXPECT_EQ(api.del("/api/v1/commands/" + std::string(kUnknownId), owner.access).status, 404);
