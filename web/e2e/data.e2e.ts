@@ -76,7 +76,9 @@ describe.sequential('analytics, retention and export', () => {
       await c.getByRole('tab', { name: 'Data' }).click();
       await c.getByLabel('Server retention in days').fill('365');
       await c.getByRole('button', { name: 'Save retention' }).click();
-      await c.getByText('older than 365 days').waitFor();
+      await c.getByText('older than 365 days').waitFor().catch(async (e) => {
+        throw new Error(`${e.message}\nthe Data tab reads: ${await c.getByRole('region', { name: 'Data' }).innerText()}`);
+      });
       expect(await overflowX(p)).toBe(0);
       await shots(p, `d02-admin-data-${size.width}`);
       expect(await axeViolations(p)).toEqual([]);
