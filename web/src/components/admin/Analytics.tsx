@@ -2,7 +2,7 @@
 // charts, DAU/WAU/MAU, median DM first response, a table of the days' figures with calls and
 // files, busiest channels, CSV downloads) and Data tab (the server's retention policy, conversation exports).
 // Counts only: the server never sends message text here.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc } from '../../api';
 import { saveAuthed as saveAs } from '../../downloads';
 import { chartBars, duration, isoDay, stackedBars, TYPES, type DayCount } from './analyticsChart';
@@ -258,15 +258,14 @@ export function DataTab() {
   const [error, setError] = useState('');
   const [conv, setConv] = useState('');
   const [job, setJob] = useState<ExportJob | null>(null);
-  // The stored value fills the field unless the admin typed first: a slow answer must not
-  // replace what they typed.
-  const typed = useRef(false);
+  // The field opens once the stored value is in it: a late answer must not replace, or land in
+  // the middle of, what the admin types.
+  const [loaded, setLoaded] = useState(false);
   useEffect(() => {
     api<{ days: number | null }>('/admin/retention')
-      .then((r) => {
-        if (!typed.current) setDays(r.days ? String(r.days) : '');
-      })
-      .catch((e) => setError(errText(e)));
+      .then((r) => setDays(r.days ? String(r.days) : ''))
+      .catch((e) => setError(errText(e)))
+      .finally(() => setLoaded(true));
   }, []);
   useEffect(() => {
     if (!job || job.status !== 'pending') return;
@@ -316,10 +315,8 @@ export function DataTab() {
             inputMode="numeric"
             aria-label="Server retention in days"
             value={days}
-            onInput={(e) => {
-              typed.current = true;
-              setDays(e.currentTarget.value);
-            }}
+            disabled={!loaded}
+            onInput={(e) => setDays(e.currentTarget.value)}
           />
         </label>
         <div class="row">
