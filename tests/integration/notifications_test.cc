@@ -345,11 +345,18 @@ TEST_F(Notifications, MutedConversationsAndQuietHoursGiveNone) {
       bob.access);
   ASSERT_EQ(r.status, 200) << r;
   send_ok(*api, alice, open, "quiet hours, so silent");
+  // The decision is taken when the message's job runs, after the send returns. With one worker,
+  // Carol's push for a later message means the quiet message's job has run; only then may the
+  // quiet hours end (ending them first would, rightly, let the push through).
+  auto carol = register_account(*api, "carol");
+  Browser carols_phone;
+  subscribe(*api, carol, push.endpoint("carol"), carols_phone);
+  send_ok(*api, alice, make_dm(*api, alice, carol.id), "barrier for carol");
+  ASSERT_TRUE(push.wait_for("carol", 1));
+  EXPECT_EQ(push.payloads("bob", phone).size(), 1u) << "nothing pushed in quiet hours";
   r = api->patch("/api/v1/users/me/notification-settings", object{{"quiet_hours", nullptr}},
                  bob.access);
   ASSERT_EQ(r.status, 200) << r;
-  // The same message decision is taken again at delivery; with one worker, the quiet message's
-  // jobs ran before this one's.
   auto barrier2 = send_ok(*api, alice, open, "barrier two");
   ASSERT_TRUE(push.wait_for("bob", 2));
   got = push.payloads("bob", phone);
