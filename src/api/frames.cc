@@ -107,6 +107,10 @@ Result<Send> parse_send(const boost::json::object& body, std::string conversatio
   }
   auto cmid = json::required_string(body, "client_msg_id");
   if (!cmid) return fail(cmid.error());
+  if (messaging::is_server_post(*cmid))
+    return fail(Errc::invalid_argument,
+                "client_msg_id may not start with \"call-\" or \"rec-\" (kept for the server)",
+                "client_msg_id");
   in.client_msg_id = std::move(*cmid);
   auto root = json::optional_string(body, "thread_root_id");
   if (!root) return fail(root.error());

@@ -451,7 +451,7 @@ void Gateway::post_recording(std::string_view payload) {
   Send in_msg;
   in_msg.request.conversation_id = cid;
   in_msg.request.text = "🔴 Call recording";
-  in_msg.request.client_msg_id = "rec-" + call_id + "-" + stored->id;
+  in_msg.request.client_msg_id = std::string(messaging::kRecordingPostPrefix) + call_id + "-" + stored->id;
   in_msg.attachment_ids = {stored->id};
   send_message(ctx_, by, std::move(in_msg), [call_id](const Result<messaging::Appended>& r) {
     if (!r)
@@ -478,7 +478,7 @@ void Gateway::post_call_message(std::string_view payload) {
   in.request.conversation_id = field("conversation_id");
   in.request.text = std::string(text->get_string());
   // One message per call, whichever nodes hear of its end: a retried send returns the original.
-  in.request.client_msg_id = "call-" + field("id");
+  in.request.client_msg_id = std::string(messaging::kCallPostPrefix) + field("id");
   std::string starter = field("started_by");
   send_message(ctx_, starter, std::move(in), [starter](const Result<messaging::Appended>& r) {
     if (!r)

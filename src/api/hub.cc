@@ -13,12 +13,22 @@
 namespace parley::api {
 
 Hub::Hub(Bus& bus, messaging::MessagingService& messaging) : messaging_(messaging) {
+  users_reading_ = metrics::read_at_scrape([this] {
+    std::shared_lock lock(mu_);
+    return std::vector<metrics::Reading>{
+        {"parley_connected_users",
+         "Users with at least one authenticated WebSocket on this node",
+         false,
+         {},
+         static_cast<double>(users_.size())}};
+  });
   sweeper_ = std::thread([this] { sweep_loop(); });
   subscription_ = bus.subscribe(std::string(messaging::kEventsTopic),
                                 [this](std::string_view payload) { deliver(payload); });
 }
 
 Hub::~Hub() {
+  users_reading_.reset();
   subscription_.reset();
   {
     std::lock_guard lock(sweep_mu_);

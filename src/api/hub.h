@@ -110,6 +110,7 @@ class Hub {
   std::condition_variable sweep_cv_;
   bool stopping_ = false;
   std::thread sweeper_;
+  std::shared_ptr<void> users_reading_;  // parley_connected_users at scrape
   std::unique_ptr<Bus::Subscription> subscription_;  // last: unsubscribed first
 };
 

@@ -468,6 +468,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     if (!q) return die(q.error().message);  // never the URL: it holds the password
     job_queue = std::move(*q);
   }
+  auto job_metrics = jobs::read_metrics_at_scrape(*job_queue, *storage.jobs, clock);
   notifications::NotificationOptions notify_opts;
   notify_opts.vapid_key_path = cfg.data_dir + "/vapid.pem";
   notify_opts.vapid_subject = cfg.vapid_subject;

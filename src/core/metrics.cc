@@ -104,7 +104,65 @@ void append_process_metrics(std::vector<prometheus::MetricFamily>& out) {
   }
 }
 
+// Readers run under the lock, and a handle's release takes it: once released, a reader is not
+// running and never runs again, so it may capture what its owner is about to destroy.
+struct Readers {
+  std::mutex mu;
+  std::vector<Reader*> live;
+};
+
+Readers& readers() {
+  static auto* r = new Readers();  // like the registry: lives until exit
+  return *r;
+}
+
+void append_readings(std::vector<prometheus::MetricFamily>& out) {
+  std::lock_guard lock(readers().mu);
+  // Readings of the same name and labels (two servers in one process) add up to one series.
+  std::map<std::string, std::size_t> family_of;
+  std::map<std::pair<std::string, decltype(Reading::labels)>, std::size_t> series_of;
+  auto value = [](prometheus::MetricFamily& f, std::size_t i) -> double& {
+    auto& m = f.metric[i];
+    return f.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+  };
+  for (const auto* read : readers().live)
+    for (auto& r : (*read)()) {
+      auto [it, added] = family_of.emplace(r.name, out.size());
+      if (added) {
+        prometheus::MetricFamily f;
+        f.name = r.name;
+        f.help = r.help;
+        f.type = r.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+        out.push_back(std::move(f));
+      }
+      auto& family = out[it->second];
+      auto [s, fresh] = series_of.emplace(std::pair{r.name, r.labels}, family.metric.size());
+      if (fresh) {
+        prometheus::ClientMetric m;
+        for (auto& [k, v] : r.labels) m.label.push_back({std::move(k), std::move(v)});
+        family.metric.push_back(std::move(m));
+      }
+      value(family, s->second) += r.value;
+    }
+}
+
 }  // namespace
+
+std::shared_ptr<void> read_at_scrape(Reader read) {
+  auto* r = new Reader(std::move(read));
+  {
+    std::lock_guard lock(readers().mu);
+    readers().live.push_back(r);
+  }
+  return std::shared_ptr<void>(r, [](void* p) {
+    auto* r = static_cast<Reader*>(p);
+    {
+      std::lock_guard lock(readers().mu);
+      std::erase(readers().live, r);
+    }
+    delete r;
+  });
+}
 
 prometheus::Registry& registry() {
   static auto* r = new prometheus::Registry();  // never destroyed: recorded into until exit
@@ -114,6 +172,7 @@ prometheus::Registry& registry() {
 std::string render_text() {
   prometheus::TextSerializer s;
   auto families = registry().Collect();
+  append_readings(families);
   append_process_metrics(families);
   return s.Serialize(families);
 }

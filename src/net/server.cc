@@ -181,6 +181,17 @@ struct WsMetrics {
   }
 };
 
+// Frames and bytes queued on one I/O thread's WebSockets and not yet written. Written by that
+// thread alone (a load and a store, no locked instruction), read when /metrics is scraped.
+struct alignas(64) SendQueueDepth {
+  std::atomic<std::int64_t> frames{0};
+  std::atomic<std::int64_t> bytes{0};
+  void add(std::int64_t f, std::int64_t b) {
+    frames.store(frames.load(std::memory_order_relaxed) + f, std::memory_order_relaxed);
+    bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
+  }
+};
+
 }  // namespace
 
 // One WebSocket connection. Lives on one io_context; every member is touched only from it.
@@ -204,6 +215,8 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 
  private:
   void request_close(int code, std::string reason);
+  // Forgets the frames not yet written (closing: they will never be).
+  void drop_queue();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> hello_deadline();
 
@@ -218,6 +231,7 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
+  SendQueueDepth& depth_;  // this thread's total, of which the queue above is part
   std::optional<std::pair<int, std::string>> close_request_;
   bool ready_ = false;
   bool ended_ = false;
@@ -281,6 +295,32 @@ struct Server::Impl {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
     }
+    queue_depth = std::vector<SendQueueDepth>(contexts.size());
+    queue_reading = metrics::read_at_scrape([this] {
+      double frames = 0, bytes = 0;
+      for (const auto& d : queue_depth) {
+        frames += static_cast<double>(d.frames.load(std::memory_order_relaxed));
+        bytes += static_cast<double>(d.bytes.load(std::memory_order_relaxed));
+      }
+      return std::vector<metrics::Reading>{
+          {"parley_websocket_send_queue_frames",
+           "Frames queued on WebSocket connections and not yet written",
+           false,
+           {},
+           frames},
+          {"parley_websocket_send_queue_bytes",
+           "Bytes of frames queued on WebSocket connections and not yet written",
+           false,
+           {},
+           bytes}};
+    });
+  }
+
+  SendQueueDepth& depth_of(const asio::any_io_executor& ex) {
+    auto& ctx = asio::query(ex, asio::execution::context);
+    for (std::size_t i = 0; i < contexts.size(); ++i)
+      if (contexts[i].get() == &ctx) return queue_depth[i];
+    return queue_depth[0];  // not reached: every connection lives on one of the contexts
   }
 
   asio::io_context& next_context() {
@@ -318,6 +358,8 @@ struct Server::Impl {
   std::atomic<std::uint64_t> conn_counter{0};
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<SendQueueDepth> queue_depth;  // one per context
+  std::shared_ptr<void> queue_reading;      // reads queue_depth: declared after it
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next_ctx{0};
@@ -351,7 +393,8 @@ WsConn::WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::
       peer_(std::move(peer)),
       ws_(std::move(socket)),
       wake_(ws_.get_executor()),
-      hello_timer_(ws_.get_executor()) {}
+      hello_timer_(ws_.get_executor()),
+      depth_(server.depth_of(ws_.get_executor())) {}
 
 void WsConn::send(std::shared_ptr<const std::string> text) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
@@ -367,6 +410,7 @@ void WsConn::enqueue(std::shared_ptr<const std::string> text) {
     return;
   }
   queued_bytes_ += text->size();
+  depth_.add(1, static_cast<std::int64_t>(text->size()));
   queue_.push_back(std::move(text));
   wake_.cancel();
 }
@@ -414,12 +458,18 @@ void WsConn::post(std::function<void()> fn) {
   });
 }
 
-void WsConn::request_close(int code, std::string reason) {
-  if (ended_ || close_request_) return;
-  close_request_.emplace(code, std::move(reason));
+void WsConn::drop_queue() {
+  depth_.add(-static_cast<std::int64_t>(queue_.size() - queue_head_),
+             -static_cast<std::int64_t>(queued_bytes_));
   queue_.clear();
   queue_head_ = 0;
   queued_bytes_ = 0;
+}
+
+void WsConn::request_close(int code, std::string reason) {
+  if (ended_ || close_request_) return;
+  close_request_.emplace(code, std::move(reason));
+  drop_queue();
   wake_.cancel();
 }
 
@@ -451,6 +501,7 @@ asio::awaitable<void> WsConn::write_loop() {
     }
     auto frame = std::move(queue_[queue_head_++]);
     queued_bytes_ -= frame->size();
+    depth_.add(-1, -static_cast<std::int64_t>(frame->size()));
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
     if (ec) co_return;
     metrics_.frames_out.Increment();
@@ -515,6 +566,7 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
     if (buffer.capacity() > 4096) buffer.shrink_to_fit();  // one big frame need not stay
   }
   ended_ = true;
+  drop_queue();
   wake_.cancel();
   hello_timer_.cancel();
   session_->on_close();

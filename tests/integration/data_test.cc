@@ -523,14 +523,23 @@ TEST(Analytics, ASeededMonthMatchesCountsTakenFromTheData) {
   sent(u1, dm, "there", d5 + 5 * sec);
   sent(u2, dm, "hello", d5 + 65 * sec);
   sent(u2, dm, "how are you", d5 + 70 * sec);
-  // The call path posts the call's message through the same send path, as its starter.
-  sent(u1, dm, "📞 Audio call · 2:30", d5 + 100 * sec, "call-itest-1");
+  // The call path posts the call's message through the same send path, as its starter, with a
+  // client_msg_id clients may not use: sent here under another one, renamed in the data below.
+  std::vector<std::pair<std::string, std::string>> call_posts;  // message id -> client_msg_id
+  auto call_post = [&](const Account& who, const std::string& conv, const std::string& text,
+                       std::int64_t at, const std::string& cmid) {
+    auto forged = send(api, who, conv, text, cmid);
+    EXPECT_EQ(forged.status, 422) << "a client posted as the call path: " << forged;
+    sent(who, conv, text, at, "seed-" + cmid);
+    call_posts.emplace_back(moves.back().first, cmid);
+  };
+  call_post(u1, dm, "📞 Audio call · 2:30", d5 + 100 * sec, "call-itest-1");
   sent(u1, dm, "fine", d5 + 250 * sec);
   sent(u2, dm, "good", d5 + 270 * sec);
   sent(u1, dm, "next morning", base + 6 * kDayMs + 9 * hour);
   sent(u2, dm, "two weeks on", base + 20 * kDayMs + 12 * hour);
   sent(u1, dm, "oh hi", base + 20 * kDayMs + 12 * hour + 42 * sec);
-  sent(u3, group, "📞 Missed video call", base + 7 * kDayMs + 11 * hour, "call-itest-2");
+  call_post(u3, group, "📞 Missed video call", base + 7 * kDayMs + 11 * hour, "call-itest-2");
   std::vector<std::pair<std::string, std::int64_t>> file_moves;
   for (auto [who, day] : {std::pair{&u1, 3}, std::pair{&u2, 3}, std::pair{&u2, 15}}) {
     auto f = upload(api, *who, random_bytes_of(500, day), "m.bin");
@@ -541,6 +550,8 @@ TEST(Analytics, ASeededMonthMatchesCountsTakenFromTheData) {
   std::string sql;
   for (const auto& [id, at] : moves)
     sql += "UPDATE messages SET created_at = " + std::to_string(at) + " WHERE id = '" + id + "';";
+  for (const auto& [id, cmid] : call_posts)
+    sql += "UPDATE messages SET client_msg_id = '" + cmid + "' WHERE id = '" + id + "';";
   for (const auto& [id, at] : file_moves)
     sql += "UPDATE files SET created_at = " + std::to_string(at) + " WHERE id = '" + id + "';";
   int n = 0;

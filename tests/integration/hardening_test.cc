@@ -70,6 +70,33 @@ TEST_F(Hardening, ASocketThatNeverReadsIsClosedOnceAMegabyteIsQueued) {
   EXPECT_EQ(ws_wait_close(*idle, 30s), net::kCloseSlowConsumer);
 }
 
+// The send queues' depth is in /metrics: it grows while a socket does not read, within the cap,
+// and what the closed socket held is counted out.
+TEST_F(Hardening, SendQueueDepthIsMeasuredAndCountedOutWhenTheSocketCloses) {
+  auto api = this->api();
+  auto sender = register_account(api, "qd");
+  auto sleeper = register_account(api, "qds");
+  auto conv = make_group(api, sender, {sleeper.id});
+  auto idle = ws_ready(port(), sleeper.access);  // never reads
+  const std::string frames = "parley_websocket_send_queue_frames", bytes =
+                                 "parley_websocket_send_queue_bytes";
+  std::string text;
+  for (int i = 0; i < 16'000; ++i) text += "\xF0\x9F\x98\x80";  // 64 KB
+  double most = 0, most_bytes = 0;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(send(api, sender, conv, text).status, 201);
+    most = std::max(most, metric_value(api, frames).value_or(-1));
+    most_bytes = std::max(most_bytes, metric_value(api, bytes).value_or(-1));
+  }
+  EXPECT_GE(most, 1) << "frames queued behind the kernel's buffers were never counted";
+  EXPECT_GE(most_bytes, 64'000 * most);
+  EXPECT_LE(most_bytes, 1024 * 1024) << "the cap is 1 MiB";
+  ASSERT_EQ(ws_wait_close(*idle, 30s), net::kCloseSlowConsumer);
+  // What it held was dropped and counted out.
+  EXPECT_EQ(metric_value(api, frames), 0.0);
+  EXPECT_EQ(metric_value(api, bytes), 0.0);
+}
+
 // ---- 2. connection caps and Origin ----
 
 TEST_F(Hardening, TheSocketPastTheCapPerUserClosesTheOldestWith4009) {

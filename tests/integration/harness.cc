@@ -364,6 +364,15 @@ Reply Api::del(std::string_view target, std::string_view token) {
 
 // ---- accounts ----
 
+std::optional<double> metric_value(Api& api, std::string_view series) {
+  auto r = api.get("/metrics");
+  if (r.status != 200) return std::nullopt;
+  const std::string line = "\n" + std::string(series) + " ";
+  auto at = r.body.find(line);
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(r.body.c_str() + at + line.size(), nullptr);
+}
+
 std::string unique_name(std::string_view tag) {
   static std::atomic<unsigned> counter{0};
   std::string t(tag.substr(0, 12));

@@ -151,6 +151,10 @@ class Api {
   net::HttpClient http_;
 };
 
+// One series' value in a /metrics answer: the series is the name with its labels as printed
+// (`parley_open_connections{kind="websocket"}`); nullopt when absent or not 200.
+std::optional<double> metric_value(Api& api, std::string_view series);
+
 // A fresh lower-case username, unique in this run: "<tag>_<random><counter>", at most 32 chars.
 std::string unique_name(std::string_view tag = "u");
 

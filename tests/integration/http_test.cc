@@ -66,6 +66,17 @@ TEST_F(HttpTest, MetricsArePrometheusText) {
   EXPECT_NE(r.body.find("/api/v1/health"), std::string::npos) << "health requests not counted";
   EXPECT_NE(r.body.find("# TYPE parley_open_connections gauge"), std::string::npos);
   EXPECT_NE(r.body.find("parley_open_connections{"), std::string::npos);
+  // Read at scrape: users with a WebSocket here, and the send queues behind them.
+  EXPECT_EQ(metric_value(api, "parley_connected_users"), 0.0);
+  auto a = register_account(api, "metrics");
+  auto ws = ws_ready(port(), a.access);
+  auto again = register_account(api, "metrics");
+  auto second = ws_ready(port(), again.access);
+  auto also = ws_ready(port(), again.access);  // one user, two sockets
+  EXPECT_EQ(metric_value(api, "parley_connected_users"), 2.0);
+  EXPECT_EQ(metric_value(api, "parley_websocket_send_queue_frames"), 0.0);
+  EXPECT_NE(r.body.find("# TYPE parley_job_backlog gauge"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE parley_jobs_total counter"), std::string::npos);
 }
 
 TEST_F(HttpTest, UnknownRouteIs404Envelope) {

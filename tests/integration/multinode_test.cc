@@ -363,11 +363,8 @@ class Cluster {
   // Open WebSockets on node i (its /metrics), -1 when unreadable.
   int websockets_on(int i) {
     Api api(port(i));
-    auto r = api.get("/metrics");
-    const std::string key = "parley_open_connections{kind=\"websocket\"} ";
-    auto at = r.body.find(key);
-    if (r.status != 200 || at == std::string::npos) return -1;
-    return static_cast<int>(std::stod(r.body.substr(at + key.size())));
+    auto n = metric_value(api, "parley_open_connections{kind=\"websocket\"}");
+    return n ? static_cast<int>(*n) : -1;
   }
 
   bool skipped = false;

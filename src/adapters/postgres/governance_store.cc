@@ -437,7 +437,7 @@ class PostgresGovernanceStore final : public GovernanceStore {
           ++d.calls;
           d.call_seconds += *call;
         }
-        if (type == 0 && !automatic_post(client_msg_id)) {
+        if (type == 0 && !messaging::is_server_post(client_msg_id)) {
           auto it = turns.find(conv);
           if (it == turns.end()) {
             std::optional<DmTurn> turn;

@@ -135,6 +135,23 @@ class PostgresJobStore final : public JobStore {
     });
   }
 
+  Result<JobBacklog> backlog(Millis now) override {
+    return pool_.run_value([&](Connection& c) -> Result<JobBacklog> {
+      auto r = c.exec(
+          "SELECT count(*) FILTER (WHERE run_at <= $1 AND coalesce(leased_until, 0) <= $1),"
+          " count(*) FILTER (WHERE coalesce(leased_until, 0) > $1),"
+          " count(*) FILTER (WHERE run_at > $1 AND coalesce(leased_until, 0) <= $1),"
+          " coalesce(min(run_at) FILTER (WHERE run_at <= $1 AND coalesce(leased_until, 0) <= $1),"
+          " 0), (SELECT count(*) FROM jobs WHERE state = 2)"
+          " FROM jobs WHERE state = 0",
+          {now});
+      JobBacklog b;
+      if (r.size() == 1)
+        b = {r.integer(0, 0), r.integer(0, 1), r.integer(0, 2), r.integer(0, 4), r.integer(0, 3)};
+      return b;
+    });
+  }
+
   Result<std::int64_t> purge_done(Millis before) override {
     return pool_.transaction_value([&](Connection& c) -> Result<std::int64_t> {
       auto n = c.exec("DELETE FROM jobs WHERE state = 1 AND finished_at < $1", {before}).affected();

@@ -456,7 +456,7 @@ class SqliteGovernanceStore final : public GovernanceStore {
             .bind(5, std::int64_t{call.has_value()})
             .bind(6, call.value_or(0))
             .exec();
-        if (type == 0 && !automatic_post(client_msg_id)) {
+        if (type == 0 && !messaging::is_server_post(client_msg_id)) {
           std::optional<DmTurn> turn;
           auto t = c.prepare("SELECT sender_id, turn_at FROM analytics_dm_turns"
                              " WHERE conversation_id = ?");

@@ -141,6 +141,23 @@ class SqliteJobStore final : public JobStore {
     });
   }
 
+  Result<JobBacklog> backlog(Millis now) override {
+    return db_.read_value([&](Connection& c) -> Result<JobBacklog> {
+      auto q = c.prepare(
+          "SELECT count(*) FILTER (WHERE run_at <= ?1 AND coalesce(leased_until, 0) <= ?1),"
+          " count(*) FILTER (WHERE coalesce(leased_until, 0) > ?1),"
+          " count(*) FILTER (WHERE run_at > ?1 AND coalesce(leased_until, 0) <= ?1),"
+          " coalesce(min(run_at) FILTER (WHERE run_at <= ?1 AND coalesce(leased_until, 0) <= ?1),"
+          " 0), (SELECT count(*) FROM jobs WHERE state = 2)"
+          " FROM jobs WHERE state = 0");
+      q.bind(1, now);
+      JobBacklog b;
+      if (q.step())
+        b = {q.integer(0), q.integer(1), q.integer(2), q.integer(4), q.integer(3)};
+      return b;
+    });
+  }
+
   Result<std::int64_t> purge_done(Millis before) override {
     return db_.write_value([&](Connection& c) -> Result<std::int64_t> {
       std::int64_t n =

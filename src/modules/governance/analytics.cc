@@ -96,12 +96,9 @@ std::optional<Millis> bucket_median(const std::vector<std::pair<int, std::int64_
   return (lo + hi) / 2;
 }
 
-bool automatic_post(std::string_view client_msg_id) {
-  return client_msg_id.starts_with("call-") || client_msg_id.starts_with("rec-");
-}
-
 std::optional<std::int64_t> call_seconds(std::string_view client_msg_id, std::string_view text) {
-  if (!client_msg_id.starts_with("call-") || !text.starts_with("📞 ")) return std::nullopt;
+  if (!client_msg_id.starts_with(messaging::kCallPostPrefix) || !text.starts_with("📞 "))
+    return std::nullopt;
   const std::string_view dot = " · ";
   auto at = text.rfind(dot);
   if (at == std::string_view::npos) return 0;  // missed: "📞 Missed video call"

@@ -75,9 +75,9 @@ TEST(Calls, TheDurationOfACallMessageIsReadBackAndOtherMessagesAreNoCalls) {
   EXPECT_FALSE(call_seconds("c-1", "📞 Video call · 1:05")) << "not posted by the call path";
   EXPECT_FALSE(call_seconds("call-1", "hello")) << "a client's own id that only looks like one";
   EXPECT_EQ(call_seconds("call-1", "📞 Audio call · soon"), 0);
-  EXPECT_TRUE(automatic_post("call-1"));
-  EXPECT_TRUE(automatic_post("rec-1-2"));
-  EXPECT_FALSE(automatic_post("web-123"));
+  EXPECT_TRUE(messaging::is_server_post("call-1"));
+  EXPECT_TRUE(messaging::is_server_post("rec-1-2"));
+  EXPECT_FALSE(messaging::is_server_post("web-123"));
 }
 
 class RetentionTest : public ::testing::Test {

@@ -144,9 +144,6 @@ std::optional<Millis> bucket_median(const std::vector<std::pair<int, std::int64_
 // text from calls::call_message_text(): "📞 Missed video call" or "📞 Audio call · m:ss" /
 // "h:mm:ss"): its answered seconds (0 for a missed call); nullopt for any other message.
 std::optional<std::int64_t> call_seconds(std::string_view client_msg_id, std::string_view text);
-// Whether a message is one the server posts for its sender (a call's or a call recording's
-// message: client_msg_id "call-..." or "rec-..."): never a reply in a DM's turns.
-bool automatic_post(std::string_view client_msg_id);
 // What turn-tracking needs of a DM: who spoke last and when their turn began (the first of
 // their run of messages). Adapters keep one per DM in analytics_dm_turns.
 struct DmTurn {

@@ -107,4 +107,10 @@ class JobStore;
 std::unique_ptr<JobQueue> make_outbox_job_queue(JobStore& store, const Clock& clock,
                                                 OutboxOptions options = {});
 
+// /metrics figures, read at each scrape until the handle is released: parley_jobs_total by
+// outcome (this process), parley_job_backlog by state and parley_job_oldest_waiting_seconds (the
+// outbox; with RabbitMQ, the rows not yet relayed).
+[[nodiscard]] std::shared_ptr<void> read_metrics_at_scrape(const JobQueue& queue, JobStore& store,
+                                                           const Clock& clock);
+
 }  // namespace parley::jobs

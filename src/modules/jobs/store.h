@@ -29,6 +29,16 @@ struct JobCounts {
   std::int64_t dead = 0;
 };
 
+// The outbox's pending and dead rows at one instant (metrics, alerts): never the done rows,
+// which may be many.
+struct JobBacklog {
+  std::int64_t waiting = 0;    // due and not claimed: a worker could run them now
+  std::int64_t running = 0;    // claimed, lease not yet over
+  std::int64_t scheduled = 0;  // due later (delays, retries after a backoff)
+  std::int64_t dead = 0;
+  Millis oldest_waiting_run_at = 0;  // 0 when none waits
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -45,6 +55,7 @@ class JobStore {
   virtual Result<void> bury(std::int64_t id, Millis now, const std::string& error) = 0;
   virtual Result<std::vector<Job>> dead(int limit) = 0;
   virtual Result<JobCounts> counts() = 0;
+  virtual Result<JobBacklog> backlog(Millis now) = 0;
   // Deletes done rows finished before `before`; returns how many.
   virtual Result<std::int64_t> purge_done(Millis before) = 0;
   // Consumers of a broker (which may redeliver) remember the keys whose job succeeded:

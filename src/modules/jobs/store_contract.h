@@ -122,6 +122,33 @@ TEST_P(JobStoreContract, RetryReschedulesAndBuryDeadLetters) {
   EXPECT_EQ(store->purge_done(1'000'000).value_or(-1), 0) << "dead rows are not purged";
 }
 
+TEST_P(JobStoreContract, BacklogCountsWaitingRunningScheduledAndDeadRows) {
+  auto empty = store->backlog(1'000);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->waiting + empty->running + empty->scheduled + empty->dead, 0);
+  EXPECT_EQ(empty->oldest_waiting_run_at, 0);
+  ASSERT_TRUE(store->insert({{"k", "a", "", 1'000},
+                             {"k", "b", "", 1'200},
+                             {"k", "c", "", 1'500},
+                             {"k", "d", "", 9'000},
+                             {"k", "e", "", 1'100}},
+                            1'000));
+  auto claimed = store->claim(1'600, 2, 60'000);  // a (1000) and e (1100): oldest first
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  auto done = std::find_if(claimed->begin(), claimed->end(),
+                           [](const jobs::Job& j) { return j.payload == "a"; });
+  ASSERT_NE(done, claimed->end());
+  ASSERT_TRUE(store->bury(done->id, 1'600, "poison"));
+  auto b = store->backlog(1'600);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->waiting, 2);  // b and c
+  EXPECT_EQ(b->running, 1);  // e
+  EXPECT_EQ(b->scheduled, 1);  // d
+  EXPECT_EQ(b->dead, 1);  // a
+  EXPECT_EQ(b->oldest_waiting_run_at, 1'200);
+}
+
 TEST_P(JobStoreContract, ConcurrentClaimersNeverShareAJob) {
   std::vector<NewJob> many;
   for (int i = 0; i < 200; ++i) many.push_back({"k", std::to_string(i), "c" + std::to_string(i)});

@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -116,6 +117,16 @@ struct Mentions {
   bool all = false;
   bool operator==(const Mentions&) const = default;
 };
+
+// client_msg_id prefixes of the messages the server posts itself: a call's summary ("call-" and
+// the call id) and a call recording ("rec-"). Clients may not use them (422), so what carries
+// one is known to come from the server (analytics counts calls by them).
+inline constexpr std::string_view kCallPostPrefix = "call-";
+inline constexpr std::string_view kRecordingPostPrefix = "rec-";
+inline bool is_server_post(std::string_view client_msg_id) {
+  return client_msg_id.starts_with(kCallPostPrefix) ||
+         client_msg_id.starts_with(kRecordingPostPrefix);
+}
 
 struct Message {
   std::string id;
