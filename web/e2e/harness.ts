@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { beforeEach } from 'vitest';
 
 export const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 export const RESULTS = join(WEB, 'test-results');
@@ -159,6 +160,28 @@ export async function openPage(browser: Browser, baseURL: string, opts: Paramete
     void d.dismiss();
   });
   return w;
+}
+
+/** When a test fails, prints what each page showed (URL, title, headings, open dialogs, the
+ * focused element) and keeps a screenshot, so a CI log says more than "timed out". */
+export function reportPagesOnFailure(pages: () => (Page | undefined)[]) {
+  beforeEach((ctx) => {
+    ctx.onTestFailed(async () => {
+      for (const [i, p] of pages().entries()) {
+        if (!p || p.isClosed()) continue;
+        const seen = await p
+          .evaluate(() => ({
+            headings: [...document.querySelectorAll('h1, h2')].map((h) => h.textContent?.trim()).slice(0, 6),
+            dialogs: [...document.querySelectorAll('[role="dialog"], [role="alertdialog"], [role="listbox"]')].map((d) => d.getAttribute('aria-label') ?? d.id),
+            focused: document.activeElement ? `${document.activeElement.tagName} ${document.activeElement.getAttribute('aria-label') ?? ''}` : '',
+            status: [...document.querySelectorAll('[role="status"], [role="alert"]')].map((s) => s.textContent?.trim()).filter(Boolean).slice(0, 4),
+          }))
+          .catch((e) => ({ unreadable: String(e) }));
+        console.log(`[failed: ${ctx.task.name}] page ${i}: ${p.url()} "${await p.title().catch(() => '?')}" ${JSON.stringify(seen)}`);
+        await shot(p, `failed-${i}-${ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => {});
+      }
+    });
+  });
 }
 
 export async function shot(page: Page, name: string) {

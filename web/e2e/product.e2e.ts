@@ -2,7 +2,7 @@
 // real server: each test is named after what broke or what it proves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { apiCall, axeViolations, launch, openPage, overflowX, registerUser, Server, shots, signInUi, sleep, until, type Watched } from './harness';
+import { apiCall, axeViolations, launch, openPage, overflowX, registerUser, reportPagesOnFailure, Server, shots, signInUi, sleep, until, type Watched } from './harness';
 
 const server = new Server();
 let browser: Browser;
@@ -77,6 +77,8 @@ beforeAll(async () => {
   for (let i = 1; i <= 80; i++) await post(erinToken, landId, `Unread ${String(i).padStart(2, '0')}`);
   dave = await openPage(browser, server.url, { viewport: { width: 1280, height: 800 } });
 });
+
+reportPagesOnFailure(() => [dave?.page]);
 
 afterAll(async () => {
   await browser?.close();

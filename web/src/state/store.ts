@@ -9,6 +9,7 @@ import type { ChosenPresence, ClientMessage, Conversation, FileObject, Member, M
 import { clearAllUploads } from '../uploads';
 import { fileLinks } from '../downloads';
 import * as T from './timeline';
+import { mergeConversation } from './conversation';
 import { withReauthUsing } from '../security';
 import { friendlyError, ssoErrorText } from '../format';
 
@@ -298,22 +299,7 @@ export async function setAvatar(fileId: string | null) {
 // ---- conversations ------------------------------------------------------------------------
 
 function putConversation(c: Conversation) {
-  const old = conversations.value[c.id];
-  // Events carry the shared object; keep the caller's own fields when they are absent.
-  const merged: Conversation = old
-    ? {
-        ...old,
-        ...c,
-        unread_count: c.unread_count ?? old.unread_count,
-        last_read_seq: c.last_read_seq ?? old.last_read_seq,
-        role: c.role ?? old.role,
-        starred: c.starred ?? old.starred,
-        mention_count: c.mention_count ?? old.mention_count,
-        last_seq: Math.max(c.last_seq ?? 0, old.last_seq),
-        last_message_at: Math.max(c.last_message_at ?? 0, old.last_message_at),
-      }
-    : c;
-  conversations.value = { ...conversations.value, [c.id]: merged };
+  conversations.value = { ...conversations.value, [c.id]: mergeConversation(conversations.value[c.id], c) };
 }
 
 function patchConversation(id: string, f: (c: Conversation) => Partial<Conversation>) {
