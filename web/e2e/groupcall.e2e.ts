@@ -18,6 +18,7 @@ let browser: Browser;
 const pages: Watched[] = [];
 let group = '';
 const names: string[] = [];
+const ids: string[] = [];
 const tokens: string[] = [];
 
 type Stats = { call: string | null; liveLocalTracks: number; peers: { peer: string; audioBytesIn: number; videoBytesIn: number; framesDecoded: number }[] };
@@ -40,6 +41,7 @@ beforeAll(async () => {
     const r = await registerUser(server.url, `${n}${stamp}`);
     tokens.push(r.access_token);
     users.push({ name: `${n}${stamp}`, ...r });
+    ids.push(r.user.id);
   }
   group = (await apiCall<{ id: string }>(server.url, '/conversations', { method: 'POST', token: users[0].access_token, body: { type: 'group', member_ids: [users[1].user.id, users[2].user.id] } })).id;
   browser = await launch();
@@ -86,8 +88,22 @@ describe.sequential('group call through Janus', () => {
     if (!janus) ctx.skip();
     const [ann, ben, cat] = pages;
     const stage = ann.page.getByRole('region', { name: /^Call with/ });
+    // Ben's audio as Ann receives it through Janus, in bytes so far.
+    const benAtAnn = async () => (await stats(ann.page)).peers.find((p) => p.peer.startsWith(`${ids[1]}:`))?.audioBytesIn ?? -1;
+    const grows = async () => {
+      const before = await benAtAnn();
+      await new Promise((r) => setTimeout(r, 2_000));
+      return (await benAtAnn()) > before;
+    };
+    expect(await grows()).toBe(true);
     await stage.getByRole('button', { name: new RegExp(`^Mute ${names[1]}`) }).click();
     await ben.page.getByRole('button', { name: 'Unmute microphone' }).waitFor();
+    // Held back at the SFU, not only by Ben's client (a disabled track still sends silence
+    // packets, which Janus would forward): nothing more of Ben's audio reaches Ann.
+    await until('the SFU holds back the audio of the muted participant', async () => !(await grows()), 20_000);
+    // Ben turns his microphone on again himself: his audio flows again.
+    await ben.page.getByRole('button', { name: 'Unmute microphone' }).click();
+    await until("Ben's audio reaches Ann again", grows, 20_000);
     await stage.getByRole('button', { name: new RegExp(`^Remove ${names[2]} from the call`) }).click();
     await until('cat is out of the call, her media stopped', async () => {
       const s = await stats(cat.page);

@@ -291,12 +291,32 @@ struct CallService::Impl {
   struct Room {
     std::string secret;
     std::unordered_map<std::string, SfuJoin> joins;  // "user session" -> its token and feed
+    // Joins whose audio the SFU holds back: a moderator muted them, and they have not turned
+    // their microphone on again since.
+    std::unordered_set<std::string> held;
   };
 
   static std::string random_token() { return base64url_encode(random_bytes(18)); }
 
   SfuJoin new_join(const std::string& room) {
     return {sfu->public_url(), room, random_token(), "f" + hex_encode(random_bytes(8))};
+  }
+
+  // Under mu: the SFU holds back (or lets through again) the participant's audio. Calls without
+  // a room (two people, peer to peer) have no media server to enforce it: the mute is the
+  // participant's client's.
+  void sfu_hold_audio(const Call& c, const Participant& p, bool hold, Outbox& out) {
+    auto r = rooms.find(c.id);
+    if (r == rooms.end()) return;
+    const std::string key = p.user_id + ' ' + p.session_id;
+    auto j = r->second.joins.find(key);
+    if (j == r->second.joins.end()) return;
+    if (hold ? !r->second.held.insert(key).second : r->second.held.erase(key) == 0) return;
+    out.sfu.push_back([this, join = j->second, secret = r->second.secret, hold] {
+      if (auto k = sfu->mute(join.room, secret, join.feed, hold); !k)
+        log::warn(hold ? "sfu: audio not held back" : "sfu: audio not let through",
+                  {{"room", join.room}, {"reason", k.error().message}});
+    });
   }
 
   // Under mu: the participant's token stops working and its feed leaves the room.
@@ -307,6 +327,7 @@ struct CallService::Impl {
     auto j = r->second.joins.find(user_id + ' ' + session_id);
     if (j == r->second.joins.end()) return;
     SfuJoin join = j->second;
+    r->second.held.erase(j->first);
     r->second.joins.erase(j);
     out.sfu.push_back([this, join, secret = r->second.secret] {
       if (auto k = sfu->allow(join.room, secret, {join.token}, false); !k)
@@ -791,6 +812,7 @@ Result<Call> CallService::set_media(const std::string& caller, const std::string
     // Only a participant can reach this far, and a participant is a member: no store read.
     if (!p || p->session_id != session_id) return fail(Errc::not_found, "you are not in this call");
     if (media.audio) p->audio = *media.audio;
+    if (media.audio == true) s.sfu_hold_audio(it->second, *p, false, out);  // their own choice
     if (media.video) p->video = *media.video;
     if (media.screen) p->screen = *media.screen;
     s.changed(it->second, out);
@@ -818,6 +840,7 @@ Result<Call> CallService::mute(const std::string& caller, const std::string& id,
     return s.ask_call({{"op", "mute"}, {"user", caller}, {"call_id", id}, {"to_user", user_id}});
   auto silence = [&s](Call& c, Participant& p, Outbox& out) {
     p.audio = false;
+    s.sfu_hold_audio(c, p, true, out);
     s.changed(c, out);
     return c;
   };

@@ -27,6 +27,11 @@ class Sfu {
   // Removes a participant's feed from the room (its media stops at once).
   virtual Result<void> kick(const std::string& room, const std::string& secret,
                             const std::string& feed) = 0;
+  // Holds back (muted) or lets through again the audio a participant's feed publishes, at the
+  // media server: a moderator's mute does not rely on the participant's client. failed_precondition
+  // when the feed publishes no audio (yet).
+  virtual Result<void> mute(const std::string& room, const std::string& secret,
+                            const std::string& feed, bool muted) = 0;
   virtual Result<void> destroy_room(const std::string& room, const std::string& secret) = 0;
   // Starts or stops recording every stream of the room (into recording_dir(room)).
   virtual Result<void> record(const std::string& room, const std::string& secret, bool on) = 0;
