@@ -78,6 +78,7 @@ web-test:
 
 bench: build
 	$(BUILD_DIR)/bench/parley_bench
+	cd web && node e2e/run.mjs --bench
 
 # The cost of tracing: fan-out and durable sends with tracing off, at 1 % and at 100 % sampling.
 bench-trace: build

@@ -131,8 +131,11 @@ struct Services {
   // Slash commands wait for their URL on integration_pool, never on the request workers.
   integrations::IntegrationService* integrations = nullptr;
   WorkerPool* integration_pool = nullptr;
-  // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503.
+  // Call signaling (the call.* frames and /api/v1/calls); null: calls answer 503. Its work runs
+  // on call_pool: it may wait for Janus or for the node that holds the calls (up to seconds),
+  // which must not hold the request workers.
   calls::CallService* calls = nullptr;
+  WorkerPool* call_pool = nullptr;
   // AI on the premises (ai_routes.cc); null: the AI routes are not served.
   ai::AiService* ai = nullptr;
   // Notification settings and Web Push subscriptions; null: those routes are not served.

@@ -2,15 +2,6 @@
 #include "core/json.h"
 
 namespace parley::api {
-namespace {
-
-Result<calls::CallService*> call_service(Context& ctx) {
-  if (!ctx.s.calls) return fail(Errc::unavailable, "calls are not enabled on this server");
-  return ctx.s.calls;
-}
-
-}  // namespace
-
 void add_call_routes(net::Router& r, Context& ctx) {
   r.add(net::Method::get, "/api/v1/calls/ice-servers",
         authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
@@ -30,25 +21,37 @@ void add_call_routes(net::Router& r, Context& ctx) {
               200, boost::json::object{{"ice_servers", std::move(servers)}, {"ttl", ice.ttl_s}});
         }));
 
-  r.add(net::Method::get, "/api/v1/calls",
-        authed(ctx, [&ctx](net::Request&, const auth::Principal& p) -> Result<net::Response> {
-          auto svc = call_service(ctx);
-          if (!svc) return fail(svc.error());
-          auto running = (*svc)->running(p.user_id);
-          if (!running) return fail(running.error());
-          boost::json::array out;
-          for (const auto& c : *running) out.push_back(calls::to_json(c));
-          return json_response(200, boost::json::object{{"calls", std::move(out)}});
-        }));
+  // On the call pool: the node that holds the calls may take seconds to answer.
+  auto on_call_pool = [&ctx](AsyncDone done, std::function<Result<net::Response>()> work) {
+    auto* svc = ctx.s.calls;
+    if (!svc) return done(fail(Errc::unavailable, "calls are not enabled on this server"));
+    WorkerPool& pool = ctx.s.call_pool ? *ctx.s.call_pool : ctx.s.pool;
+    if (!pool.try_submit([done, work = std::move(work)] { done(work()); }))
+      done(fail(Errc::unavailable, "server busy, retry"));
+  };
 
-  r.add(net::Method::get, "/api/v1/calls/{id}",
-        authed(ctx, [&ctx](net::Request& req, const auth::Principal& p) -> Result<net::Response> {
-          auto svc = call_service(ctx);
-          if (!svc) return fail(svc.error());
-          auto c = (*svc)->get(p.user_id, std::string(req.param("id")));
-          if (!c) return fail(c.error());
-          return json_response(200, boost::json::object{{"call", calls::to_json(*c)}});
-        }));
+  r.add_async(net::Method::get, "/api/v1/calls",
+              authed_async(ctx, [&ctx, on_call_pool](net::Request&, const auth::Principal& p,
+                                                     AsyncDone done) {
+                on_call_pool(done, [&ctx, user = p.user_id]() -> Result<net::Response> {
+                  auto running = ctx.s.calls->running(user);
+                  if (!running) return fail(running.error());
+                  boost::json::array out;
+                  for (const auto& c : *running) out.push_back(calls::to_json(c));
+                  return json_response(200, boost::json::object{{"calls", std::move(out)}});
+                });
+              }));
+
+  r.add_async(net::Method::get, "/api/v1/calls/{id}",
+              authed_async(ctx, [&ctx, on_call_pool](net::Request& req, const auth::Principal& p,
+                                                     AsyncDone done) {
+                on_call_pool(done, [&ctx, user = p.user_id,
+                                    id = std::string(req.param("id"))]() -> Result<net::Response> {
+                  auto c = ctx.s.calls->get(user, id);
+                  if (!c) return fail(c.error());
+                  return json_response(200, boost::json::object{{"call", calls::to_json(*c)}});
+                });
+              }));
 }
 
 }  // namespace parley::api

@@ -141,7 +141,7 @@ class GatewaySession final : public net::WsSession {
                      session = state_->principal.session_id] {
           calls->socket_closed(user, session);
         };
-        if (!ctx_.s.pool.try_submit(task)) task();
+        if (!call_pool().try_submit(task)) task();
       }
     }
     gw_.address_closed(address_);
@@ -159,15 +159,18 @@ class GatewaySession final : public net::WsSession {
     if (!ctx.s.pool.try_submit(task)) task();  // never leak a registration
   }
 
+  WorkerPool& call_pool() { return ctx_.s.call_pool ? *ctx_.s.call_pool : ctx_.s.pool; }
+
   void unauthorized(const char* why) {
     state_->phase = State::Phase::closed;
     conn_->close(net::kCloseUnauthorized, why);
   }
 
-  // Runs fn(user_id, session_id) on the pool; its error (if any) comes back as an error frame.
+  // Runs fn(user_id, session_id) on pool (the request workers by default); its error (if any)
+  // comes back as an error frame.
   template <class Fn>
-  void on_pool(boost::json::value req, Fn fn) {
-    auto submitted = ctx_.s.pool.try_submit(
+  void on_pool(boost::json::value req, Fn fn, WorkerPool* pool = nullptr) {
+    auto submitted = (pool ? *pool : ctx_.s.pool).try_submit(
         [conn = conn_, user = state_->principal.user_id, session = state_->principal.session_id,
          req = std::move(req), fn = std::move(fn)]() mutable {
           Result<std::shared_ptr<const std::string>> r = fn(user, session);
@@ -262,7 +265,7 @@ class GatewaySession final : public net::WsSession {
     });
   }
 
-  // The call.* frames (API-EXTENSIONS.md "Calls"): the calls module on the pool; an ack with the
+  // The call.* frames (API-EXTENSIONS.md "Calls"): the calls module on the call pool; an ack with the
   // call, or for call.signal an ack only when the frame has a req (ICE candidates come in runs).
   void call(ClientFrame f) {
     auto* calls = ctx_.s.calls;
@@ -314,7 +317,7 @@ class GatewaySession final : public net::WsSession {
       boost::json::object ack{{"type", "ack"}, {"call", calls::to_json(*c)}};
       if (!f.req.is_null()) ack["req"] = f.req;
       return json_frame(ack);
-    });
+    }, &call_pool());
   }
 
   void hello(std::string token) {

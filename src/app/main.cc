@@ -425,6 +425,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
     sfu = std::move(*j);
   }
   calls::CallService calls(messaging, *bus, clock, call_opts, sfu.get());
+  WorkerPool call_pool("calls", 4, 1'000);
 
   AiEngines ai_engines;
   if (auto r = choose_ai_engines(cfg, *fetcher, ai_engines); !r) return die(r.error().message);
@@ -517,6 +518,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   services.integrations = &integrations;
   services.integration_pool = &integration_pool;
   services.calls = &calls;
+  services.call_pool = &call_pool;
   services.ai = cfg.ai ? &ai_service : nullptr;
   services.notifications = &notifications;
   api::Api api(services, api_opts);
@@ -594,6 +596,7 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   integrations.stop();
   integration_pool.stop();
   files.stop();
+  call_pool.stop();
   calls.stop();
   presence.stop();
   if (storage.sqlite) storage.sqlite->stop();
