@@ -147,6 +147,10 @@ describe.sequential('group call through Janus', () => {
     const seconds = Number(probe.stdout.trim());
     expect(seconds).toBeGreaterThanOrEqual(8);
     expect(seconds).toBeLessThanOrEqual(12);
+    // Both videos, side by side in the grid (tiles of 640 x 360), and the mixed audio.
+    const streams = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,width,height', '-of', 'csv=p=0', file], { encoding: 'utf8' }).stdout;
+    expect(streams).toMatch(/video,1280,360/);
+    expect(streams).toMatch(/audio/);
     await stage.getByRole('button', { name: 'Hang up' }).click();
     for (const w of [ann, ben]) await until('media stopped', async () => (await stats(w.page)).liveLocalTracks === 0);
   }, 150_000);

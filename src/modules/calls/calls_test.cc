@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "modules/calls/calls.h"
+#include "modules/calls/recording.h"
 #include "modules/calls/turn.h"
 
 namespace parley::calls {
@@ -81,6 +82,17 @@ TEST(CallJson, RoundTripsThroughToJson) {
   EXPECT_EQ(back.reason, "hangup");
   EXPECT_EQ(back.ended_at, 30);
   EXPECT_FALSE(back.sfu_join);
+}
+
+TEST(RecordingGrid, VideosAreLaidOutInTheSmallestSquareThatHoldsThem) {
+  auto two = grid_filter(2);
+  EXPECT_NE(two.find("xstack=inputs=2:layout=0_0|640_0:fill=black[v]"), std::string::npos) << two;
+  EXPECT_NE(two.find("[1:v]scale=640:360:force_original_aspect_ratio=decrease"), std::string::npos);
+  auto three = grid_filter(3);
+  EXPECT_NE(three.find("layout=0_0|640_0|0_360:"), std::string::npos) << three;
+  auto five = grid_filter(5);  // 3 columns
+  EXPECT_NE(five.find("layout=0_0|640_0|1280_0|0_360|640_360:"), std::string::npos) << five;
+  EXPECT_EQ(grid_filter(9).find("[9:v]"), std::string::npos);
 }
 
 }  // namespace

@@ -50,6 +50,23 @@ int run(const std::vector<std::string>& args, std::chrono::seconds deadline) {
 
 }  // namespace
 
+std::string grid_filter(std::size_t videos) {
+  std::size_t cols = 1;
+  while (cols * cols < videos) ++cols;
+  std::string f, stack, layout;
+  for (std::size_t i = 0; i < videos; ++i) {
+    const std::string in = std::to_string(i);
+    f += "[" + in + ":v]scale=" + std::to_string(kTileWidth) + ":" + std::to_string(kTileHeight) +
+         ":force_original_aspect_ratio=decrease,pad=" + std::to_string(kTileWidth) + ":" +
+         std::to_string(kTileHeight) + ":(ow-iw)/2:(oh-ih)/2,setsar=1[t" + in + "];";
+    stack += "[t" + in + "]";
+    if (i) layout += "|";
+    layout += std::to_string((i % cols) * kTileWidth) + "_" + std::to_string((i / cols) * kTileHeight);
+  }
+  return f + stack + "xstack=inputs=" + std::to_string(videos) + ":layout=" + layout +
+         ":fill=black[v]";
+}
+
 Result<std::string> render_recording(const std::string& dir, std::chrono::seconds settle) {
   std::error_code ec;
   // Janus writes NAME.mjr.tmp and renames it to NAME.mjr when the stream's recorder closes.
@@ -85,8 +102,11 @@ Result<std::string> render_recording(const std::string& dir, std::chrono::second
     inputs.push_back(out);
     return ok();
   };
-  if (!video.empty())
-    if (auto r = convert(video.front(), ".webm"); !r) return fail(r.error());
+  // At most a 3 x 3 grid: the first nine video streams (a call holds at most 16 publishers).
+  if (video.size() > kMaxTiles) video.resize(kMaxTiles);
+  for (const auto& v : video)
+    if (auto r = convert(v, ".webm"); !r) return fail(r.error());
+  const std::size_t videos = inputs.size();
   const std::size_t first_audio = inputs.size();
   for (const auto& a : audio)
     if (auto r = convert(a, ".opus"); !r) return fail(r.error());
@@ -97,15 +117,26 @@ Result<std::string> render_recording(const std::string& dir, std::chrono::second
     args.push_back("-i");
     args.push_back(in);
   }
+  std::string filters;
   if (audios > 1) {
-    std::string mix;
-    for (std::size_t i = 0; i < audios; ++i) mix += "[" + std::to_string(first_audio + i) + ":a]";
-    mix += "amix=inputs=" + std::to_string(audios) + ":duration=longest[a]";
-    args.insert(args.end(), {"-filter_complex", mix, "-map", "[a]"});
-  } else if (audios == 1) {
-    args.insert(args.end(), {"-map", std::to_string(first_audio) + ":a"});
+    for (std::size_t i = 0; i < audios; ++i)
+      filters += "[" + std::to_string(first_audio + i) + ":a]";
+    filters += "amix=inputs=" + std::to_string(audios) + ":duration=longest[a]";
   }
-  if (!video.empty()) args.insert(args.end(), {"-map", "0:v", "-c:v", "copy"});
+  if (videos > 1) {
+    if (!filters.empty()) filters += ";";
+    filters += grid_filter(videos);
+  }
+  if (!filters.empty()) args.insert(args.end(), {"-filter_complex", filters});
+  if (audios > 1)
+    args.insert(args.end(), {"-map", "[a]"});
+  else if (audios == 1)
+    args.insert(args.end(), {"-map", std::to_string(first_audio) + ":a"});
+  if (videos > 1)  // re-encoded: fast settings, the grid is for watching back, not archiving
+    args.insert(args.end(), {"-map", "[v]", "-c:v", "libvpx", "-deadline", "realtime",
+                             "-cpu-used", "8", "-b:v", "1500k"});
+  else if (videos == 1)
+    args.insert(args.end(), {"-map", "0:v", "-c:v", "copy"});
   if (audios) args.insert(args.end(), {"-c:a", "libopus"});
   args.push_back(out);
   if (run(args, std::chrono::seconds(300)) != 0 || !fs::exists(out, ec))
