@@ -5,14 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { apiCall, launch, openPage, registerUser, Server, shot, signInUi, until, WEB, type Watched } from './harness';
+import { apiCall, launch, openPage, registerUser, Server, startJanus, stopJanus, shot, signInUi, until, type Watched } from './harness';
 
 const server = new Server();
 const janusDir = join(mkdtempSync(join(tmpdir(), 'parley-e2e-janus-')), 'janus');
-const janusScript = resolve(WEB, '../scripts/janus.sh');
 let janus = '';
 let browser: Browser;
 const pages: Watched[] = [];
@@ -25,13 +24,8 @@ type Stats = { call: string | null; liveLocalTracks: number; peers: { peer: stri
 const stats = (p: Page) => p.evaluate(() => (window as any).__parleyCallStats() as Promise<Stats>);
 
 beforeAll(async () => {
-  const started = spawnSync(janusScript, ['start', janusDir], { encoding: 'utf8', env: { ...process.env, JANUS_ADMIN_KEY: 'e2e-janus-admin' } });
-  if (started.status === 3) {
-    console.log(`group call e2e: skipped (${started.stderr.trim()})`);
-    return;
-  }
-  if (started.status !== 0) throw new Error(`scripts/janus.sh: ${started.stderr}`);
-  janus = started.stdout.trim();
+  janus = startJanus(janusDir, 'e2e-janus-admin', 'group call e2e') ?? '';
+  if (!janus) return;
   server.extraArgs = ['--janus-url', janus, '--janus-admin-key', 'e2e-janus-admin', '--janus-recordings', join(janusDir, 'recordings')];
   await server.start();
   const stamp = Date.now() % 100000;
@@ -58,7 +52,7 @@ afterAll(async () => {
   await browser?.close();
   await server.stop();
   server.cleanup();
-  if (janus) spawnSync(janusScript, ['stop', janusDir]);
+  if (janus) stopJanus(janusDir);
 });
 
 describe.sequential('group call through Janus', () => {

@@ -162,6 +162,24 @@ export async function openPage(browser: Browser, baseURL: string, opts: Paramete
   return w;
 }
 
+const JANUS_SCRIPT = resolve(WEB, '../scripts/janus.sh');
+
+/** A throw-away Janus (scripts/janus.sh) in dir with this VideoRoom admin key: its HTTP API URL,
+ * or null (with a line saying why) where Janus is not installed. */
+export function startJanus(dir: string, adminKey: string, who: string): string | null {
+  const started = spawnSync(JANUS_SCRIPT, ['start', dir], { encoding: 'utf8', env: { ...process.env, JANUS_ADMIN_KEY: adminKey } });
+  if (started.status === 3) {
+    console.log(`${who}: skipped (${started.stderr.trim()})`);
+    return null;
+  }
+  if (started.status !== 0) throw new Error(`scripts/janus.sh: ${started.stderr}`);
+  return started.stdout.trim();
+}
+
+export function stopJanus(dir: string) {
+  spawnSync(JANUS_SCRIPT, ['stop', dir]);
+}
+
 /** When a test fails, prints what each page showed (URL, title, headings, open dialogs, the
  * focused element) and keeps a screenshot, so a CI log says more than "timed out". */
 export function reportPagesOnFailure(pages: () => (Page | undefined)[]) {

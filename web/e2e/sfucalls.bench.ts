@@ -4,19 +4,17 @@
 // CPU per call is printed with the machine. The browsers run on the same cores and cost far more
 // than the SFU, so they, not Janus, decide how many calls this machine holds: the figure to carry
 // to a bigger machine is Janus's CPU per call. Run by `make bench` (skipped without Janus).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { apiCall, launch, openPage, registerUser, Server, signInUi, until, WEB } from './harness';
+import { apiCall, launch, openPage, registerUser, Server, startJanus, stopJanus, signInUi, until } from './harness';
 
 const MAX_CALLS = Number(process.env.BENCH_SFU_CALLS ?? 4);
 const WINDOW_MS = 5_000;
 const server = new Server();
 const janusDir = join(mkdtempSync(join(tmpdir(), 'parley-bench-janus-')), 'janus');
-const janusScript = resolve(WEB, '../scripts/janus.sh');
 let janus = '';
 let browser: Browser;
 
@@ -31,13 +29,8 @@ function cpuSeconds(pid: number): number {
 }
 
 beforeAll(async () => {
-  const started = spawnSync(janusScript, ['start', janusDir], { encoding: 'utf8', env: { ...process.env, JANUS_ADMIN_KEY: 'bench-janus-admin' } });
-  if (started.status === 3) {
-    console.log(`sfu calls bench: skipped (${started.stderr.trim()})`);
-    return;
-  }
-  if (started.status !== 0) throw new Error(`scripts/janus.sh: ${started.stderr}`);
-  janus = started.stdout.trim();
+  janus = startJanus(janusDir, 'bench-janus-admin', 'sfu calls bench') ?? '';
+  if (!janus) return;
   server.extraArgs = ['--janus-url', janus, '--janus-admin-key', 'bench-janus-admin'];
   await server.start();
   browser = await launch();
@@ -47,7 +40,7 @@ afterAll(async () => {
   await browser?.close();
   await server.stop();
   server.cleanup();
-  if (janus) spawnSync(janusScript, ['stop', janusDir]);
+  if (janus) stopJanus(janusDir);
 });
 
 describe('group calls through Janus, held at once', () => {

@@ -184,7 +184,11 @@ class SqliteSearchIndex final : public search::SearchIndex {
           if (text::char_count(q.terms[i]) < 3)
             sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
       }
-      sql += " ORDER BY m.pk DESC LIMIT ?6";
+      // Newest first. Through the index, ordered by the FTS table's own rowid (the same value
+      // as m.pk): FTS5 then walks its doclists backwards and the LIMIT stops it after the
+      // newest candidates; ordered by m.pk, every match was collected and sorted first (a word
+      // in 10 % of a million messages: 100,000 rows sorted for 2,000 kept).
+      sql += scoped ? " ORDER BY m.pk DESC LIMIT ?6" : " ORDER BY f.rowid DESC LIMIT ?6";
       (scoped ? scoped_ : indexed_).Increment();
       auto s = c.prepare(sql);
       if (!scoped) s.bind(1, match);
