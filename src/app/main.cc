@@ -483,6 +483,9 @@ int serve(const std::vector<std::string>& args, Mode mode) {
   notifications.enable_contact(contact);  // notify.email digests, notify.sms texts
   integrations.use_job_queue(*job_queue);  // webhook.deliver: outgoing webhooks, durable
   storage.messaging->add_append_hook(notifications.append_hook());
+  // Outgoing webhooks of new messages, in the message's commit (needs the job queue above).
+  if (auto hook = integrations.append_hook(); hook.produce)
+    storage.messaging->add_append_hook(std::move(hook));
 
   api::ApiOptions api_opts;
   api_opts.version = PARLEY_VERSION;

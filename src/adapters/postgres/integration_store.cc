@@ -162,6 +162,12 @@ class PostgresIntegrationStore final : public IntegrationStore {
     return many<OutgoingRecord>(std::string(kOutgoing) + "WHERE conversation_id = $1 ORDER BY id",
                                 conversation_id, outgoing_row);
   }
+  Result<bool> any_outgoing() override {
+    return pool_.run_value([&](Connection& c) -> Result<bool> {
+      auto r = c.exec("SELECT EXISTS (SELECT 1 FROM integration_outgoing)");
+      return r.size() == 1 && r.text(0, 0) == "t";
+    });
+  }
   Result<void> delete_outgoing(const std::string& id) override {
     return remove("DELETE FROM integration_outgoing WHERE id = $1", id, "webhook");
   }

@@ -173,6 +173,12 @@ class SqliteIntegrationStore final : public IntegrationStore {
     return many<OutgoingRecord>(std::string(kOutgoing) + "WHERE conversation_id = ? ORDER BY id",
                                 conversation_id, outgoing_row);
   }
+  Result<bool> any_outgoing() override {
+    return db_.read_value([&](Connection& c) -> Result<bool> {
+      auto q = c.prepare("SELECT EXISTS (SELECT 1 FROM integration_outgoing)");
+      return q.step() && q.integer(0) != 0;
+    });
+  }
   Result<void> delete_outgoing(const std::string& id) override {
     return remove("DELETE FROM integration_outgoing WHERE id = ?", id, "webhook");
   }

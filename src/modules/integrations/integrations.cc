@@ -1,6 +1,7 @@
 #include "modules/integrations/integrations.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -296,9 +297,81 @@ struct IntegrationService::Impl {
     return rows;
   }
   void forget_hooks(const std::string& conversation_id) {
+    none_anywhere_until = 0;
     std::lock_guard lock(cache_mu);
     hook_cache.erase(conversation_id);
   }
+  // Until when this node knows no conversation has an outgoing webhook (most servers have
+  // none): new messages then write no webhook.message job at all. Read on the storage thread.
+  std::atomic<Millis> none_anywhere_until{0};
+  void note_whether_any_hooks() {
+    auto any = store.any_outgoing();
+    if (any && !*any) none_anywhere_until = clock.now_ms() + kHookCacheMs;
+  }
+
+  // Whether this node knows, freshly, that the conversation has no outgoing webhooks. No I/O.
+  bool known_without_hooks(const std::string& conversation_id) {
+    Millis now = clock.now_ms();
+    if (now < none_anywhere_until.load(std::memory_order_relaxed)) return true;
+    std::lock_guard lock(cache_mu);
+    auto it = hook_cache.find(conversation_id);
+    return it != hook_cache.end() && now - it->second.first < kHookCacheMs &&
+           it->second.second.empty();
+  }
+
+  // The event as a hook receives it: named, with its data as the WebSocket event carries it.
+  static std::string event_body(const std::string& event_id, std::string_view event,
+                                Millis created_at, const std::string& hook_id,
+                                const std::string& conversation_id, const std::string& data) {
+    return "{\"id\":\"" + event_id + "\",\"event\":\"" + std::string(event) +
+           "\",\"created_at\":" + std::to_string(created_at) + ",\"hook_id\":\"" + hook_id +
+           "\",\"conversation_id\":\"" + conversation_id + "\",\"data\":" + data + "}";
+  }
+  jobs::NewJob delivery_job(const std::string& hook_id, const std::string& conversation_id,
+                            std::string_view event, const std::string& event_id,
+                            std::string body) const {
+    return {kDeliverJob,
+            json::serialize(boost::json::object{{"hook_id", hook_id},
+                                                {"conversation_id", conversation_id},
+                                                {"event", event},
+                                                {"event_id", event_id},
+                                                {"body", std::move(body)}}),
+            "webhook:" + event_id + ":" + hook_id, 0, opts.delivery_attempts};
+  }
+
+  // webhook.message: a committed message -> a delivery per hook subscribed to message.created.
+  // Its event id comes from the message, so a second run queues nothing new (idempotency keys).
+  Result<void> message_job(const jobs::Job& job) {
+    auto p = json::parse_object(job.payload);
+    if (!p) return fail(Errc::invalid_argument, "webhook.message payload is not JSON");
+    auto field = [&](const char* k) {
+      auto it = p->find(k);
+      return it != p->end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                       : std::string();
+    };
+    const std::string conv = field("conversation_id");
+    auto hooks = hooks_of(conv);
+    if (!hooks) return fail(hooks.error());
+    if (hooks->empty()) {
+      note_whether_any_hooks();
+      return ok();
+    }
+    auto m = messaging.get_message(field("sender_id"), field("message_id"));
+    // The sender left or the message is gone: nothing to tell.
+    if (!m) return m.error().code == Errc::not_found ? ok() : fail(m.error());
+    if (m->deleted) return ok();
+    const std::string event_id = "msg_" + m->id;
+    const std::string data = json::serialize(messaging::to_json(*m));
+    std::vector<jobs::NewJob> out;
+    for (const auto& h : *hooks)
+      if (std::find(h.events.begin(), h.events.end(), kMessageCreated) != h.events.end())
+        out.push_back(delivery_job(h.id, conv, kMessageCreated, event_id,
+                                   event_body(event_id, kMessageCreated, m->created_at, h.id, conv,
+                                              data)));
+    if (out.empty()) return ok();
+    return queue->enqueue(out);
+  }
+  bool messages_by_hook = false;  // append_hook() taken: publish() skips message.created
 
   Impl(IntegrationStore& s, users::UserService& u, messaging::MessagingService& m, Bus& b,
        const Clock& c, outbound::HttpFetcher* f, WorkerPool* d, IntegrationOptions o)
@@ -819,6 +892,7 @@ Result<void> IntegrationService::delete_outgoing(const std::string& caller,
 void IntegrationService::publish(const std::string& conversation_id, std::string_view event,
                                  std::string data) {
   if (!impl_->fetcher || !impl_->deliveries) return;
+  if (impl_->messages_by_hook && event == kMessageCreated) return;
   auto hooks = impl_->hooks_of(conversation_id);
   if (!hooks) {
     log::warn("webhook deliveries not queued", {{"reason", hooks.error().message}});
@@ -829,18 +903,9 @@ void IntegrationService::publish(const std::string& conversation_id, std::string
   for (const auto& h : *hooks) {
     if (std::find(h.events.begin(), h.events.end(), event) == h.events.end()) continue;
     std::string event_id = new_id(now);
-    // The body names the event and carries its data as the WebSocket event does.
-    std::string body = "{\"id\":\"" + event_id + "\",\"event\":\"" + std::string(event) +
-                       "\",\"created_at\":" + std::to_string(now) + ",\"hook_id\":\"" + h.id +
-                       "\",\"conversation_id\":\"" + conversation_id + "\",\"data\":" + data + "}";
+    std::string body = Impl::event_body(event_id, event, now, h.id, conversation_id, data);
     if (impl_->queue) {
-      jobs.push_back({kDeliverJob,
-                      json::serialize(boost::json::object{{"hook_id", h.id},
-                                                          {"conversation_id", conversation_id},
-                                                          {"event", event},
-                                                          {"event_id", event_id},
-                                                          {"body", body}}),
-                      "webhook:" + event_id, 0, impl_->opts.delivery_attempts});
+      jobs.push_back(impl_->delivery_job(h.id, conversation_id, event, event_id, std::move(body)));
       continue;
     }
     impl_->enqueue({h.id, h.url, h.secret, std::string(event), event_id, std::move(body), 0}, now);
@@ -861,6 +926,24 @@ void IntegrationService::use_job_queue(jobs::JobQueue& queue) {
   impl_->queue = &queue;
   Impl* impl = impl_.get();
   queue.handle(kDeliverJob, [impl](const jobs::Job& j) { return impl->deliver_job(j); });
+  queue.handle(kMessageJob, [impl](const jobs::Job& j) { return impl->message_job(j); });
+}
+
+messaging::AppendHook IntegrationService::append_hook() {
+  Impl* impl = impl_.get();
+  if (!impl->queue) return {};
+  impl->messages_by_hook = true;
+  impl->note_whether_any_hooks();
+  return {[impl](const messaging::Message& m) {
+            if (impl->known_without_hooks(m.conversation_id)) return std::vector<jobs::NewJob>{};
+            return std::vector<jobs::NewJob>{
+                {kMessageJob,
+                 json::serialize(boost::json::object{{"message_id", m.id},
+                                                     {"conversation_id", m.conversation_id},
+                                                     {"sender_id", m.sender_id}}),
+                 "webhook-message:" + m.id}};
+          },
+          [impl] { impl->queue->wake(); }};
 }
 
 IntegrationService::DeliveryStats IntegrationService::delivery_stats() const {

@@ -42,6 +42,8 @@ class JobQueue;
 namespace parley::integrations {
 
 inline constexpr const char* kDeliverJob = "webhook.deliver";
+// One per new message (written in the message's commit): queues its message.created deliveries.
+inline constexpr const char* kMessageJob = "webhook.message";
 
 // What a bot token may do. The API layer maps each route and WebSocket frame to one of these;
 // a route with no scope is closed to bot tokens.
@@ -242,8 +244,16 @@ class IntegrationService {
   // the conversation subscribed to it. Returns at once; deliveries are retried with backoff
   // (network errors, 408, 429 and 5xx) up to delivery_attempts: on the durable job queue
   // (one `webhook.deliver` job per hook and event, written on the deliveries pool) once
-  // use_job_queue() was called, else in memory.
+  // use_job_queue() was called, else in memory. message.created is ignored once append_hook()
+  // was taken: the message's own commit carries its deliveries then.
   void publish(const std::string& conversation_id, std::string_view event, std::string data);
+  // The outbox producer for new messages (messaging::AppendHook; after use_job_queue()): a
+  // webhook.message job written in the message's own commit, whose handler queues one
+  // webhook.deliver per subscribed hook, so a crash right after the commit loses no delivery.
+  // None while this node knows no conversation has an outgoing webhook, or this one has none
+  // (each known for the hook cache's 5 s: the time a hook made on another node takes to be
+  // seen anyway).
+  messaging::AppendHook append_hook();
   // Moves deliveries onto the durable job queue: registers the webhook.deliver handler (one
   // attempt per run; the queue's backoff, max_attempts = delivery_attempts and dead letters
   // replace the in-memory retries). Before the queue starts; the queue outlives this service.

@@ -14,6 +14,7 @@
 
 #include "adapters/inprocess/in_process_bus.h"
 #include "adapters/sqlite/stores.h"
+#include "modules/jobs/store.h"
 #include "core/crypto.h"
 
 namespace parley::integrations {
@@ -257,6 +258,55 @@ TEST_F(Integrations, OutgoingDeliveriesAreSignedAndRetried) {
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(service_->delivery_stats().abandoned, 1u) << "given up after delivery_attempts";
   EXPECT_EQ(fetcher_.requests().size(), 6u);
+}
+
+// A new message's deliveries are queued by a job written in the message's own commit: with the
+// queue not yet running (a crash right after the commit), the job waits in the outbox and
+// delivers when workers run. A conversation seen without hooks costs no job.
+TEST_F(Integrations, AMessagesWebhookJobIsCommittedWithTheMessage) {
+  auto job_store = std::move(*sqlite::make_job_store(*db_));
+  jobs::OutboxOptions qo;
+  qo.workers = 1;
+  qo.poll_ms = 20;
+  auto queue = jobs::make_outbox_job_queue(*job_store, clock_, qo);
+  service_->use_job_queue(*queue);
+  msg_store_->add_append_hook(service_->append_hook());
+  auto hook =
+      service_->create_outgoing(owner_, conv_, "https://hooks.example/in", {"message.created"});
+  ASSERT_TRUE(hook);
+  auto sent = messaging_->send(owner_, {conv_, "deploy done", "c1"});
+  ASSERT_TRUE(sent);
+  auto waiting = job_store->backlog(clock_.now_ms() + 1);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->waiting, 1) << "the job was written with the message";
+  // publish() no longer queues message.created itself: the job does.
+  service_->publish(conv_, kMessageCreated, R"({"id":"ignored"})");
+  queue->start();
+  for (int i = 0; i < 500 && service_->delivery_stats().delivered == 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  auto reqs = fetcher_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(header(reqs[0], "Parley-Event-Id"), "msg_" + sent->message.id);
+  EXPECT_EQ(header(reqs[0], "Parley-Signature"), signature(hook->secret, reqs[0].body));
+  auto body = boost::json::parse(reqs[0].body).as_object();
+  EXPECT_EQ(text_of(body["data"].as_object()["id"]), sent->message.id);
+  EXPECT_EQ(text_of(body["data"].as_object()["text"]), "deploy done");
+
+  // No hooks here: the first message's job finds none, and the next ones (within the hook
+  // cache's 5 s) write no job at all.
+  auto quiet = messaging_->create(owner_, {"channel", {}, "quiet", std::nullopt, "private"});
+  const std::string qid = quiet->view.conversation.id;
+  ASSERT_TRUE(messaging_->send(owner_, {qid, "first", "q1"}));
+  for (int i = 0; i < 500 && job_store->backlog(clock_.now_ms())->waiting > 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(50ms);  // the worker marks the job done after it ran
+  auto before = job_store->counts();
+  ASSERT_TRUE(messaging_->send(owner_, {qid, "second", "q2"}));
+  auto after = job_store->counts();
+  EXPECT_EQ(after->pending + after->done, before->pending + before->done)
+      << "a message in a conversation without hooks wrote a job";
+  queue->stop();
+  service_->stop();
 }
 
 TEST_F(Integrations, SlashCommandsAskTheirUrlAndShowTheAnswer) {

@@ -91,6 +91,8 @@ class IntegrationStore {
   virtual Result<void> insert_outgoing(const OutgoingRecord& w) = 0;
   virtual Result<OutgoingRecord> find_outgoing(const std::string& id) = 0;
   virtual Result<std::vector<OutgoingRecord>> outgoing_of(const std::string& conversation_id) = 0;
+  // Whether any conversation has an outgoing webhook (most servers have none).
+  virtual Result<bool> any_outgoing() = 0;
   virtual Result<void> delete_outgoing(const std::string& id) = 0;
 
   // already_exists when the trigger is taken.

@@ -70,8 +70,10 @@ TEST_P(IntegrationStoreContract, WebhooksByConversation) {
   EXPECT_EQ(store->find_incoming("W1").error().code, Errc::not_found);
   EXPECT_EQ(store->delete_incoming("W1").error().code, Errc::not_found);
 
+  EXPECT_EQ(store->any_outgoing().value_or(true), false);
   ASSERT_TRUE(store->insert_outgoing(
       {"O1", "C1", "https://example.com/hook", {"message.created"}, "whsec_x", "U1", 10}));
+  EXPECT_EQ(store->any_outgoing().value_or(false), true);
   auto out = store->outgoing_of("C1");
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), 1u);
@@ -80,6 +82,7 @@ TEST_P(IntegrationStoreContract, WebhooksByConversation) {
   EXPECT_TRUE(store->outgoing_of("C2")->empty());
   ASSERT_TRUE(store->delete_outgoing("O1"));
   EXPECT_EQ(store->find_outgoing("O1").error().code, Errc::not_found);
+  EXPECT_EQ(store->any_outgoing().value_or(true), false);
 }
 
 TEST_P(IntegrationStoreContract, CommandTriggersAreUnique) {
