@@ -2,6 +2,7 @@
 // (so thousands stay cheap), moves the window as the reader scrolls, loads older history at
 // the top, and keeps what the reader looks at in place when content changes above it.
 import { signal } from '@preact/signals';
+import type { VNode } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { atBottom, conversations, dividerSeq, highlightId, loadOlder, markRead, markReadIfViewing, me, timelineOf } from '../state/store';
 import { dayKey, dayLabel, plural } from '../format';
@@ -382,6 +383,40 @@ export function Timeline({ conv }: { conv: Conversation }) {
     if (scroller.current) rove(scroller.current, stop);
   });
   const now = Date.now();
+  // One flat list of keyed rows. (Not an array per message: Preact matches nested arrays by
+  // position, so every slide of the window re-created every message of it, and the browser
+  // lost what it anchors the view to.)
+  const rows: VNode[] = [];
+  visible.forEach((m, i) => {
+    const idx = start + i;
+    if (idx === 0 || dayKey(items[idx - 1].created_at) !== dayKey(m.created_at)) {
+      const day = dayLabel(m.created_at, now);
+      rows.push(
+        <li key={`day:${dayKey(m.created_at)}`} class="day-line">
+          <div role="separator" aria-label={day}>
+            <span>{day}</span>
+          </div>
+        </li>,
+      );
+    }
+    if (firstUnread !== null && m.seq === firstUnread)
+      rows.push(
+        <li key="divider" class="unread-line">
+          <div role="separator" aria-label="New messages">
+            <span>New messages</span>
+          </div>
+        </li>,
+      );
+    rows.push(
+      <MessageItem
+        key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id}
+        m={m}
+        showHeader={groupStarts(items, idx)}
+        highlighted={m.id === target}
+        tabStop={m.id === stop}
+      />,
+    );
+  });
   return (
     <div class="timeline-wrap">
       <div
@@ -419,35 +454,7 @@ export function Timeline({ conv }: { conv: Conversation }) {
           </p>
         )}
         <ol class="messages">
-          {visible.map((m, i) => {
-            const idx = start + i;
-            const showDivider = firstUnread !== null && m.seq === firstUnread;
-            const newDay = idx === 0 || dayKey(items[idx - 1].created_at) !== dayKey(m.created_at);
-            const day = newDay ? dayLabel(m.created_at, now) : '';
-            return [
-              newDay ? (
-                <li key={`day:${dayKey(m.created_at)}`} class="day-line">
-                  <div role="separator" aria-label={day}>
-                    <span>{day}</span>
-                  </div>
-                </li>
-              ) : null,
-              showDivider ? (
-                <li key="divider" class="unread-line">
-                  <div role="separator" aria-label="New messages">
-                    <span>New messages</span>
-                  </div>
-                </li>
-              ) : null,
-              <MessageItem
-                key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id}
-                m={m}
-                showHeader={groupStarts(items, idx)}
-                highlighted={m.id === target}
-                tabStop={m.id === stop}
-              />,
-            ];
-          })}
+          {rows}
         </ol>
         {tl.loaded && items.length === 0 && <p class="empty muted">No messages yet. Say hello!</p>}
       </div>
