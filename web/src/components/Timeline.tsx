@@ -123,10 +123,8 @@ export function Timeline({ conv }: { conv: Conversation }) {
   }
   // Keeping what the reader looks at in place when the window slides or history arrives:
   // the message at the top of the view is read before this render reaches the DOM and put
-  // back in the layout effect below. The browser's own scroll anchoring (`overflow-anchor`,
-  // on) does the rest: it keeps the view still when a message that `content-visibility: auto`
-  // laid out with an estimated height gets its real one. (It did not keep the view through a
-  // slide on its own: Chromium 156 dropped its anchor there, see docs/web.md.)
+  // back in the layout effect below (the browser's own scroll anchoring is off: .timeline has
+  // `overflow-anchor: none`, so the two never both move the view; docs/web.md).
   anchor.current = win.stick ? null : captureAnchor(scroller.current);
 
   const divider = dividerSeq.value[conv.id] ?? Number.MAX_SAFE_INTEGER;
