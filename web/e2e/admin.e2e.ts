@@ -110,6 +110,25 @@ describe.sequential('admin console', () => {
       await c.getByRole('list', { name: 'Audit events' }).getByText('admin.user_deactivated').first().waitFor();
       expect(await overflowX(p)).toBe(0);
       await shots(p, `a04-admin-audit-${size.width}`);
+      // The tab strip fits the width (two rows of three on a phone): no sideways scrolling,
+      // every tab on screen; arrows, Home and End move between tabs.
+      const tabs = c.getByRole('tablist', { name: 'Admin sections' });
+      expect(await tabs.evaluate((el) => el.scrollWidth - el.clientWidth)).toBe(0);
+      for (const t of await tabs.getByRole('tab').all()) {
+        const box = (await t.boundingBox())!;
+        expect(box.x).toBeGreaterThanOrEqual(0);
+        expect(box.x + box.width).toBeLessThanOrEqual(size.width);
+      }
+      await c.getByRole('tab', { name: 'Audit log' }).focus();
+      await p.keyboard.press('ArrowRight');
+      expect(await c.getByRole('tab', { name: 'Analytics' }).getAttribute('aria-selected')).toBe('true');
+      await p.keyboard.press('End');
+      expect(await c.getByRole('tab', { name: 'Data' }).getAttribute('aria-selected')).toBe('true');
+      await p.keyboard.press('Home');
+      const users = c.getByRole('tab', { name: 'Users' });
+      expect(await users.getAttribute('aria-selected')).toBe('true');
+      expect(await users.evaluate((el) => el === document.activeElement)).toBe(true);
+      await c.getByRole('listitem', { name: '@omar' }).waitFor();
       expect(await axeViolations(p)).toEqual([]);
       expect(w.problems).toEqual([]);
       await w.context.close();

@@ -556,11 +556,47 @@ describe.sequential('issue 15: bugs and product features', () => {
       await open(/a-very-long-channel/);
       await message(p, 'See https').waitFor();
       await check('conversation');
-      await p.getByRole('button', { name: /^Pinned messages/ }).click();
+      const head = p.locator('.conv-head');
+      if (label === 'phone') {
+        // The header keeps the calls and one "More" menu: the name keeps most of the width.
+        const h2 = await head.locator('h2').boundingBox();
+        expect(h2!.width).toBeGreaterThan(200);
+        expect(await head.getByRole('button').evaluateAll((bs) => bs.filter((b) => (b as HTMLElement).offsetParent).length)).toBeLessThanOrEqual(4);
+        // The menu by keyboard: Enter opens it on the first item, arrows move, Escape closes
+        // it and gives focus back; Space opens it again, ↑ wraps to the last item.
+        const more = head.getByRole('button', { name: 'More' });
+        const focused = () => p.evaluate(() => document.activeElement?.textContent ?? '');
+        await more.focus();
+        await p.keyboard.press('Enter');
+        const menu = p.getByRole('menu', { name: 'Conversation actions' });
+        await menu.waitFor();
+        expect(await more.getAttribute('aria-expanded')).toBe('true');
+        expect(await focused()).toBe('Starred');
+        await p.keyboard.press('ArrowDown');
+        expect(await focused()).toBe('Pinned messages (1)');
+        await check('more-menu');
+        await p.keyboard.press('Escape');
+        await menu.waitFor({ state: 'detached' });
+        expect(await p.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('More');
+        await p.keyboard.press(' ');
+        await menu.waitFor();
+        await p.keyboard.press('ArrowUp');
+        expect(await focused()).toBe('Conversation settings');
+        await p.keyboard.press('Home');
+        await p.keyboard.press('ArrowDown');
+        await p.keyboard.press('Enter');
+        await menu.waitFor({ state: 'detached' });
+      } else {
+        expect(await head.getByRole('button', { name: 'More' }).isVisible()).toBe(false);
+        await p.getByRole('button', { name: /^Pinned messages/ }).click();
+      }
       await p.getByRole('complementary', { name: 'Pinned messages' }).getByText(/See https/).waitFor();
       await check('pins');
       await p.getByRole('button', { name: 'Close pinned messages' }).click();
-      await p.getByRole('button', { name: /^Members/ }).click();
+      if (label === 'phone') {
+        await head.getByRole('button', { name: 'More' }).click();
+        await p.getByRole('menuitem', { name: /^Members/ }).click();
+      } else await p.getByRole('button', { name: /^Members/ }).click();
       await p.getByRole('complementary', { name: 'Members' }).waitFor();
       await check('members');
       await p.getByRole('button', { name: 'Close members' }).click();

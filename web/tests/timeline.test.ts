@@ -289,3 +289,30 @@ describe('mentions from the server (mentions, mention_all, mention_count)', () =
     expect(mentionBadge({ type: 'group', unread_count: 5 })).toBe(0);
   });
 });
+
+import { slideStart } from '../src/state/timeline';
+
+describe('slideStart: the window slides without taking out what is on screen', () => {
+  const base = { len: 1000, size: 100, step: 50, margin: 10 };
+  it('moves a step back or on when the view is in the middle of the window', () => {
+    expect(slideStart(-1, { ...base, start: 500, firstShown: 505, lastShown: 520 })).toBe(450);
+    expect(slideStart(1, { ...base, start: 500, firstShown: 580, lastShown: 595 })).toBe(550);
+  });
+  it('moves less when a full step would drop messages on screen', () => {
+    // On: the first message shown (index 540) and 10 before it stay in.
+    expect(slideStart(1, { ...base, start: 500, firstShown: 540, lastShown: 560 })).toBe(530);
+    // Back: the window must still reach 10 past the last one shown (index 570).
+    expect(slideStart(-1, { ...base, start: 500, firstShown: 501, lastShown: 570 })).toBe(481);
+  });
+  it('does not move when the view spans the window, or at either end', () => {
+    expect(slideStart(1, { ...base, start: 500, firstShown: 505, lastShown: 599 })).toBeNull();
+    expect(slideStart(-1, { ...base, start: 500, firstShown: 500, lastShown: 595 })).toBeNull();
+    expect(slideStart(-1, { ...base, start: 0 })).toBeNull();
+    expect(slideStart(1, { ...base, start: 900 })).toBeNull();
+  });
+  it('without knowing what is on screen, a full step clamped to the ends', () => {
+    expect(slideStart(-1, { ...base, start: 30 })).toBe(0);
+    expect(slideStart(1, { ...base, start: 880 })).toBe(900);
+    expect(slideStart(1, { ...base, len: 60, start: 0 })).toBeNull();
+  });
+});

@@ -1,4 +1,4 @@
-import { Archive, ArrowLeft, Bell, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
+import { Archive, ArrowLeft, Bell, Ellipsis, Hash, Lock, Pin, Settings, Star, Upload, Users } from 'lucide-preact';
 import { plural } from '../format';
 import { conversationName, conversations, currentId, dialog, joinChannel, navigate, panel, peersOf, pins, setArchived, showToast, toggleStar, typing, userName, users } from '../state/store';
 import type { Conversation } from '../types';
@@ -11,6 +11,7 @@ import { Composer } from './Composer';
 import { SmartReplies } from './SmartReplies';
 import { capabilities, loadAutoTranslate } from '../ai';
 import { Timeline } from './Timeline';
+import { MenuButton, type MenuItem } from './MenuButton';
 
 const clipName = (s: string) => (s.length > 40 ? `${s.slice(0, 39)}…` : s);
 
@@ -105,6 +106,8 @@ export function ConversationView({ conv }: { conv: Conversation }) {
         </div>
         <div class="head-actions">
           {!conv.archived && <CallButtons conv={conv} />}
+          {/* On a phone these go into the "More" menu (styles.css), the calls stay out. */}
+          <div class="head-secondary">
           <button
             type="button"
             class="icon"
@@ -145,6 +148,8 @@ export function ConversationView({ conv }: { conv: Conversation }) {
               <Settings size={18} aria-hidden="true" />
             </button>
           )}
+          </div>
+          <MenuButton class="head-more" label="More" title="More actions" menuLabel="Conversation actions" icon={<Ellipsis size={18} aria-hidden="true" />} items={moreItems(conv, pinCount)} />
         </div>
       </header>
       <Timeline key={conv.id} conv={conv} />
@@ -165,6 +170,20 @@ export function ConversationView({ conv }: { conv: Conversation }) {
       )}
     </section>
   );
+}
+
+/** The header's actions that a phone shows in the "More" menu. */
+function moreItems(conv: Conversation, pinCount: number): MenuItem[] {
+  const p = panel.value;
+  const toggle = (kind: 'pins' | 'members') => (panel.value = p?.kind === kind ? null : { kind, conversationId: conv.id });
+  const items: MenuItem[] = [
+    { label: 'Starred', checked: !!conv.starred, icon: <Star size={16} aria-hidden="true" />, onSelect: () => toggleStar(conv.id) },
+    { label: `Pinned messages (${pinCount})`, icon: <Pin size={16} aria-hidden="true" />, onSelect: () => toggle('pins') },
+    { label: `Members (${conv.member_count})`, icon: <Users size={16} aria-hidden="true" />, onSelect: () => toggle('members') },
+    { label: 'Notification settings', icon: <Bell size={16} aria-hidden="true" />, onSelect: () => (dialog.value = 'conversation-notifications') },
+  ];
+  if (conv.type !== 'dm') items.push({ label: 'Conversation settings', icon: <Settings size={16} aria-hidden="true" />, onSelect: () => (dialog.value = 'channel-settings') });
+  return items;
 }
 
 /** In place of the composer in an archived conversation; admins can unarchive from here. */

@@ -2,10 +2,12 @@
 // (so thousands stay cheap), moves the window as the reader scrolls, loads older history at
 // the top, and keeps what the reader looks at in place when content changes above it.
 import { signal } from '@preact/signals';
+import type { VNode } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { atBottom, conversations, dividerSeq, highlightId, loadOlder, markRead, markReadIfViewing, me, timelineOf } from '../state/store';
 import { dayKey, dayLabel, plural } from '../format';
 import * as T from '../state/timeline';
+import { slideStart } from '../state/timeline';
 import type { ClientMessage, Conversation } from '../types';
 import { MessageItem } from './MessageItem';
 
@@ -14,6 +16,8 @@ import { MessageItem } from './MessageItem';
 // with 150, 25 with 100, same machine and load).
 const WINDOW = 100;
 const STEP = 50;
+/** Messages kept in the window past those on screen when it slides. */
+const MARGIN = 10;
 const EDGE = 600;
 
 /** Bumped to ask the open timeline to scroll to the newest message (after a send). */
@@ -29,14 +33,40 @@ interface Anchor {
   offset: number;
 }
 
+/** The messages in the view: indices of the first and last `li[data-mid]` that show, found
+ * by binary search (their tops grow in document order), so a few layout reads, not one per
+ * message. Called where the layout is clean (scroll events, before a render reaches the DOM). */
+function inView(el: HTMLElement): { nodes: NodeListOf<HTMLElement>; first: number; last: number } | null {
+  const nodes = el.querySelectorAll<HTMLElement>('li[data-mid]');
+  if (!nodes.length) return null;
+  const top = el.scrollTop;
+  const bottom = top + el.clientHeight;
+  // First whose bottom is below the top edge; last whose top is above the bottom edge.
+  let lo = 0;
+  let hi = nodes.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (nodes[mid].offsetTop + nodes[mid].offsetHeight > top) hi = mid;
+    else lo = mid + 1;
+  }
+  const first = lo;
+  hi = nodes.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (nodes[mid].offsetTop < bottom) lo = mid;
+    else hi = mid - 1;
+  }
+  return { nodes, first, last: Math.max(first, lo) };
+}
+
+/** The message at the top of the view and its offset from the top edge, to put it back there
+ * after the window slides or history arrives above it. */
 function captureAnchor(el: HTMLElement | null): Anchor | null {
   if (!el) return null;
-  const top = el.scrollTop;
-  const nodes = el.querySelectorAll<HTMLElement>('li[data-mid]');
-  for (const n of nodes) {
-    if (n.offsetTop + n.offsetHeight > top) return { id: n.dataset.mid!, offset: n.offsetTop - top };
-  }
-  return null;
+  const v = inView(el);
+  if (!v) return null;
+  const n = v.nodes[v.first];
+  return { id: n.dataset.mid!, offset: n.offsetTop - el.scrollTop };
 }
 
 export function groupStarts(items: readonly ClientMessage[], i: number): boolean {
@@ -66,17 +96,11 @@ function rove(root: HTMLElement, activeId: string | null) {
   for (const el of li.querySelectorAll<HTMLElement>(FOCUSABLE.join(', '))) if (el.tabIndex !== 0) el.tabIndex = 0;
 }
 
-/** The last message whose top is inside the scroller's viewport (the tab stop while the
- * reader scrolls, so tabbing in never jumps away from what is on screen). */
-function lastInView(el: HTMLElement): string | null {
-  const bottom = el.scrollTop + el.clientHeight;
-  const nodes = el.querySelectorAll<HTMLElement>('li[data-mid]');
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i];
-    if (n.offsetTop < bottom - 8 && n.offsetTop + n.offsetHeight > el.scrollTop) return n.dataset.mid ?? null;
-    if (n.offsetTop + n.offsetHeight <= el.scrollTop) break;
-  }
-  return null;
+/** The last of the given elements in document order. */
+export function lastInOrder<T extends Node>(nodes: Iterable<T>): T | null {
+  let last: T | null = null;
+  for (const n of nodes) if (!last || last.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING) last = n;
+  return last;
 }
 
 export function Timeline({ conv }: { conv: Conversation }) {
@@ -97,7 +121,10 @@ export function Timeline({ conv }: { conv: Conversation }) {
     if (start < 0) start = Math.max(0, items.length - WINDOW);
     end = Math.min(items.length, start + WINDOW);
   }
-  // Read the layout before this render reaches the DOM; restored in the layout effect below.
+  // Keeping what the reader looks at in place when the window slides or history arrives:
+  // the message at the top of the view is read before this render reaches the DOM and put
+  // back in the layout effect below (the browser's own scroll anchoring is off: .timeline has
+  // `overflow-anchor: none`, so the two never both move the view; docs/web.md).
   anchor.current = win.stick ? null : captureAnchor(scroller.current);
 
   const divider = dividerSeq.value[conv.id] ?? Number.MAX_SAFE_INTEGER;
@@ -148,6 +175,7 @@ export function Timeline({ conv }: { conv: Conversation }) {
         scrollTo.current = null;
         const sep = node.previousElementSibling?.classList.contains('unread-line') ? (node.previousElementSibling as HTMLElement) : node;
         el.scrollTop = Math.max(0, sep.offsetTop - 48);
+        lastTop.current = el.scrollTop;
         // No scroll event when nothing moved (all of it fits): look at where the reader is now.
         requestAnimationFrame(() => checkRef.current());
         return;
@@ -155,14 +183,17 @@ export function Timeline({ conv }: { conv: Conversation }) {
     }
     if (win.stick) {
       el.scrollTop = el.scrollHeight;
+      lastTop.current = el.scrollTop;
       return;
     }
     const a = anchor.current;
     if (!a) return;
+    anchor.current = null;
     const node = el.querySelector<HTMLElement>(`li[data-mid="${CSS.escape(a.id)}"]`);
     if (node) {
       const delta = node.offsetTop - el.scrollTop - a.offset;
       if (Math.abs(delta) >= 1) el.scrollTop += delta;
+      lastTop.current = el.scrollTop;
     }
   });
 
@@ -172,10 +203,61 @@ export function Timeline({ conv }: { conv: Conversation }) {
     const el = scroller.current;
     if (!el || typeof ResizeObserver === 'undefined') return;
     const ro = new ResizeObserver(() => {
-      if (winRef.current.stick) el.scrollTop = el.scrollHeight;
+      if (!winRef.current.stick) return;
+      el.scrollTop = el.scrollHeight;
+      lastTop.current = el.scrollTop;
     });
     ro.observe(el);
+    // And when the messages change height (one laid out for real after an estimate, an image
+    // that arrives).
+    const list = el.querySelector('ol.messages');
+    if (list) ro.observe(list);
     return () => ro.disconnect();
+  }, []);
+
+  // The messages on screen, kept by an IntersectionObserver (no layout read while scrolling):
+  // the last of them is the list's tab stop while the reader scrolls, so tabbing in never
+  // jumps away from what is on screen. New and removed messages are (un)observed as the
+  // window slides.
+  useEffect(() => {
+    const el = scroller.current;
+    const list = el?.querySelector('ol.messages');
+    if (!el || !list || typeof IntersectionObserver === 'undefined') return;
+    const shown = new Set<Element>();
+    const io = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          if (e.isIntersecting && e.target.isConnected) shown.add(e.target);
+          else shown.delete(e.target);
+        }
+        if (el.contains(document.activeElement)) return;
+        const id = (lastInOrder(shown) as HTMLElement | null)?.dataset.mid;
+        if (id && id !== activeRef.current) {
+          activeRef.current = id;
+          rove(el, id);
+        }
+      },
+      // "On screen": some of it above the last 8 px of the view.
+      { root: el, rootMargin: '0px 0px -8px 0px' },
+    );
+    const watch = (n: Node) => n instanceof HTMLElement && n.matches('li[data-mid]') && io.observe(n);
+    list.childNodes.forEach(watch);
+    const mo = new MutationObserver((records) => {
+      for (const r of records) {
+        r.addedNodes.forEach(watch);
+        r.removedNodes.forEach((n) => {
+          if (n instanceof Element) {
+            io.unobserve(n);
+            shown.delete(n);
+          }
+        });
+      }
+    });
+    mo.observe(list, { childList: true });
+    return () => {
+      mo.disconnect();
+      io.disconnect();
+    };
   }, []);
   const winRef = useRef(win);
   winRef.current = win;
@@ -210,23 +292,34 @@ export function Timeline({ conv }: { conv: Conversation }) {
     }, 4000);
   }, [target, items, start, end]);
 
+  // The window's next position: a step, less where that would take out messages on screen
+  // (short messages: a step can be more than the distance from the view to the window's end).
+  function slide() {
+    const v = scroller.current ? inView(scroller.current) : null;
+    // The list's messages are the window's, in order: node i is items[start + i].
+    return { start, len: items.length, size: WINDOW, step: STEP, margin: MARGIN, firstShown: v ? start + v.first : undefined, lastShown: v ? start + v.last : undefined };
+  }
+
   const checkRef = useRef(() => {});
   checkRef.current = check;
-  function check() {
+  // Where the view was when last looked at: the window slides only the way the reader scrolls,
+  // never on the scroll that putting the view back after a slide makes (short messages: a
+  // step back can leave the view near the window's other end, and it would slide back).
+  const lastTop = useRef(0);
+  function check(e?: Event) {
     const el = scroller.current;
     if (!el) return;
-    if (!el.contains(document.activeElement)) {
-      const id = lastInView(el);
-      if (id && id !== activeRef.current) {
-        activeRef.current = id;
-        rove(el, id);
-      }
-    }
+    const moved = el.scrollTop - lastTop.current;
+    lastTop.current = el.scrollTop;
+    const fromScroll = !!e;
+    const back = !fromScroll || moved < 0;
+    const on = !fromScroll || moved > 0;
     if (!landed.current) return;
     const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
     if (el.scrollTop < EDGE) {
-      if (start > 0) {
-        setWin({ stick: false, firstKey: items[Math.max(0, start - STEP)].id });
+      const to = start > 0 && back ? slideStart(-1, slide()) : null;
+      if (to !== null) {
+        setWin({ stick: false, firstKey: items[to].id });
         return;
       }
       if (tl.hasOlder && !tl.loading && tl.loaded) {
@@ -234,8 +327,9 @@ export function Timeline({ conv }: { conv: Conversation }) {
         void loadOlder(conv.id);
       }
     }
-    if (fromBottom < EDGE && end < items.length) {
-      setWin({ stick: false, firstKey: items[Math.max(0, Math.min(items.length - WINDOW, start + STEP))].id });
+    const next = on && fromBottom < EDGE && end < items.length ? slideStart(1, slide()) : null;
+    if (next !== null) {
+      setWin({ stick: false, firstKey: items[next].id });
       return;
     }
     const bottom = end >= items.length && fromBottom < 48;
@@ -287,12 +381,46 @@ export function Timeline({ conv }: { conv: Conversation }) {
     if (scroller.current) rove(scroller.current, stop);
   });
   const now = Date.now();
+  // One flat list of keyed rows. (Not an array per message: Preact matches nested arrays by
+  // position, so every slide of the window re-created every message of it, and the browser
+  // lost what it anchors the view to.)
+  const rows: VNode[] = [];
+  visible.forEach((m, i) => {
+    const idx = start + i;
+    if (idx === 0 || dayKey(items[idx - 1].created_at) !== dayKey(m.created_at)) {
+      const day = dayLabel(m.created_at, now);
+      rows.push(
+        <li key={`day:${dayKey(m.created_at)}`} class="day-line">
+          <div role="separator" aria-label={day}>
+            <span>{day}</span>
+          </div>
+        </li>,
+      );
+    }
+    if (firstUnread !== null && m.seq === firstUnread)
+      rows.push(
+        <li key="divider" class="unread-line">
+          <div role="separator" aria-label="New messages">
+            <span>New messages</span>
+          </div>
+        </li>,
+      );
+    rows.push(
+      <MessageItem
+        key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id}
+        m={m}
+        showHeader={groupStarts(items, idx)}
+        highlighted={m.id === target}
+        tabStop={m.id === stop}
+      />,
+    );
+  });
   return (
     <div class="timeline-wrap">
       <div
         class="timeline"
         ref={scroller}
-        onScroll={check}
+        onScroll={(e) => check(e)}
         role="log"
         aria-label={`Messages in ${conv.type === 'channel' ? '#' + conv.name : 'this conversation'}`}
         aria-busy={tl.loading}
@@ -324,35 +452,7 @@ export function Timeline({ conv }: { conv: Conversation }) {
           </p>
         )}
         <ol class="messages">
-          {visible.map((m, i) => {
-            const idx = start + i;
-            const showDivider = firstUnread !== null && m.seq === firstUnread;
-            const newDay = idx === 0 || dayKey(items[idx - 1].created_at) !== dayKey(m.created_at);
-            const day = newDay ? dayLabel(m.created_at, now) : '';
-            return [
-              newDay ? (
-                <li key={`day:${dayKey(m.created_at)}`} class="day-line">
-                  <div role="separator" aria-label={day}>
-                    <span>{day}</span>
-                  </div>
-                </li>
-              ) : null,
-              showDivider ? (
-                <li key="divider" class="unread-line">
-                  <div role="separator" aria-label="New messages">
-                    <span>New messages</span>
-                  </div>
-                </li>
-              ) : null,
-              <MessageItem
-                key={m.client_msg_id && m.sender_id === me.value?.id ? `c:${m.client_msg_id}` : m.id}
-                m={m}
-                showHeader={groupStarts(items, idx)}
-                highlighted={m.id === target}
-                tabStop={m.id === stop}
-              />,
-            ];
-          })}
+          {rows}
         </ol>
         {tl.loaded && items.length === 0 && <p class="empty muted">No messages yet. Say hello!</p>}
       </div>

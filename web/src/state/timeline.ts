@@ -239,3 +239,27 @@ export function mentionBadge(c: Pick<Conversation, 'type' | 'unread_count' | 'me
   const unread = c.unread_count ?? 0;
   return c.type === 'dm' ? unread : Math.min(unread, c.mention_count ?? 0);
 }
+
+/** Where a sliding window of `size` items over `len` moves next when the reader nears one of
+ * its ends: `step` items back (dir -1) or on (dir +1), but never so far that items on screen
+ * (indices `firstShown`..`lastShown`, when known) or within `margin` of them leave the window:
+ * taking out what the reader looks at would make the view jump. Returns the new start, or
+ * null when the window cannot move. */
+export function slideStart(
+  dir: -1 | 1,
+  o: { start: number; len: number; size: number; step: number; margin: number; firstShown?: number; lastShown?: number },
+): number | null {
+  const maxStart = Math.max(0, o.len - o.size);
+  let next: number;
+  if (dir < 0) {
+    next = Math.max(0, o.start - o.step);
+    // The window's new end must stay past the last message on screen.
+    if (o.lastShown !== undefined) next = Math.max(next, o.lastShown + o.margin + 1 - o.size);
+    next = Math.min(next, maxStart);
+    return next < o.start ? next : null;
+  }
+  next = Math.min(maxStart, o.start + o.step);
+  if (o.firstShown !== undefined) next = Math.min(next, o.firstShown - o.margin);
+  next = Math.max(0, next);
+  return next > o.start ? next : null;
+}

@@ -545,9 +545,10 @@ function Panel(props: { tab: Tab; children: ComponentChildren }) {
 export function AdminConsole() {
   const [tab, setTab] = useState<Tab>('users');
   const onKey = (e: KeyboardEvent) => {
-    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+    if (!['ArrowRight', 'ArrowLeft', 'Home', 'End'].includes(e.key)) return;
+    e.preventDefault();
     const i = TABS.findIndex((t) => t.id === tab);
-    const j = (i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
+    const j = e.key === 'Home' ? 0 : e.key === 'End' ? TABS.length - 1 : (i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
     setTab(TABS[j].id);
     document.getElementById(`admin-tab-${TABS[j].id}`)?.focus();
   };
