@@ -339,16 +339,19 @@ struct IntegrationService::Impl {
             "webhook:" + event_id + ":" + hook_id, 0, opts.delivery_attempts};
   }
 
+  // A job payload's string field; "" when absent or not a string.
+  static std::string text_field(const boost::json::object& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                    : std::string();
+  }
+
   // webhook.message: a committed message -> a delivery per hook subscribed to message.created.
   // Its event id comes from the message, so a second run queues nothing new (idempotency keys).
   Result<void> message_job(const jobs::Job& job) {
     auto p = json::parse_object(job.payload);
     if (!p) return fail(Errc::invalid_argument, "webhook.message payload is not JSON");
-    auto field = [&](const char* k) {
-      auto it = p->find(k);
-      return it != p->end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                       : std::string();
-    };
+    auto field = [&](const char* k) { return text_field(*p, k); };
     const std::string conv = field("conversation_id");
     auto hooks = hooks_of(conv);
     if (!hooks) return fail(hooks.error());
@@ -550,11 +553,7 @@ struct IntegrationService::Impl {
   Result<void> deliver_job(const jobs::Job& job) {
     auto p = json::parse_object(job.payload);
     if (!p) return fail(Errc::invalid_argument, "webhook.deliver payload is not JSON");
-    auto field = [&](const char* k) {
-      auto it = p->find(k);
-      return it != p->end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                       : std::string();
-    };
+    auto field = [&](const char* k) { return text_field(*p, k); };
     std::string hook_id = field("hook_id"), conv = field("conversation_id");
     auto hooks = store.outgoing_of(conv);
     if (!hooks) return fail(hooks.error());
