@@ -38,7 +38,7 @@ run: build
 test: build
 	@pg="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-pg-test.XXXXXX")"; \
 	  s3="$$(mktemp -d "$${TMPDIR:-/tmp}/parley-s3-test.XXXXXX")"; \
-	  redis=; amqp=; push=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; [ -z "$$amqp" ] || $(CURDIR)/scripts/rabbitmq.sh stop; [ -z "$$push" ] || $(CURDIR)/scripts/push-service.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
+	  redis=; amqp=; push=; trap '[ -z "$$redis" ] || $(CURDIR)/scripts/redis.sh stop; [ -z "$$amqp" ] || $(CURDIR)/scripts/rabbitmq.sh stop; [ -z "$$push" ] || $(CURDIR)/scripts/push-service.sh stop; $(CURDIR)/scripts/postgres.sh stop "$$pg"; if [ -f "$$s3/server.log" ] && ! $(CURDIR)/scripts/s3.sh url "$$s3" >/dev/null 2>&1; then echo "make test: s3rver stopped during the tests; the end of its log:"; tail -n 30 "$$s3/server.log"; fi; $(CURDIR)/scripts/s3.sh stop "$$s3"' EXIT INT TERM; \
 	  if [ -z "$$PARLEY_TEST_REDIS_URL" ]; then redis=1; \
 	    PARLEY_TEST_REDIS_URL="$$($(CURDIR)/scripts/redis.sh start || true)"; fi; \
 	  export PARLEY_TEST_REDIS_URL; \

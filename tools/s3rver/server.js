@@ -249,3 +249,7 @@ server.run().then(
   },
 );
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+// One client's broken connection (a test that kills a node mid-upload) can surface as an error
+// no one listens to; a stand-in shared by the whole test run logs it and keeps serving.
+process.on('uncaughtException', err => console.error(`${new Date().toISOString()} uncaught: ${err.stack || err}`));
+process.on('unhandledRejection', err => console.error(`${new Date().toISOString()} unhandled: ${err && err.stack || err}`));
