@@ -281,7 +281,13 @@ describe('state kept by the server', () => {
       const gw = await openPage(browser, server.url, { viewport, ...(label === 'phone' ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) });
       await signInUi(gw, 'gina');
       await nav(gw.page).getByRole('link', { name: /ops/ }).click();
-      await gw.page.getByRole('button', { name: 'Conversation settings' }).click();
+      // On a phone the header keeps its secondary actions in the More menu.
+      if (label === 'phone') {
+        await gw.page.getByRole('button', { name: 'More' }).click();
+        await gw.page.getByRole('menuitem', { name: 'Conversation settings' }).click();
+      } else {
+        await gw.page.getByRole('button', { name: 'Conversation settings' }).click();
+      }
       await gw.page.getByRole('dialog', { name: /Settings for #ops/ }).getByRole('button', { name: 'Archive channel' }).click();
       await gw.page.getByRole('alertdialog', { name: 'Archive #ops?' }).waitFor();
       await sleep(200);
