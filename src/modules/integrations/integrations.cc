@@ -304,9 +304,12 @@ struct IntegrationService::Impl {
   // Until when this node knows no conversation has an outgoing webhook (most servers have
   // none): new messages then write no webhook.message job at all. Read on the storage thread.
   std::atomic<Millis> none_anywhere_until{0};
+  std::atomic<bool> noting{false};  // one reader at a time
   void note_whether_any_hooks() {
+    if (noting.exchange(true)) return;
     auto any = store.any_outgoing();
     if (any && !*any) none_anywhere_until = clock.now_ms() + kHookCacheMs;
+    noting = false;
   }
 
   // Whether this node knows, freshly, that the conversation has no outgoing webhooks. No I/O.
@@ -891,7 +894,13 @@ Result<void> IntegrationService::delete_outgoing(const std::string& caller,
 void IntegrationService::publish(const std::string& conversation_id, std::string_view event,
                                  std::string data) {
   if (!impl_->fetcher || !impl_->deliveries) return;
-  if (impl_->messages_by_hook && event == kMessageCreated) return;
+  if (impl_->messages_by_hook && event == kMessageCreated) {
+    // The commit's hook cannot read the store: keep "no hook anywhere" fresh from here, after
+    // each send, so a server without outgoing webhooks writes almost no webhook.message jobs.
+    if (impl_->clock.now_ms() >= impl_->none_anywhere_until.load(std::memory_order_relaxed))
+      impl_->note_whether_any_hooks();
+    return;
+  }
   auto hooks = impl_->hooks_of(conversation_id);
   if (!hooks) {
     log::warn("webhook deliveries not queued", {{"reason", hooks.error().message}});
