@@ -43,12 +43,22 @@ start() {
   exit 1
 }
 
+# Whether the Janus answering on port $1 is the one named $2 (its info carries the name).
+janus_named() {
+  local answer
+  answer="$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /janus/info HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && timeout 2 cat <&3) 2>/dev/null || true)"
+  [[ "$answer" == *"\"$2\""* ]]
+}
+
 # Writes the configuration for port $1 and starts Janus; fails when it does not listen.
 launch() {
   local port="$1" key libdir
   key="$(cat "$DIR/admin_key")"
   libdir="$LIBDIR"
   local rtp=$((20000 + (port % 50) * 200))
+  # Named uniquely: two starts at once may pick the same free port, and only one binds it; the
+  # loser must not take the winner's answer for its own (see the wait below).
+  local name="parley-test-janus-$$-$RANDOM"
   # Every plugin and transport but the VideoRoom and plain HTTP stays unloaded.
   local plugins_off transports_off
   plugins_off="$(cd "$libdir/plugins" && ls libjanus_*.so | grep -v '^libjanus_videoroom.so$' | paste -sd, -)"
@@ -62,7 +72,7 @@ general: {
   loggers_folder = "$libdir/loggers"
   debug_level = 3
   log_to_file = "$DIR/janus.log"
-  server_name = "parley-test-janus"
+  server_name = "$name"
   session_timeout = 60
   recordings_tmp_ext = "tmp"
 }
@@ -112,7 +122,7 @@ CONF
     --log-file="$DIR/janus.log" >"$DIR/stdout.log" 2>&1 &
   echo $! >"$DIR/janus.pid"
   for _ in $(seq 1 200); do
-    if port_busy "$port"; then
+    if port_busy "$port" && janus_named "$port" "$name"; then
       echo "http://127.0.0.1:$port/janus"
       return 0
     fi
