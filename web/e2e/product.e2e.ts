@@ -571,7 +571,7 @@ describe.sequential('issue 15: bugs and product features', () => {
         const menu = p.getByRole('menu', { name: 'Conversation actions' });
         await menu.waitFor();
         expect(await more.getAttribute('aria-expanded')).toBe('true');
-        expect(await focused()).toBe('Starred');
+        await until('the first item has the focus', async () => (await focused()) === 'Starred');
         await p.keyboard.press('ArrowDown');
         expect(await focused()).toBe('Pinned messages (1)');
         await check('more-menu');
@@ -580,6 +580,7 @@ describe.sequential('issue 15: bugs and product features', () => {
         expect(await p.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('More');
         await p.keyboard.press(' ');
         await menu.waitFor();
+        await until('the first item has the focus', async () => (await focused()) === 'Starred');
         await p.keyboard.press('ArrowUp');
         expect(await focused()).toBe('Conversation settings');
         await p.keyboard.press('Home');

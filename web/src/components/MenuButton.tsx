@@ -2,7 +2,7 @@
 // the first item (↑ on the last), ↑/↓ move (wrapping), Home/End go to the ends, Escape closes
 // it and puts focus back on the button, Tab or a click outside closes it.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { menuMove } from '../menu';
 
 export interface MenuItem {
@@ -19,7 +19,9 @@ export function MenuButton(props: { label: string; title?: string; icon: Compone
   const first = useRef<'first' | 'last'>('first');
   const button = () => ref.current?.querySelector<HTMLButtonElement>('.menu-toggle');
   const items = () => [...(ref.current?.querySelectorAll<HTMLElement>('[role^="menuitem"]') ?? [])];
-  useEffect(() => {
+  // A layout effect: the focus moves in the same task that shows the menu, so a key pressed as
+  // soon as the menu is visible already lands on an item.
+  useLayoutEffect(() => {
     if (!open) return;
     const all = items();
     (first.current === 'last' ? all[all.length - 1] : all[0])?.focus();
