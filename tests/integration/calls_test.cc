@@ -308,6 +308,17 @@ TEST_F(CallsTest, ARemovedMemberIsDroppedFromTheRunningCall) {
   auto id = str(start(a, group), "id");
   call_of(act(b, "call.accept", id));
   call_of(act(c, "call.accept", id));
+  // Bob's accept told everyone "Alice and Bob": wait past it so that only the removal's update
+  // matches below (the call service learns of the removal from the bus, after the 204).
+  auto all_three = [&](const object& d) {
+    auto call = field(d, "call");
+    return call && str(*call, "id") == id &&
+           participant_ids(*call) == sorted({alice_.id, bob_.id, carol_.id});
+  };
+  for (Live* live : {&a, &c}) {
+    live->event("call.updated", all_three);
+    live->forget();
+  }
 
   auto r = api.del(conv_path(group) + "/members/" + carol_.id, alice_.access);
   ASSERT_EQ(r.status, 204) << r;
