@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <string_view>
 
 #include "core/metrics.h"
 #include "core/trace.h"
@@ -71,6 +72,7 @@ void Hub::sweep_loop() {
     sweep_cv_.wait_for(lock, std::chrono::milliseconds(kHoldMs / 4));
     if (stopping_) break;
     lock.unlock();
+    flush_presence();
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<Order>> orders;
     {
@@ -93,6 +95,58 @@ void Hub::sweep_loop() {
       o->held.clear();
     }
     lock.lock();
+  }
+}
+
+void Hub::hold_presence(const messaging::Event& e,
+                        std::vector<std::shared_ptr<net::WsConnection>>& recipients) {
+  std::lock_guard lock(presence_mu_);
+  const auto index = static_cast<std::uint32_t>(presence_updates_.size());
+  presence_updates_.emplace_back(e.route.user_ids.empty() ? std::string() : e.route.user_ids[0],
+                                 e.data);
+  for (auto& conn : recipients) {
+    auto& held = presence_held_[conn->id()];
+    if (!held.conn) held.conn = std::move(conn);
+    held.updates.push_back(index);
+  }
+}
+
+void Hub::flush_presence() {
+  std::vector<std::pair<std::string, std::string>> updates;
+  std::unordered_map<std::uint64_t, PresenceHeld> held;
+  {
+    std::lock_guard lock(presence_mu_);
+    if (presence_held_.empty()) return;
+    updates.swap(presence_updates_);
+    held.swap(presence_held_);
+  }
+  // Each connection's list, the latest update per user only, keyed so that connections with
+  // the same list share one frame (members of one channel mostly do).
+  std::map<std::vector<std::uint32_t>, std::vector<std::shared_ptr<net::WsConnection>>> by_list;
+  std::unordered_set<std::string_view> users;
+  for (auto& [id, h] : held) {
+    std::vector<std::uint32_t> latest;
+    users.clear();
+    for (auto it = h.updates.rbegin(); it != h.updates.rend(); ++it)
+      if (users.insert(updates[*it].first).second) latest.push_back(*it);
+    std::reverse(latest.begin(), latest.end());
+    by_list[std::move(latest)].push_back(std::move(h.conn));
+  }
+  for (const auto& [list, conns] : by_list) {
+    std::string frame;
+    if (list.size() == 1) {
+      frame = R"({"type":"event","event":"presence.changed","data":)";
+      frame += updates[list[0]].second;
+    } else {
+      frame = R"({"type":"event","event":"presence.batch","data":{"presence":[)";
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        if (i) frame += ',';
+        frame += updates[list[i]].second;
+      }
+      frame += "]}";
+    }
+    frame += '}';
+    net::send_to_all(conns, std::make_shared<const std::string>(std::move(frame)));
   }
 }
 
@@ -331,6 +385,8 @@ void Hub::fan_out(const messaging::Event& ev) {
   }
   done.recipients = to.size();
   if (to.empty()) return;
+  if (route.kind == Kind::contacts && event->name == "presence.changed")
+    return hold_presence(*event, to);
 
   // The client frame, built once for every recipient.
   std::string frame;

@@ -11,6 +11,10 @@
 // each sender's node separately; the hub puts them back in seq order, holding one that arrives
 // early for at most kHoldMs while the missing ones come (a gap that never fills, from a node
 // that died between commit and publish, is skipped then: clients catch up from history).
+// presence.changed is batched per connection for one sweep tick (kPresenceBatchMs): when many
+// members of a channel connect at once, each connection gets one frame per tick (a
+// presence.batch when it holds several users' changes) rather than one per member, and a user
+// who changes twice in a tick is sent once, with the latest state.
 // Private to api/. Thread-safe.
 #pragma once
 
@@ -58,6 +62,7 @@ class Hub {
   void resync();
 
   static constexpr int kHoldMs = 200;
+  static constexpr int kPresenceBatchMs = kHoldMs / 4;  // the sweep tick
 
  private:
   using Instant = std::chrono::steady_clock::time_point;
@@ -87,6 +92,12 @@ class Hub {
   void deliver_in_order(messaging::Event e);
   void fan_out(const messaging::Event& e);
   void sweep_loop();
+  // Queues a presence.changed for its recipients until the next sweep tick.
+  void hold_presence(const messaging::Event& e,
+                     std::vector<std::shared_ptr<net::WsConnection>>& recipients);
+  // Sends the held presence: one frame per connection, shared by the connections whose
+  // updates are the same.
+  void flush_presence();
   // Marks the user's conversation list as loading; returns the load's id.
   std::uint64_t begin_load(UserEntry& u);
   // Applies a freshly read list (with replace, follows not in it are dropped), then the
@@ -106,6 +117,15 @@ class Hub {
   std::uint64_t next_load_id_ = 0;
   std::mutex order_mu_;  // guards order_ (each Order has its own lock)
   std::unordered_map<std::string, std::shared_ptr<Order>> order_;
+  // Presence held for the next tick: the updates (subject user, data), and per connection the
+  // indexes of the updates it is to get, in the order they came.
+  struct PresenceHeld {
+    std::shared_ptr<net::WsConnection> conn;
+    std::vector<std::uint32_t> updates;
+  };
+  std::mutex presence_mu_;
+  std::vector<std::pair<std::string, std::string>> presence_updates_;
+  std::unordered_map<std::uint64_t, PresenceHeld> presence_held_;
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
   bool stopping_ = false;

@@ -301,6 +301,8 @@ class Live {
   // Drops every kept frame.
   void forget() { kept_.clear(); }
   std::deque<object>& kept() { return kept_; }
+  // Users per presence frame read so far (1 for presence.changed), in the order they came.
+  const std::vector<std::size_t>& presence_frames() const { return presence_frames_; }
 
  private:
   std::optional<object> take(const std::function<bool(const object&)>& pred) {
@@ -312,14 +314,37 @@ class Live {
       }
     return std::nullopt;
   }
+  // A presence.batch is read as one presence.changed per user in it, so a test waits for a
+  // user's presence the same way however the server grouped it; presence_frames() keeps what
+  // came on the wire.
   std::optional<object> read_one(std::chrono::milliseconds timeout) {
+    if (!unbatched_.empty()) {
+      object f = std::move(unbatched_.front());
+      unbatched_.pop_front();
+      return f;
+    }
     auto r = ws_->read_text(timeout);
     read_pending_ = !r && !ws_->close_code();
     if (!r) return std::nullopt;
     boost::system::error_code ec;
     auto v = boost::json::parse(*r, ec);
     if (ec || !v.is_object()) throw std::runtime_error("WebSocket frame is not JSON: " + *r);
-    return std::move(v.as_object());
+    object f = std::move(v.as_object());
+    if (str(f, "type") != "event") return f;
+    if (str(f, "event") == "presence.changed") presence_frames_.push_back(1);
+    if (str(f, "event") != "presence.batch") return f;
+    const auto* data = field(f, "data");
+    const auto* list = data && data->is_object() ? field(data->as_object(), "presence") : nullptr;
+    if (!list || !list->is_array() || list->as_array().size() < 2)
+      throw std::runtime_error("presence.batch without a list of at least two: " + *r);
+    presence_frames_.push_back(list->as_array().size());
+    std::set<std::string> users;
+    for (const auto& p : list->as_array())
+      if (!p.is_object() || !users.insert(str(p.as_object(), "user_id")).second)
+        throw std::runtime_error("presence.batch names a user twice: " + *r);
+    for (const auto& p : list->as_array())
+      unbatched_.push_back(object{{"type", "event"}, {"event", "presence.changed"}, {"data", p}});
+    return read_one(timeout);
   }
   std::string kept_summary() const {
     std::string s = "; frames seen and not matched: " + std::to_string(kept_.size());
@@ -330,6 +355,8 @@ class Live {
   object ready_;
   std::unique_ptr<net::WsClient> ws_;
   std::deque<object> kept_;
+  std::deque<object> unbatched_;  // presence.changed frames split from a batch, not yet read
+  std::vector<std::size_t> presence_frames_;
   int sync_counter_ = 0;
   bool read_pending_ = false;
 };

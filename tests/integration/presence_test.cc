@@ -56,6 +56,33 @@ auto presence_of(const std::string& user, const std::string& status) {
   };
 }
 
+// Members of one group connecting at once: before, each member's presence.changed went to
+// every connected member on its own (N^2 frames for N members). Now each connection gets one
+// frame per sweep tick, so a watcher hears all of them online in fewer frames than members, and
+// no frame names a user twice (the WebSocket helper refuses such a batch).
+TEST_F(PresenceTest, AMassConnectIsSentInBatches) {
+  constexpr int kMembers = 24;
+  auto accounts = register_accounts(port(), kMembers + 1, "pmass");
+  auto api = this->api();
+  make_group_of(api, accounts);
+  Live watcher(port(), accounts[0]);
+  std::vector<std::unique_ptr<Live>> members(kMembers);
+  run_parallel(kMembers, [&](int i) {
+    members[static_cast<std::size_t>(i)] =
+        std::make_unique<Live>(port(), accounts[static_cast<std::size_t>(i) + 1]);
+  });
+  std::set<std::string> online;
+  while (online.size() < static_cast<std::size_t>(kMembers)) {
+    auto d = watcher.event("presence.changed", {}, 5s);
+    if (str(d, "status") == "online" && str(d, "user_id") != accounts[0].id)
+      online.insert(str(d, "user_id"));
+  }
+  for (std::size_t i = 1; i < accounts.size(); ++i) EXPECT_TRUE(online.contains(accounts[i].id));
+  const auto& frames = watcher.presence_frames();
+  EXPECT_LT(frames.size(), static_cast<std::size_t>(kMembers)) << "one frame per member";
+  EXPECT_GT(*std::max_element(frames.begin(), frames.end()), 1u) << "no presence.batch";
+}
+
 TEST_F(PresenceTest, GetPresenceValidatesIds) {
   auto api = this->api();
   auto a = register_account(api, "pv");

@@ -10,6 +10,7 @@ import { clearAllUploads } from '../uploads';
 import { fileLinks } from '../downloads';
 import * as T from './timeline';
 import { mergeConversation } from './conversation';
+import { withPresence } from './presence';
 import { withReauthUsing } from '../security';
 import { friendlyError, ssoErrorText } from '../format';
 
@@ -259,9 +260,7 @@ export async function loadPresence(ids: string[]) {
   for (let i = 0; i < uniq.length; i += 200) {
     try {
       const r = await api<{ presence: Presence[] }>(`/presence?user_ids=${uniq.slice(i, i + 200).map(enc).join(',')}`);
-      const next = { ...presence.value };
-      for (const p of r.presence) next[p.user_id] = p.status;
-      presence.value = next;
+      presence.value = withPresence(presence.value, r.presence);
     } catch {
       /* presence is best effort */
     }
@@ -273,7 +272,7 @@ export async function setMyPresence(status: ChosenPresence) {
   myPresence.value = status;
   try {
     const p = await api<Presence>('/users/me/presence', { method: 'PUT', body: { status } });
-    presence.value = { ...presence.value, [p.user_id]: p.status };
+    presence.value = withPresence(presence.value, [p]);
     localStorage.setItem('parley.presence', status);
   } catch (e) {
     myPresence.value = prev;
@@ -1048,7 +1047,10 @@ function handleEvent(e: WsEvent) {
       }
       break;
     case 'presence.changed':
-      presence.value = { ...presence.value, [d.user_id]: d.status };
+      presence.value = withPresence(presence.value, [d]);
+      break;
+    case 'presence.batch': // several contacts' changes in one frame (many connecting at once)
+      presence.value = withPresence(presence.value, Array.isArray(d.presence) ? d.presence : []);
       break;
     case 'user.updated':
       rememberUsers([d as User]);
