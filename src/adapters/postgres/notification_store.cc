@@ -56,31 +56,34 @@ class PostgresNotificationStore final : public NotificationStore {
  public:
   explicit PostgresNotificationStore(Pool& pool) : pool_(pool) {}
 
-  Result<std::optional<UserSettings>> settings(const std::string& user_id) override {
-    return pool_.run_value([&](Connection& c) -> Result<std::optional<UserSettings>> {
+  Result<std::unordered_map<std::string, UserSettings>> settings_of(
+      const std::vector<std::string>& user_ids) override {
+    return pool_.run_value([&](Connection& c) -> Result<std::unordered_map<std::string, UserSettings>> {
       auto r = c.exec(
-          "SELECT push, email, email_delay_minutes, quiet_start, quiet_end, quiet_tz,"
+          "SELECT user_id, push, email, email_delay_minutes, quiet_start, quiet_end, quiet_tz,"
           " array_to_string(keywords, E'\\n'), cardinality(keywords), push_previews"
-          " FROM notification_settings WHERE user_id = $1",
-          {user_id});
-      if (r.empty()) return std::optional<UserSettings>();
-      UserSettings s;
-      s.push = r.text(0, 0);
-      s.email = r.text(0, 1);
-      s.email_delay_minutes = static_cast<int>(r.integer(0, 2));
-      if (!r.is_null(0, 3)) s.quiet_hours = QuietHours{r.text(0, 3), r.text(0, 4), r.text(0, 5)};
-      if (r.integer(0, 7) > 0) {
-        std::string all = r.text(0, 6);
-        std::size_t at = 0;
-        while (true) {
-          auto nl = all.find('\n', at);
-          s.keywords.push_back(all.substr(at, nl == std::string::npos ? nl : nl - at));
-          if (nl == std::string::npos) break;
-          at = nl + 1;
+          " FROM notification_settings WHERE user_id = ANY($1::text[])",
+          {Param::text_array(user_ids)});
+      std::unordered_map<std::string, UserSettings> out;
+      for (int i = 0; i < r.size(); ++i) {
+        UserSettings& s = out[r.text(i, 0)];
+        s.push = r.text(i, 1);
+        s.email = r.text(i, 2);
+        s.email_delay_minutes = static_cast<int>(r.integer(i, 3));
+        if (!r.is_null(i, 4)) s.quiet_hours = QuietHours{r.text(i, 4), r.text(i, 5), r.text(i, 6)};
+        if (r.integer(i, 8) > 0) {
+          std::string all = r.text(i, 7);
+          std::size_t at = 0;
+          while (true) {
+            auto nl = all.find('\n', at);
+            s.keywords.push_back(all.substr(at, nl == std::string::npos ? nl : nl - at));
+            if (nl == std::string::npos) break;
+            at = nl + 1;
+          }
         }
+        s.push_previews = r.boolean(i, 9);
       }
-      s.push_previews = r.boolean(0, 8);
-      return std::optional<UserSettings>(std::move(s));
+      return out;
     });
   }
 
@@ -107,20 +110,22 @@ class PostgresNotificationStore final : public NotificationStore {
     });
   }
 
-  Result<ConversationSettings> conversation_settings(const std::string& user_id,
-                                                     const std::string& conversation_id) override {
-    return pool_.run_value([&](Connection& c) -> Result<ConversationSettings> {
-      auto r = c.exec(
-          "SELECT level, muted_until FROM notification_conversation_settings"
-          " WHERE user_id = $1 AND conversation_id = $2",
-          {user_id, conversation_id});
-      ConversationSettings s;
-      if (!r.empty()) {
-        s.level = r.text(0, 0);
-        if (!r.is_null(0, 1)) s.muted_until = r.integer(0, 1);
-      }
-      return s;
-    });
+  Result<std::unordered_map<std::string, ConversationSettings>> conversation_settings_of(
+      const std::string& conversation_id, const std::vector<std::string>& user_ids) override {
+    return pool_.run_value(
+        [&](Connection& c) -> Result<std::unordered_map<std::string, ConversationSettings>> {
+          auto r = c.exec(
+              "SELECT user_id, level, muted_until FROM notification_conversation_settings"
+              " WHERE conversation_id = $1 AND user_id = ANY($2::text[])",
+              {conversation_id, Param::text_array(user_ids)});
+          std::unordered_map<std::string, ConversationSettings> out;
+          for (int i = 0; i < r.size(); ++i) {
+            ConversationSettings& s = out[r.text(i, 0)];
+            s.level = r.text(i, 1);
+            if (!r.is_null(i, 2)) s.muted_until = r.integer(i, 2);
+          }
+          return out;
+        });
   }
 
   Result<void> put_conversation_settings(const std::string& user_id,

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/commit_metrics.h"
+#include "core/json.h"
 #include "core/log.h"
 
 namespace parley::sqlite {
@@ -56,6 +57,13 @@ sqlite3* open_raw(const std::string& path, bool writer) {
 Stmt::~Stmt() {
   sqlite3_reset(s_);
   sqlite3_clear_bindings(s_);
+}
+
+std::string json_list(const std::vector<std::string>& values) {
+  boost::json::array a;
+  a.reserve(values.size());
+  for (const auto& v : values) a.emplace_back(v);
+  return json::serialize(a);
 }
 
 Stmt& Stmt::bind(int i, std::string_view v) {

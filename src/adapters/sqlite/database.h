@@ -26,6 +26,10 @@
 namespace parley::sqlite {
 
 // A prepared statement borrowed from a connection's cache; reset when it goes out of scope.
+// A list of strings as one JSON array, to bind as a single parameter and read in SQL with
+// `IN (SELECT value FROM json_each(?))` (SQLite has no array parameters).
+std::string json_list(const std::vector<std::string>& values);
+
 class Stmt {
  public:
   explicit Stmt(sqlite3_stmt* s) : s_(s) {}

@@ -424,9 +424,7 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<std::vector<std::string>> co_members(const std::string& user_id,
                                               const std::vector<std::string>& candidates) override {
-    boost::json::array ids;
-    for (const auto& id : candidates) ids.emplace_back(id);
-    std::string ids_json = json::serialize(ids);
+    const std::string ids_json = json_list(candidates);
     std::vector<std::string> out;
     auto r = db_.read([&](Connection& c) -> Result<void> {
       auto q = c.prepare(

@@ -76,21 +76,26 @@ class SqliteNotificationStore final : public NotificationStore {
  public:
   explicit SqliteNotificationStore(Database& db) : db_(db) {}
 
-  Result<std::optional<UserSettings>> settings(const std::string& user_id) override {
-    return db_.read_value([&](Connection& c) -> Result<std::optional<UserSettings>> {
+  Result<std::unordered_map<std::string, UserSettings>> settings_of(
+      const std::vector<std::string>& user_ids) override {
+    const std::string ids = json_list(user_ids);
+    return db_.read_value([&](Connection& c) -> Result<std::unordered_map<std::string, UserSettings>> {
       auto q = c.prepare(
-          "SELECT push, email, email_delay_minutes, quiet_start, quiet_end, quiet_tz, keywords,"
-          " push_previews FROM notification_settings WHERE user_id = ?");
-      q.bind(1, user_id);
-      if (!q.step()) return std::optional<UserSettings>();
-      UserSettings s;
-      s.push = q.text(0);
-      s.email = q.text(1);
-      s.email_delay_minutes = static_cast<int>(q.integer(2));
-      if (!q.is_null(3)) s.quiet_hours = QuietHours{q.text(3), q.text(4), q.text(5)};
-      s.keywords = split_lines(q.text(6));
-      s.push_previews = q.integer(7) != 0;
-      return std::optional<UserSettings>(std::move(s));
+          "SELECT user_id, push, email, email_delay_minutes, quiet_start, quiet_end, quiet_tz,"
+          " keywords, push_previews FROM notification_settings"
+          " WHERE user_id IN (SELECT value FROM json_each(?))");
+      q.bind(1, ids);
+      std::unordered_map<std::string, UserSettings> out;
+      while (q.step()) {
+        UserSettings& s = out[q.text(0)];
+        s.push = q.text(1);
+        s.email = q.text(2);
+        s.email_delay_minutes = static_cast<int>(q.integer(3));
+        if (!q.is_null(4)) s.quiet_hours = QuietHours{q.text(4), q.text(5), q.text(6)};
+        s.keywords = split_lines(q.text(7));
+        s.push_previews = q.integer(8) != 0;
+      }
+      return out;
     });
   }
 
@@ -115,20 +120,23 @@ class SqliteNotificationStore final : public NotificationStore {
     });
   }
 
-  Result<ConversationSettings> conversation_settings(const std::string& user_id,
-                                                     const std::string& conversation_id) override {
-    return db_.read_value([&](Connection& c) -> Result<ConversationSettings> {
-      auto q = c.prepare(
-          "SELECT level, muted_until FROM notification_conversation_settings"
-          " WHERE user_id = ? AND conversation_id = ?");
-      q.bind(1, user_id).bind(2, conversation_id);
-      ConversationSettings s;
-      if (q.step()) {
-        s.level = q.text(0);
-        if (!q.is_null(1)) s.muted_until = q.integer(1);
-      }
-      return s;
-    });
+  Result<std::unordered_map<std::string, ConversationSettings>> conversation_settings_of(
+      const std::string& conversation_id, const std::vector<std::string>& user_ids) override {
+    const std::string ids = json_list(user_ids);
+    return db_.read_value(
+        [&](Connection& c) -> Result<std::unordered_map<std::string, ConversationSettings>> {
+          auto q = c.prepare(
+              "SELECT user_id, level, muted_until FROM notification_conversation_settings"
+              " WHERE conversation_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))");
+          q.bind(1, conversation_id).bind(2, ids);
+          std::unordered_map<std::string, ConversationSettings> out;
+          while (q.step()) {
+            ConversationSettings& s = out[q.text(0)];
+            s.level = q.text(1);
+            if (!q.is_null(2)) s.muted_until = q.integer(2);
+          }
+          return out;
+        });
   }
 
   Result<void> put_conversation_settings(const std::string& user_id,

@@ -149,9 +149,7 @@ class SqliteSearchIndex final : public search::SearchIndex {
       }
       likes.push_back(like_contains(t));
     }
-    boost::json::array ids;
-    for (const auto& id : q.conversation_ids) ids.emplace_back(id);
-    std::string ids_json = json::serialize(ids);
+    const std::string ids_json = json_list(q.conversation_ids);
 
     std::string filters =
         " AND m.deleted = 0 AND m.conversation_id IN (SELECT value FROM json_each(?2))";

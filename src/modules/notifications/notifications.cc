@@ -142,27 +142,33 @@ struct NotificationService::Impl {
   // them.
   std::mutex digest_mu{};
 
-  UserSettings settings_of(const std::string& user) {
+  UserSettings settings_or_default(const std::string& user) {
     auto s = store.settings(user);
     if (s && *s) return **s;
     return UserSettings{};
   }
 
   std::string status_of(const std::string& user) {
-    auto p = presence.get(user, {user});
-    if (!p || p->empty()) return "offline";
-    return (*p)[0].status;
+    auto p = presence.shown({user});
+    return p && p->size() == 1 ? std::move((*p)[0]) : std::string("offline");
   }
 
   // The recipient's view of the message, from the stores, now.
   Recipient recipient(const std::string& user, const messaging::ConversationView& conv,
                       const messaging::Message& m) {
+    auto cs = store.conversation_settings(user, conv.conversation.id);
+    return recipient(user, conv, m, settings_or_default(user), cs ? *cs : ConversationSettings{},
+                     status_of(user));
+  }
+  // The same, with the settings and presence already read (a page of members at a time).
+  Recipient recipient(const std::string& user, const messaging::ConversationView& conv,
+                      const messaging::Message& m, UserSettings settings,
+                      ConversationSettings conversation, std::string presence_status) {
     Recipient r;
     r.is_dm = conv.conversation.type == messaging::ConversationType::dm;
-    r.settings = settings_of(user);
-    auto cs = store.conversation_settings(user, conv.conversation.id);
-    if (cs) r.conversation = *cs;
-    r.presence_status = status_of(user);
+    r.settings = std::move(settings);
+    r.conversation = std::move(conversation);
+    r.presence_status = std::move(presence_status);
     const auto& ids = m.mentions.user_ids;
     r.mentioned = std::find(ids.begin(), ids.end(), user) != ids.end() ||
                   (m.mentions.all && (!here_only(m.text) || r.presence_status != "offline")) ||
@@ -190,19 +196,38 @@ struct NotificationService::Impl {
     do {
       auto page = messaging.members(sender, conv_id, 200, cursor);
       if (!page) return page.error().code == Errc::not_found ? ok() : fail(page.error());
-      for (const auto& member : page->members) {
-        if (member.user_id == sender) continue;
-        Recipient r = recipient(member.user_id, *conv, *m);
-        boost::json::object p{{"user_id", member.user_id},
-                              {"conversation_id", conv_id},
-                              {"message_id", message_id},
-                              {"seq", m->seq}};
+      // Three reads per page of members, not three per member.
+      std::vector<std::string> ids;
+      ids.reserve(page->members.size());
+      for (const auto& member : page->members) ids.push_back(member.user_id);
+      auto saved = store.settings_of(ids);
+      if (!saved) return fail(saved.error());
+      auto overrides = store.conversation_settings_of(conv_id, ids);
+      if (!overrides) return fail(overrides.error());
+      auto statuses = presence.shown(ids);
+      if (!statuses) return fail(statuses.error());
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        const std::string& user = ids[i];
+        if (user == sender) continue;
+        auto s = saved->find(user);
+        auto c = overrides->find(user);
+        Recipient r = recipient(user, *conv, *m,
+                                s == saved->end() ? UserSettings{} : std::move(s->second),
+                                c == overrides->end() ? ConversationSettings{} : c->second,
+                                std::move((*statuses)[i]));
+        // Built only for a member something is sent to (most members of a channel get none).
+        auto payload = [&] {
+          return boost::json::object{{"user_id", user},
+                                     {"conversation_id", conv_id},
+                                     {"message_id", message_id},
+                                     {"seq", m->seq}};
+        };
         if (notifiable(r, r.settings.push, now)) {
-          auto subs = store.subscriptions_of(member.user_id);
+          auto subs = store.subscriptions_of(user);
           if (!subs) return fail(subs.error());
           for (const auto& s : *subs) {
             if (!s.enabled) continue;
-            auto q = p;
+            auto q = payload();
             q["subscription_id"] = s.id;
             out.push_back({kPushJob, json::serialize(q), "push:" + message_id + ":" + s.id,
                            m->created_at + o.push_delay_ms});
@@ -216,15 +241,15 @@ struct NotificationService::Impl {
           er.settings.quiet_hours.reset();
           if (notifiable(er, r.settings.email, now))
             out.push_back(
-                {kEmailJob, json::serialize(p), "email:" + message_id + ":" + member.user_id,
+                {kEmailJob, json::serialize(payload()), "email:" + message_id + ":" + user,
                  now + std::int64_t{r.settings.email_delay_minutes} * o.email_delay_unit_ms});
         }
         // SMS: DMs and mentions only, for users who opted in with a verified number.
         if (sms && (r.is_dm || r.mentioned) && notifiable(r, "mentions", now)) {
-          auto phone = contact->notification_phone(member.user_id);
+          auto phone = contact->notification_phone(user);
           if (!phone) return fail(phone.error());
           if (*phone)
-            out.push_back({kSmsJob, json::serialize(p), "sms:" + message_id + ":" + member.user_id,
+            out.push_back({kSmsJob, json::serialize(payload()), "sms:" + message_id + ":" + user,
                            m->created_at + o.push_delay_ms});
         }
       }

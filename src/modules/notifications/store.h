@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -54,12 +55,30 @@ struct PushSubscription {
 class NotificationStore {
  public:
   virtual ~NotificationStore() = default;
-  // nullopt when the user never saved settings (the service's defaults apply).
-  virtual Result<std::optional<UserSettings>> settings(const std::string& user_id) = 0;
+  // The saved settings of each of these users; a user who never saved any is left out (the
+  // service's defaults apply). A message's fan-out reads a page of members in one query.
+  virtual Result<std::unordered_map<std::string, UserSettings>> settings_of(
+      const std::vector<std::string>& user_ids) = 0;
+  // nullopt when the user never saved settings.
+  Result<std::optional<UserSettings>> settings(const std::string& user_id) {
+    auto all = settings_of({user_id});
+    if (!all) return fail(all.error());
+    auto it = all->find(user_id);
+    if (it == all->end()) return std::optional<UserSettings>();
+    return std::optional<UserSettings>(std::move(it->second));
+  }
   virtual Result<void> put_settings(const std::string& user_id, const UserSettings& s) = 0;
+  // Each of these users' saved overrides for one conversation; users with none are left out.
+  virtual Result<std::unordered_map<std::string, ConversationSettings>> conversation_settings_of(
+      const std::string& conversation_id, const std::vector<std::string>& user_ids) = 0;
   // The default (level "default", not muted) when none was saved.
-  virtual Result<ConversationSettings> conversation_settings(
-      const std::string& user_id, const std::string& conversation_id) = 0;
+  Result<ConversationSettings> conversation_settings(const std::string& user_id,
+                                                     const std::string& conversation_id) {
+    auto all = conversation_settings_of(conversation_id, {user_id});
+    if (!all) return fail(all.error());
+    auto it = all->find(user_id);
+    return it == all->end() ? ConversationSettings{} : std::move(it->second);
+  }
   virtual Result<void> put_conversation_settings(const std::string& user_id,
                                                  const std::string& conversation_id,
                                                  const ConversationSettings& s) = 0;

@@ -68,6 +68,36 @@ TEST_P(NotificationStoreContract, ConversationSettingsArePerUserAndConversation)
             (ConversationSettings{"mentions", std::nullopt}));
 }
 
+// What a message's fan-out reads for a page of members: only saved rows come back, each under
+// its user, and only the overrides of the conversation asked about.
+TEST_P(NotificationStoreContract, SettingsOfManyUsersInOneRead) {
+  UserSettings a;
+  a.push = "all";
+  a.keywords = {"ship", "on call"};
+  UserSettings b;
+  b.push = "none";
+  b.quiet_hours = QuietHours{"23:00", "06:00", "UTC"};
+  ASSERT_TRUE(store->put_settings("u1", a));
+  ASSERT_TRUE(store->put_settings("u2", b));
+  ASSERT_TRUE(store->put_settings("u9", b));  // not asked for
+  auto got = store->settings_of({"u1", "u2", "u3"});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at("u1"), a);
+  EXPECT_EQ(got->at("u2"), b);
+  EXPECT_TRUE(store->settings_of({})->empty());
+
+  ASSERT_TRUE(store->put_conversation_settings("u1", "c1", {"none", 7'000}));
+  ASSERT_TRUE(store->put_conversation_settings("u2", "c2", {"all", std::nullopt}));
+  ASSERT_TRUE(store->put_conversation_settings("u3", "c1", {"mentions", std::nullopt}));
+  auto over = store->conversation_settings_of("c1", {"u1", "u2", "u3", "u4"});
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->size(), 2u);
+  EXPECT_EQ(over->at("u1"), (ConversationSettings{"none", 7'000}));
+  EXPECT_EQ(over->at("u3"), (ConversationSettings{"mentions", std::nullopt}));
+  EXPECT_FALSE(over->contains("u2"));  // an override of another conversation
+}
+
 TEST_P(NotificationStoreContract, SubscriptionsAreOwnedAndEndpointsUnique) {
   auto a = store->add_subscription(sub("s1", "u1", "https://push.example/a"));
   ASSERT_TRUE(a);

@@ -163,4 +163,15 @@ Result<std::vector<Presence>> PresenceService::get(const std::string& caller,
   return out;
 }
 
+Result<std::vector<std::string>> PresenceService::shown(const std::vector<std::string>& user_ids) {
+  std::vector<std::string> out;
+  if (user_ids.empty()) return out;
+  auto records = impl_->store.get(user_ids);
+  if (!records) return fail(records.error());
+  const Millis now = impl_->clock.now_ms();
+  out.reserve(records->size());
+  for (const auto& r : *records) out.push_back(shown_of(r, now));
+  return out;
+}
+
 }  // namespace parley::presence

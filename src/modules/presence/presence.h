@@ -49,6 +49,10 @@ class PresenceService {
   // caller is always answered); not_found when an id is not a user.
   Result<std::vector<Presence>> get(const std::string& caller,
                                     const std::vector<std::string>& user_ids);
+  // The shown status of each user, in the order asked, for the server's own decisions (whether
+  // to push): no visibility check, so never the answer to a client. A user this node has no
+  // record of shows offline.
+  Result<std::vector<std::string>> shown(const std::vector<std::string>& user_ids);
   // Ends the grace thread; later grace expiries are not announced.
   void stop();
 
