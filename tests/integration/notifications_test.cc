@@ -303,6 +303,55 @@ TEST_F(Notifications, MentionOfAnOfflineUserGivesExactlyOnePushThatDecrypts) {
   EXPECT_EQ(str(claims, "sub"), "mailto:parley@localhost");
 }
 
+// A channel message that mentions nobody at large is weighed only for members whose settings
+// ask for more than mentions (level "all", a keyword, an "all" override) and those it mentions;
+// the rest of the channel is not read member by member, and gets nothing.
+TEST_F(Notifications, ChannelMessagesReachThoseWhoAskForMoreAndThoseMentioned) {
+  start();
+  auto alice = register_account(*api, "alice");
+  std::map<std::string, Account> who;
+  std::map<std::string, Browser> phones;
+  for (const char* name : {"bob", "carol", "dave", "erin", "frank"}) {
+    who[name] = register_account(*api, name);
+    subscribe(*api, who[name], push.endpoint(name), phones[name]);
+  }
+  auto channel = make_channel(*api, alice, channel_name(), "public");
+  for (auto& [name, account] : who) join(*api, account, channel);
+  auto settings = [&](const std::string& name, const object& body) {
+    auto r = api->patch("/api/v1/users/me/notification-settings", body, who[name].access);
+    ASSERT_EQ(r.status, 200) << r;
+  };
+  settings("bob", object{{"push", "all"}});
+  settings("carol", object{{"keywords", boost::json::array{"deploy"}}});
+  settings("erin", object{{"push_previews", false}});  // saved, at the default level
+  auto r = api->call("PUT", conv_path(channel) + "/notification-settings",
+                     json_text(object{{"level", "all"}}), who["dave"].access);
+  ASSERT_EQ(r.status, 200) << r;
+
+  auto chatter = send_ok(*api, alice, channel, "lunch at noon?");
+  auto deploy = send_ok(*api, alice, channel, "Deploy starts now");
+  auto mention = send_ok(*api, alice, channel, "@" + who["frank"].username + " can you look?");
+  // One worker runs the jobs in order: erin's DM push comes after everything above.
+  auto barrier = send_ok(*api, alice, make_dm(*api, alice, who["erin"].id), "barrier");
+  ASSERT_TRUE(push.wait_for("erin", 1));
+  auto ids = [&](const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& p : push.payloads(name, phones[name])) out.push_back(str(p, "message_id"));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const std::string c = str(chatter, "id"), d = str(deploy, "id"), m = str(mention, "id");
+  EXPECT_EQ(ids("bob"), sorted({c, d, m})) << "level all";
+  EXPECT_EQ(ids("carol"), sorted({d})) << "the keyword, in any case";
+  EXPECT_EQ(ids("dave"), sorted({c, d, m})) << "the conversation's all override";
+  EXPECT_EQ(ids("frank"), sorted({m})) << "mentioned";
+  EXPECT_EQ(ids("erin"), sorted({str(barrier, "id")})) << "default level: only the DM";
+}
+
 TEST_F(Notifications, NoPushWhenTheUserReadTheMessageOnAnotherDeviceFirst) {
   start({"--push-delay-ms", "3000"});
   auto alice = register_account(*api, "alice");

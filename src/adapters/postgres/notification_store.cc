@@ -42,6 +42,12 @@ const std::vector<Migration> kMigrations = {
      "  conversation_id TEXT NOT NULL,"
      "  seq BIGINT NOT NULL,"
      "  PRIMARY KEY (user_id, conversation_id));"},
+    {3,
+     // eager_members: the few users whose settings ask for more than mentions.
+     "CREATE INDEX notification_settings_eager ON notification_settings(user_id)"
+     "  WHERE push = 'all' OR email = 'all' OR cardinality(keywords) > 0;"
+     "CREATE INDEX notification_conversation_settings_all"
+     "  ON notification_conversation_settings(conversation_id) WHERE level = 'all';"},
 };
 
 constexpr const char* kSubColumns =
@@ -139,6 +145,28 @@ class PostgresNotificationStore final : public NotificationStore {
           {user_id, conversation_id, s.level, std::optional<std::int64_t>(s.muted_until)});
       return ok();
     });
+  }
+
+  Result<std::vector<std::string>> eager_members(const std::string& conversation_id) override {
+    std::vector<std::string> out;
+    auto r = pool_.run([&](Connection& c) -> Result<void> {
+      // members' ids are COLLATE "C": compare in it, so its unique index serves the lookups.
+      auto q = c.exec(
+          "SELECT s.user_id FROM notification_settings s"
+          " WHERE (push = 'all' OR email = 'all' OR cardinality(keywords) > 0) AND EXISTS ("
+          "SELECT 1 FROM members m WHERE m.conversation_id = $1"
+          " AND m.user_id = s.user_id COLLATE \"C\")"
+          " UNION SELECT o.user_id FROM notification_conversation_settings o"
+          " WHERE o.conversation_id = $1 AND o.level = 'all' AND EXISTS ("
+          "SELECT 1 FROM members m WHERE m.conversation_id = $1"
+          " AND m.user_id = o.user_id COLLATE \"C\")",
+          {conversation_id});
+      out.clear();
+      for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
   }
 
   Result<PushSubscription> add_subscription(const PushSubscription& s) override {

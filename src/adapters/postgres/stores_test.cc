@@ -29,6 +29,7 @@
 #include "modules/governance/store_contract.h"
 #include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
+#include "modules/notifications/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
@@ -209,6 +210,22 @@ governance::StoreFixture make_governance_fixture() {
   auto g = make_governance_store(*pool);
   EXPECT_TRUE(g) << (g ? "" : g.error().message);
   if (g) f.store.reset(g->release(), keep);
+  return f;
+}
+
+// The notifications contract's fixture: its store and the messaging store, on one schema.
+notifications::StoreFixture make_notification_fixture() {
+  if (!base_url()) {
+    skip_contract();
+    return {};
+  }
+  auto schema = std::make_shared<TestSchema>();
+  std::shared_ptr<Pool> pool = schema->pool(4);
+  if (!pool) return {};
+  auto keep = [schema, pool](auto* p) { delete p; };
+  notifications::StoreFixture f;
+  if (auto s = make_messaging_store(*pool)) f.messaging.reset(s->release(), keep);
+  if (auto s = make_notification_store(*pool)) f.store.reset(s->release(), keep);
   return f;
 }
 
@@ -730,6 +747,12 @@ INSTANTIATE_TEST_SUITE_P(Postgres, AiStoreContract, ::testing::Values(AiStoreFac
                                [](postgres::Pool& p) { return postgres::make_ai_store(p); });
                          })));
 }  // namespace parley::ai
+namespace parley::notifications {
+INSTANTIATE_TEST_SUITE_P(Postgres, NotificationStoreContract,
+                         ::testing::Values(StoreFixtureFactory([] {
+                           return postgres::make_notification_fixture();
+                         })));
+}  // namespace parley::notifications
 namespace parley::jobs {
 // JobStoreContract's SetUp only keeps the pointer: no Skipped store needed.
 INSTANTIATE_TEST_SUITE_P(Postgres, JobStoreContract, ::testing::Values(JobStoreFactory([] {

@@ -42,6 +42,12 @@ const std::vector<Migration> kMigrations = {
      "  conversation_id TEXT NOT NULL,"
      "  seq INTEGER NOT NULL,"
      "  PRIMARY KEY (user_id, conversation_id));"},
+    {3,
+     // eager_members: the few users whose settings ask for more than mentions.
+     "CREATE INDEX notification_settings_eager ON notification_settings(user_id)"
+     "  WHERE push = 'all' OR email = 'all' OR keywords <> '';"
+     "CREATE INDEX notification_conversation_settings_all"
+     "  ON notification_conversation_settings(conversation_id) WHERE level = 'all';"},
 };
 
 std::string join_lines(const std::vector<std::string>& v) {
@@ -155,6 +161,24 @@ class SqliteNotificationStore final : public NotificationStore {
       q.exec();
       return ok();
     });
+  }
+
+  Result<std::vector<std::string>> eager_members(const std::string& conversation_id) override {
+    std::vector<std::string> out;
+    auto r = db_.read([&](Connection& c) -> Result<void> {
+      auto q = c.prepare(
+          "SELECT s.user_id FROM notification_settings s"
+          " WHERE (push = 'all' OR email = 'all' OR keywords <> '') AND EXISTS (SELECT 1 FROM"
+          " members m WHERE m.conversation_id = ?1 AND m.user_id = s.user_id)"
+          " UNION SELECT o.user_id FROM notification_conversation_settings o"
+          " WHERE o.conversation_id = ?1 AND o.level = 'all' AND EXISTS (SELECT 1 FROM"
+          " members m WHERE m.conversation_id = ?1 AND m.user_id = o.user_id)");
+      q.bind(1, conversation_id);
+      while (q.step()) out.push_back(q.text(0));
+      return ok();
+    });
+    if (!r) return fail(r.error());
+    return out;
   }
 
   Result<PushSubscription> add_subscription(const PushSubscription& s) override {

@@ -18,6 +18,7 @@
 #include "modules/governance/store_contract.h"
 #include "modules/jobs/store_contract.h"
 #include "modules/messaging/store_contract.h"
+#include "modules/notifications/store_contract.h"
 #include "modules/search/index_contract.h"
 #include "modules/sso/store_contract.h"
 #include "modules/users/store_contract.h"
@@ -65,6 +66,19 @@ search::IndexFixture make_index_fixture() {
   auto keep = [db](auto* p) { delete p; };  // both go before their database
   return {std::shared_ptr<messaging::MessagingStore>(store->release(), keep),
           std::shared_ptr<search::SearchIndex>(index->release(), keep)};
+}
+
+// The notifications contract's fixture: its store and the messaging store, on one database.
+notifications::StoreFixture make_notification_fixture() {
+  auto opened = Database::open(temp_db_path());
+  EXPECT_TRUE(opened);
+  if (!opened) return {};
+  std::shared_ptr<Database> db(opened->release());
+  auto keep = [db](auto* p) { delete p; };  // both go before their database
+  notifications::StoreFixture f;
+  if (auto s = make_messaging_store(*db)) f.messaging.reset(s->release(), keep);
+  if (auto s = make_notification_store(*db)) f.store.reset(s->release(), keep);
+  return f;
 }
 
 // The governance contract's fixture: every store it reaches into, on one fresh database.
@@ -358,6 +372,12 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, AiStoreContract, ::testing::Values(AiStoreFacto
                                [](sqlite::Database& db) { return sqlite::make_ai_store(db); });
                          })));
 }  // namespace parley::ai
+namespace parley::notifications {
+INSTANTIATE_TEST_SUITE_P(Sqlite, NotificationStoreContract,
+                         ::testing::Values(StoreFixtureFactory([] {
+                           return sqlite::make_notification_fixture();
+                         })));
+}  // namespace parley::notifications
 namespace parley::jobs {
 INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreContract, ::testing::Values(JobStoreFactory([] {
                            return sqlite::make_with_db<JobStore>(

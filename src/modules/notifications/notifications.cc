@@ -188,75 +188,104 @@ struct NotificationService::Impl {
     if (m->deleted) return ok();
     auto conv = messaging.get(sender, conv_id);
     if (!conv) return conv.error().code == Errc::not_found ? ok() : fail(conv.error());
-    const Millis now = clock.now_ms();
     std::vector<jobs::NewJob> out;
-    const bool email = queue.handles(kEmailJob);
-    const bool sms = contact && queue.handles(kSmsJob);
-    std::optional<std::string> cursor;
-    do {
-      auto page = messaging.members(sender, conv_id, 200, cursor);
-      if (!page) return page.error().code == Errc::not_found ? ok() : fail(page.error());
-      // Three reads per page of members, not three per member.
-      std::vector<std::string> ids;
-      ids.reserve(page->members.size());
-      for (const auto& member : page->members) ids.push_back(member.user_id);
-      auto saved = store.settings_of(ids);
-      if (!saved) return fail(saved.error());
-      auto overrides = store.conversation_settings_of(conv_id, ids);
-      if (!overrides) return fail(overrides.error());
-      auto statuses = presence.shown(ids);
-      if (!statuses) return fail(statuses.error());
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        const std::string& user = ids[i];
-        if (user == sender) continue;
-        auto s = saved->find(user);
-        auto c = overrides->find(user);
-        Recipient r = recipient(user, *conv, *m,
-                                s == saved->end() ? UserSettings{} : std::move(s->second),
-                                c == overrides->end() ? ConversationSettings{} : c->second,
-                                std::move((*statuses)[i]));
-        // Built only for a member something is sent to (most members of a channel get none).
-        auto payload = [&] {
-          return boost::json::object{{"user_id", user},
-                                     {"conversation_id", conv_id},
-                                     {"message_id", message_id},
-                                     {"seq", m->seq}};
-        };
-        if (notifiable(r, r.settings.push, now)) {
-          auto subs = store.subscriptions_of(user);
-          if (!subs) return fail(subs.error());
-          for (const auto& s : *subs) {
-            if (!s.enabled) continue;
-            auto q = payload();
-            q["subscription_id"] = s.id;
-            out.push_back({kPushJob, json::serialize(q), "push:" + message_id + ":" + s.id,
-                           m->created_at + o.push_delay_ms});
-          }
-        }
-        // Email is decided at its delivery (after the delay); quiet hours and dnd are push
-        // concerns, so only the level and the mute are looked at here.
-        if (email) {
-          Recipient er = r;
-          er.presence_status = "offline";
-          er.settings.quiet_hours.reset();
-          if (notifiable(er, r.settings.email, now))
-            out.push_back(
-                {kEmailJob, json::serialize(payload()), "email:" + message_id + ":" + user,
-                 now + std::int64_t{r.settings.email_delay_minutes} * o.email_delay_unit_ms});
-        }
-        // SMS: DMs and mentions only, for users who opted in with a verified number.
-        if (sms && (r.is_dm || r.mentioned) && notifiable(r, "mentions", now)) {
-          auto phone = contact->notification_phone(user);
-          if (!phone) return fail(phone.error());
-          if (*phone)
-            out.push_back({kSmsJob, json::serialize(payload()), "sms:" + message_id + ":" + user,
-                           m->created_at + o.push_delay_ms});
-        }
+    if (conv->conversation.type == messaging::ConversationType::dm || m->mentions.all) {
+      // Every member may be concerned: all of them, a page at a time.
+      std::optional<std::string> cursor;
+      do {
+        auto page = messaging.members(sender, conv_id, 200, cursor);
+        if (!page) return page.error().code == Errc::not_found ? ok() : fail(page.error());
+        std::vector<std::string> ids;
+        ids.reserve(page->members.size());
+        for (const auto& member : page->members)
+          if (member.user_id != sender) ids.push_back(member.user_id);
+        if (auto r = consider(ids, *conv, *m, out); !r) return r;
+        cursor = page->next_cursor;
+      } while (cursor);
+    } else {
+      // A message that mentions nobody at large concerns, beyond those it mentions, only
+      // members whose settings ask for more than mentions (the default level): in a large
+      // channel most members are skipped without a read.
+      auto ids = store.eager_members(conv_id);
+      if (!ids) return fail(ids.error());
+      std::erase(*ids, sender);
+      for (const auto& uid : m->mentions.user_ids) {
+        if (uid == sender || std::find(ids->begin(), ids->end(), uid) != ids->end()) continue;
+        auto member = messaging.is_member(conv_id, uid);  // they may have left since the send
+        if (!member) return fail(member.error());
+        if (*member) ids->push_back(uid);
       }
-      cursor = page->next_cursor;
-    } while (cursor);
+      for (std::size_t at = 0; at < ids->size(); at += 200) {
+        std::vector<std::string> batch(ids->begin() + static_cast<std::ptrdiff_t>(at),
+                                       ids->begin() + static_cast<std::ptrdiff_t>(
+                                                          std::min(ids->size(), at + 200)));
+        if (auto r = consider(batch, *conv, *m, out); !r) return r;
+      }
+    }
     if (out.empty()) return ok();
     return queue.enqueue(out);
+  }
+
+  // The jobs (push, email, SMS) for each of these members, three reads for them all.
+  Result<void> consider(const std::vector<std::string>& ids, const messaging::ConversationView& conv,
+                        const messaging::Message& m, std::vector<jobs::NewJob>& out) {
+    if (ids.empty()) return ok();
+    const std::string& conv_id = conv.conversation.id;
+    const Millis now = clock.now_ms();
+    const bool email = queue.handles(kEmailJob);
+    const bool sms = contact && queue.handles(kSmsJob);
+    auto saved = store.settings_of(ids);
+    if (!saved) return fail(saved.error());
+    auto overrides = store.conversation_settings_of(conv_id, ids);
+    if (!overrides) return fail(overrides.error());
+    auto statuses = presence.shown(ids);
+    if (!statuses) return fail(statuses.error());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const std::string& user = ids[i];
+      auto s = saved->find(user);
+      auto c = overrides->find(user);
+      Recipient r = recipient(user, conv, m,
+                              s == saved->end() ? UserSettings{} : std::move(s->second),
+                              c == overrides->end() ? ConversationSettings{} : c->second,
+                              std::move((*statuses)[i]));
+      // Built only for a member something is sent to.
+      auto payload = [&] {
+        return boost::json::object{{"user_id", user},
+                                   {"conversation_id", conv_id},
+                                   {"message_id", m.id},
+                                   {"seq", m.seq}};
+      };
+      if (notifiable(r, r.settings.push, now)) {
+        auto subs = store.subscriptions_of(user);
+        if (!subs) return fail(subs.error());
+        for (const auto& sub : *subs) {
+          if (!sub.enabled) continue;
+          auto q = payload();
+          q["subscription_id"] = sub.id;
+          out.push_back({kPushJob, json::serialize(q), "push:" + m.id + ":" + sub.id,
+                         m.created_at + o.push_delay_ms});
+        }
+      }
+      // Email is decided at its delivery (after the delay); quiet hours and dnd are push
+      // concerns, so only the level and the mute are looked at here.
+      if (email) {
+        Recipient er = r;
+        er.presence_status = "offline";
+        er.settings.quiet_hours.reset();
+        if (notifiable(er, r.settings.email, now))
+          out.push_back({kEmailJob, json::serialize(payload()), "email:" + m.id + ":" + user,
+                         now + std::int64_t{r.settings.email_delay_minutes} * o.email_delay_unit_ms});
+      }
+      // SMS: DMs and mentions only, for users who opted in with a verified number.
+      if (sms && (r.is_dm || r.mentioned) && notifiable(r, "mentions", now)) {
+        auto phone = contact->notification_phone(user);
+        if (!phone) return fail(phone.error());
+        if (*phone)
+          out.push_back({kSmsJob, json::serialize(payload()), "sms:" + m.id + ":" + user,
+                         m.created_at + o.push_delay_ms});
+      }
+    }
+    return ok();
   }
 
   // notify.push: one message to one subscription, if still wanted.

@@ -83,6 +83,12 @@ class NotificationStore {
                                                  const std::string& conversation_id,
                                                  const ConversationSettings& s) = 0;
 
+  // Members of the conversation whom a message mentioning nobody could still concern: a saved
+  // push or email level of "all", a keyword, or an override of "all" for this conversation
+  // (the default level is "mentions"). Reads the messaging module's members table of the same
+  // database; indexed so that the cost follows these users, not the conversation's size.
+  virtual Result<std::vector<std::string>> eager_members(const std::string& conversation_id) = 0;
+
   // Endpoints are unique: subscribing an endpoint that exists replaces that row (keys, owner,
   // device name) and keeps its id. Returns the stored subscription.
   virtual Result<PushSubscription> add_subscription(const PushSubscription& s) = 0;

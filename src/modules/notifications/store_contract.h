@@ -4,20 +4,46 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "modules/messaging/store.h"
 #include "modules/notifications/store.h"
 
 namespace parley::notifications {
 
-using NotificationStoreFactory = std::function<std::shared_ptr<NotificationStore>()>;
-inline void PrintTo(const NotificationStoreFactory&, std::ostream* os) { *os << "store"; }
+// The store, and the messaging store of the same database (eager_members reads its members).
+struct StoreFixture {
+  std::shared_ptr<NotificationStore> store;
+  std::shared_ptr<messaging::MessagingStore> messaging;
+};
+using StoreFixtureFactory = std::function<StoreFixture()>;
+inline void PrintTo(const StoreFixtureFactory&, std::ostream* os) { *os << "store"; }
 
-class NotificationStoreContract : public ::testing::TestWithParam<NotificationStoreFactory> {
+class NotificationStoreContract : public ::testing::TestWithParam<StoreFixtureFactory> {
  protected:
-  void SetUp() override { store = GetParam()(); }
+  void SetUp() override {
+    auto f = GetParam()();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(f.store && f.messaging);
+    store = std::move(f.store);
+    messaging = std::move(f.messaging);
+  }
+  // A channel with these members.
+  void channel(const std::string& id, const std::vector<std::string>& members) {
+    messaging::Conversation c;
+    c.id = id;
+    c.type = messaging::ConversationType::channel;
+    c.name = "n" + id;
+    c.visibility = messaging::Visibility::public_;
+    c.created_by = members.at(0);
+    c.created_at = 1000;
+    std::vector<messaging::Member> m;
+    for (const auto& u : members) m.push_back({u, messaging::Role::member, 1000});
+    ASSERT_TRUE(messaging->create_conversation(c, m));
+  }
   static PushSubscription sub(const std::string& id, const std::string& user,
                               const std::string& endpoint) {
     PushSubscription s;
@@ -31,6 +57,7 @@ class NotificationStoreContract : public ::testing::TestWithParam<NotificationSt
     return s;
   }
   std::shared_ptr<NotificationStore> store;
+  std::shared_ptr<messaging::MessagingStore> messaging;
 };
 
 TEST_P(NotificationStoreContract, SettingsRoundTripAndDefaultToNone) {
@@ -96,6 +123,36 @@ TEST_P(NotificationStoreContract, SettingsOfManyUsersInOneRead) {
   EXPECT_EQ(over->at("u1"), (ConversationSettings{"none", 7'000}));
   EXPECT_EQ(over->at("u3"), (ConversationSettings{"mentions", std::nullopt}));
   EXPECT_FALSE(over->contains("u2"));  // an override of another conversation
+}
+
+// Members whose settings ask for more than mentions, and only members of that conversation.
+TEST_P(NotificationStoreContract, EagerMembersAreThoseAskingForMoreThanMentions) {
+  channel("C1", {"u1", "u2", "u3", "u4", "u5", "u6"});
+  channel("C2", {"u1", "u7"});
+  UserSettings all;
+  all.push = "all";
+  UserSettings mail;
+  mail.email = "all";
+  UserSettings words;
+  words.keywords = {"deploy"};
+  UserSettings plain;  // saved, but the default levels
+  plain.push_previews = false;
+  ASSERT_TRUE(store->put_settings("u1", all));
+  ASSERT_TRUE(store->put_settings("u2", mail));
+  ASSERT_TRUE(store->put_settings("u3", words));
+  ASSERT_TRUE(store->put_settings("u4", plain));
+  ASSERT_TRUE(store->put_settings("u9", all));  // in no conversation
+  ASSERT_TRUE(store->put_conversation_settings("u5", "C1", {"all", std::nullopt}));
+  ASSERT_TRUE(store->put_conversation_settings("u6", "C2", {"all", std::nullopt}));  // not in C2
+  ASSERT_TRUE(store->put_conversation_settings("u7", "C1", {"all", std::nullopt}));  // not in C1
+  auto eager = store->eager_members("C1");
+  ASSERT_TRUE(eager);
+  std::sort(eager->begin(), eager->end());
+  EXPECT_EQ(*eager, (std::vector<std::string>{"u1", "u2", "u3", "u5"}));
+  auto other = store->eager_members("C2");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, (std::vector<std::string>{"u1"}));
+  EXPECT_TRUE(store->eager_members("C9")->empty());
 }
 
 TEST_P(NotificationStoreContract, SubscriptionsAreOwnedAndEndpointsUnique) {
