@@ -34,6 +34,7 @@
 #include "app/config.h"
 #include "app/storage_copy.h"
 #include "core/crypto.h"
+#include "core/heap_trim.h"
 #include "core/log.h"
 #include "core/trace.h"
 #include "modules/admin/admin.h"
@@ -569,6 +570,8 @@ int serve(const std::vector<std::string>& args, Mode mode) {
               {{"address", cfg.metrics_host}, {"port", static_cast<int>(metrics_server->port())}});
   }
 
+  // Memory a burst of connections freed goes back to the system once it settles (heap_trim.h).
+  HeapTrimmer heap_trimmer(std::chrono::seconds(2), 16u << 20);
   net::Server server(server_opts, router, pool, api.websocket_factory(),
                      api.websocket_admission());
   if (auto r = server.start(); !r) return die(r.error().message);

@@ -1,14 +1,19 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "core/crypto.h"
+#include "core/heap_trim.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/text.h"
 #include "core/trace.h"
 #include "core/worker_pool.h"
@@ -118,6 +123,33 @@ TEST(Crypto, HmacSha256MatchesRfc4231) {
   // RFC 4231 test case 2.
   EXPECT_EQ(hex_encode(hmac_sha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+// Memory freed between chunks still in use is handed back: the trimmer counts a trim once at
+// least its threshold is free, and not while less is.
+TEST(HeapTrimmer, TrimsOnlyWhenEnoughIsFree) {
+  auto trims = [] {
+    auto text = metrics::render_text();
+    auto at = text.find("\nparley_heap_trims_total ");
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + 25));
+  };
+  const double before = trims();
+  {
+    HeapTrimmer idle(std::chrono::milliseconds(5), std::size_t{1} << 40);  // never enough
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(trims(), before);
+  // 64 MiB in 4 KiB chunks; every other one freed: 32 MiB free inside the heap, not at its top.
+  std::vector<std::unique_ptr<char[]>> chunks(16'384);
+  for (auto& c : chunks) {
+    c = std::make_unique<char[]>(4096);
+    c[0] = 1;
+  }
+  for (std::size_t i = 0; i < chunks.size(); i += 2) chunks[i].reset();
+  HeapTrimmer trimmer(std::chrono::milliseconds(5), std::size_t{16} << 20);
+  for (int i = 0; i < 400 && trims() == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GT(trims(), before);
 }
 
 TEST(WorkerPool, RunsTasksAndRefusesWhenFull) {

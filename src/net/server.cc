@@ -209,21 +209,26 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   void mark_ready() override;
   void post(std::function<void()> fn) override;
 
+  // The handshake, then the read and write loops in coroutines of their own: this frame, with
+  // the upgrade request, ends with the handshake rather than living as long as the socket.
   // early_bytes: what the client sent after the upgrade request before seeing the 101.
-  asio::awaitable<void> run(bhttp::request<bhttp::string_body> upgrade, Request req,
-                            std::string early_bytes);
+  asio::awaitable<void> accept(bhttp::request<bhttp::string_body> upgrade, Request req,
+                               std::string early_bytes);
 
  private:
   void request_close(int code, std::string reason);
   // Forgets the frames not yet written (closing: they will never be).
   void drop_queue();
+  asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> hello_deadline();
 
   Server::Impl& server_;
   const std::uint64_t id_;
   const std::string peer_;
-  websocket::stream<beast::tcp_stream> ws_;
+  // On the bare socket, not a beast::tcp_stream: the WebSocket keeps its own timeouts, and
+  // tcp_stream's three timers cost memory per idle socket and work per write.
+  websocket::stream<tcp::socket> ws_;
   asio::steady_timer wake_;
   asio::steady_timer hello_timer_;
   // Frames not yet written: queue_[queue_head_..]. A vector, not a deque, because an idle
@@ -509,8 +514,8 @@ asio::awaitable<void> WsConn::write_loop() {
   }
 }
 
-asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Request req,
-                                  std::string early_bytes) {
+asio::awaitable<void> WsConn::accept(bhttp::request<bhttp::string_body> upgrade, Request req,
+                                     std::string early_bytes) {
   auto self = shared_from_this();
   websocket::stream_base::timeout t;
   t.handshake_timeout = server_.opts.read_timeout;
@@ -518,7 +523,6 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
   t.keep_alive_pings = true;  // a ping at half the idle timeout; no answer in time closes
   ws_.set_option(t);
   ws_.read_message_max(server_.opts.ws_max_frame_bytes);
-  beast::get_lowest_layer(ws_).expires_never();
 
   boost::system::error_code aec;
   if (early_bytes.empty()) {
@@ -543,13 +547,13 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
   if (server_.draining) request_close(kCloseServiceRestart, "server restarting: reconnect");
 
   session_ = server_.ws_factory(self, req);
-  // The upgrade request stays in this frame for the connection's life: free what it holds.
-  upgrade = {};
-  req = Request{};
-  std::string().swap(early_bytes);
+  asio::co_spawn(ws_.get_executor(), read_loop(), asio::detached);
   asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
   asio::co_spawn(ws_.get_executor(), hello_deadline(), asio::detached);
+}
 
+asio::awaitable<void> WsConn::read_loop() {
+  auto self = shared_from_this();
   beast::flat_buffer buffer;
   for (;;) {
     auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
@@ -562,8 +566,10 @@ asio::awaitable<void> WsConn::run(bhttp::request<bhttp::string_body> upgrade, Re
       metrics_.bytes_in.Increment(static_cast<double>(data.size()));
       session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
-    buffer.consume(buffer.size());
-    if (buffer.capacity() > 4096) buffer.shrink_to_fit();  // one big frame need not stay
+    // An idle socket keeps no read buffer: Beast reads the next frame into its own and the
+    // message is copied here, so the cost is one allocation per message received.
+    buffer.clear();
+    buffer.shrink_to_fit();
   }
   ended_ = true;
   drop_queue();
@@ -831,7 +837,7 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
           // Its own coroutine, so this HTTP session's frame (parser, buffers, response) is freed
           // rather than held for the WebSocket's whole life: most of an idle socket's memory.
           asio::co_spawn(conn->executor(),
-                         conn->run(std::move(upgrade), std::move(req), std::move(early)),
+                         conn->accept(std::move(upgrade), std::move(req), std::move(early)),
                          asio::detached);
           co_return;
         }
