@@ -138,14 +138,10 @@ asio::awaitable<std::optional<Response>> on_pool_async(WorkerPool& pool, const R
   co_return std::move(waiting->response);
 }
 
-// WebSocket frames and the close codes the server sends. Children are looked up once here;
-// recording is one atomic add. Close codes are a fixed set (anything else counts as "other"),
-// so the label stays bounded.
+// The close codes the server sends. Children are looked up once here; recording is one atomic
+// add. Close codes are a fixed set (anything else counts as "other"), so the label stays
+// bounded. (Frames and bytes are counted per I/O thread: IoThreadCounts.)
 struct WsMetrics {
-  prometheus::Counter& frames_in;
-  prometheus::Counter& frames_out;
-  prometheus::Counter& bytes_in;
-  prometheus::Counter& bytes_out;
   static constexpr int kCodes[] = {1000, 1001, 1003, 1008, 1009, 1011,
                                    1012, 1013, 4001, 4008, 4009};
   std::array<prometheus::Counter*, std::size(kCodes) + 1> closes{};  // last: "other"
@@ -158,20 +154,11 @@ struct WsMetrics {
 
   static WsMetrics& get() {
     static WsMetrics* m = [] {
-      auto& frames = prometheus::BuildCounter()
-                         .Name("parley_websocket_frames_total")
-                         .Help("WebSocket text frames by direction (in: from clients, out: sent)")
-                         .Register(metrics::registry());
-      auto& bytes = prometheus::BuildCounter()
-                        .Name("parley_websocket_frame_bytes_total")
-                        .Help("WebSocket frame payload bytes by direction")
-                        .Register(metrics::registry());
       auto& closes = prometheus::BuildCounter()
                          .Name("parley_websocket_closes_total")
                          .Help("WebSocket connections closed by the server, by close code")
                          .Register(metrics::registry());
-      auto* w = new WsMetrics{frames.Add({{"direction", "in"}}), frames.Add({{"direction", "out"}}),
-                              bytes.Add({{"direction", "in"}}), bytes.Add({{"direction", "out"}})};
+      auto* w = new WsMetrics{};
       for (std::size_t i = 0; i < std::size(kCodes); ++i)
         w->closes[i] = &closes.Add({{"code", std::to_string(kCodes[i])}});
       w->closes.back() = &closes.Add({{"code", "other"}});
@@ -181,15 +168,21 @@ struct WsMetrics {
   }
 };
 
-// Frames and bytes queued on one I/O thread's WebSockets and not yet written. Written by that
-// thread alone (a load and a store, no locked instruction), read when /metrics is scraped.
-struct alignas(64) SendQueueDepth {
-  std::atomic<std::int64_t> frames{0};
-  std::atomic<std::int64_t> bytes{0};
-  void add(std::int64_t f, std::int64_t b) {
-    frames.store(frames.load(std::memory_order_relaxed) + f, std::memory_order_relaxed);
-    bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
-  }
+// One I/O thread's WebSocket counts: frames and bytes queued and not yet written, and frames
+// and bytes received and sent. Written by that thread alone (a load and a store, no locked
+// instruction: a shared counter's atomic add on every frame of a fan-out cost more), read when
+// /metrics is scraped.
+struct alignas(64) IoThreadCounts {
+  struct Pair {
+    std::atomic<std::int64_t> frames{0};
+    std::atomic<std::int64_t> bytes{0};
+    void add(std::int64_t f, std::int64_t b) {
+      frames.store(frames.load(std::memory_order_relaxed) + f, std::memory_order_relaxed);
+      bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
+    }
+  };
+  Pair queued, in, out;
+  std::size_t index = 0;  // of the thread's io_context
 };
 
 }  // namespace
@@ -202,6 +195,7 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   std::uint64_t id() const override { return id_; }
   const std::string& peer_ip() const override { return peer_; }
   auto executor() { return ws_.get_executor(); }
+  std::size_t io_index() const { return counts_.index; }
   void send(std::shared_ptr<const std::string> text) override;
   // On the connection's thread: queue a frame, or close with 4008 when the queue is full.
   void enqueue(std::shared_ptr<const std::string> text);
@@ -236,7 +230,8 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queue_head_ = 0;
   std::size_t queued_bytes_ = 0;
-  SendQueueDepth& depth_;  // this thread's total, of which the queue above is part
+  IoThreadCounts& counts_;  // this thread's; its queued total includes the queue above
+  bool writer_waiting_ = false;  // write_loop waits on wake_: enqueue must wake it
   std::optional<std::pair<int, std::string>> close_request_;
   bool ready_ = false;
   bool ended_ = false;
@@ -300,32 +295,39 @@ struct Server::Impl {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
     }
-    queue_depth = std::vector<SendQueueDepth>(contexts.size());
-    queue_reading = metrics::read_at_scrape([this] {
-      double frames = 0, bytes = 0;
-      for (const auto& d : queue_depth) {
-        frames += static_cast<double>(d.frames.load(std::memory_order_relaxed));
-        bytes += static_cast<double>(d.bytes.load(std::memory_order_relaxed));
-      }
+    io_counts = std::vector<IoThreadCounts>(contexts.size());
+    for (std::size_t i = 0; i < io_counts.size(); ++i) io_counts[i].index = i;
+    counts_reading = metrics::read_at_scrape([this] {
+      auto sum = [this](IoThreadCounts::Pair IoThreadCounts::*pair) {
+        double frames = 0, bytes = 0;
+        for (const auto& c : io_counts) {
+          frames += static_cast<double>((c.*pair).frames.load(std::memory_order_relaxed));
+          bytes += static_cast<double>((c.*pair).bytes.load(std::memory_order_relaxed));
+        }
+        return std::pair{frames, bytes};
+      };
+      auto [qf, qb] = sum(&IoThreadCounts::queued);
+      auto [in_f, in_b] = sum(&IoThreadCounts::in);
+      auto [out_f, out_b] = sum(&IoThreadCounts::out);
+      const char* frames_help = "WebSocket text frames by direction (in: from clients, out: sent)";
+      const char* bytes_help = "WebSocket frame payload bytes by direction";
       return std::vector<metrics::Reading>{
           {"parley_websocket_send_queue_frames",
-           "Frames queued on WebSocket connections and not yet written",
-           false,
-           {},
-           frames},
+           "Frames queued on WebSocket connections and not yet written", false, {}, qf},
           {"parley_websocket_send_queue_bytes",
-           "Bytes of frames queued on WebSocket connections and not yet written",
-           false,
-           {},
-           bytes}};
+           "Bytes of frames queued on WebSocket connections and not yet written", false, {}, qb},
+          {"parley_websocket_frames_total", frames_help, true, {{"direction", "in"}}, in_f},
+          {"parley_websocket_frames_total", frames_help, true, {{"direction", "out"}}, out_f},
+          {"parley_websocket_frame_bytes_total", bytes_help, true, {{"direction", "in"}}, in_b},
+          {"parley_websocket_frame_bytes_total", bytes_help, true, {{"direction", "out"}}, out_b}};
     });
   }
 
-  SendQueueDepth& depth_of(const asio::any_io_executor& ex) {
+  IoThreadCounts& counts_of(const asio::any_io_executor& ex) {
     auto& ctx = asio::query(ex, asio::execution::context);
     for (std::size_t i = 0; i < contexts.size(); ++i)
-      if (contexts[i].get() == &ctx) return queue_depth[i];
-    return queue_depth[0];  // not reached: every connection lives on one of the contexts
+      if (contexts[i].get() == &ctx) return io_counts[i];
+    return io_counts[0];  // not reached: every connection lives on one of the contexts
   }
 
   asio::io_context& next_context() {
@@ -363,8 +365,8 @@ struct Server::Impl {
   std::atomic<std::uint64_t> conn_counter{0};
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
-  std::vector<SendQueueDepth> queue_depth;  // one per context
-  std::shared_ptr<void> queue_reading;      // reads queue_depth: declared after it
+  std::vector<IoThreadCounts> io_counts;  // one per context
+  std::shared_ptr<void> counts_reading;   // reads io_counts: declared after it
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next_ctx{0};
@@ -399,7 +401,7 @@ WsConn::WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::
       ws_(std::move(socket)),
       wake_(ws_.get_executor()),
       hello_timer_(ws_.get_executor()),
-      depth_(server.depth_of(ws_.get_executor())) {}
+      counts_(server.counts_of(ws_.get_executor())) {}
 
 void WsConn::send(std::shared_ptr<const std::string> text) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
@@ -415,32 +417,36 @@ void WsConn::enqueue(std::shared_ptr<const std::string> text) {
     return;
   }
   queued_bytes_ += text->size();
-  depth_.add(1, static_cast<std::int64_t>(text->size()));
+  counts_.queued.add(1, static_cast<std::int64_t>(text->size()));
   queue_.push_back(std::move(text));
-  wake_.cancel();
+  if (writer_waiting_) wake_.cancel();  // a writer busy writing takes the frame next anyway
 }
 
 void send_to_all(const std::vector<std::shared_ptr<WsConnection>>& conns,
                  const std::shared_ptr<const std::string>& text) {
   // One post per I/O thread rather than one per recipient: a 1,000-member fan-out costs a
-  // handful of allocations, and each thread queues the frame on its own connections.
-  std::vector<std::pair<asio::any_io_executor, std::vector<std::shared_ptr<WsConn>>>> groups;
+  // handful of allocations, and each thread queues the frame on its own connections. Grouped
+  // by the thread's index, not by comparing executors (copying an any_io_executor per
+  // recipient showed in profiles).
+  std::vector<std::vector<std::shared_ptr<WsConnection>>> by_thread;
   for (const auto& c : conns) {
-    auto ws = std::dynamic_pointer_cast<WsConn>(c);
+    auto* ws = dynamic_cast<WsConn*>(c.get());
     if (!ws) {
       c->send(text);
       continue;
     }
-    auto ex = ws->executor();
-    auto g =
-        std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == ex; });
-    if (g == groups.end()) g = groups.insert(groups.end(), {ex, {}});
-    g->second.push_back(std::move(ws));
+    const std::size_t i = ws->io_index();
+    if (by_thread.size() <= i) by_thread.resize(i + 1);
+    if (by_thread[i].empty()) by_thread[i].reserve(conns.size());
+    by_thread[i].push_back(c);
   }
-  for (auto& [ex, members] : groups)
+  for (auto& members : by_thread) {
+    if (members.empty()) continue;
+    auto ex = static_cast<WsConn&>(*members.front()).executor();
     asio::post(ex, [members = std::move(members), text] {
-      for (const auto& m : members) m->enqueue(text);
+      for (const auto& m : members) static_cast<WsConn&>(*m).enqueue(text);
     });
+  }
 }
 
 void WsConn::close(int code, std::string reason) {
@@ -464,7 +470,7 @@ void WsConn::post(std::function<void()> fn) {
 }
 
 void WsConn::drop_queue() {
-  depth_.add(-static_cast<std::int64_t>(queue_.size() - queue_head_),
+  counts_.queued.add(-static_cast<std::int64_t>(queue_.size() - queue_head_),
              -static_cast<std::int64_t>(queued_bytes_));
   queue_.clear();
   queue_head_ = 0;
@@ -501,16 +507,17 @@ asio::awaitable<void> WsConn::write_loop() {
       queue_head_ = 0;
       if (queue_.capacity() > 64) queue_.shrink_to_fit();  // a burst's room goes back
       wake_.expires_at(asio::steady_timer::time_point::max());
+      writer_waiting_ = true;
       co_await wake_.async_wait(kTuple);
+      writer_waiting_ = false;
       continue;
     }
     auto frame = std::move(queue_[queue_head_++]);
     queued_bytes_ -= frame->size();
-    depth_.add(-1, -static_cast<std::int64_t>(frame->size()));
+    counts_.queued.add(-1, -static_cast<std::int64_t>(frame->size()));
     auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
     if (ec) co_return;
-    metrics_.frames_out.Increment();
-    metrics_.bytes_out.Increment(static_cast<double>(n));
+    counts_.out.add(1, static_cast<std::int64_t>(n));
   }
 }
 
@@ -562,8 +569,7 @@ asio::awaitable<void> WsConn::read_loop() {
       request_close(kCloseUnsupportedData, "text frames only");
     } else if (!close_request_) {
       auto data = buffer.cdata();
-      metrics_.frames_in.Increment();
-      metrics_.bytes_in.Increment(static_cast<double>(data.size()));
+      counts_.in.add(1, static_cast<std::int64_t>(data.size()));
       session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     // An idle socket keeps no read buffer: Beast reads the next frame into its own and the

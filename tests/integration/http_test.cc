@@ -68,6 +68,17 @@ TEST_F(HttpTest, MetricsArePrometheusText) {
   EXPECT_NE(r.body.find("parley_open_connections{"), std::string::npos);
   // Read at scrape: users with a WebSocket here, and the send queues behind them.
   EXPECT_EQ(metric_value(api, "parley_connected_users"), 0.0);
+  // Frames and bytes are counted per I/O thread and summed at scrape.
+  auto frames = [&](const char* dir) {
+    return metric_value(api, std::string("parley_websocket_frames_total{direction=\"") + dir +
+                                 "\"}").value_or(-1);
+  };
+  auto bytes = [&](const char* dir) {
+    return metric_value(api, std::string("parley_websocket_frame_bytes_total{direction=\"") +
+                                 dir + "\"}").value_or(-1);
+  };
+  const double in0 = frames("in"), out0 = frames("out"), in_bytes0 = bytes("in");
+  EXPECT_GE(in0, 0);
   auto a = register_account(api, "metrics");
   auto ws = ws_ready(port(), a.access);
   auto again = register_account(api, "metrics");
@@ -75,6 +86,11 @@ TEST_F(HttpTest, MetricsArePrometheusText) {
   auto also = ws_ready(port(), again.access);  // one user, two sockets
   EXPECT_EQ(metric_value(api, "parley_connected_users"), 2.0);
   EXPECT_EQ(metric_value(api, "parley_websocket_send_queue_frames"), 0.0);
+  EXPECT_GE(frames("in"), in0 + 3) << "three hellos";
+  EXPECT_GE(frames("out"), out0 + 3) << "three readys";
+  EXPECT_GT(bytes("in"), in_bytes0 + 3 * 20) << "hello frames hold a token";
+  auto text = api.get("/metrics").body;
+  EXPECT_NE(text.find("# TYPE parley_websocket_frames_total counter"), std::string::npos);
   EXPECT_NE(r.body.find("# TYPE parley_job_backlog gauge"), std::string::npos);
   EXPECT_NE(r.body.find("# TYPE parley_jobs_total counter"), std::string::npos);
 }
