@@ -1376,6 +1376,7 @@ struct Env {
   std::vector<std::string> user_ids;  // the same users' ids
   std::vector<Result>* results = nullptr;
   std::vector<std::string>* headlines = nullptr;  // one line per figure, for the summary
+  double* idle_kb = nullptr;  // the idle scenario's server RSS per connection, for the targets
 
   pid_t pid() const { return nodes.at(0).pid; }
   const tcp::endpoint& ep() const { return nodes.at(0).ep; }
@@ -1536,6 +1537,7 @@ void run_idle(Env& env) {
                 static_cast<unsigned long long>(rl.rlim_max), per_rss, per_priv,
                 static_cast<unsigned long long>(dropped.load()), opt.idle_hold);
   env.headlines->push_back(line);
+  if (env.idle_kb) *env.idle_kb = per_rss;
 
   closing = true;
   close_ws_set(loops, set);
@@ -1752,7 +1754,8 @@ std::vector<ThreadStats> take_stats(Loops& loops, std::vector<ThreadStats>& stat
   return out;
 }
 
-void run_fanout(Env& env, unsigned n) {
+// at_20k: also the fixed 20,000 deliveries/s phase (not in scaleout, which compares two).
+void run_fanout(Env& env, unsigned n, bool at_20k = true) {
   const Options& opt = *env.opt;
   std::printf("\n== fan-out to N = %u: one sender, %u receivers each a distinct member user with "
               "one WebSocket, one public channel\n", n, n);
@@ -1824,11 +1827,14 @@ void run_fanout(Env& env, unsigned n) {
       std::chrono::duration<double>(Clock::now() - ts).count());
 
   double max_msgs_per_s = 0;
-  for (int phase = 0; phase < 2; ++phase) {
+  // Closed loop (the maximum), then fixed rates: half the maximum, and 20,000 deliveries/s (the
+  // rate the comparison with Mosquitto and nginx+nchan used; skipped above the maximum).
+  for (int phase = 0; phase < 3; ++phase) {
     FanPhase ph;
     ph.closed_loop = phase == 0;
     ph.window = opt.fanout_window;
-    ph.rate = std::max(1.0, max_msgs_per_s * 0.5);
+    ph.rate = phase == 2 ? 20'000.0 / n : std::max(1.0, max_msgs_per_s * 0.5);
+    if (phase == 2 && (!at_20k || ph.rate > max_msgs_per_s)) continue;
     auto start = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(opt.warmup));
     ph.end = start + std::chrono::duration_cast<Clock::duration>(
@@ -1862,11 +1868,17 @@ void run_fanout(Env& env, unsigned n) {
                     "deliveries of message.created to %u receivers; the sender keeps %u messages "
                     "not yet delivered to all (closed loop); latency = send to receive",
                     n, ph.window);
-    } else {
+    } else if (phase == 1) {
       std::snprintf(rname, sizeof rname, "%sfanout %u @50%%", env.label.c_str(), n);
       std::snprintf(what, sizeof what,
                     "deliveries to %u receivers at a fixed %.0f messages/s (half the closed-loop "
                     "rate); latency = send to receive",
+                    n, ph.rate);
+    } else {
+      std::snprintf(rname, sizeof rname, "%sfanout %u @20k", env.label.c_str(), n);
+      std::snprintf(what, sizeof what,
+                    "deliveries to %u receivers at a fixed 20,000 deliveries/s (%.0f messages/s); "
+                    "latency = send to receive",
                     n, ph.rate);
     }
     Result r = make_result(rname, what, n + 1, before, after, stats);
@@ -1881,7 +1893,9 @@ void run_fanout(Env& env, unsigned n) {
     std::snprintf(line, sizeof line,
                   "%sfan-out N=%u %s: %.0f deliveries/s (%.1f messages/s), latency p50 %.2f ms, "
                   "p99 %.2f ms, p99.9 %.2f ms; load generator %.2f cores, server %.2f",
-                  env.label.c_str(), n, ph.closed_loop ? "closed loop" : "at 50% rate", r.rate(), r.rate() / n,
+                  env.label.c_str(), n,
+                  phase == 0 ? "closed loop" : phase == 1 ? "at 50% rate" : "at 20k deliveries/s",
+                  r.rate(), r.rate() / n,
                   percentile_ms(r.latency_ns, 0.5), percentile_ms(r.latency_ns, 0.99),
                   percentile_ms(r.latency_ns, 0.999), r.gen_cpu / std::max(1e-9, r.seconds),
                   r.server.total / std::max(1e-9, r.seconds));
@@ -2029,8 +2043,9 @@ asio::awaitable<void> durable_connection(const DurableSpec& sp, const Window& w,
   c->reset();
 }
 
-// All three variants, or (ws_many_only, for comparing clusters) WebSocket sends into own DMs.
-void run_durable(Env& env, bool ws_many_only = false) {
+// All three variants, or (ws_many_only, for comparing clusters) WebSocket sends into own DMs,
+// with one_conversation also HTTP sends into one shared channel.
+void run_durable(Env& env, bool ws_many_only = false, bool one_conversation = false) {
   const Options& opt = *env.opt;
   unsigned conns = opt.durable_conns;
   unsigned senders = std::min<unsigned>(conns, static_cast<unsigned>(env.tokens.size()));
@@ -2061,7 +2076,7 @@ void run_durable(Env& env, bool ws_many_only = false) {
   std::vector<Variant> variants = {Variant{"durable ws many", true, false, 'w'},
                                    Variant{"durable http many", false, false, 'h'},
                                    Variant{"durable http one", false, true, 'o'}};
-  if (ws_many_only) variants.resize(1);
+  if (ws_many_only) variants.erase(variants.begin() + 1, variants.end() - (one_conversation ? 1 : 0));
   for (const Variant& v : variants) {
     DurableSpec sp;
     sp.ws = v.ws;
@@ -2780,9 +2795,10 @@ void run_scaleout(const Options& opt, const std::string& tmp_dir, unsigned cores
     env.tokens = reg.good_tokens;
     env.user_ids = reg.good_ids;
     const std::size_t first = results.size();
-    run_fanout(env, n);
-    run_durable(env, true);
-    if (results.size() != first + 3) {
+    run_fanout(env, n, false);
+    // On PostgreSQL alone also sends into one conversation (its row lock orders them).
+    run_durable(env, true, cfg.postgres && cfg.nodes == 1);
+    if (results.size() < first + 3) {
       std::printf("   (incomplete: see above)\n");
       continue;
     }
@@ -2857,6 +2873,46 @@ void run_scaleout(const Options& opt, const std::string& tmp_dir, unsigned cores
   std::printf("(per node /sqlite, /pg: a node's share of the throughput divided by the single "
               "node's total; cpu: cores busy in the durable window, the nodes / everything else "
               "but the load generator, i.e. PostgreSQL and Redis)\n");
+}
+
+// The performance issue's table: each figure this run measured against its target (rows whose
+// scenario did not run say so).
+void print_targets(const std::vector<Result>& results, double idle_kb) {
+  auto find = [&](const std::string& name) -> const Result* {
+    for (const auto& r : results)
+      if (r.name == name && r.ok > 0) return &r;
+    return nullptr;
+  };
+  auto row = [](const char* metric, const std::string& now, const char* target) {
+    std::printf("  %-58s %18s   %s\n", metric, now.c_str(), target);
+  };
+  auto rate = [&](const char* name) {
+    const Result* r = find(name);
+    return r ? fmt("%.0f/s", r->rate()) : std::string("not run");
+  };
+  auto p99 = [&](const char* name) {
+    const Result* r = find(name);
+    return r ? fmt("%.1f ms", percentile_ms(r->latency_ns, 0.99)) : std::string("not run");
+  };
+  std::printf("\nperformance targets (this run; server and load generator share the cores):\n");
+  row("fan-out to 100, max deliveries/s", rate("fanout 100 max"), ">= 400k");
+  row("fan-out to 1,000, max deliveries/s", rate("fanout 1000 max"), ">= 400k");
+  row("fan-out to 1,000 at 20k deliveries/s, p99", p99("fanout 1000 @20k"), "<= 8 ms");
+  const Result* f100 = find("fanout 100 max");
+  row("server CPU per delivery (fan-out to 100, max)",
+      f100 ? fmt("%.2f us", f100->server.total / static_cast<double>(f100->ok) * 1e6)
+           : std::string("not run"),
+      "<= 2 us");
+  row("idle connection memory (server RSS per socket)",
+      idle_kb > 0 ? fmt("%.2f KB", idle_kb) : std::string("not run"), "<= 4 KiB");
+  row("durable sends/s (WS, SQLite, synchronous=FULL)", rate("durable ws many"), ">= 40k");
+  row("  their ack p99", p99("durable ws many"), "<= 15 ms");
+  row("durable sends/s, one node on PostgreSQL", rate("[1 node postgres] durable ws many"),
+      ">= 10k");
+  row("sends/s into one conversation on PostgreSQL", rate("[1 node postgres] durable http one"),
+      ">= 5k");
+  row("search p99, 1M messages, a word in 1 %", p99("search 1%"), "<= 15 ms");
+  row("search p99, 1M messages, a word in 10 %", p99("search 10%"), "<= 15 ms");
 }
 
 int main(int argc, char** argv) {
@@ -3004,6 +3060,8 @@ int main(int argc, char** argv) {
   env.user_ids = good_ids;
   env.results = &results;
   env.headlines = &headlines;
+  double idle_kb = 0;
+  env.idle_kb = &idle_kb;
 
   // ---- idle WebSockets first, while the server's heap holds nothing else ----
   if (opt.wants("idle")) run_idle(env);
@@ -3092,6 +3150,7 @@ int main(int argc, char** argv) {
     for (const auto& h : headlines) std::printf("  - %s\n", h.c_str());
   }
   print_file_figures();
+  print_targets(results, idle_kb);
   std::printf("load average after: %s\n", loadavg().c_str());
 
   auto [count, lines] = server.problems();
