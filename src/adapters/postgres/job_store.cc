@@ -89,9 +89,11 @@ class PostgresJobStore final : public JobStore {
     });
   }
 
-  Result<void> complete(std::int64_t id, Millis now) override {
+  Result<void> complete(const std::vector<std::int64_t>& ids, Millis now) override {
+    if (ids.empty()) return ok();
     return pool_.run([&](Connection& c) -> Result<void> {
-      c.exec("UPDATE jobs SET state = 1, finished_at = $1 WHERE id = $2", {now, id});
+      c.exec("UPDATE jobs SET state = 1, finished_at = $1 WHERE id = ANY($2::bigint[])",
+             {now, Param::int_array(ids)});
       return ok();
     });
   }

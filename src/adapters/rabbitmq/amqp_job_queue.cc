@@ -348,10 +348,15 @@ class AmqpJobQueue final : public jobs::JobQueue {
       }
       if (sent) sent = c.wait_confirms(c.last_tag());
       const Millis now = clock_.now_ms();
-      for (const Job& j : *rows) {
-        // Unconfirmed rows become due again at once: published twice at worst.
-        auto r = sent ? outbox_.complete(j.id, now) : outbox_.retry(j.id, now, "relay failed");
-        if (!r) log::warn("amqp relay: outbox update failed", {{"error", r.error().message}});
+      if (sent) {
+        std::vector<std::int64_t> ids;
+        for (const Job& j : *rows) ids.push_back(j.id);
+        if (auto r = outbox_.complete(ids, now); !r)
+          log::warn("amqp relay: outbox update failed", {{"error", r.error().message}});
+      } else {
+        for (const Job& j : *rows)  // unconfirmed rows become due again at once
+          if (auto r = outbox_.retry(j.id, now, "relay failed"); !r)
+            log::warn("amqp relay: outbox update failed", {{"error", r.error().message}});
       }
       if (!sent) log::warn("amqp relay: publish failed", {{"error", sent.error().message}});
     }

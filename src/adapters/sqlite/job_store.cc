@@ -84,12 +84,11 @@ class SqliteJobStore final : public JobStore {
     });
   }
 
-  Result<void> complete(std::int64_t id, Millis now) override {
+  Result<void> complete(const std::vector<std::int64_t>& ids, Millis now) override {
+    if (ids.empty()) return ok();
     return db_.write([&](Connection& c) -> Result<void> {
-      c.prepare("UPDATE jobs SET state = 1, finished_at = ? WHERE id = ?")
-          .bind(1, now)
-          .bind(2, id)
-          .exec();
+      auto q = c.prepare("UPDATE jobs SET state = 1, finished_at = ? WHERE id = ?");
+      for (auto id : ids) q.bind(1, now).bind(2, id).exec();
       return ok();
     });
   }

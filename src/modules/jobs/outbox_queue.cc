@@ -1,5 +1,7 @@
 // The embedded JobQueue: worker threads draining the outbox table. Each worker claims a small
-// batch of due rows (one write), runs their handlers and records each outcome (one write each).
+// batch of due rows (one write), runs their handlers and records the successes together (one
+// write per batch, or sooner when a slow job would keep them waiting: their leases run) and
+// each failure on its own.
 // Workers sleep until wake() or poll_ms, so a job committed with a message starts within
 // milliseconds while an idle server costs one cheap query per poll.
 #include <algorithm>
@@ -94,7 +96,12 @@ class OutboxJobQueue final : public JobQueue {
       auto claimed = store_.claim(clock_.now_ms(), o_.claim_batch, o_.lease_ms);
       if (!claimed) log::warn("jobs: claim failed", {{"error", claimed.error().message}});
       if (claimed && !claimed->empty()) {
-        for (const Job& j : *claimed) run(j, rng);
+        Succeeded done;
+        for (const Job& j : *claimed) {
+          if (run(j, rng)) done.add(j.id, clock_.now_ms());
+          if (done.due(clock_.now_ms())) record(done);
+        }
+        record(done);
         continue;  // there may be more
       }
       if (index == 0 && clock_.now_ms() >= next_purge) {
@@ -107,31 +114,48 @@ class OutboxJobQueue final : public JobQueue {
     }
   }
 
-  void run(const Job& j, std::mt19937_64& rng) {
+  // Jobs of a claimed batch that succeeded and are not yet recorded as done.
+  struct Succeeded {
+    static constexpr Millis kHoldMs = 50;  // the longest a success waits for its batch
+    std::vector<std::int64_t> ids;
+    Millis first = 0;
+    void add(std::int64_t id, Millis now) {
+      if (ids.empty()) first = now;
+      ids.push_back(id);
+    }
+    bool due(Millis now) const { return !ids.empty() && now - first >= kHoldMs; }
+  };
+
+  void record(Succeeded& done) {
+    if (done.ids.empty()) return;
+    // Counters move after the store, so whoever sees them sees the rows' new state too.
+    if (auto c = store_.complete(done.ids, clock_.now_ms()); !c)
+      log::warn("jobs: complete failed", {{"error", c.error().message}});
+    succeeded_ += done.ids.size();
+    done.ids.clear();
+  }
+
+  // True when the job succeeded (the caller records it); a failure is recorded here.
+  bool run(const Job& j, std::mt19937_64& rng) {
     auto h = handlers_.find(j.kind);
     Result<void> r = h == handlers_.end()
                          ? fail(Errc::unavailable, "no handler for job kind " + j.kind)
                          : run_handler(h->second, j);
     const Millis now = clock_.now_ms();
-    // Counters move after the store, so whoever sees them sees the row's new state too.
-    if (r) {
-      if (auto c = store_.complete(j.id, now); !c)
-        log::warn("jobs: complete failed", {{"error", c.error().message}});
-      ++succeeded_;
-      return;
-    }
+    if (r) return true;
     const std::string& err = r.error().message;
     const int max_attempts = j.max_attempts > 0 ? j.max_attempts : o_.max_attempts;
     if (is_poison(r.error()) || j.attempts >= max_attempts) {
       log::warn("jobs: dead letter", {{"kind", j.kind}, {"attempts", j.attempts}, {"error", err}});
       (void)store_.bury(j.id, now, err);
       ++dead_;
-      return;
+      return false;
     }
     Millis wait = backoff_ms(o_, j.attempts);
     wait += static_cast<Millis>(rng() % static_cast<std::uint64_t>(wait / 4 + 1));
     (void)store_.retry(j.id, now + wait, err);
     ++retried_;
+    return false;
   }
 
   static Result<void> run_handler(const Handler& h, const Job& j) {

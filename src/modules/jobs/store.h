@@ -50,7 +50,8 @@ class JobStore {
   // Ends every lease: for a store only this process uses (the embedded SQLite), at start, so
   // the jobs a killed process had claimed run now rather than when their lease would end.
   virtual Result<void> release_leases() = 0;
-  virtual Result<void> complete(std::int64_t id, Millis now) = 0;
+  // Marks these jobs done, in one write (a worker records a batch's successes together).
+  virtual Result<void> complete(const std::vector<std::int64_t>& ids, Millis now) = 0;
   virtual Result<void> retry(std::int64_t id, Millis run_at, const std::string& error) = 0;
   virtual Result<void> bury(std::int64_t id, Millis now, const std::string& error) = 0;
   virtual Result<std::vector<Job>> dead(int limit) = 0;

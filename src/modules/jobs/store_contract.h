@@ -50,6 +50,25 @@ TEST_P(JobStoreContract, ClaimsDueJobsOnceWithALeaseAndCountsAttempts) {
   EXPECT_EQ(a->attempts, 2);
 }
 
+// A worker records a batch's successes in one write: exactly the ids given become done.
+TEST_P(JobStoreContract, CompletesSeveralJobsInOneWrite) {
+  ASSERT_TRUE(store->insert({{"k", "1"}, {"k", "2"}, {"k", "3"}}, 1'000));
+  auto c = store->claim(1'000, 10, 60'000);
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->size(), 3u);
+  ASSERT_TRUE(store->complete({(*c)[0].id, (*c)[2].id}, 1'500));
+  ASSERT_TRUE(store->complete({}, 1'600));  // nothing to record
+  auto counts = store->counts();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->done, 2);
+  EXPECT_EQ(counts->pending, 1);
+  // The one left runs again once its lease ends; the done ones never do.
+  auto again = store->claim(61'001, 10, 60'000);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].id, (*c)[1].id);
+}
+
 TEST_P(JobStoreContract, ReleasedLeasesRunAgainAtOnceButBackoffsStay) {
   ASSERT_TRUE(store->insert({{"a", "1", ""}, {"b", "2", ""}}, 1'000));
   auto c = store->claim(1'000, 10, 60'000);
@@ -72,7 +91,7 @@ TEST_P(JobStoreContract, IdempotencyKeySkipsASecondEnqueueEvenAfterDone) {
   ASSERT_EQ(c->size(), 1u);
   EXPECT_EQ((*c)[0].payload, "1");
   EXPECT_EQ((*c)[0].idempotency_key, "key-1");
-  ASSERT_TRUE(store->complete((*c)[0].id, 1'500));
+  ASSERT_TRUE(store->complete({(*c)[0].id}, 1'500));
   ASSERT_TRUE(store->insert({{"k", "3", "key-1"}}, 2'000));
   auto none = store->claim(10'000, 10, 1'000);
   ASSERT_TRUE(none);
