@@ -122,6 +122,7 @@ class PostgresAiStore final : public AiStore {
   Result<void> record_sentiment(const std::string& message_id, const std::string& conversation_id,
                                 const std::string& date, double compound) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
+      commit_without_flush_wait(c);  // one per message: derived, and scored again if lost
       c.exec("INSERT INTO ai_sentiment (message_id, conversation_id, day, compound_e4)"
              " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
              {message_id, conversation_id, date,
@@ -159,6 +160,7 @@ class PostgresAiStore final : public AiStore {
   Result<void> add_reply_pair(const std::string& prompt, const std::string& reply,
                               const std::string& conversation_id) override {
     return pool_.transaction([&](Connection& c) -> Result<void> {
+      commit_without_flush_wait(c);  // learned from traffic: a lost pair is learned again
       c.exec("INSERT INTO ai_reply_pairs (prompt, reply, conversation_id) VALUES ($1, $2, $3)"
              " ON CONFLICT DO NOTHING",
              {prompt, reply, conversation_id});

@@ -69,6 +69,7 @@ class PostgresJobStore final : public JobStore {
 
   Result<std::vector<Job>> claim(Millis now, int limit, Millis lease_ms) override {
     return pool_.transaction_value([&](Connection& c) -> Result<std::vector<Job>> {
+      commit_without_flush_wait(c);  // a lost claim only runs the job again
       auto rows = c.exec(std::string("UPDATE jobs SET attempts = attempts + 1, leased_until = $1"
                                      " WHERE id IN (SELECT id FROM jobs WHERE state = 0 AND"
                                      " run_at <= $2 AND coalesce(leased_until, 0) <= $2"
@@ -91,7 +92,8 @@ class PostgresJobStore final : public JobStore {
 
   Result<void> complete(const std::vector<std::int64_t>& ids, Millis now) override {
     if (ids.empty()) return ok();
-    return pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.transaction([&](Connection& c) -> Result<void> {
+      commit_without_flush_wait(c);  // a lost completion only runs the job again
       c.exec("UPDATE jobs SET state = 1, finished_at = $1 WHERE id = ANY($2::bigint[])",
              {now, Param::int_array(ids)});
       return ok();

@@ -92,6 +92,10 @@ Param Param::int_array(const std::vector<std::int64_t>& v) {
   return Param(out);
 }
 
+void commit_without_flush_wait(Connection& c) {
+  c.exec_script("SET LOCAL synchronous_commit = off");
+}
+
 // ---- Rows ----
 
 Rows& Rows::operator=(Rows&& o) noexcept {

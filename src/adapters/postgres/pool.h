@@ -127,6 +127,12 @@ class Connection {
   int succeeded_ = 0;
 };
 
+// Inside a transaction: its commit does not wait for the WAL flush. For writes a crash may lose
+// because they are redone or derived (a job's claim or completion: the job runs again; a
+// sentiment score), never for what a client was told is stored. A later flushed commit flushes
+// them too. Without it each costs a WAL flush: as many as the sends themselves.
+void commit_without_flush_wait(Connection& c);
+
 // A numbered schema step of one component (a module's tables). Applied once, in order.
 struct Migration {
   int version;
