@@ -192,8 +192,10 @@ std::shared_ptr<Port> make_with_pool(Make make) {
   return std::shared_ptr<Port>(store->release(), [schema, pool](Port* s) { delete s; });
 }
 
-// The governance contract's fixture: every store it reaches into, on one fresh schema.
-governance::StoreFixture make_governance_fixture() {
+// A fixture of several stores on one fresh schema: fill(pool, keep, fixture) makes them, keep
+// being their deleter, which holds the pool and the schema until every store is gone.
+template <class Fixture, class Fill>
+Fixture on_fresh_schema(Fill fill) {
   if (!base_url()) {
     skip_contract();
     return {};
@@ -202,31 +204,30 @@ governance::StoreFixture make_governance_fixture() {
   std::shared_ptr<Pool> pool = schema->pool(4);
   if (!pool) return {};
   auto keep = [schema, pool](auto* p) { delete p; };
-  governance::StoreFixture f;
-  if (auto s = make_user_store(*pool)) f.users.reset(s->release(), keep);
-  if (auto s = make_messaging_store(*pool)) f.messaging.reset(s->release(), keep);
-  if (auto s = make_file_store(*pool)) f.files.reset(s->release(), keep);
-  if (auto s = make_search_index(*pool)) f.index.reset(s->release(), keep);
-  auto g = make_governance_store(*pool);
-  EXPECT_TRUE(g) << (g ? "" : g.error().message);
-  if (g) f.store.reset(g->release(), keep);
+  Fixture f;
+  fill(*pool, keep, f);
   return f;
+}
+
+// The governance contract's fixture: every store it reaches into, on one fresh schema.
+governance::StoreFixture make_governance_fixture() {
+  return on_fresh_schema<governance::StoreFixture>([](Pool& pool, auto keep, auto& f) {
+    if (auto s = make_user_store(pool)) f.users.reset(s->release(), keep);
+    if (auto s = make_messaging_store(pool)) f.messaging.reset(s->release(), keep);
+    if (auto s = make_file_store(pool)) f.files.reset(s->release(), keep);
+    if (auto s = make_search_index(pool)) f.index.reset(s->release(), keep);
+    auto g = make_governance_store(pool);
+    EXPECT_TRUE(g) << (g ? "" : g.error().message);
+    if (g) f.store.reset(g->release(), keep);
+  });
 }
 
 // The notifications contract's fixture: its store and the messaging store, on one schema.
 notifications::StoreFixture make_notification_fixture() {
-  if (!base_url()) {
-    skip_contract();
-    return {};
-  }
-  auto schema = std::make_shared<TestSchema>();
-  std::shared_ptr<Pool> pool = schema->pool(4);
-  if (!pool) return {};
-  auto keep = [schema, pool](auto* p) { delete p; };
-  notifications::StoreFixture f;
-  if (auto s = make_messaging_store(*pool)) f.messaging.reset(s->release(), keep);
-  if (auto s = make_notification_store(*pool)) f.store.reset(s->release(), keep);
-  return f;
+  return on_fresh_schema<notifications::StoreFixture>([](Pool& pool, auto keep, auto& f) {
+    if (auto s = make_messaging_store(pool)) f.messaging.reset(s->release(), keep);
+    if (auto s = make_notification_store(pool)) f.store.reset(s->release(), keep);
+  });
 }
 
 // The search contract's fixture: a messaging store and its search index on one fresh schema.
