@@ -66,7 +66,10 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
   };
   useEffect(() => {
     resize();
-    if (props.autoFocus && matchMedia('(pointer: fine)').matches) ref.current?.focus();
+    // Never from inside an open dialog: a composer that mounts late (its conversation's data
+    // arriving after the user already pressed Ctrl+K) must not take the keys typed there.
+    const inDialog = document.activeElement?.closest('[role="dialog"], [aria-modal="true"]');
+    if (props.autoFocus && !inDialog && matchMedia('(pointer: fine)').matches) ref.current?.focus();
   }, []);
 
   // People: the conversation's members are loaded once a mention starts.
