@@ -682,6 +682,15 @@ TEST_F(NotificationsAmqp, ARestartOfRabbitmqDuringABurstOf1000NotificationsLoses
   std::size_t lost = 0;
   for (const auto& id : sent) lost += got.count(id) ? 0 : 1;
   EXPECT_EQ(lost, 0u) << "notifications lost";
+  if (lost) {  // where the missing ones are: the outbox, the broker's queues, or gone
+    auto metric = [&](const char* series) { return metric_value(*api, series).value_or(-1); };
+    std::cout << "outbox waiting " << metric("parley_job_backlog{state=\"waiting\"}")
+              << ", running " << metric("parley_job_backlog{state=\"running\"}")
+              << ", dead " << metric("parley_jobs_total{outcome=\"dead\"}") << "\nqueues:\n"
+              << shell(rabbitmq_script() + " queues 2>&1") << "server log (last 4 KiB):\n";
+    auto log = server->logs();
+    std::cout << log.substr(log.size() > 4096 ? log.size() - 4096 : 0) << "\n";
+  }
 }
 
 TEST_F(NotificationsAmqp, APoisonJobEndsInTheDeadLetterQueue) {

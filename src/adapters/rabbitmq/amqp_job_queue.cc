@@ -66,6 +66,10 @@ class Conn {
                    u.password.c_str())
             .reply_type != AMQP_RESPONSE_NORMAL)
       return broken("login refused");
+    // Every later RPC (channel, confirm.select, declares, basic.consume) gives up after 10 s
+    // rather than waiting for ever on a broker that accepted the connection while stopping.
+    timeval rpc{10, 0};
+    amqp_set_rpc_timeout(c_, &rpc);
     amqp_channel_open(c_, 1);
     if (!rpc_ok(c_)) return broken("channel refused");
     if (confirms) {
@@ -76,6 +80,9 @@ class Conn {
     return ok();
   }
   void close() {
+    // A reopened channel numbers its publishes from 1 again: a confirm count kept from the
+    // last one would let wait_confirms return before the broker confirmed anything.
+    confirmed_ = 0;
     if (!c_) return;
     amqp_channel_close(c_, 1, AMQP_REPLY_SUCCESS);
     amqp_connection_close(c_, AMQP_REPLY_SUCCESS);
