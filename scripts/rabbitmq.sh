@@ -134,7 +134,17 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  restart) stop_node; launch ;;
+  restart)
+    # The same AMQP port (clients reconnect to the same URL) and data. The distribution port
+    # lies in the ephemeral range, so a busy machine's outgoing connection can take it while the
+    # node is down: then again on another one (seen in CI: the node never came back).
+    stop_node
+    for attempt in 1 2 3; do
+      if launch; then exit 0; fi
+      free_port $(( $(cat "$DIR/dist_port") + 1 )) >"$DIR/dist_port.next" && mv "$DIR/dist_port.next" "$DIR/dist_port"
+      echo "rabbitmq.sh: restart: trying again (attempt $((attempt + 1)))" >&2
+    done
+    exit 1 ;;
   url) running && url ;;
   queues) running && { node_env; "$BIN/rabbitmqctl" -q list_queues name messages --no-table-headers; } ;;
   env) running && echo "export PARLEY_TEST_AMQP_URL=$(url)" ;;
