@@ -137,9 +137,7 @@ void send_message(Context& ctx, const std::string& user_id, Send in,
                                if (sent && sent->created) {
                                  preview_links(ctx, sent->message);
                                  if (ctx.s.integrations)
-                                   ctx.s.integrations->publish(
-                                       sent->message.conversation_id, integrations::kMessageCreated,
-                                       json::serialize(messaging::to_json(sent->message)));
+                                   ctx.s.integrations->message_created(sent->message);
                                }
                                done(std::move(sent));
                              });

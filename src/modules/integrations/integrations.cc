@@ -894,13 +894,7 @@ Result<void> IntegrationService::delete_outgoing(const std::string& caller,
 void IntegrationService::publish(const std::string& conversation_id, std::string_view event,
                                  std::string data) {
   if (!impl_->fetcher || !impl_->deliveries) return;
-  if (impl_->messages_by_hook && event == kMessageCreated) {
-    // The commit's hook cannot read the store: keep "no hook anywhere" fresh from here, after
-    // each send, so a server without outgoing webhooks writes almost no webhook.message jobs.
-    if (impl_->clock.now_ms() >= impl_->none_anywhere_until.load(std::memory_order_relaxed))
-      impl_->note_whether_any_hooks();
-    return;
-  }
+  if (impl_->messages_by_hook && event == kMessageCreated) return;  // the commit's job delivers
   auto hooks = impl_->hooks_of(conversation_id);
   if (!hooks) {
     log::warn("webhook deliveries not queued", {{"reason", hooks.error().message}});
@@ -927,6 +921,16 @@ void IntegrationService::publish(const std::string& conversation_id, std::string
   };
   if (!impl_->deliveries->try_submit(task))
     log::warn("webhook deliveries not queued", {{"reason", "the deliveries pool is full"}});
+}
+
+void IntegrationService::message_created(const messaging::Message& m) {
+  if (!impl_->fetcher || !impl_->deliveries) return;
+  if (!impl_->messages_by_hook)
+    return publish(m.conversation_id, kMessageCreated, json::serialize(messaging::to_json(m)));
+  // The commit's hook cannot read the store: keep "no hook anywhere" fresh from here, after
+  // each send, so a server without outgoing webhooks writes almost no webhook.message jobs.
+  if (impl_->clock.now_ms() >= impl_->none_anywhere_until.load(std::memory_order_relaxed))
+    impl_->note_whether_any_hooks();
 }
 
 void IntegrationService::use_job_queue(jobs::JobQueue& queue) {

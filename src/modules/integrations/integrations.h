@@ -247,6 +247,10 @@ class IntegrationService {
   // use_job_queue() was called, else in memory. message.created is ignored once append_hook()
   // was taken: the message's own commit carries its deliveries then.
   void publish(const std::string& conversation_id, std::string_view event, std::string data);
+  // A message was stored (called on the send's completion). With append_hook() taken its commit
+  // already carries the deliveries: this only keeps "no outgoing webhook anywhere" fresh, and
+  // the message is not serialised for nothing; otherwise it publishes message.created.
+  void message_created(const messaging::Message& m);
   // The outbox producer for new messages (messaging::AppendHook; after use_job_queue()): a
   // webhook.message job written in the message's own commit, whose handler queues one
   // webhook.deliver per subscribed hook, so a crash right after the commit loses no delivery.

@@ -309,6 +309,38 @@ TEST_F(Integrations, AMessagesWebhookJobIsCommittedWithTheMessage) {
   service_->stop();
 }
 
+// With no outgoing webhook anywhere, messages write no webhook.message job at all; a hook makes
+// them write one; once it is deleted, message_created() (the send's completion) learns again
+// that none is left, and the jobs stop.
+TEST_F(Integrations, MessagesWriteNoWebhookJobWhileNoHookExistsAnywhere) {
+  auto job_store = std::move(*sqlite::make_job_store(*db_));
+  auto queue = jobs::make_outbox_job_queue(*job_store, clock_, {});  // not started: jobs wait
+  service_->use_job_queue(*queue);
+  msg_store_->add_append_hook(service_->append_hook());
+  auto jobs_written = [&] {
+    auto c = job_store->counts();
+    return c ? c->pending + c->done : -1;
+  };
+  auto send = [&](const std::string& id) {
+    auto sent = messaging_->send(owner_, {conv_, "text " + id, id});
+    EXPECT_TRUE(sent);
+    if (sent) service_->message_created(sent->message);
+  };
+  send("n1");
+  EXPECT_EQ(jobs_written(), 0) << "no hook anywhere, yet a job";
+  auto hook =
+      service_->create_outgoing(owner_, conv_, "https://hooks.example/in", {"message.created"});
+  ASSERT_TRUE(hook);
+  send("h1");
+  EXPECT_EQ(jobs_written(), 1) << "a hook exists: the message's commit carries its job";
+  ASSERT_TRUE(service_->delete_outgoing(owner_, conv_, hook->hook.id));
+  send("d1");  // may still write one (the node learns after the send), and refreshes
+  const auto after_refresh = jobs_written();
+  send("d2");
+  EXPECT_EQ(jobs_written(), after_refresh) << "no hook is left, yet a job";
+  service_->stop();
+}
+
 TEST_F(Integrations, SlashCommandsAskTheirUrlAndShowTheAnswer) {
   auto cmd = service_->create_command(owner_, "/Weather", "https://weather.example/cmd");
   ASSERT_TRUE(cmd) << cmd.error().message;
