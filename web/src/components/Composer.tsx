@@ -68,7 +68,7 @@ export function Composer(props: { conversationId: string; threadRootId?: string;
     resize();
     // Never from inside an open dialog: a composer that mounts late (its conversation's data
     // arriving after the user already pressed Ctrl+K) must not take the keys typed there.
-    const inDialog = document.activeElement?.closest('[role="dialog"], [aria-modal="true"]');
+    const inDialog = document.activeElement?.closest('dialog, [role="dialog"], [aria-modal="true"]');
     if (props.autoFocus && !inDialog && matchMedia('(pointer: fine)').matches) ref.current?.focus();
   }, []);
 
