@@ -61,6 +61,30 @@ TEST(Text, Utf8Validation) {
   EXPECT_FALSE(text::is_valid_utf8("\xFF"));
 }
 
+TEST(Text, Utf8ValidatedInPieces) {
+  // A character split across pieces is whole once its last byte comes.
+  const std::string text = "h\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80";
+  for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+    text::Utf8Validator v;
+    EXPECT_TRUE(v.feed(text.substr(0, cut))) << cut;
+    EXPECT_TRUE(v.feed(text.substr(cut))) << cut;
+    EXPECT_TRUE(v.complete()) << cut;
+  }
+  text::Utf8Validator open;
+  EXPECT_TRUE(open.feed("\xF0\x9F"));
+  EXPECT_FALSE(open.complete());
+  // Fails at the first byte no text could continue with, before the character's end.
+  text::Utf8Validator past_max;
+  EXPECT_TRUE(past_max.feed("ok \xF4"));
+  EXPECT_FALSE(past_max.feed("\x90"));  // F4 90: past U+10FFFF
+  text::Utf8Validator surrogate;
+  EXPECT_FALSE(surrogate.feed("\xED\xA0"));
+  text::Utf8Validator overlong;
+  EXPECT_FALSE(overlong.feed("\xE0\x80"));
+  text::Utf8Validator lone;
+  EXPECT_FALSE(lone.feed("\x80"));
+}
+
 TEST(Text, CountTrimControls) {
   EXPECT_EQ(text::char_count("h\xC3\xA9"), 2u);
   EXPECT_EQ(text::trim("  a b \n"), "a b");

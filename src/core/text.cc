@@ -2,37 +2,40 @@
 
 namespace parley::text {
 
-bool is_valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
+bool Utf8Validator::feed(std::string_view piece) {
+  const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
+  const auto* end = p + piece.size();
   while (p < end) {
-    unsigned char c = *p;
-    int n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++p;
+    const unsigned char c = *p++;
+    if (pending_ > 0) {
+      if (c < lo_ || c > hi_) return false;
+      --pending_;
+      lo_ = 0x80, hi_ = 0xBF;
       continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07;
+    }
+    if (c < 0x80) continue;
+    // Lead bytes (RFC 3629 section 4): the second byte's range rules out overlong forms
+    // (E0, F0), surrogates (ED) and values past U+10FFFF (F4).
+    if (c >= 0xC2 && c <= 0xDF) {
+      pending_ = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      pending_ = 2;
+      if (c == 0xE0) lo_ = 0xA0;
+      if (c == 0xED) hi_ = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      pending_ = 3;
+      if (c == 0xF0) lo_ = 0x90;
+      if (c == 0xF4) hi_ = 0x8F;
     } else {
-      return false;
+      return false;  // a continuation byte with no lead, C0, C1, F5-FF
     }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-      return false;
-    p += n + 1;
   }
   return true;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  Utf8Validator v;
+  return v.feed(s) && v.complete();
 }
 
 std::size_t char_count(std::string_view s) {

@@ -9,6 +9,22 @@
 namespace parley::text {
 
 bool is_valid_utf8(std::string_view s);
+
+// UTF-8 checked piece by piece, for text that arrives in pieces (WebSocket fragments, reads):
+// a piece may end inside a character. feed() is false from the first byte that no valid text
+// could continue with (a bad lead byte, overlong form, surrogate or value past U+10FFFF), so a
+// reader can fail at once rather than at the end; complete() is true when no character is
+// left open.
+class Utf8Validator {
+ public:
+  bool feed(std::string_view piece);
+  bool complete() const { return pending_ == 0; }
+
+ private:
+  unsigned char pending_ = 0;  // continuation bytes still expected
+  unsigned char lo_ = 0x80;    // the next continuation byte's bounds (the second byte's are
+  unsigned char hi_ = 0xBF;    // narrower after E0, ED, F0 and F4)
+};
 // Number of code points; only meaningful for valid UTF-8.
 std::size_t char_count(std::string_view s);
 // Leading and trailing ASCII whitespace removed.

@@ -3,6 +3,7 @@
 #include "net/address.h"
 #include "net/http.h"
 #include "net/router.h"
+#include "ws_frame.h"
 
 namespace parley::net {
 namespace {
@@ -151,6 +152,146 @@ TEST(Cidr, ContainsV4V6AndMapped) {
   EXPECT_FALSE(Cidr::parse("nonsense"));
   EXPECT_FALSE(Cidr::parse("10.0.0.0/"));
   EXPECT_FALSE(net->contains("garbage"));
+}
+
+// ---- WebSocket framing (ws_frame.h) ----
+
+// A client frame: FIN and opcode in b0, masked with a fixed key, the length in its shortest form.
+std::string client_frame(std::uint8_t b0, std::string_view payload) {
+  const std::uint8_t key[4] = {0x37, 0xFA, 0x21, 0x3D};
+  std::string f(1, static_cast<char>(b0));
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+  } else if (payload.size() <= 0xFFFF) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size() & 0xFF));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xFF));
+  }
+  f.append(reinterpret_cast<const char*>(key), 4);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return f;
+}
+
+using Event = ws::FrameReader::Event;
+
+// Every event the bytes make, fed in pieces of `piece` bytes (0: all at once), up to a failure.
+std::vector<std::pair<Event::Kind, std::string>> read_all(std::string bytes, std::size_t piece,
+                                                          std::size_t max = 64 * 1024,
+                                                          int* fail_code = nullptr) {
+  ws::FrameReader reader(max);
+  std::vector<std::pair<Event::Kind, std::string>> out;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const std::size_t n = piece == 0 ? bytes.size() - at : std::min(piece, bytes.size() - at);
+    char* p = bytes.data() + at;
+    char* end = p + n;
+    while (p < end) {
+      auto e = reader.next(p, end);
+      if (e.kind == Event::Kind::need_more) break;
+      out.emplace_back(e.kind, std::string(e.data));
+      if (e.kind == Event::Kind::fail) {
+        if (fail_code) *fail_code = e.code;
+        return out;
+      }
+    }
+    at += n;
+  }
+  return out;
+}
+
+TEST(WsFrame, ReadsTheSameMessagesHoweverTheBytesAreSplit) {
+  // A text message in three fragments with a ping between them, a one-frame message of 300
+  // bytes (16-bit length), an empty message and a close.
+  std::string wire = client_frame(0x01, "Hel") + client_frame(0x89, "are you there") +
+                     client_frame(0x00, "lo, w\xC3") + client_frame(0x80, "\xA9rld") +
+                     client_frame(0x81, std::string(300, 'x')) + client_frame(0x81, "") +
+                     client_frame(0x88, std::string("\x03\xE8" "bye", 5));
+  const std::vector<std::pair<Event::Kind, std::string>> want = {
+      {Event::Kind::ping, "are you there"},
+      {Event::Kind::text, "Hello, w\xC3\xA9rld"},
+      {Event::Kind::text, std::string(300, 'x')},
+      {Event::Kind::text, ""},
+      {Event::Kind::close, "bye"}};
+  for (std::size_t piece : {0, 1, 2, 3, 5, 7, 64})
+    EXPECT_EQ(read_all(wire, piece), want) << "in pieces of " << piece;
+}
+
+TEST(WsFrame, FailsWithTheCodeRfc6455AsksFor) {
+  auto code_of = [](std::string wire, std::size_t max = 64 * 1024) {
+    int code = 0;
+    auto events = read_all(std::move(wire), 1, max, &code);
+    return events.empty() || events.back().first != Event::Kind::fail ? 0 : code;
+  };
+  std::string unmasked = client_frame(0x81, "hi");
+  unmasked[1] = static_cast<char>(unmasked[1] & 0x7F);
+  EXPECT_EQ(code_of(unmasked), 1002);
+  EXPECT_EQ(code_of(client_frame(0xC1, "hi")), 1002);                       // RSV1
+  EXPECT_EQ(code_of(client_frame(0x83, "hi")), 1002);                       // reserved opcode
+  EXPECT_EQ(code_of(client_frame(0x80, "hi")), 1002);                       // orphan continuation
+  EXPECT_EQ(code_of(client_frame(0x01, "a") + client_frame(0x81, "b")), 1002);  // interrupted
+  EXPECT_EQ(code_of(client_frame(0x09, "")), 1002);                         // fragmented ping
+  EXPECT_EQ(code_of(client_frame(0x89, std::string(126, 'p'))), 1002);      // control too long
+  EXPECT_EQ(code_of(client_frame(0x82, "bin")), 1003);                      // binary
+  EXPECT_EQ(code_of(client_frame(0x81, std::string(101, 'x')), 100), 1009);
+  EXPECT_EQ(code_of(client_frame(0x01, std::string(60, 'x')) +
+                    client_frame(0x80, std::string(60, 'x')), 100),
+            1009);  // the fragments together
+  EXPECT_EQ(code_of(client_frame(0x81, "ok \xF4\x90\x80\x80")), 1007);
+  EXPECT_EQ(code_of(client_frame(0x81, "cut \xC3")), 1007);
+  EXPECT_EQ(code_of(client_frame(0x88, "\x03")), 1002);                     // 1-byte close
+  EXPECT_EQ(code_of(client_frame(0x88, std::string("\x03\xED", 2))), 1002);  // code 1005
+  EXPECT_EQ(code_of(client_frame(0x88, std::string("\x13\x88", 2))), 1002);  // code 5000
+  EXPECT_EQ(code_of(client_frame(0x88, std::string("\x03\xE8\xFF", 3))), 1007);
+  std::string long16 = client_frame(0x81, "hi");  // length 2 written in 16 bits
+  long16.replace(1, 1, std::string("\xFE\x00\x02", 3));
+  EXPECT_EQ(code_of(long16), 1002);
+  // A 64-bit length with the top bit set, then the mask.
+  std::string top_bit("\x81\xFF\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04", 14);
+  EXPECT_EQ(code_of(top_bit, 1u << 20), 1002);
+}
+
+TEST(WsFrame, FailsInvalidUtf8AsSoonAsItArrives) {
+  // The first fragment ends on a byte no valid text could follow: the reader fails there,
+  // without waiting for the message's end.
+  std::string first = client_frame(0x01, "fine \xF4\x90");
+  auto events = read_all(first + client_frame(0x80, "\x80\x80 more"), 0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].first, Event::Kind::fail);
+  int code = 0;
+  read_all(first, 0, 64 * 1024, &code);
+  EXPECT_EQ(code, 1007);
+}
+
+TEST(WsFrame, WritesHeadersAndClosePayloads) {
+  std::uint8_t h[ws::kMaxServerHeader];
+  EXPECT_EQ(ws::write_header(ws::Opcode::text, 125, h), 2u);
+  EXPECT_EQ(h[0], 0x81);
+  EXPECT_EQ(h[1], 125);
+  EXPECT_EQ(ws::write_header(ws::Opcode::text, 126, h), 4u);
+  EXPECT_EQ(h[1], 126);
+  EXPECT_EQ((h[2] << 8) | h[3], 126);
+  EXPECT_EQ(ws::write_header(ws::Opcode::close, 65535, h), 4u);
+  EXPECT_EQ(h[0], 0x88);
+  EXPECT_EQ(ws::write_header(ws::Opcode::text, 65536, h), 10u);
+  EXPECT_EQ(h[1], 127);
+  EXPECT_EQ(h[7], 1);  // 0x00 00 00 00 00 01 00 00
+  EXPECT_EQ(h[9], 0);
+
+  EXPECT_EQ(ws::close_payload(4008, "full"), std::string("\x0F\xA8" "full", 6));
+  // Cut to the 125 bytes of a control frame, never inside a character.
+  std::string reason;
+  for (int i = 0; i < 100; ++i) reason += "\xC3\xA9";
+  auto cut = ws::close_payload(1000, reason);
+  EXPECT_LE(cut.size(), 125u);
+  EXPECT_TRUE(text::is_valid_utf8(std::string_view(cut).substr(2)));
+  EXPECT_TRUE(ws::is_valid_close_code(1014));
+  EXPECT_TRUE(ws::is_valid_close_code(4999));
+  EXPECT_FALSE(ws::is_valid_close_code(1006));
+  EXPECT_FALSE(ws::is_valid_close_code(2999));
 }
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/trace.h"
 #include "core/metrics.h"
+#include "ws_conn.h"
 
 namespace parley::net {
 
@@ -138,108 +139,6 @@ asio::awaitable<std::optional<Response>> on_pool_async(WorkerPool& pool, const R
   co_return std::move(waiting->response);
 }
 
-// The close codes the server sends. Children are looked up once here; recording is one atomic
-// add. Close codes are a fixed set (anything else counts as "other"), so the label stays
-// bounded. (Frames and bytes are counted per I/O thread: IoThreadCounts.)
-struct WsMetrics {
-  static constexpr int kCodes[] = {1000, 1001, 1003, 1008, 1009, 1011,
-                                   1012, 1013, 4001, 4008, 4009};
-  std::array<prometheus::Counter*, std::size(kCodes) + 1> closes{};  // last: "other"
-
-  prometheus::Counter& close_code(int code) {
-    for (std::size_t i = 0; i < std::size(kCodes); ++i)
-      if (kCodes[i] == code) return *closes[i];
-    return *closes.back();
-  }
-
-  static WsMetrics& get() {
-    static WsMetrics* m = [] {
-      auto& closes = prometheus::BuildCounter()
-                         .Name("parley_websocket_closes_total")
-                         .Help("WebSocket connections closed by the server, by close code")
-                         .Register(metrics::registry());
-      auto* w = new WsMetrics{};
-      for (std::size_t i = 0; i < std::size(kCodes); ++i)
-        w->closes[i] = &closes.Add({{"code", std::to_string(kCodes[i])}});
-      w->closes.back() = &closes.Add({{"code", "other"}});
-      return w;
-    }();
-    return *m;
-  }
-};
-
-// One I/O thread's WebSocket counts: frames and bytes queued and not yet written, and frames
-// and bytes received and sent. Written by that thread alone (a load and a store, no locked
-// instruction: a shared counter's atomic add on every frame of a fan-out cost more), read when
-// /metrics is scraped.
-struct alignas(64) IoThreadCounts {
-  struct Pair {
-    std::atomic<std::int64_t> frames{0};
-    std::atomic<std::int64_t> bytes{0};
-    void add(std::int64_t f, std::int64_t b) {
-      frames.store(frames.load(std::memory_order_relaxed) + f, std::memory_order_relaxed);
-      bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
-    }
-  };
-  Pair queued, in, out;
-  std::size_t index = 0;  // of the thread's io_context
-};
-
-}  // namespace
-
-// One WebSocket connection. Lives on one io_context; every member is touched only from it.
-class WsConn final : public WsConnection, public std::enable_shared_from_this<WsConn> {
- public:
-  WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::string peer);
-
-  std::uint64_t id() const override { return id_; }
-  const std::string& peer_ip() const override { return peer_; }
-  auto executor() { return ws_.get_executor(); }
-  std::size_t io_index() const { return counts_.index; }
-  void send(std::shared_ptr<const std::string> text) override;
-  // On the connection's thread: queue a frame, or close with 4008 when the queue is full.
-  void enqueue(std::shared_ptr<const std::string> text);
-  void close(int code, std::string reason) override;
-  void mark_ready() override;
-  void post(std::function<void()> fn) override;
-
-  // The handshake, then the read and write loops in coroutines of their own: this frame, with
-  // the upgrade request, ends with the handshake rather than living as long as the socket.
-  // early_bytes: what the client sent after the upgrade request before seeing the 101.
-  asio::awaitable<void> accept(bhttp::request<bhttp::string_body> upgrade, Request req,
-                               std::string early_bytes);
-
- private:
-  void request_close(int code, std::string reason);
-  // Forgets the frames not yet written (closing: they will never be).
-  void drop_queue();
-  asio::awaitable<void> read_loop();
-  asio::awaitable<void> write_loop();
-  asio::awaitable<void> hello_deadline();
-
-  Server::Impl& server_;
-  const std::uint64_t id_;
-  const std::string peer_;
-  // On the bare socket, not a beast::tcp_stream: the WebSocket keeps its own timeouts, and
-  // tcp_stream's three timers cost memory per idle socket and work per write.
-  websocket::stream<tcp::socket> ws_;
-  asio::steady_timer wake_;
-  asio::steady_timer hello_timer_;
-  // Frames not yet written: queue_[queue_head_..]. A vector, not a deque, because an idle
-  // connection's empty std::deque still holds a 512-byte block.
-  std::vector<std::shared_ptr<const std::string>> queue_;
-  std::size_t queue_head_ = 0;
-  std::size_t queued_bytes_ = 0;
-  IoThreadCounts& counts_;  // this thread's; its queued total includes the queue above
-  bool writer_waiting_ = false;  // write_loop waits on wake_: enqueue must wake it
-  std::optional<std::pair<int, std::string>> close_request_;
-  bool ready_ = false;
-  bool ended_ = false;
-  std::unique_ptr<WsSession> session_;
-  WsMetrics& metrics_ = WsMetrics::get();
-};
-
-namespace {
 // W3C Trace Context: continue a valid incoming traceparent, otherwise start a trace. A malformed
 // header is ignored, never an error. The server's span gets its own id either way.
 // Returns the server span's context and the caller's span id (zero when none): the span is
@@ -266,7 +165,6 @@ struct Server::Impl {
       : opts(std::move(o)),
         router(r),
         pool(p),
-        ws_factory(std::move(f)),
         ws_admission(std::move(a)),
         header_body_limit(
             std::max<std::uint64_t>(opts.max_body_bytes, router.max_streaming_body_bytes())),
@@ -290,44 +188,18 @@ struct Server::Impl {
                                 .Help("Connections closed at accept: max_connections were open")
                                 .Register(metrics::registry())
                                 .Add({})) {
-    WsMetrics::get();  // the WebSocket series exist (at 0) before the first socket
     for (unsigned i = 0; i < std::max(1u, opts.io_threads); ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(contexts.back()->get_executor());
     }
-    io_counts = std::vector<IoThreadCounts>(contexts.size());
-    for (std::size_t i = 0; i < io_counts.size(); ++i) io_counts[i].index = i;
-    counts_reading = metrics::read_at_scrape([this] {
-      auto sum = [this](IoThreadCounts::Pair IoThreadCounts::*pair) {
-        double frames = 0, bytes = 0;
-        for (const auto& c : io_counts) {
-          frames += static_cast<double>((c.*pair).frames.load(std::memory_order_relaxed));
-          bytes += static_cast<double>((c.*pair).bytes.load(std::memory_order_relaxed));
-        }
-        return std::pair{frames, bytes};
-      };
-      auto [qf, qb] = sum(&IoThreadCounts::queued);
-      auto [in_f, in_b] = sum(&IoThreadCounts::in);
-      auto [out_f, out_b] = sum(&IoThreadCounts::out);
-      const char* frames_help = "WebSocket text frames by direction (in: from clients, out: sent)";
-      const char* bytes_help = "WebSocket frame payload bytes by direction";
-      return std::vector<metrics::Reading>{
-          {"parley_websocket_send_queue_frames",
-           "Frames queued on WebSocket connections and not yet written", false, {}, qf},
-          {"parley_websocket_send_queue_bytes",
-           "Bytes of frames queued on WebSocket connections and not yet written", false, {}, qb},
-          {"parley_websocket_frames_total", frames_help, true, {{"direction", "in"}}, in_f},
-          {"parley_websocket_frames_total", frames_help, true, {{"direction", "out"}}, out_f},
-          {"parley_websocket_frame_bytes_total", bytes_help, true, {{"direction", "in"}}, in_b},
-          {"parley_websocket_frame_bytes_total", bytes_help, true, {{"direction", "out"}}, out_b}};
-    });
+    ws = std::make_unique<WsHost>(opts, std::move(f), draining, ws_open, contexts);
   }
 
-  IoThreadCounts& counts_of(const asio::any_io_executor& ex) {
+  std::size_t context_index(const asio::any_io_executor& ex) const {
     auto& ctx = asio::query(ex, asio::execution::context);
     for (std::size_t i = 0; i < contexts.size(); ++i)
-      if (contexts[i].get() == &ctx) return io_counts[i];
-    return io_counts[0];  // not reached: every connection lives on one of the contexts
+      if (contexts[i].get() == &ctx) return i;
+    return 0;  // not reached: every connection lives on one of the contexts
   }
 
   asio::io_context& next_context() {
@@ -358,15 +230,12 @@ struct Server::Impl {
   ServerOptions opts;
   const Router& router;
   WorkerPool& pool;
-  WsFactory ws_factory;
   WsAdmission ws_admission;
   // The body limit headers are parsed with: the largest of any route's (see serve_http).
   std::uint64_t header_body_limit = 0;
   std::atomic<std::uint64_t> conn_counter{0};
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
-  std::vector<IoThreadCounts> io_counts;  // one per context
-  std::shared_ptr<void> counts_reading;   // reads io_counts: declared after it
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next_ctx{0};
@@ -377,12 +246,10 @@ struct Server::Impl {
   std::atomic<bool> draining{false};  // set first: answers close their connections
   std::atomic<bool> stopping{false};  // then: no new requests, the listener is closed
 
-  // Live connections, so shutdown can close idle keep-alives and WebSockets.
+  // Live keep-alive connections, so shutdown can close the idle ones.
   std::mutex live_mu;
   std::unordered_map<std::uint64_t, std::weak_ptr<beast::tcp_stream>> idle_http;
-  std::unordered_map<std::uint64_t, std::weak_ptr<WsConn>> live_ws;
   std::atomic<int> open_http{0};
-  std::atomic<int> open_ws{0};
 
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Histogram>& latency;
@@ -390,206 +257,9 @@ struct Server::Impl {
   prometheus::Gauge& http_open;
   prometheus::Gauge& ws_open;
   prometheus::Counter& refused_connections;
+  // WebSockets after their handshake; declared after contexts, ended before them.
+  std::unique_ptr<WsHost> ws;
 };
-
-// ---- WebSocket connection ----
-
-WsConn::WsConn(Server::Impl& server, std::uint64_t id, tcp::socket socket, std::string peer)
-    : server_(server),
-      id_(id),
-      peer_(std::move(peer)),
-      ws_(std::move(socket)),
-      wake_(ws_.get_executor()),
-      hello_timer_(ws_.get_executor()),
-      counts_(server.counts_of(ws_.get_executor())) {}
-
-void WsConn::send(std::shared_ptr<const std::string> text) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-    self->enqueue(std::move(text));
-  });
-}
-
-void WsConn::enqueue(std::shared_ptr<const std::string> text) {
-  if (ended_ || close_request_) return;
-  if (queue_.size() - queue_head_ >= server_.opts.ws_send_queue_frames ||
-      queued_bytes_ + text->size() > server_.opts.ws_send_queue_bytes) {
-    request_close(kCloseSlowConsumer, "send queue full: reconnect and catch up");
-    return;
-  }
-  queued_bytes_ += text->size();
-  counts_.queued.add(1, static_cast<std::int64_t>(text->size()));
-  queue_.push_back(std::move(text));
-  if (writer_waiting_) wake_.cancel();  // a writer busy writing takes the frame next anyway
-}
-
-void send_to_all(const std::vector<std::shared_ptr<WsConnection>>& conns,
-                 const std::shared_ptr<const std::string>& text) {
-  // One post per I/O thread rather than one per recipient: a 1,000-member fan-out costs a
-  // handful of allocations, and each thread queues the frame on its own connections. Grouped
-  // by the thread's index, not by comparing executors (copying an any_io_executor per
-  // recipient showed in profiles).
-  std::vector<std::vector<std::shared_ptr<WsConnection>>> by_thread;
-  for (const auto& c : conns) {
-    auto* ws = dynamic_cast<WsConn*>(c.get());
-    if (!ws) {
-      c->send(text);
-      continue;
-    }
-    const std::size_t i = ws->io_index();
-    if (by_thread.size() <= i) by_thread.resize(i + 1);
-    if (by_thread[i].empty()) by_thread[i].reserve(conns.size());
-    by_thread[i].push_back(c);
-  }
-  for (auto& members : by_thread) {
-    if (members.empty()) continue;
-    auto ex = static_cast<WsConn&>(*members.front()).executor();
-    asio::post(ex, [members = std::move(members), text] {
-      for (const auto& m : members) static_cast<WsConn&>(*m).enqueue(text);
-    });
-  }
-}
-
-void WsConn::close(int code, std::string reason) {
-  asio::post(ws_.get_executor(),
-             [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-               self->request_close(code, std::move(reason));
-             });
-}
-
-void WsConn::mark_ready() {
-  asio::post(ws_.get_executor(), [self = shared_from_this()] {
-    self->ready_ = true;
-    self->hello_timer_.cancel();
-  });
-}
-
-void WsConn::post(std::function<void()> fn) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
-    if (!self->ended_) fn();
-  });
-}
-
-void WsConn::drop_queue() {
-  counts_.queued.add(-static_cast<std::int64_t>(queue_.size() - queue_head_),
-             -static_cast<std::int64_t>(queued_bytes_));
-  queue_.clear();
-  queue_head_ = 0;
-  queued_bytes_ = 0;
-}
-
-void WsConn::request_close(int code, std::string reason) {
-  if (ended_ || close_request_) return;
-  close_request_.emplace(code, std::move(reason));
-  drop_queue();
-  wake_.cancel();
-}
-
-asio::awaitable<void> WsConn::hello_deadline() {
-  auto self = shared_from_this();
-  hello_timer_.expires_after(server_.opts.ws_hello_timeout);
-  auto [ec] = co_await hello_timer_.async_wait(kTuple);
-  if (!ec && !ready_) request_close(kCloseUnauthorized, "hello with a valid token required");
-}
-
-asio::awaitable<void> WsConn::write_loop() {
-  auto self = shared_from_this();
-  while (!ended_) {
-    if (close_request_) {
-      websocket::close_reason cr;
-      cr.code = static_cast<std::uint16_t>(close_request_->first);
-      cr.reason = close_request_->second;
-      metrics_.close_code(close_request_->first).Increment();
-      co_await ws_.async_close(cr, kTuple);
-      co_return;
-    }
-    if (queue_head_ == queue_.size()) {
-      queue_.clear();
-      queue_head_ = 0;
-      if (queue_.capacity() > 64) queue_.shrink_to_fit();  // a burst's room goes back
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      writer_waiting_ = true;
-      co_await wake_.async_wait(kTuple);
-      writer_waiting_ = false;
-      continue;
-    }
-    auto frame = std::move(queue_[queue_head_++]);
-    queued_bytes_ -= frame->size();
-    counts_.queued.add(-1, -static_cast<std::int64_t>(frame->size()));
-    auto [ec, n] = co_await ws_.async_write(asio::buffer(*frame), kTuple);
-    if (ec) co_return;
-    counts_.out.add(1, static_cast<std::int64_t>(n));
-  }
-}
-
-asio::awaitable<void> WsConn::accept(bhttp::request<bhttp::string_body> upgrade, Request req,
-                                     std::string early_bytes) {
-  auto self = shared_from_this();
-  websocket::stream_base::timeout t;
-  t.handshake_timeout = server_.opts.read_timeout;
-  t.idle_timeout = server_.opts.ws_heartbeat * 2;
-  t.keep_alive_pings = true;  // a ping at half the idle timeout; no answer in time closes
-  ws_.set_option(t);
-  ws_.read_message_max(server_.opts.ws_max_frame_bytes);
-
-  boost::system::error_code aec;
-  if (early_bytes.empty()) {
-    std::tie(aec) = co_await ws_.async_accept(upgrade, kTuple);
-  } else {
-    // Frames that came with the upgrade request sit in the HTTP read buffer. Beast's
-    // accept(buffers) parses the request from given bytes and keeps the rest for reading
-    // frames, so hand it the request again followed by those bytes.
-    std::ostringstream wire;
-    wire << upgrade;
-    std::string bytes = wire.str() + early_bytes;
-    std::tie(aec) = co_await ws_.async_accept(asio::buffer(bytes), kTuple);
-  }
-  if (aec) co_return;
-  ws_.text(true);
-  {
-    std::lock_guard lock(server_.live_mu);
-    server_.live_ws[id_] = self;
-  }
-  ++server_.open_ws;
-  server_.ws_open.Increment();
-  if (server_.draining) request_close(kCloseServiceRestart, "server restarting: reconnect");
-
-  session_ = server_.ws_factory(self, req);
-  asio::co_spawn(ws_.get_executor(), read_loop(), asio::detached);
-  asio::co_spawn(ws_.get_executor(), write_loop(), asio::detached);
-  asio::co_spawn(ws_.get_executor(), hello_deadline(), asio::detached);
-}
-
-asio::awaitable<void> WsConn::read_loop() {
-  auto self = shared_from_this();
-  beast::flat_buffer buffer;
-  for (;;) {
-    auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
-    if (ec) break;  // closed, timed out, or too big (Beast has sent close 1009 itself)
-    if (!ws_.got_text()) {
-      request_close(kCloseUnsupportedData, "text frames only");
-    } else if (!close_request_) {
-      auto data = buffer.cdata();
-      counts_.in.add(1, static_cast<std::int64_t>(data.size()));
-      session_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    }
-    // An idle socket keeps no read buffer: Beast reads the next frame into its own and the
-    // message is copied here, so the cost is one allocation per message received.
-    buffer.clear();
-    buffer.shrink_to_fit();
-  }
-  ended_ = true;
-  drop_queue();
-  wake_.cancel();
-  hello_timer_.cancel();
-  session_->on_close();
-  session_.reset();
-  {
-    std::lock_guard lock(server_.live_mu);
-    server_.live_ws.erase(id_);
-  }
-  --server_.open_ws;
-  server_.ws_open.Decrement();
-}
 
 // ---- HTTP ----
 
@@ -838,13 +508,20 @@ asio::awaitable<void> Server::Impl::serve_http(tcp::socket socket) {
           early_error = true;
         } else {
           on_exit.uncount();  // from here on it is counted as a WebSocket
-          auto conn = std::make_shared<WsConn>(*this, conn_id, stream->release_socket(), peer);
           std::string early = beast::buffers_to_string(buffer.data());
-          // Its own coroutine, so this HTTP session's frame (parser, buffers, response) is freed
-          // rather than held for the WebSocket's whole life: most of an idle socket's memory.
-          asio::co_spawn(conn->executor(),
-                         conn->accept(std::move(upgrade), std::move(req), std::move(early)),
-                         asio::detached);
+          const std::size_t thread = context_index(stream->get_executor());
+          // Beast checks the upgrade and answers it (101, or 400/426 for a bad one); Parley's
+          // own framing takes the socket from there (ws_conn.h), and this coroutine ends.
+          websocket::stream<tcp::socket> handshake(stream->release_socket());
+          websocket::stream_base::timeout t;
+          t.handshake_timeout = opts.read_timeout;
+          t.idle_timeout = websocket::stream_base::none();
+          t.keep_alive_pings = false;
+          handshake.set_option(t);
+          auto [aec] = co_await handshake.async_accept(upgrade, kTuple);
+          if (aec) co_return;
+          ws->adopt(thread, std::move(handshake.next_layer()), conn_id, std::move(peer), req,
+                    std::move(early));
           co_return;
         }
       }
@@ -991,7 +668,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
       co_await t.async_wait(kTuple);
       continue;
     }
-    if (static_cast<std::size_t>(open_http + open_ws) >= opts.max_connections) {
+    if (static_cast<std::size_t>(open_http + ws->open()) >= opts.max_connections) {
       // Refused before any byte is read: a flood cannot make the server allocate for it.
       refused_connections.Increment();
       socket.close(ec);
@@ -1005,9 +682,7 @@ asio::awaitable<void> Server::Impl::accept_loop() {
 void Server::Impl::begin_drain() {
   if (draining.exchange(true)) return;
   if (opts.on_drain) opts.on_drain();
-  std::lock_guard lock(live_mu);
-  for (auto& [id, weak] : live_ws)
-    if (auto c = weak.lock()) c->close(kCloseServiceRestart, "server restarting: reconnect");
+  ws->close_all(kCloseServiceRestart, "server restarting: reconnect");
 }
 
 void Server::Impl::begin_shutdown() {
@@ -1085,7 +760,7 @@ void Server::run() {
   s.begin_shutdown();
   // In-flight requests finish and WebSockets complete their closing handshake, within grace.
   auto deadline = std::chrono::steady_clock::now() + s.opts.shutdown_grace;
-  while ((s.open_http > 0 || s.open_ws > 0) && std::chrono::steady_clock::now() < deadline)
+  while ((s.open_http > 0 || s.ws->open() > 0) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   for (auto& g : s.guards) g.reset();
   for (auto& c : s.contexts) c->stop();

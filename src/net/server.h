@@ -79,7 +79,6 @@ class Server {
   void stop();
 
  private:
-  friend class WsConn;  // a WebSocket connection, private to server.cc
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
