@@ -5,6 +5,18 @@
 #include "net/router.h"
 #include "ws_frame.h"
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/worker_pool.h"
+#include "net/server.h"
+#include "net/websocket.h"
+
 namespace parley::net {
 namespace {
 
@@ -292,6 +304,211 @@ TEST(WsFrame, WritesHeadersAndClosePayloads) {
   EXPECT_TRUE(ws::is_valid_close_code(4999));
   EXPECT_FALSE(ws::is_valid_close_code(1006));
   EXPECT_FALSE(ws::is_valid_close_code(2999));
+}
+
+// ---- the server's WebSocket connections (ws_conn.cc), over a real socket ----
+
+// A raw client: the upgrade by hand, then frames read as they come.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    const std::string upgrade =
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    if (connected_) connected_ = ::send(fd_, upgrade.data(), upgrade.size(), 0) > 0;
+  }
+  ~RawClient() { ::close(fd_); }
+
+  // The 101's status line, once its header has come.
+  std::string handshake() {
+    while (buf_.find("\r\n\r\n") == std::string::npos)
+      if (!fill(std::chrono::seconds(5))) return "";
+    auto end = buf_.find("\r\n\r\n");
+    std::string status = buf_.substr(0, buf_.find("\r\n"));
+    buf_.erase(0, end + 4);
+    return status;
+  }
+
+  struct Frame {
+    std::uint8_t opcode = 0;
+    std::string payload;
+  };
+  // The next frame; nullopt at EOF or when none came in time.
+  std::optional<Frame> next(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (buf_.size() >= 2) {
+        std::size_t len = static_cast<unsigned char>(buf_[1]) & 0x7F, at = 2;
+        if (len == 126 && buf_.size() >= 4) {
+          len = (static_cast<unsigned char>(buf_[2]) << 8) | static_cast<unsigned char>(buf_[3]);
+          at = 4;
+        }
+        if (len < 126 && buf_.size() >= at + len) {
+          Frame f{static_cast<std::uint8_t>(buf_[0] & 0x0F), buf_.substr(at, len)};
+          buf_.erase(0, at + len);
+          return f;
+        }
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !fill(left)) return std::nullopt;
+    }
+  }
+
+  void send(std::uint8_t b0, std::string_view payload) {
+    auto f = client_frame(b0, payload);
+    ASSERT_EQ(::send(fd_, f.data(), f.size(), MSG_NOSIGNAL), static_cast<ssize_t>(f.size()));
+  }
+  bool eof() const { return eof_; }
+
+ private:
+  bool fill(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    char tmp[4096];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  bool eof_ = false;
+  std::string buf_;
+};
+
+// Echoes text; says hello-ready to the connection at its first message.
+class EchoSession final : public WsSession {
+ public:
+  explicit EchoSession(std::shared_ptr<WsConnection> c) : conn_(std::move(c)) {}
+  void on_text(std::string_view text) override {
+    conn_->mark_ready();
+    conn_->send(std::make_shared<const std::string>(text));
+  }
+  void on_close() override { conn_.reset(); }
+
+ private:
+  std::shared_ptr<WsConnection> conn_;
+};
+
+class WsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.port = 0;
+    o.io_threads = 2;
+    o.websocket_path = "/ws";
+    o.ws_hello_timeout = std::chrono::milliseconds(400);
+    o.ws_heartbeat = std::chrono::milliseconds(300);
+    o.handle_signals = false;
+    o.access_log = false;
+    server_ = std::make_unique<Server>(
+        o, router_, pool_, [](std::shared_ptr<WsConnection> c, const Request&) {
+          return std::make_unique<EchoSession>(std::move(c));
+        });
+    ASSERT_TRUE(server_->start());
+  }
+  void TearDown() override { server_.reset(); }
+
+  Router router_;
+  WorkerPool pool_{"test", 1, 16};
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(WsServerTest, EchoesBurstsInOrderAndAnswersPings) {
+  RawClient c(server_->port());
+  ASSERT_EQ(c.handshake(), "HTTP/1.1 101 Switching Protocols");
+  for (int i = 0; i < 200; ++i) c.send(0x81, "m" + std::to_string(i));
+  c.send(0x89, "still there?");
+  for (int i = 0; i < 200; ++i) {
+    auto f = c.next(std::chrono::seconds(5));
+    ASSERT_TRUE(f) << i;
+    if (f->opcode == 0xA) {  // the pong may come among the echoes
+      EXPECT_EQ(f->payload, "still there?");
+      --i;
+      continue;
+    }
+    ASSERT_EQ(f->payload, "m" + std::to_string(i));
+  }
+}
+
+TEST_F(WsServerTest, ASilentPeerIsPingedThenDropped) {
+  RawClient c(server_->port());
+  ASSERT_EQ(c.handshake(), "HTTP/1.1 101 Switching Protocols");
+  c.send(0x81, "ready");
+  ASSERT_EQ(c.next(std::chrono::seconds(2))->payload, "ready");
+  // Never answered: a ping after a heartbeat of silence, then the connection ends.
+  auto ping = c.next(std::chrono::seconds(2));
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->opcode, 0x9);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_FALSE(c.next(std::chrono::seconds(3)));
+  EXPECT_TRUE(c.eof());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+TEST_F(WsServerTest, APeerThatAnswersPingsStaysOpen) {
+  RawClient c(server_->port());
+  ASSERT_EQ(c.handshake(), "HTTP/1.1 101 Switching Protocols");
+  c.send(0x81, "ready");
+  ASSERT_EQ(c.next(std::chrono::seconds(2))->payload, "ready");
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  int pings = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto f = c.next(std::chrono::milliseconds(100));
+    if (!f) {
+      ASSERT_FALSE(c.eof()) << "closed although every ping was answered";
+      continue;
+    }
+    if (f->opcode == 0x9) {
+      ++pings;
+      c.send(0x8A, f->payload);
+    }
+  }
+  EXPECT_GE(pings, 2);
+  c.send(0x81, "after");
+  auto f = c.next(std::chrono::seconds(2));
+  while (f && f->opcode == 0x9) f = c.next(std::chrono::seconds(2));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->payload, "after");
+}
+
+TEST_F(WsServerTest, NoFirstMessageInTimeClosesWith4001AndTheCloseIsAnswered) {
+  RawClient c(server_->port());
+  ASSERT_EQ(c.handshake(), "HTTP/1.1 101 Switching Protocols");
+  auto f = c.next(std::chrono::seconds(3));
+  while (f && f->opcode == 0x9) f = c.next(std::chrono::seconds(3));  // a heartbeat comes first
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 0x8);
+  ASSERT_GE(f->payload.size(), 2u);
+  EXPECT_EQ((static_cast<unsigned char>(f->payload[0]) << 8) |
+                static_cast<unsigned char>(f->payload[1]),
+            kCloseUnauthorized);
+  // The server shut its side after its close: the peer sees the end of the stream.
+  EXPECT_FALSE(c.next(std::chrono::seconds(2)));
+  EXPECT_TRUE(c.eof());
+}
+
+TEST_F(WsServerTest, APeersCloseIsEchoedWithItsCode) {
+  RawClient c(server_->port());
+  ASSERT_EQ(c.handshake(), "HTTP/1.1 101 Switching Protocols");
+  c.send(0x88, std::string("\x0F\xA0" "bye", 5));  // 4000
+  auto f = c.next(std::chrono::seconds(2));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 0x8);
+  EXPECT_EQ(f->payload.substr(0, 2), std::string("\x0F\xA0", 2));
+  EXPECT_FALSE(c.next(std::chrono::seconds(2)));
+  EXPECT_TRUE(c.eof());
 }
 
 }  // namespace
