@@ -1264,26 +1264,20 @@ class SyncCounter {
     file_ = "/tmp/parley-bench-perf-" + std::to_string(getpid()) + ".txt";
     std::string secs = fmt("%.3f", seconds);
     std::string spid = pids.joined();
-    child_ = fork();
-    if (child_ == 0) {
-      int devnull = open("/dev/null", O_RDWR);
-      if (devnull >= 0) {
-        dup2(devnull, 0);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-      }
-      execlp("perf", "perf", "stat", "-x", ",", "-o", file_.c_str(), "-e",
-             "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync", "-p", spid.c_str(), "--",
-             "sleep", secs.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
+    support::LaunchOptions o;
+    o.argv = {"perf", "stat", "-x", ",", "-o", file_, "-e",
+              "syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync", "-p", spid, "--",
+              "sleep", secs};
+    o.drop_test_env = false;
+    o.death_signal = 0;
+    o.stdin_null = true;
+    o.out = o.err = support::Stream::null;
+    perf_.start(std::move(o));
   }
   // Sync calls counted, or nullopt when perf was not there or could not count.
   std::optional<std::uint64_t> finish() {
-    if (child_ <= 0) return std::nullopt;
-    int status = 0;
-    waitpid(child_, &status, 0);
-    child_ = -1;
+    if (!perf_.running()) return std::nullopt;
+    perf_.wait();
     std::istringstream in(read_file(file_));
     std::remove(file_.c_str());
     std::string line;
@@ -1300,7 +1294,7 @@ class SyncCounter {
   }
 
  private:
-  pid_t child_ = -1;
+  support::Process perf_;
   std::string file_;
 };
 
