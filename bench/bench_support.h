@@ -233,13 +233,13 @@ struct Scenario {
   void (*run)(const BenchContext&);
 };
 
-// The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
+// The file scenarios (scenarios/files.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
-// The call scenarios (calls_bench.cc): callsetup, calls.
+// The call scenarios (scenarios/calls.cc): callsetup, calls.
 const std::vector<Scenario>& call_scenarios();
-// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
+// The AI scenarios (scenarios/ai.cc): translate, sentiment, smartreplies.
 const std::vector<Scenario>& ai_scenarios();
-// The notification scenarios (notify_bench.cc): jobs, push.
+// The notification scenarios (scenarios/notify.cc): jobs, push.
 const std::vector<Scenario>& notify_scenarios();
 // Every group, in order: what --only and the listing choose from besides the main scenarios.
 inline std::vector<Scenario> group_scenarios() {
