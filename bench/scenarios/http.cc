@@ -20,6 +20,17 @@ void measure(
   env.results->push_back(std::move(r));
 }
 
+// measure() of HTTP requests from sc on conns keep-alive connections.
+void measure_http(Env& env, const std::string& name, unsigned conns, double seconds,
+                  HttpScenario& sc, std::string what) {
+  measure(
+      env, name, conns, seconds,
+      [&](const Window& w, ThreadStats& st, unsigned c) {
+        return http_connection(sc, w, st, c, conns);
+      },
+      std::move(what));
+}
+
 }  // namespace
 
 void run_login(Env& env) {
@@ -33,11 +44,8 @@ void run_login(Env& env) {
       sc.requests.push_back(http_request(
           "POST", "/api/v1/auth/login", env.port(), "",
           "{\"username\":\"" + reg.usernames[i] + "\",\"password\":\"" + reg.passwords[i] + "\"}"));
-  measure(
-      env, "login", opt.login_conns, opt.seconds,
-      [&](const Window& w, ThreadStats& st, unsigned c) {
-        return http_connection(sc, w, st, c, opt.login_conns);
-      },
+  measure_http(
+      env, "login", opt.login_conns, opt.seconds, sc,
       "POST /api/v1/auth/login, users in turn (Argon2id m=19 MiB t=2 verify + new session)");
 }
 
@@ -46,12 +54,8 @@ void run_health(Env& env) {
   const Options& opt = *env.opt;
   HttpScenario sc;
   sc.requests.push_back(http_request("GET", "/api/v1/health", env.port(), "", ""));
-  measure(
-      env, "health", opt.me_conns, std::max(1.0, opt.seconds / 2),
-      [&](const Window& w, ThreadStats& st, unsigned c) {
-        return http_connection(sc, w, st, c, opt.me_conns);
-      },
-      "GET /api/v1/health on keep-alive connections (reference: no auth, no pool)");
+  measure_http(env, "health", opt.me_conns, std::max(1.0, opt.seconds / 2), sc,
+               "GET /api/v1/health on keep-alive connections (reference: no auth, no pool)");
 }
 
 void run_me(Env& env) {
@@ -60,12 +64,8 @@ void run_me(Env& env) {
   for (const auto& t : env.tokens)
     sc.requests.push_back(http_request("GET", "/api/v1/users/me", env.port(),
                                        "Authorization: Bearer " + t + "\r\n", ""));
-  measure(
-      env, "users/me", opt.me_conns, opt.seconds,
-      [&](const Window& w, ThreadStats& st, unsigned c) {
-        return http_connection(sc, w, st, c, opt.me_conns);
-      },
-      "GET /api/v1/users/me with a bearer token, keep-alive, one token per connection");
+  measure_http(env, "users/me", opt.me_conns, opt.seconds, sc,
+               "GET /api/v1/users/me with a bearer token, keep-alive, one token per connection");
 }
 
 void run_ws(Env& env) {
