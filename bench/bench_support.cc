@@ -1,10 +1,7 @@
 #include "bench_support.h"
 
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +19,6 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
-
-extern char** environ;
 
 namespace parley::bench {
 
@@ -117,81 +112,43 @@ std::string machine_line() {
 bool ServerProcess::start(const Options& opt, const std::string& data_dir,
                           const std::vector<std::string>& extra,
                           const std::vector<std::string>& env) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  std::vector<std::string> args = {
-      opt.server,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--data-dir",
-      data_dir,
-      "--access-log",
-      "false",
-      "--rate-limits",
-      "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
-      "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
-      "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
-      "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
-      "--max-sockets-per-user",
-      "10000",
-      "--max-sockets-per-address",
-      "1000000",
-      "--max-connections",
-      "10000000"};
-  args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ < 0) return false;
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the bench
-    if (getppid() != parent) _exit(1);
-    rlimit rl{};  // as many descriptors as the hard limit allows (inherited; made sure here)
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-      rl.rlim_cur = rl.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    dup2(fds[1], 2);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-    }
-    execve(argv[0], argv.data(), envp.data());
-    std::fprintf(stderr, "exec %s failed: %s\n", argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  fd_ = fds[0];
-  reader_ = std::thread([this] { drain(); });
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, 15s, [&] { return port_ != 0 || eof_; });
-  return port_ != 0;
-}
-
-std::uint16_t ServerProcess::port() const {
-  std::lock_guard lock(mu_);
-  return port_;
+  support::LaunchOptions o;
+  o.argv = {opt.server,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--access-log",
+            "false",
+            "--rate-limits",
+            "register_per_ip=1000000/1s,login_per_ip=1000000/1s,login_per_account=1000000/1s,"
+            "refresh_per_ip=1000000/1s,totp_per_account=1000000/1s,ws_frames_per_user=1000000/1s,"
+            "messages_per_user=1000000/1s,mutations_per_user=1000000/1s,"
+            "conversations_per_user=1000000/1s,search_per_user=1000000/1s",
+            "--max-sockets-per-user",
+            "10000",
+            "--max-sockets-per-address",
+            "1000000",
+            "--max-connections",
+            "10000000"};
+  o.argv.insert(o.argv.end(), opt.server_flags.begin(), opt.server_flags.end());
+  o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+  o.env = env;
+  o.drop_test_env = false;
+  o.death_signal = SIGTERM;  // never outlive the bench
+  o.stdin_null = true;
+  o.out = support::Stream::null;
+  o.raise_fd_limit = true;   // as many descriptors as the hard limit allows (inherited; made sure)
+  o.keep_bytes = 64 * 1024;  // the tail; line() keeps what the summary needs
+  o.on_line = [this](std::string_view l) { line(l); };
+  if (!process_.start(std::move(o)).empty()) return false;
+  return process_.wait_for_port(15s).has_value();
 }
 
 std::string ServerProcess::version() const {
   std::lock_guard lock(mu_);
   return version_;
-}
-
-std::vector<std::string> ServerProcess::tail() const {
-  std::lock_guard lock(mu_);
-  return {tail_.begin(), tail_.end()};
 }
 
 std::pair<int, std::vector<std::string>> ServerProcess::problems() const {
@@ -200,82 +157,37 @@ std::pair<int, std::vector<std::string>> ServerProcess::problems() const {
 }
 
 std::string ServerProcess::stop() {
-  if (pid_ <= 0) return "";
+  if (!process_.running()) return "";
   auto t0 = Clock::now();
-  kill(pid_, SIGTERM);
-  int status = 0;
-  std::string how;
-  for (int i = 0; i < 1000; ++i) {
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) break;
-    if (r < 0) {
-      how = "waitpid failed";
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-    if (i == 999) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      how = "did not stop within 10 s of SIGTERM; killed";
-    }
-  }
+  bool killed = false;
+  auto status = process_.stop(10s, &killed);
+  if (killed) return "did not stop within 10 s of SIGTERM; killed";
+  if (!status) return "waitpid failed";
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  if (how.empty()) {
-    char buf[128];
-    if (WIFEXITED(status))
-      std::snprintf(buf, sizeof buf, "exited with status %d %.0f ms after SIGTERM",
-                    WEXITSTATUS(status), ms);
-    else
-      std::snprintf(buf, sizeof buf, "ended by signal %d %.0f ms after SIGTERM",
-                    WIFSIGNALED(status) ? WTERMSIG(status) : -1, ms);
-    how = buf;
-  }
-  pid_ = -1;
-  if (reader_.joinable()) reader_.join();
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-  return how;
+  char buf[128];
+  if (WIFEXITED(*status))
+    std::snprintf(buf, sizeof buf, "exited with status %d %.0f ms after SIGTERM",
+                  WEXITSTATUS(*status), ms);
+  else
+    std::snprintf(buf, sizeof buf, "ended by signal %d %.0f ms after SIGTERM",
+                  WIFSIGNALED(*status) ? WTERMSIG(*status) : -1, ms);
+  return buf;
 }
 
-void ServerProcess::drain() {
-  std::string pending;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd_, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<std::size_t>(n));
-    std::size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      line(pending.substr(0, nl));
-      pending.erase(0, nl + 1);
-    }
-    if (pending.size() > 65536) pending.clear();  // no newline in 64 KiB: drop it
-  }
-  if (!pending.empty()) line(pending);
-  std::lock_guard lock(mu_);
-  eof_ = true;
-  cv_.notify_all();
-}
-
-// Text log lines: "<time> <level> <message> key=value ...".
-void ServerProcess::line(const std::string& l) {
-  std::lock_guard lock(mu_);
-  tail_.push_back(l);
-  if (tail_.size() > 40) tail_.pop_front();
-  std::istringstream in(l);
+// Text log lines: "<time> <level> <message> key=value ...". Called on the reader thread.
+void ServerProcess::line(std::string_view l) {
+  std::istringstream in{std::string(l)};
   std::string time, level;
   in >> time >> level;
+  std::lock_guard lock(mu_);
   if (level == "warn" || level == "warning" || level == "error" || level == "critical") {
     ++problem_count_;
-    if (problems_.size() < 8) problems_.push_back(l);
+    if (problems_.size() < 8) problems_.emplace_back(l);
   }
-  if (port_ == 0 && l.find(" listening ") != std::string::npos) {
-    auto p = l.find(" port=");
-    if (p != std::string::npos) port_ = static_cast<std::uint16_t>(std::atoi(l.c_str() + p + 6));
+  if (version_.empty() && l.find(" listening ") != std::string_view::npos) {
     auto v = l.find(" version=");
-    if (v != std::string::npos) version_ = l.substr(v + 9, l.find(' ', v + 9) - (v + 9));
-    cv_.notify_all();
+    if (v != std::string_view::npos)
+      version_ = std::string(l.substr(v + 9, l.find(' ', v + 9) - (v + 9)));
   }
 }
 
@@ -430,25 +342,11 @@ std::string json_at(std::string_view body, std::initializer_list<const char*> pa
 // ---------------------------------------------------------------------------------------------
 // Shell
 
-std::string sh_quote(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
-
-// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
-// stderr goes to ours, so the reason shows).
 std::optional<std::string> shell(const std::string& cmd) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int status = pclose(f);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (status != 0) return std::nullopt;
-  return out;
+  auto r = support::run_shell(cmd, support::Stream::inherit);
+  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r')) r.out.pop_back();
+  if (r.status != 0) return std::nullopt;
+  return std::move(r.out);
 }
 
 double run_parallel(unsigned n, const std::function<void(unsigned)>& fn) {

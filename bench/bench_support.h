@@ -1,6 +1,7 @@
-// What every benchmark group of parley_bench shares: the options, the machine line, the one
-// launcher for the real server (port 0, a throw-away data folder, parent-death signal), a
-// blocking HTTP/1.1 client for set-up calls, and the table entry a group of scenarios is made of.
+// What every benchmark group of parley_bench shares: the options, the machine line, the real
+// server with the bench's flags (on tests/support's launcher: port 0, a throw-away data folder,
+// parent-death signal), a blocking HTTP/1.1 client for set-up calls, and the table entry a group
+// of scenarios is made of.
 //
 // Everything here runs on the calling thread and blocks; nothing is shared between threads
 // except ServerProcess, whose accessors may be called from any thread while it runs. Failures
@@ -12,9 +13,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <mutex>
@@ -24,6 +23,9 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "support/process.h"
+#include "support/shell.h"
 
 #ifndef PARLEY_BINARY
 #define PARLEY_BINARY "parley"
@@ -82,7 +84,7 @@ struct Options {
   bool keep_data = false;
   std::vector<std::string> server_flags;  // extra flags for `parley serve`
   std::string trace_ratio;  // --trace-ratio: export spans to an in-process sink at this ratio
-  std::string only;  // comma-separated scenarios to run; empty = all (register always runs)
+  std::string only;         // comma-separated scenarios to run; empty = all (register always runs)
   bool any_of(std::initializer_list<std::string_view> names) const {
     for (auto n : names)
       if (wants(n)) return true;
@@ -117,6 +119,9 @@ std::string machine_line();
 // ---------------------------------------------------------------------------------------------
 // The server process
 
+// `parley serve` with the bench's flags (rate limits lifted, access log off, socket caps
+// raised) on support::Process: its stderr read for the port, version and warnings, stdout to
+// /dev/null, the descriptor limit raised to the hard limit, SIGTERMed if the bench dies.
 class ServerProcess {
  public:
   ~ServerProcess() { stop(); }
@@ -126,10 +131,10 @@ class ServerProcess {
   bool start(const Options& opt, const std::string& data_dir,
              const std::vector<std::string>& extra = {}, const std::vector<std::string>& env = {});
 
-  pid_t pid() const { return pid_; }
-  std::uint16_t port() const;
+  pid_t pid() const { return process_.pid(); }
+  std::uint16_t port() const { return process_.port(); }
   std::string version() const;
-  std::vector<std::string> tail() const;
+  std::vector<std::string> tail() const { return process_.tail(40); }
   // Lines logged at warn or error, and the first few of them.
   std::pair<int, std::vector<std::string>> problems() const;
 
@@ -137,20 +142,13 @@ class ServerProcess {
   std::string stop();
 
  private:
-  void drain();
-  void line(const std::string& l);
+  void line(std::string_view l);
 
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint16_t port_ = 0;
-  bool eof_ = false;
+  mutable std::mutex mu_;  // what line() keeps, written on the reader thread
   std::string version_;
-  std::deque<std::string> tail_;
   int problem_count_ = 0;
   std::vector<std::string> problems_;
+  support::Process process_;  // last: stopped before the rest goes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -200,9 +198,10 @@ std::string json_at(std::string_view body, std::initializer_list<const char*> pa
 // ---------------------------------------------------------------------------------------------
 // Shell
 
-std::string sh_quote(const std::string& s);
+using support::sh_quote;
 
-// Runs a shell command; its stdout without trailing newlines, or nullopt when it failed (its
+// Runs a shell command (support::run_shell); its stdout without trailing newlines, or nullopt
+// when it failed (its
 // stderr goes to ours, so the reason shows).
 std::optional<std::string> shell(const std::string& cmd);
 
@@ -234,19 +233,19 @@ struct Scenario {
   void (*run)(const BenchContext&);
 };
 
-// The file scenarios (files_bench.cc): upload, download, thumbnails, bigupload.
+// The file scenarios (scenarios/files.cc): upload, download, thumbnails, bigupload.
 const std::vector<Scenario>& file_scenarios();
-// The call scenarios (calls_bench.cc): callsetup, calls.
+// The call scenarios (scenarios/calls.cc): callsetup, calls.
 const std::vector<Scenario>& call_scenarios();
-// The AI scenarios (ai_bench.cc): translate, sentiment, smartreplies.
+// The AI scenarios (scenarios/ai.cc): translate, sentiment, smartreplies.
 const std::vector<Scenario>& ai_scenarios();
-// The notification scenarios (notify_bench.cc): jobs, push.
+// The notification scenarios (scenarios/notify.cc): jobs, push.
 const std::vector<Scenario>& notify_scenarios();
 // Every group, in order: what --only and the listing choose from besides the main scenarios.
 inline std::vector<Scenario> group_scenarios() {
   std::vector<Scenario> all;
-  for (const auto* table : {&file_scenarios(), &call_scenarios(), &ai_scenarios(),
-                            &notify_scenarios()})
+  for (const auto* table :
+       {&file_scenarios(), &call_scenarios(), &ai_scenarios(), &notify_scenarios()})
     all.insert(all.end(), table->begin(), table->end());
   return all;
 }

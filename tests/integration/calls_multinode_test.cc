@@ -5,28 +5,18 @@
 //
 // Needs PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL (`make test` starts both) and skips
 // without them.
-#include <cstdlib>
-
 #include "chat_support.h"
+#include "cluster.h"
 
 namespace parley::itest {
 namespace {
 
 using namespace chat;
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 class CallsAcrossNodes : public ::testing::Test {
  protected:
   void SetUp() override {
-    pg_ = env("PARLEY_TEST_POSTGRES_URL");
-    redis_ = env("PARLEY_TEST_REDIS_URL");
-    if (pg_.empty() || redis_.empty())
-      GTEST_SKIP() << "these tests need PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL "
-                      "(make test starts both)";
+    if (auto why = shared_postgres_and_redis(&pg_, &redis_); !why.empty()) GTEST_SKIP() << why;
     holder_ = unique_name("calls-a");
     for (const char* name : {"a", "b"}) {
       std::string node = name == std::string("a") ? holder_ : unique_name("calls-b");

@@ -193,6 +193,16 @@ inline object get_message(Api& api, const Account& who, const std::string& id) {
   return r.json.as_object();
 }
 
+// A WebSocket send frame.
+inline object send_frame(const std::string& req, const std::string& conv, const std::string& text,
+                         const std::string& cmid) {
+  return object{{"type", "send"},
+                {"req", req},
+                {"conversation_id", conv},
+                {"text", text},
+                {"client_msg_id", cmid}};
+}
+
 // ---- WebSocket ----
 
 // One ready WebSocket of an account. Frames read while looking for one are kept for later

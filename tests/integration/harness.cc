@@ -46,32 +46,6 @@ std::string random_chars(std::size_t n) {
   return out;
 }
 
-// The port of the first "listening" log line at or after offset, in text form
-// ("... listening address=... port=N ...") or as a JSON line ("message":"listening",..."port":N).
-std::optional<std::uint16_t> listening_port(const std::string& out, std::size_t offset) {
-  auto at =
-      std::min(out.find(" listening ", offset), out.find("\"message\":\"listening\"", offset));
-  if (at == std::string::npos) return std::nullopt;
-  auto eol = out.find('\n', at);
-  if (eol == std::string::npos) return std::nullopt;  // not whole yet
-  auto p = out.find(" port=", at);
-  std::size_t skip = 6;
-  if (p == std::string::npos || p > eol) {
-    p = out.find("\"port\":", at);
-    skip = 7;
-  }
-  if (p == std::string::npos || p > eol) return std::nullopt;
-  p += skip;
-  unsigned v = 0;
-  std::size_t digits = 0;
-  while (p < eol && out[p] >= '0' && out[p] <= '9' && digits < 6) {
-    v = v * 10 + static_cast<unsigned>(out[p++] - '0');
-    ++digits;
-  }
-  if (digits == 0 || v == 0 || v > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(v);
-}
-
 }  // namespace
 
 // ---- ServerProcess ----
@@ -87,136 +61,32 @@ ServerProcess::~ServerProcess() {
 
 std::string ServerProcess::start() {
   if (running()) return "already running";
-  std::vector<std::string> args = {PARLEY_BINARY, "serve",   "--listen",     "127.0.0.1:0",
-                                   "--data-dir",  data_dir_, "--log-format", "text"};
-  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // The server refuses unknown PARLEY_* variables, and `make test` exports PARLEY_TEST_*_URL for
-  // the tests themselves: keep those out of the server's environment.
-  std::vector<char*> envp;
-  for (char** e = environ; e && *e; ++e)
-    if (std::string_view(*e).rfind("PARLEY_TEST_", 0) != 0) envp.push_back(*e);
-  envp.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return std::string("pipe2: ") + std::strerror(errno);
-  std::size_t offset;
-  {
-    std::lock_guard lock(mu_);
-    offset = output_.size();
-    eof_ = false;
-  }
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return std::string("fork: ") + std::strerror(errno);
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec. Die with the test process.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  pid_ = pid;
+  support::LaunchOptions o;
+  o.argv = {PARLEY_BINARY, "serve",   "--listen",     "127.0.0.1:0",
+            "--data-dir",  data_dir_, "--log-format", "text"};
+  o.argv.insert(o.argv.end(), extra_args_.begin(), extra_args_.end());
+  const std::size_t offset = process_.output_size();
+  if (auto err = process_.start(std::move(o)); !err.empty()) return err;
   port_ = 0;
-  reader_ = std::thread([this, fd = fds[0]] {
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      std::lock_guard lock(mu_);
-      if (n <= 0) {
-        eof_ = true;
-        cv_.notify_all();
-        break;
-      }
-      output_.append(buf, static_cast<std::size_t>(n));
-      cv_.notify_all();
-    }
-    ::close(fd);
-  });
-
-  std::optional<std::uint16_t> port;
-  bool ended = false;
-  {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, 10s, [&] {
-      port = listening_port(output_, offset);
-      ended = eof_;
-      return port.has_value() || ended;
-    });
-  }
-  if (port) {
+  if (auto port = process_.wait_for_port(10s)) {
     port_ = *port;
     return {};
   }
+  const bool ended = process_.output_ended();
   auto status = stop(1s);
   std::string why = ended ? "the server exited before listening" : "no listening line in 10 s";
   if (status && WIFEXITED(*status))
     why += " (exit status " + std::to_string(WEXITSTATUS(*status)) + ")";
-  return why + "; output:\n" + logs().substr(offset);
+  return why + "; output:\n" + process_.output_since(offset);
 }
 
 std::optional<int> ServerProcess::stop(std::chrono::milliseconds grace) {
-  if (!running()) return std::nullopt;
-  ::kill(pid_, SIGTERM);
-  if (auto st = wait_exit(grace)) return st;
-  ::kill(pid_, SIGKILL);
-  int st = 0;
-  while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-  reap_reader();
-  return st;
+  return process_.stop(grace);
 }
 
 std::string ServerProcess::restart() {
   stop();
   return start();
-}
-
-void ServerProcess::send_signal(int sig) {
-  if (running()) ::kill(pid_, sig);
-}
-
-std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
-  if (!running()) return std::nullopt;
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      reap_reader();
-      return st;
-    }
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
-void ServerProcess::reap_reader() {
-  if (reader_.joinable()) reader_.join();
-}
-
-std::string ServerProcess::logs() const {
-  std::lock_guard lock(mu_);
-  return output_;
-}
-
-bool ServerProcess::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] {
-    return output_.find(needle) != std::string::npos || eof_;
-  }) && output_.find(needle) != std::string::npos;
 }
 
 // ---- the command line ----

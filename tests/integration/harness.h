@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "net/client.h"
+#include "support/process.h"
 
 namespace parley::itest {
 
@@ -55,6 +56,9 @@ inline const std::vector<std::string> kGenerousSocketCaps = {
 
 // ---- the server process ----
 
+// The real server (support::Process with the harness's flags): `serve --listen 127.0.0.1:0
+// --data-dir DIR --log-format text` in a throw-away data folder of its own, PARLEY_TEST_* kept
+// out of its environment, SIGKILLed when the thread that started it ends.
 class ServerProcess {
  public:
   // extra_args follow `serve --listen 127.0.0.1:0 --data-dir DIR --log-format text`.
@@ -71,33 +75,27 @@ class ServerProcess {
   // stop() then start() on the same data folder (the port may change).
   std::string restart();
 
-  void send_signal(int sig);
+  void send_signal(int sig) { process_.signal(sig); }
   // Waits for the process to exit on its own; its wait status, or nullopt on timeout.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) { return process_.wait(timeout); }
 
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return process_.running(); }
+  pid_t pid() const { return process_.pid(); }
   std::uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
 
   // Everything the server wrote to stdout/stderr so far, across restarts.
-  std::string logs() const;
+  std::string logs() const { return process_.output(); }
   // Waits until the output contains needle.
-  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const;
+  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) const {
+    return process_.wait_for_output(needle, timeout);
+  }
 
  private:
-  void reap_reader();
-
   std::vector<std::string> extra_args_;
   std::string data_dir_;
-  pid_t pid_ = -1;
   std::uint16_t port_ = 0;
-
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::string output_;
-  bool eof_ = true;
-  std::thread reader_;
+  support::Process process_;
 };
 
 // ---- the command line ----

@@ -1,12 +1,9 @@
 // Operations: liveness and readiness, the drain on SIGTERM (WebSockets closed with 1012,
 // acknowledged sends kept, exit 0), the metrics listener, and backup/restore of the embedded
 // store while the server runs.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -67,17 +64,13 @@ class OwnRedis {
     ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
     ::close(s);
-    const std::string port = std::to_string(port_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      ::syscall(SYS_close_range, 3u, ~0u, 0u);
-      ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind",
-              "127.0.0.1", "--save", "", "--appendonly", "no", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    support::LaunchOptions o;
+    o.argv = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+              "--save", "", "--appendonly", "no"};
+    o.death_signal = 0;
+    o.out = o.err = support::Stream::null;
+    o.close_other_fds = true;
+    if (!redis_.start(std::move(o)).empty()) return 0;
     for (int i = 0; i < 200; ++i) {  // until it accepts connections
       int c = ::socket(AF_INET, SOCK_STREAM, 0);
       bool up = ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
@@ -88,15 +81,12 @@ class OwnRedis {
     return 0;
   }
   void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    redis_.signal(SIGKILL);
+    redis_.wait();
   }
-  ~OwnRedis() { kill(); }
 
  private:
-  pid_t pid_ = -1;
+  support::Process redis_;  // SIGKILLed and reaped when it goes
   std::uint16_t port_ = 0;
 };
 

@@ -13,15 +13,6 @@ using namespace chat;
 
 class RealtimeTest : public SharedServerTest {};
 
-object send_frame(const std::string& req, const std::string& conv, const std::string& text,
-                  const std::string& cmid) {
-  return object{{"type", "send"},
-                {"req", req},
-                {"conversation_id", conv},
-                {"text", text},
-                {"client_msg_id", cmid}};
-}
-
 std::string error_code_of(const object& frame) {
   auto e = field(frame, "error");
   return e ? str(*e, "code") : "";

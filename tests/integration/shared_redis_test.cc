@@ -7,86 +7,18 @@
 // Needs PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL (`make test` starts both) and skips
 // without them. The Redis-restart test starts a Redis of its own (scripts/redis.sh, own folder
 // and port), so restarting it disturbs no other test.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-
 #include "chat_support.h"
+#include "cluster.h"
 
 namespace parley::itest {
 namespace {
 
 using namespace chat;
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A throw-away server started through scripts/<name>.sh with a folder and first port of its
-// own (the scripts read them from PARLEY_<NAME>_DIR and PARLEY_<NAME>_PORT).
-class Throwaway {
- public:
-  explicit Throwaway(std::string name)
-      : name_(std::move(name)),
-        dir_((std::filesystem::temp_directory_path() /
-              ("parley-itest-" + name_ + "-" + unique_name("d")))
-                 .string()),
-        port_(free_port()) {}
-  ~Throwaway() { stop(); }
-
-  // Runs `<script> start args`; its stdout (the URL), and the exit status in *status.
-  std::string start(const std::string& args = "", int* status = nullptr) {
-    std::string out;
-    FILE* p = ::popen((prefix() + " start " + args + " 2>/dev/null").c_str(), "r");
-    if (!p) return out;
-    std::array<char, 512> buf;
-    while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-    int st = ::pclose(p);
-    if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-  }
-  void stop() {
-    [[maybe_unused]] int rc = std::system((prefix() + " stop >/dev/null 2>&1").c_str());
-  }
-
- private:
-  std::string prefix() const {
-    std::string upper;
-    for (char c : name_) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return "PARLEY_" + upper + "_DIR='" + dir_ + "' PARLEY_" + upper +
-           "_PORT=" + std::to_string(port_) + " '" PARLEY_SOURCE_DIR "/scripts/" + name_ + ".sh'";
-  }
-  std::string name_, dir_;
-  std::uint16_t port_;
-};
-
 class SharedRedis : public ::testing::Test {
  protected:
   void SetUp() override {
-    pg_ = env("PARLEY_TEST_POSTGRES_URL");
-    redis_ = env("PARLEY_TEST_REDIS_URL");
-    if (pg_.empty() || redis_.empty())
-      GTEST_SKIP() << "these tests need PARLEY_TEST_POSTGRES_URL and PARLEY_TEST_REDIS_URL "
-                      "(make test starts both)";
+    if (auto why = shared_postgres_and_redis(&pg_, &redis_); !why.empty()) GTEST_SKIP() << why;
   }
 
   std::vector<std::string> node_args(const std::string& redis,
@@ -195,10 +127,11 @@ TEST_F(SharedRedis, RateLimitsAreSharedByTheNodes) {
 // acknowledged after the PostgreSQL commit whatever Redis does, none goes missing from history,
 // and real-time delivery to the other node resumes without anyone reconnecting.
 TEST_F(SharedRedis, RedisRestartMidStreamLosesNoAcknowledgedMessage) {
-  Throwaway redis("redis");
-  int st = 0;
-  auto url = redis.start("", &st);
-  ASSERT_EQ(st, 0) << "scripts/redis.sh could not start a private Redis";
+  ScriptServer redis("redis");
+  std::string why;
+  bool missing = false;
+  auto url = redis.start("", &why, &missing);
+  ASSERT_FALSE(url.empty()) << "scripts/redis.sh could not start a private Redis: " << why;
   auto nodes = start_nodes(2, url);
   Api on_a(nodes[0]->port()), on_b(nodes[1]->port());
   auto alice = register_account(on_a, "mnra");
@@ -219,7 +152,8 @@ TEST_F(SharedRedis, RedisRestartMidStreamLosesNoAcknowledgedMessage) {
 
   redis.stop();
   send_some("down", 20);  // acknowledged: PostgreSQL has them; Redis carries only notifications
-  ASSERT_EQ(redis.start("", &st), url) << "Redis did not come back on its port";
+  auto again = redis.start_again();
+  ASSERT_TRUE(again.empty()) << "Redis did not come back on its port: " << again;
   send_some("back", 10);
 
   // Real time resumes by itself: keep sending until one reaches bob's open socket on B.

@@ -5,8 +5,6 @@
 #pragma once
 
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "support/process.h"
 
 namespace parley::testing {
 
@@ -44,15 +44,13 @@ class SmtpCapture {
     std::vector<std::string> args = {"/usr/bin/python3",
                                      PARLEY_SOURCE_DIR "/scripts/smtp_capture.py", "--dir", dir_};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    support::LaunchOptions o;
+    o.argv = std::move(args);
+    o.drop_test_env = false;
+    o.death_signal = SIGTERM;
+    o.out = o.err = support::Stream::inherit;
+    if (auto err = process_.start(std::move(o)); !err.empty())
+      throw std::runtime_error("smtp_capture.py: " + err);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(dir_ + "/port");
@@ -61,22 +59,16 @@ class SmtpCapture {
         port_ = port;
         return;
       }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
+      if (process_.wait(std::chrono::milliseconds(0)))
         throw std::runtime_error("smtp_capture.py exited at start");
-      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     throw std::runtime_error("smtp_capture.py did not start");
   }
 
   ~SmtpCapture() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
+    process_.signal(SIGTERM);
+    process_.wait();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -154,7 +146,7 @@ class SmtpCapture {
   }
 
   std::string dir_;
-  pid_t pid_ = -1;
+  support::Process process_;
   int port_ = 0;
 };
 
