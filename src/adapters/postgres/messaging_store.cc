@@ -26,6 +26,7 @@
 #include "job_rows.h"
 #include "adapters/postgres/stores.h"
 #include "core/commit_metrics.h"
+#include "core/found_or.h"
 #include "core/text.h"
 
 namespace parley::postgres {
@@ -396,12 +397,9 @@ class PostgresMessagingStore final : public MessagingStore {
                                                           const std::string& a,
                                                           const std::string& b) override {
     std::string key = a < b ? a + "|" + b : b + "|" + a;
-    std::optional<Conversation> found;
-    bool created = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      created = false;
-      found = dm_by_key(c, key);
-      if (found) return ok();
+    return pool_.transaction_value([&](Connection& c) -> Result<std::pair<Conversation, bool>> {
+      auto found = dm_by_key(c, key);
+      if (found) return std::make_pair(std::move(*found), false);
       std::optional<std::string> no_channel;
       // Both users opening the DM at once: the second insert waits for the first, does nothing,
       // and reads the first one's row.
@@ -415,39 +413,31 @@ class PostgresMessagingStore final : public MessagingStore {
       if (ins.empty()) {
         found = dm_by_key(c, key);
         if (!found) return fail(Errc::internal, "direct conversation vanished");
-        return ok();
+        return std::make_pair(std::move(*found), false);
       }
       std::vector<Member> members{{a, Role::member, proposed.created_at}};  // a DM has no owner
       if (b != a) members.push_back({b, Role::member, proposed.created_at});
       auto added = insert_members(c, proposed.id, members);
       add_member_count(c, proposed.id, static_cast<std::int64_t>(added.size()));
-      found = proposed;
-      found->member_count = static_cast<std::int64_t>(added.size());
-      created = true;
-      return ok();
+      Conversation created = proposed;
+      created.member_count = static_cast<std::int64_t>(added.size());
+      return std::make_pair(std::move(created), true);
     });
-    if (!r) return fail(r.error());
-    return std::make_pair(std::move(*found), created);
   }
 
   Result<Conversation> get_conversation(const std::string& id) override {
-    std::optional<Conversation> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      found = conversation_by_id(c, id);
-      return ok();
+    return pool_.run_value([&](Connection& c) -> Result<Conversation> {
+      auto found = conversation_by_id(c, id);
+      if (!found) return fail(Errc::not_found, "conversation not found");
+      return std::move(*found);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "conversation not found");
-    return std::move(*found);
   }
 
   Result<ConversationView> view(const std::string& id, const std::string& viewer,
                                 bool count_unread) override {
-    std::optional<ConversationView> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      found.reset();
+    return pool_.run_value([&](Connection& c) -> Result<ConversationView> {
       auto conv = conversation_by_id(c, id);
-      if (!conv) return ok();
+      if (!conv) return fail(Errc::not_found, "conversation not found");
       ConversationView v;
       v.conversation = std::move(*conv);
       v.me = membership_of(c, id, viewer);
@@ -456,18 +446,13 @@ class PostgresMessagingStore final : public MessagingStore {
         v.mention_count =
             mention_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
       }
-      found = std::move(v);
-      return ok();
+      return v;
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "conversation not found");
-    return std::move(*found);
   }
 
   Result<std::vector<ConversationView>> list_for_user(
       const std::string& user_id, int limit, const std::optional<ActivityCursor>& after) override {
-    std::vector<ConversationView> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<ConversationView>> {
       auto q = c.exec(sql({"SELECT ", kConvColumns,
                            ", m.role, m.joined_at, m.last_read_seq, m.muted, m.starred, ",
                            kUnreadExpr, ", ", kMentionExpr,
@@ -477,7 +462,7 @@ class PostgresMessagingStore final : public MessagingStore {
                            " ORDER BY c.activity DESC, c.id DESC LIMIT $5"}),
                       {user_id, after.has_value(), after ? after->activity : Millis{0},
                        after ? after->id : std::string(), limit});
-      out.clear();
+      std::vector<ConversationView> out;
       for (int i = 0; i < q.size(); ++i) {
         ConversationView v;
         v.conversation = row_to_conversation(q, i);
@@ -492,10 +477,8 @@ class PostgresMessagingStore final : public MessagingStore {
         v.mention_count = q.integer(i, 17);
         out.push_back(std::move(v));
       }
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<Conversation>> list_public_channels(
@@ -513,8 +496,7 @@ class PostgresMessagingStore final : public MessagingStore {
   Result<std::vector<Conversation>> list_channels(const std::string& contains, int limit,
                                                   const std::optional<std::string>& after_name,
                                                   bool include_private) {
-    std::vector<Conversation> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<Conversation>> {
       auto q = c.exec(
           sql({"SELECT ", kConvColumns,
                " FROM conversations c WHERE c.type = 2 AND ($5::boolean OR c.visibility = 0)"
@@ -523,49 +505,40 @@ class PostgresMessagingStore final : public MessagingStore {
                " ORDER BY lower(c.name) LIMIT $4"}),
           {like_contains_lower(contains), after_name.has_value(), after_name.value_or(""), limit,
            include_private});
-      out.clear();
+      std::vector<Conversation> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(row_to_conversation(q, i));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) override {
-    std::vector<std::string> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<std::string>> {
       auto q = c.exec("SELECT conversation_id FROM members WHERE user_id = $1", {user_id});
-      out.clear();
+      std::vector<std::string> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<std::string>> co_members(const std::string& user_id,
                                               const std::vector<std::string>& candidates) override {
-    std::vector<std::string> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<std::string>> {
       auto q = c.exec(
           "SELECT DISTINCT them.user_id FROM members me"
           " JOIN members them ON them.conversation_id = me.conversation_id"
           " WHERE me.user_id = $1 AND them.user_id = ANY($2::text[])",
           {user_id, Param::text_array(candidates)});
-      out.clear();
+      std::vector<std::string> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<Conversation> update_conversation(const std::string& id,
                                            const std::optional<std::string>& name,
                                            const std::optional<std::string>& topic) override {
-    std::optional<Conversation> updated;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      updated.reset();
+    auto updated = pool_.transaction_value([&](Connection& c)
+                                               -> Result<std::optional<Conversation>> {
       try {
         auto q = c.exec(sql({"UPDATE conversations c SET name = coalesce($1, c.name),"
                              " topic = coalesce($2, c.topic),"
@@ -574,36 +547,29 @@ class PostgresMessagingStore final : public MessagingStore {
                              " WHERE c.id = $3 RETURNING ",
                              kConvColumns}),
                         {name, topic, id});
-        if (!q.empty()) updated = row_to_conversation(q, 0);
+        if (q.empty()) return std::nullopt;
+        return row_to_conversation(q, 0);
       } catch (const std::exception& e) {
         if (is_unique_violation(e))
           return fail(Errc::already_exists, "a channel with this name exists", "name");
         throw;
       }
-      return ok();
     });
-    if (!r) return fail(r.error());
-    if (!updated) return fail(Errc::not_found, "conversation not found");
-    return std::move(*updated);
+    return found_or(std::move(updated), Errc::not_found, "conversation not found");
   }
 
   Result<std::optional<Membership>> membership(const std::string& conversation_id,
                                                const std::string& user_id) override {
-    std::optional<Membership> m;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      m = membership_of(c, conversation_id, user_id);
-      return ok();
+    return pool_.run_value([&](Connection& c) -> Result<std::optional<Membership>> {
+      return membership_of(c, conversation_id, user_id);
     });
-    if (!r) return fail(r.error());
-    return m;
   }
 
   Result<std::vector<Member>> add_members(const std::string& conversation_id,
                                           const std::vector<Member>& members,
                                           std::int64_t max_members) override {
-    std::vector<Member> added;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      added.clear();
+    return pool_.transaction_value([&](Connection& c) -> Result<std::vector<Member>> {
+      std::vector<Member> added;
       auto count = c.exec("SELECT member_count FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
                           {conversation_id});
       if (count.empty()) return fail(Errc::not_found, "conversation not found");
@@ -613,23 +579,18 @@ class PostgresMessagingStore final : public MessagingStore {
       if (count.integer(0, 0) + static_cast<std::int64_t>(added.size()) > max_members)
         return fail(Errc::failed_precondition, "too many members");
       add_member_count(c, conversation_id, static_cast<std::int64_t>(added.size()));
-      return ok();
+      return added;
     });
-    if (!r) return fail(r.error());
-    return added;
   }
 
   Result<bool> remove_member(const std::string& conversation_id,
                              const std::string& user_id) override {
-    bool removed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      removed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       lock_conversation(c, conversation_id);
       if (c.exec("DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
                  {conversation_id, user_id})
               .affected() == 0)
-        return ok();
-      removed = true;
+        return false;
       add_member_count(c, conversation_id, -1);
       // Someone must own what remains: the longest-standing admin, else member, inherits.
       auto owners = c.exec("SELECT 1 FROM members WHERE conversation_id = $1 AND role = 0 LIMIT 1",
@@ -639,71 +600,50 @@ class PostgresMessagingStore final : public MessagingStore {
             "UPDATE members SET role = 0 WHERE pos ="
             " (SELECT pos FROM members WHERE conversation_id = $1 ORDER BY role, pos LIMIT 1)",
             {conversation_id});
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return removed;
   }
 
   Result<Member> set_role(const std::string& conversation_id, const std::string& user_id,
                           Role role) override {
-    std::optional<Member> m;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      m.reset();
+    auto member = pool_.transaction_value([&](Connection& c) -> Result<std::optional<Member>> {
       lock_conversation(c, conversation_id);  // ordered with remove_member's owner handover
       auto q = c.exec(
           "UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3"
           " RETURNING joined_at",
           {static_cast<int>(role), conversation_id, user_id});
-      if (!q.empty()) m = Member{user_id, role, q.integer(0, 0)};
-      return ok();
+      if (q.empty()) return std::nullopt;
+      return Member{user_id, role, q.integer(0, 0)};
     });
-    if (!r) return fail(r.error());
-    if (!m) return fail(Errc::not_found, "not a member");
-    return std::move(*m);
+    return found_or(std::move(member), Errc::not_found, "not a member");
   }
 
   Result<std::vector<std::pair<Member, std::int64_t>>> list_members(
       const std::string& conversation_id, int limit, std::int64_t after_position) override {
-    std::vector<std::pair<Member, std::int64_t>> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c)
+                               -> Result<std::vector<std::pair<Member, std::int64_t>>> {
       auto q = c.exec(
           "SELECT user_id, role, joined_at, pos FROM members WHERE conversation_id = $1"
           " AND pos > $2 ORDER BY pos LIMIT $3",
           {conversation_id, after_position, limit});
-      out.clear();
+      std::vector<std::pair<Member, std::int64_t>> out;
       for (int i = 0; i < q.size(); ++i)
         out.push_back({Member{q.text(i, 0), static_cast<Role>(q.integer(i, 1)), q.integer(i, 2)},
                        q.integer(i, 3)});
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<Appended> append(const NewMessage& m) override {
-    std::optional<Appended> out;
-    bool duplicate = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      out.reset();
-      auto one = append_in(c, m, out);
-      duplicate = !one && one.error().code == Errc::already_exists;
-      if (one) write_jobs(c, hooks_, {&*out});
+    auto out = pool_.transaction_value([&](Connection& c) -> Result<Appended> {
+      auto one = append_in(c, m);
+      if (one) write_jobs(c, hooks_, {&*one});
       return one;
     });
-    if (!r && duplicate) {
-      std::optional<Message> orig;
-      auto again = pool_.run([&](Connection& c) -> Result<void> {
-        orig = original_of(c, m);
-        return ok();
-      });
-      if (!again) return fail(again.error());
-      if (!orig) return fail(Errc::internal, "duplicate send without an original");
-      return Appended{std::move(*orig), false};
-    }
-    if (!r) return fail(r.error());
-    committed(hooks_);
-    return std::move(*out);
+    // A duplicate: only append_in answers already_exists (the pool never does).
+    if (!out && out.error().code == Errc::already_exists) return original_send(pool_, m);
+    if (out) committed(hooks_);
+    return out;
   }
 
   void append_async(const NewMessage& m, AppendDone done) override {
@@ -713,26 +653,19 @@ class PostgresMessagingStore final : public MessagingStore {
   void stop() override { batcher_.stop(); }
 
   Result<Message> get_message(const std::string& id, const std::string& viewer) override {
-    std::optional<Message> found;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      found.reset();
+    return pool_.run_value([&](Connection& c) -> Result<Message> {
       auto row = message_by_id(c, id);
-      if (!row) return ok();
+      if (!row) return fail(Errc::not_found, "message not found");
       std::vector<Row> rows{std::move(*row)};
       fill_reactions(c, rows, viewer);
-      found = std::move(rows[0].m);
-      return ok();
+      return std::move(rows[0].m);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "message not found");
-    return std::move(*found);
   }
 
   Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& hq,
                               const std::string& viewer) override {
-    MessagePage page;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      page = {};
+    return pool_.run_value([&](Connection& c) -> Result<MessagePage> {
+      MessagePage page;
       if (hq.after_seq) {
         auto q = c.exec(sql({"SELECT ", kMsgColumns,
                              " FROM messages m WHERE m.conversation_id = $1 AND m.seq > $2"
@@ -756,17 +689,14 @@ class PostgresMessagingStore final : public MessagingStore {
           page.has_more = true;
         }
       }
-      return ok();
+      return page;
     });
-    if (!r) return fail(r.error());
-    return page;
   }
 
   Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq, int limit,
                               const std::string& viewer) override {
-    MessagePage page;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      page = {};
+    return pool_.run_value([&](Connection& c) -> Result<MessagePage> {
+      MessagePage page;
       auto q = c.exec(sql({"SELECT ", kMsgColumns,
                            " FROM messages m WHERE m.thread_root_id = $1 AND m.seq > $2"
                            " ORDER BY m.seq LIMIT $3"}),
@@ -776,30 +706,25 @@ class PostgresMessagingStore final : public MessagingStore {
         page.messages.pop_back();
         page.has_more = true;
       }
-      return ok();
+      return page;
     });
-    if (!r) return fail(r.error());
-    return page;
   }
 
   Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at,
                        const Mentions& mentions) override {
-    std::optional<Message> out;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+    return pool_.transaction_value([&](Connection& c) -> Result<Message> {
       auto q = c.exec(sql({"UPDATE messages m SET text = $1, edited_at = $2, previews = NULL,"
                            " mentions = $4, mention_all = $5"
                            " WHERE m.id = $3 AND NOT m.deleted RETURNING ",
                            kMsgColumns}),
                       {text, edited_at, id, mention_ids_or_null(mentions), mentions.all});
       if (q.empty()) return fail(Errc::failed_precondition, "the message was deleted");
-      out = row_to_message(q, 0).m;
+      Message out = row_to_message(q, 0).m;
       c.exec("DELETE FROM message_mentions WHERE conversation_id = $1 AND seq = $2",
-             {out->conversation_id, out->seq});
-      insert_mention_rows(c, out->conversation_id, out->seq, out->sender_id, mentions);
-      return ok();
+             {out.conversation_id, out.seq});
+      insert_mention_rows(c, out.conversation_id, out.seq, out.sender_id, mentions);
+      return out;
     });
-    if (!r) return fail(r.error());
-    return std::move(*out);
   }
 
   Result<Message> set_previews(const std::string& id,
@@ -815,8 +740,7 @@ class PostgresMessagingStore final : public MessagingStore {
   // A live message's previews or attachments column ("" stores NULL), the message as it now is.
   Result<Message> set_json_column(const std::string& id, const char* column,
                                   const std::string& json) {
-    std::optional<Message> out;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
+    return pool_.transaction_value([&](Connection& c) -> Result<Message> {
       auto q = c.exec(sql({"UPDATE messages m SET ", column, " = $1 WHERE m.id = $2 AND NOT m.deleted"
                            " RETURNING ",
                            kMsgColumns}),
@@ -827,20 +751,15 @@ class PostgresMessagingStore final : public MessagingStore {
       }
       std::vector<Row> rows{row_to_message(q, 0)};
       fill_reactions(c, rows, "");
-      out = std::move(rows[0].m);
-      return ok();
+      return std::move(rows[0].m);
     });
-    if (!r) return fail(r.error());
-    return std::move(*out);
   }
 
   Result<std::pair<Message, bool>> remove_message(const std::string& id) override {
-    std::optional<Message> out;
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<std::pair<Message, bool>> {
       auto row = message_by_id(c, id, true);
       if (!row) return fail(Errc::not_found, "message not found");
+      bool changed = false;
       if (!row->m.deleted) {
         c.exec(
             "UPDATE messages SET text = '', deleted = true, reaction_count = 0, mentions = NULL,"
@@ -856,18 +775,13 @@ class PostgresMessagingStore final : public MessagingStore {
         row->m.deleted = true;
         changed = true;
       }
-      out = std::move(row->m);
-      return ok();
+      return std::make_pair(std::move(row->m), changed);
     });
-    if (!r) return fail(r.error());
-    return std::make_pair(std::move(*out), changed);
   }
 
   Result<bool> add_reaction(const std::string& message_id, const std::string& user_id,
                             const std::string& emoji, int max_distinct) override {
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       // The message's row lock orders reactions to it (the distinct-emoji cap and the count).
       auto row = message_by_id(c, message_id, true);
       if (!row) return fail(Errc::not_found, "message not found");
@@ -880,36 +794,31 @@ class PostgresMessagingStore final : public MessagingStore {
         if (distinct.integer(0, 0) >= max_distinct)
           return fail(Errc::failed_precondition, "too many different reactions");
       }
-      changed = c.exec(
-                     "INSERT INTO reactions (message_pk, emoji, user_id) VALUES ($1, $2, $3)"
-                     " ON CONFLICT DO NOTHING",
-                     {row->pk, emoji, user_id})
-                    .affected() > 0;
+      const bool changed =
+          c.exec(
+               "INSERT INTO reactions (message_pk, emoji, user_id) VALUES ($1, $2, $3)"
+               " ON CONFLICT DO NOTHING",
+               {row->pk, emoji, user_id})
+              .affected() > 0;
       if (changed)
         c.exec("UPDATE messages SET reaction_count = reaction_count + 1 WHERE pk = $1", {row->pk});
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<bool> remove_reaction(const std::string& message_id, const std::string& user_id,
                                const std::string& emoji) override {
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       auto row = message_by_id(c, message_id, true);
       if (!row) return fail(Errc::not_found, "message not found");
-      changed =
+      const bool changed =
           c.exec("DELETE FROM reactions WHERE message_pk = $1 AND emoji = $2 AND user_id = $3",
                  {row->pk, emoji, user_id})
               .affected() > 0;
       if (changed)
         c.exec("UPDATE messages SET reaction_count = reaction_count - 1 WHERE pk = $1", {row->pk});
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   // The one write of a read marker: mark_read only moves it forward (up to last_seq);
@@ -917,9 +826,8 @@ class PostgresMessagingStore final : public MessagingStore {
   Result<ReadState> write_read_marker(const std::string& conversation_id,
                                       const std::string& user_id, std::int64_t seq,
                                       bool may_move_back) {
-    ReadState out;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      out = {};
+    return pool_.transaction_value([&](Connection& c) -> Result<ReadState> {
+      ReadState out;
       auto q = c.exec(
           "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
           " ON c.id = m.conversation_id WHERE m.conversation_id = $1 AND m.user_id = $2"
@@ -937,10 +845,8 @@ class PostgresMessagingStore final : public MessagingStore {
       out.last_read_seq = last_read;
       out.unread_count = unread_count(c, conversation_id, user_id, last_read, last_seq);
       out.mention_count = mention_count(c, conversation_id, user_id, last_read, last_seq);
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<ReadState> mark_read(const std::string& conversation_id, const std::string& user_id,
@@ -955,43 +861,37 @@ class PostgresMessagingStore final : public MessagingStore {
 
   Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
                            bool starred) override {
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       auto q = c.exec(
           "SELECT starred FROM members WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE",
           {conversation_id, user_id});
       if (q.empty()) return fail(Errc::not_found, "not a member");
-      if (q.boolean(0, 0) == starred) return ok();
+      if (q.boolean(0, 0) == starred) return false;
       c.exec("UPDATE members SET starred = $1 WHERE conversation_id = $2 AND user_id = $3",
              {starred, conversation_id, user_id});
-      changed = true;
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
                                                      bool archived) override {
-    std::optional<Conversation> conv;
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = c.exec("UPDATE conversations SET archived = $1 WHERE id = $2 AND archived <> $1",
-                       {archived, conversation_id})
-                    .affected() > 0;
-      conv = conversation_by_id(c, conversation_id);
-      return ok();
+    using Archived = std::pair<Conversation, bool>;
+    auto out = pool_.transaction_value([&](Connection& c) -> Result<std::optional<Archived>> {
+      const bool changed =
+          c.exec("UPDATE conversations SET archived = $1 WHERE id = $2 AND archived <> $1",
+                 {archived, conversation_id})
+              .affected() > 0;
+      auto conv = conversation_by_id(c, conversation_id);
+      if (!conv) return std::nullopt;
+      return Archived{std::move(*conv), changed};
     });
-    if (!r) return fail(r.error());
-    if (!conv) return fail(Errc::not_found, "conversation not found");
-    return std::make_pair(std::move(*conv), changed);
+    return found_or(std::move(out), Errc::not_found, "conversation not found");
   }
 
   Result<bool> set_saved(const std::string& user_id, const std::string& message_id, bool saved,
                          Millis at) override {
-    bool changed = false;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<bool> {
+      bool changed = false;
       if (saved)
         changed = c.exec(
                        "INSERT INTO saved_messages (user_id, message_id, saved_at)"
@@ -1002,17 +902,14 @@ class PostgresMessagingStore final : public MessagingStore {
         changed = c.exec("DELETE FROM saved_messages WHERE user_id = $1 AND message_id = $2",
                          {user_id, message_id})
                       .affected() > 0;
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
                                                std::optional<std::int64_t> before) override {
-    std::vector<SavedMessage> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
-      out.clear();
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<SavedMessage>> {
+      std::vector<SavedMessage> out;
       auto q = c.exec(
           sql({"SELECT ", kMsgColumns,
                ", s.pos FROM saved_messages s JOIN messages m ON m.id = s.message_id"
@@ -1032,22 +929,18 @@ class PostgresMessagingStore final : public MessagingStore {
       fill_reactions(c, rows, user_id);
       for (std::size_t i = 0; i < rows.size(); ++i)
         out.push_back({std::move(rows[i].m), positions[i]});
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<bool> pin(const std::string& conversation_id, const std::string& message_id,
                    const std::string& by, Millis at, int max_pins) override {
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = false;
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
       // Orders pins of one conversation, so two at once cannot both take the last free place.
       c.exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", {kPinsLockClass, conversation_id});
       auto known = c.exec("SELECT 1 FROM pins WHERE conversation_id = $1 AND message_id = $2",
                           {conversation_id, message_id});
-      if (!known.empty()) return ok();
+      if (!known.empty()) return false;
       auto count =
           c.exec("SELECT count(*) FROM pins WHERE conversation_id = $1", {conversation_id});
       if (count.integer(0, 0) >= max_pins) return fail(Errc::failed_precondition, "too many pins");
@@ -1055,38 +948,27 @@ class PostgresMessagingStore final : public MessagingStore {
           "INSERT INTO pins (conversation_id, message_id, pinned_by, pinned_at)"
           " VALUES ($1, $2, $3, $4)",
           {conversation_id, message_id, by, at});
-      changed = true;
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<bool> unpin(const std::string& conversation_id, const std::string& message_id) override {
-    bool changed = false;
-    auto r = pool_.transaction([&](Connection& c) -> Result<void> {
-      changed = c.exec("DELETE FROM pins WHERE conversation_id = $1 AND message_id = $2",
-                       {conversation_id, message_id})
-                    .affected() > 0;
-      return ok();
+    return pool_.transaction_value([&](Connection& c) -> Result<bool> {
+      return c.exec("DELETE FROM pins WHERE conversation_id = $1 AND message_id = $2",
+                    {conversation_id, message_id})
+                 .affected() > 0;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::vector<Message>> pins(const std::string& conversation_id,
                                     const std::string& viewer) override {
-    std::vector<Message> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<Message>> {
       auto q = c.exec(sql({"SELECT ", kMsgColumns,
                            " FROM pins p JOIN messages m ON m.id = p.message_id"
                            " WHERE p.conversation_id = $1 ORDER BY p.pinned_at DESC, p.id DESC"}),
                       {conversation_id});
-      out = collect(c, q, viewer, false);
-      return ok();
+      return collect(c, q, viewer, false);
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
  private:
@@ -1135,7 +1017,16 @@ class PostgresMessagingStore final : public MessagingStore {
       if (h.committed) h.committed();
   }
 
-  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out) {
+  // What append answers for a retried send: its original, as it is now.
+  static Result<Appended> original_send(Pool& pool, const NewMessage& m) {
+    return pool.run_value([&](Connection& c) -> Result<Appended> {
+      auto orig = original_of(c, m);
+      if (!orig) return fail(Errc::internal, "duplicate send without an original");
+      return Appended{std::move(*orig), false};
+    });
+  }
+
+  static Result<Appended> append_in(Connection& c, const NewMessage& m) {
     // One statement, so the conversation's row lock (held until COMMIT, it orders this send
     // after every other send to the conversation that got there first, on any node) is held
     // across no further round trip for a top-level message: take the next seq, insert the
@@ -1182,8 +1073,7 @@ class PostgresMessagingStore final : public MessagingStore {
                     "thread_root_id is not a message of this conversation", "thread_root_id");
       c.exec("UPDATE messages SET reply_count = reply_count + 1 WHERE pk = $1", {root->pk});
     }
-    out = appended_as(m, seq);
-    return ok();
+    return appended_as(m, seq);
   }
 
   // Sends queued by append_async, committed in batches on a thread of its own: everything that
@@ -1260,7 +1150,11 @@ class PostgresMessagingStore final : public MessagingStore {
             outs[i].reset();
             Result<void> one = ok();
             try {
-              one = append_in(c, batch[i].m, outs[i]);
+              auto appended = append_in(c, batch[i].m);
+              if (appended)
+                outs[i] = std::move(*appended);
+              else
+                one = fail(std::move(appended.error()));
             } catch (const std::exception& e) {
               // The statement failed for this send alone (or the connection broke: then the
               // runs that follow fail too and every send gets the error).
@@ -1298,16 +1192,7 @@ class PostgresMessagingStore final : public MessagingStore {
         }
         auto& res = results[*failed];
         if (failure.error().code == Errc::already_exists) {
-          std::optional<Message> orig;
-          auto again = pool_.run([&](Connection& c) -> Result<void> {
-            orig = original_of(c, batch[*failed].m);
-            return ok();
-          });
-          if (again && orig)
-            res = Appended{std::move(*orig), false};
-          else
-            res = fail(again ? Error{Errc::internal, "duplicate send without an original", {}, 0}
-                             : again.error());
+          res = original_send(pool_, batch[*failed].m);
         } else {
           res = fail(failure.error());
           // A broken connection fails every send in turn; after a second such run, give up.

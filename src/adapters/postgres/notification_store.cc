@@ -148,8 +148,7 @@ class PostgresNotificationStore final : public NotificationStore {
   }
 
   Result<std::vector<std::string>> eager_members(const std::string& conversation_id) override {
-    std::vector<std::string> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<std::string>> {
       // members' ids are COLLATE "C": compare in it, so its unique index serves the lookups.
       auto q = c.exec(
           "SELECT s.user_id FROM notification_settings s"
@@ -161,12 +160,10 @@ class PostgresNotificationStore final : public NotificationStore {
           "SELECT 1 FROM members m WHERE m.conversation_id = $1"
           " AND m.user_id = o.user_id COLLATE \"C\")",
           {conversation_id});
-      out.clear();
+      std::vector<std::string> out;
       for (int i = 0; i < q.size(); ++i) out.push_back(q.text(i, 0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<PushSubscription> add_subscription(const PushSubscription& s) override {

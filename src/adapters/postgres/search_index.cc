@@ -144,16 +144,13 @@ class PostgresSearchIndex final : public search::SearchIndex {
     }
     sql += " LIMIT $2 OFFSET $3";
 
-    std::vector<std::string> out;
-    auto r = pool_.run([&](Connection& c) -> Result<void> {
+    return pool_.run_value([&](Connection& c) -> Result<std::vector<std::string>> {
       // Unprepared: a generic plan cannot know the patterns and would walk the whole table.
       auto rows = c.exec_unprepared(sql, params);
-      out.clear();
+      std::vector<std::string> out;
       for (int i = 0; i < rows.size(); ++i) out.push_back(rows.text(i, 0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
  private:

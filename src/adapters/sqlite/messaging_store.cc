@@ -7,6 +7,7 @@
 
 #include "job_rows.h"
 #include "adapters/sqlite/stores.h"
+#include "core/found_or.h"
 #include "core/json.h"
 
 namespace parley::sqlite {
@@ -279,48 +280,36 @@ class SqliteMessagingStore final : public MessagingStore {
                                                           const std::string& a,
                                                           const std::string& b) override {
     std::string key = a < b ? a + "|" + b : b + "|" + a;
-    std::optional<Conversation> found;
-    bool created = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<std::pair<Conversation, bool>> {
       auto q = c.prepare(std::string("SELECT ") + kConvColumns +
                          " FROM conversations c WHERE dm_key = ?");
       q.bind(1, key);
-      if (q.step()) {
-        found = row_to_conversation(q);
-        return ok();
-      }
+      if (q.step()) return std::make_pair(row_to_conversation(q), false);
       insert_conversation(c, proposed, &key);
       int added = 0;
       std::vector<Member> members{{a, Role::member, proposed.created_at}};  // a DM has no owner
       if (b != a) members.push_back({b, Role::member, proposed.created_at});
       insert_members(c, proposed.id, members, added);
       set_member_count(c, proposed.id, added);
-      found = proposed;
-      found->member_count = added;
-      created = true;
-      return ok();
+      Conversation created = proposed;
+      created.member_count = added;
+      return std::make_pair(std::move(created), true);
     });
-    if (!r) return fail(r.error());
-    return std::make_pair(std::move(*found), created);
   }
 
   Result<Conversation> get_conversation(const std::string& id) override {
-    std::optional<Conversation> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
-      found = conversation_by_id(c, id);
-      return ok();
+    return db_.read_value([&](Connection& c) -> Result<Conversation> {
+      auto found = conversation_by_id(c, id);
+      if (!found) return fail(Errc::not_found, "conversation not found");
+      return std::move(*found);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "conversation not found");
-    return std::move(*found);
   }
 
   Result<ConversationView> view(const std::string& id, const std::string& viewer,
                                 bool count_unread) override {
-    std::optional<ConversationView> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<ConversationView> {
       auto conv = conversation_by_id(c, id);
-      if (!conv) return ok();
+      if (!conv) return fail(Errc::not_found, "conversation not found");
       ConversationView v;
       v.conversation = std::move(*conv);
       v.me = membership_of(c, id, viewer);
@@ -330,18 +319,14 @@ class SqliteMessagingStore final : public MessagingStore {
         v.mention_count =
             mention_count(c, id, viewer, v.me->last_read_seq, v.conversation.last_seq);
       }
-      found = std::move(v);
-      return ok();
+      return v;
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "conversation not found");
-    return std::move(*found);
   }
 
   Result<std::vector<ConversationView>> list_for_user(
       const std::string& user_id, int limit, const std::optional<ActivityCursor>& after) override {
-    std::vector<ConversationView> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<ConversationView>> {
+      std::vector<ConversationView> out;
       auto q = c.prepare(std::string("SELECT ") + kConvColumns +
                          ", m.role, m.joined_at, m.last_read_seq, m.muted, m.starred"
                          " FROM members m JOIN conversations c ON c.id = m.conversation_id"
@@ -371,10 +356,8 @@ class SqliteMessagingStore final : public MessagingStore {
         v.mention_count = mention_count(c, v.conversation.id, user_id, v.me->last_read_seq,
                                         v.conversation.last_seq);
       }
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<Conversation>> list_public_channels(
@@ -391,8 +374,8 @@ class SqliteMessagingStore final : public MessagingStore {
   Result<std::vector<Conversation>> list_channels(const std::string& contains, int limit,
                                                   const std::optional<std::string>& after_name,
                                                   bool include_private) {
-    std::vector<Conversation> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<Conversation>> {
+      std::vector<Conversation> out;
       auto q = c.prepare(std::string("SELECT ") + kConvColumns +
                          " FROM conversations c WHERE c.type = 2 AND (?5 = 1 OR c.visibility = 0)"
                          " AND c.name LIKE ?1 ESCAPE '\\'"
@@ -404,46 +387,39 @@ class SqliteMessagingStore final : public MessagingStore {
           .bind(4, limit)
           .bind(5, include_private ? 1 : 0);
       while (q.step()) out.push_back(row_to_conversation(q));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<std::string>> conversation_ids_of(const std::string& user_id) override {
-    std::vector<std::string> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
       auto q = c.prepare("SELECT conversation_id FROM members WHERE user_id = ?");
       q.bind(1, user_id);
       while (q.step()) out.push_back(q.text(0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<std::vector<std::string>> co_members(const std::string& user_id,
                                               const std::vector<std::string>& candidates) override {
     const std::string ids_json = json_list(candidates);
-    std::vector<std::string> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
       auto q = c.prepare(
           "SELECT DISTINCT them.user_id FROM members me"
           " JOIN members them ON them.conversation_id = me.conversation_id"
           " WHERE me.user_id = ?1 AND them.user_id IN (SELECT value FROM json_each(?2))");
       q.bind(1, user_id).bind(2, ids_json);
       while (q.step()) out.push_back(q.text(0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<Conversation> update_conversation(const std::string& id,
                                            const std::optional<std::string>& name,
                                            const std::optional<std::string>& topic) override {
-    std::optional<Conversation> updated;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    auto updated = db_.write_value([&](Connection& c) -> Result<std::optional<Conversation>> {
       try {
         c.prepare(
              "UPDATE conversations SET name = coalesce(?1, name), topic = coalesce(?2, topic),"
@@ -458,30 +434,23 @@ class SqliteMessagingStore final : public MessagingStore {
           return fail(Errc::already_exists, "a channel with this name exists", "name");
         throw;
       }
-      updated = conversation_by_id(c, id);
-      return ok();
+      return conversation_by_id(c, id);
     });
-    if (!r) return fail(r.error());
-    if (!updated) return fail(Errc::not_found, "conversation not found");
-    return std::move(*updated);
+    return found_or(std::move(updated), Errc::not_found, "conversation not found");
   }
 
   Result<std::optional<Membership>> membership(const std::string& conversation_id,
                                                const std::string& user_id) override {
-    std::optional<Membership> m;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
-      m = membership_of(c, conversation_id, user_id);
-      return ok();
+    return db_.read_value([&](Connection& c) -> Result<std::optional<Membership>> {
+      return membership_of(c, conversation_id, user_id);
     });
-    if (!r) return fail(r.error());
-    return m;
   }
 
   Result<std::vector<Member>> add_members(const std::string& conversation_id,
                                           const std::vector<Member>& members,
                                           std::int64_t max_members) override {
-    std::vector<Member> added;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<std::vector<Member>> {
+      std::vector<Member> added;
       auto conv = conversation_by_id(c, conversation_id);
       if (!conv) return fail(Errc::not_found, "conversation not found");
       for (const auto& m : members) {
@@ -492,20 +461,16 @@ class SqliteMessagingStore final : public MessagingStore {
       if (conv->member_count + static_cast<std::int64_t>(added.size()) > max_members)
         return fail(Errc::failed_precondition, "too many members");
       set_member_count(c, conversation_id, static_cast<int>(added.size()));
-      return ok();
+      return added;
     });
-    if (!r) return fail(r.error());
-    return added;
   }
 
   Result<bool> remove_member(const std::string& conversation_id,
                              const std::string& user_id) override {
-    bool removed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
       auto q = c.prepare("DELETE FROM members WHERE conversation_id = ? AND user_id = ?");
       q.bind(1, conversation_id).bind(2, user_id);
-      if (q.exec() == 0) return ok();
-      removed = true;
+      if (q.exec() == 0) return false;
       set_member_count(c, conversation_id, -1);
       // Someone must own what remains: the longest-standing admin, else member, inherits.
       auto owners =
@@ -518,34 +483,31 @@ class SqliteMessagingStore final : public MessagingStore {
              " (SELECT pos FROM members WHERE conversation_id = ? ORDER BY role, pos LIMIT 1)")
             .bind(1, conversation_id)
             .exec();
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return removed;
   }
 
   Result<Member> set_role(const std::string& conversation_id, const std::string& user_id,
                           Role role) override {
-    std::optional<Member> m;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    auto member = db_.write_value([&](Connection& c) -> Result<std::optional<Member>> {
       auto q = c.prepare(
           "UPDATE members SET role = ?1 WHERE conversation_id = ?2 AND user_id = ?3"
           " RETURNING joined_at");
       q.bind(1, static_cast<int>(role)).bind(2, conversation_id).bind(3, user_id);
+      std::optional<Member> m;
       if (q.step()) m = Member{user_id, role, q.integer(0)};
       while (q.step()) {
       }
-      return ok();
+      return m;
     });
-    if (!r) return fail(r.error());
-    if (!m) return fail(Errc::not_found, "not a member");
-    return std::move(*m);
+    return found_or(std::move(member), Errc::not_found, "not a member");
   }
 
   Result<std::vector<std::pair<Member, std::int64_t>>> list_members(
       const std::string& conversation_id, int limit, std::int64_t after_position) override {
-    std::vector<std::pair<Member, std::int64_t>> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c)
+                              -> Result<std::vector<std::pair<Member, std::int64_t>>> {
+      std::vector<std::pair<Member, std::int64_t>> out;
       auto q = c.prepare(
           "SELECT user_id, role, joined_at, pos FROM members WHERE conversation_id = ?"
           " AND pos > ? ORDER BY pos LIMIT ?");
@@ -553,48 +515,47 @@ class SqliteMessagingStore final : public MessagingStore {
       while (q.step())
         out.push_back({Member{q.text(0), static_cast<Role>(q.integer(1)), q.integer(2)},
                        q.integer(3)});
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<Appended> append(const NewMessage& m) override {
-    std::optional<Appended> out;
-    auto r = db_.write([&](Connection& c) { return append_in(c, m, out, hooks_); });
-    if (!r) return fail(r.error());
-    if (out->created) committed();
-    return std::move(*out);
+    auto out = db_.write_value([&](Connection& c) { return append_in(c, m, hooks_); });
+    if (out && out->created) committed();
+    return out;
   }
 
   void append_async(const NewMessage& m, AppendDone done) override {
+    // write_async's function answers only success or failure: the appended message waits in out
+    // for done.
     auto out = std::make_shared<std::optional<Appended>>();
-    db_.write_async([this, m, out](Connection& c) { return append_in(c, m, *out, hooks_); },
-                    [this, out, done = std::move(done)](Result<void> r) {
-                      if (!r) return done(fail(r.error()));
-                      if ((*out)->created) committed();
-                      done(std::move(**out));
-                    });
+    db_.write_async(
+        [this, m, out](Connection& c) -> Result<void> {
+          auto appended = append_in(c, m, hooks_);
+          if (!appended) return fail(std::move(appended.error()));
+          *out = std::move(*appended);
+          return ok();
+        },
+        [this, out, done = std::move(done)](Result<void> r) {
+          if (!r) return done(fail(r.error()));
+          if ((*out)->created) committed();
+          done(std::move(**out));
+        });
   }
 
   Result<Message> get_message(const std::string& id, const std::string& viewer) override {
-    std::optional<Message> found;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<Message> {
       auto row = message_by_id(c, id);
-      if (!row) return ok();
+      if (!row) return fail(Errc::not_found, "message not found");
       fill_reactions(c, *row, viewer);
-      found = std::move(row->m);
-      return ok();
+      return std::move(row->m);
     });
-    if (!r) return fail(r.error());
-    if (!found) return fail(Errc::not_found, "message not found");
-    return std::move(*found);
   }
 
   Result<MessagePage> history(const std::string& conversation_id, const HistoryQuery& hq,
                               const std::string& viewer) override {
-    MessagePage page;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<MessagePage> {
+      MessagePage page;
       if (hq.after_seq) {
         auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
                            " FROM messages WHERE conversation_id = ? AND seq > ?"
@@ -618,16 +579,14 @@ class SqliteMessagingStore final : public MessagingStore {
           page.has_more = true;
         }
       }
-      return ok();
+      return page;
     });
-    if (!r) return fail(r.error());
-    return page;
   }
 
   Result<MessagePage> replies(const std::string& root_id, std::int64_t after_seq, int limit,
                               const std::string& viewer) override {
-    MessagePage page;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<MessagePage> {
+      MessagePage page;
       auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
                          " FROM messages WHERE thread_root_id = ? AND seq > ?"
                          " ORDER BY seq LIMIT ?");
@@ -637,16 +596,13 @@ class SqliteMessagingStore final : public MessagingStore {
         page.messages.pop_back();
         page.has_more = true;
       }
-      return ok();
+      return page;
     });
-    if (!r) return fail(r.error());
-    return page;
   }
 
   Result<Message> edit(const std::string& id, const std::string& text, Millis edited_at,
                        const Mentions& mentions) override {
-    std::optional<Message> out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<Message> {
       auto n = c.prepare(
                     "UPDATE messages SET text = ?, edited_at = ?, previews = NULL, mentions = ?,"
                     " mention_all = ? WHERE id = ? AND deleted = 0")
@@ -663,11 +619,8 @@ class SqliteMessagingStore final : public MessagingStore {
           .bind(2, row->m.seq)
           .exec();
       insert_mention_rows(c, row->m.conversation_id, row->m.seq, row->m.sender_id, mentions);
-      out = std::move(row->m);
-      return ok();
+      return std::move(row->m);
     });
-    if (!r) return fail(r.error());
-    return std::move(*out);
   }
 
   Result<Message> set_previews(const std::string& id,
@@ -686,8 +639,7 @@ class SqliteMessagingStore final : public MessagingStore {
   // then the id), the message as it now is.
   Result<Message> set_json_column(const std::string& id, const char* update,
                                   const std::string& json) {
-    std::optional<Message> out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<Message> {
       auto n = c.prepare(update)
                    .bind(1, json.empty() ? std::optional<std::string>()
                                          : std::optional<std::string>(json))
@@ -699,19 +651,15 @@ class SqliteMessagingStore final : public MessagingStore {
       }
       auto row = message_by_id(c, id);
       fill_reactions(c, *row, "");
-      out = std::move(row->m);
-      return ok();
+      return std::move(row->m);
     });
-    if (!r) return fail(r.error());
-    return std::move(*out);
   }
 
   Result<std::pair<Message, bool>> remove_message(const std::string& id) override {
-    std::optional<Message> out;
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<std::pair<Message, bool>> {
       auto row = message_by_id(c, id);
       if (!row) return fail(Errc::not_found, "message not found");
+      bool changed = false;
       if (!row->m.deleted) {
         c.prepare(
              "UPDATE messages SET text = '', deleted = 1, reaction_count = 0, mentions = NULL,"
@@ -729,17 +677,13 @@ class SqliteMessagingStore final : public MessagingStore {
         row->m.deleted = true;
         changed = true;
       }
-      out = std::move(row->m);
-      return ok();
+      return std::make_pair(std::move(row->m), changed);
     });
-    if (!r) return fail(r.error());
-    return std::make_pair(std::move(*out), changed);
   }
 
   Result<bool> add_reaction(const std::string& message_id, const std::string& user_id,
                             const std::string& emoji, int max_distinct) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
       auto row = message_by_id(c, message_id);
       if (!row) return fail(Errc::not_found, "message not found");
       if (row->m.deleted) return fail(Errc::failed_precondition, "the message was deleted");
@@ -753,41 +697,37 @@ class SqliteMessagingStore final : public MessagingStore {
         if (distinct.integer(0) >= max_distinct)
           return fail(Errc::failed_precondition, "too many different reactions");
       }
-      changed = c.prepare("INSERT OR IGNORE INTO reactions (message_pk, emoji, user_id)"
-                          " VALUES (?, ?, ?)")
-                    .bind(1, row->pk)
-                    .bind(2, emoji)
-                    .bind(3, user_id)
-                    .exec() > 0;
+      const bool changed =
+          c.prepare("INSERT OR IGNORE INTO reactions (message_pk, emoji, user_id) VALUES (?, ?, ?)")
+              .bind(1, row->pk)
+              .bind(2, emoji)
+              .bind(3, user_id)
+              .exec() > 0;
       if (changed)
         c.prepare("UPDATE messages SET reaction_count = reaction_count + 1 WHERE pk = ?")
             .bind(1, row->pk)
             .exec();
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<bool> remove_reaction(const std::string& message_id, const std::string& user_id,
                                const std::string& emoji) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
       auto row = message_by_id(c, message_id);
       if (!row) return fail(Errc::not_found, "message not found");
-      changed = c.prepare("DELETE FROM reactions WHERE message_pk = ? AND emoji = ? AND user_id = ?")
-                    .bind(1, row->pk)
-                    .bind(2, emoji)
-                    .bind(3, user_id)
-                    .exec() > 0;
+      const bool changed =
+          c.prepare("DELETE FROM reactions WHERE message_pk = ? AND emoji = ? AND user_id = ?")
+              .bind(1, row->pk)
+              .bind(2, emoji)
+              .bind(3, user_id)
+              .exec() > 0;
       if (changed)
         c.prepare("UPDATE messages SET reaction_count = reaction_count - 1 WHERE pk = ?")
             .bind(1, row->pk)
             .exec();
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   // The one write of a read marker: mark_read only moves it forward (up to last_seq);
@@ -795,8 +735,8 @@ class SqliteMessagingStore final : public MessagingStore {
   Result<ReadState> write_read_marker(const std::string& conversation_id,
                                       const std::string& user_id, std::int64_t seq,
                                       bool may_move_back) {
-    ReadState out;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<ReadState> {
+      ReadState out;
       auto q = c.prepare(
           "SELECT m.last_read_seq, c.last_seq FROM members m JOIN conversations c"
           " ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?");
@@ -816,10 +756,8 @@ class SqliteMessagingStore final : public MessagingStore {
       out.last_read_seq = last_read;
       out.unread_count = unread_count(c, conversation_id, user_id, last_read, last_seq);
       out.mention_count = mention_count(c, conversation_id, user_id, last_read, last_seq);
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<ReadState> mark_read(const std::string& conversation_id, const std::string& user_id,
@@ -834,45 +772,40 @@ class SqliteMessagingStore final : public MessagingStore {
 
   Result<bool> set_starred(const std::string& conversation_id, const std::string& user_id,
                            bool starred) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
       auto q = c.prepare("SELECT starred FROM members WHERE conversation_id = ? AND user_id = ?");
       q.bind(1, conversation_id).bind(2, user_id);
       if (!q.step()) return fail(Errc::not_found, "not a member");
-      if ((q.integer(0) != 0) == starred) return ok();
+      if ((q.integer(0) != 0) == starred) return false;
       c.prepare("UPDATE members SET starred = ? WHERE conversation_id = ? AND user_id = ?")
           .bind(1, starred ? 1 : 0)
           .bind(2, conversation_id)
           .bind(3, user_id)
           .exec();
-      changed = true;
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::pair<Conversation, bool>> set_archived(const std::string& conversation_id,
                                                      bool archived) override {
-    std::optional<Conversation> conv;
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      changed = c.prepare("UPDATE conversations SET archived = ?1 WHERE id = ?2 AND archived <> ?1")
-                    .bind(1, archived ? 1 : 0)
-                    .bind(2, conversation_id)
-                    .exec() > 0;
-      conv = conversation_by_id(c, conversation_id);
-      return ok();
+    using Archived = std::pair<Conversation, bool>;
+    auto out = db_.write_value([&](Connection& c) -> Result<std::optional<Archived>> {
+      const bool changed =
+          c.prepare("UPDATE conversations SET archived = ?1 WHERE id = ?2 AND archived <> ?1")
+              .bind(1, archived ? 1 : 0)
+              .bind(2, conversation_id)
+              .exec() > 0;
+      auto conv = conversation_by_id(c, conversation_id);
+      if (!conv) return std::nullopt;
+      return Archived{std::move(*conv), changed};
     });
-    if (!r) return fail(r.error());
-    if (!conv) return fail(Errc::not_found, "conversation not found");
-    return std::make_pair(std::move(*conv), changed);
+    return found_or(std::move(out), Errc::not_found, "conversation not found");
   }
 
   Result<bool> set_saved(const std::string& user_id, const std::string& message_id, bool saved,
                          Millis at) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
+      bool changed = false;
       if (saved)
         changed = c.prepare(
                        "INSERT OR IGNORE INTO saved_messages (user_id, message_id, saved_at)"
@@ -886,16 +819,14 @@ class SqliteMessagingStore final : public MessagingStore {
                       .bind(1, user_id)
                       .bind(2, message_id)
                       .exec() > 0;
-      return ok();
+      return changed;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::vector<SavedMessage>> list_saved(const std::string& user_id, int limit,
                                                std::optional<std::int64_t> before) override {
-    std::vector<SavedMessage> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<SavedMessage>> {
+      std::vector<SavedMessage> out;
       auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
                          ", s.pos FROM saved_messages s JOIN messages ON messages.id = s.message_id"
                          " WHERE s.user_id = ?1 AND s.pos < ?2 AND messages.deleted = 0 AND"
@@ -914,19 +845,16 @@ class SqliteMessagingStore final : public MessagingStore {
         fill_reactions(c, row, user_id);
         out.push_back({std::move(row.m), pos});
       }
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<bool> pin(const std::string& conversation_id, const std::string& message_id,
                    const std::string& by, Millis at, int max_pins) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
+    return db_.write_value([&](Connection& c) -> Result<bool> {
       auto known = c.prepare("SELECT 1 FROM pins WHERE conversation_id = ? AND message_id = ?");
       known.bind(1, conversation_id).bind(2, message_id);
-      if (known.step()) return ok();
+      if (known.step()) return false;
       auto count = c.prepare("SELECT count(*) FROM pins WHERE conversation_id = ?");
       count.bind(1, conversation_id);
       count.step();
@@ -939,40 +867,29 @@ class SqliteMessagingStore final : public MessagingStore {
           .bind(3, by)
           .bind(4, at)
           .exec();
-      changed = true;
-      return ok();
+      return true;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<bool> unpin(const std::string& conversation_id, const std::string& message_id) override {
-    bool changed = false;
-    auto r = db_.write([&](Connection& c) -> Result<void> {
-      changed = c.prepare("DELETE FROM pins WHERE conversation_id = ? AND message_id = ?")
-                    .bind(1, conversation_id)
-                    .bind(2, message_id)
-                    .exec() > 0;
-      return ok();
+    return db_.write_value([&](Connection& c) -> Result<bool> {
+      return c.prepare("DELETE FROM pins WHERE conversation_id = ? AND message_id = ?")
+                 .bind(1, conversation_id)
+                 .bind(2, message_id)
+                 .exec() > 0;
     });
-    if (!r) return fail(r.error());
-    return changed;
   }
 
   Result<std::vector<Message>> pins(const std::string& conversation_id,
                                     const std::string& viewer) override {
-    std::vector<Message> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<Message>> {
       auto q = c.prepare(std::string("SELECT ") + kMsgColumns +
                          " FROM messages JOIN (SELECT message_id, pinned_at, rowid AS r FROM pins"
                          " WHERE conversation_id = ?) p ON messages.id = p.message_id"
                          " ORDER BY p.pinned_at DESC, p.r DESC");
       q.bind(1, conversation_id);
-      out = collect(c, q, viewer, false);
-      return ok();
+      return collect(c, q, viewer, false);
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
  private:
@@ -982,10 +899,10 @@ class SqliteMessagingStore final : public MessagingStore {
       if (h.committed) h.committed();
   }
 
-  // The append itself, inside the writer's transaction: out is set on success. The hooks' jobs
-  // go into the outbox in the same transaction (savepoint) as the message.
-  static Result<void> append_in(Connection& c, const NewMessage& m, std::optional<Appended>& out,
-                                const std::vector<AppendHook>& hooks) {
+  // The append itself, inside the writer's transaction. The hooks' jobs go into the outbox in
+  // the same transaction (savepoint) as the message.
+  static Result<Appended> append_in(Connection& c, const NewMessage& m,
+                                    const std::vector<AppendHook>& hooks) {
     auto dup = c.prepare(std::string("SELECT ") + kMsgColumns +
                          " FROM messages WHERE conversation_id = ? AND sender_id = ? AND"
                          " client_msg_id = ?");
@@ -993,8 +910,7 @@ class SqliteMessagingStore final : public MessagingStore {
     if (dup.step()) {
       Row row = row_to_message(dup);
       fill_reactions(c, row, m.sender_id);
-      out = Appended{std::move(row.m), false};
-      return ok();
+      return Appended{std::move(row.m), false};
     }
     if (m.thread_root_id) {
       auto root = message_by_id(c, *m.thread_root_id);
@@ -1046,13 +962,13 @@ class SqliteMessagingStore final : public MessagingStore {
         .bind(2, m.conversation_id)
         .bind(3, m.sender_id)
         .exec();
-    out = appended_as(m, seq);
+    Appended out = appended_as(m, seq);
     for (const auto& h : hooks) {
       if (!h.produce) continue;
-      auto jobs = h.produce(out->message);
+      auto jobs = h.produce(out.message);
       if (!jobs.empty()) insert_job_rows(c, jobs, m.created_at);
     }
-    return ok();
+    return out;
   }
 
   static void insert_conversation(Connection& c, const Conversation& conv,

@@ -164,8 +164,8 @@ class SqliteNotificationStore final : public NotificationStore {
   }
 
   Result<std::vector<std::string>> eager_members(const std::string& conversation_id) override {
-    std::vector<std::string> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
+    return db_.read_value([&](Connection& c) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
       auto q = c.prepare(
           "SELECT s.user_id FROM notification_settings s"
           " WHERE (push = 'all' OR email = 'all' OR keywords <> '') AND EXISTS (SELECT 1 FROM"
@@ -175,10 +175,8 @@ class SqliteNotificationStore final : public NotificationStore {
           " members m WHERE m.conversation_id = ?1 AND m.user_id = o.user_id)");
       q.bind(1, conversation_id);
       while (q.step()) out.push_back(q.text(0));
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<PushSubscription> add_subscription(const PushSubscription& s) override {
@@ -249,17 +247,14 @@ class SqliteNotificationStore final : public NotificationStore {
   }
 
   Result<std::map<std::string, std::int64_t>> digest_marks(const std::string& user_id) override {
-    std::map<std::string, std::int64_t> out;
-    auto r = db_.read([&](Connection& c) -> Result<void> {
-      out.clear();
+    return db_.read_value([&](Connection& c) -> Result<std::map<std::string, std::int64_t>> {
+      std::map<std::string, std::int64_t> out;
       auto q =
           c.prepare("SELECT conversation_id, seq FROM notification_digest_marks WHERE user_id = ?");
       q.bind(1, user_id);
       while (q.step()) out[q.text(0)] = q.integer(1);
-      return ok();
+      return out;
     });
-    if (!r) return fail(r.error());
-    return out;
   }
 
   Result<void> raise_digest_marks(

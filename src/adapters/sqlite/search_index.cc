@@ -163,10 +163,8 @@ class SqliteSearchIndex final : public search::SearchIndex {
       std::int64_t pk;
       double score;
     };
-    std::vector<Candidate> found;
     static const std::string found_text = searchable("m.");
-    auto r = db_.read([&](Connection& c) -> Result<void> {
-      found.clear();
+    return db_.read_value([&](Connection& c) -> Result<std::vector<std::string>> {
       bool scoped = match.empty() || caller_rows(c, ids_json) <= index_rows(c, q.terms);
       std::string sql;
       if (scoped) {
@@ -197,20 +195,19 @@ class SqliteSearchIndex final : public search::SearchIndex {
       s.bind(6, candidates);
       for (std::size_t i = 0; i < likes.size(); ++i)
         if (scoped || text::char_count(q.terms[i]) < 3) s.bind(static_cast<int>(10 + i), likes[i]);
+      std::vector<Candidate> found;
       while (s.step())
         found.push_back({s.text(0), s.integer(1),
                          ranked_terms.empty() ? 0.0 : search::relevance(s.text(2), ranked_terms)});
-      return ok();
+      // Best match first, then newest (found is newest first, and the sort is stable).
+      std::stable_sort(found.begin(), found.end(),
+                       [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+      std::vector<std::string> out;
+      for (std::size_t i = static_cast<std::size_t>(q.offset);
+           i < found.size() && static_cast<int>(out.size()) < q.limit; ++i)
+        out.push_back(std::move(found[i].id));
+      return out;
     });
-    if (!r) return fail(r.error());
-    // Best match first, then newest (found is newest first, and the sort is stable).
-    std::stable_sort(found.begin(), found.end(),
-                     [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
-    std::vector<std::string> out;
-    for (std::size_t i = static_cast<std::size_t>(q.offset);
-         i < found.size() && static_cast<int>(out.size()) < q.limit; ++i)
-      out.push_back(std::move(found[i].id));
-    return out;
   }
 
  private:
