@@ -1,6 +1,9 @@
 // SQLite SearchIndex: an FTS5 table with the trigram tokenizer over the messages' text and their
-// voice attachments' transcripts (external content, a view), kept in step by triggers, so the index
-// changes in the same transaction as the message. Trigrams find any substring of three or more
+// voice attachments' transcripts (external content, a view). A new message is queued for the index
+// in its own transaction (search_pending, by trigger) and indexed in batches a moment later
+// (decisions §52); until then searches find it by LIKE among the queued rows, so a search always
+// sees every committed message. Edits and deletes of indexed messages change the index in their
+// own transaction, by trigger. Trigrams find any substring of three or more
 // characters, which is what makes Chinese and Japanese text (no spaces between words) searchable.
 // Shorter terms cannot use the trigram index and are matched with LIKE on the rows the index (or
 // the filters) selected.
@@ -12,12 +15,17 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "adapters/sqlite/stores.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "core/text.h"
 #include "modules/search/search.h"
@@ -66,6 +74,37 @@ const std::string kTranscriptsIndexed =
     "END;"
     "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');";
 
+// Version 4 takes indexing out of the message's transaction. FTS5 writes its pending terms out
+// as a new segment at every savepoint, and a group commit gives each send its own savepoint (so
+// one failing send does not undo the others): each message became a segment of its own, and
+// indexing took most of the writer's time. A new message now only queues its pk; the indexer
+// adds queued messages in one statement per batch. Changes to a queued message need nothing (the
+// batch reads the message as it is then); changes to an indexed one update the index as before.
+const std::string kIndexedInBatches =
+    "CREATE TABLE search_pending (pk INTEGER PRIMARY KEY);"
+    "DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_update;"
+    "DROP TRIGGER messages_fts_delete;"
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+    "  INSERT OR IGNORE INTO search_pending(pk) VALUES (new.pk);"
+    "END;"
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, attachments ON messages"
+    "  WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN"
+    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
+    searchable("old.") +
+    ");"
+    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
+    searchable("new.") +
+    ");"
+    "END;"
+    // A deleted row's pk may be reused by the next message (no AUTOINCREMENT): its index entry
+    // goes now, and a queued pk leaves the queue, so the reused pk is queued afresh.
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+    "  INSERT INTO message_fts(message_fts, rowid, text) SELECT 'delete', old.pk, " +
+    searchable("old.") +
+    "    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);"
+    "  DELETE FROM search_pending WHERE pk = old.pk;"
+    "END;";
+
 const std::vector<Migration> kMigrations = {
     {1,
      "CREATE VIRTUAL TABLE message_fts USING fts5(text, content='messages', content_rowid='pk',"
@@ -84,7 +123,29 @@ const std::vector<Migration> kMigrations = {
     // The index's own per-trigram document counts, for the planner in find().
     {2, "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');"},
     {3, kTranscriptsIndexed.c_str()},
+    {4, kIndexedInBatches.c_str()},
 };
+
+// Messages indexed per write, and how long queued messages wait at most: a batch of a busy
+// moment's messages costs one FTS5 segment, and a search meanwhile scans few queued rows.
+constexpr std::int64_t kIndexBatch = 5'000;
+constexpr auto kIndexEvery = std::chrono::milliseconds(100);
+
+// Indexes up to kIndexBatch queued messages, oldest first; returns how many.
+Result<std::int64_t> index_queued(Connection& c) {
+  auto last = c.prepare(
+      "SELECT max(pk), count(*) FROM (SELECT pk FROM search_pending ORDER BY pk LIMIT ?1)");
+  last.bind(1, kIndexBatch);
+  if (!last.step() || last.is_null(0)) return std::int64_t{0};
+  const std::int64_t upto = last.integer(0), n = last.integer(1);
+  c.prepare(
+       "INSERT INTO message_fts(rowid, text) SELECT s.pk, s.text FROM search_pending p"
+       " JOIN message_search s ON s.pk = p.pk WHERE p.pk <= ?1")
+      .bind(1, upto)
+      .exec();
+  c.prepare("DELETE FROM search_pending WHERE pk <= ?1").bind(1, upto).exec();
+  return n;
+}
 
 // An FTS5 string literal: the term in double quotes, its own quotes doubled.
 std::string fts_phrase(const std::string& term) {
@@ -131,7 +192,17 @@ class SqliteSearchIndex final : public search::SearchIndex {
                    .Help("Searches by plan: through the caller's own messages, or the text index")
                    .Register(metrics::registry())),
         scoped_(plans_.Add({{"plan", "scoped"}})),
-        indexed_(plans_.Add({{"plan", "index"}})) {}
+        indexed_(plans_.Add({{"plan", "index"}})),
+        indexer_([this] { index_loop(); }) {}
+
+  ~SqliteSearchIndex() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    indexer_.join();
+  }
 
   // Two plans, and the cheaper one for this caller: walk the caller's own messages (cost: how
   // many they can read), or the trigram index (cost: how many messages anywhere hold the rarest
@@ -186,19 +257,46 @@ class SqliteSearchIndex final : public search::SearchIndex {
       // in 10 % of a million messages: 100,000 rows sorted for 2,000 kept).
       sql += scoped ? " ORDER BY m.pk DESC LIMIT ?6" : " ORDER BY f.rowid DESC LIMIT ?6";
       (scoped ? scoped_ : indexed_).Increment();
+      auto bind_filters = [&](Stmt& st) {
+        st.bind(2, ids_json);
+        if (q.sender_id) st.bind(3, *q.sender_id);
+        if (q.before) st.bind(4, *q.before);
+        if (q.after) st.bind(5, *q.after);
+        st.bind(6, candidates);
+      };
       auto s = c.prepare(sql);
       if (!scoped) s.bind(1, match);
-      s.bind(2, ids_json);
-      if (q.sender_id) s.bind(3, *q.sender_id);
-      if (q.before) s.bind(4, *q.before);
-      if (q.after) s.bind(5, *q.after);
-      s.bind(6, candidates);
+      bind_filters(s);
       for (std::size_t i = 0; i < likes.size(); ++i)
         if (scoped || text::char_count(q.terms[i]) < 3) s.bind(static_cast<int>(10 + i), likes[i]);
       std::vector<Candidate> found;
-      while (s.step())
-        found.push_back({s.text(0), s.integer(1),
-                         ranked_terms.empty() ? 0.0 : search::relevance(s.text(2), ranked_terms)});
+      auto collect = [&](Stmt& rows) {
+        while (rows.step())
+          found.push_back({rows.text(0), rows.integer(1),
+                           ranked_terms.empty() ? 0.0
+                                                : search::relevance(rows.text(2), ranked_terms)});
+      };
+      collect(s);
+      if (!scoped) {
+        // Messages queued for the index and not in it yet (the newest): by LIKE, every term.
+        std::string queued = "SELECT m.id, m.pk, " + found_text +
+                             " FROM search_pending p JOIN messages m ON m.pk = p.pk WHERE 1" +
+                             filters;
+        for (std::size_t i = 0; i < likes.size(); ++i)
+          queued += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+        queued += " ORDER BY m.pk DESC LIMIT ?6";
+        auto p = c.prepare(queued);
+        bind_filters(p);
+        for (std::size_t i = 0; i < likes.size(); ++i) p.bind(static_cast<int>(10 + i), likes[i]);
+        const std::size_t from_index = found.size();
+        collect(p);
+        if (found.size() > from_index) {
+          // Newest first across both, as the candidates the index plan keeps.
+          std::sort(found.begin(), found.end(),
+                    [](const Candidate& a, const Candidate& b) { return a.pk > b.pk; });
+          if (found.size() > static_cast<std::size_t>(candidates)) found.resize(candidates);
+        }
+      }
       // Best match first, then newest (found is newest first, and the sort is stable).
       std::stable_sort(found.begin(), found.end(),
                        [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
@@ -211,6 +309,33 @@ class SqliteSearchIndex final : public search::SearchIndex {
   }
 
  private:
+  // Indexes what new messages queued, every kIndexEvery, until the index is destroyed.
+  void index_loop() {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, kIndexEvery, [this] { return stopping_; })) {
+      lock.unlock();
+      index_round();
+      lock.lock();
+    }
+  }
+
+  void index_round() {
+    for (;;) {
+      auto queued = db_.read_value([](Connection& c) -> Result<bool> {
+        auto q = c.prepare("SELECT EXISTS (SELECT 1 FROM search_pending)");
+        return q.step() && q.integer(0) != 0;
+      });
+      if (!queued || !*queued) return;
+      auto n = db_.write_value(index_queued);
+      if (!n) {
+        // The database is stopping, or failing: the queue stays and the next round retries.
+        log::warn("search: indexing new messages failed", {{"error", n.error().message}});
+        return;
+      }
+      if (*n < kIndexBatch) return;
+    }
+  }
+
   // Messages the caller can read in the conversations asked for (deleted ones included).
   static std::int64_t caller_rows(Connection& c, const std::string& ids_json) {
     auto s = c.prepare(
@@ -220,9 +345,15 @@ class SqliteSearchIndex final : public search::SearchIndex {
     return s.step() ? s.integer(0) : 0;
   }
 
-  // Messages anywhere that hold the rarest trigram of the query: an upper bound of the rows
-  // the index plan joins.
+  // Messages anywhere that hold the rarest trigram of the query, and those queued for the
+  // index: an upper bound of the rows the index plan reads.
   static std::int64_t index_rows(Connection& c, const std::vector<std::string>& terms) {
+    auto queued = c.prepare("SELECT count(*) FROM search_pending");
+    const std::int64_t waiting = queued.step() ? queued.integer(0) : 0;
+    return waiting + indexed_rows(c, terms);
+  }
+
+  static std::int64_t indexed_rows(Connection& c, const std::vector<std::string>& terms) {
     std::optional<std::int64_t> least;
     for (const auto& t : terms)
       for (const auto& tri : trigrams(t)) {
@@ -238,6 +369,10 @@ class SqliteSearchIndex final : public search::SearchIndex {
   prometheus::Family<prometheus::Counter>& plans_;
   prometheus::Counter& scoped_;
   prometheus::Counter& indexed_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread indexer_;  // last: it starts once the members above exist
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -146,6 +147,16 @@ TEST(SqliteSearchIndex, PlansByTheCallersDataAndTheIndexCounts) {
     return r ? *r : std::vector<std::string>{};
   };
 
+  // New messages reach the index a moment after they commit (decisions §52); until then the
+  // index plan costs every queued row, so the rare word walks the caller's messages too. Once
+  // they are indexed it takes the index.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (double i = counter(indexed); counter(indexed) == i;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the new messages were never indexed";
+    EXPECT_EQ(find({"zebra"}, {"BIG", "MINE"}), (std::vector<std::string>{"Z1"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
   double s0 = counter(scoped), i0 = counter(indexed);
   EXPECT_EQ(find({"needle"}, {"MINE"}), (std::vector<std::string>{"M4", "M3", "M2", "M1", "M0"}));
   EXPECT_EQ(counter(scoped), s0 + 1) << "5 own messages against 406 index matches";
@@ -156,6 +167,110 @@ TEST(SqliteSearchIndex, PlansByTheCallersDataAndTheIndexCounts) {
   EXPECT_EQ(find({"ze"}, {"MINE"}), std::vector<std::string>{})
       << "a term too short for trigrams walks the caller's messages";
   EXPECT_EQ(counter(scoped), s0 + 2);
+}
+
+// Indexing happens in batches after the commit, so the index is checked across the whole life
+// of a message: found at once while queued, after indexing, after an edit of an indexed message,
+// after a hard delete (retention), and under a pk that a deleted message had (SQLite reuses the
+// largest pk once its row is gone). FTS5's own integrity check must pass at every step.
+TEST(SqliteSearchIndex, QueuedAndIndexedMessagesAreFoundAndEditsAndDeletesKeepTheIndexRight) {
+  auto opened = Database::open(temp_db_path());
+  ASSERT_TRUE(opened);
+  std::unique_ptr<Database> db = std::move(*opened);
+  auto store = std::move(*make_messaging_store(*db));
+  auto index = std::move(*make_search_index(*db));
+  messaging::Conversation conv;
+  conv.id = "BIG";
+  conv.type = messaging::ConversationType::group;
+  conv.created_by = "U1";
+  ASSERT_TRUE(store->create_conversation(conv, {{"U1", messaging::Role::owner, 1}}));
+  auto put = [&](const std::string& id, const std::string& text) {
+    messaging::NewMessage m;
+    m.id = m.client_msg_id = id;
+    m.conversation_id = "BIG";
+    m.sender_id = "U1";
+    m.text = text;
+    m.created_at = 1000;
+    ASSERT_TRUE(store->append(m));
+  };
+  auto find = [&](const std::string& term) {
+    search::IndexQuery q;
+    q.terms = {term};
+    q.conversation_ids = {"BIG"};
+    q.limit = 10;
+    auto r = index->find(q);
+    EXPECT_TRUE(r);
+    return r ? *r : std::vector<std::string>{};
+  };
+  auto queued = [&] {
+    return *db->read_value([](Connection& c) -> Result<std::int64_t> {
+      auto q = c.prepare("SELECT count(*) FROM search_pending");
+      return q.step() ? q.integer(0) : -1;
+    });
+  };
+  auto wait_indexed = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (queued() != 0) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never indexed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  auto intact = [&] {
+    return db->write_value([](Connection& c) -> Result<bool> {
+      c.prepare("INSERT INTO message_fts(message_fts) VALUES ('integrity-check')").exec();
+      return true;
+    });
+  };
+  auto raw = [&](const std::string& sql) {
+    ASSERT_TRUE(db->write_value([&](Connection& c) -> Result<bool> {
+      c.exec_script(sql.c_str());
+      return true;
+    }));
+  };
+
+  for (int i = 0; i < 300; ++i) put("H" + std::to_string(i), "hay in the stack");
+  wait_indexed();
+  // Queued: the index plan (a rare word, 300 readable messages) finds it among the queue.
+  put("Z1", "a fresh zebra");
+  EXPECT_EQ(queued(), 1);
+  EXPECT_EQ(find("zebra"), std::vector<std::string>{"Z1"});
+  EXPECT_EQ(find("fresh zeb"), std::vector<std::string>{"Z1"});
+  wait_indexed();
+  EXPECT_EQ(find("zebra"), std::vector<std::string>{"Z1"});
+  EXPECT_TRUE(intact());
+
+  // An edit of an indexed message moves its index entry.
+  ASSERT_TRUE(store->edit("Z1", "a fresh giraffe", 2000));
+  EXPECT_EQ(find("zebra"), std::vector<std::string>{});
+  EXPECT_EQ(find("giraffe"), std::vector<std::string>{"Z1"});
+  EXPECT_TRUE(intact());
+  // An edit of a queued message needs nothing: the batch reads it as it is then.
+  put("Q1", "a quick okapi");
+  ASSERT_TRUE(store->edit("Q1", "a quick lemur", 2000));
+  EXPECT_EQ(find("okapi"), std::vector<std::string>{});
+  EXPECT_EQ(find("lemur"), std::vector<std::string>{"Q1"});
+  wait_indexed();
+  EXPECT_EQ(find("okapi"), std::vector<std::string>{});
+  EXPECT_EQ(find("lemur"), std::vector<std::string>{"Q1"});
+  EXPECT_TRUE(intact());
+
+  // A hard delete (retention) of the newest message, then a new message under its pk.
+  raw("DELETE FROM messages WHERE id = 'Q1'");
+  EXPECT_EQ(find("lemur"), std::vector<std::string>{});
+  put("R1", "a returning walrus");
+  EXPECT_EQ(find("walrus"), std::vector<std::string>{"R1"});
+  wait_indexed();
+  EXPECT_EQ(find("walrus"), std::vector<std::string>{"R1"});
+  EXPECT_EQ(find("lemur"), std::vector<std::string>{});
+  EXPECT_TRUE(intact());
+  // And a hard delete of a message still queued.
+  put("D1", "a doomed dodo");
+  raw("DELETE FROM messages WHERE id = 'D1'");
+  EXPECT_EQ(queued(), 0);
+  EXPECT_EQ(find("dodo"), std::vector<std::string>{});
+  EXPECT_TRUE(intact());
+  index.reset();
+  store.reset();
 }
 
 TEST(SqliteDatabase, ConcurrentWritesCommitInGroupsAndAllLand) {
