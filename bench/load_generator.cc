@@ -131,6 +131,18 @@ asio::awaitable<std::string> read_response(Conn& c, HttpHead& h, bool body_expec
   co_return "response never completed";
 }
 
+asio::awaitable<std::string> exchange(Conn& c, const std::string& request, HttpHead& h) {
+  c.begin(Clock::now());
+  auto [wec, wn] = co_await asio::async_write(c.sock, asio::buffer(request), kTuple);
+  std::string err;  // (no co_await inside ?: : GCC 12 miscompiles it)
+  if (wec)
+    err = c.read_error(wec, "write");
+  else
+    err = co_await read_response(c, h);
+  c.busy = false;
+  co_return err;
+}
+
 asio::awaitable<void> http_connection(HttpScenario& sc, const Window& w, ThreadStats& st,
                                       unsigned conn, unsigned conns) {
   auto c = std::make_shared<Conn>(co_await asio::this_coro::executor);
@@ -147,17 +159,8 @@ asio::awaitable<void> http_connection(HttpScenario& sc, const Window& w, ThreadS
     if (!index) break;
     const std::string& req = sc.requests[*index];
     auto t0 = Clock::now();
-    c->begin(t0);
-    auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(req), kTuple);
-    if (wec) {
-      c->busy = false;
-      st.error(c->read_error(wec, "write"));
-      connected = false;
-      continue;
-    }
     HttpHead h;
-    std::string err = co_await read_response(*c, h);
-    c->busy = false;
+    std::string err = co_await exchange(*c, req, h);
     auto t1 = Clock::now();
     if (!err.empty()) {
       st.error(err);

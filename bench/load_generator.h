@@ -189,6 +189,9 @@ asio::awaitable<bool> connect(Conn& c, const tcp::endpoint& server, ThreadStats&
 // Reads one response. On success h describes it and the body is
 // buf[h.header_bytes, h.header_bytes + h.content_length). Returns an error text, or "" when good.
 asio::awaitable<std::string> read_response(Conn& c, HttpHead& h, bool body_expected = true);
+// Writes a request and reads its response, timed from now (Conn::begin): "" when good, else the
+// error text (a failed write as "write: ...").
+asio::awaitable<std::string> exchange(Conn& c, const std::string& request, HttpHead& h);
 
 // An HTTP scenario: which pre-built request each connection sends next, and what to do with a
 // 2xx body.

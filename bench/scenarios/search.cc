@@ -163,15 +163,8 @@ asio::awaitable<void> seeder(SeedJob& job) {
       std::string body = "{\"text\":\"" + job.corpus->text(i) + "\",\"client_msg_id\":\"s" +
                          std::to_string(i) + "\"}";
       std::string req = job.head + std::to_string(body.size()) + "\r\n\r\n" + body;
-      c->begin(Clock::now());
-      auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(req), kTuple);
-      std::string err;
       HttpHead h;
-      if (wec)
-        err = c->read_error(wec, "write");
-      else
-        err = co_await read_response(*c, h);
-      c->busy = false;
+      std::string err = co_await exchange(*c, req, h);
       if (!err.empty()) {
         job.error(err);
         connected = false;
@@ -197,15 +190,8 @@ asio::awaitable<void> seeder(SeedJob& job) {
       since_read = 0;
       std::string body = "{\"seq\":" + std::to_string(last_seq) + "}";
       std::string req = job.read_head + std::to_string(body.size()) + "\r\n\r\n" + body;
-      c->begin(Clock::now());
-      auto [wec, wn] = co_await asio::async_write(c->sock, asio::buffer(req), kTuple);
       HttpHead h;
-      std::string err;  // (no co_await inside ?: : GCC 12 miscompiles it)
-      if (wec)
-        err = c->read_error(wec, "write");
-      else
-        err = co_await read_response(*c, h);
-      c->busy = false;
+      std::string err = co_await exchange(*c, req, h);
       if (!err.empty()) {
         job.error("read: " + err);
         connected = false;

@@ -42,6 +42,16 @@ std::string searchable(const std::string& row) {
          row + "attachments)), '') END)";
 }
 
+// The statements that add a row's index entry and take it away (FTS5's external-content
+// 'delete' needs the values that were indexed). `row`: "new." or "old.".
+std::string index_entry_added(const std::string& row) {
+  return "INSERT INTO message_fts(rowid, text) VALUES (" + row + "pk, " + searchable(row) + ");";
+}
+std::string index_entry_removed(const std::string& row) {
+  return "INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', " + row + "pk, " +
+         searchable(row) + ");";
+}
+
 // Version 3 indexes searchable() through a view, so the index's external content and the
 // triggers' 'delete' rows agree; an attachment change (a transcript arriving) re-indexes.
 const std::string kTranscriptsIndexed =
@@ -54,24 +64,15 @@ const std::string kTranscriptsIndexed =
     "  content_rowid='pk', tokenize='trigram');"
     // Filled by a plain insert: FTS5's 'rebuild' fails on a view whose column runs json_each.
     "INSERT INTO message_fts(rowid, text) SELECT pk, text FROM message_search;"
-    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
-    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
-    searchable("new.") +
-    ");"
-    "END;"
-    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, attachments ON messages BEGIN"
-    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
-    searchable("old.") +
-    ");"
-    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
-    searchable("new.") +
-    ");"
-    "END;"
-    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
-    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
-    searchable("old.") +
-    ");"
-    "END;"
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN " +
+    index_entry_added("new.") +
+    " END;"
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, attachments ON messages BEGIN " +
+    index_entry_removed("old.") + index_entry_added("new.") +
+    " END;"
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN " +
+    index_entry_removed("old.") +
+    " END;"
     "CREATE VIRTUAL TABLE message_fts_terms USING fts5vocab(message_fts, 'row');";
 
 // Version 4 takes indexing out of the message's transaction. FTS5 writes its pending terms out
@@ -88,14 +89,9 @@ const std::string kIndexedInBatches =
     "  INSERT OR IGNORE INTO search_pending(pk) VALUES (new.pk);"
     "END;"
     "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, attachments ON messages"
-    "  WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN"
-    "  INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.pk, " +
-    searchable("old.") +
-    ");"
-    "  INSERT INTO message_fts(rowid, text) VALUES (new.pk, " +
-    searchable("new.") +
-    ");"
-    "END;"
+    "  WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN " +
+    index_entry_removed("old.") + index_entry_added("new.") +
+    " END;"
     // A deleted row's pk may be reused by the next message (no AUTOINCREMENT): its index entry
     // goes now, and a queued pk leaves the queue, so the reused pk is queued afresh.
     "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
