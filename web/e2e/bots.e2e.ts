@@ -6,13 +6,14 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { apiCall, launch, openPage, overflowX, registerUser, Server, shots, signInUi, type Watched } from './harness';
+import { apiCall, launch, openPage, overflowX, registerUser, reportPagesOnFailure, Server, shots, signInUi, type Watched } from './harness';
 
 const server = new Server();
 let browser: Browser;
 let app: HttpServer;
 const opened: Watched[] = [];
 let visibility = 'ephemeral';
+reportPagesOnFailure(() => opened.map((w) => w.page));
 
 beforeAll(async () => {
   server.extraArgs = ['--outbound-allow', '127.0.0.0/8'];

@@ -13,6 +13,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
@@ -307,6 +308,7 @@ class SqliteSearchIndex final : public search::SearchIndex {
  private:
   // Indexes what new messages queued, every kIndexEvery, until the index is destroyed.
   void index_loop() {
+    pthread_setname_np(pthread_self(), "search-index");
     std::unique_lock lock(mu_);
     while (!wake_.wait_for(lock, kIndexEvery, [this] { return stopping_; })) {
       lock.unlock();
