@@ -137,7 +137,7 @@ Result<std::int64_t> index_queued(Connection& c) {
   const std::int64_t upto = last.integer(0), n = last.integer(1);
   c.prepare(
        "INSERT INTO message_fts(rowid, text) SELECT s.pk, s.text FROM search_pending p"
-       " JOIN message_search s ON s.pk = p.pk WHERE p.pk <= ?1")
+       " CROSS JOIN message_search s ON s.pk = p.pk WHERE p.pk <= ?1")
       .bind(1, upto)
       .exec();
   c.prepare("DELETE FROM search_pending WHERE pk <= ?1").bind(1, upto).exec();
@@ -276,12 +276,14 @@ class SqliteSearchIndex final : public search::SearchIndex {
       collect(s);
       if (!scoped) {
         // Messages queued for the index and not in it yet (the newest): by LIKE, every term.
+        // CROSS JOIN keeps the queue the outer loop: ordered by pk with a LIMIT, the planner
+        // would otherwise walk all messages newest first and look each up in the queue.
         std::string queued = "SELECT m.id, m.pk, " + found_text +
-                             " FROM search_pending p JOIN messages m ON m.pk = p.pk WHERE 1" +
+                             " FROM search_pending p CROSS JOIN messages m ON m.pk = p.pk WHERE 1" +
                              filters;
         for (std::size_t i = 0; i < likes.size(); ++i)
           queued += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
-        queued += " ORDER BY m.pk DESC LIMIT ?6";
+        queued += " ORDER BY p.pk DESC LIMIT ?6";
         auto p = c.prepare(queued);
         bind_filters(p);
         for (std::size_t i = 0; i < likes.size(); ++i) p.bind(static_cast<int>(10 + i), likes[i]);
