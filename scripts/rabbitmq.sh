@@ -66,21 +66,24 @@ launch() {
     if port_busy "$RABBITMQ_NODE_PORT" && [ -s "$DIR/rabbitmq.pid" ]; then url; return 0; fi
     sleep 0.1
   done
-  echo "rabbitmq.sh: rabbitmq-server did not listen on 127.0.0.1:$RABBITMQ_NODE_PORT; its log ends:" >&2
+  echo "rabbitmq.sh: rabbitmq-server did not listen on 127.0.0.1:$RABBITMQ_NODE_PORT" \
+    "(distribution port $RABBITMQ_DIST_PORT, epmd $ERL_EPMD_PORT); its first errors, then its end:" >&2
+  grep -m 5 -iE "error|eaddrinuse|nxdomain|refused" "$DIR/server.out" >&2 || true
   tail -n 15 "$DIR/server.out" >&2 || true
   kill -KILL "$pid" 2>/dev/null || true
   return 1
 }
 
-# A new folder with free ports, config and cookie.
+# A new folder with free ports, config and cookie. $1: how far from the usual distribution and
+# epmd ports to look (another try takes other ports).
 fresh_folder() {
   rm -rf "$DIR"
   mkdir -p "$DIR/mnesia" "$DIR/log"
   chmod 700 "$DIR"
   local port dist epmd
   port="$(free_port "$BASE_PORT")"
-  dist="$(free_port $((port - 20000)))"
-  epmd="$(free_port $((port - 19000)))"
+  dist="$(free_port $((port - 20000 + ${1:-0})))"
+  epmd="$(free_port $((port - 19000 + ${1:-0})))"
   echo "$port" >"$DIR/port"
   echo "$dist" >"$DIR/dist_port"
   echo "$epmd" >"$DIR/epmd_port"
@@ -100,12 +103,17 @@ start() {
   fi
   # A second try on fresh ports: the distribution and epmd ports lie in the ephemeral range, so a
   # busy machine's outgoing connection can take one between the check and the bind.
+  # A CI run's node also failed twice in a row in Erlang's net_kernel (its distribution) for no
+  # cause its log kept: three tries, each on ports of its own, a moment apart.
   local attempt
-  for attempt in 1 2; do
-    fresh_folder
+  for attempt in 1 2 3; do
+    fresh_folder $(((attempt - 1) * 97))
     if launch; then return 0; fi
     [ -f "$DIR/epmd_port" ] && epmd -port "$(cat "$DIR/epmd_port")" -kill >/dev/null 2>&1 || true
-    [ "$attempt" = 1 ] && echo "rabbitmq.sh: trying once more on other ports" >&2
+    if [ "$attempt" -lt 3 ]; then
+      echo "rabbitmq.sh: trying again on other ports" >&2
+      sleep 1
+    fi
   done
   exit 1
 }
