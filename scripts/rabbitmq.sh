@@ -11,7 +11,10 @@
 #
 # Its own node name, data folder, Erlang cookie and ports (AMQP, distribution and epmd), bound
 # to 127.0.0.1, so it never meets a system RabbitMQ or another checkout's. The AMQP port is
-# PARLEY_AMQP_PORT (default 55672) or the next free one above it. The folder is
+# PARLEY_AMQP_PORT (default 15672) or the next free one above it; the distribution and epmd
+# ports are 12,000 and 13,000 above it. All three lie below the kernel's ephemeral range
+# (32768-60999): a port in that range can be taken by any outgoing connection while the node is
+# down, and a restart then fails with eaddrinuse (seen in CI during a burst of notifications). The folder is
 # PARLEY_RABBITMQ_DIR, by default one per user and checkout under $TMPDIR. The user is
 # RabbitMQ's default guest/guest, which it accepts from loopback only. Exit status 3, with one
 # line, when rabbitmq-server is not installed (scripts/install-deps.sh installs it).
@@ -19,7 +22,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${PARLEY_RABBITMQ_DIR:-${TMPDIR:-/tmp}/parley-rabbitmq-$(id -u)-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)}"
-BASE_PORT="${PARLEY_AMQP_PORT:-55672}"
+BASE_PORT="${PARLEY_AMQP_PORT:-15672}"
 # The packaged scripts, not /usr/sbin's wrappers (those switch to the rabbitmq user, which could
 # not write a private folder).
 BIN=/usr/lib/rabbitmq/bin
@@ -44,6 +47,7 @@ node_env() {
   export RABBITMQ_NODENAME="parley-test-$port@localhost"
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port"
   export RABBITMQ_DIST_PORT="$(cat "$DIR/dist_port")"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   export RABBITMQ_MNESIA_BASE="$DIR/mnesia" RABBITMQ_LOG_BASE="$DIR/log"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/enabled_plugins"
   export RABBITMQ_CONFIG_FILE="$DIR/rabbitmq" RABBITMQ_ADVANCED_CONFIG_FILE="$DIR/advanced.config"
@@ -82,13 +86,13 @@ fresh_folder() {
   chmod 700 "$DIR"
   local port dist epmd
   port="$(free_port "$BASE_PORT")"
-  dist="$(free_port $((port - 20000 + ${1:-0})))"
-  epmd="$(free_port $((port - 19000 + ${1:-0})))"
+  dist="$(free_port $((port + 12000 + ${1:-0})))"
+  epmd="$(free_port $((port + 13000 + ${1:-0})))"
   echo "$port" >"$DIR/port"
   echo "$dist" >"$DIR/dist_port"
   echo "$epmd" >"$DIR/epmd_port"
   echo "[]." >"$DIR/enabled_plugins"
-  printf 'loopback_users.guest = true\nlisteners.tcp.default = %s\n' "$port" >"$DIR/rabbitmq.conf"
+  printf 'loopback_users.guest = true\nlisteners.tcp.local = 127.0.0.1:%s\n' "$port" >"$DIR/rabbitmq.conf"
   echo "[]." >"$DIR/advanced.config"
   : >"$DIR/rabbitmq-env.conf"
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/.erlang.cookie"
@@ -103,8 +107,8 @@ start() {
   fi
   # A second try on fresh ports: the distribution and epmd ports lie in the ephemeral range, so a
   # busy machine's outgoing connection can take one between the check and the bind.
-  # A CI run's node also failed twice in a row in Erlang's net_kernel (its distribution) for no
-  # cause its log kept: three tries, each on ports of its own, a moment apart.
+  # A node that does not come up (a CI run's failed twice in Erlang's net_kernel, its
+  # distribution) is tried again on ports of its own, a moment later.
   local attempt
   for attempt in 1 2 3; do
     fresh_folder $(((attempt - 1) * 97))
@@ -143,9 +147,8 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart)
-    # The same AMQP port (clients reconnect to the same URL) and data. The distribution port
-    # lies in the ephemeral range, so a busy machine's outgoing connection can take it while the
-    # node is down: then again on another one (seen in CI: the node never came back).
+    # The same AMQP port (clients reconnect to the same URL) and data. Should the distribution
+    # port be taken meanwhile, again on the next free one.
     stop_node
     for attempt in 1 2 3; do
       if launch; then exit 0; fi
