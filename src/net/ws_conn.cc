@@ -175,7 +175,8 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
 
   void wait_readable();
   void on_readable();
-  // Handles the frames in [p, end); false when the connection ended or stopped reading.
+  // Handles the frames in [p, end); false when the connection ended (after a failure or a close
+  // the rest is read and dropped, still true).
   bool consume(char* p, char* end);
   void queue_control(ws::Opcode op, std::string payload);
   void wait_writable();
@@ -204,7 +205,6 @@ class WsConn final : public WsConnection, public std::enable_shared_from_this<Ws
   bool reading_ = false;        // a readiness wait is pending
   bool write_waiting_ = false;  // a writability wait is pending: it flushes
   bool stop_reading_ = false;   // the reader failed: nothing more is parsed
-  WsMetrics& metrics_ = WsMetrics::get();
 };
 
 // ---- the thread ----
@@ -365,7 +365,7 @@ void WsConn::queue_control(ws::Opcode op, std::string payload) {
 
 void WsConn::request_close(int code, std::string_view reason) {
   if (state_ != State::open) return;
-  metrics_.close_code(code).Increment();
+  WsMetrics::get().close_code(code).Increment();
   drop_queue();
   queue_control(ws::Opcode::close, ws::close_payload(code, reason));
   state_ = State::closing;
