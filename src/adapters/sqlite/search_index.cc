@@ -232,21 +232,31 @@ class SqliteSearchIndex final : public search::SearchIndex {
       double score;
     };
     static const std::string found_text = searchable("m.");
+    // The LIKE checks of the terms (all, or only those too short for trigrams) and their
+    // values, as parameters ?10 on.
+    auto like_checks = [&](bool short_only) {
+      std::string sql;
+      for (std::size_t i = 0; i < likes.size(); ++i)
+        if (!short_only || text::char_count(q.terms[i]) < 3)
+          sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+      return sql;
+    };
+    auto bind_likes = [&](Stmt& st, bool short_only) {
+      for (std::size_t i = 0; i < likes.size(); ++i)
+        if (!short_only || text::char_count(q.terms[i]) < 3)
+          st.bind(static_cast<int>(10 + i), likes[i]);
+    };
     return db_.read_value([&](Connection& c) -> Result<std::vector<std::string>> {
       bool scoped = match.empty() || caller_rows(c, ids_json) <= index_rows(c, q.terms);
       std::string sql;
       if (scoped) {
-        sql = "SELECT m.id, m.pk, " + found_text + " FROM messages m WHERE 1" + filters;
-        for (std::size_t i = 0; i < likes.size(); ++i)
-          sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+        sql = "SELECT m.id, m.pk, " + found_text + " FROM messages m WHERE 1" + filters +
+              like_checks(false);
       } else {
         // Short terms cannot use trigrams: checked on the rows the index selects.
         sql = "SELECT m.id, m.pk, " + found_text +
               " FROM message_fts f JOIN messages m ON m.pk = f.rowid WHERE message_fts MATCH ?1" +
-              filters;
-        for (std::size_t i = 0; i < likes.size(); ++i)
-          if (text::char_count(q.terms[i]) < 3)
-            sql += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
+              filters + like_checks(true);
       }
       // Newest first. Through the index, ordered by the FTS table's own rowid (the same value
       // as m.pk): FTS5 then walks its doclists backwards and the LIMIT stops it after the
@@ -264,8 +274,7 @@ class SqliteSearchIndex final : public search::SearchIndex {
       auto s = c.prepare(sql);
       if (!scoped) s.bind(1, match);
       bind_filters(s);
-      for (std::size_t i = 0; i < likes.size(); ++i)
-        if (scoped || text::char_count(q.terms[i]) < 3) s.bind(static_cast<int>(10 + i), likes[i]);
+      bind_likes(s, !scoped);
       std::vector<Candidate> found;
       auto collect = [&](Stmt& rows) {
         while (rows.step())
@@ -278,15 +287,11 @@ class SqliteSearchIndex final : public search::SearchIndex {
         // Messages queued for the index and not in it yet (the newest): by LIKE, every term.
         // CROSS JOIN keeps the queue the outer loop: ordered by pk with a LIMIT, the planner
         // would otherwise walk all messages newest first and look each up in the queue.
-        std::string queued = "SELECT m.id, m.pk, " + found_text +
-                             " FROM search_pending p CROSS JOIN messages m ON m.pk = p.pk WHERE 1" +
-                             filters;
-        for (std::size_t i = 0; i < likes.size(); ++i)
-          queued += " AND " + found_text + " LIKE ?" + std::to_string(10 + i) + " ESCAPE '\\'";
-        queued += " ORDER BY p.pk DESC LIMIT ?6";
-        auto p = c.prepare(queued);
+        auto p = c.prepare("SELECT m.id, m.pk, " + found_text +
+                           " FROM search_pending p CROSS JOIN messages m ON m.pk = p.pk WHERE 1" +
+                           filters + like_checks(false) + " ORDER BY p.pk DESC LIMIT ?6");
         bind_filters(p);
-        for (std::size_t i = 0; i < likes.size(); ++i) p.bind(static_cast<int>(10 + i), likes[i]);
+        bind_likes(p, false);
         const std::size_t from_index = found.size();
         collect(p);
         if (found.size() > from_index) {
