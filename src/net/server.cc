@@ -24,12 +24,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 
-#include "core/crypto.h"
 #include "core/log.h"
 #include "core/trace.h"
 #include "core/metrics.h"

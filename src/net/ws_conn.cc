@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <chrono>
 
-#include "core/log.h"
 #include "core/metrics.h"
 #include "ws_frame.h"
 
